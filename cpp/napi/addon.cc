@@ -1,0 +1,21 @@
+#include "bindings.hpp"
+
+namespace up::napi {
+namespace {
+
+// The floor every native number is judged against: a call that does nothing.
+Napi::Value noop(const Napi::CallbackInfo& info) { return info.Env().Undefined(); }
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  exports.Set("abiVersion", Napi::Number::New(env, kAbiVersion));
+  exports.Set("noop", Napi::Function::New<noop>(env, "noop"));
+  init_system(env, exports);
+  return exports;
+}
+
+}  // namespace
+}  // namespace up::napi
+
+// NODE_API_MODULE pastes its argument into an identifier, so it needs an unqualified name.
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return up::napi::init(env, exports); }
+NODE_API_MODULE(ultra_performance, InitAddon)

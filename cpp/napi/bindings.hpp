@@ -1,0 +1,13 @@
+// Each capability registers its bindings here; addon.cc calls them in order.
+#pragma once
+
+#include <napi.h>
+
+namespace up::napi {
+
+// Bumped whenever a binding's signature changes; lib/backend.ts refuses a stale addon.
+inline constexpr int kAbiVersion = 1;
+
+void init_system(Napi::Env env, Napi::Object exports);
+
+}  // namespace up::napi

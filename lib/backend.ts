@@ -1,0 +1,198 @@
+/**
+ * Chooses the implementation once, at import time (DESIGN.md "Backends and loading"):
+ * 1. the CPU addon through node-gyp-build (prebuilds/ or build/Release);
+ * 2. the GPU addon, only when present and a child-process probe finds a device;
+ * 3. otherwise the pure-TS implementations.
+ * Every load error is kept for backendInfo(), never thrown, unless
+ * ULTRA_PERF_BACKEND=native demands the addon.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { CPU_ABI_VERSION, CUDA_ABI_VERSION, type CpuAddon, type CudaAddon, type CudaProbe } from './addon-types.js';
+import { BackendUnavailableError, describe } from './errors.js';
+import { type CpuInfo, tsCpuInfo } from './system/cpu.js';
+
+export type BackendMode = 'ts' | 'native' | 'auto';
+
+/** A CUDA device as `backendInfo().devices` and `gpu.devices()` report it. */
+export interface GpuDevice {
+  index: number;
+  name: string;
+  /** Bytes of device memory. */
+  totalMemory: number;
+  /** "major.minor", e.g. "9.0" for an H100. */
+  computeCapability: string;
+  multiprocessors: number;
+  pciBusId: string;
+}
+
+export interface BackendInfo {
+  /** The CPU addon is loaded and used. */
+  native: boolean;
+  /** The GPU addon is loaded and at least one device was found. */
+  cuda: boolean;
+  /** Why the CPU addon is not used, when it is not. */
+  nativeError?: string;
+  /** Why the GPU addon is not used, when it is not. */
+  cudaError?: string;
+  devices: GpuDevice[];
+  cpu: CpuInfo;
+  /** The value of ULTRA_PERF_BACKEND that was in force. */
+  mode: BackendMode;
+}
+
+/** The package root: lib/ in a checkout and dist/ in the package are both one level down. */
+export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const requireFromHere = createRequire(join(packageRoot, 'package.json'));
+
+function readMode(): BackendMode {
+  const raw = process.env.ULTRA_PERF_BACKEND;
+  if (raw === undefined || raw === '') return 'auto';
+  const mode = raw.trim().toLowerCase();
+  if (mode === 'ts' || mode === 'native' || mode === 'auto') return mode;
+  throw new RangeError(`Expected 'ts', 'native' or 'auto' for ULTRA_PERF_BACKEND but received ${describe(raw)}`);
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message.split('\n')[0]! : String(err);
+}
+
+function loadCpuAddon(mode: BackendMode): { addon: CpuAddon | null; error?: string } {
+  if (mode === 'ts') return { addon: null, error: 'disabled by ULTRA_PERF_BACKEND=ts' };
+  try {
+    const load = requireFromHere('node-gyp-build') as (dir: string) => unknown;
+    const addon = load(packageRoot) as CpuAddon;
+    if (addon.abiVersion !== CPU_ABI_VERSION) {
+      return {
+        addon: null,
+        error: `the CPU addon has ABI version ${String(addon.abiVersion)} but this build of the library needs ${CPU_ABI_VERSION}; rebuild it with "npm run build:native"`,
+      };
+    }
+    return { addon };
+  } catch (err) {
+    return { addon: null, error: `the CPU addon could not be loaded: ${errorText(err)}` };
+  }
+}
+
+/** Where a built or prebuilt GPU addon may be, in order of preference. */
+export function cudaAddonCandidates(root = packageRoot): string[] {
+  return [
+    join(root, 'build-cuda', 'Release', 'ultra_perf_cuda.node'),
+    join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'cuda', 'ultra_perf_cuda.node'),
+  ];
+}
+
+/** How long a probe child may run before it counts as hung. */
+const kProbeTimeoutMs = 20_000;
+
+const kProbeScript =
+  'const a = require(process.argv[1]);' +
+  'process.stdout.write(JSON.stringify(typeof a.probe === "function" ? a.probe() : { notAddon: true }));';
+
+export type ProbeResult = { ok: true; probe: CudaProbe } | { ok: false; error: string };
+
+/**
+ * Loads the GPU addon in a child process and asks it for devices. A broken driver or
+ * binary can crash or hang the child; the caller only ever sees an error string.
+ */
+export function probeCudaAddon(path: string, timeoutMs = kProbeTimeoutMs): ProbeResult {
+  const child = spawnSync(process.execPath, ['-e', kProbeScript, path], {
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    env: { ...process.env, NODE_OPTIONS: '' },
+    maxBuffer: 1 << 20,
+  });
+  if (child.error) return { ok: false, error: `the GPU addon probe did not run: ${errorText(child.error)}` };
+  if (child.signal) {
+    const why = child.signal === 'SIGTERM' ? `hung for ${timeoutMs} ms and was killed` : `died with ${child.signal}`;
+    return { ok: false, error: `the GPU addon probe ${why} (${path})` };
+  }
+  if (child.status !== 0) {
+    const line = child.stderr.split('\n').find((l) => /Error|error:/.test(l)) ?? child.stderr.trim().split('\n').pop();
+    return { ok: false, error: `the GPU addon could not be loaded (exit ${child.status}): ${line ?? 'no output'}` };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(child.stdout);
+  } catch {
+    return { ok: false, error: `the GPU addon probe printed something that is not JSON: ${describe(child.stdout)}` };
+  }
+  const probe = parsed as Partial<CudaProbe> & { notAddon?: boolean };
+  if (probe.notAddon || probe.status === undefined || !Array.isArray(probe.devices)) {
+    return { ok: false, error: `${path} is not the ultra-performance GPU addon` };
+  }
+  if (probe.abiVersion !== CUDA_ABI_VERSION) {
+    return { ok: false, error: `the GPU addon has ABI version ${String(probe.abiVersion)} but this build needs ${CUDA_ABI_VERSION}` };
+  }
+  return { ok: true, probe: probe as CudaProbe };
+}
+
+function nvidiaDriverPresent(): boolean {
+  return process.platform !== 'linux' || existsSync('/proc/driver/nvidia/version') || existsSync('/dev/nvidiactl');
+}
+
+function loadCudaAddon(mode: BackendMode): { addon: CudaAddon | null; devices: GpuDevice[]; error?: string } {
+  if (mode === 'ts') return { addon: null, devices: [], error: 'disabled by ULTRA_PERF_BACKEND=ts' };
+  const path = cudaAddonCandidates().find((p) => existsSync(p));
+  if (path === undefined) {
+    return { addon: null, devices: [], error: 'the GPU addon is not built (nvcc was not found at install time, or no prebuild ships one)' };
+  }
+  // Spawning a probe costs tens of milliseconds; with no NVIDIA driver it can only fail.
+  if (!nvidiaDriverPresent()) {
+    return { addon: null, devices: [], error: 'no NVIDIA driver on this machine (/proc/driver/nvidia/version is absent); the GPU addon was not probed' };
+  }
+  const result = probeCudaAddon(path);
+  if (!result.ok) return { addon: null, devices: [], error: result.error };
+  const { probe } = result;
+  if (!probe.status.ok || probe.devices.length === 0) {
+    return { addon: null, devices: [], error: `no usable CUDA device: ${probe.status.ok ? 'cudaGetDeviceCount() returned 0' : probe.status.message}` };
+  }
+  try {
+    const addon = requireFromHere(path) as CudaAddon;
+    const devices = probe.devices.map(({ memoryBusWidth: _bus, ...d }) => d);
+    return { addon, devices };
+  } catch (err) {
+    return { addon: null, devices: [], error: `the GPU addon passed its probe but failed to load: ${errorText(err)}` };
+  }
+}
+
+const mode = readMode();
+const cpu = loadCpuAddon(mode);
+if (mode === 'native' && cpu.addon === null) {
+  throw new BackendUnavailableError(`ULTRA_PERF_BACKEND=native but ${cpu.error ?? 'the CPU addon is missing'}`);
+}
+const cuda = loadCudaAddon(mode);
+
+/** The loaded CPU addon, or null when the TS backend is in use. Chosen once. */
+export const cpuAddon: CpuAddon | null = cpu.addon;
+/** The loaded GPU addon, or null when no device can be used. Chosen once. */
+export const cudaAddon: CudaAddon | null = cuda.addon;
+/** The mode in force (ULTRA_PERF_BACKEND). */
+export const backendMode: BackendMode = mode;
+
+let cpuInfoCache: CpuInfo | undefined;
+
+/**
+ * Which backends this process uses and why.
+ * @example
+ * import { backendInfo } from 'ultra-performance';
+ * const info = backendInfo();
+ * if (!info.native) console.warn('pure-TS fallback:', info.nativeError);
+ */
+export function backendInfo(): BackendInfo {
+  cpuInfoCache ??= cpuAddon !== null ? cpuAddon.cpuInfo() : tsCpuInfo();
+  const info: BackendInfo = {
+    native: cpuAddon !== null,
+    cuda: cudaAddon !== null,
+    devices: cuda.devices.map((d) => ({ ...d })),
+    cpu: { ...cpuInfoCache, features: [...cpuInfoCache.features] },
+    mode,
+  };
+  if (cpu.error !== undefined) info.nativeError = cpu.error;
+  if (cuda.error !== undefined) info.cudaError = cuda.error;
+  return info;
+}
