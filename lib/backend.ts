@@ -106,11 +106,10 @@ export function probeCudaAddon(path: string, timeoutMs = kProbeTimeoutMs): Probe
     env: { ...process.env, NODE_OPTIONS: '' },
     maxBuffer: 1 << 20,
   });
+  const timedOut = (child.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
+  if (timedOut) return { ok: false, error: `the GPU addon probe hung for ${timeoutMs} ms and was killed (${path})` };
   if (child.error) return { ok: false, error: `the GPU addon probe did not run: ${errorText(child.error)}` };
-  if (child.signal) {
-    const why = child.signal === 'SIGTERM' ? `hung for ${timeoutMs} ms and was killed` : `died with ${child.signal}`;
-    return { ok: false, error: `the GPU addon probe ${why} (${path})` };
-  }
+  if (child.signal) return { ok: false, error: `the GPU addon probe died with ${child.signal} (${path})` };
   if (child.status !== 0) {
     const line = child.stderr.split('\n').find((l) => /Error|error:/.test(l)) ?? child.stderr.trim().split('\n').pop();
     return { ok: false, error: `the GPU addon could not be loaded (exit ${child.status}): ${line ?? 'no output'}` };

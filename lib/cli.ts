@@ -1,1 +1,99 @@
-console.log("cli placeholder")
+#!/usr/bin/env node
+/**
+ * `npx ultra-performance status [--json]`: which backends this machine gets and why,
+ * the CPU, GPUs and the calling thread's affinity.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { BackendInfo } from './backend.js';
+
+interface Status extends BackendInfo {
+  version: string;
+  node: string;
+  platform: string;
+  affinity: number[] | null;
+  affinityBackend: 'native' | 'ts';
+  affinityError?: string;
+}
+
+async function collect(): Promise<Status> {
+  // Imported here so a bad ULTRA_PERF_BACKEND becomes a one-line message, not a stack trace.
+  const { backendInfo, packageRoot } = await import('./backend.js');
+  const { UnsupportedError } = await import('./errors.js');
+  const { affinityBackend, getThreadAffinity } = await import('./system/affinity.js');
+  const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
+  const status: Status = {
+    version: pkg.version,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    ...backendInfo(),
+    affinity: null,
+    affinityBackend,
+  };
+  try {
+    status.affinity = getThreadAffinity();
+  } catch (err) {
+    if (!(err instanceof UnsupportedError)) throw err;
+    status.affinityError = err.message;
+  }
+  return status;
+}
+
+function gib(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+}
+
+function render(s: Status): string {
+  const lines = [
+    `ultra-performance ${s.version} on Node ${s.node} (${s.platform}), ULTRA_PERF_BACKEND=${s.mode}`,
+    '',
+    `CPU addon   ${s.native ? 'loaded (native backend)' : `not used, TS fallback: ${s.nativeError ?? 'unknown reason'}`}`,
+    `GPU addon   ${s.cuda ? `loaded, ${s.devices.length} device(s)` : `not used: ${s.cudaError ?? 'unknown reason'}`}`,
+    '',
+    `CPU         ${s.cpu.model}`,
+    `cores       ${s.cpu.cores} online`,
+    `features    ${s.cpu.features.length > 0 ? s.cpu.features.join(' ') : 'none detected'}`,
+    `affinity    ${s.affinity !== null ? `[${s.affinity.join(', ')}] (${s.affinityBackend})` : s.affinityError ?? 'unknown'}`,
+  ];
+  if (s.devices.length === 0) lines.push('GPUs        none');
+  for (const d of s.devices) {
+    lines.push(`GPU ${d.index}       ${d.name}, ${gib(d.totalMemory)}, compute ${d.computeCapability}, ${d.multiprocessors} SMs, ${d.pciBusId}`);
+  }
+  return lines.join('\n');
+}
+
+const kUsage = `Usage: ultra-performance status [--json]
+
+  status   backends in use and why, CPU model, cores, SIMD features, GPUs, affinity
+  --json   print the same as one JSON object`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    console.log(kUsage);
+    return command === undefined ? 1 : 0;
+  }
+  if (command !== 'status') {
+    console.error(`Unknown command ${JSON.stringify(command)}.\n\n${kUsage}`);
+    return 2;
+  }
+  const unknown = rest.filter((a) => a !== '--json');
+  if (unknown.length > 0) {
+    console.error(`Unknown option ${JSON.stringify(unknown[0])}.\n\n${kUsage}`);
+    return 2;
+  }
+  let status: Status;
+  try {
+    status = await collect();
+  } catch (err) {
+    console.error(`ultra-performance: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+  console.log(rest.includes('--json') ? JSON.stringify(status, null, 2) : render(status));
+  return 0;
+}
+
+void main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

@@ -1,3 +1,13 @@
 export { backendInfo, type BackendInfo, type BackendMode, type GpuDevice } from './backend.js';
 export { UltraPerfError, UnsupportedError, BackendUnavailableError } from './errors.js';
 export type { CpuInfo } from './system/cpu.js';
+export {
+  setThreadAffinity,
+  getThreadAffinity,
+  currentCpu,
+  applyCorePlan,
+  affinityBackend,
+  type CorePlan,
+  type CoreRole,
+} from './system/affinity.js';
+export { gpu, type GpuMemoryInfo } from './risk/gpu.js';

@@ -1,0 +1,183 @@
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { BackendUnavailableError, backendInfo, gpu } from '../lib/index.js';
+import { cudaAddon, cudaAddonCandidates, packageRoot, probeCudaAddon } from '../lib/backend.js';
+
+const mode = process.env.ULTRA_PERF_BACKEND;
+
+describe('backendInfo()', () => {
+  it('reports the backend this suite was asked for', () => {
+    const info = backendInfo();
+    expect(info.mode).toBe(mode);
+    if (mode === 'native') {
+      expect(info.native).toBe(true);
+      expect(info.nativeError).toBeUndefined();
+    } else {
+      expect(info.native).toBe(false);
+      expect(info.nativeError).toBe('disabled by ULTRA_PERF_BACKEND=ts');
+      expect(info.cuda).toBe(false);
+      expect(info.cudaError).toBe('disabled by ULTRA_PERF_BACKEND=ts');
+    }
+  });
+
+  it('says why there is no GPU whenever there is none', () => {
+    const info = backendInfo();
+    if (info.cuda) {
+      expect(info.devices.length).toBeGreaterThan(0);
+    } else {
+      expect(info.devices).toEqual([]);
+      expect(info.cudaError).toMatch(/\w/);
+    }
+  });
+
+  it('returns a copy the caller cannot use to change the library state', () => {
+    const a = backendInfo();
+    a.cpu.features.push('made-up');
+    a.devices.push({ index: 9, name: 'x', totalMemory: 0, computeCapability: '0.0', multiprocessors: 0, pciBusId: '' });
+    const b = backendInfo();
+    expect(b.cpu.features).not.toContain('made-up');
+    expect(b.devices.length).toBe(a.devices.length - 1);
+  });
+});
+
+describe.runIf(!gpu.available())('gpu without a device', () => {
+  it('answers queries and refuses work with the loader reason', () => {
+    expect(gpu.available()).toBe(false);
+    expect(gpu.devices()).toEqual([]);
+    for (const call of [() => gpu.selectDevice(0), () => gpu.memoryInfo(), () => gpu.currentDevice(), () => gpu.selfTest()]) {
+      expect(call).toThrow(BackendUnavailableError);
+      expect(call).toThrow(/needs a CUDA device: /);
+    }
+  });
+});
+
+describe.runIf(gpu.available())('gpu with a device', () => {
+  it('lists devices with name, memory and compute capability, and runs a kernel', () => {
+    const [first] = gpu.devices();
+    expect(first!.name.length).toBeGreaterThan(0);
+    expect(first!.totalMemory).toBeGreaterThan(0);
+    expect(first!.computeCapability).toMatch(/^\d+\.\d+$/);
+    gpu.selectDevice(0);
+    expect(gpu.currentDevice()).toBe(0);
+    const mem = gpu.memoryInfo();
+    expect(mem.free).toBeGreaterThan(0);
+    expect(mem.total).toBeGreaterThanOrEqual(mem.free);
+    gpu.selfTest(1 << 16);
+    expect(() => gpu.selectDevice(gpu.devices().length)).toThrow(RangeError);
+  });
+});
+
+// A copy of the package with lib/ sources and no built addon: what a user gets when
+// the prebuild is missing or broken. Run with tsx in a child so the loader runs fresh.
+describe('fallback when the CPU addon is missing or broken', () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  function packageCopy(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'up-fallback-'));
+    dirs.push(dir);
+    cpSync(join(packageRoot, 'lib'), join(dir, 'lib'), { recursive: true });
+    cpSync(join(packageRoot, 'package.json'), join(dir, 'package.json'));
+    symlinkSync(join(packageRoot, 'node_modules'), join(dir, 'node_modules'), 'dir');
+    writeFileSync(
+      join(dir, 'probe.mts'),
+      "const m = await import('./lib/index.js');\nprocess.stdout.write(JSON.stringify(m.backendInfo()));\n",
+    );
+    return dir;
+  }
+
+  function load(dir: string, backend: string) {
+    const child = spawnSync(process.execPath, ['--import', 'tsx', 'probe.mts'], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, ULTRA_PERF_BACKEND: backend },
+    });
+    return { status: child.status, stdout: child.stdout, stderr: child.stderr };
+  }
+
+  it('uses TS and reports why when no addon was built', () => {
+    const out = load(packageCopy(), 'auto');
+    expect(out.status).toBe(0);
+    const info = JSON.parse(out.stdout);
+    expect(info.native).toBe(false);
+    expect(info.nativeError).toMatch(/^the CPU addon could not be loaded: No native build was found/);
+  });
+
+  it('uses TS and reports the loader error when the addon binary is corrupt', () => {
+    const dir = packageCopy();
+    mkdirSync(join(dir, 'build', 'Release'), { recursive: true });
+    writeFileSync(join(dir, 'build', 'Release', 'ultra_performance.node'), 'this is not an ELF file');
+    const out = load(dir, 'auto');
+    expect(out.status).toBe(0);
+    const info = JSON.parse(out.stdout);
+    expect(info.native).toBe(false);
+    expect(info.nativeError).toMatch(/^the CPU addon could not be loaded: .*(invalid ELF header|file too short)/);
+  });
+
+  it('refuses to start with ULTRA_PERF_BACKEND=native when the addon is missing', () => {
+    const out = load(packageCopy(), 'native');
+    expect(out.status).not.toBe(0);
+    expect(out.stderr).toMatch(/BackendUnavailableError: ULTRA_PERF_BACKEND=native but the CPU addon could not be loaded/);
+  });
+
+  it('names ULTRA_PERF_BACKEND when its value is not a mode', () => {
+    const out = load(packageCopy(), 'gpu-please');
+    expect(out.status).not.toBe(0);
+    expect(out.stderr).toMatch(/Expected 'ts', 'native' or 'auto' for ULTRA_PERF_BACKEND but received "gpu-please"/);
+  });
+});
+
+describe('GPU addon probe in a child process', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'up-probe-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const built = cudaAddonCandidates().find((p) => existsSync(p));
+
+  it.runIf(built !== undefined)('loads the real GPU addon and reports devices or the CUDA error', () => {
+    const result = probeCudaAddon(built!);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.probe.runtimeVersion).toBeGreaterThanOrEqual(12000);
+    if (result.probe.status.ok) {
+      expect(result.probe.devices.length).toBeGreaterThan(0);
+    } else {
+      expect(result.probe.devices).toEqual([]);
+      // One macro reports every CUDA failure: name, message, call and file:line.
+      expect(result.probe.status.message).toMatch(/^cudaError\w+: .+ \(cudaGetDeviceCount\(&count\) at .+device\.cu:\d+\)$/);
+    }
+  });
+
+  it('survives a binary that is not a shared object', () => {
+    const path = join(dir, 'garbage.node');
+    writeFileSync(path, 'not an ELF file');
+    const result = probeCudaAddon(path);
+    expect(result).toEqual({ ok: false, error: expect.stringMatching(/^the GPU addon could not be loaded \(exit 1\): /) });
+  });
+
+  it('survives an addon that aborts the process', () => {
+    const path = join(dir, 'aborts.cjs');
+    writeFileSync(path, 'process.abort();');
+    expect(probeCudaAddon(path)).toEqual({ ok: false, error: expect.stringMatching(/probe died with SIGABRT/) });
+  });
+
+  it('survives an addon that hangs', () => {
+    const path = join(dir, 'hangs.cjs');
+    writeFileSync(path, 'for (;;) {}');
+    expect(probeCudaAddon(path, 1_000)).toEqual({ ok: false, error: expect.stringMatching(/probe hung for 1000 ms and was killed/) });
+  });
+
+  it('refuses a module that is not our addon', () => {
+    const path = join(dir, 'other.cjs');
+    writeFileSync(path, 'module.exports = { hello: 1 };');
+    expect(probeCudaAddon(path)).toEqual({ ok: false, error: `${path} is not the ultra-performance GPU addon` });
+  });
+
+  it('keeps the GPU addon out of this process unless a device was found', () => {
+    expect(cudaAddon === null).toBe(!backendInfo().cuda);
+  });
+});
