@@ -5,6 +5,8 @@
       "sources": [
         "cpp/napi/addon.cc",
         "cpp/napi/system.cc",
+        "cpp/napi/queue.cc",
+        "cpp/napi/memory.cc",
         "cpp/system/affinity.cc",
         "cpp/system/cpu_info.cc"
       ],

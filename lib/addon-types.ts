@@ -9,10 +9,15 @@ export const CPU_ABI_VERSION = 1;
 /** Bumped with kAbiVersion in cuda/napi/addon.cc. */
 export const CUDA_ABI_VERSION = 1;
 
-export interface CpuAddon {
+/** Everything the CPU addon exports; one interface per capability, below. */
+export interface CpuAddon extends SystemAddon, QueueAddon, MemoryAddon {
   readonly abiVersion: number;
   /** Does nothing: the floor cost of crossing into native code. */
   noop(): void;
+}
+
+// ---- cpp/napi/system.cc ----
+export interface SystemAddon {
   cpuInfo(): { model: string; cores: number; features: string[] };
   readonly affinitySupported: boolean;
   /** 0, or -errno. */
@@ -22,6 +27,12 @@ export interface CpuAddon {
   /** Core the calling thread runs on, or -errno. */
   currentCpu(): number;
 }
+
+// ---- cpp/napi/queue.cc ----
+export interface QueueAddon {}
+
+// ---- cpp/napi/memory.cc ----
+export interface MemoryAddon {}
 
 export interface CudaStatus {
   ok: boolean;

@@ -11,3 +11,5 @@ export {
   type CoreRole,
 } from './system/affinity.js';
 export { gpu, type GpuMemoryInfo } from './risk/gpu.js';
+export * from './queue/index.js';
+export * from './memory/index.js';

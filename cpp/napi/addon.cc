@@ -10,6 +10,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("abiVersion", Napi::Number::New(env, kAbiVersion));
   exports.Set("noop", Napi::Function::New<noop>(env, "noop"));
   init_system(env, exports);
+  init_queue(env, exports);
+  init_memory(env, exports);
   return exports;
 }
 

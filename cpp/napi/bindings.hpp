@@ -9,5 +9,7 @@ namespace up::napi {
 inline constexpr int kAbiVersion = 1;
 
 void init_system(Napi::Env env, Napi::Object exports);
+void init_queue(Napi::Env env, Napi::Object exports);
+void init_memory(Napi::Env env, Napi::Object exports);
 
 }  // namespace up::napi
