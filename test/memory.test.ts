@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
@@ -5,10 +7,13 @@ import {
   BackendUnavailableError,
   BuddyAllocator,
   CorruptAllocatorError,
+  GcMonitor,
+  ObjectPool,
   RingAllocator,
   SlabAllocator,
   StackAllocator,
   backendInfo,
+  gcOptimizer,
 } from '../lib/index.js';
 import { memoryAddon } from '../lib/memory/common.js';
 import { Kind, SlabLayout, kindGeometry, layoutTable } from '../lib/memory/layout.js';
@@ -607,5 +612,143 @@ describe('shared allocators under four worker_threads at once', () => {
       expect(r.allocs).toBeGreaterThan(1000);
     }
     expect(heap.stats()).toEqual({ bytes: 1 << 15, used: 0, free: 1 << 15, largestFreeBlock: 1 << 15, fragmentation: 0, liveBlocks: 0 });
+  });
+});
+
+// ---- ObjectPool ----
+
+describe('ObjectPool', () => {
+  const make = () => ({ price: 0, qty: 0 });
+
+  it('reuses released objects, resets them, and counts hits and misses', () => {
+    let resets = 0;
+    const pool = new ObjectPool({
+      create: make,
+      reset: (o) => {
+        o.price = 0;
+        resets++;
+      },
+      initialSize: 2,
+    });
+    expect(pool.stats()).toEqual({ created: 2, hits: 0, misses: 0, hitRatio: 0, available: 2, dropped: 0 });
+    const a = pool.acquire();
+    const b = pool.acquire();
+    const c = pool.acquire(); // a miss: creates
+    expect(new Set([a, b, c]).size).toBe(3);
+    a.price = 101.5;
+    pool.release(a);
+    expect(resets).toBe(1);
+    const again = pool.acquire();
+    expect(again).toBe(a);
+    expect(again.price).toBe(0);
+    expect(pool.stats()).toEqual({ created: 3, hits: 3, misses: 1, hitRatio: 0.75, available: 0, dropped: 0 });
+  });
+
+  it('keeps at most maxSize objects and drops the rest for the GC', () => {
+    const pool = new ObjectPool({ create: make, maxSize: 1 });
+    const [a, b] = [pool.acquire(), pool.acquire()];
+    pool.release(a);
+    pool.release(b);
+    expect(pool.stats()).toMatchObject({ available: 1, dropped: 1, created: 2 });
+    expect(pool.acquire()).toBe(a);
+    pool.clear();
+    expect(pool.stats().available).toBe(0);
+  });
+
+  it('names bad options and bad releases', () => {
+    expect(() => new ObjectPool({ create: 5 as never })).toThrow(new TypeError('Expected a function that makes an object for options.create but received 5'));
+    expect(() => new ObjectPool({ create: make, initialSize: 5, maxSize: 2 })).toThrow(
+      new RangeError('Expected an integer from 0 to maxSize (2) for options.initialSize but received 5'),
+    );
+    expect(() => new ObjectPool({ create: make, maxSize: -1 })).toThrow(RangeError);
+    expect(() => new ObjectPool({ create: make, reset: 'no' as never })).toThrow(/a function for options.reset/);
+    const pool = new ObjectPool({ create: make });
+    expect(() => pool.release(null as never)).toThrow(new TypeError('Expected an object acquired from this pool for item but received null'));
+    expect(() => new ObjectPool({ create: () => 3 as never }).acquire()).toThrow(/an object for the value options.create\(\) returned but received 3/);
+  });
+});
+
+// ---- GC ----
+
+describe('GcMonitor', () => {
+  it('records minor GCs from allocation churn, by kind, with consistent percentiles', async () => {
+    const monitor = new GcMonitor({ maxSamples: 64 }).start();
+    expect(monitor.running).toBe(true);
+    let sink = 0;
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 200_000; i++) sink += { i, s: `x${i}` }.s.length;
+      await new Promise((r) => setImmediate(r));
+    }
+    const stats = monitor.stop();
+    expect(sink).toBeGreaterThan(0);
+    expect(monitor.running).toBe(false);
+    const minor = stats.byKind.minor;
+    expect(minor.count).toBeGreaterThan(0);
+    expect(minor.totalMs).toBeGreaterThan(0);
+    expect(minor.p50Ms).toBeLessThanOrEqual(minor.p90Ms);
+    expect(minor.p90Ms).toBeLessThanOrEqual(minor.p99Ms);
+    expect(minor.p99Ms).toBeLessThanOrEqual(minor.maxMs);
+    expect(minor.meanMs).toBeCloseTo(minor.totalMs / minor.count, 9);
+    const kinds = Object.values(stats.byKind);
+    expect(stats.total.count).toBe(kinds.reduce((n, k) => n + k.count, 0));
+    expect(stats.total.totalMs).toBeCloseTo(kinds.reduce((n, k) => n + k.totalMs, 0), 6);
+    expect(stats.gcTimeRatio).toBeGreaterThan(0);
+    expect(stats.gcTimeRatio).toBeLessThan(1);
+    monitor.reset();
+    expect(monitor.stats().total.count).toBe(0);
+  });
+
+  const fixture = fileURLToPath(new URL('./fixtures/memory-gc.ts', import.meta.url));
+  const runChild = (flags: string[]) => {
+    const child = spawnSync(process.execPath, [...flags, '--import', 'tsx', fixture], { encoding: 'utf8', timeout: 60_000 });
+    expect(child.status, child.stderr).toBe(0);
+    return JSON.parse(child.stdout.trim().split('\n').pop()!);
+  };
+
+  it('sees forced major and minor GCs, and idle-window collections, in a node --expose-gc child', () => {
+    const out = runChild(['--expose-gc']);
+    expect(out.canCollect).toBe(true);
+    expect(out.collect.map((c: { ran: boolean; type: string }) => [c.ran, c.type])).toEqual([
+      [true, 'major'],
+      [true, 'minor'],
+      [true, 'major'],
+    ]);
+    // Forced collections plus idle ones: majors from collect(), minors from churn and idle runs.
+    expect(out.stats.byKind.major.count).toBeGreaterThanOrEqual(2);
+    expect(out.stats.byKind.minor.count).toBeGreaterThanOrEqual(1 + out.idleReport.runs);
+    expect(out.stats.byKind.major.maxMs).toBeGreaterThan(0);
+    expect(out.idleReport).toMatchObject({ enabled: true, type: 'minor', skippedBusy: 0 });
+    expect(out.idleReport.runs).toBeGreaterThan(0);
+    expect(out.idleReport.runs).toBe(out.idleReport.checks);
+    // Under a loaded event loop it waits instead of adding a pause.
+    expect(out.busyReport.runs).toBe(0);
+    expect(out.busyReport.skippedBusy).toBeGreaterThan(0);
+  });
+
+  it('says what it cannot do without --expose-gc instead of doing nothing silently', () => {
+    const out = runChild([]);
+    expect(out.canCollect).toBe(false);
+    for (const c of out.collect) {
+      expect(c).toMatchObject({ ran: false, ms: 0 });
+      expect(c.reason).toMatch(/start node with --expose-gc/);
+    }
+    expect(out.idleReport).toMatchObject({ enabled: false, runs: 0, checks: 0 });
+    expect(out.idleReport.reason).toMatch(/global.gc is not exposed/);
+    expect(out.stats.byKind.minor.count).toBeGreaterThan(0);
+  });
+});
+
+describe('gcOptimizer', () => {
+  it('applies the runtime flags and reports the startup ones with how to set them', () => {
+    const report = gcOptimizer.apply({ semiSpaceMb: 32 });
+    expect(report.applied.map((f) => f.flag)).toEqual(['--no-flush-bytecode']);
+    expect(report.notApplied.map((f) => f.flag)).toEqual(['--max-semi-space-size=32', '--min-semi-space-size=16', '--expose-gc']);
+    for (const f of report.notApplied) expect(f.reason).toMatch(/heap is set up; start node with --|only takes effect at startup|already on/);
+    expect(report.nodeOptions).toBe('--max-semi-space-size=32 --min-semi-space-size=16 --expose-gc');
+    expect(report.caveat).toMatch(/no way to read a flag back/);
+    expect(gcOptimizer.appliedFlags()).toContain('--no-flush-bytecode');
+    expect(gcOptimizer.suggest().flags.every((f) => f.why.length > 10)).toBe(true);
+    expect(() => gcOptimizer.apply({ semiSpaceMb: 0 })).toThrow(/an integer from 1 to 1024 for options.semiSpaceMb but received 0/);
+    expect(() => gcOptimizer.startIdleGc({ type: 'full' as 'major' })).toThrow(RangeError);
   });
 });
