@@ -97,6 +97,29 @@ describe.runIf(native)('one layout, two implementations', () => {
     expect(heap.stats().used).toBe(128);
   });
 
+  it('the addon answers malformed calls with a status, never a crash or a stray write', () => {
+    const a = memoryAddon!;
+    const slab = new SlabAllocator({ slotBytes: 8, slots: 4 });
+    const mem = new Uint8Array(slab.buffer);
+    const call = a as unknown as Record<string, (...args: unknown[]) => number>;
+    expect(call.slabAlloc!()).toBe(-8);
+    expect(call.slabAlloc!(new Float64Array(64))).toBe(-6);
+    expect(call.slabAlloc!({})).toBe(-6);
+    expect(call.slabFree!(mem)).toBe(-8);
+    expect(call.slabFree!(mem, 'x')).toBe(-3);
+    expect(a.slabFree(mem, 1e12)).toBe(-3);
+    expect(a.buddyAlloc(mem, 8)).toBe(-6); // a slab is not a buddy
+    const small = new Uint8Array(12);
+    expect(call.memoryGeometry!(1, 8, 4, small)).toBe(-8); // would not fit: refused, nothing written
+    expect(Array.from(small)).toEqual(new Array(12).fill(0));
+    expect(a.memoryGeometry(1, 8, 4, new Int32Array(9))).toBe(-8);
+    expect(call.slabStats!(mem, null)).toBe(-8);
+    expect(call.buddyStats!(mem, new Int32Array(6))).toBe(-8);
+    expect(a.memoryFormat(new Uint8Array(10), Kind.slab, 8, 4, false)).toBe(-8);
+    expect(call.memoryValidate!(null, Kind.slab)).toBe(-6);
+    expect(slab.stats()).toMatchObject({ used: 0, free: 4 });
+  });
+
   it('the addon refuses a detached or foreign buffer instead of touching it', () => {
     const slab = new SlabAllocator({ slotBytes: 8, slots: 4, backend: 'native' });
     const moved = new ArrayBuffer(slab.buffer.byteLength);
@@ -391,6 +414,32 @@ const opArb = fc.record({
   via: fc.nat(),
 });
 const handlesOn = <T>(attach: (b: 'ts' | 'native') => T): T[] => backends.map(attach);
+
+/** Under the native project: the C++ bookkeeping agrees with the TS one on the same bytes. */
+const i32Out = new Int32Array(4);
+const f64Out = new Float64Array(6);
+function nativeAgrees(kind: 'slab' | 'buddy' | 'ring' | 'stack', buffer: ArrayBufferLike, ts: Record<string, number>): void {
+  if (memoryAddon === null) return;
+  const mem = new Uint8Array(buffer);
+  switch (kind) {
+    case 'slab':
+      expect(memoryAddon.slabStats(mem, i32Out)).toBe(0);
+      expect([i32Out[0], i32Out[1]]).toEqual([ts.used, ts.free]);
+      break;
+    case 'buddy':
+      expect(memoryAddon.buddyStats(mem, f64Out)).toBe(0);
+      expect(Array.from(f64Out)).toEqual([ts.bytes, ts.used, ts.free, ts.largestFreeBlock, ts.liveBlocks, ts.fragmentation]);
+      break;
+    case 'ring':
+      expect(memoryAddon.ringStats(mem, i32Out)).toBe(0);
+      expect(Array.from(i32Out)).toEqual([ts.bytes, ts.used, ts.free, ts.live]);
+      break;
+    case 'stack':
+      expect(memoryAddon.stackStats(mem, i32Out)).toBe(0);
+      expect(Array.from(i32Out)).toEqual([ts.bytes, ts.used, ts.free, ts.highWater]);
+      break;
+  }
+}
 const title = backends.length > 1 ? 'TS and native interleaved on one buffer' : 'TS path';
 
 describe(`model-based random operations (${title})`, () => {
@@ -425,6 +474,7 @@ describe(`model-based random operations (${title})`, () => {
               expect(() => slab.free(first.dataOffset + (op.pick % slots) * first.stride)).toThrow(/double free/);
             }
             expect(slab.stats().used).toBe(live.length);
+            nativeAgrees('slab', first.buffer, { ...slab.stats() });
           }
           for (const off of live) handles[0]!.free(off);
           expect(first.stats()).toMatchObject({ used: 0, free: slots });
@@ -464,6 +514,7 @@ describe(`model-based random operations (${title})`, () => {
               }
               expect((off - first.dataOffset) % block).toBe(0);
               expect(heap.blockSize(off)).toBe(block);
+              if (memoryAddon !== null) expect(memoryAddon.buddyBlockSize(new Uint8Array(first.buffer), off)).toBe(block);
               for (const [o, s] of live) expect(off + block <= o || o + s <= off).toBe(true);
               live.set(off, block);
             } else if (live.size > 0) {
@@ -476,6 +527,7 @@ describe(`model-based random operations (${title})`, () => {
             expect(s.used).toBe(usedBytes());
             expect(s.liveBlocks).toBe(live.size);
             expect(s.largestFreeBlock).toBeLessThanOrEqual(s.free);
+            nativeAgrees('buddy', first.buffer, { ...s });
           }
           for (const off of live.keys()) handles[handles.length - 1]!.free(off);
           expect(first.stats()).toEqual({ bytes, used: 0, free: bytes, largestFreeBlock: bytes, fragmentation: 0, liveBlocks: 0 });
@@ -506,6 +558,7 @@ describe(`model-based random operations (${title})`, () => {
             for (const r of fifo) expect(off + size <= r.off - 8 || r.off + r.size <= off - 8).toBe(true);
             fifo.push({ off, size });
             expect(ring.sizeOf(off)).toBe(size);
+            if (memoryAddon !== null) expect(memoryAddon.ringSizeOf(new Uint8Array(first.buffer), off)).toBe(size);
           } else if (fifo.length > 0) {
             const oldest = fifo.shift()!;
             if (op.pick % 2 === 0) expect(ring.release()).toBe(oldest.off);
@@ -514,6 +567,9 @@ describe(`model-based random operations (${title})`, () => {
             expect(ring.release()).toBe(-1);
           }
           expect(ring.stats().live).toBe(fifo.length);
+          expect(ring.oldest()).toBe(fifo[0]?.off ?? -1);
+          if (memoryAddon !== null) expect(memoryAddon.ringOldest(new Uint8Array(first.buffer))).toBe(fifo[0]?.off ?? -1);
+          nativeAgrees('ring', first.buffer, { ...ring.stats() });
         }
         while (fifo.length > 0) expect(handles[0]!.release()).toBe(fifo.shift()!.off);
         expect(first.stats()).toMatchObject({ used: 0, live: 0 });
@@ -549,6 +605,7 @@ describe(`model-based random operations (${title})`, () => {
           }
           const top = live.length === 0 ? first.dataOffset : live[live.length - 1]!.off + Math.ceil(live[live.length - 1]!.size / 8) * 8;
           expect(stack.mark()).toBe(top);
+          nativeAgrees('stack', first.buffer, { ...stack.stats() });
         }
       }),
       { numRuns: 150 },

@@ -34,6 +34,20 @@ Bytes bytes_of(napi_env env, napi_value value) {
   return {static_cast<std::byte*>(data), length};
 }
 
+// An output array of `type` with at least `min` elements, or null: the caller answers
+// bad_argument rather than writing past a shorter or differently typed array.
+template <class T>
+T* out_array(napi_env env, napi_value value, napi_typedarray_type want, std::size_t min) {
+  napi_typedarray_type type;
+  std::size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, value, &type, &length, &data, nullptr, nullptr) != napi_ok || type != want ||
+      length < min || data == nullptr) {
+    return nullptr;
+  }
+  return static_cast<T*>(data);
+}
+
 int32_t int_arg(const Napi::CallbackInfo& info, std::size_t i) {
   int32_t v = 0;
   if (napi_get_value_int32(info.Env(), info[i], &v) != napi_ok) return INT32_MIN;
@@ -198,10 +212,10 @@ Napi::Value memory_layout(const Napi::CallbackInfo& info) {
 // (kind, a, b, out: Int32Array(10)) -> Status; out = [total, dataOffset, dataBytes, g0..g3, array0..2]
 Napi::Value memory_geometry(const Napi::CallbackInfo& info) {
   const mem::Geometry g = mem::geometry(static_cast<mem::Kind>(uint_arg(info, 0)), uint_arg(info, 1), uint_arg(info, 2));
-  auto out = info[3].As<Napi::Int32Array>();
-  if (out.ElementLength() < 10) return status(info, mem::Status::bad_argument);
+  auto* out = out_array<int32_t>(info.Env(), info[3], napi_int32_array, 10);
+  if (out == nullptr) return status(info, mem::Status::bad_argument);
   const uint32_t fields[10] = {g.total_bytes, g.data_offset, g.data_bytes, g.g0, g.g1, g.g2, g.g3, g.array0, g.array1, g.array2};
-  std::memcpy(out.Data(), fields, sizeof fields);
+  std::memcpy(out, fields, sizeof fields);
   return status(info, g.status);
 }
 
@@ -225,8 +239,9 @@ Napi::Value memory_validate(const Napi::CallbackInfo& info) {
 // (mem, out: Int32Array(2)) -> Status; out = [used, free]
 Napi::Value slab_stats(const Napi::CallbackInfo& info) {
   auto s = attach<mem::Slab>(info);
-  auto out = info[1].As<Napi::Int32Array>();
-  if (!s || out.ElementLength() < 2) return num(info, kBadHeader);
+  auto* out = out_array<int32_t>(info.Env(), info[1], napi_int32_array, 2);
+  if (out == nullptr) return status(info, mem::Status::bad_argument);
+  if (!s) return num(info, kBadHeader);
   const mem::SlabStats st = s->stats();
   out[0] = static_cast<int32_t>(st.used);
   out[1] = static_cast<int32_t>(st.free);
@@ -243,8 +258,9 @@ Napi::Value buddy_block_size(const Napi::CallbackInfo& info) {
 // (mem, out: Float64Array(6)) -> Status; out = [bytes, used, free, largestFreeBlock, liveBlocks, fragmentation]
 Napi::Value buddy_stats(const Napi::CallbackInfo& info) {
   auto b = attach<mem::Buddy>(info);
-  auto out = info[1].As<Napi::Float64Array>();
-  if (!b || out.ElementLength() < 6) return num(info, kBadHeader);
+  auto* out = out_array<double>(info.Env(), info[1], napi_float64_array, 6);
+  if (out == nullptr) return status(info, mem::Status::bad_argument);
+  if (!b) return num(info, kBadHeader);
   const mem::BuddyStats st = b->stats();
   out[0] = st.bytes;
   out[1] = st.used;
@@ -285,8 +301,9 @@ Napi::Value ring_size_of(const Napi::CallbackInfo& info) {
 // (mem, out: Int32Array(4)) -> Status; out = [bytes, used, free, live]
 Napi::Value ring_stats(const Napi::CallbackInfo& info) {
   auto r = attach<mem::Ring>(info);
-  auto out = info[1].As<Napi::Int32Array>();
-  if (!r || out.ElementLength() < 4) return num(info, kBadHeader);
+  auto* out = out_array<int32_t>(info.Env(), info[1], napi_int32_array, 4);
+  if (out == nullptr) return status(info, mem::Status::bad_argument);
+  if (!r) return num(info, kBadHeader);
   const mem::RingStats st = r->stats();
   out[0] = static_cast<int32_t>(st.bytes);
   out[1] = static_cast<int32_t>(st.used);
@@ -315,8 +332,9 @@ Napi::Value stack_reset(const Napi::CallbackInfo& info) {
 // (mem, out: Int32Array(4)) -> Status; out = [bytes, used, free, highWater]
 Napi::Value stack_stats(const Napi::CallbackInfo& info) {
   auto s = attach<mem::Stack>(info);
-  auto out = info[1].As<Napi::Int32Array>();
-  if (!s || out.ElementLength() < 4) return num(info, kBadHeader);
+  auto* out = out_array<int32_t>(info.Env(), info[1], napi_int32_array, 4);
+  if (out == nullptr) return status(info, mem::Status::bad_argument);
+  if (!s) return num(info, kBadHeader);
   const mem::StackStats st = s->stats();
   out[0] = static_cast<int32_t>(st.bytes);
   out[1] = static_cast<int32_t>(st.used);
