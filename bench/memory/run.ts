@@ -373,7 +373,7 @@ async function main() {
         cpu: { model: info.cpu.model, cores: cpus().length },
         loadAverage: load,
         native: info.native,
-        method: `${kBatch} operations per sample, mean per operation recorded; median/p99 over samples; ${kTimeMs} ms per task`,
+        method: `each sample times ${kBatch} operations; median/p99/mean are per operation (sample / ${kBatch}); ${kTimeMs} ms per task`,
         results: rows,
         gcChurn: churnSummary,
         targets: targetRows,
