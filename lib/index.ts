@@ -13,3 +13,4 @@ export {
 export { gpu, type GpuMemoryInfo } from './risk/gpu.js';
 export * from './queue/index.js';
 export * from './memory/index.js';
+export * from './monitor/index.js';
