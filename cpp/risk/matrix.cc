@@ -1,0 +1,164 @@
+#include "matrix.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "parallel.hpp"
+
+namespace up::risk {
+namespace {
+
+using v4d = double __attribute__((vector_size(32)));
+
+// Work (multiply-adds) above which the Gram product is split over threads.
+constexpr double kParallelWork = 1 << 20;
+
+// G[i][j] = dot(z_i, z_j) for the rows i0, i0+1 and every column block j0 >= i0 & ~3.
+// z is rows x stride (stride a multiple of 4, zero padded); rows a multiple of 4.
+__attribute__((target_clones("arch=haswell", "default")))
+void gram_rows(const double* z, std::size_t rows, std::size_t stride, std::size_t i0, double* g) {
+  const double* a0 = z + i0 * stride;
+  const double* a1 = a0 + stride;
+  for (std::size_t j0 = i0 & ~std::size_t{3}; j0 < rows; j0 += 4) {
+    const double* b0 = z + j0 * stride;
+    const double* b1 = b0 + stride;
+    const double* b2 = b1 + stride;
+    const double* b3 = b2 + stride;
+    v4d acc[8] = {};
+    for (std::size_t t = 0; t < stride; t += 4) {
+      v4d x0, x1, y0, y1, y2, y3;
+      __builtin_memcpy(&x0, a0 + t, 32);
+      __builtin_memcpy(&x1, a1 + t, 32);
+      __builtin_memcpy(&y0, b0 + t, 32);
+      __builtin_memcpy(&y1, b1 + t, 32);
+      __builtin_memcpy(&y2, b2 + t, 32);
+      __builtin_memcpy(&y3, b3 + t, 32);
+      acc[0] += x0 * y0;
+      acc[1] += x0 * y1;
+      acc[2] += x0 * y2;
+      acc[3] += x0 * y3;
+      acc[4] += x1 * y0;
+      acc[5] += x1 * y1;
+      acc[6] += x1 * y2;
+      acc[7] += x1 * y3;
+    }
+    for (int r = 0; r < 2; ++r) {
+      for (int c = 0; c < 4; ++c) {
+        const v4d v = acc[r * 4 + c];
+        g[(i0 + r) * rows + j0 + c] = (v[0] + v[1]) + (v[2] + v[3]);
+      }
+    }
+  }
+}
+
+inline bool finite(double v) { return v - v == 0.0; }
+
+}  // namespace
+
+std::int64_t covariance(const double* data, std::size_t observations, std::size_t assets, CovMethod method,
+                        double lambda, bool correlation, double* out) {
+  const std::size_t T = observations;
+  const std::size_t N = assets;
+  const std::size_t rows = (N + 3) & ~std::size_t{3};
+  const std::size_t stride = (T + 3) & ~std::size_t{3};
+  thread_local std::vector<double> zbuf;
+  thread_local std::vector<double> gbuf;
+  thread_local std::vector<double> mean;
+  thread_local std::vector<double> weight;
+  zbuf.assign(rows * stride, 0.0);
+  gbuf.resize(rows * rows);
+  mean.assign(N, 0.0);
+  // Column sums (means for Pearson) and a finiteness check in one row-major pass.
+  double* m = mean.data();
+  for (std::size_t t = 0; t < T; ++t) {
+    const double* row = data + t * N;
+    for (std::size_t j = 0; j < N; ++j) m[j] += row[j];
+  }
+  for (std::size_t j = 0; j < N; ++j) {
+    if (!finite(m[j])) {
+      for (std::size_t i = 0; i < T * N; ++i) {
+        if (!finite(data[i])) return static_cast<std::int64_t>(i);
+      }
+    }
+  }
+  double* z = zbuf.data();
+  if (method == CovMethod::kPearson) {
+    for (std::size_t j = 0; j < N; ++j) m[j] /= static_cast<double>(T);
+    for (std::size_t t = 0; t < T; ++t) {
+      const double* row = data + t * N;
+      for (std::size_t j = 0; j < N; ++j) z[j * stride + t] = row[j] - m[j];
+    }
+  } else {
+    weight.resize(T);
+    double p = 1.0;
+    double total = 0.0;
+    for (std::size_t back = 0; back < T; ++back) {
+      weight[T - 1 - back] = p;
+      total += p;
+      p *= lambda;
+    }
+    for (std::size_t t = 0; t < T; ++t) {
+      const double s = std::sqrt(weight[t] / total);
+      const double* row = data + t * N;
+      for (std::size_t j = 0; j < N; ++j) z[j * stride + t] = s * row[j];
+    }
+  }
+  double* g = gbuf.data();
+  const std::size_t pairs = rows / 2;
+  const auto task = [&](std::size_t i) { gram_rows(z, rows, stride, 2 * i, g); };
+  const double work = static_cast<double>(N) * static_cast<double>(N) * static_cast<double>(T) / 2;
+  if (work >= kParallelWork) {
+    parallel_for(pairs, task);
+  } else {
+    for (std::size_t i = 0; i < pairs; ++i) task(i);
+  }
+  const double scale = method == CovMethod::kPearson ? 1.0 / static_cast<double>(T - 1) : 1.0;
+  for (std::size_t i = 0; i < N; ++i) {
+    for (std::size_t j = i; j < N; ++j) {
+      const double v = g[i * rows + j] * scale;
+      out[i * N + j] = v;
+      out[j * N + i] = v;
+    }
+  }
+  if (correlation) {
+    for (std::size_t i = 0; i < N; ++i) {
+      if (!(out[i * N + i] > 0)) return kZeroVariance - static_cast<std::int64_t>(i);
+    }
+    for (std::size_t i = 0; i < N; ++i) mean[i] = out[i * N + i];
+    for (std::size_t i = 0; i < N; ++i) {
+      out[i * N + i] = 1.0;
+      for (std::size_t j = i + 1; j < N; ++j) {
+        double r = out[i * N + j] / std::sqrt(mean[i] * mean[j]);
+        r = std::clamp(r, -1.0, 1.0);
+        out[i * N + j] = r;
+        out[j * N + i] = r;
+      }
+    }
+  }
+  return -1;
+}
+
+std::int64_t cholesky(const double* a, std::size_t n, double* lower, double* pivot) {
+  for (std::size_t i = 0; i < n * n; ++i) lower[i] = 0.0;
+  for (std::size_t j = 0; j < n; ++j) {
+    const double* lj = lower + j * n;
+    double d = a[j * n + j];
+    for (std::size_t k = 0; k < j; ++k) d -= lj[k] * lj[k];
+    if (!(d > 0)) {
+      *pivot = d;
+      return static_cast<std::int64_t>(j);
+    }
+    const double diag = std::sqrt(d);
+    lower[j * n + j] = diag;
+    for (std::size_t i = j + 1; i < n; ++i) {
+      const double* li = lower + i * n;
+      double s = a[i * n + j];
+      for (std::size_t k = 0; k < j; ++k) s -= li[k] * lj[k];
+      lower[i * n + j] = s / diag;
+    }
+  }
+  return -1;
+}
+
+}  // namespace up::risk

@@ -1,0 +1,196 @@
+// Bulk normals: the same arithmetic as philox.hpp, eight blocks at a time with AVX2 when
+// the CPU has it (checked once at run time; the prebuild targets plain x86-64). No FMA
+// and the same operation order, so results are bit-identical to the scalar path and to
+// lib/risk/philox.ts.
+#include "philox.hpp"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+#include <climits>
+
+namespace up::risk {
+namespace {
+
+void fill_blocks_scalar(double* out, std::uint64_t block0, std::size_t blocks, std::uint32_t s0, std::uint32_t s1,
+                        std::uint32_t k0, std::uint32_t k1) {
+  for (std::size_t i = 0; i < blocks; ++i) {
+    const std::uint64_t b = block0 + i;
+    const PhiloxBlock blk = philox4x32_10(static_cast<std::uint32_t>(b), static_cast<std::uint32_t>(b >> 32), s0, s1, k0, k1);
+    box_muller(blk.x[0], blk.x[1], blk.x[2], blk.x[3], &out[2 * i], &out[2 * i + 1]);
+  }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+using V = __m256d;
+using VI = __m256i;
+
+__attribute__((target("avx2"))) inline V vmul(V a, V b) { return _mm256_mul_pd(a, b); }
+__attribute__((target("avx2"))) inline V vadd(V a, V b) { return _mm256_add_pd(a, b); }
+__attribute__((target("avx2"))) inline V vsub(V a, V b) { return _mm256_sub_pd(a, b); }
+__attribute__((target("avx2"))) inline V vset(double x) { return _mm256_set1_pd(x); }
+
+// detmath::log_pos, lane-wise, in the same operation order.
+__attribute__((target("avx2"))) inline V vlog_pos(V x) {
+  const VI bits = _mm256_castpd_si256(x);
+  // Exponent field as an exact double: (bits >> 52) | 2^52 bit pattern, minus 2^52.
+  const V ebias = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(bits, 52),
+                                                                   _mm256_set1_epi64x(0x4330000000000000ll))),
+                                vset(4503599627370496.0));
+  V m = _mm256_castsi256_pd(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi64x(0x000FFFFFFFFFFFFFll)),
+                                            _mm256_set1_epi64x(0x3FF0000000000000ll)));
+  const V big = _mm256_cmp_pd(m, vset(detmath::kSqrt2), _CMP_GT_OQ);
+  m = _mm256_blendv_pd(m, vmul(m, vset(0.5)), big);
+  const V dk = vadd(vsub(ebias, vset(1023.0)), _mm256_and_pd(big, vset(1.0)));
+  const V f = vsub(m, vset(1.0));
+  const V s = _mm256_div_pd(f, vadd(vset(2.0), f));
+  const V z = vmul(s, s);
+  V r = vset(1.479819860511658591e-01);
+  r = vadd(vset(1.531383769920937332e-01), vmul(z, r));
+  r = vadd(vset(1.818357216161805012e-01), vmul(z, r));
+  r = vadd(vset(2.222219843214978396e-01), vmul(z, r));
+  r = vadd(vset(2.857142874366239149e-01), vmul(z, r));
+  r = vadd(vset(3.999999999940941908e-01), vmul(z, r));
+  r = vadd(vset(6.666666666666735130e-01), vmul(z, r));
+  r = vmul(z, r);
+  const V hfsq = vmul(vmul(vset(0.5), f), f);
+  return vsub(vmul(dk, vset(detmath::kLn2Hi)),
+              vsub(vsub(hfsq, vadd(vmul(s, vadd(hfsq, r)), vmul(dk, vset(detmath::kLn2Lo)))), f));
+}
+
+__attribute__((target("avx2"))) inline V vsin_kernel(V x) {
+  const V z = vmul(x, x);
+  const V v = vmul(z, x);
+  V r = vset(1.58969099521155010221e-10);
+  r = vadd(vset(-2.50507602534068634195e-08), vmul(z, r));
+  r = vadd(vset(2.75573137070700676789e-06), vmul(z, r));
+  r = vadd(vset(-1.98412698298579493134e-04), vmul(z, r));
+  r = vadd(vset(8.33333333332248946124e-03), vmul(z, r));
+  return vadd(x, vmul(v, vadd(vset(-1.66666666666666324348e-01), vmul(z, r))));
+}
+
+__attribute__((target("avx2"))) inline V vcos_kernel(V x) {
+  const V z = vmul(x, x);
+  V r = vset(-1.13596475577881948265e-11);
+  r = vadd(vset(2.08757232129817482790e-09), vmul(z, r));
+  r = vadd(vset(-2.75573143513906633035e-07), vmul(z, r));
+  r = vadd(vset(2.48015872894767294178e-05), vmul(z, r));
+  r = vadd(vset(-1.38888888888741095749e-03), vmul(z, r));
+  r = vadd(vset(4.16666666666666019037e-02), vmul(z, r));
+  r = vmul(z, r);
+  const V hz = vmul(vset(0.5), z);
+  const V w = vsub(vset(1.0), hz);
+  return vadd(w, vadd(vsub(vsub(vset(1.0), w), hz), vmul(z, r)));
+}
+
+// 32x32->64 products of all eight lanes: low and high words, lane order kept.
+__attribute__((target("avx2"))) inline void vmul_hilo(VI a, VI m, VI* hi, VI* lo) {
+  const VI pe = _mm256_mul_epu32(a, m);
+  const VI po = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
+  *lo = _mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA);
+  *hi = _mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xAA);
+}
+
+// Small non-negative 64-bit integers (< 2^52) to exact doubles.
+__attribute__((target("avx2"))) inline V to_d(VI v) {
+  return _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(v, _mm256_set1_epi64x(0x4330000000000000ll))),
+                       _mm256_set1_pd(4503599627370496.0));
+}
+
+__attribute__((target("avx2"))) inline VI widen(VI v, int half) {
+  return _mm256_cvtepu32_epi64(half == 0 ? _mm256_castsi256_si128(v) : _mm256_extracti128_si256(v, 1));
+}
+
+// Four Box-Muller pairs from lanes of 64-bit words holding x0..x3 (zero-extended).
+__attribute__((target("avx2"))) inline void vbox_muller(VI x0, VI x1, VI x2, VI x3, double* out) {
+  const V two26 = vset(67108864.0);
+  const V k1 = vadd(vmul(to_d(_mm256_srli_epi64(x0, 5)), two26), to_d(_mm256_srli_epi64(x1, 6)));
+  const V u1 = vmul(vadd(k1, vset(1.0)), vset(1.1102230246251565404e-16));
+  const VI hi25 = _mm256_and_si256(_mm256_srli_epi64(x2, 5), _mm256_set1_epi64x(0x1FFFFFF));
+  const V kf = vadd(vmul(to_d(hi25), two26), to_d(_mm256_srli_epi64(x3, 6)));
+  const V t = vmul(vsub(vmul(kf, vset(4.4408920985006261617e-16)), vset(0.5)), vset(detmath::kHalfPi));
+  const V r = _mm256_sqrt_pd(vmul(vset(-2.0), vlog_pos(u1)));
+  const V c = vcos_kernel(t);
+  const V s = vsin_kernel(t);
+  const VI q = _mm256_srli_epi64(x2, 30);
+  const V swap = _mm256_castsi256_pd(_mm256_cmpeq_epi64(_mm256_and_si256(q, _mm256_set1_epi64x(1)), _mm256_set1_epi64x(1)));
+  const V neg_c = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_and_si256(_mm256_xor_si256(q, _mm256_srli_epi64(q, 1)), _mm256_set1_epi64x(1)), 63));
+  const V neg_s = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_srli_epi64(q, 1), 63));
+  const V rc = _mm256_xor_pd(_mm256_blendv_pd(c, s, swap), neg_c);
+  const V rs = _mm256_xor_pd(_mm256_blendv_pd(s, c, swap), neg_s);
+  const V z0 = vmul(r, rc);
+  const V z1 = vmul(r, rs);
+  const V lo = _mm256_unpacklo_pd(z0, z1);
+  const V hi = _mm256_unpackhi_pd(z0, z1);
+  _mm256_storeu_pd(out, _mm256_permute2f128_pd(lo, hi, 0x20));
+  _mm256_storeu_pd(out + 4, _mm256_permute2f128_pd(lo, hi, 0x31));
+}
+
+__attribute__((target("avx2")))
+void fill_blocks_avx2(double* out, std::uint64_t block0, std::size_t blocks, std::uint32_t s0, std::uint32_t s1,
+                      std::uint32_t k0, std::uint32_t k1) {
+  const VI m0 = _mm256_set1_epi32(static_cast<int>(kPhiloxM0));
+  const VI m1 = _mm256_set1_epi32(static_cast<int>(kPhiloxM1));
+  const VI lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  std::size_t done = 0;
+  for (; done + 8 <= blocks; done += 8) {
+    const std::uint64_t b = block0 + done;
+    // Lanes b..b+7; the high word steps where the low word wraps.
+    const VI lo_base = _mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(b)));
+    VI c0 = _mm256_add_epi32(lo_base, lane);
+    const VI wrapped = _mm256_cmpgt_epi32(_mm256_xor_si256(lo_base, _mm256_set1_epi32(INT32_MIN)),
+                                          _mm256_xor_si256(c0, _mm256_set1_epi32(INT32_MIN)));
+    VI c1 = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(b >> 32))), wrapped);
+    VI c2 = _mm256_set1_epi32(static_cast<int>(s0));
+    VI c3 = _mm256_set1_epi32(static_cast<int>(s1));
+    std::uint32_t kk0 = k0;
+    std::uint32_t kk1 = k1;
+    for (int round = 0; round < 10; ++round) {
+      VI hi0, lo0, hi1, lo1;
+      vmul_hilo(c0, m0, &hi0, &lo0);
+      vmul_hilo(c2, m1, &hi1, &lo1);
+      c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32(static_cast<int>(kk0)));
+      c1 = lo1;
+      c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32(static_cast<int>(kk1)));
+      c3 = lo0;
+      kk0 += kPhiloxW0;
+      kk1 += kPhiloxW1;
+    }
+    // Lanes 0-3 then 4-7, widened to 64-bit words.
+    for (int half = 0; half < 2; ++half) {
+      vbox_muller(widen(c0, half), widen(c1, half), widen(c2, half), widen(c3, half), out + 2 * (done + 4 * half));
+    }
+  }
+  fill_blocks_scalar(out + 2 * done, block0 + done, blocks - done, s0, s1, k0, k1);
+}
+#endif
+
+void fill_blocks(double* out, std::uint64_t block0, std::size_t blocks, std::uint32_t s0, std::uint32_t s1,
+                 std::uint32_t k0, std::uint32_t k1) {
+#if defined(__x86_64__) || defined(__i386__)
+  static const bool has_avx2 = __builtin_cpu_supports("avx2");
+  if (has_avx2) return fill_blocks_avx2(out, block0, blocks, s0, s1, k0, k1);
+#endif
+  fill_blocks_scalar(out, block0, blocks, s0, s1, k0, k1);
+}
+
+}  // namespace
+
+void fill_normals(double* out, std::size_t n, std::uint64_t seed, std::uint64_t stream, std::uint64_t first) {
+  if (n == 0) return;
+  const auto s0 = static_cast<std::uint32_t>(stream);
+  const auto s1 = static_cast<std::uint32_t>(stream >> 32);
+  const auto k0 = static_cast<std::uint32_t>(seed);
+  const auto k1 = static_cast<std::uint32_t>(seed >> 32);
+  if (first & 1) {  // an odd start takes the second half of its block
+    *out++ = philox_normal(seed, stream, first);
+    ++first;
+    if (--n == 0) return;
+  }
+  const std::uint64_t block0 = first >> 1;
+  const std::size_t blocks = n >> 1;
+  fill_blocks(out, block0, blocks, s0, s1, k0, k1);
+  if (n & 1) out[n - 1] = philox_normal(seed, stream, first + n - 1);
+}
+
+}  // namespace up::risk
