@@ -16,40 +16,59 @@ constexpr double kParallelWork = 1 << 20;
 
 // G[i][j] = dot(z_i, z_j) for the rows i0, i0+1 and every column block j0 >= i0 & ~3.
 // z is rows x stride (stride a multiple of 4, zero padded); rows a multiple of 4.
-__attribute__((target_clones("arch=haswell", "default")))
-void gram_rows(const double* z, std::size_t rows, std::size_t stride, std::size_t i0, double* g) {
-  const double* a0 = z + i0 * stride;
-  const double* a1 = a0 + stride;
-  for (std::size_t j0 = i0 & ~std::size_t{3}; j0 < rows; j0 += 4) {
-    const double* b0 = z + j0 * stride;
-    const double* b1 = b0 + stride;
-    const double* b2 = b1 + stride;
-    const double* b3 = b2 + stride;
-    v4d acc[8] = {};
-    for (std::size_t t = 0; t < stride; t += 4) {
-      v4d x0, x1, y0, y1, y2, y3;
-      __builtin_memcpy(&x0, a0 + t, 32);
-      __builtin_memcpy(&x1, a1 + t, 32);
-      __builtin_memcpy(&y0, b0 + t, 32);
-      __builtin_memcpy(&y1, b1 + t, 32);
-      __builtin_memcpy(&y2, b2 + t, 32);
-      __builtin_memcpy(&y3, b3 + t, 32);
-      acc[0] += x0 * y0;
-      acc[1] += x0 * y1;
-      acc[2] += x0 * y2;
-      acc[3] += x0 * y3;
-      acc[4] += x1 * y0;
-      acc[5] += x1 * y1;
-      acc[6] += x1 * y2;
-      acc[7] += x1 * y3;
-    }
-    for (int r = 0; r < 2; ++r) {
-      for (int c = 0; c < 4; ++c) {
-        const v4d v = acc[r * 4 + c];
-        g[(i0 + r) * rows + j0 + c] = (v[0] + v[1]) + (v[2] + v[3]);
-      }
-    }
+// One body, compiled twice: for AVX2+FMA and for plain x86-64 (picked once at run time;
+// not target_clones, whose ifunc resolver runs before ThreadSanitizer's runtime starts).
+#define UP_GRAM_ROWS_BODY                                                  \
+  const double* a0 = z + i0 * stride;                                      \
+  const double* a1 = a0 + stride;                                          \
+  for (std::size_t j0 = i0 & ~std::size_t{3}; j0 < rows; j0 += 4) {        \
+    const double* b0 = z + j0 * stride;                                    \
+    const double* b1 = b0 + stride;                                        \
+    const double* b2 = b1 + stride;                                        \
+    const double* b3 = b2 + stride;                                        \
+    v4d acc[8] = {};                                                       \
+    for (std::size_t t = 0; t < stride; t += 4) {                          \
+      v4d x0, x1, y0, y1, y2, y3;                                          \
+      __builtin_memcpy(&x0, a0 + t, 32);                                   \
+      __builtin_memcpy(&x1, a1 + t, 32);                                   \
+      __builtin_memcpy(&y0, b0 + t, 32);                                   \
+      __builtin_memcpy(&y1, b1 + t, 32);                                   \
+      __builtin_memcpy(&y2, b2 + t, 32);                                   \
+      __builtin_memcpy(&y3, b3 + t, 32);                                   \
+      acc[0] += x0 * y0;                                                   \
+      acc[1] += x0 * y1;                                                   \
+      acc[2] += x0 * y2;                                                   \
+      acc[3] += x0 * y3;                                                   \
+      acc[4] += x1 * y0;                                                   \
+      acc[5] += x1 * y1;                                                   \
+      acc[6] += x1 * y2;                                                   \
+      acc[7] += x1 * y3;                                                   \
+    }                                                                      \
+    for (int r = 0; r < 2; ++r) {                                          \
+      for (int c = 0; c < 4; ++c) {                                        \
+        const v4d v = acc[r * 4 + c];                                      \
+        g[(i0 + r) * rows + j0 + c] = (v[0] + v[1]) + (v[2] + v[3]);       \
+      }                                                                    \
+    }                                                                      \
   }
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma")))
+void gram_rows_fma(const double* z, std::size_t rows, std::size_t stride, std::size_t i0, double* g) {
+  UP_GRAM_ROWS_BODY
+}
+#endif
+
+void gram_rows_plain(const double* z, std::size_t rows, std::size_t stride, std::size_t i0, double* g) {
+  UP_GRAM_ROWS_BODY
+}
+
+void gram_rows(const double* z, std::size_t rows, std::size_t stride, std::size_t i0, double* g) {
+#if defined(__x86_64__)
+  static const bool has_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (has_fma) return gram_rows_fma(z, rows, stride, i0, g);
+#endif
+  gram_rows_plain(z, rows, stride, i0, g);
 }
 
 inline bool finite(double v) { return v - v == 0.0; }
