@@ -84,7 +84,7 @@ Kernel fill_normals(const Napi::CallbackInfo& info) {
   const std::size_t n = f64_len(info[0]);
   const std::uint64_t seed = u64(info[1]), stream = u64(info[2]), first = u64(info[3]);
   return [=] {
-    up::risk::fill_normals(out, n, seed, stream, first);
+    up::risk::fill_normals_parallel(out, n, seed, stream, first);
     return 0.0;
   };
 }

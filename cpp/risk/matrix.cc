@@ -26,24 +26,25 @@ constexpr double kParallelWork = 1 << 20;
     const double* b1 = b0 + stride;                                        \
     const double* b2 = b1 + stride;                                        \
     const double* b3 = b2 + stride;                                        \
-    v4d acc[8] = {};                                                       \
+    v4d c0 = {}, c1 = {}, c2 = {}, c3 = {}, c4 = {}, c5 = {}, c6 = {}, c7 = {};  \
     for (std::size_t t = 0; t < stride; t += 4) {                          \
-      v4d x0, x1, y0, y1, y2, y3;                                          \
+      v4d x0, x1, y;                                                       \
       __builtin_memcpy(&x0, a0 + t, 32);                                   \
       __builtin_memcpy(&x1, a1 + t, 32);                                   \
-      __builtin_memcpy(&y0, b0 + t, 32);                                   \
-      __builtin_memcpy(&y1, b1 + t, 32);                                   \
-      __builtin_memcpy(&y2, b2 + t, 32);                                   \
-      __builtin_memcpy(&y3, b3 + t, 32);                                   \
-      acc[0] += x0 * y0;                                                   \
-      acc[1] += x0 * y1;                                                   \
-      acc[2] += x0 * y2;                                                   \
-      acc[3] += x0 * y3;                                                   \
-      acc[4] += x1 * y0;                                                   \
-      acc[5] += x1 * y1;                                                   \
-      acc[6] += x1 * y2;                                                   \
-      acc[7] += x1 * y3;                                                   \
+      __builtin_memcpy(&y, b0 + t, 32);                                    \
+      c0 += x0 * y;                                                        \
+      c4 += x1 * y;                                                        \
+      __builtin_memcpy(&y, b1 + t, 32);                                    \
+      c1 += x0 * y;                                                        \
+      c5 += x1 * y;                                                        \
+      __builtin_memcpy(&y, b2 + t, 32);                                    \
+      c2 += x0 * y;                                                        \
+      c6 += x1 * y;                                                        \
+      __builtin_memcpy(&y, b3 + t, 32);                                    \
+      c3 += x0 * y;                                                        \
+      c7 += x1 * y;                                                        \
     }                                                                      \
+    const v4d acc[8] = {c0, c1, c2, c3, c4, c5, c6, c7};                   \
     for (int r = 0; r < 2; ++r) {                                          \
       for (int c = 0; c < 4; ++c) {                                        \
         const v4d v = acc[r * 4 + c];                                      \
@@ -85,7 +86,7 @@ std::int64_t covariance(const double* data, std::size_t observations, std::size_
   thread_local std::vector<double> gbuf;
   thread_local std::vector<double> mean;
   thread_local std::vector<double> weight;
-  zbuf.assign(rows * stride, 0.0);
+  zbuf.resize(rows * stride);
   gbuf.resize(rows * rows);
   mean.assign(N, 0.0);
   // Column sums (means for Pearson) and a finiteness check in one row-major pass.
@@ -102,11 +103,18 @@ std::int64_t covariance(const double* data, std::size_t observations, std::size_
     }
   }
   double* z = zbuf.data();
+  // Zero only the padding: columns T..stride of each row and the rows N..rows.
+  for (std::size_t j = 0; j < N; ++j) std::fill(z + j * stride + T, z + (j + 1) * stride, 0.0);
+  std::fill(z + N * stride, z + rows * stride, 0.0);
+  constexpr std::size_t kTile = 8;  // rows of data per transposition tile: contiguous writes
   if (method == CovMethod::kPearson) {
     for (std::size_t j = 0; j < N; ++j) m[j] /= static_cast<double>(T);
-    for (std::size_t t = 0; t < T; ++t) {
-      const double* row = data + t * N;
-      for (std::size_t j = 0; j < N; ++j) z[j * stride + t] = row[j] - m[j];
+    for (std::size_t t0 = 0; t0 < T; t0 += kTile) {
+      const std::size_t tn = std::min(kTile, T - t0);
+      for (std::size_t j = 0; j < N; ++j) {
+        double* zj = z + j * stride + t0;
+        for (std::size_t u = 0; u < tn; ++u) zj[u] = data[(t0 + u) * N + j] - m[j];
+      }
     }
   } else {
     weight.resize(T);
@@ -117,10 +125,13 @@ std::int64_t covariance(const double* data, std::size_t observations, std::size_
       total += p;
       p *= lambda;
     }
-    for (std::size_t t = 0; t < T; ++t) {
-      const double s = std::sqrt(weight[t] / total);
-      const double* row = data + t * N;
-      for (std::size_t j = 0; j < N; ++j) z[j * stride + t] = s * row[j];
+    for (std::size_t t = 0; t < T; ++t) weight[t] = std::sqrt(weight[t] / total);
+    for (std::size_t t0 = 0; t0 < T; t0 += kTile) {
+      const std::size_t tn = std::min(kTile, T - t0);
+      for (std::size_t j = 0; j < N; ++j) {
+        double* zj = z + j * stride + t0;
+        for (std::size_t u = 0; u < tn; ++u) zj[u] = weight[t0 + u] * data[(t0 + u) * N + j];
+      }
     }
   }
   double* g = gbuf.data();
@@ -170,7 +181,28 @@ std::int64_t cholesky(const double* a, std::size_t n, double* lower, double* piv
     }
     const double diag = std::sqrt(d);
     lower[j * n + j] = diag;
-    for (std::size_t i = j + 1; i < n; ++i) {
+    // Four rows at a time: each row's sum keeps its order (identical to lib/risk), the
+    // four independent chains hide the subtraction latency.
+    std::size_t i = j + 1;
+    for (; i + 4 <= n; i += 4) {
+      const double* l0 = lower + i * n;
+      const double* l1 = l0 + n;
+      const double* l2 = l1 + n;
+      const double* l3 = l2 + n;
+      double s0 = a[i * n + j], s1 = a[(i + 1) * n + j], s2 = a[(i + 2) * n + j], s3 = a[(i + 3) * n + j];
+      for (std::size_t k = 0; k < j; ++k) {
+        const double v = lj[k];
+        s0 -= l0[k] * v;
+        s1 -= l1[k] * v;
+        s2 -= l2[k] * v;
+        s3 -= l3[k] * v;
+      }
+      lower[i * n + j] = s0 / diag;
+      lower[(i + 1) * n + j] = s1 / diag;
+      lower[(i + 2) * n + j] = s2 / diag;
+      lower[(i + 3) * n + j] = s3 / diag;
+    }
+    for (; i < n; ++i) {
       const double* li = lower + i * n;
       double s = a[i * n + j];
       for (std::size_t k = 0; k < j; ++k) s -= li[k] * lj[k];

@@ -7,7 +7,10 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
+#include <algorithm>
 #include <climits>
+
+#include "parallel.hpp"
 
 namespace up::risk {
 namespace {
@@ -161,7 +164,12 @@ void fill_blocks_avx2(double* out, std::uint64_t block0, std::size_t blocks, std
       vbox_muller(widen(c0, half), widen(c1, half), widen(c2, half), widen(c3, half), out + 2 * (done + 4 * half));
     }
   }
-  fill_blocks_scalar(out + 2 * done, block0 + done, blocks - done, s0, s1, k0, k1);
+  if (done < blocks) {
+    // The last 1-7 blocks: one more vector round into a scratch pair buffer.
+    double tail[16];
+    fill_blocks_avx2(tail, block0 + done, 8, s0, s1, k0, k1);
+    for (std::size_t i = 0; i < 2 * (blocks - done); ++i) out[2 * done + i] = tail[i];
+  }
 }
 #endif
 
@@ -175,6 +183,17 @@ void fill_blocks(double* out, std::uint64_t block0, std::size_t blocks, std::uin
 }
 
 }  // namespace
+
+void fill_normals_parallel(double* out, std::size_t n, std::uint64_t seed, std::uint64_t stream, std::uint64_t first) {
+  constexpr std::size_t kChunk = std::size_t{1} << 16;  // normals per task (even: tasks start on block boundaries)
+  if (n < 2 * kChunk || parallel_width() < 2) return fill_normals(out, n, seed, stream, first);
+  const std::size_t tasks = (n + kChunk - 1) / kChunk;
+  parallel_for(tasks, [&](std::size_t t) {
+    const std::size_t begin = t * kChunk;
+    const std::size_t count = std::min(kChunk, n - begin);
+    fill_normals(out + begin, count, seed, stream, first + begin);
+  });
+}
 
 void fill_normals(double* out, std::size_t n, std::uint64_t seed, std::uint64_t stream, std::uint64_t first) {
   if (n == 0) return;

@@ -85,6 +85,8 @@ UP_HD double philox_normal(std::uint64_t seed, std::uint64_t stream, std::uint64
 #if !defined(__CUDACC__)
 // Normals first..first+n-1 of `stream` into out (host only; vectorised in philox.cc).
 void fill_normals(double* out, std::size_t n, std::uint64_t seed, std::uint64_t stream, std::uint64_t first);
+// The same numbers, split over the thread pool for large n.
+void fill_normals_parallel(double* out, std::size_t n, std::uint64_t seed, std::uint64_t stream, std::uint64_t first);
 #endif
 
 }  // namespace up::risk
