@@ -6,6 +6,10 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include "parallel.hpp"
 
 namespace up::risk {
@@ -21,7 +25,8 @@ std::int64_t first_non_finite(const double* values, std::size_t n) {
 }
 
 // Losses >= t, in index order, into out; returns how many. *bad is set on a non-finite value.
-std::size_t scan_candidates(const double* values, std::size_t n, double sign, double t, double* out, bool* bad) {
+// out needs room for n values (every value is stored, the count advances only on a keep).
+std::size_t scan_candidates_scalar(const double* values, std::size_t n, double sign, double t, double* out, bool* bad) {
   std::size_t k = 0;
   bool nonfinite = false;
   for (std::size_t i = 0; i < n; ++i) {
@@ -32,6 +37,62 @@ std::size_t scan_candidates(const double* values, std::size_t n, double sign, do
   }
   *bad = nonfinite;
   return k;
+}
+
+#if defined(__x86_64__)
+// For each 4-bit keep mask, the permutevar8x32 indices that move the kept 64-bit lanes
+// to the front in order.
+struct CompressTable {
+  alignas(32) std::int32_t idx[16][8];
+  constexpr CompressTable() : idx{} {
+    for (int m = 0; m < 16; ++m) {
+      int out = 0;
+      for (int lane = 0; lane < 4; ++lane) {
+        if (m & (1 << lane)) {
+          idx[m][2 * out] = 2 * lane;
+          idx[m][2 * out + 1] = 2 * lane + 1;
+          ++out;
+        }
+      }
+      for (; out < 4; ++out) {
+        idx[m][2 * out] = 0;
+        idx[m][2 * out + 1] = 1;
+      }
+    }
+  }
+};
+constexpr CompressTable kCompress{};
+
+// The same scan four values at a time: compare, then a left-pack store of the kept lanes.
+__attribute__((target("avx2,popcnt")))
+std::size_t scan_candidates_avx2(const double* values, std::size_t n, double sign, double t, double* out, bool* bad) {
+  const __m256d vs = _mm256_set1_pd(sign);
+  const __m256d vt = _mm256_set1_pd(t);
+  __m256d nonfinite = _mm256_setzero_pd();  // OR of (v - v): +0 for finite values, NaN bits otherwise
+  std::size_t k = 0;
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m256d v = _mm256_mul_pd(_mm256_loadu_pd(values + i), vs);
+    nonfinite = _mm256_or_pd(nonfinite, _mm256_sub_pd(v, v));
+    const int mask = _mm256_movemask_pd(_mm256_cmp_pd(v, vt, _CMP_GE_OQ));
+    const __m256i idx = _mm256_load_si256(reinterpret_cast<const __m256i*>(kCompress.idx[mask]));
+    _mm256_storeu_pd(out + k, _mm256_castsi256_pd(_mm256_permutevar8x32_epi32(_mm256_castpd_si256(v), idx)));
+    k += static_cast<std::size_t>(__builtin_popcount(static_cast<unsigned>(mask)));
+  }
+  bool tail_bad = false;
+  k += scan_candidates_scalar(values + i, n - i, sign, t, out + k, &tail_bad);
+  const bool vec_bad = _mm256_movemask_pd(_mm256_cmp_pd(nonfinite, nonfinite, _CMP_UNORD_Q)) != 0;
+  *bad = tail_bad || vec_bad;
+  return k;
+}
+#endif
+
+std::size_t scan_candidates(const double* values, std::size_t n, double sign, double t, double* out, bool* bad) {
+#if defined(__x86_64__)
+  static const bool has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+  if (has_avx2) return scan_candidates_avx2(values, n, sign, t, out, bad);
+#endif
+  return scan_candidates_scalar(values, n, sign, t, out, bad);
 }
 
 // Scratch that grows to the largest input a thread has seen, so steady-state calls allocate nothing.
