@@ -1,6 +1,7 @@
 #include "parallel.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -8,8 +9,24 @@
 #include <thread>
 #include <vector>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace up::risk {
 namespace {
+
+inline void cpu_relax() {
+#if defined(__x86_64__)
+  _mm_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+// How long an idle worker polls for the next job before it sleeps on the condition
+// variable: a futex wake-up costs tens of microseconds, more than many of our jobs.
+constexpr auto kSpinBeforeSleep = std::chrono::microseconds(100);
 
 class Pool {
  public:
@@ -23,7 +40,8 @@ class Pool {
   ~Pool() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
+      stop_.store(true, std::memory_order_relaxed);
+      generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     for (auto& t : threads_) t.join();
@@ -37,19 +55,28 @@ class Pool {
       for (std::size_t i = 0; i < tasks; ++i) fn(i);
       return;
     }
+    bool wake = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       fn_ = &fn;
       tasks_ = tasks;
       next_.store(0, std::memory_order_relaxed);
-      active_ = threads_.size();
+      active_.store(threads_.size(), std::memory_order_relaxed);
       error_ = nullptr;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
+      wake = sleepers_ > 0;
     }
-    wake_.notify_all();
+    if (wake) wake_.notify_all();
     drain(fn, tasks);
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [this] { return active_ == 0; });
+    // Workers that never woke still check in (they find no tasks left); wait for all.
+    for (unsigned spins = 0; active_.load(std::memory_order_acquire) != 0; ++spins) {
+      if (spins < 256) {
+        cpu_relax();
+      } else {
+        std::this_thread::yield();
+      }
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
     fn_ = nullptr;
     if (error_) std::rethrow_exception(error_);
   }
@@ -70,32 +97,46 @@ class Pool {
 
   void worker_loop() {
     std::uint64_t seen = 0;
-    std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      const auto* fn = fn_;
-      const std::size_t tasks = tasks_;
-      lock.unlock();
-      drain(*fn, tasks);
-      lock.lock();
-      if (--active_ == 0) done_.notify_one();
+      // Poll briefly, then sleep until the generation moves.
+      const auto until = std::chrono::steady_clock::now() + kSpinBeforeSleep;
+      unsigned spins = 0;
+      while (generation_.load(std::memory_order_acquire) == seen) {
+        cpu_relax();
+        if ((++spins & 63) == 0 && std::chrono::steady_clock::now() > until) {
+          std::unique_lock<std::mutex> lock(mutex_);
+          ++sleepers_;
+          wake_.wait(lock, [&] { return generation_.load(std::memory_order_relaxed) != seen; });
+          --sleepers_;
+          break;
+        }
+      }
+      if (stop_.load(std::memory_order_relaxed)) return;
+      const std::function<void(std::size_t)>* fn;
+      std::size_t tasks;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        seen = generation_.load(std::memory_order_relaxed);
+        fn = fn_;
+        tasks = tasks_;
+      }
+      if (fn != nullptr) drain(*fn, tasks);
+      active_.fetch_sub(1, std::memory_order_release);
     }
   }
 
   std::vector<std::thread> threads_;
   std::mutex busy_;   // held by the one caller whose job the pool runs
-  std::mutex mutex_;  // guards everything below
+  std::mutex mutex_;  // guards fn_, tasks_, error_, sleepers_ and generation changes
   std::condition_variable wake_;
-  std::condition_variable done_;
   const std::function<void(std::size_t)>* fn_ = nullptr;
   std::size_t tasks_ = 0;
   std::atomic<std::size_t> next_{0};
-  std::size_t active_ = 0;
-  std::uint64_t generation_ = 0;
+  std::atomic<std::size_t> active_{0};
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<bool> stop_{false};
+  int sleepers_ = 0;
   std::exception_ptr error_;
-  bool stop_ = false;
 };
 
 Pool& pool() {
