@@ -104,7 +104,27 @@ export function fillNormalsTs(out: Float64Array, offset: number, n: number, seed
   let block = Math.floor(first / 2);
   let i = first % 2 === 1 ? -1 : 0;
   const end = offset + n;
+  // Two blocks per iteration: two independent dependency chains for the CPU to overlap.
+  if (i < 0) {
+    writeBlock(out, offset + i, end, block, sLo, sHi, kLo, kHi, true);
+    i += 2;
+    block += 1;
+  }
+  while (i + 4 <= n) {
+    writeTwoBlocks(out, offset + i, block, sLo, sHi, kLo, kHi);
+    i += 4;
+    block += 2;
+  }
   while (i < n) {
+    writeBlock(out, offset + i, end, block, sLo, sHi, kLo, kHi, false);
+    i += 2;
+    block += 1;
+  }
+}
+
+/** One block's pair at out[at], out[at + 1] (only what lies before `end`; skipFirst for an odd start). */
+function writeBlock(out: Float64Array, at: number, end: number, block: number, sLo: number, sHi: number, kLo: number, kHi: number, skipFirst: boolean): void {
+  {
     let c0 = block >>> 0;
     let c1 = Math.floor(block / TWO32) | 0;
     let c2 = sLo;
@@ -137,12 +157,61 @@ export function fillNormalsTs(out: Float64Array, offset: number, n: number, seed
     const s = sinKernel(a);
     const rc = q === 0 ? c : q === 1 ? -s : q === 2 ? -c : s;
     const rs = q === 0 ? s : q === 1 ? c : q === 2 ? -s : -c;
-    const at = offset + i;
-    if (i >= 0) out[at] = r * rc;
+    if (!skipFirst) out[at] = r * rc;
     if (at + 1 < end) out[at + 1] = r * rs;
-    i += 2;
-    block += 1;
   }
+}
+
+/** Blocks `block` and `block + 1` into out[at .. at + 3], interleaved by hand. */
+function writeTwoBlocks(out: Float64Array, at: number, block: number, sLo: number, sHi: number, kLo: number, kHi: number): void {
+  const b2 = block + 1;
+  let c0 = block >>> 0;
+  let c1 = Math.floor(block / TWO32) | 0;
+  let c2 = sLo;
+  let c3 = sHi;
+  let d0 = b2 >>> 0;
+  let d1 = Math.floor(b2 / TWO32) | 0;
+  let d2 = sLo;
+  let d3 = sHi;
+  let k0 = kLo;
+  let k1 = kHi;
+  for (let round = 0; round < 10; round++) {
+    const u0 = c0 >>> 0;
+    const u2 = c2 >>> 0;
+    const v0 = d0 >>> 0;
+    const v2 = d2 >>> 0;
+    const hi0 = Math.floor((u0 * M0_HI + Math.floor(u0 * M0_LO * INV_2_16)) * INV_2_16);
+    const hi1 = Math.floor((u2 * M1_HI + Math.floor(u2 * M1_LO * INV_2_16)) * INV_2_16);
+    const gi0 = Math.floor((v0 * M0_HI + Math.floor(v0 * M0_LO * INV_2_16)) * INV_2_16);
+    const gi1 = Math.floor((v2 * M1_HI + Math.floor(v2 * M1_LO * INV_2_16)) * INV_2_16);
+    const lo0 = Math.imul(u0, M0);
+    const lo1 = Math.imul(u2, M1);
+    const go0 = Math.imul(v0, M0);
+    const go1 = Math.imul(v2, M1);
+    c0 = hi1 ^ c1 ^ k0;
+    c1 = lo1;
+    c2 = hi0 ^ c3 ^ k1;
+    c3 = lo0;
+    d0 = gi1 ^ d1 ^ k0;
+    d1 = go1;
+    d2 = gi0 ^ d3 ^ k1;
+    d3 = go0;
+    k0 = (k0 + W0) | 0;
+    k1 = (k1 + W1) | 0;
+  }
+  transformInto(out, at, c0 >>> 0, c1 >>> 0, c2 >>> 0, c3 >>> 0);
+  transformInto(out, at + 2, d0 >>> 0, d1 >>> 0, d2 >>> 0, d3 >>> 0);
+}
+
+/** Box-Muller on one block's words into out[at], out[at + 1]. */
+function transformInto(out: Float64Array, at: number, x0: number, x1: number, x2: number, x3: number): void {
+  const r = Math.sqrt(-2.0 * logUnit(x0 >>> 5, (x1 >>> 6) + 1));
+  const q = x2 >>> 30;
+  const a = ((((x2 >>> 5) & 0x1ffffff) * TWO26 + (x3 >>> 6)) * TWO_M51 - 0.5) * kHalfPi;
+  const c = cosKernel(a);
+  const s = sinKernel(a);
+  out[at] = r * (q === 0 ? c : q === 1 ? -s : q === 2 ? -c : s);
+  out[at + 1] = r * (q === 0 ? s : q === 1 ? c : q === 2 ? -s : -c);
 }
 
 /** Checks a seed/stream/index argument: an integer in [0, 2^53). */
