@@ -9,7 +9,7 @@
         "cpp/napi/memory.cc",
         "cpp/napi/orderbook.cc",
         "cpp/napi/risk.cc",
-        "cpp/risk/matrix.cc", "cpp/risk/montecarlo.cc", "cpp/risk/parallel.cc", "cpp/risk/philox.cc", "cpp/risk/var.cc",
+        "cpp/risk/matrix.cc", "cpp/risk/montecarlo.cc", "cpp/risk/parallel.cc", "cpp/risk/philox.cc", "cpp/risk/simd.cc", "cpp/risk/var.cc",
         "cpp/system/affinity.cc",
         "cpp/system/cpu_info.cc"
       ],

@@ -9,6 +9,7 @@
 #endif
 
 #include "parallel.hpp"
+#include "simd.hpp"
 
 namespace up::risk {
 namespace {
@@ -70,8 +71,7 @@ void gram_rows_plain(const double* z, std::size_t rows, std::size_t stride, std:
 
 void gram_rows(const double* z, std::size_t rows, std::size_t stride, std::size_t i0, double* g) {
 #if defined(__x86_64__)
-  static const bool has_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (has_fma) return gram_rows_fma(z, rows, stride, i0, g);
+  if (simd_level() != SimdLevel::kScalar) return gram_rows_fma(z, rows, stride, i0, g);
 #endif
   gram_rows_plain(z, rows, stride, i0, g);
 }
@@ -179,11 +179,7 @@ std::int64_t covariance(const double* data, std::size_t observations, std::size_
     }
   }
   double* g = gbuf.data();
-#if defined(__x86_64__)
-  static const bool has_avx512 = __builtin_cpu_supports("avx512f");
-#else
-  constexpr bool has_avx512 = false;
-#endif
+  const bool has_avx512 = simd_level() == SimdLevel::kAvx512;
   const std::size_t pairs = has_avx512 ? rows / 4 : rows / 2;
   const auto task = [&](std::size_t i) {
 #if defined(__x86_64__)

@@ -11,6 +11,7 @@
 #include <climits>
 
 #include "parallel.hpp"
+#include "simd.hpp"
 
 namespace up::risk {
 namespace {
@@ -323,9 +324,9 @@ void fill_blocks_avx512(double* out, std::uint64_t block0, std::size_t blocks, s
 void fill_blocks(double* out, std::uint64_t block0, std::size_t blocks, std::uint32_t s0, std::uint32_t s1,
                  std::uint32_t k0, std::uint32_t k1) {
 #if defined(__x86_64__) || defined(__i386__)
-  static const int level = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
-  if (level == 2) return fill_blocks_avx512(out, block0, blocks, s0, s1, k0, k1);
-  if (level == 1) return fill_blocks_avx2(out, block0, blocks, s0, s1, k0, k1);
+  const SimdLevel level = simd_level();
+  if (level == SimdLevel::kAvx512) return fill_blocks_avx512(out, block0, blocks, s0, s1, k0, k1);
+  if (level == SimdLevel::kAvx2) return fill_blocks_avx2(out, block0, blocks, s0, s1, k0, k1);
 #endif
   fill_blocks_scalar(out, block0, blocks, s0, s1, k0, k1);
 }

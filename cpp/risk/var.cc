@@ -11,6 +11,7 @@
 #endif
 
 #include "parallel.hpp"
+#include "simd.hpp"
 
 namespace up::risk {
 namespace {
@@ -89,8 +90,7 @@ std::size_t scan_candidates_avx2(const double* values, std::size_t n, double sig
 
 std::size_t scan_candidates(const double* values, std::size_t n, double sign, double t, double* out, bool* bad) {
 #if defined(__x86_64__)
-  static const bool has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
-  if (has_avx2) return scan_candidates_avx2(values, n, sign, t, out, bad);
+  if (simd_level() != SimdLevel::kScalar) return scan_candidates_avx2(values, n, sign, t, out, bad);
 #endif
   return scan_candidates_scalar(values, n, sign, t, out, bad);
 }

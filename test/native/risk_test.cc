@@ -15,6 +15,7 @@
 #include "risk/montecarlo.hpp"
 #include "risk/parallel.hpp"
 #include "risk/philox.hpp"
+#include "risk/simd.hpp"
 #include "risk/var.hpp"
 
 using namespace up::risk;
@@ -217,6 +218,36 @@ static void test_pool_from_many_threads() {
   CHECK(threw);
 }
 
+static void test_simd_levels_agree() {
+  // Every vector path draws the same normals and finds the same VaR as the scalar code.
+  const SimdLevel best = simd_level();
+  std::vector<std::vector<double>> draws;
+  std::vector<double> vars;
+  std::vector<std::vector<double>> corrs;
+  auto returns = normals(100000, 17, 0.01);
+  auto data = normals(257 * 13, 18);
+  for (SimdLevel level : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+    cap_simd_level(level);
+    std::vector<double> z(1001);
+    fill_normals(z.data(), z.size(), 99, 5, 3);
+    draws.push_back(z);
+    TailResult t{};
+    CHECK(historical_tail(returns.data(), returns.size(), -1.0, 0.99, &t) == -1);
+    vars.push_back(t.var);
+    vars.push_back(t.cvar);
+    std::vector<double> c(13 * 13);
+    CHECK(covariance(data.data(), 257, 13, CovMethod::kPearson, 0.94, true, c.data()) == -1);
+    corrs.push_back(c);
+  }
+  cap_simd_level(SimdLevel::kAvx512);
+  CHECK(simd_level() == best);
+  for (std::size_t l = 1; l < draws.size(); ++l) {
+    for (std::size_t i = 0; i < draws[0].size(); ++i) CHECK(draws[l][i] == draws[0][i]);
+    CHECK(vars[2 * l] == vars[0] && vars[2 * l + 1] == vars[1]);
+    for (std::size_t i = 0; i < corrs[0].size(); ++i) CHECK(std::fabs(corrs[l][i] - corrs[0][i]) <= 1e-13);
+  }
+}
+
 int main() {
   test_philox_known_answers();
   test_normal_windows();
@@ -225,6 +256,7 @@ int main() {
   test_covariance_and_cholesky();
   test_monte_carlo_is_split_independent();
   test_pool_from_many_threads();
-  std::printf("risk: all checks passed on %u threads\n", parallel_width());
+  test_simd_levels_agree();
+  std::printf("risk: all checks passed on %u threads, best SIMD level %d\n", parallel_width(), static_cast<int>(simd_level()));
   return 0;
 }
