@@ -83,7 +83,7 @@ export function checkInteger(name: string, value: unknown, min: number, max: num
 export function checkConfidence(name: string, value: unknown): number {
   if (value === undefined) return 0.95;
   if (typeof value !== 'number' || Number.isNaN(value)) throw invalidType(name, 'a confidence level in (0.5, 1)', value);
-  if (value > 0 && value <= 0.5) {
+  if (value > 0 && value < 0.5) {
     const meant = Number((1 - value).toPrecision(12));
     throw new RangeError(
       `Expected a confidence level in (0.5, 1) for ${name} but received ${describe(value)}: confidence is the probability ` +
