@@ -18,6 +18,7 @@ import {
   simulateGBM,
   simulateGBMSync,
 } from '../lib/index.js';
+import { cpuAddon } from '../lib/backend.js';
 import { expD, logPos, normalPdf, normalQuantile } from '../lib/risk/detmath.js';
 import { philoxBlock } from '../lib/risk/philox.js';
 
@@ -409,6 +410,20 @@ describe('calculateVaR', () => {
     if (!native) expect(() => calculateVaRSync([0.01, 0.02], { backend: 'cpu' })).toThrow(BackendUnavailableError);
     else expect(calculateVaRSync([0.01, 0.02], { backend: 'cpu' }).backend).toBe('native');
     expect(calculateVaRSync([0.01, 0.02], { backend: 'ts' }).backend).toBe('ts');
+  });
+});
+
+describe.runIf(native)('the raw addon', () => {
+  it('refuses wrong types and short arrays with an exception instead of touching memory', () => {
+    const addon = cpuAddon!;
+    expect(() => addon.varHistorical(new Float64Array(10), -1, 0.95, new Float64Array(1))).toThrow(/at least 2 elements for out but received 1/);
+    expect(() => addon.varHistorical(new Float64Array(10), -1, 5, new Float64Array(2))).toThrow(/confidence/);
+    expect(() => addon.covariance(new Float32Array(4) as never, 2, 2, 0, 0.94, 0, new Float64Array(4))).toThrow(/Float64Array for data/);
+    expect(() => addon.covariance(new Float64Array(4), 2, 3, 0, 0.94, 0, new Float64Array(9))).toThrow(/at least 6 elements for data/);
+    expect(() => addon.cholesky(new Float64Array(4), 3, new Float64Array(9), new Float64Array(1))).toThrow(/for matrix/);
+    expect(() => addon.simulateGbm(100, 0, 0.2, 0.01, 10, 100, 1, false, new Float64Array(99), null)).toThrow(/for terminal/);
+    expect(() => addon.portfolioLosses(new Float64Array(2), new Float64Array(2), new Float64Array(3), 2, 10, 1, 1, new Float64Array(10))).toThrow(/for lower/);
+    expect(addon.riskThreads).toBeGreaterThanOrEqual(1);
   });
 });
 
