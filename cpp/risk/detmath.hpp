@@ -83,7 +83,7 @@ UP_HD double log_pos(double x) {
 
 // e^x (fdlibm e_exp.c core); 0 below -745.2, +inf above 709.79.
 UP_HD double exp_d(double x) {
-  if (!(x < 709.782712893383973096)) return x != x ? x : __builtin_huge_val();
+  if (!(x < 709.782712893383973096)) return x != x ? x : from_bits(0x7FF0000000000000ull);  // NaN stays NaN, else +inf
   if (x < -745.13321910194110842) return 0.0;
   const double kd = floor_d(add(mul(x, kInvLn2), 0.5));
   const int k = static_cast<int>(kd);
