@@ -240,9 +240,18 @@ std::int64_t loss_moments(const double* values, std::size_t n, double sign, Mome
   run([&](std::size_t ch) {
     const std::size_t begin = ch * kSumChunk;
     const std::size_t end = std::min(n, begin + kSumChunk);
-    double s = 0.0;
-    for (std::size_t i = begin; i < end; ++i) s += sign * values[i];
-    part[ch] = s;
+    // Four interleaved partial sums (lane = index mod 4), combined as (0+1)+(2+3);
+    // lib/risk sums in exactly this order.
+    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+    std::size_t i = begin;
+    for (; i + 4 <= end; i += 4) {
+      a0 += sign * values[i];
+      a1 += sign * values[i + 1];
+      a2 += sign * values[i + 2];
+      a3 += sign * values[i + 3];
+    }
+    for (; i < end; ++i) a0 += sign * values[i];
+    part[ch] = (a0 + a1) + (a2 + a3);
   });
   double s1 = 0.0;
   for (std::size_t ch = 0; ch < chunks; ++ch) s1 += part[ch];
@@ -254,19 +263,29 @@ std::int64_t loss_moments(const double* values, std::size_t n, double sign, Mome
   run([&](std::size_t ch) {
     const std::size_t begin = ch * kSumChunk;
     const std::size_t end = std::min(n, begin + kSumChunk);
-    double s2 = 0.0;
-    double s3 = 0.0;
-    double s4 = 0.0;
-    for (std::size_t i = begin; i < end; ++i) {
+    double q2[4] = {0.0, 0.0, 0.0, 0.0};
+    double q3[4] = {0.0, 0.0, 0.0, 0.0};
+    double q4[4] = {0.0, 0.0, 0.0, 0.0};
+    std::size_t i = begin;
+    for (; i + 4 <= end; i += 4) {
+      for (int l = 0; l < 4; ++l) {
+        const double d = sign * values[i + l] - mean;
+        const double d2 = d * d;
+        q2[l] += d2;
+        q3[l] += d2 * d;
+        q4[l] += d2 * d2;
+      }
+    }
+    for (; i < end; ++i) {
       const double d = sign * values[i] - mean;
       const double d2 = d * d;
-      s2 += d2;
-      s3 += d2 * d;
-      s4 += d2 * d2;
+      q2[0] += d2;
+      q3[0] += d2 * d;
+      q4[0] += d2 * d2;
     }
-    part[chunks + 3 * ch] = s2;
-    part[chunks + 3 * ch + 1] = s3;
-    part[chunks + 3 * ch + 2] = s4;
+    part[chunks + 3 * ch] = (q2[0] + q2[1]) + (q2[2] + q2[3]);
+    part[chunks + 3 * ch + 1] = (q3[0] + q3[1]) + (q3[2] + q3[3]);
+    part[chunks + 3 * ch + 2] = (q4[0] + q4[1]) + (q4[2] + q4[3]);
   });
   double s2 = 0.0;
   double s3 = 0.0;
