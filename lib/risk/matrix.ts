@@ -5,8 +5,8 @@
  *   normalised to Σ w_t = 1; cov_ij = Σ_t w_t x_ti x_tj. λ defaults to 0.94.
  * - correlation: cov_ij / √(cov_ii · cov_jj), clipped to [-1, 1] (as NumPy's corrcoef
  *   does), diagonal exactly 1; an asset with zero variance is an error.
- * Native: a cache-blocked, SIMD (AVX2/FMA when the CPU has it) Gram product over a
- * transposed copy, split over threads for large inputs. TS: the same sums in plain loops.
+ * Native: a register-tiled SIMD Gram product (AVX-512F or AVX2+FMA, picked at run time)
+ * over a transposed copy, split over threads for large inputs. TS: the same sums in plain loops.
  * The two agree to ~1e-15 relative, not bit for bit (different summation order).
  */
 import { invalidRange, invalidType } from '../errors.js';
