@@ -5,7 +5,7 @@
  */
 
 /** Bumped with cpp/napi/bindings.hpp kAbiVersion; a mismatched addon is refused. */
-export const CPU_ABI_VERSION = 1;
+export const CPU_ABI_VERSION = 2;
 /** Bumped with kAbiVersion in cuda/napi/addon.cc. */
 export const CUDA_ABI_VERSION = 1;
 
@@ -72,7 +72,37 @@ export interface MemoryAddon {
 export interface OrderbookAddon {}
 
 // ---- cpp/napi/risk.cc ----
-export interface RiskAddon {}
+/**
+ * cpp/risk kernels. Every kernel has a synchronous form and an `...Async` form that runs
+ * it on the libuv pool (the TypedArrays stay pinned until the promise settles; do not
+ * touch them meanwhile). Statuses: -1 ok, >= 0 the index of the first non-finite input;
+ * covariance also returns -2 - k when asset k has zero variance (correlation only).
+ */
+export interface RiskAddon {
+  /** Threads the risk kernels use (pool workers + the caller). */
+  readonly riskThreads: number;
+  /** Normals first.. of `stream` under `seed` into out (philox.hpp). */
+  fillNormals(out: Float64Array, seed: number, stream: number, first: number): number;
+  fillNormalsAsync(out: Float64Array, seed: number, stream: number, first: number): Promise<number>;
+  /** out = [var, cvar] of the losses sign * values. */
+  varHistorical(values: Float64Array, sign: number, confidence: number, out: Float64Array): number;
+  varHistoricalAsync(values: Float64Array, sign: number, confidence: number, out: Float64Array): Promise<number>;
+  /** out = [mean, std, skew, excess kurtosis] of the losses sign * values. */
+  lossMoments(values: Float64Array, sign: number, out: Float64Array): number;
+  lossMomentsAsync(values: Float64Array, sign: number, out: Float64Array): Promise<number>;
+  portfolioReturns(returns: Float64Array, observations: number, assets: number, weights: Float64Array, out: Float64Array): number;
+  portfolioReturnsAsync(returns: Float64Array, observations: number, assets: number, weights: Float64Array, out: Float64Array): Promise<number>;
+  /** method 0 Pearson, 1 EWMA; correlation 0|1. */
+  covariance(data: Float64Array, observations: number, assets: number, method: 0 | 1, lambda: number, correlation: number, out: Float64Array): number;
+  covarianceAsync(data: Float64Array, observations: number, assets: number, method: 0 | 1, lambda: number, correlation: number, out: Float64Array): Promise<number>;
+  /** -1, or the failing pivot's index (its value in pivot[0]). */
+  cholesky(matrix: Float64Array, n: number, lower: Float64Array, pivot: Float64Array): number;
+  choleskyAsync(matrix: Float64Array, n: number, lower: Float64Array, pivot: Float64Array): Promise<number>;
+  simulateGbm(spot: number, drift: number, volatility: number, dt: number, steps: number, paths: number, seed: number, antithetic: boolean, terminal: Float64Array, kept: Float64Array | null): number;
+  simulateGbmAsync(spot: number, drift: number, volatility: number, dt: number, steps: number, paths: number, seed: number, antithetic: boolean, terminal: Float64Array, kept: Float64Array | null): Promise<number>;
+  portfolioLosses(weights: Float64Array, means: Float64Array, lower: Float64Array, assets: number, paths: number, horizon: number, seed: number, losses: Float64Array): number;
+  portfolioLossesAsync(weights: Float64Array, means: Float64Array, lower: Float64Array, assets: number, paths: number, horizon: number, seed: number, losses: Float64Array): Promise<number>;
+}
 
 export interface CudaStatus {
   ok: boolean;

@@ -1,1 +1,34 @@
 export { gpu, type GpuMemoryInfo } from './gpu.js';
+export {
+  calculateVaR,
+  calculateVaRSync,
+  portfolioVaR,
+  portfolioVaRSync,
+  type VaRMethod,
+  type VaROptions,
+  type VaRResult,
+  type PortfolioVaROptions,
+} from './var.js';
+export {
+  correlationMatrix,
+  correlationMatrixSync,
+  covarianceMatrix,
+  covarianceMatrixSync,
+  cholesky,
+  choleskySync,
+  type MatrixOptions,
+  type MatrixResult,
+  type CholeskyResult,
+} from './matrix.js';
+export {
+  simulateGBM,
+  simulateGBMSync,
+  monteCarloVaR,
+  monteCarloVaRSync,
+  type GBMOptions,
+  type GBMResult,
+  type MonteCarloVaROptions,
+  type MonteCarloVaRResult,
+} from './montecarlo.js';
+export { philoxNormals, type NormalsOptions } from './normals.js';
+export { riskThresholds, type RiskBackend, type RiskBackendOption } from './kernels.js';

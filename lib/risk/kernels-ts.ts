@@ -1,0 +1,431 @@
+/**
+ * The pure-TS risk kernels: the same algorithms as cpp/risk, step for step where the
+ * result must be bit-identical (historical tail, moments, portfolio returns, Cholesky,
+ * GBM, Monte Carlo losses), and plain float64 loops for covariance (which is tested
+ * against a naive reference to 1e-12 instead). Every function trusts its arguments.
+ */
+import { expD } from './detmath.js';
+import { fillNormalsTs } from './philox.js';
+
+/** cpp/risk/var.hpp constants: identical on both sides. */
+export const kVarSampleMin = 4096;
+export const kVarSamples = 256;
+export const kSumChunk = 4096;
+
+let scratch = new Float64Array(1024);
+function getScratch(n: number): Float64Array {
+  if (scratch.length < n) scratch = new Float64Array(Math.max(n, scratch.length * 2));
+  return scratch;
+}
+const sample = new Float64Array(kVarSamples);
+
+function isFiniteNumber(v: number): boolean {
+  return v - v === 0;
+}
+
+function firstNonFinite(values: Float64Array): number {
+  for (let i = 0; i < values.length; i++) if (!isFiniteNumber(values[i]!)) return i;
+  return -1;
+}
+
+/** Numerical Recipes `select`, exactly as cpp/risk/var.cc quickselect(). */
+export function quickselect(a: Float64Array, n: number, k: number): void {
+  if (n < 2) return;
+  let l = 0;
+  let ir = n - 1;
+  const limit = 2 * (32 - Math.clz32(n)) + 16;
+  let rounds = 0;
+  for (;;) {
+    if (ir < l + 16) {
+      for (let x = l + 1; x <= ir; x++) {
+        const v = a[x]!;
+        let y = x;
+        while (y > l && a[y - 1]! > v) {
+          a[y] = a[y - 1]!;
+          y--;
+        }
+        a[y] = v;
+      }
+      return;
+    }
+    if (++rounds > limit) {
+      a.subarray(l, ir + 1).sort();
+      return;
+    }
+    const mid = (l + ir) >>> 1;
+    let tmp = a[mid]!;
+    a[mid] = a[l + 1]!;
+    a[l + 1] = tmp;
+    if (a[l]! > a[ir]!) {
+      tmp = a[l]!;
+      a[l] = a[ir]!;
+      a[ir] = tmp;
+    }
+    if (a[l + 1]! > a[ir]!) {
+      tmp = a[l + 1]!;
+      a[l + 1] = a[ir]!;
+      a[ir] = tmp;
+    }
+    if (a[l]! > a[l + 1]!) {
+      tmp = a[l]!;
+      a[l] = a[l + 1]!;
+      a[l + 1] = tmp;
+    }
+    let i = l + 1;
+    let j = ir;
+    const pivot = a[l + 1]!;
+    for (;;) {
+      do i++;
+      while (a[i]! < pivot);
+      do j--;
+      while (a[j]! > pivot);
+      if (j < i) break;
+      tmp = a[i]!;
+      a[i] = a[j]!;
+      a[j] = tmp;
+    }
+    a[l + 1] = a[j]!;
+    a[j] = pivot;
+    if (j >= k) ir = j - 1;
+    if (j <= k) l = i;
+  }
+}
+
+/** cpp/risk/var.cc historical_tail(): out = [var, cvar]; returns -1 or the first non-finite index. */
+export function historicalTail(values: Float64Array, sign: number, confidence: number, out: Float64Array): number {
+  const n = values.length;
+  const h = (n - 1) * confidence;
+  const lo = Math.floor(h);
+  const frac = h - lo;
+  const need = n - lo;
+  const c = getScratch(n);
+  let k = 0;
+  let sampled = false;
+  if (n >= kVarSampleMin) {
+    const tail = 1.0 - confidence + 5.0 * Math.sqrt((confidence * (1.0 - confidence)) / 256.0) + 2.0 / 256.0;
+    const m = Math.ceil(tail * 256.0);
+    if (m < kVarSamples) {
+      let ok = true;
+      for (let j = 0; j < kVarSamples; j++) {
+        const v = sign * values[Math.floor((j * n) / kVarSamples)]!;
+        sample[j] = v;
+        ok = ok && isFiniteNumber(v);
+      }
+      if (ok) {
+        quickselect(sample, kVarSamples, kVarSamples - m);
+        const t = sample[kVarSamples - m]!;
+        let bad = false;
+        for (let i = 0; i < n; i++) {
+          const v = sign * values[i]!;
+          c[k] = v;
+          if (v >= t) k++;
+          if (v - v !== 0) bad = true;
+        }
+        if (bad) return firstNonFinite(values);
+        sampled = k >= need;
+      }
+    }
+  }
+  if (!sampled) {
+    for (let i = 0; i < n; i++) {
+      const v = sign * values[i]!;
+      if (v - v !== 0) return i;
+      c[i] = v;
+    }
+    k = n;
+  }
+  const p = lo - (n - k);
+  quickselect(c, k, p);
+  const a = c[p]!;
+  let v = a;
+  if (frac > 0) {
+    let b = c[p + 1]!;
+    for (let j = p + 2; j < k; j++) if (c[j]! < b) b = c[j]!;
+    const diff = b - a;
+    v = frac >= 0.5 ? b - diff * (1.0 - frac) : a + diff * frac;
+  }
+  const start = frac > 0 ? p + 1 : p;
+  let sum = 0.0;
+  for (let j = start; j < k; j++) sum += c[j]!;
+  out[0] = v;
+  out[1] = sum / (k - start);
+  return -1;
+}
+
+let partial = new Float64Array(64);
+
+/** cpp/risk/var.cc loss_moments(): out = [mean, std, skew, excess kurtosis] of sign * values. */
+export function lossMoments(values: Float64Array, sign: number, out: Float64Array): number {
+  const n = values.length;
+  const chunks = Math.ceil(n / kSumChunk);
+  if (partial.length < chunks) partial = new Float64Array(chunks * 2);
+  for (let ch = 0; ch < chunks; ch++) {
+    const end = Math.min(n, (ch + 1) * kSumChunk);
+    // Four interleaved partial sums, combined as (0+1)+(2+3): cpp/risk/var.cc's order.
+    let a0 = 0.0;
+    let a1 = 0.0;
+    let a2 = 0.0;
+    let a3 = 0.0;
+    let i = ch * kSumChunk;
+    for (; i + 4 <= end; i += 4) {
+      a0 += sign * values[i]!;
+      a1 += sign * values[i + 1]!;
+      a2 += sign * values[i + 2]!;
+      a3 += sign * values[i + 3]!;
+    }
+    for (; i < end; i++) a0 += sign * values[i]!;
+    partial[ch] = a0 + a1 + (a2 + a3);
+  }
+  let s1 = 0.0;
+  for (let ch = 0; ch < chunks; ch++) s1 += partial[ch]!;
+  if (!isFiniteNumber(s1)) {
+    const bad = firstNonFinite(values);
+    if (bad >= 0) return bad;
+  }
+  const mean = s1 / n;
+  let s2 = 0.0;
+  let s3 = 0.0;
+  let s4 = 0.0;
+  for (let ch = 0; ch < chunks; ch++) {
+    const end = Math.min(n, (ch + 1) * kSumChunk);
+    // Lane l takes the indices = l mod 4 (cpp/risk/var.cc's order), unrolled by hand.
+    let p0 = 0.0, p1 = 0.0, p2 = 0.0, p3 = 0.0;
+    let t0 = 0.0, t1 = 0.0, t2 = 0.0, t3 = 0.0;
+    let f0 = 0.0, f1 = 0.0, f2 = 0.0, f3 = 0.0;
+    let i = ch * kSumChunk;
+    for (; i + 4 <= end; i += 4) {
+      const d0 = sign * values[i]! - mean;
+      const d1 = sign * values[i + 1]! - mean;
+      const d2 = sign * values[i + 2]! - mean;
+      const d3 = sign * values[i + 3]! - mean;
+      const e0 = d0 * d0;
+      const e1 = d1 * d1;
+      const e2 = d2 * d2;
+      const e3 = d3 * d3;
+      p0 += e0;
+      p1 += e1;
+      p2 += e2;
+      p3 += e3;
+      t0 += e0 * d0;
+      t1 += e1 * d1;
+      t2 += e2 * d2;
+      t3 += e3 * d3;
+      f0 += e0 * e0;
+      f1 += e1 * e1;
+      f2 += e2 * e2;
+      f3 += e3 * e3;
+    }
+    for (; i < end; i++) {
+      const d = sign * values[i]! - mean;
+      const e = d * d;
+      p0 += e;
+      t0 += e * d;
+      f0 += e * e;
+    }
+    s2 += p0 + p1 + (p2 + p3);
+    s3 += t0 + t1 + (t2 + t3);
+    s4 += f0 + f1 + (f2 + f3);
+  }
+  const m2 = s2 / n;
+  out[0] = mean;
+  out[1] = Math.sqrt(s2 / (n - 1.0));
+  if (m2 > 0) {
+    out[2] = s3 / n / (m2 * Math.sqrt(m2));
+    out[3] = s4 / n / (m2 * m2) - 3.0;
+  } else {
+    out[2] = 0;
+    out[3] = 0;
+  }
+  return -1;
+}
+
+/** cpp/risk/var.cc portfolio_returns(). */
+export function portfolioReturns(returns: Float64Array, observations: number, assets: number, weights: Float64Array, out: Float64Array): number {
+  let bad = false;
+  for (let t = 0; t < observations; t++) {
+    const row = t * assets;
+    let acc = 0.0;
+    for (let j = 0; j < assets; j++) {
+      const r = returns[row + j]!;
+      acc += weights[j]! * r;
+      if (r - r !== 0) bad = true;
+    }
+    out[t] = acc;
+  }
+  return bad ? firstNonFinite(returns.subarray(0, observations * assets)) : -1;
+}
+
+/** Status of covariance(): see cpp/risk/matrix.hpp. */
+export const kZeroVariance = -2;
+
+/** cpp/risk/matrix.hpp covariance() semantics, as plain float64 loops over a transposed copy. */
+export function covariance(data: Float64Array, T: number, N: number, method: 0 | 1, lambda: number, correlation: boolean, out: Float64Array): number {
+  const z = new Float64Array(N * T);
+  const mean = new Float64Array(N);
+  for (let t = 0; t < T; t++) {
+    const row = t * N;
+    for (let j = 0; j < N; j++) mean[j] = mean[j]! + data[row + j]!;
+  }
+  for (let j = 0; j < N; j++) {
+    if (!isFiniteNumber(mean[j]!)) {
+      const bad = firstNonFinite(data.subarray(0, T * N));
+      if (bad >= 0) return bad;
+    }
+  }
+  if (method === 0) {
+    for (let j = 0; j < N; j++) mean[j] = mean[j]! / T;
+    for (let t = 0; t < T; t++) {
+      const row = t * N;
+      for (let j = 0; j < N; j++) z[j * T + t] = data[row + j]! - mean[j]!;
+    }
+  } else {
+    const weight = new Float64Array(T);
+    let p = 1.0;
+    let total = 0.0;
+    for (let back = 0; back < T; back++) {
+      weight[T - 1 - back] = p;
+      total += p;
+      p *= lambda;
+    }
+    for (let t = 0; t < T; t++) {
+      const s = Math.sqrt(weight[t]! / total);
+      const row = t * N;
+      for (let j = 0; j < N; j++) z[j * T + t] = s * data[row + j]!;
+    }
+  }
+  const scale = method === 0 ? 1.0 / (T - 1) : 1.0;
+  for (let i = 0; i < N; i++) {
+    const zi = i * T;
+    for (let j = i; j < N; j++) {
+      const zj = j * T;
+      let s0 = 0.0;
+      let s1 = 0.0;
+      let s2 = 0.0;
+      let s3 = 0.0;
+      let t = 0;
+      for (; t + 3 < T; t += 4) {
+        s0 += z[zi + t]! * z[zj + t]!;
+        s1 += z[zi + t + 1]! * z[zj + t + 1]!;
+        s2 += z[zi + t + 2]! * z[zj + t + 2]!;
+        s3 += z[zi + t + 3]! * z[zj + t + 3]!;
+      }
+      for (; t < T; t++) s0 += z[zi + t]! * z[zj + t]!;
+      const v = (s0 + s1 + (s2 + s3)) * scale;
+      out[i * N + j] = v;
+      out[j * N + i] = v;
+    }
+  }
+  if (correlation) {
+    for (let i = 0; i < N; i++) if (!(out[i * N + i]! > 0)) return kZeroVariance - i;
+    for (let i = 0; i < N; i++) mean[i] = out[i * N + i]!;
+    for (let i = 0; i < N; i++) {
+      out[i * N + i] = 1.0;
+      for (let j = i + 1; j < N; j++) {
+        let r = out[i * N + j]! / Math.sqrt(mean[i]! * mean[j]!);
+        r = r < -1 ? -1 : r > 1 ? 1 : r;
+        out[i * N + j] = r;
+        out[j * N + i] = r;
+      }
+    }
+  }
+  return -1;
+}
+
+/** cpp/risk/matrix.cc cholesky(), same operation order. pivot[0] gets the failing pivot. */
+export function cholesky(a: Float64Array, n: number, lower: Float64Array, pivot: Float64Array): number {
+  lower.fill(0, 0, n * n);
+  for (let j = 0; j < n; j++) {
+    const lj = j * n;
+    let d = a[j * n + j]!;
+    for (let k = 0; k < j; k++) d -= lower[lj + k]! * lower[lj + k]!;
+    if (!(d > 0)) {
+      pivot[0] = d;
+      return j;
+    }
+    const diag = Math.sqrt(d);
+    lower[j * n + j] = diag;
+    for (let i = j + 1; i < n; i++) {
+      const li = i * n;
+      let s = a[i * n + j]!;
+      for (let k = 0; k < j; k++) s -= lower[li + k]! * lower[lj + k]!;
+      lower[i * n + j] = s / diag;
+    }
+  }
+  return -1;
+}
+
+export interface GbmArgs {
+  spot: number;
+  drift: number;
+  volatility: number;
+  dt: number;
+  steps: number;
+  paths: number;
+  seed: number;
+  antithetic: boolean;
+}
+
+let gbmNormals = new Float64Array(256);
+
+/** cpp/risk/montecarlo.cc simulate_gbm() for paths [from, to) (to even boundaries when antithetic). */
+export function simulateGbmRange(g: GbmArgs, terminal: Float64Array, kept: Float64Array | null, from: number, to: number): void {
+  const a = (g.drift - 0.5 * g.volatility * g.volatility) * g.dt;
+  const b = g.volatility * Math.sqrt(g.dt);
+  const steps = g.steps;
+  if (gbmNormals.length < steps) gbmNormals = new Float64Array(steps);
+  const z = gbmNormals;
+  let loaded = -1;
+  for (let p = from; p < to; p++) {
+    const stream = g.antithetic ? Math.floor(p / 2) : p;
+    const negate = g.antithetic && p % 2 === 1;
+    if (stream !== loaded) {
+      fillNormalsTs(z, 0, steps, g.seed, stream, 0);
+      loaded = stream;
+    }
+    let x = 0.0;
+    if (kept === null) {
+      if (negate) for (let s = 0; s < steps; s++) x += a + b * -z[s]!;
+      else for (let s = 0; s < steps; s++) x += a + b * z[s]!;
+    } else {
+      const row = p * (steps + 1);
+      kept[row] = g.spot;
+      for (let s = 0; s < steps; s++) {
+        x += a + b * (negate ? -z[s]! : z[s]!);
+        kept[row + s + 1] = g.spot * expD(x);
+      }
+    }
+    terminal[p] = g.spot * expD(x);
+  }
+}
+
+let mcNormals = new Float64Array(1024);
+
+/** cpp/risk/montecarlo.cc portfolio_mc_losses() for paths [from, to). */
+export function portfolioLossesRange(
+  weights: Float64Array,
+  means: Float64Array,
+  lower: Float64Array,
+  assets: number,
+  horizon: number,
+  seed: number,
+  losses: Float64Array,
+  from: number,
+  to: number,
+): void {
+  const root = Math.sqrt(horizon);
+  const count = (to - from) * assets;
+  if (mcNormals.length < count) mcNormals = new Float64Array(count);
+  const z = mcNormals;
+  fillNormalsTs(z, 0, count, seed, 0, from * assets);
+  for (let p = from; p < to; p++) {
+    const zp = (p - from) * assets;
+    let r = 0.0;
+    for (let i = 0; i < assets; i++) {
+      const li = i * assets;
+      let c = 0.0;
+      for (let k = 0; k <= i; k++) c += lower[li + k]! * z[zp + k]!;
+      r += weights[i]! * (means[i]! * horizon + root * c);
+    }
+    losses[p] = -r;
+  }
+}

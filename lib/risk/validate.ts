@@ -1,0 +1,120 @@
+/** Argument checks shared by the risk API: every error names the argument and the value. */
+import { describe, invalidRange, invalidType } from '../errors.js';
+import { type RiskBackendOption, isBackendOption } from './kernels.js';
+
+/** Largest series, matrix or path buffer the risk API accepts, in float64 elements (2 GiB). */
+export const kMaxElements = 2 ** 28;
+/** keepPaths: the largest paths x (steps + 1) matrix simulateGBM will keep (256 MiB). */
+export const kMaxKeptValues = 2 ** 25;
+/** simulateGBM / monteCarloVaR: the most paths (each path needs 8 bytes of output). */
+export const kMaxPaths = 2 ** 27;
+/** simulateGBM: the most steps per path. */
+export const kMaxSteps = 2 ** 24;
+/** monteCarloVaR / covariance: the most assets. */
+export const kMaxAssets = 4096;
+
+export function checkObject(name: string, value: unknown): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidType(name, 'an options object', value);
+  return value as Record<string, unknown>;
+}
+
+export function checkOptionalObject(name: string, value: unknown): Record<string, unknown> {
+  return value === undefined ? {} : checkObject(name, value);
+}
+
+/** A Float64Array is used as is (no copy); a number[] is copied. Element finiteness is checked by the kernels' single pass. */
+export function toFloat64(name: string, value: unknown, minLength: number, what = 'numbers'): Float64Array {
+  let arr: Float64Array;
+  if (value instanceof Float64Array) {
+    arr = value;
+  } else if (Array.isArray(value)) {
+    arr = new Float64Array(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      if (typeof v !== 'number') throw invalidType(`${name}[${i}]`, 'a finite number', v);
+      arr[i] = v;
+    }
+  } else {
+    throw invalidType(name, `a Float64Array or an array of ${what}`, value);
+  }
+  if (arr.length < minLength) throw invalidRange(name, `at least ${minLength} ${what}`, value);
+  if (arr.length > kMaxElements) throw invalidRange(name, `at most ${kMaxElements} ${what}`, value);
+  return arr;
+}
+
+/** Throws the error for a kernel status that names a non-finite element. */
+export function nonFiniteError(name: string, arr: Float64Array, index: number): TypeError {
+  return invalidType(`${name}[${index}]`, 'a finite number', arr[index]);
+}
+
+/** Checks every element is finite (small arrays: weights, means, matrices). */
+export function checkFiniteArray(name: string, arr: Float64Array): void {
+  for (let i = 0; i < arr.length; i++) {
+    const v = arr[i]!;
+    if (v - v !== 0) throw nonFiniteError(name, arr, i);
+  }
+}
+
+export function checkFinite(name: string, value: unknown): number {
+  if (typeof value !== 'number') throw invalidType(name, 'a finite number', value);
+  if (!Number.isFinite(value)) throw invalidRange(name, 'a finite number', value);
+  return value;
+}
+
+export function checkPositive(name: string, value: unknown): number {
+  const v = checkFinite(name, value);
+  if (!(v > 0)) throw invalidRange(name, 'a positive finite number', value);
+  return v;
+}
+
+export function checkNonNegative(name: string, value: unknown): number {
+  const v = checkFinite(name, value);
+  if (!(v >= 0)) throw invalidRange(name, 'a finite number >= 0', value);
+  return v;
+}
+
+export function checkInteger(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw invalidType(name, 'an integer', value);
+  if (value < min || value > max) throw invalidRange(name, `an integer in [${min}, ${max}]`, value);
+  return value;
+}
+
+/** Confidence is the probability kept: 0.95 means 95% VaR. */
+export function checkConfidence(name: string, value: unknown): number {
+  if (value === undefined) return 0.95;
+  if (typeof value !== 'number' || Number.isNaN(value)) throw invalidType(name, 'a confidence level in (0.5, 1)', value);
+  if (value > 0 && value < 0.5) {
+    const meant = Number((1 - value).toPrecision(12));
+    throw new RangeError(
+      `Expected a confidence level in (0.5, 1) for ${name} but received ${describe(value)}: confidence is the probability ` +
+        `kept (0.95 means 95% VaR), not the tail probability; did you mean ${describe(meant)}?`,
+    );
+  }
+  if (!(value > 0.5 && value < 1)) throw invalidRange(name, 'a confidence level in (0.5, 1)', value);
+  return value;
+}
+
+export function checkBackend(name: string, value: unknown): RiskBackendOption | undefined {
+  if (value === undefined) return undefined;
+  if (!isBackendOption(value)) throw invalidType(name, "'auto', 'cpu', 'ts' or 'cuda'", value);
+  return value;
+}
+
+/** A seed: an integer in [0, 2^53). Absent: a fresh random seed (reported in the result). */
+export function checkSeed(name: string, value: unknown): number {
+  if (value === undefined) return Math.floor(Math.random() * 2 ** 32) * 2 ** 21 + Math.floor(Math.random() * 2 ** 21);
+  return checkInteger(name, value, 0, Number.MAX_SAFE_INTEGER);
+}
+
+/** Captures the caller's stack before async work, so a rejection points at user code (sharp's is.nativeError). */
+export async function withCallerStack<T>(work: () => Promise<T>): Promise<T> {
+  const caller = new Error();
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof Error && caller.stack !== undefined) {
+      err.stack = `${err.name}: ${err.message}\n${caller.stack.split('\n').slice(1).join('\n')}`;
+    }
+    throw err;
+  }
+}

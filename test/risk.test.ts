@@ -1,0 +1,667 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+
+import {
+  BackendUnavailableError,
+  calculateVaR,
+  calculateVaRSync,
+  cholesky,
+  choleskySync,
+  correlationMatrix,
+  correlationMatrixSync,
+  covarianceMatrixSync,
+  monteCarloVaR,
+  monteCarloVaRSync,
+  philoxNormals,
+  portfolioVaR,
+  portfolioVaRSync,
+  simulateGBM,
+  simulateGBMSync,
+} from '../lib/index.js';
+import { cpuAddon } from '../lib/backend.js';
+import { expD, logPos, normalPdf, normalQuantile } from '../lib/risk/detmath.js';
+import { philoxBlock } from '../lib/risk/philox.js';
+
+const native = process.env.ULTRA_PERF_BACKEND === 'native';
+const expectedBackend = native ? 'native' : 'ts';
+
+// ---- references -----------------------------------------------------------------------
+
+/** NumPy's np.quantile(x, q) (method 'linear') by full sort. */
+function sortedQuantile(sorted: Float64Array, q: number): number {
+  const h = (sorted.length - 1) * q;
+  const lo = Math.floor(h);
+  const g = h - lo;
+  if (lo + 1 >= sorted.length) return sorted[lo]!;
+  const a = sorted[lo]!;
+  const b = sorted[lo + 1]!;
+  const d = b - a;
+  return g >= 0.5 ? b - d * (1 - g) : a + d * g;
+}
+
+/** Historical VaR/CVaR of returns by full sort: losses at positions ceil(h)..n-1 averaged. */
+function referenceTail(returns: Float64Array, c: number): { var: number; cvar: number } {
+  const losses = Float64Array.from(returns, (r) => -r).sort();
+  const h = (losses.length - 1) * c;
+  const start = Math.ceil(h);
+  let sum = 0;
+  for (let i = start; i < losses.length; i++) sum += losses[i]!;
+  return { var: sortedQuantile(losses, c), cvar: sum / (losses.length - start) };
+}
+
+function naiveCov(data: Float64Array, T: number, N: number, method: 'pearson' | 'ewma', lambda = 0.94): Float64Array {
+  const out = new Float64Array(N * N);
+  const mean = new Float64Array(N);
+  const w = new Float64Array(T);
+  if (method === 'pearson') {
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let t = 0; t < T; t++) s += data[t * N + j]!;
+      mean[j] = s / T;
+    }
+    w.fill(1 / (T - 1));
+  } else {
+    let total = 0;
+    for (let t = 0; t < T; t++) total += lambda ** (T - 1 - t);
+    for (let t = 0; t < T; t++) w[t] = lambda ** (T - 1 - t) / total;
+  }
+  for (let i = 0; i < N; i++) {
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let t = 0; t < T; t++) s += w[t]! * (data[t * N + i]! - mean[i]!) * (data[t * N + j]! - mean[j]!);
+      out[i * N + j] = s;
+    }
+  }
+  return out;
+}
+
+function toCorr(cov: Float64Array, N: number): Float64Array {
+  const out = new Float64Array(N * N);
+  for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) out[i * N + j] = cov[i * N + j]! / Math.sqrt(cov[i * N + i]! * cov[j * N + j]!);
+  return out;
+}
+
+function maxRelDiff(a: Float64Array, b: Float64Array, floor = 1e-300): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!) / Math.max(Math.abs(b[i]!), floor));
+  return m;
+}
+
+function maxAbsDiff(a: Float64Array, b: Float64Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+function normals(n: number, seed: number, scale = 1, shift = 0): Float64Array {
+  const z = new Float64Array(n);
+  philoxNormals(z, { seed });
+  for (let i = 0; i < n; i++) z[i] = z[i]! * scale + shift;
+  return z;
+}
+
+/** A random SPD matrix B·Bᵀ + n·I from normals. */
+function spd(n: number, seed: number): Float64Array {
+  const b = normals(n * n, seed);
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = i === j ? n : 0;
+      for (let k = 0; k < n; k++) s += b[i * n + k]! * b[j * n + k]!;
+      a[i * n + j] = s;
+      a[j * n + i] = s;
+    }
+  }
+  return a;
+}
+
+const returnsArb = fc
+  .array(fc.double({ min: -0.5, max: 0.5, noNaN: true, noDefaultInfinity: true }), { minLength: 2, maxLength: 300 })
+  .map((a) => Float64Array.from(a));
+const confidenceArb = fc.double({ min: 0.5000001, max: 0.9999, noNaN: true });
+
+// ---- the generator ----------------------------------------------------------------------
+
+describe('Philox4x32-10 and the normal transform', () => {
+  it('matches the Random123 known-answer vectors', () => {
+    const out = new Uint32Array(4);
+    philoxBlock(0, 0, 0, 0, 0, 0, out);
+    expect(Array.from(out)).toEqual([0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]);
+    philoxBlock(0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, out);
+    expect(Array.from(out)).toEqual([0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]);
+    philoxBlock(0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0, out);
+    expect(Array.from(out)).toEqual([0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]);
+  });
+
+  it('draws standard normals on the default backend', () => {
+    const z = new Float64Array(1 << 20);
+    expect(philoxNormals(z, { seed: 2024 })).toBe(expectedBackend);
+    let s = 0;
+    let s2 = 0;
+    let s4 = 0;
+    for (const v of z) {
+      s += v;
+      s2 += v * v;
+      s4 += v ** 4;
+    }
+    const n = z.length;
+    expect(Math.abs(s / n)).toBeLessThan(5 / Math.sqrt(n));
+    expect(Math.abs(s2 / n - 1)).toBeLessThan(5 * Math.sqrt(2 / n));
+    expect(Math.abs(s4 / n - 3)).toBeLessThan(0.05);
+    // The fraction below the 5% quantile is 5%.
+    let below = 0;
+    for (const v of z) if (v < -1.6448536269514722) below++;
+    expect(Math.abs(below / n - 0.05)).toBeLessThan(5 * Math.sqrt(0.05 * 0.95 / n));
+  });
+
+  it('is a pure function of (seed, stream, index): any window re-draws the same numbers', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 2 ** 40 }), fc.nat({ max: 2 ** 33 }), fc.nat({ max: 1000 }), fc.integer({ min: 1, max: 50 }), (seed, stream, first, len) => {
+        const whole = new Float64Array(first + len);
+        philoxNormals(whole, { seed, stream });
+        const part = new Float64Array(len);
+        philoxNormals(part, { seed, stream, first });
+        expect(Array.from(part)).toEqual(Array.from(whole.subarray(first)));
+      }),
+      { numRuns: 60 },
+    );
+    const a = new Float64Array(8);
+    const b = new Float64Array(8);
+    philoxNormals(a, { seed: 1 });
+    philoxNormals(b, { seed: 2 });
+    expect(a).not.toEqual(b);
+    philoxNormals(b, { seed: 1, stream: 1 });
+    expect(a).not.toEqual(b);
+  });
+
+  it.runIf(native)('gives the same first 10^6 normals in TS and C++ (bit-identical, so well within 1e-12)', () => {
+    for (const [seed, stream, first] of [
+      [42, 0, 0],
+      [2 ** 53 - 1, 2 ** 40 + 3, 2 ** 33 - 1],
+    ] as const) {
+      const c = new Float64Array(1_000_000);
+      const t = new Float64Array(1_000_000);
+      expect(philoxNormals(c, { seed, stream, first, backend: 'cpu' })).toBe('native');
+      expect(philoxNormals(t, { seed, stream, first, backend: 'ts' })).toBe('ts');
+      expect(maxAbsDiff(c, t)).toBeLessThanOrEqual(1e-12);
+      let differ = 0;
+      for (let i = 0; i < c.length; i++) if (c[i] !== t[i]) differ++;
+      expect(differ).toBe(0);
+    }
+  });
+
+  it('uses deterministic math that tracks libm to about an ulp', () => {
+    fc.assert(
+      fc.property(fc.double({ min: -700, max: 700, noNaN: true }), (x) => {
+        expect(Math.abs(expD(x) - Math.exp(x))).toBeLessThanOrEqual(4e-16 * Math.exp(x));
+      }),
+    );
+    fc.assert(
+      fc.property(fc.double({ min: 1e-300, max: 1e300, noNaN: true }), (x) => {
+        expect(Math.abs(logPos(x) - Math.log(x))).toBeLessThanOrEqual(4e-16 * Math.max(1, Math.abs(Math.log(x))));
+      }),
+    );
+    // AS241 as Python's statistics.NormalDist().inv_cdf computes it (libm log), to 2 ulp.
+    for (const [p, ref] of [
+      [0.975, 1.9599639845400536],
+      [0.95, 1.6448536269514715],
+      [0.99, 2.3263478740408408],
+      [1 - 1e-10, 6.361340889697421],
+      [0.025, -1.9599639845400538],
+      [1e-300, -37.0470962993612],
+      [0.5 + 1e-9, 2.506628203738712e-9],
+    ] as const) {
+      expect(Math.abs(normalQuantile(p) - ref)).toBeLessThanOrEqual(2 * Number.EPSILON * Math.abs(ref));
+    }
+    expect(normalPdf(0)).toBeCloseTo(0.3989422804014327, 16);
+  });
+});
+
+// ---- VaR ---------------------------------------------------------------------------------
+
+describe('calculateVaR', () => {
+  it('historical VaR is NumPy-linear quantile of losses and CVaR the mean beyond it (random inputs vs a sort)', () => {
+    fc.assert(
+      fc.property(returnsArb, confidenceArb, (returns, c) => {
+        const got = calculateVaRSync(returns, { confidence: c });
+        const ref = referenceTail(returns, c);
+        expect(got.backend).toBe(expectedBackend);
+        expect(got.var).toBe(ref.var);
+        expect(got.cvar).toBeCloseTo(ref.cvar, 12);
+        expect(got.cvar).toBeGreaterThanOrEqual(got.var - 1e-15);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('agrees with the sort on long series (the sampled-threshold path), ties, sorted and reversed input', () => {
+    const cases: Float64Array[] = [
+      normals(5000, 1, 0.01),
+      normals(100_000, 2, 0.02, 0.001),
+      normals(300_000, 3, 0.01), // parallel scan when native
+      Float64Array.from({ length: 20_000 }, (_, i) => Math.round(Math.sin(i) * 5) / 100), // heavy ties
+      Float64Array.from({ length: 50_000 }, (_, i) => i / 50_000 - 0.5), // sorted
+      Float64Array.from({ length: 50_000 }, (_, i) => 0.5 - i / 50_000), // reversed
+      Float64Array.from({ length: 65_536 }, (_, i) => (i % 256 === 0 ? -1 : 0.001)), // the stride sample sees only the worst losses
+      new Float64Array(10_000).fill(0.01),
+    ];
+    for (const returns of cases) {
+      for (const c of [0.51, 0.9, 0.95, 0.99, 0.999]) {
+        const got = calculateVaRSync(returns, { confidence: c });
+        const ref = referenceTail(returns, c);
+        expect(got.var).toBe(ref.var);
+        expect(Math.abs(got.cvar - ref.cvar)).toBeLessThanOrEqual(1e-12 * Math.max(1, Math.abs(ref.cvar)));
+      }
+    }
+  });
+
+  it('parametric VaR and CVaR match the closed form', () => {
+    const r = normals(2000, 11, 0.012, 0.0004);
+    const n = r.length;
+    const mean = -r.reduce((s, v) => s + v, 0) / n;
+    const sd = Math.sqrt(r.reduce((s, v) => s + (-v - mean) ** 2, 0) / (n - 1));
+    for (const [c, z, pdf] of [
+      [0.95, 1.6448536269514722, 0.10313564037537128],
+      [0.99, 2.3263478740408408, 0.02665214220345808],
+    ] as const) {
+      const got = calculateVaRSync(r, { method: 'parametric', confidence: c });
+      expect(got.var).toBeCloseTo(mean + sd * z, 12);
+      expect(got.cvar).toBeCloseTo(mean + (sd * pdf) / (1 - c), 12);
+      expect(got.method).toBe('parametric');
+    }
+  });
+
+  it('Cornish-Fisher adds the skew and kurtosis terms (and equals parametric without them)', () => {
+    const r = normals(5000, 12).map((v) => (v < -1 ? v * 3 : v) * 0.01);
+    const losses = r.map((v) => -v);
+    const n = losses.length;
+    const mean = losses.reduce((s, v) => s + v, 0) / n;
+    const m = (k: number) => losses.reduce((s, v) => s + (v - mean) ** k, 0) / n;
+    const sd = Math.sqrt((m(2) * n) / (n - 1));
+    const S = m(3) / m(2) ** 1.5;
+    const K = m(4) / m(2) ** 2 - 3;
+    const z = 1.6448536269514722;
+    const zcf = z + ((z * z - 1) * S) / 6 + ((z ** 3 - 3 * z) * K) / 24 - ((2 * z ** 3 - 5 * z) * S * S) / 36;
+    const got = calculateVaRSync(r, { method: 'cornish-fisher' });
+    expect(Math.abs(S)).toBeGreaterThan(0.1);
+    expect(got.var).toBeCloseTo(mean + sd * zcf, 10);
+    const tail = 0.10313564037537128 / 0.05;
+    expect(got.cvar).toBeCloseTo(mean + sd * tail * (1 + (S * z) / 6 + (K * (z * z - 1)) / 24 - (S * S * (2 * z * z - 1)) / 36), 10);
+    // A symmetric series has S = 0 exactly: only the kurtosis term remains.
+    const sym = Float64Array.from([-2, -1, 1, 2, -2, -1, 1, 2, -3, 3].map((v) => v / 100));
+    const p = calculateVaRSync(sym, { method: 'parametric' });
+    const cf = calculateVaRSync(sym, { method: 'cornish-fisher' });
+    const m2 = sym.reduce((s, v) => s + v * v, 0) / sym.length;
+    const k = sym.reduce((s, v) => s + v ** 4, 0) / sym.length / (m2 * m2) - 3;
+    const sdSym = Math.sqrt((m2 * sym.length) / (sym.length - 1));
+    expect(cf.var - p.var).toBeCloseTo((sdSym * ((z ** 3 - 3 * z) * k)) / 24, 12);
+  });
+
+  it('scales by sqrt(horizonDays) only when asked, and by portfolioValue', () => {
+    const r = normals(1000, 5, 0.01);
+    for (const method of ['historical', 'parametric', 'cornish-fisher'] as const) {
+      const one = calculateVaRSync(r, { method });
+      const ten = calculateVaRSync(r, { method, horizonDays: 10, portfolioValue: 1e6 });
+      expect(ten.var).toBeCloseTo(one.var * Math.sqrt(10) * 1e6, 6);
+      expect(ten.cvar).toBeCloseTo(one.cvar * Math.sqrt(10) * 1e6, 6);
+      expect(one.var).toBeGreaterThan(0);
+    }
+  });
+
+  it('async equals sync and reports the backend and a compute time', async () => {
+    const r = normals(50_000, 8, 0.01);
+    for (const method of ['historical', 'parametric', 'cornish-fisher'] as const) {
+      const a = await calculateVaR(r, { method, confidence: 0.99 });
+      const s = calculateVaRSync(r, { method, confidence: 0.99 });
+      expect(a.var).toBe(s.var);
+      expect(a.cvar).toBe(s.cvar);
+      expect(a.backend).toBe(expectedBackend);
+      expect(a.computeTimeMs).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it.runIf(native)('TS and C++ return the same doubles on random inputs', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 40_000 }), fc.nat(), confidenceArb, (n, seed, c) => {
+        const r = normals(n, seed, 0.01);
+        for (const method of ['historical', 'parametric', 'cornish-fisher'] as const) {
+          const a = calculateVaRSync(r, { method, confidence: c, backend: 'cpu' });
+          const b = calculateVaRSync(r, { method, confidence: c, backend: 'ts' });
+          expect([a.backend, b.backend]).toEqual(['native', 'ts']);
+          expect(a.var).toBe(b.var);
+          expect(a.cvar).toBe(b.cvar);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('portfolioVaR is calculateVaR of the weighted returns', async () => {
+    const T = 500;
+    const N = 3;
+    const m = normals(T * N, 21, 0.01);
+    const w = [0.5, 0.3, 0.2];
+    const port = new Float64Array(T);
+    for (let t = 0; t < T; t++) port[t] = w[0]! * m[t * N]! + w[1]! * m[t * N + 1]! + w[2]! * m[t * N + 2]!;
+    const direct = calculateVaRSync(port, { confidence: 0.99 });
+    const a = portfolioVaRSync({ returns: m, assets: N, weights: w, confidence: 0.99 });
+    const b = await portfolioVaR({ returns: Array.from(m), assets: N, weights: Float64Array.from(w), confidence: 0.99 });
+    expect(a.var).toBe(direct.var);
+    expect(a.cvar).toBe(direct.cvar);
+    expect(b.var).toBe(a.var);
+    expect(b.cvar).toBe(a.cvar);
+  });
+
+  it.each([
+    [[], RangeError, /at least 2 returns for returns but received \[\]/],
+    [[0.01], RangeError, /at least 2 returns for returns/],
+    ['0.1,0.2', TypeError, /a Float64Array or an array of returns for returns but received "0.1,0.2"/],
+    [[0.01, Number.NaN, 0.02], TypeError, /a finite number for returns\[1\] but received NaN/],
+    [[0.01, 0.02, Infinity], TypeError, /a finite number for returns\[2\] but received Infinity/],
+    [[0.01, '0.02'], TypeError, /a finite number for returns\[1\] but received "0.02"/],
+  ])('rejects returns %j', async (bad, kind, message) => {
+    expect(() => calculateVaRSync(bad as number[])).toThrow(kind);
+    expect(() => calculateVaRSync(bad as number[])).toThrow(message);
+    await expect(calculateVaR(bad as number[])).rejects.toThrow(message);
+  });
+
+  it('finds a NaN or Infinity anywhere in a long series, on the sampled path too', () => {
+    const r = normals(100_000, 4, 0.01);
+    for (const [at, v] of [
+      [0, Number.NaN],
+      [99_999, Infinity],
+      [51_234, -Infinity],
+      [256 * 390, Number.NaN],
+    ] as const) {
+      const bad = Float64Array.from(r);
+      bad[at] = v;
+      expect(() => calculateVaRSync(bad)).toThrow(`returns[${at}] but received ${v}`);
+      expect(() => calculateVaRSync(bad, { method: 'parametric' })).toThrow(`returns[${at}]`);
+    }
+  });
+
+  it.each([
+    [{ confidence: 0.05 }, /received 0.05: confidence is the probability kept \(0.95 means 95% VaR\).*did you mean 0.95\?/],
+    [{ confidence: 0.5 }, /in \(0.5, 1\) for options.confidence but received 0.5/],
+    [{ confidence: 1 }, /in \(0.5, 1\) for options.confidence but received 1/],
+    [{ confidence: 95 }, /received 95/],
+    [{ confidence: Number.NaN }, /received NaN/],
+    [{ method: 'monte-carlo' }, /'historical', 'parametric' or 'cornish-fisher' for options.method but received "monte-carlo"/],
+    [{ horizonDays: 0 }, /positive finite number for options.horizonDays but received 0/],
+    [{ portfolioValue: -1 }, /options.portfolioValue but received -1/],
+    [{ backend: 'gpu' }, /'auto', 'cpu', 'ts' or 'cuda' for options.backend but received "gpu"/],
+  ])('rejects options %j', (options, message) => {
+    expect(() => calculateVaRSync([0.01, -0.02, 0.03], options as never)).toThrow(message);
+  });
+
+  it('portfolioVaR checks dimensions before any work', () => {
+    const m = new Float64Array(30);
+    expect(() => portfolioVaRSync({ returns: m, assets: 4, weights: [1, 0, 0, 0] })).toThrow(/a multiple of options.assets \(4\)/);
+    expect(() => portfolioVaRSync({ returns: m, assets: 3, weights: [1, 0] })).toThrow(/3 weights \(one per asset\) for options.weights/);
+    expect(() => portfolioVaRSync({ returns: m, assets: 3, weights: [1, Number.NaN, 0] })).toThrow(/options.weights\[1\] but received NaN/);
+    expect(() => portfolioVaRSync({ returns: m, assets: 0, weights: [] })).toThrow(/options.assets/);
+    const bad = new Float64Array(30);
+    bad[17] = Infinity;
+    expect(() => portfolioVaRSync({ returns: bad, assets: 3, weights: [1, 1, 1] })).toThrow(/options.returns\[17\] but received Infinity/);
+  });
+
+  it("refuses backend 'cuda' without a GPU and 'cpu' without the addon", () => {
+    expect(() => calculateVaRSync([0.01, 0.02], { backend: 'cuda' })).toThrow(BackendUnavailableError);
+    if (!native) expect(() => calculateVaRSync([0.01, 0.02], { backend: 'cpu' })).toThrow(BackendUnavailableError);
+    else expect(calculateVaRSync([0.01, 0.02], { backend: 'cpu' }).backend).toBe('native');
+    expect(calculateVaRSync([0.01, 0.02], { backend: 'ts' }).backend).toBe('ts');
+  });
+});
+
+describe.runIf(native)('the raw addon', () => {
+  it('refuses wrong types and short arrays with an exception instead of touching memory', () => {
+    const addon = cpuAddon!;
+    expect(() => addon.varHistorical(new Float64Array(10), -1, 0.95, new Float64Array(1))).toThrow(/at least 2 elements for out but received 1/);
+    expect(() => addon.varHistorical(new Float64Array(10), -1, 5, new Float64Array(2))).toThrow(/confidence/);
+    expect(() => addon.covariance(new Float32Array(4) as never, 2, 2, 0, 0.94, 0, new Float64Array(4))).toThrow(/Float64Array for data/);
+    expect(() => addon.covariance(new Float64Array(4), 2, 3, 0, 0.94, 0, new Float64Array(9))).toThrow(/at least 6 elements for data/);
+    expect(() => addon.cholesky(new Float64Array(4), 3, new Float64Array(9), new Float64Array(1))).toThrow(/for matrix/);
+    expect(() => addon.simulateGbm(100, 0, 0.2, 0.01, 10, 100, 1, false, new Float64Array(99), null)).toThrow(/for terminal/);
+    expect(() => addon.portfolioLosses(new Float64Array(2), new Float64Array(2), new Float64Array(3), 2, 10, 1, 1, new Float64Array(10))).toThrow(/for lower/);
+    expect(addon.riskThreads).toBeGreaterThanOrEqual(1);
+  });
+});
+
+// ---- correlation, covariance, Cholesky --------------------------------------------------
+
+describe('covariance and correlation', () => {
+  it('match a naive two-pass float64 reference to 1e-12 (Pearson and EWMA, random shapes)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 60 }), fc.integer({ min: 1, max: 13 }), fc.nat(), fc.double({ min: 0.5, max: 0.999, noNaN: true }), (T, N, seed, lambda) => {
+        const data = normals(T * N, seed, 0.01, 0.001);
+        for (const method of ['pearson', 'ewma'] as const) {
+          const ref = naiveCov(data, T, N, method, lambda);
+          const cov = covarianceMatrixSync(data, { observations: T, assets: N, method, lambda });
+          expect(cov.backend).toBe(expectedBackend);
+          expect(maxAbsDiff(cov.matrix, ref)).toBeLessThanOrEqual(1e-12 * Math.max(...ref.map(Math.abs)));
+          const cor = correlationMatrixSync(data, { observations: T, assets: N, method, lambda });
+          expect(maxAbsDiff(cor.matrix, toCorr(ref, N))).toBeLessThanOrEqual(1e-12);
+          for (let i = 0; i < N; i++) expect(cor.matrix[i * N + i]).toBe(1);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('handles the bench shapes (blocked and threaded natively) and agrees across backends', async () => {
+    const T = 300;
+    const N = 101;
+    const data = normals(T * N, 77, 0.02);
+    const ref = toCorr(naiveCov(data, T, N, 'pearson'), N);
+    const got = await correlationMatrix(data, { observations: T, assets: N });
+    expect(maxAbsDiff(got.matrix, ref)).toBeLessThanOrEqual(1e-12);
+    const ts = correlationMatrixSync(data, { observations: T, assets: N, backend: 'ts' });
+    expect(maxAbsDiff(ts.matrix, ref)).toBeLessThanOrEqual(1e-12);
+  });
+
+  it('validates shape, values, lambda and constant assets', () => {
+    const d = normals(20, 1);
+    expect(() => correlationMatrixSync(d, { observations: 5, assets: 3 })).toThrow(/15 numbers \(options.observations 5 x options.assets 3\) for data/);
+    expect(() => correlationMatrixSync(d, { observations: 1, assets: 20 })).toThrow(/options.observations/);
+    expect(() => correlationMatrixSync(d, { observations: 10, assets: 2, method: 'ewma', lambda: 1 })).toThrow(/decay factor in \(0, 1\) for options.lambda but received 1/);
+    expect(() => correlationMatrixSync(d, { observations: 10, assets: 2, method: 'spearman' as never })).toThrow(/'pearson' or 'ewma'/);
+    expect(() => correlationMatrixSync(d, undefined as never)).toThrow(/options object/);
+    const bad = Float64Array.from(d);
+    bad[13] = Number.NaN;
+    expect(() => covarianceMatrixSync(bad, { observations: 10, assets: 2 })).toThrow(/data\[13\] but received NaN/);
+    const flat = Float64Array.from(d);
+    for (let t = 0; t < 10; t++) flat[t * 2 + 1] = 0.5;
+    expect(() => correlationMatrixSync(flat, { observations: 10, assets: 2 })).toThrow(/asset 1 is constant/);
+    expect(covarianceMatrixSync(flat, { observations: 10, assets: 2 }).matrix[3]).toBe(0);
+  });
+
+  it('cholesky reconstructs random SPD matrices and is identical across calls', async () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 40 }), fc.nat(), (n, seed) => {
+        const a = spd(n, seed);
+        const { lower, backend } = choleskySync(a, n);
+        expect(backend).toBe(expectedBackend);
+        const back = new Float64Array(n * n);
+        for (let i = 0; i < n; i++) {
+          for (let j = 0; j < n; j++) {
+            let s = 0;
+            for (let k = 0; k < n; k++) s += lower[i * n + k]! * lower[j * n + k]!;
+            back[i * n + j] = s;
+            if (j > i) expect(lower[i * n + j]).toBe(0);
+          }
+        }
+        expect(maxRelDiff(back, a, n)).toBeLessThanOrEqual(1e-12);
+      }),
+      { numRuns: 60 },
+    );
+    const a = spd(30, 5);
+    expect((await cholesky(a, 30)).lower).toEqual(choleskySync(a, 30).lower);
+  });
+
+  it.runIf(native)('cholesky is bit-identical in TS and C++', () => {
+    const a = spd(64, 9);
+    expect(choleskySync(a, 64, { backend: 'cpu' }).lower).toEqual(choleskySync(a, 64, { backend: 'ts' }).lower);
+  });
+
+  it('cholesky names the failing pivot, refuses asymmetric and malformed matrices', async () => {
+    expect(() => choleskySync([1, 2, 2, 1], 2)).toThrow(/Cholesky pivot 1 is -3, which is not positive/);
+    expect(() => choleskySync([4, 0, 0, 0, 1, 0, 0, 0, -1], 3)).toThrow(/pivot 2 is -1/);
+    expect(() => choleskySync([0, 0, 0, 1], 2)).toThrow(/pivot 0 is 0/);
+    await expect(cholesky([1, 2, 2, 1], 2)).rejects.toThrow(/pivot 1/);
+    expect(() => choleskySync([1, 0.5, 0.4, 1], 2)).toThrow(/a symmetric matrix .*row 1, column 0/);
+    expect(() => choleskySync([1, 0, 0], 2)).toThrow(/4 numbers \(an n x n matrix, n = 2\) for matrix/);
+    expect(() => choleskySync([1, Number.NaN, Number.NaN, 1], 2)).toThrow(/matrix\[1\] but received NaN/);
+    expect(() => choleskySync([1], 0)).toThrow(/for n but received 0/);
+  });
+});
+
+// ---- Monte Carlo -------------------------------------------------------------------------
+
+describe('simulateGBM', () => {
+  const base = { spot: 100, drift: 0.08, volatility: 0.25, steps: 50, dt: 1 / 50, paths: 20_000, seed: 12345 };
+
+  it('terminal mean is within 3 standard errors of S0·e^{μT}, with and without antithetic variates', () => {
+    for (const antithetic of [false, true]) {
+      const r = simulateGBMSync({ ...base, antithetic });
+      const expected = 100 * Math.exp(0.08 * 1);
+      expect(r.backend).toBe(expectedBackend);
+      expect(r.terminal.length).toBe(base.paths);
+      expect(Math.abs(r.mean - expected)).toBeLessThan(3 * r.stdError);
+      expect(r.stdError).toBeGreaterThan(0);
+      expect(r.var).toBeGreaterThan(0);
+      expect(r.cvar).toBeGreaterThanOrEqual(r.var);
+      // VaR is the historical quantile of spot - S(T).
+      const ref = referenceTail(r.terminal.map((s) => s - 100), 0.95);
+      expect(r.var).toBe(ref.var);
+    }
+    // Antithetic pairs mirror each other's draws: log-returns sum to 2·(μ - σ²/2)T.
+    const r = simulateGBMSync({ ...base, paths: 10, antithetic: true });
+    const drift = (0.08 - 0.5 * 0.25 * 0.25) * 1;
+    for (let k = 0; k < 5; k++) {
+      expect(Math.log(r.terminal[2 * k]! / 100) + Math.log(r.terminal[2 * k + 1]! / 100)).toBeCloseTo(2 * drift, 10);
+    }
+  });
+
+  it('is reproducible by seed, and the seed is reported', async () => {
+    const a = simulateGBMSync({ ...base, paths: 1000 });
+    const b = await simulateGBM({ ...base, paths: 1000 });
+    expect(b.terminal).toEqual(a.terminal);
+    expect(b.seed).toBe(12345);
+    const c = simulateGBMSync({ ...base, paths: 1000, seed: 12346 });
+    expect(c.terminal).not.toEqual(a.terminal);
+    const d = simulateGBMSync({ ...base, paths: 1000, seed: undefined });
+    expect(Number.isSafeInteger(d.seed)).toBe(true);
+    expect(simulateGBMSync({ ...base, paths: 1000, seed: d.seed }).terminal).toEqual(d.terminal);
+    // A path does not depend on how many paths run with it (counters, not threads).
+    expect(simulateGBMSync({ ...base, paths: 5000 }).terminal.subarray(0, 1000)).toEqual(a.terminal);
+  });
+
+  it('keepPaths returns every step, starting at spot and ending at the terminal value', () => {
+    const r = simulateGBMSync({ ...base, paths: 64, steps: 7, keepPaths: true });
+    const m = r.pathValues!;
+    expect(m.length).toBe(64 * 8);
+    for (let p = 0; p < 64; p++) {
+      expect(m[p * 8]).toBe(100);
+      expect(m[p * 8 + 7]).toBe(r.terminal[p]);
+    }
+    const z = new Float64Array(7);
+    philoxNormals(z, { seed: base.seed, stream: 3 });
+    const a = (0.08 - 0.5 * 0.25 * 0.25) / 50;
+    const b = 0.25 * Math.sqrt(1 / 50);
+    let x = 0;
+    for (let s = 0; s < 7; s++) {
+      x += a + b * z[s]!;
+      expect(m[3 * 8 + s + 1]).toBeCloseTo(100 * Math.exp(x), 11);
+    }
+  });
+
+  it.runIf(native)('C++ and TS agree to 1e-9 (in fact exactly) for the same seed', async () => {
+    for (const antithetic of [false, true]) {
+      const opts = { ...base, paths: 3000, antithetic };
+      const c = simulateGBMSync({ ...opts, backend: 'cpu' });
+      const t = simulateGBMSync({ ...opts, backend: 'ts' });
+      expect(maxAbsDiff(c.terminal, t.terminal)).toBeLessThanOrEqual(1e-9);
+      expect(c.terminal).toEqual(t.terminal);
+      expect([c.mean, c.stdError, c.var, c.cvar]).toEqual([t.mean, t.stdError, t.var, t.cvar]);
+      const ca = await simulateGBM({ ...opts, backend: 'cpu', keepPaths: true });
+      const ta = await simulateGBM({ ...opts, backend: 'ts', keepPaths: true });
+      expect(ca.pathValues).toEqual(ta.pathValues);
+    }
+  });
+
+  it.each([
+    [{ spot: 0 }, /positive finite number for options.spot but received 0/],
+    [{ volatility: -0.1 }, /options.volatility but received -0.1/],
+    [{ drift: Number.NaN }, /options.drift but received NaN/],
+    [{ steps: 0 }, /options.steps but received 0/],
+    [{ steps: 2.5 }, /an integer for options.steps but received 2.5/],
+    [{ paths: 1 }, /options.paths but received 1/],
+    [{ paths: 2 ** 40 }, /options.paths but received/],
+    [{ paths: 1001, antithetic: true }, /an even number of paths with antithetic variates/],
+    [{ paths: 100_000, steps: 1000, keepPaths: true }, /paths x \(steps \+ 1\) <= 33554432 values/],
+    [{ seed: -1 }, /options.seed but received -1/],
+    [{ seed: 1.5 }, /an integer for options.seed/],
+    [{ confidence: 0.01 }, /did you mean 0.99\?/],
+    [{ dt: 0 }, /options.dt but received 0/],
+  ])('rejects %j before simulating', async (patch, message) => {
+    expect(() => simulateGBMSync({ ...base, ...patch } as never)).toThrow(message);
+    await expect(simulateGBM({ ...base, ...patch } as never)).rejects.toThrow(message);
+  });
+
+  it('keeps the event loop responsive while a long simulation runs', async () => {
+    // About a second of work on either backend; a 5 ms timer must keep firing meanwhile.
+    const paths = native ? 600_000 : 24_000;
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const before = ticks;
+    const r = await simulateGBM({ spot: 100, drift: 0.05, volatility: 0.2, steps: 252, paths, seed: 1 });
+    clearInterval(timer);
+    expect(r.terminal.length).toBe(paths);
+    expect(ticks - before).toBeGreaterThan(3);
+  });
+});
+
+describe('monteCarloVaR', () => {
+  const weights = [0.5, 0.3, 0.2];
+  const cov = [1e-4, 2e-5, 1e-5, 2e-5, 4e-5, 0, 1e-5, 0, 9e-5];
+  const means = [0.0005, 0.0002, 0.0001];
+
+  it('converges to the normal closed form of a linear portfolio', async () => {
+    const r = await monteCarloVaR({ weights, means, covariance: cov, paths: 200_000, seed: 3, confidence: 0.99, horizonDays: 10 });
+    let variance = 0;
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) variance += weights[i]! * weights[j]! * cov[i * 3 + j]!;
+    const mu = (0.5 * 0.0005 + 0.3 * 0.0002 + 0.2 * 0.0001) * 10;
+    const sd = Math.sqrt(variance * 10);
+    expect(r.backend).toBe(expectedBackend);
+    expect(Math.abs(r.mean - mu)).toBeLessThan(4 * r.stdError);
+    expect(r.stdError).toBeCloseTo(sd / Math.sqrt(200_000), 6);
+    const z = 2.3263478740408408;
+    expect(Math.abs(r.var - (sd * z - mu))).toBeLessThan(0.02 * sd * z);
+    expect(Math.abs(r.cvar - ((sd * 0.02665214220345808) / 0.01 - mu))).toBeLessThan(0.02 * sd * z);
+  });
+
+  it('is reproducible by seed; sync equals async', async () => {
+    const a = monteCarloVaRSync({ weights, means, covariance: cov, paths: 50_001, seed: 8 });
+    const b = await monteCarloVaR({ weights, means, covariance: Float64Array.from(cov), paths: 50_001, seed: 8 });
+    expect([b.var, b.cvar, b.mean, b.stdError]).toEqual([a.var, a.cvar, a.mean, a.stdError]);
+  });
+
+  it.runIf(native)('C++ and TS agree to 1e-9 (in fact exactly)', () => {
+    const opts = { weights, means, covariance: cov, paths: 70_000, seed: 99, horizonDays: 5 };
+    const c = monteCarloVaRSync({ ...opts, backend: 'cpu' });
+    const t = monteCarloVaRSync({ ...opts, backend: 'ts' });
+    expect(Math.abs(c.var - t.var)).toBeLessThanOrEqual(1e-9);
+    expect([c.var, c.cvar, c.mean, c.stdError]).toEqual([t.var, t.cvar, t.mean, t.stdError]);
+  });
+
+  it('validates weights, means, covariance and paths', () => {
+    const ok = { weights, means, covariance: cov, paths: 100, seed: 1 };
+    expect(() => monteCarloVaRSync({ ...ok, means: [0, 0] })).toThrow(/3 means \(one per weight\)/);
+    expect(() => monteCarloVaRSync({ ...ok, covariance: cov.slice(0, 8) })).toThrow(/9 numbers .* for options.covariance/);
+    expect(() => monteCarloVaRSync({ ...ok, covariance: [1, 2, 0, 2, 1, 0, 0, 0, 1] })).toThrow(/pivot 1 is -3.*for options.covariance/);
+    expect(() => monteCarloVaRSync({ ...ok, covariance: [1, 0.1, 0, 0.2, 1, 0, 0, 0, 1] })).toThrow(/a symmetric matrix/);
+    expect(() => monteCarloVaRSync({ ...ok, weights: [1, Infinity, 0] })).toThrow(/options.weights\[1\] but received Infinity/);
+    expect(() => monteCarloVaRSync({ ...ok, paths: 2 ** 31 })).toThrow(/options.paths/);
+    expect(() => monteCarloVaRSync({ ...ok, horizonDays: -1 })).toThrow(/options.horizonDays/);
+  });
+});
