@@ -56,6 +56,13 @@ export interface TaskSpec {
   skip?: string;
   /** Run fn this many times under v8.GCProfiler first and report bytes/op. */
   allocationCheck?: number;
+  /**
+   * Fewest samples tinybench takes even after the time budget is spent (tinybench's
+   * `iterations`, default 64). Lower it for operations of ~100 ms or more, which would
+   * otherwise run for minutes; `samples` in the JSON says how many were taken, and a p99
+   * over few samples is the worst of them.
+   */
+  minSamples?: number;
   /** Called once before the task is warmed up and timed. */
   beforeAll?: () => void;
 }
@@ -281,7 +288,15 @@ export async function runSuite(spec: SuiteSpec, options: RunOptions = {}): Promi
       }
       const p = prepare(group, taskSpec, quick);
       // One Bench per task: each task gets the whole budget and its own warm-up.
-      const bench = new Bench({ time: timeMs, warmupTime: warmupMs, throws: true, subtractTimerOverhead: p.mode === 'batch' });
+      const bench = new Bench({
+        time: timeMs,
+        warmupTime: warmupMs,
+        throws: true,
+        subtractTimerOverhead: p.mode === 'batch',
+        ...(taskSpec.minSamples !== undefined
+          ? { iterations: taskSpec.minSamples, warmupIterations: Math.min(16, taskSpec.minSamples) }
+          : {}),
+      });
       bench.add(taskSpec.name, p.fn);
       const [task] = p.mode === 'async' ? await bench.run() : bench.runSync();
       groupRecords.push(record(p, task!));

@@ -176,7 +176,7 @@ export default defineSuite({
       description: 'correlationMatrixSync, 500 assets x 2,520 observations (Pearson)',
       tasks: [
         { name: 'native corr 500x2520', fn: () => work['corr-500x2520']('cpu'), batch: 1, ...skipNative },
-        { name: 'ts corr 500x2520', fn: () => work['corr-500x2520']('ts'), batch: 1 },
+        { name: 'ts corr 500x2520', fn: () => work['corr-500x2520']('ts'), batch: 1, minSamples: 8 },
       ],
     },
     {
@@ -193,7 +193,7 @@ export default defineSuite({
       tasks: [
         { name: 'native gbm sync', fn: () => work['gbm-100kx252']('cpu'), batch: 1, ...skipNative },
         { name: 'native gbm async', fn: () => simulateGBM({ ...gbm, backend: 'cpu' }), mode: 'async', ...skipNative },
-        { name: 'ts gbm sync', fn: () => work['gbm-100kx252']('ts'), batch: 1 },
+        { name: 'ts gbm sync', fn: () => work['gbm-100kx252']('ts'), batch: 1, minSamples: 8 },
       ],
     },
     {
@@ -201,7 +201,7 @@ export default defineSuite({
       description: 'monteCarloVaRSync, 5 correlated assets x 1,000,000 paths',
       tasks: [
         { name: 'native mcvar 5x1M', fn: () => work['mcvar-5x1M']('cpu'), batch: 1, ...skipNative },
-        { name: 'ts mcvar 5x1M', fn: () => work['mcvar-5x1M']('ts'), batch: 1 },
+        { name: 'ts mcvar 5x1M', fn: () => work['mcvar-5x1M']('ts'), batch: 1, minSamples: 8 },
       ],
     },
     {
