@@ -7,6 +7,8 @@
         "cpp/napi/system.cc",
         "cpp/napi/queue.cc",
         "cpp/napi/memory.cc",
+        "cpp/napi/orderbook.cc",
+        "cpp/napi/risk.cc",
         "cpp/queue/replay.cc",
         "cpp/system/affinity.cc",
         "cpp/system/cpu_info.cc"

@@ -10,7 +10,7 @@ export const CPU_ABI_VERSION = 1;
 export const CUDA_ABI_VERSION = 1;
 
 /** Everything the CPU addon exports; one interface per capability, below. */
-export interface CpuAddon extends SystemAddon, QueueAddon, MemoryAddon {
+export interface CpuAddon extends SystemAddon, QueueAddon, MemoryAddon, OrderbookAddon, RiskAddon {
   readonly abiVersion: number;
   /** Does nothing: the floor cost of crossing into native code. */
   noop(): void;
@@ -68,6 +68,12 @@ export interface QueueAddon {
 
 // ---- cpp/napi/memory.cc ----
 export interface MemoryAddon {}
+
+// ---- cpp/napi/orderbook.cc ----
+export interface OrderbookAddon {}
+
+// ---- cpp/napi/risk.cc ----
+export interface RiskAddon {}
 
 export interface CudaStatus {
   ok: boolean;

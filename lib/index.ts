@@ -10,6 +10,8 @@ export {
   type CorePlan,
   type CoreRole,
 } from './system/affinity.js';
-export { gpu, type GpuMemoryInfo } from './risk/gpu.js';
 export * from './queue/index.js';
 export * from './memory/index.js';
+export * from './monitor/index.js';
+export * from './orderbook/index.js';
+export * from './risk/index.js';

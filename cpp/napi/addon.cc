@@ -12,6 +12,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   init_system(env, exports);
   init_queue(env, exports);
   init_memory(env, exports);
+  init_orderbook(env, exports);
+  init_risk(env, exports);
   return exports;
 }
 

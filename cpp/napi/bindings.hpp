@@ -11,5 +11,7 @@ inline constexpr int kAbiVersion = 1;
 void init_system(Napi::Env env, Napi::Object exports);
 void init_queue(Napi::Env env, Napi::Object exports);
 void init_memory(Napi::Env env, Napi::Object exports);
+void init_orderbook(Napi::Env env, Napi::Object exports);
+void init_risk(Napi::Env env, Napi::Object exports);
 
 }  // namespace up::napi

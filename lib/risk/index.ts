@@ -1,0 +1,1 @@
+export { gpu, type GpuMemoryInfo } from './gpu.js';
