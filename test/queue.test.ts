@@ -178,7 +178,7 @@ describe.each(kinds)('%s', (_name, Queue: QueueClass, kind) => {
     });
 
     it('times out: pop on empty returns -1, push on full returns false', async () => {
-      const q = make(2, 4);
+      const q = Queue.create({ capacity: 2, slotBytes: 4, backend, spinTries: 0 });
       const out = new Uint8Array(4);
       expect(q.pop(out, 0)).toBe(-1);
       expect(q.pop(out, 5)).toBe(-1);
@@ -374,6 +374,8 @@ describe('create and attach refuse what is not a queue', () => {
     [{ capacity: 8 }, TypeError, /^Expected an integer number of bytes for options.slotBytes but received undefined$/],
     [{ capacity: 2 ** 30, slotBytes: 64 }, RangeError, /fits in 2147483520 bytes with slotBytes 64 for options.capacity but received 1073741824/],
     [{ capacity: 8, slotBytes: 8, backend: 'gpu' }, RangeError, /^Expected 'auto', 'ts' or 'native' for options.backend but received "gpu"$/],
+    [{ capacity: 8, slotBytes: 8, spinTries: -1 }, RangeError, /^Expected an integer in \[0, 1000000\] for options.spinTries but received -1$/],
+    [{ capacity: 8, slotBytes: 8, spinTries: 2.5 }, TypeError, /^Expected an integer for options.spinTries but received 2.5$/],
   ])('create(%j) throws', (options, kind, message) => {
     for (const [, Queue] of kinds) {
       expect(() => Queue.create(options as never)).toThrow(kind);

@@ -1,10 +1,11 @@
 import { checkBatch, mpmcPopBatch, mpmcPushBatch, mpmcTryPop, mpmcTryPush } from './kernel.js';
 import { geometryFromOptions, readGeometry, Status, writeHeader, type Geometry } from './layout.js';
 import {
-  backendOption,
+  objectOptions,
   checkBytes,
   checkOut,
   SharedQueue,
+  type ObjectOptions,
   throwBadBatch,
   type QueueAttachOptions,
   type QueueCreateOptions,
@@ -33,8 +34,8 @@ import {
  * for (let n; (n = q.pop(out)) >= 0; ) run(out.subarray(0, n));
  */
 export class MpmcQueue extends SharedQueue {
-  private constructor(buffer: SharedArrayBuffer, geometry: Geometry, backend: unknown) {
-    super(buffer, geometry, backend);
+  private constructor(buffer: SharedArrayBuffer, geometry: Geometry, options: ObjectOptions) {
+    super(buffer, geometry, options);
   }
 
   /**
@@ -44,10 +45,10 @@ export class MpmcQueue extends SharedQueue {
    */
   static create(options: QueueCreateOptions): MpmcQueue {
     const geometry = geometryFromOptions('mpmc', options);
-    const backend = backendOption(options);
+    const perObject = objectOptions(options);
     const buffer = new SharedArrayBuffer(geometry.totalBytes);
     writeHeader(buffer, geometry);
-    return new MpmcQueue(buffer, geometry, backend);
+    return new MpmcQueue(buffer, geometry, perObject);
   }
 
   /**
@@ -57,8 +58,8 @@ export class MpmcQueue extends SharedQueue {
    * const q = MpmcQueue.attach(workerData.buffer);
    */
   static attach(buffer: SharedArrayBuffer, options?: QueueAttachOptions): MpmcQueue {
-    const backend = backendOption(options);
-    return new MpmcQueue(buffer, readGeometry(buffer, 'mpmc'), backend);
+    const perObject = objectOptions(options);
+    return new MpmcQueue(buffer, readGeometry(buffer, 'mpmc'), perObject);
   }
 
   protected tsTryPush(bytes: Uint8Array): boolean {

@@ -21,11 +21,15 @@ export interface QueueCreateOptions {
   slotBytes: number;
   /** Default 'auto'. 'native' throws BackendUnavailableError without the CPU addon. */
   backend?: QueueBackend;
+  /** Tries of tryPush/tryPop before a blocking push/pop sleeps; default 100 (about 1-2 µs). 0: sleep at once. */
+  spinTries?: number;
 }
 
 export interface QueueAttachOptions {
   /** Default 'auto'. Each thread's queue object chooses for itself. */
   backend?: QueueBackend;
+  /** As in create; each queue object has its own. */
+  spinTries?: number;
 }
 
 /** The implementation each operation of a queue object uses. */
@@ -91,11 +95,20 @@ function resolvePaths(backend: unknown): Readonly<QueuePaths> {
   throw invalidRange('options.backend', "'auto', 'ts' or 'native'", backend);
 }
 
-/** Reads the backend option of create/attach, which may be absent. */
-export function backendOption(options: unknown): unknown {
-  if (options === undefined) return undefined;
+/** The per-object options of create/attach (backend, spinTries), which may be absent. */
+export interface ObjectOptions {
+  backend: unknown;
+  spinTries: number;
+}
+
+export function objectOptions(options: unknown): ObjectOptions {
+  if (options === undefined) return { backend: undefined, spinTries: kSpinTries };
   if (typeof options !== 'object' || options === null) throw invalidType('options', 'an options object', options);
-  return (options as { backend?: unknown }).backend;
+  const { backend, spinTries } = options as { backend?: unknown; spinTries?: unknown };
+  if (spinTries === undefined) return { backend, spinTries: kSpinTries };
+  if (typeof spinTries !== 'number' || !Number.isInteger(spinTries)) throw invalidType('options.spinTries', 'an integer', spinTries);
+  if (spinTries < 0 || spinTries > 1_000_000) throw invalidRange('options.spinTries', 'an integer in [0, 1000000]', spinTries);
+  return { backend, spinTries };
 }
 
 export function checkBytes(bytes: Uint8Array, slotBytes: number): void {
@@ -195,11 +208,13 @@ export abstract class SharedQueue {
   protected readonly views: SlotViews;
   protected readonly addon: QueueAddon | null;
   private readonly geometry: Geometry;
+  private readonly spinTries: number;
   private batchData: Uint8Array | null = null;
   private batchView: DataView | null = null;
 
-  protected constructor(buffer: SharedArrayBuffer, geometry: Geometry, backend: unknown) {
-    const paths = resolvePaths(backend);
+  protected constructor(buffer: SharedArrayBuffer, geometry: Geometry, options: ObjectOptions) {
+    const paths = resolvePaths(options.backend);
+    this.spinTries = options.spinTries;
     this.buffer = buffer;
     this.geometry = geometry;
     this.capacity = geometry.capacity;
@@ -271,7 +286,7 @@ export abstract class SharedQueue {
     const timeout = checkTimeout(timeoutMs);
     if (this.tryPush(bytes)) return true;
     if (timeout === 0) return false;
-    for (let i = 0; i < kSpinTries; i++) if (this.tryPush(bytes)) return true;
+    for (let i = 0; i < this.spinTries; i++) if (this.tryPush(bytes)) return true;
     const i32 = this.i32;
     const deadline = performance.now() + timeout;
     for (;;) {
@@ -307,7 +322,7 @@ export abstract class SharedQueue {
     const timeout = checkTimeout(timeoutMs);
     let n = this.tryPop(out);
     if (n >= 0 || timeout === 0) return n;
-    for (let i = 0; i < kSpinTries; i++) {
+    for (let i = 0; i < this.spinTries; i++) {
       n = this.tryPop(out);
       if (n >= 0) return n;
     }

@@ -1,10 +1,11 @@
 import { checkBatch, spscPopBatch, spscPushBatch, spscTryPop, spscTryPush } from './kernel.js';
 import { geometryFromOptions, readGeometry, Status, writeHeader, type Geometry } from './layout.js';
 import {
-  backendOption,
+  objectOptions,
   checkBytes,
   checkOut,
   SharedQueue,
+  type ObjectOptions,
   throwBadBatch,
   type QueueAttachOptions,
   type QueueCreateOptions,
@@ -36,8 +37,8 @@ import {
  * for (let n; (n = q.pop(out)) >= 0; ) handle(out.subarray(0, n));
  */
 export class SpscQueue extends SharedQueue {
-  private constructor(buffer: SharedArrayBuffer, geometry: Geometry, backend: unknown) {
-    super(buffer, geometry, backend);
+  private constructor(buffer: SharedArrayBuffer, geometry: Geometry, options: ObjectOptions) {
+    super(buffer, geometry, options);
   }
 
   /**
@@ -47,10 +48,10 @@ export class SpscQueue extends SharedQueue {
    */
   static create(options: QueueCreateOptions): SpscQueue {
     const geometry = geometryFromOptions('spsc', options);
-    const backend = backendOption(options);
+    const perObject = objectOptions(options);
     const buffer = new SharedArrayBuffer(geometry.totalBytes);
     writeHeader(buffer, geometry);
-    return new SpscQueue(buffer, geometry, backend);
+    return new SpscQueue(buffer, geometry, perObject);
   }
 
   /**
@@ -60,8 +61,8 @@ export class SpscQueue extends SharedQueue {
    * const q = SpscQueue.attach(workerData.buffer);
    */
   static attach(buffer: SharedArrayBuffer, options?: QueueAttachOptions): SpscQueue {
-    const backend = backendOption(options);
-    return new SpscQueue(buffer, readGeometry(buffer, 'spsc'), backend);
+    const perObject = objectOptions(options);
+    return new SpscQueue(buffer, readGeometry(buffer, 'spsc'), perObject);
   }
 
   protected tsTryPush(bytes: Uint8Array): boolean {
