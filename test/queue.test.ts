@@ -8,7 +8,6 @@ import {
   QueueClosedError,
   QueueCorruptError,
   SpscQueue,
-  defaultNativePaths,
   queueLayout,
   replayIntoQueue,
   type QueueBackend,
@@ -16,6 +15,7 @@ import {
 } from '../lib/index.js';
 import { firstMessage, tsWorker } from './helpers/ts-worker.js';
 import { packedFrames } from './fixtures/queue-messages.js';
+import { defaultPaths, kWholeSlotCopyMaxBytes } from '../lib/queue/queue.js';
 
 const native = process.env.ULTRA_PERF_BACKEND === 'native';
 /** The implementations a queue object can be asked for in this project. */
@@ -92,9 +92,15 @@ describe('layout', () => {
 
 describe('choosing the implementation', () => {
   it('uses the measured defaults, or TS everywhere without the addon', () => {
-    const q = SpscQueue.create({ capacity: 8, slotBytes: 8 });
-    expect(q.paths).toEqual(native ? defaultNativePaths : { tryPush: 'ts', tryPop: 'ts', pushBatch: 'ts', popBatch: 'ts' });
-    expect(SpscQueue.create({ capacity: 8, slotBytes: 8, backend: 'ts' }).paths.pushBatch).toBe('ts');
+    const allTs = { tryPush: 'ts', tryPop: 'ts', pushBatch: 'ts', popBatch: 'ts' };
+    const small = SpscQueue.create({ capacity: 8, slotBytes: 8 });
+    const large = MpmcQueue.create({ capacity: 8, slotBytes: kWholeSlotCopyMaxBytes + 1 });
+    expect(small.paths).toEqual(native ? { tryPush: 'ts', tryPop: 'ts', pushBatch: 'native', popBatch: 'native' } : allTs);
+    expect(large.paths).toEqual(native ? { tryPush: 'ts', tryPop: 'native', pushBatch: 'native', popBatch: 'native' } : allTs);
+    if (native) expect(small.paths).toEqual(defaultPaths(8));
+    expect(SpscQueue.create({ capacity: 8, slotBytes: 8, backend: 'ts' }).paths).toEqual(allTs);
+    // Each object chooses for itself: an attach may pick another implementation for the same bytes.
+    expect(SpscQueue.attach(small.buffer, { backend: 'ts' }).paths).toEqual(allTs);
   });
 
   it.runIf(native)('gives every operation to the addon when asked', () => {

@@ -4,7 +4,6 @@ export { SpscQueue } from './spsc.js';
 export { MpmcQueue } from './mpmc.js';
 export {
   SharedQueue,
-  defaultNativePaths,
   type QueueAttachOptions,
   type QueueBackend,
   type QueueCreateOptions,
