@@ -21,7 +21,7 @@ export interface QueueCreateOptions {
   slotBytes: number;
   /** Default 'auto'. 'native' throws BackendUnavailableError without the CPU addon. */
   backend?: QueueBackend;
-  /** Tries of tryPush/tryPop before a blocking push/pop sleeps; default 100 (about 1-2 µs). 0: sleep at once. */
+  /** Tries of tryPush/tryPop before a blocking push/pop sleeps; default 500 (about 5-10 µs). 0: sleep at once. */
   spinTries?: number;
 }
 
@@ -69,8 +69,13 @@ const allNative: Readonly<QueuePaths> = Object.freeze({
   popBatch: 'native',
 });
 
-/** Tries of tryPush/tryPop (about 1-2 µs) before a blocking call goes to sleep. */
-export const kSpinTries = 100;
+/**
+ * Tries of tryPush/tryPop before a blocking call goes to sleep: about 5-10 µs (a failed
+ * tryPop is 10-20 ns), the order of an Atomics.wait wake-up, so spinning never costs more
+ * than the sleep it may save (competitive spinning), and a ping-pong partner replying
+ * within a round trip (~1 µs) is caught without a sleep.
+ */
+export const kSpinTries = 500;
 /** Longest sleep while a native replay thread feeds the queue (it wakes JS through another thread). */
 export const kNativeSleepSliceMs = 2;
 /** Slots up to this size are copied out whole through a cached view: no allocation per pop. */
