@@ -591,6 +591,24 @@ describe('replayIntoQueue', () => {
     expect(new Int32Array(q.buffer)[queueLayout.nativeProducersOffset! / 4]).toBe(0);
   });
 
+  it('stops and reclaims the replayer when the worker that started it is terminated', async () => {
+    const q = MpmcQueue.create({ capacity: 8, slotBytes: 4 });
+    const worker = tsWorker(new URL('./fixtures/queue-replayer.ts', import.meta.url), { workerData: { buffer: q.buffer, frames: 100 } });
+    await firstMessage(worker);
+    await until(() => q.size() === 8, 'the replayer to fill the queue');
+    await worker.terminate();
+    const i32 = new Int32Array(q.buffer);
+    await until(() => Atomics.load(i32, queueLayout.nativeProducersOffset! / 4) === 0, 'the native thread to stop');
+    // The queue is intact and nothing more arrives.
+    const out = new Uint8Array(4);
+    for (let i = 0; i < 8; i++) {
+      expect(q.tryPop(out)).toBe(1);
+      expect(out[0]).toBe(i);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    expect(q.size()).toBe(0);
+  });
+
   it('refuses bad frames, options and queues before pushing anything', async () => {
     const q = SpscQueue.create({ capacity: 16, slotBytes: 4 });
     await expect(replayIntoQueue(q, [bytesOf(1), new Uint8Array(5)])).rejects.toThrow(
