@@ -14,6 +14,8 @@ export class QueueClosedError extends UltraPerfError {
 /**
  * A slot whose stored length is larger than slotBytes: something other than this
  * library wrote into the queue's SharedArrayBuffer. Nothing is copied out of it.
+ * @example
+ * try { queue.tryPop(out); } catch (err) { if (err instanceof QueueCorruptError) alarm(err.message); throw err; }
  */
 export class QueueCorruptError extends UltraPerfError {
   constructor(message: string) {

@@ -57,7 +57,12 @@ export interface Geometry {
   totalBytes: number;
 }
 
-/** Every constant and offset of the layout, keyed as the addon's `queueLayout` is. */
+/**
+ * Every constant and offset of the layout, keyed as the addon's `queueLayout` is, for
+ * code in other languages or processes that maps the same bytes.
+ * @example
+ * const tail = new Int32Array(queue.buffer)[queueLayout.tailOffset / 4];
+ */
 export const queueLayout: Readonly<Record<string, number>> = Object.freeze({
   cacheLineSize: Layout.CacheLineSize,
   lineBytes: Layout.LineBytes,

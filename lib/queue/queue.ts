@@ -176,7 +176,13 @@ export interface QueueViews {
 }
 
 /**
- * A queue in a SharedArrayBuffer; see SpscQueue and MpmcQueue.
+ * What SpscQueue and MpmcQueue have in common: type parameters and functions that
+ * accept either (replayIntoQueue does) with this. Not constructible itself.
+ * @example
+ * function drain(queue: SharedQueue, handle: (bytes: Uint8Array) => void): void {
+ *   const out = new Uint8Array(queue.slotBytes);
+ *   for (let n; (n = queue.tryPop(out)) >= 0; ) handle(out.subarray(0, n));
+ * }
  */
 export abstract class SharedQueue {
   /** The SharedArrayBuffer that holds the whole queue; post it to a worker and attach there. */
