@@ -21,7 +21,10 @@ export interface QueueCreateOptions {
   slotBytes: number;
   /** Default 'auto'. 'native' throws BackendUnavailableError without the CPU addon. */
   backend?: QueueBackend;
-  /** Tries of tryPush/tryPop before a blocking push/pop sleeps; default 500 (about 5-10 µs). 0: sleep at once. */
+  /**
+   * Most tries of tryPush/tryPop before a blocking push/pop sleeps; default 500 (about
+   * 5-10 µs). The spin adapts below this (see kSpinFloor); 0: sleep at once.
+   */
   spinTries?: number;
 }
 
@@ -76,6 +79,13 @@ const allNative: Readonly<QueuePaths> = Object.freeze({
  * within a round trip (~1 µs) is caught without a sleep.
  */
 export const kSpinTries = 500;
+/**
+ * Floor of the adaptive spin: a queue object whose spins keep ending in sleep (its
+ * partner cannot run while it spins: more threads than free cores) halves its spin
+ * down to this; each spin that catches a message grows it by a quarter, back up to
+ * spinTries (slower up than down, so a rare lucky spin does not undo the lesson).
+ */
+export const kSpinFloor = 16;
 /** Longest sleep while a native replay thread feeds the queue (it wakes JS through another thread). */
 export const kNativeSleepSliceMs = 2;
 /** Slots up to this size are copied out whole through a cached view: no allocation per pop. */
@@ -227,12 +237,15 @@ export abstract class SharedQueue {
   protected readonly addon: QueueAddon | null;
   private readonly geometry: Geometry;
   private readonly spinTries: number;
+  /** Tries the next blocking call spins: adapts between kSpinFloor and spinTries. */
+  private spinBudget: number;
   private batchData: Uint8Array | null = null;
   private batchView: DataView | null = null;
 
   protected constructor(buffer: SharedArrayBuffer, geometry: Geometry, options: ObjectOptions) {
     const paths = resolvePaths(options.backend, geometry.slotBytes);
     this.spinTries = options.spinTries;
+    this.spinBudget = options.spinTries;
     this.buffer = buffer;
     this.geometry = geometry;
     this.capacity = geometry.capacity;
@@ -304,7 +317,10 @@ export abstract class SharedQueue {
     const timeout = checkTimeout(timeoutMs);
     if (this.tryPush(bytes)) return true;
     if (timeout === 0) return false;
-    for (let i = 0; i < this.spinTries; i++) if (this.tryPush(bytes)) return true;
+    for (let i = 0, budget = this.spinBudget; i < budget; i++) {
+      if (this.tryPush(bytes)) return this.spinWon();
+    }
+    this.spinLost();
     const i32 = this.i32;
     const deadline = performance.now() + timeout;
     for (;;) {
@@ -340,10 +356,14 @@ export abstract class SharedQueue {
     const timeout = checkTimeout(timeoutMs);
     let n = this.tryPop(out);
     if (n >= 0 || timeout === 0) return n;
-    for (let i = 0; i < this.spinTries; i++) {
+    for (let i = 0, budget = this.spinBudget; i < budget; i++) {
       n = this.tryPop(out);
-      if (n >= 0) return n;
+      if (n >= 0) {
+        this.spinWon();
+        return n;
+      }
     }
+    this.spinLost();
     const i32 = this.i32;
     const deadline = performance.now() + timeout;
     for (;;) {
@@ -429,6 +449,21 @@ export abstract class SharedQueue {
       };
       attempt();
     });
+  }
+
+  /**
+   * Adaptive spinning (as HotSpot spins on monitors): spin longer after spins that
+   * caught something (+25%), shorter after spins that ended asleep (-50%). With cores to spare a
+   * partner's reply arrives mid-spin and the budget stays at spinTries; with more
+   * runnable threads than cores a spin only delays the partner, and it shrinks.
+   */
+  private spinWon(): true {
+    if (this.spinBudget < this.spinTries) this.spinBudget = Math.min(this.spinTries, this.spinBudget + (this.spinBudget >> 2) + 1);
+    return true;
+  }
+
+  private spinLost(): void {
+    if (this.spinBudget > kSpinFloor) this.spinBudget = Math.max(kSpinFloor, this.spinBudget >> 1);
   }
 
   private sleepSlice(left: number): number {
