@@ -323,12 +323,16 @@ function printCross(records: CrossRecord[]): void {
     if (r.group !== group) {
       group = r.group;
       console.log(`\n-- ${group}`);
-      console.log(`  ${'task'.padEnd(52)} ${'median'.padStart(12)} ${'worst/p99'.padStart(12)} ${'runs/samples'.padStart(13)}  vs first`);
+      console.log(`  ${'task'.padEnd(62)} ${'median'.padStart(12)} ${'worst/p99'.padStart(12)} ${'runs/samples'.padStart(13)}  vs first`);
     }
     const first = records.find((x) => x.group === r.group)!;
-    const fmt = (v: number): string => (r.unit === 'msg/s' ? `${formatRate(v)}msg/s` : `${formatNs(v)} ns`);
+    const ns = (v: number): string => {
+      const text = formatNs(v);
+      return /[µm]s$/.test(text) ? text : `${text} ns`;
+    };
+    const fmt = (v: number): string => (r.unit === 'msg/s' ? `${formatRate(v)}msg/s` : ns(v));
     const vs = r === first ? '1.00' : `${(r.median / first.median).toFixed(2)}×`;
-    console.log(`  ${r.name.padEnd(52)} ${fmt(r.median).padStart(12)} ${fmt(r.p99).padStart(12)} ${String(r.samples).padStart(13)}  ${vs}${r.note ? `  (${r.note})` : ''}`);
+    console.log(`  ${r.name.padEnd(62)} ${fmt(r.median).padStart(12)} ${fmt(r.p99).padStart(12)} ${String(r.samples).padStart(13)}  ${vs}${r.note ? `  (${r.note})` : ''}`);
   }
 }
 
@@ -394,7 +398,7 @@ async function crossThread(): Promise<Record<string, unknown>> {
   ];
   console.log('\n-- targets');
   for (const t of targets) {
-    const shown = t.target.startsWith('>= 50x') ? `${t.measured.toFixed(1)}×` : t.target.includes('µs') ? `${formatNs(t.measured)} ns` : `${formatRate(t.measured)}msg/s`;
+    const shown = t.target.startsWith('>= 50x') ? `${t.measured.toFixed(1)}×` : t.target.includes('µs') ? `${t.measured.toFixed(0)} ns` : `${formatRate(t.measured)}msg/s`;
     console.log(`  ${t.met ? 'met   ' : 'MISSED'} ${t.target.padEnd(70)} measured ${shown}`);
   }
   return { crossThread: records, targets };
