@@ -319,10 +319,10 @@ napi_value layout_object(napi_env env) {
   set("headOffset", offsetof(QueueHeader, head));
   set("tailCacheOffset", offsetof(QueueHeader, tail_cache));
   set("notEmptySeqOffset", offsetof(QueueHeader, not_empty_seq));
-  set("consumerWaitersOffset", offsetof(QueueHeader, consumer_waiters));
+  set("consumersAsleepOffset", offsetof(QueueHeader, consumers_asleep));
   set("nativeProducersOffset", offsetof(QueueHeader, native_producers));
   set("notFullSeqOffset", offsetof(QueueHeader, not_full_seq));
-  set("producerWaitersOffset", offsetof(QueueHeader, producer_waiters));
+  set("producersAsleepOffset", offsetof(QueueHeader, producers_asleep));
   set("full", kFull);
   set("pushed", kPushed);
   set("empty", kEmpty);

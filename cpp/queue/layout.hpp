@@ -18,8 +18,8 @@
 //   line 2 @256  head_cache          SPSC producer only (its cached copy of head)
 //   line 3 @384  head / dequeue_pos  consumer(s)       producer(s), size()
 //   line 4 @512  tail_cache          SPSC consumer only (its cached copy of tail)
-//   line 5 @640  not_empty_seq, consumer_waiters, native_producers
-//   line 6 @768  not_full_seq, producer_waiters
+//   line 5 @640  not_empty_seq, consumers_asleep (flag), native_producers
+//   line 6 @768  not_full_seq, producers_asleep (flag)
 //   @896         slots: capacity x slot_stride bytes, each
 //                  +0 u32 seq    (MPMC: Vyukov's per-slot sequence; SPSC: unused, 0)
 //                  +4 u32 length (bytes of payload in use)
@@ -56,7 +56,8 @@ inline constexpr uint32_t kSlotSeqOffset = 0;
 inline constexpr uint32_t kSlotLengthOffset = 4;
 
 // Results shared with lib/queue (layout.ts Status). Non-negative values are counts or
-// byte lengths; kWakeBit on a result means "waiters sleep: the caller must notify".
+// byte lengths; kWakeBit on a result means "someone may sleep: the caller must notify
+// every waiter on the matching seq".
 inline constexpr int32_t kFull = 0;
 inline constexpr int32_t kPushed = 1;
 inline constexpr int32_t kEmpty = -1;
@@ -89,11 +90,12 @@ struct QueueHeader {
   // The SPSC consumer's private copy of tail: the empty check rarely touches line 1.
   alignas(kLineBytes) uint32_t tail_cache;
   // Slow-path state apart from the indices, so sleeping never dirties a hot line.
+  // *_asleep is a flag: set by a thread about to sleep, cleared by the one that wakes all.
   alignas(kLineBytes) int32_t not_empty_seq;
-  int32_t consumer_waiters;
+  int32_t consumers_asleep;
   int32_t native_producers;
   alignas(kLineBytes) int32_t not_full_seq;
-  int32_t producer_waiters;
+  int32_t producers_asleep;
 };
 
 inline constexpr uint32_t kDataOffset = 7 * kLineBytes;
@@ -112,10 +114,10 @@ static_assert(offsetof(QueueHeader, head_cache) == 2 * kLineBytes);
 static_assert(offsetof(QueueHeader, head) == 3 * kLineBytes);
 static_assert(offsetof(QueueHeader, tail_cache) == 4 * kLineBytes);
 static_assert(offsetof(QueueHeader, not_empty_seq) == 5 * kLineBytes);
-static_assert(offsetof(QueueHeader, consumer_waiters) == 5 * kLineBytes + 4);
+static_assert(offsetof(QueueHeader, consumers_asleep) == 5 * kLineBytes + 4);
 static_assert(offsetof(QueueHeader, native_producers) == 5 * kLineBytes + 8);
 static_assert(offsetof(QueueHeader, not_full_seq) == 6 * kLineBytes);
-static_assert(offsetof(QueueHeader, producer_waiters) == 6 * kLineBytes + 4);
+static_assert(offsetof(QueueHeader, producers_asleep) == 6 * kLineBytes + 4);
 static_assert(sizeof(QueueHeader) == kDataOffset);
 static_assert(alignof(QueueHeader) == kLineBytes);
 static_assert(std::atomic_ref<uint32_t>::required_alignment <= 4, "JS Int32Array fields are 4-aligned");

@@ -94,15 +94,20 @@ class QueueBase {
     return std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(s + kSlotLengthOffset));
   }
 
-  // After a seq_cst publish: the Dekker half that pairs with a sleeper's
-  // "waiters++, read seq, re-check, wait". Bumping seq makes a late sleeper's wait fail.
+  // After a seq_cst publish: the Dekker half that pairs with a sleeper's "read seq, set
+  // the asleep flag, try again, wait on seq". The flag is consumed with one exchange, so
+  // one publish per sleep episode pays for the wake-up, not every publish until the
+  // sleeper has woken; bumping seq makes a sleeper that has not parked yet skip its wait.
+  // The caller must wake every sleeper (one flag serves all of them).
   int32_t wake_consumers_if_waiting() noexcept {
-    if (field(h_->consumer_waiters).load(std::memory_order_seq_cst) == 0) return 0;
+    auto asleep = field(h_->consumers_asleep);
+    if (asleep.load(std::memory_order_seq_cst) == 0 || asleep.exchange(0, std::memory_order_seq_cst) == 0) return 0;
     field(h_->not_empty_seq).fetch_add(1, std::memory_order_seq_cst);
     return kWakeBit;
   }
   int32_t wake_producers_if_waiting() noexcept {
-    if (field(h_->producer_waiters).load(std::memory_order_seq_cst) == 0) return 0;
+    auto asleep = field(h_->producers_asleep);
+    if (asleep.load(std::memory_order_seq_cst) == 0 || asleep.exchange(0, std::memory_order_seq_cst) == 0) return 0;
     field(h_->not_full_seq).fetch_add(1, std::memory_order_seq_cst);
     return kWakeBit;
   }

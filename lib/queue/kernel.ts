@@ -32,10 +32,12 @@ export const enum Word {
   /** The SPSC consumer's cached tail (line 4). */
   TailCache = 128,
   NotEmptySeq = 160,
-  ConsumerWaiters = 161,
+  /** A flag: set by a consumer about to sleep; the producer that finds it clears it and wakes all. */
+  ConsumersAsleep = 161,
   NativeProducers = 162,
   NotFullSeq = 192,
-  ProducerWaiters = 193,
+  /** A flag: set by a producer about to sleep; the consumer that finds it clears it and wakes all. */
+  ProducersAsleep = 193,
 }
 
 /** Byte sizes and offsets of the layout (layout.hpp). */
@@ -71,7 +73,7 @@ export const enum Status {
   BadBatch = -7,
   Stopped = -8,
   BadArgument = -9,
-  /** Set on a result when sleepers were found and the seq bumped: the caller must notify. */
+  /** Set on a result when the asleep flag was found (and cleared) and the seq bumped: the caller must notify all. */
   WakeBit = 536870912,
 }
 
@@ -144,7 +146,7 @@ export function spscTryPush(i32: Int32Array, u8: Uint8Array, capacity: number, m
   i32[(slot >> 2) + 1] = bytes.length;
   u8.set(bytes, slot + Layout.SlotHeaderBytes);
   Atomics.store(i32, Word.Tail, (tail + 1) | 0);
-  if (Atomics.load(i32, Word.ConsumerWaiters) === 0) return Status.Pushed;
+  if (Atomics.load(i32, Word.ConsumersAsleep) === 0 || Atomics.exchange(i32, Word.ConsumersAsleep, 0) === 0) return Status.Pushed;
   Atomics.add(i32, Word.NotEmptySeq, 1);
   return Status.Pushed | Status.WakeBit;
 }
@@ -173,7 +175,7 @@ export function spscTryPop(
   if (len < 0 || len > slotBytes) return Status.Corrupt;
   copyOut(u8, views, index, slot + Layout.SlotHeaderBytes, out, 0, len, slotBytes);
   Atomics.store(i32, Word.Head, (head + 1) | 0);
-  if (Atomics.load(i32, Word.ProducerWaiters) === 0) return len;
+  if (Atomics.load(i32, Word.ProducersAsleep) === 0 || Atomics.exchange(i32, Word.ProducersAsleep, 0) === 0) return len;
   Atomics.add(i32, Word.NotFullSeq, 1);
   return len | Status.WakeBit;
 }
@@ -213,7 +215,7 @@ export function spscPushBatch(
   }
   if (n === 0) return 0;
   Atomics.store(i32, Word.Tail, (tail + n) | 0);
-  if (Atomics.load(i32, Word.ConsumerWaiters) === 0) return n;
+  if (Atomics.load(i32, Word.ConsumersAsleep) === 0 || Atomics.exchange(i32, Word.ConsumersAsleep, 0) === 0) return n;
   Atomics.add(i32, Word.NotEmptySeq, 1);
   return n | Status.WakeBit;
 }
@@ -254,7 +256,7 @@ export function spscPopBatch(
   }
   if (n === 0) return ready === 0 ? 0 : Status.Corrupt;
   Atomics.store(i32, Word.Head, (head + n) | 0);
-  if (Atomics.load(i32, Word.ProducerWaiters) === 0) return n;
+  if (Atomics.load(i32, Word.ProducersAsleep) === 0 || Atomics.exchange(i32, Word.ProducersAsleep, 0) === 0) return n;
   Atomics.add(i32, Word.NotFullSeq, 1);
   return n | Status.WakeBit;
 }
@@ -332,7 +334,7 @@ export function mpmcPopOne(
 export function mpmcTryPush(i32: Int32Array, u8: Uint8Array, qdv: DataView, mask: number, stride: number, bytes: Uint8Array): number {
   if (Atomics.load(i32, Word.Closed) !== 0) return Status.Closed;
   if (!mpmcPushOne(i32, u8, qdv, mask, stride, bytes, null, 0, bytes.length)) return Status.Full;
-  if (Atomics.load(i32, Word.ConsumerWaiters) === 0) return Status.Pushed;
+  if (Atomics.load(i32, Word.ConsumersAsleep) === 0 || Atomics.exchange(i32, Word.ConsumersAsleep, 0) === 0) return Status.Pushed;
   Atomics.add(i32, Word.NotEmptySeq, 1);
   return Status.Pushed | Status.WakeBit;
 }
@@ -349,7 +351,7 @@ export function mpmcTryPop(
 ): number {
   const len = mpmcPopOne(i32, u8, capacity, mask, stride, slotBytes, views, out, 0);
   if (len < 0) return len;
-  if (Atomics.load(i32, Word.ProducerWaiters) === 0) return len;
+  if (Atomics.load(i32, Word.ProducersAsleep) === 0 || Atomics.exchange(i32, Word.ProducersAsleep, 0) === 0) return len;
   Atomics.add(i32, Word.NotFullSeq, 1);
   return len | Status.WakeBit;
 }
@@ -378,7 +380,7 @@ export function mpmcPushBatch(
     off += len;
   }
   if (n === 0) return 0;
-  if (Atomics.load(i32, Word.ConsumerWaiters) === 0) return n;
+  if (Atomics.load(i32, Word.ConsumersAsleep) === 0 || Atomics.exchange(i32, Word.ConsumersAsleep, 0) === 0) return n;
   Atomics.add(i32, Word.NotEmptySeq, 1);
   return n | Status.WakeBit;
 }
@@ -409,7 +411,7 @@ export function mpmcPopBatch(
     off += len;
   }
   if (n === 0) return corrupt ? Status.Corrupt : 0;
-  if (Atomics.load(i32, Word.ProducerWaiters) === 0) return n;
+  if (Atomics.load(i32, Word.ProducersAsleep) === 0 || Atomics.exchange(i32, Word.ProducersAsleep, 0) === 0) return n;
   Atomics.add(i32, Word.NotFullSeq, 1);
   return n | Status.WakeBit;
 }
@@ -455,19 +457,18 @@ export function replayLoop(buffer: SharedArrayBuffer, data: Uint8Array, lengths:
     const want = paced ? 1 : Math.min(64, count - i);
     let result = pushBatch(i32, u8, qdv, capacity, mask, stride, data, ddv, offset, lengths, i, want);
     if (result === 0 && ++spins > 64) {
-      // Full: sleep until a consumer frees a slot (it notifies only when it sees us waiting).
-      Atomics.add(i32, Word.ProducerWaiters, 1);
+      // Full: sleep until a consumer frees a slot (it notifies only when it finds the flag).
       const seq = Atomics.load(i32, Word.NotFullSeq);
+      Atomics.store(i32, Word.ProducersAsleep, 1);
       result = pushBatch(i32, u8, qdv, capacity, mask, stride, data, ddv, offset, lengths, i, want);
       if (result === 0) Atomics.wait(i32, Word.NotFullSeq, seq);
-      Atomics.sub(i32, Word.ProducerWaiters, 1);
     }
     if (result < 0) {
       status = result;
       break;
     }
     const n = result & ~Status.WakeBit;
-    if (n !== result) Atomics.notify(i32, Word.NotEmptySeq, n);
+    if (n !== result) Atomics.notify(i32, Word.NotEmptySeq);
     if (n === 0) continue;
     spins = 0;
     for (let k = 0; k < n; k++) offset += lengths[i + k]!;

@@ -19,8 +19,8 @@
  * line 2 @256  headCache          the SPSC producer only (its cached copy of head)
  * line 3 @384  head / dequeuePos  consumer(s)       producer(s), size()
  * line 4 @512  tailCache          the SPSC consumer only (its cached copy of tail)
- * line 5 @640  notEmptySeq, consumerWaiters, nativeProducers
- * line 6 @768  notFullSeq, producerWaiters
+ * line 5 @640  notEmptySeq, consumersAsleep (flag), nativeProducers
+ * line 6 @768  notFullSeq, producersAsleep (flag)
  * @896         capacity slots of slotStride bytes:
  *                +0 u32 seq (MPMC: Vyukov's per-slot sequence; SPSC: unused, 0)
  *                +4 u32 length of the payload
@@ -31,14 +31,17 @@
  * free-running u32 counters; a slot is `index & (capacity - 1)`. Every field is 4 bytes
  * so JS can `Atomics.wait` on it through an Int32Array; C++ uses std::atomic_ref.
  *
- * Sleeping: a consumer that finds the queue empty does `consumerWaiters++`, reads
- * `notEmptySeq`, tries once more, then `Atomics.wait(notEmptySeq, seen)`. A producer,
- * after publishing, reads `consumerWaiters` and only when it is non-zero bumps
- * `notEmptySeq` and notifies; so a producer pays for Atomics.notify only when someone
- * sleeps. Both sides use sequentially consistent operations, so either the producer
- * sees the waiter or the waiter's last try sees the message. The other direction uses
- * `notFullSeq`/`producerWaiters`. `nativeProducers` counts native replay threads: they
- * cannot call Atomics.notify themselves (they ask the JS thread that started them), so
+ * Sleeping: a consumer that finds the queue empty reads `notEmptySeq`, raises the
+ * `consumersAsleep` flag, tries once more, then `Atomics.wait(notEmptySeq, seen)`. A
+ * producer, after publishing, reads the flag and only when it is up takes it down
+ * (`Atomics.exchange`), bumps `notEmptySeq` and notifies every waiter: one wake-up per
+ * sleep episode, not one per push until the sleeper is back. Both sides use
+ * sequentially consistent operations, so either the producer sees the flag or the
+ * sleeper's last try sees the message; and because the sleeper read the sequence before
+ * raising the flag, a producer that takes the flag down has bumped the sequence the
+ * sleeper waits on. The other direction uses `notFullSeq`/`producersAsleep`.
+ * `nativeProducers` counts native replay threads: they cannot call Atomics.notify
+ * themselves (they ask the JS thread that started them), so
  * while one runs, consumers sleep in short slices as a safety net.
  */
 import { describe as describeValue, invalidRange, invalidType } from '../errors.js';
@@ -92,10 +95,10 @@ export const queueLayout: Readonly<Record<string, number>> = Object.freeze({
   headOffset: Word.Head * 4,
   tailCacheOffset: Word.TailCache * 4,
   notEmptySeqOffset: Word.NotEmptySeq * 4,
-  consumerWaitersOffset: Word.ConsumerWaiters * 4,
+  consumersAsleepOffset: Word.ConsumersAsleep * 4,
   nativeProducersOffset: Word.NativeProducers * 4,
   notFullSeqOffset: Word.NotFullSeq * 4,
-  producerWaitersOffset: Word.ProducerWaiters * 4,
+  producersAsleepOffset: Word.ProducersAsleep * 4,
   full: Status.Full,
   pushed: Status.Pushed,
   empty: Status.Empty,

@@ -324,26 +324,14 @@ export abstract class SharedQueue {
     const i32 = this.i32;
     const deadline = performance.now() + timeout;
     for (;;) {
-      Atomics.add(i32, Word.ProducerWaiters, 1);
+      // Read seq before raising the flag: a consumer that clears the flag after this
+      // read has bumped seq by the time we wait, so the wait cannot miss it.
       const seq = Atomics.load(i32, Word.NotFullSeq);
-      let pushed: boolean;
-      try {
-        pushed = this.tryPush(bytes);
-      } catch (err) {
-        Atomics.sub(i32, Word.ProducerWaiters, 1);
-        throw err;
-      }
-      if (pushed) {
-        Atomics.sub(i32, Word.ProducerWaiters, 1);
-        return true;
-      }
+      Atomics.store(i32, Word.ProducersAsleep, 1);
+      if (this.tryPush(bytes)) return true;
       const left = deadline - performance.now();
-      if (left <= 0) {
-        Atomics.sub(i32, Word.ProducerWaiters, 1);
-        return false;
-      }
+      if (left <= 0) return false;
       Atomics.wait(i32, Word.NotFullSeq, seq, left);
-      Atomics.sub(i32, Word.ProducerWaiters, 1);
     }
   }
 
@@ -368,26 +356,15 @@ export abstract class SharedQueue {
     const deadline = performance.now() + timeout;
     for (;;) {
       // Read closed before the last try: a message pushed before close() is never missed.
+      // Read seq before raising the flag (see push).
       const closed = Atomics.load(i32, Word.Closed);
-      Atomics.add(i32, Word.ConsumerWaiters, 1);
       const seq = Atomics.load(i32, Word.NotEmptySeq);
-      try {
-        n = this.tryPop(out);
-      } catch (err) {
-        Atomics.sub(i32, Word.ConsumerWaiters, 1);
-        throw err;
-      }
-      if (n >= 0 || closed !== 0) {
-        Atomics.sub(i32, Word.ConsumerWaiters, 1);
-        return n;
-      }
+      Atomics.store(i32, Word.ConsumersAsleep, 1);
+      n = this.tryPop(out);
+      if (n >= 0 || closed !== 0) return n;
       const left = deadline - performance.now();
-      if (left <= 0) {
-        Atomics.sub(i32, Word.ConsumerWaiters, 1);
-        return -1;
-      }
+      if (left <= 0) return -1;
       Atomics.wait(i32, Word.NotEmptySeq, seq, this.sleepSlice(left));
-      Atomics.sub(i32, Word.ConsumerWaiters, 1);
     }
   }
 
@@ -411,40 +388,31 @@ export abstract class SharedQueue {
       const attempt = (): void => {
         for (;;) {
           const closed = Atomics.load(i32, Word.Closed);
-          Atomics.add(i32, Word.ConsumerWaiters, 1);
           const seq = Atomics.load(i32, Word.NotEmptySeq);
+          Atomics.store(i32, Word.ConsumersAsleep, 1);
           let n: number;
           try {
             n = this.tryPop(out);
           } catch (err) {
-            Atomics.sub(i32, Word.ConsumerWaiters, 1);
             reject(err);
             return;
           }
           const left = deadline - performance.now();
           if (n >= 0 || closed !== 0 || left <= 0) {
-            Atomics.sub(i32, Word.ConsumerWaiters, 1);
             resolve(n >= 0 ? n : -1);
             return;
           }
           const slice = this.sleepSlice(left);
           if (waitAsync === undefined) {
             // No Atomics.waitAsync (older runtimes): poll on a timer instead.
-            setTimeout(() => {
-              Atomics.sub(i32, Word.ConsumerWaiters, 1);
-              attempt();
-            }, Math.min(slice, 1));
+            setTimeout(attempt, Math.min(slice, 1));
             return;
           }
           const wait = waitAsync(i32, Word.NotEmptySeq, seq, slice);
           if (wait.async) {
-            wait.value.then(() => {
-              Atomics.sub(i32, Word.ConsumerWaiters, 1);
-              attempt();
-            }, reject);
+            wait.value.then(attempt, reject);
             return;
           }
-          Atomics.sub(i32, Word.ConsumerWaiters, 1);
         }
       };
       attempt();
@@ -491,23 +459,21 @@ export abstract class SharedQueue {
     return checkCount(maxCount, lengths, 'maxCount');
   }
 
-  /** The slow half of a push: wake sleepers, report full, or throw for an error status. */
-  protected afterPush(status: number, count: number): number {
+  /** The slow half of a push: wake every sleeper (one flag serves them all), report full, or throw. */
+  protected afterPush(status: number): number {
     if (status >= Status.WakeBit) {
-      const n = status - Status.WakeBit;
-      Atomics.notify(this.i32, Word.NotEmptySeq, n > 0 ? n : count);
-      return n;
+      Atomics.notify(this.i32, Word.NotEmptySeq);
+      return status - Status.WakeBit;
     }
     if (status >= 0) return status;
     throw this.statusError(status);
   }
 
-  /** The slow half of a pop (batch: status is a count, else a length): wake sleeping producers, or throw. */
-  protected afterPop(status: number, batch: boolean): number {
+  /** The slow half of a pop: wake every sleeping producer, or throw for an error status. */
+  protected afterPop(status: number): number {
     if (status >= Status.WakeBit) {
-      const n = status - Status.WakeBit;
-      Atomics.notify(this.i32, Word.NotFullSeq, batch ? n : 1);
-      return n;
+      Atomics.notify(this.i32, Word.NotFullSeq);
+      return status - Status.WakeBit;
     }
     if (status >= Status.Empty) return status;
     throw this.statusError(status);

@@ -68,50 +68,50 @@ export class SpscQueue extends SharedQueue {
   protected tsTryPush(bytes: Uint8Array): boolean {
     checkBytes(bytes, this.slotBytes);
     const r = spscTryPush(this.i32, this.u8, this.capacity, this.mask, this.stride, bytes);
-    return r === Status.Pushed || this.afterPush(r, 1) > 0;
+    return r === Status.Pushed || this.afterPush(r) > 0;
   }
 
   protected nativeTryPush(bytes: Uint8Array): boolean {
     checkBytes(bytes, this.slotBytes);
     const r = this.addon!.spscTryPush(this.u8, bytes);
-    return r === Status.Pushed || this.afterPush(r, 1) > 0;
+    return r === Status.Pushed || this.afterPush(r) > 0;
   }
 
   protected tsTryPop(out: Uint8Array): number {
     checkOut(out, this.slotBytes);
     const r = spscTryPop(this.i32, this.u8, this.capacity, this.mask, this.stride, this.slotBytes, this.views, out);
-    return r >= Status.Empty && r < Status.WakeBit ? r : this.afterPop(r, false);
+    return r >= Status.Empty && r < Status.WakeBit ? r : this.afterPop(r);
   }
 
   protected nativeTryPop(out: Uint8Array): number {
     checkOut(out, this.slotBytes);
     const r = this.addon!.spscTryPop(this.u8, out);
-    return r >= Status.Empty && r < Status.WakeBit ? r : this.afterPop(r, false);
+    return r >= Status.Empty && r < Status.WakeBit ? r : this.afterPop(r);
   }
 
   protected tsPushBatch(data: Uint8Array, lengths: Uint32Array, count?: number): number {
     const n = this.checkPushBatch(data, lengths, count);
     if (checkBatch(lengths, n, this.slotBytes, data.length) !== -1) throwBadBatch(data, lengths, n, this.slotBytes);
     const r = spscPushBatch(this.i32, this.u8, this.qdv, this.capacity, this.mask, this.stride, data, this.dataView(data), 0, lengths, 0, n);
-    return r >= 0 && r < Status.WakeBit ? r : this.afterPush(r, n);
+    return r >= 0 && r < Status.WakeBit ? r : this.afterPush(r);
   }
 
   protected nativePushBatch(data: Uint8Array, lengths: Uint32Array, count?: number): number {
     const n = this.checkPushBatch(data, lengths, count);
     const r = this.addon!.spscPushBatch(this.u8, data, lengths, n);
     if (r === Status.BadBatch) throwBadBatch(data, lengths, n, this.slotBytes);
-    return r >= 0 && r < Status.WakeBit ? r : this.afterPush(r, n);
+    return r >= 0 && r < Status.WakeBit ? r : this.afterPush(r);
   }
 
   protected tsPopBatch(out: Uint8Array, lengths: Uint32Array, maxCount?: number): number {
     const max = this.checkPopBatch(out, lengths, maxCount);
     const r = spscPopBatch(this.i32, this.u8, this.capacity, this.mask, this.stride, this.slotBytes, this.views, out, lengths, max);
-    return r >= 0 && r < Status.WakeBit ? r : this.afterPop(r, true);
+    return r >= 0 && r < Status.WakeBit ? r : this.afterPop(r);
   }
 
   protected nativePopBatch(out: Uint8Array, lengths: Uint32Array, maxCount?: number): number {
     const max = this.checkPopBatch(out, lengths, maxCount);
     const r = this.addon!.spscPopBatch(this.u8, out, lengths, max);
-    return r >= 0 && r < Status.WakeBit ? r : this.afterPop(r, true);
+    return r >= 0 && r < Status.WakeBit ? r : this.afterPop(r);
   }
 }
