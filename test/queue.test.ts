@@ -98,6 +98,8 @@ describe('choosing the implementation', () => {
     expect(small.paths).toEqual(native ? { tryPush: 'ts', tryPop: 'ts', pushBatch: 'native', popBatch: 'native' } : allTs);
     expect(large.paths).toEqual(native ? { tryPush: 'ts', tryPop: 'native', pushBatch: 'native', popBatch: 'native' } : allTs);
     if (native) expect(small.paths).toEqual(defaultPaths(8));
+    const long = SpscQueue.create({ capacity: 1 << 17, slotBytes: 8 });
+    expect(long.paths.tryPop).toBe(native ? 'native' : 'ts');
     expect(SpscQueue.create({ capacity: 8, slotBytes: 8, backend: 'ts' }).paths).toEqual(allTs);
     // Each object chooses for itself: an attach may pick another implementation for the same bytes.
     expect(SpscQueue.attach(small.buffer, { backend: 'ts' }).paths).toEqual(allTs);

@@ -48,12 +48,13 @@ export interface QueuePaths {
  * (bench/queue; numbers in lib/queue/README.md). A single tryPush/tryPop in TS costs less
  * than crossing into the addon (about 25-50 ns for the whole TS operation against about
  * 65-75 ns per native call), while a batch crosses once and then copies with memcpy, 5-6x
- * faster per message than TS. One exception, fixed by the queue's geometry: slots above
- * kWholeSlotCopyMaxBytes are popped natively, since TS would need a fresh view per pop
- * to copy exactly the message (and natively it is also faster from 2 KiB on).
+ * faster per message than TS. One exception, fixed by the queue's geometry: where TS
+ * cannot copy out through cached per-slot views (slots above kWholeSlotCopyMaxBytes,
+ * more than kViewCacheMaxSlots slots) it would need a fresh view per pop, so the addon
+ * pops (and from 2 KiB slots on it is also the faster one).
  */
-export function defaultPaths(slotBytes: number): Readonly<QueuePaths> {
-  return slotBytes > kWholeSlotCopyMaxBytes ? defaultLargeSlotPaths : defaultNativePaths;
+export function defaultPaths(slotBytes: number, capacity = 0): Readonly<QueuePaths> {
+  return slotBytes > kWholeSlotCopyMaxBytes || capacity > kViewCacheMaxSlots ? defaultLargeSlotPaths : defaultNativePaths;
 }
 
 const defaultNativePaths: Readonly<QueuePaths> = Object.freeze({
@@ -90,7 +91,11 @@ export const kSpinFloor = 16;
 export const kNativeSleepSliceMs = 2;
 /** Slots up to this size are copied out whole through a cached view: no allocation per pop. */
 export const kWholeSlotCopyMaxBytes = 1024;
-/** Queues up to this many slots cache one view per slot for that copy. */
+/**
+ * Queues up to this many slots cache one view per slot for that copy (about 100 bytes of
+ * JS heap per slot, per attached object); bigger ones pop natively by default, or, on the
+ * TS backend, make one short-lived view per pop.
+ */
 export const kViewCacheMaxSlots = 1 << 16;
 
 const queueAddon: QueueAddon | null =
@@ -101,8 +106,10 @@ export function nativeQueueAddon(): QueueAddon | null {
   return queueAddon;
 }
 
-function resolvePaths(backend: unknown, slotBytes: number): Readonly<QueuePaths> {
-  if (backend === undefined || backend === 'auto') return queueAddon === null ? allTs : defaultPaths(slotBytes);
+function resolvePaths(backend: unknown, geometry: Geometry): Readonly<QueuePaths> {
+  if (backend === undefined || backend === 'auto') {
+    return queueAddon === null ? allTs : defaultPaths(geometry.slotBytes, geometry.capacity);
+  }
   if (backend === 'ts') return allTs;
   if (backend === 'native') {
     if (queueAddon === null) {
@@ -243,7 +250,7 @@ export abstract class SharedQueue {
   private batchView: DataView | null = null;
 
   protected constructor(buffer: SharedArrayBuffer, geometry: Geometry, options: ObjectOptions) {
-    const paths = resolvePaths(options.backend, geometry.slotBytes);
+    const paths = resolvePaths(options.backend, geometry);
     this.spinTries = options.spinTries;
     this.spinBudget = options.spinTries;
     this.buffer = buffer;
