@@ -29,7 +29,42 @@ export interface SystemAddon {
 }
 
 // ---- cpp/napi/queue.cc ----
-export interface QueueAddon {}
+/**
+ * `queue` is always a Uint8Array over a whole queue SharedArrayBuffer (lib/queue/layout.ts);
+ * results are lib/queue Status codes: >= 0 a count or length, possibly with
+ * Status.WakeBit set (sleepers found: the caller must Atomics.notify), < 0 an error.
+ */
+export interface QueueAddon {
+  /** Every offset and constant of cpp/queue/layout.hpp, for the layout agreement test. */
+  readonly queueLayout: Readonly<Record<string, number>>;
+  /** Writes a fresh queue header; 0 or Status.BadQueue. kind: 1 SPSC, 2 MPMC. */
+  queueInit(queue: Uint8Array, kind: number, capacity: number, slotBytes: number): number;
+  /** Messages in the queue, or a negative status. */
+  queueSize(queue: Uint8Array): number;
+  /** Marks the queue closed and bumps both wait sequences; the caller notifies. */
+  queueClose(queue: Uint8Array): number;
+  spscTryPush(queue: Uint8Array, bytes: Uint8Array): number;
+  spscTryPop(queue: Uint8Array, out: Uint8Array): number;
+  spscPushBatch(queue: Uint8Array, data: Uint8Array, lengths: Uint32Array, count: number): number;
+  spscPopBatch(queue: Uint8Array, out: Uint8Array, lengths: Uint32Array, max: number): number;
+  mpmcTryPush(queue: Uint8Array, bytes: Uint8Array): number;
+  mpmcTryPop(queue: Uint8Array, out: Uint8Array): number;
+  mpmcPushBatch(queue: Uint8Array, data: Uint8Array, lengths: Uint32Array, count: number): number;
+  mpmcPopBatch(queue: Uint8Array, out: Uint8Array, lengths: Uint32Array, max: number): number;
+  /**
+   * Starts a std::thread that pushes frame i (lengths[i] bytes, packed in data) into the
+   * queue, paced at ratePerSec when > 0. `wake` is called on this thread when consumers
+   * sleep. The three arrays are referenced until the promise settles. Throws when the
+   * queue or the frames are refused (the status is in the message).
+   */
+  replayIntoQueue(
+    queue: Uint8Array,
+    data: Uint8Array,
+    lengths: Uint32Array,
+    ratePerSec: number,
+    wake: () => void,
+  ): Promise<{ pushed: number; elapsedMs: number; status: number }>;
+}
 
 // ---- cpp/napi/memory.cc ----
 // `mem` is a Uint8Array over the whole allocator buffer (ArrayBuffer or

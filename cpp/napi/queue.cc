@@ -1,8 +1,366 @@
-// Bindings for cpp/queue: unpack, call, pack. Validation happens in lib/queue.
+// Bindings for cpp/queue: unpack, call, pack. Validation happens in lib/queue; these
+// functions still refuse what would send the core out of bounds, by status code.
+// The per-message calls use raw N-API: they are the whole cost of a native tryPush.
+#include <atomic>
+#include <string>
+#include <thread>
+
+#include "../queue/layout.hpp"
+#include "../queue/mpmc_queue.hpp"
+#include "../queue/replay.hpp"
+#include "../queue/spsc_queue.hpp"
 #include "bindings.hpp"
 
 namespace up::napi {
+namespace {
 
-void init_queue(Napi::Env /*env*/, Napi::Object /*exports*/) {}
+using namespace up::queue;
+
+struct Span {
+  uint8_t* data = nullptr;
+  std::size_t len = 0;
+};
+
+bool typed_span(napi_env env, napi_value value, napi_typedarray_type want, Span* out) {
+  napi_typedarray_type type;
+  std::size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, value, &type, &length, &data, nullptr, nullptr) != napi_ok) return false;
+  if (type != want) return false;
+  out->data = static_cast<uint8_t*>(data);
+  out->len = want == napi_uint32_array ? length * 4 : length;
+  return true;
+}
+
+napi_value int32(napi_env env, int32_t v) {
+  napi_value out;
+  napi_create_int32(env, v, &out);
+  return out;
+}
+
+template <std::size_t N>
+std::size_t args(napi_env env, napi_callback_info info, napi_value (&argv)[N]) {
+  std::size_t argc = N;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  return argc;
+}
+
+bool uint32_arg(napi_env env, napi_value v, uint32_t* out) {
+  return napi_get_value_uint32(env, v, out) == napi_ok;
+}
+
+// (queue: Uint8Array, bytes: Uint8Array) -> status
+template <class Queue>
+napi_value try_push(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  Span q, bytes;
+  if (args(env, info, argv) < 2 || !typed_span(env, argv[0], napi_uint8_array, &q) ||
+      !typed_span(env, argv[1], napi_uint8_array, &bytes) || bytes.len > kMaxSlotBytes) {
+    return int32(env, kBadArgument);
+  }
+  Queue queue;
+  if (queue.attach(q.data, q.len) != 0) return int32(env, kBadQueue);
+  return int32(env, queue.try_push(bytes.data, static_cast<uint32_t>(bytes.len)));
+}
+
+// (queue: Uint8Array, out: Uint8Array) -> bytes | status
+template <class Queue>
+napi_value try_pop(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  Span q, out;
+  if (args(env, info, argv) < 2 || !typed_span(env, argv[0], napi_uint8_array, &q) ||
+      !typed_span(env, argv[1], napi_uint8_array, &out)) {
+    return int32(env, kBadArgument);
+  }
+  Queue queue;
+  if (queue.attach(q.data, q.len) != 0) return int32(env, kBadQueue);
+  return int32(env, queue.try_pop(out.data, out.len));
+}
+
+// (queue: Uint8Array, data: Uint8Array, lengths: Uint32Array, count: number) -> count | status
+template <class Queue>
+napi_value push_batch(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  Span q, data, lengths;
+  uint32_t count = 0;
+  if (args(env, info, argv) < 4 || !typed_span(env, argv[0], napi_uint8_array, &q) ||
+      !typed_span(env, argv[1], napi_uint8_array, &data) || !typed_span(env, argv[2], napi_uint32_array, &lengths) ||
+      !uint32_arg(env, argv[3], &count) || count > lengths.len / 4) {
+    return int32(env, kBadArgument);
+  }
+  Queue queue;
+  if (queue.attach(q.data, q.len) != 0) return int32(env, kBadQueue);
+  return int32(env, queue.push_batch(data.data, data.len, reinterpret_cast<const uint32_t*>(lengths.data), count));
+}
+
+// (queue: Uint8Array, out: Uint8Array, lengths: Uint32Array, max: number) -> count | status
+template <class Queue>
+napi_value pop_batch(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  Span q, out, lengths;
+  uint32_t max = 0;
+  if (args(env, info, argv) < 4 || !typed_span(env, argv[0], napi_uint8_array, &q) ||
+      !typed_span(env, argv[1], napi_uint8_array, &out) || !typed_span(env, argv[2], napi_uint32_array, &lengths) ||
+      !uint32_arg(env, argv[3], &max) || max > lengths.len / 4) {
+    return int32(env, kBadArgument);
+  }
+  Queue queue;
+  if (queue.attach(q.data, q.len) != 0) return int32(env, kBadQueue);
+  return int32(env, queue.pop_batch(out.data, out.len, reinterpret_cast<uint32_t*>(lengths.data), max));
+}
+
+// (queue: Uint8Array) -> size | status
+napi_value queue_size(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  Span q;
+  if (args(env, info, argv) < 1 || !typed_span(env, argv[0], napi_uint8_array, &q)) return int32(env, kBadArgument);
+  QueueBase queue;
+  if (queue.attach(q.data, q.len, 0) != 0) return int32(env, kBadQueue);
+  return int32(env, static_cast<int32_t>(queue.size()));
+}
+
+// (queue: Uint8Array) -> 0 | status; the caller notifies the sleepers.
+napi_value queue_close(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  Span q;
+  if (args(env, info, argv) < 1 || !typed_span(env, argv[0], napi_uint8_array, &q)) return int32(env, kBadArgument);
+  QueueBase queue;
+  if (queue.attach(q.data, q.len, 0) != 0) return int32(env, kBadQueue);
+  queue.close();
+  return int32(env, 0);
+}
+
+// (queue: Uint8Array, kind, capacity, slotBytes) -> 0 | status
+napi_value queue_init(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  Span q;
+  uint32_t kind = 0, capacity = 0, slot_bytes = 0;
+  if (args(env, info, argv) < 4 || !typed_span(env, argv[0], napi_uint8_array, &q) || !uint32_arg(env, argv[1], &kind) ||
+      !uint32_arg(env, argv[2], &capacity) || !uint32_arg(env, argv[3], &slot_bytes)) {
+    return int32(env, kBadArgument);
+  }
+  return int32(env, up::queue::init_queue(q.data, q.len, kind, capacity, slot_bytes));
+}
+
+// One replay: the thread, what it reads (pinned by references) and how it reports back.
+struct Replay {
+  napi_env env = nullptr;
+  napi_ref queue_ref = nullptr;
+  napi_ref data_ref = nullptr;
+  napi_ref lengths_ref = nullptr;
+  napi_deferred deferred = nullptr;
+  napi_threadsafe_function tsfn = nullptr;
+  Span queue;
+  ReplayFrames frames;
+  double rate_per_sec = 0;
+  std::thread thread;
+  std::atomic<bool> stop{false};
+  // Coalesces wake-ups: at most one notify call is queued on the JS thread at a time.
+  std::atomic<bool> wake_pending{false};
+  bool torn_down = false;
+  ReplayResult result;
+};
+
+// Runs on the JS thread that started the replay: calls the TS notify function.
+void call_wake(napi_env env, napi_value js_wake, void* context, void* /*data*/) {
+  auto* r = static_cast<Replay*>(context);
+  r->wake_pending.store(false, std::memory_order_seq_cst);
+  if (env == nullptr || js_wake == nullptr) return;
+  napi_value undefined;
+  napi_get_undefined(env, &undefined);
+  napi_call_function(env, undefined, js_wake, 0, nullptr, nullptr);
+}
+
+// Runs on the replay thread, from the core, when consumers sleep.
+void request_wake(void* context) {
+  auto* r = static_cast<Replay*>(context);
+  if (!r->wake_pending.exchange(true, std::memory_order_seq_cst)) {
+    if (napi_call_threadsafe_function(r->tsfn, nullptr, napi_tsfn_nonblocking) != napi_ok) {
+      r->wake_pending.store(false, std::memory_order_seq_cst);
+    }
+  }
+}
+
+// A worker (or the process) going away: stop the thread and wait for it, before the
+// thread-safe function it uses is torn down (cleanup hooks run last-registered first).
+void on_env_teardown(void* arg) {
+  auto* r = static_cast<Replay*>(arg);
+  r->torn_down = true;
+  r->stop.store(true, std::memory_order_relaxed);
+  if (r->thread.joinable()) r->thread.join();
+}
+
+void delete_refs(Replay* r) {
+  for (napi_ref ref : {r->queue_ref, r->data_ref, r->lengths_ref}) {
+    if (ref != nullptr) napi_delete_reference(r->env, ref);
+  }
+}
+
+// Runs on the JS thread once the replay thread has released the function.
+void finish_replay(napi_env env, void* data, void* /*hint*/) {
+  auto* r = static_cast<Replay*>(data);
+  if (r->thread.joinable()) r->thread.join();
+  if (!r->torn_down) {
+    napi_remove_env_cleanup_hook(env, on_env_teardown, r);
+    napi_value result, pushed, elapsed, status;
+    napi_create_object(env, &result);
+    napi_create_double(env, static_cast<double>(r->result.pushed), &pushed);
+    napi_create_double(env, r->result.elapsed_ms, &elapsed);
+    napi_create_int32(env, r->result.status, &status);
+    napi_set_named_property(env, result, "pushed", pushed);
+    napi_set_named_property(env, result, "elapsedMs", elapsed);
+    napi_set_named_property(env, result, "status", status);
+    napi_resolve_deferred(env, r->deferred, result);
+    delete_refs(r);
+  }
+  delete r;
+}
+
+napi_value throw_status(napi_env env, const char* what, int32_t status) {
+  const std::string message = std::string(what) + " (status " + std::to_string(status) + ")";
+  napi_throw_error(env, "ERR_ULTRA_PERF_QUEUE_NATIVE", message.c_str());
+  return nullptr;
+}
+
+// (queue: Uint8Array, data: Uint8Array, lengths: Uint32Array, ratePerSec: number,
+//  wake: () => void) -> Promise<{ pushed, elapsedMs, status }>
+napi_value replay_into_queue(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  Span q, data, lengths;
+  double rate = 0;
+  napi_valuetype wake_type = napi_undefined;
+  if (args(env, info, argv) < 5 || !typed_span(env, argv[0], napi_uint8_array, &q) ||
+      !typed_span(env, argv[1], napi_uint8_array, &data) || !typed_span(env, argv[2], napi_uint32_array, &lengths) ||
+      napi_get_value_double(env, argv[3], &rate) != napi_ok || !(rate >= 0) ||
+      napi_typeof(env, argv[4], &wake_type) != napi_ok || wake_type != napi_function ||
+      lengths.len / 4 > UINT32_MAX) {
+    return throw_status(env, "replayIntoQueue: bad arguments", kBadArgument);
+  }
+  ReplayFrames frames{data.data, data.len, reinterpret_cast<const uint32_t*>(lengths.data),
+                      static_cast<uint32_t>(lengths.len / 4)};
+  if (const int32_t bad = check_replay(q.data, q.len, frames); bad != 0) {
+    return throw_status(env, "replayIntoQueue: the queue or the frames were refused", bad);
+  }
+
+  auto* r = new Replay();
+  r->env = env;
+  r->queue = q;
+  r->frames = frames;
+  r->rate_per_sec = rate;
+  napi_value promise, name;
+  napi_create_reference(env, argv[0], 1, &r->queue_ref);
+  napi_create_reference(env, argv[1], 1, &r->data_ref);
+  napi_create_reference(env, argv[2], 1, &r->lengths_ref);
+  napi_create_promise(env, &r->deferred, &promise);
+  napi_create_string_utf8(env, "ultra-performance:replayIntoQueue", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, argv[4], nullptr, name, 0, 1, r, finish_replay, r, call_wake, &r->tsfn) !=
+      napi_ok) {
+    delete_refs(r);
+    napi_value err, msg;
+    napi_create_string_utf8(env, "replayIntoQueue: could not create a thread-safe function", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, nullptr, msg, &err);
+    napi_reject_deferred(env, r->deferred, err);
+    delete r;
+    return promise;
+  }
+  napi_add_env_cleanup_hook(env, on_env_teardown, r);
+  // Counted from now, not from when the thread gets going: a consumer that goes to
+  // sleep on this very JS thread must already cap its sleep.
+  QueueBase counter;
+  if (counter.attach(q.data, q.len, 0) == 0) counter.add_native_producer(1);
+  r->thread = std::thread([r] {
+    ReplayOptions options;
+    options.rate_per_sec = r->rate_per_sec;
+    options.stop = &r->stop;
+    options.wake = request_wake;
+    options.context = r;
+    r->result = replay_frames(r->queue.data, r->queue.len, r->frames, options);
+    QueueBase counter;
+    if (counter.attach(r->queue.data, r->queue.len, 0) == 0) counter.add_native_producer(-1);
+    napi_release_threadsafe_function(r->tsfn, napi_tsfn_release);
+  });
+  return promise;
+}
+
+// Every constant and offset of layout.hpp, for the test that holds the TS side to them.
+napi_value layout_object(napi_env env) {
+  napi_value out;
+  napi_create_object(env, &out);
+  auto set = [&](const char* key, double v) {
+    napi_value n;
+    napi_create_double(env, v, &n);
+    napi_set_named_property(env, out, key, n);
+  };
+  set("cacheLineSize", kCacheLineSize);
+  set("lineBytes", kLineBytes);
+  set("magic", kMagic);
+  set("version", kVersion);
+  set("kindSpsc", kKindSpsc);
+  set("kindMpmc", kKindMpmc);
+  set("minCapacity", kMinCapacity);
+  set("maxCapacity", kMaxCapacity);
+  set("maxSlotBytes", kMaxSlotBytes);
+  set("maxTotalBytes", static_cast<double>(kMaxTotalBytes));
+  set("slotHeaderBytes", kSlotHeaderBytes);
+  set("slotSeqOffset", kSlotSeqOffset);
+  set("slotLengthOffset", kSlotLengthOffset);
+  set("dataOffset", kDataOffset);
+  set("magicOffset", offsetof(QueueHeader, magic));
+  set("versionOffset", offsetof(QueueHeader, version));
+  set("kindOffset", offsetof(QueueHeader, kind));
+  set("capacityOffset", offsetof(QueueHeader, capacity));
+  set("slotBytesOffset", offsetof(QueueHeader, slot_bytes));
+  set("slotStrideOffset", offsetof(QueueHeader, slot_stride));
+  set("dataOffsetOffset", offsetof(QueueHeader, data_offset));
+  set("totalBytesOffset", offsetof(QueueHeader, total_bytes));
+  set("closedOffset", offsetof(QueueHeader, closed));
+  set("tailOffset", offsetof(QueueHeader, tail));
+  set("headCacheOffset", offsetof(QueueHeader, head_cache));
+  set("headOffset", offsetof(QueueHeader, head));
+  set("tailCacheOffset", offsetof(QueueHeader, tail_cache));
+  set("notEmptySeqOffset", offsetof(QueueHeader, not_empty_seq));
+  set("consumersAsleepOffset", offsetof(QueueHeader, consumers_asleep));
+  set("nativeProducersOffset", offsetof(QueueHeader, native_producers));
+  set("notFullSeqOffset", offsetof(QueueHeader, not_full_seq));
+  set("producersAsleepOffset", offsetof(QueueHeader, producers_asleep));
+  set("full", kFull);
+  set("pushed", kPushed);
+  set("empty", kEmpty);
+  set("closed", kClosed);
+  set("tooBig", kTooBig);
+  set("outTooSmall", kOutTooSmall);
+  set("badQueue", kBadQueue);
+  set("corrupt", kCorrupt);
+  set("badBatch", kBadBatch);
+  set("stopped", kStopped);
+  set("badArgument", kBadArgument);
+  set("wakeBit", kWakeBit);
+  set("replayBatch", kReplayBatch);
+  return out;
+}
+
+void set_function(napi_env env, napi_value exports, const char* name, napi_callback cb) {
+  napi_value fn;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn);
+  napi_set_named_property(env, exports, name, fn);
+}
+
+}  // namespace
+
+void init_queue(Napi::Env env, Napi::Object exports) {
+  set_function(env, exports, "spscTryPush", try_push<SpscQueue>);
+  set_function(env, exports, "spscTryPop", try_pop<SpscQueue>);
+  set_function(env, exports, "spscPushBatch", push_batch<SpscQueue>);
+  set_function(env, exports, "spscPopBatch", pop_batch<SpscQueue>);
+  set_function(env, exports, "mpmcTryPush", try_push<MpmcQueue>);
+  set_function(env, exports, "mpmcTryPop", try_pop<MpmcQueue>);
+  set_function(env, exports, "mpmcPushBatch", push_batch<MpmcQueue>);
+  set_function(env, exports, "mpmcPopBatch", pop_batch<MpmcQueue>);
+  set_function(env, exports, "queueSize", queue_size);
+  set_function(env, exports, "queueClose", queue_close);
+  set_function(env, exports, "queueInit", queue_init);
+  set_function(env, exports, "replayIntoQueue", replay_into_queue);
+  exports.Set("queueLayout", Napi::Value(env, layout_object(env)));
+}
 
 }  // namespace up::napi

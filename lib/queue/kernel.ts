@@ -1,0 +1,478 @@
+/**
+ * The queue algorithms in TypeScript: the twins of cpp/queue/spsc_queue.hpp and
+ * mpmc_queue.hpp, on the same bytes (layout in layout.ts and cpp/queue/layout.hpp),
+ * returning the same status codes.
+ *
+ * Every function here is self-contained: it reads only its parameters, `Atomics` and
+ * the const enums below (which the compiler inlines as literals). That lets
+ * replay.ts ship their source text to a worker_thread (`fn.toString()`), so the TS
+ * backend's replayer runs this exact code. Keep it so: no imports, no module-level
+ * values, no nested functions.
+ *
+ * Callers validate arguments first (lib/queue/queue.ts); these functions trust them.
+ */
+
+/** Int32 word index of each header field: its byte offset / 4 (layout.hpp QueueHeader). */
+export const enum Word {
+  Magic = 0,
+  Version = 1,
+  Kind = 2,
+  Capacity = 3,
+  SlotBytes = 4,
+  SlotStride = 5,
+  DataOffset = 6,
+  TotalBytes = 7,
+  Closed = 8,
+  /** SPSC write index, MPMC enqueue position (line 1). */
+  Tail = 32,
+  /** The SPSC producer's cached head (line 2). */
+  HeadCache = 64,
+  /** SPSC read index, MPMC dequeue position (line 3). */
+  Head = 96,
+  /** The SPSC consumer's cached tail (line 4). */
+  TailCache = 128,
+  NotEmptySeq = 160,
+  /** A flag: set by a consumer about to sleep; the producer that finds it clears it and wakes all. */
+  ConsumersAsleep = 161,
+  NativeProducers = 162,
+  NotFullSeq = 192,
+  /** A flag: set by a producer about to sleep; the consumer that finds it clears it and wakes all. */
+  ProducersAsleep = 193,
+}
+
+/** Byte sizes and offsets of the layout (layout.hpp). */
+export const enum Layout {
+  CacheLineSize = 64,
+  LineBytes = 128,
+  DataOffset = 896,
+  SlotHeaderBytes = 8,
+  SlotSeqOffset = 0,
+  SlotLengthOffset = 4,
+  Magic = 0x55505155,
+  Version = 1,
+  KindSpsc = 1,
+  KindMpmc = 2,
+  MinCapacity = 2,
+  MaxCapacity = 1073741824,
+  MaxSlotBytes = 16777216,
+  MaxTotalBytes = 2147483520,
+  /** Messages longer than this are copied with one TypedArray.set instead of word by word. */
+  WordCopyMaxBytes = 256,
+}
+
+/** Results shared with the C++ core (layout.hpp). Non-negative: a count or a length. */
+export const enum Status {
+  Full = 0,
+  Pushed = 1,
+  Empty = -1,
+  Closed = -2,
+  TooBig = -3,
+  OutTooSmall = -4,
+  BadQueue = -5,
+  Corrupt = -6,
+  BadBatch = -7,
+  Stopped = -8,
+  BadArgument = -9,
+  /** Set on a result when the asleep flag was found (and cleared) and the seq bumped: the caller must notify all. */
+  WakeBit = 536870912,
+}
+
+/** Per-slot views for copying a whole slot out with one TypedArray.set, filled lazily. */
+export type SlotViews = (Uint8Array | undefined)[] | null;
+
+/** Copies len bytes of src from off into the queue at byte dst (8-aligned). */
+export function copyIn(u8: Uint8Array, qdv: DataView, dst: number, src: Uint8Array, sdv: DataView, off: number, len: number): void {
+  if (off === 0 && len === src.length) {
+    u8.set(src, dst);
+  } else if (len > Layout.WordCopyMaxBytes) {
+    // One short-lived view: for a long message the copy dominates the allocation.
+    u8.set(src.subarray(off, off + len), dst);
+  } else {
+    let j = 0;
+    for (; j + 4 <= len; j += 4) qdv.setInt32(dst + j, sdv.getInt32(off + j, true), true);
+    for (; j < len; j++) u8[dst + j] = src[off + j]!;
+  }
+}
+
+/**
+ * Copies a payload out of slot `index` (payload at byte src) into out at outOff. With
+ * views, the whole slot is copied through a cached view (no allocation; out has room
+ * for slotBytes there by contract); without, exactly len bytes.
+ */
+export function copyOut(
+  u8: Uint8Array,
+  views: SlotViews,
+  index: number,
+  src: number,
+  out: Uint8Array,
+  outOff: number,
+  len: number,
+  slotBytes: number,
+): void {
+  if (views !== null) {
+    let view = views[index];
+    if (view === undefined) {
+      view = u8.subarray(src, src + slotBytes);
+      views[index] = view;
+    }
+    out.set(view, outOff);
+  } else if (len !== 0) {
+    out.set(u8.subarray(src, src + len), outOff);
+  }
+}
+
+/** -1 when every length fits a slot and they sum to at most dataLength; else the first bad index, or count for the sum. */
+export function checkBatch(lengths: Uint32Array, count: number, slotBytes: number, dataLength: number): number {
+  let total = 0;
+  for (let i = 0; i < count; i++) {
+    const len = lengths[i]!;
+    if (len > slotBytes) return i;
+    total += len;
+  }
+  return total <= dataLength ? -1 : count;
+}
+
+// ---- SPSC (rigtorp SPSCQueue.h with cached indices) ----
+
+export function spscTryPush(i32: Int32Array, u8: Uint8Array, capacity: number, mask: number, stride: number, bytes: Uint8Array): number {
+  if (Atomics.load(i32, Word.Closed) !== 0) return Status.Closed;
+  const tail = i32[Word.Tail]!;
+  if ((tail - i32[Word.HeadCache]!) >>> 0 >= capacity) {
+    const head = Atomics.load(i32, Word.Head);
+    i32[Word.HeadCache] = head;
+    if ((tail - head) >>> 0 >= capacity) return Status.Full;
+  }
+  const slot = Layout.DataOffset + (tail & mask) * stride;
+  i32[(slot >> 2) + 1] = bytes.length;
+  u8.set(bytes, slot + Layout.SlotHeaderBytes);
+  Atomics.store(i32, Word.Tail, (tail + 1) | 0);
+  if (Atomics.load(i32, Word.ConsumersAsleep) === 0 || Atomics.exchange(i32, Word.ConsumersAsleep, 0) === 0) return Status.Pushed;
+  Atomics.add(i32, Word.NotEmptySeq, 1);
+  return Status.Pushed | Status.WakeBit;
+}
+
+export function spscTryPop(
+  i32: Int32Array,
+  u8: Uint8Array,
+  capacity: number,
+  mask: number,
+  stride: number,
+  slotBytes: number,
+  views: SlotViews,
+  out: Uint8Array,
+): number {
+  const head = i32[Word.Head]!;
+  let ready = (i32[Word.TailCache]! - head) >>> 0;
+  if (ready === 0 || ready > capacity) {
+    const tail = Atomics.load(i32, Word.Tail);
+    i32[Word.TailCache] = tail;
+    ready = (tail - head) >>> 0;
+    if (ready === 0 || ready > capacity) return Status.Empty;
+  }
+  const index = head & mask;
+  const slot = Layout.DataOffset + index * stride;
+  const len = i32[(slot >> 2) + 1]!;
+  if (len < 0 || len > slotBytes) return Status.Corrupt;
+  copyOut(u8, views, index, slot + Layout.SlotHeaderBytes, out, 0, len, slotBytes);
+  Atomics.store(i32, Word.Head, (head + 1) | 0);
+  if (Atomics.load(i32, Word.ProducersAsleep) === 0 || Atomics.exchange(i32, Word.ProducersAsleep, 0) === 0) return len;
+  Atomics.add(i32, Word.NotFullSeq, 1);
+  return len | Status.WakeBit;
+}
+
+/** Pushes the longest prefix of the (checked) batch that fits, with one index store. */
+export function spscPushBatch(
+  i32: Int32Array,
+  u8: Uint8Array,
+  qdv: DataView,
+  capacity: number,
+  mask: number,
+  stride: number,
+  data: Uint8Array,
+  ddv: DataView,
+  dataOffset: number,
+  lengths: Uint32Array,
+  lengthsOffset: number,
+  count: number,
+): number {
+  if (Atomics.load(i32, Word.Closed) !== 0) return Status.Closed;
+  const tail = i32[Word.Tail]!;
+  let used = (tail - i32[Word.HeadCache]!) >>> 0;
+  if (used > capacity || capacity - used < count) {
+    const head = Atomics.load(i32, Word.Head);
+    i32[Word.HeadCache] = head;
+    used = (tail - head) >>> 0;
+    if (used >= capacity) return 0;
+  }
+  const n = Math.min(count, capacity - used);
+  let off = dataOffset;
+  for (let i = 0; i < n; i++) {
+    const len = lengths[lengthsOffset + i]!;
+    const slot = Layout.DataOffset + ((tail + i) & mask) * stride;
+    i32[(slot >> 2) + 1] = len;
+    copyIn(u8, qdv, slot + Layout.SlotHeaderBytes, data, ddv, off, len);
+    off += len;
+  }
+  if (n === 0) return 0;
+  Atomics.store(i32, Word.Tail, (tail + n) | 0);
+  if (Atomics.load(i32, Word.ConsumersAsleep) === 0 || Atomics.exchange(i32, Word.ConsumersAsleep, 0) === 0) return n;
+  Atomics.add(i32, Word.NotEmptySeq, 1);
+  return n | Status.WakeBit;
+}
+
+/** Pops up to max messages packed into out while slotBytes of out are left, with one index store. */
+export function spscPopBatch(
+  i32: Int32Array,
+  u8: Uint8Array,
+  capacity: number,
+  mask: number,
+  stride: number,
+  slotBytes: number,
+  views: SlotViews,
+  out: Uint8Array,
+  lengths: Uint32Array,
+  max: number,
+): number {
+  const head = i32[Word.Head]!;
+  let ready = (i32[Word.TailCache]! - head) >>> 0;
+  if (ready > capacity || ready < max) {
+    const tail = Atomics.load(i32, Word.Tail);
+    i32[Word.TailCache] = tail;
+    ready = (tail - head) >>> 0;
+    if (ready > capacity) ready = 0;
+  }
+  if (ready > max) ready = max;
+  const room = out.length;
+  let off = 0;
+  let n = 0;
+  for (; n < ready && room - off >= slotBytes; n++) {
+    const index = (head + n) & mask;
+    const slot = Layout.DataOffset + index * stride;
+    const len = i32[(slot >> 2) + 1]!;
+    if (len < 0 || len > slotBytes) break;
+    copyOut(u8, views, index, slot + Layout.SlotHeaderBytes, out, off, len, slotBytes);
+    lengths[n] = len;
+    off += len;
+  }
+  if (n === 0) return ready === 0 ? 0 : Status.Corrupt;
+  Atomics.store(i32, Word.Head, (head + n) | 0);
+  if (Atomics.load(i32, Word.ProducersAsleep) === 0 || Atomics.exchange(i32, Word.ProducersAsleep, 0) === 0) return n;
+  Atomics.add(i32, Word.NotFullSeq, 1);
+  return n | Status.WakeBit;
+}
+
+// ---- MPMC (Vyukov's bounded queue, a sequence number per slot) ----
+
+/** Claims a slot and publishes len bytes of src from off (all of src when sdv is null); false when full. */
+export function mpmcPushOne(
+  i32: Int32Array,
+  u8: Uint8Array,
+  qdv: DataView,
+  mask: number,
+  stride: number,
+  src: Uint8Array,
+  sdv: DataView | null,
+  off: number,
+  len: number,
+): boolean {
+  let pos = Atomics.load(i32, Word.Tail);
+  let slot = 0;
+  for (;;) {
+    slot = Layout.DataOffset + (pos & mask) * stride;
+    const dif = (Atomics.load(i32, slot >> 2) - pos) | 0;
+    if (dif === 0) {
+      const seen = Atomics.compareExchange(i32, Word.Tail, pos, (pos + 1) | 0);
+      if (seen === pos) break;
+      pos = seen;
+    } else if (dif < 0) {
+      return false;
+    } else {
+      pos = Atomics.load(i32, Word.Tail);
+    }
+  }
+  i32[(slot >> 2) + 1] = len;
+  if (sdv === null) u8.set(src, slot + Layout.SlotHeaderBytes);
+  else copyIn(u8, qdv, slot + Layout.SlotHeaderBytes, src, sdv, off, len);
+  Atomics.store(i32, slot >> 2, (pos + 1) | 0);
+  return true;
+}
+
+/** Claims the next full slot and copies it into out at outOff: bytes, Empty, or Corrupt (slot still released). */
+export function mpmcPopOne(
+  i32: Int32Array,
+  u8: Uint8Array,
+  capacity: number,
+  mask: number,
+  stride: number,
+  slotBytes: number,
+  views: SlotViews,
+  out: Uint8Array,
+  outOff: number,
+): number {
+  let pos = Atomics.load(i32, Word.Head);
+  let slot = 0;
+  for (;;) {
+    slot = Layout.DataOffset + (pos & mask) * stride;
+    const dif = (Atomics.load(i32, slot >> 2) - ((pos + 1) | 0)) | 0;
+    if (dif === 0) {
+      const seen = Atomics.compareExchange(i32, Word.Head, pos, (pos + 1) | 0);
+      if (seen === pos) break;
+      pos = seen;
+    } else if (dif < 0) {
+      return Status.Empty;
+    } else {
+      pos = Atomics.load(i32, Word.Head);
+    }
+  }
+  const len = i32[(slot >> 2) + 1]!;
+  const ok = len >= 0 && len <= slotBytes;
+  if (ok) copyOut(u8, views, pos & mask, slot + Layout.SlotHeaderBytes, out, outOff, len, slotBytes);
+  Atomics.store(i32, slot >> 2, (pos + capacity) | 0);
+  return ok ? len : Status.Corrupt;
+}
+
+export function mpmcTryPush(i32: Int32Array, u8: Uint8Array, qdv: DataView, mask: number, stride: number, bytes: Uint8Array): number {
+  if (Atomics.load(i32, Word.Closed) !== 0) return Status.Closed;
+  if (!mpmcPushOne(i32, u8, qdv, mask, stride, bytes, null, 0, bytes.length)) return Status.Full;
+  if (Atomics.load(i32, Word.ConsumersAsleep) === 0 || Atomics.exchange(i32, Word.ConsumersAsleep, 0) === 0) return Status.Pushed;
+  Atomics.add(i32, Word.NotEmptySeq, 1);
+  return Status.Pushed | Status.WakeBit;
+}
+
+export function mpmcTryPop(
+  i32: Int32Array,
+  u8: Uint8Array,
+  capacity: number,
+  mask: number,
+  stride: number,
+  slotBytes: number,
+  views: SlotViews,
+  out: Uint8Array,
+): number {
+  const len = mpmcPopOne(i32, u8, capacity, mask, stride, slotBytes, views, out, 0);
+  if (len < 0) return len;
+  if (Atomics.load(i32, Word.ProducersAsleep) === 0 || Atomics.exchange(i32, Word.ProducersAsleep, 0) === 0) return len;
+  Atomics.add(i32, Word.NotFullSeq, 1);
+  return len | Status.WakeBit;
+}
+
+/** Same signature as spscPushBatch (capacity unused), so a caller picks one once. */
+export function mpmcPushBatch(
+  i32: Int32Array,
+  u8: Uint8Array,
+  qdv: DataView,
+  _capacity: number,
+  mask: number,
+  stride: number,
+  data: Uint8Array,
+  ddv: DataView,
+  dataOffset: number,
+  lengths: Uint32Array,
+  lengthsOffset: number,
+  count: number,
+): number {
+  if (Atomics.load(i32, Word.Closed) !== 0) return Status.Closed;
+  let off = dataOffset;
+  let n = 0;
+  for (; n < count; n++) {
+    const len = lengths[lengthsOffset + n]!;
+    if (!mpmcPushOne(i32, u8, qdv, mask, stride, data, ddv, off, len)) break;
+    off += len;
+  }
+  if (n === 0) return 0;
+  if (Atomics.load(i32, Word.ConsumersAsleep) === 0 || Atomics.exchange(i32, Word.ConsumersAsleep, 0) === 0) return n;
+  Atomics.add(i32, Word.NotEmptySeq, 1);
+  return n | Status.WakeBit;
+}
+
+export function mpmcPopBatch(
+  i32: Int32Array,
+  u8: Uint8Array,
+  capacity: number,
+  mask: number,
+  stride: number,
+  slotBytes: number,
+  views: SlotViews,
+  out: Uint8Array,
+  lengths: Uint32Array,
+  max: number,
+): number {
+  const room = out.length;
+  let off = 0;
+  let n = 0;
+  let corrupt = false;
+  for (; n < max && room - off >= slotBytes; n++) {
+    const len = mpmcPopOne(i32, u8, capacity, mask, stride, slotBytes, views, out, off);
+    if (len < 0) {
+      corrupt = len === Status.Corrupt;
+      break;
+    }
+    lengths[n] = len;
+    off += len;
+  }
+  if (n === 0) return corrupt ? Status.Corrupt : 0;
+  if (Atomics.load(i32, Word.ProducersAsleep) === 0 || Atomics.exchange(i32, Word.ProducersAsleep, 0) === 0) return n;
+  Atomics.add(i32, Word.NotFullSeq, 1);
+  return n | Status.WakeBit;
+}
+
+/** Outcome of a replay, as the native replayer reports it too. */
+export interface ReplayOutcome {
+  pushed: number;
+  elapsedMs: number;
+  /** 0: all frames pushed; Status.Closed: the queue was closed first. */
+  status: number;
+}
+
+/**
+ * The feed replayer on the TS backend, run inside a worker_thread (replay.ts): the same
+ * algorithm as cpp/queue/replay.cc, except that a full queue is waited on with
+ * Atomics.wait (a JS producer can be notified; the native one polls).
+ */
+export function replayLoop(buffer: SharedArrayBuffer, data: Uint8Array, lengths: Uint32Array, ratePerSec: number): ReplayOutcome {
+  const i32 = new Int32Array(buffer);
+  const u8 = new Uint8Array(buffer);
+  const qdv = new DataView(buffer);
+  const ddv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  const capacity = i32[Word.Capacity]!;
+  const mask = capacity - 1;
+  const stride = i32[Word.SlotStride]!;
+  const pushBatch = i32[Word.Kind] === Layout.KindSpsc ? spscPushBatch : mpmcPushBatch;
+  const count = lengths.length;
+  const paced = ratePerSec > 0;
+  const msPerFrame = paced ? 1000 / ratePerSec : 0;
+  const start = performance.now();
+  let status = 0;
+  let offset = 0;
+  let i = 0;
+  let spins = 0;
+  while (i < count) {
+    if (paced) {
+      const due = start + i * msPerFrame;
+      for (let left = due - performance.now(); left > 0; left = due - performance.now()) {
+        if (left > 1) Atomics.wait(sleeper, 0, 0, left - 0.5);
+      }
+    }
+    const want = paced ? 1 : Math.min(64, count - i);
+    let result = pushBatch(i32, u8, qdv, capacity, mask, stride, data, ddv, offset, lengths, i, want);
+    if (result === 0 && ++spins > 64) {
+      // Full: sleep until a consumer frees a slot (it notifies only when it finds the flag).
+      const seq = Atomics.load(i32, Word.NotFullSeq);
+      Atomics.store(i32, Word.ProducersAsleep, 1);
+      result = pushBatch(i32, u8, qdv, capacity, mask, stride, data, ddv, offset, lengths, i, want);
+      if (result === 0) Atomics.wait(i32, Word.NotFullSeq, seq);
+    }
+    if (result < 0) {
+      status = result;
+      break;
+    }
+    const n = result & ~Status.WakeBit;
+    if (n !== result) Atomics.notify(i32, Word.NotEmptySeq);
+    if (n === 0) continue;
+    spins = 0;
+    for (let k = 0; k < n; k++) offset += lengths[i + k]!;
+    i += n;
+  }
+  return { pushed: i, elapsedMs: performance.now() - start, status };
+}

@@ -1,0 +1,190 @@
+/**
+ * replayIntoQueue: a feed replayer. Recorded frames are pushed into a queue from a
+ * thread of their own while JS threads consume them.
+ *
+ * Native backend: a std::thread inside the addon (cpp/queue/replay.cc). It polls a full
+ * queue with a spin/yield/sleep backoff, and wakes sleeping JS consumers through a
+ * thread-safe function that runs Atomics.notify on the thread that called
+ * replayIntoQueue (the only way native code can reach Atomics.wait sleepers).
+ *
+ * TS backend: a worker_thread running kernel.ts's replayLoop, the same algorithm on
+ * the same kernels; it sleeps on a full queue with Atomics.wait instead of polling.
+ * Starting a worker costs some milliseconds more than starting a native thread.
+ */
+import { Worker } from 'node:worker_threads';
+
+import { BackendUnavailableError, invalidRange, invalidType } from '../errors.js';
+import { copyIn, mpmcPushBatch, mpmcPushOne, replayLoop, spscPushBatch, type ReplayOutcome } from './kernel.js';
+import { Status, Word } from './layout.js';
+import { kQueueViews, nativeQueueAddon, SharedQueue } from './queue.js';
+
+/** Frames as separate arrays, or packed back to back with their lengths. */
+export type ReplayFrames = readonly Uint8Array[] | { data: Uint8Array; lengths: Uint32Array };
+
+export interface ReplayOptions {
+  /** Frames per second; default: as fast as the consumers take them. */
+  ratePerSec?: number;
+  /** 'auto' (default): the native thread when the addon is loaded, else a worker_thread. */
+  backend?: 'auto' | 'ts' | 'native';
+}
+
+export interface ReplayResult {
+  /** Frames pushed: all of them, unless the queue was closed first. */
+  pushed: number;
+  /** From the first push to the last, on the replaying thread. */
+  elapsedMs: number;
+}
+
+interface Packed {
+  data: Uint8Array;
+  lengths: Uint32Array;
+}
+
+function packFrames(frames: unknown, slotBytes: number): Packed {
+  if (Array.isArray(frames)) {
+    let total = 0;
+    for (let i = 0; i < frames.length; i++) {
+      const f: unknown = frames[i];
+      if (!(f instanceof Uint8Array)) throw invalidType(`frames[${i}]`, 'a Uint8Array', f);
+      if (f.length > slotBytes) throw invalidRange(`frames[${i}]`, `at most ${slotBytes} bytes (the queue's slotBytes)`, f);
+      total += f.length;
+    }
+    const data = new Uint8Array(total);
+    const lengths = new Uint32Array(frames.length);
+    let off = 0;
+    frames.forEach((f: Uint8Array, i) => {
+      data.set(f, off);
+      lengths[i] = f.length;
+      off += f.length;
+    });
+    return { data, lengths };
+  }
+  if (typeof frames !== 'object' || frames === null) {
+    throw invalidType('frames', 'an array of Uint8Array or { data: Uint8Array, lengths: Uint32Array }', frames);
+  }
+  const { data, lengths } = frames as { data?: unknown; lengths?: unknown };
+  if (!(data instanceof Uint8Array)) throw invalidType('frames.data', 'a Uint8Array', data);
+  if (!(lengths instanceof Uint32Array)) throw invalidType('frames.lengths', 'a Uint32Array', lengths);
+  let total = 0;
+  for (let i = 0; i < lengths.length; i++) {
+    const len = lengths[i]!;
+    if (len > slotBytes) throw invalidRange(`frames.lengths[${i}]`, `at most ${slotBytes} bytes (the queue's slotBytes)`, len);
+    total += len;
+  }
+  if (total > data.length) throw invalidRange('frames.data', `at least ${total} bytes (the sum of frames.lengths)`, data);
+  return { data, lengths };
+}
+
+/** A private copy unless the memory is shared: a detached ArrayBuffer must never pull memory from under the thread. */
+function pinnable(p: Packed): Packed {
+  const shared = (a: ArrayBufferView): boolean => a.buffer instanceof SharedArrayBuffer;
+  return {
+    data: shared(p.data) ? p.data : p.data.slice(),
+    lengths: shared(p.lengths) ? p.lengths : p.lengths.slice(),
+  };
+}
+
+function checkOptions(options: unknown): { rate: number; backend: 'auto' | 'ts' | 'native' } {
+  if (options === undefined) return { rate: 0, backend: 'auto' };
+  if (typeof options !== 'object' || options === null) throw invalidType('options', 'an options object', options);
+  const { ratePerSec, backend } = options as { ratePerSec?: unknown; backend?: unknown };
+  let rate = 0;
+  if (ratePerSec !== undefined) {
+    if (typeof ratePerSec !== 'number' || Number.isNaN(ratePerSec)) throw invalidType('options.ratePerSec', 'a number of frames per second', ratePerSec);
+    if (!(ratePerSec > 0) || !Number.isFinite(ratePerSec)) throw invalidRange('options.ratePerSec', 'a finite number of frames per second above 0', ratePerSec);
+    rate = ratePerSec;
+  }
+  if (backend !== undefined && backend !== 'auto' && backend !== 'ts' && backend !== 'native') {
+    throw invalidRange('options.backend', "'auto', 'ts' or 'native'", backend);
+  }
+  return { rate, backend: backend ?? 'auto' };
+}
+
+let workerSource: string | undefined;
+
+/** The worker's whole program: the kernels' own source text, then one call. */
+function replayWorkerSource(): string {
+  workerSource ??= [
+    "'use strict';",
+    // Some transpilers wrap functions in a __name(fn, "name") helper for stack traces.
+    'var __name = function (target) { return target; };',
+    "const { parentPort, workerData } = require('node:worker_threads');",
+    copyIn.toString(),
+    mpmcPushOne.toString(),
+    spscPushBatch.toString(),
+    mpmcPushBatch.toString(),
+    `const replay = (${replayLoop.toString()});`,
+    'parentPort.postMessage(replay(workerData.buffer, workerData.data, workerData.lengths, workerData.ratePerSec));',
+  ].join('\n');
+  return workerSource;
+}
+
+function settle(outcome: ReplayOutcome, stack: Error): ReplayResult {
+  if (outcome.status === 0 || outcome.status === Status.Closed) {
+    return { pushed: outcome.pushed, elapsedMs: outcome.elapsedMs };
+  }
+  stack.message = `replayIntoQueue stopped with status ${outcome.status} after ${outcome.pushed} frames`;
+  throw stack;
+}
+
+/**
+ * Pushes recorded frames into a queue from another thread, as fast as consumers take
+ * them or paced at `ratePerSec`, and resolves with how many it pushed when it is done.
+ * Stops early, cleanly, when the queue is closed. With the CPU addon the pusher is a
+ * native thread; without it, a worker_thread running the same algorithm in TS. The
+ * queue's buffer and the frames are held (frames not in a SharedArrayBuffer are copied
+ * once) until the promise settles. A frame longer than the queue's slotBytes is
+ * refused before anything is pushed.
+ *
+ * @example
+ * import { SpscQueue, replayIntoQueue } from 'ultra-performance';
+ * const q = SpscQueue.create({ capacity: 65536, slotBytes: 256 });
+ * const consumer = new Worker('./strategy.js', { workerData: q.buffer });
+ * const { pushed, elapsedMs } = await replayIntoQueue(q, recordedTicks, { ratePerSec: 50_000 });
+ * q.close();
+ */
+export function replayIntoQueue(queue: SharedQueue, frames: ReplayFrames, options?: ReplayOptions): Promise<ReplayResult> {
+  const stack = new Error('replayIntoQueue');
+  try {
+    if (!(queue instanceof SharedQueue)) throw invalidType('queue', 'an SpscQueue or MpmcQueue', queue);
+    const packed = packFrames(frames, queue.slotBytes);
+    const { rate, backend } = checkOptions(options);
+    const addon = nativeQueueAddon();
+    if (backend === 'native' && addon === null) {
+      throw new BackendUnavailableError("options.backend 'native' was asked for replayIntoQueue but the CPU addon is not loaded (see backendInfo().nativeError)");
+    }
+    const views = queue[kQueueViews];
+    if (addon !== null && backend !== 'ts') {
+      const pinned = pinnable(packed);
+      const i32 = views.i32;
+      const wake = (): void => {
+        Atomics.notify(i32, Word.NotEmptySeq);
+      };
+      return addon.replayIntoQueue(views.u8, pinned.data, pinned.lengths, rate, wake).then((o) => settle(o, stack));
+    }
+    return new Promise<ReplayResult>((resolve, reject) => {
+      const worker = new Worker(replayWorkerSource(), {
+        eval: true,
+        workerData: { buffer: queue.buffer, data: packed.data, lengths: packed.lengths, ratePerSec: rate },
+      });
+      let done = false;
+      worker.once('message', (outcome: ReplayOutcome) => {
+        done = true;
+        try {
+          resolve(settle(outcome, stack));
+        } catch (err) {
+          reject(err);
+        }
+      });
+      worker.once('error', (err) => {
+        done = true;
+        reject(err);
+      });
+      worker.once('exit', (code) => {
+        if (!done) reject(new Error(`the replayIntoQueue worker exited with code ${code} before finishing`));
+      });
+    });
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
