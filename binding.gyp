@@ -9,6 +9,7 @@
         "cpp/napi/memory.cc",
         "cpp/napi/orderbook.cc",
         "cpp/napi/risk.cc",
+        "cpp/memory/buddy.cc", "cpp/memory/layout.cc", "cpp/memory/ring.cc", "cpp/memory/slab.cc", "cpp/memory/stack.cc",
         "cpp/system/affinity.cc",
         "cpp/system/cpu_info.cc"
       ],

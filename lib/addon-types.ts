@@ -32,7 +32,41 @@ export interface SystemAddon {
 export interface QueueAddon {}
 
 // ---- cpp/napi/memory.cc ----
-export interface MemoryAddon {}
+// `mem` is a Uint8Array over the whole allocator buffer (ArrayBuffer or
+// SharedArrayBuffer). Allocation calls return a byte offset (>= 0) or a negative
+// status (lib/memory/layout.ts Status); free-like calls return 0 or a status. The
+// native side re-reads and re-checks the header on every call.
+export interface MemoryAddon {
+  /** Every layout constant of cpp/memory/layout.hpp by name ("slab.head", ...). */
+  memoryLayout(): Record<string, number>;
+  /** Fills out (Int32Array(10)): totalBytes, dataOffset, dataBytes, g0..g3, array0..array2; returns a status. */
+  memoryGeometry(kind: number, a: number, b: number, out: Int32Array): number;
+  memoryFormat(mem: Uint8Array, kind: number, a: number, b: number, shared: boolean): number;
+  memoryValidate(mem: Uint8Array, kind: number): number;
+  slabAlloc(mem: Uint8Array): number;
+  slabFree(mem: Uint8Array, offset: number): number;
+  /** out (Int32Array(2)): used, free. */
+  slabStats(mem: Uint8Array, out: Int32Array): number;
+  buddyAlloc(mem: Uint8Array, size: number): number;
+  buddyFree(mem: Uint8Array, offset: number): number;
+  /** The live block's size, or a negative status. */
+  buddyBlockSize(mem: Uint8Array, offset: number): number;
+  /** out (Float64Array(6)): bytes, used, free, largestFreeBlock, liveBlocks, fragmentation. */
+  buddyStats(mem: Uint8Array, out: Float64Array): number;
+  ringAlloc(mem: Uint8Array, size: number): number;
+  /** Releases the oldest allocation: its offset, or -1 when empty. */
+  ringRelease(mem: Uint8Array): number;
+  ringFree(mem: Uint8Array, offset: number): number;
+  ringOldest(mem: Uint8Array): number;
+  ringSizeOf(mem: Uint8Array, offset: number): number;
+  /** out (Int32Array(4)): bytes, used, free, live. */
+  ringStats(mem: Uint8Array, out: Int32Array): number;
+  stackAlloc(mem: Uint8Array, size: number): number;
+  stackMark(mem: Uint8Array): number;
+  stackReset(mem: Uint8Array, mark: number): number;
+  /** out (Int32Array(4)): bytes, used, free, highWater. */
+  stackStats(mem: Uint8Array, out: Int32Array): number;
+}
 
 // ---- cpp/napi/orderbook.cc ----
 export interface OrderbookAddon {}

@@ -1,8 +1,360 @@
-// Bindings for cpp/memory: unpack, call, pack. Validation happens in lib/memory.
+// Bindings for cpp/memory: unpack, call, pack. Validation happens in lib/memory; the
+// core re-checks the buffer's header on every call and answers with a Status, so a
+// stale or foreign buffer can never make it touch memory it does not own.
+//
+// Every allocator function takes the whole buffer as a Uint8Array (it may view a
+// SharedArrayBuffer) and primitives, and returns an offset or a Status as a number.
+#include <cstring>
+
+#include "../memory/buddy.hpp"
+#include "../memory/layout.hpp"
+#include "../memory/ring.hpp"
+#include "../memory/slab.hpp"
+#include "../memory/stack.hpp"
 #include "bindings.hpp"
 
 namespace up::napi {
+namespace {
 
-void init_memory(Napi::Env /*env*/, Napi::Object /*exports*/) {}
+namespace mem = up::memory;
+
+struct Bytes {
+  std::byte* data = nullptr;
+  std::size_t len = 0;
+};
+
+// A detached buffer comes back as (null, 0) and fails every header check.
+Bytes bytes_of(napi_env env, napi_value value) {
+  napi_typedarray_type type;
+  std::size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, value, &type, &length, &data, nullptr, nullptr) != napi_ok || type != napi_uint8_array) {
+    return {};
+  }
+  return {static_cast<std::byte*>(data), length};
+}
+
+int32_t int_arg(const Napi::CallbackInfo& info, std::size_t i) {
+  int32_t v = 0;
+  if (napi_get_value_int32(info.Env(), info[i], &v) != napi_ok) return INT32_MIN;
+  return v;
+}
+
+uint32_t uint_arg(const Napi::CallbackInfo& info, std::size_t i) {
+  uint32_t v = 0;
+  if (napi_get_value_uint32(info.Env(), info[i], &v) != napi_ok) return 0;
+  return v;
+}
+
+Napi::Value num(const Napi::CallbackInfo& info, double v) { return Napi::Number::New(info.Env(), v); }
+Napi::Value status(const Napi::CallbackInfo& info, mem::Status s) { return num(info, static_cast<int32_t>(s)); }
+
+constexpr auto kBadHeader = static_cast<double>(mem::Status::bad_header);
+
+template <class Allocator>
+std::optional<Allocator> attach(const Napi::CallbackInfo& info) {
+  const Bytes b = bytes_of(info.Env(), info[0]);
+  return Allocator::attach(b.data, b.len);
+}
+
+// ---- raw N-API for the hot calls ----
+// alloc/free go through plain napi_callbacks: node-addon-api's CallbackInfo and
+// exception wrapper cost ~10 ns a call, a third of the whole native alloc.
+
+napi_value int_result(napi_env env, int32_t v) {
+  napi_value out = nullptr;
+  napi_create_int32(env, v, &out);
+  return out;
+}
+
+template <std::size_t N>
+bool args(napi_env env, napi_callback_info cb, napi_value (&argv)[N]) {
+  std::size_t argc = N;
+  return napi_get_cb_info(env, cb, &argc, argv, nullptr, nullptr) == napi_ok && argc == N;
+}
+
+int32_t raw_int(napi_env env, napi_value v) {
+  int32_t out = 0;
+  return napi_get_value_int32(env, v, &out) == napi_ok ? out : INT32_MIN;
+}
+
+uint32_t raw_uint(napi_env env, napi_value v) {
+  uint32_t out = 0;
+  return napi_get_value_uint32(env, v, &out) == napi_ok ? out : 0;
+}
+
+constexpr int32_t kBadHeaderStatus = static_cast<int32_t>(mem::Status::bad_header);
+constexpr int32_t kBadArgumentStatus = static_cast<int32_t>(mem::Status::bad_argument);
+
+// (mem) -> offset | status
+napi_value raw_slab_alloc(napi_env env, napi_callback_info cb) {
+  napi_value argv[1];
+  if (!args(env, cb, argv)) return int_result(env, kBadArgumentStatus);
+  const Bytes b = bytes_of(env, argv[0]);
+  auto s = mem::Slab::attach(b.data, b.len);
+  return int_result(env, s ? s->alloc() : kBadHeaderStatus);
+}
+
+// (mem, offset) -> status
+napi_value raw_slab_free(napi_env env, napi_callback_info cb) {
+  napi_value argv[2];
+  if (!args(env, cb, argv)) return int_result(env, kBadArgumentStatus);
+  const Bytes b = bytes_of(env, argv[0]);
+  auto s = mem::Slab::attach(b.data, b.len);
+  return int_result(env, s ? static_cast<int32_t>(s->free(raw_int(env, argv[1]))) : kBadHeaderStatus);
+}
+
+// (mem, size) -> offset | status
+napi_value raw_buddy_alloc(napi_env env, napi_callback_info cb) {
+  napi_value argv[2];
+  if (!args(env, cb, argv)) return int_result(env, kBadArgumentStatus);
+  const Bytes b = bytes_of(env, argv[0]);
+  auto s = mem::Buddy::attach(b.data, b.len);
+  return int_result(env, s ? s->alloc(raw_uint(env, argv[1])) : kBadHeaderStatus);
+}
+
+// (mem, offset) -> status
+napi_value raw_buddy_free(napi_env env, napi_callback_info cb) {
+  napi_value argv[2];
+  if (!args(env, cb, argv)) return int_result(env, kBadArgumentStatus);
+  const Bytes b = bytes_of(env, argv[0]);
+  auto s = mem::Buddy::attach(b.data, b.len);
+  return int_result(env, s ? static_cast<int32_t>(s->free(raw_int(env, argv[1]))) : kBadHeaderStatus);
+}
+
+// ---- layout ----
+
+Napi::Value memory_layout(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  const auto set = [&](const char* name, double v) { o.Set(name, Napi::Number::New(env, v)); };
+  set("magic", mem::kMagic);
+  set("version", mem::kVersion);
+  set("headerBytes", mem::kHeaderBytes);
+  set("cacheLine", mem::kCacheLineSize);
+  set("maxTotalBytes", static_cast<double>(mem::kMaxTotalBytes));
+  set("flagShared", mem::kFlagShared);
+  set("header.magic", offsetof(mem::Header, magic));
+  set("header.version", offsetof(mem::Header, version));
+  set("header.kind", offsetof(mem::Header, kind));
+  set("header.flags", offsetof(mem::Header, flags));
+  set("header.totalBytes", offsetof(mem::Header, total_bytes));
+  set("header.dataOffset", offsetof(mem::Header, data_offset));
+  set("header.dataBytes", offsetof(mem::Header, data_bytes));
+  set("header.g0", offsetof(mem::Header, g0));
+  set("header.g1", offsetof(mem::Header, g1));
+  set("header.g2", offsetof(mem::Header, g2));
+  set("header.g3", offsetof(mem::Header, g3));
+  set("kind.slab", static_cast<uint32_t>(mem::Kind::slab));
+  set("kind.buddy", static_cast<uint32_t>(mem::Kind::buddy));
+  set("kind.ring", static_cast<uint32_t>(mem::Kind::ring));
+  set("kind.stack", static_cast<uint32_t>(mem::Kind::stack));
+  set("slab.head", mem::SlabLayout::kHead);
+  set("slab.next", mem::SlabLayout::kNext);
+  set("slab.allocated", mem::SlabLayout::kAllocated);
+  set("slab.maxSlots", mem::SlabLayout::kMaxSlots);
+  set("slab.maxSlotBytes", mem::SlabLayout::kMaxSlotBytes);
+  set("buddy.lock", mem::BuddyLayout::kLock);
+  set("buddy.avail", mem::BuddyLayout::kAvail);
+  set("buddy.usedBytes", mem::BuddyLayout::kUsedBytes);
+  set("buddy.liveBlocks", mem::BuddyLayout::kLiveBlocks);
+  set("buddy.freeHeads", mem::BuddyLayout::kFreeHeads);
+  set("buddy.meta", mem::BuddyLayout::kMeta);
+  set("buddy.maxOrders", mem::BuddyLayout::kMaxOrders);
+  set("buddy.free", mem::BuddyLayout::kFree);
+  set("buddy.used", mem::BuddyLayout::kUsed);
+  set("buddy.minMinBlock", mem::BuddyLayout::kMinMinBlock);
+  set("buddy.maxBytes", mem::BuddyLayout::kMaxBytes);
+  set("buddy.maxMinBlocks", mem::BuddyLayout::kMaxMinBlocks);
+  set("ring.lock", mem::RingLayout::kLock);
+  set("ring.head", mem::RingLayout::kHead);
+  set("ring.tail", mem::RingLayout::kTail);
+  set("ring.used", mem::RingLayout::kUsed);
+  set("ring.count", mem::RingLayout::kCount);
+  set("ring.data", mem::RingLayout::kData);
+  set("ring.recordHeader", mem::RingLayout::kRecordHeader);
+  set("ring.skip", mem::RingLayout::kSkip);
+  set("ring.check", mem::RingLayout::kCheck);
+  set("ring.minBytes", mem::RingLayout::kMinBytes);
+  set("ring.maxBytes", mem::RingLayout::kMaxBytes);
+  set("stack.top", mem::StackLayout::kTop);
+  set("stack.highWater", mem::StackLayout::kHighWater);
+  set("stack.data", mem::StackLayout::kData);
+  set("stack.minBytes", mem::StackLayout::kMinBytes);
+  set("stack.maxBytes", mem::StackLayout::kMaxBytes);
+  set("status.ok", static_cast<int32_t>(mem::Status::ok));
+  set("status.full", static_cast<int32_t>(mem::Status::full));
+  set("status.doubleFree", static_cast<int32_t>(mem::Status::double_free));
+  set("status.foreign", static_cast<int32_t>(mem::Status::foreign));
+  set("status.notOldest", static_cast<int32_t>(mem::Status::not_oldest));
+  set("status.corrupt", static_cast<int32_t>(mem::Status::corrupt));
+  set("status.badHeader", static_cast<int32_t>(mem::Status::bad_header));
+  set("status.tooBig", static_cast<int32_t>(mem::Status::too_big));
+  set("status.badArgument", static_cast<int32_t>(mem::Status::bad_argument));
+  set("status.misaligned", static_cast<int32_t>(mem::Status::misaligned));
+  return o;
+}
+
+// (kind, a, b, out: Int32Array(10)) -> Status; out = [total, dataOffset, dataBytes, g0..g3, array0..2]
+Napi::Value memory_geometry(const Napi::CallbackInfo& info) {
+  const mem::Geometry g = mem::geometry(static_cast<mem::Kind>(uint_arg(info, 0)), uint_arg(info, 1), uint_arg(info, 2));
+  auto out = info[3].As<Napi::Int32Array>();
+  if (out.ElementLength() < 10) return status(info, mem::Status::bad_argument);
+  const uint32_t fields[10] = {g.total_bytes, g.data_offset, g.data_bytes, g.g0, g.g1, g.g2, g.g3, g.array0, g.array1, g.array2};
+  std::memcpy(out.Data(), fields, sizeof fields);
+  return status(info, g.status);
+}
+
+// (mem, kind, a, b, shared) -> Status
+Napi::Value memory_format(const Napi::CallbackInfo& info) {
+  const Bytes b = bytes_of(info.Env(), info[0]);
+  if (b.data == nullptr) return num(info, kBadHeader);
+  const bool shared = info[4].ToBoolean().Value();
+  return status(info, mem::format(b.data, b.len, static_cast<mem::Kind>(uint_arg(info, 1)), uint_arg(info, 2),
+                                  uint_arg(info, 3), shared));
+}
+
+// (mem, kind) -> Status
+Napi::Value memory_validate(const Napi::CallbackInfo& info) {
+  const Bytes b = bytes_of(info.Env(), info[0]);
+  return status(info, mem::validate(b.data, b.len, static_cast<mem::Kind>(uint_arg(info, 1))));
+}
+
+// ---- slab ----
+
+// (mem, out: Int32Array(2)) -> Status; out = [used, free]
+Napi::Value slab_stats(const Napi::CallbackInfo& info) {
+  auto s = attach<mem::Slab>(info);
+  auto out = info[1].As<Napi::Int32Array>();
+  if (!s || out.ElementLength() < 2) return num(info, kBadHeader);
+  const mem::SlabStats st = s->stats();
+  out[0] = static_cast<int32_t>(st.used);
+  out[1] = static_cast<int32_t>(st.free);
+  return status(info, mem::Status::ok);
+}
+
+// ---- buddy ----
+
+Napi::Value buddy_block_size(const Napi::CallbackInfo& info) {
+  auto b = attach<mem::Buddy>(info);
+  return num(info, b ? static_cast<double>(b->block_size(int_arg(info, 1))) : kBadHeader);
+}
+
+// (mem, out: Float64Array(6)) -> Status; out = [bytes, used, free, largestFreeBlock, liveBlocks, fragmentation]
+Napi::Value buddy_stats(const Napi::CallbackInfo& info) {
+  auto b = attach<mem::Buddy>(info);
+  auto out = info[1].As<Napi::Float64Array>();
+  if (!b || out.ElementLength() < 6) return num(info, kBadHeader);
+  const mem::BuddyStats st = b->stats();
+  out[0] = st.bytes;
+  out[1] = st.used;
+  out[2] = st.free;
+  out[3] = st.largest_free_block;
+  out[4] = st.live_blocks;
+  out[5] = st.fragmentation;
+  return status(info, mem::Status::ok);
+}
+
+// ---- ring ----
+
+Napi::Value ring_alloc(const Napi::CallbackInfo& info) {
+  auto r = attach<mem::Ring>(info);
+  return num(info, r ? r->alloc(uint_arg(info, 1)) : kBadHeader);
+}
+
+Napi::Value ring_release(const Napi::CallbackInfo& info) {
+  auto r = attach<mem::Ring>(info);
+  return num(info, r ? r->release() : kBadHeader);
+}
+
+Napi::Value ring_free(const Napi::CallbackInfo& info) {
+  auto r = attach<mem::Ring>(info);
+  return r ? status(info, r->free(int_arg(info, 1))) : num(info, kBadHeader);
+}
+
+Napi::Value ring_oldest(const Napi::CallbackInfo& info) {
+  auto r = attach<mem::Ring>(info);
+  return num(info, r ? r->oldest() : kBadHeader);
+}
+
+Napi::Value ring_size_of(const Napi::CallbackInfo& info) {
+  auto r = attach<mem::Ring>(info);
+  return num(info, r ? static_cast<double>(r->size_of(int_arg(info, 1))) : kBadHeader);
+}
+
+// (mem, out: Int32Array(4)) -> Status; out = [bytes, used, free, live]
+Napi::Value ring_stats(const Napi::CallbackInfo& info) {
+  auto r = attach<mem::Ring>(info);
+  auto out = info[1].As<Napi::Int32Array>();
+  if (!r || out.ElementLength() < 4) return num(info, kBadHeader);
+  const mem::RingStats st = r->stats();
+  out[0] = static_cast<int32_t>(st.bytes);
+  out[1] = static_cast<int32_t>(st.used);
+  out[2] = static_cast<int32_t>(st.free);
+  out[3] = static_cast<int32_t>(st.live);
+  return status(info, mem::Status::ok);
+}
+
+// ---- stack ----
+
+Napi::Value stack_alloc(const Napi::CallbackInfo& info) {
+  auto s = attach<mem::Stack>(info);
+  return num(info, s ? s->alloc(uint_arg(info, 1)) : kBadHeader);
+}
+
+Napi::Value stack_mark(const Napi::CallbackInfo& info) {
+  auto s = attach<mem::Stack>(info);
+  return num(info, s ? s->mark() : kBadHeader);
+}
+
+Napi::Value stack_reset(const Napi::CallbackInfo& info) {
+  auto s = attach<mem::Stack>(info);
+  return s ? status(info, s->reset(int_arg(info, 1))) : num(info, kBadHeader);
+}
+
+// (mem, out: Int32Array(4)) -> Status; out = [bytes, used, free, highWater]
+Napi::Value stack_stats(const Napi::CallbackInfo& info) {
+  auto s = attach<mem::Stack>(info);
+  auto out = info[1].As<Napi::Int32Array>();
+  if (!s || out.ElementLength() < 4) return num(info, kBadHeader);
+  const mem::StackStats st = s->stats();
+  out[0] = static_cast<int32_t>(st.bytes);
+  out[1] = static_cast<int32_t>(st.used);
+  out[2] = static_cast<int32_t>(st.free);
+  out[3] = static_cast<int32_t>(st.high_water);
+  return status(info, mem::Status::ok);
+}
+
+}  // namespace
+
+void init_memory(Napi::Env env, Napi::Object exports) {
+  const auto add = [&](const char* name, Napi::Function fn) { exports.Set(name, fn); };
+  add("memoryLayout", Napi::Function::New<memory_layout>(env, "memoryLayout"));
+  add("memoryGeometry", Napi::Function::New<memory_geometry>(env, "memoryGeometry"));
+  add("memoryFormat", Napi::Function::New<memory_format>(env, "memoryFormat"));
+  add("memoryValidate", Napi::Function::New<memory_validate>(env, "memoryValidate"));
+  const auto add_raw = [&](const char* name, napi_callback cb) {
+    napi_value fn = nullptr;
+    NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn));
+    exports.Set(name, Napi::Value(env, fn));
+  };
+  add_raw("slabAlloc", raw_slab_alloc);
+  add_raw("slabFree", raw_slab_free);
+  add("slabStats", Napi::Function::New<slab_stats>(env, "slabStats"));
+  add_raw("buddyAlloc", raw_buddy_alloc);
+  add_raw("buddyFree", raw_buddy_free);
+  add("buddyBlockSize", Napi::Function::New<buddy_block_size>(env, "buddyBlockSize"));
+  add("buddyStats", Napi::Function::New<buddy_stats>(env, "buddyStats"));
+  add("ringAlloc", Napi::Function::New<ring_alloc>(env, "ringAlloc"));
+  add("ringRelease", Napi::Function::New<ring_release>(env, "ringRelease"));
+  add("ringFree", Napi::Function::New<ring_free>(env, "ringFree"));
+  add("ringOldest", Napi::Function::New<ring_oldest>(env, "ringOldest"));
+  add("ringSizeOf", Napi::Function::New<ring_size_of>(env, "ringSizeOf"));
+  add("ringStats", Napi::Function::New<ring_stats>(env, "ringStats"));
+  add("stackAlloc", Napi::Function::New<stack_alloc>(env, "stackAlloc"));
+  add("stackMark", Napi::Function::New<stack_mark>(env, "stackMark"));
+  add("stackReset", Napi::Function::New<stack_reset>(env, "stackReset"));
+  add("stackStats", Napi::Function::New<stack_stats>(env, "stackStats"));
+}
 
 }  // namespace up::napi

@@ -1,0 +1,178 @@
+#include "ring.hpp"
+
+#include "lock.hpp"
+
+namespace up::memory {
+
+namespace {
+
+constexpr uint32_t record_bytes(uint32_t size) noexcept {
+  return RingLayout::kRecordHeader + static_cast<uint32_t>(align_up(size, 8));
+}
+
+}  // namespace
+
+Ring::Ring(std::byte* base, OwnedBytes owned) noexcept
+    : base_(base),
+      lock_(reinterpret_cast<int32_t*>(base + RingLayout::kLock)),
+      head_(reinterpret_cast<uint32_t*>(base + RingLayout::kHead)),
+      tail_(reinterpret_cast<uint32_t*>(base + RingLayout::kTail)),
+      used_(reinterpret_cast<uint32_t*>(base + RingLayout::kUsed)),
+      count_(reinterpret_cast<uint32_t*>(base + RingLayout::kCount)),
+      owned_(std::move(owned)) {
+  const Header h = read_header(base);
+  bytes_ = h.g0;
+  data_offset_ = h.data_offset;
+  shared_ = (h.flags & kFlagShared) != 0;
+}
+
+std::optional<Ring> Ring::format(std::byte* base, std::size_t len, uint32_t bytes, bool shared) noexcept {
+  const Geometry g = ring_geometry(bytes);
+  if (g.status != Status::ok || base == nullptr || len < g.total_bytes || reinterpret_cast<uintptr_t>(base) % 8 != 0) {
+    return std::nullopt;
+  }
+  write_header(base, Kind::ring, g, shared);
+  Ring r(base, nullptr);
+  *r.lock_ = 0;
+  *r.head_ = 0;
+  *r.tail_ = 0;
+  *r.used_ = 0;
+  *r.count_ = 0;
+  return r;
+}
+
+std::optional<Ring> Ring::attach(std::byte* base, std::size_t len) noexcept {
+  if (validate(base, len, Kind::ring) != Status::ok) return std::nullopt;
+  return Ring(base, nullptr);
+}
+
+std::optional<Ring> Ring::create(uint32_t bytes, bool shared) noexcept {
+  const Geometry g = ring_geometry(bytes);
+  if (g.status != Status::ok) return std::nullopt;
+  OwnedBytes mem = allocate_aligned(g.total_bytes);
+  if (!mem) return std::nullopt;
+  if (!format(mem.get(), g.total_bytes, bytes, shared)) return std::nullopt;
+  std::byte* base = mem.get();
+  return Ring(base, std::move(mem));
+}
+
+int32_t Ring::alloc(uint32_t size) noexcept {
+  if (size == 0) return static_cast<int32_t>(Status::bad_argument);
+  if (size > max_size()) return static_cast<int32_t>(Status::too_big);
+  const uint32_t need = record_bytes(size);
+  MaybeLocked guard(lock_, shared_);
+  uint32_t head = *head_;
+  const uint32_t tail = *tail_;
+  const uint32_t used = *used_;
+  if (head >= bytes_ || tail >= bytes_ || used > bytes_) return static_cast<int32_t>(Status::corrupt);
+  uint32_t taken = need;
+  if (used == 0) {
+    head = 0;
+    *tail_ = 0;
+  } else if (head > tail) {
+    // Live records are [tail, head): room at the end, else skip it and use [0, tail).
+    if (bytes_ - head < need) {
+      if (tail < need) return static_cast<int32_t>(Status::full);
+      word(head)[0] = RingLayout::kSkip;
+      word(head)[1] = RingLayout::kSkip ^ RingLayout::kCheck;
+      taken += bytes_ - head;
+      head = 0;
+    }
+  } else if (head == tail || tail - head < need) {
+    // Wrapped: live records are [tail, end) and [0, head).
+    return static_cast<int32_t>(Status::full);
+  }
+  const uint32_t payload = data_offset_ + head + RingLayout::kRecordHeader;
+  word(head)[0] = size;
+  word(head)[1] = payload ^ RingLayout::kCheck;
+  head += need;
+  *head_ = head == bytes_ ? 0 : head;
+  *used_ = used + taken;
+  *count_ += 1;
+  return static_cast<int32_t>(payload);
+}
+
+int64_t Ring::peek_locked() noexcept {
+  const uint32_t used = *used_;
+  if (used == 0) return static_cast<int32_t>(Status::full);
+  uint32_t tail = *tail_;
+  if (tail >= bytes_ || used > bytes_) return static_cast<int32_t>(Status::corrupt);
+  if (word(tail)[0] == RingLayout::kSkip) {
+    if (word(tail)[1] != (RingLayout::kSkip ^ RingLayout::kCheck)) return static_cast<int32_t>(Status::corrupt);
+    tail = 0;
+  }
+  const uint32_t size = word(tail)[0];
+  const uint32_t payload = data_offset_ + tail + RingLayout::kRecordHeader;
+  if (word(tail)[1] != (payload ^ RingLayout::kCheck) || size == 0 || size > max_size() ||
+      tail + record_bytes(size) > bytes_) {
+    return static_cast<int32_t>(Status::corrupt);
+  }
+  return tail;
+}
+
+int32_t Ring::release_locked() noexcept {
+  const uint32_t old_tail = *tail_;
+  const int64_t pos = peek_locked();
+  if (pos < 0) return static_cast<int32_t>(pos);
+  const auto tail = static_cast<uint32_t>(pos);
+  const uint32_t rec = record_bytes(word(tail)[0]);
+  // A skip at the old tail gives its bytes back with the record after it.
+  const uint32_t skipped = tail == old_tail ? 0 : bytes_ - old_tail;
+  const uint32_t released = rec + skipped;
+  if (released > *used_) return static_cast<int32_t>(Status::corrupt);
+  *used_ -= released;
+  *count_ -= 1;
+  const uint32_t next = tail + rec;
+  *tail_ = next == bytes_ ? 0 : next;
+  if (*used_ == 0) {
+    *head_ = 0;
+    *tail_ = 0;
+  }
+  return static_cast<int32_t>(data_offset_ + tail + RingLayout::kRecordHeader);
+}
+
+int32_t Ring::release() noexcept {
+  MaybeLocked guard(lock_, shared_);
+  return release_locked();
+}
+
+Status Ring::free(int32_t offset) noexcept {
+  MaybeLocked guard(lock_, shared_);
+  const int64_t pos = peek_locked();
+  if (pos == static_cast<int32_t>(Status::full)) return Status::not_oldest;
+  if (pos < 0) return static_cast<Status>(pos);
+  if (static_cast<int64_t>(data_offset_) + pos + RingLayout::kRecordHeader != offset) return Status::not_oldest;
+  const int32_t released = release_locked();
+  return released < 0 ? static_cast<Status>(released) : Status::ok;
+}
+
+int32_t Ring::oldest() noexcept {
+  MaybeLocked guard(lock_, shared_);
+  const int64_t pos = peek_locked();
+  if (pos < 0) return static_cast<int32_t>(pos);
+  return static_cast<int32_t>(data_offset_ + pos + RingLayout::kRecordHeader);
+}
+
+int64_t Ring::size_of(int32_t offset) noexcept {
+  MaybeLocked guard(lock_, shared_);
+  const int64_t pos = static_cast<int64_t>(offset) - data_offset_ - RingLayout::kRecordHeader;
+  if (*used_ == 0 || pos < 0 || pos >= bytes_ || pos % 8 != 0) return static_cast<int32_t>(Status::foreign);
+  const auto p = static_cast<uint32_t>(pos);
+  const uint32_t head = *head_;
+  const uint32_t tail = *tail_;
+  // Live records are [tail, head), or [tail, end) and [0, head) once wrapped.
+  const bool live = tail < head ? (p >= tail && p < head) : (p >= tail || p < head);
+  const uint32_t size = word(p)[0];
+  if (!live || word(p)[1] != (static_cast<uint32_t>(offset) ^ RingLayout::kCheck) || size == 0 || size > max_size() ||
+      p + record_bytes(size) > bytes_) {
+    return static_cast<int32_t>(Status::foreign);
+  }
+  return size;
+}
+
+RingStats Ring::stats() noexcept {
+  MaybeLocked guard(lock_, shared_);
+  return RingStats{bytes_, *used_, bytes_ - *used_, *count_};
+}
+
+}  // namespace up::memory

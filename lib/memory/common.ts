@@ -1,0 +1,132 @@
+/**
+ * What every allocator shares: the backend choice, the addon (when it has the memory
+ * bindings), option validation and the errors bad offsets get.
+ */
+import type { MemoryAddon } from '../addon-types.js';
+import { backendInfo, cpuAddon } from '../backend.js';
+import { BackendUnavailableError, UltraPerfError, describe, invalidRange, invalidType } from '../errors.js';
+import { Status } from './layout.js';
+
+/**
+ * Which implementation an allocator runs its operations on. `'auto'` (the default)
+ * picks, per operation, the one measured faster for single calls: the TS path for
+ * every operation today, since one native call costs more than a whole TS
+ * alloc+free (bench/memory). Both work on the same bytes and can be mixed.
+ */
+export type MemoryBackend = 'auto' | 'ts' | 'native';
+
+/** The addon, when it is loaded and has the memory bindings; null otherwise. */
+export const memoryAddon: MemoryAddon | null =
+  cpuAddon !== null && typeof (cpuAddon as Partial<MemoryAddon>).slabAlloc === 'function' ? cpuAddon : null;
+
+function nativeUnavailableReason(): string {
+  if (cpuAddon !== null) return 'the loaded CPU addon has no memory bindings (rebuild it with "npm run build:native")';
+  return backendInfo().nativeError ?? 'the CPU addon is not loaded';
+}
+
+/** Resolves options.backend to the implementation used; throws for 'native' without the addon. */
+export function resolveBackend(value: unknown, className: string): 'ts' | 'native' {
+  if (value === undefined || value === 'auto' || value === 'ts') return 'ts';
+  if (value === 'native') {
+    if (memoryAddon === null) {
+      throw new BackendUnavailableError(`${className} with backend 'native' needs the CPU addon: ${nativeUnavailableReason()}`);
+    }
+    return 'native';
+  }
+  if (typeof value === 'string') throw invalidRange('options.backend', "'auto', 'ts' or 'native'", value);
+  throw invalidType('options.backend', "'auto', 'ts' or 'native'", value);
+}
+
+export function requireOptions(options: unknown, className: string): Record<string, unknown> {
+  if (typeof options !== 'object' || options === null) {
+    throw invalidType('options', `an options object for ${className}`, options);
+  }
+  return options as Record<string, unknown>;
+}
+
+/** An integer option in [min, max]; `extra` tests further rules (power of two, multiple of 8). */
+export function intOption(
+  options: Record<string, unknown>,
+  name: string,
+  min: number,
+  max: number,
+  what = 'an integer',
+  extra?: (n: number) => boolean,
+): number {
+  const value = options[name];
+  const argument = `options.${name}`;
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw invalidType(argument, `${what} from ${min} to ${max}`, value);
+  if (value < min || value > max || (extra !== undefined && !extra(value))) {
+    throw invalidRange(argument, `${what} from ${min} to ${max}`, value);
+  }
+  return value;
+}
+
+export function boolOption(options: Record<string, unknown>, name: string, fallback: boolean): boolean {
+  const value = options[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw invalidType(`options.${name}`, 'a boolean', value);
+  return value;
+}
+
+/**
+ * The buffer to format: options.buffer when given (and then `shared` must agree with
+ * its type), else a new ArrayBuffer or SharedArrayBuffer of `bytes`.
+ */
+export function bufferOption(
+  options: Record<string, unknown>,
+  bytes: number,
+): { buffer: ArrayBuffer | SharedArrayBuffer; shared: boolean } {
+  const given = options.buffer;
+  if (given === undefined) {
+    const shared = boolOption(options, 'shared', false);
+    return { buffer: shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes), shared };
+  }
+  if (!(given instanceof ArrayBuffer) && !(given instanceof SharedArrayBuffer)) {
+    throw invalidType('options.buffer', 'an ArrayBuffer or SharedArrayBuffer', given);
+  }
+  const shared = given instanceof SharedArrayBuffer;
+  if (options.shared !== undefined && boolOption(options, 'shared', shared) !== shared) {
+    throw invalidRange('options.shared', `${shared} (options.buffer is a${shared ? ' Shared' : 'n '}ArrayBuffer)`, options.shared);
+  }
+  if (given.byteLength < bytes) {
+    throw invalidRange('options.buffer', `a buffer of at least ${bytes} bytes for this geometry`, `a buffer of ${given.byteLength} bytes`);
+  }
+  return { buffer: given, shared };
+}
+
+/** The allocator's bookkeeping is inconsistent: something wrote into its metadata. */
+export class CorruptAllocatorError extends UltraPerfError {
+  constructor(message: string) {
+    super('ERR_ULTRA_PERF_CORRUPT_ALLOCATOR', message);
+  }
+}
+
+/** TypeError for a non-number or non-integer offset, else null. */
+export function offsetTypeError(argument: string, value: unknown): TypeError | null {
+  if (typeof value !== 'number' || !Number.isInteger(value)) return invalidType(argument, 'an integer offset', value);
+  return null;
+}
+
+/** The error a negative native status means for an operation on `argument` = value. */
+export function statusError(status: number, className: string, argument: string, value: unknown): Error {
+  const shown = describe(value);
+  switch (status) {
+    case Status.doubleFree:
+      return new RangeError(`Expected a live allocation for ${argument} but received ${shown}, which is already free (double free)`);
+    case Status.foreign:
+      return new RangeError(`Expected an offset returned by this ${className} for ${argument} but received ${shown}`);
+    case Status.misaligned:
+      return new RangeError(`Expected an aligned allocation offset for ${argument} but received ${shown}`);
+    case Status.tooBig:
+      return new RangeError(`Expected a size this ${className} can hold for ${argument} but received ${shown}`);
+    case Status.badArgument:
+      return new RangeError(`Expected a valid value for ${argument} but received ${shown}`);
+    case Status.badHeader:
+      return new CorruptAllocatorError(`${className}: the native side refused the buffer (header missing, corrupted or buffer detached)`);
+    case Status.corrupt:
+      return new CorruptAllocatorError(`${className}: the allocator's metadata is corrupted (something wrote into it)`);
+    default:
+      return new CorruptAllocatorError(`${className}: unexpected native status ${status}`);
+  }
+}

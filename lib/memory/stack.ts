@@ -1,0 +1,241 @@
+/**
+ * Bump allocator with mark/reset over an ArrayBuffer or SharedArrayBuffer (LAYOUT.md
+ * "Stack"); cpp/memory/stack.hpp implements the same bytes. Shared stacks move the
+ * top with one CAS, so alloc never takes a lock.
+ */
+import { invalidRange, invalidType } from '../errors.js';
+import {
+  type MemoryBackend,
+  bufferOption,
+  intOption,
+  memoryAddon,
+  requireOptions,
+  resolveBackend,
+  statusError,
+} from './common.js';
+import { Kind, StackLayout, Status, type Geometry, attachHeader, stackGeometry, writeHeader } from './layout.js';
+
+export interface StackAllocatorOptions {
+  /** Bytes of the region: a multiple of 8, 8 to 2^30. */
+  bytes: number;
+  shared?: boolean;
+  buffer?: ArrayBuffer | SharedArrayBuffer;
+  backend?: MemoryBackend;
+}
+
+export interface StackStats {
+  bytes: number;
+  used: number;
+  free: number;
+  /** The most bytes ever in use at once. */
+  highWater: number;
+}
+
+const TOP = StackLayout.top >> 2;
+const HIGH_WATER = StackLayout.highWater >> 2;
+const kAttach = Symbol('attach');
+
+/**
+ * Scratch memory for work that ends all at once: `alloc(size)` bumps the top,
+ * `mark()` remembers it, `reset(mark)` frees everything allocated since.
+ *
+ * @example
+ * import { StackAllocator } from 'ultra-performance';
+ * const scratch = new StackAllocator({ bytes: 1 << 16 });
+ * const m = scratch.mark();
+ * const a = scratch.alloc(256);
+ * const b = scratch.alloc(1024);
+ * scratch.reset(m); // a and b are free again
+ */
+export class StackAllocator {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  readonly shared: boolean;
+  readonly bytes: number;
+  readonly dataOffset: number;
+  readonly backend: 'ts' | 'native';
+
+  /** Takes `size` bytes (8-aligned) at the top: the offset, or -1 when there is no room. */
+  readonly alloc: (size: number) => number;
+  /** The current top, to pass to reset(). */
+  readonly mark: () => number;
+  /**
+   * Frees everything allocated after `mark` (default: everything). Throws for a mark
+   * above the current top or one that is not a mark of this stack.
+   */
+  readonly reset: (mark?: number) => void;
+
+  private readonly i32: Int32Array;
+  private readonly mem: Uint8Array;
+  private readonly end: number;
+
+  constructor(options: StackAllocatorOptions) {
+    const o = requireOptions(options, 'StackAllocator');
+    let g: Geometry;
+    let buffer: ArrayBuffer | SharedArrayBuffer;
+    let shared: boolean;
+    const attaching = (o as { [kAttach]?: ArrayBuffer | SharedArrayBuffer })[kAttach];
+    if (attaching !== undefined) {
+      ({ geometry: g, buffer } = attachHeader(attaching, Kind.stack, 'StackAllocator'));
+      shared = buffer instanceof SharedArrayBuffer;
+    } else {
+      const bytes = intOption(o, 'bytes', StackLayout.minBytes, StackLayout.maxBytes, 'a multiple of 8', (n) => n % 8 === 0);
+      g = stackGeometry(bytes)!;
+      ({ buffer, shared } = bufferOption(o, g.totalBytes));
+      writeHeader(buffer, Kind.stack, g, shared);
+      const line = new Int32Array(buffer, StackLayout.top, (StackLayout.data - StackLayout.top) >> 2);
+      line.fill(0);
+      line[0] = g.dataOffset;
+      line[(StackLayout.highWater - StackLayout.top) >> 2] = g.dataOffset;
+    }
+    this.buffer = buffer;
+    this.shared = shared;
+    this.bytes = g.g0;
+    this.dataOffset = g.dataOffset;
+    this.backend = resolveBackend(o.backend, 'StackAllocator');
+    this.i32 = new Int32Array(buffer, 0, g.dataOffset >> 2);
+    this.mem = new Uint8Array(buffer, 0, g.totalBytes);
+    this.end = g.dataOffset + g.g0;
+    if (this.backend === 'native') {
+      this.alloc = StackAllocator.allocNative;
+      this.mark = StackAllocator.markNative;
+      this.reset = StackAllocator.resetNative;
+    } else if (shared) {
+      this.alloc = StackAllocator.allocShared;
+      this.mark = StackAllocator.markShared;
+      this.reset = StackAllocator.resetShared;
+    } else {
+      this.alloc = StackAllocator.allocLocal;
+      this.mark = StackAllocator.markLocal;
+      this.reset = StackAllocator.resetLocal;
+    }
+  }
+
+  /** Uses a stack that already lives in `buffer` (made in another thread, by TS or C++). */
+  static attach(buffer: ArrayBuffer | SharedArrayBuffer, options: { backend?: MemoryBackend } = {}): StackAllocator {
+    const o = requireOptions(options, 'StackAllocator.attach');
+    return new StackAllocator({ [kAttach]: buffer, backend: o.backend } as unknown as StackAllocatorOptions);
+  }
+
+  /** Bytes a stack of this size needs (for options.buffer). */
+  static requiredBytes(options: Pick<StackAllocatorOptions, 'bytes'>): number {
+    const o = requireOptions(options, 'StackAllocator.requiredBytes');
+    const bytes = intOption(o, 'bytes', StackLayout.minBytes, StackLayout.maxBytes, 'a multiple of 8', (n) => n % 8 === 0);
+    return stackGeometry(bytes)!.totalBytes;
+  }
+
+  /** A zero-copy Uint8Array from `offset` (in use) for `size` bytes (default: up to the top). */
+  view(offset: number, size?: number): Uint8Array {
+    const top = this.mark();
+    if (typeof offset !== 'number' || !Number.isInteger(offset)) throw invalidType('offset', 'an integer offset', offset);
+    if (offset < this.dataOffset || offset >= top) {
+      throw invalidRange('offset', `an offset in use in this StackAllocator (in [${this.dataOffset}, ${top}))`, offset);
+    }
+    const most = top - offset;
+    if (size === undefined) return new Uint8Array(this.buffer, offset, most);
+    if (typeof size !== 'number' || !Number.isInteger(size)) throw invalidType('size', `an integer from 0 to ${most}`, size);
+    if (size < 0 || size > most) throw invalidRange('size', `an integer from 0 to ${most} (up to the top)`, size);
+    return new Uint8Array(this.buffer, offset, size);
+  }
+
+  stats(): StackStats {
+    const top = this.mark();
+    const hw = this.shared ? Atomics.load(this.i32, HIGH_WATER) : this.i32[HIGH_WATER]!;
+    return { bytes: this.bytes, used: top - this.dataOffset, free: this.end - top, highWater: hw - this.dataOffset };
+  }
+
+  private sizeCheck(size: number): void {
+    if (typeof size === 'number' && size >= 1 && size <= this.bytes && (size | 0) === size) return;
+    if (typeof size !== 'number' || !Number.isInteger(size)) throw invalidType('size', `an integer from 1 to ${this.bytes}`, size);
+    if (size > this.bytes) throw invalidRange('size', `at most ${this.bytes} bytes (the most this StackAllocator holds)`, size);
+    throw invalidRange('size', `an integer from 1 to ${this.bytes}`, size);
+  }
+
+  /** The mark to reset to; throws for anything that cannot be a mark. */
+  private markOf(mark: number | undefined): number {
+    if (mark === undefined) return this.dataOffset;
+    if (typeof mark === 'number' && mark >= this.dataOffset && mark <= this.end && (mark & 7) === 0 && (mark | 0) === mark) {
+      return mark;
+    }
+    if (typeof mark !== 'number' || !Number.isInteger(mark)) throw invalidType('mark', 'a value returned by mark()', mark);
+    throw invalidRange('mark', `a value returned by mark() (a multiple of 8 in [${this.dataOffset}, ${this.end}])`, mark);
+  }
+
+  private aboveTop(mark: number, top: number): RangeError {
+    return invalidRange('mark', `a mark at or below the current top (${top}); memory above it was already freed`, mark);
+  }
+
+  private static allocLocal(this: StackAllocator, size: number): number {
+    this.sizeCheck(size);
+    const i32 = this.i32;
+    const top = i32[TOP]!;
+    const moved = top + ((size + 7) & ~7);
+    if (moved > this.end) return -1;
+    i32[TOP] = moved;
+    if (moved > i32[HIGH_WATER]!) i32[HIGH_WATER] = moved;
+    return top;
+  }
+
+  private static allocShared(this: StackAllocator, size: number): number {
+    this.sizeCheck(size);
+    const i32 = this.i32;
+    const need = (size + 7) & ~7;
+    for (;;) {
+      const top = Atomics.load(i32, TOP);
+      const moved = top + need;
+      if (moved > this.end) return -1;
+      if (Atomics.compareExchange(i32, TOP, top, moved) === top) {
+        let seen = Atomics.load(i32, HIGH_WATER);
+        while (seen < moved) {
+          const was = Atomics.compareExchange(i32, HIGH_WATER, seen, moved);
+          if (was === seen) break;
+          seen = was;
+        }
+        return top;
+      }
+    }
+  }
+
+  private static markLocal(this: StackAllocator): number {
+    return this.i32[TOP]!;
+  }
+
+  private static markShared(this: StackAllocator): number {
+    return Atomics.load(this.i32, TOP);
+  }
+
+  private static resetLocal(this: StackAllocator, mark?: number): void {
+    const to = this.markOf(mark);
+    const top = this.i32[TOP]!;
+    if (to > top) throw this.aboveTop(to, top);
+    this.i32[TOP] = to;
+  }
+
+  private static resetShared(this: StackAllocator, mark?: number): void {
+    const to = this.markOf(mark);
+    for (;;) {
+      const top = Atomics.load(this.i32, TOP);
+      if (to > top) throw this.aboveTop(to, top);
+      if (Atomics.compareExchange(this.i32, TOP, top, to) === top) return;
+    }
+  }
+
+  private static allocNative(this: StackAllocator, size: number): number {
+    this.sizeCheck(size);
+    const result = memoryAddon!.stackAlloc(this.mem, size);
+    if (result >= -1) return result;
+    throw statusError(result, 'StackAllocator', 'size', size);
+  }
+
+  private static markNative(this: StackAllocator): number {
+    const result = memoryAddon!.stackMark(this.mem);
+    if (result >= 0) return result;
+    throw statusError(result, 'StackAllocator', 'mark()', result);
+  }
+
+  private static resetNative(this: StackAllocator, mark?: number): void {
+    const to = this.markOf(mark);
+    const status = memoryAddon!.stackReset(this.mem, to);
+    if (status === Status.badArgument) throw this.aboveTop(to, this.i32[TOP]!);
+    if (status !== Status.ok) throw statusError(status, 'StackAllocator', 'mark', mark);
+  }
+}
