@@ -10,6 +10,7 @@
         "cpp/napi/orderbook.cc",
         "cpp/napi/risk.cc",
         "cpp/memory/buddy.cc", "cpp/memory/layout.cc", "cpp/memory/ring.cc", "cpp/memory/slab.cc", "cpp/memory/stack.cc",
+        "cpp/orderbook/l2_book.cc", "cpp/orderbook/matching_engine.cc",
         "cpp/system/affinity.cc",
         "cpp/system/cpu_info.cc"
       ],

@@ -1,1 +1,6 @@
-export {};
+/**
+ * Order books: OrderBook (L2, market by price) and MatchingEngine (L3, price-time priority),
+ * each on the native core (cpp/orderbook) or the TS one, chosen per instance at construction.
+ */
+export { OrderBook, type OrderBookOptions, type OrderBookSnapshot } from './book.js';
+export type { BookSide, Depth, OrderBookBackend } from './reads.js';
