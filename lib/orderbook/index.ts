@@ -4,3 +4,18 @@
  */
 export { OrderBook, type OrderBookOptions, type OrderBookSnapshot } from './book.js';
 export type { BookSide, Depth, OrderBookBackend } from './reads.js';
+export {
+  MatchingEngine,
+  BatchOp,
+  type MatchingEngineOptions,
+  type OrderRequest,
+  type ExecutionReport,
+  type Fill,
+  type RestingOrder,
+  type BatchResult,
+  type SelfTradePrevention,
+  type OrderType,
+  type TimeInForce,
+  type OrderStatus,
+  type RejectReason,
+} from './engine.js';
