@@ -245,7 +245,7 @@ const sizeArb = fc.oneof(
   { weight: 3, arbitrary: fc.integer({ min: 1, max: 40 }).map((n) => n / 4) },
   { weight: 1, arbitrary: fc.double({ min: 0.001, max: 1e6, noNaN: true }) },
 );
-const tripleArb = fc.tuple(fc.constantFrom<0 | 1>(0, 1), fc.integer({ min: 9950, max: 10050 }), sizeArb);
+const tripleArb: fc.Arbitrary<[0 | 1, number, number]> = fc.tuple(fc.constantFrom<0 | 1>(0, 1), fc.integer({ min: 9950, max: 10050 }), sizeArb);
 const l2OpArb: fc.Arbitrary<L2Op> = fc.oneof(
   { weight: 20, arbitrary: tripleArb.map(([side, ticks, size]) => ({ kind: 'set' as const, side, ticks, size })) },
   {
