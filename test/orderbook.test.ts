@@ -237,7 +237,7 @@ function l2ModelReads(m: L2Model, probeQty: number, probePrice: number): unknown
 
 type L2Op =
   | { kind: 'set'; side: 0 | 1; ticks: number; size: number }
-  | { kind: 'deltas'; triples: [number, number, number][]; bad: number }
+  | { kind: 'deltas'; triples: [0 | 1, number, number][]; bad: number }
   | { kind: 'clear' };
 
 const sizeArb = fc.oneof(
