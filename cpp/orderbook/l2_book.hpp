@@ -27,6 +27,11 @@ enum TopField : int {
   kBidLevels = 6,
   kAskLevels = 7,
   kTopFields = 8,
+  // Argument slots: the binding's hot calls read (ticks, size) here instead of taking JS
+  // arguments, so a call carries none (udx-native style); one view covers both.
+  kArgTicks = 8,
+  kArgSize = 9,
+  kL2ViewDoubles = 10,
 };
 
 class L2Book {
@@ -44,6 +49,7 @@ class L2Book {
   std::size_t levels(Side side, std::size_t n, double* out) const noexcept;
   std::size_t level_count(Side side) const noexcept { return ladder(side).size(); }
 
+  // top_[0, kTopFields) then the argument slots: what JS sees through one Float64Array.
   double* top() noexcept { return top_; }
 
  private:
@@ -53,7 +59,7 @@ class L2Book {
   // Canonical size for a raw delta size, or a negative value when it is invalid.
   bool canonical_size(double raw, double& out) const noexcept;
 
-  alignas(64) double top_[kTopFields];
+  alignas(64) double top_[kL2ViewDoubles] = {};
   Grid tick_;
   Grid lot_;
   std::vector<L2Level> bids_;

@@ -42,7 +42,10 @@ enum ViewField : int {
   kViewFills = 24,
   kViewFillCapacity = 256,
   kViewFillStride = 3,
-  kViewDoubles = kViewFills + kViewFillCapacity * kViewFillStride,
+  // Argument slots the binding reads instead of JS arguments (see l2_book.hpp kArgTicks).
+  kViewArgs = kViewFills + kViewFillCapacity * kViewFillStride,
+  kViewArgCount = 8,
+  kViewDoubles = kViewArgs + kViewArgCount,
 };
 
 // Packed batch formats (lib/orderbook/engine.ts documents them for users).

@@ -377,12 +377,18 @@ export class TsEngineCore implements EngineCore {
     this.refreshTop();
   }
 
-  submit(side: number, market: number, ticks: number, lots: number, tif: number, postOnly: number, owner: number, clientId: number): void {
-    this.execute(this.nextId++, side, market !== 0, ticks, lots, tif, postOnly, owner, clientId, 0);
+  submit(): void {
+    const v = this.view;
+    const a = View.args;
+    this.execute(this.nextId++, v[a]!, v[a + 1] !== 0, v[a + 2]!, v[a + 3]!, v[a + 4]!, v[a + 5]!, v[a + 6]!, v[a + 7]!, 0);
     this.publishFills();
   }
 
-  cancel(orderId: number): boolean {
+  cancel(): boolean {
+    return this.cancelId(this.view[View.args]!);
+  }
+
+  private cancelId(orderId: number): boolean {
     const h = this.ids.get(orderId);
     if (h === undefined) return false;
     const side = this.oSide[h]!;
@@ -403,7 +409,7 @@ export class TsEngineCore implements EngineCore {
     const newTicks = ticks === ticks ? ticks : this.oTicks[h]!;
     const newLots = lots === lots ? lots : this.oRem[h]!;
     if (newLots === 0) {
-      this.cancel(id);
+      this.cancelId(id);
       this.report(id, StatusCode.cancelled, 0, 0, RejectCode.none);
       return;
     }
@@ -426,13 +432,14 @@ export class TsEngineCore implements EngineCore {
     this.execute(id, side, false, newTicks, newLots, 0, post, owner, client, filled);
   }
 
-  modify(orderId: number, ticks: number, lots: number): void {
-    this.modifyCore(orderId, ticks, lots);
+  modify(): void {
+    const v = this.view;
+    this.modifyCore(v[View.args]!, v[View.args + 1]!, v[View.args + 2]!);
     this.publishFills();
   }
 
-  query(orderId: number): boolean {
-    const h = this.ids.get(orderId);
+  query(): boolean {
+    const h = this.ids.get(this.view[View.args]!);
     if (h === undefined) return false;
     const v = this.view;
     v[View.queryOrderId] = this.oId[h]!;
@@ -504,7 +511,7 @@ export class TsEngineCore implements EngineCore {
       const r = kCommandStride * i;
       const op = c[r]!;
       if (op === 2) {
-        this.cancel(c[r + 1]!);
+        this.cancelId(c[r + 1]!);
         continue;
       }
       if (op === 3) {

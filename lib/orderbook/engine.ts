@@ -98,6 +98,26 @@ export interface BatchResult {
 /** Operation codes of submitBatch command records. */
 export const BatchOp = { limit: 0, market: 1, cancel: 2, modify: 3 } as const;
 
+/** The hot calls into the core, one copy per backend (see L2Calls in book.ts for why). */
+interface EngineCalls {
+  submit(core: EngineCore): void;
+  cancel(core: EngineCore): boolean;
+  modify(core: EngineCore): void;
+  query(core: EngineCore): boolean;
+}
+const kNativeCalls: EngineCalls = {
+  submit: (core) => core.submit(),
+  cancel: (core) => core.cancel(),
+  modify: (core) => core.modify(),
+  query: (core) => core.query(),
+};
+const kTsCalls: EngineCalls = {
+  submit: (core) => core.submit(),
+  cancel: (core) => core.cancel(),
+  modify: (core) => core.modify(),
+  query: (core) => core.query(),
+};
+
 const kStp: Record<SelfTradePrevention, number> = { none: 0, 'cancel-taker': 1, 'cancel-maker': 2, 'cancel-both': 3 };
 const kTif: Record<TimeInForce, number> = { GTC: 0, IOC: 1, FOK: 2 };
 const kMaxOwner = 4294967295;
@@ -136,6 +156,7 @@ export class MatchingEngine extends BookReads {
   readonly selfTradePrevention: SelfTradePrevention;
   readonly backend: 'ts' | 'native';
   private readonly core: EngineCore;
+  private readonly calls: EngineCalls;
   private readonly lot: Grid;
   private bigFills = new Float64Array(0);
 
@@ -161,6 +182,7 @@ export class MatchingEngine extends BookReads {
     this.selfTradePrevention = stpName as SelfTradePrevention;
     this.backend = backend;
     this.core = core;
+    this.calls = backend === 'native' ? kNativeCalls : kTsCalls;
     this.lot = lot;
   }
 
@@ -200,7 +222,17 @@ export class MatchingEngine extends BookReads {
     if (order.clientId !== undefined && (typeof client !== 'number' || !Number.isFinite(client))) {
       throw invalidType('order.clientId', 'a finite number', order.clientId);
     }
-    this.core.submit(side, market, ticks, lots, tif, post === true ? 1 : 0, owner, client);
+    const v = this.view;
+    const a = View.args;
+    v[a] = side;
+    v[a + 1] = market;
+    v[a + 2] = ticks;
+    v[a + 3] = lots;
+    v[a + 4] = tif;
+    v[a + 5] = post === true ? 1 : 0;
+    v[a + 6] = owner;
+    v[a + 7] = client;
+    this.calls.submit(this.core);
     return this.report();
   }
 
@@ -212,7 +244,8 @@ export class MatchingEngine extends BookReads {
   cancel(orderId: number): boolean {
     if (typeof orderId !== 'number') throw invalidType('orderId', 'an order id (a positive integer)', orderId);
     if (!Number.isSafeInteger(orderId) || orderId < 1) return false;
-    return this.core.cancel(orderId);
+    this.view[View.args] = orderId;
+    return this.calls.cancel(this.core);
   }
 
   /**
@@ -231,8 +264,11 @@ export class MatchingEngine extends BookReads {
     if (typeof changes !== 'object' || changes === null) throw invalidType('changes', 'an object with price and/or quantity', changes);
     const ticks = changes.price === undefined ? Number.NaN : priceTicks(this.tick, changes.price, 'changes.price');
     const lots = changes.quantity === undefined ? Number.NaN : quantityLots(this.lot, changes.quantity, 'changes.quantity', false);
-    this.core.modify(orderId, ticks, lots);
     const v = this.view;
+    v[View.args] = orderId;
+    v[View.args + 1] = ticks;
+    v[View.args + 2] = lots;
+    this.calls.modify(this.core);
     if (v[View.reportStatus] === StatusCode.rejected && v[View.reportReject] === RejectCode.unknownOrder) {
       throw invalidRange('orderId', 'the id of a resting order', orderId);
     }
@@ -246,8 +282,10 @@ export class MatchingEngine extends BookReads {
    */
   getOrder(orderId: number): RestingOrder | undefined {
     if (typeof orderId !== 'number') throw invalidType('orderId', 'an order id (a positive integer)', orderId);
-    if (!Number.isSafeInteger(orderId) || orderId < 1 || !this.core.query(orderId)) return undefined;
+    if (!Number.isSafeInteger(orderId) || orderId < 1) return undefined;
     const v = this.view;
+    v[View.args] = orderId;
+    if (!this.calls.query(this.core)) return undefined;
     const order: RestingOrder = {
       orderId: v[View.queryOrderId]!,
       side: v[View.querySide] === 0 ? 'buy' : 'sell',

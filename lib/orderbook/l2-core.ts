@@ -60,7 +60,7 @@ export class Ladder {
 }
 
 export class TsL2Core implements L2Core {
-  readonly view = new Float64Array(Top.fields);
+  readonly view = new Float64Array(Top.doubles);
   private readonly bids = new Ladder(1);
   private readonly asks = new Ladder(-1);
 
@@ -89,6 +89,14 @@ export class TsL2Core implements L2Core {
       v[Top.bidTicks + side] = t;
     }
     v[Top.bidLevels + side] = n;
+  }
+
+  setBid(): void {
+    this.set(0, this.view[Top.argTicks]!, this.view[Top.argSize]!);
+  }
+
+  setAsk(): void {
+    this.set(1, this.view[Top.argTicks]!, this.view[Top.argSize]!);
   }
 
   set(side: number, ticks: number, size: number): void {

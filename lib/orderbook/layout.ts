@@ -13,6 +13,10 @@ export const Top = {
   bidLevels: 6,
   askLevels: 7,
   fields: 8,
+  /** Argument slots of setBid/setAsk. */
+  argTicks: 8,
+  argSize: 9,
+  doubles: 10,
 } as const;
 
 export const View = {
@@ -35,7 +39,9 @@ export const View = {
   fills: 24,
   fillCapacity: 256,
   fillStride: 3,
-  doubles: 24 + 256 * 3,
+  /** Argument slots of submit/cancel/modify/query. */
+  args: 24 + 256 * 3,
+  doubles: 24 + 256 * 3 + 8,
 } as const;
 
 /** Order status codes in View.reportStatus. */
