@@ -30,6 +30,7 @@ MatchingEngine::MatchingEngine(Grid tick, Grid lot, SelfTrade stp) : tick_(tick)
 }
 
 void MatchingEngine::refresh_top() noexcept {
+  if (defer_top_) return;
   for (int s = 0; s < 2; ++s) {
     const auto& book = s == 0 ? bids_ : asks_;
     if (book.empty()) {
@@ -305,49 +306,56 @@ std::size_t MatchingEngine::levels(Side side, std::size_t n, double* out) const 
 }
 
 int64_t MatchingEngine::batch(const double* c, std::size_t n, double* fills_out, std::size_t fills_cap) {
+  batch_units_.resize(2 * n);
+  int64_t* units = batch_units_.data();
   for (std::size_t i = 0; i < n; ++i) {
     const double* r = c + kCommandStride * i;
-    int64_t units = 0;
+    int64_t& ticks = units[2 * i];
+    int64_t& lots = units[2 * i + 1];
+    ticks = 0;
+    lots = -1;
     bool ok = false;
     if (r[0] == 0 || r[0] == 1) {
       const bool market = r[0] == 1;
       const double flags = r[4];
-      ok = (r[1] == 0 || r[1] == 1) && (market || tick_.to_units(r[2], units)) && lot_.to_units(r[3], units) &&
-           units > 0 && is_int_in(flags, 0, 6) && (static_cast<int>(flags) & 3) != 3 &&
+      ok = (r[1] == 0 || r[1] == 1) && (market || tick_.to_units(r[2], ticks)) && lot_.to_units(r[3], lots) &&
+           lots > 0 && is_int_in(flags, 0, 6) && (static_cast<int>(flags) & 3) != 3 &&
            !(market && (static_cast<int>(flags) & 4)) && is_int_in(r[5], 0, kMaxOwner);
     } else if (r[0] == 2) {
       ok = is_int_in(r[1], 1, kMaxId);
     } else if (r[0] == 3) {
-      ok = is_int_in(r[1], 1, kMaxId) && (std::isnan(r[2]) || tick_.to_units(r[2], units)) &&
-           (std::isnan(r[3]) || (lot_.to_units(r[3], units) && units >= 0));
+      ok = is_int_in(r[1], 1, kMaxId) && (std::isnan(r[2]) || tick_.to_units(r[2], ticks)) &&
+           (std::isnan(r[3]) || (lot_.to_units(r[3], lots) && lots >= 0));
     }
     if (!ok) return -static_cast<int64_t>(i) - 1;
   }
+  struct TopOnce {
+    MatchingEngine& e;
+    explicit TopOnce(MatchingEngine& m) : e(m) { e.defer_top_ = true; }
+    ~TopOnce() {
+      e.defer_top_ = false;
+      e.refresh_top();
+    }
+  } top_once(*this);
   const uint64_t first_id = next_id_;
   std::size_t total = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const double* r = c + kCommandStride * i;
     const int op = static_cast<int>(r[0]);
+    const int64_t ticks = units[2 * i];
+    const int64_t lots = units[2 * i + 1];
     if (op == static_cast<int>(Command::cancel)) {
       cancel(static_cast<uint64_t>(r[1]));
       continue;
     }
-    int64_t ticks = 0;
-    int64_t lots = 0;
     if (op == static_cast<int>(Command::modify)) {
-      const bool has_price = !std::isnan(r[2]);
-      const bool has_qty = !std::isnan(r[3]);
-      if (has_price) tick_.to_units(r[2], ticks);
-      if (has_qty) lot_.to_units(r[3], lots);
-      modify(static_cast<uint64_t>(r[1]), has_price, ticks, has_qty, lots);
+      modify(static_cast<uint64_t>(r[1]), !std::isnan(r[2]), ticks, !std::isnan(r[3]), lots);
     } else {
-      const bool market = op == static_cast<int>(Command::market);
-      if (!market) tick_.to_units(r[2], ticks);
-      lot_.to_units(r[3], lots);
       const int flags = static_cast<int>(r[4]);
-      execute(next_id_++, r[1] == 0 ? Side::bid : Side::ask, market, ticks, lots, static_cast<TimeInForce>(flags & 3),
-              (flags & 4) != 0, static_cast<uint32_t>(r[5]), kNaN, 0);
+      execute(next_id_++, r[1] == 0 ? Side::bid : Side::ask, op == static_cast<int>(Command::market), ticks, lots,
+              static_cast<TimeInForce>(flags & 3), (flags & 4) != 0, static_cast<uint32_t>(r[5]), kNaN, 0);
     }
+    if (fills_.empty()) continue;
     const double taker = view_[kReportOrderId];
     for (const Fill& f : fills_) {
       if (total < fills_cap && fills_out != nullptr) {

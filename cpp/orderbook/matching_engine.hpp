@@ -144,6 +144,10 @@ class MatchingEngine {
   std::vector<Entry> bids_;
   std::vector<Entry> asks_;
   std::vector<Fill> fills_;
+  // Units converted while a batch is validated, so each price is divided once.
+  std::vector<int64_t> batch_units_;
+  // Inside a batch the view's top of book is written once, at the end.
+  bool defer_top_ = false;
 };
 
 }  // namespace up::orderbook
