@@ -41,6 +41,31 @@ describe('backend choice', () => {
   });
 });
 
+describe.runIf(cpuAddon !== null)('native boundary', () => {
+  it('answers arguments lib/orderbook never sends with an error, never a crash', () => {
+    const l2 = cpuAddon!.orderbookL2Create(1, 100, 1, 0);
+    const v = new Float64Array(l2.view);
+    v[8] = Number.NaN;
+    v[9] = 1;
+    expect(() => l2.setBid()).toThrow(RangeError);
+    v[8] = 1e300;
+    expect(() => l2.setAsk()).toThrow(RangeError);
+    expect(l2.levels(0, Infinity, new Float64Array(4))).toBe(0);
+    expect(l2.applyDeltas(new Float64Array(3), 5)).toBe(0); // count beyond the array: nothing read
+    expect(l2.applyDeltas(new Int32Array(3) as unknown as Float64Array, 1)).toBe(0);
+    const me = cpuAddon!.orderbookEngineCreate(1, 100, 1, 1, 0);
+    const a = new Float64Array(me.view);
+    const args = cpuAddon!.orderbookLayout.viewArgs;
+    a.fill(Number.NaN, args, args + 8);
+    expect(() => me.submit()).toThrow(RangeError);
+    expect(() => me.cancel()).toThrow(RangeError);
+    expect(() => me.modify()).toThrow(RangeError);
+    expect(() => me.query()).toThrow(RangeError);
+    expect(me.batch(new Float64Array(6), 2, null)).toBe(0);
+    expect(new Float64Array(l2.view)[6]).toBe(0); // still an empty, working book
+  });
+});
+
 describe.each(backends)('OrderBook (%s core)', (backend) => {
   const make = (lotSize?: number): OrderBook =>
     new OrderBook({ symbol: 'BTC-USD', tickSize: 0.01, ...(lotSize !== undefined ? { lotSize } : {}), backend });

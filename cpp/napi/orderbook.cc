@@ -82,6 +82,17 @@ double* f64(napi_env env, napi_value v, std::size_t& len) {
   return static_cast<double*>(data);
 }
 
+// lib/orderbook validates before writing the argument slots; this only keeps a bad
+// slot (NaN, out of range) from reaching an undefined float-to-integer cast.
+bool whole(double v, double lo, double hi) { return v >= lo && v <= hi && v == std::floor(v); }
+constexpr double kMaxUnits = ob::kMaxUnits;
+constexpr double kMaxId = 9007199254740991.0;
+
+napi_value bad_argument(napi_env env) {
+  napi_throw_range_error(env, "ERR_ULTRA_PERF_BAD_ARGUMENT", "an order book call got an argument lib/orderbook never writes");
+  return nullptr;
+}
+
 napi_value oom(napi_env env) {
   napi_throw_error(env, "ERR_ULTRA_PERF_OUT_OF_MEMORY", "the order book could not allocate memory");
   return nullptr;
@@ -122,6 +133,7 @@ napi_value l2_set(napi_env env, napi_callback_info cb) {
   auto* h = static_cast<L2*>(data_of(env, cb));
   if (h == nullptr) return nullptr;
   const double* a = h->core.top();
+  if (!whole(a[ob::kArgTicks], -kMaxUnits, kMaxUnits) || !(a[ob::kArgSize] >= 0)) return bad_argument(env);
   try {
     h->core.set(kSide, static_cast<int64_t>(a[ob::kArgTicks]), a[ob::kArgSize]);
   } catch (const std::bad_alloc&) {
@@ -162,7 +174,8 @@ napi_value l2_levels(napi_env env, napi_callback_info cb) {
   double* out = h == nullptr ? nullptr : f64(env, argv[2], len);
   const double n = num(env, argv[1]);
   if (out == nullptr || !(n >= 0)) return number(env, 0);
-  const std::size_t m = std::min(static_cast<std::size_t>(n), len / 2);
+  const double cap = static_cast<double>(len / 2);
+  const auto m = static_cast<std::size_t>(n < cap ? n : cap);
   return number(env, static_cast<double>(h->core.levels(num(env, argv[0]) == 0 ? ob::Side::bid : ob::Side::ask, m, out)));
 }
 
@@ -196,6 +209,10 @@ napi_value me_submit(napi_env env, napi_callback_info cb) {
   auto* h = static_cast<Me*>(data_of(env, cb));
   if (h == nullptr) return nullptr;
   const double* a = h->core.view() + ob::kViewArgs;
+  if (!whole(a[0], 0, 1) || !whole(a[1], 0, 1) || !whole(a[2], -kMaxUnits, kMaxUnits) || !whole(a[3], 1, kMaxUnits) ||
+      !whole(a[4], 0, 2) || !whole(a[5], 0, 1) || !whole(a[6], 0, 4294967295.0)) {
+    return bad_argument(env);
+  }
   try {
     h->core.submit(a[0] == 0 ? ob::Side::bid : ob::Side::ask, a[1] != 0, static_cast<int64_t>(a[2]),
                    static_cast<int64_t>(a[3]), static_cast<ob::TimeInForce>(static_cast<int>(a[4])), a[5] != 0,
@@ -210,7 +227,9 @@ napi_value me_submit(napi_env env, napi_callback_info cb) {
 napi_value me_cancel(napi_env env, napi_callback_info cb) {
   auto* h = static_cast<Me*>(data_of(env, cb));
   if (h == nullptr) return boolean(env, false);
-  return boolean(env, h->core.cancel(static_cast<uint64_t>(h->core.view()[ob::kViewArgs])));
+  const double id = h->core.view()[ob::kViewArgs];
+  if (!whole(id, 0, kMaxId)) return bad_argument(env);
+  return boolean(env, h->core.cancel(static_cast<uint64_t>(id)));
 }
 
 // () with (orderId, ticks | NaN, lots | NaN) in the argument slots
@@ -220,6 +239,10 @@ napi_value me_modify(napi_env env, napi_callback_info cb) {
   const double* a = h->core.view() + ob::kViewArgs;
   const double t = a[1];
   const double l = a[2];
+  if (!whole(a[0], 0, kMaxId) || !(std::isnan(t) || whole(t, -kMaxUnits, kMaxUnits)) ||
+      !(std::isnan(l) || whole(l, 0, kMaxUnits))) {
+    return bad_argument(env);
+  }
   try {
     h->core.modify_and_publish(static_cast<uint64_t>(a[0]), !std::isnan(t), std::isnan(t) ? 0 : static_cast<int64_t>(t),
                                !std::isnan(l), std::isnan(l) ? 0 : static_cast<int64_t>(l));
@@ -233,7 +256,9 @@ napi_value me_modify(napi_env env, napi_callback_info cb) {
 napi_value me_query(napi_env env, napi_callback_info cb) {
   auto* h = static_cast<Me*>(data_of(env, cb));
   if (h == nullptr) return boolean(env, false);
-  return boolean(env, h->core.query(static_cast<uint64_t>(h->core.view()[ob::kViewArgs])));
+  const double id = h->core.view()[ob::kViewArgs];
+  if (!whole(id, 0, kMaxId)) return bad_argument(env);
+  return boolean(env, h->core.query(static_cast<uint64_t>(id)));
 }
 
 // (side, n, out) -> pairs written
@@ -244,7 +269,8 @@ napi_value me_levels(napi_env env, napi_callback_info cb) {
   double* out = h == nullptr ? nullptr : f64(env, argv[2], len);
   const double n = num(env, argv[1]);
   if (out == nullptr || !(n >= 0)) return number(env, 0);
-  const std::size_t m = std::min(static_cast<std::size_t>(n), len / 2);
+  const double cap = static_cast<double>(len / 2);
+  const auto m = static_cast<std::size_t>(n < cap ? n : cap);
   return number(env, static_cast<double>(h->core.levels(num(env, argv[0]) == 0 ? ob::Side::bid : ob::Side::ask, m, out)));
 }
 
