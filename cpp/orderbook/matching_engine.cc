@@ -88,13 +88,17 @@ void MatchingEngine::drop_level(Side side, int32_t li) noexcept {
   free_level_ = li;
 }
 
-void MatchingEngine::unlink(int32_t h) noexcept {
+void MatchingEngine::detach(int32_t h) noexcept {
   Order& o = orders_[h];
   Level& lv = levels_[o.level];
   lv.total -= o.remaining;
   if (o.prev != SlabPool<Order>::kNone) orders_[o.prev].next = o.next; else lv.head = o.next;
   if (o.next != SlabPool<Order>::kNone) orders_[o.next].prev = o.prev; else lv.tail = o.prev;
-  ids_.erase(o.id);
+}
+
+void MatchingEngine::unlink(int32_t h) noexcept {
+  detach(h);
+  ids_.erase(orders_[h].id);
   orders_.free(h);
 }
 
@@ -262,6 +266,26 @@ void MatchingEngine::modify(uint64_t id, bool has_price, int64_t ticks, bool has
     // Shrinking in place keeps time priority.
     levels_[o.level].total -= o.remaining - new_lots;
     o.remaining = new_lots;
+    report(id, o.filled > 0 ? OrderStatus::partially_filled : OrderStatus::accepted, 0, new_lots, RejectReason::none);
+    refresh_top();
+    return;
+  }
+  if (!would_take(o.side, new_ticks)) {
+    // A move that cannot trade (82% of exchange-core's mix): relink the same node at the
+    // back of its new level, as a cancel and re-submit would, without freeing and re-keying it.
+    const int32_t old_level = o.level;
+    const int32_t li = level_for(o.side, new_ticks);
+    detach(h);
+    if (li != old_level && levels_[old_level].head == SlabPool<Order>::kNone) drop_level(o.side, old_level);
+    Level& lv = levels_[li];
+    o.ticks = new_ticks;
+    o.remaining = new_lots;
+    o.level = li;
+    o.prev = lv.tail;
+    o.next = SlabPool<Order>::kNone;
+    if (lv.tail != SlabPool<Order>::kNone) orders_[lv.tail].next = h; else lv.head = h;
+    lv.tail = h;
+    lv.total += new_lots;
     report(id, o.filled > 0 ? OrderStatus::partially_filled : OrderStatus::accepted, 0, new_lots, RejectReason::none);
     refresh_top();
     return;

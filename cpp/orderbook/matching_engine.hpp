@@ -121,6 +121,8 @@ class MatchingEngine {
   // Rests a new node; false when memory ran out.
   bool rest(uint64_t id, Side side, int64_t ticks, int64_t lots, int64_t filled, uint32_t owner, double client_id,
             bool post_only);
+  // Takes a node out of its level's queue and total; unlink also forgets and frees it.
+  void detach(int32_t h) noexcept;
   void unlink(int32_t h) noexcept;
   int32_t level_for(Side side, int64_t ticks);
   void drop_level(Side side, int32_t level) noexcept;
