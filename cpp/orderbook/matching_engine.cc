@@ -13,9 +13,19 @@ constexpr double kMaxOwner = 4294967295.0;
 
 bool is_int_in(double v, double lo, double hi) noexcept { return v >= lo && v <= hi && v == std::floor(v); }
 
+// lower_bound on key without data-dependent branches: the probe sequence is unpredictable,
+// so cmov beats a mispredicted branch per step (level lookup was a fifth of the mix).
 template <class Entry>
 auto find_key(std::vector<Entry>& v, int64_t key) {
-  return std::lower_bound(v.begin(), v.end(), key, [](const Entry& e, int64_t k) { return e.key < k; });
+  if (v.empty()) return v.end();
+  Entry* base = v.data();
+  std::size_t n = v.size();
+  while (n > 1) {
+    const std::size_t half = n / 2;
+    base = base[half].key < key ? base + half : base;
+    n -= half;
+  }
+  return v.begin() + ((base - v.data()) + (base->key < key ? 1 : 0));
 }
 }  // namespace
 

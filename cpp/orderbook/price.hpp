@@ -34,7 +34,9 @@ struct Grid {
   // Units of the step for v; false when v is not finite, off the grid or out of range.
   bool to_units(double v, int64_t& out) const noexcept {
     if (!std::isfinite(v)) return false;
-    const double x = v * den / num;
+    // Dividing by 1 is exact, so skipping it keeps the result bit-identical to grid.ts.
+    const double scaled = v * den;
+    const double x = num == 1 ? scaled : scaled / num;
     const double r = std::floor(x + 0.5);
     if (!(std::fabs(x - r) <= kGridTolerance) || !(std::fabs(r) <= kMaxUnits)) return false;
     out = static_cast<int64_t>(r);
