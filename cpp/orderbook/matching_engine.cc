@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace up::orderbook {
@@ -53,7 +54,7 @@ void MatchingEngine::refresh_top() noexcept {
       view_[kBidSize + 2 * s] = lot_.to_value(lv.total);
       view_[kBidTicks + s] = static_cast<double>(lv.ticks);
     }
-    view_[kBidLevels + s] = static_cast<double>(book.size());
+    view_[kBidLevels + s] = static_cast<double>(live_[s]);
   }
 }
 
@@ -71,7 +72,14 @@ int32_t MatchingEngine::level_for(Side side, int64_t ticks) {
   auto& book = side_of(side);
   const int64_t key = key_of(side, ticks);
   auto it = book.empty() || book.back().key < key ? book.end() : find_key(book, key);
-  if (it != book.end() && it->key == key) return it->level;
+  const auto s = static_cast<int>(side);
+  if (it != book.end() && it->key == key) {
+    if (levels_[it->level].head == SlabPool<Order>::kNone) {
+      --dead_[s];
+      ++live_[s];
+    }
+    return it->level;
+  }
   int32_t li = free_level_;
   if (li >= 0) {
     free_level_ = levels_[li].next_free;
@@ -83,19 +91,48 @@ int32_t MatchingEngine::level_for(Side side, int64_t ticks) {
   try {
     book.insert(it, Entry{key, li});
   } catch (...) {
-    levels_[li].next_free = free_level_;
-    free_level_ = li;
+    free_level(li);
     throw;
   }
+  ++live_[s];
   return li;
+}
+
+void MatchingEngine::free_level(int32_t li) noexcept {
+  levels_[li].next_free = free_level_;
+  free_level_ = li;
 }
 
 void MatchingEngine::drop_level(Side side, int32_t li) noexcept {
   auto& book = side_of(side);
-  auto it = find_key(book, key_of(side, levels_[li].ticks));
-  book.erase(it);
-  levels_[li].next_free = free_level_;
-  free_level_ = li;
+  const auto s = static_cast<int>(side);
+  --live_[s];
+  if (book.back().level != li) {
+    ++dead_[s];
+    if (dead_[s] > 2 * live_[s] + 64) compact(side);
+    return;
+  }
+  free_level(li);
+  book.pop_back();
+  while (!book.empty() && levels_[book.back().level].head == SlabPool<Order>::kNone) {
+    free_level(book.back().level);
+    book.pop_back();
+    --dead_[s];
+  }
+}
+
+void MatchingEngine::compact(Side side) noexcept {
+  auto& book = side_of(side);
+  std::size_t kept = 0;
+  for (const Entry& e : book) {
+    if (levels_[e.level].head == SlabPool<Order>::kNone) {
+      free_level(e.level);
+    } else {
+      book[kept++] = e;
+    }
+  }
+  book.resize(kept);
+  dead_[static_cast<int>(side)] = 0;
 }
 
 void MatchingEngine::detach(int32_t h) noexcept {
@@ -284,6 +321,32 @@ void MatchingEngine::modify(uint64_t id, bool has_price, int64_t ticks, bool has
     // A move that cannot trade (82% of exchange-core's mix): relink the same node at the
     // back of its new level, as a cancel and re-submit would, without freeing and re-keying it.
     const int32_t old_level = o.level;
+    Level& ol = levels_[old_level];
+    if (ol.head == h && ol.tail == h && new_ticks != o.ticks) {
+      // Alone at its level and going to an empty price: move the level itself, shifting only
+      // the entries between its old and new place (erase + insert would shift two tails).
+      auto& book = side_of(o.side);
+      const int64_t new_key = key_of(o.side, new_ticks);
+      const auto to = find_key(book, new_key);
+      if (to == book.end() || to->key != new_key) {
+        const auto i = static_cast<std::size_t>(find_key(book, key_of(o.side, o.ticks)) - book.begin());
+        const auto j = static_cast<std::size_t>(to - book.begin());
+        if (j > i) {
+          std::memmove(&book[i], &book[i + 1], (j - 1 - i) * sizeof(Entry));
+          book[j - 1] = Entry{new_key, old_level};
+        } else {
+          std::memmove(&book[j + 1], &book[j], (i - j) * sizeof(Entry));
+          book[j] = Entry{new_key, old_level};
+        }
+        ol.ticks = new_ticks;
+        ol.total = new_lots;
+        o.ticks = new_ticks;
+        o.remaining = new_lots;
+        report(id, o.filled > 0 ? OrderStatus::partially_filled : OrderStatus::accepted, 0, new_lots, RejectReason::none);
+        refresh_top();
+        return;
+      }
+    }
     const int32_t li = level_for(o.side, new_ticks);
     detach(h);
     if (li != old_level && levels_[old_level].head == SlabPool<Order>::kNone) drop_level(o.side, old_level);
@@ -330,11 +393,13 @@ bool MatchingEngine::query(uint64_t id) noexcept {
 
 std::size_t MatchingEngine::levels(Side side, std::size_t n, double* out) const noexcept {
   const auto& book = side_of(side);
-  const std::size_t m = std::min(n, book.size());
-  for (std::size_t j = 0; j < m; ++j) {
-    const Level& lv = levels_[book[book.size() - 1 - j].level];
-    out[2 * j] = tick_.to_value(lv.ticks);
-    out[2 * j + 1] = lot_.to_value(lv.total);
+  std::size_t m = 0;
+  for (auto it = book.rbegin(); it != book.rend() && m < n; ++it) {
+    const Level& lv = levels_[it->level];
+    if (lv.head == SlabPool<Order>::kNone) continue;
+    out[2 * m] = tick_.to_value(lv.ticks);
+    out[2 * m + 1] = lot_.to_value(lv.total);
+    ++m;
   }
   return m;
 }

@@ -126,6 +126,8 @@ class MatchingEngine {
   void unlink(int32_t h) noexcept;
   int32_t level_for(Side side, int64_t ticks);
   void drop_level(Side side, int32_t level) noexcept;
+  void free_level(int32_t level) noexcept;
+  void compact(Side side) noexcept;
   void refresh_top() noexcept;
   void publish_fills() noexcept;
   void modify(uint64_t id, bool has_price, int64_t ticks, bool has_qty, int64_t lots);
@@ -143,8 +145,13 @@ class MatchingEngine {
   IdMap ids_;
   std::vector<Level> levels_;
   int32_t free_level_ = -1;
+  // A level that empties below the top stays in its side's vector as a tombstone (head ==
+  // kNone): orders moving back to that price reuse it, and no insert or erase shifts the
+  // vector in steady state. The back is never a tombstone; live_ counts levels with orders.
   std::vector<Entry> bids_;
   std::vector<Entry> asks_;
+  std::size_t live_[2] = {0, 0};
+  std::size_t dead_[2] = {0, 0};
   std::vector<Fill> fills_;
   // Units converted while a batch is validated, so each price is divided once.
   std::vector<int64_t> batch_units_;
