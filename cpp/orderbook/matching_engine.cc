@@ -338,6 +338,12 @@ void MatchingEngine::modify(uint64_t id, bool has_price, int64_t ticks, bool has
           std::memmove(&book[j + 1], &book[j], (i - j) * sizeof(Entry));
           book[j] = Entry{new_key, old_level};
         }
+        // Moving the best level down can leave a tombstone at the back; the back must be live.
+        while (levels_[book.back().level].head == SlabPool<Order>::kNone) {
+          free_level(book.back().level);
+          book.pop_back();
+          --dead_[static_cast<int>(o.side)];
+        }
         ol.ticks = new_ticks;
         ol.total = new_lots;
         o.ticks = new_ticks;
@@ -349,7 +355,6 @@ void MatchingEngine::modify(uint64_t id, bool has_price, int64_t ticks, bool has
     }
     const int32_t li = level_for(o.side, new_ticks);
     detach(h);
-    if (li != old_level && levels_[old_level].head == SlabPool<Order>::kNone) drop_level(o.side, old_level);
     Level& lv = levels_[li];
     o.ticks = new_ticks;
     o.remaining = new_lots;
@@ -359,6 +364,9 @@ void MatchingEngine::modify(uint64_t id, bool has_price, int64_t ticks, bool has
     if (lv.tail != SlabPool<Order>::kNone) orders_[lv.tail].next = h; else lv.head = h;
     lv.tail = h;
     lv.total += new_lots;
+    // Only now: a level level_for revived is empty until the order is in it, and dropping the
+    // old level may pop or compact empty levels.
+    if (li != old_level && levels_[old_level].head == SlabPool<Order>::kNone) drop_level(o.side, old_level);
     report(id, o.filled > 0 ? OrderStatus::partially_filled : OrderStatus::accepted, 0, new_lots, RejectReason::none);
     refresh_top();
     return;

@@ -18,34 +18,49 @@ class SlabPool {
   static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>);
 
  public:
-  static constexpr uint32_t kChunkBits = 16;
+  // 16,384 slots of 64 bytes: a 1 MiB chunk, cheap to create for a small book.
+  static constexpr uint32_t kChunkBits = 14;
   static constexpr uint32_t kChunkSlots = 1u << kChunkBits;
   static constexpr int32_t kNone = -1;
 
-  // A handle to a fresh node, or kNone when memory ran out.
+  // A handle to a fresh node, or kNone when memory ran out. O(1): chunks with room are kept
+  // on a stack, so a large book does not scan its full chunks.
   int32_t alloc() noexcept {
-    for (std::size_t tried = 0; tried < chunks_.size(); ++tried) {
-      if (const int32_t h = alloc_in(hint_); h != kNone) return h;
-      hint_ = (hint_ + 1) % static_cast<uint32_t>(chunks_.size());
+    // A chunk is on with_room_ exactly when it has a free slot, so the stack never holds
+    // more entries than there are chunks and free() never has to grow it.
+    if (!with_room_.empty()) {
+      const uint32_t c = with_room_.back();
+      const int32_t h = alloc_in(c);
+      if (used_[c] == kChunkSlots || h == kNone) with_room_.pop_back();
+      if (h != kNone) return h;
     }
     if (chunks_.size() >= (1u << (31 - kChunkBits))) return kNone;
     std::optional<memory::Slab> slab = memory::Slab::create(sizeof(T), kChunkSlots);
     if (!slab) return kNone;
     try {
-      chunks_.push_back(std::move(*slab));
+      chunks_.reserve(chunks_.size() + 1);
+      used_.reserve(chunks_.size() + 1);
+      with_room_.reserve(chunks_.size() + 1);
     } catch (const std::bad_alloc&) {
       return kNone;
     }
-    hint_ = static_cast<uint32_t>(chunks_.size() - 1);
-    return alloc_in(hint_);
+    chunks_.push_back(std::move(*slab));
+    used_.push_back(0);
+    const auto c = static_cast<uint32_t>(chunks_.size() - 1);
+    with_room_.push_back(c);
+    return alloc_in(c);
   }
 
   void free(int32_t h) noexcept {
     const auto c = static_cast<uint32_t>(h) >> kChunkBits;
     memory::Slab& s = chunks_[c];
     // The slab refuses double or foreign frees; the engine never makes one.
-    (void)s.free(static_cast<int32_t>(s.data_offset() + (static_cast<uint32_t>(h) & (kChunkSlots - 1)) * s.stride()));
-    if (c < hint_) hint_ = c;
+    if (s.free(static_cast<int32_t>(s.data_offset() + (static_cast<uint32_t>(h) & (kChunkSlots - 1)) * s.stride())) !=
+        memory::Status::ok) {
+      return;
+    }
+    // with_room_ has spare capacity for every chunk (reserved when the chunk was added).
+    if (used_[c]-- == kChunkSlots) with_room_.push_back(c);
   }
 
   T& operator[](int32_t h) noexcept {
@@ -61,6 +76,7 @@ class SlabPool {
     memory::Slab& s = chunks_[c];
     const int32_t off = s.alloc();
     if (off < 0) return kNone;
+    ++used_[c];
     const uint32_t slot = (static_cast<uint32_t>(off) - s.data_offset()) / s.stride();
     T* p = new (s.at(off)) T{};
     (void)p;
@@ -68,7 +84,8 @@ class SlabPool {
   }
 
   std::vector<memory::Slab> chunks_;
-  uint32_t hint_ = 0;
+  std::vector<uint32_t> used_;
+  std::vector<uint32_t> with_room_;
 };
 
 // Order id -> node handle: open addressing with linear probing and backward-shift

@@ -126,6 +126,19 @@ void test_pool_and_ids() {
   CHECK_EQ(ids.size(), model.size());
   for (const auto& [id, h] : model) CHECK_EQ(ids.find(id), h);
   CHECK(pool.chunks() >= 2);  // grew past one slab without moving live nodes
+
+  // Full chunks leave the room stack and come back on a free; no chunk is added while one has room.
+  SlabPool<Order> p2;
+  std::vector<int32_t> hs;
+  for (uint32_t i = 0; i < 2 * SlabPool<Order>::kChunkSlots; ++i) hs.push_back(p2.alloc());
+  CHECK_EQ(p2.chunks(), 2u);
+  p2.free(hs[5]);
+  p2.free(hs[SlabPool<Order>::kChunkSlots + 7]);
+  CHECK(p2.alloc() >= 0);
+  CHECK(p2.alloc() >= 0);
+  CHECK_EQ(p2.chunks(), 2u);
+  CHECK(p2.alloc() >= 0);
+  CHECK_EQ(p2.chunks(), 3u);
 }
 
 const double* rep(MatchingEngine& e) { return e.view(); }
@@ -192,6 +205,33 @@ void test_engine_rules() {
   CHECK_EQ(e.view()[kReportReject], 2);
   CHECK(!e.cancel(b1));
   CHECK(!e.cancel(999999));
+}
+
+// A move onto the price of an emptied (tombstone) level, from the best level: the revived
+// level must hold the order before the old best is dropped (a regression the JS differential
+// test found).
+void test_move_onto_emptied_level() {
+  MatchingEngine e(kCents, kLots, SelfTrade::none);
+  e.submit(Side::bid, false, 9900, 3, TimeInForce::gtc, false, 0, 0);
+  const uint64_t best = oid(e);
+  e.submit(Side::bid, false, 9850, 1, TimeInForce::gtc, false, 0, 0);
+  const uint64_t mid = oid(e);
+  e.submit(Side::bid, false, 9800, 1, TimeInForce::gtc, false, 0, 0);
+  CHECK(e.cancel(mid));
+  e.modify_and_publish(best, true, 9850, true, 2);
+  CHECK_EQ(status(e), kNew);
+  CHECK(e.view()[kBidPrice] == 98.50 && e.view()[kBidSize] == 0.002);
+  CHECK_EQ(e.view()[kBidLevels], 2);
+  double out[8];
+  CHECK_EQ(e.levels(Side::bid, 4, out), 2u);
+  CHECK(out[0] == 98.50 && out[2] == 98.00);
+  // And the alone-level move into an empty gap, both ways.
+  e.modify_and_publish(best, true, 9825, false, 0);
+  CHECK(e.view()[kBidPrice] == 98.25);
+  e.modify_and_publish(best, true, 9950, false, 0);
+  CHECK(e.view()[kBidPrice] == 99.50);
+  CHECK_EQ(e.levels(Side::bid, 4, out), 2u);
+  CHECK(out[0] == 99.50 && out[2] == 98.00);
 }
 
 void test_stp() {
@@ -272,6 +312,13 @@ void test_engine_random() {
                              static_cast<int64_t>(rng() % 20));
       }
       CHECK(!(e.view()[kBidTicks] >= e.view()[kAskTicks]));
+      // Top of book is the first live level, never an emptied one.
+      for (int s = 0; s < 2; ++s) {
+        double first[2] = {NAN, NAN};
+        const std::size_t n = e.levels(static_cast<Side>(s), 1, first);
+        CHECK_EQ(n, e.view()[kBidLevels + s] > 0 ? 1u : 0u);
+        if (n == 1) CHECK(first[0] == e.view()[kBidPrice + 2 * s] && first[1] == e.view()[kBidSize + 2 * s]);
+      }
       if (step % 101 == 0) {
         std::size_t resting = 0;
         for (uint64_t id : ids) resting += e.query(id) ? 1 : 0;
@@ -294,6 +341,7 @@ int main() {
   test_l2_random();
   test_pool_and_ids();
   test_engine_rules();
+  test_move_onto_emptied_level();
   test_stp();
   test_batch();
   test_engine_random();
