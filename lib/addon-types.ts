@@ -104,7 +104,62 @@ export interface MemoryAddon {
 }
 
 // ---- cpp/napi/orderbook.cc ----
-export interface OrderbookAddon {}
+/**
+ * An L2 book (cpp/orderbook/l2_book.hpp). `view` is the core's top-of-book doubles then two
+ * argument slots (lib/orderbook/layout.ts Top); sides are 0 bid / 1 ask; prices are ticks.
+ * The hot calls take no JS arguments: write them into the argument slots first.
+ */
+export interface L2Native {
+  readonly view: ArrayBuffer;
+  /** Sets the bid level (ticks, size) written at Top.argTicks / Top.argSize; size 0 removes it. */
+  setBid(): void;
+  setAsk(): void;
+  /** Validates all `count` triples first: count, or -(index + 1) of the first bad one (nothing applied). */
+  applyDeltas(deltas: Float64Array, count: number): number;
+  clear(): void;
+  /** Writes up to n (price, size) pairs best first; returns the pairs written. */
+  levels(side: number, n: number, out: Float64Array): number;
+}
+
+/**
+ * A matching engine (cpp/orderbook/matching_engine.hpp). After submit/modify/query the
+ * results are in `view` (lib/orderbook/layout.ts View). Quantities are integer lots. The
+ * per-order calls take their arguments from the view's argument slots (View.args + i).
+ */
+export interface EngineNative {
+  readonly view: ArrayBuffer;
+  /** args: side 0 buy / 1 sell, market 0/1, ticks, lots, tif 0 GTC / 1 IOC / 2 FOK, postOnly 0/1, owner (0 none), clientId. */
+  submit(): void;
+  /** args: orderId. */
+  cancel(): boolean;
+  /** args: orderId, ticks or NaN (keep), lots or NaN (keep). */
+  modify(): void;
+  /** args: orderId. Fills the query fields of the view; false when the id is not resting. */
+  query(): boolean;
+  levels(side: number, n: number, out: Float64Array): number;
+  /** Copies every fill of the last submit/modify as (makerId, ticks, lots); returns the count written. */
+  copyFills(out: Float64Array): number;
+  /** Validates every command first: count, or -(index + 1) of the first bad one (nothing run). */
+  batch(commands: Float64Array, count: number, fillsOut: Float64Array | null): number;
+}
+
+export interface OrderbookAddon {
+  /** lotDen 0: sizes are free values. */
+  orderbookL2Create(tickNum: number, tickDen: number, lotNum: number, lotDen: number): L2Native;
+  /** stp: 0 none, 1 cancel-taker, 2 cancel-maker, 3 cancel-both. */
+  orderbookEngineCreate(tickNum: number, tickDen: number, lotNum: number, lotDen: number, stp: number): EngineNative;
+  readonly orderbookLayout: {
+    topFields: number;
+    l2ViewDoubles: number;
+    viewArgs: number;
+    viewDoubles: number;
+    viewFills: number;
+    viewFillCapacity: number;
+    commandStride: number;
+    fillStride: number;
+    orderBytes: number;
+  };
+}
 
 // ---- cpp/napi/risk.cc ----
 /**

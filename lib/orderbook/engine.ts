@@ -1,0 +1,360 @@
+/**
+ * MatchingEngine: an L3 book with price-time priority, limit and market orders, GTC/IOC/FOK,
+ * post-only, modify, cancel and self-trade prevention. Orders live in the C++ slab
+ * (cpp/memory, through cpp/orderbook/order_pool.hpp) on the native backend and in a pool of
+ * typed arrays on the TS one; both run the same algorithm and give the same reports.
+ */
+import { cpuAddon } from '../backend.js';
+import { invalidRange, invalidType } from '../errors.js';
+import { type EngineCore, TsEngineCore } from './engine-core.js';
+import { Grid, priceTicks, quantityLots } from './grid.js';
+import { kCommandStride, kFillStride, kRejectReason, kStatus, RejectCode, StatusCode, View } from './layout.js';
+import { BookReads, bookSide, checkOptions, checkSymbol, type BookSide, type OrderBookBackend, resolveBackend } from './reads.js';
+
+export type SelfTradePrevention = 'none' | 'cancel-taker' | 'cancel-maker' | 'cancel-both';
+export type OrderType = 'limit' | 'market';
+export type TimeInForce = 'GTC' | 'IOC' | 'FOK';
+export type OrderStatus = (typeof kStatus)[number];
+export type RejectReason = 'post-only-would-take' | 'out-of-memory';
+
+export interface MatchingEngineOptions {
+  symbol: string;
+  tickSize: number;
+  /** Quantity step. Default 1e-8: quantities are held as integer lots of it. */
+  lotSize?: number;
+  /** What happens when a taker would trade with a maker of the same ownerId (default 'none'). */
+  selfTradePrevention?: SelfTradePrevention;
+  backend?: OrderBookBackend;
+}
+
+export interface OrderRequest {
+  side: BookSide;
+  /** Default 'limit'. A market order has no price and never rests. */
+  type?: OrderType;
+  /** Required for a limit order, on the tick grid. */
+  price?: number;
+  /** > 0, on the lot grid. */
+  quantity: number;
+  /** Default 'GTC'. IOC cancels what does not fill at once; FOK fills completely or not at all. */
+  timeInForce?: TimeInForce;
+  /** Rejected (rejectReason 'post-only-would-take') if it would trade on arrival. Limit orders only. */
+  postOnly?: boolean;
+  /** An integer in [0, 2^32 - 1]; 0 (the default) is "no owner" and never self-trades. */
+  ownerId?: number;
+  /** Any finite number, kept with the order and shown by getOrder(). */
+  clientId?: number;
+}
+
+export interface Fill {
+  makerOrderId: number;
+  takerOrderId: number;
+  price: number;
+  quantity: number;
+}
+
+/**
+ * What one submit() or modify() did. filledQuantity, averagePrice and fills cover this call
+ * only; remainingQuantity is what rests in the book afterwards (0 when nothing rests).
+ * status: 'new' / 'partially-filled' (resting, without / with fills over its life),
+ * 'filled', 'cancelled' (the remainder was cancelled: IOC, market, FOK kill, self-trade
+ * prevention, modify to 0) or 'rejected' (see rejectReason).
+ */
+export interface ExecutionReport {
+  orderId: number;
+  status: OrderStatus;
+  filledQuantity: number;
+  remainingQuantity: number;
+  /** Volume-weighted price of this call's fills; NaN when there were none. */
+  averagePrice: number;
+  fills: Fill[];
+  rejectReason?: RejectReason;
+}
+
+/** A resting order as getOrder() shows it. */
+export interface RestingOrder {
+  orderId: number;
+  side: BookSide;
+  price: number;
+  /** Open (remaining) quantity. */
+  quantity: number;
+  /** Filled over the order's life. */
+  filledQuantity: number;
+  ownerId: number;
+  clientId?: number;
+  postOnly: boolean;
+}
+
+export interface BatchResult {
+  /** Commands run (all of them: a bad batch throws before running any). */
+  processed: number;
+  /** Fills the batch produced. */
+  fills: number;
+  /** Fills written to fillsOut (fewer than `fills` when it was too small; the rest are lost, the book is still right). */
+  fillsWritten: number;
+  /** The id the batch's first submit got; the n-th submit got firstOrderId + n - 1. */
+  firstOrderId: number;
+}
+
+/** Operation codes of submitBatch command records. */
+export const BatchOp = { limit: 0, market: 1, cancel: 2, modify: 3 } as const;
+
+/** The hot calls into the core, one copy per backend (see L2Calls in book.ts for why). */
+interface EngineCalls {
+  submit(core: EngineCore): void;
+  cancel(core: EngineCore): boolean;
+  modify(core: EngineCore): void;
+  query(core: EngineCore): boolean;
+}
+const kNativeCalls: EngineCalls = {
+  submit: (core) => core.submit(),
+  cancel: (core) => core.cancel(),
+  modify: (core) => core.modify(),
+  query: (core) => core.query(),
+};
+const kTsCalls: EngineCalls = {
+  submit: (core) => core.submit(),
+  cancel: (core) => core.cancel(),
+  modify: (core) => core.modify(),
+  query: (core) => core.query(),
+};
+
+const kStp: Record<SelfTradePrevention, number> = { none: 0, 'cancel-taker': 1, 'cancel-maker': 2, 'cancel-both': 3 };
+const kTif: Record<TimeInForce, number> = { GTC: 0, IOC: 1, FOK: 2 };
+const kMaxOwner = 4294967295;
+
+/**
+ * An L3 matching engine with price-time priority.
+ *
+ * submitBatch(commands, fillsOut?) runs many commands in one call. Each command is 6 doubles
+ * (MatchingEngine.commandStride):
+ * - limit  `[0, side (0 buy / 1 sell), price, quantity, flags, ownerId]`
+ * - market `[1, side, 0, quantity, flags, ownerId]`
+ * - cancel `[2, orderId, 0, 0, 0, 0]`
+ * - modify `[3, orderId, price or NaN (keep), quantity or NaN (keep), 0, 0]`
+ * where flags = timeInForce (0 GTC, 1 IOC, 2 FOK) + 4 if post-only. Each fill is written to
+ * fillsOut as 4 doubles (MatchingEngine.fillStride): `[makerOrderId, takerOrderId, price,
+ * quantity]`. The whole batch is validated first; a bad command throws a RangeError naming
+ * its index and nothing runs. Cancels and modifies of ids that are not resting do nothing.
+ *
+ * @example
+ * import { MatchingEngine } from 'ultra-performance';
+ * const me = new MatchingEngine({ symbol: 'BTC-USD', tickSize: 0.5, lotSize: 0.001, selfTradePrevention: 'cancel-taker' });
+ * const maker = me.submit({ side: 'sell', price: 100, quantity: 2, ownerId: 1 });
+ * const taker = me.submit({ side: 'buy', price: 100.5, quantity: 0.5, ownerId: 2 });
+ * taker.status; // 'filled'
+ * taker.fills;  // [{ makerOrderId: maker.orderId, takerOrderId: taker.orderId, price: 100, quantity: 0.5 }]
+ * me.modify(maker.orderId, { quantity: 1 }); // shrinks in place, keeps priority
+ * me.cancel(maker.orderId); // true
+ */
+export class MatchingEngine extends BookReads {
+  static readonly commandStride = kCommandStride;
+  static readonly fillStride = kFillStride;
+
+  readonly symbol: string;
+  readonly tickSize: number;
+  readonly lotSize: number;
+  readonly selfTradePrevention: SelfTradePrevention;
+  readonly backend: 'ts' | 'native';
+  private readonly core: EngineCore;
+  private readonly calls: EngineCalls;
+  private readonly lot: Grid;
+  private bigFills = new Float64Array(0);
+
+  constructor(options: MatchingEngineOptions) {
+    const o = checkOptions(options, 'MatchingEngine');
+    const symbol = checkSymbol(o.symbol);
+    const tick = new Grid(o.tickSize as number, 'tickSize');
+    const lot = new Grid(o.lotSize === undefined ? 1e-8 : (o.lotSize as number), 'lotSize');
+    const stpName = o.selfTradePrevention === undefined ? 'none' : o.selfTradePrevention;
+    const stp = typeof stpName === 'string' ? kStp[stpName as SelfTradePrevention] : undefined;
+    if (stp === undefined || !Object.hasOwn(kStp, stpName as string)) {
+      throw invalidType('selfTradePrevention', "'none', 'cancel-taker', 'cancel-maker' or 'cancel-both'", stpName);
+    }
+    const backend = resolveBackend(o.backend);
+    const core: EngineCore =
+      backend === 'native'
+        ? cpuAddon!.orderbookEngineCreate(tick.num, tick.den, lot.num, lot.den, stp)
+        : new TsEngineCore(tick.num, tick.den, lot.num, lot.den, stp);
+    super(core.view instanceof Float64Array ? core.view : new Float64Array(core.view), tick);
+    this.symbol = symbol;
+    this.tickSize = tick.step;
+    this.lotSize = lot.step;
+    this.selfTradePrevention = stpName as SelfTradePrevention;
+    this.backend = backend;
+    this.core = core;
+    this.calls = backend === 'native' ? kNativeCalls : kTsCalls;
+    this.lot = lot;
+  }
+
+  protected levelsOf(): (side: number, n: number, out: Float64Array) => number {
+    const core = this.core;
+    return (side, n, out) => core.levels(side, n, out);
+  }
+
+  /**
+   * Submits an order and returns what happened to it.
+   * @example
+   * me.submit({ side: 'buy', type: 'market', quantity: 1, timeInForce: 'FOK' });
+   */
+  submit(order: OrderRequest): ExecutionReport {
+    if (typeof order !== 'object' || order === null) throw invalidType('order', 'an order object', order);
+    const side = bookSide(order.side, 'order.side');
+    const type = order.type;
+    let market: number;
+    if (type === undefined || type === 'limit') market = 0;
+    else if (type === 'market') market = 1;
+    else throw invalidType('order.type', "'limit' or 'market'", type);
+    let ticks = 0;
+    if (market === 0) ticks = priceTicks(this.tick, order.price, 'order.price');
+    else if (order.price !== undefined) throw invalidType('order.price', 'no price for a market order', order.price);
+    const lots = quantityLots(this.lot, order.quantity, 'order.quantity', true);
+    const tifName = order.timeInForce;
+    const tif = tifName === undefined ? 0 : typeof tifName === 'string' && Object.hasOwn(kTif, tifName) ? kTif[tifName] : -1;
+    if (tif < 0) throw invalidType('order.timeInForce', "'GTC', 'IOC' or 'FOK'", tifName);
+    const post = order.postOnly;
+    if (post !== undefined && typeof post !== 'boolean') throw invalidType('order.postOnly', 'a boolean', post);
+    if (post === true && market === 1) throw invalidType('order.postOnly', 'false or nothing for a market order', post);
+    const owner = order.ownerId === undefined ? 0 : order.ownerId;
+    if (typeof owner !== 'number' || !Number.isInteger(owner) || owner < 0 || owner > kMaxOwner) {
+      throw invalidType('order.ownerId', 'an integer in [0, 4294967295]', owner);
+    }
+    const client = order.clientId === undefined ? Number.NaN : order.clientId;
+    if (order.clientId !== undefined && (typeof client !== 'number' || !Number.isFinite(client))) {
+      throw invalidType('order.clientId', 'a finite number', order.clientId);
+    }
+    const v = this.view;
+    const a = View.args;
+    v[a] = side;
+    v[a + 1] = market;
+    v[a + 2] = ticks;
+    v[a + 3] = lots;
+    v[a + 4] = tif;
+    v[a + 5] = post === true ? 1 : 0;
+    v[a + 6] = owner;
+    v[a + 7] = client;
+    this.calls.submit(this.core);
+    return this.report();
+  }
+
+  /**
+   * Cancels a resting order; false when the id is not resting (unknown, filled, cancelled).
+   * @example
+   * me.cancel(42); // true or false
+   */
+  cancel(orderId: number): boolean {
+    if (typeof orderId !== 'number') throw invalidType('orderId', 'an order id (a positive integer)', orderId);
+    if (!Number.isSafeInteger(orderId) || orderId < 1) return false;
+    this.view[View.args] = orderId;
+    return this.calls.cancel(this.core);
+  }
+
+  /**
+   * Changes a resting order's price and/or open quantity. Shrinking the quantity at the same
+   * price keeps time priority; anything else re-enters the order at the back of its new level
+   * (it may trade if the new price crosses; a post-only one is rejected instead). Quantity 0
+   * cancels. An id that is not resting is a RangeError.
+   * @example
+   * me.modify(id, { quantity: 0.5 });          // keeps priority
+   * me.modify(id, { price: 101, quantity: 2 }); // loses priority
+   */
+  modify(orderId: number, changes: { price?: number; quantity?: number }): ExecutionReport {
+    if (typeof orderId !== 'number' || !Number.isSafeInteger(orderId) || orderId < 1) {
+      throw invalidType('orderId', 'an order id (a positive integer)', orderId);
+    }
+    if (typeof changes !== 'object' || changes === null) throw invalidType('changes', 'an object with price and/or quantity', changes);
+    const ticks = changes.price === undefined ? Number.NaN : priceTicks(this.tick, changes.price, 'changes.price');
+    const lots = changes.quantity === undefined ? Number.NaN : quantityLots(this.lot, changes.quantity, 'changes.quantity', false);
+    const v = this.view;
+    v[View.args] = orderId;
+    v[View.args + 1] = ticks;
+    v[View.args + 2] = lots;
+    this.calls.modify(this.core);
+    if (v[View.reportStatus] === StatusCode.rejected && v[View.reportReject] === RejectCode.unknownOrder) {
+      throw invalidRange('orderId', 'the id of a resting order', orderId);
+    }
+    return this.report();
+  }
+
+  /**
+   * A resting order, or undefined when the id is not resting.
+   * @example
+   * me.getOrder(id)?.quantity;
+   */
+  getOrder(orderId: number): RestingOrder | undefined {
+    if (typeof orderId !== 'number') throw invalidType('orderId', 'an order id (a positive integer)', orderId);
+    if (!Number.isSafeInteger(orderId) || orderId < 1) return undefined;
+    const v = this.view;
+    v[View.args] = orderId;
+    if (!this.calls.query(this.core)) return undefined;
+    const order: RestingOrder = {
+      orderId: v[View.queryOrderId]!,
+      side: v[View.querySide] === 0 ? 'buy' : 'sell',
+      price: this.tick.toValue(v[View.queryTicks]!),
+      quantity: this.lot.toValue(v[View.queryRemainingLots]!),
+      filledQuantity: this.lot.toValue(v[View.queryFilledLots]!),
+      ownerId: v[View.queryOwner]!,
+      postOnly: v[View.queryPostOnly] === 1,
+    };
+    const client = v[View.queryClientId]!;
+    if (client === client) order.clientId = client;
+    return order;
+  }
+
+  /**
+   * Runs packed commands in one call (format in the class comment) and writes fills to
+   * fillsOut when given.
+   * @example
+   * const cmds = new Float64Array([0, 1, 100, 1, 0, 0,   0, 0, 100, 1, 1, 0]);
+   * const fills = new Float64Array(4 * 16);
+   * me.submitBatch(cmds, fills); // { processed: 2, fills: 1, fillsWritten: 1, firstOrderId }
+   */
+  submitBatch(commands: Float64Array, fillsOut?: Float64Array): BatchResult {
+    if (!(commands instanceof Float64Array)) throw invalidType('commands', 'a Float64Array of 6-double commands', commands);
+    if (commands.length % kCommandStride !== 0) throw invalidRange('commands.length', 'a multiple of 6', commands.length);
+    if (fillsOut !== undefined && !(fillsOut instanceof Float64Array)) throw invalidType('fillsOut', 'a Float64Array', fillsOut);
+    const n = commands.length / kCommandStride;
+    const r = this.core.batch(commands, n, fillsOut ?? null);
+    if (r < 0) {
+      const i = -r - 1;
+      throw invalidRange(`commands[${kCommandStride * i}..${kCommandStride * i + 5}] (command ${i})`, 'a valid command (see MatchingEngine.submitBatch)', Array.from(commands.subarray(kCommandStride * i, kCommandStride * i + kCommandStride)));
+    }
+    const v = this.view;
+    const fills = v[View.batchFills]!;
+    const cap = fillsOut === undefined ? 0 : Math.floor(fillsOut.length / kFillStride);
+    return { processed: r, fills, fillsWritten: Math.min(fills, cap), firstOrderId: v[View.batchFirstOrderId]! };
+  }
+
+  private report(): ExecutionReport {
+    const v = this.view;
+    const n = v[View.reportFillCount]!;
+    const id = v[View.reportOrderId]!;
+    let src = v;
+    let base: number = View.fills;
+    if (n > View.fillCapacity) {
+      if (this.bigFills.length < 3 * n) this.bigFills = new Float64Array(6 * n);
+      this.core.copyFills(this.bigFills);
+      src = this.bigFills;
+      base = 0;
+    }
+    const fills: Fill[] = new Array<Fill>(n);
+    let notional = 0;
+    for (let i = 0; i < n; i++) {
+      const price = this.tick.toValue(src[base + 3 * i + 1]!);
+      const quantity = this.lot.toValue(src[base + 3 * i + 2]!);
+      fills[i] = { makerOrderId: src[base + 3 * i]!, takerOrderId: id, price, quantity };
+      notional += price * quantity;
+    }
+    const filled = this.lot.toValue(v[View.reportFilledLots]!);
+    const status = kStatus[v[View.reportStatus]!]!;
+    const report: ExecutionReport = {
+      orderId: id,
+      status,
+      filledQuantity: filled,
+      remainingQuantity: this.lot.toValue(v[View.reportRemainingLots]!),
+      averagePrice: n > 0 ? notional / filled : Number.NaN,
+      fills,
+    };
+    if (status === 'rejected') report.rejectReason = kRejectReason[v[View.reportReject]!] as RejectReason;
+    return report;
+  }
+}

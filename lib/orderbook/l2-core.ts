@@ -1,0 +1,164 @@
+/**
+ * The L2 core both backends implement: cpp/orderbook/l2_book.cc natively (through
+ * cpp/napi/orderbook.cc) and TsL2Core here, line for line the same algorithm. Arguments are
+ * validated and canonical (integer ticks, sizes on the lot grid) before they get here.
+ */
+import type { L2Native } from '../addon-types.js';
+import { kGridTolerance, kMaxUnits } from './grid.js';
+import { Top } from './layout.js';
+
+export type L2Core = Omit<L2Native, 'view'> & { readonly view: ArrayBuffer | Float64Array };
+
+/** One side of the book: ticks and sizes sorted by key (ticks for bids, -ticks for asks), best at the back. */
+export class Ladder {
+  ticks: Float64Array;
+  sizes: Float64Array;
+  count = 0;
+
+  constructor(readonly sign: 1 | -1) {
+    this.ticks = new Float64Array(256);
+    this.sizes = new Float64Array(256);
+  }
+
+  /** lower_bound on key: the first index whose key is not below `key`. */
+  lowerBound(key: number): number {
+    const n = this.count;
+    const t = this.ticks;
+    const sign = this.sign;
+    if (n === 0 || sign * t[n - 1]! < key) return n;
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (sign * t[mid]! < key) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  insertAt(i: number, ticks: number, size: number): void {
+    if (this.count === this.ticks.length) {
+      const t = new Float64Array(this.count * 2);
+      t.set(this.ticks);
+      const s = new Float64Array(this.count * 2);
+      s.set(this.sizes);
+      this.ticks = t;
+      this.sizes = s;
+    }
+    this.ticks.copyWithin(i + 1, i, this.count);
+    this.sizes.copyWithin(i + 1, i, this.count);
+    this.ticks[i] = ticks;
+    this.sizes[i] = size;
+    this.count++;
+  }
+
+  eraseAt(i: number): void {
+    this.ticks.copyWithin(i, i + 1, this.count);
+    this.sizes.copyWithin(i, i + 1, this.count);
+    this.count--;
+  }
+}
+
+export class TsL2Core implements L2Core {
+  readonly view = new Float64Array(Top.doubles);
+  private readonly bids = new Ladder(1);
+  private readonly asks = new Ladder(-1);
+
+  constructor(
+    private readonly tickNum: number,
+    private readonly tickDen: number,
+    private readonly lotNum: number,
+    private readonly lotDen: number,
+  ) {
+    this.refresh(0);
+    this.refresh(1);
+  }
+
+  private refresh(side: number): void {
+    const l = side === 0 ? this.bids : this.asks;
+    const v = this.view;
+    const n = l.count;
+    if (n === 0) {
+      v[2 * side] = Number.NaN;
+      v[2 * side + 1] = Number.NaN;
+      v[Top.bidTicks + side] = Number.NaN;
+    } else {
+      const t = l.ticks[n - 1]!;
+      v[2 * side] = (t * this.tickNum) / this.tickDen;
+      v[2 * side + 1] = l.sizes[n - 1]!;
+      v[Top.bidTicks + side] = t;
+    }
+    v[Top.bidLevels + side] = n;
+  }
+
+  setBid(): void {
+    this.set(0, this.view[Top.argTicks]!, this.view[Top.argSize]!);
+  }
+
+  setAsk(): void {
+    this.set(1, this.view[Top.argTicks]!, this.view[Top.argSize]!);
+  }
+
+  set(side: number, ticks: number, size: number): void {
+    const l = side === 0 ? this.bids : this.asks;
+    const i = l.lowerBound(l.sign * ticks);
+    const n = l.count;
+    const found = i < n && l.ticks[i] === ticks;
+    const top = i + 1 >= n;
+    if (size === 0) {
+      if (!found) return;
+      l.eraseAt(i);
+    } else if (found) {
+      l.sizes[i] = size;
+    } else {
+      l.insertAt(i, ticks, size);
+    }
+    if (top || !found || size === 0) this.refresh(side);
+  }
+
+  private units(v: number, num: number, den: number): number {
+    const x = (v * den) / num;
+    const r = Math.floor(x + 0.5);
+    return Math.abs(x - r) <= kGridTolerance && Math.abs(r) <= kMaxUnits ? r + 0 : Number.NaN;
+  }
+
+  private canonicalSize(raw: number): number {
+    if (!Number.isFinite(raw) || raw < 0) return Number.NaN;
+    if (this.lotDen === 0) return raw;
+    const lots = this.units(raw, this.lotNum, this.lotDen);
+    return lots !== lots ? Number.NaN : (lots * this.lotNum) / this.lotDen;
+  }
+
+  applyDeltas(d: Float64Array, n: number): number {
+    for (let i = 0; i < n; i++) {
+      const side = d[3 * i]!;
+      if (!(side === 0 || side === 1)) return -i - 1;
+      const t = this.units(d[3 * i + 1]!, this.tickNum, this.tickDen);
+      if (t !== t) return -i - 1;
+      const s = this.canonicalSize(d[3 * i + 2]!);
+      if (s !== s) return -i - 1;
+    }
+    for (let i = 0; i < n; i++) {
+      this.set(d[3 * i]!, this.units(d[3 * i + 1]!, this.tickNum, this.tickDen), this.canonicalSize(d[3 * i + 2]!));
+    }
+    return n;
+  }
+
+  clear(): void {
+    this.bids.count = 0;
+    this.asks.count = 0;
+    this.refresh(0);
+    this.refresh(1);
+  }
+
+  levels(side: number, n: number, out: Float64Array): number {
+    const l = side === 0 ? this.bids : this.asks;
+    const m = Math.min(n, l.count, out.length >> 1);
+    for (let j = 0; j < m; j++) {
+      const k = l.count - 1 - j;
+      out[2 * j] = (l.ticks[k]! * this.tickNum) / this.tickDen;
+      out[2 * j + 1] = l.sizes[k]!;
+    }
+    return m;
+  }
+}

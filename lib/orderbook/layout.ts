@@ -1,0 +1,56 @@
+/**
+ * The doubles JS reads with no native call (cpp/orderbook/l2_book.hpp TopField and
+ * matching_engine.hpp ViewField). The TS backends keep the same layout in their own
+ * Float64Array, so the public classes read both the same way.
+ */
+export const Top = {
+  bidPrice: 0,
+  bidSize: 1,
+  askPrice: 2,
+  askSize: 3,
+  bidTicks: 4,
+  askTicks: 5,
+  bidLevels: 6,
+  askLevels: 7,
+  fields: 8,
+  /** Argument slots of setBid/setAsk. */
+  argTicks: 8,
+  argSize: 9,
+  doubles: 10,
+} as const;
+
+export const View = {
+  reportOrderId: 8,
+  reportStatus: 9,
+  reportFilledLots: 10,
+  reportRemainingLots: 11,
+  reportReject: 12,
+  reportFillCount: 13,
+  batchFills: 14,
+  batchFirstOrderId: 15,
+  queryOrderId: 16,
+  querySide: 17,
+  queryTicks: 18,
+  queryRemainingLots: 19,
+  queryFilledLots: 20,
+  queryOwner: 21,
+  queryClientId: 22,
+  queryPostOnly: 23,
+  fills: 24,
+  fillCapacity: 256,
+  fillStride: 3,
+  /** Argument slots of submit/cancel/modify/query. */
+  args: 24 + 256 * 3,
+  doubles: 24 + 256 * 3 + 8,
+} as const;
+
+/** Order status codes in View.reportStatus. */
+export const kStatus = ['new', 'partially-filled', 'filled', 'cancelled', 'rejected'] as const;
+export const StatusCode = { new: 0, partiallyFilled: 1, filled: 2, cancelled: 3, rejected: 4 } as const;
+/** Reject reason codes in View.reportReject. */
+export const kRejectReason = [undefined, 'post-only-would-take', 'unknown-order', 'out-of-memory'] as const;
+export const RejectCode = { none: 0, postOnlyWouldTake: 1, unknownOrder: 2, outOfMemory: 3 } as const;
+
+/** Doubles per submitBatch command and per fill written to fillsOut. */
+export const kCommandStride = 6;
+export const kFillStride = 4;

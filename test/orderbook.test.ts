@@ -1,0 +1,754 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+
+import { cpuAddon } from '../lib/backend.js';
+import {
+  BackendUnavailableError,
+  BatchOp,
+  type ExecutionReport,
+  MatchingEngine,
+  OrderBook,
+  type SelfTradePrevention,
+} from '../lib/index.js';
+import { EngineModel, L2Model, type ModelReport } from './fixtures/orderbook-model.js';
+
+const expectedBackend = process.env.ULTRA_PERF_BACKEND === 'native' ? 'native' : 'ts';
+/** The backends this project can run: both under native, only ts under ts. */
+const backends: ('ts' | 'native')[] = cpuAddon !== null ? ['ts', 'native'] : ['ts'];
+
+describe('backend choice', () => {
+  it('defaults to the backend this suite runs under', () => {
+    expect(new OrderBook({ symbol: 'X', tickSize: 0.01 }).backend).toBe(expectedBackend);
+    expect(new MatchingEngine({ symbol: 'X', tickSize: 0.01 }).backend).toBe(expectedBackend);
+    expect(new OrderBook({ symbol: 'X', tickSize: 0.01, backend: 'ts' }).backend).toBe('ts');
+  });
+
+  it.runIf(cpuAddon === null)("throws BackendUnavailableError for backend: 'native' without the addon", () => {
+    expect(() => new OrderBook({ symbol: 'X', tickSize: 0.01, backend: 'native' })).toThrow(BackendUnavailableError);
+    expect(() => new MatchingEngine({ symbol: 'X', tickSize: 0.01, backend: 'native' })).toThrow(BackendUnavailableError);
+  });
+
+  it('rejects bad options with errors that name them', () => {
+    expect(() => new OrderBook({ symbol: '', tickSize: 0.01 })).toThrow(/for symbol but received ""/);
+    expect(() => new OrderBook({ symbol: 'X', tickSize: 0 })).toThrow(/positive finite number for tickSize but received 0/);
+    expect(() => new OrderBook({ symbol: 'X', tickSize: Number.NaN })).toThrow(RangeError);
+    expect(() => new OrderBook({ symbol: 'X', tickSize: 0.01, lotSize: -1 })).toThrow(/for lotSize but received -1/);
+    expect(() => new OrderBook({ symbol: 'X', tickSize: 0.01, backend: 'gpu' as 'ts' })).toThrow(/for backend but received "gpu"/);
+    expect(() => new MatchingEngine({ symbol: 'X', tickSize: 1, selfTradePrevention: 'both' as SelfTradePrevention })).toThrow(
+      /for selfTradePrevention but received "both"/,
+    );
+    expect(() => new OrderBook(null as never)).toThrow(TypeError);
+  });
+});
+
+describe.runIf(cpuAddon !== null)('native boundary', () => {
+  it('answers arguments lib/orderbook never sends with an error, never a crash', () => {
+    const l2 = cpuAddon!.orderbookL2Create(1, 100, 1, 0);
+    const v = new Float64Array(l2.view);
+    v[8] = Number.NaN;
+    v[9] = 1;
+    expect(() => l2.setBid()).toThrow(RangeError);
+    v[8] = 1e300;
+    expect(() => l2.setAsk()).toThrow(RangeError);
+    expect(l2.levels(0, Infinity, new Float64Array(4))).toBe(0);
+    expect(l2.applyDeltas(new Float64Array(3), 5)).toBe(0); // count beyond the array: nothing read
+    expect(l2.applyDeltas(new Int32Array(3) as unknown as Float64Array, 1)).toBe(0);
+    const me = cpuAddon!.orderbookEngineCreate(1, 100, 1, 1, 0);
+    const a = new Float64Array(me.view);
+    const args = cpuAddon!.orderbookLayout.viewArgs;
+    a.fill(Number.NaN, args, args + 8);
+    expect(() => me.submit()).toThrow(RangeError);
+    expect(() => me.cancel()).toThrow(RangeError);
+    expect(() => me.modify()).toThrow(RangeError);
+    expect(() => me.query()).toThrow(RangeError);
+    expect(me.batch(new Float64Array(6), 2, null)).toBe(0);
+    expect(new Float64Array(l2.view)[6]).toBe(0); // still an empty, working book
+  });
+});
+
+describe.each(backends)('OrderBook (%s core)', (backend) => {
+  const make = (lotSize?: number): OrderBook =>
+    new OrderBook({ symbol: 'BTC-USD', tickSize: 0.01, ...(lotSize !== undefined ? { lotSize } : {}), backend });
+
+  it('keeps levels and reads top of book from the view with no call', () => {
+    const book = make(0.001);
+    expect(book.bestBidPrice()).toBeNaN();
+    expect(book.spread()).toBeNaN();
+    expect(book.midPrice()).toBeNaN();
+    expect(book.isCrossed()).toBe(false);
+    const top = book.top;
+    book.updateBid(100.01, 2);
+    book.updateBid(100.02, 1);
+    book.updateAsk(100.04, 1.5);
+    book.updateAsk(100.05, 3);
+    expect(Array.from(top)).toEqual([100.02, 1, 100.04, 1.5]);
+    expect(book.spread()).toBe(0.02);
+    expect(book.midPrice()).toBe(100.03);
+    expect([book.bidLevels, book.askLevels]).toEqual([2, 2]);
+    book.updateBid(100.02, 0);
+    expect(Array.from(top)).toEqual([100.01, 2, 100.04, 1.5]);
+    book.updateBid(100.01, 0.5); // replace, not add
+    expect(book.bestBidSize()).toBe(0.5);
+    book.updateBid(99.99, 0); // removing a missing level is a no-op
+    expect(book.bidLevels).toBe(1);
+    const { bids, asks } = book.depth(10);
+    expect(Array.from(bids)).toEqual([100.01, 0.5]);
+    expect(Array.from(asks)).toEqual([100.04, 1.5, 100.05, 3]);
+    expect(Array.from(book.depth(1).asks)).toEqual([100.04, 1.5]);
+    book.clear();
+    expect([book.bidLevels, book.askLevels, book.bestAskPrice()]).toEqual([0, 0, Number.NaN]);
+    expect(Array.from(top)).toEqual([Number.NaN, Number.NaN, Number.NaN, Number.NaN]);
+  });
+
+  it('walks the book for VWAP and quantity up to a price', () => {
+    const book = make();
+    book.updateAsk(10, 1);
+    book.updateAsk(10.5, 2);
+    book.updateBid(9.5, 4);
+    expect(book.avgPriceForQuantity('buy', 1)).toBe(10);
+    expect(book.avgPriceForQuantity('buy', 3)).toBeCloseTo((10 + 21) / 3, 12);
+    expect(book.avgPriceForQuantity('buy', 3.5)).toBeNaN();
+    expect(book.avgPriceForQuantity('sell', 2)).toBe(9.5);
+    expect(book.quantityForPrice('buy', 10.49)).toBe(1);
+    expect(book.quantityForPrice('buy', 10.5)).toBe(3);
+    expect(book.quantityForPrice('sell', 9.5)).toBe(4);
+    expect(book.quantityForPrice('sell', 9.51)).toBe(0);
+    expect(() => book.avgPriceForQuantity('hold' as 'buy', 1)).toThrow(/'buy' or 'sell' for side but received "hold"/);
+    expect(() => book.avgPriceForQuantity('buy', 0)).toThrow(/for qty but received 0/);
+    expect(() => book.quantityForPrice('buy', 10.001)).toThrow(/tick grid for limitPrice/);
+  });
+
+  it('reports a crossed book from a bad feed and leaves it as it is', () => {
+    const book = make();
+    book.updateBid(101, 1);
+    book.updateAsk(100, 1);
+    expect(book.isCrossed()).toBe(true);
+    expect(book.spread()).toBe(-1);
+    expect([book.bestBidPrice(), book.bestAskPrice()]).toEqual([101, 100]);
+    book.updateAsk(101, 1);
+    expect(book.isCrossed()).toBe(true); // locked counts
+    book.updateAsk(100, 0);
+    book.updateAsk(101, 0);
+    book.updateAsk(101.01, 1);
+    expect(book.isCrossed()).toBe(false);
+  });
+
+  it.each([
+    [100.005, 1, RangeError, /a price on the 0.01 tick grid for price but received 100.005/],
+    [Number.NaN, 1, RangeError, /a finite price for price but received NaN/],
+    [Infinity, 1, RangeError, /for price but received Infinity/],
+    ['100', 1, TypeError, /for price but received "100"/],
+    [100, -1, RangeError, /a finite size >= 0 for size but received -1/],
+    [100, Number.NaN, RangeError, /for size but received NaN/],
+    [100, Infinity, RangeError, /for size but received Infinity/],
+    [100, 0.0005, RangeError, /on the 0.001 lot grid for size but received 0.0005/],
+    [100, null, TypeError, /for size but received null/],
+  ])('rejects updateBid(%j, %j) and leaves the book alone', (price, size, kind, message) => {
+    const book = make(0.001);
+    book.updateBid(99, 1);
+    const before = book.snapshot();
+    expect(() => book.updateBid(price as number, size as number)).toThrow(kind);
+    expect(() => book.updateAsk(price as number, size as number)).toThrow(message);
+    expect(book.snapshot()).toEqual(before);
+  });
+
+  it('applies delta batches all or nothing and names the bad delta', () => {
+    const book = make(0.5);
+    expect(book.applyDeltas(new Float64Array([0, 100, 1, 1, 100.5, 2, 0, 99.5, 3]))).toBe(3);
+    const before = book.snapshot();
+    const bad: [number[], RegExp][] = [
+      [[0, 100, 1, 2, 100.5, 2], /side of 0 \(bid\) or 1 \(ask\) for deltas\[3\] but received 2/],
+      [[0, 100, 1, 1, 100.505, 2], /tick grid for deltas\[4\] but received 100.505/],
+      [[0, 100, 1, 1, 100.5, -2], /for deltas\[5\] but received -2/],
+      [[0, 100, 1, 1, 100.5, 0.25], /0.5 lot grid for deltas\[5\] but received 0.25/],
+      [[0, Number.NaN, 1], /for deltas\[1\] but received NaN/],
+      [[0.5, 100, 1], /for deltas\[0\] but received 0.5/],
+    ];
+    for (const [deltas, message] of bad) {
+      expect(() => book.applyDeltas(new Float64Array(deltas))).toThrow(message);
+      expect(book.snapshot()).toEqual(before);
+    }
+    expect(() => book.applyDeltas(new Float64Array([0, 100]))).toThrow(/multiple of 3 for deltas.length but received 2/);
+    expect(() => book.applyDeltas([0, 100, 1] as unknown as Float64Array)).toThrow(TypeError);
+    expect(book.applyDeltas(new Float64Array(0))).toBe(0);
+  });
+
+  it('round-trips a snapshot, on either backend', () => {
+    const book = make(0.001);
+    book.updateBid(100.01, 2);
+    book.updateBid(99.5, 1.25);
+    book.updateAsk(100.1, 0.001);
+    const snap = book.snapshot();
+    expect(snap).toEqual({
+      symbol: 'BTC-USD',
+      tickSize: 0.01,
+      lotSize: 0.001,
+      bids: [
+        [100.01, 2],
+        [99.5, 1.25],
+      ],
+      asks: [[100.1, 0.001]],
+    });
+    const copy = OrderBook.fromSnapshot(JSON.parse(JSON.stringify(snap)) as typeof snap, { backend });
+    expect(copy.snapshot()).toEqual(snap);
+    expect(copy.backend).toBe(backend);
+    expect(() => OrderBook.fromSnapshot({ ...snap, bids: [[100.015, 1]] })).toThrow(/snapshot.bids\[0\]\[0\]/);
+    expect(() => OrderBook.fromSnapshot({ ...snap, asks: [[100, 0]] })).toThrow(/snapshot.asks\[0\]\[1\]/);
+  });
+
+  it('handles negative prices and odd tick sizes on the grid', () => {
+    const book = new OrderBook({ symbol: 'SPREAD', tickSize: 0.25, backend });
+    book.updateBid(-1.25, 1);
+    book.updateAsk(-0.75, 1);
+    expect(book.spread()).toBe(0.5);
+    expect(book.midPrice()).toBe(-1);
+    expect(() => book.updateBid(-1.3, 1)).toThrow(RangeError);
+  });
+});
+
+/** Every read of an L2 book, for comparing books and models. */
+function l2Reads(book: OrderBook, probeQty: number, probePrice: number): unknown {
+  const d = book.depth(10_000);
+  return {
+    top: Array.from(book.top),
+    levels: [book.bidLevels, book.askLevels],
+    bids: Array.from(d.bids),
+    asks: Array.from(d.asks),
+    spread: book.spread(),
+    mid: book.midPrice(),
+    crossed: book.isCrossed(),
+    vwap: [book.avgPriceForQuantity('buy', probeQty), book.avgPriceForQuantity('sell', probeQty)],
+    qty: [book.quantityForPrice('buy', probePrice), book.quantityForPrice('sell', probePrice)],
+  };
+}
+
+function l2ModelReads(m: L2Model, probeQty: number, probePrice: number): unknown {
+  const px = (t: number): number => t / 100;
+  const bids = m.levels(0);
+  const asks = m.levels(1);
+  const vwap = (levels: [number, number][]): number => {
+    let rem = probeQty;
+    let acc = 0;
+    for (const [t, s] of levels) {
+      if (!(rem > 0)) break;
+      const take = Math.min(rem, s);
+      acc += px(t) * take;
+      rem -= take;
+    }
+    return rem > 0 ? Number.NaN : acc / probeQty;
+  };
+  const qty = (levels: [number, number][], buy: boolean): number => {
+    let q = 0;
+    for (const [t, s] of levels) {
+      if (buy ? px(t) > probePrice : px(t) < probePrice) break;
+      q += s;
+    }
+    return q;
+  };
+  const b = bids[0];
+  const a = asks[0];
+  return {
+    top: [b ? px(b[0]) : Number.NaN, b ? b[1] : Number.NaN, a ? px(a[0]) : Number.NaN, a ? a[1] : Number.NaN],
+    levels: [bids.length, asks.length],
+    bids: bids.flatMap(([t, s]) => [px(t), s]),
+    asks: asks.flatMap(([t, s]) => [px(t), s]),
+    spread: a && b ? (a[0] - b[0]) / 100 : Number.NaN,
+    mid: a && b ? (a[0] + b[0]) / 100 / 2 : Number.NaN,
+    crossed: a !== undefined && b !== undefined && b[0] >= a[0],
+    vwap: [vwap(asks), vwap(bids)],
+    qty: [qty(asks, true), qty(bids, false)],
+  };
+}
+
+type L2Op =
+  | { kind: 'set'; side: 0 | 1; ticks: number; size: number }
+  | { kind: 'deltas'; triples: [0 | 1, number, number][]; bad: number }
+  | { kind: 'clear' };
+
+const sizeArb = fc.oneof(
+  { weight: 2, arbitrary: fc.constant(0) },
+  { weight: 3, arbitrary: fc.integer({ min: 1, max: 40 }).map((n) => n / 4) },
+  { weight: 1, arbitrary: fc.double({ min: 0.001, max: 1e6, noNaN: true }) },
+);
+const tripleArb: fc.Arbitrary<[0 | 1, number, number]> = fc.tuple(fc.constantFrom<0 | 1>(0, 1), fc.integer({ min: 9950, max: 10050 }), sizeArb);
+const l2OpArb: fc.Arbitrary<L2Op> = fc.oneof(
+  { weight: 20, arbitrary: tripleArb.map(([side, ticks, size]) => ({ kind: 'set' as const, side, ticks, size })) },
+  {
+    weight: 3,
+    arbitrary: fc
+      .tuple(fc.array(tripleArb, { maxLength: 40 }), fc.integer({ min: -40, max: 40 }))
+      .map(([triples, bad]) => ({ kind: 'deltas' as const, triples, bad })),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: 'clear' as const }) },
+);
+
+describe('OrderBook differential: every backend against a Map model after every operation', () => {
+  it('agrees on random update/delta/clear sequences', () => {
+    let ops = 0;
+    fc.assert(
+      fc.property(fc.array(l2OpArb, { minLength: 200, maxLength: 600 }), fc.integer({ min: 1, max: 40 }), (seq, probe) => {
+        const books = backends.map((backend) => new OrderBook({ symbol: 'X', tickSize: 0.01, backend }));
+        const model = new L2Model();
+        const probeQty = probe / 2;
+        for (const op of seq) {
+          ops++;
+          if (op.kind === 'set') {
+            for (const b of books) (op.side === 0 ? b.updateBid : b.updateAsk).call(b, op.ticks / 100, op.size);
+            model.set(op.side, op.ticks, op.size);
+          } else if (op.kind === 'clear') {
+            for (const b of books) b.clear();
+            model.sides.forEach((s) => s.clear());
+          } else {
+            const flat = new Float64Array(op.triples.flatMap(([s, t, z]) => [s, t / 100, z]));
+            const badAt = op.bad >= 0 && op.bad < op.triples.length ? op.bad : -1;
+            if (badAt >= 0) flat[3 * badAt + 2] = -1;
+            for (const b of books) {
+              if (badAt >= 0) expect(() => b.applyDeltas(flat)).toThrow(`deltas[${3 * badAt + 2}]`);
+              else expect(b.applyDeltas(flat)).toBe(op.triples.length);
+            }
+            if (badAt < 0) for (const [s, t, z] of op.triples) model.set(s, t, z);
+          }
+          const want = l2ModelReads(model, probeQty, 100);
+          for (const b of books) expect(l2Reads(b, probeQty, 100)).toEqual(want);
+        }
+      }),
+      { numRuns: 50 },
+    );
+    expect(ops).toBeGreaterThan(10_000);
+  });
+});
+
+describe.each(backends)('MatchingEngine (%s core)', (backend) => {
+  const make = (stp: SelfTradePrevention = 'none'): MatchingEngine =>
+    new MatchingEngine({ symbol: 'ETH-USD', tickSize: 0.5, lotSize: 0.25, selfTradePrevention: stp, backend });
+
+  it('matches by price, then time, and reports every fill', () => {
+    const me = make();
+    const a1 = me.submit({ side: 'sell', price: 100, quantity: 1 });
+    const a2 = me.submit({ side: 'sell', price: 100, quantity: 1 });
+    const a3 = me.submit({ side: 'sell', price: 99.5, quantity: 0.5 });
+    expect(a1).toEqual({ orderId: 1, status: 'new', filledQuantity: 0, remainingQuantity: 1, averagePrice: Number.NaN, fills: [] });
+    expect(Array.from(me.top)).toEqual([Number.NaN, Number.NaN, 99.5, 0.5]);
+    const t = me.submit({ side: 'buy', price: 100, quantity: 2 });
+    expect(t.status).toBe('filled');
+    expect(t.fills).toEqual([
+      { makerOrderId: a3.orderId, takerOrderId: t.orderId, price: 99.5, quantity: 0.5 },
+      { makerOrderId: a1.orderId, takerOrderId: t.orderId, price: 100, quantity: 1 },
+      { makerOrderId: a2.orderId, takerOrderId: t.orderId, price: 100, quantity: 0.5 },
+    ]);
+    expect(t.averagePrice).toBe((99.5 * 0.5 + 100 * 1.5) / 2);
+    expect(me.getOrder(a2.orderId)).toEqual({
+      orderId: a2.orderId,
+      side: 'sell',
+      price: 100,
+      quantity: 0.5,
+      filledQuantity: 0.5,
+      ownerId: 0,
+      postOnly: false,
+    });
+    expect(me.getOrder(a1.orderId)).toBeUndefined();
+    const rest = me.submit({ side: 'buy', price: 100.5, quantity: 1, clientId: 77 });
+    expect(rest).toMatchObject({ status: 'partially-filled', filledQuantity: 0.5, remainingQuantity: 0.5 });
+    expect(me.getOrder(rest.orderId)).toMatchObject({ clientId: 77, quantity: 0.5, filledQuantity: 0.5, price: 100.5 });
+    expect(me.isCrossed()).toBe(false);
+  });
+
+  it('handles market, IOC, FOK and post-only orders', () => {
+    const me = make();
+    me.submit({ side: 'buy', price: 99, quantity: 1 });
+    me.submit({ side: 'buy', price: 98, quantity: 1 });
+    expect(me.submit({ side: 'sell', type: 'market', quantity: 3 })).toMatchObject({
+      status: 'cancelled',
+      filledQuantity: 2,
+      remainingQuantity: 0,
+      averagePrice: 98.5,
+    });
+    expect(me.submit({ side: 'sell', type: 'market', quantity: 1 })).toMatchObject({ status: 'cancelled', filledQuantity: 0 });
+    me.submit({ side: 'buy', price: 99, quantity: 1 });
+    expect(me.submit({ side: 'sell', price: 99, quantity: 2, timeInForce: 'IOC' })).toMatchObject({
+      status: 'cancelled',
+      filledQuantity: 1,
+    });
+    me.submit({ side: 'buy', price: 99, quantity: 1 });
+    expect(me.submit({ side: 'sell', price: 99, quantity: 2, timeInForce: 'FOK' })).toMatchObject({
+      status: 'cancelled',
+      filledQuantity: 0,
+      fills: [],
+    });
+    expect(me.bestBidSize()).toBe(1);
+    expect(me.submit({ side: 'sell', price: 99, quantity: 1, timeInForce: 'FOK' }).status).toBe('filled');
+    me.submit({ side: 'buy', price: 99, quantity: 1 });
+    expect(me.submit({ side: 'sell', price: 99, quantity: 1, postOnly: true })).toMatchObject({
+      status: 'rejected',
+      rejectReason: 'post-only-would-take',
+      filledQuantity: 0,
+    });
+    expect(me.submit({ side: 'sell', price: 99.5, quantity: 1, postOnly: true }).status).toBe('new');
+    expect(me.getOrder(7)?.postOnly ?? me.getOrder(me.submit({ side: 'sell', price: 101, quantity: 1, postOnly: true }).orderId)?.postOnly).toBe(true);
+  });
+
+  it('cancels and modifies, keeping priority only when shrinking at the same price', () => {
+    const me = make();
+    const a = me.submit({ side: 'buy', price: 99, quantity: 2 }).orderId;
+    const b = me.submit({ side: 'buy', price: 99, quantity: 2 }).orderId;
+    expect(me.modify(a, { quantity: 1 })).toMatchObject({ orderId: a, status: 'new', remainingQuantity: 1 });
+    expect(me.submit({ side: 'sell', type: 'market', quantity: 0.5 }).fills[0]!.makerOrderId).toBe(a);
+    expect(me.modify(a, { quantity: 3 })).toMatchObject({ status: 'partially-filled', remainingQuantity: 3 });
+    expect(me.submit({ side: 'sell', type: 'market', quantity: 0.5 }).fills[0]!.makerOrderId).toBe(b);
+    // A new price that crosses trades at once.
+    me.submit({ side: 'sell', price: 100, quantity: 1 });
+    const m = me.modify(b, { price: 100 });
+    expect(m).toMatchObject({ orderId: b, status: 'partially-filled', filledQuantity: 1, remainingQuantity: 0.5 });
+    expect(me.modify(b, { quantity: 0 })).toMatchObject({ status: 'cancelled', remainingQuantity: 0 });
+    expect(me.cancel(b)).toBe(false);
+    expect(() => me.modify(b, { quantity: 1 })).toThrow(/the id of a resting order for orderId but received 2/);
+    expect(() => me.modify(12345, {})).toThrow(RangeError);
+    expect(me.cancel(a)).toBe(true);
+    expect(me.cancel(a)).toBe(false);
+    expect(me.cancel(0)).toBe(false);
+    expect(me.cancel(1.5)).toBe(false);
+    expect(() => me.cancel('1' as unknown as number)).toThrow(TypeError);
+    expect([me.bidLevels, me.askLevels]).toEqual([0, 0]);
+  });
+
+  it.each([
+    ['cancel-taker', { status: 'cancelled', filledQuantity: 0 }, true, true],
+    ['cancel-maker', { status: 'partially-filled', filledQuantity: 1, remainingQuantity: 1 }, false, false],
+    ['cancel-both', { status: 'cancelled', filledQuantity: 0 }, false, true],
+    ['none', { status: 'filled', filledQuantity: 2 }, false, false],
+  ] as const)('self-trade prevention %s', (stp, report, selfStays, otherStays) => {
+    const me = make(stp);
+    const self = me.submit({ side: 'sell', price: 100, quantity: 1, ownerId: 7 }).orderId;
+    const other = me.submit({ side: 'sell', price: 100, quantity: 1, ownerId: 8 }).orderId;
+    expect(me.submit({ side: 'buy', price: 100, quantity: 2, ownerId: 7 })).toMatchObject(report);
+    expect(me.getOrder(self) !== undefined).toBe(selfStays);
+    expect(me.getOrder(other) !== undefined).toBe(otherStays);
+    // Owner 0 never self-trades.
+    const me2 = make(stp);
+    me2.submit({ side: 'sell', price: 100, quantity: 1 });
+    expect(me2.submit({ side: 'buy', price: 100, quantity: 1 }).status).toBe('filled');
+  });
+
+  it.each([
+    [{ side: 'hold', price: 100, quantity: 1 }, TypeError, /'buy' or 'sell' for order.side but received "hold"/],
+    [{ side: 'buy', price: 100.25, quantity: 1 }, RangeError, /0.5 tick grid for order.price but received 100.25/],
+    [{ side: 'buy', quantity: 1 }, TypeError, /for order.price but received undefined/],
+    [{ side: 'buy', price: 100, quantity: 0 }, RangeError, /positive finite quantity for order.quantity but received 0/],
+    [{ side: 'buy', price: 100, quantity: 0.3 }, RangeError, /0.25 lot grid for order.quantity but received 0.3/],
+    [{ side: 'buy', price: 100, quantity: -1 }, RangeError, /for order.quantity but received -1/],
+    [{ side: 'buy', price: 100, quantity: Number.NaN }, RangeError, /for order.quantity but received NaN/],
+    [{ side: 'buy', type: 'stop', price: 100, quantity: 1 }, TypeError, /for order.type but received "stop"/],
+    [{ side: 'buy', type: 'market', price: 100, quantity: 1 }, TypeError, /for order.price but received 100/],
+    [{ side: 'buy', type: 'market', quantity: 1, postOnly: true }, TypeError, /for order.postOnly/],
+    [{ side: 'buy', price: 100, quantity: 1, timeInForce: 'GTD' }, TypeError, /for order.timeInForce but received "GTD"/],
+    [{ side: 'buy', price: 100, quantity: 1, ownerId: -1 }, TypeError, /for order.ownerId but received -1/],
+    [{ side: 'buy', price: 100, quantity: 1, clientId: Infinity }, TypeError, /for order.clientId/],
+  ])('rejects %j with a clear error and changes nothing', (order, kind, message) => {
+    const me = make();
+    me.submit({ side: 'sell', price: 100, quantity: 1 });
+    expect(() => me.submit(order as never)).toThrow(kind);
+    expect(() => me.submit(order as never)).toThrow(message);
+    expect(Array.from(me.top)).toEqual([Number.NaN, Number.NaN, 100, 1]);
+    expect(me.submit({ side: 'buy', price: 99, quantity: 1 }).orderId).toBe(2); // no id was used up
+  });
+
+  it('runs packed batches and writes fills; a bad command stops the batch before it runs', () => {
+    const me = make();
+    const S = MatchingEngine.commandStride;
+    expect(S).toBe(6);
+    const cmds = new Float64Array([
+      BatchOp.limit, 1, 100, 1, 0, 0,
+      BatchOp.limit, 1, 100.5, 1, 0, 0,
+      BatchOp.limit, 0, 100.5, 1.5, 1, 0,
+      BatchOp.cancel, 2, 0, 0, 0, 0,
+      BatchOp.market, 1, 0, 1, 0, 0,
+      BatchOp.modify, 1, Number.NaN, 0.5, 0, 0,
+    ]);
+    const fills = new Float64Array(MatchingEngine.fillStride * 8);
+    const r = me.submitBatch(cmds, fills);
+    expect(r).toEqual({ processed: 6, fills: 2, fillsWritten: 2, firstOrderId: 1 });
+    expect(Array.from(fills.subarray(0, 8))).toEqual([1, 3, 100, 1, 2, 3, 100.5, 0.5]);
+    expect([me.bidLevels, me.askLevels]).toEqual([0, 0]);
+    expect(me.submitBatch(new Float64Array([BatchOp.limit, 1, 101, 1, 0, 0, BatchOp.limit, 0, 101, 1, 0, 0]))).toEqual({
+      processed: 2,
+      fills: 1,
+      fillsWritten: 0,
+      firstOrderId: 5,
+    });
+    const bad = new Float64Array([BatchOp.limit, 1, 102, 1, 0, 0, BatchOp.limit, 1, 102.25, 1, 0, 0]);
+    expect(() => me.submitBatch(bad)).toThrow(/command 1\) but received \[0, 1, 102.25, 1, 0, 0\]/);
+    expect(me.askLevels).toBe(0);
+    expect(() => me.submitBatch(new Float64Array(5))).toThrow(/multiple of 6/);
+    expect(() => me.submitBatch(new Float64Array(6), [] as unknown as Float64Array)).toThrow(TypeError);
+  });
+
+  it('reports more fills than the view holds', () => {
+    const me = make();
+    for (let i = 0; i < 600; i++) me.submit({ side: 'sell', price: 100 + (i % 3) * 0.5, quantity: 0.25 });
+    const r = me.submit({ side: 'buy', type: 'market', quantity: 150 });
+    expect(r.fills.length).toBe(600);
+    expect(r.status).toBe('filled');
+    expect(r.fills.reduce((s, f) => s + f.quantity, 0)).toBe(150);
+    expect(r.fills[599]!.makerOrderId).toBe(600);
+  });
+});
+
+// ---- engine differential ----
+
+type EngineOp =
+  | { kind: 'submit'; side: 0 | 1; market: boolean; ticks: number; lots: number; tif: 'GTC' | 'IOC' | 'FOK'; post: boolean; owner: number; client: number | undefined }
+  | { kind: 'cancel'; pick: number }
+  | { kind: 'modify'; pick: number; ticks: number | undefined; lots: number | undefined };
+
+const kTick = 0.5;
+const kLot = 0.25;
+
+const engineOpArb: fc.Arbitrary<EngineOp> = fc.oneof(
+  {
+    weight: 10,
+    arbitrary: fc.record({
+      kind: fc.constant('submit' as const),
+      side: fc.constantFrom<0 | 1>(0, 1),
+      market: fc.integer({ min: 0, max: 19 }).map((n) => n === 0),
+      ticks: fc.integer({ min: 190, max: 215 }),
+      lots: fc.integer({ min: 1, max: 16 }),
+      tif: fc.constantFrom<'GTC' | 'IOC' | 'FOK'>('GTC', 'GTC', 'GTC', 'GTC', 'IOC', 'FOK'),
+      post: fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
+      owner: fc.integer({ min: 0, max: 3 }),
+      client: fc.option(fc.integer({ min: -5, max: 5 }), { nil: undefined }),
+    }),
+  },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('cancel' as const), pick: fc.nat() }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('modify' as const),
+      pick: fc.nat(),
+      ticks: fc.option(fc.integer({ min: 190, max: 215 }), { nil: undefined }),
+      lots: fc.option(fc.integer({ min: 0, max: 16 }), { nil: undefined }),
+    }),
+  },
+);
+
+function fromModel(r: ModelReport): ExecutionReport {
+  let notional = 0;
+  const fills = r.fills.map((f) => {
+    const price = f.ticks * kTick;
+    const quantity = f.lots * kLot;
+    notional += price * quantity;
+    return { makerOrderId: f.maker, takerOrderId: r.orderId, price, quantity };
+  });
+  const filled = r.filledLots * kLot;
+  const out: ExecutionReport = {
+    orderId: r.orderId,
+    status: r.status,
+    filledQuantity: filled,
+    remainingQuantity: r.remainingLots * kLot,
+    averagePrice: fills.length > 0 ? notional / filled : Number.NaN,
+    fills,
+  };
+  if (r.reject !== undefined) out.rejectReason = r.reject;
+  return out;
+}
+
+function engineReads(me: MatchingEngine): unknown {
+  const d = me.depth(1000);
+  return {
+    top: Array.from(me.top),
+    levels: [me.bidLevels, me.askLevels],
+    bids: Array.from(d.bids),
+    asks: Array.from(d.asks),
+    spread: me.spread(),
+    crossed: me.isCrossed(),
+    vwap: me.avgPriceForQuantity('buy', 3),
+  };
+}
+
+function modelReads(m: EngineModel): unknown {
+  const bids = m.levels(0);
+  const asks = m.levels(1);
+  let rem = 3;
+  let acc = 0;
+  for (const [t, l] of asks) {
+    if (!(rem > 0)) break;
+    const take = Math.min(rem, l * kLot);
+    acc += t * kTick * take;
+    rem -= take;
+  }
+  const b = bids[0];
+  const a = asks[0];
+  return {
+    top: [b ? b[0] * kTick : Number.NaN, b ? b[1] * kLot : Number.NaN, a ? a[0] * kTick : Number.NaN, a ? a[1] * kLot : Number.NaN],
+    levels: [bids.length, asks.length],
+    bids: bids.flatMap(([t, l]) => [t * kTick, l * kLot]),
+    asks: asks.flatMap(([t, l]) => [t * kTick, l * kLot]),
+    spread: a && b ? (a[0] - b[0]) * kTick : Number.NaN,
+    crossed: false,
+    vwap: rem > 0 ? Number.NaN : acc / 3,
+  };
+}
+
+function modelOrder(m: EngineModel, id: number): unknown {
+  const o = m.resting.find((r) => r.id === id);
+  if (o === undefined) return undefined;
+  const out: Record<string, unknown> = {
+    orderId: o.id,
+    side: o.side === 0 ? 'buy' : 'sell',
+    price: o.ticks * kTick,
+    quantity: o.rem * kLot,
+    filledQuantity: o.filled * kLot,
+    ownerId: o.owner,
+    postOnly: o.post,
+  };
+  if (o.client !== undefined) out.clientId = o.client;
+  return out;
+}
+
+/** Runs one op on every engine and the model; checks reports, reads and invariants. */
+function step(engines: MatchingEngine[], model: EngineModel, op: EngineOp): void {
+  const pickId = (pick: number): number => 1 + (pick % (model.nextId + 1)); // sometimes unknown
+  let want: ExecutionReport | boolean | undefined;
+  let touched = 0;
+  if (op.kind === 'submit') {
+    touched = model.nextId;
+    want = fromModel(model.submit(op.side, op.market, op.ticks, op.lots, op.tif, op.post, op.owner, op.client));
+    for (const me of engines) {
+      const got = me.submit({
+        side: op.side === 0 ? 'buy' : 'sell',
+        ...(op.market ? { type: 'market' as const } : { price: op.ticks * kTick }),
+        quantity: op.lots * kLot,
+        timeInForce: op.tif,
+        ...(op.post && !op.market ? { postOnly: true } : {}),
+        ownerId: op.owner,
+        ...(op.client !== undefined ? { clientId: op.client } : {}),
+      });
+      expect(got).toEqual(want);
+      // Conservation: what the taker got is what the makers gave.
+      expect(got.fills.reduce((s, f) => s + f.quantity, 0)).toBe(got.filledQuantity);
+    }
+  } else if (op.kind === 'cancel') {
+    const id = pickId(op.pick);
+    touched = id;
+    want = model.cancel(id);
+    for (const me of engines) expect(me.cancel(id)).toBe(want);
+  } else {
+    const id = pickId(op.pick);
+    touched = id;
+    const r = model.modify(id, op.ticks, op.lots);
+    const changes = {
+      ...(op.ticks !== undefined ? { price: op.ticks * kTick } : {}),
+      ...(op.lots !== undefined ? { quantity: op.lots * kLot } : {}),
+    };
+    for (const me of engines) {
+      if (r === undefined) expect(() => me.modify(id, changes)).toThrow(RangeError);
+      else expect(me.modify(id, changes)).toEqual(fromModel(r));
+    }
+  }
+  const reads = modelReads(model);
+  for (const me of engines) {
+    expect(engineReads(me)).toEqual(reads);
+    expect(me.isCrossed()).toBe(false);
+    expect(me.getOrder(touched)).toEqual(modelOrder(model, touched));
+  }
+}
+
+/** Every id ever given out is resting, filled, cancelled or rejected, and the engines agree which. */
+function checkNoneLost(engines: MatchingEngine[], model: EngineModel): void {
+  for (let id = 1; id < model.nextId; id++) {
+    const resting = model.resting.some((o) => o.id === id);
+    expect(resting || model.final.has(id)).toBe(true);
+    for (const me of engines) expect(me.getOrder(id)).toEqual(modelOrder(model, id));
+  }
+}
+
+describe('MatchingEngine differential: every backend against a reference model after every operation', () => {
+  it.each(['none', 'cancel-taker', 'cancel-maker', 'cancel-both'] as const)('agrees on random sequences (stp %s)', (stp) => {
+    let ops = 0;
+    fc.assert(
+      fc.property(fc.array(engineOpArb, { minLength: 300, maxLength: 700 }), (seq) => {
+        const engines = backends.map((backend) => new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: stp, backend }));
+        const model = new EngineModel(stp);
+        for (const op of seq) {
+          step(engines, model, op);
+          ops++;
+        }
+        checkNoneLost(engines, model);
+      }),
+      { numRuns: 25 },
+    );
+    expect(ops).toBeGreaterThan(7_000);
+  });
+
+  it.each(['none', 'cancel-taker', 'cancel-maker', 'cancel-both'] as const)('agrees on long sequences into deep books (stp %s)', (stp) => {
+    let ops = 0;
+    fc.assert(
+      fc.property(fc.array(engineOpArb, { minLength: 4000, maxLength: 6000 }), (seq) => {
+        const engines = backends.map((backend) => new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: stp, backend }));
+        const model = new EngineModel(stp);
+        for (const op of seq) {
+          step(engines, model, op);
+          ops++;
+        }
+        checkNoneLost(engines, model);
+      }),
+      // Shrinking a 5,000-step failure would take minutes; the short runs above shrink.
+      { numRuns: 2, endOnFailure: true },
+    );
+    expect(ops).toBeGreaterThan(8_000);
+  });
+
+  it('agrees with per-call submits when the same stream runs through submitBatch', () => {
+    fc.assert(
+      fc.property(fc.array(engineOpArb, { minLength: 100, maxLength: 400 }), fc.integer({ min: 1, max: 64 }), (seq, chunk) => {
+        for (const backend of backends) {
+          const perCall = new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: 'cancel-maker', backend });
+          const batched = new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: 'cancel-maker', backend });
+          const wantFills: number[] = [];
+          const cmds: number[] = [];
+          let nextId = 1;
+          for (const op of seq) {
+            if (op.kind === 'submit') {
+              nextId++;
+              const r = perCall.submit({
+                side: op.side === 0 ? 'buy' : 'sell',
+                ...(op.market ? { type: 'market' as const } : { price: op.ticks * kTick }),
+                quantity: op.lots * kLot,
+                timeInForce: op.tif,
+                ...(op.post && !op.market ? { postOnly: true } : {}),
+                ownerId: op.owner,
+              });
+              for (const f of r.fills) wantFills.push(f.makerOrderId, f.takerOrderId, f.price, f.quantity);
+              const flags = (op.tif === 'GTC' ? 0 : op.tif === 'IOC' ? 1 : 2) + (op.post && !op.market ? 4 : 0);
+              cmds.push(op.market ? 1 : 0, op.side, op.market ? 0 : op.ticks * kTick, op.lots * kLot, flags, op.owner);
+            } else if (op.kind === 'cancel') {
+              const id = 1 + (op.pick % nextId);
+              perCall.cancel(id);
+              cmds.push(2, id, 0, 0, 0, 0);
+            } else {
+              const id = 1 + (op.pick % nextId);
+              if (perCall.getOrder(id) !== undefined) {
+                const r = perCall.modify(id, {
+                  ...(op.ticks !== undefined ? { price: op.ticks * kTick } : {}),
+                  ...(op.lots !== undefined ? { quantity: op.lots * kLot } : {}),
+                });
+                for (const f of r.fills) wantFills.push(f.makerOrderId, f.takerOrderId, f.price, f.quantity);
+              }
+              cmds.push(3, id, op.ticks !== undefined ? op.ticks * kTick : Number.NaN, op.lots !== undefined ? op.lots * kLot : Number.NaN, 0, 0);
+            }
+          }
+          const all = new Float64Array(cmds);
+          const gotFills: number[] = [];
+          const out = new Float64Array(4 * 4096);
+          for (let i = 0; i < all.length; i += 6 * chunk) {
+            const r = batched.submitBatch(all.subarray(i, i + 6 * chunk), out);
+            expect(r.fillsWritten).toBe(r.fills);
+            gotFills.push(...out.subarray(0, 4 * r.fillsWritten));
+          }
+          expect(gotFills).toEqual(wantFills);
+          expect(engineReads(batched)).toEqual(engineReads(perCall));
+        }
+      }),
+      { numRuns: 30 },
+    );
+  });
+});
