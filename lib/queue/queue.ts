@@ -85,8 +85,12 @@ export const kSpinTries = 500;
  * partner cannot run while it spins: more threads than free cores) halves its spin
  * down to this; each spin that catches a message grows it by a quarter, back up to
  * spinTries (slower up than down, so a rare lucky spin does not undo the lesson).
+ * The budget only grows on a catch, so the floor itself must still catch a reply that
+ * takes one cross-core round trip (~400 ns here): at 16 tries (~250 ns) a ping-pong
+ * whose warm-up sleeps drove it to the floor never caught a reply again and paid a
+ * ~46 µs sleep/wake on every message. 128 tries is 1.5-2.5 µs, small beside that sleep.
  */
-export const kSpinFloor = 16;
+export const kSpinFloor = 128;
 /** Longest sleep while a native replay thread feeds the queue (it wakes JS through another thread). */
 export const kNativeSleepSliceMs = 2;
 /** Slots up to this size are copied out whole through a cached view: no allocation per pop. */
