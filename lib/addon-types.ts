@@ -227,4 +227,6 @@ export interface CudaAddon {
   currentDevice(): CudaStatus & { index: number };
   memoryInfo(): CudaStatus & { free: number; total: number };
   selfTest(n: number): CudaStatus;
+  /** Normals first..first+out.length-1 of (seed, stream), drawn on the device (cpp/risk/philox.hpp). */
+  philoxNormals(out: Float64Array, seed: number, stream: number, first: number): CudaStatus;
 }

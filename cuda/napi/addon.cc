@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "cuda/device.cuh"
+#include "cuda/risk/normals.cuh"
 
 namespace {
 
@@ -71,6 +72,18 @@ Napi::Value self_test(const Napi::CallbackInfo& info) {
   return status_object(info.Env(), up::cuda::self_test(info[0].As<Napi::Number>().Int32Value()));
 }
 
+// (out: Float64Array, seed, stream, first) -> status. lib/ validates the integers.
+Napi::Value philox_normals(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    Napi::TypeError::New(env, "philoxNormals(out: Float64Array, seed, stream, first)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto out = info[0].As<Napi::Float64Array>();
+  const auto u64 = [&](std::size_t i) { return static_cast<std::uint64_t>(info[i].As<Napi::Number>().DoubleValue()); };
+  return status_object(env, up::cuda::philox_normals(out.Data(), out.ElementLength(), u64(1), u64(2), u64(3)));
+}
+
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("abiVersion", Napi::Number::New(env, kAbiVersion));
   exports.Set("probe", Napi::Function::New<probe>(env, "probe"));
@@ -78,6 +91,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("currentDevice", Napi::Function::New<current_device>(env, "currentDevice"));
   exports.Set("memoryInfo", Napi::Function::New<memory_info>(env, "memoryInfo"));
   exports.Set("selfTest", Napi::Function::New<self_test>(env, "selfTest"));
+  exports.Set("philoxNormals", Napi::Function::New<philox_normals>(env, "philoxNormals"));
   return exports;
 }
 

@@ -10,6 +10,7 @@ describe('GPU device (needs an NVIDIA GPU)', () => {
   });
 
   it('lists devices with name, memory and compute capability >= 7.5', () => {
+    expect(gpu.devices().length).toBeGreaterThan(0);
     for (const d of gpu.devices()) {
       expect(d.name).toMatch(/\w/);
       expect(d.totalMemory).toBeGreaterThan(1 << 30);
