@@ -11,7 +11,8 @@ import { describe, invalidRange, invalidType } from '../errors.js';
 import {
   CorruptAllocatorError,
   type MemoryBackend,
-  bufferOption,
+  kAttach,
+  openAllocatorBuffer,
   intOption,
   memoryAddon,
   offsetTypeError,
@@ -19,7 +20,7 @@ import {
   resolveBackend,
   statusError,
 } from './common.js';
-import { BuddyLayout, Kind, Status, type Geometry, attachHeader, buddyGeometry, writeHeader } from './layout.js';
+import { BuddyLayout, Kind, Status, type Geometry, buddyGeometry, writeHeader } from './layout.js';
 import { lockWord, unlockWord } from './lock.js';
 
 export interface BuddyAllocatorOptions {
@@ -56,7 +57,6 @@ const HEADS = BuddyLayout.freeHeads >> 2;
 const FREE = BuddyLayout.free;
 const USED = BuddyLayout.used;
 const ORDER_MASK = 0x3f;
-const kAttach = Symbol('attach');
 
 /**
  * Variable-size blocks from one buffer: `alloc(size)` returns the byte offset of a
@@ -105,17 +105,7 @@ export class BuddyAllocator {
 
   constructor(options: BuddyAllocatorOptions) {
     const o = requireOptions(options, 'BuddyAllocator');
-    let g: Geometry;
-    let buffer: ArrayBuffer | SharedArrayBuffer;
-    let shared: boolean;
-    const attaching = (o as { [kAttach]?: ArrayBuffer | SharedArrayBuffer })[kAttach];
-    if (attaching !== undefined) {
-      ({ geometry: g, buffer } = attachHeader(attaching, Kind.buddy, 'BuddyAllocator'));
-      shared = buffer instanceof SharedArrayBuffer;
-    } else {
-      g = geometryFor(o);
-      ({ buffer, shared } = bufferOption(o, g.totalBytes));
-    }
+    const { g, buffer, shared, created } = openAllocatorBuffer(o, Kind.buddy, 'BuddyAllocator', () => geometryFor(o));
     this.buffer = buffer;
     this.shared = shared;
     this.bytes = g.dataBytes;
@@ -130,7 +120,7 @@ export class BuddyAllocator {
     this.meta = g.array0;
     this.prev = g.array1 >> 2;
     this.next = g.array2 >> 2;
-    if (attaching === undefined) this.format(g);
+    if (created) this.format(g);
     if (this.backend === 'native') {
       this.alloc = BuddyAllocator.allocNative;
       this.free = BuddyAllocator.freeNative;

@@ -5,7 +5,7 @@
 import type { MemoryAddon } from '../addon-types.js';
 import { backendInfo, cpuAddon } from '../backend.js';
 import { BackendUnavailableError, UltraPerfError, describe, invalidRange, invalidType } from '../errors.js';
-import { Status } from './layout.js';
+import { type Geometry, Status, attachHeader } from './layout.js';
 
 /**
  * Which implementation an allocator runs its operations on. `'auto'` (the default)
@@ -93,6 +93,31 @@ export function bufferOption(
     throw invalidRange('options.buffer', `a buffer of at least ${bytes} bytes for this geometry`, `a buffer of ${given.byteLength} bytes`);
   }
   return { buffer: given, shared };
+}
+
+/** Marks constructor options that carry a buffer to attach to (set only by X.attach()). */
+export const kAttach = Symbol('attach');
+
+/**
+ * The buffer, geometry and sharing an allocator's constructor starts from: for X.attach()
+ * the buffer's own header, checked against `kind`; otherwise `geometry()` of the options
+ * (called only then, so its validation runs first) and a buffer from bufferOption.
+ * `created` tells the caller the buffer still needs formatting.
+ */
+export function openAllocatorBuffer(
+  options: Record<string, unknown>,
+  kind: number,
+  className: string,
+  geometry: () => Geometry,
+): { g: Geometry; buffer: ArrayBuffer | SharedArrayBuffer; shared: boolean; created: boolean } {
+  const attaching = (options as { [kAttach]?: ArrayBuffer | SharedArrayBuffer })[kAttach];
+  if (attaching !== undefined) {
+    const attached = attachHeader(attaching, kind, className);
+    return { g: attached.geometry, buffer: attached.buffer, shared: attached.buffer instanceof SharedArrayBuffer, created: false };
+  }
+  const g = geometry();
+  const { buffer, shared } = bufferOption(options, g.totalBytes);
+  return { g, buffer, shared, created: true };
 }
 
 /** The allocator's bookkeeping is inconsistent: something wrote into its metadata. */

@@ -9,7 +9,8 @@ import { describe, invalidRange, invalidType } from '../errors.js';
 import {
   CorruptAllocatorError,
   type MemoryBackend,
-  bufferOption,
+  kAttach,
+  openAllocatorBuffer,
   intOption,
   memoryAddon,
   offsetTypeError,
@@ -17,7 +18,7 @@ import {
   resolveBackend,
   statusError,
 } from './common.js';
-import { Kind, RingLayout, Status, type Geometry, attachHeader, ringGeometry, writeHeader } from './layout.js';
+import { Kind, RingLayout, Status, type Geometry, ringGeometry, writeHeader } from './layout.js';
 import { lockWord, unlockWord } from './lock.js';
 
 export interface RingAllocatorOptions {
@@ -48,7 +49,6 @@ const SKIP = RingLayout.skip | 0;
 const CHECK = RingLayout.check;
 const SKIP_CHECK = SKIP ^ CHECK;
 const REC = RingLayout.recordHeader;
-const kAttach = Symbol('attach');
 
 const recordBytes = (size: number): number => REC + ((size + 7) & ~7);
 
@@ -89,16 +89,8 @@ export class RingAllocator {
 
   constructor(options: RingAllocatorOptions) {
     const o = requireOptions(options, 'RingAllocator');
-    let g: Geometry;
-    let buffer: ArrayBuffer | SharedArrayBuffer;
-    let shared: boolean;
-    const attaching = (o as { [kAttach]?: ArrayBuffer | SharedArrayBuffer })[kAttach];
-    if (attaching !== undefined) {
-      ({ geometry: g, buffer } = attachHeader(attaching, Kind.ring, 'RingAllocator'));
-      shared = buffer instanceof SharedArrayBuffer;
-    } else {
-      g = geometryFor(o);
-      ({ buffer, shared } = bufferOption(o, g.totalBytes));
+    const { g, buffer, shared, created } = openAllocatorBuffer(o, Kind.ring, 'RingAllocator', () => geometryFor(o));
+    if (created) {
       writeHeader(buffer, Kind.ring, g, shared);
       new Int32Array(buffer, RingLayout.lock, (RingLayout.data - RingLayout.lock) >> 2).fill(0);
     }

@@ -10,7 +10,8 @@
 import { describe, invalidRange, invalidType } from '../errors.js';
 import {
   type MemoryBackend,
-  bufferOption,
+  kAttach,
+  openAllocatorBuffer,
   intOption,
   memoryAddon,
   offsetTypeError,
@@ -18,7 +19,7 @@ import {
   resolveBackend,
   statusError,
 } from './common.js';
-import { Kind, SlabLayout, Status, type Geometry, attachHeader, slabGeometry, writeHeader } from './layout.js';
+import { Kind, SlabLayout, Status, type Geometry, slabGeometry, writeHeader } from './layout.js';
 
 export interface SlabAllocatorOptions {
   /** Bytes per slot, 1 to 2^30; slots are laid out 8-byte aligned. */
@@ -45,7 +46,6 @@ export interface SlabStats {
 const HEAD = SlabLayout.head >> 2;
 const NEXT = SlabLayout.next >> 2;
 const ALLOCATED = SlabLayout.allocated;
-const kAttach = Symbol('attach');
 
 /**
  * Fixed-size slots from one buffer: `alloc()` returns a byte offset (or -1 when every
@@ -96,19 +96,8 @@ export class SlabAllocator {
 
   constructor(options: SlabAllocatorOptions) {
     const o = requireOptions(options, 'SlabAllocator');
-    let g: Geometry;
-    let buffer: ArrayBuffer | SharedArrayBuffer;
-    let shared: boolean;
-    const attaching = (o as { [kAttach]?: ArrayBuffer | SharedArrayBuffer })[kAttach];
-    if (attaching !== undefined) {
-      const attached = attachHeader(attaching, Kind.slab, 'SlabAllocator');
-      ({ geometry: g, buffer } = attached);
-      shared = buffer instanceof SharedArrayBuffer;
-    } else {
-      g = geometryFor(o);
-      ({ buffer, shared } = bufferOption(o, g.totalBytes));
-      format(buffer, g, shared);
-    }
+    const { g, buffer, shared, created } = openAllocatorBuffer(o, Kind.slab, 'SlabAllocator', () => geometryFor(o));
+    if (created) format(buffer, g, shared);
     this.buffer = buffer;
     this.shared = shared;
     this.slotBytes = g.g0;

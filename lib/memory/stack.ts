@@ -6,14 +6,15 @@
 import { invalidRange, invalidType } from '../errors.js';
 import {
   type MemoryBackend,
-  bufferOption,
+  kAttach,
+  openAllocatorBuffer,
   intOption,
   memoryAddon,
   requireOptions,
   resolveBackend,
   statusError,
 } from './common.js';
-import { Kind, StackLayout, Status, type Geometry, attachHeader, stackGeometry, writeHeader } from './layout.js';
+import { Kind, StackLayout, Status, stackGeometry, writeHeader } from './layout.js';
 
 export interface StackAllocatorOptions {
   /** Bytes of the region: a multiple of 8, 8 to 2^30. */
@@ -33,7 +34,6 @@ export interface StackStats {
 
 const TOP = StackLayout.top >> 2;
 const HIGH_WATER = StackLayout.highWater >> 2;
-const kAttach = Symbol('attach');
 
 /**
  * Scratch memory for work that ends all at once: `alloc(size)` bumps the top,
@@ -70,17 +70,10 @@ export class StackAllocator {
 
   constructor(options: StackAllocatorOptions) {
     const o = requireOptions(options, 'StackAllocator');
-    let g: Geometry;
-    let buffer: ArrayBuffer | SharedArrayBuffer;
-    let shared: boolean;
-    const attaching = (o as { [kAttach]?: ArrayBuffer | SharedArrayBuffer })[kAttach];
-    if (attaching !== undefined) {
-      ({ geometry: g, buffer } = attachHeader(attaching, Kind.stack, 'StackAllocator'));
-      shared = buffer instanceof SharedArrayBuffer;
-    } else {
-      const bytes = intOption(o, 'bytes', StackLayout.minBytes, StackLayout.maxBytes, 'a multiple of 8', (n) => n % 8 === 0);
-      g = stackGeometry(bytes)!;
-      ({ buffer, shared } = bufferOption(o, g.totalBytes));
+    const { g, buffer, shared, created } = openAllocatorBuffer(o, Kind.stack, 'StackAllocator', () =>
+      stackGeometry(intOption(o, 'bytes', StackLayout.minBytes, StackLayout.maxBytes, 'a multiple of 8', (n) => n % 8 === 0))!,
+    );
+    if (created) {
       writeHeader(buffer, Kind.stack, g, shared);
       const line = new Int32Array(buffer, StackLayout.top, (StackLayout.data - StackLayout.top) >> 2);
       line.fill(0);
