@@ -223,13 +223,14 @@ napi_value me_submit(napi_env env, napi_callback_info cb) {
   return nullptr;
 }
 
-// () with (orderId) in the argument slots -> boolean
-napi_value me_cancel(napi_env env, napi_callback_info cb) {
+// () with (orderId) in the argument slots -> boolean: cancel and query differ only in the call.
+template <bool (ob::MatchingEngine::*Fn)(uint64_t) noexcept>
+napi_value me_by_id(napi_env env, napi_callback_info cb) {
   auto* h = static_cast<Me*>(data_of(env, cb));
   if (h == nullptr) return boolean(env, false);
   const double id = h->core.view()[ob::kViewArgs];
   if (!whole(id, 0, kMaxId)) return bad_argument(env);
-  return boolean(env, h->core.cancel(static_cast<uint64_t>(id)));
+  return boolean(env, (h->core.*Fn)(static_cast<uint64_t>(id)));
 }
 
 // () with (orderId, ticks | NaN, lots | NaN) in the argument slots
@@ -250,15 +251,6 @@ napi_value me_modify(napi_env env, napi_callback_info cb) {
     return oom(env);
   }
   return nullptr;
-}
-
-// () with (orderId) in the argument slots -> boolean
-napi_value me_query(napi_env env, napi_callback_info cb) {
-  auto* h = static_cast<Me*>(data_of(env, cb));
-  if (h == nullptr) return boolean(env, false);
-  const double id = h->core.view()[ob::kViewArgs];
-  if (!whole(id, 0, kMaxId)) return bad_argument(env);
-  return boolean(env, h->core.query(static_cast<uint64_t>(id)));
 }
 
 // (side, n, out) -> pairs written
@@ -326,8 +318,8 @@ napi_value me_create(napi_env env, napi_callback_info cb) {
   h->refs = 1;
   const bool ok = napi_create_object(env, &obj) == napi_ok &&
                   add_view(env, obj, h->core.view(), ob::kViewDoubles, h) &&
-                  add_function(env, obj, "submit", me_submit, h) && add_function(env, obj, "cancel", me_cancel, h) &&
-                  add_function(env, obj, "modify", me_modify, h) && add_function(env, obj, "query", me_query, h) &&
+                  add_function(env, obj, "submit", me_submit, h) && add_function(env, obj, "cancel", me_by_id<&ob::MatchingEngine::cancel>, h) &&
+                  add_function(env, obj, "modify", me_modify, h) && add_function(env, obj, "query", me_by_id<&ob::MatchingEngine::query>, h) &&
                   add_function(env, obj, "levels", me_levels, h) &&
                   add_function(env, obj, "copyFills", me_copy_fills, h) && add_function(env, obj, "batch", me_batch, h);
   release<ob::MatchingEngine>(env, nullptr, h);
