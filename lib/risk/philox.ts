@@ -24,6 +24,8 @@ const POW2_NEG = Float64Array.from({ length: 54 }, (_, e) => 2 ** -e);
 /**
  * log(K * 2^-53) for an integer K in [1, 2^53] given as hi * 2^26 + lo: detmath.logPos with
  * the exponent found by Math.clz32 instead of bit aliasing (same m and k, so the same bits).
+ * The polynomial is repeated from detmath.logPos on purpose: calling a shared
+ * logCore(m, k) from here made 1M TS normals ~9% slower (45.6-46.6 ms against 41.8 ms).
  */
 function logUnit(hi: number, lo: number): number {
   const K = hi * TWO26 + lo;
