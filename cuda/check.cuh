@@ -30,6 +30,18 @@ inline Status make_status(cudaError_t err, const char* expr, const char* file, i
   return Status{static_cast<int>(err), std::move(msg)};
 }
 
+// Device memory released on every path out of a function, including early returns
+// from UP_CUDA_TRY.
+struct DeviceBuffer {
+  void* ptr = nullptr;
+  DeviceBuffer() = default;
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  ~DeviceBuffer() {
+    if (ptr != nullptr) cudaFree(ptr);
+  }
+};
+
 }  // namespace up::cuda
 
 #define UP_CUDA_TRY(call)                                                              \

@@ -12,13 +12,6 @@ __global__ void iota_squared(int n, double* out) {
   if (i < n) out[i] = static_cast<double>(i) * static_cast<double>(i);
 }
 
-// Frees device memory on every path out of a function.
-struct DeviceBuffer {
-  void* ptr = nullptr;
-  ~DeviceBuffer() {
-    if (ptr != nullptr) cudaFree(ptr);
-  }
-};
 
 }  // namespace
 

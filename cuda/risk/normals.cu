@@ -14,12 +14,6 @@ __global__ void normals_kernel(double* out, std::size_t n, std::uint64_t seed, s
   if (j < n) out[j] = up::risk::philox_normal(seed, stream, first + j);
 }
 
-struct DeviceBuffer {
-  void* ptr = nullptr;
-  ~DeviceBuffer() {
-    if (ptr != nullptr) cudaFree(ptr);
-  }
-};
 
 }  // namespace
 
