@@ -40,6 +40,40 @@ struct DeviceBuffer {
   ~DeviceBuffer() {
     if (ptr != nullptr) cudaFree(ptr);
   }
+  template <class T>
+  T* as() const noexcept {
+    return static_cast<T*>(ptr);
+  }
+};
+
+// A non-blocking stream, destroyed on every path out.
+struct Stream {
+  cudaStream_t handle = nullptr;
+  Stream() = default;
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  ~Stream() {
+    if (handle != nullptr) cudaStreamDestroy(handle);
+  }
+};
+
+// A pair of events around device work: elapsed() is the device time between them.
+struct EventPair {
+  cudaEvent_t start = nullptr;
+  cudaEvent_t stop = nullptr;
+  EventPair() = default;
+  EventPair(const EventPair&) = delete;
+  EventPair& operator=(const EventPair&) = delete;
+  ~EventPair() {
+    if (start != nullptr) cudaEventDestroy(start);
+    if (stop != nullptr) cudaEventDestroy(stop);
+  }
+};
+
+// Device time of the last GPU risk call on this host thread, from CUDA events.
+struct Timing {
+  float kernel_ms = 0;  // kernels only, first kernel launch to last kernel end
+  float total_ms = 0;   // first copy in to last copy out
 };
 
 }  // namespace up::cuda
@@ -49,4 +83,11 @@ struct DeviceBuffer {
     const cudaError_t up_cuda_err_ = (call);                                           \
     if (up_cuda_err_ != cudaSuccess)                                                   \
       return ::up::cuda::make_status(up_cuda_err_, #call, __FILE__, __LINE__);         \
+  } while (0)
+
+// Propagates a failed Status from a helper that already named its CUDA call.
+#define UP_CUDA_RETURN_IF_ERROR(expr)                                                  \
+  do {                                                                                 \
+    ::up::cuda::Status up_cuda_status_ = (expr);                                       \
+    if (!up_cuda_status_.ok()) return up_cuda_status_;                                 \
   } while (0)
