@@ -1,5 +1,6 @@
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <vector>
 
 #include "device.cuh"
@@ -12,6 +13,10 @@ __global__ void iota_squared(int n, double* out) {
   if (i < n) out[i] = static_cast<double>(i) * static_cast<double>(i);
 }
 
+
+// The device selectDevice() chose, for every host thread: cudaSetDevice is per thread
+// and async work runs on libuv's pool threads.
+std::atomic<int> selected_device{0};
 
 }  // namespace
 
@@ -59,6 +64,12 @@ Status list_devices(std::vector<DeviceProps>& out) noexcept {
 
 Status select_device(int index) noexcept {
   UP_CUDA_TRY(cudaSetDevice(index));
+  selected_device.store(index, std::memory_order_relaxed);
+  return {};
+}
+
+Status use_selected_device() noexcept {
+  UP_CUDA_TRY(cudaSetDevice(selected_device.load(std::memory_order_relaxed)));
   return {};
 }
 

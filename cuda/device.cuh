@@ -29,7 +29,10 @@ Versions versions() noexcept;
 Status device_count(int& count) noexcept;
 Status device_properties(int index, DeviceProps& out) noexcept;
 Status list_devices(std::vector<DeviceProps>& out) noexcept;
+// Makes `index` current on this thread and on every thread that later calls
+// use_selected_device() (each GPU kernel call does, on whichever thread runs it).
 Status select_device(int index) noexcept;
+Status use_selected_device() noexcept;
 Status current_device(int& index) noexcept;
 Status memory_info(std::size_t& free_bytes, std::size_t& total_bytes) noexcept;
 

@@ -7,7 +7,7 @@
 /** Bumped with cpp/napi/bindings.hpp kAbiVersion; a mismatched addon is refused. */
 export const CPU_ABI_VERSION = 2;
 /** Bumped with kAbiVersion in cuda/napi/addon.cc. */
-export const CUDA_ABI_VERSION = 1;
+export const CUDA_ABI_VERSION = 2;
 
 /** Everything the CPU addon exports; one interface per capability, below. */
 export interface CpuAddon extends SystemAddon, QueueAddon, MemoryAddon, OrderbookAddon, RiskAddon {
@@ -229,4 +229,22 @@ export interface CudaAddon {
   selfTest(n: number): CudaStatus;
   /** Normals first..first+out.length-1 of (seed, stream), drawn on the device (cpp/risk/philox.hpp). */
   philoxNormals(out: Float64Array, seed: number, stream: number, first: number): CudaStatus;
+  /** Device time of the last risk kernel call, from CUDA events (kernels only / copies included). */
+  lastTiming(): { kernelMs: number; totalMs: number };
+  // The risk kernels (cuda/risk/kernels.cuh): the CPU addon's signatures and statuses.
+  // A device failure (out of memory, launch error) throws an Error naming the CUDA call.
+  varHistorical: RiskAddon['varHistorical'];
+  varHistoricalAsync: RiskAddon['varHistoricalAsync'];
+  lossMoments: RiskAddon['lossMoments'];
+  lossMomentsAsync: RiskAddon['lossMomentsAsync'];
+  portfolioReturns: RiskAddon['portfolioReturns'];
+  portfolioReturnsAsync: RiskAddon['portfolioReturnsAsync'];
+  covariance: RiskAddon['covariance'];
+  covarianceAsync: RiskAddon['covarianceAsync'];
+  /** summary = [var, cvar, mean, stdError] of the loss spot - S(T); -1 or the first path whose S(T) is not finite. */
+  simulateGbm(spot: number, drift: number, volatility: number, dt: number, steps: number, paths: number, seed: number, antithetic: boolean, confidence: number, terminal: Float64Array, kept: Float64Array | null, summary: Float64Array): number;
+  simulateGbmAsync(spot: number, drift: number, volatility: number, dt: number, steps: number, paths: number, seed: number, antithetic: boolean, confidence: number, terminal: Float64Array, kept: Float64Array | null, summary: Float64Array): Promise<number>;
+  /** losses and/or summary = [var, cvar, mean return, stdError]; -1 or the first non-finite loss (with a summary). */
+  portfolioMc(weights: Float64Array, means: Float64Array, lower: Float64Array, assets: number, paths: number, horizon: number, seed: number, confidence: number, losses: Float64Array | null, summary: Float64Array | null): number;
+  portfolioMcAsync(weights: Float64Array, means: Float64Array, lower: Float64Array, assets: number, paths: number, horizon: number, seed: number, confidence: number, losses: Float64Array | null, summary: Float64Array | null): Promise<number>;
 }

@@ -22,6 +22,13 @@ export class BackendUnavailableError extends UltraPerfError {
   }
 }
 
+/** The GPU failed during work (out of memory, a launch error): the message names the CUDA call, its error and file:line. */
+export class GpuError extends UltraPerfError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_ULTRA_PERF_GPU', message, options);
+  }
+}
+
 /** Formats a received value for an error message: short, unambiguous, never throws. */
 export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);

@@ -1,7 +1,6 @@
 // Bindings for cpp/risk: unpack, call, pack. Validation happens in lib/risk; every
 // argument here is already checked (types, lengths, finiteness where cheap, ranges).
-// Each kernel has a synchronous form and an `...Async` form that runs it on the libuv
-// pool (one AsyncWorker holding a Promise::Deferred) with its TypedArrays pinned.
+// Each kernel has a synchronous form and an `...Async` form (kernel_binding.hpp).
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -14,88 +13,10 @@
 #include "../risk/philox.hpp"
 #include "../risk/var.hpp"
 #include "bindings.hpp"
+#include "kernel_binding.hpp"
 
 namespace up::napi {
 namespace {
-
-using Kernel = std::function<double()>;
-
-// The TS layer validates everything; these checks only keep a direct caller of the raw
-// addon from making the kernels read or write out of bounds.
-Napi::Float64Array f64_array(const Napi::Value& v, const char* name) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
-    throw Napi::TypeError::New(v.Env(), std::string("Expected a Float64Array for ") + name);
-  }
-  return v.As<Napi::Float64Array>();
-}
-
-double* f64(const Napi::Value& v, const char* name = "an argument", std::size_t min_length = 0) {
-  Napi::Float64Array a = f64_array(v, name);
-  if (a.ElementLength() < min_length) {
-    throw Napi::RangeError::New(v.Env(), std::string("Expected at least ") + std::to_string(min_length) +
-                                             " elements for " + name + " but received " +
-                                             std::to_string(a.ElementLength()));
-  }
-  return a.Data();
-}
-
-std::size_t f64_len(const Napi::Value& v, const char* name = "an argument") { return f64_array(v, name).ElementLength(); }
-std::uint64_t u64(const Napi::Value& v) { return static_cast<std::uint64_t>(v.As<Napi::Number>().DoubleValue()); }
-double num(const Napi::Value& v) { return v.As<Napi::Number>().DoubleValue(); }
-
-// Runs a kernel off the JS thread; resolves with its number. The TypedArrays it reads
-// and writes stay referenced until the promise settles.
-class RiskWorker final : public Napi::AsyncWorker {
- public:
-  RiskWorker(Napi::Env env, Kernel kernel, const Napi::CallbackInfo& info)
-      : Napi::AsyncWorker(env, "ultra-performance:risk"), deferred_(Napi::Promise::Deferred::New(env)),
-        kernel_(std::move(kernel)) {
-    for (std::size_t i = 0; i < info.Length(); ++i) {
-      if (info[i].IsTypedArray()) pinned_.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
-    }
-  }
-
-  Napi::Promise promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      result_ = kernel_();
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    } catch (...) {
-      SetError("risk kernel failed");
-    }
-  }
-
-  void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), result_)); }
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  Kernel kernel_;
-  std::vector<Napi::ObjectReference> pinned_;
-  double result_ = 0;
-};
-
-// Each binding builds a Kernel from its arguments; Sync runs it here, Async queues it.
-using Builder = Kernel (*)(const Napi::CallbackInfo&);
-
-template <Builder B>
-Napi::Value run_sync(const Napi::CallbackInfo& info) {
-  try {
-    return Napi::Number::New(info.Env(), B(info)());
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(info.Env(), e.what());
-  }
-}
-
-template <Builder B>
-Napi::Value run_async(const Napi::CallbackInfo& info) {
-  auto* worker = new RiskWorker(info.Env(), B(info), info);
-  Napi::Promise promise = worker->promise();
-  worker->Queue();
-  return promise;
-}
 
 // (out, seed, stream, first)
 Kernel fill_normals(const Napi::CallbackInfo& info) {
@@ -201,23 +122,17 @@ Kernel portfolio_losses(const Napi::CallbackInfo& info) {
   };
 }
 
-template <Builder B>
-void add(Napi::Env env, Napi::Object exports, const char* name, const char* async_name) {
-  exports.Set(name, Napi::Function::New<run_sync<B>>(env, name));
-  exports.Set(async_name, Napi::Function::New<run_async<B>>(env, async_name));
-}
-
 }  // namespace
 
 void init_risk(Napi::Env env, Napi::Object exports) {
-  add<fill_normals>(env, exports, "fillNormals", "fillNormalsAsync");
-  add<var_historical>(env, exports, "varHistorical", "varHistoricalAsync");
-  add<loss_moments>(env, exports, "lossMoments", "lossMomentsAsync");
-  add<portfolio_returns>(env, exports, "portfolioReturns", "portfolioReturnsAsync");
-  add<covariance>(env, exports, "covariance", "covarianceAsync");
-  add<cholesky>(env, exports, "cholesky", "choleskyAsync");
-  add<simulate_gbm>(env, exports, "simulateGbm", "simulateGbmAsync");
-  add<portfolio_losses>(env, exports, "portfolioLosses", "portfolioLossesAsync");
+  add_kernel<fill_normals>(env, exports, "fillNormals", "fillNormalsAsync");
+  add_kernel<var_historical>(env, exports, "varHistorical", "varHistoricalAsync");
+  add_kernel<loss_moments>(env, exports, "lossMoments", "lossMomentsAsync");
+  add_kernel<portfolio_returns>(env, exports, "portfolioReturns", "portfolioReturnsAsync");
+  add_kernel<covariance>(env, exports, "covariance", "covarianceAsync");
+  add_kernel<cholesky>(env, exports, "cholesky", "choleskyAsync");
+  add_kernel<simulate_gbm>(env, exports, "simulateGbm", "simulateGbmAsync");
+  add_kernel<portfolio_losses>(env, exports, "portfolioLosses", "portfolioLossesAsync");
   exports.Set("riskThreads", Napi::Number::New(env, up::risk::parallel_width()));
 }
 

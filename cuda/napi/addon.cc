@@ -1,13 +1,26 @@
-// GPU addon bindings: unpack, call cuda/, pack. Failures come back as
-// { ok: false, code, message } objects; lib/risk/gpu.ts turns them into JS errors.
+// GPU addon bindings: unpack, call cuda/, pack. Device queries answer with
+// { ok: false, code, message } objects that lib/risk/gpu.ts turns into JS errors; the
+// risk kernels have the CPU addon's signatures (kernel_binding.hpp) and throw the
+// failed CUDA call's message, which lib/risk/kernels.ts turns into a GpuError.
 #include <napi.h>
 
+#include <mutex>
+#include <stdexcept>
+
+#include "cpp/napi/kernel_binding.hpp"
 #include "cuda/device.cuh"
+#include "cuda/risk/kernels.cuh"
 #include "cuda/risk/normals.cuh"
 
 namespace {
 
-constexpr int kAbiVersion = 1;
+using up::napi::f64;
+using up::napi::f64_len;
+using up::napi::Kernel;
+using up::napi::num;
+using up::napi::u64;
+
+constexpr int kAbiVersion = 2;
 
 Napi::Object status_object(Napi::Env env, const up::cuda::Status& s) {
   Napi::Object o = Napi::Object::New(env);
@@ -74,14 +87,170 @@ Napi::Value self_test(const Napi::CallbackInfo& info) {
 
 // (out: Float64Array, seed, stream, first) -> status. lib/ validates the integers.
 Napi::Value philox_normals(const Napi::CallbackInfo& info) {
-  const Napi::Env env = info.Env();
-  if (info.Length() < 4 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
-    Napi::TypeError::New(env, "philoxNormals(out: Float64Array, seed, stream, first)").ThrowAsJavaScriptException();
-    return env.Undefined();
+  double* out = f64(info[0], "out");
+  const std::size_t n = f64_len(info[0]);
+  up::cuda::Status s = up::cuda::use_selected_device();
+  if (s.ok()) s = up::cuda::philox_normals(out, n, u64(info[1]), u64(info[2]), u64(info[3]));
+  return status_object(info.Env(), s);
+}
+
+std::mutex timing_mutex;
+up::cuda::Timing last_timing;
+
+// Runs one GPU call on the selected device; a device failure becomes an exception
+// carrying the CUDA call's name, message and file:line.
+template <class Call>
+double on_device(Call call) {
+  up::cuda::Timing timing;
+  std::int64_t status = -1;
+  up::cuda::Status s = up::cuda::use_selected_device();
+  if (s.ok()) s = call(&status, &timing);
+  if (!s.ok()) throw std::runtime_error(s.message);
+  std::lock_guard<std::mutex> lock(timing_mutex);
+  last_timing = timing;
+  return static_cast<double>(status);
+}
+
+// (values, sign, confidence, out[2]) -> -1 | first non-finite index
+Kernel var_historical(const Napi::CallbackInfo& info) {
+  const double* values = f64(info[0], "values", 2);
+  const std::size_t n = f64_len(info[0]);
+  const double sign = num(info[1]), confidence = num(info[2]);
+  if (!(confidence > 0 && confidence < 1)) throw Napi::RangeError::New(info.Env(), "Expected a confidence in (0, 1)");
+  double* out = f64(info[3], "out", 2);
+  return [=] {
+    return on_device([&](std::int64_t* status, up::cuda::Timing* timing) {
+      up::risk::TailResult r{};
+      auto s = up::cuda::historical_tail(values, n, sign, confidence, &r, status, timing);
+      if (s.ok() && *status < 0) {
+        out[0] = r.var;
+        out[1] = r.cvar;
+      }
+      return s;
+    });
+  };
+}
+
+// (values, sign, out[4]) -> -1 | first non-finite index; out = mean, std, skew, excess kurtosis
+Kernel loss_moments(const Napi::CallbackInfo& info) {
+  const double* values = f64(info[0], "values", 2);
+  const std::size_t n = f64_len(info[0]);
+  const double sign = num(info[1]);
+  double* out = f64(info[2], "out", 4);
+  return [=] {
+    return on_device([&](std::int64_t* status, up::cuda::Timing* timing) {
+      up::risk::Moments m{};
+      auto s = up::cuda::loss_moments(values, n, sign, &m, status, timing);
+      if (s.ok() && *status < 0) {
+        out[0] = m.mean;
+        out[1] = m.std;
+        out[2] = m.skew;
+        out[3] = m.exkurt;
+      }
+      return s;
+    });
+  };
+}
+
+// (returns, observations, assets, weights, out) -> -1 | first non-finite index
+Kernel portfolio_returns(const Napi::CallbackInfo& info) {
+  const std::size_t t = static_cast<std::size_t>(u64(info[1])), a = static_cast<std::size_t>(u64(info[2]));
+  const double* returns = f64(info[0], "returns", t * a);
+  const double* weights = f64(info[3], "weights", a);
+  double* out = f64(info[4], "out", t);
+  return [=] {
+    return on_device([&](std::int64_t* status, up::cuda::Timing* timing) {
+      return up::cuda::portfolio_returns(returns, t, a, weights, out, status, timing);
+    });
+  };
+}
+
+// (data, observations, assets, method 0|1, lambda, correlation 0|1, out) -> status (matrix.hpp)
+Kernel covariance(const Napi::CallbackInfo& info) {
+  const std::size_t t = static_cast<std::size_t>(u64(info[1])), a = static_cast<std::size_t>(u64(info[2]));
+  if (t < 2 || a < 1) throw Napi::RangeError::New(info.Env(), "Expected at least 2 observations and 1 asset");
+  const double* data = f64(info[0], "data", t * a);
+  const auto method = static_cast<up::risk::CovMethod>(static_cast<int>(num(info[3])));
+  const double lambda = num(info[4]);
+  const bool corr = num(info[5]) != 0;
+  double* out = f64(info[6], "out", a * a);
+  return [=] {
+    return on_device([&](std::int64_t* status, up::cuda::Timing* timing) {
+      return up::cuda::covariance(data, t, a, method, lambda, corr, out, status, timing);
+    });
+  };
+}
+
+// (spot, drift, volatility, dt, steps, paths, seed, antithetic, confidence, terminal, kept | null,
+//  summary[4] = var, cvar, mean, stdError) -> -1 | index of the first path whose S(T) is not finite
+Kernel simulate_gbm(const Napi::CallbackInfo& info) {
+  up::risk::GbmParams g{num(info[0]), num(info[1]), num(info[2]), num(info[3]), u64(info[4]), u64(info[5]),
+                        u64(info[6]), info[7].ToBoolean().Value()};
+  if (g.paths < 2 || (g.antithetic && g.paths % 2 != 0)) {
+    throw Napi::RangeError::New(info.Env(), "Expected at least 2 paths (an even number with antithetic variates)");
   }
-  auto out = info[0].As<Napi::Float64Array>();
-  const auto u64 = [&](std::size_t i) { return static_cast<std::uint64_t>(info[i].As<Napi::Number>().DoubleValue()); };
-  return status_object(env, up::cuda::philox_normals(out.Data(), out.ElementLength(), u64(1), u64(2), u64(3)));
+  const double confidence = num(info[8]);
+  if (!(confidence > 0 && confidence < 1)) throw Napi::RangeError::New(info.Env(), "Expected a confidence in (0, 1)");
+  double* terminal = f64(info[9], "terminal", g.paths);
+  double* kept = info[10].IsTypedArray() ? f64(info[10], "kept", g.paths * (g.steps + 1)) : nullptr;
+  double* summary = f64(info[11], "summary", 4);
+  return [=] {
+    return on_device([&](std::int64_t* status, up::cuda::Timing* timing) {
+      up::cuda::McSummary r{};
+      auto s = up::cuda::simulate_gbm(g, confidence, terminal, kept, &r, status, timing);
+      if (s.ok() && *status < 0) {
+        summary[0] = r.var;
+        summary[1] = r.cvar;
+        summary[2] = r.mean;
+        summary[3] = r.std_error;
+      }
+      return s;
+    });
+  };
+}
+
+// (weights, means, lower, assets, paths, horizon, seed, confidence, losses | null, summary[4] | null)
+// -> -1 | index of the first non-finite loss (only with a summary)
+Kernel portfolio_mc(const Napi::CallbackInfo& info) {
+  const std::size_t assets = static_cast<std::size_t>(u64(info[3]));
+  const std::uint64_t paths = u64(info[4]);
+  if (assets < 1 || paths < 2) throw Napi::RangeError::New(info.Env(), "Expected at least 1 asset and 2 paths");
+  const double* w = f64(info[0], "weights", assets);
+  const double* m = f64(info[1], "means", assets);
+  const double* l = f64(info[2], "lower", assets * assets);
+  const double horizon = num(info[5]);
+  const std::uint64_t seed = u64(info[6]);
+  const double confidence = num(info[7]);
+  if (!(confidence > 0 && confidence < 1)) throw Napi::RangeError::New(info.Env(), "Expected a confidence in (0, 1)");
+  double* losses = info[8].IsTypedArray() ? f64(info[8], "losses", paths) : nullptr;
+  double* summary = info[9].IsTypedArray() ? f64(info[9], "summary", 4) : nullptr;
+  return [=] {
+    return on_device([&](std::int64_t* status, up::cuda::Timing* timing) {
+      up::cuda::McSummary r{};
+      auto s = up::cuda::portfolio_mc(w, m, l, assets, paths, horizon, seed, confidence, losses,
+                                      summary == nullptr ? nullptr : &r, status, timing);
+      if (s.ok() && *status < 0 && summary != nullptr) {
+        summary[0] = r.var;
+        summary[1] = r.cvar;
+        summary[2] = r.mean;
+        summary[3] = r.std_error;
+      }
+      return s;
+    });
+  };
+}
+
+// Device time of the last GPU risk call (any thread), from CUDA events.
+Napi::Value last_timing_value(const Napi::CallbackInfo& info) {
+  up::cuda::Timing t;
+  {
+    std::lock_guard<std::mutex> lock(timing_mutex);
+    t = last_timing;
+  }
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("kernelMs", t.kernel_ms);
+  o.Set("totalMs", t.total_ms);
+  return o;
 }
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
@@ -92,6 +261,13 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("memoryInfo", Napi::Function::New<memory_info>(env, "memoryInfo"));
   exports.Set("selfTest", Napi::Function::New<self_test>(env, "selfTest"));
   exports.Set("philoxNormals", Napi::Function::New<philox_normals>(env, "philoxNormals"));
+  exports.Set("lastTiming", Napi::Function::New<last_timing_value>(env, "lastTiming"));
+  up::napi::add_kernel<var_historical>(env, exports, "varHistorical", "varHistoricalAsync");
+  up::napi::add_kernel<loss_moments>(env, exports, "lossMoments", "lossMomentsAsync");
+  up::napi::add_kernel<portfolio_returns>(env, exports, "portfolioReturns", "portfolioReturnsAsync");
+  up::napi::add_kernel<covariance>(env, exports, "covariance", "covarianceAsync");
+  up::napi::add_kernel<simulate_gbm>(env, exports, "simulateGbm", "simulateGbmAsync");
+  up::napi::add_kernel<portfolio_mc>(env, exports, "portfolioMc", "portfolioMcAsync");
   return exports;
 }
 

@@ -31,4 +31,4 @@ export {
   type MonteCarloVaRResult,
 } from './montecarlo.js';
 export { philoxNormals, type NormalsOptions } from './normals.js';
-export { riskThresholds, type RiskBackend, type RiskBackendOption } from './kernels.js';
+export { riskThresholds, setRiskThresholds, type RiskThresholds, type RiskBackend, type RiskBackendOption } from './kernels.js';

@@ -4,10 +4,12 @@
  * forms: native ones run on the libuv pool and the addon's own thread pool; TS ones run
  * on the main thread, yielding to the event loop (setImmediate) between chunks of about
  * kTsChunkMs of work (GBM and Monte Carlo) or once before the work (everything else).
+ * The GPU set (cuda/risk) has the same interface; Monte Carlo summaries are reduced on
+ * the device, and Cholesky (at most 4096 x 4096, O(n^3) on one matrix) stays on the CPU.
  */
-import { cpuAddon } from '../backend.js';
-import type { RiskAddon } from '../addon-types.js';
-import { BackendUnavailableError } from '../errors.js';
+import { backendInfo, cpuAddon, cudaAddon } from '../backend.js';
+import type { CudaAddon, RiskAddon } from '../addon-types.js';
+import { BackendUnavailableError, GpuError, invalidRange } from '../errors.js';
 import { gpu } from './gpu.js';
 import * as ts from './kernels-ts.js';
 import { fillNormalsTs } from './philox.js';
@@ -23,21 +25,48 @@ export type RiskBackendOption = 'auto' | 'cpu' | 'ts' | 'cuda';
 
 /**
  * The one place that says when 'auto' sends work to the GPU: the smallest job, in the
- * unit named, for which a GPU kernel is expected to beat the CPU addon. GPU risk kernels
- * are a later issue; until they land nothing reaches these thresholds' GPU branch.
+ * unit named, for which the GPU kernel beat the CPU addon end to end on a measured
+ * device (`npm run bench:gpu` prints the crossover it found). Infinity means not yet
+ * measured on a device, so 'auto' keeps that work on the CPU; `backend: 'cuda'` still
+ * forces it. After measuring your own machine, raise or lower them with
+ * setRiskThresholds().
  */
-export const riskThresholds = {
+export interface RiskThresholds {
   /** simulateGBM: paths x steps. */
-  gbmPathSteps: 50_000_000,
+  gbmPathSteps: number;
   /** monteCarloVaR: paths x assets. */
-  monteCarloDraws: 20_000_000,
+  monteCarloDraws: number;
   /** correlationMatrix / covarianceMatrix: observations x assets^2. */
-  covarianceWork: 2_000_000_000,
+  covarianceWork: number;
   /** calculateVaR / portfolioVaR: observations. */
-  varObservations: 100_000_000,
-} as const;
+  varObservations: number;
+}
 
-export type RiskWork = keyof typeof riskThresholds;
+export const riskThresholds: RiskThresholds = {
+  gbmPathSteps: Infinity,
+  monteCarloDraws: Infinity,
+  covarianceWork: Infinity,
+  varObservations: Infinity,
+};
+
+/**
+ * Sets the sizes above which 'auto' uses the GPU (see riskThresholds).
+ * @example
+ * import { setRiskThresholds } from 'ultra-performance';
+ * setRiskThresholds({ monteCarloDraws: 5_000_000, covarianceWork: 2e9 });
+ */
+export function setRiskThresholds(thresholds: Partial<RiskThresholds>): void {
+  if (typeof thresholds !== 'object' || thresholds === null) throw invalidRange('thresholds', 'an object of sizes', thresholds);
+  const next = { ...riskThresholds };
+  for (const [key, value] of Object.entries(thresholds)) {
+    if (!(key in riskThresholds)) throw invalidRange(`thresholds.${key}`, `one of ${Object.keys(riskThresholds).join(', ')}`, key);
+    if (typeof value !== 'number' || !(value >= 0)) throw invalidRange(`thresholds.${key}`, 'a size >= 0 (Infinity keeps the work on the CPU)', value);
+    next[key as RiskWork] = value;
+  }
+  Object.assign(riskThresholds, next);
+}
+
+export type RiskWork = keyof RiskThresholds;
 
 export interface GbmKernelArgs extends ts.GbmArgs {}
 
@@ -58,6 +87,88 @@ export interface RiskKernels {
   portfolioLosses(weights: Float64Array, means: Float64Array, lower: Float64Array, assets: number, paths: number, horizon: number, seed: number, losses: Float64Array): void;
   portfolioLossesAsync(weights: Float64Array, means: Float64Array, lower: Float64Array, assets: number, paths: number, horizon: number, seed: number, losses: Float64Array): Promise<void>;
   fillNormals(out: Float64Array, seed: number, stream: number, first: number): void;
+  /**
+   * simulate GBM and summarise: summary = [var, cvar, mean, stdError] of the loss
+   * spot - S(T) (see GBMResult). Returns -1, or the first path whose loss is not finite.
+   */
+  gbmSummary(args: GbmKernelArgs, confidence: number, terminal: Float64Array, kept: Float64Array | null, summary: Float64Array): number;
+  gbmSummaryAsync(args: GbmKernelArgs, confidence: number, terminal: Float64Array, kept: Float64Array | null, summary: Float64Array): Promise<number>;
+  /** Monte Carlo portfolio losses, summarised: [var, cvar, mean return, stdError]. Returns -1 or the first non-finite loss. */
+  mcSummary(w: Float64Array, m: Float64Array, l: Float64Array, assets: number, paths: number, horizon: number, seed: number, confidence: number, summary: Float64Array): number;
+  mcSummaryAsync(w: Float64Array, m: Float64Array, l: Float64Array, assets: number, paths: number, horizon: number, seed: number, confidence: number, summary: Float64Array): Promise<number>;
+}
+
+type BaseKernels = Omit<RiskKernels, 'gbmSummary' | 'gbmSummaryAsync' | 'mcSummary' | 'mcSummaryAsync'>;
+
+/** Mean and standard error of S(T) (pair averages with antithetic variates), then the loss tail, on the host. */
+function summariseGbm(k: BaseKernels, args: GbmKernelArgs, confidence: number, terminal: Float64Array, summary: Float64Array): number {
+  const n = terminal.length;
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += terminal[i]!;
+  const mean = sum / n;
+  let ss = 0;
+  let stdError: number;
+  if (args.antithetic) {
+    const pairs = n / 2;
+    for (let j = 0; j < pairs; j++) {
+      const d = (terminal[2 * j]! + terminal[2 * j + 1]!) / 2 - mean;
+      ss += d * d;
+    }
+    stdError = pairs < 2 ? NaN : Math.sqrt(ss / (pairs - 1) / pairs);
+  } else {
+    for (let i = 0; i < n; i++) {
+      const d = terminal[i]! - mean;
+      ss += d * d;
+    }
+    stdError = Math.sqrt(ss / (n - 1) / n);
+  }
+  const losses = new Float64Array(n);
+  for (let i = 0; i < n; i++) losses[i] = args.spot - terminal[i]!;
+  const status = k.historical(losses, 1, confidence, summary);
+  summary[2] = mean;
+  summary[3] = stdError;
+  return status;
+}
+
+function summariseLosses(k: BaseKernels, losses: Float64Array, confidence: number, summary: Float64Array): number {
+  const n = losses.length;
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += losses[i]!;
+  const meanLoss = sum / n;
+  let ss = 0;
+  for (let i = 0; i < n; i++) {
+    const d = losses[i]! - meanLoss;
+    ss += d * d;
+  }
+  const status = k.historical(losses, 1, confidence, summary);
+  summary[2] = -meanLoss;
+  summary[3] = Math.sqrt(ss / (n - 1) / n);
+  return status;
+}
+
+/** CPU kernel sets simulate into host arrays and summarise here. */
+function summarisedOnHost(k: BaseKernels): RiskKernels {
+  return {
+    ...k,
+    gbmSummary(args, confidence, terminal, kept, summary) {
+      k.gbm(args, terminal, kept);
+      return summariseGbm(k, args, confidence, terminal, summary);
+    },
+    async gbmSummaryAsync(args, confidence, terminal, kept, summary) {
+      await k.gbmAsync(args, terminal, kept);
+      return summariseGbm(k, args, confidence, terminal, summary);
+    },
+    mcSummary(w, m, l, assets, paths, horizon, seed, confidence, summary) {
+      const losses = new Float64Array(paths);
+      k.portfolioLosses(w, m, l, assets, paths, horizon, seed, losses);
+      return summariseLosses(k, losses, confidence, summary);
+    },
+    async mcSummaryAsync(w, m, l, assets, paths, horizon, seed, confidence, summary) {
+      const losses = new Float64Array(paths);
+      await k.portfolioLossesAsync(w, m, l, assets, paths, horizon, seed, losses);
+      return summariseLosses(k, losses, confidence, summary);
+    },
+  };
 }
 
 /** Work per TS chunk between event-loop turns, in units of normals drawn. */
@@ -70,7 +181,7 @@ async function afterYield<T>(fn: () => T): Promise<T> {
   return fn();
 }
 
-export const tsKernels: RiskKernels = {
+export const tsKernels: RiskKernels = summarisedOnHost({
   name: 'ts',
   historical: ts.historicalTail,
   historicalAsync: (v, s, c, o) => afterYield(() => ts.historicalTail(v, s, c, o)),
@@ -106,10 +217,10 @@ export const tsKernels: RiskKernels = {
   fillNormals(out, seed, stream, first) {
     fillNormalsTs(out, 0, out.length, seed, stream, first);
   },
-};
+});
 
 function nativeKernelsOf(addon: RiskAddon): RiskKernels {
-  return {
+  return summarisedOnHost({
     name: 'native',
     historical: addon.varHistorical,
     historicalAsync: addon.varHistoricalAsync,
@@ -136,15 +247,136 @@ function nativeKernelsOf(addon: RiskAddon): RiskKernels {
     fillNormals(out, seed, stream, first) {
       addon.fillNormals(out, seed, stream, first);
     },
-  };
+  });
 }
 
 /** The CPU addon's kernels, or null under the TS backend. Chosen once. */
 export const nativeKernels: RiskKernels | null = cpuAddon === null ? null : nativeKernelsOf(cpuAddon);
 /** What 'auto' uses below the GPU thresholds. Chosen once. */
 export const defaultKernels: RiskKernels = nativeKernels ?? tsKernels;
-/** GPU kernels: a later issue. The seam: 'auto' and 'cuda' look here first. */
-const cudaKernels: RiskKernels | null = null;
+
+/** A GPU addon error (out of memory, launch failure) as a GpuError; anything else unchanged. */
+function gpuError(err: unknown): unknown {
+  if (err instanceof Error && !(err instanceof TypeError) && !(err instanceof RangeError)) {
+    return new GpuError(`GPU kernel failed: ${err.message}`, { cause: err });
+  }
+  return err;
+}
+
+function onGpu<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+  return (...args) => {
+    try {
+      return fn(...args);
+    } catch (err) {
+      throw gpuError(err);
+    }
+  };
+}
+
+function onGpuAsync<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return (...args) => {
+    try {
+      return fn(...args).catch((err: unknown) => Promise.reject(gpuError(err)));
+    } catch (err) {
+      return Promise.reject(gpuError(err));
+    }
+  };
+}
+
+function checkCuda(status: { ok: boolean; message: string }): void {
+  if (!status.ok) throw new GpuError(`GPU kernel failed: ${status.message}`);
+}
+
+/** The GPU addon's kernels (cuda/risk). Cholesky runs on the CPU set `cpu`. */
+export function cudaKernelsOf(addon: CudaAddon, cpu: RiskKernels): RiskKernels {
+  const summary = new Float64Array(4);
+  const gbm = (g: GbmKernelArgs, confidence: number, terminal: Float64Array, kept: Float64Array | null, out: Float64Array) =>
+    addon.simulateGbm(g.spot, g.drift, g.volatility, g.dt, g.steps, g.paths, g.seed, g.antithetic, confidence, terminal, kept, out);
+  const gbmAsync = (g: GbmKernelArgs, confidence: number, terminal: Float64Array, kept: Float64Array | null, out: Float64Array) =>
+    addon.simulateGbmAsync(g.spot, g.drift, g.volatility, g.dt, g.steps, g.paths, g.seed, g.antithetic, confidence, terminal, kept, out);
+  return {
+    name: 'cuda',
+    historical: onGpu(addon.varHistorical),
+    historicalAsync: onGpuAsync(addon.varHistoricalAsync),
+    moments: onGpu(addon.lossMoments),
+    momentsAsync: onGpuAsync(addon.lossMomentsAsync),
+    portfolioReturns: onGpu(addon.portfolioReturns),
+    portfolioReturnsAsync: onGpuAsync(addon.portfolioReturnsAsync),
+    covariance: onGpu((d, t, a, m, l, c, o) => addon.covariance(d, t, a, m, l, c ? 1 : 0, o)),
+    covarianceAsync: onGpuAsync((d, t, a, m, l, c, o) => addon.covarianceAsync(d, t, a, m, l, c ? 1 : 0, o)),
+    cholesky: cpu.cholesky,
+    choleskyAsync: cpu.choleskyAsync,
+    gbm: onGpu((g, terminal, kept) => {
+      gbm(g, 0.95, terminal, kept, summary);
+    }),
+    gbmAsync: onGpuAsync(async (g, terminal, kept) => {
+      await gbmAsync(g, 0.95, terminal, kept, new Float64Array(4));
+    }),
+    portfolioLosses: onGpu((w, m, l, assets, paths, horizon, seed, losses) => {
+      addon.portfolioMc(w, m, l, assets, paths, horizon, seed, 0.95, losses, null);
+    }),
+    portfolioLossesAsync: onGpuAsync(async (w, m, l, assets, paths, horizon, seed, losses) => {
+      await addon.portfolioMcAsync(w, m, l, assets, paths, horizon, seed, 0.95, losses, null);
+    }),
+    fillNormals: (out, seed, stream, first) => checkCuda(addon.philoxNormals(out, seed, stream, first)),
+    gbmSummary: onGpu(gbm),
+    gbmSummaryAsync: onGpuAsync(gbmAsync),
+    mcSummary: onGpu((w, m, l, assets, paths, horizon, seed, confidence, out) =>
+      addon.portfolioMc(w, m, l, assets, paths, horizon, seed, confidence, null, out)),
+    mcSummaryAsync: onGpuAsync((w, m, l, assets, paths, horizon, seed, confidence, out) =>
+      addon.portfolioMcAsync(w, m, l, assets, paths, horizon, seed, confidence, null, out)),
+  };
+}
+
+/** The GPU kernels, or null without a usable device. Chosen once. */
+const cudaKernels: RiskKernels | null = cudaAddon === null ? null : cudaKernelsOf(cudaAddon, defaultKernels);
+
+const kKernelMethods = [
+  'historical', 'historicalAsync', 'moments', 'momentsAsync', 'portfolioReturns', 'portfolioReturnsAsync',
+  'covariance', 'covarianceAsync', 'cholesky', 'choleskyAsync', 'gbm', 'gbmAsync', 'portfolioLosses',
+  'portfolioLossesAsync', 'fillNormals', 'gbmSummary', 'gbmSummaryAsync', 'mcSummary', 'mcSummaryAsync',
+] as const satisfies readonly (keyof RiskKernels)[];
+
+let warnedFallback = false;
+
+/**
+ * For 'auto' above a threshold: `gpu` first; when it fails with a GpuError the call is
+ * redone on `cpu`, a process warning says why (once per process, code
+ * ULTRA_PERF_GPU_FALLBACK), and `name` then reports the CPU set, so the result says
+ * which backend computed it. One object per call.
+ */
+export function withCpuFallback(gpu: RiskKernels, cpu: RiskKernels): RiskKernels {
+  const k = { name: gpu.name } as { -readonly [K in keyof RiskKernels]: RiskKernels[K] };
+  const fallBack = (err: unknown): void => {
+    if (!(err instanceof GpuError)) throw err;
+    if (!warnedFallback) {
+      warnedFallback = true;
+      process.emitWarning(`${err.message}; computed on the CPU instead (further fallbacks are not reported)`, { code: 'ULTRA_PERF_GPU_FALLBACK' });
+    }
+    k.name = cpu.name;
+  };
+  for (const method of kKernelMethods) {
+    const g = gpu[method] as (...args: unknown[]) => unknown;
+    const c = cpu[method] as (...args: unknown[]) => unknown;
+    (k as Record<string, unknown>)[method] = (...args: unknown[]): unknown => {
+      let result: unknown;
+      try {
+        result = g(...args);
+      } catch (err) {
+        fallBack(err);
+        return c(...args);
+      }
+      if (result instanceof Promise) {
+        return result.catch((err: unknown) => {
+          fallBack(err);
+          return c(...args);
+        });
+      }
+      return result;
+    };
+  }
+  return k;
+}
 
 /** covariance() status for asset k with zero variance is kZeroVarianceStatus - k. */
 export const kZeroVarianceStatus = ts.kZeroVariance;
@@ -161,7 +393,7 @@ export function kernelsFor(option: RiskBackendOption | undefined, work: RiskWork
   switch (option) {
     case undefined:
     case 'auto':
-      return cudaKernels !== null && size >= riskThresholds[work] ? cudaKernels : defaultKernels;
+      return cudaKernels !== null && size >= riskThresholds[work] ? withCpuFallback(cudaKernels, defaultKernels) : defaultKernels;
     case 'ts':
       return tsKernels;
     case 'cpu':
@@ -170,8 +402,9 @@ export function kernelsFor(option: RiskBackendOption | undefined, work: RiskWork
       }
       return nativeKernels;
     case 'cuda':
-      if (!gpu.available()) throw new BackendUnavailableError("backend: 'cuda' needs a CUDA device and the GPU addon (gpu.available() is false)");
-      if (cudaKernels === null) throw new BackendUnavailableError("backend: 'cuda' risk kernels are not in this build yet");
+      if (!gpu.available() || cudaKernels === null) {
+        throw new BackendUnavailableError(`backend: 'cuda' needs a CUDA device and the GPU addon: ${backendInfo().cudaError ?? 'gpu.available() is false'}`);
+      }
       return cudaKernels;
   }
 }

@@ -10,7 +10,7 @@
  * The two agree to ~1e-15 relative, not bit for bit (different summation order).
  */
 import { invalidRange, invalidType } from '../errors.js';
-import { type RiskBackend, type RiskBackendOption, type RiskKernels, kernelsFor, kZeroVarianceStatus } from './kernels.js';
+import { type RiskBackend, type RiskBackendOption, type RiskKernels, defaultKernels, kernelsFor, kZeroVarianceStatus } from './kernels.js';
 import {
   checkBackend,
   checkFiniteArray,
@@ -185,7 +185,11 @@ function planCholesky(matrix: unknown, n: unknown, backend: unknown): CholPlan {
   const size = checkInteger('n', n, 1, kMaxAssets);
   const a = checkSymmetric('matrix', matrix, size);
   const b = checkBackend('options.backend', backend);
-  return { a, n: size, lower: new Float64Array(size * size), pivot: new Float64Array(1), kernels: kernelsFor(b, 'covarianceWork', size * size * size) };
+  // No GPU Cholesky: one matrix of at most 4096^2 is a CPU job. 'cuda' still demands a
+  // device (and fails clearly without one), then computes here and reports the CPU.
+  if (b === 'cuda') kernelsFor(b, 'covarianceWork', 0);
+  const kernels = b === 'cpu' || b === 'ts' ? kernelsFor(b, 'covarianceWork', 0) : defaultKernels;
+  return { a, n: size, lower: new Float64Array(size * size), pivot: new Float64Array(1), kernels };
 }
 
 /** The error for a failed pivot: the matrix is not positive-definite. */

@@ -27,7 +27,7 @@ import {
   toFloat64,
   withCallerStack,
 } from './validate.js';
-import { lossTail } from './var.js';
+import { nonFiniteLoss } from './var.js';
 
 export interface GBMOptions {
   /** S0 > 0. */
@@ -77,6 +77,8 @@ interface GbmPlan {
   confidence: number;
   terminal: Float64Array;
   kept: Float64Array | null;
+  /** [var, cvar, mean, stdError], filled by the kernels. */
+  summary: Float64Array;
   kernels: RiskKernels;
 }
 
@@ -107,43 +109,20 @@ function planGbm(options: unknown): GbmPlan {
     confidence,
     terminal: new Float64Array(paths),
     kept,
+    summary: new Float64Array(4),
     kernels: kernelsFor(backend, 'gbmPathSteps', paths * steps),
   };
 }
 
-function finishGbm(p: GbmPlan, started: number): GBMResult {
-  const { terminal } = p;
-  const n = terminal.length;
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += terminal[i]!;
-  const mean = sum / n;
-  let ss = 0;
-  let stdError: number;
-  if (p.args.antithetic) {
-    const pairs = n / 2;
-    for (let k = 0; k < pairs; k++) {
-      const d = (terminal[2 * k]! + terminal[2 * k + 1]!) / 2 - mean;
-      ss += d * d;
-    }
-    stdError = Math.sqrt(ss / (pairs - 1) / pairs);
-    if (pairs < 2) stdError = NaN;
-  } else {
-    for (let i = 0; i < n; i++) {
-      const d = terminal[i]! - mean;
-      ss += d * d;
-    }
-    stdError = Math.sqrt(ss / (n - 1) / n);
-  }
-  const losses = new Float64Array(n);
-  for (let i = 0; i < n; i++) losses[i] = p.args.spot - terminal[i]!;
-  const tail = new Float64Array(2);
-  lossTail(p.kernels, losses, p.confidence, tail);
+function finishGbm(p: GbmPlan, status: number, started: number): GBMResult {
+  const s = p.summary;
+  if (status >= 0) throw nonFiniteLoss(p.args.spot - p.terminal[status]!, status);
   const result: GBMResult = {
-    terminal,
-    var: tail[0]!,
-    cvar: tail[1]!,
-    mean,
-    stdError,
+    terminal: p.terminal,
+    var: s[0]!,
+    cvar: s[1]!,
+    mean: s[2]!,
+    stdError: s[3]!,
     seed: p.args.seed,
     confidence: p.confidence,
     backend: p.kernels.name,
@@ -171,8 +150,8 @@ export function simulateGBM(options: GBMOptions): Promise<GBMResult> {
     return Promise.reject(err);
   }
   return withCallerStack(async () => {
-    await p.kernels.gbmAsync(p.args, p.terminal, p.kept);
-    return finishGbm(p, started);
+    const status = await p.kernels.gbmSummaryAsync(p.args, p.confidence, p.terminal, p.kept, p.summary);
+    return finishGbm(p, status, started);
   });
 }
 
@@ -185,8 +164,7 @@ export function simulateGBM(options: GBMOptions): Promise<GBMResult> {
 export function simulateGBMSync(options: GBMOptions): GBMResult {
   const started = performance.now();
   const p = planGbm(options);
-  p.kernels.gbm(p.args, p.terminal, p.kept);
-  return finishGbm(p, started);
+  return finishGbm(p, p.kernels.gbmSummary(p.args, p.confidence, p.terminal, p.kept, p.summary), started);
 }
 
 export interface MonteCarloVaROptions {
@@ -233,7 +211,8 @@ interface McPlan {
   horizon: number;
   seed: number;
   confidence: number;
-  losses: Float64Array;
+  /** [var, cvar, mean return, stdError], filled by the kernels. */
+  summary: Float64Array;
   kernels: RiskKernels;
 }
 
@@ -263,29 +242,19 @@ function planMc(options: unknown): McPlan {
     horizon,
     seed,
     confidence,
-    losses: new Float64Array(paths),
+    summary: new Float64Array(4),
     kernels: kernelsFor(backend, 'monteCarloDraws', paths * assets),
   };
 }
 
-function finishMc(p: McPlan, started: number): MonteCarloVaRResult {
-  const { losses } = p;
-  const n = losses.length;
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += losses[i]!;
-  const meanLoss = sum / n;
-  let ss = 0;
-  for (let i = 0; i < n; i++) {
-    const d = losses[i]! - meanLoss;
-    ss += d * d;
-  }
-  const tail = new Float64Array(2);
-  lossTail(p.kernels, losses, p.confidence, tail);
+function finishMc(p: McPlan, status: number, started: number): MonteCarloVaRResult {
+  if (status >= 0) throw nonFiniteLoss(NaN, status);
+  const s = p.summary;
   return {
-    var: tail[0]!,
-    cvar: tail[1]!,
-    mean: -meanLoss,
-    stdError: Math.sqrt(ss / (n - 1) / n),
+    var: s[0]!,
+    cvar: s[1]!,
+    mean: s[2]!,
+    stdError: s[3]!,
     paths: p.paths,
     seed: p.seed,
     confidence: p.confidence,
@@ -315,8 +284,8 @@ export function monteCarloVaR(options: MonteCarloVaROptions): Promise<MonteCarlo
   return withCallerStack(async () => {
     const status = p.kernels.cholesky(p.cov, p.assets, p.lower, p.pivot);
     if (status >= 0) throw notPositiveDefinite('options.covariance', status, p.pivot[0]!, p.cov);
-    await p.kernels.portfolioLossesAsync(p.weights, p.means, p.lower, p.assets, p.paths, p.horizon, p.seed, p.losses);
-    return finishMc(p, started);
+    const run = await p.kernels.mcSummaryAsync(p.weights, p.means, p.lower, p.assets, p.paths, p.horizon, p.seed, p.confidence, p.summary);
+    return finishMc(p, run, started);
   });
 }
 
@@ -331,6 +300,6 @@ export function monteCarloVaRSync(options: MonteCarloVaROptions): MonteCarloVaRR
   const p = planMc(options);
   const status = p.kernels.cholesky(p.cov, p.assets, p.lower, p.pivot);
   if (status >= 0) throw notPositiveDefinite('options.covariance', status, p.pivot[0]!, p.cov);
-  p.kernels.portfolioLosses(p.weights, p.means, p.lower, p.assets, p.paths, p.horizon, p.seed, p.losses);
-  return finishMc(p, started);
+  const run = p.kernels.mcSummary(p.weights, p.means, p.lower, p.assets, p.paths, p.horizon, p.seed, p.confidence, p.summary);
+  return finishMc(p, run, started);
 }

@@ -249,7 +249,8 @@ export function portfolioVaRSync(options: PortfolioVaROptions): VaRResult {
 }
 
 /** @internal Empirical tail of an array of losses (used by the Monte Carlo functions). */
-export function lossTail(kernels: RiskKernels, losses: Float64Array, confidence: number, out: Float64Array): void {
-  const status = kernels.historical(losses, 1, confidence, out);
-  if (status >= 0) throw new RangeError(`a simulated loss is not finite (${describe(losses[status])} at path ${status}): the parameters overflow float64`);
+/** A simulated loss that overflowed float64 (`loss` NaN when it did not come back from the device). */
+export function nonFiniteLoss(loss: number, path: number): RangeError {
+  const what = Number.isNaN(loss) ? 'not finite' : `not finite (${describe(loss)})`;
+  return new RangeError(`a simulated loss is ${what} at path ${path}: the parameters overflow float64`);
 }

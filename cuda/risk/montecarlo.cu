@@ -1,0 +1,354 @@
+// Monte Carlo on the device: the counters of cpp/risk/montecarlo.hpp, the generator of
+// cpp/risk/philox.hpp, every operation through detmath (never fused), so each path's
+// result is bit-identical to the CPU's. Draws live in registers; only per-path results
+// (S(T) or a loss) are written, then summarised on the device. `summary` of
+// simulate_gbm must not be null: its *status comes from the summary.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+#include "cpp/risk/detmath.hpp"
+#include "cpp/risk/philox.hpp"
+#include "cuda/risk/kernels.cuh"
+#include "cuda/risk/reduce.cuh"
+
+namespace up::cuda {
+namespace {
+
+namespace dm = up::risk::detmath;
+
+constexpr unsigned kBlock = 128;
+// Assets up to this count get a kernel with the factor in kernel parameters and the
+// draws in registers; more assets read the factor from global memory.
+constexpr int kSmallAssets = 8;
+
+// Normals 2b and 2b+1 of `stream`.
+__device__ __forceinline__ void normal_pair(std::uint64_t seed, std::uint64_t stream, std::uint64_t b, double* z0,
+                                            double* z1) {
+  const up::risk::PhiloxBlock blk = up::risk::philox4x32_10(
+      static_cast<std::uint32_t>(b), static_cast<std::uint32_t>(b >> 32), static_cast<std::uint32_t>(stream),
+      static_cast<std::uint32_t>(stream >> 32), static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32));
+  up::risk::box_muller(blk.x[0], blk.x[1], blk.x[2], blk.x[3], z0, z1);
+}
+
+struct GbmArgs {
+  double spot;
+  double a;  // (mu - sigma^2/2) dt, computed on the host exactly as the CPU does
+  double b;  // sigma sqrt(dt)
+  std::uint64_t steps;
+  std::uint64_t paths;
+  std::uint64_t seed;
+  bool antithetic;
+};
+
+// One thread per stream: path p (or, with antithetic variates, paths 2s and 2s+1 from
+// one set of draws). Writes S(T) and the loss spot - S(T); `kept` rows when not null.
+// A non-finite S(T) needs no flag here: the tail selection reports the first one.
+__global__ void __launch_bounds__(kBlock) gbm_kernel(GbmArgs g, double* terminal, double* losses, double* kept) {
+  const std::uint64_t streams = g.antithetic ? g.paths / 2 : g.paths;
+  const std::uint64_t s = static_cast<std::uint64_t>(blockIdx.x) * kBlock + threadIdx.x;
+  if (s >= streams) return;
+  const std::uint64_t p = g.antithetic ? 2 * s : s;
+  double* row0 = kept == nullptr ? nullptr : kept + p * (g.steps + 1);
+  double* row1 = kept == nullptr || !g.antithetic ? nullptr : row0 + (g.steps + 1);
+  if (row0 != nullptr) row0[0] = g.spot;
+  if (row1 != nullptr) row1[0] = g.spot;
+  double x0 = 0.0;
+  double x1 = 0.0;
+  // Scalars, not an array indexed at run time: keeps the draws in registers.
+  const auto step = [&](std::uint64_t i, double z) {
+    x0 = dm::add(x0, dm::add(g.a, dm::mul(g.b, z)));
+    if (g.antithetic) x1 = dm::add(x1, dm::add(g.a, dm::mul(g.b, -z)));
+    if (row0 != nullptr) row0[i + 1] = dm::mul(g.spot, dm::exp_d(x0));
+    if (row1 != nullptr) row1[i + 1] = dm::mul(g.spot, dm::exp_d(x1));
+  };
+  for (std::uint64_t i = 0; i < g.steps; i += 2) {
+    double z0;
+    double z1;
+    normal_pair(g.seed, s, i >> 1, &z0, &z1);
+    step(i, z0);
+    if (i + 1 < g.steps) step(i + 1, z1);
+  }
+  const double t0 = dm::mul(g.spot, dm::exp_d(x0));
+  terminal[p] = t0;
+  losses[p] = dm::sub(g.spot, t0);
+  if (g.antithetic) {
+    const double t1 = dm::mul(g.spot, dm::exp_d(x1));
+    terminal[p + 1] = t1;
+    losses[p + 1] = dm::sub(g.spot, t1);
+  }
+}
+
+template <int N>
+struct SmallPortfolio {
+  double lower[N * N];
+  double weights[N];
+  double means[N];
+};
+
+// loss = -(sum_i w_i (m_i h + root (L z)_i)), each sum in the CPU's order.
+template <class Lower, class Weights, class Means>
+__device__ __forceinline__ double portfolio_loss(const double* z, int assets, const Lower& lower, const Weights& w,
+                                                 const Means& m, double horizon, double root) {
+  double r = 0.0;
+  for (int i = 0; i < assets; ++i) {
+    double c = 0.0;
+    for (int k = 0; k <= i; ++k) c = dm::add(c, dm::mul(lower[i * assets + k], z[k]));
+    r = dm::add(r, dm::mul(w[i], dm::add(dm::mul(m[i], horizon), dm::mul(root, c))));
+  }
+  return -r;
+}
+
+// Normals first..first+count-1 of stream 0 into z, one Philox block per two.
+__device__ __forceinline__ void draw(std::uint64_t seed, std::uint64_t first, int count, double* z) {
+  double z0 = 0.0;
+  double z1 = 0.0;
+  std::uint64_t held = ~0ull;
+  for (int k = 0; k < count; ++k) {
+    const std::uint64_t idx = first + static_cast<std::uint64_t>(k);
+    if ((idx >> 1) != held) {
+      held = idx >> 1;
+      normal_pair(seed, 0, held, &z0, &z1);
+    }
+    z[k] = (idx & 1) ? z1 : z0;
+  }
+}
+
+template <int N>
+__global__ void __launch_bounds__(kBlock) mc_small_kernel(SmallPortfolio<N> pf, std::uint64_t paths, double horizon,
+                                                          double root, std::uint64_t seed, double* losses) {
+  const std::uint64_t p = static_cast<std::uint64_t>(blockIdx.x) * kBlock + threadIdx.x;
+  if (p >= paths) return;
+  double z[N];
+  draw(seed, p * N, N, z);
+  losses[p] = portfolio_loss(z, N, pf.lower, pf.weights, pf.means, horizon, root);
+}
+
+// Any number of assets: each thread keeps its draws in `scratch` (assets doubles per
+// thread, cached in L1) and walks paths with a grid stride.
+__global__ void __launch_bounds__(kBlock) mc_large_kernel(const double* lower, const double* weights,
+                                                          const double* means, int assets, std::uint64_t paths,
+                                                          double horizon, double root, std::uint64_t seed,
+                                                          double* scratch, double* losses) {
+  const std::uint64_t thread = static_cast<std::uint64_t>(blockIdx.x) * kBlock + threadIdx.x;
+  const std::uint64_t threads = static_cast<std::uint64_t>(gridDim.x) * kBlock;
+  double* z = scratch + thread * static_cast<std::uint64_t>(assets);
+  for (std::uint64_t p = thread; p < paths; p += threads) {
+    draw(seed, p * static_cast<std::uint64_t>(assets), assets, z);
+    losses[p] = portfolio_loss(z, assets, lower, weights, means, horizon, root);
+  }
+}
+
+struct Value {
+  const double* v;
+  __device__ void operator()(std::size_t i, double (&acc)[1]) const { acc[0] += v[i]; }
+};
+
+// (v[i] - sum/n)^2, with the sum read from the device after the first reduction.
+struct SquaredDeviation {
+  const double* v;
+  const double* sum;
+  double n;
+  __device__ void operator()(std::size_t i, double (&acc)[1]) const {
+    const double d = v[i] - *sum / n;
+    acc[0] += d * d;
+  }
+};
+
+// GBM with antithetic variates: (pair average - mean)^2 per pair.
+struct PairDeviation {
+  const double* v;
+  const double* sum;
+  double n;
+  __device__ void operator()(std::size_t k, double (&acc)[1]) const {
+    const double d = (v[2 * k] + v[2 * k + 1]) / 2 - *sum / n;
+    acc[0] += d * d;
+  }
+};
+
+// Device buffers of a Monte Carlo summary: two sums and the reduction scratch.
+struct SummaryScratch {
+  DeviceBuffer sums;     // [sum, squared deviations]
+  DeviceBuffer partial;  // kSumGrid doubles
+  Status allocate() noexcept {
+    UP_CUDA_TRY(cudaMalloc(&sums.ptr, 2 * sizeof(double)));
+    UP_CUDA_TRY(cudaMalloc(&partial.ptr, kSumGrid * sizeof(double)));
+    return {};
+  }
+};
+
+Status start_timing(EventPair& kernels, EventPair& total, cudaStream_t stream) noexcept {
+  UP_CUDA_TRY(cudaEventCreate(&kernels.start));
+  UP_CUDA_TRY(cudaEventCreate(&kernels.stop));
+  UP_CUDA_TRY(cudaEventCreate(&total.start));
+  UP_CUDA_TRY(cudaEventCreate(&total.stop));
+  UP_CUDA_TRY(cudaEventRecord(total.start, stream));
+  return {};
+}
+
+Status read_timing(const EventPair& kernels, const EventPair& total, Timing* timing) noexcept {
+  if (timing == nullptr) return {};
+  UP_CUDA_TRY(cudaEventElapsedTime(&timing->kernel_ms, kernels.start, kernels.stop));
+  UP_CUDA_TRY(cudaEventElapsedTime(&timing->total_ms, total.start, total.stop));
+  return {};
+}
+
+}  // namespace
+
+Status simulate_gbm(const up::risk::GbmParams& g, double confidence, double* terminal, double* kept,
+                    McSummary* summary, std::int64_t* status, Timing* timing) noexcept {
+  *status = -1;
+  const std::uint64_t n = g.paths;
+  const GbmArgs args{g.spot, (g.drift - 0.5 * g.volatility * g.volatility) * g.dt, g.volatility * std::sqrt(g.dt),
+                     g.steps, g.paths, g.seed, g.antithetic};
+  Stream stream;
+  UP_CUDA_TRY(cudaStreamCreateWithFlags(&stream.handle, cudaStreamNonBlocking));
+  EventPair kernel_events;
+  EventPair total_events;
+  UP_CUDA_RETURN_IF_ERROR(start_timing(kernel_events, total_events, stream.handle));
+  DeviceBuffer d_terminal;
+  DeviceBuffer d_losses;
+  DeviceBuffer d_kept;
+  SummaryScratch sums;
+  UP_CUDA_TRY(cudaMalloc(&d_terminal.ptr, n * sizeof(double)));
+  UP_CUDA_TRY(cudaMalloc(&d_losses.ptr, n * sizeof(double)));
+  if (kept != nullptr) UP_CUDA_TRY(cudaMalloc(&d_kept.ptr, n * (g.steps + 1) * sizeof(double)));
+  UP_CUDA_RETURN_IF_ERROR(sums.allocate());
+
+  const std::uint64_t streams = g.antithetic ? n / 2 : n;
+  UP_CUDA_TRY(cudaEventRecord(kernel_events.start, stream.handle));
+  gbm_kernel<<<static_cast<unsigned>((streams + kBlock - 1) / kBlock), kBlock, 0, stream.handle>>>(
+      args, d_terminal.as<double>(), d_losses.as<double>(), d_kept.as<double>());
+  UP_CUDA_TRY(cudaGetLastError());
+  double* d_sums = sums.sums.as<double>();
+  double* d_partial = sums.partial.as<double>();
+  const double* t = d_terminal.as<double>();
+  UP_CUDA_RETURN_IF_ERROR(device_sums<1>(n, Value{t}, d_partial, d_sums, stream.handle));
+  if (g.antithetic) {
+    UP_CUDA_RETURN_IF_ERROR(device_sums<1>(n / 2, PairDeviation{t, d_sums, static_cast<double>(n)}, d_partial, d_sums + 1,
+                                           stream.handle));
+  } else {
+    UP_CUDA_RETURN_IF_ERROR(device_sums<1>(n, SquaredDeviation{t, d_sums, static_cast<double>(n)}, d_partial,
+                                           d_sums + 1, stream.handle));
+  }
+  // Waits for the stream: everything above has run when it returns.
+  up::risk::TailResult tail{};
+  UP_CUDA_RETURN_IF_ERROR(tail_on_device(d_losses.as<double>(), n, confidence, &tail, status, stream.handle));
+  UP_CUDA_TRY(cudaEventRecord(kernel_events.stop, stream.handle));
+  double host_sums[2] = {0, 0};
+  UP_CUDA_TRY(cudaMemcpyAsync(host_sums, d_sums, sizeof(host_sums), cudaMemcpyDeviceToHost, stream.handle));
+  UP_CUDA_TRY(cudaMemcpyAsync(terminal, d_terminal.ptr, n * sizeof(double), cudaMemcpyDeviceToHost, stream.handle));
+  if (kept != nullptr) {
+    UP_CUDA_TRY(cudaMemcpyAsync(kept, d_kept.ptr, n * (g.steps + 1) * sizeof(double), cudaMemcpyDeviceToHost,
+                                stream.handle));
+  }
+  UP_CUDA_TRY(cudaEventRecord(total_events.stop, stream.handle));
+  UP_CUDA_TRY(cudaStreamSynchronize(stream.handle));
+  if (*status >= 0) return read_timing(kernel_events, total_events, timing);
+  const double nd = static_cast<double>(n);
+  summary->var = tail.var;
+  summary->cvar = tail.cvar;
+  summary->mean = host_sums[0] / nd;
+  if (g.antithetic) {
+    const double pairs = nd / 2;
+    summary->std_error =
+        pairs < 2 ? std::numeric_limits<double>::quiet_NaN() : std::sqrt(host_sums[1] / (pairs - 1) / pairs);
+  } else {
+    summary->std_error = std::sqrt(host_sums[1] / (nd - 1) / nd);
+  }
+  return read_timing(kernel_events, total_events, timing);
+}
+
+Status portfolio_mc(const double* weights, const double* means, const double* lower, std::size_t assets,
+                    std::uint64_t paths, double horizon, std::uint64_t seed, double confidence, double* losses,
+                    McSummary* summary, std::int64_t* status, Timing* timing) noexcept {
+  *status = -1;
+  const double root = std::sqrt(horizon);
+  Stream stream;
+  UP_CUDA_TRY(cudaStreamCreateWithFlags(&stream.handle, cudaStreamNonBlocking));
+  EventPair kernel_events;
+  EventPair total_events;
+  UP_CUDA_RETURN_IF_ERROR(start_timing(kernel_events, total_events, stream.handle));
+  DeviceBuffer d_losses;
+  DeviceBuffer d_factor;   // large portfolios: lower, weights, means
+  DeviceBuffer d_scratch;  // large portfolios: draws per thread
+  SummaryScratch sums;
+  UP_CUDA_TRY(cudaMalloc(&d_losses.ptr, paths * sizeof(double)));
+  UP_CUDA_RETURN_IF_ERROR(sums.allocate());
+  const unsigned grid = static_cast<unsigned>((paths + kBlock - 1) / kBlock);
+  auto small = [&](auto n_const) -> Status {
+    constexpr int N = decltype(n_const)::value;
+    SmallPortfolio<N> pf{};
+    for (int i = 0; i < N * N; ++i) pf.lower[i] = lower[i];
+    for (int i = 0; i < N; ++i) {
+      pf.weights[i] = weights[i];
+      pf.means[i] = means[i];
+    }
+    UP_CUDA_TRY(cudaEventRecord(kernel_events.start, stream.handle));
+    mc_small_kernel<N><<<grid, kBlock, 0, stream.handle>>>(pf, paths, horizon, root, seed, d_losses.as<double>());
+    UP_CUDA_TRY(cudaGetLastError());
+    return {};
+  };
+  switch (assets) {
+    case 1: UP_CUDA_RETURN_IF_ERROR(small(std::integral_constant<int, 1>{})); break;
+    case 2: UP_CUDA_RETURN_IF_ERROR(small(std::integral_constant<int, 2>{})); break;
+    case 3: UP_CUDA_RETURN_IF_ERROR(small(std::integral_constant<int, 3>{})); break;
+    case 4: UP_CUDA_RETURN_IF_ERROR(small(std::integral_constant<int, 4>{})); break;
+    case 5: UP_CUDA_RETURN_IF_ERROR(small(std::integral_constant<int, 5>{})); break;
+    case 6: UP_CUDA_RETURN_IF_ERROR(small(std::integral_constant<int, 6>{})); break;
+    case 7: UP_CUDA_RETURN_IF_ERROR(small(std::integral_constant<int, 7>{})); break;
+    case kSmallAssets: UP_CUDA_RETURN_IF_ERROR(small(std::integral_constant<int, kSmallAssets>{})); break;
+    default: {
+      const std::size_t a = assets;
+      UP_CUDA_TRY(cudaMalloc(&d_factor.ptr, (a * a + 2 * a) * sizeof(double)));
+      double* f = d_factor.as<double>();
+      UP_CUDA_TRY(cudaMemcpyAsync(f, lower, a * a * sizeof(double), cudaMemcpyHostToDevice, stream.handle));
+      UP_CUDA_TRY(cudaMemcpyAsync(f + a * a, weights, a * sizeof(double), cudaMemcpyHostToDevice, stream.handle));
+      UP_CUDA_TRY(cudaMemcpyAsync(f + a * a + a, means, a * sizeof(double), cudaMemcpyHostToDevice, stream.handle));
+      // Draw scratch capped at 256 MiB: fewer threads for wider portfolios, whose paths
+      // cost O(assets^2) each and keep every thread busy anyway.
+      const std::uint64_t cap = (std::uint64_t{256} << 20) / (a * sizeof(double));
+      const std::uint64_t threads = std::max<std::uint64_t>(kBlock, std::min<std::uint64_t>(paths, cap) / kBlock * kBlock);
+      UP_CUDA_TRY(cudaMalloc(&d_scratch.ptr, threads * a * sizeof(double)));
+      UP_CUDA_TRY(cudaEventRecord(kernel_events.start, stream.handle));
+      mc_large_kernel<<<static_cast<unsigned>(threads / kBlock), kBlock, 0, stream.handle>>>(
+          f, f + a * a, f + a * a + a, static_cast<int>(a), paths, horizon, root, seed, d_scratch.as<double>(),
+          d_losses.as<double>());
+      UP_CUDA_TRY(cudaGetLastError());
+    }
+  }
+  double* d_sums = sums.sums.as<double>();
+  double* d_partial = sums.partial.as<double>();
+  const double* l = d_losses.as<double>();
+  up::risk::TailResult tail{};
+  if (summary != nullptr) {
+    UP_CUDA_RETURN_IF_ERROR(device_sums<1>(paths, Value{l}, d_partial, d_sums, stream.handle));
+    UP_CUDA_RETURN_IF_ERROR(device_sums<1>(paths, SquaredDeviation{l, d_sums, static_cast<double>(paths)}, d_partial,
+                                           d_sums + 1, stream.handle));
+    // Waits for the stream: everything above has run when it returns.
+    UP_CUDA_RETURN_IF_ERROR(tail_on_device(l, paths, confidence, &tail, status, stream.handle));
+  }
+  UP_CUDA_TRY(cudaEventRecord(kernel_events.stop, stream.handle));
+  double host_sums[2] = {0, 0};
+  if (summary != nullptr) {
+    UP_CUDA_TRY(cudaMemcpyAsync(host_sums, d_sums, sizeof(host_sums), cudaMemcpyDeviceToHost, stream.handle));
+  }
+  if (losses != nullptr) {
+    UP_CUDA_TRY(cudaMemcpyAsync(losses, l, paths * sizeof(double), cudaMemcpyDeviceToHost, stream.handle));
+  }
+  UP_CUDA_TRY(cudaEventRecord(total_events.stop, stream.handle));
+  UP_CUDA_TRY(cudaStreamSynchronize(stream.handle));
+  if (summary != nullptr && *status < 0) {
+    const double nd = static_cast<double>(paths);
+    summary->var = tail.var;
+    summary->cvar = tail.cvar;
+    summary->mean = -(host_sums[0] / nd);
+    summary->std_error = std::sqrt(host_sums[1] / (nd - 1) / nd);
+  }
+  return read_timing(kernel_events, total_events, timing);
+}
+
+}  // namespace up::cuda
