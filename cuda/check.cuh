@@ -5,6 +5,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <atomic>
 #include <string>
 
 namespace up::cuda {
@@ -28,6 +29,23 @@ inline Status make_status(cudaError_t err, const char* expr, const char* file, i
   msg += std::to_string(line);
   msg += ")";
   return Status{static_cast<int>(err), std::move(msg)};
+}
+
+// Test hook (cudaAddon.failAllocation): when >= 0, the allocation that many calls from
+// now fails with cudaErrorMemoryAllocation, so the device tests can walk every error
+// path of a kernel and check that nothing leaks. -1 (the default) disables it.
+inline std::atomic<long> fail_allocation_after{-1};
+
+// cudaMalloc, through the test hook above. Every device allocation goes through here.
+inline cudaError_t device_malloc(void** ptr, std::size_t bytes) {
+  long left = fail_allocation_after.load(std::memory_order_relaxed);
+  while (left >= 0) {
+    if (fail_allocation_after.compare_exchange_weak(left, left - 1, std::memory_order_relaxed)) {
+      if (left == 0) return cudaErrorMemoryAllocation;
+      break;
+    }
+  }
+  return cudaMalloc(ptr, bytes);
 }
 
 // Device memory released on every path out of a function, including early returns

@@ -86,7 +86,7 @@ Status memory_info(std::size_t& free_bytes, std::size_t& total_bytes) noexcept {
 Status self_test(int n) noexcept {
   if (n <= 0) return Status{static_cast<int>(cudaErrorInvalidValue), "self_test: n must be positive"};
   DeviceBuffer buf;
-  UP_CUDA_TRY(cudaMalloc(&buf.ptr, sizeof(double) * static_cast<std::size_t>(n)));
+  UP_CUDA_TRY(device_malloc(&buf.ptr, sizeof(double) * static_cast<std::size_t>(n)));
   const int block = 256;
   iota_squared<<<(n + block - 1) / block, block>>>(n, static_cast<double*>(buf.ptr));
   UP_CUDA_TRY(cudaGetLastError());

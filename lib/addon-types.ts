@@ -231,6 +231,8 @@ export interface CudaAddon {
   philoxNormals(out: Float64Array, seed: number, stream: number, first: number): CudaStatus;
   /** Device time of the last risk kernel call, from CUDA events (kernels only / copies included). */
   lastTiming(): { kernelMs: number; totalMs: number };
+  /** Test hook for test/gpu: the device allocation `n` calls from now fails; -1 turns it off. */
+  failAllocation(n: number): void;
   // The risk kernels (cuda/risk/kernels.cuh): the CPU addon's signatures and statuses.
   // A device failure (out of memory, launch error) throws an Error naming the CUDA call.
   varHistorical: RiskAddon['varHistorical'];

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 
 import {
   BackendUnavailableError,
+  GpuError,
   calculateVaR,
   calculateVaRSync,
   cholesky,
@@ -12,12 +13,17 @@ import {
   covarianceMatrixSync,
   monteCarloVaR,
   monteCarloVaRSync,
+  gpu,
   philoxNormals,
   portfolioVaR,
   portfolioVaRSync,
   simulateGBM,
+  riskThresholds,
+  setRiskThresholds,
   simulateGBMSync,
 } from '../lib/index.js';
+import type { CudaAddon } from '../lib/addon-types.js';
+import { cudaKernelsOf, defaultKernels, withCpuFallback } from '../lib/risk/kernels.js';
 import { cpuAddon } from '../lib/backend.js';
 import { expD, logPos, normalPdf, normalQuantile } from '../lib/risk/detmath.js';
 import { philoxBlock } from '../lib/risk/philox.js';
@@ -663,5 +669,165 @@ describe('monteCarloVaR', () => {
     expect(() => monteCarloVaRSync({ ...ok, weights: [1, Infinity, 0] })).toThrow(/options.weights\[1\] but received Infinity/);
     expect(() => monteCarloVaRSync({ ...ok, paths: 2 ** 31 })).toThrow(/options.paths/);
     expect(() => monteCarloVaRSync({ ...ok, horizonDays: -1 })).toThrow(/options.horizonDays/);
+  });
+});
+
+// ---- GPU dispatch (everything here runs without a device) ---------------------------------
+
+describe('GPU dispatch', () => {
+  const spd3 = spd(3, 11);
+  const mc = { weights: [0.5, 0.3, 0.2], means: [0, 0, 0], covariance: spd3.map((v) => v * 1e-4), paths: 1000, seed: 5 };
+
+  it.runIf(!gpu.available())("backend 'cuda' fails clearly without a device, on every risk function, sync and async", async () => {
+    const returns = normals(100, 3, 0.01);
+    const reason = /backend: 'cuda' needs a CUDA device and the GPU addon: .+/;
+    const gbm = { spot: 100, drift: 0, volatility: 0.2, steps: 5, paths: 10, seed: 1 };
+    for (const call of [
+      () => calculateVaRSync(returns, { backend: 'cuda' }),
+      () => portfolioVaRSync({ returns: normals(30, 1, 0.01), assets: 3, weights: [1, 1, 1], backend: 'cuda' }),
+      () => simulateGBMSync({ ...gbm, backend: 'cuda' }),
+      () => monteCarloVaRSync({ ...mc, backend: 'cuda' }),
+      () => correlationMatrixSync(returns, { observations: 50, assets: 2, backend: 'cuda' }),
+      () => choleskySync(spd3, 3, { backend: 'cuda' }),
+      () => philoxNormals(new Float64Array(4), { seed: 1, backend: 'cuda' }),
+    ]) {
+      expect(call).toThrow(reason);
+      expect(call).toThrow(BackendUnavailableError);
+    }
+    await expect(calculateVaR(returns, { backend: 'cuda' })).rejects.toThrow(reason);
+    await expect(simulateGBM({ ...gbm, backend: 'cuda' })).rejects.toThrow(BackendUnavailableError);
+    await expect(monteCarloVaR({ ...mc, backend: 'cuda' })).rejects.toThrow(BackendUnavailableError);
+    await expect(correlationMatrix(returns, { observations: 50, assets: 2, backend: 'cuda' })).rejects.toThrow(reason);
+  });
+
+  it("'auto' never reaches the GPU without one, even with every threshold at zero", () => {
+    const saved = { ...riskThresholds };
+    try {
+      setRiskThresholds({ gbmPathSteps: 0, monteCarloDraws: 0, covarianceWork: 0, varObservations: 0 });
+      expect(calculateVaRSync(normals(100, 3, 0.01)).backend).toBe(gpu.available() ? 'cuda' : expectedBackend);
+      expect(monteCarloVaRSync(mc).backend).toBe(gpu.available() ? 'cuda' : expectedBackend);
+    } finally {
+      setRiskThresholds(saved);
+    }
+  });
+
+  it('setRiskThresholds names a bad key or size and changes nothing then', () => {
+    const saved = { ...riskThresholds };
+    expect(() => setRiskThresholds({ gbmPathSteps: 5, nope: 1 } as never)).toThrow(/Expected one of gbmPathSteps, .+ for thresholds.nope but received "nope"/);
+    expect(() => setRiskThresholds({ varObservations: -1 })).toThrow(/for thresholds.varObservations but received -1/);
+    expect(() => setRiskThresholds({ varObservations: Number.NaN })).toThrow(/thresholds.varObservations/);
+    expect(() => setRiskThresholds(null as never)).toThrow(/for thresholds but received null/);
+    expect(riskThresholds).toEqual(saved);
+    // Not measured on a device in this build: 'auto' keeps everything on the CPU.
+    expect(Object.values(riskThresholds).every((v) => v === Infinity)).toBe(true);
+  });
+
+  /** A GPU addon stand-in that computes with the default (CPU) kernels, or fails like a device out of memory. */
+  function fakeCudaAddon(fail: boolean): CudaAddon {
+    const oom = () => {
+      throw new Error('cudaErrorMemoryAllocation: out of memory (device_malloc(&buf.ptr, bytes) at cuda/risk/select.cu:42)');
+    };
+    const k = defaultKernels;
+    const run = <A extends unknown[], R>(fn: (...a: A) => R) => (fail ? oom : fn) as (...a: A) => R;
+    const runAsync = <A extends unknown[], R>(fn: (...a: A) => R) => (fail ? () => Promise.reject(new Error('cudaErrorLaunchFailure: unspecified launch failure (kernel at x.cu:1)')) : async (...a: A) => fn(...a)) as (...a: A) => Promise<R>;
+    const gbm = (spot: number, drift: number, volatility: number, dt: number, steps: number, paths: number, seed: number, antithetic: boolean, confidence: number, terminal: Float64Array, kept: Float64Array | null, summary: Float64Array) =>
+      k.gbmSummary({ spot, drift, volatility, dt, steps, paths, seed, antithetic }, confidence, terminal, kept, summary);
+    const pmc = (w: Float64Array, m: Float64Array, l: Float64Array, assets: number, paths: number, horizon: number, seed: number, confidence: number, losses: Float64Array | null, summary: Float64Array | null) => {
+      if (losses !== null) k.portfolioLosses(w, m, l, assets, paths, horizon, seed, losses);
+      return summary === null ? -1 : k.mcSummary(w, m, l, assets, paths, horizon, seed, confidence, summary);
+    };
+    const cov = (d: Float64Array, t: number, a: number, m: 0 | 1, l: number, c: number, o: Float64Array) => k.covariance(d, t, a, m, l, c !== 0, o);
+    return {
+      philoxNormals: (out: Float64Array, seed: number, stream: number, first: number) => {
+        if (fail) return { ok: false, code: 2, message: 'cudaErrorMemoryAllocation: out of memory (device_malloc at normals.cu:23)' };
+        k.fillNormals(out, seed, stream, first);
+        return { ok: true, code: 0, message: '' };
+      },
+      varHistorical: run(k.historical),
+      varHistoricalAsync: runAsync(k.historical),
+      lossMoments: run(k.moments),
+      lossMomentsAsync: runAsync(k.moments),
+      portfolioReturns: run(k.portfolioReturns),
+      portfolioReturnsAsync: runAsync(k.portfolioReturns),
+      covariance: run(cov),
+      covarianceAsync: runAsync(cov),
+      simulateGbm: run(gbm),
+      simulateGbmAsync: runAsync(gbm),
+      portfolioMc: run(pmc),
+      portfolioMcAsync: runAsync(pmc),
+    } as unknown as CudaAddon;
+  }
+
+  it('the GPU kernel set passes every argument through in the addon order', async () => {
+    const fake = cudaKernelsOf(fakeCudaAddon(false), defaultKernels);
+    expect(fake.name).toBe('cuda');
+    const args = { spot: 100, drift: 0.05, volatility: 0.3, dt: 1 / 252, steps: 20, paths: 400, seed: 9, antithetic: true };
+    const [t1, t2, s1, s2] = [new Float64Array(400), new Float64Array(400), new Float64Array(4), new Float64Array(4)];
+    expect(await fake.gbmSummaryAsync(args, 0.99, t1, null, s1)).toBe(-1);
+    expect(defaultKernels.gbmSummary(args, 0.99, t2, null, s2)).toBe(-1);
+    expect(t1).toEqual(t2);
+    expect(s1).toEqual(s2);
+    const lower = new Float64Array(9);
+    defaultKernels.cholesky(spd3, 3, lower, new Float64Array(1));
+    const w = Float64Array.from(mc.weights);
+    const m = new Float64Array(3);
+    expect(fake.mcSummary(w, m, lower, 3, 500, 2, 4, 0.9, s1)).toBe(-1);
+    defaultKernels.mcSummary(w, m, lower, 3, 500, 2, 4, 0.9, s2);
+    expect(s1).toEqual(s2);
+    const losses = [new Float64Array(500), new Float64Array(500)];
+    await fake.portfolioLossesAsync(w, m, lower, 3, 500, 2, 4, losses[0]!);
+    defaultKernels.portfolioLosses(w, m, lower, 3, 500, 2, 4, losses[1]!);
+    expect(losses[0]).toEqual(losses[1]);
+    const data = normals(60, 8, 0.01);
+    const [c1, c2] = [new Float64Array(9), new Float64Array(9)];
+    expect(fake.covariance(data, 20, 3, 1, 0.9, true, c1)).toBe(defaultKernels.covariance(data, 20, 3, 1, 0.9, true, c2));
+    expect(c1).toEqual(c2);
+    expect(fake.cholesky).toBe(defaultKernels.cholesky);
+  });
+
+  it('turns a device failure into a GpuError that names the CUDA call, sync and async', async () => {
+    const failing = cudaKernelsOf(fakeCudaAddon(true), defaultKernels);
+    const out = new Float64Array(2);
+    const values = normals(100, 1);
+    expect(() => failing.historical(values, -1, 0.95, out)).toThrow(GpuError);
+    expect(() => failing.historical(values, -1, 0.95, out)).toThrow(/^GPU kernel failed: cudaErrorMemoryAllocation: out of memory \(device_malloc\(&buf.ptr, bytes\) at cuda\/risk\/select.cu:42\)$/);
+    await expect(failing.momentsAsync(values, -1, new Float64Array(4))).rejects.toThrow(/cudaErrorLaunchFailure/);
+    await expect(failing.momentsAsync(values, -1, new Float64Array(4))).rejects.toMatchObject({ code: 'ERR_ULTRA_PERF_GPU' });
+    expect(() => failing.fillNormals(new Float64Array(4), 1, 0, 0)).toThrow(/device_malloc at normals.cu:23/);
+  });
+
+  it("'auto' redoes a failed GPU call on the CPU, says so once, and reports the CPU backend", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const values = normals(1000, 2, 0.01);
+      const expected = new Float64Array(2);
+      defaultKernels.historical(values, -1, 0.99, expected);
+      const k = withCpuFallback(cudaKernelsOf(fakeCudaAddon(true), defaultKernels), defaultKernels);
+      expect(k.name).toBe('cuda');
+      const out = new Float64Array(2);
+      expect(k.historical(values, -1, 0.99, out)).toBe(-1);
+      expect(out).toEqual(expected);
+      expect(k.name).toBe(defaultKernels.name);
+      const k2 = withCpuFallback(cudaKernelsOf(fakeCudaAddon(true), defaultKernels), defaultKernels);
+      const out2 = new Float64Array(2);
+      expect(await k2.historicalAsync(values, -1, 0.99, out2)).toBe(-1);
+      expect(out2).toEqual(expected);
+      expect(k2.name).toBe(defaultKernels.name);
+      // A working GPU keeps its name; an argument error is not a device failure and is not retried.
+      const ok = withCpuFallback(cudaKernelsOf(fakeCudaAddon(false), defaultKernels), defaultKernels);
+      ok.historical(values, -1, 0.99, out);
+      expect(ok.name).toBe('cuda');
+      const bad = withCpuFallback({ ...defaultKernels, name: 'cuda', historical: () => { throw new RangeError('Expected a confidence in (0, 1)'); } }, defaultKernels);
+      expect(() => bad.historical(values, -1, 0.99, out)).toThrow(RangeError);
+      await new Promise((r) => setImmediate(r));
+      const ours = warnings.filter((w) => (w as { code?: string }).code === 'ULTRA_PERF_GPU_FALLBACK');
+      // Two fallbacks, one warning: the first fallback of this test file's process.
+      expect(ours).toHaveLength(1);
+      expect(ours[0]!.message).toMatch(/^GPU kernel failed: cudaErrorMemoryAllocation: .+; computed on the CPU instead/);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });

@@ -253,6 +253,12 @@ Napi::Value last_timing_value(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// Test hook: the allocation `n` calls from now fails (-1 turns it off). check.cuh.
+Napi::Value fail_allocation(const Napi::CallbackInfo& info) {
+  up::cuda::fail_allocation_after.store(static_cast<long>(num(info[0])));
+  return info.Env().Undefined();
+}
+
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("abiVersion", Napi::Number::New(env, kAbiVersion));
   exports.Set("probe", Napi::Function::New<probe>(env, "probe"));
@@ -262,6 +268,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("selfTest", Napi::Function::New<self_test>(env, "selfTest"));
   exports.Set("philoxNormals", Napi::Function::New<philox_normals>(env, "philoxNormals"));
   exports.Set("lastTiming", Napi::Function::New<last_timing_value>(env, "lastTiming"));
+  exports.Set("failAllocation", Napi::Function::New<fail_allocation>(env, "failAllocation"));
   up::napi::add_kernel<var_historical>(env, exports, "varHistorical", "varHistoricalAsync");
   up::napi::add_kernel<loss_moments>(env, exports, "lossMoments", "lossMomentsAsync");
   up::napi::add_kernel<portfolio_returns>(env, exports, "portfolioReturns", "portfolioReturnsAsync");

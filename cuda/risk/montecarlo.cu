@@ -174,8 +174,8 @@ struct SummaryScratch {
   DeviceBuffer sums;     // [sum, squared deviations]
   DeviceBuffer partial;  // kSumGrid doubles
   Status allocate() noexcept {
-    UP_CUDA_TRY(cudaMalloc(&sums.ptr, 2 * sizeof(double)));
-    UP_CUDA_TRY(cudaMalloc(&partial.ptr, kSumGrid * sizeof(double)));
+    UP_CUDA_TRY(device_malloc(&sums.ptr, 2 * sizeof(double)));
+    UP_CUDA_TRY(device_malloc(&partial.ptr, kSumGrid * sizeof(double)));
     return {};
   }
 };
@@ -213,9 +213,9 @@ Status simulate_gbm(const up::risk::GbmParams& g, double confidence, double* ter
   DeviceBuffer d_losses;
   DeviceBuffer d_kept;
   SummaryScratch sums;
-  UP_CUDA_TRY(cudaMalloc(&d_terminal.ptr, n * sizeof(double)));
-  UP_CUDA_TRY(cudaMalloc(&d_losses.ptr, n * sizeof(double)));
-  if (kept != nullptr) UP_CUDA_TRY(cudaMalloc(&d_kept.ptr, n * (g.steps + 1) * sizeof(double)));
+  UP_CUDA_TRY(device_malloc(&d_terminal.ptr, n * sizeof(double)));
+  UP_CUDA_TRY(device_malloc(&d_losses.ptr, n * sizeof(double)));
+  if (kept != nullptr) UP_CUDA_TRY(device_malloc(&d_kept.ptr, n * (g.steps + 1) * sizeof(double)));
   UP_CUDA_RETURN_IF_ERROR(sums.allocate());
 
   const std::uint64_t streams = g.antithetic ? n / 2 : n;
@@ -276,7 +276,7 @@ Status portfolio_mc(const double* weights, const double* means, const double* lo
   DeviceBuffer d_factor;   // large portfolios: lower, weights, means
   DeviceBuffer d_scratch;  // large portfolios: draws per thread
   SummaryScratch sums;
-  UP_CUDA_TRY(cudaMalloc(&d_losses.ptr, paths * sizeof(double)));
+  UP_CUDA_TRY(device_malloc(&d_losses.ptr, paths * sizeof(double)));
   UP_CUDA_RETURN_IF_ERROR(sums.allocate());
   const unsigned grid = static_cast<unsigned>((paths + kBlock - 1) / kBlock);
   auto small = [&](auto n_const) -> Status {
@@ -303,7 +303,7 @@ Status portfolio_mc(const double* weights, const double* means, const double* lo
     case kSmallAssets: UP_CUDA_RETURN_IF_ERROR(small(std::integral_constant<int, kSmallAssets>{})); break;
     default: {
       const std::size_t a = assets;
-      UP_CUDA_TRY(cudaMalloc(&d_factor.ptr, (a * a + 2 * a) * sizeof(double)));
+      UP_CUDA_TRY(device_malloc(&d_factor.ptr, (a * a + 2 * a) * sizeof(double)));
       double* f = d_factor.as<double>();
       UP_CUDA_TRY(cudaMemcpyAsync(f, lower, a * a * sizeof(double), cudaMemcpyHostToDevice, stream.handle));
       UP_CUDA_TRY(cudaMemcpyAsync(f + a * a, weights, a * sizeof(double), cudaMemcpyHostToDevice, stream.handle));
@@ -312,7 +312,7 @@ Status portfolio_mc(const double* weights, const double* means, const double* lo
       // cost O(assets^2) each and keep every thread busy anyway.
       const std::uint64_t cap = (std::uint64_t{256} << 20) / (a * sizeof(double));
       const std::uint64_t threads = std::max<std::uint64_t>(kBlock, std::min<std::uint64_t>(paths, cap) / kBlock * kBlock);
-      UP_CUDA_TRY(cudaMalloc(&d_scratch.ptr, threads * a * sizeof(double)));
+      UP_CUDA_TRY(device_malloc(&d_scratch.ptr, threads * a * sizeof(double)));
       UP_CUDA_TRY(cudaEventRecord(kernel_events.start, stream.handle));
       mc_large_kernel<<<static_cast<unsigned>(threads / kBlock), kBlock, 0, stream.handle>>>(
           f, f + a * a, f + a * a + a, static_cast<int>(a), paths, horizon, root, seed, d_scratch.as<double>(),

@@ -20,7 +20,7 @@ __global__ void normals_kernel(double* out, std::size_t n, std::uint64_t seed, s
 Status philox_normals(double* out, std::size_t n, std::uint64_t seed, std::uint64_t stream, std::uint64_t first) noexcept {
   if (n == 0) return {};
   DeviceBuffer buf;
-  UP_CUDA_TRY(cudaMalloc(&buf.ptr, sizeof(double) * n));
+  UP_CUDA_TRY(device_malloc(&buf.ptr, sizeof(double) * n));
   const unsigned block = 256;
   const auto grid = static_cast<unsigned>((n + block - 1) / block);
   normals_kernel<<<grid, block>>>(static_cast<double*>(buf.ptr), n, seed, stream, first);

@@ -14,6 +14,11 @@ export interface GpuMemoryInfo {
   total: number;
 }
 
+export interface GpuTiming {
+  kernelMs: number;
+  totalMs: number;
+}
+
 function requireAddon(what: string) {
   if (cudaAddon === null) {
     throw new BackendUnavailableError(`gpu.${what}() needs a CUDA device: ${backendInfo().cudaError ?? 'none found'}`);
@@ -58,6 +63,13 @@ export const gpu = {
     const result = requireAddon('memoryInfo').memoryInfo();
     check(result, 'memoryInfo');
     return { free: result.free, total: result.total };
+  },
+  /**
+   * Device time of the last GPU risk call in this process, from CUDA events: `kernelMs`
+   * the kernels alone, `totalMs` from the first copy to the device to the last copy back.
+   */
+  lastTiming(): GpuTiming {
+    return requireAddon('lastTiming').lastTiming();
   },
   /** Runs a small kernel and checks its output on the host; throws if the device cannot run our code. */
   selfTest(n = 1 << 20): void {

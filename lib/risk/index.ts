@@ -1,4 +1,4 @@
-export { gpu, type GpuMemoryInfo } from './gpu.js';
+export { gpu, type GpuMemoryInfo, type GpuTiming } from './gpu.js';
 export {
   calculateVaR,
   calculateVaRSync,
