@@ -1,0 +1,189 @@
+// GPU risk bench: end-to-end time from JS (warm) for the GPU and the CPU addon on the
+// same inputs in the same run, the device time of the GPU call from CUDA events
+// (kernels alone, and copies included), and the floor the H100 datasheet sets. Then the
+// crossover sizes that riskThresholds should hold on this machine.
+// Plain Node over dist/ (no node_modules): NODE=/path/to/node bash bench/gpu/run.sh.
+// Writes bench/results/gpu-<device>.json and .md.
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const lib = await import(join(root, 'dist', 'index.js'));
+const { backendInfo, gpu } = lib;
+
+const info = backendInfo();
+if (!info.cuda) {
+  console.error(`bench:gpu needs a CUDA device: ${info.cudaError}`);
+  process.exit(1);
+}
+const device = info.devices[0];
+const quick = process.argv.includes('--quick');
+
+// H100 SXM datasheet figures the issue measures against.
+const kHbmBytesPerS = 3.35e12;
+const kFp64FlopsPerS = 34e12;
+
+function stats(samples) {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (q) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
+  return { median: at(0.5), p99: at(0.99), samples: s.length };
+}
+
+function normals(n, seed, scale = 1) {
+  const z = new Float64Array(n);
+  lib.philoxNormals(z, { seed, backend: 'cpu' });
+  if (scale !== 1) for (let i = 0; i < n; i++) z[i] *= scale;
+  return z;
+}
+
+function spd(n, seed) {
+  const b = normals(n * n, seed);
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = i === j ? n : 0;
+      for (let k = 0; k < n; k++) s += b[i * n + k] * b[j * n + k];
+      a[i * n + j] = a[j * n + i] = s * 1e-5;
+    }
+  }
+  return a;
+}
+
+/** Warm calls, then `reps` timed ones; for the GPU also the event timings of each call. */
+async function time(fn, backend, reps) {
+  for (let i = 0; i < 2; i++) await fn(backend);
+  const wall = [];
+  const kernel = [];
+  const device = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    const r = await fn(backend);
+    wall.push(performance.now() - t0);
+    if (r.backend !== (backend === 'cpu' ? 'native' : backend)) throw new Error(`asked for ${backend}, computed on ${r.backend}`);
+    if (backend === 'cuda') {
+      const t = gpu.lastTiming();
+      kernel.push(t.kernelMs);
+      device.push(t.totalMs);
+    }
+  }
+  return { wall: stats(wall), kernel: kernel.length ? stats(kernel) : null, device: device.length ? stats(device) : null };
+}
+
+const returns100M = () => normals(quick ? 10_000_000 : 100_000_000, 1, 0.01);
+const corrData = (T, N) => normals(T * N, 2, 0.01);
+const mc5 = { weights: [0.3, 0.25, 0.2, 0.15, 0.1], means: [1e-4, 2e-4, 0, -1e-4, 5e-5], covariance: spd(5, 3) };
+
+const cases = [
+  {
+    name: 'simulateGBM 100k paths x 252 steps',
+    target: '<= 1 ms end to end',
+    setup: () => null,
+    run: (_, backend) => lib.simulateGBM({ spot: 100, drift: 0.05, volatility: 0.2, steps: 252, paths: 100_000, seed: 42, backend }),
+    floor: () => ({ ms: (100_000 * 8 * 2) / kHbmBytesPerS * 1e3, what: 'writing S(T) and the losses once' }),
+    rate: (ms) => `${((100_000 * 252) / (ms / 1e3) / 1e9).toFixed(2)}G steps/s`,
+    reps: [20, 5],
+  },
+  {
+    name: `monteCarloVaR 5 assets, ${quick ? '2^24' : '2^26'} paths`,
+    target: '>= 20G paths/s',
+    setup: () => null,
+    run: (_, backend) => lib.monteCarloVaR({ ...mc5, paths: quick ? 2 ** 24 : 2 ** 26, seed: 7, confidence: 0.99, backend }),
+    floor: () => ({ ms: ((quick ? 2 ** 24 : 2 ** 26) * 16) / kHbmBytesPerS * 1e3, what: 'writing and reading each loss once' }),
+    rate: (ms) => `${((quick ? 2 ** 24 : 2 ** 26) / (ms / 1e3) / 1e9).toFixed(2)}G paths/s`,
+    reps: [10, 3],
+  },
+  {
+    name: 'correlationMatrix 4,096 assets x 10,000 observations',
+    target: '<= 20 ms end to end',
+    setup: () => corrData(quick ? 2000 : 10_000, 4096),
+    run: (data, backend) => lib.correlationMatrix(data, { observations: quick ? 2000 : 10_000, assets: 4096, backend }),
+    floor: () => ({ ms: (4096 * 4096 * (quick ? 2000 : 10_000)) / kFp64FlopsPerS * 1e3, what: 'N^2 T FP64 flops of the SYRK at 34 TFLOP/s' }),
+    rate: (ms) => `${((4096 * 4096 * (quick ? 2000 : 10_000)) / (ms / 1e3) / 1e12).toFixed(2)} TFLOP/s`,
+    reps: [10, 2],
+  },
+  {
+    name: `calculateVaR historical ${quick ? '10M' : '100M'} returns`,
+    target: '<= 25 ms end to end',
+    setup: returns100M,
+    run: (data, backend) => lib.calculateVaR(data, { confidence: 0.99, backend }),
+    floor: () => ({ ms: ((quick ? 1e7 : 1e8) * 8) / kHbmBytesPerS * 1e3, what: 'reading the returns once from HBM (the copy in is extra)' }),
+    rate: (ms) => `${((quick ? 1e7 : 1e8) * 8 / (ms / 1e3) / 1e9).toFixed(1)} GB/s of returns`,
+    reps: [10, 3],
+  },
+];
+
+// Sizes for the crossover: the work unit of each riskThresholds key.
+const crossovers = [
+  {
+    key: 'gbmPathSteps',
+    sizes: [1_000, 10_000, 50_000, 200_000].map((paths) => ({ size: paths * 100, run: (b) => lib.simulateGBM({ spot: 100, drift: 0, volatility: 0.2, steps: 100, paths, seed: 1, backend: b }) })),
+  },
+  {
+    key: 'monteCarloDraws',
+    sizes: [2_000, 20_000, 200_000, 2_000_000].map((paths) => ({ size: paths * 5, run: (b) => lib.monteCarloVaR({ ...mc5, paths, seed: 1, backend: b }) })),
+  },
+  {
+    key: 'covarianceWork',
+    sizes: [[1000, 32], [1000, 128], [2000, 256], [5000, 512]].map(([T, N]) => {
+      const data = corrData(T, N);
+      return { size: T * N * N, run: (b) => lib.covarianceMatrix(data, { observations: T, assets: N, backend: b }) };
+    }),
+  },
+  {
+    key: 'varObservations',
+    sizes: [10_000, 100_000, 1_000_000, 10_000_000].map((n) => {
+      const data = normals(n, 5, 0.01);
+      return { size: n, run: (b) => lib.calculateVaR(data, { confidence: 0.99, backend: b }) };
+    }),
+  },
+];
+
+const results = [];
+for (const c of cases) {
+  const input = c.setup();
+  const g = await time((b) => c.run(input, b), 'cuda', c.reps[0]);
+  const r = await time((b) => c.run(input, b), 'cpu', c.reps[1]);
+  const floor = c.floor();
+  results.push({ name: c.name, target: c.target, gpu: g, cpu: r, floor, gpuRate: c.rate(g.wall.median), cpuRate: c.rate(r.wall.median) });
+  console.log(`${c.name}: GPU ${g.wall.median.toFixed(3)} ms (kernels ${g.kernel.median.toFixed(3)} ms), CPU ${r.wall.median.toFixed(2)} ms, ${(r.wall.median / g.wall.median).toFixed(1)}x`);
+}
+
+const thresholds = {};
+for (const c of crossovers) {
+  let found = Infinity;
+  const points = [];
+  for (const s of c.sizes) {
+    const g = await time(s.run, 'cuda', 7);
+    const r = await time(s.run, 'cpu', 7);
+    points.push({ size: s.size, gpuMs: g.wall.median, cpuMs: r.wall.median });
+    if (found === Infinity && g.wall.median < r.wall.median) found = s.size;
+  }
+  thresholds[c.key] = { crossover: found, points };
+  console.log(`${c.key}: GPU wins from ${found}`);
+}
+
+const slug = device.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+const meta = { date: new Date().toISOString(), device, cpu: info.cpu, node: process.version, quick };
+writeFileSync(join(root, 'bench', 'results', `gpu-${slug}.json`), `${JSON.stringify({ meta, results, thresholds }, null, 2)}\n`);
+
+const ms = (v) => (v < 1 ? v.toFixed(3) : v < 100 ? v.toFixed(2) : v.toFixed(0));
+const lines = [
+  `# GPU risk kernels on ${device.name}`,
+  '',
+  `Measured ${meta.date} by \`bench/gpu/run.sh\`${quick ? ' (--quick sizes)' : ''}: ${device.name} (compute ${device.computeCapability}, ${(device.totalMemory / 2 ** 30).toFixed(0)} GiB), CPU ${info.cpu.model} (${info.cpu.cores} cores), Node ${process.version}.`,
+  'End to end is wall time from JS (warm, async API); device times are CUDA events around the GPU call (kernels alone / first copy in to last copy out). p99 is over the samples taken.',
+  '',
+  '| job | target | GPU end to end median / p99 | kernels | device incl. copies | CPU addon median / p99 | CPU / GPU | GPU rate | floor |',
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |',
+  ...results.map((r) => `| ${r.name} | ${r.target} | ${ms(r.gpu.wall.median)} / ${ms(r.gpu.wall.p99)} ms | ${ms(r.gpu.kernel.median)} ms | ${ms(r.gpu.device.median)} ms | ${ms(r.cpu.wall.median)} / ${ms(r.cpu.wall.p99)} ms | ${(r.cpu.wall.median / r.gpu.wall.median).toFixed(1)}x | ${r.gpuRate} | ${ms(r.floor.ms)} ms (${r.floor.what}) |`),
+  '',
+  '## Crossover (for riskThresholds)',
+  '',
+  '| key | smallest size where the GPU won | points (size: GPU / CPU ms) |',
+  '| --- | ---: | --- |',
+  ...Object.entries(thresholds).map(([k, v]) => `| ${k} | ${v.crossover} | ${v.points.map((p) => `${p.size}: ${ms(p.gpuMs)} / ${ms(p.cpuMs)}`).join('; ')} |`),
+  '',
+];
+writeFileSync(join(root, 'bench', 'results', `gpu-${slug}.md`), lines.join('\n'));
+console.log(lines.join('\n'));

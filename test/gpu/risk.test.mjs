@@ -1,0 +1,265 @@
+// Every GPU risk kernel against the CPU addon on the same inputs and seeds: normals and
+// Monte Carlo paths bit for bit, everything else to 1e-9; every error path; no leaks.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import { addon, bitDifferences, lib, maxRelDiff, normals, relDiff, withGpuAuto } from './helpers.mjs';
+
+const {
+  GpuError,
+  calculateVaR,
+  calculateVaRSync,
+  cholesky,
+  correlationMatrix,
+  correlationMatrixSync,
+  covarianceMatrixSync,
+  gpu,
+  monteCarloVaR,
+  monteCarloVaRSync,
+  philoxNormals,
+  portfolioVaRSync,
+  simulateGBM,
+  simulateGBMSync,
+} = lib;
+
+const kTol = 1e-9;
+
+function close(a, b, what, tol = kTol) {
+  assert.ok(relDiff(a, b) <= tol, `${what}: GPU ${a} vs CPU ${b} (relative difference ${relDiff(a, b)})`);
+}
+
+function spd(n, seed) {
+  const b = normals(n * n, seed);
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = i === j ? n : 0;
+      for (let k = 0; k < n; k++) s += b[i * n + k] * b[j * n + k];
+      a[i * n + j] = a[j * n + i] = s * 1e-5;
+    }
+  }
+  return a;
+}
+
+describe('Philox normals', () => {
+  for (const [seed, stream, first, n] of [[42, 0, 0, 1_000_000], [2 ** 53 - 1, 7, 12_345, 100_001], [1, 2 ** 40, 2 ** 50, 3]]) {
+    test(`are bit-identical to the CPU for seed ${seed}, stream ${stream}, first ${first}, n ${n}`, () => {
+      const g = new Float64Array(n);
+      const c = new Float64Array(n);
+      assert.equal(philoxNormals(g, { seed, stream, first, backend: 'cuda' }), 'cuda');
+      assert.equal(philoxNormals(c, { seed, stream, first, backend: 'cpu' }), 'native');
+      assert.equal(bitDifferences(g, c), 0);
+    });
+  }
+});
+
+describe('simulateGBM', () => {
+  const cases = [
+    { spot: 100, drift: 0.05, volatility: 0.2, steps: 252, paths: 100_000, seed: 42 },
+    { spot: 100, drift: 0.05, volatility: 0.2, steps: 252, paths: 100_000, seed: 42, antithetic: true, confidence: 0.99 },
+    { spot: 7.5, drift: -0.3, volatility: 0.9, steps: 7, paths: 2, seed: 0, confidence: 0.6 },
+    { spot: 50, drift: 0, volatility: 0.4, steps: 1, paths: 1_000_003, seed: 2 ** 52 + 1 },
+    { spot: 1, drift: 0.1, volatility: 0, steps: 3, paths: 64, seed: 9 },
+    { spot: 100, drift: 0.02, volatility: 0.3, steps: 33, paths: 1000, seed: 5, keepPaths: true },
+    { spot: 100, drift: 0.02, volatility: 0.3, steps: 33, paths: 1000, seed: 5, keepPaths: true, antithetic: true },
+  ];
+  for (const c of cases) {
+    test(`matches the CPU path for path for ${JSON.stringify(c)}`, () => {
+      const g = simulateGBMSync({ ...c, backend: 'cuda' });
+      const r = simulateGBMSync({ ...c, backend: 'cpu' });
+      assert.equal(g.backend, 'cuda');
+      assert.equal(bitDifferences(g.terminal, r.terminal), 0, 'S(T) differs from the CPU');
+      if (c.keepPaths) assert.equal(bitDifferences(g.pathValues, r.pathValues), 0, 'kept paths differ from the CPU');
+      close(g.var, r.var, 'var');
+      close(g.cvar, r.cvar, 'cvar');
+      close(g.mean, r.mean, 'mean');
+      if (Number.isNaN(r.stdError)) assert.ok(Number.isNaN(g.stdError));
+      else close(g.stdError, r.stdError, 'stdError', 1e-7);
+    });
+  }
+
+  test('async gives the same numbers and reports the GPU', async () => {
+    const c = { spot: 100, drift: 0.05, volatility: 0.2, steps: 50, paths: 20_000, seed: 3, antithetic: true };
+    const g = await simulateGBM({ ...c, backend: 'cuda' });
+    const s = simulateGBMSync({ ...c, backend: 'cuda' });
+    assert.equal(g.backend, 'cuda');
+    assert.equal(bitDifferences(g.terminal, s.terminal), 0);
+    assert.equal(g.var, s.var);
+    assert.ok(gpu.lastTiming().kernelMs > 0);
+  });
+
+  test('an overflowing path is reported with its index, as on the CPU', () => {
+    const c = { spot: 1e300, drift: 500, volatility: 1, steps: 10, paths: 8, seed: 1, dt: 1 };
+    assert.throws(() => simulateGBMSync({ ...c, backend: 'cpu' }), /not finite .* at path 0/);
+    assert.throws(() => simulateGBMSync({ ...c, backend: 'cuda' }), /not finite .* at path 0/);
+  });
+});
+
+describe('monteCarloVaR', () => {
+  for (const assets of [1, 2, 3, 5, 8, 9, 40]) {
+    test(`matches the CPU for ${assets} assets`, () => {
+      const weights = Float64Array.from({ length: assets }, (_, i) => (i % 3) - 0.7);
+      const means = Float64Array.from({ length: assets }, (_, i) => 1e-4 * (i - 2));
+      const o = { weights, means, covariance: spd(assets, assets), paths: assets > 8 ? 200_001 : 1_000_001, seed: 77, horizonDays: 10, confidence: 0.975 };
+      const g = monteCarloVaRSync({ ...o, backend: 'cuda' });
+      const r = monteCarloVaRSync({ ...o, backend: 'cpu' });
+      assert.equal(g.backend, 'cuda');
+      close(g.var, r.var, 'var');
+      close(g.cvar, r.cvar, 'cvar');
+      close(g.mean, r.mean, 'mean', 1e-7);
+      close(g.stdError, r.stdError, 'stdError', 1e-7);
+    });
+  }
+
+  test('async gives the same numbers', async () => {
+    const o = { weights: [0.2, 0.3, 0.1, 0.25, 0.15], means: [0, 0, 0, 0, 0], covariance: spd(5, 1), paths: 2_000_000, seed: 8 };
+    const g = await monteCarloVaR({ ...o, backend: 'cuda' });
+    const s = monteCarloVaRSync({ ...o, backend: 'cuda' });
+    assert.equal(g.var, s.var);
+    assert.equal(g.cvar, s.cvar);
+  });
+});
+
+describe('historical, parametric and Cornish-Fisher VaR', () => {
+  const inputs = {
+    two: Float64Array.of(0.01, -0.02),
+    small: normals(4095, 1, 0.01),
+    sampled: normals(4096, 2, 0.01),
+    million: normals(1_000_000, 3, 0.02, 0.001),
+    ties: normals(2_000_001, 4, 100).map(Math.round).map((v) => v / 1000),
+    sorted: normals(300_000, 5).sort(),
+    reversed: normals(300_000, 6).sort().reverse(),
+    constant: new Float64Array(100_000).fill(0.003),
+    zeros: Float64Array.from({ length: 50_000 }, (_, i) => (i % 2 ? 0 : -0)),
+  };
+  for (const [name, returns] of Object.entries(inputs)) {
+    for (const confidence of [0.5000001, 0.9, 0.95, 0.99, 0.9999]) {
+      test(`historical on ${name} (n ${returns.length}) at ${confidence}`, () => {
+        const g = calculateVaRSync(returns, { confidence, backend: 'cuda' });
+        const r = calculateVaRSync(returns, { confidence, backend: 'cpu' });
+        assert.equal(g.backend, 'cuda');
+        close(g.var, r.var, 'var', 1e-12);
+        close(g.cvar, r.cvar, 'cvar');
+      });
+    }
+  }
+  for (const method of ['parametric', 'cornish-fisher']) {
+    test(`${method} matches the CPU`, () => {
+      const returns = normals(3_000_000, 9, 0.015, 0.0002);
+      const g = calculateVaRSync(returns, { method, confidence: 0.99, horizonDays: 10, backend: 'cuda' });
+      const r = calculateVaRSync(returns, { method, confidence: 0.99, horizonDays: 10, backend: 'cpu' });
+      close(g.var, r.var, 'var');
+      close(g.cvar, r.cvar, 'cvar');
+    });
+  }
+
+  test('a non-finite return is named by index, as on the CPU', () => {
+    const returns = normals(1_000_000, 10, 0.01);
+    returns[765_432] = NaN;
+    returns[900_000] = Infinity;
+    assert.throws(() => calculateVaRSync(returns, { backend: 'cuda' }), /\[765432\] but received NaN/);
+    assert.throws(() => calculateVaRSync(returns, { method: 'parametric', backend: 'cuda' }), /\[765432\] but received NaN/);
+  });
+
+  test('portfolioVaR matches the CPU', () => {
+    const assets = 7;
+    const returns = normals(200_000 * assets, 11, 0.01);
+    const weights = [0.1, 0.2, 0.05, 0.15, 0.25, 0.15, 0.1];
+    const g = portfolioVaRSync({ returns, assets, weights, confidence: 0.99, backend: 'cuda' });
+    const r = portfolioVaRSync({ returns, assets, weights, confidence: 0.99, backend: 'cpu' });
+    close(g.var, r.var, 'var', 1e-12);
+    close(g.cvar, r.cvar, 'cvar');
+  });
+
+  test('async gives the same numbers', async () => {
+    const returns = inputs.million;
+    const g = await calculateVaR(returns, { confidence: 0.99, backend: 'cuda' });
+    const s = calculateVaRSync(returns, { confidence: 0.99, backend: 'cuda' });
+    assert.equal(g.var, s.var);
+    assert.equal(g.cvar, s.cvar);
+  });
+});
+
+describe('covariance and correlation', () => {
+  for (const [T, N] of [[2, 1], [5, 3], [1000, 17], [1000, 64], [777, 65], [2500, 300], [10_000, 1024]]) {
+    for (const method of ['pearson', 'ewma']) {
+      test(`${method} ${T} x ${N} matches the CPU`, () => {
+        const data = normals(T * N, T + N, 0.01, 0.0005);
+        const o = { observations: T, assets: N, method, lambda: 0.97 };
+        const gc = covarianceMatrixSync(data, { ...o, backend: 'cuda' });
+        const rc = covarianceMatrixSync(data, { ...o, backend: 'cpu' });
+        assert.equal(gc.backend, 'cuda');
+        assert.ok(maxRelDiff(gc.matrix, rc.matrix, 1e-12) <= kTol, `covariance differs by ${maxRelDiff(gc.matrix, rc.matrix, 1e-12)}`);
+        const g = correlationMatrixSync(data, { ...o, backend: 'cuda' });
+        const r = correlationMatrixSync(data, { ...o, backend: 'cpu' });
+        assert.ok(maxRelDiff(g.matrix, r.matrix, 1e-6) <= kTol, `correlation differs by ${maxRelDiff(g.matrix, r.matrix, 1e-6)}`);
+        for (let i = 0; i < N; i++) assert.equal(g.matrix[i * N + i], 1);
+      });
+    }
+  }
+
+  test('a constant asset and a NaN are reported as on the CPU', async () => {
+    const data = normals(400, 12, 0.01);
+    for (let t = 0; t < 100; t++) data[t * 4 + 2] = 0.5;
+    assert.throws(() => correlationMatrixSync(data, { observations: 100, assets: 4, backend: 'cuda' }), /asset 2/);
+    data[123] = NaN;
+    assert.throws(() => correlationMatrixSync(data, { observations: 100, assets: 4, backend: 'cuda' }), /\[123\] but received NaN/);
+    await assert.rejects(correlationMatrix(data, { observations: 100, assets: 4, backend: 'cuda' }), /\[123\]/);
+  });
+
+  test("cholesky with backend 'cuda' runs on the CPU and says so", async () => {
+    const r = await cholesky(spd(6, 3), 6, { backend: 'cuda' });
+    assert.equal(r.backend, 'native');
+  });
+});
+
+describe('device failures', () => {
+  const returns = normals(2_000_000, 13, 0.01);
+  const data = normals(500 * 40, 14, 0.01);
+  const mc = { weights: [0.5, 0.5, 0.1], means: [0, 0, 0], covariance: spd(3, 2), paths: 500_000, seed: 1 };
+  const calls = {
+    historical: (backend) => calculateVaRSync(returns, { backend }),
+    parametric: (backend) => calculateVaRSync(returns, { method: 'parametric', backend }),
+    gbm: (backend) => simulateGBMSync({ spot: 100, drift: 0, volatility: 0.2, steps: 30, paths: 100_000, seed: 3, backend }),
+    monteCarlo: (backend) => monteCarloVaRSync({ ...mc, backend }),
+    correlation: (backend) => correlationMatrixSync(data, { observations: 500, assets: 40, backend }),
+  };
+
+  for (const [name, call] of Object.entries(calls)) {
+    test(`${name}: every failed allocation is a GpuError under 'cuda' and a CPU result under 'auto'; nothing leaks`, async () => {
+      const expected = call('cpu');
+      call('cuda');
+      const before = gpu.memoryInfo().free;
+      let failures = 0;
+      for (let k = 0; k < 64; k++) {
+        addon.failAllocation(k);
+        let result;
+        try {
+          result = call('cuda');
+        } catch (err) {
+          assert.ok(err instanceof GpuError, `allocation ${k}: ${err}`);
+          assert.match(err.message, /^GPU kernel failed: cudaErrorMemoryAllocation: .+ \(device_malloc\(.+ at .+\.cu:\d+\)$/);
+          failures++;
+          addon.failAllocation(k);
+          const fallback = await withGpuAuto(() => call('auto'));
+          assert.equal(fallback.backend, 'native');
+          assert.deepEqual(fallback.var ?? fallback.matrix, expected.var ?? expected.matrix);
+          continue;
+        } finally {
+          addon.failAllocation(-1);
+        }
+        assert.equal(result.backend, 'cuda');
+        break;
+      }
+      assert.ok(failures > 0, 'no allocation was failed: the hook did not reach this kernel');
+      assert.equal(gpu.memoryInfo().free, before, 'device memory leaked on an error path');
+    });
+  }
+
+  test('a long loop of every kernel leaves free device memory where it was', () => {
+    for (const call of Object.values(calls)) call('cuda');
+    const before = gpu.memoryInfo().free;
+    for (let i = 0; i < 20; i++) for (const call of Object.values(calls)) call('cuda');
+    assert.equal(gpu.memoryInfo().free, before);
+  });
+});
