@@ -316,7 +316,7 @@ Status select_temp(DeviceBuffer& temp, std::size_t* bytes, std::size_t items, Sc
   *bytes = 0;
   UP_CUDA_TRY(cub::DeviceSelect::If(nullptr, *bytes, static_cast<const double*>(nullptr), static_cast<double*>(nullptr),
                                     &scr->num_selected, static_cast<std::int64_t>(items), AtLeast{t}, stream));
-  UP_CUDA_TRY(cudaMalloc(&temp.ptr, std::max<std::size_t>(*bytes, 1)));
+  UP_CUDA_TRY(device_malloc(&temp.ptr, std::max<std::size_t>(*bytes, 1)));
   return {};
 }
 
@@ -332,8 +332,8 @@ Status scan_host(const double* values, std::size_t n, double sign, double t, dou
   const std::size_t chunks = (n + chunk - 1) / chunk;
   auto len_of = [&](std::size_t i) { return std::min(chunk, n - i * chunk); };
   DeviceBuffer bufs[2];
-  UP_CUDA_TRY(cudaMalloc(&bufs[0].ptr, chunk * sizeof(double)));
-  UP_CUDA_TRY(cudaMalloc(&bufs[1].ptr, chunk * sizeof(double)));
+  UP_CUDA_TRY(device_malloc(&bufs[0].ptr, chunk * sizeof(double)));
+  UP_CUDA_TRY(device_malloc(&bufs[1].ptr, chunk * sizeof(double)));
   DeviceBuffer temp;
   std::size_t temp_bytes = 0;
   UP_CUDA_RETURN_IF_ERROR(select_temp(temp, &temp_bytes, chunk, scr, t, s0));
@@ -529,7 +529,7 @@ Status historical_tail(const double* values, std::size_t n, double sign, double 
   Events events;
   if (timing != nullptr) UP_CUDA_RETURN_IF_ERROR(create_events(events));
   DeviceBuffer scratch;
-  UP_CUDA_TRY(cudaMalloc(&scratch.ptr, sizeof(Scratch)));
+  UP_CUDA_TRY(device_malloc(&scratch.ptr, sizeof(Scratch)));
   Scratch* scr = scratch.as<Scratch>();
   // Synchronised so that kernels on either stream see the reset.
   UP_CUDA_TRY(cudaMemsetAsync(&scr->first_bad, 0xFF, sizeof(unsigned long long), s0.handle));
@@ -541,7 +541,7 @@ Status historical_tail(const double* values, std::size_t n, double sign, double 
   std::size_t k = 0;
   bool found = false;
   if (sampled) {
-    UP_CUDA_TRY(cudaMalloc(&cand.ptr, room * sizeof(double)));
+    UP_CUDA_TRY(device_malloc(&cand.ptr, room * sizeof(double)));
     bool overflow = false;
     UP_CUDA_RETURN_IF_ERROR(scan_host(values, n, sign, t, cand.as<double>(), room, scr, s0.handle, s1.handle,
                                       events.kernels.start, &overflow, &k));
@@ -556,7 +556,7 @@ Status historical_tail(const double* values, std::size_t n, double sign, double 
     if (bad == kNone && !found) UP_CUDA_RETURN_IF_ERROR(release(cand));
   }
   if (bad == kNone && !found) {
-    UP_CUDA_TRY(cudaMalloc(&cand.ptr, n * sizeof(double)));
+    UP_CUDA_TRY(device_malloc(&cand.ptr, n * sizeof(double)));
     // The kernel start was already recorded when a sampled scan ran first.
     UP_CUDA_RETURN_IF_ERROR(load_host(values, n, sign, cand.as<double>(), scr, s0.handle, s1.handle,
                                       sampled ? nullptr : events.kernels.start));
@@ -587,7 +587,7 @@ Status tail_on_device(const double* d_losses, std::size_t n, double confidence, 
   }
   const Quantile q = quantile_of(n, confidence);
   DeviceBuffer scratch;
-  UP_CUDA_TRY(cudaMalloc(&scratch.ptr, sizeof(Scratch)));
+  UP_CUDA_TRY(device_malloc(&scratch.ptr, sizeof(Scratch)));
   Scratch* scr = scratch.as<Scratch>();
   UP_CUDA_TRY(cudaMemsetAsync(&scr->first_bad, 0xFF, sizeof(unsigned long long), stream));
 
@@ -613,7 +613,7 @@ Status tail_on_device(const double* d_losses, std::size_t n, double confidence, 
   std::size_t k = n;
   bool found = false;
   if (sampled) {
-    UP_CUDA_TRY(cudaMalloc(&cand.ptr, room * sizeof(double)));
+    UP_CUDA_TRY(device_malloc(&cand.ptr, room * sizeof(double)));
     bool overflow = false;
     std::size_t kept = 0;
     UP_CUDA_RETURN_IF_ERROR(scan_device(d_losses, n, t, cand.as<double>(), room, scr, stream, &overflow, &kept));
