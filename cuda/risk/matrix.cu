@@ -1,0 +1,628 @@
+// GPU covariance / correlation (a tiled float64 SYRK), loss moments and portfolio returns:
+// the contracts of kernels.cuh, with the CPU semantics of cpp/risk/matrix.cc and var.cc.
+// Every sum is deterministic (fixed grids, fixed combination order, no atomics on doubles),
+// so a call gives the same bits on every run; atomics only pick the first bad index.
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+
+#include "cuda/risk/kernels.cuh"
+#include "cuda/risk/reduce.cuh"
+
+namespace up::cuda {
+namespace {
+
+// "No index yet" for the atomicMin flags (first non-finite input, first zero variance).
+inline constexpr unsigned long long kNone = ~0ull;
+
+// SYRK: a block computes one kTile x kTile tile of C = Z^T Z, staging kSlice observations
+// of both column panels in shared memory; 16 x 16 threads, each an 8 x 8 register tile.
+inline constexpr int kTile = 128;
+inline constexpr int kSlice = 8;
+inline constexpr int kSyrkThreads = 256;
+inline constexpr int kMicro = 8;
+static_assert(kSyrkThreads * 2 * 2 == kSlice * kTile, "each thread fetches two double2 per panel per slice");
+static_assert((kSyrkThreads / 16) * kMicro == kTile, "16 x 16 threads of 8 x 8 cover the tile");
+
+// Split-K: tile grids smaller than this many blocks also split the observations (a fixed
+// rule of the sizes only, never of the device, so results stay reproducible).
+inline constexpr std::size_t kSplitBlocks = 256;
+inline constexpr std::size_t kMinSlicesPerSplit = 32;  // 256 observations: keeps the prologue cheap
+
+// Column sums: one thread per column over chunks of rows, chunk partials added in order.
+inline constexpr unsigned kColThreads = 256;
+inline constexpr std::size_t kColRows = 64;
+inline constexpr std::size_t kMaxGridY = 65535;
+
+// Centring and the finishing pass.
+inline constexpr unsigned kCentreThreads = 128;
+inline constexpr unsigned kEdge = 32;  // finishing tile edge; 32 x 8 threads
+inline constexpr unsigned kEdgeRows = 8;
+
+// Portfolio returns: a block sums kRowThreads rows, assets staged kCols at a time.
+inline constexpr unsigned kRowThreads = 128;
+inline constexpr unsigned kCols = 32;
+
+__host__ __device__ constexpr std::size_t smaller(std::size_t a, std::size_t b) { return a < b ? a : b; }
+__host__ __device__ constexpr std::size_t ceil_div(std::size_t a, std::size_t b) { return (a + b - 1) / b; }
+
+// ---------------------------------------------------------------------------------------
+// Covariance kernels. Z is Tp x Np row-major (observations x assets), pitch ld = Np, the
+// data copied in at the top left; everything outside T x N is written 0 by centre_kernel.
+
+// Chunk partial column sums and the first non-finite data index (t * N + j: the smallest
+// t of a column is its first, and the minimum over columns is the first overall).
+__global__ void __launch_bounds__(kColThreads)
+    column_partials_kernel(const double* __restrict__ z, std::size_t ld, std::size_t T, std::size_t N,
+                           std::size_t rows_per_chunk, double* __restrict__ partials, unsigned long long* bad) {
+  const std::size_t j = static_cast<std::size_t>(blockIdx.x) * kColThreads + threadIdx.x;
+  if (j >= N) return;
+  const std::size_t t_begin = static_cast<std::size_t>(blockIdx.y) * rows_per_chunk;
+  const std::size_t t_end = smaller(T, t_begin + rows_per_chunk);
+  double acc = 0.0;
+  unsigned long long first = kNone;
+  for (std::size_t t = t_begin; t < t_end; ++t) {
+    const double v = z[t * ld + j];
+    acc += v;
+    if (!isfinite(v) && first == kNone) first = static_cast<unsigned long long>(t * N + j);
+  }
+  partials[static_cast<std::size_t>(blockIdx.y) * N + j] = acc;
+  if (first != kNone) atomicMin(bad, first);
+}
+
+// Column means: the chunk partials of a column added in chunk order.
+__global__ void __launch_bounds__(kColThreads)
+    column_means_kernel(const double* __restrict__ partials, std::size_t chunks, std::size_t T, std::size_t N,
+                        double* __restrict__ mean) {
+  const std::size_t j = static_cast<std::size_t>(blockIdx.x) * kColThreads + threadIdx.x;
+  if (j >= N) return;
+  double s = 0.0;
+  for (std::size_t c = 0; c < chunks; ++c) s += partials[c * N + j];
+  mean[j] = s / static_cast<double>(T);
+}
+
+// In place: z = x - mean (Pearson) or sqrt(w_t) * x (EWMA), and 0 in the padding, so the
+// SYRK needs no bounds checks.
+__global__ void __launch_bounds__(kCentreThreads)
+    centre_kernel(double* z, std::size_t ld, std::size_t T, std::size_t Tp, std::size_t N, const double* mean,
+                  const double* weight, bool ewma, const unsigned long long* bad) {
+  if (*bad != kNone) return;  // the call returns the bad index; skip the work
+  const std::size_t j = static_cast<std::size_t>(blockIdx.x) * kCentreThreads + threadIdx.x;
+  for (std::size_t t = blockIdx.y; t < Tp; t += gridDim.y) {
+    double* p = z + t * ld + j;
+    double v = 0.0;
+    if (t < T && j < N) v = ewma ? weight[t] * *p : *p - mean[j];
+    *p = v;
+  }
+}
+
+// One stage of a panel: kSlice observations x kTile assets, two double2 per thread.
+__device__ __forceinline__ void fetch_panel(const double* __restrict__ z, std::size_t ld, std::size_t t0,
+                                            std::size_t col0, double2 (&reg)[2]) {
+#pragma unroll
+  for (int q = 0; q < 2; ++q) {
+    const int e = static_cast<int>(threadIdx.x) + q * kSyrkThreads;  // 64 double2 per row: a warp reads 512 B
+    const int row = e / (kTile / 2);
+    const int col = (e % (kTile / 2)) * 2;
+    reg[q] = *reinterpret_cast<const double2*>(z + (t0 + row) * ld + col0 + col);
+  }
+}
+
+__device__ __forceinline__ void stash_panel(double (*panel)[kTile], const double2 (&reg)[2]) {
+#pragma unroll
+  for (int q = 0; q < 2; ++q) {
+    const int e = static_cast<int>(threadIdx.x) + q * kSyrkThreads;
+    *reinterpret_cast<double2*>(&panel[e / (kTile / 2)][(e % (kTile / 2)) * 2]) = reg[q];
+  }
+}
+
+// C tile (bi, bj), bi <= bj, over the observation slices of split blockIdx.y, into plane
+// blockIdx.y of `partial` (pitch ld). Thread (tx, ty) owns rows ty*2 + 32*r2 + {0,1} and
+// columns tx*2 + 32*c2 + {0,1}: double2 shared reads, B's 16 distinct per warp are one
+// contiguous 256 B run and A's two are a broadcast, so no bank conflicts.
+__global__ void __launch_bounds__(kSyrkThreads, 1)
+    syrk_kernel(const double* __restrict__ z, std::size_t ld, unsigned tiles_per_side, std::size_t slices,
+                std::size_t slices_per_split, double* __restrict__ partial, std::size_t plane,
+                const unsigned long long* bad) {
+  if (*bad != kNone) return;  // uniform: every thread reads the same flag
+  __shared__ __align__(16) double as[2][kSlice][kTile];
+  __shared__ __align__(16) double bs[2][kSlice][kTile];
+
+  // Linear block index -> upper-triangle tile (bi, bj); consecutive blocks share bi (an L2-warm panel).
+  unsigned bi = 0;
+  unsigned rem = blockIdx.x;
+  while (rem >= tiles_per_side - bi) {
+    rem -= tiles_per_side - bi;
+    ++bi;
+  }
+  const unsigned bj = bi + rem;
+  const std::size_t i0 = static_cast<std::size_t>(bi) * kTile;
+  const std::size_t j0 = static_cast<std::size_t>(bj) * kTile;
+  const std::size_t s_begin = static_cast<std::size_t>(blockIdx.y) * slices_per_split;
+  const std::size_t s_end = smaller(slices, s_begin + slices_per_split);
+  const std::size_t count = s_end > s_begin ? s_end - s_begin : 0;
+
+  const int tx = static_cast<int>(threadIdx.x) & 15;
+  const int ty = static_cast<int>(threadIdx.x) >> 4;
+
+  double acc[kMicro][kMicro];
+#pragma unroll
+  for (int r = 0; r < kMicro; ++r) {
+#pragma unroll
+    for (int c = 0; c < kMicro; ++c) acc[r][c] = 0.0;
+  }
+
+  double2 ra[2];
+  double2 rb[2];
+  if (count > 0) {
+    fetch_panel(z, ld, s_begin * kSlice, i0, ra);
+    fetch_panel(z, ld, s_begin * kSlice, j0, rb);
+    stash_panel(as[0], ra);
+    stash_panel(bs[0], rb);
+  }
+  __syncthreads();
+  // Double buffered: the next slice is fetched into registers before this one's FMAs and
+  // stored into the other buffer after them; one barrier per slice (the other buffer's
+  // last readers all passed the previous barrier).
+  for (std::size_t s = 0; s < count; ++s) {
+    const int cur = static_cast<int>(s & 1);
+    const bool more = s + 1 < count;
+    if (more) {
+      fetch_panel(z, ld, (s_begin + s + 1) * kSlice, i0, ra);
+      fetch_panel(z, ld, (s_begin + s + 1) * kSlice, j0, rb);
+    }
+#pragma unroll
+    for (int k = 0; k < kSlice; ++k) {
+      double a[kMicro];
+      double b[kMicro];
+#pragma unroll
+      for (int h = 0; h < kMicro / 2; ++h) {
+        const double2 va = *reinterpret_cast<const double2*>(&as[cur][k][ty * 2 + 32 * h]);
+        const double2 vb = *reinterpret_cast<const double2*>(&bs[cur][k][tx * 2 + 32 * h]);
+        a[2 * h] = va.x;
+        a[2 * h + 1] = va.y;
+        b[2 * h] = vb.x;
+        b[2 * h + 1] = vb.y;
+      }
+#pragma unroll
+      for (int r = 0; r < kMicro; ++r) {
+#pragma unroll
+        for (int c = 0; c < kMicro; ++c) acc[r][c] = fma(a[r], b[c], acc[r][c]);
+      }
+    }
+    if (more) {
+      stash_panel(as[cur ^ 1], ra);
+      stash_panel(bs[cur ^ 1], rb);
+    }
+    __syncthreads();
+  }
+
+  double* out = partial + static_cast<std::size_t>(blockIdx.y) * plane;
+#pragma unroll
+  for (int r = 0; r < kMicro; ++r) {
+    const std::size_t row = i0 + static_cast<std::size_t>(ty * 2 + 32 * (r >> 1) + (r & 1));
+#pragma unroll
+    for (int h = 0; h < kMicro / 2; ++h) {
+      const std::size_t col = j0 + static_cast<std::size_t>(tx * 2 + 32 * h);
+      *reinterpret_cast<double2*>(out + row * ld + col) = make_double2(acc[r][2 * h], acc[r][2 * h + 1]);
+    }
+  }
+}
+
+// Element `at` of the Gram matrix: the split planes added in split order.
+__device__ __forceinline__ double gram(const double* __restrict__ c, std::size_t plane, unsigned splits,
+                                       std::size_t at) {
+  double g = c[at];
+  for (unsigned s = 1; s < splits; ++s) g += c[s * plane + at];
+  return g;
+}
+
+// Scaled variances, and for a correlation the first asset whose variance is not > 0.
+__global__ void __launch_bounds__(kColThreads)
+    diagonal_kernel(const double* __restrict__ c, std::size_t plane, unsigned splits, std::size_t ld,
+                    std::size_t N, double scale, bool correlation, double* __restrict__ diag,
+                    unsigned long long* zero, const unsigned long long* bad) {
+  if (*bad != kNone) return;
+  const std::size_t i = static_cast<std::size_t>(blockIdx.x) * kColThreads + threadIdx.x;
+  if (i >= N) return;
+  const double d = gram(c, plane, splits, i * ld + i) * scale;
+  diag[i] = d;
+  if (correlation && !(d > 0)) atomicMin(zero, static_cast<unsigned long long>(i));
+}
+
+// out (N x N, compact) from the upper triangle: scale, normalise and clamp for a
+// correlation (unless a variance is not > 0: then the covariance, as the CPU leaves it),
+// mirrored through shared memory so both writes are coalesced. Block (x, y) is the
+// kEdge tile (y, x); tiles below the diagonal exit, their values come from the mirror.
+__global__ void __launch_bounds__(kEdge * kEdgeRows)
+    finish_kernel(const double* __restrict__ c, std::size_t plane, unsigned splits, std::size_t ld, std::size_t N,
+                  double scale, bool correlation, const double* __restrict__ diag, const unsigned long long* zero,
+                  const unsigned long long* bad, double* __restrict__ out) {
+  if (blockIdx.y > blockIdx.x) return;  // uniform per block
+  if (*bad != kNone) return;
+  __shared__ double tile[kEdge][kEdge + 1];  // +1: the transposed reads hit distinct banks
+  const bool normalise = correlation && *zero == kNone;
+  const std::size_t ti = static_cast<std::size_t>(blockIdx.y) * kEdge;
+  const std::size_t tj = static_cast<std::size_t>(blockIdx.x) * kEdge;
+  const unsigned tx = threadIdx.x;
+  for (unsigned r = threadIdx.y; r < kEdge; r += kEdgeRows) {
+    const std::size_t i = ti + r;
+    const std::size_t j = tj + tx;
+    double v = 0.0;
+    if (i < N && j < N && i <= j) {
+      v = gram(c, plane, splits, i * ld + j) * scale;
+      if (normalise) {
+        if (i == j) {
+          v = 1.0;
+        } else {
+          const double q = v / sqrt(diag[i] * diag[j]);
+          v = q < -1.0 ? -1.0 : (1.0 < q ? 1.0 : q);  // std::clamp's comparisons
+        }
+      }
+    }
+    tile[r][tx] = v;
+  }
+  __syncthreads();
+  for (unsigned r = threadIdx.y; r < kEdge; r += kEdgeRows) {
+    const std::size_t i = ti + r;
+    const std::size_t j = tj + tx;
+    if (i < N && j < N && i <= j) out[i * N + j] = tile[r][tx];
+    // Mirror: out(tj + r, ti + tx) is the upper element (ti + tx, tj + r) = tile[tx][r].
+    const std::size_t mi = tj + r;
+    const std::size_t mj = ti + tx;
+    if (mi < N && mj <= mi) out[mi * N + mj] = tile[tx][r];
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Moments and portfolio returns.
+
+// Pass 1: sum of the losses; a non-finite value (not loss: sign * v may overflow, as on
+// the CPU) records its index.
+struct LossSum {
+  const double* values;
+  double sign;
+  unsigned long long* bad;
+  __device__ void operator()(std::size_t i, double (&acc)[1]) const {
+    const double v = values[i];
+    if (!isfinite(v)) atomicMin(bad, static_cast<unsigned long long>(i));
+    acc[0] += sign * v;
+  }
+};
+
+// Pass 2: central sums d^2, d^3, d^4 about the mean from pass 1.
+struct CentralSums {
+  const double* values;
+  double sign;
+  const double* mean;
+  __device__ void operator()(std::size_t i, double (&acc)[3]) const {
+    const double d = sign * values[i] - *mean;
+    const double d2 = d * d;
+    acc[0] += d2;
+    acc[1] += d2 * d;
+    acc[2] += d2 * d2;
+  }
+};
+
+// sums[1] = sums[0] / n: the mean pass 2 uses and the host reports, one division.
+__global__ void mean_kernel(double* sums, std::size_t n) { sums[1] = sums[0] / static_cast<double>(n); }
+
+// out[t] = sum_j w_j * r_tj in j order, with no FMA contraction: the CPU's bits. Rows are
+// staged through shared memory kCols assets at a time so the global reads are coalesced.
+__global__ void __launch_bounds__(kRowThreads)
+    portfolio_kernel(const double* __restrict__ returns, std::size_t T, std::size_t A,
+                     const double* __restrict__ weights, double* __restrict__ out, unsigned long long* bad) {
+  __shared__ double tile[kRowThreads][kCols + 1];  // +1: row-per-thread reads hit distinct banks
+  __shared__ double ws[kCols];
+  const std::size_t row0 = static_cast<std::size_t>(blockIdx.x) * kRowThreads;
+  const unsigned rows = static_cast<unsigned>(smaller(kRowThreads, T - row0));
+  unsigned long long first = kNone;
+  double acc = 0.0;
+  for (std::size_t c0 = 0; c0 < A; c0 += kCols) {
+    const unsigned width = static_cast<unsigned>(smaller(kCols, A - c0));
+    const unsigned count = rows * width;
+    // Linear over (row, column) of the block's slab: contiguous when width == A.
+    for (unsigned e = threadIdx.x; e < count; e += kRowThreads) {
+      const unsigned r = e / width;
+      const unsigned c = e % width;
+      const std::size_t at = (row0 + r) * A + c0 + c;
+      const double v = returns[at];
+      if (!isfinite(v) && at < first) first = at;
+      tile[r][c] = v;
+    }
+    if (threadIdx.x < width) ws[threadIdx.x] = weights[c0 + threadIdx.x];
+    __syncthreads();
+    if (threadIdx.x < rows) {
+      for (unsigned c = 0; c < width; ++c) acc = __dadd_rn(acc, __dmul_rn(ws[c], tile[threadIdx.x][c]));
+    }
+    __syncthreads();  // the next slab overwrites tile and ws
+  }
+  if (threadIdx.x < rows) out[row0 + threadIdx.x] = acc;
+  if (first != kNone) atomicMin(bad, first);
+}
+
+// ---------------------------------------------------------------------------------------
+// Host side.
+
+Status open_stream(Stream& s) noexcept {
+  UP_CUDA_TRY(cudaStreamCreateWithFlags(&s.handle, cudaStreamNonBlocking));
+  return {};
+}
+
+// Events for Timing, created only when the caller asks for it; mark() is a no-op otherwise.
+struct Clock {
+  EventPair total;    // first copy in .. last copy out
+  EventPair kernels;  // first kernel .. last kernel
+};
+
+Status open_clock(Clock& clock, const Timing* timing) noexcept {
+  if (timing == nullptr) return {};
+  UP_CUDA_TRY(cudaEventCreate(&clock.total.start));
+  UP_CUDA_TRY(cudaEventCreate(&clock.total.stop));
+  UP_CUDA_TRY(cudaEventCreate(&clock.kernels.start));
+  UP_CUDA_TRY(cudaEventCreate(&clock.kernels.stop));
+  return {};
+}
+
+Status mark(cudaEvent_t event, cudaStream_t stream) noexcept {
+  if (event != nullptr) UP_CUDA_TRY(cudaEventRecord(event, stream));
+  return {};
+}
+
+// After the stream has synchronised.
+Status read_clock(const Clock& clock, Timing* timing) noexcept {
+  if (timing == nullptr) return {};
+  UP_CUDA_TRY(cudaEventElapsedTime(&timing->kernel_ms, clock.kernels.start, clock.kernels.stop));
+  UP_CUDA_TRY(cudaEventElapsedTime(&timing->total_ms, clock.total.start, clock.total.stop));
+  return {};
+}
+
+Status allocate(DeviceBuffer& buf, std::size_t bytes) noexcept {
+  UP_CUDA_TRY(cudaMalloc(&buf.ptr, bytes));
+  return {};
+}
+
+// A size that would overflow size_t reads as an allocation failure, like any too-big request.
+Status too_big(const char* what) {
+  return Status{static_cast<int>(cudaErrorMemoryAllocation), std::string("cudaErrorMemoryAllocation: ") + what};
+}
+
+}  // namespace
+
+Status covariance(const double* data, std::size_t observations, std::size_t assets, up::risk::CovMethod method,
+                  double lambda, bool correlation, double* out, std::int64_t* status, Timing* timing) noexcept {
+  const std::size_t T = observations;
+  const std::size_t N = assets;
+  if (timing != nullptr) *timing = Timing{};
+  if (N == 0) {
+    *status = -1;
+    return {};
+  }
+  if (T == 0) {  // the CPU's result without a device: no rows, a zero Gram matrix
+    std::memset(out, 0, sizeof(double) * N * N);
+    *status = correlation ? up::risk::kZeroVariance : -1;
+    return {};
+  }
+  const bool ewma = method == up::risk::CovMethod::kEwma;
+  const std::size_t Np = ceil_div(N, kTile) * kTile;
+  const std::size_t Tp = ceil_div(T, kSlice) * kSlice;
+  // N beyond 2^20 would need terabytes for the N x N planes; refusing it keeps every byte count in range.
+  if (Np > (static_cast<std::size_t>(1) << 20) || Tp > SIZE_MAX / 8 / Np) return too_big("covariance data");
+  const std::size_t cells = Tp * Np;
+  const auto tiles_per_side = static_cast<unsigned>(Np / kTile);
+  const std::size_t tiles = static_cast<std::size_t>(tiles_per_side) * (tiles_per_side + 1) / 2;
+  const std::size_t slices = Tp / kSlice;
+  const std::size_t plane = Np * Np;
+  // Split the observations only when the tiles alone leave the device mostly idle.
+  std::size_t splits = 1;
+  if (tiles < kSplitBlocks) {
+    const std::size_t by_tiles = ceil_div(kSplitBlocks, tiles);
+    const std::size_t by_depth = slices / kMinSlicesPerSplit > 1 ? slices / kMinSlicesPerSplit : 1;
+    splits = smaller(by_tiles, by_depth);
+  }
+  const std::size_t slices_per_split = ceil_div(slices, splits);
+  splits = ceil_div(slices, slices_per_split);  // no empty split
+  // Chunks of kColRows rows, longer only where the chunk count would pass the grid's y limit.
+  const std::size_t rows_per_chunk = ceil_div(T, kMaxGridY) > kColRows ? ceil_div(T, kMaxGridY) : kColRows;
+  const std::size_t chunks = ceil_div(T, rows_per_chunk);
+
+  // EWMA weights exactly as matrix.cc computes them (same loop, same sqrt), on the host.
+  std::unique_ptr<double[]> weight;
+  if (ewma) {
+    weight.reset(new (std::nothrow) double[T]);
+    if (!weight) return too_big("EWMA weights");
+    double p = 1.0;
+    double total = 0.0;
+    for (std::size_t back = 0; back < T; ++back) {
+      weight[T - 1 - back] = p;
+      total += p;
+      p *= lambda;
+    }
+    for (std::size_t t = 0; t < T; ++t) weight[t] = std::sqrt(weight[t] / total);
+  }
+
+  Stream stream;
+  UP_CUDA_RETURN_IF_ERROR(open_stream(stream));
+  const cudaStream_t s = stream.handle;
+  DeviceBuffer z, gram_planes, partials, mean, diag, w, flags, spare;
+  UP_CUDA_RETURN_IF_ERROR(allocate(z, sizeof(double) * cells));
+  UP_CUDA_RETURN_IF_ERROR(allocate(gram_planes, sizeof(double) * plane * splits));
+  UP_CUDA_RETURN_IF_ERROR(allocate(partials, sizeof(double) * chunks * N));
+  UP_CUDA_RETURN_IF_ERROR(allocate(mean, sizeof(double) * N));
+  UP_CUDA_RETURN_IF_ERROR(allocate(diag, sizeof(double) * N));
+  UP_CUDA_RETURN_IF_ERROR(allocate(flags, sizeof(unsigned long long) * 2));
+  if (ewma) UP_CUDA_RETURN_IF_ERROR(allocate(w, sizeof(double) * T));
+  // The compact result reuses Z (dead after the SYRK) when it is large enough.
+  double* d_out = z.as<double>();
+  if (cells < N * N) {
+    UP_CUDA_RETURN_IF_ERROR(allocate(spare, sizeof(double) * N * N));
+    d_out = spare.as<double>();
+  }
+  Clock clock;
+  UP_CUDA_RETURN_IF_ERROR(open_clock(clock, timing));
+  unsigned long long* d_bad = flags.as<unsigned long long>();
+  unsigned long long* d_zero = d_bad + 1;
+
+  UP_CUDA_RETURN_IF_ERROR(mark(clock.total.start, s));
+  if (Np == N) {
+    UP_CUDA_TRY(cudaMemcpyAsync(z.ptr, data, sizeof(double) * T * N, cudaMemcpyHostToDevice, s));
+  } else {
+    UP_CUDA_TRY(cudaMemcpy2DAsync(z.ptr, sizeof(double) * Np, data, sizeof(double) * N, sizeof(double) * N, T,
+                                  cudaMemcpyHostToDevice, s));
+  }
+  if (ewma) UP_CUDA_TRY(cudaMemcpyAsync(w.ptr, weight.get(), sizeof(double) * T, cudaMemcpyHostToDevice, s));
+  UP_CUDA_TRY(cudaMemsetAsync(flags.ptr, 0xFF, sizeof(unsigned long long) * 2, s));  // both kNone
+
+  UP_CUDA_RETURN_IF_ERROR(mark(clock.kernels.start, s));
+  const auto col_blocks = static_cast<unsigned>(ceil_div(N, kColThreads));
+  column_partials_kernel<<<dim3(col_blocks, static_cast<unsigned>(chunks)), kColThreads, 0, s>>>(
+      z.as<double>(), Np, T, N, rows_per_chunk, partials.as<double>(), d_bad);
+  UP_CUDA_TRY(cudaGetLastError());
+  if (!ewma) {
+    column_means_kernel<<<col_blocks, kColThreads, 0, s>>>(partials.as<double>(), chunks, T, N, mean.as<double>());
+    UP_CUDA_TRY(cudaGetLastError());
+  }
+  centre_kernel<<<dim3(static_cast<unsigned>(Np / kCentreThreads), static_cast<unsigned>(smaller(Tp, kMaxGridY))),
+                  kCentreThreads, 0, s>>>(z.as<double>(), Np, T, Tp, N, mean.as<double>(), w.as<double>(), ewma,
+                                          d_bad);
+  UP_CUDA_TRY(cudaGetLastError());
+  syrk_kernel<<<dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(splits)), kSyrkThreads, 0, s>>>(
+      z.as<double>(), Np, tiles_per_side, slices, slices_per_split, gram_planes.as<double>(), plane, d_bad);
+  UP_CUDA_TRY(cudaGetLastError());
+  const double scale = ewma ? 1.0 : 1.0 / static_cast<double>(T - 1);
+  diagonal_kernel<<<col_blocks, kColThreads, 0, s>>>(gram_planes.as<double>(), plane, static_cast<unsigned>(splits),
+                                                     Np, N, scale, correlation, diag.as<double>(), d_zero, d_bad);
+  UP_CUDA_TRY(cudaGetLastError());
+  const auto edge_tiles = static_cast<unsigned>(ceil_div(N, kEdge));
+  finish_kernel<<<dim3(edge_tiles, edge_tiles), dim3(kEdge, kEdgeRows), 0, s>>>(
+      gram_planes.as<double>(), plane, static_cast<unsigned>(splits), Np, N, scale, correlation, diag.as<double>(),
+      d_zero, d_bad, d_out);
+  UP_CUDA_TRY(cudaGetLastError());
+  UP_CUDA_RETURN_IF_ERROR(mark(clock.kernels.stop, s));
+
+  // The flags first: out is written only when the data was finite, as on the CPU.
+  unsigned long long host_flags[2] = {kNone, kNone};
+  UP_CUDA_TRY(cudaMemcpyAsync(host_flags, flags.ptr, sizeof(host_flags), cudaMemcpyDeviceToHost, s));
+  UP_CUDA_RETURN_IF_ERROR(mark(clock.total.stop, s));
+  UP_CUDA_TRY(cudaStreamSynchronize(s));
+  if (host_flags[0] != kNone) {
+    *status = static_cast<std::int64_t>(host_flags[0]);
+    return read_clock(clock, timing);
+  }
+  UP_CUDA_TRY(cudaMemcpyAsync(out, d_out, sizeof(double) * N * N, cudaMemcpyDeviceToHost, s));
+  UP_CUDA_RETURN_IF_ERROR(mark(clock.total.stop, s));
+  UP_CUDA_TRY(cudaStreamSynchronize(s));
+  *status = host_flags[1] == kNone ? -1 : up::risk::kZeroVariance - static_cast<std::int64_t>(host_flags[1]);
+  return read_clock(clock, timing);
+}
+
+Status loss_moments(const double* values, std::size_t n, double sign, up::risk::Moments* out, std::int64_t* status,
+                    Timing* timing) noexcept {
+  if (timing != nullptr) *timing = Timing{};
+  double sums[5] = {0.0, 0.0, 0.0, 0.0, 0.0};  // s1, mean, s2, s3, s4
+  if (n == 0) {
+    sums[1] = sums[0] / static_cast<double>(n);  // the CPU's 0 / 0
+  } else {
+    Stream stream;
+    UP_CUDA_RETURN_IF_ERROR(open_stream(stream));
+    const cudaStream_t s = stream.handle;
+    DeviceBuffer v, scratch, d_sums, flag;
+    UP_CUDA_RETURN_IF_ERROR(allocate(v, sizeof(double) * n));
+    UP_CUDA_RETURN_IF_ERROR(allocate(scratch, sizeof(double) * 3 * kSumGrid));
+    UP_CUDA_RETURN_IF_ERROR(allocate(d_sums, sizeof(sums)));
+    UP_CUDA_RETURN_IF_ERROR(allocate(flag, sizeof(unsigned long long)));
+    Clock clock;
+    UP_CUDA_RETURN_IF_ERROR(open_clock(clock, timing));
+    double* ds = d_sums.as<double>();
+    unsigned long long* d_bad = flag.as<unsigned long long>();
+
+    UP_CUDA_RETURN_IF_ERROR(mark(clock.total.start, s));
+    UP_CUDA_TRY(cudaMemcpyAsync(v.ptr, values, sizeof(double) * n, cudaMemcpyHostToDevice, s));
+    UP_CUDA_TRY(cudaMemsetAsync(flag.ptr, 0xFF, sizeof(unsigned long long), s));
+    UP_CUDA_RETURN_IF_ERROR(mark(clock.kernels.start, s));
+    UP_CUDA_RETURN_IF_ERROR(device_sums<1>(n, LossSum{v.as<double>(), sign, d_bad}, scratch.as<double>(), ds, s));
+    mean_kernel<<<1, 1, 0, s>>>(ds, n);
+    UP_CUDA_TRY(cudaGetLastError());
+    UP_CUDA_RETURN_IF_ERROR(
+        device_sums<3>(n, CentralSums{v.as<double>(), sign, ds + 1}, scratch.as<double>(), ds + 2, s));
+    UP_CUDA_RETURN_IF_ERROR(mark(clock.kernels.stop, s));
+    unsigned long long bad = kNone;
+    UP_CUDA_TRY(cudaMemcpyAsync(sums, ds, sizeof(sums), cudaMemcpyDeviceToHost, s));
+    UP_CUDA_TRY(cudaMemcpyAsync(&bad, d_bad, sizeof(bad), cudaMemcpyDeviceToHost, s));
+    UP_CUDA_RETURN_IF_ERROR(mark(clock.total.stop, s));
+    UP_CUDA_TRY(cudaStreamSynchronize(s));
+    UP_CUDA_RETURN_IF_ERROR(read_clock(clock, timing));
+    if (bad != kNone) {  // *out untouched, as on the CPU
+      *status = static_cast<std::int64_t>(bad);
+      return {};
+    }
+  }
+  // var.cc's final formulas, verbatim.
+  const double mean = sums[1];
+  const double s2 = sums[2];
+  const double s3 = sums[3];
+  const double s4 = sums[4];
+  const double nd = static_cast<double>(n);
+  const double m2 = s2 / nd;
+  out->mean = mean;
+  out->std = std::sqrt(s2 / (nd - 1.0));
+  if (m2 > 0) {
+    out->skew = (s3 / nd) / (m2 * std::sqrt(m2));
+    out->exkurt = (s4 / nd) / (m2 * m2) - 3.0;
+  } else {
+    out->skew = 0.0;
+    out->exkurt = 0.0;
+  }
+  *status = -1;
+  return {};
+}
+
+Status portfolio_returns(const double* returns, std::size_t observations, std::size_t assets, const double* weights,
+                         double* out, std::int64_t* status, Timing* timing) noexcept {
+  const std::size_t T = observations;
+  const std::size_t A = assets;
+  if (timing != nullptr) *timing = Timing{};
+  if (T == 0 || A == 0) {  // empty sums: no device needed
+    for (std::size_t t = 0; t < T; ++t) out[t] = 0.0;
+    *status = -1;
+    return {};
+  }
+  if (A > SIZE_MAX / 8 / T) return too_big("portfolio returns");
+  Stream stream;
+  UP_CUDA_RETURN_IF_ERROR(open_stream(stream));
+  const cudaStream_t s = stream.handle;
+  DeviceBuffer r, w, o, flag;
+  UP_CUDA_RETURN_IF_ERROR(allocate(r, sizeof(double) * T * A));
+  UP_CUDA_RETURN_IF_ERROR(allocate(w, sizeof(double) * A));
+  UP_CUDA_RETURN_IF_ERROR(allocate(o, sizeof(double) * T));
+  UP_CUDA_RETURN_IF_ERROR(allocate(flag, sizeof(unsigned long long)));
+  Clock clock;
+  UP_CUDA_RETURN_IF_ERROR(open_clock(clock, timing));
+
+  UP_CUDA_RETURN_IF_ERROR(mark(clock.total.start, s));
+  UP_CUDA_TRY(cudaMemcpyAsync(r.ptr, returns, sizeof(double) * T * A, cudaMemcpyHostToDevice, s));
+  UP_CUDA_TRY(cudaMemcpyAsync(w.ptr, weights, sizeof(double) * A, cudaMemcpyHostToDevice, s));
+  UP_CUDA_TRY(cudaMemsetAsync(flag.ptr, 0xFF, sizeof(unsigned long long), s));
+  UP_CUDA_RETURN_IF_ERROR(mark(clock.kernels.start, s));
+  portfolio_kernel<<<static_cast<unsigned>(ceil_div(T, kRowThreads)), kRowThreads, 0, s>>>(
+      r.as<double>(), T, A, w.as<double>(), o.as<double>(), flag.as<unsigned long long>());
+  UP_CUDA_TRY(cudaGetLastError());
+  UP_CUDA_RETURN_IF_ERROR(mark(clock.kernels.stop, s));
+  // out is written even when a return is not finite, as the CPU does.
+  unsigned long long bad = kNone;
+  UP_CUDA_TRY(cudaMemcpyAsync(out, o.ptr, sizeof(double) * T, cudaMemcpyDeviceToHost, s));
+  UP_CUDA_TRY(cudaMemcpyAsync(&bad, flag.ptr, sizeof(bad), cudaMemcpyDeviceToHost, s));
+  UP_CUDA_RETURN_IF_ERROR(mark(clock.total.stop, s));
+  UP_CUDA_TRY(cudaStreamSynchronize(s));
+  UP_CUDA_RETURN_IF_ERROR(read_clock(clock, timing));
+  *status = bad == kNone ? -1 : static_cast<std::int64_t>(bad);
+  return {};
+}
+
+}  // namespace up::cuda
