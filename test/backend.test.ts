@@ -152,6 +152,32 @@ describe('GPU addon probe in a child process', () => {
     }
   });
 
+  it.runIf(built !== undefined && !existsSync('/proc/driver/nvidia/version'))(
+    'the real GPU addon\'s risk kernels fail with the CUDA error, sync and async, and never crash without a driver',
+    () => {
+      // In a child, as the loader would: this process never loads the GPU addon without a device.
+      const script = `
+        const a = require(process.argv[1]);
+        const out = [];
+        const f = (n) => new Float64Array(n);
+        for (const call of [
+          () => a.varHistorical(f(100), -1, 0.95, f(2)),
+          () => a.covariance(f(20), 10, 2, 0, 0.94, 1, f(4)),
+          () => a.simulateGbm(100, 0, 0.2, 0.01, 10, 100, 1, false, 0.95, f(100), null, f(4)),
+          () => a.portfolioMc(f(1), f(1), f(1), 1, 10, 1, 1, 0.9, null, f(4)),
+        ]) {
+          try { call(); out.push('returned'); } catch (e) { out.push(e.message); }
+        }
+        a.lossMomentsAsync(f(100), -1, f(4)).then(() => out.push('resolved'), (e) => out.push(e.message))
+          .then(() => process.stdout.write(JSON.stringify(out)));`;
+      const child = spawnSync(process.execPath, ['-e', script, built!], { encoding: 'utf8', timeout: 20_000 });
+      expect(child.status, child.stderr).toBe(0);
+      const messages = JSON.parse(child.stdout) as string[];
+      expect(messages).toHaveLength(5);
+      for (const m of messages) expect(m).toMatch(/^cudaError\w+: .+ \(cudaSetDevice\(.+\) at .+device\.cu:\d+\)$/);
+    },
+  );
+
   it('survives a binary that is not a shared object', () => {
     const path = join(dir, 'garbage.node');
     writeFileSync(path, 'not an ELF file');

@@ -384,7 +384,7 @@ Status read_clock(const Clock& clock, Timing* timing) noexcept {
 }
 
 Status allocate(DeviceBuffer& buf, std::size_t bytes) noexcept {
-  UP_CUDA_TRY(cudaMalloc(&buf.ptr, bytes));
+  UP_CUDA_TRY(device_malloc(&buf.ptr, bytes));
   return {};
 }
 
