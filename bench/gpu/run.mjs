@@ -5,11 +5,10 @@
 // Plain Node over dist/ (no node_modules): NODE=/path/to/node bash bench/gpu/run.sh.
 // Writes bench/results/gpu-<device>.json and .md.
 import { writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const lib = await import(join(root, 'dist', 'index.js'));
+import { lib, normals, root, spd } from '../../test/gpu/helpers.mjs';
+
 const { backendInfo, gpu } = lib;
 
 const info = backendInfo();
@@ -28,26 +27,6 @@ function stats(samples) {
   const s = [...samples].sort((a, b) => a - b);
   const at = (q) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
   return { median: at(0.5), p99: at(0.99), samples: s.length };
-}
-
-function normals(n, seed, scale = 1) {
-  const z = new Float64Array(n);
-  lib.philoxNormals(z, { seed, backend: 'cpu' });
-  if (scale !== 1) for (let i = 0; i < n; i++) z[i] *= scale;
-  return z;
-}
-
-function spd(n, seed) {
-  const b = normals(n * n, seed);
-  const a = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = i === j ? n : 0;
-      for (let k = 0; k < n; k++) s += b[i * n + k] * b[j * n + k];
-      a[i * n + j] = a[j * n + i] = s * 1e-5;
-    }
-  }
-  return a;
 }
 
 /** Warm calls, then `reps` timed ones; for the GPU also the event timings of each call. */

@@ -14,6 +14,7 @@
 #include "../risk/var.hpp"
 #include "bindings.hpp"
 #include "kernel_binding.hpp"
+#include "risk_args.hpp"
 
 namespace up::napi {
 namespace {
@@ -31,17 +32,13 @@ Kernel fill_normals(const Napi::CallbackInfo& info) {
 
 // (values, sign, confidence, out[2]) -> -1 | first non-finite index
 Kernel var_historical(const Napi::CallbackInfo& info) {
-  const double* values = f64(info[0], "values", 2);
-  const std::size_t n = f64_len(info[0]);
-  const double sign = num(info[1]), confidence = num(info[2]);
-  if (!(confidence > 0 && confidence < 1)) throw Napi::RangeError::New(info.Env(), "Expected a confidence in (0, 1)");
-  double* out = f64(info[3], "out", 2);
+  const HistoricalArgs a = historical_args(info);
   return [=] {
     up::risk::TailResult r{};
-    const std::int64_t status = up::risk::historical_tail(values, n, sign, confidence, &r);
+    const std::int64_t status = up::risk::historical_tail(a.values, a.n, a.sign, a.confidence, &r);
     if (status < 0) {
-      out[0] = r.var;
-      out[1] = r.cvar;
+      a.out[0] = r.var;
+      a.out[1] = r.cvar;
     }
     return static_cast<double>(status);
   };
@@ -49,40 +46,30 @@ Kernel var_historical(const Napi::CallbackInfo& info) {
 
 // (values, sign, out[4]) -> -1 | first non-finite index; out = mean, std, skew, excess kurtosis
 Kernel loss_moments(const Napi::CallbackInfo& info) {
-  const double* values = f64(info[0], "values", 2);
-  const std::size_t n = f64_len(info[0]);
-  const double sign = num(info[1]);
-  double* out = f64(info[2], "out", 4);
+  const MomentsArgs a = moments_args(info);
   return [=] {
     up::risk::Moments m{};
-    const std::int64_t status = up::risk::loss_moments(values, n, sign, &m);
-    out[0] = m.mean;
-    out[1] = m.std;
-    out[2] = m.skew;
-    out[3] = m.exkurt;
+    const std::int64_t status = up::risk::loss_moments(a.values, a.n, a.sign, &m);
+    a.out[0] = m.mean;
+    a.out[1] = m.std;
+    a.out[2] = m.skew;
+    a.out[3] = m.exkurt;
     return static_cast<double>(status);
   };
 }
 
 // (returns, observations, assets, weights, out) -> -1 | first non-finite index
 Kernel portfolio_returns(const Napi::CallbackInfo& info) {
-  const std::size_t t = static_cast<std::size_t>(u64(info[1])), a = static_cast<std::size_t>(u64(info[2]));
-  const double* returns = f64(info[0], "returns", t * a);
-  const double* weights = f64(info[3], "weights", a);
-  double* out = f64(info[4], "out", t);
-  return [=] { return static_cast<double>(up::risk::portfolio_returns(returns, t, a, weights, out)); };
+  const ReturnsArgs a = returns_args(info);
+  return [=] { return static_cast<double>(up::risk::portfolio_returns(a.returns, a.observations, a.assets, a.weights, a.out)); };
 }
 
 // (data, observations, assets, method 0|1, lambda, correlation 0|1, out) -> status (matrix.hpp)
 Kernel covariance(const Napi::CallbackInfo& info) {
-  const std::size_t t = static_cast<std::size_t>(u64(info[1])), a = static_cast<std::size_t>(u64(info[2]));
-  if (t < 2 || a < 1) throw Napi::RangeError::New(info.Env(), "Expected at least 2 observations and 1 asset");
-  const double* data = f64(info[0], "data", t * a);
-  const auto method = static_cast<up::risk::CovMethod>(static_cast<int>(num(info[3])));
-  const double lambda = num(info[4]);
-  const bool corr = num(info[5]) != 0;
-  double* out = f64(info[6], "out", a * a);
-  return [=] { return static_cast<double>(up::risk::covariance(data, t, a, method, lambda, corr, out)); };
+  const CovarianceArgs a = covariance_args(info);
+  return [=] {
+    return static_cast<double>(up::risk::covariance(a.data, a.observations, a.assets, a.method, a.lambda, a.correlation, a.out));
+  };
 }
 
 // (matrix, n, lower, pivotOut[1]) -> -1 | failing pivot index

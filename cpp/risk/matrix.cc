@@ -162,14 +162,7 @@ std::int64_t covariance(const double* data, std::size_t observations, std::size_
     }
   } else {
     weight.resize(T);
-    double p = 1.0;
-    double total = 0.0;
-    for (std::size_t back = 0; back < T; ++back) {
-      weight[T - 1 - back] = p;
-      total += p;
-      p *= lambda;
-    }
-    for (std::size_t t = 0; t < T; ++t) weight[t] = std::sqrt(weight[t] / total);
+    ewma_sqrt_weights(T, lambda, weight.data());
     for (std::size_t t0 = 0; t0 < T; t0 += kTile) {
       const std::size_t tn = std::min(kTile, T - t0);
       for (std::size_t j = 0; j < N; ++j) {

@@ -1,6 +1,7 @@
 // Covariance, correlation and Cholesky over row-major float64 matrices.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -17,6 +18,18 @@ inline constexpr std::int64_t kZeroVariance = -2;
 // EWMA (RiskMetrics, zero mean): sum_t w_t x_ti x_tj with w_t proportional to
 // lambda^(T-1-t) (the last row newest) and sum_t w_t = 1.
 // correlation: cov_ij / sqrt(cov_ii * cov_jj), clipped to [-1, 1], diagonal exactly 1.
+// EWMA row scales sqrt(w_t), w_t = lambda^(T-1-t) / sum: the CPU and the GPU both use this loop.
+inline void ewma_sqrt_weights(std::size_t T, double lambda, double* out) {
+  double p = 1.0;
+  double total = 0.0;
+  for (std::size_t back = 0; back < T; ++back) {
+    out[T - 1 - back] = p;
+    total += p;
+    p *= lambda;
+  }
+  for (std::size_t t = 0; t < T; ++t) out[t] = std::sqrt(out[t] / total);
+}
+
 std::int64_t covariance(const double* data, std::size_t observations, std::size_t assets, CovMethod method,
                         double lambda, bool correlation, double* out);
 

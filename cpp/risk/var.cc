@@ -295,17 +295,7 @@ std::int64_t loss_moments(const double* values, std::size_t n, double sign, Mome
     s3 += part[chunks + 3 * ch + 1];
     s4 += part[chunks + 3 * ch + 2];
   }
-  const double nd = static_cast<double>(n);
-  const double m2 = s2 / nd;
-  out->mean = mean;
-  out->std = std::sqrt(s2 / (nd - 1.0));
-  if (m2 > 0) {
-    out->skew = (s3 / nd) / (m2 * std::sqrt(m2));
-    out->exkurt = (s4 / nd) / (m2 * m2) - 3.0;
-  } else {
-    out->skew = 0.0;
-    out->exkurt = 0.0;
-  }
+  *out = moments_from_sums(mean, s2, s3, s4, n);
   return -1;
 }
 

@@ -3,6 +3,7 @@
 // the same doubles. Losses are positive: loss = sign * value (sign -1 for returns).
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -39,6 +40,19 @@ struct Moments {
   double skew;      // m3 / m2^1.5 with 1/n central moments
   double exkurt;    // m4 / m2^2 - 3
 };
+
+// The final formulas from the mean and the central sums s2, s3, s4 of n losses; the
+// CPU and the GPU both end here.
+inline Moments moments_from_sums(double mean, double s2, double s3, double s4, std::size_t n) {
+  const double nd = static_cast<double>(n);
+  const double m2 = s2 / nd;
+  Moments m{mean, std::sqrt(s2 / (nd - 1.0)), 0.0, 0.0};
+  if (m2 > 0) {
+    m.skew = (s3 / nd) / (m2 * std::sqrt(m2));
+    m.exkurt = (s4 / nd) / (m2 * m2) - 3.0;
+  }
+  return m;
+}
 
 // Moments of the losses (sign * values) in chunked order. Returns -1 or the first
 // non-finite index.

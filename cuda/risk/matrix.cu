@@ -432,19 +432,12 @@ Status covariance(const double* data, std::size_t observations, std::size_t asse
   const std::size_t rows_per_chunk = ceil_div(T, kMaxGridY) > kColRows ? ceil_div(T, kMaxGridY) : kColRows;
   const std::size_t chunks = ceil_div(T, rows_per_chunk);
 
-  // EWMA weights exactly as matrix.cc computes them (same loop, same sqrt), on the host.
+  // EWMA weights from matrix.hpp, on the host: the CPU's very numbers.
   std::unique_ptr<double[]> weight;
   if (ewma) {
     weight.reset(new (std::nothrow) double[T]);
     if (!weight) return too_big("EWMA weights");
-    double p = 1.0;
-    double total = 0.0;
-    for (std::size_t back = 0; back < T; ++back) {
-      weight[T - 1 - back] = p;
-      total += p;
-      p *= lambda;
-    }
-    for (std::size_t t = 0; t < T; ++t) weight[t] = std::sqrt(weight[t] / total);
+    up::risk::ewma_sqrt_weights(T, lambda, weight.get());
   }
 
   Stream stream;
@@ -563,22 +556,7 @@ Status loss_moments(const double* values, std::size_t n, double sign, up::risk::
       return {};
     }
   }
-  // var.cc's final formulas, verbatim.
-  const double mean = sums[1];
-  const double s2 = sums[2];
-  const double s3 = sums[3];
-  const double s4 = sums[4];
-  const double nd = static_cast<double>(n);
-  const double m2 = s2 / nd;
-  out->mean = mean;
-  out->std = std::sqrt(s2 / (nd - 1.0));
-  if (m2 > 0) {
-    out->skew = (s3 / nd) / (m2 * std::sqrt(m2));
-    out->exkurt = (s4 / nd) / (m2 * m2) - 3.0;
-  } else {
-    out->skew = 0.0;
-    out->exkurt = 0.0;
-  }
+  *out = up::risk::moments_from_sums(sums[1], sums[2], sums[3], sums[4], n);
   *status = -1;
   return {};
 }

@@ -180,14 +180,21 @@ struct SummaryScratch {
   }
 };
 
-Status start_timing(EventPair& kernels, EventPair& total, cudaStream_t stream) noexcept {
-  UP_CUDA_TRY(cudaEventCreate(&kernels.start));
-  UP_CUDA_TRY(cudaEventCreate(&kernels.stop));
-  UP_CUDA_TRY(cudaEventCreate(&total.start));
-  UP_CUDA_TRY(cudaEventCreate(&total.stop));
-  UP_CUDA_TRY(cudaEventRecord(total.start, stream));
-  return {};
-}
+// One call's stream and its two event pairs, the total's start already recorded.
+struct CallContext {
+  Stream stream;
+  EventPair kernel_events;
+  EventPair total_events;
+  Status open() noexcept {
+    UP_CUDA_TRY(cudaStreamCreateWithFlags(&stream.handle, cudaStreamNonBlocking));
+    UP_CUDA_TRY(cudaEventCreate(&kernel_events.start));
+    UP_CUDA_TRY(cudaEventCreate(&kernel_events.stop));
+    UP_CUDA_TRY(cudaEventCreate(&total_events.start));
+    UP_CUDA_TRY(cudaEventCreate(&total_events.stop));
+    UP_CUDA_TRY(cudaEventRecord(total_events.start, stream.handle));
+    return {};
+  }
+};
 
 Status read_timing(const EventPair& kernels, const EventPair& total, Timing* timing) noexcept {
   if (timing == nullptr) return {};
@@ -204,11 +211,11 @@ Status simulate_gbm(const up::risk::GbmParams& g, double confidence, double* ter
   const std::uint64_t n = g.paths;
   const GbmArgs args{g.spot, (g.drift - 0.5 * g.volatility * g.volatility) * g.dt, g.volatility * std::sqrt(g.dt),
                      g.steps, g.paths, g.seed, g.antithetic};
-  Stream stream;
-  UP_CUDA_TRY(cudaStreamCreateWithFlags(&stream.handle, cudaStreamNonBlocking));
-  EventPair kernel_events;
-  EventPair total_events;
-  UP_CUDA_RETURN_IF_ERROR(start_timing(kernel_events, total_events, stream.handle));
+  CallContext call;
+  UP_CUDA_RETURN_IF_ERROR(call.open());
+  Stream& stream = call.stream;
+  EventPair& kernel_events = call.kernel_events;
+  EventPair& total_events = call.total_events;
   DeviceBuffer d_terminal;
   DeviceBuffer d_losses;
   DeviceBuffer d_kept;
@@ -267,11 +274,11 @@ Status portfolio_mc(const double* weights, const double* means, const double* lo
                     McSummary* summary, std::int64_t* status, Timing* timing) noexcept {
   *status = -1;
   const double root = std::sqrt(horizon);
-  Stream stream;
-  UP_CUDA_TRY(cudaStreamCreateWithFlags(&stream.handle, cudaStreamNonBlocking));
-  EventPair kernel_events;
-  EventPair total_events;
-  UP_CUDA_RETURN_IF_ERROR(start_timing(kernel_events, total_events, stream.handle));
+  CallContext call;
+  UP_CUDA_RETURN_IF_ERROR(call.open());
+  Stream& stream = call.stream;
+  EventPair& kernel_events = call.kernel_events;
+  EventPair& total_events = call.total_events;
   DeviceBuffer d_losses;
   DeviceBuffer d_factor;   // large portfolios: lower, weights, means
   DeviceBuffer d_scratch;  // large portfolios: draws per thread

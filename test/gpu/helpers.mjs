@@ -27,6 +27,20 @@ export function normals(n, seed, scale = 1, shift = 0) {
   return z;
 }
 
+/** A symmetric positive-definite n x n covariance (B·Bᵀ + n·I, scaled to daily size). */
+export function spd(n, seed) {
+  const b = normals(n * n, seed);
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = i === j ? n : 0;
+      for (let k = 0; k < n; k++) s += b[i * n + k] * b[j * n + k];
+      a[i * n + j] = a[j * n + i] = s * 1e-5;
+    }
+  }
+  return a;
+}
+
 export function relDiff(a, b) {
   if (a === b) return 0;
   return Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b), 1e-300);

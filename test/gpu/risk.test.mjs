@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { addon, bitDifferences, lib, maxRelDiff, normals, relDiff, withGpuAuto } from './helpers.mjs';
+import { addon, bitDifferences, lib, maxRelDiff, normals, relDiff, spd, withGpuAuto } from './helpers.mjs';
 
 const {
   GpuError,
@@ -26,19 +26,6 @@ const kTol = 1e-9;
 
 function close(a, b, what, tol = kTol) {
   assert.ok(relDiff(a, b) <= tol, `${what}: GPU ${a} vs CPU ${b} (relative difference ${relDiff(a, b)})`);
-}
-
-function spd(n, seed) {
-  const b = normals(n * n, seed);
-  const a = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = i === j ? n : 0;
-      for (let k = 0; k < n; k++) s += b[i * n + k] * b[j * n + k];
-      a[i * n + j] = a[j * n + i] = s * 1e-5;
-    }
-  }
-  return a;
 }
 
 describe('Philox normals', () => {
