@@ -164,6 +164,14 @@ Kernel covariance(const Napi::CallbackInfo& info) {
   };
 }
 
+// The summary layout lib/risk/kernels.ts reads: [var, cvar, mean, stdError].
+void write_summary(const up::cuda::McSummary& r, double* summary) {
+  summary[0] = r.var;
+  summary[1] = r.cvar;
+  summary[2] = r.mean;
+  summary[3] = r.std_error;
+}
+
 // (spot, drift, volatility, dt, steps, paths, seed, antithetic, confidence, terminal, kept | null,
 //  summary[4] = var, cvar, mean, stdError) -> -1 | index of the first path whose S(T) is not finite
 Kernel simulate_gbm(const Napi::CallbackInfo& info) {
@@ -181,12 +189,7 @@ Kernel simulate_gbm(const Napi::CallbackInfo& info) {
     return on_device([&](std::int64_t* status, up::cuda::Timing* timing) {
       up::cuda::McSummary r{};
       auto s = up::cuda::simulate_gbm(g, confidence, terminal, kept, &r, status, timing);
-      if (s.ok() && *status < 0) {
-        summary[0] = r.var;
-        summary[1] = r.cvar;
-        summary[2] = r.mean;
-        summary[3] = r.std_error;
-      }
+      if (s.ok() && *status < 0) write_summary(r, summary);
       return s;
     });
   };
@@ -212,12 +215,7 @@ Kernel portfolio_mc(const Napi::CallbackInfo& info) {
       up::cuda::McSummary r{};
       auto s = up::cuda::portfolio_mc(w, m, l, assets, paths, horizon, seed, confidence, losses,
                                       summary == nullptr ? nullptr : &r, status, timing);
-      if (s.ok() && *status < 0 && summary != nullptr) {
-        summary[0] = r.var;
-        summary[1] = r.cvar;
-        summary[2] = r.mean;
-        summary[3] = r.std_error;
-      }
+      if (s.ok() && *status < 0 && summary != nullptr) write_summary(r, summary);
       return s;
     });
   };

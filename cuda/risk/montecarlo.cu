@@ -194,14 +194,15 @@ struct CallContext {
     UP_CUDA_TRY(cudaEventRecord(total_events.start, stream.handle));
     return {};
   }
+  // Fills *timing (when asked) once both stop events have been recorded and reached.
+  Status read_timing(Timing* timing) const noexcept {
+    if (timing == nullptr) return {};
+    UP_CUDA_TRY(cudaEventElapsedTime(&timing->kernel_ms, kernel_events.start, kernel_events.stop));
+    UP_CUDA_TRY(cudaEventElapsedTime(&timing->total_ms, total_events.start, total_events.stop));
+    return {};
+  }
 };
 
-Status read_timing(const EventPair& kernels, const EventPair& total, Timing* timing) noexcept {
-  if (timing == nullptr) return {};
-  UP_CUDA_TRY(cudaEventElapsedTime(&timing->kernel_ms, kernels.start, kernels.stop));
-  UP_CUDA_TRY(cudaEventElapsedTime(&timing->total_ms, total.start, total.stop));
-  return {};
-}
 
 }  // namespace
 
@@ -213,9 +214,7 @@ Status simulate_gbm(const up::risk::GbmParams& g, double confidence, double* ter
                      g.steps, g.paths, g.seed, g.antithetic};
   CallContext call;
   UP_CUDA_RETURN_IF_ERROR(call.open());
-  Stream& stream = call.stream;
-  EventPair& kernel_events = call.kernel_events;
-  EventPair& total_events = call.total_events;
+  const cudaStream_t stream = call.stream.handle;
   DeviceBuffer d_terminal;
   DeviceBuffer d_losses;
   DeviceBuffer d_kept;
@@ -226,35 +225,35 @@ Status simulate_gbm(const up::risk::GbmParams& g, double confidence, double* ter
   UP_CUDA_RETURN_IF_ERROR(sums.allocate());
 
   const std::uint64_t streams = g.antithetic ? n / 2 : n;
-  UP_CUDA_TRY(cudaEventRecord(kernel_events.start, stream.handle));
-  gbm_kernel<<<static_cast<unsigned>((streams + kBlock - 1) / kBlock), kBlock, 0, stream.handle>>>(
+  UP_CUDA_TRY(cudaEventRecord(call.kernel_events.start, stream));
+  gbm_kernel<<<static_cast<unsigned>((streams + kBlock - 1) / kBlock), kBlock, 0, stream>>>(
       args, d_terminal.as<double>(), d_losses.as<double>(), d_kept.as<double>());
   UP_CUDA_TRY(cudaGetLastError());
   double* d_sums = sums.sums.as<double>();
   double* d_partial = sums.partial.as<double>();
   const double* t = d_terminal.as<double>();
-  UP_CUDA_RETURN_IF_ERROR(device_sums<1>(n, Value{t}, d_partial, d_sums, stream.handle));
+  UP_CUDA_RETURN_IF_ERROR(device_sums<1>(n, Value{t}, d_partial, d_sums, stream));
   if (g.antithetic) {
     UP_CUDA_RETURN_IF_ERROR(device_sums<1>(n / 2, PairDeviation{t, d_sums, static_cast<double>(n)}, d_partial, d_sums + 1,
-                                           stream.handle));
+                                           stream));
   } else {
     UP_CUDA_RETURN_IF_ERROR(device_sums<1>(n, SquaredDeviation{t, d_sums, static_cast<double>(n)}, d_partial,
-                                           d_sums + 1, stream.handle));
+                                           d_sums + 1, stream));
   }
   // Waits for the stream: everything above has run when it returns.
   up::risk::TailResult tail{};
-  UP_CUDA_RETURN_IF_ERROR(tail_on_device(d_losses.as<double>(), n, confidence, &tail, status, stream.handle));
-  UP_CUDA_TRY(cudaEventRecord(kernel_events.stop, stream.handle));
+  UP_CUDA_RETURN_IF_ERROR(tail_on_device(d_losses.as<double>(), n, confidence, &tail, status, stream));
+  UP_CUDA_TRY(cudaEventRecord(call.kernel_events.stop, stream));
   double host_sums[2] = {0, 0};
-  UP_CUDA_TRY(cudaMemcpyAsync(host_sums, d_sums, sizeof(host_sums), cudaMemcpyDeviceToHost, stream.handle));
-  UP_CUDA_TRY(cudaMemcpyAsync(terminal, d_terminal.ptr, n * sizeof(double), cudaMemcpyDeviceToHost, stream.handle));
+  UP_CUDA_TRY(cudaMemcpyAsync(host_sums, d_sums, sizeof(host_sums), cudaMemcpyDeviceToHost, stream));
+  UP_CUDA_TRY(cudaMemcpyAsync(terminal, d_terminal.ptr, n * sizeof(double), cudaMemcpyDeviceToHost, stream));
   if (kept != nullptr) {
     UP_CUDA_TRY(cudaMemcpyAsync(kept, d_kept.ptr, n * (g.steps + 1) * sizeof(double), cudaMemcpyDeviceToHost,
-                                stream.handle));
+                                stream));
   }
-  UP_CUDA_TRY(cudaEventRecord(total_events.stop, stream.handle));
-  UP_CUDA_TRY(cudaStreamSynchronize(stream.handle));
-  if (*status >= 0) return read_timing(kernel_events, total_events, timing);
+  UP_CUDA_TRY(cudaEventRecord(call.total_events.stop, stream));
+  UP_CUDA_TRY(cudaStreamSynchronize(stream));
+  if (*status >= 0) return call.read_timing(timing);
   const double nd = static_cast<double>(n);
   summary->var = tail.var;
   summary->cvar = tail.cvar;
@@ -266,7 +265,7 @@ Status simulate_gbm(const up::risk::GbmParams& g, double confidence, double* ter
   } else {
     summary->std_error = std::sqrt(host_sums[1] / (nd - 1) / nd);
   }
-  return read_timing(kernel_events, total_events, timing);
+  return call.read_timing(timing);
 }
 
 Status portfolio_mc(const double* weights, const double* means, const double* lower, std::size_t assets,
@@ -276,9 +275,7 @@ Status portfolio_mc(const double* weights, const double* means, const double* lo
   const double root = std::sqrt(horizon);
   CallContext call;
   UP_CUDA_RETURN_IF_ERROR(call.open());
-  Stream& stream = call.stream;
-  EventPair& kernel_events = call.kernel_events;
-  EventPair& total_events = call.total_events;
+  const cudaStream_t stream = call.stream.handle;
   DeviceBuffer d_losses;
   DeviceBuffer d_factor;   // large portfolios: lower, weights, means
   DeviceBuffer d_scratch;  // large portfolios: draws per thread
@@ -294,8 +291,8 @@ Status portfolio_mc(const double* weights, const double* means, const double* lo
       pf.weights[i] = weights[i];
       pf.means[i] = means[i];
     }
-    UP_CUDA_TRY(cudaEventRecord(kernel_events.start, stream.handle));
-    mc_small_kernel<N><<<grid, kBlock, 0, stream.handle>>>(pf, paths, horizon, root, seed, d_losses.as<double>());
+    UP_CUDA_TRY(cudaEventRecord(call.kernel_events.start, stream));
+    mc_small_kernel<N><<<grid, kBlock, 0, stream>>>(pf, paths, horizon, root, seed, d_losses.as<double>());
     UP_CUDA_TRY(cudaGetLastError());
     return {};
   };
@@ -312,16 +309,16 @@ Status portfolio_mc(const double* weights, const double* means, const double* lo
       const std::size_t a = assets;
       UP_CUDA_TRY(device_malloc(&d_factor.ptr, (a * a + 2 * a) * sizeof(double)));
       double* f = d_factor.as<double>();
-      UP_CUDA_TRY(cudaMemcpyAsync(f, lower, a * a * sizeof(double), cudaMemcpyHostToDevice, stream.handle));
-      UP_CUDA_TRY(cudaMemcpyAsync(f + a * a, weights, a * sizeof(double), cudaMemcpyHostToDevice, stream.handle));
-      UP_CUDA_TRY(cudaMemcpyAsync(f + a * a + a, means, a * sizeof(double), cudaMemcpyHostToDevice, stream.handle));
+      UP_CUDA_TRY(cudaMemcpyAsync(f, lower, a * a * sizeof(double), cudaMemcpyHostToDevice, stream));
+      UP_CUDA_TRY(cudaMemcpyAsync(f + a * a, weights, a * sizeof(double), cudaMemcpyHostToDevice, stream));
+      UP_CUDA_TRY(cudaMemcpyAsync(f + a * a + a, means, a * sizeof(double), cudaMemcpyHostToDevice, stream));
       // Draw scratch capped at 256 MiB: fewer threads for wider portfolios, whose paths
       // cost O(assets^2) each and keep every thread busy anyway.
       const std::uint64_t cap = (std::uint64_t{256} << 20) / (a * sizeof(double));
       const std::uint64_t threads = std::max<std::uint64_t>(kBlock, std::min<std::uint64_t>(paths, cap) / kBlock * kBlock);
       UP_CUDA_TRY(device_malloc(&d_scratch.ptr, threads * a * sizeof(double)));
-      UP_CUDA_TRY(cudaEventRecord(kernel_events.start, stream.handle));
-      mc_large_kernel<<<static_cast<unsigned>(threads / kBlock), kBlock, 0, stream.handle>>>(
+      UP_CUDA_TRY(cudaEventRecord(call.kernel_events.start, stream));
+      mc_large_kernel<<<static_cast<unsigned>(threads / kBlock), kBlock, 0, stream>>>(
           f, f + a * a, f + a * a + a, static_cast<int>(a), paths, horizon, root, seed, d_scratch.as<double>(),
           d_losses.as<double>());
       UP_CUDA_TRY(cudaGetLastError());
@@ -332,22 +329,22 @@ Status portfolio_mc(const double* weights, const double* means, const double* lo
   const double* l = d_losses.as<double>();
   up::risk::TailResult tail{};
   if (summary != nullptr) {
-    UP_CUDA_RETURN_IF_ERROR(device_sums<1>(paths, Value{l}, d_partial, d_sums, stream.handle));
+    UP_CUDA_RETURN_IF_ERROR(device_sums<1>(paths, Value{l}, d_partial, d_sums, stream));
     UP_CUDA_RETURN_IF_ERROR(device_sums<1>(paths, SquaredDeviation{l, d_sums, static_cast<double>(paths)}, d_partial,
-                                           d_sums + 1, stream.handle));
+                                           d_sums + 1, stream));
     // Waits for the stream: everything above has run when it returns.
-    UP_CUDA_RETURN_IF_ERROR(tail_on_device(l, paths, confidence, &tail, status, stream.handle));
+    UP_CUDA_RETURN_IF_ERROR(tail_on_device(l, paths, confidence, &tail, status, stream));
   }
-  UP_CUDA_TRY(cudaEventRecord(kernel_events.stop, stream.handle));
+  UP_CUDA_TRY(cudaEventRecord(call.kernel_events.stop, stream));
   double host_sums[2] = {0, 0};
   if (summary != nullptr) {
-    UP_CUDA_TRY(cudaMemcpyAsync(host_sums, d_sums, sizeof(host_sums), cudaMemcpyDeviceToHost, stream.handle));
+    UP_CUDA_TRY(cudaMemcpyAsync(host_sums, d_sums, sizeof(host_sums), cudaMemcpyDeviceToHost, stream));
   }
   if (losses != nullptr) {
-    UP_CUDA_TRY(cudaMemcpyAsync(losses, l, paths * sizeof(double), cudaMemcpyDeviceToHost, stream.handle));
+    UP_CUDA_TRY(cudaMemcpyAsync(losses, l, paths * sizeof(double), cudaMemcpyDeviceToHost, stream));
   }
-  UP_CUDA_TRY(cudaEventRecord(total_events.stop, stream.handle));
-  UP_CUDA_TRY(cudaStreamSynchronize(stream.handle));
+  UP_CUDA_TRY(cudaEventRecord(call.total_events.stop, stream));
+  UP_CUDA_TRY(cudaStreamSynchronize(stream));
   if (summary != nullptr && *status < 0) {
     const double nd = static_cast<double>(paths);
     summary->var = tail.var;
@@ -355,7 +352,7 @@ Status portfolio_mc(const double* weights, const double* means, const double* lo
     summary->mean = -(host_sums[0] / nd);
     summary->std_error = std::sqrt(host_sums[1] / (nd - 1) / nd);
   }
-  return read_timing(kernel_events, total_events, timing);
+  return call.read_timing(timing);
 }
 
 }  // namespace up::cuda
