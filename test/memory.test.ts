@@ -16,6 +16,7 @@ import {
   gcOptimizer,
 } from '../lib/index.js';
 import { memoryAddon } from '../lib/memory/common.js';
+import { PauseSeries } from '../lib/memory/gc.js';
 import { Kind, SlabLayout, kindGeometry, layoutTable } from '../lib/memory/layout.js';
 import { firstMessage, tsWorker } from './helpers/ts-worker.js';
 
@@ -753,6 +754,13 @@ describe('GcMonitor', () => {
     expect(stats.gcTimeRatio).toBeLessThan(1);
     monitor.reset();
     expect(monitor.stats().total.count).toBe(0);
+  });
+
+  it('takes pause percentiles by nearest rank without rounding a hair up (0.999 of 1000 is rank 999)', () => {
+    const series = new PauseSeries(1000);
+    for (let ms = 1000; ms >= 1; ms--) series.add(ms);
+    const s = series.stats();
+    expect([s.p50Ms, s.p90Ms, s.p99Ms, s.p999Ms, s.maxMs]).toEqual([500, 900, 990, 999, 1000]);
   });
 
   const fixture = fileURLToPath(new URL('./fixtures/memory-gc.ts', import.meta.url));

@@ -8,13 +8,32 @@ import {
   latencyRegistry,
   monitorLatency,
 } from '../lib/monitor/index.js';
+import { percentileRank } from '../lib/monitor/histogram.js';
+
+/**
+ * Nearest rank in exact rational arithmetic, HdrHistogram's rule: p moved down one ulp, then
+ * the smallest rank r >= 1 with r >= p * n / 100 (no rounding anywhere).
+ */
+function referenceRank(p: number, n: number): number {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, p);
+  const bits = view.getBigUint64(0) - 1n; // one ulp down (p > 0)
+  const field = Number((bits >> 52n) & 0x7ffn);
+  const fraction = bits & ((1n << 52n) - 1n);
+  const mantissa = field === 0 ? fraction : fraction | (1n << 52n);
+  const exponent = (field === 0 ? 1 : field) - 1075;
+  let num = mantissa * BigInt(n);
+  let den = 100n;
+  if (exponent >= 0) num <<= BigInt(exponent);
+  else den <<= BigInt(-exponent);
+  return Math.max(1, Number((num + den - 1n) / den));
+}
 
 /** Nearest-rank reference: the smallest value with at least p% of the values <= it. */
 function referencePercentile(sorted: number[], p: number): number {
   if (p === 0) return sorted[0]!;
-  const exact = (p / 100) * sorted.length;
-  const rank = Math.max(1, Math.ceil(exact - exact * 1e-12));
-  return sorted[rank - 1]!;
+  if (p === 100) return sorted.at(-1)!;
+  return sorted[referenceRank(p, sorted.length) - 1]!;
 }
 
 /**
@@ -195,6 +214,41 @@ describe('LatencyHistogram', () => {
     expect(() => h.recordWithCount(1, '2' as unknown as number)).toThrow(TypeError);
     expect(h.summary()).toEqual({ count: 1, mean: 100, p50: 100, p99: 100, p999: 100, max: 100 });
     expect(h.overflowCount).toBe(0);
+  });
+
+  it('reports the value at a percentile a hair above a rank as the next value (HdrHistogram Java test)', () => {
+    const h = new LatencyHistogram();
+    h.record(1);
+    h.record(2);
+    expect(h.percentile(50)).toBe(1);
+    expect(h.percentile(50.0000000000001)).toBe(2);
+    expect(h.percentile(49.9999999999999)).toBe(1);
+    const hundred = new LatencyHistogram();
+    for (let v = 1; v <= 100; v++) hundred.record(v);
+    // 7% of 100 rounds to 7.000000000000001 in doubles; the rank is still 7. One ulp above 7
+    // counts as 7 (the ulp HdrHistogram takes off), two ulps above is the next rank.
+    expect(hundred.percentile(7)).toBe(7);
+    expect(hundred.percentile(7.000000000000001)).toBe(7);
+    expect(hundred.percentile(7.000000000000002)).toBe(8);
+  });
+
+  it('gives the exact nearest rank for any percentile and count', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0, max: 100, noNaN: true, minExcluded: true, maxExcluded: true }),
+        fc.integer({ min: 1, max: 1_000_000 }),
+        (p, n) => {
+          expect(percentileRank(p, n)).toBe(referenceRank(p, n));
+        },
+      ),
+      { numRuns: 5000 },
+    );
+    for (const n of [1, 2, 3, 7, 100, 1000, 12345]) {
+      for (let k = 0; k <= n && k <= 200; k++) {
+        const p = (100 * k) / n;
+        if (p > 0 && p < 100) expect(percentileRank(p, n)).toBe(referenceRank(p, n));
+      }
+    }
   });
 
   it('validates percentile arguments', () => {

@@ -16,6 +16,7 @@ import { type EventLoopUtilization, type PerformanceEntry, PerformanceObserver, 
 import { setFlagsFromString } from 'node:v8';
 
 import { invalidRange, invalidType } from '../errors.js';
+import { percentileRank } from '../monitor/histogram.js';
 
 export type GcKind = 'minor' | 'major' | 'incremental' | 'weakcb';
 const kKinds: readonly GcKind[] = ['minor', 'major', 'incremental', 'weakcb'];
@@ -46,7 +47,8 @@ export interface GcMonitorOptions {
   maxSamples?: number;
 }
 
-class PauseSeries {
+/** Pauses of one kind: count, total, max over all, percentiles over the last `maxSamples`. @internal */
+export class PauseSeries {
   count = 0;
   totalMs = 0;
   maxMs = 0;
@@ -65,16 +67,17 @@ class PauseSeries {
 
   stats(): GcPauseStats {
     const kept = this.samples.slice(0, Math.min(this.count, this.samples.length)).sort();
-    const at = (p: number) => (kept.length === 0 ? 0 : kept[Math.min(kept.length - 1, Math.ceil(p * kept.length) - 1)]!);
+    // Nearest rank by the histogram's rule: 0.999 * 1000 is 999.0000000000001 in doubles.
+    const at = (p: number) => (kept.length === 0 ? 0 : kept[percentileRank(p, kept.length) - 1]!);
     return {
       count: this.count,
       totalMs: this.totalMs,
       maxMs: this.maxMs,
       meanMs: this.count === 0 ? 0 : this.totalMs / this.count,
-      p50Ms: at(0.5),
-      p90Ms: at(0.9),
-      p99Ms: at(0.99),
-      p999Ms: at(0.999),
+      p50Ms: at(50),
+      p90Ms: at(90),
+      p99Ms: at(99),
+      p999Ms: at(99.9),
     };
   }
 }

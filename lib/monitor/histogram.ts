@@ -263,8 +263,10 @@ export class LatencyHistogram {
    * The value at percentile `p` (0..100): the smallest recorded value such that at least
    * p% of the values are <= it (nearest rank), reported as the highest value equivalent to
    * it within the histogram's precision (so at most 10^-significantFigures above it), then
-   * clamped to [min, max]. p = 0 gives min, p = 100 gives max. Values that overflowed sit at
-   * highestTrackableValue for this purpose. NaN when empty.
+   * clamped to [min, max]. As in HdrHistogram (Java), p is first taken one ulp lower, so a p
+   * that rounding put a hair above a rank keeps that rank, and 50.0000000000001 of [1, 2] is 2.
+   * p = 0 gives min, p = 100 gives max. Values that overflowed sit at highestTrackableValue
+   * for this purpose. NaN when empty.
    * @example
    * const h = new LatencyHistogram();
    * for (let i = 1; i <= 1000; i++) h.record(i * 1000);
@@ -368,11 +370,25 @@ export class LatencyHistogram {
   }
 }
 
+const f64 = new Float64Array(1);
+const u32 = new Uint32Array(f64.buffer);
+/** Index of the low 32 bits of f64[0] in u32 (0 on little-endian hosts). */
+const kLow = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
+
+/** The largest double below a positive finite x (Java's Math.nextDown). */
+function nextDown(x: number): number {
+  f64[0] = x;
+  if (u32[kLow] === 0) u32[1 - kLow]!--;
+  u32[kLow]!--;
+  return f64[0];
+}
+
 /**
- * Nearest rank for percentile p of n values: ceil(p/100 * n), at least 1. The product is
- * nudged down by a relative 1e-12 so that 7% of 100 is rank 7, not 8, despite rounding.
+ * Nearest rank for percentile p (0 < p < 100) of n values: ceil(p/100 * n), at least 1,
+ * computed as HdrHistogram's Java `getValueAtPercentile` does: p is first moved down by one
+ * ulp, so a product that rounding lifted a hair above an integer (7% of 100) keeps its rank,
+ * while a percentile asked for above a rank (50.0000000000001 of 2 values) gets the next one.
  */
 export function percentileRank(p: number, n: number): number {
-  const exact = (p / 100) * n;
-  return Math.max(1, Math.ceil(exact - exact * 1e-12));
+  return Math.max(1, Math.ceil((nextDown(p) * n) / 100));
 }
