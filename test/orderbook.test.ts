@@ -125,12 +125,17 @@ describe.each(backends)('OrderBook (%s core)', (backend) => {
     expect(book.isCrossed()).toBe(true);
     expect(book.spread()).toBe(-1);
     expect([book.bestBidPrice(), book.bestAskPrice()]).toEqual([101, 100]);
-    book.updateAsk(101, 1);
-    expect(book.isCrossed()).toBe(true); // locked counts
+    expect(book.isLocked()).toBe(false);
     book.updateAsk(100, 0);
+    book.updateAsk(101, 1);
+    // Bid equal to ask is locked, not crossed (nautilus_trader keeps the two apart).
+    expect([book.isCrossed(), book.isLocked()]).toEqual([false, true]);
+    expect(book.spread()).toBe(0);
     book.updateAsk(101, 0);
     book.updateAsk(101.01, 1);
-    expect(book.isCrossed()).toBe(false);
+    expect([book.isCrossed(), book.isLocked()]).toEqual([false, false]);
+    book.updateAsk(101.01, 0);
+    expect([book.isCrossed(), book.isLocked()]).toEqual([false, false]); // one side empty
   });
 
   it.each([
@@ -217,6 +222,7 @@ function l2Reads(book: OrderBook, probeQty: number, probePrice: number): unknown
     spread: book.spread(),
     mid: book.midPrice(),
     crossed: book.isCrossed(),
+    locked: book.isLocked(),
     vwap: [book.avgPriceForQuantity('buy', probeQty), book.avgPriceForQuantity('sell', probeQty)],
     qty: [book.quantityForPrice('buy', probePrice), book.quantityForPrice('sell', probePrice)],
   };
@@ -254,7 +260,8 @@ function l2ModelReads(m: L2Model, probeQty: number, probePrice: number): unknown
     asks: asks.flatMap(([t, s]) => [px(t), s]),
     spread: a && b ? (a[0] - b[0]) / 100 : Number.NaN,
     mid: a && b ? (a[0] + b[0]) / 100 / 2 : Number.NaN,
-    crossed: a !== undefined && b !== undefined && b[0] >= a[0],
+    crossed: a !== undefined && b !== undefined && b[0] > a[0],
+    locked: a !== undefined && b !== undefined && b[0] === a[0],
     vwap: [vwap(asks), vwap(bids)],
     qty: [qty(asks, true), qty(bids, false)],
   };
@@ -409,6 +416,49 @@ describe.each(backends)('MatchingEngine (%s core)', (backend) => {
     expect(me.cancel(1.5)).toBe(false);
     expect(() => me.cancel('1' as unknown as number)).toThrow(TypeError);
     expect([me.bidLevels, me.askLevels]).toEqual([0, 0]);
+  });
+
+  it('rejects a post-only modify that would take and leaves the original working, priority intact', () => {
+    const me = make();
+    me.submit({ side: 'sell', price: 100, quantity: 1 });
+    const a = me.submit({ side: 'buy', price: 99, quantity: 2, postOnly: true }).orderId;
+    const b = me.submit({ side: 'buy', price: 99, quantity: 1 }).orderId;
+    const before = me.getOrder(a);
+    expect(me.modify(a, { price: 100 })).toEqual({
+      orderId: a,
+      status: 'rejected',
+      rejectReason: 'post-only-would-take',
+      filledQuantity: 0,
+      remainingQuantity: 2,
+      averagePrice: Number.NaN,
+      fills: [],
+    });
+    expect(me.modify(a, { price: 100.5, quantity: 1 }).status).toBe('rejected');
+    expect(me.getOrder(a)).toEqual(before);
+    expect([me.bestBidPrice(), me.bestBidSize(), me.bestAskPrice()]).toEqual([99, 3, 100]);
+    // Still first in time at 99: a sell there fills a before b.
+    const hit = me.submit({ side: 'sell', price: 99, quantity: 2.5 });
+    expect(hit.fills.map((f) => [f.makerOrderId, f.quantity])).toEqual([[a, 2], [b, 0.5]]);
+    // A post-only move that does not cross is accepted as usual.
+    const c = me.submit({ side: 'buy', price: 98, quantity: 1, postOnly: true }).orderId;
+    expect(me.modify(c, { price: 99.5 })).toMatchObject({ status: 'new', remainingQuantity: 1 });
+  });
+
+  it('treats a modify as a new aggressor under self-trade prevention', () => {
+    const me = make('cancel-taker');
+    const maker = me.submit({ side: 'sell', price: 100, quantity: 1, ownerId: 7 }).orderId;
+    const mine = me.submit({ side: 'buy', price: 99, quantity: 1, ownerId: 7 }).orderId;
+    // Moving onto the owner's own offer: the amended order is the taker and is cancelled.
+    expect(me.modify(mine, { price: 100 })).toMatchObject({ orderId: mine, status: 'cancelled', filledQuantity: 0 });
+    expect(me.getOrder(mine)).toBeUndefined();
+    expect(me.getOrder(maker)?.quantity).toBe(1);
+  });
+
+  it('is never crossed or locked after matching', () => {
+    const me = make();
+    me.submit({ side: 'sell', price: 100, quantity: 1 });
+    me.submit({ side: 'buy', price: 100, quantity: 0.5 });
+    expect([me.isCrossed(), me.isLocked(), me.bestBidPrice(), me.bestAskPrice()]).toEqual([false, false, Number.NaN, 100]);
   });
 
   it.each([
@@ -648,6 +698,7 @@ function step(engines: MatchingEngine[], model: EngineModel, op: EngineOp): void
   for (const me of engines) {
     expect(engineReads(me)).toEqual(reads);
     expect(me.isCrossed()).toBe(false);
+    expect(me.isLocked()).toBe(false);
     expect(me.getOrder(touched)).toEqual(modelOrder(model, touched));
   }
 }

@@ -371,6 +371,11 @@ void MatchingEngine::modify(uint64_t id, bool has_price, int64_t ticks, bool has
     refresh_top();
     return;
   }
+  if (o.post_only) {
+    // A rejected cancel/replace leaves the original working, with its priority.
+    report(id, OrderStatus::rejected, 0, o.remaining, RejectReason::post_only_would_take);
+    return;
+  }
   const Order copy = o;
   const int32_t li = o.level;
   unlink(h);

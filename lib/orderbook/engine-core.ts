@@ -423,6 +423,11 @@ export class TsEngineCore implements EngineCore {
     }
     const side = this.oSide[h]!;
     const post = this.oPost[h]!;
+    if (post !== 0 && this.wouldTake(side, newTicks)) {
+      // A rejected cancel/replace leaves the original working, with its priority.
+      this.report(id, StatusCode.rejected, 0, this.oRem[h]!, RejectCode.postOnlyWouldTake);
+      return;
+    }
     const owner = this.oOwner[h]!;
     const client = this.oClient[h]!;
     const filled = this.oFilled[h]!;

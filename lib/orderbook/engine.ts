@@ -249,10 +249,19 @@ export class MatchingEngine extends BookReads {
   }
 
   /**
-   * Changes a resting order's price and/or open quantity. Shrinking the quantity at the same
-   * price keeps time priority; anything else re-enters the order at the back of its new level
-   * (it may trade if the new price crosses; a post-only one is rejected instead). Quantity 0
-   * cancels. An id that is not resting is a RangeError.
+   * Changes a resting order's price and/or open quantity (a cancel/replace). Shrinking the
+   * quantity at the same price keeps time priority; anything else re-enters the order at the
+   * back of its new level, and if the new price crosses it trades at once as the aggressor.
+   * Quantity 0 cancels. An id that is not resting is a RangeError.
+   *
+   * A post-only order whose new price would take is rejected (`status: 'rejected'`,
+   * `rejectReason: 'post-only-would-take'`) and, as at every major venue, the original stays
+   * working unchanged with its priority; the report's remainingQuantity is what still rests.
+   *
+   * Under self-trade prevention the amended order is the taker: moving it onto the same owner's
+   * resting order applies the engine's policy with the amended order as the aggressor, so
+   * 'cancel-taker' and 'cancel-both' cancel the amended order (status 'cancelled', and it no
+   * longer rests), and 'cancel-maker' cancels the owner's resting order instead.
    * @example
    * me.modify(id, { quantity: 0.5 });          // keeps priority
    * me.modify(id, { price: 101, quantity: 2 }); // loses priority

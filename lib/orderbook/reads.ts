@@ -83,9 +83,17 @@ export abstract class BookReads {
   midPrice(): number {
     return this.tick.toValue(this.view[Top.askTicks]! + this.view[Top.bidTicks]!) / 2;
   }
-  /** True when the best bid is at or above the best ask (crossed or locked). Never "fixed". */
+  /**
+   * True when the best bid is above the best ask. A book whose bid equals its ask is locked,
+   * not crossed (see isLocked), as in nautilus_trader. Neither is ever "fixed" by the book.
+   * False when a side is empty.
+   */
   isCrossed(): boolean {
-    return this.view[Top.bidTicks]! >= this.view[Top.askTicks]!;
+    return this.view[Top.bidTicks]! > this.view[Top.askTicks]!;
+  }
+  /** True when the best bid equals the best ask (compared in ticks). False when a side is empty. */
+  isLocked(): boolean {
+    return this.view[Top.bidTicks]! === this.view[Top.askTicks]!;
   }
   /** Number of bid price levels. */
   get bidLevels(): number {

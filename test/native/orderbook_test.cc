@@ -184,6 +184,13 @@ void test_engine_rules() {
   CHECK_EQ(e.view()[kReportReject], 1);
   e.submit(Side::ask, false, 10001, 1, TimeInForce::gtc, true, 0, 0);
   CHECK_EQ(status(e), kNew);
+  // A post-only modify that would take is rejected and the original keeps working.
+  const uint64_t p1 = oid(e);
+  e.modify_and_publish(p1, true, 10000, false, 0);
+  CHECK_EQ(status(e), kRejected);
+  CHECK_EQ(e.view()[kReportReject], 1);
+  CHECK_EQ(remaining(e), 1);
+  CHECK(e.query(p1) && e.view()[kQueryRemainingLots] == 1);
   // Market order into the bid.
   e.submit(Side::ask, true, 0, 3, TimeInForce::gtc, false, 0, 0);
   CHECK_EQ(status(e), kFilled);
