@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// Builds the CPU addon (node-gyp) and, where nvcc exists, the GPU addon (cmake-js).
+// Builds the CPU addon (node-gyp) and, where nvcc and an NVIDIA driver exist (or when
+// ULTRA_PERF_BUILD_CUDA=1 asks), the GPU addon (cmake-js). Each step says what it builds and
+// how long it took; ULTRA_PERF_SKIP_NATIVE=1 / ULTRA_PERF_SKIP_CUDA=1 skip them.
 // A failed native build prints one warning and exits 0: the pure-TS backend still works.
 // A consumer with a prebuild for this platform builds nothing.
 import { spawnSync } from 'node:child_process';
@@ -25,6 +27,7 @@ function warn(what, detail) {
 
 function run(cmd, args, what) {
   const started = Date.now();
+  console.log(`ultra-performance: building the ${what}${verbose || force ? '' : ' (ULTRA_PERF_BUILD_VERBOSE=1 shows the log)'}`);
   const res = spawnSync(cmd, args, {
     cwd: root,
     encoding: 'utf8',
@@ -74,12 +77,21 @@ const nodeGyp = resolveBin('node-gyp', 'bin/node-gyp.js');
 if (nodeGyp === null) {
   warn('node-gyp is not installed, so the CPU addon was not built', '');
 } else {
-  run(process.execPath, [nodeGyp, 'rebuild'], 'CPU addon (node-gyp)');
+  run(process.execPath, [nodeGyp, 'rebuild', '--jobs=max'], 'CPU addon (node-gyp)');
 }
 
+// The same test lib/backend.ts makes before it probes the GPU addon: without a driver the
+// addon could never load, so building it (a minute of nvcc) is only worth it when asked.
+const hasDriver =
+  process.platform !== 'linux' || existsSync('/proc/driver/nvidia/version') || existsSync('/dev/nvidiactl');
 const nvcc = process.env.CUDACXX || which('nvcc') || (existsSync('/usr/local/cuda/bin/nvcc') ? '/usr/local/cuda/bin/nvcc' : null);
 if (process.env.ULTRA_PERF_SKIP_CUDA === '1') {
   console.log('ultra-performance: ULTRA_PERF_SKIP_CUDA=1, GPU addon skipped');
+} else if (!hasDriver && process.env.ULTRA_PERF_BUILD_CUDA !== '1') {
+  console.log(
+    'ultra-performance: no NVIDIA driver on this machine, GPU addon not built ' +
+      '(ULTRA_PERF_BUILD_CUDA=1 builds it anyway, e.g. to check the kernels compile)',
+  );
 } else if (nvcc === null) {
   console.log('ultra-performance: nvcc not found, GPU addon skipped (CPU and TS backends unaffected)');
 } else {

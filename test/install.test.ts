@@ -31,6 +31,14 @@ describe('install script (scripts/build-native.mjs)', () => {
     expect(existsSync(join(dir, 'build', 'Release', 'ultra_performance.node'))).toBe(false);
   });
 
+  const hasDriver = existsSync('/proc/driver/nvidia/version') || existsSync('/dev/nvidiactl');
+  it.runIf(process.platform === 'linux' && !hasDriver)('does not spend minutes on a GPU addon no driver could load, unless asked', () => {
+    const r = install({ CXX: 'false', CC: 'false', ULTRA_PERF_SKIP_CUDA: '', ULTRA_PERF_BUILD_CUDA: '' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/building the CPU addon \(node-gyp\)/);
+    expect(r.stdout).toMatch(/no NVIDIA driver on this machine, GPU addon not built \(ULTRA_PERF_BUILD_CUDA=1 builds it anyway/);
+  });
+
   it('builds nothing and says so with ULTRA_PERF_SKIP_NATIVE=1', () => {
     const r = install({ ULTRA_PERF_SKIP_NATIVE: '1' });
     expect(r.status).toBe(0);
