@@ -332,12 +332,13 @@ describe('MicrosecondTimer', () => {
     expect(timer.elapsedNs()).toBe(us * 1000);
   });
 
-  it('reads 0 before start(), runs while started, and stop() is idempotent', () => {
+  it('reads 0 before start(), refuses stop() before start(), runs while started, and stop() is idempotent', () => {
     const timer = new MicrosecondTimer();
     expect(timer.running).toBe(false);
     expect(timer.elapsedNs()).toBe(0);
     expect(timer.rawElapsedNs()).toBe(0);
-    expect(timer.stop()).toBe(0);
+    expect(() => timer.stop()).toThrow(expect.objectContaining({ code: 'ERR_ULTRA_PERF_TIMER_NOT_STARTED' }));
+    expect(() => timer.stopNs()).toThrow(/MicrosecondTimer.stop\(\) was called before start\(\)/);
     timer.start();
     expect(timer.running).toBe(true);
     sleepSync(2);

@@ -116,6 +116,16 @@ describe.runIf(linux)('applyCorePlan', () => {
     expect(() => applyCorePlan(null as never, 'trading')).toThrow(TypeError);
     expect(() => applyCorePlan({ ...plan, network: [-3] }, 'trading')).toThrow(/for plan.network\[0\] but received -3/);
   });
+
+  it('refuses a plan naming a core this machine does not have, whichever role is applied', () => {
+    const before = getThreadAffinity();
+    const bad = { ...plan, background: [0, online + 5] };
+    expect(() => applyCorePlan(bad, 'trading')).toThrow(RangeError);
+    expect(() => applyCorePlan(bad, 'trading')).toThrow(
+      new RegExp(`Expected a core this machine has \\(.+\\) for plan.background\\[1\\] but received ${online + 5}`),
+    );
+    expect(getThreadAffinity()).toEqual(before);
+  });
 });
 
 describe('CPU identification', () => {

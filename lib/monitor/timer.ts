@@ -2,7 +2,7 @@
  * MicrosecondTimer: a stopwatch over process.hrtime.bigint() (see clock.ts for why not
  * performance.now()) whose own cost is measured once and subtracted.
  */
-import { invalidRange, invalidType } from '../errors.js';
+import { UltraPerfError, invalidRange, invalidType } from '../errors.js';
 import { kHi, kLo, kTwoPow32 } from './clock.js';
 
 const kDefaultPairs = 5_000;
@@ -121,6 +121,8 @@ export class MicrosecondTimer {
   /**
    * Stops the stopwatch and returns the elapsed time in µs, overhead subtracted, >= 0.
    * When already stopped, returns the same reading again.
+   * @throws UltraPerfError (code `ERR_ULTRA_PERF_TIMER_NOT_STARTED`) before the first start():
+   *   there is no interval to report, and a 0 would hide the missing start().
    * @example
    * timer.start();
    * work();
@@ -134,6 +136,7 @@ export class MicrosecondTimer {
    * Stops the stopwatch and returns the elapsed time in whole ns, overhead subtracted, >= 0.
    * Allocation-free in every case that matters (see the class notes). When already
    * stopped, returns the same reading again.
+   * @throws UltraPerfError (code `ERR_ULTRA_PERF_TIMER_NOT_STARTED`) before the first start().
    * @example
    * timer.start();
    * work();
@@ -143,6 +146,8 @@ export class MicrosecondTimer {
     if (this.running_) {
       this.ticks_[1] = process.hrtime.bigint();
       this.running_ = false;
+    } else if (!this.started_) {
+      throw new UltraPerfError('ERR_ULTRA_PERF_TIMER_NOT_STARTED', 'MicrosecondTimer.stop() was called before start()');
     }
     return this.elapsedNs();
   }

@@ -176,10 +176,30 @@ export interface CorePlan {
 export type CoreRole = keyof CorePlan;
 const kRoles: readonly CoreRole[] = ['trading', 'network', 'background', 'isolated'];
 
+/** The machine's online cores: /sys/devices/system/cpu/online on Linux ("0-3,6"), else 0..n-1. */
+function machineCores(): Set<number> {
+  const out = new Set<number>();
+  try {
+    for (const part of readFileSync('/sys/devices/system/cpu/online', 'utf8').trim().split(',')) {
+      const [lo, hi] = part.split('-').map(Number);
+      for (let c = lo!; c <= (hi ?? lo!); c++) out.add(c);
+    }
+  } catch {
+    // No sysfs: os.cpus() lists the online cores.
+  }
+  if (out.size === 0) for (let c = 0; c < cpus().length; c++) out.add(c);
+  return out;
+}
+
+function describeCores(cores: Set<number>): string {
+  const sorted = [...cores].sort((a, b) => a - b);
+  return sorted.length > 8 ? `${sorted[0]}..${sorted.at(-1)}, ${sorted.length} cores` : `cores ${sorted.join(', ')}`;
+}
+
 /**
  * Pins the calling thread to the cores that `plan` gives `role`, after checking the
- * plan: every list holds valid core indices and no isolated core is shared with
- * another role. Returns the cores applied.
+ * whole plan: every list holds cores this machine has online and no isolated core is
+ * shared with another role. Returns the cores applied.
  * @example
  * const plan = { trading: [2], network: [1], background: [0], isolated: [3] };
  * applyCorePlan(plan, 'network'); // this thread now runs on core 1 only
@@ -195,6 +215,17 @@ export function applyCorePlan(plan: CorePlan, role: CoreRole): number[] {
       continue;
     }
     lists.set(r, validateCores(list, `plan.${r}`));
+  }
+  // A plan is written for one machine: a core this one does not have is a mistake in the plan,
+  // caught before any thread is pinned, not when a later role is applied.
+  const present = machineCores();
+  for (const r of kRoles) {
+    const list = lists.get(r)!;
+    for (let i = 0; i < list.length; i++) {
+      if (!present.has(list[i]!)) {
+        throw invalidRange(`plan.${r}[${i}]`, `a core this machine has (${describeCores(present)})`, list[i]);
+      }
+    }
   }
   const isolated = new Set(lists.get('isolated'));
   for (const r of kRoles) {
