@@ -1,7 +1,9 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'lib/index.ts', cli: 'lib/cli.ts' },
+  // replay-worker: the TS replayer's worker_thread entry, which replay.ts finds next to
+  // index.js / index.cjs (lib/queue/replay.ts, replayWorkerEntry).
+  entry: { index: 'lib/index.ts', cli: 'lib/cli.ts', 'replay-worker': 'lib/queue/replay-worker.ts' },
   format: ['esm', 'cjs'],
   dts: { entry: { index: 'lib/index.ts' } },
   target: 'node20',

@@ -1,4 +1,10 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
 import fc from 'fast-check';
+import { build, type Options } from 'tsup';
 import { describe, expect, it } from 'vitest';
 
 import { cpuAddon } from '../lib/backend.js';
@@ -16,6 +22,7 @@ import {
 import { firstMessage, tsWorker } from './helpers/ts-worker.js';
 import { packedFrames } from './fixtures/queue-messages.js';
 import { defaultPaths, kWholeSlotCopyMaxBytes } from '../lib/queue/queue.js';
+import tsupConfig from '../tsup.config.js';
 
 const native = process.env.ULTRA_PERF_BACKEND === 'native';
 /** The implementations a queue object can be asked for in this project. */
@@ -613,6 +620,34 @@ describe('replayIntoQueue', () => {
     }
     await new Promise((r) => setTimeout(r, 20));
     expect(q.size()).toBe(0);
+  });
+
+  // The child forces the TS backend whatever this project is, so one project runs it.
+  it.skipIf(native)('runs its TS worker from the built package, ESM and CJS, with no tsx', async () => {
+    // A private build of this source with the package's own tsup config (no types), so
+    // the check neither reads a stale dist/ nor races the other project over it.
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    mkdirSync(join(root, '.tmp'), { recursive: true });
+    const outDir = join(mkdtempSync(join(root, '.tmp', 'queue-dist-')), 'dist');
+    try {
+      await build({ ...(tsupConfig as Options), config: false, outDir, dts: false, clean: false, silent: true });
+      const fixture = fileURLToPath(new URL('./fixtures/queue-replay-package.mjs', import.meta.url));
+      for (const [format, file] of [
+        ['esm', 'index.js'],
+        ['cjs', 'index.cjs'],
+      ] as const) {
+        const child = spawnSync(process.execPath, [fixture, join(outDir, file), format, '5000'], {
+          encoding: 'utf8',
+          timeout: 60_000,
+          env: { ...process.env, ULTRA_PERF_BACKEND: 'ts', NODE_OPTIONS: '' },
+        });
+        expect(child.stderr, format).toBe('');
+        const report = JSON.parse(child.stdout) as Record<string, unknown>;
+        expect(report, format).toEqual({ native: false, pushed: 5000, popped: 5000, inOrder: true, checksum: report.expected, expected: expect.any(Number) });
+      }
+    } finally {
+      rmSync(join(outDir, '..'), { recursive: true, force: true });
+    }
   });
 
   it('refuses bad frames, options and queues before pushing anything', async () => {

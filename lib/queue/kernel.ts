@@ -3,11 +3,13 @@
  * mpmc_queue.hpp, on the same bytes (layout in layout.ts and cpp/queue/layout.hpp),
  * returning the same status codes.
  *
- * Every function here is self-contained: it reads only its parameters, `Atomics` and
- * the const enums below (which the compiler inlines as literals). That lets
- * replay.ts ship their source text to a worker_thread (`fn.toString()`), so the TS
- * backend's replayer runs this exact code. Keep it so: no imports, no module-level
- * values, no nested functions.
+ * These are ordinary module functions: queue.ts, spsc.ts and mpmc.ts call them on the
+ * JS thread and replay-worker.ts imports them into the TS replayer's worker_thread, so
+ * both run this code. The rule now: no module-level mutable state (every thread loads
+ * its own copy of this module and threads share only the queue's buffer), and helpers
+ * called from the hot paths (tryPush/tryPop/pushBatch/popBatch) stay small and
+ * monomorphic (always an Int32Array over a SharedArrayBuffer, small integers), so
+ * TurboFan inlines them and a shared step costs no call.
  *
  * Callers validate arguments first (lib/queue/queue.ts); these functions trust them.
  */

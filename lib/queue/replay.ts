@@ -7,16 +7,20 @@
  * thread-safe function that runs Atomics.notify on the thread that called
  * replayIntoQueue (the only way native code can reach Atomics.wait sleepers).
  *
- * TS backend: a worker_thread running kernel.ts's replayLoop, the same algorithm on
- * the same kernels; it sleeps on a full queue with Atomics.wait instead of polling.
+ * TS backend: a worker_thread whose entry is replay-worker.ts, running kernel.ts's
+ * replayLoop, the same algorithm on the same kernels; it sleeps on a full queue with
+ * Atomics.wait instead of polling.
  * Starting a worker costs some milliseconds more than starting a native thread.
  */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
 import { BackendUnavailableError, invalidRange, invalidType } from '../errors.js';
-import { copyIn, mpmcPushBatch, mpmcPushOne, replayLoop, spscPushBatch, type ReplayOutcome } from './kernel.js';
+import type { ReplayOutcome } from './kernel.js';
 import { Status, Word } from './layout.js';
 import { kQueueViews, nativeQueueAddon, SharedQueue } from './queue.js';
+import type { ReplayWorkerData } from './replay-worker.js';
 
 /** Frames as separate arrays, or packed back to back with their lengths. */
 export type ReplayFrames = readonly Uint8Array[] | { data: Uint8Array; lengths: Uint32Array };
@@ -100,23 +104,29 @@ function checkOptions(options: unknown): { rate: number; backend: 'auto' | 'ts' 
   return { rate, backend: backend ?? 'auto' };
 }
 
-let workerSource: string | undefined;
+let workerEntry: URL | undefined;
 
-/** The worker's whole program: the kernels' own source text, then one call. */
-function replayWorkerSource(): string {
-  workerSource ??= [
-    "'use strict';",
-    // Some transpilers wrap functions in a __name(fn, "name") helper for stack traces.
-    'var __name = function (target) { return target; };',
-    "const { parentPort, workerData } = require('node:worker_threads');",
-    copyIn.toString(),
-    mpmcPushOne.toString(),
-    spscPushBatch.toString(),
-    mpmcPushBatch.toString(),
-    `const replay = (${replayLoop.toString()});`,
-    'parentPort.postMessage(replay(workerData.buffer, workerData.data, workerData.lengths, workerData.ratePerSec));',
-  ].join('\n');
-  return workerSource;
+/**
+ * The replay worker's entry file, found next to the module running this code (resolved
+ * once). In the package that module is dist/index.js (ESM) or dist/index.cjs (CJS, where
+ * tsup's `shims` provides import.meta.url), and tsup builds dist/replay-worker.js and
+ * .cjs beside them; each build starts the worker in its own format. From source
+ * (vitest, tsx) it is lib/queue/replay.ts, and the entry is replay-worker-source.mjs,
+ * which registers tsx inside the worker before loading replay-worker.ts: a .ts entry
+ * with `execArgv: ['--import', 'tsx']` fails on Node 20, which does not apply a
+ * worker's --import hooks to its modules. Throws, naming the path, when the file is
+ * missing (a bundler that inlined dist/index.js elsewhere without copying it).
+ */
+function replayWorkerEntry(): URL {
+  if (workerEntry !== undefined) return workerEntry;
+  const here = import.meta.url;
+  const name = here.endsWith('.ts') ? './replay-worker-source.mjs' : here.endsWith('.cjs') ? './replay-worker.cjs' : './replay-worker.js';
+  const entry = new URL(name, here);
+  if (!existsSync(entry)) {
+    throw new Error(`replayIntoQueue's TS worker needs ${fileURLToPath(entry)}, which is missing: copy it from ultra-performance's dist/ when bundling`);
+  }
+  workerEntry = entry;
+  return entry;
 }
 
 function settle(outcome: ReplayOutcome, stack: Error): ReplayResult {
@@ -163,10 +173,8 @@ export function replayIntoQueue(queue: SharedQueue, frames: ReplayFrames, option
       return addon.replayIntoQueue(views.u8, pinned.data, pinned.lengths, rate, wake).then((o) => settle(o, stack));
     }
     return new Promise<ReplayResult>((resolve, reject) => {
-      const worker = new Worker(replayWorkerSource(), {
-        eval: true,
-        workerData: { buffer: queue.buffer, data: packed.data, lengths: packed.lengths, ratePerSec: rate },
-      });
+      const workerData: ReplayWorkerData = { buffer: queue.buffer, data: packed.data, lengths: packed.lengths, ratePerSec: rate };
+      const worker = new Worker(replayWorkerEntry(), { workerData });
       let done = false;
       worker.once('message', (outcome: ReplayOutcome) => {
         done = true;

@@ -3,7 +3,7 @@
 // prebuilds), install it into a temp project with --ignore-scripts (as current npm
 // does for dependencies), and import it with prebuilds (native) and without (TS).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,7 +34,7 @@ try {
   const files = new Set(packed.files.map((f) => f.path));
   const tarball = join(work, packed.filename);
   console.log(`packed ${packed.filename}: ${files.size} files, ${(packed.size / 1024).toFixed(0)} KiB`);
-  for (const f of ['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/cli.js', 'binding.gyp', 'CMakeLists.txt', 'package.json']) {
+  for (const f of ['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/cli.js', 'dist/replay-worker.js', 'dist/replay-worker.cjs', 'binding.gyp', 'CMakeLists.txt', 'package.json']) {
     check(`tarball has ${f}`, files.has(f));
   }
   const prebuild = [...files].find((f) => /^prebuilds\/linux-x64\/[^/]+\.node$/.test(f));
@@ -73,6 +73,18 @@ try {
   r = node(['-e', cjs], app);
   info = r.status === 0 ? JSON.parse(r.out) : {};
   check('CJS require without prebuilds falls back to TS', info.native === false, r.err || JSON.stringify(info));
+  // replayIntoQueue's TS backend starts a worker from the package's dist/replay-worker.*:
+  // replay frames through it into a queue drained here, from each build.
+  copyFileSync(join(root, 'test', 'fixtures', 'queue-replay-package.mjs'), join(app, 'replay.mjs'));
+  for (const format of ['esm', 'cjs']) {
+    r = node(['replay.mjs', 'ultra-performance', format, '5000'], app);
+    info = r.status === 0 ? JSON.parse(r.out) : {};
+    check(
+      `${format.toUpperCase()}: the TS replay worker runs from the tarball (5000 frames, in order, same checksum)`,
+      info.native === false && info.pushed === 5000 && info.popped === 5000 && info.inOrder === true && info.checksum === info.expected,
+      r.err || JSON.stringify(info),
+    );
+  }
   r = node(['-e', cjs], app, { ULTRA_PERF_BACKEND: 'native' });
   check('ULTRA_PERF_BACKEND=native without prebuilds fails loudly', r.status !== 0 && /ULTRA_PERF_BACKEND=native but/.test(r.err));
 } catch (err) {
