@@ -95,6 +95,11 @@ describe('layout', () => {
     const i32 = new Int32Array(q.buffer);
     expect([i32[W.magic]! >>> 0, i32[W.version], i32[W.kind], i32[W.capacity]]).toEqual([0x55505155, 1, 1, 4]);
   });
+
+  it("puts each side's asleep flag in the word after its sequence (kernel.ts Sleepers relies on it)", () => {
+    expect(queueLayout.consumersAsleepOffset).toBe(queueLayout.notEmptySeqOffset! + 4);
+    expect(queueLayout.producersAsleepOffset).toBe(queueLayout.notFullSeqOffset! + 4);
+  });
 });
 
 describe('choosing the implementation', () => {

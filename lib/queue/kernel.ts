@@ -79,6 +79,52 @@ export const enum Status {
   WakeBit = 536870912,
 }
 
+// ---- The wake protocol (README "Sleeping"; cpp/queue/queue_base.hpp wake_*_if_waiting) ----
+
+/**
+ * The two sides that sleep, each named by the word it waits on; its asleep flag is the
+ * next word (layout v1: NotEmptySeq/ConsumersAsleep on line 5, NotFullSeq/ProducersAsleep
+ * on line 6), so a sequence and a flag of different sides can never be paired.
+ */
+export const enum Sleepers {
+  /** Consumers wait on NotEmptySeq for a push; flag ConsumersAsleep. */
+  Consumers = Word.NotEmptySeq,
+  /** Producers wait on NotFullSeq for a pop; flag ProducersAsleep. */
+  Producers = Word.NotFullSeq,
+}
+
+/**
+ * A sleeper's half, before its last try: reads the sequence, then raises the flag, and
+ * returns the value to Atomics.wait on. Read before raise: whoever takes the flag down
+ * after the read has bumped the sequence by the time the sleeper waits, so the wait
+ * cannot miss it.
+ */
+export function prepareToSleep(i32: Int32Array, side: Sleepers): number {
+  const seq = Atomics.load(i32, side);
+  Atomics.store(i32, side + 1, 1);
+  return seq;
+}
+
+/**
+ * The publisher's half, after a sequentially consistent publish (Dekker with the
+ * sleeper's raise-then-try): when side's flag is up, takes it down with one exchange,
+ * bumps the sequence and returns Status.WakeBit, and the caller must notifyWaiters
+ * (one flag serves every sleeper); else 0, for one load. So one publish per sleep
+ * episode pays for the wake-up, and nothing is paid while nobody sleeps. Every TS
+ * kernel that publishes ends here: keep it this small, so TurboFan inlines it into
+ * the hot paths (side is a literal at each call site).
+ */
+export function wakeIfWaiting(i32: Int32Array, side: Sleepers): number {
+  if (Atomics.load(i32, side + 1) === 0 || Atomics.exchange(i32, side + 1, 0) === 0) return 0;
+  Atomics.add(i32, side, 1);
+  return Status.WakeBit;
+}
+
+/** Wakes every thread asleep on side's sequence, after wakeIfWaiting said so (WakeBit). */
+export function notifyWaiters(i32: Int32Array, side: Sleepers): void {
+  Atomics.notify(i32, side);
+}
+
 /** Per-slot views for copying a whole slot out with one TypedArray.set, filled lazily. */
 export type SlotViews = (Uint8Array | undefined)[] | null;
 
@@ -148,9 +194,7 @@ export function spscTryPush(i32: Int32Array, u8: Uint8Array, capacity: number, m
   i32[(slot >> 2) + 1] = bytes.length;
   u8.set(bytes, slot + Layout.SlotHeaderBytes);
   Atomics.store(i32, Word.Tail, (tail + 1) | 0);
-  if (Atomics.load(i32, Word.ConsumersAsleep) === 0 || Atomics.exchange(i32, Word.ConsumersAsleep, 0) === 0) return Status.Pushed;
-  Atomics.add(i32, Word.NotEmptySeq, 1);
-  return Status.Pushed | Status.WakeBit;
+  return Status.Pushed | wakeIfWaiting(i32, Sleepers.Consumers);
 }
 
 export function spscTryPop(
@@ -177,9 +221,7 @@ export function spscTryPop(
   if (len < 0 || len > slotBytes) return Status.Corrupt;
   copyOut(u8, views, index, slot + Layout.SlotHeaderBytes, out, 0, len, slotBytes);
   Atomics.store(i32, Word.Head, (head + 1) | 0);
-  if (Atomics.load(i32, Word.ProducersAsleep) === 0 || Atomics.exchange(i32, Word.ProducersAsleep, 0) === 0) return len;
-  Atomics.add(i32, Word.NotFullSeq, 1);
-  return len | Status.WakeBit;
+  return len | wakeIfWaiting(i32, Sleepers.Producers);
 }
 
 /** Pushes the longest prefix of the (checked) batch that fits, with one index store. */
@@ -217,9 +259,7 @@ export function spscPushBatch(
   }
   if (n === 0) return 0;
   Atomics.store(i32, Word.Tail, (tail + n) | 0);
-  if (Atomics.load(i32, Word.ConsumersAsleep) === 0 || Atomics.exchange(i32, Word.ConsumersAsleep, 0) === 0) return n;
-  Atomics.add(i32, Word.NotEmptySeq, 1);
-  return n | Status.WakeBit;
+  return n | wakeIfWaiting(i32, Sleepers.Consumers);
 }
 
 /** Pops up to max messages packed into out while slotBytes of out are left, with one index store. */
@@ -258,9 +298,7 @@ export function spscPopBatch(
   }
   if (n === 0) return ready === 0 ? 0 : Status.Corrupt;
   Atomics.store(i32, Word.Head, (head + n) | 0);
-  if (Atomics.load(i32, Word.ProducersAsleep) === 0 || Atomics.exchange(i32, Word.ProducersAsleep, 0) === 0) return n;
-  Atomics.add(i32, Word.NotFullSeq, 1);
-  return n | Status.WakeBit;
+  return n | wakeIfWaiting(i32, Sleepers.Producers);
 }
 
 // ---- MPMC (Vyukov's bounded queue, a sequence number per slot) ----
@@ -336,9 +374,7 @@ export function mpmcPopOne(
 export function mpmcTryPush(i32: Int32Array, u8: Uint8Array, qdv: DataView, mask: number, stride: number, bytes: Uint8Array): number {
   if (Atomics.load(i32, Word.Closed) !== 0) return Status.Closed;
   if (!mpmcPushOne(i32, u8, qdv, mask, stride, bytes, null, 0, bytes.length)) return Status.Full;
-  if (Atomics.load(i32, Word.ConsumersAsleep) === 0 || Atomics.exchange(i32, Word.ConsumersAsleep, 0) === 0) return Status.Pushed;
-  Atomics.add(i32, Word.NotEmptySeq, 1);
-  return Status.Pushed | Status.WakeBit;
+  return Status.Pushed | wakeIfWaiting(i32, Sleepers.Consumers);
 }
 
 export function mpmcTryPop(
@@ -353,9 +389,7 @@ export function mpmcTryPop(
 ): number {
   const len = mpmcPopOne(i32, u8, capacity, mask, stride, slotBytes, views, out, 0);
   if (len < 0) return len;
-  if (Atomics.load(i32, Word.ProducersAsleep) === 0 || Atomics.exchange(i32, Word.ProducersAsleep, 0) === 0) return len;
-  Atomics.add(i32, Word.NotFullSeq, 1);
-  return len | Status.WakeBit;
+  return len | wakeIfWaiting(i32, Sleepers.Producers);
 }
 
 /** Same signature as spscPushBatch (capacity unused), so a caller picks one once. */
@@ -382,9 +416,7 @@ export function mpmcPushBatch(
     off += len;
   }
   if (n === 0) return 0;
-  if (Atomics.load(i32, Word.ConsumersAsleep) === 0 || Atomics.exchange(i32, Word.ConsumersAsleep, 0) === 0) return n;
-  Atomics.add(i32, Word.NotEmptySeq, 1);
-  return n | Status.WakeBit;
+  return n | wakeIfWaiting(i32, Sleepers.Consumers);
 }
 
 export function mpmcPopBatch(
@@ -413,9 +445,7 @@ export function mpmcPopBatch(
     off += len;
   }
   if (n === 0) return corrupt ? Status.Corrupt : 0;
-  if (Atomics.load(i32, Word.ProducersAsleep) === 0 || Atomics.exchange(i32, Word.ProducersAsleep, 0) === 0) return n;
-  Atomics.add(i32, Word.NotFullSeq, 1);
-  return n | Status.WakeBit;
+  return n | wakeIfWaiting(i32, Sleepers.Producers);
 }
 
 /** Outcome of a replay, as the native replayer reports it too. */
@@ -460,17 +490,16 @@ export function replayLoop(buffer: SharedArrayBuffer, data: Uint8Array, lengths:
     let result = pushBatch(i32, u8, qdv, capacity, mask, stride, data, ddv, offset, lengths, i, want);
     if (result === 0 && ++spins > 64) {
       // Full: sleep until a consumer frees a slot (it notifies only when it finds the flag).
-      const seq = Atomics.load(i32, Word.NotFullSeq);
-      Atomics.store(i32, Word.ProducersAsleep, 1);
+      const seq = prepareToSleep(i32, Sleepers.Producers);
       result = pushBatch(i32, u8, qdv, capacity, mask, stride, data, ddv, offset, lengths, i, want);
-      if (result === 0) Atomics.wait(i32, Word.NotFullSeq, seq);
+      if (result === 0) Atomics.wait(i32, Sleepers.Producers, seq);
     }
     if (result < 0) {
       status = result;
       break;
     }
     const n = result & ~Status.WakeBit;
-    if (n !== result) Atomics.notify(i32, Word.NotEmptySeq);
+    if (n !== result) notifyWaiters(i32, Sleepers.Consumers);
     if (n === 0) continue;
     spins = 0;
     for (let k = 0; k < n; k++) offset += lengths[i + k]!;

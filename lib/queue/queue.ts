@@ -8,7 +8,7 @@ import type { QueueAddon } from '../addon-types.js';
 import { cpuAddon } from '../backend.js';
 import { BackendUnavailableError, describe, invalidRange, invalidType } from '../errors.js';
 import { QueueClosedError, QueueCorruptError } from './errors.js';
-import { checkBatch, type SlotViews } from './kernel.js';
+import { checkBatch, notifyWaiters, prepareToSleep, Sleepers, type SlotViews } from './kernel.js';
 import { type Geometry, Status, Word } from './layout.js';
 
 /** Which implementation a queue object calls: 'auto' takes the measured default per operation. */
@@ -335,14 +335,11 @@ export abstract class SharedQueue {
     const i32 = this.i32;
     const deadline = performance.now() + timeout;
     for (;;) {
-      // Read seq before raising the flag: a consumer that clears the flag after this
-      // read has bumped seq by the time we wait, so the wait cannot miss it.
-      const seq = Atomics.load(i32, Word.NotFullSeq);
-      Atomics.store(i32, Word.ProducersAsleep, 1);
+      const seq = prepareToSleep(i32, Sleepers.Producers);
       if (this.tryPush(bytes)) return true;
       const left = deadline - performance.now();
       if (left <= 0) return false;
-      Atomics.wait(i32, Word.NotFullSeq, seq, left);
+      Atomics.wait(i32, Sleepers.Producers, seq, left);
     }
   }
 
@@ -367,15 +364,13 @@ export abstract class SharedQueue {
     const deadline = performance.now() + timeout;
     for (;;) {
       // Read closed before the last try: a message pushed before close() is never missed.
-      // Read seq before raising the flag (see push).
       const closed = Atomics.load(i32, Word.Closed);
-      const seq = Atomics.load(i32, Word.NotEmptySeq);
-      Atomics.store(i32, Word.ConsumersAsleep, 1);
+      const seq = prepareToSleep(i32, Sleepers.Consumers);
       n = this.tryPop(out);
       if (n >= 0 || closed !== 0) return n;
       const left = deadline - performance.now();
       if (left <= 0) return -1;
-      Atomics.wait(i32, Word.NotEmptySeq, seq, this.sleepSlice(left));
+      Atomics.wait(i32, Sleepers.Consumers, seq, this.sleepSlice(left));
     }
   }
 
@@ -399,8 +394,7 @@ export abstract class SharedQueue {
       const attempt = (): void => {
         for (;;) {
           const closed = Atomics.load(i32, Word.Closed);
-          const seq = Atomics.load(i32, Word.NotEmptySeq);
-          Atomics.store(i32, Word.ConsumersAsleep, 1);
+          const seq = prepareToSleep(i32, Sleepers.Consumers);
           let n: number;
           try {
             n = this.tryPop(out);
@@ -419,7 +413,7 @@ export abstract class SharedQueue {
             setTimeout(attempt, Math.min(slice, 1));
             return;
           }
-          const wait = waitAsync(i32, Word.NotEmptySeq, seq, slice);
+          const wait = waitAsync(i32, Sleepers.Consumers, seq, slice);
           if (wait.async) {
             wait.value.then(attempt, reject);
             return;
@@ -473,7 +467,7 @@ export abstract class SharedQueue {
   /** The slow half of a push: wake every sleeper (one flag serves them all), report full, or throw. */
   protected afterPush(status: number): number {
     if (status >= Status.WakeBit) {
-      Atomics.notify(this.i32, Word.NotEmptySeq);
+      notifyWaiters(this.i32, Sleepers.Consumers);
       return status - Status.WakeBit;
     }
     if (status >= 0) return status;
@@ -483,7 +477,7 @@ export abstract class SharedQueue {
   /** The slow half of a pop: wake every sleeping producer, or throw for an error status. */
   protected afterPop(status: number): number {
     if (status >= Status.WakeBit) {
-      Atomics.notify(this.i32, Word.NotFullSeq);
+      notifyWaiters(this.i32, Sleepers.Producers);
       return status - Status.WakeBit;
     }
     if (status >= Status.Empty) return status;

@@ -17,8 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
 import { BackendUnavailableError, invalidRange, invalidType } from '../errors.js';
-import type { ReplayOutcome } from './kernel.js';
-import { Status, Word } from './layout.js';
+import { notifyWaiters, Sleepers, type ReplayOutcome } from './kernel.js';
+import { Status } from './layout.js';
 import { kQueueViews, nativeQueueAddon, SharedQueue } from './queue.js';
 import type { ReplayWorkerData } from './replay-worker.js';
 
@@ -168,7 +168,7 @@ export function replayIntoQueue(queue: SharedQueue, frames: ReplayFrames, option
       const pinned = pinnable(packed);
       const i32 = views.i32;
       const wake = (): void => {
-        Atomics.notify(i32, Word.NotEmptySeq);
+        notifyWaiters(i32, Sleepers.Consumers);
       };
       return addon.replayIntoQueue(views.u8, pinned.data, pinned.lengths, rate, wake).then((o) => settle(o, stack));
     }
