@@ -5,7 +5,7 @@
  *
  * These are ordinary module functions: queue.ts, spsc.ts and mpmc.ts call them on the
  * JS thread and replay-worker.ts imports them into the TS replayer's worker_thread, so
- * both run this code. The rule now: no module-level mutable state (every thread loads
+ * both run this code. The rule: no module-level mutable state (every thread loads
  * its own copy of this module and threads share only the queue's buffer), and helpers
  * called from the hot paths (tryPush/tryPop/pushBatch/popBatch) stay small and
  * monomorphic (always an Int32Array over a SharedArrayBuffer, small integers), so
