@@ -80,8 +80,9 @@ export interface RiskKernels {
   portfolioReturnsAsync(returns: Float64Array, observations: number, assets: number, weights: Float64Array, out: Float64Array): Promise<number>;
   covariance(data: Float64Array, observations: number, assets: number, method: 0 | 1, lambda: number, correlation: boolean, out: Float64Array): number;
   covarianceAsync(data: Float64Array, observations: number, assets: number, method: 0 | 1, lambda: number, correlation: boolean, out: Float64Array): Promise<number>;
-  cholesky(a: Float64Array, n: number, lower: Float64Array, pivot: Float64Array): number;
-  choleskyAsync(a: Float64Array, n: number, lower: Float64Array, pivot: Float64Array): Promise<number>;
+  /** PSD Cholesky: -1, or the failing pivot j with failure = [pivot, -1, Rayleigh quotient] or [pivot, row, entry]. */
+  cholesky(a: Float64Array, n: number, lower: Float64Array, failure: Float64Array): number;
+  choleskyAsync(a: Float64Array, n: number, lower: Float64Array, failure: Float64Array): Promise<number>;
   gbm(args: GbmKernelArgs, terminal: Float64Array, kept: Float64Array | null): void;
   gbmAsync(args: GbmKernelArgs, terminal: Float64Array, kept: Float64Array | null): Promise<void>;
   portfolioLosses(weights: Float64Array, means: Float64Array, lower: Float64Array, assets: number, paths: number, horizon: number, seed: number, losses: Float64Array): void;
