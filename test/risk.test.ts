@@ -875,6 +875,19 @@ describe('positive semi-definite covariance (issue 10, item 5)', () => {
     expect(Math.abs(r.cvar - ref.cvar)).toBeLessThanOrEqual(1e-15);
   });
 
+  it('values an all-cash portfolio exactly: a constant loss, its mean and a standard error of exactly 0', async () => {
+    // Every path loses -(1·0.0003 + 3·0.0001); sums run about the first loss, so no rounded mean is left behind.
+    const opts = { weights: [1, 3], means: [0.0003, 0.0001], covariance: [0, 0, 0, 0], paths: 1001, seed: 7 };
+    for (const r of [monteCarloVaRSync(opts), await monteCarloVaR(opts)]) {
+      expect(r.stdError).toBe(0);
+      expect(r.mean).toBe(-r.var);
+      expect(Math.abs(r.mean - 0.0006)).toBeLessThanOrEqual(2 ** -52 * 0.0006);
+    }
+    const g = simulateGBMSync({ spot: 100, drift: 0.05, volatility: 0, steps: 10, paths: 1001, seed: 1 });
+    expect(g.stdError).toBe(0);
+    expect(g.mean).toBe(g.terminal[0]);
+  });
+
   it('factors zero-variance assets first, in the middle and last, and perfectly correlated pairs', () => {
     const cases: [Float64Array | number[], number][] = [
       [[0, 0, 0, 0, 4e-4, 1e-4, 0, 1e-4, 9e-4], 3], // first

@@ -320,7 +320,7 @@ __global__ void __launch_bounds__(kColThreads)
 
 // out (N x N, compact) from the upper triangle: a covariance scaled back by 2^(e_i + e_j)
 // (exact: detmath.hpp times_pow2, as on the CPU), or a correlation normalised from the
-// scaled sums and clamped (out is not copied back when an asset is constant),
+// scaled sums and clamped (with a constant asset, the scaled covariance the caller discards),
 // mirrored through shared memory so both writes are coalesced. Block (x, y) is the
 // kEdge tile (y, x); tiles below the diagonal exit, their values come from the mirror.
 __global__ void __launch_bounds__(kEdge * kEdgeRows)

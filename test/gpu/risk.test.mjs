@@ -318,6 +318,7 @@ describe('monteCarloVaR: positive semi-definite covariance', () => {
       covariance: [0, 0, 0, 0, 0, 0, 4e-4, 0, 1e-4, 0, 0, 0, 0, 0, 0, 0, 1e-4, 0, 9e-4, 0, 0, 0, 0, 0, 0],
     },
     'perfectly correlated pair': { weights: [0.5, 0.5, 1], means: [0, 0, 0], covariance: [4e-4, 6e-4, 0, 6e-4, 9e-4, 0, 0, 0, 1e-4] },
+    'all cash': { weights: [1, 3], means: [0.0003, 0.0001], covariance: [0, 0, 0, 0] },
   };
   for (const [name, o] of Object.entries(cases)) {
     test(`${name}: matches the CPU`, () => {
@@ -328,6 +329,12 @@ describe('monteCarloVaR: positive semi-definite covariance', () => {
       close(g.var, r.var, 'var');
       close(g.cvar, r.cvar, 'cvar');
       close(g.mean, r.mean, 'mean', 1e-7);
+      if (name === 'all cash') {
+        // A constant loss: sums about the first value leave a standard error of exactly 0 on both.
+        assert.equal(g.stdError, 0);
+        assert.equal(r.stdError, 0);
+        assert.equal(g.mean, r.mean);
+      }
     });
   }
   test('the cash-leg VaR is the closed form 0.02·Φ⁻¹(0.99) − 0.0001 (NumPy/SciPy: 0.046426957480816815)', () => {
