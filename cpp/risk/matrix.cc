@@ -162,31 +162,35 @@ std::int64_t covariance(const double* data, std::size_t observations, std::size_
   gbuf.resize(rows * rows);
   cols.assign(4 * N, 0.0);
   expo.resize(N);
-  double* sum = cols.data();     // column sums: not finite when a value is not
+  double* sum = cols.data();     // sums of x - x_0: not finite when a value is not
   double* top = sum + N;         // largest |x|
-  double* spread = top + N;      // largest |x - x_0|: 0 exactly when every value equals the first
+  double* spread = top + N;      // EWMA: largest |x - x_0|, 0 exactly when every value equals the first
   double* scale = spread + N;    // 2^-expo
   const double* first = data;
   for (std::size_t t = 0; t < T; ++t) {
     const double* row = data + t * N;
     for (std::size_t j = 0; j < N; ++j) {
       const double v = row[j];
-      sum[j] += v;
+      sum[j] += v - first[j];
       top[j] = std::max(top[j], std::fabs(v));
-      spread[j] = std::max(spread[j], std::fabs(v - first[j]));
     }
   }
+  // A sum that is not finite: a value that is not, or finite values beyond 2^1023 whose
+  // differences overflow; those columns are centred after scaling instead.
+  bool recentre = false;
   for (std::size_t j = 0; j < N; ++j) {
     if (!finite(sum[j])) {
       for (std::size_t i = 0; i < T * N; ++i) {
         if (!finite(data[i])) return static_cast<std::int64_t>(i);
       }
+      recentre = true;
     }
   }
   for (std::size_t j = 0; j < N; ++j) {
     expo[j] = detmath::scale_exponent(top[j]);
     scale[j] = detmath::pow2(-expo[j]);
-    sum[j] = 0.0;
+    // The mean of x - x_0, scaled exactly: the mean of the shifted, scaled column.
+    sum[j] = recentre ? 0.0 : sum[j] / static_cast<double>(T) * scale[j];
     top[j] = 0.0;
   }
   double* z = zbuf.data();
@@ -195,27 +199,26 @@ std::int64_t covariance(const double* data, std::size_t observations, std::size_
   std::fill(z + N * stride, z + rows * stride, 0.0);
   constexpr std::size_t kTile = 8;  // rows of data per transposition tile: contiguous writes
   if (method == CovMethod::kPearson) {
-    // Shifted by the scaled first value: a constant column is exactly 0, and the mean
-    // subtracted next is small, so its rounding no longer leaves a variance behind.
+    // Shifted by the scaled first value, then centred: a constant column is exactly 0, and
+    // the mean's rounding no longer leaves a variance behind.
     for (std::size_t t0 = 0; t0 < T; t0 += kTile) {
       const std::size_t tn = std::min(kTile, T - t0);
       for (std::size_t j = 0; j < N; ++j) {
         double* zj = z + j * stride + t0;
         const double s = scale[j];
         const double shift = first[j] * s;
-        double acc = sum[j];
-        for (std::size_t u = 0; u < tn; ++u) {
-          const double v = data[(t0 + u) * N + j] * s - shift;
-          zj[u] = v;
-          acc += v;
-        }
-        sum[j] = acc;
+        const double m = sum[j];
+        for (std::size_t u = 0; u < tn; ++u) zj[u] = (data[(t0 + u) * N + j] * s - shift) - m;
       }
     }
-    for (std::size_t j = 0; j < N; ++j) {
-      const double m = sum[j] / static_cast<double>(T);
-      double* zj = z + j * stride;
-      for (std::size_t t = 0; t < T; ++t) zj[t] -= m;
+    if (recentre) {
+      for (std::size_t j = 0; j < N; ++j) {
+        double* zj = z + j * stride;
+        double acc = 0.0;
+        for (std::size_t t = 0; t < T; ++t) acc += zj[t];
+        const double m = acc / static_cast<double>(T);
+        for (std::size_t t = 0; t < T; ++t) zj[t] -= m;
+      }
     }
   } else {
     weight.resize(T);
@@ -225,13 +228,18 @@ std::int64_t covariance(const double* data, std::size_t observations, std::size_
       for (std::size_t j = 0; j < N; ++j) {
         double* zj = z + j * stride + t0;
         const double s = scale[j];
+        const double x0 = first[j];
         double big = top[j];
+        double far = spread[j];
         for (std::size_t u = 0; u < tn; ++u) {
-          const double v = weight[t0 + u] * (data[(t0 + u) * N + j] * s);
+          const double x = data[(t0 + u) * N + j];
+          const double v = weight[t0 + u] * (x * s);
           zj[u] = v;
           big = std::max(big, std::fabs(v));
+          far = std::max(far, std::fabs(x - x0));
         }
         top[j] = big;
+        spread[j] = far;
       }
     }
     // Old rows weigh as little as lambda^T: a column whose values sit there is scaled again,
@@ -271,11 +279,15 @@ std::int64_t covariance(const double* data, std::size_t observations, std::size_
     }
     return -1;
   }
-  // Correlations from the scaled sums: the scales cancel.
+  // Correlations from the scaled sums: the scales cancel. A Pearson column is constant
+  // exactly when its variance is 0: shifted and centred it is exactly 0, and otherwise its
+  // largest deviation, at least half its spread, is >= 2^-54 after scaling, so the sum of
+  // squares cannot underflow. Under EWMA a constant column keeps c^2: compare values.
+  const bool ewma = method == CovMethod::kEwma;
   double* diag = sum;
   for (std::size_t i = 0; i < N; ++i) {
     diag[i] = g[i * rows + i] * norm;
-    if (spread[i] == 0.0 || !(diag[i] > 0)) return kZeroVariance - static_cast<std::int64_t>(i);
+    if (!(diag[i] > 0) || (ewma && spread[i] == 0.0)) return kZeroVariance - static_cast<std::int64_t>(i);
   }
   for (std::size_t i = 0; i < N; ++i) {
     out[i * N + i] = 1.0;

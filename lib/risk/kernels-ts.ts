@@ -276,33 +276,36 @@ export function covariance(data: Float64Array, T: number, N: number, method: 0 |
     const row = t * N;
     for (let j = 0; j < N; j++) {
       const v = data[row + j]!;
-      sum[j] = sum[j]! + v;
+      sum[j] = sum[j]! + (v - data[j]!);
       const a = Math.abs(v);
       if (a > top[j]!) top[j] = a;
-      const d = Math.abs(v - data[j]!);
-      if (d > spread[j]!) spread[j] = d;
     }
   }
+  let recentre = false;
   for (let j = 0; j < N; j++) {
     if (!isFiniteNumber(sum[j]!)) {
       const bad = firstNonFinite(data.subarray(0, T * N));
       if (bad >= 0) return bad;
+      recentre = true;
     }
   }
-  for (let j = 0; j < N; j++) expo[j] = scaleExponent(top[j]!);
+  for (let j = 0; j < N; j++) {
+    expo[j] = scaleExponent(top[j]!);
+    sum[j] = recentre ? 0 : (sum[j]! / T) * pow2(-expo[j]!);
+  }
   if (method === 0) {
     for (let j = 0; j < N; j++) {
       const s = pow2(-expo[j]!);
       const shift = data[j]! * s;
+      const m = sum[j]!;
       const zj = j * T;
-      let acc = 0.0;
-      for (let t = 0; t < T; t++) {
-        const v = data[t * N + j]! * s - shift;
-        z[zj + t] = v;
-        acc += v;
+      for (let t = 0; t < T; t++) z[zj + t] = data[t * N + j]! * s - shift - m;
+      if (recentre) {
+        let acc = 0.0;
+        for (let t = 0; t < T; t++) acc += z[zj + t]!;
+        const mean = acc / T;
+        for (let t = 0; t < T; t++) z[zj + t] = z[zj + t]! - mean;
       }
-      const m = acc / T;
-      for (let t = 0; t < T; t++) z[zj + t] = z[zj + t]! - m;
     }
   } else {
     const weight = new Float64Array(T);
@@ -316,14 +319,20 @@ export function covariance(data: Float64Array, T: number, N: number, method: 0 |
     for (let t = 0; t < T; t++) weight[t] = Math.sqrt(weight[t]! / total);
     for (let j = 0; j < N; j++) {
       const s = pow2(-expo[j]!);
+      const x0 = data[j]!;
       const zj = j * T;
       let big = 0.0;
+      let far = 0.0;
       for (let t = 0; t < T; t++) {
-        const v = weight[t]! * (data[t * N + j]! * s);
+        const x = data[t * N + j]!;
+        const v = weight[t]! * (x * s);
         z[zj + t] = v;
         const a = Math.abs(v);
         if (a > big) big = a;
+        const d = Math.abs(x - x0);
+        if (d > far) far = d;
       }
+      spread[j] = far;
       if (big !== 0 && big < kEwmaRescaleBelow) {
         const f = scaleExponent(big);
         const r = pow2(-f);
@@ -364,11 +373,12 @@ export function covariance(data: Float64Array, T: number, N: number, method: 0 |
     }
     return -1;
   }
-  // Correlations from the scaled sums: the scales cancel.
+  // Correlations from the scaled sums: the scales cancel. Pearson: constant exactly when
+  // the variance is 0 (cpp/risk/matrix.cc says why); EWMA: compare values.
   const diag = sum;
   for (let i = 0; i < N; i++) {
     diag[i] = out[i * N + i]!;
-    if (spread[i] === 0 || !(diag[i]! > 0)) return kZeroVariance - i;
+    if (!(diag[i]! > 0) || (method === 1 && spread[i] === 0)) return kZeroVariance - i;
   }
   for (let i = 0; i < N; i++) {
     out[i * N + i] = 1.0;
