@@ -166,7 +166,8 @@ export interface OrderbookAddon {
  * cpp/risk kernels. Every kernel has a synchronous form and an `...Async` form that runs
  * it on the libuv pool (the TypedArrays stay pinned until the promise settles; do not
  * touch them meanwhile). Statuses: -1 ok, >= 0 the index of the first non-finite input;
- * covariance also returns -2 - k when asset k has zero variance (correlation only).
+ * covariance also returns -2 - k when asset k has zero variance (correlation only: all its
+ * values equal, or under EWMA all its weighted values zero).
  */
 export interface RiskAddon {
   /** Threads the risk kernels use (pool workers + the caller). */
@@ -185,9 +186,12 @@ export interface RiskAddon {
   /** method 0 Pearson, 1 EWMA; correlation 0|1. */
   covariance(data: Float64Array, observations: number, assets: number, method: 0 | 1, lambda: number, correlation: number, out: Float64Array): number;
   covarianceAsync(data: Float64Array, observations: number, assets: number, method: 0 | 1, lambda: number, correlation: number, out: Float64Array): Promise<number>;
-  /** -1, or the failing pivot's index (its value in pivot[0]). */
-  cholesky(matrix: Float64Array, n: number, lower: Float64Array, pivot: Float64Array): number;
-  choleskyAsync(matrix: Float64Array, n: number, lower: Float64Array, pivot: Float64Array): Promise<number>;
+  /**
+   * PSD Cholesky (cpp/risk/matrix.hpp): -1, or the index j of the pivot that proves the
+   * matrix indefinite, with failure = [pivot, -1, Rayleigh quotient] or [pivot, row i, entry s_i].
+   */
+  cholesky(matrix: Float64Array, n: number, lower: Float64Array, failure: Float64Array): number;
+  choleskyAsync(matrix: Float64Array, n: number, lower: Float64Array, failure: Float64Array): Promise<number>;
   simulateGbm(spot: number, drift: number, volatility: number, dt: number, steps: number, paths: number, seed: number, antithetic: boolean, terminal: Float64Array, kept: Float64Array | null): number;
   simulateGbmAsync(spot: number, drift: number, volatility: number, dt: number, steps: number, paths: number, seed: number, antithetic: boolean, terminal: Float64Array, kept: Float64Array | null): Promise<number>;
   portfolioLosses(weights: Float64Array, means: Float64Array, lower: Float64Array, assets: number, paths: number, horizon: number, seed: number, losses: Float64Array): number;

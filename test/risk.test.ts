@@ -510,9 +510,9 @@ describe('covariance and correlation', () => {
   });
 
   it('cholesky names the failing pivot, refuses asymmetric and malformed matrices', async () => {
-    expect(() => choleskySync([1, 2, 2, 1], 2)).toThrow(/Cholesky pivot 1 is -3, which is not positive/);
+    expect(() => choleskySync([1, 2, 2, 1], 2)).toThrow(/positive semi-definite matrix \(Cholesky pivot 1 is -3, below the tolerance -4.44\d*e-16 .*Rayleigh quotient -0.6, so the matrix has an eigenvalue <= -0.6\) for matrix/);
     expect(() => choleskySync([4, 0, 0, 0, 1, 0, 0, 0, -1], 3)).toThrow(/pivot 2 is -1/);
-    expect(() => choleskySync([0, 0, 0, 1], 2)).toThrow(/pivot 0 is 0/);
+    expect(() => choleskySync([0, 0.5, 0.5, 1], 2)).toThrow(/pivot 0 is 0, zero within the tolerance 4.44\d*e-16, but row 1 of its column is 0.5/);
     await expect(cholesky([1, 2, 2, 1], 2)).rejects.toThrow(/pivot 1/);
     expect(() => choleskySync([1, 0.5, 0.4, 1], 2)).toThrow(/a symmetric matrix .*row 1, column 0/);
     expect(() => choleskySync([1, 0, 0], 2)).toThrow(/4 numbers \(an n x n matrix, n = 2\) for matrix/);
@@ -672,6 +672,320 @@ describe('monteCarloVaR', () => {
   });
 });
 
+// ---- issue 10 items 3 and 7: constant series and extreme magnitudes ----------------------
+
+/** Row-major T x 2 data from two columns. */
+function columns2(x: readonly number[], y: readonly number[]): Float64Array {
+  const d = new Float64Array(2 * x.length);
+  for (let t = 0; t < x.length; t++) {
+    d[2 * t] = x[t]!;
+    d[2 * t + 1] = y[t]!;
+  }
+  return d;
+}
+
+function corr2(x: readonly number[], y: readonly number[], method: 'pearson' | 'ewma' = 'pearson'): number {
+  const r = correlationMatrixSync(columns2(x, y), { observations: x.length, assets: 2, method });
+  expect(r.backend).toBe(expectedBackend);
+  return r.matrix[1]!;
+}
+
+describe('constant series (issue 10, item 3)', () => {
+  it('refuses a correlation of constant series, naming the asset, at every length', () => {
+    // The reported cases: 1,448 and 10 repetitions (lengths 2, 3 and 5 already failed right).
+    for (const [a, b, T] of [[1.81, 0.576, 1448], [0.42, 0.1, 10], [0.42, 0.1, 2], [1.81, 0.576, 3]] as const) {
+      expect(() => corr2(Array(T).fill(a), Array(T).fill(b))).toThrow(/asset 0 is constant: all its values are equal\) for data/);
+      expect(() => corr2(Array(T).fill(a), Array(T).fill(b), 'ewma')).toThrow(/asset 0 is constant/);
+    }
+    // A constant asset after a varying one is named as asset 1, last of three as asset 2.
+    const varying = Array.from(normals(1448, 3, 0.01));
+    expect(() => corr2(varying, Array(1448).fill(0.576))).toThrow(/asset 1 is constant/);
+    const three = new Float64Array(3 * 50);
+    const z = normals(100, 4);
+    for (let t = 0; t < 50; t++) [three[3 * t], three[3 * t + 1], three[3 * t + 2]] = [z[t]!, z[50 + t]!, 1e-300];
+    expect(() => correlationMatrixSync(three, { observations: 50, assets: 3 })).toThrow(/asset 2 is constant/);
+  });
+
+  it('gives a constant series a covariance of exactly 0 (Pearson), whatever its value', () => {
+    // Exactly 0 by definition; the two-pass mean left 1.9e-27 for 1.81 x 1,448.
+    expect(covarianceMatrixSync(Array(1448).fill(1.81), { observations: 1448, assets: 1 }).matrix[0]).toBe(0);
+    fc.assert(
+      fc.property(
+        fc.double({ min: -1e308, max: 1e308, noNaN: true, noDefaultInfinity: true }),
+        fc.integer({ min: 2, max: 400 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.nat(),
+        (c, T, N, seed) => {
+          const j = seed % N;
+          const data = normals(T * N, seed, 0.01);
+          for (let t = 0; t < T; t++) data[t * N + j] = c;
+          const cov = covarianceMatrixSync(data, { observations: T, assets: N });
+          for (let k = 0; k < N; k++) {
+            expect(cov.matrix[j * N + k]).toBe(0);
+            expect(cov.matrix[k * N + j]).toBe(0);
+          }
+          for (const method of ['pearson', 'ewma'] as const) {
+            expect(() => correlationMatrixSync(data, { observations: T, assets: N, method })).toThrow(new RegExp(`asset ${j} is constant`));
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('keeps nearly constant series (one ulp apart) and finds their correlation', () => {
+    // SciPy's TestPearsonr.test_near_constant_input: x = [2, 2, 2 + spacing(2)],
+    // y = [3, 3, 3 + 6 spacing(3)]; "the exact value of r would be 1".
+    expect(corr2([2, 2, 2 + 2 ** -51], [3, 3, 3 + 6 * 2 ** -51])).toBeCloseTo(1, 12);
+    // EWMA keeps the zero-mean model: a constant series has variance c^2 (Σw = 1), and
+    // a column that is zero wherever it has weight is constant.
+    const ewma = covarianceMatrixSync(Array(30).fill(1.81), { observations: 30, assets: 1, method: 'ewma' });
+    expect(Math.abs(ewma.matrix[0]! - 1.81 * 1.81)).toBeLessThanOrEqual(1e-15);
+  });
+});
+
+describe('correlation at extreme magnitudes (issue 10, item 7)', () => {
+  it('matches the NumPy and SciPy reference cases', () => {
+    // NumPy TestCorrCoef.test_extreme: corrcoef([[1e-100, 1e100], [1e100, 1e-100]]) = -1.
+    expect(corr2([1e-100, 1e100], [1e100, 1e-100])).toBe(-1);
+    // SciPy TestPearsonr.test_very_large_input_values (mpmath, 80 digits): 0.8660254037844386.
+    const x90 = [0, 0, 0, 1, 1, 1, 1].map((v) => v * 1e90);
+    const y90 = [0, 1, 2, 3, 4, 5, 6].map((v) => v * 1e90);
+    expect(Math.abs(corr2(x90, y90) - 0.8660254037844386)).toBeLessThanOrEqual(1e-15);
+    // test_extremely_large_input_values (mpmath): 0.351312332103289.
+    const r200 = corr2([2.3e200, 4.5e200, 6.7e200, 8e200], [1.2e199, 5.5e200, 3.3e201, 1.0e200]);
+    expect(Math.abs(r200 - 0.351312332103289)).toBeLessThanOrEqual(1e-14);
+    // test_very_small_input_values (mpmath): 0.7272930540750450; five distinct values near 1e-188 are not constant.
+    const rSmall = corr2([0.004434375, 0.004756007, 0.003911996, 0.0038005, 0.003409971], [2.48e-188, 7.41e-181, 4.09e-208, 2.08e-223, 2.66e-245]);
+    expect(Math.abs(rSmall - 0.727293054075045)).toBeLessThanOrEqual(1e-14);
+  });
+
+  it('gives 0.8 for [1,2,3,4] and [1,3,2,4] at every scale, and scales covariances exactly', () => {
+    // Closed form: deviations (-1.5, -0.5, 0.5, 1.5) and (-1.5, 0.5, -0.5, 1.5), Σxy = 4, Σx² = Σy² = 5, r = 4/5.
+    for (const s of [1, 1e78, 1e-150, 1e300, 1e-300, 5e-324 * 2 ** 10, 1.5e308 / 4]) {
+      const r = corr2([1, 2, 3, 4].map((v) => v * s), [1, 3, 2, 4].map((v) => v * s));
+      expect(Math.abs(r - 0.8)).toBeLessThanOrEqual(1e-15);
+      for (const method of ['pearson', 'ewma'] as const) {
+        const m = correlationMatrixSync(columns2([1, 2, 3, 4].map((v) => v * s), [1, 3, 2, 4].map((v) => v * s)), { observations: 4, assets: 2, method }).matrix;
+        expect(Math.abs(m[1]!)).toBeLessThanOrEqual(1);
+      }
+    }
+    // cov of x·2^k is cov(x)·2^(2k) exactly: the column scales are powers of two.
+    const base = covarianceMatrixSync(columns2([1, 2, 3, 4], [1, 3, 2, 4]), { observations: 4, assets: 2 }).matrix;
+    const big = covarianceMatrixSync(columns2([1, 2, 3, 4].map((v) => v * 2 ** 500), [1, 3, 2, 4].map((v) => v * 2 ** -500)), { observations: 4, assets: 2 }).matrix;
+    expect(Array.from(big)).toEqual([base[0]! * 2 ** 1000, base[1]!, base[2]!, base[3]! * 2 ** -1000]);
+    // Values near the largest double: the data are finite, the sums are not allowed to overflow.
+    const huge = covarianceMatrixSync(columns2([1.7e308, -1.7e308, 1.7e308, -1.7e308], [1, 2, 3, 4]), { observations: 4, assets: 2 }).matrix;
+    expect(huge[0]).toBe(Infinity); // the true variance, 3.85e616, is beyond the range: it overflows once, at the end
+    expect(corr2([1.7e308, -1.7e308, 1.7e308, -1.7e308], [1, -1, 1, -1])).toBe(1);
+  });
+
+  it('property: scaling a column by 2^k (|k| <= 900) leaves every correlation unchanged, bit for bit', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 3, max: 80 }), fc.integer({ min: 2, max: 6 }), fc.nat(), fc.integer({ min: -900, max: 900 }), fc.constantFrom('pearson' as const, 'ewma' as const), (T, N, seed, k, method) => {
+        const data = normals(T * N, seed, 0.01, 0.002);
+        const j = seed % N;
+        const scaled = Float64Array.from(data);
+        for (let t = 0; t < T; t++) scaled[t * N + j] = scaled[t * N + j]! * 2 ** k;
+        const a = correlationMatrixSync(data, { observations: T, assets: N, method }).matrix;
+        const b = correlationMatrixSync(scaled, { observations: T, assets: N, method }).matrix;
+        expect(b).toEqual(a);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('property: columns at magnitudes 1e-150..1e150 stay in [-1, 1] and match the 1e0 correlation to 1e-12', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 3, max: 80 }),
+        fc.integer({ min: 2, max: 6 }),
+        fc.nat(),
+        fc.array(fc.integer({ min: -150, max: 150 }), { minLength: 6, maxLength: 6 }),
+        fc.constantFrom('pearson' as const, 'ewma' as const),
+        (T, N, seed, exps, method) => {
+          const data = normals(T * N, seed, 1, 0.3);
+          const scaled = Float64Array.from(data);
+          for (let t = 0; t < T; t++) for (let j = 0; j < N; j++) scaled[t * N + j] = scaled[t * N + j]! * 10 ** exps[j]!;
+          const a = correlationMatrixSync(data, { observations: T, assets: N, method }).matrix;
+          const b = correlationMatrixSync(scaled, { observations: T, assets: N, method }).matrix;
+          for (let i = 0; i < N * N; i++) expect(Math.abs(b[i]!)).toBeLessThanOrEqual(1);
+          expect(maxAbsDiff(b, a)).toBeLessThanOrEqual(1e-12);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it.runIf(native)('TS and C++ agree on extreme and constant inputs', () => {
+    const data = columns2([2.3e150, 4.5e150, 6.7e150, 8e150, 1e-300, -3e-200], [1.2e149, 5.5e150, 3.3e151, 1.0e150, 7, -1e-310]);
+    for (const method of ['pearson', 'ewma'] as const) {
+      for (const f of [correlationMatrixSync, covarianceMatrixSync]) {
+        const c = f(data, { observations: 6, assets: 2, method, backend: 'cpu' }).matrix;
+        const t = f(data, { observations: 6, assets: 2, method, backend: 'ts' }).matrix;
+        expect(maxRelDiff(c, t)).toBeLessThanOrEqual(1e-14);
+      }
+    }
+  });
+});
+
+// ---- issue 10 item 5: positive semi-definite covariance --------------------------------
+
+/** L·Lᵀ. */
+function reconstruct(lower: Float64Array, n: number): Float64Array {
+  const back = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+    let s = 0;
+    for (let k = 0; k < n; k++) s += lower[i * n + k]! * lower[j * n + k]!;
+    back[i * n + j] = s;
+  }
+  return back;
+}
+
+/** A PSD matrix B·Bᵀ with B n x rank from normals, then the rows/columns in `zero` set to 0 (zero-variance assets). */
+function psd(n: number, rank: number, seed: number, zero: readonly number[]): Float64Array {
+  const b = normals(n * rank, seed, 0.01);
+  for (const i of zero) for (let k = 0; k < rank; k++) b[i * rank + k] = 0;
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) {
+    let s = 0;
+    for (let k = 0; k < rank; k++) s += b[i * rank + k]! * b[j * rank + k]!;
+    a[i * n + j] = s;
+    a[j * n + i] = s;
+  }
+  return a;
+}
+
+describe('positive semi-definite covariance (issue 10, item 5)', () => {
+  it('values a cash leg with zero variance: the issue case, against the closed form and its own draws', () => {
+    const opts = { weights: [1, 1], means: [0, 0.0001], covariance: [0.0004, 0, 0, 0], paths: 20_000, seed: 7, confidence: 0.99 };
+    const r = monteCarloVaRSync(opts);
+    expect(r.backend).toBe(expectedBackend);
+    // Closed form: loss = -(0.02 z + 0.0001), VaR99 = 0.02·Φ⁻¹(0.99) - 0.0001 = 0.046426957480816815
+    // (NumPy/SciPy: 0.02 * stats.norm.ppf(0.99) - 0.0001). Quantile standard error at 20,000
+    // paths: 0.02·√(0.99·0.01/20000)/φ(2.326) ≈ 5.3e-4; allow four.
+    expect(Math.abs(r.var - 0.046426957480816815)).toBeLessThan(4 * 5.3e-4);
+    // And exactly the historical VaR of the same draws: path p uses normals 2p (asset 0) and 2p + 1 (asset 1, weight 0 in L).
+    const z = new Float64Array(2 * 20_000);
+    philoxNormals(z, { seed: 7 });
+    const returns = new Float64Array(20_000);
+    for (let p = 0; p < 20_000; p++) returns[p] = 1 * (0 * 1 + 1 * (0.02 * z[2 * p]!)) + 1 * (0.0001 * 1 + 1 * (0 * z[2 * p]! + 0 * z[2 * p + 1]!));
+    const ref = referenceTail(returns, 0.99);
+    expect(r.var).toBe(ref.var);
+    expect(Math.abs(r.cvar - ref.cvar)).toBeLessThanOrEqual(1e-15);
+  });
+
+  it('values an all-cash portfolio exactly: a constant loss, its mean and a standard error of exactly 0', async () => {
+    // Every path loses -(1·0.0003 + 3·0.0001); sums run about the first loss, so no rounded mean is left behind.
+    const opts = { weights: [1, 3], means: [0.0003, 0.0001], covariance: [0, 0, 0, 0], paths: 1001, seed: 7 };
+    for (const r of [monteCarloVaRSync(opts), await monteCarloVaR(opts)]) {
+      expect(r.stdError).toBe(0);
+      expect(r.mean).toBe(-r.var);
+      expect(Math.abs(r.mean - 0.0006)).toBeLessThanOrEqual(2 ** -52 * 0.0006);
+    }
+    const g = simulateGBMSync({ spot: 100, drift: 0.05, volatility: 0, steps: 10, paths: 1001, seed: 1 });
+    expect(g.stdError).toBe(0);
+    expect(g.mean).toBe(g.terminal[0]);
+  });
+
+  it('factors zero-variance assets first, in the middle and last, and perfectly correlated pairs', () => {
+    const cases: [Float64Array | number[], number][] = [
+      [[0, 0, 0, 0, 4e-4, 1e-4, 0, 1e-4, 9e-4], 3], // first
+      [[4e-4, 0, 1e-4, 0, 0, 0, 1e-4, 0, 9e-4], 3], // middle
+      [[4e-4, 1e-4, 0, 1e-4, 9e-4, 0, 0, 0, 0], 3], // last
+      [[0, 0, 0, 0], 2], // nothing but cash
+      [[4e-4, 6e-4, 6e-4, 9e-4], 2], // ρ = 1: σ = 0.02, 0.03
+      [[4e-4, -6e-4, 0, -6e-4, 9e-4, 0, 0, 0, 1e-4], 3], // ρ = -1, then an independent asset
+    ];
+    for (const [a, n] of cases) {
+      const { lower, backend } = choleskySync(a, n);
+      expect(backend).toBe(expectedBackend);
+      const back = reconstruct(lower, n);
+      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+        expect(Math.abs(back[i * n + j]! - a[i * n + j]!)).toBeLessThanOrEqual(1e-18);
+        if (j > i) expect(lower[i * n + j]).toBe(0);
+        if (a[i * n + i] === 0) expect(lower[j * n + i]).toBe(0); // a zero-variance asset's column
+      }
+    }
+    // ρ = 1 between two assets: the portfolio is one normal with σ = w1σ1 + w2σ2 (closed form as above).
+    const r = monteCarloVaRSync({ weights: [0.5, 0.5], means: [0, 0], covariance: [4e-4, 6e-4, 6e-4, 9e-4], paths: 200_000, seed: 5, confidence: 0.99 });
+    const sd = 0.5 * 0.02 + 0.5 * 0.03;
+    expect(Math.abs(r.var - sd * 2.3263478740408408)).toBeLessThan(0.02 * sd * 2.3263478740408408);
+  });
+
+  it('accepts a pivot within the tolerance n·2^-52·max a_kk and refuses one beyond it, naming it', async () => {
+    // [[1, 1], [1, 1 - 2^-53]] has the eigenvalue -2^-54: inside the tolerance 2·2^-52.
+    expect(Array.from(choleskySync([1, 1, 1, 1 - 2 ** -53], 2).lower)).toEqual([1, 0, 1, 0]);
+    // [[1, 1], [1, 1 - 1e-10]]: pivot 1 is -1e-10 (to rounding), far beyond it.
+    expect(() => choleskySync([1, 1, 1, 1 - 1e-10], 2)).toThrow(/Cholesky pivot 1 is -1\.00000008\d*e-10, below the tolerance -4\.44\d*e-16/);
+    // A zero pivot whose column is not zero: [[0, 0.5], [0.5, 1]] has the eigenvalue (1 - √2)/2.
+    expect(() => choleskySync([0, 0.5, 0.5, 1], 2)).toThrow(/pivot 0 is 0, zero within the tolerance 4.44\d*e-16, but row 1 of its column is 0.5/);
+    expect(() => choleskySync([4e-4, 0, 0, 0, 0, 1e-9, 0, 1e-9, 1e-4], 3)).toThrow(/pivot 1 is 0, .*row 2 of its column is 1e-9/);
+    await expect(cholesky([0, 0.5, 0.5, 1], 2)).rejects.toThrow(/pivot 0 is 0/);
+    expect(() => monteCarloVaRSync({ weights: [1, 1], means: [0, 0], covariance: [0, 1e-4, 1e-4, 4e-4], paths: 10, seed: 1 })).toThrow(
+      /positive semi-definite matrix \(Cholesky pivot 0 is 0, .*row 1 of its column is 0.0001.*for options.covariance/,
+    );
+    await expect(monteCarloVaR({ weights: [1, 1], means: [0, 0], covariance: [1, 2, 2, 1], paths: 10, seed: 1 })).rejects.toThrow(/pivot 1 is -3/);
+  });
+
+  it('property: PSD matrices of any rank with zero-variance assets factor to L·Lᵀ = A, L lower-triangular', () => {
+    // Random B·Bᵀ of rank r: the leading r x r block can be ill-conditioned, and the rounding
+    // of A grows by its condition number in the later (zero) pivots; the factor still
+    // reproduces A far below any variance a risk number could see.
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 24 }), fc.integer({ min: 1, max: 24 }), fc.nat(), fc.array(fc.nat({ max: 23 }), { maxLength: 4 }), (n, rank, seed, zeros) => {
+        const zero = zeros.filter((i) => i < n);
+        const a = psd(n, Math.min(rank, n), seed, zero);
+        const { lower } = choleskySync(a, n);
+        let top = 0;
+        for (let i = 0; i < n; i++) top = Math.max(top, a[i * n + i]!);
+        expect(maxAbsDiff(reconstruct(lower, n), a)).toBeLessThanOrEqual(1e-6 * top);
+        for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) expect(lower[i * n + j]).toBe(0);
+        for (const i of zero) for (let k = 0; k < n; k++) expect(lower[k * n + i]).toBe(0);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('property: perfectly correlated groups and cash legs factor to within a few n·ε·max a_kk', () => {
+    // Asset i = sign_i·σ_i·F_g(i) (independent unit factors) or cash (σ_i = 0):
+    // cov_ij = s_i s_j σ_i σ_j [g(i) = g(j)], rank = number of groups used.
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ group: fc.nat({ max: 3 }), sigma: fc.oneof(fc.constant(0), fc.double({ min: 0.005, max: 0.05, noNaN: true })), sign: fc.constantFrom(-1, 1) }), { minLength: 1, maxLength: 20 }),
+        (assets) => {
+          const n = assets.length;
+          const a = new Float64Array(n * n);
+          for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+            const p = assets[i]!;
+            const q = assets[j]!;
+            a[i * n + j] = p.group === q.group ? p.sign * q.sign * p.sigma * q.sigma : 0;
+          }
+          const { lower } = choleskySync(a, n);
+          // Backward error of the rank-revealing steps: n·ε·max a_kk times (1 + (σmax/σmin)²) <= 101, with room.
+          expect(maxAbsDiff(reconstruct(lower, n), a)).toBeLessThanOrEqual(4 * 101 * n * 2 ** -52 * 0.05 ** 2);
+          for (let i = 0; i < n; i++) if (assets[i]!.sigma === 0) for (let k = 0; k < n; k++) expect(lower[k * n + i]).toBe(0);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it.runIf(native)('property: TS and C++ give the same factor and the same Monte Carlo VaR, bit for bit, on PSD matrices', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 12 }), fc.nat(), fc.array(fc.nat({ max: 11 }), { maxLength: 3 }), (n, rank, seed, zeros) => {
+        const a = psd(n, Math.min(rank, n), seed, zeros.filter((i) => i < n));
+        expect(choleskySync(a, n, { backend: 'cpu' }).lower).toEqual(choleskySync(a, n, { backend: 'ts' }).lower);
+        const opts = { weights: normals(n, seed + 1), means: normals(n, seed + 2, 1e-4), covariance: a, paths: 2000, seed, confidence: 0.975 };
+        const c = monteCarloVaRSync({ ...opts, backend: 'cpu' });
+        const t = monteCarloVaRSync({ ...opts, backend: 'ts' });
+        expect([c.var, c.cvar, c.mean, c.stdError]).toEqual([t.var, t.cvar, t.mean, t.stdError]);
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
+
 // ---- GPU dispatch (everything here runs without a device) ---------------------------------
 
 describe('GPU dispatch', () => {
@@ -768,7 +1082,7 @@ describe('GPU dispatch', () => {
     expect(t1).toEqual(t2);
     expect(s1).toEqual(s2);
     const lower = new Float64Array(9);
-    defaultKernels.cholesky(spd3, 3, lower, new Float64Array(1));
+    defaultKernels.cholesky(spd3, 3, lower, new Float64Array(3));
     const w = Float64Array.from(mc.weights);
     const m = new Float64Array(3);
     expect(fake.mcSummary(w, m, lower, 3, 500, 2, 4, 0.9, s1)).toBe(-1);

@@ -72,13 +72,13 @@ Kernel covariance(const Napi::CallbackInfo& info) {
   };
 }
 
-// (matrix, n, lower, pivotOut[1]) -> -1 | failing pivot index
+// (matrix, n, lower, failure[3]) -> -1 | failing pivot index (failure: matrix.hpp cholesky)
 Kernel cholesky(const Napi::CallbackInfo& info) {
   const std::size_t n = static_cast<std::size_t>(u64(info[1]));
   const double* a = f64(info[0], "matrix", n * n);
   double* lower = f64(info[2], "lower", n * n);
-  double* pivot = f64(info[3], "pivot", 1);
-  return [=] { return static_cast<double>(up::risk::cholesky(a, n, lower, pivot)); };
+  double* failure = f64(info[3], "failure", 3);
+  return [=] { return static_cast<double>(up::risk::cholesky(a, n, lower, failure)); };
 }
 
 // (spot, drift, volatility, dt, steps, paths, seed, antithetic, terminal, kept | null)

@@ -56,6 +56,28 @@ inline constexpr double kInvSqrt2Pi = 3.98942280401432702863e-01;
 // 2^k for k in [-1022, 1023], exactly.
 UP_HD double pow2(int k) { return from_bits(static_cast<std::uint64_t>(k + 1023) << 52); }
 
+// A column's scale: e with |x| * 2^-e in [1, 2) for a normal x, clamped to [-1022, 1022] so
+// 2^e and 2^-e are normal doubles (a subnormal or zero x gives -1022). Scaling by 2^-e is
+// exact, so values from 1e-308 to 1e308 multiply without overflow or underflow.
+UP_HD int scale_exponent(double x) {
+  const int e = static_cast<int>((to_bits(x) >> 52) & 0x7FF) - 1023;
+  return e < -1022 ? -1022 : (e > 1022 ? 1022 : e);
+}
+
+// v * 2^k for any k, rounded once unless the result is subnormal: whole steps of 2^+-1022
+// first, so no intermediate overflows or underflows where the result does not.
+UP_HD double times_pow2(double v, int k) {
+  while (k > 1022) {
+    v = mul(v, pow2(1022));
+    k -= 1022;
+  }
+  while (k < -1022) {
+    v = mul(v, pow2(-1022));
+    k += 1022;
+  }
+  return mul(v, pow2(k));
+}
+
 // Natural log of a positive normal double (fdlibm e_log.c core; the callers never pass
 // 0, negatives, subnormals, infinities or NaN).
 UP_HD double log_pos(double x) {

@@ -8,6 +8,7 @@
 #include <immintrin.h>
 #endif
 
+#include "detmath.hpp"
 #include "parallel.hpp"
 #include "simd.hpp"
 
@@ -118,6 +119,32 @@ void gram_quad_avx512(const double* z, std::size_t rows, std::size_t stride, std
 
 inline bool finite(double v) { return v - v == 0.0; }
 
+// EWMA columns whose largest weighted value is below this are scaled up again (2^-256:
+// far from underflow, and never reached by a column whose recent values matter).
+constexpr double kEwmaRescaleBelow = 0x1p-256;
+
+// A positive pivot below this fraction of its diagonal entry (R^2 > 1 - 2^-20 against the
+// assets before it) gets the Rayleigh-quotient test; real covariance matrices rarely do.
+constexpr double kNearSingular = 0x1p-20;
+
+// |w|^2 for w = L11^-T l_j (l_j: row j of L left of the diagonal), by back substitution;
+// zero columns (zero pivots) take w_k = 0. x = (-w, 1, 0...) has x^T A x = pivot j.
+double pivot_direction_norm2(const double* lower, std::size_t n, std::size_t j) {
+  thread_local std::vector<double> w;
+  w.assign(j, 0.0);
+  const double* lj = lower + j * n;
+  double norm2 = 0.0;
+  for (std::size_t k = j; k-- > 0;) {
+    const double diag = lower[k * n + k];
+    if (diag == 0.0) continue;
+    double v = lj[k];
+    for (std::size_t m = k + 1; m < j; ++m) v -= lower[m * n + k] * w[m];
+    w[k] = v / diag;
+    norm2 += w[k] * w[k];
+  }
+  return norm2;
+}
+
 }  // namespace
 
 std::int64_t covariance(const double* data, std::size_t observations, std::size_t assets, CovMethod method,
@@ -128,23 +155,43 @@ std::int64_t covariance(const double* data, std::size_t observations, std::size_
   const std::size_t stride = (T + 7) & ~std::size_t{7};
   thread_local std::vector<double> zbuf;
   thread_local std::vector<double> gbuf;
-  thread_local std::vector<double> mean;
+  thread_local std::vector<double> cols;
+  thread_local std::vector<int> expo;
   thread_local std::vector<double> weight;
   zbuf.resize(rows * stride);
   gbuf.resize(rows * rows);
-  mean.assign(N, 0.0);
-  // Column sums (means for Pearson) and a finiteness check in one row-major pass.
-  double* m = mean.data();
+  cols.assign(4 * N, 0.0);
+  expo.resize(N);
+  double* sum = cols.data();     // sums of x - x_0: not finite when a value is not
+  double* top = sum + N;         // largest |x|
+  double* spread = top + N;      // EWMA: largest |x - x_0|, 0 exactly when every value equals the first
+  double* scale = spread + N;    // 2^-expo
+  const double* first = data;
   for (std::size_t t = 0; t < T; ++t) {
     const double* row = data + t * N;
-    for (std::size_t j = 0; j < N; ++j) m[j] += row[j];
+    for (std::size_t j = 0; j < N; ++j) {
+      const double v = row[j];
+      sum[j] += v - first[j];
+      top[j] = std::max(top[j], std::fabs(v));
+    }
   }
+  // A sum that is not finite: a value that is not, or finite values beyond 2^1023 whose
+  // differences overflow; those columns are centred after scaling instead.
+  bool recentre = false;
   for (std::size_t j = 0; j < N; ++j) {
-    if (!finite(m[j])) {
+    if (!finite(sum[j])) {
       for (std::size_t i = 0; i < T * N; ++i) {
         if (!finite(data[i])) return static_cast<std::int64_t>(i);
       }
+      recentre = true;
     }
+  }
+  for (std::size_t j = 0; j < N; ++j) {
+    expo[j] = detmath::scale_exponent(top[j]);
+    scale[j] = detmath::pow2(-expo[j]);
+    // The mean of x - x_0, scaled exactly: the mean of the shifted, scaled column.
+    sum[j] = recentre ? 0.0 : sum[j] / static_cast<double>(T) * scale[j];
+    top[j] = 0.0;
   }
   double* z = zbuf.data();
   // Zero only the padding: columns T..stride of each row and the rows N..rows.
@@ -152,12 +199,25 @@ std::int64_t covariance(const double* data, std::size_t observations, std::size_
   std::fill(z + N * stride, z + rows * stride, 0.0);
   constexpr std::size_t kTile = 8;  // rows of data per transposition tile: contiguous writes
   if (method == CovMethod::kPearson) {
-    for (std::size_t j = 0; j < N; ++j) m[j] /= static_cast<double>(T);
+    // Shifted by the scaled first value, then centred: a constant column is exactly 0, and
+    // the mean's rounding no longer leaves a variance behind.
     for (std::size_t t0 = 0; t0 < T; t0 += kTile) {
       const std::size_t tn = std::min(kTile, T - t0);
       for (std::size_t j = 0; j < N; ++j) {
         double* zj = z + j * stride + t0;
-        for (std::size_t u = 0; u < tn; ++u) zj[u] = data[(t0 + u) * N + j] - m[j];
+        const double s = scale[j];
+        const double shift = first[j] * s;
+        const double m = sum[j];
+        for (std::size_t u = 0; u < tn; ++u) zj[u] = (data[(t0 + u) * N + j] * s - shift) - m;
+      }
+    }
+    if (recentre) {
+      for (std::size_t j = 0; j < N; ++j) {
+        double* zj = z + j * stride;
+        double acc = 0.0;
+        for (std::size_t t = 0; t < T; ++t) acc += zj[t];
+        const double m = acc / static_cast<double>(T);
+        for (std::size_t t = 0; t < T; ++t) zj[t] -= m;
       }
     }
   } else {
@@ -167,8 +227,30 @@ std::int64_t covariance(const double* data, std::size_t observations, std::size_
       const std::size_t tn = std::min(kTile, T - t0);
       for (std::size_t j = 0; j < N; ++j) {
         double* zj = z + j * stride + t0;
-        for (std::size_t u = 0; u < tn; ++u) zj[u] = weight[t0 + u] * data[(t0 + u) * N + j];
+        const double s = scale[j];
+        const double x0 = first[j];
+        double big = top[j];
+        double far = spread[j];
+        for (std::size_t u = 0; u < tn; ++u) {
+          const double x = data[(t0 + u) * N + j];
+          const double v = weight[t0 + u] * (x * s);
+          zj[u] = v;
+          big = std::max(big, std::fabs(v));
+          far = std::max(far, std::fabs(x - x0));
+        }
+        top[j] = big;
+        spread[j] = far;
       }
+    }
+    // Old rows weigh as little as lambda^T: a column whose values sit there is scaled again,
+    // so its squares stay normal doubles.
+    for (std::size_t j = 0; j < N; ++j) {
+      if (top[j] == 0.0 || top[j] >= kEwmaRescaleBelow) continue;
+      const int f = detmath::scale_exponent(top[j]);
+      const double s = detmath::pow2(-f);
+      double* zj = z + j * stride;
+      for (std::size_t t = 0; t < T; ++t) zj[t] *= s;
+      expo[j] += f;
     }
   }
   double* g = gbuf.data();
@@ -186,41 +268,78 @@ std::int64_t covariance(const double* data, std::size_t observations, std::size_
   } else {
     for (std::size_t i = 0; i < pairs; ++i) task(i);
   }
-  const double scale = method == CovMethod::kPearson ? 1.0 / static_cast<double>(T - 1) : 1.0;
-  for (std::size_t i = 0; i < N; ++i) {
-    for (std::size_t j = i; j < N; ++j) {
-      const double v = g[i * rows + j] * scale;
-      out[i * N + j] = v;
-      out[j * N + i] = v;
-    }
-  }
-  if (correlation) {
+  const double norm = method == CovMethod::kPearson ? 1.0 / static_cast<double>(T - 1) : 1.0;
+  if (!correlation) {
     for (std::size_t i = 0; i < N; ++i) {
-      if (!(out[i * N + i] > 0)) return kZeroVariance - static_cast<std::int64_t>(i);
-    }
-    for (std::size_t i = 0; i < N; ++i) mean[i] = out[i * N + i];
-    for (std::size_t i = 0; i < N; ++i) {
-      out[i * N + i] = 1.0;
-      for (std::size_t j = i + 1; j < N; ++j) {
-        double r = out[i * N + j] / std::sqrt(mean[i] * mean[j]);
-        r = std::clamp(r, -1.0, 1.0);
-        out[i * N + j] = r;
-        out[j * N + i] = r;
+      for (std::size_t j = i; j < N; ++j) {
+        const double v = detmath::times_pow2(g[i * rows + j] * norm, expo[i] + expo[j]);
+        out[i * N + j] = v;
+        out[j * N + i] = v;
       }
+    }
+    return -1;
+  }
+  // Correlations from the scaled sums: the scales cancel. A Pearson column is constant
+  // exactly when its variance is 0: shifted and centred it is exactly 0, and otherwise its
+  // largest deviation, at least half its spread, is >= 2^-54 after scaling, so the sum of
+  // squares cannot underflow. Under EWMA a constant column keeps c^2: compare values.
+  const bool ewma = method == CovMethod::kEwma;
+  double* diag = sum;
+  for (std::size_t i = 0; i < N; ++i) {
+    diag[i] = g[i * rows + i] * norm;
+    if (!(diag[i] > 0) || (ewma && spread[i] == 0.0)) return kZeroVariance - static_cast<std::int64_t>(i);
+  }
+  for (std::size_t i = 0; i < N; ++i) {
+    out[i * N + i] = 1.0;
+    for (std::size_t j = i + 1; j < N; ++j) {
+      double r = g[i * rows + j] * norm / std::sqrt(diag[i] * diag[j]);
+      r = std::clamp(r, -1.0, 1.0);
+      out[i * N + j] = r;
+      out[j * N + i] = r;
     }
   }
   return -1;
 }
 
-std::int64_t cholesky(const double* a, std::size_t n, double* lower, double* pivot) {
+std::int64_t cholesky(const double* a, std::size_t n, double* lower, double* info) {
   for (std::size_t i = 0; i < n * n; ++i) lower[i] = 0.0;
+  const double tol = psd_tolerance(a, n);
   for (std::size_t j = 0; j < n; ++j) {
     const double* lj = lower + j * n;
     double d = a[j * n + j];
     for (std::size_t k = 0; k < j; ++k) d -= lj[k] * lj[k];
-    if (!(d > 0)) {
-      *pivot = d;
-      return static_cast<std::int64_t>(j);
+    // Rounding of a rank-deficient matrix grows in the pivot, not in the Rayleigh quotient
+    // d / (1 + |w|^2) of the direction it exposes: that is what the tolerance judges, for a
+    // negative pivot and for a tiny positive one (which would otherwise divide noise by noise).
+    const bool zero = !(d > tol);
+    bool tiny = false;
+    if (zero ? !(d >= -tol) : d <= a[j * n + j] * kNearSingular) {
+      const double quotient = d / (1.0 + pivot_direction_norm2(lower, n, j));
+      if (!(quotient >= -tol)) {
+        info[0] = d;
+        info[1] = -1.0;
+        info[2] = quotient;
+        return static_cast<std::int64_t>(j);
+      }
+      tiny = quotient <= tol;
+    }
+    if (zero || tiny) {
+      // Column j of L stays zero when the rest of the column vanishes; a zero pivot needs
+      // it, a tiny positive one keeps its column otherwise.
+      bool vanishes = true;
+      for (std::size_t i = j + 1; i < n && vanishes; ++i) {
+        const double* li = lower + i * n;
+        double s = a[i * n + j];
+        for (std::size_t k = 0; k < j; ++k) s -= li[k] * lj[k];
+        vanishes = s * s <= tol * std::max(a[i * n + i], 0.0);
+        if (!vanishes && zero) {
+          info[0] = d;
+          info[1] = static_cast<double>(i);
+          info[2] = s;
+          return static_cast<std::int64_t>(j);
+        }
+      }
+      if (vanishes) continue;
     }
     const double diag = std::sqrt(d);
     lower[j * n + j] = diag;

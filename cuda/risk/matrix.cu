@@ -12,11 +12,14 @@
 #include <new>
 #include <string>
 
+#include "cpp/risk/detmath.hpp"
 #include "cuda/risk/kernels.cuh"
 #include "cuda/risk/reduce.cuh"
 
 namespace up::cuda {
 namespace {
+
+namespace dm = up::risk::detmath;
 
 // "No index yet" for the atomicMin flags (first non-finite input, first zero variance).
 inline constexpr unsigned long long kNone = ~0ull;
@@ -56,24 +59,67 @@ __host__ __device__ constexpr std::size_t ceil_div(std::size_t a, std::size_t b)
 // Covariance kernels. Z is Tp x Np row-major (observations x assets), pitch ld = Np, the
 // data copied in at the top left; everything outside T x N is written 0 by centre_kernel.
 
-// Chunk partial column sums and the first non-finite data index (t * N + j: the smallest
-// t of a column is its first, and the minimum over columns is the first overall).
+// Chunk partial column maxima of |x| and |x - x_0| (0 exactly when every value equals the
+// first: a constant column is found by comparison, never by a rounded variance), and the
+// first non-finite data index (t * N + j: the smallest t of a column is its first, and the
+// minimum over columns is the first overall). Maxima combine in any order: deterministic.
+__global__ void __launch_bounds__(kColThreads)
+    column_stats_kernel(const double* __restrict__ z, std::size_t ld, std::size_t T, std::size_t N,
+                        std::size_t rows_per_chunk, double* __restrict__ top, double* __restrict__ spread,
+                        unsigned long long* bad) {
+  const std::size_t j = static_cast<std::size_t>(blockIdx.x) * kColThreads + threadIdx.x;
+  if (j >= N) return;
+  const std::size_t t_begin = static_cast<std::size_t>(blockIdx.y) * rows_per_chunk;
+  const std::size_t t_end = smaller(T, t_begin + rows_per_chunk);
+  const double first_value = z[j];
+  double big = 0.0;
+  double far = 0.0;
+  unsigned long long first = kNone;
+  for (std::size_t t = t_begin; t < t_end; ++t) {
+    const double v = z[t * ld + j];
+    big = fmax(big, fabs(v));
+    far = fmax(far, fabs(v - first_value));
+    if (!isfinite(v) && first == kNone) first = static_cast<unsigned long long>(t * N + j);
+  }
+  top[static_cast<std::size_t>(blockIdx.y) * N + j] = big;
+  spread[static_cast<std::size_t>(blockIdx.y) * N + j] = far;
+  if (first != kNone) atomicMin(bad, first);
+}
+
+// Per column, before centring: the chunk maxima combined, the exponent e (detmath.hpp
+// scale_exponent, as on the CPU), the exact scale 2^-e and the scaled first value (the
+// Pearson shift; read here because centring overwrites row 0).
+__global__ void __launch_bounds__(kColThreads)
+    column_scale_kernel(const double* __restrict__ top, const double* __restrict__ spread, std::size_t chunks,
+                        std::size_t N, const double* __restrict__ z, int* __restrict__ expo,
+                        double* __restrict__ scale, double* __restrict__ shift, double* __restrict__ far) {
+  const std::size_t j = static_cast<std::size_t>(blockIdx.x) * kColThreads + threadIdx.x;
+  if (j >= N) return;
+  double big = 0.0;
+  double sp = 0.0;
+  for (std::size_t c = 0; c < chunks; ++c) {
+    big = fmax(big, top[c * N + j]);
+    sp = fmax(sp, spread[c * N + j]);
+  }
+  const int e = dm::scale_exponent(big);
+  const double s = dm::pow2(-e);
+  expo[j] = e;
+  scale[j] = s;
+  shift[j] = dm::mul(z[j], s);
+  far[j] = sp;
+}
+
+// Chunk partial column sums (of the shifted columns: the Pearson means).
 __global__ void __launch_bounds__(kColThreads)
     column_partials_kernel(const double* __restrict__ z, std::size_t ld, std::size_t T, std::size_t N,
-                           std::size_t rows_per_chunk, double* __restrict__ partials, unsigned long long* bad) {
+                           std::size_t rows_per_chunk, double* __restrict__ partials) {
   const std::size_t j = static_cast<std::size_t>(blockIdx.x) * kColThreads + threadIdx.x;
   if (j >= N) return;
   const std::size_t t_begin = static_cast<std::size_t>(blockIdx.y) * rows_per_chunk;
   const std::size_t t_end = smaller(T, t_begin + rows_per_chunk);
   double acc = 0.0;
-  unsigned long long first = kNone;
-  for (std::size_t t = t_begin; t < t_end; ++t) {
-    const double v = z[t * ld + j];
-    acc += v;
-    if (!isfinite(v) && first == kNone) first = static_cast<unsigned long long>(t * N + j);
-  }
+  for (std::size_t t = t_begin; t < t_end; ++t) acc += z[t * ld + j];
   partials[static_cast<std::size_t>(blockIdx.y) * N + j] = acc;
-  if (first != kNone) atomicMin(bad, first);
 }
 
 // Column means: the chunk partials of a column added in chunk order.
@@ -87,18 +133,53 @@ __global__ void __launch_bounds__(kColThreads)
   mean[j] = s / static_cast<double>(T);
 }
 
-// In place: z = x - mean (Pearson) or sqrt(w_t) * x (EWMA), and 0 in the padding, so the
-// SYRK needs no bounds checks.
+// EWMA: a column whose largest weighted value is below 2^-256 (its values sit on rows of
+// tiny weight) is scaled up again so its squares stay normal; factor 1 otherwise.
+__global__ void __launch_bounds__(kColThreads)
+    ewma_rescale_kernel(const double* __restrict__ top, std::size_t chunks, std::size_t N, int* __restrict__ expo,
+                        double* __restrict__ factor) {
+  const std::size_t j = static_cast<std::size_t>(blockIdx.x) * kColThreads + threadIdx.x;
+  if (j >= N) return;
+  double big = 0.0;
+  for (std::size_t c = 0; c < chunks; ++c) big = fmax(big, top[c * N + j]);
+  double f = 1.0;
+  if (big != 0.0 && big < 0x1p-256) {
+    const int e = dm::scale_exponent(big);
+    f = dm::pow2(-e);
+    expo[j] += e;
+  }
+  factor[j] = f;
+}
+
+// In place: z = x * 2^-e - shift (Pearson) or sqrt(w_t) * (x * 2^-e) (EWMA), and 0 in the
+// padding, so the SYRK needs no bounds checks.
 __global__ void __launch_bounds__(kCentreThreads)
-    centre_kernel(double* z, std::size_t ld, std::size_t T, std::size_t Tp, std::size_t N, const double* mean,
-                  const double* weight, bool ewma, const unsigned long long* bad) {
+    centre_kernel(double* z, std::size_t ld, std::size_t T, std::size_t Tp, std::size_t N, const double* scale,
+                  const double* shift, const double* weight, bool ewma, const unsigned long long* bad) {
   if (*bad != kNone) return;  // the call returns the bad index; skip the work
   const std::size_t j = static_cast<std::size_t>(blockIdx.x) * kCentreThreads + threadIdx.x;
   for (std::size_t t = blockIdx.y; t < Tp; t += gridDim.y) {
     double* p = z + t * ld + j;
     double v = 0.0;
-    if (t < T && j < N) v = ewma ? weight[t] * *p : *p - mean[j];
+    if (t < T && j < N) {
+      const double x = dm::mul(*p, scale[j]);
+      v = ewma ? dm::mul(weight[t], x) : dm::sub(x, shift[j]);
+    }
     *p = v;
+  }
+}
+
+// In place over the T x N data: z -= by[j] (Pearson means) or z *= by[j] (EWMA rescale).
+__global__ void __launch_bounds__(kCentreThreads)
+    adjust_kernel(double* z, std::size_t ld, std::size_t T, std::size_t N, const double* by, bool multiply,
+                  const unsigned long long* bad) {
+  if (*bad != kNone) return;
+  const std::size_t j = static_cast<std::size_t>(blockIdx.x) * kCentreThreads + threadIdx.x;
+  if (j >= N) return;
+  const double b = by[j];
+  for (std::size_t t = blockIdx.y; t < T; t += gridDim.y) {
+    double* p = z + t * ld + j;
+    *p = multiply ? dm::mul(*p, b) : dm::sub(*p, b);
   }
 }
 
@@ -223,27 +304,29 @@ __device__ __forceinline__ double gram(const double* __restrict__ c, std::size_t
   return g;
 }
 
-// Scaled variances, and for a correlation the first asset whose variance is not > 0.
+// Scaled variances, and for a correlation the first constant asset (all values equal, or
+// under EWMA all weighted values zero).
 __global__ void __launch_bounds__(kColThreads)
     diagonal_kernel(const double* __restrict__ c, std::size_t plane, unsigned splits, std::size_t ld,
-                    std::size_t N, double scale, bool correlation, double* __restrict__ diag,
-                    unsigned long long* zero, const unsigned long long* bad) {
+                    std::size_t N, double scale, bool correlation, const double* __restrict__ far,
+                    double* __restrict__ diag, unsigned long long* zero, const unsigned long long* bad) {
   if (*bad != kNone) return;
   const std::size_t i = static_cast<std::size_t>(blockIdx.x) * kColThreads + threadIdx.x;
   if (i >= N) return;
   const double d = gram(c, plane, splits, i * ld + i) * scale;
   diag[i] = d;
-  if (correlation && !(d > 0)) atomicMin(zero, static_cast<unsigned long long>(i));
+  if (correlation && (far[i] == 0.0 || !(d > 0))) atomicMin(zero, static_cast<unsigned long long>(i));
 }
 
-// out (N x N, compact) from the upper triangle: scale, normalise and clamp for a
-// correlation (unless a variance is not > 0: then the covariance, as the CPU leaves it),
+// out (N x N, compact) from the upper triangle: a covariance scaled back by 2^(e_i + e_j)
+// (exact: detmath.hpp times_pow2, as on the CPU), or a correlation normalised from the
+// scaled sums and clamped (with a constant asset, the scaled covariance the caller discards),
 // mirrored through shared memory so both writes are coalesced. Block (x, y) is the
 // kEdge tile (y, x); tiles below the diagonal exit, their values come from the mirror.
 __global__ void __launch_bounds__(kEdge * kEdgeRows)
     finish_kernel(const double* __restrict__ c, std::size_t plane, unsigned splits, std::size_t ld, std::size_t N,
-                  double scale, bool correlation, const double* __restrict__ diag, const unsigned long long* zero,
-                  const unsigned long long* bad, double* __restrict__ out) {
+                  double scale, bool correlation, const double* __restrict__ diag, const int* __restrict__ expo,
+                  const unsigned long long* zero, const unsigned long long* bad, double* __restrict__ out) {
   if (blockIdx.y > blockIdx.x) return;  // uniform per block
   if (*bad != kNone) return;
   __shared__ double tile[kEdge][kEdge + 1];  // +1: the transposed reads hit distinct banks
@@ -257,7 +340,9 @@ __global__ void __launch_bounds__(kEdge * kEdgeRows)
     double v = 0.0;
     if (i < N && j < N && i <= j) {
       v = gram(c, plane, splits, i * ld + j) * scale;
-      if (normalise) {
+      if (!correlation) {
+        v = dm::times_pow2(v, expo[i] + expo[j]);
+      } else if (normalise) {
         if (i == j) {
           v = 1.0;
         } else {
@@ -443,12 +528,12 @@ Status covariance(const double* data, std::size_t observations, std::size_t asse
   Stream stream;
   UP_CUDA_RETURN_IF_ERROR(open_stream(stream));
   const cudaStream_t s = stream.handle;
-  DeviceBuffer z, gram_planes, partials, mean, diag, w, flags, spare;
+  DeviceBuffer z, gram_planes, partials, cols, expo, w, flags, spare;
   UP_CUDA_RETURN_IF_ERROR(allocate(z, sizeof(double) * cells));
   UP_CUDA_RETURN_IF_ERROR(allocate(gram_planes, sizeof(double) * plane * splits));
-  UP_CUDA_RETURN_IF_ERROR(allocate(partials, sizeof(double) * chunks * N));
-  UP_CUDA_RETURN_IF_ERROR(allocate(mean, sizeof(double) * N));
-  UP_CUDA_RETURN_IF_ERROR(allocate(diag, sizeof(double) * N));
+  UP_CUDA_RETURN_IF_ERROR(allocate(partials, sizeof(double) * 2 * chunks * N));
+  UP_CUDA_RETURN_IF_ERROR(allocate(cols, sizeof(double) * 5 * N));  // scale, shift, spread, mean|factor, diag
+  UP_CUDA_RETURN_IF_ERROR(allocate(expo, sizeof(int) * N));
   UP_CUDA_RETURN_IF_ERROR(allocate(flags, sizeof(unsigned long long) * 2));
   if (ewma) UP_CUDA_RETURN_IF_ERROR(allocate(w, sizeof(double) * T));
   // The compact result reuses Z (dead after the SYRK) when it is large enough.
@@ -461,6 +546,14 @@ Status covariance(const double* data, std::size_t observations, std::size_t asse
   UP_CUDA_RETURN_IF_ERROR(open_clock(clock, timing));
   unsigned long long* d_bad = flags.as<unsigned long long>();
   unsigned long long* d_zero = d_bad + 1;
+  double* d_top = partials.as<double>();
+  double* d_spread = d_top + chunks * N;
+  double* d_scale = cols.as<double>();
+  double* d_shift = d_scale + N;
+  double* d_far = d_shift + N;
+  double* d_adjust = d_far + N;  // Pearson means or EWMA rescale factors
+  double* d_diag = d_adjust + N;
+  int* d_expo = expo.as<int>();
 
   UP_CUDA_RETURN_IF_ERROR(mark(clock.total.start, s));
   if (Np == N) {
@@ -474,27 +567,43 @@ Status covariance(const double* data, std::size_t observations, std::size_t asse
 
   UP_CUDA_RETURN_IF_ERROR(mark(clock.kernels.start, s));
   const auto col_blocks = static_cast<unsigned>(ceil_div(N, kColThreads));
-  column_partials_kernel<<<dim3(col_blocks, static_cast<unsigned>(chunks)), kColThreads, 0, s>>>(
-      z.as<double>(), Np, T, N, rows_per_chunk, partials.as<double>(), d_bad);
+  const dim3 chunk_grid(col_blocks, static_cast<unsigned>(chunks));
+  const dim3 data_grid(static_cast<unsigned>(Np / kCentreThreads), static_cast<unsigned>(smaller(Tp, kMaxGridY)));
+  // Scale each column by a power of two near its largest magnitude and shift it by its
+  // first value (Pearson), as cpp/risk/matrix.cc does: exact, and no overflow or underflow.
+  column_stats_kernel<<<chunk_grid, kColThreads, 0, s>>>(z.as<double>(), Np, T, N, rows_per_chunk, d_top, d_spread,
+                                                        d_bad);
+  UP_CUDA_TRY(cudaGetLastError());
+  column_scale_kernel<<<col_blocks, kColThreads, 0, s>>>(d_top, d_spread, chunks, N, z.as<double>(), d_expo, d_scale,
+                                                         d_shift, d_far);
+  UP_CUDA_TRY(cudaGetLastError());
+  centre_kernel<<<data_grid, kCentreThreads, 0, s>>>(z.as<double>(), Np, T, Tp, N, d_scale, d_shift, w.as<double>(),
+                                                     ewma, d_bad);
   UP_CUDA_TRY(cudaGetLastError());
   if (!ewma) {
-    column_means_kernel<<<col_blocks, kColThreads, 0, s>>>(partials.as<double>(), chunks, T, N, mean.as<double>());
+    column_partials_kernel<<<chunk_grid, kColThreads, 0, s>>>(z.as<double>(), Np, T, N, rows_per_chunk, d_top);
+    UP_CUDA_TRY(cudaGetLastError());
+    column_means_kernel<<<col_blocks, kColThreads, 0, s>>>(d_top, chunks, T, N, d_adjust);
+    UP_CUDA_TRY(cudaGetLastError());
+  } else {
+    column_stats_kernel<<<chunk_grid, kColThreads, 0, s>>>(z.as<double>(), Np, T, N, rows_per_chunk, d_top, d_spread,
+                                                          d_bad);
+    UP_CUDA_TRY(cudaGetLastError());
+    ewma_rescale_kernel<<<col_blocks, kColThreads, 0, s>>>(d_top, chunks, N, d_expo, d_adjust);
     UP_CUDA_TRY(cudaGetLastError());
   }
-  centre_kernel<<<dim3(static_cast<unsigned>(Np / kCentreThreads), static_cast<unsigned>(smaller(Tp, kMaxGridY))),
-                  kCentreThreads, 0, s>>>(z.as<double>(), Np, T, Tp, N, mean.as<double>(), w.as<double>(), ewma,
-                                          d_bad);
+  adjust_kernel<<<data_grid, kCentreThreads, 0, s>>>(z.as<double>(), Np, T, N, d_adjust, ewma, d_bad);
   UP_CUDA_TRY(cudaGetLastError());
   syrk_kernel<<<dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(splits)), kSyrkThreads, 0, s>>>(
       z.as<double>(), Np, tiles_per_side, slices, slices_per_split, gram_planes.as<double>(), plane, d_bad);
   UP_CUDA_TRY(cudaGetLastError());
   const double scale = ewma ? 1.0 : 1.0 / static_cast<double>(T - 1);
   diagonal_kernel<<<col_blocks, kColThreads, 0, s>>>(gram_planes.as<double>(), plane, static_cast<unsigned>(splits),
-                                                     Np, N, scale, correlation, diag.as<double>(), d_zero, d_bad);
+                                                     Np, N, scale, correlation, d_far, d_diag, d_zero, d_bad);
   UP_CUDA_TRY(cudaGetLastError());
   const auto edge_tiles = static_cast<unsigned>(ceil_div(N, kEdge));
   finish_kernel<<<dim3(edge_tiles, edge_tiles), dim3(kEdge, kEdgeRows), 0, s>>>(
-      gram_planes.as<double>(), plane, static_cast<unsigned>(splits), Np, N, scale, correlation, diag.as<double>(),
+      gram_planes.as<double>(), plane, static_cast<unsigned>(splits), Np, N, scale, correlation, d_diag, d_expo,
       d_zero, d_bad, d_out);
   UP_CUDA_TRY(cudaGetLastError());
   UP_CUDA_RETURN_IF_ERROR(mark(clock.kernels.stop, s));

@@ -142,29 +142,31 @@ __global__ void __launch_bounds__(kBlock) mc_large_kernel(const double* lower, c
   }
 }
 
+// Sums about the first value (v[0]): a constant series sums to exactly 0 and its standard
+// error is exactly 0, as in lib/risk/kernels.ts (no rounded mean left behind).
 struct Value {
   const double* v;
-  __device__ void operator()(std::size_t i, double (&acc)[1]) const { acc[0] += v[i]; }
+  __device__ void operator()(std::size_t i, double (&acc)[1]) const { acc[0] += v[i] - v[0]; }
 };
 
-// (v[i] - sum/n)^2, with the sum read from the device after the first reduction.
+// ((v[i] - v[0]) - sum/n)^2, with the sum read from the device after the first reduction.
 struct SquaredDeviation {
   const double* v;
   const double* sum;
   double n;
   __device__ void operator()(std::size_t i, double (&acc)[1]) const {
-    const double d = v[i] - *sum / n;
+    const double d = (v[i] - v[0]) - *sum / n;
     acc[0] += d * d;
   }
 };
 
-// GBM with antithetic variates: (pair average - mean)^2 per pair.
+// GBM with antithetic variates: (pair average - mean)^2 per pair, about v[0] likewise.
 struct PairDeviation {
   const double* v;
   const double* sum;
   double n;
   __device__ void operator()(std::size_t k, double (&acc)[1]) const {
-    const double d = (v[2 * k] + v[2 * k + 1]) / 2 - *sum / n;
+    const double d = ((v[2 * k] + v[2 * k + 1]) / 2 - v[0]) - *sum / n;
     acc[0] += d * d;
   }
 };
@@ -257,7 +259,7 @@ Status simulate_gbm(const up::risk::GbmParams& g, double confidence, double* ter
   const double nd = static_cast<double>(n);
   summary->var = tail.var;
   summary->cvar = tail.cvar;
-  summary->mean = host_sums[0] / nd;
+  summary->mean = terminal[0] + host_sums[0] / nd;
   if (g.antithetic) {
     const double pairs = nd / 2;
     summary->std_error =
@@ -337,8 +339,10 @@ Status portfolio_mc(const double* weights, const double* means, const double* lo
   }
   UP_CUDA_TRY(cudaEventRecord(call.kernel_events.stop, stream));
   double host_sums[2] = {0, 0};
+  double first = 0;
   if (summary != nullptr) {
     UP_CUDA_TRY(cudaMemcpyAsync(host_sums, d_sums, sizeof(host_sums), cudaMemcpyDeviceToHost, stream));
+    UP_CUDA_TRY(cudaMemcpyAsync(&first, l, sizeof(double), cudaMemcpyDeviceToHost, stream));
   }
   if (losses != nullptr) {
     UP_CUDA_TRY(cudaMemcpyAsync(losses, l, paths * sizeof(double), cudaMemcpyDeviceToHost, stream));
@@ -349,7 +353,7 @@ Status portfolio_mc(const double* weights, const double* means, const double* lo
     const double nd = static_cast<double>(paths);
     summary->var = tail.var;
     summary->cvar = tail.cvar;
-    summary->mean = -(host_sums[0] / nd);
+    summary->mean = -(first + host_sums[0] / nd);
     summary->std_error = std::sqrt(host_sums[1] / (nd - 1) / nd);
   }
   return call.read_timing(timing);

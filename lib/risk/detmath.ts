@@ -27,6 +27,29 @@ POW2[1022] = 1;
 for (let k = 1; k <= 1023; k++) POW2[1022 + k] = POW2[1021 + k]! * 2;
 for (let k = 1; k <= 1022; k++) POW2[1022 - k] = POW2[1023 - k]! * 0.5;
 
+/**
+ * A column's scale (cpp/risk/detmath.hpp scale_exponent): e with |x|·2^-e in [1, 2) for a
+ * normal x, clamped to [-1022, 1022] so 2^±e are normal doubles; scaling by 2^-e is exact.
+ */
+export function scaleExponent(x: number): number {
+  f64[0] = x;
+  const e = ((u32[1]! >>> 20) & 0x7ff) - 1023;
+  return e < -1022 ? -1022 : e > 1022 ? 1022 : e;
+}
+
+/** v·2^k for any integer k, rounded once unless the result is subnormal (detmath.hpp times_pow2). */
+export function timesPow2(v: number, k: number): number {
+  while (k > 1022) {
+    v *= POW2[2044]!;
+    k -= 1022;
+  }
+  while (k < -1022) {
+    v *= POW2[0]!;
+    k += 1022;
+  }
+  return v * POW2[k + 1022]!;
+}
+
 /** Natural log of a positive normal double (fdlibm e_log.c core). */
 export function logPos(x: number): number {
   f64[0] = x;

@@ -1,10 +1,10 @@
 /**
  * The pure-TS risk kernels: the same algorithms as cpp/risk, step for step where the
  * result must be bit-identical (historical tail, moments, portfolio returns, Cholesky,
- * GBM, Monte Carlo losses), and plain float64 loops for covariance (which is tested
- * against a naive reference to 1e-12 instead). Every function trusts its arguments.
+ * GBM, Monte Carlo losses), and plain float64 loops for covariance (the same scaling and
+ * shifts as the C++, tested against a naive reference to 1e-12). Every function trusts its arguments.
  */
-import { expD } from './detmath.js';
+import { expD, pow2, scaleExponent, timesPow2 } from './detmath.js';
 import { fillNormalsTs } from './philox.js';
 
 /** cpp/risk/var.hpp constants: identical on both sides. */
@@ -258,25 +258,54 @@ export function portfolioReturns(returns: Float64Array, observations: number, as
 /** Status of covariance(): see cpp/risk/matrix.hpp. */
 export const kZeroVariance = -2;
 
-/** cpp/risk/matrix.hpp covariance() semantics, as plain float64 loops over a transposed copy. */
+/** EWMA columns whose largest weighted value is below this are scaled up again (cpp/risk/matrix.cc). */
+const kEwmaRescaleBelow = 2 ** -256;
+
+/**
+ * cpp/risk/matrix.hpp covariance() semantics, as plain float64 loops over a transposed copy:
+ * each column scaled by 2^-e (e = scaleExponent of its largest |x|, exact), Pearson columns
+ * shifted by their scaled first value, then centred; covariances scaled back by 2^(e_i + e_j).
+ */
 export function covariance(data: Float64Array, T: number, N: number, method: 0 | 1, lambda: number, correlation: boolean, out: Float64Array): number {
   const z = new Float64Array(N * T);
-  const mean = new Float64Array(N);
+  const sum = new Float64Array(N);
+  const top = new Float64Array(N);
+  const spread = new Float64Array(N);
+  const expo = new Int32Array(N);
   for (let t = 0; t < T; t++) {
     const row = t * N;
-    for (let j = 0; j < N; j++) mean[j] = mean[j]! + data[row + j]!;
-  }
-  for (let j = 0; j < N; j++) {
-    if (!isFiniteNumber(mean[j]!)) {
-      const bad = firstNonFinite(data.subarray(0, T * N));
-      if (bad >= 0) return bad;
+    for (let j = 0; j < N; j++) {
+      const v = data[row + j]!;
+      sum[j] = sum[j]! + (v - data[j]!);
+      const a = Math.abs(v);
+      if (a > top[j]!) top[j] = a;
     }
   }
+  let recentre = false;
+  for (let j = 0; j < N; j++) {
+    if (!isFiniteNumber(sum[j]!)) {
+      const bad = firstNonFinite(data.subarray(0, T * N));
+      if (bad >= 0) return bad;
+      recentre = true;
+    }
+  }
+  for (let j = 0; j < N; j++) {
+    expo[j] = scaleExponent(top[j]!);
+    sum[j] = recentre ? 0 : (sum[j]! / T) * pow2(-expo[j]!);
+  }
   if (method === 0) {
-    for (let j = 0; j < N; j++) mean[j] = mean[j]! / T;
-    for (let t = 0; t < T; t++) {
-      const row = t * N;
-      for (let j = 0; j < N; j++) z[j * T + t] = data[row + j]! - mean[j]!;
+    for (let j = 0; j < N; j++) {
+      const s = pow2(-expo[j]!);
+      const shift = data[j]! * s;
+      const m = sum[j]!;
+      const zj = j * T;
+      for (let t = 0; t < T; t++) z[zj + t] = data[t * N + j]! * s - shift - m;
+      if (recentre) {
+        let acc = 0.0;
+        for (let t = 0; t < T; t++) acc += z[zj + t]!;
+        const mean = acc / T;
+        for (let t = 0; t < T; t++) z[zj + t] = z[zj + t]! - mean;
+      }
     }
   } else {
     const weight = new Float64Array(T);
@@ -287,13 +316,32 @@ export function covariance(data: Float64Array, T: number, N: number, method: 0 |
       total += p;
       p *= lambda;
     }
-    for (let t = 0; t < T; t++) {
-      const s = Math.sqrt(weight[t]! / total);
-      const row = t * N;
-      for (let j = 0; j < N; j++) z[j * T + t] = s * data[row + j]!;
+    for (let t = 0; t < T; t++) weight[t] = Math.sqrt(weight[t]! / total);
+    for (let j = 0; j < N; j++) {
+      const s = pow2(-expo[j]!);
+      const x0 = data[j]!;
+      const zj = j * T;
+      let big = 0.0;
+      let far = 0.0;
+      for (let t = 0; t < T; t++) {
+        const x = data[t * N + j]!;
+        const v = weight[t]! * (x * s);
+        z[zj + t] = v;
+        const a = Math.abs(v);
+        if (a > big) big = a;
+        const d = Math.abs(x - x0);
+        if (d > far) far = d;
+      }
+      spread[j] = far;
+      if (big !== 0 && big < kEwmaRescaleBelow) {
+        const f = scaleExponent(big);
+        const r = pow2(-f);
+        for (let t = 0; t < T; t++) z[zj + t] = z[zj + t]! * r;
+        expo[j] = expo[j]! + f;
+      }
     }
   }
-  const scale = method === 0 ? 1.0 / (T - 1) : 1.0;
+  const norm = method === 0 ? 1.0 / (T - 1) : 1.0;
   for (let i = 0; i < N; i++) {
     const zi = i * T;
     for (let j = i; j < N; j++) {
@@ -310,37 +358,108 @@ export function covariance(data: Float64Array, T: number, N: number, method: 0 |
         s3 += z[zi + t + 3]! * z[zj + t + 3]!;
       }
       for (; t < T; t++) s0 += z[zi + t]! * z[zj + t]!;
-      const v = (s0 + s1 + (s2 + s3)) * scale;
+      const v = (s0 + s1 + (s2 + s3)) * norm;
       out[i * N + j] = v;
       out[j * N + i] = v;
     }
   }
-  if (correlation) {
-    for (let i = 0; i < N; i++) if (!(out[i * N + i]! > 0)) return kZeroVariance - i;
-    for (let i = 0; i < N; i++) mean[i] = out[i * N + i]!;
+  if (!correlation) {
     for (let i = 0; i < N; i++) {
-      out[i * N + i] = 1.0;
-      for (let j = i + 1; j < N; j++) {
-        let r = out[i * N + j]! / Math.sqrt(mean[i]! * mean[j]!);
-        r = r < -1 ? -1 : r > 1 ? 1 : r;
-        out[i * N + j] = r;
-        out[j * N + i] = r;
+      for (let j = i; j < N; j++) {
+        const v = timesPow2(out[i * N + j]!, expo[i]! + expo[j]!);
+        out[i * N + j] = v;
+        out[j * N + i] = v;
       }
+    }
+    return -1;
+  }
+  // Correlations from the scaled sums: the scales cancel. Pearson: constant exactly when
+  // the variance is 0 (cpp/risk/matrix.cc says why); EWMA: compare values.
+  const diag = sum;
+  for (let i = 0; i < N; i++) {
+    diag[i] = out[i * N + i]!;
+    if (!(diag[i]! > 0) || (method === 1 && spread[i] === 0)) return kZeroVariance - i;
+  }
+  for (let i = 0; i < N; i++) {
+    out[i * N + i] = 1.0;
+    for (let j = i + 1; j < N; j++) {
+      let r = out[i * N + j]! / Math.sqrt(diag[i]! * diag[j]!);
+      r = r < -1 ? -1 : r > 1 ? 1 : r;
+      out[i * N + j] = r;
+      out[j * N + i] = r;
     }
   }
   return -1;
 }
 
-/** cpp/risk/matrix.cc cholesky(), same operation order. pivot[0] gets the failing pivot. */
-export function cholesky(a: Float64Array, n: number, lower: Float64Array, pivot: Float64Array): number {
+/** cpp/risk/matrix.hpp psd_tolerance(): pivots within n·2^-52·max(a_kk, 0) of zero are zero (LAPACK dpstrf's default). */
+export function psdTolerance(a: Float64Array, n: number): number {
+  let top = 0.0;
+  for (let k = 0; k < n; k++) top = a[k * n + k]! > top ? a[k * n + k]! : top;
+  return n * 2 ** -52 * top;
+}
+
+/** cpp/risk/matrix.cc kNearSingular: positive pivots below this fraction of a_jj get the Rayleigh-quotient test. */
+const kNearSingular = 2 ** -20;
+
+let direction = new Float64Array(64);
+
+/** cpp/risk/matrix.cc pivot_direction_norm2(): |w|² for w = L11^-T l_j, zero columns taking w_k = 0. */
+function pivotDirectionNorm2(lower: Float64Array, n: number, j: number): number {
+  if (direction.length < j) direction = new Float64Array(j);
+  const w = direction;
+  w.fill(0, 0, j);
+  const lj = j * n;
+  let norm2 = 0.0;
+  for (let k = j - 1; k >= 0; k--) {
+    const diag = lower[k * n + k]!;
+    if (diag === 0) continue;
+    let v = lower[lj + k]!;
+    for (let m = k + 1; m < j; m++) v -= lower[m * n + k]! * w[m]!;
+    w[k] = v / diag;
+    norm2 += w[k]! * w[k]!;
+  }
+  return norm2;
+}
+
+/**
+ * cpp/risk/matrix.cc cholesky(), same operation order: positive semi-definite matrices
+ * give zero columns at zero pivots. info gets {d, -1, Rayleigh quotient} or {d, row, entry} on failure.
+ */
+export function cholesky(a: Float64Array, n: number, lower: Float64Array, info: Float64Array): number {
   lower.fill(0, 0, n * n);
+  const tol = psdTolerance(a, n);
   for (let j = 0; j < n; j++) {
     const lj = j * n;
     let d = a[j * n + j]!;
     for (let k = 0; k < j; k++) d -= lower[lj + k]! * lower[lj + k]!;
-    if (!(d > 0)) {
-      pivot[0] = d;
-      return j;
+    const zero = !(d > tol);
+    let tiny = false;
+    if (zero ? !(d >= -tol) : d <= a[j * n + j]! * kNearSingular) {
+      const quotient = d / (1.0 + pivotDirectionNorm2(lower, n, j));
+      if (!(quotient >= -tol)) {
+        info[0] = d;
+        info[1] = -1;
+        info[2] = quotient;
+        return j;
+      }
+      tiny = quotient <= tol;
+    }
+    if (zero || tiny) {
+      let vanishes = true;
+      for (let i = j + 1; i < n && vanishes; i++) {
+        const li = i * n;
+        let s = a[i * n + j]!;
+        for (let k = 0; k < j; k++) s -= lower[li + k]! * lower[lj + k]!;
+        vanishes = s * s <= tol * Math.max(a[i * n + i]!, 0);
+        if (!vanishes && zero) {
+          info[0] = d;
+          info[1] = i;
+          info[2] = s;
+          return j;
+        }
+      }
+      if (vanishes) continue;
     }
     const diag = Math.sqrt(d);
     lower[j * n + j] = diag;

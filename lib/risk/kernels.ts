@@ -80,8 +80,9 @@ export interface RiskKernels {
   portfolioReturnsAsync(returns: Float64Array, observations: number, assets: number, weights: Float64Array, out: Float64Array): Promise<number>;
   covariance(data: Float64Array, observations: number, assets: number, method: 0 | 1, lambda: number, correlation: boolean, out: Float64Array): number;
   covarianceAsync(data: Float64Array, observations: number, assets: number, method: 0 | 1, lambda: number, correlation: boolean, out: Float64Array): Promise<number>;
-  cholesky(a: Float64Array, n: number, lower: Float64Array, pivot: Float64Array): number;
-  choleskyAsync(a: Float64Array, n: number, lower: Float64Array, pivot: Float64Array): Promise<number>;
+  /** PSD Cholesky: -1, or the failing pivot j with failure = [pivot, -1, Rayleigh quotient] or [pivot, row, entry]. */
+  cholesky(a: Float64Array, n: number, lower: Float64Array, failure: Float64Array): number;
+  choleskyAsync(a: Float64Array, n: number, lower: Float64Array, failure: Float64Array): Promise<number>;
   gbm(args: GbmKernelArgs, terminal: Float64Array, kept: Float64Array | null): void;
   gbmAsync(args: GbmKernelArgs, terminal: Float64Array, kept: Float64Array | null): Promise<void>;
   portfolioLosses(weights: Float64Array, means: Float64Array, lower: Float64Array, assets: number, paths: number, horizon: number, seed: number, losses: Float64Array): void;
@@ -100,24 +101,29 @@ export interface RiskKernels {
 
 type BaseKernels = Omit<RiskKernels, 'gbmSummary' | 'gbmSummaryAsync' | 'mcSummary' | 'mcSummaryAsync'>;
 
-/** Mean and standard error of S(T) (pair averages with antithetic variates), then the loss tail, on the host. */
+/**
+ * Mean and standard error of S(T) (pair averages with antithetic variates), then the loss
+ * tail, on the host. Sums run about the first value, as cuda/risk/montecarlo.cu's do: a
+ * constant series has its value as the mean and a standard error of exactly 0.
+ */
 function summariseGbm(k: BaseKernels, args: GbmKernelArgs, confidence: number, terminal: Float64Array, summary: Float64Array): number {
   const n = terminal.length;
+  const first = terminal[0]!;
   let sum = 0;
-  for (let i = 0; i < n; i++) sum += terminal[i]!;
-  const mean = sum / n;
+  for (let i = 0; i < n; i++) sum += terminal[i]! - first;
+  const shifted = sum / n;
   let ss = 0;
   let stdError: number;
   if (args.antithetic) {
     const pairs = n / 2;
     for (let j = 0; j < pairs; j++) {
-      const d = (terminal[2 * j]! + terminal[2 * j + 1]!) / 2 - mean;
+      const d = ((terminal[2 * j]! + terminal[2 * j + 1]!) / 2 - first) - shifted;
       ss += d * d;
     }
     stdError = pairs < 2 ? NaN : Math.sqrt(ss / (pairs - 1) / pairs);
   } else {
     for (let i = 0; i < n; i++) {
-      const d = terminal[i]! - mean;
+      const d = (terminal[i]! - first) - shifted;
       ss += d * d;
     }
     stdError = Math.sqrt(ss / (n - 1) / n);
@@ -125,23 +131,24 @@ function summariseGbm(k: BaseKernels, args: GbmKernelArgs, confidence: number, t
   const losses = new Float64Array(n);
   for (let i = 0; i < n; i++) losses[i] = args.spot - terminal[i]!;
   const status = k.historical(losses, 1, confidence, summary);
-  summary[2] = mean;
+  summary[2] = first + shifted;
   summary[3] = stdError;
   return status;
 }
 
 function summariseLosses(k: BaseKernels, losses: Float64Array, confidence: number, summary: Float64Array): number {
   const n = losses.length;
+  const first = losses[0]!;
   let sum = 0;
-  for (let i = 0; i < n; i++) sum += losses[i]!;
-  const meanLoss = sum / n;
+  for (let i = 0; i < n; i++) sum += losses[i]! - first;
+  const shifted = sum / n;
   let ss = 0;
   for (let i = 0; i < n; i++) {
-    const d = losses[i]! - meanLoss;
+    const d = (losses[i]! - first) - shifted;
     ss += d * d;
   }
   const status = k.historical(losses, 1, confidence, summary);
-  summary[2] = -meanLoss;
+  summary[2] = -(first + shifted);
   summary[3] = Math.sqrt(ss / (n - 1) / n);
   return status;
 }

@@ -4,13 +4,21 @@
  * - EWMA (RiskMetrics): zero mean, weights w_t ∝ λ^(T-1-t) with the LAST row the newest,
  *   normalised to Σ w_t = 1; cov_ij = Σ_t w_t x_ti x_tj. λ defaults to 0.94.
  * - correlation: cov_ij / √(cov_ii · cov_jj), clipped to [-1, 1] (as NumPy's corrcoef
- *   does), diagonal exactly 1; an asset with zero variance is an error.
+ *   does), diagonal exactly 1; a constant asset (all values equal, or under EWMA all its
+ *   weighted values zero) is an error.
+ * - Exact at every scale: each column is scaled by a power of two near its largest
+ *   magnitude (exact), Pearson columns are shifted by their first value before the mean
+ *   is taken (a constant column is exactly zero), and a covariance is scaled back exactly,
+ *   so no finite input overflows or underflows in the sums or the normalisation.
+ * - Cholesky accepts positive semi-definite matrices: a pivot within n·2^-52·max a_kk
+ *   of zero gives a zero column (see cholesky()).
  * Native: a register-tiled SIMD Gram product (AVX-512F or AVX2+FMA, picked at run time)
  * over a transposed copy, split over threads for large inputs. TS: the same sums in plain loops.
  * The two agree to ~1e-15 relative, not bit for bit (different summation order).
  */
 import { invalidRange, invalidType } from '../errors.js';
 import { type RiskBackend, type RiskBackendOption, type RiskKernels, defaultKernels, kernelsFor, kZeroVarianceStatus } from './kernels.js';
+import { psdTolerance } from './kernels-ts.js';
 import {
   checkBackend,
   checkFiniteArray,
@@ -45,7 +53,7 @@ export interface MatrixResult {
 }
 
 export interface CholeskyResult {
-  /** Lower-triangular L (row-major, zeros above the diagonal) with L·Lᵀ = matrix. */
+  /** Lower-triangular L (row-major, zeros above the diagonal) with L·Lᵀ = matrix; zero columns for zero-variance directions. */
   lower: Float64Array;
   n: number;
   backend: RiskBackend;
@@ -86,7 +94,7 @@ function finishCov(p: CovPlan, status: number, started: number): MatrixResult {
   if (status >= 0) throw nonFiniteError('data', p.data, status);
   if (status <= kZeroVarianceStatus) {
     const asset = kZeroVarianceStatus - status;
-    throw invalidRange('data', `assets with non-zero variance for a correlation (asset ${asset} is constant)`, p.data);
+    throw invalidRange('data', `assets with non-zero variance for a correlation (asset ${asset} is constant: all its values are equal${p.method === 'ewma' ? ', or all its weighted values are zero' : ''})`, p.data);
   }
   return { matrix: p.out, assets: p.N, method: p.method, backend: p.kernels.name, computeTimeMs: performance.now() - started };
 }
@@ -157,7 +165,8 @@ interface CholPlan {
   a: Float64Array;
   n: number;
   lower: Float64Array;
-  pivot: Float64Array;
+  /** [pivot, -1, Rayleigh quotient] or [pivot, row, entry] when the factorization fails. */
+  failure: Float64Array;
   kernels: RiskKernels;
 }
 
@@ -189,29 +198,44 @@ function planCholesky(matrix: unknown, n: unknown, backend: unknown): CholPlan {
   // device (and fails clearly without one), then computes here and reports the CPU.
   if (b === 'cuda') kernelsFor(b, 'covarianceWork', 0);
   const kernels = b === 'cpu' || b === 'ts' ? kernelsFor(b, 'covarianceWork', 0) : defaultKernels;
-  return { a, n: size, lower: new Float64Array(size * size), pivot: new Float64Array(1), kernels };
+  return { a, n: size, lower: new Float64Array(size * size), failure: new Float64Array(3), kernels };
 }
 
-/** The error for a failed pivot: the matrix is not positive-definite. */
-export function notPositiveDefinite(name: string, index: number, pivot: number, matrix: Float64Array): RangeError {
-  return invalidRange(
-    name,
-    `a symmetric positive-definite matrix (Cholesky pivot ${index} is ${pivot}, which is not positive)`,
-    matrix,
-  );
+/**
+ * The error for a failed factorization: the matrix has a negative eigenvalue beyond the
+ * tolerance. `failure` is the kernel's [pivot, -1, Rayleigh quotient] or [pivot, row, entry].
+ */
+export function notPositiveSemiDefinite(name: string, index: number, failure: Float64Array, matrix: Float64Array): RangeError {
+  const pivot = failure[0]!;
+  const row = failure[1]!;
+  const value = failure[2]!;
+  const tol = psdTolerance(matrix, Math.round(Math.sqrt(matrix.length)));
+  const why =
+    row < 0
+      ? `Cholesky pivot ${index} is ${pivot}, below the tolerance ${-tol} (n x 2^-52 x the largest diagonal entry), and the direction it exposes has the Rayleigh quotient ${value}, so the matrix has an eigenvalue <= ${value}`
+      : `Cholesky pivot ${index} is ${pivot}, zero within the tolerance ${tol}, but row ${row} of its column is ${value} after elimination, not zero, so the matrix has a negative eigenvalue`;
+  return invalidRange(name, `a symmetric positive semi-definite matrix (${why})`, matrix);
 }
 
 function finishCholesky(p: CholPlan, status: number, started: number): CholeskyResult {
-  if (status >= 0) throw notPositiveDefinite('matrix', status, p.pivot[0]!, p.a);
+  if (status >= 0) throw notPositiveSemiDefinite('matrix', status, p.failure, p.a);
   return { lower: p.lower, n: p.n, backend: p.kernels.name, computeTimeMs: performance.now() - started };
 }
 
 /**
- * Cholesky factor of a symmetric positive-definite n x n matrix, off the JS thread. A
- * matrix that is not symmetric, or whose pivot j is <= 0, is refused with the pivot named.
+ * Cholesky factor of a symmetric positive semi-definite n x n matrix, off the JS thread:
+ * lower-triangular L with L·Lᵀ = matrix. Unpivoted; a pivot within
+ * tol = n·2^-52·(largest diagonal entry) of zero (LAPACK dpstrf's default tolerance) is a
+ * zero-variance direction and gives a zero column, as long as the rest of its column is
+ * zero too (|entry| ≤ √(tol·a_ii)); a pivot below -tol is tolerated when the Rayleigh
+ * quotient of the direction it exposes (an upper bound on the smallest eigenvalue) is not
+ * (rounding of a rank-deficient matrix grows in the pivot, not in that quotient). A matrix
+ * that is not symmetric, or that is proved to have an eigenvalue below -tol, is refused
+ * with the pivot (and row) named.
  * @example
  * import { cholesky } from 'ultra-performance';
  * const { lower } = await cholesky(new Float64Array([4, 2, 2, 3]), 2); // [2, 0, 1, 1.414...]
+ * const cash = await cholesky([4e-4, 0, 0, 0], 2); // [0.02, 0, 0, 0]: a zero-variance asset
  */
 export function cholesky(matrix: Float64Array | number[], n: number, options?: { backend?: RiskBackendOption }): Promise<CholeskyResult> {
   const started = performance.now();
@@ -221,7 +245,7 @@ export function cholesky(matrix: Float64Array | number[], n: number, options?: {
   } catch (err) {
     return Promise.reject(err);
   }
-  return withCallerStack(async () => finishCholesky(p, await p.kernels.choleskyAsync(p.a, p.n, p.lower, p.pivot), started));
+  return withCallerStack(async () => finishCholesky(p, await p.kernels.choleskyAsync(p.a, p.n, p.lower, p.failure), started));
 }
 
 /**
@@ -233,5 +257,5 @@ export function cholesky(matrix: Float64Array | number[], n: number, options?: {
 export function choleskySync(matrix: Float64Array | number[], n: number, options?: { backend?: RiskBackendOption }): CholeskyResult {
   const started = performance.now();
   const p = planCholesky(matrix, n, options?.backend);
-  return finishCholesky(p, p.kernels.cholesky(p.a, p.n, p.lower, p.pivot), started);
+  return finishCholesky(p, p.kernels.cholesky(p.a, p.n, p.lower, p.failure), started);
 }

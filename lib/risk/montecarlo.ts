@@ -9,7 +9,7 @@
  */
 import { invalidRange } from '../errors.js';
 import { type RiskBackend, type RiskBackendOption, type RiskKernels, kernelsFor } from './kernels.js';
-import { checkSymmetric, notPositiveDefinite } from './matrix.js';
+import { checkSymmetric, notPositiveSemiDefinite } from './matrix.js';
 import {
   checkBackend,
   checkConfidence,
@@ -172,7 +172,10 @@ export interface MonteCarloVaROptions {
   weights: Float64Array | number[];
   /** Expected return per asset per day. */
   means: Float64Array | number[];
-  /** Daily covariance, assets x assets row-major, symmetric positive-definite. */
+  /**
+   * Daily covariance, assets x assets row-major, symmetric positive semi-definite: a
+   * zero-variance asset (cash) or a perfectly correlated pair is valid (see cholesky()).
+   */
   covariance: Float64Array | number[];
   /** Scenarios, >= 2. */
   paths: number;
@@ -205,7 +208,8 @@ interface McPlan {
   means: Float64Array;
   cov: Float64Array;
   lower: Float64Array;
-  pivot: Float64Array;
+  /** The Cholesky failure report (matrix.ts notPositiveSemiDefinite). */
+  failure: Float64Array;
   assets: number;
   paths: number;
   horizon: number;
@@ -236,7 +240,7 @@ function planMc(options: unknown): McPlan {
     means,
     cov,
     lower: new Float64Array(assets * assets),
-    pivot: new Float64Array(1),
+    failure: new Float64Array(3),
     assets,
     paths,
     horizon,
@@ -266,7 +270,8 @@ function finishMc(p: McPlan, status: number, started: number): MonteCarloVaRResu
 /**
  * Monte Carlo VaR of a linear portfolio with multivariate normal daily returns:
  * each scenario draws `assets` standard normals z, correlates them through the Cholesky
- * factor L of `covariance` (x = means·h + √h·L·z) and scores the loss -(w·x). Draws are
+ * factor L of `covariance` (x = means·h + √h·L·z; positive semi-definite accepted, zero
+ * columns for zero-variance directions) and scores the loss -(w·x). Draws are
  * generated in blocks per thread, never all at once.
  * @example
  * import { monteCarloVaR } from 'ultra-performance';
@@ -282,8 +287,8 @@ export function monteCarloVaR(options: MonteCarloVaROptions): Promise<MonteCarlo
     return Promise.reject(err);
   }
   return withCallerStack(async () => {
-    const status = p.kernels.cholesky(p.cov, p.assets, p.lower, p.pivot);
-    if (status >= 0) throw notPositiveDefinite('options.covariance', status, p.pivot[0]!, p.cov);
+    const status = p.kernels.cholesky(p.cov, p.assets, p.lower, p.failure);
+    if (status >= 0) throw notPositiveSemiDefinite('options.covariance', status, p.failure, p.cov);
     const run = await p.kernels.mcSummaryAsync(p.weights, p.means, p.lower, p.assets, p.paths, p.horizon, p.seed, p.confidence, p.summary);
     return finishMc(p, run, started);
   });
@@ -298,8 +303,8 @@ export function monteCarloVaR(options: MonteCarloVaROptions): Promise<MonteCarlo
 export function monteCarloVaRSync(options: MonteCarloVaROptions): MonteCarloVaRResult {
   const started = performance.now();
   const p = planMc(options);
-  const status = p.kernels.cholesky(p.cov, p.assets, p.lower, p.pivot);
-  if (status >= 0) throw notPositiveDefinite('options.covariance', status, p.pivot[0]!, p.cov);
+  const status = p.kernels.cholesky(p.cov, p.assets, p.lower, p.failure);
+  if (status >= 0) throw notPositiveSemiDefinite('options.covariance', status, p.failure, p.cov);
   const run = p.kernels.mcSummary(p.weights, p.means, p.lower, p.assets, p.paths, p.horizon, p.seed, p.confidence, p.summary);
   return finishMc(p, run, started);
 }

@@ -250,3 +250,96 @@ describe('device failures', () => {
     assert.equal(gpu.memoryInfo().free, before);
   });
 });
+
+// Issue 10, items 3 and 7: constant columns found by comparison on the device, and column
+// scaling by powers of two so no finite input overflows or underflows (cuda/risk/matrix.cu).
+describe('covariance and correlation: constant series and extreme magnitudes', () => {
+  const pair = (x, y) => Float64Array.from(x.flatMap((v, t) => [v, y[t]]));
+  const corr = (x, y, method = 'pearson') => correlationMatrixSync(pair(x, y), { observations: x.length, assets: 2, method, backend: 'cuda' }).matrix[1];
+
+  test('a constant series is refused for a correlation and has a covariance of exactly 0', () => {
+    for (const [a, b, T] of [[1.81, 0.576, 1448], [0.42, 0.1, 10]]) {
+      for (const method of ['pearson', 'ewma']) {
+        assert.throws(() => corr(Array(T).fill(a), Array(T).fill(b), method), /asset 0 is constant/);
+      }
+    }
+    // Three assets, the constant one in the middle, over a split-K shape (many observations).
+    const data = normals(3 * 5000, 21, 0.01);
+    for (let t = 0; t < 5000; t++) data[3 * t + 1] = 1.81;
+    assert.throws(() => correlationMatrixSync(data, { observations: 5000, assets: 3, backend: 'cuda' }), /asset 1 is constant/);
+    const c = covarianceMatrixSync(data, { observations: 5000, assets: 3, backend: 'cuda' }).matrix;
+    for (const k of [0, 1, 2]) {
+      assert.equal(c[3 + k], 0);
+      assert.equal(c[3 * k + 1], 0);
+    }
+    assert.equal(covarianceMatrixSync(Array(1448).fill(1.81), { observations: 1448, assets: 1, backend: 'cuda' }).matrix[0], 0);
+  });
+
+  test('NumPy and SciPy extreme-magnitude cases give their reference values', () => {
+    // NumPy TestCorrCoef.test_extreme; SciPy TestPearsonr very large / extremely large / very small (mpmath).
+    assert.equal(corr([1e-100, 1e100], [1e100, 1e-100]), -1);
+    close(corr([0, 0, 0, 1, 1, 1, 1].map((v) => v * 1e90), [0, 1, 2, 3, 4, 5, 6].map((v) => v * 1e90)), 0.8660254037844386, '1e90', 1e-14);
+    close(corr([2.3e200, 4.5e200, 6.7e200, 8e200], [1.2e199, 5.5e200, 3.3e201, 1.0e200]), 0.351312332103289, '1e200', 1e-13);
+    close(corr([0.004434375, 0.004756007, 0.003911996, 0.0038005, 0.003409971], [2.48e-188, 7.41e-181, 4.09e-208, 2.08e-223, 2.66e-245]), 0.727293054075045, '1e-188', 1e-13);
+    for (const s of [1e78, 1e-150, 1e300, 1e-300]) close(corr([1, 2, 3, 4].map((v) => v * s), [1, 3, 2, 4].map((v) => v * s)), 0.8, `scale ${s}`, 1e-14);
+  });
+
+  test('scaling a column by 2^k leaves the correlation bit-identical and matches the CPU at every magnitude', () => {
+    const T = 700;
+    const N = 130; // two SYRK tiles
+    const data = normals(T * N, 5, 0.01, 0.001);
+    for (const method of ['pearson', 'ewma']) {
+      const base = correlationMatrixSync(data, { observations: T, assets: N, method, backend: 'cuda' }).matrix;
+      const scaled = Float64Array.from(data);
+      // 2^-450 .. 2^450: every covariance stays a normal double (the CPU tests cover ±900).
+      for (let t = 0; t < T; t++) for (let j = 0; j < N; j++) scaled[t * N + j] *= 2 ** (((j * 137) % 901) - 450);
+      const g = correlationMatrixSync(scaled, { observations: T, assets: N, method, backend: 'cuda' }).matrix;
+      assert.equal(bitDifferences(g, base), 0, `${method}: scaled columns changed the correlation`);
+      const r = correlationMatrixSync(scaled, { observations: T, assets: N, method, backend: 'cpu' }).matrix;
+      assert.ok(maxRelDiff(g, r, 1e-6) <= kTol);
+      const gc = covarianceMatrixSync(scaled, { observations: T, assets: N, method, backend: 'cuda' }).matrix;
+      const rc = covarianceMatrixSync(scaled, { observations: T, assets: N, method, backend: 'cpu' }).matrix;
+      for (let i = 0; i < N * N; i++) {
+        if (rc[i] === 0 || !Number.isFinite(rc[i])) assert.equal(gc[i], rc[i]);
+        else close(gc[i], rc[i], `covariance ${i}`);
+      }
+    }
+  });
+});
+
+// Issue 10, item 5: positive semi-definite covariance; the factor (zero columns) comes from
+// the CPU and the device's L·z must use it as the CPU does.
+describe('monteCarloVaR: positive semi-definite covariance', () => {
+  const cases = {
+    'cash leg (the issue case)': { weights: [1, 1], means: [0, 0.0001], covariance: [0.0004, 0, 0, 0] },
+    'zero variance first, middle and last': {
+      weights: [0.3, 0.2, 0.1, 0.25, 0.15],
+      means: [0, 1e-4, 0, 2e-4, 0],
+      covariance: [0, 0, 0, 0, 0, 0, 4e-4, 0, 1e-4, 0, 0, 0, 0, 0, 0, 0, 1e-4, 0, 9e-4, 0, 0, 0, 0, 0, 0],
+    },
+    'perfectly correlated pair': { weights: [0.5, 0.5, 1], means: [0, 0, 0], covariance: [4e-4, 6e-4, 0, 6e-4, 9e-4, 0, 0, 0, 1e-4] },
+    'all cash': { weights: [1, 3], means: [0.0003, 0.0001], covariance: [0, 0, 0, 0] },
+  };
+  for (const [name, o] of Object.entries(cases)) {
+    test(`${name}: matches the CPU`, () => {
+      const opts = { ...o, paths: 1_000_001, seed: 7, confidence: 0.99 };
+      const g = monteCarloVaRSync({ ...opts, backend: 'cuda' });
+      const r = monteCarloVaRSync({ ...opts, backend: 'cpu' });
+      assert.equal(g.backend, 'cuda');
+      close(g.var, r.var, 'var');
+      close(g.cvar, r.cvar, 'cvar');
+      close(g.mean, r.mean, 'mean', 1e-7);
+      if (name === 'all cash') {
+        // A constant loss: sums about the first value leave a standard error of exactly 0 on both.
+        assert.equal(g.stdError, 0);
+        assert.equal(r.stdError, 0);
+        assert.equal(g.mean, r.mean);
+      }
+    });
+  }
+  test('the cash-leg VaR is the closed form 0.02·Φ⁻¹(0.99) − 0.0001 (NumPy/SciPy: 0.046426957480816815)', () => {
+    const g = monteCarloVaRSync({ ...cases['cash leg (the issue case)'], paths: 4_000_000, seed: 7, confidence: 0.99, backend: 'cuda' });
+    // Quantile standard error at 4e6 paths: 0.02·√(0.99·0.01/4e6)/φ(2.326) ≈ 3.7e-5; allow four.
+    assert.ok(Math.abs(g.var - 0.046426957480816815) < 4 * 3.7e-5, `VaR ${g.var}`);
+  });
+});

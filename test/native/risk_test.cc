@@ -160,8 +160,8 @@ static void test_covariance_and_cholesky() {
       for (std::size_t k = 0; k < n; ++k) s += b[i * n + k] * b[j * n + k];
       a[i * n + j] = s;
     }
-  double pivot = 0;
-  CHECK(cholesky(a.data(), n, l.data(), &pivot) == -1);
+  double info[3] = {0, 0, 0};
+  CHECK(cholesky(a.data(), n, l.data(), info) == -1);
   for (std::size_t i = 0; i < n; ++i)
     for (std::size_t j = 0; j < n; ++j) {
       double s = 0;
@@ -169,8 +169,29 @@ static void test_covariance_and_cholesky() {
       CHECK(std::fabs(s - a[i * n + j]) <= 1e-12 * std::fabs(a[i * n + i]));
     }
   const double bad[4] = {1, 2, 2, 1};
-  CHECK(cholesky(bad, 2, l.data(), &pivot) == 1);
-  CHECK(pivot == -3);
+  CHECK(cholesky(bad, 2, l.data(), info) == 1);
+  CHECK(info[0] == -3 && info[1] == -1 && info[2] == -0.6);  // pivot, no row, Rayleigh quotient -3 / (1 + 2^2)
+  // Positive semi-definite: a zero-variance asset in the middle gives a zero column.
+  const double cash[9] = {4e-4, 0, 1e-4, 0, 0, 0, 1e-4, 0, 9e-4};
+  CHECK(cholesky(cash, 3, l.data(), info) == -1);
+  CHECK(l[1 * 3 + 1] == 0 && l[2 * 3 + 1] == 0 && l[0] == 0.02);
+  // A zero pivot whose column does not vanish is refused, naming the row and entry.
+  const double open[4] = {0, 0.5, 0.5, 1};
+  CHECK(cholesky(open, 2, l.data(), info) == 0);
+  CHECK(info[0] == 0 && info[1] == 1 && info[2] == 0.5);
+  // A constant column: covariance exactly 0, correlation refused as constant.
+  std::vector<double> flat(2 * 1448), out(4);
+  for (std::size_t t = 0; t < 1448; ++t) {
+    flat[2 * t] = 0.5 + 0.001 * static_cast<double>(t % 7);
+    flat[2 * t + 1] = 1.81;
+  }
+  CHECK(covariance(flat.data(), 1448, 2, CovMethod::kPearson, 0.94, false, out.data()) == -1);
+  CHECK(out[1] == 0 && out[2] == 0 && out[3] == 0);
+  CHECK(covariance(flat.data(), 1448, 2, CovMethod::kPearson, 0.94, true, out.data()) == kZeroVariance - 1);
+  // Extreme magnitudes: NumPy's corrcoef test_extreme gives -1.
+  const double extreme[4] = {1e-100, 1e100, 1e100, 1e-100};
+  CHECK(covariance(extreme, 2, 2, CovMethod::kPearson, 0.94, true, out.data()) == -1);
+  CHECK(out[1] == -1);
 }
 
 static void test_monte_carlo_is_split_independent() {
