@@ -515,8 +515,8 @@ Status covariance(const double* data, std::size_t observations, std::size_t asse
   return read_clock(clock, timing);
 }
 
-Status loss_moments(const double* values, std::size_t n, double sign, up::risk::Moments* out, std::int64_t* status,
-                    Timing* timing) noexcept {
+Status loss_moments(const double* values, std::size_t n, double sign, int ddof, up::risk::Moments* out,
+                    std::int64_t* status, Timing* timing) noexcept {
   if (timing != nullptr) *timing = Timing{};
   double sums[5] = {0.0, 0.0, 0.0, 0.0, 0.0};  // s1, mean, s2, s3, s4
   if (n == 0) {
@@ -556,7 +556,12 @@ Status loss_moments(const double* values, std::size_t n, double sign, up::risk::
       return {};
     }
   }
-  *out = up::risk::moments_from_sums(sums[1], sums[2], sums[3], sums[4], n);
+  double scale = 1.0;
+  // The rare rescaled pass (extreme magnitudes) runs on the host copy, as on the CPU.
+  if (n != 0 && up::risk::moments_need_rescale(sums[2], sums[4], n)) {
+    up::risk::rescaled_central_sums(values, n, sign, sums[1], &sums[2], &sums[3], &sums[4], &scale);
+  }
+  *out = up::risk::moments_from_sums(sums[1], sums[2], sums[3], sums[4], n, ddof, scale);
   *status = -1;
   return {};
 }
