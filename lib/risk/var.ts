@@ -206,6 +206,8 @@ function planVaR(returns: unknown, options: unknown): VaRPlan {
  * import { calculateVaR } from 'ultra-performance';
  * const r = await calculateVaR(dailyReturns, { confidence: 0.99, portfolioValue: 1_000_000 });
  * console.log(`99% 1-day VaR ${r.var.toFixed(0)}, CVaR ${r.cvar.toFixed(0)} (${r.backend})`);
+ * // PerformanceAnalytics' VaR(R, p = 0.95, method = "modified"), as a positive loss:
+ * const pa = await calculateVaR(monthlyReturns, { method: 'cornish-fisher', confidence: 0.95, ddof: 0 });
  */
 export function calculateVaR(returns: Float64Array | number[], options?: VaROptions): Promise<VaRResult> {
   const started = performance.now();
