@@ -887,12 +887,34 @@ describe('CVaR >= VaR (issue 10.4)', () => {
     }
   });
 
+  it('parametric and Cornish-Fisher of a constant series are that loss, with no spread (both ddof)', async () => {
+    // The summed mean of 279 copies sits ulps off the value; it used to leave a spread of
+    // pure rounding and a parametric VaR 8 ulps away.
+    for (const n of [4, 279, 5000, 300_000]) {
+      for (const v of [-x, 0.1, 0, -1e-300, 1e300]) {
+        const r = new Float64Array(n).fill(v);
+        for (const method of ['parametric', 'cornish-fisher'] as const) {
+          for (const ddof of [0, 1] as const) {
+            for (const confidence of [0.51, 0.6, 0.9, 0.95]) {
+              const got = calculateVaRSync(r, { method, ddof, confidence });
+              expect([got.var + 0, got.cvar + 0]).toEqual([-v + 0, -v + 0]);
+            }
+          }
+        }
+      }
+    }
+    const a = await calculateVaR(new Float64Array(279).fill(-x), { method: 'parametric' });
+    expect([a.var, a.cvar]).toEqual([x, x]);
+  });
+
   it('holds for every method, ddof, confidence and series (property: ties, constants, tiny and huge magnitudes)', () => {
     fc.assert(
       fc.property(hardReturnsArb, confidenceArb, fc.constantFrom(...methods), fc.constantFrom(0 as const, 1 as const), (r, confidence, method, ddof) => {
         const got = calculateVaRSync(r, { confidence, method, ddof });
         expect(Number.isNaN(got.var)).toBe(false);
         expect(got.cvar).toBeGreaterThanOrEqual(got.var);
+        // A constant: CVaR = VaR = the loss (compared as numbers: a zero loss may come out as -0).
+        if (r.every((v) => v === r[0])) expect([got.var + 0, got.cvar + 0]).toEqual([-r[0]! + 0, -r[0]! + 0]);
         const scaled = calculateVaRSync(r, { confidence, method, ddof, horizonDays: 10, portfolioValue: 3e6 });
         expect(scaled.cvar).toBeGreaterThanOrEqual(scaled.var);
       }),

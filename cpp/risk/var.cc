@@ -294,9 +294,9 @@ std::int64_t loss_moments(const double* values, std::size_t n, double sign, int 
     s3 += part[chunks + 3 * ch + 1];
     s4 += part[chunks + 3 * ch + 2];
   }
-  double scale = 1.0;
-  if (moments_need_rescale(s2, s4, n)) rescaled_central_sums(values, n, sign, mean, &s2, &s3, &s4, &scale);
-  *out = moments_from_sums(mean, s2, s3, s4, n, ddof, scale);
+  double mu = mean;
+  const double scale = settle_central_sums(values, n, sign, &mu, &s2, &s3, &s4);
+  *out = moments_from_sums(mu, s2, s3, s4, n, ddof, scale);
   return -1;
 }
 

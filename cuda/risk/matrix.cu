@@ -556,11 +556,8 @@ Status loss_moments(const double* values, std::size_t n, double sign, int ddof, 
       return {};
     }
   }
-  double scale = 1.0;
-  // The rare rescaled pass (extreme magnitudes) runs on the host copy, as on the CPU.
-  if (n != 0 && up::risk::moments_need_rescale(sums[2], sums[4], n)) {
-    up::risk::rescaled_central_sums(values, n, sign, sums[1], &sums[2], &sums[3], &sums[4], &scale);
-  }
+  // The rare paths (a constant series, extreme magnitudes) run on the host copy, as on the CPU.
+  const double scale = n == 0 ? 1.0 : up::risk::settle_central_sums(values, n, sign, &sums[1], &sums[2], &sums[3], &sums[4]);
   *out = up::risk::moments_from_sums(sums[1], sums[2], sums[3], sums[4], n, ddof, scale);
   *status = -1;
   return {};

@@ -248,6 +248,15 @@ export function lossMoments(values: Float64Array, sign: number, ddof: number, ou
     s3 += t0 + t1 + (t2 + t3);
     s4 += f0 + f1 + (f2 + f3);
   }
+  // cpp/risk/var.hpp settle_central_sums(): a constant series, then extreme magnitudes.
+  if (s2 / n <= mean * mean * kNearConstant) {
+    let i = 1;
+    while (i < n && values[i] === values[0]) i++;
+    if (i === n) {
+      momentsFromSums(sign * values[0]!, 0, 0, 0, n, ddof, 1, out);
+      return -1;
+    }
+  }
   if ((!isFiniteNumber(s4) || s2 / n < kRescaleBelowM2) && rescaledCentralSums(values, sign, mean, rescaled)) {
     momentsFromSums(mean, rescaled[0]!, rescaled[1]!, rescaled[2]!, n, ddof, rescaled[3]!, out);
   } else {
@@ -256,8 +265,9 @@ export function lossMoments(values: Float64Array, sign: number, ddof: number, ou
   return -1;
 }
 
-/** cpp/risk/var.hpp kRescaleBelowM2. */
+/** cpp/risk/var.hpp kRescaleBelowM2 and kNearConstant. */
 const kRescaleBelowM2 = 2 ** -400;
+const kNearConstant = 2 ** -40;
 const rescaled = new Float64Array(4);
 const bits = new DataView(new ArrayBuffer(8));
 

@@ -22,17 +22,19 @@
  *   Excel's STDEV.S/SKEW/KURT, scipy's bias=False); 0, population: σ = √m2,
  *   g1 = m3/m2^1.5, g2 = m4/m2² - 3 with 1/n central moments m_k, exactly
  *   PerformanceAnalytics' VaR(method = "gaussian" | "modified") and ES(method = "gaussian").
+ *   A constant series has its own value as the mean and σ = S = K = 0 (VaR = CVaR = the loss).
  * - 'parametric' (normal): with μ the mean loss and z = Φ⁻¹(confidence): VaR = μ + σz,
  *   CVaR = μ + σ·φ(z)/(1-confidence), formed as VaR + σ·(φ(z)/(1-c) - z): the bracket is
- *   the normal tail's mean excess, >= 0.12 on (0.5, 1) (Mills' ratio), so CVaR >= VaR.
+ *   the normal tail's mean excess, above 0.11 on (0.5, 1) (Mills' ratio), so CVaR >= VaR.
  * - 'cornish-fisher' (Zangari 1996; Boudt, Peterson & Croux 2008): z is replaced by the
  *   Cornish-Fisher expansion with the losses' skewness S and excess kurtosis K:
  *   z_cf = z + (z²-1)S/6 + (z³-3z)K/24 - (2z³-5z)S²/36, VaR = μ + σ·z_cf. CVaR is the mean of
  *   the expansion over the tail, μ + σ·λ·[1 + Sz/6 + K(z²-1)/24 - S²(2z²-1)/36] with
  *   λ = φ(z)/(1-c), formed as VaR + σ·e with the tail's mean excess
  *   e = δ + S(zδ+1)/6 + K((z²-1)δ + 2z)/24 - S²((2z²-1)δ + 4z)/36, δ = λ - z.
- *   Guard: e < 0 only where the expansion decreases over part of the tail (it does far
- *   enough out whenever K < 4S²/3), where it is no longer a quantile function; there CVaR
+ *   Guard: e < 0 only where the expansion decreases over part of the tail (its slope
+ *   1 + uS/3 + (u²-1)K/8 - (6u²-5)S²/36 turns negative for some u > z: far out whenever
+ *   K < 4S²/3, near the centre once K is large), where it is no longer a quantile function; there CVaR
  *   is reported equal to VaR, as PerformanceAnalytics' mES floors modified ES at modified
  *   VaR (`min(-E, h)` in mES.MM). S = K = 0 gives the normal answers.
  * - `horizonDays` (default 1) scales VaR and CVaR by √horizonDays (the square-root-of-
@@ -147,7 +149,7 @@ function parametricFromMoments(m: Float64Array, confidence: number, cornishFishe
   const mean = m[0]!;
   const sd = m[1]!;
   const z = normalQuantile(confidence);
-  // δ = E[Z | Z > z] - z: at least 0.12 for confidence in (0.5, 1), far above rounding.
+  // δ = E[Z | Z > z] - z: above 0.11 for confidence in (0.5, 1), far above rounding.
   const delta = normalPdf(z) / (1 - confidence) - z;
   if (!cornishFisher) {
     out[0] = mean + sd * z;

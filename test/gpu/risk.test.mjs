@@ -266,6 +266,12 @@ describe('CVaR >= VaR and ddof on the GPU (issue 10.4, 10.10)', () => {
       assert.deepEqual([a.var, a.cvar], [x, x]);
       const p = portfolioVaRSync({ returns: r, assets: 1, weights: [1], confidence, backend: 'cuda' });
       assert.deepEqual([p.var, p.cvar], [x, x]);
+      for (const method of ['parametric', 'cornish-fisher']) {
+        for (const ddof of [0, 1]) {
+          const m = calculateVaRSync(r, { method, ddof, confidence, backend: 'cuda' });
+          assert.deepEqual([m.var, m.cvar], [x, x], `${method} ddof ${ddof} at ${confidence}`);
+        }
+      }
     }
   });
 

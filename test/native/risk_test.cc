@@ -146,6 +146,15 @@ static void test_cvar_at_least_var_and_moments() {
       CHECK(t.cvar >= t.var);
     }
   }
+  // A constant series: its own value as the mean and no spread, under both conventions.
+  for (std::size_t n : {4ul, 279ul, 300000ul}) {
+    const std::vector<double> r(n, -0.56758051638767337);
+    for (int ddof : {0, 1}) {
+      Moments m{};
+      CHECK(loss_moments(r.data(), n, -1.0, ddof, &m) == -1);
+      CHECK(m.mean == 0.56758051638767337 && m.std == 0 && m.skew == 0 && m.exkurt == 0);
+    }
+  }
   // b - a overflows: the quantile stays between its neighbours instead of becoming infinite.
   const double wide[2] = {-1.7e308, 1.7e308};
   TailResult t{};
