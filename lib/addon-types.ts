@@ -178,9 +178,9 @@ export interface RiskAddon {
   /** out = [var, cvar] of the losses sign * values. */
   varHistorical(values: Float64Array, sign: number, confidence: number, out: Float64Array): number;
   varHistoricalAsync(values: Float64Array, sign: number, confidence: number, out: Float64Array): Promise<number>;
-  /** out = [mean, std, skew, excess kurtosis] of the losses sign * values. */
-  lossMoments(values: Float64Array, sign: number, out: Float64Array): number;
-  lossMomentsAsync(values: Float64Array, sign: number, out: Float64Array): Promise<number>;
+  /** out = [mean, std, skew, excess kurtosis] of the losses sign * values; ddof 0 population, 1 sample moments (cpp/risk/var.hpp). */
+  lossMoments(values: Float64Array, sign: number, ddof: number, out: Float64Array): number;
+  lossMomentsAsync(values: Float64Array, sign: number, ddof: number, out: Float64Array): Promise<number>;
   portfolioReturns(returns: Float64Array, observations: number, assets: number, weights: Float64Array, out: Float64Array): number;
   portfolioReturnsAsync(returns: Float64Array, observations: number, assets: number, weights: Float64Array, out: Float64Array): Promise<number>;
   /** method 0 Pearson, 1 EWMA; correlation 0|1. */

@@ -168,7 +168,7 @@ describe('GPU addon probe in a child process', () => {
         ]) {
           try { call(); out.push('returned'); } catch (e) { out.push(e.message); }
         }
-        a.lossMomentsAsync(f(100), -1, f(4)).then(() => out.push('resolved'), (e) => out.push(e.message))
+        a.lossMomentsAsync(f(100), -1, 1, f(4)).then(() => out.push('resolved'), (e) => out.push(e.message))
           .then(() => process.stdout.write(JSON.stringify(out)));`;
       const child = spawnSync(process.execPath, ['-e', script, built!], { encoding: 'utf8', timeout: 20_000 });
       expect(child.status, child.stderr).toBe(0);

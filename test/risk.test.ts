@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 
@@ -23,7 +25,7 @@ import {
   simulateGBMSync,
 } from '../lib/index.js';
 import type { CudaAddon } from '../lib/addon-types.js';
-import { cudaKernelsOf, defaultKernels, withCpuFallback } from '../lib/risk/kernels.js';
+import { cudaKernelsOf, defaultKernels, tsKernels, withCpuFallback } from '../lib/risk/kernels.js';
 import { cpuAddon } from '../lib/backend.js';
 import { expD, logPos, normalPdf, normalQuantile } from '../lib/risk/detmath.js';
 import { philoxBlock } from '../lib/risk/philox.js';
@@ -234,7 +236,7 @@ describe('calculateVaR', () => {
         expect(got.backend).toBe(expectedBackend);
         expect(got.var).toBe(ref.var);
         expect(got.cvar).toBeCloseTo(ref.cvar, 12);
-        expect(got.cvar).toBeGreaterThanOrEqual(got.var - 1e-15);
+        expect(got.cvar).toBeGreaterThanOrEqual(got.var); // no slack: CVaR >= VaR by construction (issue 10.4)
       }),
       { numRuns: 300 },
     );
@@ -277,30 +279,31 @@ describe('calculateVaR', () => {
     }
   });
 
+  // Issue 10.10: this test used to pair the sample deviation (n - 1) with 1/n skewness and
+  // kurtosis, the mixed convention the issue reports; each case now uses one convention.
   it('Cornish-Fisher adds the skew and kurtosis terms (and equals parametric without them)', () => {
     const r = normals(5000, 12).map((v) => (v < -1 ? v * 3 : v) * 0.01);
     const losses = r.map((v) => -v);
     const n = losses.length;
     const mean = losses.reduce((s, v) => s + v, 0) / n;
     const m = (k: number) => losses.reduce((s, v) => s + (v - mean) ** k, 0) / n;
-    const sd = Math.sqrt((m(2) * n) / (n - 1));
+    const sd = Math.sqrt(m(2));
     const S = m(3) / m(2) ** 1.5;
     const K = m(4) / m(2) ** 2 - 3;
     const z = 1.6448536269514722;
     const zcf = z + ((z * z - 1) * S) / 6 + ((z ** 3 - 3 * z) * K) / 24 - ((2 * z ** 3 - 5 * z) * S * S) / 36;
-    const got = calculateVaRSync(r, { method: 'cornish-fisher' });
+    const got = calculateVaRSync(r, { method: 'cornish-fisher', ddof: 0 });
     expect(Math.abs(S)).toBeGreaterThan(0.1);
     expect(got.var).toBeCloseTo(mean + sd * zcf, 10);
     const tail = 0.10313564037537128 / 0.05;
     expect(got.cvar).toBeCloseTo(mean + sd * tail * (1 + (S * z) / 6 + (K * (z * z - 1)) / 24 - (S * S * (2 * z * z - 1)) / 36), 10);
     // A symmetric series has S = 0 exactly: only the kurtosis term remains.
     const sym = Float64Array.from([-2, -1, 1, 2, -2, -1, 1, 2, -3, 3].map((v) => v / 100));
-    const p = calculateVaRSync(sym, { method: 'parametric' });
-    const cf = calculateVaRSync(sym, { method: 'cornish-fisher' });
+    const p = calculateVaRSync(sym, { method: 'parametric', ddof: 0 });
+    const cf = calculateVaRSync(sym, { method: 'cornish-fisher', ddof: 0 });
     const m2 = sym.reduce((s, v) => s + v * v, 0) / sym.length;
     const k = sym.reduce((s, v) => s + v ** 4, 0) / sym.length / (m2 * m2) - 3;
-    const sdSym = Math.sqrt((m2 * sym.length) / (sym.length - 1));
-    expect(cf.var - p.var).toBeCloseTo((sdSym * ((z ** 3 - 3 * z) * k)) / 24, 12);
+    expect(cf.var - p.var).toBeCloseTo((Math.sqrt(m2) * ((z ** 3 - 3 * z) * k)) / 24, 12);
   });
 
   it('scales by sqrt(horizonDays) only when asked, and by portfolioValue', () => {
@@ -331,8 +334,10 @@ describe('calculateVaR', () => {
       fc.property(fc.integer({ min: 2, max: 40_000 }), fc.nat(), confidenceArb, (n, seed, c) => {
         const r = normals(n, seed, 0.01);
         for (const method of ['historical', 'parametric', 'cornish-fisher'] as const) {
-          const a = calculateVaRSync(r, { method, confidence: c, backend: 'cpu' });
-          const b = calculateVaRSync(r, { method, confidence: c, backend: 'ts' });
+          // Sample kurtosis (the default ddof 1) needs 4 observations: below that, population moments.
+          const ddof = n < 4 ? 0 : 1;
+          const a = calculateVaRSync(r, { method, confidence: c, backend: 'cpu', ddof });
+          const b = calculateVaRSync(r, { method, confidence: c, backend: 'ts', ddof });
           expect([a.backend, b.backend]).toEqual(['native', 'ts']);
           expect(a.var).toBe(b.var);
           expect(a.cvar).toBe(b.cvar);
@@ -1105,8 +1110,8 @@ describe('GPU dispatch', () => {
     const values = normals(100, 1);
     expect(() => failing.historical(values, -1, 0.95, out)).toThrow(GpuError);
     expect(() => failing.historical(values, -1, 0.95, out)).toThrow(/^GPU kernel failed: cudaErrorMemoryAllocation: out of memory \(device_malloc\(&buf.ptr, bytes\) at cuda\/risk\/select.cu:42\)$/);
-    await expect(failing.momentsAsync(values, -1, new Float64Array(4))).rejects.toThrow(/cudaErrorLaunchFailure/);
-    await expect(failing.momentsAsync(values, -1, new Float64Array(4))).rejects.toMatchObject({ code: 'ERR_ULTRA_PERF_GPU' });
+    await expect(failing.momentsAsync(values, -1, 1, new Float64Array(4))).rejects.toThrow(/cudaErrorLaunchFailure/);
+    await expect(failing.momentsAsync(values, -1, 1, new Float64Array(4))).rejects.toMatchObject({ code: 'ERR_ULTRA_PERF_GPU' });
     expect(() => failing.fillNormals(new Float64Array(4), 1, 0, 0)).toThrow(/device_malloc at normals.cu:23/);
   });
 
@@ -1146,6 +1151,327 @@ describe('GPU dispatch', () => {
       expect(ours[0]!.message).toMatch(/^GPU kernel failed: cudaErrorMemoryAllocation: .+; computed on the CPU instead/);
     } finally {
       emit.mockRestore();
+    }
+  });
+});
+
+// ---- issue 10.4: CVaR >= VaR by construction ------------------------------------------
+
+const methods = ['historical', 'parametric', 'cornish-fisher'] as const;
+
+/** Series that used to break CVaR >= VaR or the moments: ties, constants, tiny and huge magnitudes. */
+const hardReturnsArb = fc.oneof(
+  returnsArb,
+  fc.tuple(fc.double({ min: -1, max: 1, noNaN: true }), fc.integer({ min: 4, max: 400 })).map(([v, n]) => new Float64Array(n).fill(v)),
+  fc.array(fc.integer({ min: -3, max: 3 }), { minLength: 4, maxLength: 300 }).map((a) => Float64Array.from(a, (v) => v / 100)),
+  fc
+    .tuple(fc.array(fc.integer({ min: -3, max: 3 }), { minLength: 4, maxLength: 300 }), fc.double({ min: -1, max: 1, noNaN: true }))
+    .map(([a, c]) => Float64Array.from(a, (v) => c + v * 2 ** -40)), // near-constant
+  fc
+    .tuple(returnsArb, fc.constantFrom(1e-300, 1e-200, 1e-160, 1e80, 1e200, 1e300))
+    .map(([a, s]) => a.map((v) => v * s)),
+).filter((a) => a.length >= 4);
+
+describe('CVaR >= VaR (issue 10.4)', () => {
+  const x = 0.56758051638767337;
+
+  it('279 copies of -0.56758051638767337 give CVaR = VaR = 0.56758051638767337, sync and async', async () => {
+    const r = new Float64Array(279).fill(-x);
+    for (const confidence of [0.51, 0.6, 0.9, 0.95]) {
+      const s = calculateVaRSync(r, { confidence });
+      expect([s.var, s.cvar]).toEqual([x, x]);
+      const a = await calculateVaR(r, { confidence });
+      expect([a.var, a.cvar]).toEqual([x, x]);
+      // Through portfolioVaR too: one asset at weight 1, and a second asset that is all zeros.
+      const p1 = portfolioVaRSync({ returns: r, assets: 1, weights: [1], confidence });
+      expect([p1.var, p1.cvar]).toEqual([x, x]);
+      const two = new Float64Array(558);
+      for (let t = 0; t < 279; t++) two[2 * t] = -x;
+      const p2 = await portfolioVaR({ returns: two, assets: 2, weights: [1, 1], confidence });
+      expect([p2.var, p2.cvar]).toEqual([x, x]);
+    }
+  });
+
+  it('constant series of every length and path (sampled threshold, parallel scan) give CVaR = VaR exactly', () => {
+    for (const n of [2, 3, 279, 4096, 5000, 300_000]) {
+      for (const v of [-x, 0.1, -1e-300, 1e300]) {
+        const r = new Float64Array(n).fill(v);
+        for (const confidence of [0.51, 0.6, 0.9, 0.95, 0.99, 0.999]) {
+          const got = calculateVaRSync(r, { confidence });
+          expect(got.var).toBe(-v);
+          expect(got.cvar).toBe(-v);
+        }
+      }
+    }
+  });
+
+  it('parametric and Cornish-Fisher of a constant series are that loss, with no spread (both ddof)', async () => {
+    // The summed mean of 279 copies sits ulps off the value; it used to leave a spread of
+    // pure rounding and a parametric VaR 8 ulps away.
+    for (const n of [4, 279, 5000, 300_000]) {
+      for (const v of [-x, 0.1, 0, -1e-300, 1e300]) {
+        const r = new Float64Array(n).fill(v);
+        for (const method of ['parametric', 'cornish-fisher'] as const) {
+          for (const ddof of [0, 1] as const) {
+            for (const confidence of [0.51, 0.6, 0.9, 0.95]) {
+              const got = calculateVaRSync(r, { method, ddof, confidence });
+              expect([got.var + 0, got.cvar + 0]).toEqual([-v + 0, -v + 0]);
+            }
+          }
+        }
+      }
+    }
+    const a = await calculateVaR(new Float64Array(279).fill(-x), { method: 'parametric' });
+    expect([a.var, a.cvar]).toEqual([x, x]);
+  });
+
+  it('holds for every method, ddof, confidence and series (property: ties, constants, tiny and huge magnitudes)', () => {
+    fc.assert(
+      fc.property(hardReturnsArb, confidenceArb, fc.constantFrom(...methods), fc.constantFrom(0 as const, 1 as const), (r, confidence, method, ddof) => {
+        const got = calculateVaRSync(r, { confidence, method, ddof });
+        expect(Number.isNaN(got.var)).toBe(false);
+        expect(got.cvar).toBeGreaterThanOrEqual(got.var);
+        // A constant: CVaR = VaR = the loss (compared as numbers: a zero loss may come out as -0).
+        if (r.every((v) => v === r[0])) expect([got.var + 0, got.cvar + 0]).toEqual([-r[0]! + 0, -r[0]! + 0]);
+        const scaled = calculateVaRSync(r, { confidence, method, ddof, horizonDays: 10, portfolioValue: 3e6 });
+        expect(scaled.cvar).toBeGreaterThanOrEqual(scaled.var);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('holds for portfolioVaR and the async forms (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(hardReturnsArb, confidenceArb, fc.constantFrom(...methods), async (r, confidence, method) => {
+        const assets = 2;
+        const rows = Math.floor(r.length / assets);
+        if (rows < 4) return;
+        const returns = r.subarray(0, rows * assets);
+        const p = portfolioVaRSync({ returns, assets, weights: [0.7, 0.3], confidence, method });
+        expect(p.cvar).toBeGreaterThanOrEqual(p.var);
+        const a = await calculateVaR(r, { confidence, method });
+        expect(a.cvar).toBeGreaterThanOrEqual(a.var);
+        expect([a.var, a.cvar]).toEqual([calculateVaRSync(r, { confidence, method }).var, calculateVaRSync(r, { confidence, method }).cvar]);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('simulateGBM and monteCarloVaR summaries keep CVaR >= VaR, equal on a degenerate loss (property)', async () => {
+    // volatility 0: every path ends at the same S(T), so the loss is one value repeated.
+    for (const confidence of [0.51, 0.6, 0.9, 0.95, 0.99]) {
+      const g = simulateGBMSync({ spot: 100, drift: 0.05, volatility: 0, steps: 7, paths: 1000, seed: 3, confidence });
+      expect(g.cvar).toBe(g.var);
+      const ga = await simulateGBM({ spot: 100, drift: 0.05, volatility: 0, steps: 7, paths: 1000, seed: 3, confidence });
+      expect(ga.cvar).toBe(ga.var);
+    }
+    fc.assert(
+      fc.property(
+        fc.double({ min: 1e-3, max: 1e6, noNaN: true }),
+        fc.double({ min: -1, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 2, noNaN: true }),
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 1, max: 300 }),
+        confidenceArb,
+        fc.boolean(),
+        (spot, drift, volatility, steps, half, confidence, antithetic) => {
+          const g = simulateGBMSync({ spot, drift, volatility, steps, paths: 2 * half, seed: half, confidence, antithetic });
+          expect(g.cvar).toBeGreaterThanOrEqual(g.var);
+        },
+      ),
+      { numRuns: 100 },
+    );
+    fc.assert(
+      fc.property(
+        fc.double({ min: -1, max: 1, noNaN: true }),
+        fc.double({ min: -0.01, max: 0.01, noNaN: true }),
+        fc.double({ min: 1e-12, max: 1, noNaN: true }),
+        fc.integer({ min: 2, max: 500 }),
+        confidenceArb,
+        (w, mu, variance, paths, confidence) => {
+          const m = monteCarloVaRSync({ weights: [w], means: [mu], covariance: [variance], paths, seed: paths, confidence });
+          expect(m.cvar).toBeGreaterThanOrEqual(m.var);
+        },
+      ),
+      { numRuns: 100 },
+    );
+    const a = await monteCarloVaR({ weights: [0.6, 0.4], means: [0.0004, 0.0002], covariance: [1e-4, 2e-5, 2e-5, 4e-5], paths: 5000, seed: 1, confidence: 0.999 });
+    expect(a.cvar).toBeGreaterThanOrEqual(a.var);
+  });
+
+  it('historical VaR stays between its neighbours where their difference overflows (NumPy would give an infinity)', () => {
+    for (const confidence of [0.6, 0.75]) {
+      const got = calculateVaRSync([1.7e308, -1.7e308], { confidence });
+      expect(Number.isFinite(got.var)).toBe(true);
+      expect(got.var).toBeGreaterThanOrEqual(-1.7e308);
+      expect(got.var).toBeLessThanOrEqual(1.7e308);
+      expect(got.cvar).toBeGreaterThanOrEqual(got.var);
+      // (1 - g)·a + g·b with h = confidence: the weighted form, since b - a overflows.
+      expect(got.var).toBe((1 - confidence) * -1.7e308 + confidence * 1.7e308);
+    }
+  });
+
+  it("Cornish-Fisher reports CVaR = VaR where the expansion's tail mean falls below it (the guard)", () => {
+    // Losses: 80 of 0.01 and 20 of -0.04 (rare large gains): population skew -1.5 and
+    // excess kurtosis 0.25 (a Bernoulli(0.2) shape), where z_cf decreases over the 95% tail.
+    const r = Float64Array.from({ length: 100 }, (_, i) => (i % 5 === 0 ? 0.04 : -0.01));
+    const got = calculateVaRSync(r, { method: 'cornish-fisher', ddof: 0, confidence: 0.95 });
+    const S = -1.5;
+    const K = 0.25;
+    const z = normalQuantile(0.95);
+    const lambda = normalPdf(z) / 0.05;
+    // The unguarded tail mean of the expansion, as before this change: below VaR.
+    const zcf = z + ((z * z - 1) * S) / 6 + ((z ** 3 - 3 * z) * K) / 24 - ((2 * z ** 3 - 5 * z) * S * S) / 36;
+    const raw = lambda * (1 + (S * z) / 6 + (K * (z * z - 1)) / 24 - (S * S * (2 * z * z - 1)) / 36);
+    expect(raw).toBeLessThan(zcf);
+    expect(got.cvar).toBe(got.var);
+    // The guard changes nothing where the expansion is monotone: a symmetric heavy tail.
+    const sym = normals(4000, 9, 0.01).map((v) => v * Math.abs(v) * 50);
+    const ok = calculateVaRSync(sym, { method: 'cornish-fisher', confidence: 0.95 });
+    expect(ok.cvar).toBeGreaterThan(ok.var);
+  });
+});
+
+// ---- issue 10.10: one moment convention ------------------------------------------------
+
+/**
+ * Reference moments of the losses, two passes in plain float64: NumPy's std(ddof) and
+ * SciPy's skew/kurtosis(bias = ddof === 0) (bias=False is Joanes & Gill's G1 and G2).
+ */
+function referenceMoments(returns: Float64Array, ddof: 0 | 1): { mean: number; sd: number; S: number; K: number } {
+  const n = returns.length;
+  const losses = Float64Array.from(returns, (v) => -v);
+  const mean = losses.reduce((s, v) => s + v, 0) / n;
+  let s2 = 0;
+  let s3 = 0;
+  let s4 = 0;
+  for (const v of losses) {
+    const d = v - mean;
+    s2 += d * d;
+    s3 += d * d * d;
+    s4 += d * d * d * d;
+  }
+  const m2 = s2 / n;
+  const g1 = s3 / n / m2 ** 1.5;
+  const g2 = s4 / n / (m2 * m2) - 3;
+  const sd = Math.sqrt(s2 / (n - ddof));
+  if (m2 === 0) return { mean, sd, S: 0, K: 0 }; // no spread: no shape (SciPy returns NaN)
+  if (ddof === 0) return { mean, sd, S: g1, K: g2 };
+  return { mean, sd, S: (g1 * Math.sqrt(n * (n - 1))) / (n - 2), K: ((n - 1) * ((n + 1) * g2 + 6)) / ((n - 2) * (n - 3)) };
+}
+
+/** The closed forms of the module header from reference moments (VaR, and CVaR before the guard). */
+function referenceClosedForm(returns: Float64Array, confidence: number, method: 'parametric' | 'cornish-fisher', ddof: 0 | 1) {
+  const { mean, sd, S, K } = referenceMoments(returns, ddof);
+  const z = normalQuantile(confidence);
+  const lambda = normalPdf(z) / (1 - confidence);
+  if (method === 'parametric') return { var: mean + sd * z, cvar: mean + sd * lambda };
+  const zcf = z + ((z * z - 1) * S) / 6 + ((z ** 3 - 3 * z) * K) / 24 - ((2 * z ** 3 - 5 * z) * S * S) / 36;
+  return { var: mean + sd * zcf, cvar: mean + sd * lambda * (1 + (S * z) / 6 + (K * (z * z - 1)) / 24 - (S * S * (2 * z * z - 1)) / 36) };
+}
+
+describe('one moment convention, ddof (issue 10.10)', () => {
+  const fixture = JSON.parse(readFileSync(new URL('./fixtures/risk/edhec-convertible-arbitrage-100.json', import.meta.url), 'utf8')) as { returns: number[] };
+  const edhec = Float64Array.from(fixture.returns);
+  const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
+
+  it("reproduces PerformanceAnalytics' edhec test with ddof 0 (test-VaR_archive_baseline.R, p = 0.95)", async () => {
+    expect(edhec.length).toBe(100);
+    // PerformanceAnalytics prints negative returns; we report positive losses.
+    const cf = calculateVaRSync(edhec, { method: 'cornish-fisher', confidence: 0.95, ddof: 0 });
+    expect(round6(cf.var)).toBe(0.014674);
+    const gauss = calculateVaRSync(edhec, { method: 'parametric', confidence: 0.95, ddof: 0 });
+    expect(round6(gauss.var)).toBe(0.012133);
+    expect(round6(gauss.cvar)).toBe(0.017133); // ES(R[,1], method = "gaussian")
+    const hist = calculateVaRSync(edhec, { confidence: 0.95 });
+    expect(round6(hist.var)).toBe(0.014095);
+    // The full-precision values of a NumPy/SciPy reimplementation of PerformanceAnalytics'
+    // formulas on the same doubles (test/fixtures/risk/PROVENANCE.md).
+    expect(cf.var).toBeCloseTo(0.014674396677485036, 14);
+    expect(gauss.var).toBeCloseTo(0.012133018306082419, 14);
+    expect(gauss.cvar).toBeCloseTo(0.01713253691853606, 14);
+    const viaPortfolio = await portfolioVaR({ returns: edhec, assets: 1, weights: [1], method: 'cornish-fisher', confidence: 0.95, ddof: 0 });
+    expect(viaPortfolio.var).toBe(cf.var);
+  });
+
+  it('defaults to sample moments (ddof 1): s, G1 and G2, as pandas and scipy bias=False', () => {
+    const cf = calculateVaRSync(edhec, { method: 'cornish-fisher', confidence: 0.95 });
+    // numpy std(ddof=1), scipy.stats.skew/kurtosis(bias=False) of the losses:
+    // 0.014795869172065407 (VaR) and 0.023452408279951955 (the tail mean of the expansion).
+    expect(cf.var).toBeCloseTo(0.014795869172065407, 14);
+    expect(cf.cvar).toBeCloseTo(0.023452408279951955, 14);
+    expect(calculateVaRSync(edhec, { method: 'cornish-fisher', confidence: 0.95, ddof: 1 }).var).toBe(cf.var);
+    const p = calculateVaRSync(edhec, { method: 'parametric', confidence: 0.95 });
+    expect(p.var).toBeCloseTo(0.012232162602606376, 14); // mean + std(ddof=1)·z
+    expect(p.cvar).toBeCloseTo(0.01725686786621455, 14);
+  });
+
+  it('every moment follows ddof, on random series (property, against the two-pass reference)', () => {
+    fc.assert(
+      fc.property(
+        // Values below 1e-60 flushed to 0: the plain reference's d^4 underflows there (the
+        // extreme magnitudes have their own test below).
+        returnsArb.filter((a) => a.length >= 4).map((a) => a.map((v) => (Math.abs(v) < 1e-60 ? 0 : v))),
+        confidenceArb,
+        fc.constantFrom('parametric' as const, 'cornish-fisher' as const),
+        fc.constantFrom(0 as const, 1 as const),
+        (r, confidence, method, ddof) => {
+          const ref = referenceClosedForm(r, confidence, method, ddof);
+          const got = calculateVaRSync(r, { confidence, method, ddof });
+          const { sd } = referenceMoments(r, ddof);
+          const tol = 1e-9 * (Math.abs(ref.var) + sd * 10) + 1e-300;
+          expect(Math.abs(got.var - ref.var)).toBeLessThanOrEqual(tol);
+          // CVaR is the tail mean of the expansion, or VaR where the guard applies.
+          expect(Math.abs(got.cvar - Math.max(ref.cvar, got.var))).toBeLessThanOrEqual(tol);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps every moment at extreme magnitudes: the moments are scale-free (1e-300 .. 1e300)', () => {
+    const base = normals(500, 21).map((v) => v * Math.abs(v));
+    const ref = { p: calculateVaRSync(base, { method: 'parametric' }), cf: calculateVaRSync(base, { method: 'cornish-fisher', ddof: 0 }) };
+    for (const s of [2 ** -1000, 2 ** -600, 2 ** 300, 2 ** 900]) {
+      const scaled = base.map((v) => v * s);
+      const p = calculateVaRSync(scaled, { method: 'parametric' });
+      const cf = calculateVaRSync(scaled, { method: 'cornish-fisher', ddof: 0 });
+      // Scaling by a power of two is exact, so only the rounding of the sums can differ.
+      expect(Math.abs(p.var / s - ref.p.var)).toBeLessThanOrEqual(1e-12);
+      expect(Math.abs(cf.var / s - ref.cf.var)).toBeLessThanOrEqual(1e-12);
+      expect(Math.abs(cf.cvar / s - ref.cf.cvar)).toBeLessThanOrEqual(1e-12);
+    }
+  });
+
+  it('refuses a bad ddof, naming it, and Cornish-Fisher with ddof 1 below 4 observations', async () => {
+    for (const bad of [2, -1, 0.5, NaN, '1', null, true, 1n]) {
+      expect(() => calculateVaRSync([0.01, -0.02, 0.03], { method: 'parametric', ddof: bad as never })).toThrow(RangeError);
+      expect(() => calculateVaRSync([0.01, -0.02, 0.03], { ddof: bad as never })).toThrow(/for options\.ddof but received/);
+      expect(() => portfolioVaRSync({ returns: [0.01, 0.02, -0.01, 0.0], assets: 2, weights: [1, 1], ddof: bad as never })).toThrow(
+        /Expected 0 \(population moments, as PerformanceAnalytics\) or 1 \(sample moments, the default\) for options\.ddof/,
+      );
+      await expect(calculateVaR([0.01, -0.02, 0.03], { ddof: bad as never })).rejects.toThrow(RangeError);
+    }
+    expect(() => calculateVaRSync([0.01, -0.02, 0.03], { method: 'cornish-fisher' })).toThrow(
+      /^Expected at least 4 observations for 'cornish-fisher' with ddof 1 .* for returns but received Float64Array\(3\)$/,
+    );
+    expect(() => portfolioVaRSync({ returns: [0.01, 0.02, -0.01, 0.0, 0.03, 0.01], assets: 2, weights: [1, 1], method: 'cornish-fisher' })).toThrow(
+      /for options\.returns/,
+    );
+    const pop = calculateVaRSync([0.01, -0.02, 0.03], { method: 'cornish-fisher', ddof: 0 });
+    expect(pop.cvar).toBeGreaterThanOrEqual(pop.var);
+    expect(calculateVaRSync([0.01, -0.02], { method: 'parametric', ddof: 1 }).var).toBeGreaterThan(0);
+  });
+
+  it.runIf(native)('TS and C++ return the same doubles under both conventions and on the rescaled path', () => {
+    const cases = [edhec, normals(10_000, 4, 0.01), normals(300, 5).map((v) => v * 1e300), normals(300, 6).map((v) => v * 1e-300), new Float64Array(279).fill(-0.56758051638767337)];
+    for (const r of cases) {
+      for (const ddof of [0, 1]) {
+        const a = new Float64Array(4);
+        const b = new Float64Array(4);
+        expect(defaultKernels.moments(r, -1, ddof, a)).toBe(tsKernels.moments(r, -1, ddof, b));
+        expect(a).toEqual(b);
+      }
     }
   });
 });

@@ -44,12 +44,12 @@ Kernel var_historical(const Napi::CallbackInfo& info) {
   };
 }
 
-// (values, sign, out[4]) -> -1 | first non-finite index; out = mean, std, skew, excess kurtosis
+// (values, sign, ddof, out[4]) -> -1 | first non-finite index; out = mean, std, skew, excess kurtosis
 Kernel loss_moments(const Napi::CallbackInfo& info) {
   const MomentsArgs a = moments_args(info);
   return [=] {
     up::risk::Moments m{};
-    const std::int64_t status = up::risk::loss_moments(a.values, a.n, a.sign, &m);
+    const std::int64_t status = up::risk::loss_moments(a.values, a.n, a.sign, a.ddof, &m);
     a.out[0] = m.mean;
     a.out[1] = m.std;
     a.out[2] = m.skew;

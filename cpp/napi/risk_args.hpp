@@ -26,16 +26,19 @@ inline HistoricalArgs historical_args(const Napi::CallbackInfo& info) {
   return {f64(info[0], "values", 2), f64_len(info[0]), num(info[1]), confidence, f64(info[3], "out", 2)};
 }
 
-// (values, sign, out[4])
+// (values, sign, ddof 0|1, out[4])
 struct MomentsArgs {
   const double* values;
   std::size_t n;
   double sign;
+  int ddof;
   double* out;
 };
 
 inline MomentsArgs moments_args(const Napi::CallbackInfo& info) {
-  return {f64(info[0], "values", 2), f64_len(info[0]), num(info[1]), f64(info[2], "out", 4)};
+  const double ddof = num(info[2]);
+  if (ddof != 0 && ddof != 1) throw Napi::RangeError::New(info.Env(), "Expected a ddof of 0 or 1");
+  return {f64(info[0], "values", 2), f64_len(info[0]), num(info[1]), static_cast<int>(ddof), f64(info[3], "out", 4)};
 }
 
 // (returns, observations, assets, weights, out)

@@ -209,22 +209,21 @@ std::int64_t historical_tail(const double* values, std::size_t n, double sign, d
   quickselect(c, k, p);
   const double a = c[p];
   double var = a;
+  double b = a;  // the tail's smallest loss
   if (frac > 0) {
-    double b = c[p + 1];
+    b = c[p + 1];
     for (std::size_t j = p + 2; j < k; ++j) b = c[j] < b ? c[j] : b;
-    // NumPy's _lerp: from the nearer end.
-    const double diff = b - a;
-    var = frac >= 0.5 ? b - diff * (1.0 - frac) : a + diff * frac;
+    var = quantile_lerp(a, b, frac);
   }
   const std::size_t start = frac > 0 ? p + 1 : p;
-  double sum = 0.0;
-  for (std::size_t j = start; j < k; ++j) sum += c[j];
+  double excess = 0.0;
+  for (std::size_t j = start; j < k; ++j) excess += c[j] - b;
   out->var = var;
-  out->cvar = sum / static_cast<double>(k - start);
+  out->cvar = tail_mean(b, excess, k - start);
   return -1;
 }
 
-std::int64_t loss_moments(const double* values, std::size_t n, double sign, Moments* out) {
+std::int64_t loss_moments(const double* values, std::size_t n, double sign, int ddof, Moments* out) {
   const std::size_t chunks = (n + kSumChunk - 1) / kSumChunk;
   thread_local std::vector<double> partial;
   if (partial.size() < 4 * chunks) partial.resize(4 * chunks);
@@ -295,7 +294,9 @@ std::int64_t loss_moments(const double* values, std::size_t n, double sign, Mome
     s3 += part[chunks + 3 * ch + 1];
     s4 += part[chunks + 3 * ch + 2];
   }
-  *out = moments_from_sums(mean, s2, s3, s4, n);
+  double mu = mean;
+  const double scale = settle_central_sums(values, n, sign, &mu, &s2, &s3, &s4);
+  *out = moments_from_sums(mu, s2, s3, s4, n, ddof, scale);
   return -1;
 }
 

@@ -133,7 +133,7 @@ Kernel loss_moments(const Napi::CallbackInfo& info) {
   return [=] {
     return on_device([&](std::int64_t* status, up::cuda::Timing* timing) {
       up::risk::Moments m{};
-      auto s = up::cuda::loss_moments(a.values, a.n, a.sign, &m, status, timing);
+      auto s = up::cuda::loss_moments(a.values, a.n, a.sign, a.ddof, &m, status, timing);
       if (s.ok() && *status < 0) {
         a.out[0] = m.mean;
         a.out[1] = m.std;

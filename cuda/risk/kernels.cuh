@@ -21,7 +21,8 @@ namespace up::cuda {
 // var.hpp historical_tail(). The values are copied in chunks on two streams, each chunk
 // scanned while the next one copies; only the losses at or above a threshold taken from
 // a strided sample (the tail and a margin) stay on the device, and radix selection over
-// them finds the quantile (never a sort). Agrees with the CPU to rounding of the CVaR sum.
+// them finds the quantile (never a sort). Agrees with the CPU to rounding of the CVaR sum,
+// which is var.hpp's tail_mean() too, so CVaR >= VaR on the device as well.
 Status historical_tail(const double* values, std::size_t n, double sign, double confidence,
                        up::risk::TailResult* out, std::int64_t* status, Timing* timing) noexcept;
 
@@ -30,8 +31,8 @@ Status historical_tail(const double* values, std::size_t n, double sign, double 
 Status tail_on_device(const double* d_losses, std::size_t n, double confidence, up::risk::TailResult* out,
                       std::int64_t* status, cudaStream_t stream) noexcept;
 
-// var.hpp loss_moments(): two passes over the values on the device.
-Status loss_moments(const double* values, std::size_t n, double sign, up::risk::Moments* out,
+// var.hpp loss_moments(): two passes over the values on the device; ddof as there.
+Status loss_moments(const double* values, std::size_t n, double sign, int ddof, up::risk::Moments* out,
                     std::int64_t* status, Timing* timing) noexcept;
 
 // var.hpp portfolio_returns(): one row per thread, assets summed in order.

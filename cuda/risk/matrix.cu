@@ -624,8 +624,8 @@ Status covariance(const double* data, std::size_t observations, std::size_t asse
   return read_clock(clock, timing);
 }
 
-Status loss_moments(const double* values, std::size_t n, double sign, up::risk::Moments* out, std::int64_t* status,
-                    Timing* timing) noexcept {
+Status loss_moments(const double* values, std::size_t n, double sign, int ddof, up::risk::Moments* out,
+                    std::int64_t* status, Timing* timing) noexcept {
   if (timing != nullptr) *timing = Timing{};
   double sums[5] = {0.0, 0.0, 0.0, 0.0, 0.0};  // s1, mean, s2, s3, s4
   if (n == 0) {
@@ -665,7 +665,9 @@ Status loss_moments(const double* values, std::size_t n, double sign, up::risk::
       return {};
     }
   }
-  *out = up::risk::moments_from_sums(sums[1], sums[2], sums[3], sums[4], n);
+  // The rare paths (a constant series, extreme magnitudes) run on the host copy, as on the CPU.
+  const double scale = n == 0 ? 1.0 : up::risk::settle_central_sums(values, n, sign, &sums[1], &sums[2], &sums[3], &sums[4]);
+  *out = up::risk::moments_from_sums(sums[1], sums[2], sums[3], sums[4], n, ddof, scale);
   *status = -1;
   return {};
 }

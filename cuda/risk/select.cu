@@ -44,7 +44,8 @@ struct SelectState {
   unsigned long long min_gt;    // smallest key above a's (kNone when a is the largest)
   unsigned long long key_b;     // key of the next order statistic b
   unsigned long long key_t;     // the tail threshold: a's key, or b's when interpolating
-  double sums[2];               // sum of the candidates with key > key_t, and how many
+  double t;                     // the loss of key_t: the tail's smallest loss
+  double excess;                // sum of the excesses over t of the candidates with key > key_t
 };
 
 // Every small device object of one call in one allocation.
@@ -88,6 +89,10 @@ double key_value(unsigned long long key) {
   double v;
   std::memcpy(&v, &bits, sizeof v);
   return v;
+}
+
+__device__ __forceinline__ double key_value_device(unsigned long long key) {
+  return __longlong_as_double(static_cast<long long>((key & kSignBit) != 0 ? key ^ kSignBit : ~key));
 }
 
 unsigned grid_for(std::size_t count) {
@@ -144,8 +149,8 @@ __global__ void __launch_bounds__(kBins) select_init_kernel(SelectState* state, 
     state->min_gt = kNone;
     state->key_b = 0;
     state->key_t = 0;
-    state->sums[0] = 0.0;
-    state->sums[1] = 0.0;
+    state->t = 0.0;
+    state->excess = 0.0;
   }
 }
 
@@ -237,18 +242,17 @@ __global__ void tail_key_kernel(SelectState* state, unsigned long long p, bool i
   const unsigned long long b = interpolate && state->count_le <= p + 1 ? state->min_gt : a;
   state->key_b = b;
   state->key_t = interpolate ? b : a;
+  state->t = key_value_device(state->key_t);
 }
 
-// The tail sum term: candidates strictly above the threshold key, summed and counted.
+// The tail sum term: candidates strictly above the threshold key, their excesses over
+// the threshold's loss (each >= 0 after rounding: var.hpp tail_mean()) summed.
 struct TailTerm {
   const double* cand;
   const SelectState* state;
-  __device__ void operator()(std::size_t i, double (&acc)[2]) const {
+  __device__ void operator()(std::size_t i, double (&acc)[1]) const {
     const double v = cand[i];
-    if (order_key(v) > state->key_t) {
-      acc[0] += v;
-      acc[1] += 1.0;
-    }
+    if (order_key(v) > state->key_t) acc[0] += v - state->t;
   }
 };
 
@@ -453,7 +457,7 @@ Status select_tail(const double* cand, std::size_t k, std::size_t n, const Quant
   }
   tail_key_kernel<<<1, 1, 0, stream>>>(&scr->state, p, interpolate);
   UP_CUDA_TRY(cudaGetLastError());
-  UP_CUDA_RETURN_IF_ERROR(device_sums<2>(k, TailTerm{cand, &scr->state}, scr->partials, scr->state.sums, stream));
+  UP_CUDA_RETURN_IF_ERROR(device_sums<1>(k, TailTerm{cand, &scr->state}, scr->partials, &scr->state.excess, stream));
   UP_CUDA_RETURN_IF_ERROR(record(kernel_stop, stream));
   SelectState state;
   UP_CUDA_TRY(cudaMemcpyAsync(&state, &scr->state, sizeof state, cudaMemcpyDeviceToHost, stream));
@@ -461,20 +465,10 @@ Status select_tail(const double* cand, std::size_t k, std::size_t n, const Quant
   UP_CUDA_TRY(cudaStreamSynchronize(stream));
 
   const double a = key_value(state.prefix);
-  double var = a;
-  if (interpolate) {
-    const double b = key_value(state.key_b);
-    // NumPy's _lerp: from the nearer end, exactly as var.cc.
-    const double diff = b - a;
-    var = q.frac >= 0.5 ? b - diff * (1.0 - q.frac) : a + diff * q.frac;
-  }
-  // The tail (ranks start..n-1) is every loss above t plus copies of t for the remaining ranks.
-  const double t = key_value(state.key_t);
-  const std::size_t tail = n - q.start;
-  const auto above = static_cast<std::size_t>(state.sums[1]);
-  const double sum = state.sums[0] + static_cast<double>(tail - above) * t;
+  const double var = interpolate ? up::risk::quantile_lerp(a, key_value(state.key_b), q.frac) : a;
+  // The tail (ranks start..n-1) is every loss above t plus copies of t, whose excess is 0.
   out->var = var;
-  out->cvar = sum / static_cast<double>(tail);
+  out->cvar = up::risk::tail_mean(state.t, state.excess, n - q.start);
   return {};
 }
 

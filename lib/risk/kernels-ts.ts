@@ -138,24 +138,46 @@ export function historicalTail(values: Float64Array, sign: number, confidence: n
   quickselect(c, k, p);
   const a = c[p]!;
   let v = a;
+  let b = a; // the tail's smallest loss
   if (frac > 0) {
-    let b = c[p + 1]!;
+    b = c[p + 1]!;
     for (let j = p + 2; j < k; j++) if (c[j]! < b) b = c[j]!;
-    const diff = b - a;
-    v = frac >= 0.5 ? b - diff * (1.0 - frac) : a + diff * frac;
+    v = quantileLerp(a, b, frac);
   }
   const start = frac > 0 ? p + 1 : p;
-  let sum = 0.0;
-  for (let j = start; j < k; j++) sum += c[j]!;
+  let excess = 0.0;
+  for (let j = start; j < k; j++) excess += c[j]! - b;
   out[0] = v;
-  out[1] = sum / (k - start);
+  out[1] = tailMean(b, excess, k - start);
   return -1;
+}
+
+/**
+ * cpp/risk/var.hpp quantile_lerp(): NumPy's _lerp from the nearer end, in [a, b]; where
+ * b - a overflows, the weighted form (NumPy would return an infinity).
+ */
+export function quantileLerp(a: number, b: number, frac: number): number {
+  const diff = b - a;
+  if (diff - diff !== 0) return (1.0 - frac) * a + frac * b;
+  return frac >= 0.5 ? b - diff * (1.0 - frac) : a + diff * frac;
+}
+
+/**
+ * cpp/risk/var.hpp tail_mean(): the tail's smallest loss plus the mean excess over it.
+ * Every excess is >= 0 after rounding, so CVaR >= that loss >= VaR by construction.
+ */
+export function tailMean(base: number, excessSum: number, count: number): number {
+  return base + excessSum / count;
 }
 
 let partial = new Float64Array(64);
 
-/** cpp/risk/var.cc loss_moments(): out = [mean, std, skew, excess kurtosis] of sign * values. */
-export function lossMoments(values: Float64Array, sign: number, out: Float64Array): number {
+/**
+ * cpp/risk/var.cc loss_moments(): out = [mean, std, skew, excess kurtosis] of sign * values,
+ * every moment under one convention (cpp/risk/var.hpp Moments): ddof 0 population
+ * (σ = √m2, g1, g2), ddof 1 sample (n - 1, G1, G2 of Joanes & Gill 1998).
+ */
+export function lossMoments(values: Float64Array, sign: number, ddof: number, out: Float64Array): number {
   const n = values.length;
   const chunks = Math.ceil(n / kSumChunk);
   if (partial.length < chunks) partial = new Float64Array(chunks * 2);
@@ -226,17 +248,92 @@ export function lossMoments(values: Float64Array, sign: number, out: Float64Arra
     s3 += t0 + t1 + (t2 + t3);
     s4 += f0 + f1 + (f2 + f3);
   }
-  const m2 = s2 / n;
-  out[0] = mean;
-  out[1] = Math.sqrt(s2 / (n - 1.0));
-  if (m2 > 0) {
-    out[2] = s3 / n / (m2 * Math.sqrt(m2));
-    out[3] = s4 / n / (m2 * m2) - 3.0;
+  // cpp/risk/var.hpp settle_central_sums(): a constant series, then extreme magnitudes.
+  if (s2 / n <= mean * mean * kNearConstant) {
+    let i = 1;
+    while (i < n && values[i] === values[0]) i++;
+    if (i === n) {
+      momentsFromSums(sign * values[0]!, 0, 0, 0, n, ddof, 1, out);
+      return -1;
+    }
+  }
+  if ((!isFiniteNumber(s4) || s2 / n < kRescaleBelowM2) && rescaledCentralSums(values, sign, mean, rescaled)) {
+    momentsFromSums(mean, rescaled[0]!, rescaled[1]!, rescaled[2]!, n, ddof, rescaled[3]!, out);
   } else {
-    out[2] = 0;
-    out[3] = 0;
+    momentsFromSums(mean, s2, s3, s4, n, ddof, 1, out);
   }
   return -1;
+}
+
+/** cpp/risk/var.hpp kRescaleBelowM2 and kNearConstant. */
+const kRescaleBelowM2 = 2 ** -400;
+const kNearConstant = 2 ** -40;
+const rescaled = new Float64Array(4);
+const bits = new DataView(new ArrayBuffer(8));
+
+/** 2^p for an integer p in [-1022, 1023], from its bits (exact). */
+function pow2(p: number): number {
+  bits.setUint32(0, (p + 1023) << 20);
+  bits.setUint32(4, 0);
+  return bits.getFloat64(0);
+}
+
+/** std::ilogb for a finite, positive x: the unbiased exponent (subnormals report -1023 or less, clamped later). */
+function ilogb(x: number): number {
+  bits.setFloat64(0, x);
+  return ((bits.getUint32(0) >>> 20) & 0x7ff) - 1023;
+}
+
+/**
+ * cpp/risk/var.hpp rescaled_central_sums(): out = [s2, s3, s4, scale] of the deviations
+ * times 2^p (largest |d| in [1, 2)), in index order. False (out untouched) when every
+ * deviation is 0 or one overflows: the caller keeps its plain sums.
+ */
+function rescaledCentralSums(values: Float64Array, sign: number, mean: number, out: Float64Array): boolean {
+  const n = values.length;
+  let top = 0.0;
+  for (let i = 0; i < n; i++) {
+    const d = Math.abs(sign * values[i]! - mean);
+    top = d > top ? d : top;
+  }
+  if (top === 0 || !isFiniteNumber(top)) return false;
+  const p = Math.min(1023, Math.max(-1022, -ilogb(top)));
+  const f = pow2(p);
+  let a2 = 0.0;
+  let a3 = 0.0;
+  let a4 = 0.0;
+  for (let i = 0; i < n; i++) {
+    const d = (sign * values[i]! - mean) * f;
+    const d2 = d * d;
+    a2 += d2;
+    a3 += d2 * d;
+    a4 += d2 * d2;
+  }
+  out[0] = a2;
+  out[1] = a3;
+  out[2] = a4;
+  out[3] = p === 1023 ? pow2(-1022) / 2 : pow2(-p);
+  return true;
+}
+
+/** cpp/risk/var.hpp moments_from_sums(), the same operations in the same order. */
+function momentsFromSums(mean: number, s2: number, s3: number, s4: number, n: number, ddof: number, scale: number, out: Float64Array): void {
+  const m2 = s2 / n;
+  out[0] = mean;
+  out[1] = Math.sqrt(s2 / (n - ddof)) * scale;
+  out[2] = 0;
+  out[3] = 0;
+  if (m2 > 0) {
+    const g1 = s3 / n / (m2 * Math.sqrt(m2));
+    const g2 = s4 / n / (m2 * m2) - 3.0;
+    if (ddof === 0) {
+      out[2] = g1;
+      out[3] = g2;
+    } else {
+      out[2] = n > 2 ? (g1 * Math.sqrt(n * (n - 1.0))) / (n - 2.0) : NaN;
+      out[3] = n > 3 ? ((n - 1.0) * ((n + 1.0) * g2 + 6.0)) / ((n - 2.0) * (n - 3.0)) : NaN;
+    }
+  }
 }
 
 /** cpp/risk/var.cc portfolio_returns(). */

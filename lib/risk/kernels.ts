@@ -74,8 +74,8 @@ export interface RiskKernels {
   readonly name: RiskBackend;
   historical(values: Float64Array, sign: number, confidence: number, out: Float64Array): number;
   historicalAsync(values: Float64Array, sign: number, confidence: number, out: Float64Array): Promise<number>;
-  moments(values: Float64Array, sign: number, out: Float64Array): number;
-  momentsAsync(values: Float64Array, sign: number, out: Float64Array): Promise<number>;
+  moments(values: Float64Array, sign: number, ddof: number, out: Float64Array): number;
+  momentsAsync(values: Float64Array, sign: number, ddof: number, out: Float64Array): Promise<number>;
   portfolioReturns(returns: Float64Array, observations: number, assets: number, weights: Float64Array, out: Float64Array): number;
   portfolioReturnsAsync(returns: Float64Array, observations: number, assets: number, weights: Float64Array, out: Float64Array): Promise<number>;
   covariance(data: Float64Array, observations: number, assets: number, method: 0 | 1, lambda: number, correlation: boolean, out: Float64Array): number;
@@ -193,7 +193,7 @@ export const tsKernels: RiskKernels = summarisedOnHost({
   historical: ts.historicalTail,
   historicalAsync: (v, s, c, o) => afterYield(() => ts.historicalTail(v, s, c, o)),
   moments: ts.lossMoments,
-  momentsAsync: (v, s, o) => afterYield(() => ts.lossMoments(v, s, o)),
+  momentsAsync: (v, s, d, o) => afterYield(() => ts.lossMoments(v, s, d, o)),
   portfolioReturns: ts.portfolioReturns,
   portfolioReturnsAsync: (r, t, a, w, o) => afterYield(() => ts.portfolioReturns(r, t, a, w, o)),
   covariance: ts.covariance,

@@ -58,7 +58,7 @@ export interface GBMResult {
   terminal: Float64Array;
   /** VaR of the loss S0 - S(T) per unit held, at `confidence` (historical definition). */
   var: number;
-  /** CVaR of the same loss. */
+  /** CVaR of the same loss (the mean of the tail beyond it), >= var. */
   cvar: number;
   /** Mean of S(T); its expectation is S0·e^{μT}, T = steps·dt. */
   mean: number;
@@ -191,6 +191,7 @@ export interface MonteCarloVaROptions {
 export interface MonteCarloVaRResult {
   /** VaR of the portfolio loss -(w·x), historical definition over the scenarios. */
   var: number;
+  /** CVaR over the scenarios (historical definition), >= var. */
   cvar: number;
   /** Mean simulated portfolio return w·x. */
   mean: number;

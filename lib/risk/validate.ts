@@ -94,6 +94,18 @@ export function checkConfidence(name: string, value: unknown): number {
   return value;
 }
 
+/**
+ * Moment convention: 0 population (1/n, as PerformanceAnalytics), 1 sample (n - 1, G1, G2);
+ * absent: 1. Anything else is refused, never rounded.
+ */
+export function checkDdof(name: string, value: unknown): 0 | 1 {
+  if (value === undefined) return 1;
+  if (value !== 0 && value !== 1) {
+    throw invalidRange(name, '0 (population moments, as PerformanceAnalytics) or 1 (sample moments, the default)', value);
+  }
+  return value;
+}
+
 export function checkBackend(name: string, value: unknown): RiskBackendOption | undefined {
   if (value === undefined) return undefined;
   if (!isBackendOption(value)) throw invalidType(name, "'auto', 'cpu', 'ts' or 'cuda'", value);

@@ -11,15 +11,32 @@
  *   'linear'): h = (n-1)·confidence, VaR = x[⌊h⌋] + (h-⌊h⌋)·(x[⌊h⌋+1] - x[⌊h⌋]) over the
  *   ascending losses x. CVaR is the arithmetic mean of the losses at sorted positions
  *   ⌈h⌉ … n-1, i.e. of the n-⌈h⌉ largest losses (every loss at or beyond the VaR point),
- *   so CVaR >= VaR. Found with O(n) selection (no sort).
- * - 'parametric' (normal): with μ the mean loss, σ the sample standard deviation (n-1)
- *   and z = Φ⁻¹(confidence): VaR = μ + σz, CVaR = μ + σ·φ(z)/(1-confidence).
- * - 'cornish-fisher': z is replaced by the Cornish-Fisher expansion with the losses'
- *   skewness S = m3/m2^1.5 and excess kurtosis K = m4/m2² - 3 (1/n central moments):
- *   z_cf = z + (z²-1)S/6 + (z³-3z)K/24 - (2z³-5z)S²/36, VaR = μ + σ·z_cf; CVaR is the mean
- *   of the expansion over the tail, μ + σ·φ(z)/(1-c)·[1 + Sz/6 + K(z²-1)/24 - S²(2z²-1)/36]
- *   (S = K = 0 gives the normal answers). Like every CF estimate it can misbehave for
- *   extreme skew/kurtosis, where the expansion stops being monotone.
+ *   so CVaR >= VaR. Found with O(n) selection (no sort). Where x[⌊h⌋+1] - x[⌊h⌋]
+ *   overflows (neighbours beyond ±2^1023 on opposite sides), where NumPy returns an
+ *   infinity, VaR is (1-g)·x[⌊h⌋] + g·x[⌊h⌋+1], which stays between them.
+ *   The mean is formed as the smallest tail loss plus the mean excess over it, so that
+ *   CVaR >= VaR holds after rounding too (a plain mean of 279 equal losses rounds below them).
+ * - Moments (parametric and Cornish-Fisher) follow one convention, `ddof`:
+ *   1 (default), sample: σ with n-1, skewness G1 = g1·√(n(n-1))/(n-2) and excess kurtosis
+ *   G2 = (n-1)((n+1)g2 + 6)/((n-2)(n-3)) (Joanes & Gill 1998; pandas' std/skew/kurt,
+ *   Excel's STDEV.S/SKEW/KURT, scipy's bias=False); 0, population: σ = √m2,
+ *   g1 = m3/m2^1.5, g2 = m4/m2² - 3 with 1/n central moments m_k, exactly
+ *   PerformanceAnalytics' VaR(method = "gaussian" | "modified") and ES(method = "gaussian").
+ *   A constant series has its own value as the mean and σ = S = K = 0 (VaR = CVaR = the loss).
+ * - 'parametric' (normal): with μ the mean loss and z = Φ⁻¹(confidence): VaR = μ + σz,
+ *   CVaR = μ + σ·φ(z)/(1-confidence), formed as VaR + σ·(φ(z)/(1-c) - z): the bracket is
+ *   the normal tail's mean excess, above 0.11 on (0.5, 1) (Mills' ratio), so CVaR >= VaR.
+ * - 'cornish-fisher' (Zangari 1996; Boudt, Peterson & Croux 2008): z is replaced by the
+ *   Cornish-Fisher expansion with the losses' skewness S and excess kurtosis K:
+ *   z_cf = z + (z²-1)S/6 + (z³-3z)K/24 - (2z³-5z)S²/36, VaR = μ + σ·z_cf. CVaR is the mean of
+ *   the expansion over the tail, μ + σ·λ·[1 + Sz/6 + K(z²-1)/24 - S²(2z²-1)/36] with
+ *   λ = φ(z)/(1-c), formed as VaR + σ·e with the tail's mean excess
+ *   e = δ + S(zδ+1)/6 + K((z²-1)δ + 2z)/24 - S²((2z²-1)δ + 4z)/36, δ = λ - z.
+ *   Guard: e < 0 only where the expansion decreases over part of the tail (its slope
+ *   1 + uS/3 + (u²-1)K/8 - (6u²-5)S²/36 turns negative for some u > z: far out whenever
+ *   K < 4S²/3, near the centre once K is large), where it is no longer a quantile function; there CVaR
+ *   is reported equal to VaR, as PerformanceAnalytics' mES floors modified ES at modified
+ *   VaR (`min(-E, h)` in mES.MM). S = K = 0 gives the normal answers.
  * - `horizonDays` (default 1) scales VaR and CVaR by √horizonDays (the square-root-of-
  *   time rule), applied only when it is not 1; `portfolioValue` (default 1) multiplies.
  * - Non-finite inputs are found in the kernels' single pass over the data (no separate
@@ -31,6 +48,7 @@ import { type RiskBackend, type RiskBackendOption, type RiskKernels, kernelsFor 
 import {
   checkBackend,
   checkConfidence,
+  checkDdof,
   checkFiniteArray,
   checkInteger,
   checkObject,
@@ -49,6 +67,17 @@ export interface VaROptions {
   confidence?: number;
   /** Default 'historical'. */
   method?: VaRMethod;
+  /**
+   * Moment convention of 'parametric' and 'cornish-fisher' (ignored by 'historical'):
+   * 1 (default) sample moments: standard deviation with n - 1, skewness G1 and excess
+   * kurtosis G2 (Joanes & Gill 1998; pandas, Excel, scipy bias=False); Cornish-Fisher then
+   * needs at least 4 returns. 0 population moments (1/n): σ = √m2, g1, g2, exactly
+   * PerformanceAnalytics' VaR(method = "modified" | "gaussian").
+   * The default keeps parametric VaR on the unbiased variance estimate that risk systems
+   * and the earlier releases use, and gives skewness and kurtosis the matching small-sample
+   * estimators; pass 0 to reproduce PerformanceAnalytics.
+   */
+  ddof?: 0 | 1;
   /** Scale by √horizonDays; default 1 (no scaling). */
   horizonDays?: number;
   /** Multiply by this amount of money; default 1 (results in return units). */
@@ -80,6 +109,7 @@ interface VaRPlan {
   returns: Float64Array;
   confidence: number;
   method: VaRMethod;
+  ddof: 0 | 1;
   scale: number;
   kernels: RiskKernels;
 }
@@ -88,28 +118,42 @@ const kMethods: readonly string[] = ['historical', 'parametric', 'cornish-fisher
 const out2 = new Float64Array(2);
 const out4 = new Float64Array(4);
 
-function planOptions(returns: Float64Array, opts: Record<string, unknown>, prefix: string): VaRPlan {
+function planOptions(returns: Float64Array, opts: Record<string, unknown>, prefix: string, seriesName: string, observations: number): VaRPlan {
   const confidence = checkConfidence(`${prefix}confidence`, opts.confidence);
   const method = opts.method ?? 'historical';
   if (typeof method !== 'string' || !kMethods.includes(method)) {
     throw invalidType(`${prefix}method`, "'historical', 'parametric' or 'cornish-fisher'", method);
   }
+  const ddof = checkDdof(`${prefix}ddof`, opts.ddof);
+  // G1 and G2 divide by n - 2 and n - 3: the sample convention needs four observations.
+  if (method === 'cornish-fisher' && ddof === 1 && observations < 4) {
+    throw invalidRange(
+      seriesName,
+      `at least 4 observations for 'cornish-fisher' with ddof 1 (sample kurtosis divides by n - 3; ddof 0 needs 2)`,
+      returns,
+    );
+  }
   const horizon = opts.horizonDays === undefined ? 1 : checkPositive(`${prefix}horizonDays`, opts.horizonDays);
   const value = opts.portfolioValue === undefined ? 1 : checkPositive(`${prefix}portfolioValue`, opts.portfolioValue);
   const backend = checkBackend(`${prefix}backend`, opts.backend);
   const scale = (horizon === 1 ? 1 : Math.sqrt(horizon)) * value;
-  return { returns, confidence, method: method as VaRMethod, scale, kernels: kernelsFor(backend, 'varObservations', returns.length) };
+  return { returns, confidence, method: method as VaRMethod, ddof, scale, kernels: kernelsFor(backend, 'varObservations', returns.length) };
 }
 
-/** The closed forms, shared by every backend: `m` = [mean, std, skew, excess kurtosis] of the losses. */
+/**
+ * The closed forms, shared by every backend: `m` = [mean, std, skew, excess kurtosis] of the
+ * losses. CVaR = VaR + σ·(mean excess of the tail over its threshold): σ >= 0 and the
+ * excess >= 0, so CVaR >= VaR after rounding (see the module header for the CF guard).
+ */
 function parametricFromMoments(m: Float64Array, confidence: number, cornishFisher: boolean, out: Float64Array): void {
   const mean = m[0]!;
   const sd = m[1]!;
   const z = normalQuantile(confidence);
-  const tail = normalPdf(z) / (1 - confidence);
+  // δ = E[Z | Z > z] - z: above 0.11 for confidence in (0.5, 1), far above rounding.
+  const delta = normalPdf(z) / (1 - confidence) - z;
   if (!cornishFisher) {
     out[0] = mean + sd * z;
-    out[1] = mean + sd * tail;
+    out[1] = out[0] + sd * delta;
     return;
   }
   const S = m[2]!;
@@ -117,8 +161,10 @@ function parametricFromMoments(m: Float64Array, confidence: number, cornishFishe
   const z2 = z * z;
   const z3 = z2 * z;
   const zcf = z + ((z2 - 1) * S) / 6 + ((z3 - 3 * z) * K) / 24 - ((2 * z3 - 5 * z) * S * S) / 36;
+  // E[g(Z) - g(z) | Z > z] for the expansion g, by Hermite moments of the normal tail.
+  const excess = delta + (S * (z * delta + 1)) / 6 + (K * ((z2 - 1) * delta + 2 * z)) / 24 - (S * S * ((2 * z2 - 1) * delta + 4 * z)) / 36;
   out[0] = mean + sd * zcf;
-  out[1] = mean + sd * tail * (1 + (S * z) / 6 + (K * (z2 - 1)) / 24 - (S * S * (2 * z2 - 1)) / 36);
+  out[1] = out[0] + sd * (excess > 0 ? excess : 0);
 }
 
 function finish(plan: VaRPlan, status: number, name: string, source: Float64Array, raw: Float64Array, started: number): VaRResult {
@@ -136,7 +182,7 @@ function finish(plan: VaRPlan, status: number, name: string, source: Float64Arra
 
 function runSync(plan: VaRPlan, name: string, source: Float64Array, started: number): VaRResult {
   const k = plan.kernels;
-  const status = plan.method === 'historical' ? k.historical(plan.returns, -1, plan.confidence, out2) : k.moments(plan.returns, -1, out4);
+  const status = plan.method === 'historical' ? k.historical(plan.returns, -1, plan.confidence, out2) : k.moments(plan.returns, -1, plan.ddof, out4);
   return finish(plan, status, name, source, plan.method === 'historical' ? out2 : out4, started);
 }
 
@@ -145,13 +191,13 @@ async function runAsync(plan: VaRPlan, name: string, source: Float64Array, start
   // Per-call outputs: concurrent async calls must not share them.
   const raw = new Float64Array(4);
   const status =
-    plan.method === 'historical' ? await k.historicalAsync(plan.returns, -1, plan.confidence, raw) : await k.momentsAsync(plan.returns, -1, raw);
+    plan.method === 'historical' ? await k.historicalAsync(plan.returns, -1, plan.confidence, raw) : await k.momentsAsync(plan.returns, -1, plan.ddof, raw);
   return finish(plan, status, name, source, raw, started);
 }
 
 function planVaR(returns: unknown, options: unknown): VaRPlan {
   const series = toFloat64('returns', returns, 2, 'returns');
-  return planOptions(series, checkOptionalObject('options', options), 'options.');
+  return planOptions(series, checkOptionalObject('options', options), 'options.', 'returns', series.length);
 }
 
 /**
@@ -162,6 +208,8 @@ function planVaR(returns: unknown, options: unknown): VaRPlan {
  * import { calculateVaR } from 'ultra-performance';
  * const r = await calculateVaR(dailyReturns, { confidence: 0.99, portfolioValue: 1_000_000 });
  * console.log(`99% 1-day VaR ${r.var.toFixed(0)}, CVaR ${r.cvar.toFixed(0)} (${r.backend})`);
+ * // PerformanceAnalytics' VaR(R, p = 0.95, method = "modified"), as a positive loss:
+ * const pa = await calculateVaR(monthlyReturns, { method: 'cornish-fisher', confidence: 0.95, ddof: 0 });
  */
 export function calculateVaR(returns: Float64Array | number[], options?: VaROptions): Promise<VaRResult> {
   const started = performance.now();
@@ -207,7 +255,7 @@ function planPortfolio(options: unknown): PortfolioPlan {
   checkFiniteArray('options.weights', weights);
   const observations = returns.length / assets;
   const series = new Float64Array(observations);
-  const plan = planOptions(series, opts, 'options.');
+  const plan = planOptions(series, opts, 'options.', 'options.returns', observations);
   return { plan, returns, observations, assets, weights, series };
 }
 

@@ -343,3 +343,84 @@ describe('monteCarloVaR: positive semi-definite covariance', () => {
     assert.ok(Math.abs(g.var - 0.046426957480816815) < 4 * 3.7e-5, `VaR ${g.var}`);
   });
 });
+
+// Issue 10.4 and 10.10 on the device: CVaR >= VaR by construction (select.cu and the Monte
+// Carlo summaries), and the moment convention through the GPU moments path.
+describe('CVaR >= VaR and ddof on the GPU (issue 10.4, 10.10)', () => {
+  const x = 0.56758051638767337;
+
+  test('279 copies of -0.56758051638767337 give CVaR = VaR = 0.56758051638767337', async () => {
+    const r = new Float64Array(279).fill(-x);
+    for (const confidence of [0.51, 0.6, 0.9, 0.95]) {
+      const g = calculateVaRSync(r, { confidence, backend: 'cuda' });
+      assert.equal(g.backend, 'cuda');
+      assert.deepEqual([g.var, g.cvar], [x, x]);
+      const a = await calculateVaR(r, { confidence, backend: 'cuda' });
+      assert.deepEqual([a.var, a.cvar], [x, x]);
+      const p = portfolioVaRSync({ returns: r, assets: 1, weights: [1], confidence, backend: 'cuda' });
+      assert.deepEqual([p.var, p.cvar], [x, x]);
+      for (const method of ['parametric', 'cornish-fisher']) {
+        for (const ddof of [0, 1]) {
+          const m = calculateVaRSync(r, { method, ddof, confidence, backend: 'cuda' });
+          assert.deepEqual([m.var, m.cvar], [x, x], `${method} ddof ${ddof} at ${confidence}`);
+        }
+      }
+    }
+  });
+
+  test('constant series on the sampled and full-load paths give CVaR = VaR exactly', () => {
+    for (const n of [4096, 1_000_000, 5_000_001]) {
+      const r = new Float64Array(n).fill(-x);
+      for (const confidence of [0.51, 0.9, 0.99, 0.9999]) {
+        const g = calculateVaRSync(r, { confidence, backend: 'cuda' });
+        assert.deepEqual([g.var, g.cvar], [x, x], `n ${n} at ${confidence}`);
+      }
+    }
+  });
+
+  test('holds for every method and ddof on ties, near-constant, tiny and huge series, and agrees with the CPU', () => {
+    const base = normals(200_000, 31, 0.01);
+    const inputs = {
+      ties: base.map((v) => Math.round(v * 300) / 30_000),
+      nearConstant: base.map((v) => 0.2 + Math.round(v * 100) * 2 ** -40),
+      tiny: base.map((v) => v * 1e-300),
+      huge: base.map((v) => v * 1e300),
+    };
+    for (const [name, returns] of Object.entries(inputs)) {
+      for (const method of ['historical', 'parametric', 'cornish-fisher']) {
+        for (const ddof of [0, 1]) {
+          for (const confidence of [0.51, 0.95, 0.999]) {
+            const g = calculateVaRSync(returns, { method, ddof, confidence, backend: 'cuda' });
+            const r = calculateVaRSync(returns, { method, ddof, confidence, backend: 'cpu' });
+            const what = `${method} ddof ${ddof} on ${name} at ${confidence}`;
+            assert.ok(g.cvar >= g.var, `${what}: GPU CVaR ${g.cvar} < VaR ${g.var}`);
+            close(g.var, r.var, `${what} var`);
+            close(g.cvar, r.cvar, `${what} cvar`);
+          }
+        }
+      }
+    }
+  });
+
+  test("ddof 0 reproduces PerformanceAnalytics' edhec value on the device", async () => {
+    const { readFileSync } = await import('node:fs');
+    const fixture = JSON.parse(readFileSync(new URL('../fixtures/risk/edhec-convertible-arbitrage-100.json', import.meta.url), 'utf8'));
+    const edhec = Float64Array.from(fixture.returns);
+    const g = calculateVaRSync(edhec, { method: 'cornish-fisher', confidence: 0.95, ddof: 0, backend: 'cuda' });
+    assert.equal(Math.round(g.var * 1e6) / 1e6, 0.014674);
+    const d = calculateVaRSync(edhec, { method: 'cornish-fisher', confidence: 0.95, backend: 'cuda' });
+    close(d.var, calculateVaRSync(edhec, { method: 'cornish-fisher', confidence: 0.95, backend: 'cpu' }).var, 'default ddof var');
+    assert.throws(() => addon.lossMoments(edhec, -1, 2, new Float64Array(4)), RangeError);
+  });
+
+  test('Monte Carlo summaries on the device keep CVaR >= VaR, equal on a degenerate loss', async () => {
+    for (const confidence of [0.51, 0.6, 0.9, 0.95, 0.99]) {
+      const g = simulateGBMSync({ spot: 100, drift: 0.05, volatility: 0, steps: 7, paths: 100_000, seed: 3, confidence, backend: 'cuda' });
+      assert.equal(g.cvar, g.var);
+      const m = await monteCarloVaR({ weights: [1, -0.5], means: [0.001, 0], covariance: spd(2, 3), paths: 1_000_000, seed: Math.round(confidence * 100), confidence, backend: 'cuda' });
+      assert.ok(m.cvar >= m.var, `monteCarloVaR at ${confidence}: CVaR ${m.cvar} < VaR ${m.var}`);
+      const s = simulateGBMSync({ spot: 100, drift: 0.05, volatility: 0.3, steps: 5, paths: 1_000_000, seed: 4, confidence, backend: 'cuda' });
+      assert.ok(s.cvar >= s.var, `simulateGBM at ${confidence}: CVaR ${s.cvar} < VaR ${s.var}`);
+    }
+  });
+});

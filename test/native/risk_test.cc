@@ -106,7 +106,7 @@ static void test_historical_var() {
         CHECK(historical_tail(copy.data(), n, -1.0, 0.95, &t) == static_cast<std::int64_t>(at));
         CHECK(t.var == -1);
         Moments m{};
-        CHECK(loss_moments(copy.data(), n, -1.0, &m) == static_cast<std::int64_t>(at));
+        CHECK(loss_moments(copy.data(), n, -1.0, 1, &m) == static_cast<std::int64_t>(at));
       }
     }
   }
@@ -124,6 +124,51 @@ static void test_historical_var() {
       for (std::size_t i = k + 1; i < b.size(); ++i) CHECK(b[i] >= b[k]);
     }
   }
+}
+
+// CVaR >= VaR by construction (issue 10.4): constant series, every sampling path, ties,
+// huge magnitudes; and the two moment conventions against their closed forms.
+static void test_cvar_at_least_var_and_moments() {
+  for (std::size_t n : {2ul, 279ul, 5000ul, 300000ul}) {
+    const std::vector<double> r(n, -0.56758051638767337);
+    for (double c : {0.51, 0.6, 0.9, 0.95, 0.99}) {
+      TailResult t{};
+      CHECK(historical_tail(r.data(), n, -1.0, c, &t) == -1);
+      CHECK(t.var == 0.56758051638767337 && t.cvar == 0.56758051638767337);
+    }
+  }
+  for (std::size_t n : {3ul, 100ul, 4097ul, 300001ul}) {
+    auto r = normals(n, 7 * n, 1.0);
+    for (std::size_t i = 0; i < n; ++i) r[i] = i % 3 == 0 ? 1e300 * r[i] : std::round(r[i] * 4) / 4;  // ties and 1e300
+    for (double c : {0.51, 0.75, 0.95, 0.999}) {
+      TailResult t{};
+      CHECK(historical_tail(r.data(), n, -1.0, c, &t) == -1);
+      CHECK(t.cvar >= t.var);
+    }
+  }
+  // A constant series: its own value as the mean and no spread, under both conventions.
+  for (std::size_t n : {4ul, 279ul, 300000ul}) {
+    const std::vector<double> r(n, -0.56758051638767337);
+    for (int ddof : {0, 1}) {
+      Moments m{};
+      CHECK(loss_moments(r.data(), n, -1.0, ddof, &m) == -1);
+      CHECK(m.mean == 0.56758051638767337 && m.std == 0 && m.skew == 0 && m.exkurt == 0);
+    }
+  }
+  // b - a overflows: the quantile stays between its neighbours instead of becoming infinite.
+  const double wide[2] = {-1.7e308, 1.7e308};
+  TailResult t{};
+  CHECK(historical_tail(wide, 2, 1.0, 0.6, &t) == -1);
+  CHECK(std::isfinite(t.var) && t.var >= -1.7e308 && t.var <= 1.7e308 && t.cvar >= t.var);
+  // x = 1..6 (losses with sign 1): s2 = 17.5, s3 = 0, s4 = 2*(0.5^4 + 1.5^4 + 2.5^4) = 88.375.
+  const double x[6] = {1, 2, 3, 4, 5, 6};
+  Moments pop{}, smp{};
+  CHECK(loss_moments(x, 6, 1.0, 0, &pop) == -1);
+  CHECK(loss_moments(x, 6, 1.0, 1, &smp) == -1);
+  const double g2 = (88.375 / 6) / ((17.5 / 6) * (17.5 / 6)) - 3;
+  CHECK(pop.mean == 3.5 && pop.std == std::sqrt(17.5 / 6) && smp.std == std::sqrt(17.5 / 5));
+  CHECK(pop.skew == 0 && smp.skew == 0 && pop.exkurt == g2);
+  CHECK(std::fabs(smp.exkurt - 5 * (7 * g2 + 6) / (4 * 3)) <= 1e-15);
 }
 
 static void test_covariance_and_cholesky() {
@@ -274,6 +319,7 @@ int main() {
   test_normal_windows();
   test_detmath();
   test_historical_var();
+  test_cvar_at_least_var_and_moments();
   test_covariance_and_cholesky();
   test_monte_carlo_is_split_independent();
   test_pool_from_many_threads();
