@@ -271,13 +271,6 @@ const kNearConstant = 2 ** -40;
 const rescaled = new Float64Array(4);
 const bits = new DataView(new ArrayBuffer(8));
 
-/** 2^p for an integer p in [-1022, 1023], from its bits (exact). */
-function pow2(p: number): number {
-  bits.setUint32(0, (p + 1023) << 20);
-  bits.setUint32(4, 0);
-  return bits.getFloat64(0);
-}
-
 /** std::ilogb for a finite, positive x: the unbiased exponent (subnormals report -1023 or less, clamped later). */
 function ilogb(x: number): number {
   bits.setFloat64(0, x);
