@@ -38,7 +38,24 @@ enum class Status : int32_t {
   too_big = -7,
   bad_argument = -8,
   misaligned = -9,
+  // A shared buddy/ring lock word stayed held past the header's lock_timeout_ms.
+  lock_timeout = -10,
 };
+
+// Bound on waiting for a buddy/ring lock word (header field lock_timeout_ms; 0 = default).
+inline constexpr uint32_t kDefaultLockTimeoutMs = 1000;
+inline constexpr uint32_t kMaxLockTimeoutMs = 60000;
+
+// Every word another thread may rewrite is read once through these (relaxed atomics: the
+// compiler may neither tear nor re-read it), then checked before it is used.
+template <class T>
+inline T load_word(const T* p) noexcept {
+  return std::atomic_ref<T>(*const_cast<T*>(p)).load(std::memory_order_relaxed);
+}
+template <class T>
+inline void store_word(T* p, T v) noexcept {
+  std::atomic_ref<T>(*p).store(v, std::memory_order_relaxed);
+}
 
 // Bytes 0..63 of every allocator buffer. g0..g3 are per kind (see the *Layout structs).
 struct Header {
@@ -53,7 +70,8 @@ struct Header {
   uint32_t g1;
   uint32_t g2;
   uint32_t g3;
-  uint32_t reserved[5];
+  uint32_t lock_timeout_ms;  // buddy/ring: bound on a lock wait; 0 = kDefaultLockTimeoutMs
+  uint32_t reserved[4];
 };
 static_assert(sizeof(Header) == kHeaderBytes);
 static_assert(offsetof(Header, magic) == 0);
@@ -67,6 +85,13 @@ static_assert(offsetof(Header, g0) == 28);
 static_assert(offsetof(Header, g1) == 32);
 static_assert(offsetof(Header, g2) == 36);
 static_assert(offsetof(Header, g3) == 40);
+static_assert(offsetof(Header, lock_timeout_ms) == 44);
+
+// The header's lock bound, clamped: the word is as untrusted as the rest of the buffer.
+constexpr uint32_t lock_timeout_ms(const Header& h) noexcept {
+  return h.lock_timeout_ms == 0 ? kDefaultLockTimeoutMs
+                                : (h.lock_timeout_ms > kMaxLockTimeoutMs ? kMaxLockTimeoutMs : h.lock_timeout_ms);
+}
 
 constexpr uint64_t align_up(uint64_t n, uint64_t a) noexcept { return (n + a - 1) / a * a; }
 
