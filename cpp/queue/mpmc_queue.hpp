@@ -17,7 +17,7 @@ class MpmcQueue : public QueueBase {
   // kPushed (| kWakeBit), kFull, kClosed or kTooBig.
   int32_t try_push(const uint8_t* data, uint32_t len) noexcept {
     if (len > g_.slot_bytes) return kTooBig;
-    if (field(h_->closed).load(std::memory_order_relaxed) != 0) return kClosed;
+    if (const int32_t c = field(h_->closed).load(std::memory_order_relaxed); c != 0) return closed_status(c);
     const int32_t pushed = push_one(data, len);
     if (pushed != kPushed) return pushed;
     return kPushed | wake_consumers_if_waiting();
@@ -36,7 +36,7 @@ class MpmcQueue : public QueueBase {
   // may be shared memory another thread rewrites after check_batch).
   int32_t push_batch(const uint8_t* data, std::size_t data_len, const uint32_t* lengths, uint32_t count) noexcept {
     if (const int32_t bad = check_batch(data_len, lengths, count); bad != 0) return bad;
-    if (field(h_->closed).load(std::memory_order_relaxed) != 0) return kClosed;
+    if (const int32_t c = field(h_->closed).load(std::memory_order_relaxed); c != 0) return closed_status(c);
     std::size_t offset = 0;
     uint32_t n = 0;
     int32_t last = kPushed;

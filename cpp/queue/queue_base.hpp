@@ -81,6 +81,10 @@ class QueueBase {
   }
 
  protected:
+  // What a non-zero closed word means: kClosed for 1 (what close() writes), kCorrupt for
+  // anything else (a scribble). Read only when the word is not 0, off the hot path.
+  static int32_t closed_status(int32_t word) noexcept { return word == 1 ? kClosed : kCorrupt; }
+
   static std::atomic_ref<uint32_t> field(uint32_t& v) noexcept { return std::atomic_ref<uint32_t>(v); }
   static std::atomic_ref<int32_t> field(int32_t& v) noexcept { return std::atomic_ref<int32_t>(v); }
 

@@ -15,7 +15,7 @@ class SpscQueue : public QueueBase {
   // kPushed (| kWakeBit), kFull, kClosed or kTooBig.
   int32_t try_push(const uint8_t* data, uint32_t len) noexcept {
     if (len > g_.slot_bytes) return kTooBig;
-    if (field(h_->closed).load(std::memory_order_relaxed) != 0) return kClosed;
+    if (const int32_t c = field(h_->closed).load(std::memory_order_relaxed); c != 0) return closed_status(c);
     const uint32_t tail = field(h_->tail).load(std::memory_order_relaxed);
     if (free_slots(tail) == 0) return kFull;
     write_slot(slot(tail), data, len);
@@ -42,7 +42,7 @@ class SpscQueue : public QueueBase {
   // that went bad after check_batch ends the batch there (kBadBatch if it was the first).
   int32_t push_batch(const uint8_t* data, std::size_t data_len, const uint32_t* lengths, uint32_t count) noexcept {
     if (const int32_t bad = check_batch(data_len, lengths, count); bad != 0) return bad;
-    if (field(h_->closed).load(std::memory_order_relaxed) != 0) return kClosed;
+    if (const int32_t c = field(h_->closed).load(std::memory_order_relaxed); c != 0) return closed_status(c);
     const uint32_t tail = field(h_->tail).load(std::memory_order_relaxed);
     uint32_t n = std::min(count, free_slots(tail, count));
     std::size_t offset = 0;
