@@ -7,8 +7,7 @@
 
 namespace up::memory {
 
-Buddy::Buddy(std::byte* base, OwnedBytes owned) noexcept : base_(base), owned_(std::move(owned)) {
-  const Header h = read_header(base);
+Buddy::Buddy(std::byte* base, const Header& h, OwnedBytes owned) noexcept : base_(base), owned_(std::move(owned)) {
   const Geometry g = buddy_geometry(h.data_bytes, h.g0);
   lock_ = reinterpret_cast<int32_t*>(base + BuddyLayout::kLock);
   avail_ = reinterpret_cast<int32_t*>(base + BuddyLayout::kAvail);
@@ -35,14 +34,15 @@ std::optional<Buddy> Buddy::format(std::byte* base, std::size_t len, uint32_t by
     return std::nullopt;
   }
   write_header(base, Kind::buddy, g, shared);
-  Buddy b(base, nullptr);
+  Buddy b(base, read_header(base), nullptr);
   b.reset();
   return b;
 }
 
 std::optional<Buddy> Buddy::attach(std::byte* base, std::size_t len) noexcept {
-  if (validate(base, len, Kind::buddy) != Status::ok) return std::nullopt;
-  return Buddy(base, nullptr);
+  Header h;
+  if (validate(base, len, Kind::buddy, &h) != Status::ok) return std::nullopt;
+  return Buddy(base, h, nullptr);
 }
 
 std::optional<Buddy> Buddy::create(uint32_t bytes, uint32_t min_block, bool shared) noexcept {
@@ -52,7 +52,7 @@ std::optional<Buddy> Buddy::create(uint32_t bytes, uint32_t min_block, bool shar
   if (!mem) return std::nullopt;
   if (!format(mem.get(), g.total_bytes, bytes, min_block, shared)) return std::nullopt;
   std::byte* base = mem.get();
-  return Buddy(base, std::move(mem));
+  return Buddy(base, read_header(base), std::move(mem));
 }
 
 void Buddy::reset() noexcept {

@@ -56,7 +56,8 @@ class Buddy {
   }
 
  private:
-  Buddy(std::byte* base, OwnedBytes owned) noexcept;
+  // h: the header as validated (read once); the constructor never reads it again.
+  Buddy(std::byte* base, const Header& h, OwnedBytes owned) noexcept;
   void reset() noexcept;
   int32_t alloc_locked(uint32_t order) noexcept;
   Status free_locked(uint32_t block) noexcept;

@@ -257,7 +257,8 @@ constexpr Geometry geometry(Kind kind, uint32_t a, uint32_t b) noexcept {
 
 // Writes the 64-byte header for `g` (status must be ok) at base.
 void write_header(std::byte* base, Kind kind, const Geometry& g, bool shared) noexcept;
-// The header at base (memcpy: the bytes may come from anywhere).
+// The header at base, read once word by word (relaxed atomics: the bytes may come from
+// anywhere, and another thread may be writing them).
 Header read_header(const std::byte* base) noexcept;
 
 // Writes the header and the kind's initial state into [base, base + len). base must be
@@ -266,6 +267,8 @@ Status format(std::byte* base, std::size_t len, Kind kind, uint32_t a, uint32_t 
 
 // Checks that [base, base + len) holds a formatted allocator of `kind` whose geometry
 // is self-consistent and fits in len. Every attach and every binding call goes through it.
-Status validate(const std::byte* base, std::size_t len, Kind kind) noexcept;
+// The header is read once; `out` receives that copy, which is all an allocator uses
+// afterwards (re-reading it would let another thread swap the geometry after the check).
+Status validate(const std::byte* base, std::size_t len, Kind kind, Header* out = nullptr) noexcept;
 
 }  // namespace up::memory

@@ -14,7 +14,7 @@ constexpr uint32_t record_bytes(uint32_t size) noexcept {
 
 }  // namespace
 
-Ring::Ring(std::byte* base, OwnedBytes owned) noexcept
+Ring::Ring(std::byte* base, const Header& h, OwnedBytes owned) noexcept
     : base_(base),
       lock_(reinterpret_cast<int32_t*>(base + RingLayout::kLock)),
       head_(reinterpret_cast<uint32_t*>(base + RingLayout::kHead)),
@@ -22,7 +22,6 @@ Ring::Ring(std::byte* base, OwnedBytes owned) noexcept
       used_(reinterpret_cast<uint32_t*>(base + RingLayout::kUsed)),
       count_(reinterpret_cast<uint32_t*>(base + RingLayout::kCount)),
       owned_(std::move(owned)) {
-  const Header h = read_header(base);
   bytes_ = h.g0;
   data_offset_ = h.data_offset;
   shared_ = (h.flags & kFlagShared) != 0;
@@ -35,7 +34,7 @@ std::optional<Ring> Ring::format(std::byte* base, std::size_t len, uint32_t byte
     return std::nullopt;
   }
   write_header(base, Kind::ring, g, shared);
-  Ring r(base, nullptr);
+  Ring r(base, read_header(base), nullptr);
   *r.lock_ = 0;
   *r.head_ = 0;
   *r.tail_ = 0;
@@ -45,8 +44,9 @@ std::optional<Ring> Ring::format(std::byte* base, std::size_t len, uint32_t byte
 }
 
 std::optional<Ring> Ring::attach(std::byte* base, std::size_t len) noexcept {
-  if (validate(base, len, Kind::ring) != Status::ok) return std::nullopt;
-  return Ring(base, nullptr);
+  Header h;
+  if (validate(base, len, Kind::ring, &h) != Status::ok) return std::nullopt;
+  return Ring(base, h, nullptr);
 }
 
 std::optional<Ring> Ring::create(uint32_t bytes, bool shared) noexcept {
@@ -56,7 +56,7 @@ std::optional<Ring> Ring::create(uint32_t bytes, bool shared) noexcept {
   if (!mem) return std::nullopt;
   if (!format(mem.get(), g.total_bytes, bytes, shared)) return std::nullopt;
   std::byte* base = mem.get();
-  return Ring(base, std::move(mem));
+  return Ring(base, read_header(base), std::move(mem));
 }
 
 // head, tail, used, count and every record word are read once (load_word) and checked

@@ -51,7 +51,8 @@ class Ring {
   }
 
  private:
-  Ring(std::byte* base, OwnedBytes owned) noexcept;
+  // h: the header as validated (read once); the constructor never reads it again.
+  Ring(std::byte* base, const Header& h, OwnedBytes owned) noexcept;
   // What peek_locked read, once, for release_locked to use without reading it again.
   struct Oldest {
     uint32_t old_tail = 0;

@@ -10,12 +10,11 @@ constexpr std::memory_order kRelaxed = std::memory_order_relaxed;
 
 }  // namespace
 
-Stack::Stack(std::byte* base, OwnedBytes owned) noexcept
+Stack::Stack(std::byte* base, const Header& h, OwnedBytes owned) noexcept
     : base_(base),
       top_(reinterpret_cast<int32_t*>(base + StackLayout::kTop)),
       high_water_(reinterpret_cast<int32_t*>(base + StackLayout::kHighWater)),
       owned_(std::move(owned)) {
-  const Header h = read_header(base);
   bytes_ = h.g0;
   data_offset_ = h.data_offset;
   shared_ = (h.flags & kFlagShared) != 0;
@@ -27,15 +26,16 @@ std::optional<Stack> Stack::format(std::byte* base, std::size_t len, uint32_t by
     return std::nullopt;
   }
   write_header(base, Kind::stack, g, shared);
-  Stack s(base, nullptr);
+  Stack s(base, read_header(base), nullptr);
   *s.top_ = static_cast<int32_t>(g.data_offset);
   *s.high_water_ = static_cast<int32_t>(g.data_offset);
   return s;
 }
 
 std::optional<Stack> Stack::attach(std::byte* base, std::size_t len) noexcept {
-  if (validate(base, len, Kind::stack) != Status::ok) return std::nullopt;
-  return Stack(base, nullptr);
+  Header h;
+  if (validate(base, len, Kind::stack, &h) != Status::ok) return std::nullopt;
+  return Stack(base, h, nullptr);
 }
 
 std::optional<Stack> Stack::create(uint32_t bytes, bool shared) noexcept {
@@ -45,7 +45,7 @@ std::optional<Stack> Stack::create(uint32_t bytes, bool shared) noexcept {
   if (!mem) return std::nullopt;
   if (!format(mem.get(), g.total_bytes, bytes, shared)) return std::nullopt;
   std::byte* base = mem.get();
-  return Stack(base, std::move(mem));
+  return Stack(base, read_header(base), std::move(mem));
 }
 
 // top and highWater are read once and checked (8-aligned, inside the data region):

@@ -40,7 +40,8 @@ class Stack {
   StackStats stats() const noexcept;
 
  private:
-  Stack(std::byte* base, OwnedBytes owned) noexcept;
+  // h: the header as validated (read once); the constructor never reads it again.
+  Stack(std::byte* base, const Header& h, OwnedBytes owned) noexcept;
   bool valid_top(int32_t top) const noexcept;
 
   std::byte* base_;

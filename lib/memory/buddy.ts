@@ -343,6 +343,15 @@ export class BuddyAllocator {
     return this.push(order, block);
   }
 
+  /** For a native status: throws the lock's error when the lock is what failed (timed out, or a word not 0/1/2). */
+  private throwLockStatus(status: number): void {
+    if (!this.shared || (status !== Status.lockTimeout && status !== Status.corrupt)) return;
+    const word = Atomics.load(this.i32, LOCK);
+    if (status === Status.lockTimeout || word < 0 || word > 2) {
+      throw lockError(status === Status.lockTimeout ? status : Status.corrupt, 'BuddyAllocator', this.i32, BuddyLayout.lock, this.lockTimeoutMs);
+    }
+  }
+
   private allocResult(offset: number, size: number): number {
     if (offset >= -1) return offset;
     throw new CorruptAllocatorError(`BuddyAllocator: the free lists are corrupted (found while allocating ${size} bytes)`);
@@ -378,7 +387,7 @@ export class BuddyAllocator {
     this.orderOf(size);
     const result = memoryAddon!.buddyAlloc(this.mem, size);
     if (result >= -1) return result;
-    if (result === Status.lockTimeout) throw lockError(result, 'BuddyAllocator', this.i32, BuddyLayout.lock, this.lockTimeoutMs);
+    this.throwLockStatus(result);
     if (result === Status.corrupt) return this.allocResult(result, size);
     throw statusError(result, 'BuddyAllocator', 'size', size);
   }
@@ -387,7 +396,7 @@ export class BuddyAllocator {
     this.blockOf(offset);
     const status = memoryAddon!.buddyFree(this.mem, offset);
     if (status === Status.doubleFree || status === Status.foreign) throw this.statusError(status, offset);
-    if (status === Status.lockTimeout) throw lockError(status, 'BuddyAllocator', this.i32, BuddyLayout.lock, this.lockTimeoutMs);
+    this.throwLockStatus(status);
     if (status !== Status.ok) throw statusError(status, 'BuddyAllocator', 'offset', offset);
   }
 }

@@ -200,7 +200,7 @@ export class RingAllocator {
       const expected = oldest < 0 ? 'a live allocation (the ring is empty)' : `the oldest live allocation (${oldest})`;
       return new RangeError(`Expected ${expected} for offset but received ${describe(offset)}: a RingAllocator frees in FIFO order`);
     }
-    if (status === Status.lockTimeout) return lockError(status, 'RingAllocator', this.i32, RingLayout.lock, this.lockTimeoutMs);
+    this.throwLockStatus(status);
     return status === Status.corrupt ? this.corrupt() : statusError(status, 'RingAllocator', 'offset', offset);
   }
 
@@ -328,6 +328,15 @@ export class RingAllocator {
     return payload;
   }
 
+  /** For a native status: throws the lock's error when the lock is what failed (timed out, or a word not 0/1/2). */
+  private throwLockStatus(status: number): void {
+    if (!this.shared || (status !== Status.lockTimeout && status !== Status.corrupt)) return;
+    const word = Atomics.load(this.i32, LOCK);
+    if (status === Status.lockTimeout || word < 0 || word > 2) {
+      throw lockError(status === Status.lockTimeout ? status : Status.corrupt, 'RingAllocator', this.i32, RingLayout.lock, this.lockTimeoutMs);
+    }
+  }
+
   private allocResult(offset: number): number {
     if (offset >= -1) return offset;
     throw this.corrupt();
@@ -391,14 +400,14 @@ export class RingAllocator {
     this.sizeCheck(size);
     const result = memoryAddon!.ringAlloc(this.mem, size);
     if (result >= -1) return result;
-    if (result === Status.lockTimeout) throw lockError(result, 'RingAllocator', this.i32, RingLayout.lock, this.lockTimeoutMs);
+    this.throwLockStatus(result);
     throw result === Status.corrupt ? this.corrupt() : statusError(result, 'RingAllocator', 'size', size);
   }
 
   private static releaseNative(this: RingAllocator): number {
     const result = memoryAddon!.ringRelease(this.mem);
     if (result >= -1) return result;
-    if (result === Status.lockTimeout) throw lockError(result, 'RingAllocator', this.i32, RingLayout.lock, this.lockTimeoutMs);
+    this.throwLockStatus(result);
     throw result === Status.corrupt ? this.corrupt() : statusError(result, 'RingAllocator', 'release()', result);
   }
 }
