@@ -113,10 +113,10 @@ describe.runIf(native)('one layout, two implementations', () => {
     expect(a.slabFree(mem, 1e12)).toBe(-3);
     expect(a.buddyAlloc(mem, 8)).toBe(-6); // a slab is not a buddy
     const small = new Uint8Array(12);
-    expect(() => call.memoryGeometry!(1, 8, 4, small)).toThrow(/memoryGeometry: expected a Int32Array for out \(argument 4\) but received a Uint8Array/);
+    expect(() => call.memoryGeometry!(1, 8, 4, small)).toThrow(/memoryGeometry: expected an Int32Array for out \(argument 4\) but received a Uint8Array/);
     expect(Array.from(small)).toEqual(new Array(12).fill(0));
     expect(() => a.memoryGeometry(1, 8, 4, new Int32Array(9))).toThrow(RangeError);
-    expect(() => call.slabStats!(mem, null)).toThrow(/slabStats: expected a Int32Array for out \(argument 2\)/);
+    expect(() => call.slabStats!(mem, null)).toThrow(/slabStats: expected an Int32Array for out \(argument 2\)/);
     expect(() => call.buddyStats!(mem, new Int32Array(6))).toThrow(/buddyStats: expected a Float64Array for out/);
     expect(a.memoryFormat(new Uint8Array(10), Kind.slab, 8, 4, false)).toBe(-8);
     expect(() => call.memoryValidate!(null, Kind.slab)).toThrow(TypeError);

@@ -29,6 +29,12 @@ inline const char* typed_array_name(napi_typedarray_type t) noexcept {
   }
 }
 
+// "a Float64Array", "an Int32Array".
+inline std::string with_article(napi_typedarray_type t) {
+  const bool an = t == napi_int8_array || t == napi_int16_array || t == napi_int32_array;
+  return std::string(an ? "an " : "a ") + typed_array_name(t);
+}
+
 struct TypedArg {
   void* data = nullptr;
   std::size_t length = 0;  // elements
@@ -50,14 +56,14 @@ inline bool typed_array_arg(napi_env env, napi_value value, napi_typedarray_type
     return true;
   }
   if (is_typed && type == want) {
-    const std::string msg = std::string(fn) + ": expected a " + typed_array_name(want) + " of at least " +
+    const std::string msg = std::string(fn) + ": expected " + with_article(want) + " of at least " +
                             std::to_string(min_length) + " elements for " + name + " but received one of " +
                             std::to_string(length);
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg.c_str());
     return false;
   }
-  const std::string got = is_typed ? std::string("a ") + typed_array_name(type) : "a value that is not a TypedArray";
-  const std::string msg = std::string(fn) + ": expected a " + typed_array_name(want) + " for " + name + " but received " + got;
+  const std::string got = is_typed ? with_article(type) : std::string("a value that is not a TypedArray");
+  const std::string msg = std::string(fn) + ": expected " + with_article(want) + " for " + name + " but received " + got;
   napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg.c_str());
   return false;
 }
