@@ -434,17 +434,8 @@ void test_generic_format() {
 void scribble(std::byte* base, std::size_t len, uint32_t seed, const std::atomic<bool>& stop) {
   auto* words = reinterpret_cast<uint32_t*>(base);
   const std::size_t n = len / 4;
-  uint32_t x = seed;
-  const auto next = [&] {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return x;
-  };
-  while (!stop.load(std::memory_order_relaxed)) {
-    const uint32_t r = next();
-    store_word(words + next() % n, (r & 1) != 0 ? r : (r >> 20));
-  }
+  Scribbles rng{seed};
+  while (!stop.load(std::memory_order_relaxed)) store_word(words + rng.next() % n, rng.word());
 }
 
 // A buddy whose free-list links were scribbled: attach still works (the header is fine)

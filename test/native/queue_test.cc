@@ -527,17 +527,10 @@ void test_replay(uint32_t kind) {
 // length words of its slots (not the payloads, which the queue copies plainly) until stop.
 void scribble_queue(Buffer& buf, uint32_t capacity, uint32_t stride, uint32_t seed, const std::atomic<bool>& stop) {
   auto* words = reinterpret_cast<uint32_t*>(buf.bytes.get());
-  uint32_t x = seed;
-  const auto next = [&] {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return x;
-  };
+  Scribbles rng{seed};
   while (!stop.load(std::memory_order_relaxed)) {
-    const uint32_t r = next();
-    const uint32_t value = (r & 1) != 0 ? r : (r >> 20);
-    const uint32_t pick = next();
+    const uint32_t value = rng.word();
+    const uint32_t pick = rng.next();
     const std::size_t word = (pick & 1) != 0
                                  ? (pick >> 1) % (kDataOffset / 4)
                                  : (kDataOffset + std::size_t{(pick >> 1) % capacity} * stride) / 4 + ((pick >> 8) & 1);
