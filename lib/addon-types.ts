@@ -1,7 +1,10 @@
 /**
  * The whole native surface in one place: every function the CPU addon (binding.gyp,
  * cpp/napi) and the GPU addon (CMakeLists.txt, cuda/napi) export, with primitive
- * signatures. lib/ validates before calling; these functions trust their arguments.
+ * signatures. lib/ validates before calling. The memory, queue and system bindings still
+ * check every TypedArray argument's element type (and length where they write into it)
+ * themselves, throwing a TypeError (code ERR_INVALID_ARG_TYPE) or RangeError
+ * (ERR_OUT_OF_RANGE) that names the function and the argument (cpp/napi/typed_args.hpp).
  */
 
 /** Bumped with cpp/napi/bindings.hpp kAbiVersion; a mismatched addon is refused. */
@@ -22,7 +25,7 @@ export interface SystemAddon {
   readonly affinitySupported: boolean;
   /** 0, or -errno. */
   setThreadAffinity(cores: Int32Array): number;
-  /** Number of allowed cores (may exceed out.length), or -errno. */
+  /** Number of allowed cores (may exceed out.length; at most out.length are written), or -errno. */
   getThreadAffinity(out: Int32Array): number;
   /** Core the calling thread runs on, or -errno. */
   currentCpu(): number;
@@ -70,7 +73,8 @@ export interface QueueAddon {
 // `mem` is a Uint8Array over the whole allocator buffer (ArrayBuffer or
 // SharedArrayBuffer). Allocation calls return a byte offset (>= 0) or a negative
 // status (lib/memory/layout.ts Status); free-like calls return 0 or a status. The
-// native side re-reads and re-checks the header on every call.
+// native side reads and checks the header once per call and uses only that copy;
+// corrupt (-5) and lockTimeout (-10) report a scribbled structure or a held lock word.
 export interface MemoryAddon {
   /** Every layout constant of cpp/memory/layout.hpp by name ("slab.head", ...). */
   memoryLayout(): Record<string, number>;

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import {
+  AllocatorLockTimeoutError,
   BackendUnavailableError,
   BuddyAllocator,
   CorruptAllocatorError,
@@ -17,7 +18,8 @@ import {
 } from '../lib/index.js';
 import { memoryAddon } from '../lib/memory/common.js';
 import { PauseSeries } from '../lib/memory/gc.js';
-import { Kind, SlabLayout, kindGeometry, layoutTable } from '../lib/memory/layout.js';
+import { BuddyLayout, Kind, RingLayout, SlabLayout, StackLayout, buddyGeometry, kindGeometry, layoutTable } from '../lib/memory/layout.js';
+import { canary, startScribbler } from './helpers/scribbler.js';
 import { firstMessage, tsWorker } from './helpers/ts-worker.js';
 
 const native = process.env.ULTRA_PERF_BACKEND === 'native';
@@ -98,26 +100,26 @@ describe.runIf(native)('one layout, two implementations', () => {
     expect(heap.stats().used).toBe(128);
   });
 
-  it('the addon answers malformed calls with a status, never a crash or a stray write', () => {
+  it('the addon answers malformed calls with a status or an error naming the argument, never a crash or a stray write', () => {
     const a = memoryAddon!;
     const slab = new SlabAllocator({ slotBytes: 8, slots: 4 });
     const mem = new Uint8Array(slab.buffer);
     const call = a as unknown as Record<string, (...args: unknown[]) => number>;
     expect(call.slabAlloc!()).toBe(-8);
-    expect(call.slabAlloc!(new Float64Array(64))).toBe(-6);
-    expect(call.slabAlloc!({})).toBe(-6);
+    expect(() => call.slabAlloc!(new Float64Array(64))).toThrow(/slabAlloc: expected a Uint8Array for mem \(argument 1\) but received a Float64Array/);
+    expect(() => call.slabAlloc!({})).toThrow(TypeError);
     expect(call.slabFree!(mem)).toBe(-8);
     expect(call.slabFree!(mem, 'x')).toBe(-3);
     expect(a.slabFree(mem, 1e12)).toBe(-3);
     expect(a.buddyAlloc(mem, 8)).toBe(-6); // a slab is not a buddy
     const small = new Uint8Array(12);
-    expect(call.memoryGeometry!(1, 8, 4, small)).toBe(-8); // would not fit: refused, nothing written
+    expect(() => call.memoryGeometry!(1, 8, 4, small)).toThrow(/memoryGeometry: expected an Int32Array for out \(argument 4\) but received a Uint8Array/);
     expect(Array.from(small)).toEqual(new Array(12).fill(0));
-    expect(a.memoryGeometry(1, 8, 4, new Int32Array(9))).toBe(-8);
-    expect(call.slabStats!(mem, null)).toBe(-8);
-    expect(call.buddyStats!(mem, new Int32Array(6))).toBe(-8);
+    expect(() => a.memoryGeometry(1, 8, 4, new Int32Array(9))).toThrow(RangeError);
+    expect(() => call.slabStats!(mem, null)).toThrow(/slabStats: expected an Int32Array for out \(argument 2\)/);
+    expect(() => call.buddyStats!(mem, new Int32Array(6))).toThrow(/buddyStats: expected a Float64Array for out/);
     expect(a.memoryFormat(new Uint8Array(10), Kind.slab, 8, 4, false)).toBe(-8);
-    expect(call.memoryValidate!(null, Kind.slab)).toBe(-6);
+    expect(() => call.memoryValidate!(null, Kind.slab)).toThrow(TypeError);
     expect(slab.stats()).toMatchObject({ used: 0, free: 4 });
   });
 
@@ -674,6 +676,206 @@ describe('shared allocators under four worker_threads at once', () => {
 });
 
 // ---- ObjectPool ----
+
+// Issue 12, kind 2 and 5: shared memory is read as hostile. Each allocator lives at the
+// start of a SharedArrayBuffer with a canary region right after its bytes; whatever is
+// written into its bookkeeping, a call returns a value or throws a named error, and
+// nothing outside the allocator's bytes is written.
+describe.each(backends)('shared allocator memory scribbled on, %s path', (backend) => {
+  const kCanary = 256;
+  const withCanary = (total: number) => {
+    const buffer = new SharedArrayBuffer(total + kCanary);
+    return { buffer, intact: canary(buffer, total, kCanary) };
+  };
+
+  it('BuddyAllocator.attach on scribbled free-list links throws CorruptAllocatorError and writes nothing outside', () => {
+    const total = BuddyAllocator.requiredBytes({ bytes: 4096, minBlock: 64 });
+    const { buffer, intact } = withCanary(total);
+    const heap = new BuddyAllocator({ bytes: 4096, minBlock: 64, buffer });
+    const live = [heap.alloc(64), heap.alloc(64), heap.alloc(256)];
+    heap.free(live[0]!);
+    const g = buddyGeometry(4096, 64)!;
+    const links = new Int32Array(buffer, g.array1, (g.dataOffset - g.array1) >> 2);
+    links.fill(0x7ffffff0);
+    const attached = BuddyAllocator.attach(buffer, { backend });
+    let threw = 0;
+    for (let i = 0; i < 8; i++) {
+      try {
+        attached.alloc(64);
+      } catch (err) {
+        expect(err).toBeInstanceOf(CorruptAllocatorError);
+        threw++;
+      }
+    }
+    expect(threw).toBeGreaterThan(0);
+    expect(() => attached.free(live[1]!)).toThrow(CorruptAllocatorError);
+    links.fill(-100000);
+    expect(() => attached.alloc(64)).toThrow(CorruptAllocatorError);
+    expect(intact()).toBe(true);
+  });
+
+  it('RingAllocator with a head of bytes - 1 throws CorruptAllocatorError instead of writing past the end', () => {
+    const total = RingAllocator.requiredBytes({ bytes: 1024 });
+    const { buffer, intact } = withCanary(total);
+    const ring = new RingAllocator({ bytes: 1024, buffer });
+    for (let i = 0; i < 6; i++) ring.alloc(100);
+    ring.release();
+    ring.release();
+    new Uint32Array(buffer, RingLayout.head, 1)[0] = 1024 - 1;
+    const attached = RingAllocator.attach(buffer, { backend });
+    expect(() => attached.alloc(100)).toThrow(CorruptAllocatorError);
+    new Uint32Array(buffer, RingLayout.head, 1)[0] = 0xfffffff8;
+    expect(() => attached.alloc(8)).toThrow(CorruptAllocatorError);
+    new Uint32Array(buffer, RingLayout.head, 1)[0] = 0;
+    new Uint32Array(buffer, RingLayout.tail, 1)[0] = 1021;
+    expect(() => attached.release()).toThrow(CorruptAllocatorError);
+    expect(intact()).toBe(true);
+  });
+
+  it('SlabAllocator and StackAllocator with a scribbled head or top throw CorruptAllocatorError', () => {
+    const slabTotal = SlabAllocator.requiredBytes({ slotBytes: 16, slots: 10 });
+    const s = withCanary(slabTotal);
+    const slab = SlabAllocator.attach(new SlabAllocator({ slotBytes: 16, slots: 10, buffer: s.buffer }).buffer, { backend });
+    new Int32Array(s.buffer, SlabLayout.head, 1)[0] = 12; // an index past the 10 slots
+    expect(() => slab.alloc()).toThrow(CorruptAllocatorError);
+    new Int32Array(s.buffer, SlabLayout.head, 1)[0] = 0;
+    new Int32Array(s.buffer, SlabLayout.next, 1)[0] = 13; // slot 0 links past the end
+    expect(() => slab.alloc()).toThrow(CorruptAllocatorError);
+    expect(s.intact()).toBe(true);
+
+    const stackTotal = StackAllocator.requiredBytes({ bytes: 256 });
+    const t = withCanary(stackTotal);
+    const stack = StackAllocator.attach(new StackAllocator({ bytes: 256, buffer: t.buffer }).buffer, { backend });
+    new Int32Array(t.buffer, StackLayout.top, 1)[0] = stackTotal - 4; // inside, misaligned
+    expect(() => stack.alloc(8)).toThrow(CorruptAllocatorError);
+    new Int32Array(t.buffer, StackLayout.top, 1)[0] = stackTotal + 64; // past the end
+    expect(() => stack.alloc(8)).toThrow(CorruptAllocatorError);
+    expect(() => stack.mark()).toThrow(CorruptAllocatorError);
+    expect(t.intact()).toBe(true);
+  });
+
+  it('a lock word left held gives AllocatorLockTimeoutError after lockTimeoutMs, naming the allocator and the value', () => {
+    const heap = new BuddyAllocator({ bytes: 4096, minBlock: 64, shared: true, lockTimeoutMs: 20, backend });
+    const ring = new RingAllocator({ bytes: 1024, shared: true, lockTimeoutMs: 20, backend });
+    const heapLock = new Int32Array(heap.buffer, BuddyLayout.lock, 1);
+    const ringLock = new Int32Array(ring.buffer, RingLayout.lock, 1);
+    heapLock[0] = 1;
+    ringLock[0] = 1;
+    const started = performance.now();
+    expect(() => heap.alloc(64)).toThrow(AllocatorLockTimeoutError);
+    expect(() => heap.alloc(64)).toThrow(/BuddyAllocator: the lock word \(byte 64\) was still held after 20 ms \(value [12]\)/);
+    expect(() => ring.alloc(64)).toThrow(/RingAllocator: the lock word \(byte 64\) was still held after 20 ms/);
+    expect(() => ring.release()).toThrow(AllocatorLockTimeoutError);
+    expect(performance.now() - started).toBeLessThan(5000);
+    try {
+      heap.alloc(64);
+    } catch (err) {
+      expect((err as AllocatorLockTimeoutError).code).toBe('ERR_ULTRA_PERF_ALLOCATOR_LOCK_TIMEOUT');
+    }
+    heapLock[0] = 7; // not a lock state at all
+    expect(() => heap.alloc(64)).toThrow(/holds 7, which is not 0, 1 or 2/);
+    heapLock[0] = 0;
+    ringLock[0] = 0;
+    expect(heap.alloc(64)).toBe(heap.dataOffset);
+    expect(ring.alloc(8)).toBeGreaterThan(0);
+    expect(() => new BuddyAllocator({ bytes: 4096, minBlock: 64, lockTimeoutMs: 0 })).toThrow(/options.lockTimeoutMs/);
+  });
+
+  // Every call returns or throws one of these; a free may also see a scribbled meta or
+  // link as a double free or a foreign offset (a RangeError), which is all it can know.
+  const expectNamed = (err: unknown, op: string) => {
+    if (err instanceof CorruptAllocatorError || err instanceof AllocatorLockTimeoutError) return;
+    if (err instanceof RangeError && op === 'free') return;
+    throw err;
+  };
+
+  const kinds = [
+    [
+      'SlabAllocator',
+      (buffer: SharedArrayBuffer) => new SlabAllocator({ slotBytes: 24, slots: 32, buffer }),
+      SlabAllocator.requiredBytes({ slotBytes: 24, slots: 32 }),
+    ],
+    [
+      'BuddyAllocator',
+      (buffer: SharedArrayBuffer) => new BuddyAllocator({ bytes: 4096, minBlock: 32, buffer, lockTimeoutMs: 1 }),
+      BuddyAllocator.requiredBytes({ bytes: 4096, minBlock: 32 }),
+    ],
+    [
+      'RingAllocator',
+      (buffer: SharedArrayBuffer) => new RingAllocator({ bytes: 2048, buffer, lockTimeoutMs: 1 }),
+      RingAllocator.requiredBytes({ bytes: 2048 }),
+    ],
+    [
+      'StackAllocator',
+      (buffer: SharedArrayBuffer) => new StackAllocator({ bytes: 2048, buffer }),
+      StackAllocator.requiredBytes({ bytes: 2048 }),
+    ],
+  ] as const;
+
+  it.each(kinds)('%s: a worker scribbling its header, links and data while this thread allocates', async (name, make, total) => {
+    const { buffer, intact } = withCanary(total);
+    make(buffer);
+    const a = (
+      name === 'SlabAllocator'
+        ? SlabAllocator.attach(buffer, { backend })
+        : name === 'BuddyAllocator'
+          ? BuddyAllocator.attach(buffer, { backend })
+          : name === 'RingAllocator'
+            ? RingAllocator.attach(buffer, { backend })
+            : StackAllocator.attach(buffer, { backend })
+    ) as unknown as {
+      alloc: (size?: number) => number;
+      free?: (o: number) => void;
+      release?: () => number;
+      mark?: () => number;
+      reset?: (m?: number) => void;
+    };
+    const scribbler = await startScribbler(buffer, 0, total, name.length * 7919);
+    const live: number[] = [];
+    let calls = 0;
+    let errors = 0;
+    let x = 12345;
+    const rand = (n: number) => {
+      x = (x * 1103515245 + 12345) & 0x7fffffff;
+      return x % n;
+    };
+    const until = performance.now() + 250;
+    while (performance.now() < until) {
+      const size = 1 + rand(64);
+      try {
+        calls++;
+        const off = name === 'SlabAllocator' ? a.alloc() : a.alloc(size);
+        if (off !== -1) {
+          // Whatever the bookkeeping says, an offset handed out lies inside the allocator's bytes.
+          expect(off).toBeGreaterThanOrEqual(64);
+          expect(off + (name === 'SlabAllocator' ? 24 : size)).toBeLessThanOrEqual(total);
+          new Uint8Array(buffer, off, name === 'SlabAllocator' ? 24 : size).fill(0x5a);
+          live.push(off);
+        }
+      } catch (err) {
+        errors++;
+        expectNamed(err, 'alloc');
+      }
+      if (live.length > 8 || rand(3) === 0) {
+        try {
+          calls++;
+          if (a.free !== undefined && name !== 'RingAllocator') a.free(live.splice(rand(live.length + 1), 1)[0] ?? 64);
+          else if (a.release !== undefined) a.release();
+          else a.reset!();
+        } catch (err) {
+          errors++;
+          expectNamed(err, 'free');
+        }
+        if (live.length > 8) live.length = 0;
+      }
+    }
+    const writes = await scribbler.stop();
+    expect(writes).toBeGreaterThan(0);
+    expect(calls).toBeGreaterThan(50);
+    expect(errors).toBeGreaterThanOrEqual(0);
+    expect(intact()).toBe(true);
+  });
+});
 
 describe('ObjectPool', () => {
   const make = () => ({ price: 0, qty: 0 });

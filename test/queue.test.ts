@@ -19,6 +19,7 @@ import {
   type QueueBackend,
   type SharedQueue,
 } from '../lib/index.js';
+import { canary, startScribbler } from './helpers/scribbler.js';
 import { firstMessage, tsWorker } from './helpers/ts-worker.js';
 import { packedFrames } from './fixtures/queue-messages.js';
 import { defaultPaths, kWholeSlotCopyMaxBytes } from '../lib/queue/queue.js';
@@ -673,5 +674,137 @@ describe('replayIntoQueue', () => {
     await expect(replayIntoQueue({} as never, [bytesOf(1)])).rejects.toThrow(/Expected an SpscQueue or MpmcQueue for queue/);
     if (!native) await expect(replayIntoQueue(q, [bytesOf(1)], { backend: 'native' })).rejects.toThrow(BackendUnavailableError);
     expect(q.size()).toBe(0);
+  });
+});
+
+// Issue 12, kinds 2, 4 and 5: the queue's SharedArrayBuffer, and a batch's lengths when
+// they are shared, are read as hostile; a paced replay hears close().
+describe.each(kinds)('%s with hostile shared memory', (_name, Queue, kind) => {
+  /** A queue copied into a longer SharedArrayBuffer, with a canary right after its bytes. */
+  const withCanary = (backend: QueueBackend, capacity: number, slotBytes: number) => {
+    const made = Queue.create({ capacity, slotBytes });
+    const total = made.buffer.byteLength;
+    const buffer = new SharedArrayBuffer(total + 256);
+    new Uint8Array(buffer).set(new Uint8Array(made.buffer));
+    const intact = canary(buffer, total, 256);
+    const q = (kind === 'spsc' ? SpscQueue.attach(buffer, { backend }) : MpmcQueue.attach(buffer, { backend })) as SharedQueue;
+    return { q, buffer, total, intact };
+  };
+
+  describe.each(backends)('backend %s', (backend) => {
+    it('a worker rewriting a shared lengths[] during pushBatch never makes it copy more than a slot', async () => {
+      const slotBytes = 64;
+      const { q, intact } = withCanary(backend, 16, slotBytes);
+      const lengthsBuffer = new SharedArrayBuffer(8 * 4);
+      const lengths = new Uint32Array(lengthsBuffer);
+      const data = new Uint8Array(8 * slotBytes).fill(7);
+      const out = new Uint8Array(16 * slotBytes);
+      const outLengths = new Uint32Array(16);
+      const scribbler = await startScribbler(lengthsBuffer, 0, lengthsBuffer.byteLength, 0x1234567);
+      let pushed = 0;
+      let refused = 0;
+      const until = performance.now() + 250;
+      while (performance.now() < until) {
+        try {
+          pushed += q.pushBatch(data, lengths);
+        } catch (err) {
+          if (!(err instanceof RangeError)) throw err;
+          refused++;
+        }
+        const n = q.popBatch(out, outLengths);
+        for (let i = 0; i < n; i++) expect(outLengths[i]).toBeLessThanOrEqual(slotBytes);
+      }
+      await scribbler.stop();
+      expect(pushed + refused).toBeGreaterThan(0);
+      expect(intact()).toBe(true);
+    });
+
+    it('a worker scribbling its header, indices and slots: every call returns or throws QueueCorruptError', async () => {
+      const slotBytes = 32;
+      const { q, buffer, total, intact } = withCanary(backend, 16, slotBytes);
+      const outBuffer = new SharedArrayBuffer(16 * slotBytes + 256);
+      const out = new Uint8Array(outBuffer, 0, 16 * slotBytes);
+      const outIntact = canary(outBuffer, 16 * slotBytes, 256);
+      const one = new Uint8Array(outBuffer, 0, slotBytes);
+      const bytes = new Uint8Array(slotBytes).fill(3);
+      const data = new Uint8Array(4 * slotBytes);
+      const lengths = new Uint32Array([slotBytes, 1, 0, slotBytes]);
+      const outLengths = new Uint32Array(16);
+      const scribbler = await startScribbler(buffer, 0, total, kind.length * 131);
+      let calls = 0;
+      let corrupt = 0;
+      const until = performance.now() + 250;
+      while (performance.now() < until) {
+        for (const op of [0, 1, 2, 3]) {
+          calls++;
+          try {
+            if (op === 0) q.tryPush(bytes);
+            else if (op === 1) expect(q.tryPop(one)).toBeLessThanOrEqual(slotBytes);
+            else if (op === 2) q.pushBatch(data, lengths);
+            else {
+              const n = q.popBatch(out, outLengths);
+              for (let i = 0; i < n; i++) expect(outLengths[i]).toBeLessThanOrEqual(slotBytes);
+            }
+          } catch (err) {
+            // A closed word of exactly 1 reads as a close(); anything else not 0 is corrupt.
+            if (!(err instanceof QueueCorruptError) && !(err instanceof QueueClosedError)) throw err;
+            if (err instanceof QueueCorruptError) expect(err.code).toBe('ERR_ULTRA_PERF_QUEUE_CORRUPT');
+            corrupt++;
+          }
+        }
+      }
+      await scribbler.stop();
+      expect(calls).toBeGreaterThan(50);
+      expect(corrupt).toBeGreaterThan(0);
+      expect(intact()).toBe(true);
+      expect(outIntact()).toBe(true);
+    });
+  });
+
+  const replayBackends = native ? (['ts', 'native'] as const) : (['ts'] as const);
+  it.each(replayBackends)('a paced replay at ratePerSec 1e-6 ends soon after close() (%s replayer)', async (replayBackend) => {
+    const q = Queue.create({ capacity: 8, slotBytes: 8 });
+    const frames = [new Uint8Array(4), new Uint8Array(4), new Uint8Array(4)];
+    const done = replayIntoQueue(q, frames, { ratePerSec: 1e-6, backend: replayBackend });
+    for (const start = performance.now(); q.size() === 0 && performance.now() - start < 10_000; ) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(q.size()).toBe(1); // the first frame is due at once, the second in 11.6 days
+    const closedAt = performance.now();
+    q.close();
+    const result = await done;
+    expect(result.pushed).toBe(1);
+    expect(performance.now() - closedAt).toBeLessThan(2000);
+  });
+});
+
+describe.runIf(native)('raw queue bindings refuse wrong array types', () => {
+  it('names the function and the argument, and writes nothing', () => {
+    const raw = cpuAddon as unknown as Record<string, (...args: unknown[]) => number>;
+    const q = SpscQueue.create({ capacity: 4, slotBytes: 8 });
+    const u8 = new Uint8Array(q.buffer);
+    expect(() => raw.spscTryPush!(u8, new Float64Array(1))).toThrow(
+      /spscTryPush\/mpmcTryPush: expected a Uint8Array for bytes \(argument 2\) but received a Float64Array/,
+    );
+    expect(() => raw.spscTryPop!(new Int32Array(q.buffer), new Uint8Array(8))).toThrow(/for queue \(argument 1\) but received an Int32Array/);
+    expect(() => raw.spscPushBatch!(u8, new Uint8Array(8), new Int32Array(1), 1)).toThrow(/expected a Uint32Array for lengths \(argument 3\)/);
+    expect(() => raw.mpmcPopBatch!(u8, new Uint8Array(8), [8], 1)).toThrow(/received a value that is not a TypedArray/);
+    expect(() => raw.queueSize!({})).toThrow(TypeError);
+    expect(() => raw.queueClose!()).toThrow(TypeError);
+    expect(() => raw.queueInit!(new Uint16Array(512), 1, 4, 8)).toThrow(/queueInit: expected a Uint8Array for queue/);
+    expect(q.size()).toBe(0);
+    try {
+      raw.spscTryPush!(u8, new Float64Array(1));
+    } catch (err) {
+      expect((err as { code?: string }).code).toBe('ERR_INVALID_ARG_TYPE');
+    }
+  });
+
+  it('replayIntoQueue refuses wrong array types with a TypeError naming the argument', () => {
+    const raw = cpuAddon as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const q = SpscQueue.create({ capacity: 4, slotBytes: 8 });
+    expect(() => raw.replayIntoQueue!(new Uint8Array(q.buffer), new Uint8Array(8), new Float32Array(2), 0, () => {})).toThrow(
+      /replayIntoQueue: expected a Uint32Array for lengths \(argument 3\) but received a Float32Array/,
+    );
   });
 });

@@ -143,3 +143,32 @@ describe('CPU identification', () => {
     expect(cpu.cores).toBe(ts.cores);
   });
 });
+
+// Issue 12, kind 4: the raw addon checks every TypedArray argument's element type and
+// length itself (a caller may skip lib/system), and names the argument.
+describe.runIf(expectedBackend === 'native')('raw affinity bindings refuse wrong array types', () => {
+  it('getThreadAffinity(new Uint8Array(1)) throws instead of writing 3 bytes past the view', async () => {
+    const { cpuAddon } = await import('../lib/backend.js');
+    const raw = cpuAddon as unknown as Record<string, (...args: unknown[]) => number>;
+    const buffer = new ArrayBuffer(64);
+    const view = new Uint8Array(buffer, 0, 1);
+    const after = new Uint8Array(buffer, 1, 63).fill(0xa5);
+    expect(() => raw.getThreadAffinity!(view)).toThrow(
+      /getThreadAffinity: expected an Int32Array for out \(argument 1\) but received a Uint8Array/,
+    );
+    expect(after.every((b) => b === 0xa5)).toBe(true);
+    expect(() => raw.getThreadAffinity!(new Float64Array(4))).toThrow(TypeError);
+    expect(() => raw.getThreadAffinity!([0, 1])).toThrow(/received a value that is not a TypedArray/);
+    expect(() => raw.getThreadAffinity!()).toThrow(TypeError);
+    expect(raw.getThreadAffinity!(new Int32Array(0))).toBeGreaterThan(0); // counts, writes nothing
+    expect(() => raw.setThreadAffinity!(new Uint8Array([0, 0, 0, 0]))).toThrow(
+      /setThreadAffinity: expected an Int32Array for cores \(argument 1\) but received a Uint8Array/,
+    );
+    expect(() => raw.setThreadAffinity!(new Int32Array(0))).toThrow(RangeError);
+    try {
+      raw.getThreadAffinity!(view);
+    } catch (err) {
+      expect((err as { code?: string }).code).toBe('ERR_INVALID_ARG_TYPE');
+    }
+  });
+});

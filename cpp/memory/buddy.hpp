@@ -31,7 +31,9 @@ class Buddy {
   static std::optional<Buddy> create(uint32_t bytes, uint32_t min_block, bool shared = false) noexcept;
 
   // Offset of a block of at least `size` bytes aligned to its size (relative to the data
-  // region), -1 when no block is free, too_big above the region, bad_argument for 0.
+  // region), -1 when no block is free, too_big above the region, bad_argument for 0;
+  // corrupt when a link or meta byte is out of range, lock_timeout when shared and the
+  // lock word stays held past the header's bound.
   int32_t alloc(uint32_t size) noexcept;
   // ok, or double_free / foreign / misaligned, leaving the allocator unchanged.
   Status free(int32_t offset) noexcept;
@@ -44,16 +46,24 @@ class Buddy {
   uint32_t max_order() const noexcept { return max_order_; }
   uint32_t data_offset() const noexcept { return data_offset_; }
   bool shared() const noexcept { return shared_; }
-  BuddyStats stats() noexcept;
+  // ok, or lock_timeout / corrupt from the lock (out untouched then).
+  Status stats(BuddyStats* out) noexcept;
+  // Zeros when stats(&out) fails.
+  BuddyStats stats() noexcept {
+    BuddyStats s{};
+    (void)stats(&s);
+    return s;
+  }
 
  private:
-  Buddy(std::byte* base, OwnedBytes owned) noexcept;
+  // h: the header as validated (read once); the constructor never reads it again.
+  Buddy(std::byte* base, const Header& h, OwnedBytes owned) noexcept;
   void reset() noexcept;
   int32_t alloc_locked(uint32_t order) noexcept;
   Status free_locked(uint32_t block) noexcept;
   bool valid_link(int32_t v) const noexcept { return v == -1 || (v >= 0 && static_cast<uint32_t>(v) < blocks_); }
-  void push(uint32_t order, uint32_t block) noexcept;
-  void unlink(uint32_t order, uint32_t block) noexcept;
+  Status push(uint32_t order, uint32_t block) noexcept;
+  Status unlink(uint32_t order, uint32_t block) noexcept;
   // The min-block index for an offset, or a negative Status.
   int32_t block_of(int32_t offset) const noexcept;
 
@@ -72,6 +82,7 @@ class Buddy {
   uint32_t max_order_;
   uint32_t blocks_;
   uint32_t data_offset_;
+  uint32_t lock_timeout_ms_;
   bool shared_;
   OwnedBytes owned_;
 };

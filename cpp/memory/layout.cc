@@ -26,8 +26,12 @@ void write_header(std::byte* base, Kind kind, const Geometry& g, bool shared) no
 }
 
 Header read_header(const std::byte* base) noexcept {
+  // Word by word through relaxed atomics: another thread may be writing the header.
+  uint32_t words[kHeaderBytes / 4];
+  const auto* src = reinterpret_cast<const uint32_t*>(base);
+  for (uint32_t i = 0; i < kHeaderBytes / 4; ++i) words[i] = load_word(src + i);
   Header h;
-  std::memcpy(&h, base, sizeof h);
+  std::memcpy(&h, words, sizeof h);
   return h;
 }
 
@@ -41,7 +45,7 @@ Status format(std::byte* base, std::size_t len, Kind kind, uint32_t a, uint32_t 
   return Status::bad_argument;
 }
 
-Status validate(const std::byte* base, std::size_t len, Kind kind) noexcept {
+Status validate(const std::byte* base, std::size_t len, Kind kind, Header* out) noexcept {
   if (base == nullptr || len < kHeaderBytes || reinterpret_cast<uintptr_t>(base) % 8 != 0) return Status::bad_header;
   const Header h = read_header(base);
   if (h.magic != kMagic || h.version != kVersion || h.kind != static_cast<uint32_t>(kind)) return Status::bad_header;
@@ -58,6 +62,7 @@ Status validate(const std::byte* base, std::size_t len, Kind kind) noexcept {
       h.total_bytes > len) {
     return Status::bad_header;
   }
+  if (out != nullptr) *out = h;
   return Status::ok;
 }
 

@@ -38,7 +38,24 @@ enum class Status : int32_t {
   too_big = -7,
   bad_argument = -8,
   misaligned = -9,
+  // A shared buddy/ring lock word stayed held past the header's lock_timeout_ms.
+  lock_timeout = -10,
 };
+
+// Bound on waiting for a buddy/ring lock word (header field lock_timeout_ms; 0 = default).
+inline constexpr uint32_t kDefaultLockTimeoutMs = 1000;
+inline constexpr uint32_t kMaxLockTimeoutMs = 60000;
+
+// Every word another thread may rewrite is read once through these (relaxed atomics: the
+// compiler may neither tear nor re-read it), then checked before it is used.
+template <class T>
+inline T load_word(const T* p) noexcept {
+  return std::atomic_ref<T>(*const_cast<T*>(p)).load(std::memory_order_relaxed);
+}
+template <class T>
+inline void store_word(T* p, T v) noexcept {
+  std::atomic_ref<T>(*p).store(v, std::memory_order_relaxed);
+}
 
 // Bytes 0..63 of every allocator buffer. g0..g3 are per kind (see the *Layout structs).
 struct Header {
@@ -53,7 +70,8 @@ struct Header {
   uint32_t g1;
   uint32_t g2;
   uint32_t g3;
-  uint32_t reserved[5];
+  uint32_t lock_timeout_ms;  // buddy/ring: bound on a lock wait; 0 = kDefaultLockTimeoutMs
+  uint32_t reserved[4];
 };
 static_assert(sizeof(Header) == kHeaderBytes);
 static_assert(offsetof(Header, magic) == 0);
@@ -67,6 +85,13 @@ static_assert(offsetof(Header, g0) == 28);
 static_assert(offsetof(Header, g1) == 32);
 static_assert(offsetof(Header, g2) == 36);
 static_assert(offsetof(Header, g3) == 40);
+static_assert(offsetof(Header, lock_timeout_ms) == 44);
+
+// The header's lock bound, clamped: the word is as untrusted as the rest of the buffer.
+constexpr uint32_t lock_timeout_ms(const Header& h) noexcept {
+  return h.lock_timeout_ms == 0 ? kDefaultLockTimeoutMs
+                                : (h.lock_timeout_ms > kMaxLockTimeoutMs ? kMaxLockTimeoutMs : h.lock_timeout_ms);
+}
 
 constexpr uint64_t align_up(uint64_t n, uint64_t a) noexcept { return (n + a - 1) / a * a; }
 
@@ -232,7 +257,8 @@ constexpr Geometry geometry(Kind kind, uint32_t a, uint32_t b) noexcept {
 
 // Writes the 64-byte header for `g` (status must be ok) at base.
 void write_header(std::byte* base, Kind kind, const Geometry& g, bool shared) noexcept;
-// The header at base (memcpy: the bytes may come from anywhere).
+// The header at base, read once word by word (relaxed atomics: the bytes may come from
+// anywhere, and another thread may be writing them).
 Header read_header(const std::byte* base) noexcept;
 
 // Writes the header and the kind's initial state into [base, base + len). base must be
@@ -241,6 +267,8 @@ Status format(std::byte* base, std::size_t len, Kind kind, uint32_t a, uint32_t 
 
 // Checks that [base, base + len) holds a formatted allocator of `kind` whose geometry
 // is self-consistent and fits in len. Every attach and every binding call goes through it.
-Status validate(const std::byte* base, std::size_t len, Kind kind) noexcept;
+// The header is read once; `out` receives that copy, which is all an allocator uses
+// afterwards (re-reading it would let another thread swap the geometry after the check).
+Status validate(const std::byte* base, std::size_t len, Kind kind, Header* out = nullptr) noexcept;
 
 }  // namespace up::memory

@@ -41,13 +41,29 @@ class Ring {
   uint32_t bytes() const noexcept { return bytes_; }
   // The largest size alloc() accepts.
   uint32_t max_size() const noexcept { return bytes_ - RingLayout::kRecordHeader; }
-  RingStats stats() noexcept;
+  // ok, or lock_timeout / corrupt from the lock (out untouched then).
+  Status stats(RingStats* out) noexcept;
+  // Zeros when stats(&out) fails.
+  RingStats stats() noexcept {
+    RingStats s{};
+    (void)stats(&s);
+    return s;
+  }
 
  private:
-  Ring(std::byte* base, OwnedBytes owned) noexcept;
+  // h: the header as validated (read once); the constructor never reads it again.
+  Ring(std::byte* base, const Header& h, OwnedBytes owned) noexcept;
+  // What peek_locked read, once, for release_locked to use without reading it again.
+  struct Oldest {
+    uint32_t old_tail = 0;
+    uint32_t pos = 0;
+    uint32_t size = 0;
+    uint32_t used = 0;
+  };
   // Position of the oldest record (skips followed), or a negative Status; -1 when empty.
-  int64_t peek_locked() noexcept;
-  int32_t release_locked() noexcept;
+  int64_t peek_locked(Oldest* out) noexcept;
+  int32_t release_locked(const Oldest& oldest) noexcept;
+  bool valid_pos(uint32_t pos) const noexcept;
   uint32_t* word(uint32_t pos) const noexcept { return reinterpret_cast<uint32_t*>(base_ + data_offset_ + pos); }
 
   std::byte* base_;
@@ -58,6 +74,7 @@ class Ring {
   uint32_t* count_;
   uint32_t bytes_;
   uint32_t data_offset_;
+  uint32_t lock_timeout_ms_;
   bool shared_;
   OwnedBytes owned_;
 };

@@ -20,12 +20,11 @@ constexpr std::memory_order kRelaxed = std::memory_order_relaxed;
 
 }  // namespace
 
-Slab::Slab(std::byte* base, OwnedBytes owned) noexcept
+Slab::Slab(std::byte* base, const Header& h, OwnedBytes owned) noexcept
     : base_(base),
       head_(reinterpret_cast<uint32_t*>(base + SlabLayout::kHead)),
       next_(reinterpret_cast<int32_t*>(base + SlabLayout::kNext)),
       owned_(std::move(owned)) {
-  const Header h = read_header(base);
   slot_bytes_ = h.g0;
   stride_ = h.g1;
   slots_ = h.g2;
@@ -46,12 +45,13 @@ std::optional<Slab> Slab::format(std::byte* base, std::size_t len, uint32_t slot
   auto* next = reinterpret_cast<int32_t*>(base + SlabLayout::kNext);
   for (uint32_t i = 0; i < slots; ++i) next[i] = static_cast<int32_t>(i + 1 < slots ? i + 1 : end);
   *reinterpret_cast<uint32_t*>(base + SlabLayout::kHead) = 0;
-  return Slab(base, nullptr);
+  return Slab(base, read_header(base), nullptr);
 }
 
 std::optional<Slab> Slab::attach(std::byte* base, std::size_t len) noexcept {
-  if (validate(base, len, Kind::slab) != Status::ok) return std::nullopt;
-  return Slab(base, nullptr);
+  Header h;
+  if (validate(base, len, Kind::slab, &h) != Status::ok) return std::nullopt;
+  return Slab(base, h, nullptr);
 }
 
 std::optional<Slab> Slab::create(uint32_t slot_bytes, uint32_t slots, bool shared) noexcept {
@@ -61,7 +61,7 @@ std::optional<Slab> Slab::create(uint32_t slot_bytes, uint32_t slots, bool share
   if (!mem) return std::nullopt;
   if (!format(mem.get(), g.total_bytes, slot_bytes, slots, shared)) return std::nullopt;
   std::byte* base = mem.get();
-  return Slab(base, std::move(mem));
+  return Slab(base, read_header(base), std::move(mem));
 }
 
 int32_t Slab::alloc_local() noexcept {

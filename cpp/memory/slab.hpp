@@ -66,7 +66,8 @@ class Slab {
   SlabStats stats() const noexcept;
 
  private:
-  Slab(std::byte* base, OwnedBytes owned) noexcept;
+  // h: the header as validated (read once); the constructor never reads it again.
+  Slab(std::byte* base, const Header& h, OwnedBytes owned) noexcept;
   int32_t alloc_local() noexcept;
   int32_t alloc_shared() noexcept;
   // The slot index for an offset, or a negative Status.

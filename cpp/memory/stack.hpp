@@ -28,7 +28,8 @@ class Stack {
   // Offset of `size` bytes (8-aligned), -1 when the stack has no room, too_big when it
   // could never fit, bad_argument for 0.
   int32_t alloc(uint32_t size) noexcept;
-  // The current top; pass it to reset() to free everything allocated after it.
+  // The current top (pass it to reset() to free everything allocated after it), or
+  // corrupt when the shared top word is out of range.
   int32_t mark() const noexcept;
   // ok, or bad_argument when mark is not 8-aligned, below the data or above the top.
   Status reset(int32_t mark) noexcept;
@@ -39,7 +40,9 @@ class Stack {
   StackStats stats() const noexcept;
 
  private:
-  Stack(std::byte* base, OwnedBytes owned) noexcept;
+  // h: the header as validated (read once); the constructor never reads it again.
+  Stack(std::byte* base, const Header& h, OwnedBytes owned) noexcept;
+  bool valid_top(int32_t top) const noexcept;
 
   std::byte* base_;
   int32_t* top_;

@@ -12,6 +12,7 @@
 #include "../memory/slab.hpp"
 #include "../memory/stack.hpp"
 #include "bindings.hpp"
+#include "typed_args.hpp"
 
 namespace up::napi {
 namespace {
@@ -23,29 +24,22 @@ struct Bytes {
   std::size_t len = 0;
 };
 
-// A detached buffer comes back as (null, 0) and fails every header check.
-Bytes bytes_of(napi_env env, napi_value value) {
-  napi_typedarray_type type;
-  std::size_t length = 0;
-  void* data = nullptr;
-  if (napi_get_typedarray_info(env, value, &type, &length, &data, nullptr, nullptr) != napi_ok || type != napi_uint8_array) {
-    return {};
-  }
-  return {static_cast<std::byte*>(data), length};
+// The allocator's bytes: a Uint8Array (of any buffer), else a TypeError naming the
+// argument. A detached buffer comes back as (null, 0) and fails every header check.
+bool bytes_of(napi_env env, napi_value value, const char* fn, Bytes* out) {
+  TypedArg a;
+  if (!typed_array_arg(env, value, napi_uint8_array, 0, fn, "mem (argument 1)", &a)) return false;
+  *out = {static_cast<std::byte*>(a.data), a.length};
+  return true;
 }
 
-// An output array of `type` with at least `min` elements, or null: the caller answers
-// bad_argument rather than writing past a shorter or differently typed array.
+// An output array of `type` with at least `min` elements, or null with a TypeError /
+// RangeError naming the argument pending, rather than writing past a shorter array.
 template <class T>
-T* out_array(napi_env env, napi_value value, napi_typedarray_type want, std::size_t min) {
-  napi_typedarray_type type;
-  std::size_t length = 0;
-  void* data = nullptr;
-  if (napi_get_typedarray_info(env, value, &type, &length, &data, nullptr, nullptr) != napi_ok || type != want ||
-      length < min || data == nullptr) {
-    return nullptr;
-  }
-  return static_cast<T*>(data);
+T* out_array(napi_env env, napi_value value, napi_typedarray_type want, std::size_t min, const char* fn, const char* name) {
+  TypedArg a;
+  if (!typed_array_arg(env, value, want, min, fn, name, &a)) return nullptr;
+  return static_cast<T*>(a.data);
 }
 
 int32_t int_arg(const Napi::CallbackInfo& info, std::size_t i) {
@@ -65,9 +59,12 @@ Napi::Value status(const Napi::CallbackInfo& info, mem::Status s) { return num(i
 
 constexpr auto kBadHeader = static_cast<double>(mem::Status::bad_header);
 
+// The allocator in argument 1; *thrown set (and nullopt) when it is not a Uint8Array.
 template <class Allocator>
-std::optional<Allocator> attach(const Napi::CallbackInfo& info) {
-  const Bytes b = bytes_of(info.Env(), info[0]);
+std::optional<Allocator> attach(const Napi::CallbackInfo& info, const char* fn, bool* thrown) {
+  Bytes b;
+  *thrown = !bytes_of(info.Env(), info[0], fn, &b);
+  if (*thrown) return std::nullopt;
   return Allocator::attach(b.data, b.len);
 }
 
@@ -104,7 +101,8 @@ constexpr int32_t kBadArgumentStatus = static_cast<int32_t>(mem::Status::bad_arg
 napi_value raw_slab_alloc(napi_env env, napi_callback_info cb) {
   napi_value argv[1];
   if (!args(env, cb, argv)) return int_result(env, kBadArgumentStatus);
-  const Bytes b = bytes_of(env, argv[0]);
+  Bytes b;
+  if (!bytes_of(env, argv[0], "slabAlloc", &b)) return nullptr;
   auto s = mem::Slab::attach(b.data, b.len);
   return int_result(env, s ? s->alloc() : kBadHeaderStatus);
 }
@@ -113,7 +111,8 @@ napi_value raw_slab_alloc(napi_env env, napi_callback_info cb) {
 napi_value raw_slab_free(napi_env env, napi_callback_info cb) {
   napi_value argv[2];
   if (!args(env, cb, argv)) return int_result(env, kBadArgumentStatus);
-  const Bytes b = bytes_of(env, argv[0]);
+  Bytes b;
+  if (!bytes_of(env, argv[0], "slabFree", &b)) return nullptr;
   auto s = mem::Slab::attach(b.data, b.len);
   return int_result(env, s ? static_cast<int32_t>(s->free(raw_int(env, argv[1]))) : kBadHeaderStatus);
 }
@@ -122,7 +121,8 @@ napi_value raw_slab_free(napi_env env, napi_callback_info cb) {
 napi_value raw_buddy_alloc(napi_env env, napi_callback_info cb) {
   napi_value argv[2];
   if (!args(env, cb, argv)) return int_result(env, kBadArgumentStatus);
-  const Bytes b = bytes_of(env, argv[0]);
+  Bytes b;
+  if (!bytes_of(env, argv[0], "buddyAlloc", &b)) return nullptr;
   auto s = mem::Buddy::attach(b.data, b.len);
   return int_result(env, s ? s->alloc(raw_uint(env, argv[1])) : kBadHeaderStatus);
 }
@@ -131,7 +131,8 @@ napi_value raw_buddy_alloc(napi_env env, napi_callback_info cb) {
 napi_value raw_buddy_free(napi_env env, napi_callback_info cb) {
   napi_value argv[2];
   if (!args(env, cb, argv)) return int_result(env, kBadArgumentStatus);
-  const Bytes b = bytes_of(env, argv[0]);
+  Bytes b;
+  if (!bytes_of(env, argv[0], "buddyFree", &b)) return nullptr;
   auto s = mem::Buddy::attach(b.data, b.len);
   return int_result(env, s ? static_cast<int32_t>(s->free(raw_int(env, argv[1]))) : kBadHeaderStatus);
 }
@@ -159,6 +160,9 @@ Napi::Value memory_layout(const Napi::CallbackInfo& info) {
   set("header.g1", offsetof(mem::Header, g1));
   set("header.g2", offsetof(mem::Header, g2));
   set("header.g3", offsetof(mem::Header, g3));
+  set("header.lockTimeoutMs", offsetof(mem::Header, lock_timeout_ms));
+  set("defaultLockTimeoutMs", mem::kDefaultLockTimeoutMs);
+  set("maxLockTimeoutMs", mem::kMaxLockTimeoutMs);
   set("kind.slab", static_cast<uint32_t>(mem::Kind::slab));
   set("kind.buddy", static_cast<uint32_t>(mem::Kind::buddy));
   set("kind.ring", static_cast<uint32_t>(mem::Kind::ring));
@@ -206,14 +210,15 @@ Napi::Value memory_layout(const Napi::CallbackInfo& info) {
   set("status.tooBig", static_cast<int32_t>(mem::Status::too_big));
   set("status.badArgument", static_cast<int32_t>(mem::Status::bad_argument));
   set("status.misaligned", static_cast<int32_t>(mem::Status::misaligned));
+  set("status.lockTimeout", static_cast<int32_t>(mem::Status::lock_timeout));
   return o;
 }
 
 // (kind, a, b, out: Int32Array(10)) -> Status; out = [total, dataOffset, dataBytes, g0..g3, array0..2]
 Napi::Value memory_geometry(const Napi::CallbackInfo& info) {
   const mem::Geometry g = mem::geometry(static_cast<mem::Kind>(uint_arg(info, 0)), uint_arg(info, 1), uint_arg(info, 2));
-  auto* out = out_array<int32_t>(info.Env(), info[3], napi_int32_array, 10);
-  if (out == nullptr) return status(info, mem::Status::bad_argument);
+  auto* out = out_array<int32_t>(info.Env(), info[3], napi_int32_array, 10, "memoryGeometry", "out (argument 4)");
+  if (out == nullptr) return info.Env().Undefined();
   const uint32_t fields[10] = {g.total_bytes, g.data_offset, g.data_bytes, g.g0, g.g1, g.g2, g.g3, g.array0, g.array1, g.array2};
   std::memcpy(out, fields, sizeof fields);
   return status(info, g.status);
@@ -221,7 +226,8 @@ Napi::Value memory_geometry(const Napi::CallbackInfo& info) {
 
 // (mem, kind, a, b, shared) -> Status
 Napi::Value memory_format(const Napi::CallbackInfo& info) {
-  const Bytes b = bytes_of(info.Env(), info[0]);
+  Bytes b;
+  if (!bytes_of(info.Env(), info[0], "memoryFormat", &b)) return info.Env().Undefined();
   if (b.data == nullptr) return num(info, kBadHeader);
   const bool shared = info[4].ToBoolean().Value();
   return status(info, mem::format(b.data, b.len, static_cast<mem::Kind>(uint_arg(info, 1)), uint_arg(info, 2),
@@ -230,18 +236,34 @@ Napi::Value memory_format(const Napi::CallbackInfo& info) {
 
 // (mem, kind) -> Status
 Napi::Value memory_validate(const Napi::CallbackInfo& info) {
-  const Bytes b = bytes_of(info.Env(), info[0]);
+  Bytes b;
+  if (!bytes_of(info.Env(), info[0], "memoryValidate", &b)) return info.Env().Undefined();
   return status(info, mem::validate(b.data, b.len, static_cast<mem::Kind>(uint_arg(info, 1))));
 }
+
+// Unpacks (mem, ...) for one allocator call: `fn` names it in errors. `ok()` is false
+// when an argument threw (return `thrown()` then) or the header was refused (`bad()`).
+template <class Allocator>
+struct Call {
+  Call(const Napi::CallbackInfo& info, const char* fn) : info_(info), a_(attach<Allocator>(info, fn, &thrown_)) {}
+  bool ok() const { return a_.has_value(); }
+  Napi::Value fail() const { return thrown_ ? info_.Env().Undefined() : num(info_, kBadHeader); }
+  Allocator* operator->() { return &*a_; }
+
+ private:
+  const Napi::CallbackInfo& info_;
+  bool thrown_ = false;
+  std::optional<Allocator> a_;
+};
 
 // ---- slab ----
 
 // (mem, out: Int32Array(2)) -> Status; out = [used, free]
 Napi::Value slab_stats(const Napi::CallbackInfo& info) {
-  auto s = attach<mem::Slab>(info);
-  auto* out = out_array<int32_t>(info.Env(), info[1], napi_int32_array, 2);
-  if (out == nullptr) return status(info, mem::Status::bad_argument);
-  if (!s) return num(info, kBadHeader);
+  Call<mem::Slab> s(info, "slabStats");
+  auto* out = out_array<int32_t>(info.Env(), info[1], napi_int32_array, 2, "slabStats", "out (argument 2)");
+  if (out == nullptr) return info.Env().Undefined();
+  if (!s.ok()) return s.fail();
   const mem::SlabStats st = s->stats();
   out[0] = static_cast<int32_t>(st.used);
   out[1] = static_cast<int32_t>(st.free);
@@ -251,17 +273,18 @@ Napi::Value slab_stats(const Napi::CallbackInfo& info) {
 // ---- buddy ----
 
 Napi::Value buddy_block_size(const Napi::CallbackInfo& info) {
-  auto b = attach<mem::Buddy>(info);
-  return num(info, b ? static_cast<double>(b->block_size(int_arg(info, 1))) : kBadHeader);
+  Call<mem::Buddy> b(info, "buddyBlockSize");
+  return b.ok() ? num(info, static_cast<double>(b->block_size(int_arg(info, 1)))) : b.fail();
 }
 
 // (mem, out: Float64Array(6)) -> Status; out = [bytes, used, free, largestFreeBlock, liveBlocks, fragmentation]
 Napi::Value buddy_stats(const Napi::CallbackInfo& info) {
-  auto b = attach<mem::Buddy>(info);
-  auto* out = out_array<double>(info.Env(), info[1], napi_float64_array, 6);
-  if (out == nullptr) return status(info, mem::Status::bad_argument);
-  if (!b) return num(info, kBadHeader);
-  const mem::BuddyStats st = b->stats();
+  Call<mem::Buddy> b(info, "buddyStats");
+  auto* out = out_array<double>(info.Env(), info[1], napi_float64_array, 6, "buddyStats", "out (argument 2)");
+  if (out == nullptr) return info.Env().Undefined();
+  if (!b.ok()) return b.fail();
+  mem::BuddyStats st{};
+  if (const mem::Status s = b->stats(&st); s != mem::Status::ok) return status(info, s);
   out[0] = st.bytes;
   out[1] = st.used;
   out[2] = st.free;
@@ -274,37 +297,38 @@ Napi::Value buddy_stats(const Napi::CallbackInfo& info) {
 // ---- ring ----
 
 Napi::Value ring_alloc(const Napi::CallbackInfo& info) {
-  auto r = attach<mem::Ring>(info);
-  return num(info, r ? r->alloc(uint_arg(info, 1)) : kBadHeader);
+  Call<mem::Ring> r(info, "ringAlloc");
+  return r.ok() ? num(info, r->alloc(uint_arg(info, 1))) : r.fail();
 }
 
 Napi::Value ring_release(const Napi::CallbackInfo& info) {
-  auto r = attach<mem::Ring>(info);
-  return num(info, r ? r->release() : kBadHeader);
+  Call<mem::Ring> r(info, "ringRelease");
+  return r.ok() ? num(info, r->release()) : r.fail();
 }
 
 Napi::Value ring_free(const Napi::CallbackInfo& info) {
-  auto r = attach<mem::Ring>(info);
-  return r ? status(info, r->free(int_arg(info, 1))) : num(info, kBadHeader);
+  Call<mem::Ring> r(info, "ringFree");
+  return r.ok() ? status(info, r->free(int_arg(info, 1))) : r.fail();
 }
 
 Napi::Value ring_oldest(const Napi::CallbackInfo& info) {
-  auto r = attach<mem::Ring>(info);
-  return num(info, r ? r->oldest() : kBadHeader);
+  Call<mem::Ring> r(info, "ringOldest");
+  return r.ok() ? num(info, r->oldest()) : r.fail();
 }
 
 Napi::Value ring_size_of(const Napi::CallbackInfo& info) {
-  auto r = attach<mem::Ring>(info);
-  return num(info, r ? static_cast<double>(r->size_of(int_arg(info, 1))) : kBadHeader);
+  Call<mem::Ring> r(info, "ringSizeOf");
+  return r.ok() ? num(info, static_cast<double>(r->size_of(int_arg(info, 1)))) : r.fail();
 }
 
 // (mem, out: Int32Array(4)) -> Status; out = [bytes, used, free, live]
 Napi::Value ring_stats(const Napi::CallbackInfo& info) {
-  auto r = attach<mem::Ring>(info);
-  auto* out = out_array<int32_t>(info.Env(), info[1], napi_int32_array, 4);
-  if (out == nullptr) return status(info, mem::Status::bad_argument);
-  if (!r) return num(info, kBadHeader);
-  const mem::RingStats st = r->stats();
+  Call<mem::Ring> r(info, "ringStats");
+  auto* out = out_array<int32_t>(info.Env(), info[1], napi_int32_array, 4, "ringStats", "out (argument 2)");
+  if (out == nullptr) return info.Env().Undefined();
+  if (!r.ok()) return r.fail();
+  mem::RingStats st{};
+  if (const mem::Status s = r->stats(&st); s != mem::Status::ok) return status(info, s);
   out[0] = static_cast<int32_t>(st.bytes);
   out[1] = static_cast<int32_t>(st.used);
   out[2] = static_cast<int32_t>(st.free);
@@ -315,26 +339,26 @@ Napi::Value ring_stats(const Napi::CallbackInfo& info) {
 // ---- stack ----
 
 Napi::Value stack_alloc(const Napi::CallbackInfo& info) {
-  auto s = attach<mem::Stack>(info);
-  return num(info, s ? s->alloc(uint_arg(info, 1)) : kBadHeader);
+  Call<mem::Stack> s(info, "stackAlloc");
+  return s.ok() ? num(info, s->alloc(uint_arg(info, 1))) : s.fail();
 }
 
 Napi::Value stack_mark(const Napi::CallbackInfo& info) {
-  auto s = attach<mem::Stack>(info);
-  return num(info, s ? s->mark() : kBadHeader);
+  Call<mem::Stack> s(info, "stackMark");
+  return s.ok() ? num(info, s->mark()) : s.fail();
 }
 
 Napi::Value stack_reset(const Napi::CallbackInfo& info) {
-  auto s = attach<mem::Stack>(info);
-  return s ? status(info, s->reset(int_arg(info, 1))) : num(info, kBadHeader);
+  Call<mem::Stack> s(info, "stackReset");
+  return s.ok() ? status(info, s->reset(int_arg(info, 1))) : s.fail();
 }
 
 // (mem, out: Int32Array(4)) -> Status; out = [bytes, used, free, highWater]
 Napi::Value stack_stats(const Napi::CallbackInfo& info) {
-  auto s = attach<mem::Stack>(info);
-  auto* out = out_array<int32_t>(info.Env(), info[1], napi_int32_array, 4);
-  if (out == nullptr) return status(info, mem::Status::bad_argument);
-  if (!s) return num(info, kBadHeader);
+  Call<mem::Stack> s(info, "stackStats");
+  auto* out = out_array<int32_t>(info.Env(), info[1], napi_int32_array, 4, "stackStats", "out (argument 2)");
+  if (out == nullptr) return info.Env().Undefined();
+  if (!s.ok()) return s.fail();
   const mem::StackStats st = s->stats();
   out[0] = static_cast<int32_t>(st.bytes);
   out[1] = static_cast<int32_t>(st.used);

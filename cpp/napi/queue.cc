@@ -10,6 +10,7 @@
 #include "../queue/replay.hpp"
 #include "../queue/spsc_queue.hpp"
 #include "bindings.hpp"
+#include "typed_args.hpp"
 
 namespace up::napi {
 namespace {
@@ -21,14 +22,12 @@ struct Span {
   std::size_t len = 0;
 };
 
-bool typed_span(napi_env env, napi_value value, napi_typedarray_type want, Span* out) {
-  napi_typedarray_type type;
-  std::size_t length = 0;
-  void* data = nullptr;
-  if (napi_get_typedarray_info(env, value, &type, &length, &data, nullptr, nullptr) != napi_ok) return false;
-  if (type != want) return false;
-  out->data = static_cast<uint8_t*>(data);
-  out->len = want == napi_uint32_array ? length * 4 : length;
+// A TypedArray argument of type `want`, or false with a TypeError naming it pending.
+bool typed_span(napi_env env, napi_value value, napi_typedarray_type want, const char* fn, const char* name, Span* out) {
+  TypedArg a;
+  if (!typed_array_arg(env, value, want, 0, fn, name, &a)) return false;
+  out->data = static_cast<uint8_t*>(a.data);
+  out->len = want == napi_uint32_array ? a.length * 4 : a.length;
   return true;
 }
 
@@ -52,10 +51,11 @@ bool uint32_arg(napi_env env, napi_value v, uint32_t* out) {
 // (queue: Uint8Array, bytes: Uint8Array) -> status
 template <class Queue>
 napi_value try_push(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
+  napi_value argv[2] = {};
   Span q, bytes;
-  if (args(env, info, argv) < 2 || !typed_span(env, argv[0], napi_uint8_array, &q) ||
-      !typed_span(env, argv[1], napi_uint8_array, &bytes) || bytes.len > kMaxSlotBytes) {
+  args(env, info, argv);
+  if (!typed_span(env, argv[0], napi_uint8_array, "spscTryPush/mpmcTryPush", "queue (argument 1)", &q) ||
+      !typed_span(env, argv[1], napi_uint8_array, "spscTryPush/mpmcTryPush", "bytes (argument 2)", &bytes) || bytes.len > kMaxSlotBytes) {
     return int32(env, kBadArgument);
   }
   Queue queue;
@@ -66,10 +66,11 @@ napi_value try_push(napi_env env, napi_callback_info info) {
 // (queue: Uint8Array, out: Uint8Array) -> bytes | status
 template <class Queue>
 napi_value try_pop(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
+  napi_value argv[2] = {};
   Span q, out;
-  if (args(env, info, argv) < 2 || !typed_span(env, argv[0], napi_uint8_array, &q) ||
-      !typed_span(env, argv[1], napi_uint8_array, &out)) {
+  args(env, info, argv);
+  if (!typed_span(env, argv[0], napi_uint8_array, "spscTryPop/mpmcTryPop", "queue (argument 1)", &q) ||
+      !typed_span(env, argv[1], napi_uint8_array, "spscTryPop/mpmcTryPop", "out (argument 2)", &out)) {
     return int32(env, kBadArgument);
   }
   Queue queue;
@@ -80,11 +81,12 @@ napi_value try_pop(napi_env env, napi_callback_info info) {
 // (queue: Uint8Array, data: Uint8Array, lengths: Uint32Array, count: number) -> count | status
 template <class Queue>
 napi_value push_batch(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
+  napi_value argv[4] = {};
   Span q, data, lengths;
   uint32_t count = 0;
-  if (args(env, info, argv) < 4 || !typed_span(env, argv[0], napi_uint8_array, &q) ||
-      !typed_span(env, argv[1], napi_uint8_array, &data) || !typed_span(env, argv[2], napi_uint32_array, &lengths) ||
+  args(env, info, argv);
+  if (!typed_span(env, argv[0], napi_uint8_array, "spscPushBatch/mpmcPushBatch", "queue (argument 1)", &q) ||
+      !typed_span(env, argv[1], napi_uint8_array, "spscPushBatch/mpmcPushBatch", "data (argument 2)", &data) || !typed_span(env, argv[2], napi_uint32_array, "spscPushBatch/mpmcPushBatch", "lengths (argument 3)", &lengths) ||
       !uint32_arg(env, argv[3], &count) || count > lengths.len / 4) {
     return int32(env, kBadArgument);
   }
@@ -96,11 +98,12 @@ napi_value push_batch(napi_env env, napi_callback_info info) {
 // (queue: Uint8Array, out: Uint8Array, lengths: Uint32Array, max: number) -> count | status
 template <class Queue>
 napi_value pop_batch(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
+  napi_value argv[4] = {};
   Span q, out, lengths;
   uint32_t max = 0;
-  if (args(env, info, argv) < 4 || !typed_span(env, argv[0], napi_uint8_array, &q) ||
-      !typed_span(env, argv[1], napi_uint8_array, &out) || !typed_span(env, argv[2], napi_uint32_array, &lengths) ||
+  args(env, info, argv);
+  if (!typed_span(env, argv[0], napi_uint8_array, "spscPopBatch/mpmcPopBatch", "queue (argument 1)", &q) ||
+      !typed_span(env, argv[1], napi_uint8_array, "spscPopBatch/mpmcPopBatch", "out (argument 2)", &out) || !typed_span(env, argv[2], napi_uint32_array, "spscPopBatch/mpmcPopBatch", "lengths (argument 3)", &lengths) ||
       !uint32_arg(env, argv[3], &max) || max > lengths.len / 4) {
     return int32(env, kBadArgument);
   }
@@ -111,9 +114,10 @@ napi_value pop_batch(napi_env env, napi_callback_info info) {
 
 // (queue: Uint8Array) -> size | status
 napi_value queue_size(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
+  napi_value argv[1] = {};
   Span q;
-  if (args(env, info, argv) < 1 || !typed_span(env, argv[0], napi_uint8_array, &q)) return int32(env, kBadArgument);
+  args(env, info, argv);
+  if (!typed_span(env, argv[0], napi_uint8_array, "queueSize", "queue (argument 1)", &q)) return int32(env, kBadArgument);
   QueueBase queue;
   if (queue.attach(q.data, q.len, 0) != 0) return int32(env, kBadQueue);
   return int32(env, static_cast<int32_t>(queue.size()));
@@ -121,9 +125,10 @@ napi_value queue_size(napi_env env, napi_callback_info info) {
 
 // (queue: Uint8Array) -> 0 | status; the caller notifies the sleepers.
 napi_value queue_close(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
+  napi_value argv[1] = {};
   Span q;
-  if (args(env, info, argv) < 1 || !typed_span(env, argv[0], napi_uint8_array, &q)) return int32(env, kBadArgument);
+  args(env, info, argv);
+  if (!typed_span(env, argv[0], napi_uint8_array, "queueClose", "queue (argument 1)", &q)) return int32(env, kBadArgument);
   QueueBase queue;
   if (queue.attach(q.data, q.len, 0) != 0) return int32(env, kBadQueue);
   queue.close();
@@ -132,10 +137,11 @@ napi_value queue_close(napi_env env, napi_callback_info info) {
 
 // (queue: Uint8Array, kind, capacity, slotBytes) -> 0 | status
 napi_value queue_init(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
+  napi_value argv[4] = {};
   Span q;
   uint32_t kind = 0, capacity = 0, slot_bytes = 0;
-  if (args(env, info, argv) < 4 || !typed_span(env, argv[0], napi_uint8_array, &q) || !uint32_arg(env, argv[1], &kind) ||
+  args(env, info, argv);
+  if (!typed_span(env, argv[0], napi_uint8_array, "queueInit", "queue (argument 1)", &q) || !uint32_arg(env, argv[1], &kind) ||
       !uint32_arg(env, argv[2], &capacity) || !uint32_arg(env, argv[3], &slot_bytes)) {
     return int32(env, kBadArgument);
   }
@@ -225,12 +231,13 @@ napi_value throw_status(napi_env env, const char* what, int32_t status) {
 // (queue: Uint8Array, data: Uint8Array, lengths: Uint32Array, ratePerSec: number,
 //  wake: () => void) -> Promise<{ pushed, elapsedMs, status }>
 napi_value replay_into_queue(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
+  napi_value argv[5] = {};
   Span q, data, lengths;
   double rate = 0;
   napi_valuetype wake_type = napi_undefined;
-  if (args(env, info, argv) < 5 || !typed_span(env, argv[0], napi_uint8_array, &q) ||
-      !typed_span(env, argv[1], napi_uint8_array, &data) || !typed_span(env, argv[2], napi_uint32_array, &lengths) ||
+  args(env, info, argv);
+  if (!typed_span(env, argv[0], napi_uint8_array, "replayIntoQueue", "queue (argument 1)", &q) ||
+      !typed_span(env, argv[1], napi_uint8_array, "replayIntoQueue", "data (argument 2)", &data) || !typed_span(env, argv[2], napi_uint32_array, "replayIntoQueue", "lengths (argument 3)", &lengths) ||
       napi_get_value_double(env, argv[3], &rate) != napi_ok || !(rate >= 0) ||
       napi_typeof(env, argv[4], &wake_type) != napi_ok || wake_type != napi_function ||
       lengths.len / 4 > UINT32_MAX) {

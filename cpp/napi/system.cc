@@ -2,6 +2,7 @@
 #include "../system/affinity.hpp"
 #include "../system/cpu_info.hpp"
 #include "bindings.hpp"
+#include "typed_args.hpp"
 
 namespace up::napi {
 namespace {
@@ -20,14 +21,21 @@ Napi::Value cpu_info(const Napi::CallbackInfo& info) {
 
 // (cores: Int32Array) -> 0 | -errno
 Napi::Value set_thread_affinity(const Napi::CallbackInfo& info) {
-  const auto cores = info[0].As<Napi::Int32Array>();
-  return Napi::Number::New(info.Env(), up::system::set_thread_affinity(cores.Data(), cores.ElementLength()));
+  TypedArg cores;
+  if (!typed_array_arg(info.Env(), info[0], napi_int32_array, 1, "setThreadAffinity", "cores (argument 1)", &cores)) {
+    return info.Env().Undefined();
+  }
+  return Napi::Number::New(info.Env(),
+                           up::system::set_thread_affinity(static_cast<const int*>(cores.data), cores.length));
 }
 
-// (out: Int32Array) -> count | -errno
+// (out: Int32Array) -> count | -errno; a shorter out gets the first out.length cores.
 Napi::Value get_thread_affinity(const Napi::CallbackInfo& info) {
-  auto out = info[0].As<Napi::Int32Array>();
-  return Napi::Number::New(info.Env(), up::system::get_thread_affinity(out.Data(), out.ElementLength()));
+  TypedArg out;
+  if (!typed_array_arg(info.Env(), info[0], napi_int32_array, 0, "getThreadAffinity", "out (argument 1)", &out)) {
+    return info.Env().Undefined();
+  }
+  return Napi::Number::New(info.Env(), up::system::get_thread_affinity(static_cast<int*>(out.data), out.length));
 }
 
 Napi::Value current_cpu(const Napi::CallbackInfo& info) {

@@ -149,16 +149,20 @@ struct Geometry {
   int32_t read(const uint8_t* base, std::size_t bytes, uint32_t kind) noexcept {
     if (base == nullptr || bytes < kDataOffset) return kBadQueue;
     if ((reinterpret_cast<std::uintptr_t>(base) & 7u) != 0) return kBadQueue;
-    const auto* h = reinterpret_cast<const QueueHeader*>(base);
-    if (h->magic != kMagic || h->version != kVersion) return kBadQueue;
-    if (kind != 0 ? h->kind != kind : (h->kind != kKindSpsc && h->kind != kKindMpmc)) return kBadQueue;
-    const uint32_t cap = h->capacity;
-    const uint32_t slot = h->slot_bytes;
+    auto* h = reinterpret_cast<QueueHeader*>(const_cast<uint8_t*>(base));
+    // Each word read once (relaxed atomics: another thread may be writing them) and
+    // only the checked copies are used afterwards.
+    const auto word = [](uint32_t& w) { return std::atomic_ref<uint32_t>(w).load(std::memory_order_relaxed); };
+    if (word(h->magic) != kMagic || word(h->version) != kVersion) return kBadQueue;
+    const uint32_t k = word(h->kind);
+    if (kind != 0 ? k != kind : (k != kKindSpsc && k != kKindMpmc)) return kBadQueue;
+    const uint32_t cap = word(h->capacity);
+    const uint32_t slot = word(h->slot_bytes);
     if (!is_power_of_two(cap) || cap < kMinCapacity || cap > kMaxCapacity) return kBadQueue;
     if (slot == 0 || slot > kMaxSlotBytes) return kBadQueue;
-    if (h->slot_stride != slot_stride_for(slot) || h->data_offset != kDataOffset) return kBadQueue;
+    if (word(h->slot_stride) != slot_stride_for(slot) || word(h->data_offset) != kDataOffset) return kBadQueue;
     const uint64_t total = total_bytes_for(cap, slot);
-    if (total > kMaxTotalBytes || h->total_bytes != total || total > bytes) return kBadQueue;
+    if (total > kMaxTotalBytes || word(h->total_bytes) != total || total > bytes) return kBadQueue;
     capacity = cap;
     mask = cap - 1;
     slot_bytes = slot;

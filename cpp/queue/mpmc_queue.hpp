@@ -17,8 +17,9 @@ class MpmcQueue : public QueueBase {
   // kPushed (| kWakeBit), kFull, kClosed or kTooBig.
   int32_t try_push(const uint8_t* data, uint32_t len) noexcept {
     if (len > g_.slot_bytes) return kTooBig;
-    if (field(h_->closed).load(std::memory_order_relaxed) != 0) return kClosed;
-    if (!push_one(data, len)) return kFull;
+    if (const int32_t c = field(h_->closed).load(std::memory_order_relaxed); c != 0) return closed_status(c);
+    const int32_t pushed = push_one(data, len);
+    if (pushed != kPushed) return pushed;
     return kPushed | wake_consumers_if_waiting();
   }
 
@@ -30,14 +31,26 @@ class MpmcQueue : public QueueBase {
     return static_cast<int32_t>(len) | wake_producers_if_waiting();
   }
 
-  // Pushes the longest prefix of the batch that fits. Count (| kWakeBit), kClosed or kBadBatch.
+  // Pushes the longest prefix of the batch that fits. Count (| kWakeBit), kClosed,
+  // kBadBatch or kCorrupt. Each length is read once and checked before its copy (lengths
+  // may be shared memory another thread rewrites after check_batch).
   int32_t push_batch(const uint8_t* data, std::size_t data_len, const uint32_t* lengths, uint32_t count) noexcept {
     if (const int32_t bad = check_batch(data_len, lengths, count); bad != 0) return bad;
-    if (field(h_->closed).load(std::memory_order_relaxed) != 0) return kClosed;
+    if (const int32_t c = field(h_->closed).load(std::memory_order_relaxed); c != 0) return closed_status(c);
     std::size_t offset = 0;
     uint32_t n = 0;
-    for (; n < count && push_one(data + offset, lengths[n]); ++n) offset += lengths[n];
-    if (n == 0) return 0;
+    int32_t last = kPushed;
+    for (; n < count; ++n) {
+      const uint32_t len = read_length(lengths + n);
+      if (len > g_.slot_bytes || len > data_len - offset) {
+        last = kBadBatch;
+        break;
+      }
+      last = push_one(data + offset, len);
+      if (last != kPushed) break;
+      offset += len;
+    }
+    if (n == 0) return last < 0 ? last : 0;
     return static_cast<int32_t>(n) | wake_consumers_if_waiting();
   }
 
@@ -62,7 +75,11 @@ class MpmcQueue : public QueueBase {
   }
 
  private:
-  bool push_one(const uint8_t* data, uint32_t len) noexcept {
+  // A slot whose seq is ahead of pos was claimed at pos, so tail has moved past pos by
+  // the time its seq is seen (the claim's CAS happens before the seq store we acquired):
+  // reading the same pos again means the words were scribbled on, and the loop stops.
+  // kPushed, kFull or kCorrupt.
+  int32_t push_one(const uint8_t* data, uint32_t len) noexcept {
     auto enqueue_pos = field(h_->tail);
     uint32_t pos = enqueue_pos.load(std::memory_order_relaxed);
     uint8_t* s;
@@ -73,15 +90,17 @@ class MpmcQueue : public QueueBase {
       if (dif == 0) {
         if (enqueue_pos.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) break;
       } else if (dif < 0) {
-        return false;
+        return kFull;
       } else {
-        pos = enqueue_pos.load(std::memory_order_relaxed);
+        const uint32_t again = enqueue_pos.load(std::memory_order_relaxed);
+        if (again == pos) return kCorrupt;
+        pos = again;
       }
     }
     slot_length(s).store(len, std::memory_order_relaxed);
     if (len != 0) std::memcpy(s + kSlotHeaderBytes, data, len);
     slot_seq(s).store(pos + 1, std::memory_order_seq_cst);
-    return true;
+    return kPushed;
   }
 
   // Bytes, kEmpty, or kCorrupt (the slot is still handed back, so the queue keeps moving).
@@ -98,7 +117,10 @@ class MpmcQueue : public QueueBase {
       } else if (dif < 0) {
         return kEmpty;
       } else {
-        pos = dequeue_pos.load(std::memory_order_relaxed);
+        // As in push_one: the same pos again means a scribbled seq or head.
+        const uint32_t again = dequeue_pos.load(std::memory_order_relaxed);
+        if (again == pos) return kCorrupt;
+        pos = again;
       }
     }
     const uint32_t len = slot_length(s).load(std::memory_order_relaxed);

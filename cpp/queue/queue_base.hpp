@@ -81,6 +81,10 @@ class QueueBase {
   }
 
  protected:
+  // What a non-zero closed word means: kClosed for 1 (what close() writes), kCorrupt for
+  // anything else (a scribble). Read only when the word is not 0, off the hot path.
+  static int32_t closed_status(int32_t word) noexcept { return word == 1 ? kClosed : kCorrupt; }
+
   static std::atomic_ref<uint32_t> field(uint32_t& v) noexcept { return std::atomic_ref<uint32_t>(v); }
   static std::atomic_ref<int32_t> field(int32_t& v) noexcept { return std::atomic_ref<int32_t>(v); }
 
@@ -112,13 +116,21 @@ class QueueBase {
     return kWakeBit;
   }
 
-  // A whole batch is checked before any of it is pushed, so a bad length never
-  // leaves half a batch behind.
+  // A caller's length, which may live in a SharedArrayBuffer another thread writes: read
+  // once (a relaxed atomic, so the compiler cannot read it twice) into a local.
+  static uint32_t read_length(const uint32_t* p) noexcept {
+    return std::atomic_ref<uint32_t>(*const_cast<uint32_t*>(p)).load(std::memory_order_relaxed);
+  }
+
+  // A whole batch is checked before any of it is pushed, so a bad length never leaves
+  // half a batch behind (unless another thread rewrites lengths meanwhile: push_batch
+  // checks each length again as it copies).
   int32_t check_batch(std::size_t data_len, const uint32_t* lengths, uint32_t count) const noexcept {
     uint64_t total = 0;
     for (uint32_t i = 0; i < count; ++i) {
-      if (lengths[i] > g_.slot_bytes) return kBadBatch;
-      total += lengths[i];
+      const uint32_t len = read_length(lengths + i);
+      if (len > g_.slot_bytes) return kBadBatch;
+      total += len;
     }
     return total <= data_len ? 0 : kBadBatch;
   }

@@ -1,5 +1,6 @@
 #include "replay.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -19,15 +20,21 @@ void wake(const ReplayOptions& o, int32_t result) noexcept {
   if ((result & kWakeBit) != 0 && o.wake != nullptr) o.wake(o.context);
 }
 
-// Sleeps while the deadline is far, spins politely when it is near.
-bool wait_until(Clock::time_point due, const ReplayOptions& o) noexcept {
+// Sleeps while the deadline is far, spins politely when it is near. A long wait (a slow
+// rate) sleeps in slices of at most kReplaySliceMs and looks at stop and at the queue's
+// closed word after each, so close() ends a paced replay within a slice.
+// 0 when due, kStopped or kClosed.
+template <class Queue>
+int32_t wait_until(Clock::time_point due, const Queue& q, const ReplayOptions& o) noexcept {
   for (;;) {
-    if (stopped(o)) return false;
+    if (stopped(o)) return kStopped;
+    if (q.closed()) return kClosed;
     const auto now = Clock::now();
-    if (now >= due) return true;
+    if (now >= due) return 0;
     const auto left = due - now;
     if (left > std::chrono::microseconds(200)) {
-      std::this_thread::sleep_for(left - std::chrono::microseconds(100));
+      std::this_thread::sleep_for(std::min<Clock::duration>(left - std::chrono::microseconds(100),
+                                                            std::chrono::milliseconds(kReplaySliceMs)));
     } else if (left > std::chrono::microseconds(20)) {
       std::this_thread::yield();
     } else {
@@ -42,20 +49,28 @@ ReplayResult run(Queue& q, const ReplayFrames& f, const ReplayOptions& o) noexce
   const auto start = Clock::now();
   const bool paced = o.rate_per_sec > 0;
   const double ns_per_frame = paced ? 1e9 / o.rate_per_sec : 0;
+  // Far enough (~292 years) to be never, near enough that the conversion cannot overflow.
+  constexpr double kNeverNs = 9.2e18;
+  // This batch's lengths, read once: frames.lengths may be shared memory.
+  uint32_t batch[kReplayBatch];
   std::size_t offset = 0;
   uint32_t i = 0;
   Backoff backoff;
   q.add_native_producer(1);
   while (i < f.count) {
     if (paced) {
-      const auto due = start + std::chrono::nanoseconds(static_cast<int64_t>(ns_per_frame * i));
-      if (!wait_until(due, o)) {
-        r.status = kStopped;
+      const double at = std::min(ns_per_frame * i, kNeverNs);
+      const auto due = start + std::chrono::nanoseconds(static_cast<int64_t>(at));
+      if (const int32_t waited = wait_until(due, q, o); waited != 0) {
+        r.status = waited;
         break;
       }
     }
     const uint32_t want = paced ? 1 : std::min(kReplayBatch, f.count - i);
-    const int32_t res = q.push_batch(f.data + offset, f.data_len - offset, f.lengths + i, want);
+    for (uint32_t k = 0; k < want; ++k) {
+      batch[k] = std::atomic_ref<uint32_t>(*const_cast<uint32_t*>(f.lengths + i + k)).load(std::memory_order_relaxed);
+    }
+    const int32_t res = q.push_batch(f.data + offset, f.data_len - offset, batch, want);
     if (res < 0) {
       r.status = res;
       break;
@@ -71,7 +86,7 @@ ReplayResult run(Queue& q, const ReplayFrames& f, const ReplayOptions& o) noexce
       continue;
     }
     backoff.reset();
-    for (uint32_t k = 0; k < n; ++k) offset += f.lengths[i + k];
+    for (uint32_t k = 0; k < n; ++k) offset += batch[k];
     i += n;
     r.pushed += n;
   }

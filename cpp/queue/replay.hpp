@@ -32,12 +32,15 @@ struct ReplayResult {
   uint64_t pushed = 0;
   double elapsed_ms = 0;
   // 0: every frame pushed; kClosed: the queue was closed; kBadQueue / kBadBatch: refused
-  // before pushing; kStopped: stopped by options.stop.
+  // before pushing; kStopped: stopped by options.stop. A paced wait notices close() and
+  // stop within kReplaySliceMs.
   int32_t status = 0;
 };
 
 // Unpaced runs push up to this many frames per index store.
 inline constexpr uint32_t kReplayBatch = 64;
+// A paced replay sleeps at most this long before it looks at stop and closed again.
+inline constexpr int kReplaySliceMs = 10;
 
 // 0, kBadQueue when queue is not a queue, or kBadBatch when a frame is longer than a slot
 // or the lengths run past the data.

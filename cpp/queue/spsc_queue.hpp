@@ -15,7 +15,7 @@ class SpscQueue : public QueueBase {
   // kPushed (| kWakeBit), kFull, kClosed or kTooBig.
   int32_t try_push(const uint8_t* data, uint32_t len) noexcept {
     if (len > g_.slot_bytes) return kTooBig;
-    if (field(h_->closed).load(std::memory_order_relaxed) != 0) return kClosed;
+    if (const int32_t c = field(h_->closed).load(std::memory_order_relaxed); c != 0) return closed_status(c);
     const uint32_t tail = field(h_->tail).load(std::memory_order_relaxed);
     if (free_slots(tail) == 0) return kFull;
     write_slot(slot(tail), data, len);
@@ -37,16 +37,24 @@ class SpscQueue : public QueueBase {
   }
 
   // Pushes the longest prefix of the batch that fits, with one index store.
-  // Count (| kWakeBit), kClosed or kBadBatch.
+  // Count (| kWakeBit), kClosed or kBadBatch. lengths may be shared memory another thread
+  // rewrites: each length is read once and checked again before its copy, and a length
+  // that went bad after check_batch ends the batch there (kBadBatch if it was the first).
   int32_t push_batch(const uint8_t* data, std::size_t data_len, const uint32_t* lengths, uint32_t count) noexcept {
     if (const int32_t bad = check_batch(data_len, lengths, count); bad != 0) return bad;
-    if (field(h_->closed).load(std::memory_order_relaxed) != 0) return kClosed;
+    if (const int32_t c = field(h_->closed).load(std::memory_order_relaxed); c != 0) return closed_status(c);
     const uint32_t tail = field(h_->tail).load(std::memory_order_relaxed);
-    const uint32_t n = std::min(count, free_slots(tail, count));
+    uint32_t n = std::min(count, free_slots(tail, count));
     std::size_t offset = 0;
     for (uint32_t i = 0; i < n; ++i) {
-      write_slot(slot(tail + i), data + offset, lengths[i]);
-      offset += lengths[i];
+      const uint32_t len = read_length(lengths + i);
+      if (len > g_.slot_bytes || len > data_len - offset) {
+        if (i == 0) return kBadBatch;
+        n = i;
+        break;
+      }
+      write_slot(slot(tail + i), data + offset, len);
+      offset += len;
     }
     if (n == 0) return 0;
     field(h_->tail).store(tail + n, std::memory_order_seq_cst);

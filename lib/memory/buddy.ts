@@ -12,6 +12,8 @@ import {
   CorruptAllocatorError,
   type MemoryBackend,
   kAttach,
+  lockError,
+  lockTimeoutOption,
   openAllocatorBuffer,
   intOption,
   memoryAddon,
@@ -20,7 +22,7 @@ import {
   resolveBackend,
   statusError,
 } from './common.js';
-import { BuddyLayout, Kind, Status, type Geometry, buddyGeometry, writeHeader } from './layout.js';
+import { BuddyLayout, Kind, Status, type Geometry, buddyGeometry, lockTimeoutOf, writeHeader, writeLockTimeout } from './layout.js';
 import { lockWord, unlockWord } from './lock.js';
 
 export interface BuddyAllocatorOptions {
@@ -34,6 +36,12 @@ export interface BuddyAllocatorOptions {
   buffer?: ArrayBuffer | SharedArrayBuffer;
   /** Default 'auto' (the TS path; see MemoryBackend). */
   backend?: MemoryBackend;
+  /**
+   * Shared only: how long a call waits for the lock word before it throws
+   * AllocatorLockTimeoutError (a thread died holding it). Kept in the header, so every
+   * thread and the C++ side use it; 1 to 60000, default 1000.
+   */
+  lockTimeoutMs?: number;
 }
 
 export interface BuddyStats {
@@ -102,6 +110,9 @@ export class BuddyAllocator {
   private readonly meta: number;
   private readonly prev: number;
   private readonly next: number;
+  /** Min blocks: every link and head is checked against it before it is followed. */
+  private readonly blocks: number;
+  private readonly lockTimeoutMs: number;
 
   constructor(options: BuddyAllocatorOptions) {
     const o = requireOptions(options, 'BuddyAllocator');
@@ -120,7 +131,11 @@ export class BuddyAllocator {
     this.meta = g.array0;
     this.prev = g.array1 >> 2;
     this.next = g.array2 >> 2;
+    this.blocks = g.g2;
+    const timeout = created ? lockTimeoutOption(o) : undefined;
     if (created) this.format(g);
+    if (created) writeLockTimeout(buffer, timeout ?? 0);
+    this.lockTimeoutMs = lockTimeoutOf(buffer);
     if (this.backend === 'native') {
       this.alloc = BuddyAllocator.allocNative;
       this.free = BuddyAllocator.freeNative;
@@ -152,10 +167,11 @@ export class BuddyAllocator {
   /** The size of the live block at `offset` (a power of two); throws if there is none. */
   blockSize(offset: number): number {
     const block = this.blockOf(offset);
-    if (this.shared) lockWord(this.i32, LOCK);
+    this.lock();
     const m = this.u8[this.meta + block]!;
     if (this.shared) unlockWord(this.i32, LOCK);
     if ((m & USED) === 0) throw this.statusError(m & FREE ? Status.doubleFree : Status.foreign, offset);
+    if ((m & ORDER_MASK) > this.maxOrder) throw this.statusError(Status.corrupt, offset);
     return this.minBlock << (m & ORDER_MASK);
   }
 
@@ -170,10 +186,11 @@ export class BuddyAllocator {
 
   stats(): BuddyStats {
     const i32 = this.i32;
-    if (this.shared) lockWord(i32, LOCK);
-    const avail = i32[AVAIL]!;
-    const used = i32[USED_BYTES]!;
-    const liveBlocks = i32[LIVE]!;
+    this.lock();
+    // Bits above maxOrder and counts beyond the region can only come from a scribble.
+    const avail = i32[AVAIL]! & ((2 << this.maxOrder) - 1);
+    const used = Math.min(Math.max(i32[USED_BYTES]!, 0), this.bytes);
+    const liveBlocks = Math.min(Math.max(i32[LIVE]!, 0), this.blocks);
     if (this.shared) unlockWord(i32, LOCK);
     const free = this.bytes - used;
     const largestFreeBlock = avail === 0 ? 0 : this.minBlock * 2 ** (31 - Math.clz32(avail));
@@ -241,37 +258,63 @@ export class BuddyAllocator {
     return new CorruptAllocatorError(`BuddyAllocator: the allocator's metadata is corrupted at offset ${offset}`);
   }
 
-  private push(order: number, block: number): void {
+  /** Takes the lock when shared; throws AllocatorLockTimeoutError / CorruptAllocatorError when it cannot. */
+  private lock(): void {
+    if (!this.shared) return;
+    const status = lockWord(this.i32, LOCK, this.lockTimeoutMs);
+    if (status !== Status.ok) throw lockError(status, 'BuddyAllocator', this.i32, BuddyLayout.lock, this.lockTimeoutMs);
+  }
+
+  // Every head, link and meta byte below is read once into a local and checked before it
+  // is followed or written through (LAYOUT.md "Shared memory is hostile"): a wrong value
+  // gives Status.corrupt, never a write outside the side arrays.
+
+  private push(order: number, block: number): number {
     const i32 = this.i32;
     const head = i32[HEADS + order]!;
+    if (head < -1 || head >= this.blocks || head === block) return Status.corrupt;
     i32[this.next + block] = head;
     i32[this.prev + block] = -1;
     if (head >= 0) i32[this.prev + head] = block;
     i32[HEADS + order] = block;
     this.u8[this.meta + block] = FREE | order;
     i32[AVAIL] = i32[AVAIL]! | (1 << order);
+    return Status.ok;
   }
 
-  private unlink(order: number, block: number): void {
+  private unlink(order: number, block: number): number {
     const i32 = this.i32;
     const p = i32[this.prev + block]!;
     const n = i32[this.next + block]!;
-    if (p >= 0) i32[this.next + p] = n;
-    else i32[HEADS + order] = n;
+    if (p < -1 || p >= this.blocks || n < -1 || n >= this.blocks) return Status.corrupt;
+    let head = n;
+    if (p >= 0) {
+      i32[this.next + p] = n;
+      head = i32[HEADS + order]!;
+    } else {
+      i32[HEADS + order] = n;
+    }
     if (n >= 0) i32[this.prev + n] = p;
-    if (i32[HEADS + order]! < 0) i32[AVAIL] = i32[AVAIL]! & ~(1 << order);
+    if (head < 0) i32[AVAIL] = i32[AVAIL]! & ~(1 << order);
+    return Status.ok;
   }
 
+  /** The block's offset, -1 when nothing fits, or Status.corrupt. */
   private allocOrder(order: number): number {
     const i32 = this.i32;
     const fits = i32[AVAIL]! & -(1 << order);
     if (fits === 0) return -1;
     let k = 31 - Math.clz32(fits & -fits);
+    if (k > this.maxOrder) return Status.corrupt;
     const block = i32[HEADS + k]!;
-    this.unlink(k, block);
+    // A block of order k starts on a multiple of 2^k inside the region, marked free of order k.
+    if (block < 0 || block >= this.blocks || (block & ((1 << k) - 1)) !== 0 || this.u8[this.meta + block] !== (FREE | k)) {
+      return Status.corrupt;
+    }
+    if (this.unlink(k, block) !== Status.ok) return Status.corrupt;
     while (k > order) {
       k--;
-      this.push(k, block + (1 << k));
+      if (this.push(k, block + (1 << k)) !== Status.ok) return Status.corrupt;
     }
     this.u8[this.meta + block] = USED | order;
     i32[USED_BYTES] = i32[USED_BYTES]! + (this.minBlock << order);
@@ -279,29 +322,44 @@ export class BuddyAllocator {
     return this.dataOffset + block * this.minBlock;
   }
 
-  /** Status.ok, or why the block cannot be freed (nothing changed then). */
+  /** Status.ok, or why the block cannot be freed (nothing changed then, unless corrupt). */
   private freeBlock(block: number): number {
     const u8 = this.u8;
     const m = u8[this.meta + block]!;
     if ((m & USED) === 0) return m & FREE ? Status.doubleFree : Status.foreign;
     let order = m & ORDER_MASK;
+    if (order > this.maxOrder || (block & ((1 << order) - 1)) !== 0) return Status.corrupt;
     u8[this.meta + block] = 0;
     this.i32[USED_BYTES] = this.i32[USED_BYTES]! - (this.minBlock << order);
     this.i32[LIVE] = this.i32[LIVE]! - 1;
     while (order < this.maxOrder) {
       const buddy = block ^ (1 << order);
       if (u8[this.meta + buddy] !== (FREE | order)) break;
-      this.unlink(order, buddy);
+      if (this.unlink(order, buddy) !== Status.ok) return Status.corrupt;
       u8[this.meta + buddy] = 0;
       block &= ~(1 << order);
       order++;
     }
-    this.push(order, block);
-    return Status.ok;
+    return this.push(order, block);
+  }
+
+  /** For a native status: throws the lock's error when the lock is what failed (timed out, or a word not 0/1/2). */
+  private throwLockStatus(status: number): void {
+    if (!this.shared || (status !== Status.lockTimeout && status !== Status.corrupt)) return;
+    const word = Atomics.load(this.i32, LOCK);
+    if (status === Status.lockTimeout || word < 0 || word > 2) {
+      throw lockError(status === Status.lockTimeout ? status : Status.corrupt, 'BuddyAllocator', this.i32, BuddyLayout.lock, this.lockTimeoutMs);
+    }
+  }
+
+  private allocResult(offset: number, size: number): number {
+    if (offset >= -1) return offset;
+    throw new CorruptAllocatorError(`BuddyAllocator: the free lists are corrupted (found while allocating ${size} bytes)`);
   }
 
   private static allocLocal(this: BuddyAllocator, size: number): number {
-    return this.allocOrder(this.orderOf(size));
+    const offset = this.allocOrder(this.orderOf(size));
+    return offset >= -1 ? offset : this.allocResult(offset, size);
   }
 
   private static freeLocal(this: BuddyAllocator, offset: number): void {
@@ -311,15 +369,15 @@ export class BuddyAllocator {
 
   private static allocShared(this: BuddyAllocator, size: number): number {
     const order = this.orderOf(size);
-    lockWord(this.i32, LOCK);
+    this.lock();
     const offset = this.allocOrder(order);
     unlockWord(this.i32, LOCK);
-    return offset;
+    return offset >= -1 ? offset : this.allocResult(offset, size);
   }
 
   private static freeShared(this: BuddyAllocator, offset: number): void {
     const block = this.blockOf(offset);
-    lockWord(this.i32, LOCK);
+    this.lock();
     const status = this.freeBlock(block);
     unlockWord(this.i32, LOCK);
     if (status !== Status.ok) throw this.statusError(status, offset);
@@ -329,6 +387,8 @@ export class BuddyAllocator {
     this.orderOf(size);
     const result = memoryAddon!.buddyAlloc(this.mem, size);
     if (result >= -1) return result;
+    this.throwLockStatus(result);
+    if (result === Status.corrupt) return this.allocResult(result, size);
     throw statusError(result, 'BuddyAllocator', 'size', size);
   }
 
@@ -336,6 +396,7 @@ export class BuddyAllocator {
     this.blockOf(offset);
     const status = memoryAddon!.buddyFree(this.mem, offset);
     if (status === Status.doubleFree || status === Status.foreign) throw this.statusError(status, offset);
+    this.throwLockStatus(status);
     if (status !== Status.ok) throw statusError(status, 'BuddyAllocator', 'offset', offset);
   }
 }

@@ -5,7 +5,7 @@
 import type { MemoryAddon } from '../addon-types.js';
 import { backendInfo, cpuAddon } from '../backend.js';
 import { BackendUnavailableError, UltraPerfError, describe, invalidRange, invalidType } from '../errors.js';
-import { type Geometry, Status, attachHeader } from './layout.js';
+import { type Geometry, Status, attachHeader, kMaxLockTimeoutMs } from './layout.js';
 
 /**
  * Which implementation an allocator runs its operations on. `'auto'` (the default)
@@ -127,6 +127,37 @@ export class CorruptAllocatorError extends UltraPerfError {
   }
 }
 
+/**
+ * A shared allocator's lock word stayed held past its bound (options.lockTimeoutMs,
+ * kept in the header): a thread may have died inside a call, or something wrote into
+ * the buffer. The message names the allocator and the word's value.
+ * @example
+ * try { heap.alloc(64); } catch (err) { if (err instanceof AllocatorLockTimeoutError) recreateHeap(); else throw err; }
+ */
+export class AllocatorLockTimeoutError extends UltraPerfError {
+  constructor(message: string) {
+    super('ERR_ULTRA_PERF_ALLOCATOR_LOCK_TIMEOUT', message);
+  }
+}
+
+/** options.lockTimeoutMs: an integer from 1 to kMaxLockTimeoutMs, or undefined (the default). */
+export function lockTimeoutOption(options: Record<string, unknown>): number | undefined {
+  if (options.lockTimeoutMs === undefined) return undefined;
+  return intOption(options, 'lockTimeoutMs', 1, kMaxLockTimeoutMs, 'an integer number of milliseconds');
+}
+
+/** The error a failed lockWord() status means for the lock word at byte `byteOffset`. */
+export function lockError(status: number, className: string, i32: Int32Array, byteOffset: number, timeoutMs: number): Error {
+  const value = Atomics.load(i32, byteOffset >> 2);
+  if (status === Status.lockTimeout) {
+    return new AllocatorLockTimeoutError(
+      `${className}: the lock word (byte ${byteOffset}) was still held after ${timeoutMs} ms (value ${value}); ` +
+        'a thread may have died inside a call, or something wrote into the buffer',
+    );
+  }
+  return new CorruptAllocatorError(`${className}: the lock word (byte ${byteOffset}) holds ${value}, which is not 0, 1 or 2 (corrupted)`);
+}
+
 /** TypeError for a non-number or non-integer offset, else null. */
 export function offsetTypeError(argument: string, value: unknown): TypeError | null {
   if (typeof value !== 'number' || !Number.isInteger(value)) return invalidType(argument, 'an integer offset', value);
@@ -151,6 +182,8 @@ export function statusError(status: number, className: string, argument: string,
       return new CorruptAllocatorError(`${className}: the native side refused the buffer (header missing, corrupted or buffer detached)`);
     case Status.corrupt:
       return new CorruptAllocatorError(`${className}: the allocator's metadata is corrupted (something wrote into it)`);
+    case Status.lockTimeout:
+      return new AllocatorLockTimeoutError(`${className}: the lock word stayed held past its bound (lockTimeoutMs); a thread may have died inside a call`);
     default:
       return new CorruptAllocatorError(`${className}: unexpected native status ${status}`);
   }

@@ -3,7 +3,7 @@
  * buddy, ring, stack), an object pool, and GC monitoring and control. The allocator
  * layouts are in LAYOUT.md beside this file.
  */
-export { type MemoryBackend, CorruptAllocatorError } from './common.js';
+export { type MemoryBackend, AllocatorLockTimeoutError, CorruptAllocatorError } from './common.js';
 export { SlabAllocator, type SlabAllocatorOptions, type SlabStats } from './slab.js';
 export { BuddyAllocator, type BuddyAllocatorOptions, type BuddyStats } from './buddy.js';
 export { RingAllocator, type RingAllocatorOptions, type RingStats } from './ring.js';

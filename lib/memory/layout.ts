@@ -12,6 +12,10 @@ export const kVersion = 1;
 export const kHeaderBytes = 64;
 export const kMaxTotalBytes = 0x7fffffff;
 export const kFlagShared = 1;
+/** Bound on a wait for a shared buddy/ring lock word when the header's lockTimeoutMs is 0. */
+export const kDefaultLockTimeoutMs = 1000;
+/** The largest lockTimeoutMs honoured; a larger header value (a scribble) is clamped to it. */
+export const kMaxLockTimeoutMs = 60000;
 
 export const Kind = { slab: 1, buddy: 2, ring: 3, stack: 4 } as const;
 export type KindName = keyof typeof Kind;
@@ -29,6 +33,8 @@ export const H = {
   g1: 32,
   g2: 36,
   g3: 40,
+  /** buddy/ring: bound on a lock wait in ms; 0 = kDefaultLockTimeoutMs. */
+  lockTimeoutMs: 44,
 } as const;
 
 /** What alloc-like calls return as negative numbers and free-like calls return. */
@@ -43,6 +49,8 @@ export const Status = {
   tooBig: -7,
   badArgument: -8,
   misaligned: -9,
+  /** A shared buddy/ring lock word stayed held past the header's lockTimeoutMs. */
+  lockTimeout: -10,
 } as const;
 
 export const SlabLayout = {
@@ -188,6 +196,8 @@ export function layoutTable(): Record<string, number> {
     cacheLine: kCacheLine,
     maxTotalBytes: kMaxTotalBytes,
     flagShared: kFlagShared,
+    defaultLockTimeoutMs: kDefaultLockTimeoutMs,
+    maxLockTimeoutMs: kMaxLockTimeoutMs,
   };
   const add = (prefix: string, o: Record<string, number>) => {
     for (const [k, v] of Object.entries(o)) table[`${prefix}.${k}`] = v;
@@ -230,6 +240,17 @@ export function writeHeader(buffer: ArrayBufferLike, kind: number, g: Geometry, 
   u32[H.g1 / 4] = g.g1;
   u32[H.g2 / 4] = g.g2;
   u32[H.g3 / 4] = g.g3;
+}
+
+/** The header's lock bound in ms, clamped as layout.hpp's lock_timeout_ms(): the word is as untrusted as the rest. */
+export function lockTimeoutOf(buffer: ArrayBufferLike): number {
+  const ms = new Uint32Array(buffer, H.lockTimeoutMs, 1)[0]!;
+  return ms === 0 ? kDefaultLockTimeoutMs : Math.min(ms, kMaxLockTimeoutMs);
+}
+
+/** Writes the lock bound into a header (0 = the default). */
+export function writeLockTimeout(buffer: ArrayBufferLike, ms: number): void {
+  new Uint32Array(buffer, H.lockTimeoutMs, 1)[0] = ms;
 }
 
 export function readHeader(buffer: ArrayBufferLike): HeaderFields {

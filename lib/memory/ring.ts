@@ -17,8 +17,10 @@ import {
   requireOptions,
   resolveBackend,
   statusError,
+  lockError,
+  lockTimeoutOption,
 } from './common.js';
-import { Kind, RingLayout, Status, type Geometry, ringGeometry, writeHeader } from './layout.js';
+import { Kind, RingLayout, Status, type Geometry, lockTimeoutOf, ringGeometry, writeHeader, writeLockTimeout } from './layout.js';
 import { lockWord, unlockWord } from './lock.js';
 
 export interface RingAllocatorOptions {
@@ -27,6 +29,12 @@ export interface RingAllocatorOptions {
   shared?: boolean;
   buffer?: ArrayBuffer | SharedArrayBuffer;
   backend?: MemoryBackend;
+  /**
+   * Shared only: how long a call waits for the lock word before it throws
+   * AllocatorLockTimeoutError. Kept in the header (every thread and C++ use it); 1 to
+   * 60000, default 1000.
+   */
+  lockTimeoutMs?: number;
 }
 
 export interface RingStats {
@@ -86,14 +94,18 @@ export class RingAllocator {
   private readonly i32: Int32Array;
   private readonly mem: Uint8Array;
   private readonly data: number;
+  private readonly lockTimeoutMs: number;
 
   constructor(options: RingAllocatorOptions) {
     const o = requireOptions(options, 'RingAllocator');
     const { g, buffer, shared, created } = openAllocatorBuffer(o, Kind.ring, 'RingAllocator', () => geometryFor(o));
     if (created) {
+      const timeout = lockTimeoutOption(o);
       writeHeader(buffer, Kind.ring, g, shared);
+      writeLockTimeout(buffer, timeout ?? 0);
       new Int32Array(buffer, RingLayout.lock, (RingLayout.data - RingLayout.lock) >> 2).fill(0);
     }
+    this.lockTimeoutMs = lockTimeoutOf(buffer);
     this.buffer = buffer;
     this.shared = shared;
     this.bytes = g.g0;
@@ -161,14 +173,17 @@ export class RingAllocator {
 
   stats(): RingStats {
     this.lock();
-    const used = this.i32[USED]!;
-    const live = this.i32[COUNT]!;
+    const used = Math.min(this.i32[USED]! >>> 0, this.bytes);
+    const live = this.i32[COUNT]! >>> 0;
     this.unlock();
     return { bytes: this.bytes, used, free: this.bytes - used, live, maxSize: this.maxSize };
   }
 
+  /** Takes the lock when shared; throws AllocatorLockTimeoutError / CorruptAllocatorError when it cannot. */
   private lock(): void {
-    if (this.shared) lockWord(this.i32, LOCK);
+    if (!this.shared) return;
+    const status = lockWord(this.i32, LOCK, this.lockTimeoutMs);
+    if (status !== Status.ok) throw lockError(status, 'RingAllocator', this.i32, RingLayout.lock, this.lockTimeoutMs);
   }
 
   private unlock(): void {
@@ -185,6 +200,7 @@ export class RingAllocator {
       const expected = oldest < 0 ? 'a live allocation (the ring is empty)' : `the oldest live allocation (${oldest})`;
       return new RangeError(`Expected ${expected} for offset but received ${describe(offset)}: a RingAllocator frees in FIFO order`);
     }
+    this.throwLockStatus(status);
     return status === Status.corrupt ? this.corrupt() : statusError(status, 'RingAllocator', 'offset', offset);
   }
 
@@ -195,50 +211,75 @@ export class RingAllocator {
     throw invalidRange('size', `an integer from 1 to ${this.maxSize}`, size);
   }
 
-  /** Position (relative to data) of the oldest record, Status.full when empty, Status.corrupt. */
+  // head, tail, used and every record word are read once into locals and checked before
+  // use (LAYOUT.md "Shared memory is hostile"): a position must be 8-aligned and inside
+  // the region, so a scribbled header gives Status.corrupt, never a record out of place.
+
+  private validPos(pos: number): boolean {
+    return pos >= 0 && pos < this.bytes && (pos & 7) === 0;
+  }
+
+  /**
+   * Position (relative to data) of the oldest record, Status.full when empty, or
+   * Status.corrupt; what it read is left in this.peeked* for releaseAt.
+   */
   private peek(): number {
     const i32 = this.i32;
-    if (i32[USED] === 0) return Status.full;
-    let tail = i32[TAIL]!;
+    const used = i32[USED]! >>> 0;
+    if (used === 0) return Status.full;
+    const oldTail = i32[TAIL]! >>> 0;
+    if (!this.validPos(oldTail) || used > this.bytes) return Status.corrupt;
     const base = this.data;
-    if (i32[base + (tail >> 2)] === SKIP) {
+    let tail = oldTail;
+    let size = i32[base + (tail >> 2)]!;
+    if (size === SKIP) {
       if (i32[base + (tail >> 2) + 1] !== SKIP_CHECK) return Status.corrupt;
       tail = 0;
+      size = i32[base]!;
     }
-    const size = i32[base + (tail >> 2)]!;
     const check = (this.dataOffset + tail + REC) ^ CHECK;
-    if (i32[base + (tail >> 2) + 1] !== check || size < 1 || size > this.maxSize || tail + recordBytes(size) > this.bytes) {
+    if (i32[base + (tail >> 2) + 1] !== check || size < 1 || size > this.maxSize || recordBytes(size) > this.bytes - tail) {
       return Status.corrupt;
     }
+    this.peekedOldTail = oldTail;
+    this.peekedSize = size;
+    this.peekedUsed = used;
     return tail;
   }
 
-  /** Releases the record at `pos` (from peek()). */
-  private releaseAt(pos: number): void {
+  private peekedOldTail = 0;
+  private peekedSize = 0;
+  private peekedUsed = 0;
+
+  /** Releases the record at `pos` from what peek() read: Status.ok or Status.corrupt. */
+  private releaseAt(pos: number): number {
     const i32 = this.i32;
-    const oldTail = i32[TAIL]!;
-    const rec = recordBytes(i32[this.data + (pos >> 2)]!);
+    const oldTail = this.peekedOldTail;
+    const rec = recordBytes(this.peekedSize);
     const released = rec + (pos === oldTail ? 0 : this.bytes - oldTail);
-    const used = i32[USED]! - released;
+    if (released > this.peekedUsed) return Status.corrupt;
+    const used = this.peekedUsed - released;
     i32[USED] = used;
-    i32[COUNT]!--;
+    i32[COUNT] = i32[COUNT]! - 1;
     const next = pos + rec;
     i32[TAIL] = next === this.bytes ? 0 : next;
     if (used === 0) {
       i32[HEAD] = 0;
       i32[TAIL] = 0;
     }
+    return Status.ok;
   }
 
   private liveSize(offset: number): number {
     const i32 = this.i32;
     const pos = offset - this.dataOffset - REC;
-    if (i32[USED] === 0 || pos < 0 || pos >= this.bytes || pos % 8 !== 0) return -1;
-    const head = i32[HEAD]!;
-    const tail = i32[TAIL]!;
+    if (i32[USED] === 0 || !this.validPos(pos)) return -1;
+    const head = i32[HEAD]! >>> 0;
+    const tail = i32[TAIL]! >>> 0;
     const live = tail < head ? pos >= tail && pos < head : pos >= tail || pos < head;
     const size = i32[this.data + (pos >> 2)]!;
     if (!live || i32[this.data + (pos >> 2) + 1] !== (offset ^ CHECK) || size < 1 || size > this.maxSize) return -1;
+    if (recordBytes(size) > this.bytes - pos) return -1;
     return size;
   }
 
@@ -248,18 +289,18 @@ export class RingAllocator {
     if (pos === Status.full) return Status.notOldest;
     if (pos < 0) return pos;
     if (this.dataOffset + pos + REC !== offset) return Status.notOldest;
-    this.releaseAt(pos);
-    return Status.ok;
+    return this.releaseAt(pos);
   }
 
-  /** alloc() after the size check, without the lock. */
+  /** alloc() after the size check, without the lock: the payload offset, -1, or Status.corrupt. */
   private allocAt(size: number): number {
     const i32 = this.i32;
     const cap = this.bytes;
     const need = recordBytes(size);
-    let head = i32[HEAD]!;
-    const tail = i32[TAIL]!;
-    const used = i32[USED]!;
+    let head = i32[HEAD]! >>> 0;
+    const tail = i32[TAIL]! >>> 0;
+    const used = i32[USED]! >>> 0;
+    if (!this.validPos(head) || !this.validPos(tail) || used > cap) return Status.corrupt;
     let taken = need;
     if (used === 0) {
       head = 0;
@@ -276,27 +317,43 @@ export class RingAllocator {
     } else if (head === tail || tail - head < need) {
       return -1;
     }
+    if (cap - used < taken) return Status.corrupt;
     const payload = this.dataOffset + head + REC;
     i32[this.data + (head >> 2)] = size;
     i32[this.data + (head >> 2) + 1] = payload ^ CHECK;
     head += need;
     i32[HEAD] = head === cap ? 0 : head;
     i32[USED] = used + taken;
-    i32[COUNT]!++;
+    i32[COUNT] = i32[COUNT]! + 1;
     return payload;
+  }
+
+  /** For a native status: throws the lock's error when the lock is what failed (timed out, or a word not 0/1/2). */
+  private throwLockStatus(status: number): void {
+    if (!this.shared || (status !== Status.lockTimeout && status !== Status.corrupt)) return;
+    const word = Atomics.load(this.i32, LOCK);
+    if (status === Status.lockTimeout || word < 0 || word > 2) {
+      throw lockError(status === Status.lockTimeout ? status : Status.corrupt, 'RingAllocator', this.i32, RingLayout.lock, this.lockTimeoutMs);
+    }
+  }
+
+  private allocResult(offset: number): number {
+    if (offset >= -1) return offset;
+    throw this.corrupt();
   }
 
   private static allocLocal(this: RingAllocator, size: number): number {
     this.sizeCheck(size);
-    return this.allocAt(size);
+    const offset = this.allocAt(size);
+    return offset >= -1 ? offset : this.allocResult(offset);
   }
 
   private static allocShared(this: RingAllocator, size: number): number {
     this.sizeCheck(size);
-    lockWord(this.i32, LOCK);
+    this.lock();
     const offset = this.allocAt(size);
     unlockWord(this.i32, LOCK);
-    return offset;
+    return offset >= -1 ? offset : this.allocResult(offset);
   }
 
   private static freeLocal(this: RingAllocator, offset: number): void {
@@ -309,7 +366,7 @@ export class RingAllocator {
   private static freeShared(this: RingAllocator, offset: number): void {
     const typeError = offsetTypeError('offset', offset);
     if (typeError !== null) throw typeError;
-    lockWord(this.i32, LOCK);
+    this.lock();
     const status = this.freeAt(offset);
     unlockWord(this.i32, LOCK);
     if (status !== Status.ok) throw this.freeError(status, offset);
@@ -325,15 +382,14 @@ export class RingAllocator {
   private static releaseLocal(this: RingAllocator): number {
     const pos = this.peek();
     if (pos === Status.full) return -1;
-    if (pos < 0) throw this.corrupt();
-    this.releaseAt(pos);
+    if (pos < 0 || this.releaseAt(pos) !== Status.ok) throw this.corrupt();
     return this.dataOffset + pos + REC;
   }
 
   private static releaseShared(this: RingAllocator): number {
-    lockWord(this.i32, LOCK);
-    const pos = this.peek();
-    if (pos >= 0) this.releaseAt(pos);
+    this.lock();
+    let pos = this.peek();
+    if (pos >= 0 && this.releaseAt(pos) !== Status.ok) pos = Status.corrupt;
     unlockWord(this.i32, LOCK);
     if (pos === Status.full) return -1;
     if (pos < 0) throw this.corrupt();
@@ -344,12 +400,14 @@ export class RingAllocator {
     this.sizeCheck(size);
     const result = memoryAddon!.ringAlloc(this.mem, size);
     if (result >= -1) return result;
+    this.throwLockStatus(result);
     throw result === Status.corrupt ? this.corrupt() : statusError(result, 'RingAllocator', 'size', size);
   }
 
   private static releaseNative(this: RingAllocator): number {
     const result = memoryAddon!.ringRelease(this.mem);
     if (result >= -1) return result;
+    this.throwLockStatus(result);
     throw result === Status.corrupt ? this.corrupt() : statusError(result, 'RingAllocator', 'release()', result);
   }
 }

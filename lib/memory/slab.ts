@@ -10,6 +10,7 @@
 import { describe, invalidRange, invalidType } from '../errors.js';
 import {
   type MemoryBackend,
+  CorruptAllocatorError,
   kAttach,
   openAllocatorBuffer,
   intOption,
@@ -186,12 +187,21 @@ export class SlabAllocator {
     return new RangeError(`Expected ${what} for offset but received ${describe(offset)}, which is already free (double free)`);
   }
 
+  private corrupt(): CorruptAllocatorError {
+    return new CorruptAllocatorError('SlabAllocator: the free list is corrupted (a head or link outside the slots)');
+  }
+
+  // The head and each link are read once and checked (an index below slots, or the end
+  // marker) before they are followed: a scribbled free list throws CorruptAllocatorError,
+  // never hands out an offset outside the slots.
   private static allocLocal(this: SlabAllocator): number {
     const i32 = this.i32;
     const head = i32[HEAD]!;
     const index = head & this.indexMask;
     if (index === this.indexMask) return -1;
-    i32[HEAD] = i32[NEXT + index]! | ((head + this.tagUnit) & this.tagMask);
+    const next = i32[NEXT + index]!;
+    if (index >= this.slots || (next !== this.indexMask && (next < 0 || next >= this.slots))) throw this.corrupt();
+    i32[HEAD] = next | ((head + this.tagUnit) & this.tagMask);
     i32[NEXT + index] = ALLOCATED;
     return this.dataOffset + index * this.stride;
   }
@@ -217,8 +227,16 @@ export class SlabAllocator {
     for (;;) {
       const index = head & mask;
       if (index === mask) return -1;
+      if (index >= this.slots) throw this.corrupt();
       // May be stale if another thread took `index` meanwhile; the tagged CAS then fails.
-      const next = i32[NEXT + index]! & mask;
+      const next = i32[NEXT + index]!;
+      if (next !== mask && (next < 0 || next >= this.slots)) {
+        // Stale (the slot was taken and is live, -2) or scribbled: the same head again means scribbled.
+        const again = Atomics.load(i32, HEAD);
+        if (again === head) throw this.corrupt();
+        head = again;
+        continue;
+      }
       const seen = Atomics.compareExchange(i32, HEAD, head, next | ((head + this.tagUnit) & this.tagMask));
       if (seen === head) {
         // Only this thread's own later free() (or one it hands the offset to) reads it.
@@ -248,6 +266,7 @@ export class SlabAllocator {
   private static allocNative(this: SlabAllocator): number {
     const result = memoryAddon!.slabAlloc(this.mem);
     if (result >= -1) return result;
+    if (result === Status.corrupt) throw this.corrupt();
     throw statusError(result, 'SlabAllocator', 'alloc()', result);
   }
 

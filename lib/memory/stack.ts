@@ -6,6 +6,7 @@
 import { invalidRange, invalidType } from '../errors.js';
 import {
   type MemoryBackend,
+  CorruptAllocatorError,
   kAttach,
   openAllocatorBuffer,
   intOption,
@@ -133,7 +134,7 @@ export class StackAllocator {
   stats(): StackStats {
     const top = this.mark();
     const hw = this.shared ? Atomics.load(this.i32, HIGH_WATER) : this.i32[HIGH_WATER]!;
-    return { bytes: this.bytes, used: top - this.dataOffset, free: this.end - top, highWater: hw - this.dataOffset };
+    return { bytes: this.bytes, used: top - this.dataOffset, free: this.end - top, highWater: Math.min(Math.max(hw - this.dataOffset, 0), this.bytes) };
   }
 
   private sizeCheck(size: number): void {
@@ -157,10 +158,17 @@ export class StackAllocator {
     return invalidRange('mark', `a mark at or below the current top (${top}); memory above it was already freed`, mark);
   }
 
+  // top is read once and checked (8-aligned, inside the data region) before use: a
+  // scribbled top throws CorruptAllocatorError, never hands out an offset outside.
+  private checkTop(top: number): number {
+    if (top >= this.dataOffset && top <= this.end && (top & 7) === 0) return top;
+    throw new CorruptAllocatorError(`StackAllocator: the top word holds ${top}, outside [${this.dataOffset}, ${this.end}] or misaligned (corrupted)`);
+  }
+
   private static allocLocal(this: StackAllocator, size: number): number {
     this.sizeCheck(size);
     const i32 = this.i32;
-    const top = i32[TOP]!;
+    const top = this.checkTop(i32[TOP]!);
     const moved = top + ((size + 7) & ~7);
     if (moved > this.end) return -1;
     i32[TOP] = moved;
@@ -173,7 +181,7 @@ export class StackAllocator {
     const i32 = this.i32;
     const need = (size + 7) & ~7;
     for (;;) {
-      const top = Atomics.load(i32, TOP);
+      const top = this.checkTop(Atomics.load(i32, TOP));
       const moved = top + need;
       if (moved > this.end) return -1;
       if (Atomics.compareExchange(i32, TOP, top, moved) === top) {
@@ -189,16 +197,16 @@ export class StackAllocator {
   }
 
   private static markLocal(this: StackAllocator): number {
-    return this.i32[TOP]!;
+    return this.checkTop(this.i32[TOP]!);
   }
 
   private static markShared(this: StackAllocator): number {
-    return Atomics.load(this.i32, TOP);
+    return this.checkTop(Atomics.load(this.i32, TOP));
   }
 
   private static resetLocal(this: StackAllocator, mark?: number): void {
     const to = this.markOf(mark);
-    const top = this.i32[TOP]!;
+    const top = this.checkTop(this.i32[TOP]!);
     if (to > top) throw this.aboveTop(to, top);
     this.i32[TOP] = to;
   }
@@ -206,7 +214,7 @@ export class StackAllocator {
   private static resetShared(this: StackAllocator, mark?: number): void {
     const to = this.markOf(mark);
     for (;;) {
-      const top = Atomics.load(this.i32, TOP);
+      const top = this.checkTop(Atomics.load(this.i32, TOP));
       if (to > top) throw this.aboveTop(to, top);
       if (Atomics.compareExchange(this.i32, TOP, top, to) === top) return;
     }
@@ -216,6 +224,7 @@ export class StackAllocator {
     this.sizeCheck(size);
     const result = memoryAddon!.stackAlloc(this.mem, size);
     if (result >= -1) return result;
+    if (result === Status.corrupt) this.checkTop(this.i32[TOP]!);
     throw statusError(result, 'StackAllocator', 'size', size);
   }
 
@@ -228,6 +237,7 @@ export class StackAllocator {
   private static resetNative(this: StackAllocator, mark?: number): void {
     const to = this.markOf(mark);
     const status = memoryAddon!.stackReset(this.mem, to);
+    if (status === Status.corrupt) this.checkTop(this.i32[TOP]!);
     if (status === Status.badArgument) throw this.aboveTop(to, this.i32[TOP]!);
     if (status !== Status.ok) throw statusError(status, 'StackAllocator', 'mark', mark);
   }

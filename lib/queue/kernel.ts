@@ -125,6 +125,14 @@ export function notifyWaiters(i32: Int32Array, side: Sleepers): void {
   Atomics.notify(i32, side);
 }
 
+/**
+ * The status a non-zero closed word means: Closed for 1 (what close() writes), Corrupt
+ * for anything else (a scribble). Called only off the hot path, when the word is not 0.
+ */
+export function closedStatus(word: number): number {
+  return word === 1 ? Status.Closed : Status.Corrupt;
+}
+
 /** Per-slot views for copying a whole slot out with one TypedArray.set, filled lazily. */
 export type SlotViews = (Uint8Array | undefined)[] | null;
 
@@ -183,7 +191,8 @@ export function checkBatch(lengths: Uint32Array, count: number, slotBytes: numbe
 // ---- SPSC (rigtorp SPSCQueue.h with cached indices) ----
 
 export function spscTryPush(i32: Int32Array, u8: Uint8Array, capacity: number, mask: number, stride: number, bytes: Uint8Array): number {
-  if (Atomics.load(i32, Word.Closed) !== 0) return Status.Closed;
+  const closed = Atomics.load(i32, Word.Closed);
+  if (closed !== 0) return closedStatus(closed);
   const tail = i32[Word.Tail]!;
   if ((tail - i32[Word.HeadCache]!) >>> 0 >= capacity) {
     const head = Atomics.load(i32, Word.Head);
@@ -224,7 +233,12 @@ export function spscTryPop(
   return len | wakeIfWaiting(i32, Sleepers.Producers);
 }
 
-/** Pushes the longest prefix of the (checked) batch that fits, with one index store. */
+/**
+ * Pushes the longest prefix of the (checked) batch that fits, with one index store.
+ * lengths may be shared memory another thread rewrites after the caller's check: each
+ * length is read once and checked again (at most slotBytes, inside data) before its
+ * copy; a bad one ends the batch there (BadBatch when it is the first).
+ */
 export function spscPushBatch(
   i32: Int32Array,
   u8: Uint8Array,
@@ -232,6 +246,7 @@ export function spscPushBatch(
   capacity: number,
   mask: number,
   stride: number,
+  slotBytes: number,
   data: Uint8Array,
   ddv: DataView,
   dataOffset: number,
@@ -239,7 +254,8 @@ export function spscPushBatch(
   lengthsOffset: number,
   count: number,
 ): number {
-  if (Atomics.load(i32, Word.Closed) !== 0) return Status.Closed;
+  const closed = Atomics.load(i32, Word.Closed);
+  if (closed !== 0) return closedStatus(closed);
   const tail = i32[Word.Tail]!;
   let used = (tail - i32[Word.HeadCache]!) >>> 0;
   if (used > capacity || capacity - used < count) {
@@ -248,10 +264,15 @@ export function spscPushBatch(
     used = (tail - head) >>> 0;
     if (used >= capacity) return 0;
   }
-  const n = Math.min(count, capacity - used);
+  let n = Math.min(count, capacity - used);
   let off = dataOffset;
   for (let i = 0; i < n; i++) {
     const len = lengths[lengthsOffset + i]!;
+    if (len > slotBytes || len > data.length - off) {
+      if (i === 0) return Status.BadBatch;
+      n = i;
+      break;
+    }
     const slot = Layout.DataOffset + ((tail + i) & mask) * stride;
     i32[(slot >> 2) + 1] = len;
     copyIn(u8, qdv, slot + Layout.SlotHeaderBytes, data, ddv, off, len);
@@ -303,7 +324,12 @@ export function spscPopBatch(
 
 // ---- MPMC (Vyukov's bounded queue, a sequence number per slot) ----
 
-/** Claims a slot and publishes len bytes of src from off (all of src when sdv is null); false when full. */
+/**
+ * Claims a slot and publishes len bytes of src from off (all of src when sdv is null):
+ * Pushed, Full, or Corrupt. A slot whose seq is ahead of pos was claimed at pos, so the
+ * tail has moved on by the time that seq is seen: the same tail again means the words
+ * were scribbled on, and the loop stops instead of spinning.
+ */
 export function mpmcPushOne(
   i32: Int32Array,
   u8: Uint8Array,
@@ -314,7 +340,7 @@ export function mpmcPushOne(
   sdv: DataView | null,
   off: number,
   len: number,
-): boolean {
+): number {
   let pos = Atomics.load(i32, Word.Tail);
   let slot = 0;
   for (;;) {
@@ -325,16 +351,18 @@ export function mpmcPushOne(
       if (seen === pos) break;
       pos = seen;
     } else if (dif < 0) {
-      return false;
+      return Status.Full;
     } else {
-      pos = Atomics.load(i32, Word.Tail);
+      const again = Atomics.load(i32, Word.Tail);
+      if (again === pos) return Status.Corrupt;
+      pos = again;
     }
   }
   i32[(slot >> 2) + 1] = len;
   if (sdv === null) u8.set(src, slot + Layout.SlotHeaderBytes);
   else copyIn(u8, qdv, slot + Layout.SlotHeaderBytes, src, sdv, off, len);
   Atomics.store(i32, slot >> 2, (pos + 1) | 0);
-  return true;
+  return Status.Pushed;
 }
 
 /** Claims the next full slot and copies it into out at outOff: bytes, Empty, or Corrupt (slot still released). */
@@ -361,7 +389,10 @@ export function mpmcPopOne(
     } else if (dif < 0) {
       return Status.Empty;
     } else {
-      pos = Atomics.load(i32, Word.Head);
+      // As in mpmcPushOne: the same head again means a scribbled seq or head.
+      const again = Atomics.load(i32, Word.Head);
+      if (again === pos) return Status.Corrupt;
+      pos = again;
     }
   }
   const len = i32[(slot >> 2) + 1]!;
@@ -372,8 +403,10 @@ export function mpmcPopOne(
 }
 
 export function mpmcTryPush(i32: Int32Array, u8: Uint8Array, qdv: DataView, mask: number, stride: number, bytes: Uint8Array): number {
-  if (Atomics.load(i32, Word.Closed) !== 0) return Status.Closed;
-  if (!mpmcPushOne(i32, u8, qdv, mask, stride, bytes, null, 0, bytes.length)) return Status.Full;
+  const closed = Atomics.load(i32, Word.Closed);
+  if (closed !== 0) return closedStatus(closed);
+  const pushed = mpmcPushOne(i32, u8, qdv, mask, stride, bytes, null, 0, bytes.length);
+  if (pushed !== Status.Pushed) return pushed;
   return Status.Pushed | wakeIfWaiting(i32, Sleepers.Consumers);
 }
 
@@ -392,7 +425,7 @@ export function mpmcTryPop(
   return len | wakeIfWaiting(i32, Sleepers.Producers);
 }
 
-/** Same signature as spscPushBatch (capacity unused), so a caller picks one once. */
+/** Same signature as spscPushBatch (capacity unused), so a caller picks one once; each length is read once and checked as there. */
 export function mpmcPushBatch(
   i32: Int32Array,
   u8: Uint8Array,
@@ -400,6 +433,7 @@ export function mpmcPushBatch(
   _capacity: number,
   mask: number,
   stride: number,
+  slotBytes: number,
   data: Uint8Array,
   ddv: DataView,
   dataOffset: number,
@@ -407,15 +441,22 @@ export function mpmcPushBatch(
   lengthsOffset: number,
   count: number,
 ): number {
-  if (Atomics.load(i32, Word.Closed) !== 0) return Status.Closed;
+  const closed = Atomics.load(i32, Word.Closed);
+  if (closed !== 0) return closedStatus(closed);
   let off = dataOffset;
   let n = 0;
+  let last: number = Status.Pushed;
   for (; n < count; n++) {
     const len = lengths[lengthsOffset + n]!;
-    if (!mpmcPushOne(i32, u8, qdv, mask, stride, data, ddv, off, len)) break;
+    if (len > slotBytes || len > data.length - off) {
+      last = Status.BadBatch;
+      break;
+    }
+    last = mpmcPushOne(i32, u8, qdv, mask, stride, data, ddv, off, len);
+    if (last !== Status.Pushed) break;
     off += len;
   }
-  if (n === 0) return 0;
+  if (n === 0) return last < 0 ? last : 0;
   return n | wakeIfWaiting(i32, Sleepers.Consumers);
 }
 
@@ -448,6 +489,9 @@ export function mpmcPopBatch(
   return n | wakeIfWaiting(i32, Sleepers.Producers);
 }
 
+/** A paced or blocked replay sleeps at most this long before it looks at closed again (replay.hpp kReplaySliceMs). */
+export const kReplaySliceMs = 10;
+
 /** Outcome of a replay, as the native replayer reports it too. */
 export interface ReplayOutcome {
   pushed: number;
@@ -470,6 +514,17 @@ export function replayLoop(buffer: SharedArrayBuffer, data: Uint8Array, lengths:
   const capacity = i32[Word.Capacity]!;
   const mask = capacity - 1;
   const stride = i32[Word.SlotStride]!;
+  const slotBytes = i32[Word.SlotBytes]!;
+  // Read once and checked here: the replayer never looks at the header again.
+  const fits =
+    capacity >= Layout.MinCapacity &&
+    capacity <= Layout.MaxCapacity &&
+    (capacity & mask) === 0 &&
+    slotBytes >= 1 &&
+    slotBytes <= Layout.MaxSlotBytes &&
+    stride === Layout.SlotHeaderBytes + ((slotBytes + 7) & ~7) &&
+    Layout.DataOffset + capacity * stride <= buffer.byteLength;
+  if (!fits) return { pushed: 0, elapsedMs: 0, status: Status.BadQueue };
   const pushBatch = i32[Word.Kind] === Layout.KindSpsc ? spscPushBatch : mpmcPushBatch;
   const count = lengths.length;
   const paced = ratePerSec > 0;
@@ -481,18 +536,27 @@ export function replayLoop(buffer: SharedArrayBuffer, data: Uint8Array, lengths:
   let spins = 0;
   while (i < count) {
     if (paced) {
+      // Sleeps in slices, looking at closed after each: a slow rate never outlives close().
       const due = start + i * msPerFrame;
+      let closed = 0;
       for (let left = due - performance.now(); left > 0; left = due - performance.now()) {
-        if (left > 1) Atomics.wait(sleeper, 0, 0, left - 0.5);
+        closed = Atomics.load(i32, Word.Closed);
+        if (closed !== 0) break;
+        if (left > 1) Atomics.wait(sleeper, 0, 0, Math.min(left - 0.5, kReplaySliceMs));
+      }
+      if (closed !== 0) {
+        status = closedStatus(closed);
+        break;
       }
     }
     const want = paced ? 1 : Math.min(64, count - i);
-    let result = pushBatch(i32, u8, qdv, capacity, mask, stride, data, ddv, offset, lengths, i, want);
+    let result = pushBatch(i32, u8, qdv, capacity, mask, stride, slotBytes, data, ddv, offset, lengths, i, want);
     if (result === 0 && ++spins > 64) {
-      // Full: sleep until a consumer frees a slot (it notifies only when it finds the flag).
+      // Full: sleep until a consumer frees a slot (it notifies only when it finds the flag),
+      // or a slice has passed: close() notifies too, but a bound costs nothing here.
       const seq = prepareToSleep(i32, Sleepers.Producers);
-      result = pushBatch(i32, u8, qdv, capacity, mask, stride, data, ddv, offset, lengths, i, want);
-      if (result === 0) Atomics.wait(i32, Sleepers.Producers, seq);
+      result = pushBatch(i32, u8, qdv, capacity, mask, stride, slotBytes, data, ddv, offset, lengths, i, want);
+      if (result === 0) Atomics.wait(i32, Sleepers.Producers, seq, kReplaySliceMs);
     }
     if (result < 0) {
       status = result;

@@ -172,6 +172,10 @@ export function throwBadBatch(data: Uint8Array, lengths: Uint32Array, count: num
   if (bad >= 0 && bad < count) throw invalidRange(`lengths[${bad}]`, `at most ${slotBytes} bytes (slotBytes)`, lengths[bad]);
   let total = 0;
   for (let i = 0; i < count; i++) total += lengths[i]!;
+  if (total <= data.length) {
+    // Checked fine, then read as bad: another thread rewrote lengths during the call.
+    throw invalidRange('lengths', 'lengths no other thread rewrites during pushBatch (one changed while it was being copied)', lengths);
+  }
   throw invalidRange('data', `at least ${total} bytes (the sum of the first ${count} lengths)`, data);
 }
 
@@ -490,7 +494,8 @@ export abstract class SharedQueue {
         return new QueueClosedError();
       case Status.Corrupt:
         return new QueueCorruptError(
-          `A slot of this queue holds a length larger than slotBytes (${this.slotBytes}): something other than this library wrote into its SharedArrayBuffer`,
+          `This queue's SharedArrayBuffer holds words this library never writes (a slot length above slotBytes (${this.slotBytes}), ` +
+            'a slot sequence out of step with its index, or a closed word other than 0 or 1): something else wrote into it',
         );
       case Status.BadQueue:
         return new QueueCorruptError('The native queue core refused this buffer: its header no longer describes a valid queue');

@@ -92,7 +92,8 @@ export class SpscQueue extends SharedQueue {
   protected tsPushBatch(data: Uint8Array, lengths: Uint32Array, count?: number): number {
     const n = this.checkPushBatch(data, lengths, count);
     if (checkBatch(lengths, n, this.slotBytes, data.length) !== -1) throwBadBatch(data, lengths, n, this.slotBytes);
-    const r = spscPushBatch(this.i32, this.u8, this.qdv, this.capacity, this.mask, this.stride, data, this.dataView(data), 0, lengths, 0, n);
+    const r = spscPushBatch(this.i32, this.u8, this.qdv, this.capacity, this.mask, this.stride, this.slotBytes, data, this.dataView(data), 0, lengths, 0, n);
+    if (r === Status.BadBatch) throwBadBatch(data, lengths, n, this.slotBytes);
     return r >= 0 && r < Status.WakeBit ? r : this.afterPush(r);
   }
 

@@ -2,6 +2,7 @@
 // build type and report file:line, in the spirit of rigtorp's SPSCQueueTest.cpp.
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 
@@ -23,3 +24,20 @@
       std::abort();                                                                              \
     }                                                                                            \
   } while (0)
+
+// xorshift32, for the tests that scribble on shared memory: a scribbled word is half the
+// time small (near valid indices, sizes and offsets, so checks past the first are
+// reached) and half the time anything.
+struct Scribbles {
+  uint32_t x;
+  uint32_t next() {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return x;
+  }
+  uint32_t word() {
+    const uint32_t r = next();
+    return (r & 1) != 0 ? r : (r >> 20);
+  }
+};

@@ -4,6 +4,7 @@
 // input and corrupted buffers answered with a Status, never a crash.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -426,6 +427,199 @@ void test_generic_format() {
   CHECK_EQ(st(validate(buf.bytes.get() + 4, buf.len - 4, Kind::stack)), st(Status::bad_header));
 }
 
+// ---- issue 12: shared memory is hostile ----
+
+// Writes pseudo-random words (relaxed atomics: wrong, never torn) over [base, base + len)
+// until stop; half small (near valid indices and sizes), half anything.
+void scribble(std::byte* base, std::size_t len, uint32_t seed, const std::atomic<bool>& stop) {
+  auto* words = reinterpret_cast<uint32_t*>(base);
+  const std::size_t n = len / 4;
+  Scribbles rng{seed};
+  while (!stop.load(std::memory_order_relaxed)) store_word(words + rng.next() % n, rng.word());
+}
+
+// A buddy whose free-list links were scribbled: attach still works (the header is fine)
+// and every call answers corrupt, never touching memory past the buffer (exact size: ASan
+// would see a stray byte).
+void test_buddy_scribbled_links() {
+  const Geometry g = buddy_geometry(4096, 64);
+  Buffer buf(g.total_bytes);
+  auto b = Buddy::format(buf.bytes.get(), buf.len, 4096, 64, true);
+  CHECK(b.has_value());
+  const int32_t a0 = b->alloc(64);
+  const int32_t a1 = b->alloc(64);
+  CHECK(b->alloc(256) > 0);
+  CHECK_EQ(st(b->free(a0)), st(Status::ok));
+  for (const int32_t fill : {0x7ffffff0, -100000, 1 << 24}) {
+    auto* links = reinterpret_cast<int32_t*>(buf.bytes.get() + g.array1);
+    std::fill(links, links + 2 * (g.data_offset - g.array1) / 8, fill);
+    auto attached = Buddy::attach(buf.bytes.get(), buf.len);
+    CHECK(attached.has_value());
+    for (int i = 0; i < 8; ++i) {
+      const int32_t r = attached->alloc(64);
+      CHECK(r == st(Status::corrupt) || r == -1 || (r >= static_cast<int32_t>(g.data_offset) && r + 64 <= static_cast<int32_t>(g.total_bytes)));
+    }
+    const Status f = attached->free(a1);
+    CHECK(f == Status::corrupt || f == Status::ok || f == Status::double_free || f == Status::foreign);
+  }
+  // A meta byte claiming an order past maxOrder, or a free head out of range.
+  auto* meta = reinterpret_cast<uint8_t*>(buf.bytes.get() + g.array0);
+  meta[(a1 - g.data_offset) / 64] = BuddyLayout::kUsed | 40;
+  auto attached = Buddy::attach(buf.bytes.get(), buf.len);
+  CHECK_EQ(attached->block_size(a1), st(Status::corrupt));
+  CHECK_EQ(st(attached->free(a1)), st(Status::corrupt));
+  reinterpret_cast<int32_t*>(buf.bytes.get() + BuddyLayout::kFreeHeads)[0] = 1 << 20;
+  reinterpret_cast<int32_t*>(buf.bytes.get() + BuddyLayout::kAvail)[0] = -1;
+  CHECK_EQ(attached->alloc(1), st(Status::corrupt));
+}
+
+// A ring whose head is bytes - 1 used to write its skip record 7 bytes past the end.
+void test_ring_bad_head() {
+  const Geometry g = ring_geometry(1024);
+  Buffer buf(g.total_bytes);
+  auto r = Ring::format(buf.bytes.get(), buf.len, 1024, true);
+  for (int i = 0; i < 6; ++i) CHECK(r->alloc(100) > 0);
+  CHECK(r->release() > 0);
+  CHECK(r->release() > 0);
+  auto* head = reinterpret_cast<uint32_t*>(buf.bytes.get() + RingLayout::kHead);
+  auto* tail = reinterpret_cast<uint32_t*>(buf.bytes.get() + RingLayout::kTail);
+  *head = 1024 - 1;
+  CHECK_EQ(r->alloc(100), st(Status::corrupt));
+  *head = 0xfffffff8u;
+  CHECK_EQ(r->alloc(8), st(Status::corrupt));
+  *head = 672;
+  *tail = 1021;
+  CHECK_EQ(r->release(), st(Status::corrupt));
+  CHECK_EQ(r->oldest(), st(Status::corrupt));
+  CHECK_EQ(st(r->free(g.data_offset + 8)), st(Status::corrupt));
+}
+
+// A lock word left held: lock_timeout after the header's bound, corrupt for a value that
+// is no lock state; both quickly, and the allocator works again once the word is free.
+void test_lock_bounds() {
+  const Geometry g = buddy_geometry(4096, 64);
+  Buffer buf(g.total_bytes);
+  CHECK(Buddy::format(buf.bytes.get(), buf.len, 4096, 64, true).has_value());
+  reinterpret_cast<Header*>(buf.bytes.get())->lock_timeout_ms = 20;
+  auto b = Buddy::attach(buf.bytes.get(), buf.len);
+  auto* lock = reinterpret_cast<int32_t*>(buf.bytes.get() + BuddyLayout::kLock);
+  *lock = 1;
+  const auto start = std::chrono::steady_clock::now();
+  CHECK_EQ(b->alloc(64), st(Status::lock_timeout));
+  CHECK_EQ(st(b->free(static_cast<int32_t>(g.data_offset))), st(Status::lock_timeout));
+  BuddyStats s{};
+  CHECK_EQ(st(b->stats(&s)), st(Status::lock_timeout));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+  *lock = 7;
+  CHECK_EQ(b->alloc(64), st(Status::corrupt));
+  *lock = 0;
+  CHECK_EQ(b->alloc(64), static_cast<int32_t>(g.data_offset));
+
+  const Geometry rg = ring_geometry(256);
+  Buffer rbuf(rg.total_bytes);
+  CHECK(Ring::format(rbuf.bytes.get(), rbuf.len, 256, true).has_value());
+  reinterpret_cast<Header*>(rbuf.bytes.get())->lock_timeout_ms = 20;
+  auto r = Ring::attach(rbuf.bytes.get(), rbuf.len);
+  *reinterpret_cast<int32_t*>(rbuf.bytes.get() + RingLayout::kLock) = 2;
+  CHECK_EQ(r->alloc(8), st(Status::lock_timeout));
+  CHECK_EQ(r->release(), st(Status::lock_timeout));
+  // A header bound past the maximum is clamped, not trusted.
+  Header h = read_header(rbuf.bytes.get());
+  h.lock_timeout_ms = 0xffffffffu;
+  CHECK_EQ(lock_timeout_ms(h), kMaxLockTimeoutMs);
+}
+
+// A thread scribbling every byte of a shared allocator (header included) while this one
+// calls it the way the binding does (attach per call): every answer is an in-range
+// offset or a status, and nothing outside the exact-size buffer is touched.
+template <class Run>
+void scribbled(std::byte* base, std::size_t len, uint32_t seed, Run run) {
+  std::atomic<bool> stop{false};
+  std::thread writer([&] { scribble(base, len, seed, stop); });
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(150);
+  for (uint32_t i = 0; std::chrono::steady_clock::now() < until; ++i) run(i);
+  stop.store(true);
+  writer.join();
+}
+
+bool in_range(int32_t r, const Geometry& g, uint32_t size) {
+  return r == -1 || (r < -1 && r >= st(Status::lock_timeout)) ||
+         (r >= static_cast<int32_t>(g.data_offset) && static_cast<uint64_t>(r) + size <= g.total_bytes);
+}
+
+void test_scribbled_allocators() {
+  {
+    const Geometry g = slab_geometry(24, 32);
+    Buffer buf(g.total_bytes);
+    CHECK(Slab::format(buf.bytes.get(), buf.len, 24, 32, true).has_value());
+    std::vector<int32_t> live;
+    scribbled(buf.bytes.get(), buf.len, 11, [&](uint32_t i) {
+      auto s = Slab::attach(buf.bytes.get(), buf.len);
+      if (!s) return;
+      const int32_t r = s->alloc();
+      CHECK(in_range(r, g, 24));
+      if (r >= 0) live.push_back(r);
+      if (!live.empty() && i % 2 == 0) {
+        (void)s->free(live.back());
+        live.pop_back();
+      }
+    });
+  }
+  {
+    const Geometry g = buddy_geometry(4096, 32);
+    Buffer buf(g.total_bytes);
+    CHECK(Buddy::format(buf.bytes.get(), buf.len, 4096, 32, true).has_value());
+    reinterpret_cast<Header*>(buf.bytes.get())->lock_timeout_ms = 1;
+    std::vector<int32_t> live;
+    scribbled(buf.bytes.get(), buf.len, 22, [&](uint32_t i) {
+      auto b = Buddy::attach(buf.bytes.get(), buf.len);
+      if (!b) return;
+      const uint32_t size = 1 + i % 200;
+      const int32_t r = b->alloc(size);
+      CHECK(in_range(r, g, size));
+      if (r >= 0) live.push_back(r);
+      if (!live.empty() && i % 2 == 0) {
+        (void)b->free(live.back());
+        (void)b->block_size(live.back());
+        live.pop_back();
+      }
+      BuddyStats s{};
+      if (b->stats(&s) == Status::ok) CHECK(s.used <= s.bytes && s.largest_free_block <= s.bytes);
+    });
+  }
+  {
+    const Geometry g = ring_geometry(2048);
+    Buffer buf(g.total_bytes);
+    CHECK(Ring::format(buf.bytes.get(), buf.len, 2048, true).has_value());
+    reinterpret_cast<Header*>(buf.bytes.get())->lock_timeout_ms = 1;
+    scribbled(buf.bytes.get(), buf.len, 33, [&](uint32_t i) {
+      auto r = Ring::attach(buf.bytes.get(), buf.len);
+      if (!r) return;
+      const uint32_t size = 1 + i % 100;
+      const int32_t a = r->alloc(size);
+      CHECK(in_range(a, g, size));
+      if (i % 3 == 0) CHECK(in_range(r->release(), g, 0));
+      if (a >= 0) (void)r->size_of(a);
+    });
+  }
+  {
+    const Geometry g = stack_geometry(2048);
+    Buffer buf(g.total_bytes);
+    CHECK(Stack::format(buf.bytes.get(), buf.len, 2048, true).has_value());
+    scribbled(buf.bytes.get(), buf.len, 44, [&](uint32_t i) {
+      auto s = Stack::attach(buf.bytes.get(), buf.len);
+      if (!s) return;
+      const uint32_t size = 1 + i % 64;
+      CHECK(in_range(s->alloc(size), g, size));
+      const int32_t m = s->mark();
+      CHECK(in_range(m, g, 0) || m == static_cast<int32_t>(g.total_bytes));
+      if (i % 8 == 0) (void)s->reset(static_cast<int32_t>(g.data_offset));
+      const StackStats ss = s->stats();
+      CHECK(ss.used <= ss.bytes && ss.high_water <= ss.bytes);
+    });
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -442,6 +636,10 @@ int main() {
   test_stack();
   test_stack_threads();
   test_generic_format();
-  std::puts("memory_test: 13 groups passed");
+  test_buddy_scribbled_links();
+  test_ring_bad_head();
+  test_lock_bounds();
+  test_scribbled_allocators();
+  std::puts("memory_test: 17 groups passed (4 on scribbled or held shared memory)");
   return 0;
 }

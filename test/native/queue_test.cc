@@ -1,6 +1,7 @@
 // cpp/queue under sanitizers: the layout, single-thread semantics and bad input
 // (ASan/UBSan), index wrap-around, and millions of messages across threads with a
 // sequence and a checksum per producer (TSan).
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -520,6 +521,119 @@ void test_replay(uint32_t kind) {
   CHECK_EQ(r.pushed, 200u);
 }
 
+// ---- issue 12: shared memory is hostile ----
+
+// Writes pseudo-random words (relaxed atomics) into the queue's header and the seq and
+// length words of its slots (not the payloads, which the queue copies plainly) until stop.
+void scribble_queue(Buffer& buf, uint32_t capacity, uint32_t stride, uint32_t seed, const std::atomic<bool>& stop) {
+  auto* words = reinterpret_cast<uint32_t*>(buf.bytes.get());
+  Scribbles rng{seed};
+  while (!stop.load(std::memory_order_relaxed)) {
+    const uint32_t value = rng.word();
+    const uint32_t pick = rng.next();
+    const std::size_t word = (pick & 1) != 0
+                                 ? (pick >> 1) % (kDataOffset / 4)
+                                 : (kDataOffset + std::size_t{(pick >> 1) % capacity} * stride) / 4 + ((pick >> 8) & 1);
+    std::atomic_ref<uint32_t>(words[word]).store(value, std::memory_order_relaxed);
+  }
+}
+
+bool allowed(int32_t r, uint32_t slot_bytes) {
+  const int32_t v = r >= kWakeBit ? r - kWakeBit : r;
+  return (v >= 0 && static_cast<uint32_t>(v) <= std::max(slot_bytes, 16u)) || v == kEmpty || v == kClosed ||
+         v == kBadQueue || v == kCorrupt || v == kBadBatch || v == kOutTooSmall;
+}
+
+// A thread scribbling the header, indices and slot words while this one pushes and pops
+// (attaching per call, as the bindings do): every answer is a count, a length at most
+// slot_bytes, or a status, and nothing past the exact-size buffer is touched (ASan).
+template <class Queue>
+void test_scribbled(uint32_t kind) {
+  constexpr uint32_t kCap = 16, kSlot = 24;
+  Buffer buf(kind, kCap, kSlot);
+  std::atomic<bool> stop{false};
+  std::thread writer([&] { scribble_queue(buf, kCap, slot_stride_for(kSlot), kind * 97, stop); });
+  uint8_t msg[kSlot] = {1, 2, 3};
+  uint8_t data[4 * kSlot] = {};
+  const uint32_t lengths[4] = {kSlot, 1, 0, kSlot};
+  std::vector<uint8_t> out(16 * kSlot);
+  uint32_t out_lengths[16];
+  uint64_t corrupt = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(150);
+  while (std::chrono::steady_clock::now() < until) {
+    Queue q;
+    if (q.attach(buf.bytes.get(), buf.size) != 0) {
+      ++corrupt;
+      continue;
+    }
+    CHECK(allowed(q.try_push(msg, kSlot), kSlot));
+    const int32_t popped = q.try_pop(out.data(), kSlot);
+    CHECK(allowed(popped, kSlot));
+    CHECK(allowed(q.push_batch(data, sizeof data, lengths, 4), kSlot));
+    const int32_t n = q.pop_batch(out.data(), out.size(), out_lengths, 16);
+    CHECK(allowed(n, kSlot));
+    for (int32_t k = 0; k < (n >= kWakeBit ? n - kWakeBit : n); ++k) CHECK(out_lengths[k] <= kSlot);
+    corrupt += popped == kCorrupt || n == kCorrupt;
+  }
+  stop.store(true);
+  writer.join();
+  CHECK(corrupt > 0);
+}
+
+// lengths[] in shared memory rewritten by another thread while push_batch copies: each
+// length is read once and checked, so nothing longer than a slot is ever copied.
+template <class Queue>
+void test_batch_lengths_rewritten(uint32_t kind) {
+  constexpr uint32_t kCap = 16, kSlot = 64;
+  Buffer buf(kind, kCap, kSlot);
+  std::vector<uint32_t> lengths(8, 8);
+  std::vector<uint8_t> data(8 * kSlot, 7);
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    uint32_t x = 12345;
+    while (!stop.load(std::memory_order_relaxed)) {
+      x = x * 1103515245u + 12345u;
+      std::atomic_ref<uint32_t>(lengths[x % 8]).store((x & 0x100) != 0 ? (1u << 30) : (x >> 26), std::memory_order_relaxed);
+    }
+  });
+  std::vector<uint8_t> out(kCap * kSlot);
+  uint32_t out_lengths[kCap];
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(150);
+  while (std::chrono::steady_clock::now() < until) {
+    Queue q;
+    CHECK_EQ(q.attach(buf.bytes.get(), buf.size), 0);
+    const int32_t r = q.push_batch(data.data(), data.size(), lengths.data(), 8);
+    CHECK(r == kBadBatch || (r & ~kWakeBit) <= 8);
+    const int32_t n = q.pop_batch(out.data(), out.size(), out_lengths, kCap) & ~kWakeBit;
+    for (int32_t k = 0; k < n; ++k) CHECK(out_lengths[k] <= kSlot);
+  }
+  stop.store(true);
+  writer.join();
+}
+
+// A paced replay at 1e-6 frames per second: the first frame goes at once, the next is
+// due in 11.6 days; close() ends the wait within a slice (kReplaySliceMs).
+void test_replay_paced_close(uint32_t kind) {
+  Buffer buf(kind, 8, 8);
+  const uint8_t data[12] = {};
+  const uint32_t lengths[3] = {4, 4, 4};
+  ReplayFrames frames{data, sizeof data, lengths, 3};
+  ReplayOptions options;
+  options.rate_per_sec = 1e-6;
+  ReplayResult result;
+  std::thread t([&] { result = replay_frames(buf.bytes.get(), buf.size, frames, options); });
+  QueueBase q;
+  CHECK_EQ(q.attach(buf.bytes.get(), buf.size, 0), 0);
+  for (int i = 0; i < 10000 && q.size() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  CHECK_EQ(q.size(), 1u);
+  const auto closed_at = std::chrono::steady_clock::now();
+  q.close();
+  t.join();
+  CHECK(std::chrono::steady_clock::now() - closed_at < std::chrono::seconds(2));
+  CHECK_EQ(result.status, kClosed);
+  CHECK_EQ(result.pushed, 1u);
+}
+
 }  // namespace
 
 int main() {
@@ -536,6 +650,12 @@ int main() {
   run_sleepers<MpmcQueue>(kKindMpmc, 16, 2, 2, 250000);
   test_replay(kKindSpsc);
   test_replay(kKindMpmc);
-  std::puts("queue_test: 13 groups passed, 8.6M messages across threads (1M with futex sleeps)");
+  test_scribbled<SpscQueue>(kKindSpsc);
+  test_scribbled<MpmcQueue>(kKindMpmc);
+  test_batch_lengths_rewritten<SpscQueue>(kKindSpsc);
+  test_batch_lengths_rewritten<MpmcQueue>(kKindMpmc);
+  test_replay_paced_close(kKindSpsc);
+  test_replay_paced_close(kKindMpmc);
+  std::puts("queue_test: 19 groups passed (6 on hostile shared memory), 8.6M messages across threads (1M with futex sleeps)");
   return 0;
 }
