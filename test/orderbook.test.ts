@@ -11,6 +11,7 @@ import {
   type SelfTradePrevention,
 } from '../lib/index.js';
 import { EngineModel, L2Model, type ModelReport } from './fixtures/orderbook-model.js';
+import { seeded } from './fixtures/seeded.js';
 
 const expectedBackend = process.env.ULTRA_PERF_BACKEND === 'native' ? 'native' : 'ts';
 /** The backends this project can run: both under native, only ts under ts. */
@@ -50,7 +51,7 @@ describe.runIf(cpuAddon !== null)('native boundary', () => {
     expect(() => l2.setBid()).toThrow(RangeError);
     v[8] = 1e300;
     expect(() => l2.setAsk()).toThrow(RangeError);
-    expect(l2.levels(0, Infinity, new Float64Array(4))).toBe(0);
+    expect(l2.levels(0, Infinity, new Float64Array(4), 0)).toBe(0);
     expect(l2.applyDeltas(new Float64Array(3), 5)).toBe(0); // count beyond the array: nothing read
     expect(l2.applyDeltas(new Int32Array(3) as unknown as Float64Array, 1)).toBe(0);
     const me = cpuAddon!.orderbookEngineCreate(1, 100, 1, 1, 0);
@@ -137,7 +138,7 @@ describe.each(backends)('OrderBook (%s core)', (backend) => {
     [100.005, 1, RangeError, /a price on the 0.01 tick grid for price but received 100.005/],
     [Number.NaN, 1, RangeError, /a finite price for price but received NaN/],
     [Infinity, 1, RangeError, /for price but received Infinity/],
-    ['100', 1, TypeError, /for price but received "100"/],
+    ['100x', 1, TypeError, /for price but received "100x"/],
     [100, -1, RangeError, /a finite size >= 0 for size but received -1/],
     [100, Number.NaN, RangeError, /for size but received NaN/],
     [100, Infinity, RangeError, /for size but received Infinity/],
@@ -222,20 +223,32 @@ function l2Reads(book: OrderBook, probeQty: number, probePrice: number): unknown
   };
 }
 
+/**
+ * The average of n/f ticks at a tick of num/den, as the books define it: the level's own price
+ * when the quotient is whole, else (n * num) / (f * den).
+ */
+function modelRatio(n: number, f: number, num: number, den: number): number {
+  return n % f === 0 ? ((n / f) * num) / den : (n * num) / (f * den);
+}
+
 function l2ModelReads(m: L2Model, probeQty: number, probePrice: number): unknown {
   const px = (t: number): number => t / 100;
   const bids = m.levels(0);
   const asks = m.levels(1);
+  // Free sizes: ticks x size summed in doubles; a walk inside one level is that level's price.
   const vwap = (levels: [number, number][]): number => {
     let rem = probeQty;
     let acc = 0;
+    let used = 0;
     for (const [t, s] of levels) {
       if (!(rem > 0)) break;
       const take = Math.min(rem, s);
-      acc += px(t) * take;
+      acc += t * take;
       rem -= take;
+      used++;
     }
-    return rem > 0 ? Number.NaN : acc / probeQty;
+    if (rem > 0) return Number.NaN;
+    return used === 1 ? px(levels[0]![0]) : modelRatio(acc, probeQty, 1, 100);
   };
   const qty = (levels: [number, number][], buy: boolean): number => {
     let q = 0;
@@ -531,20 +544,18 @@ const engineOpArb: fc.Arbitrary<EngineOp> = fc.oneof(
 );
 
 function fromModel(r: ModelReport): ExecutionReport {
+  // Ticks x lots summed as integers, converted once (tick 0.5 = 5/10).
   let notional = 0;
   const fills = r.fills.map((f) => {
-    const price = f.ticks * kTick;
-    const quantity = f.lots * kLot;
-    notional += price * quantity;
-    return { makerOrderId: f.maker, takerOrderId: r.orderId, price, quantity };
+    notional += f.ticks * f.lots;
+    return { makerOrderId: f.maker, takerOrderId: r.orderId, price: f.ticks * kTick, quantity: f.lots * kLot };
   });
-  const filled = r.filledLots * kLot;
   const out: ExecutionReport = {
     orderId: r.orderId,
     status: r.status,
-    filledQuantity: filled,
+    filledQuantity: r.filledLots * kLot,
     remainingQuantity: r.remainingLots * kLot,
-    averagePrice: fills.length > 0 ? notional / filled : Number.NaN,
+    averagePrice: fills.length > 0 ? modelRatio(notional, r.filledLots, 5, 10) : Number.NaN,
     fills,
   };
   if (r.reject !== undefined) out.rejectReason = r.reject;
@@ -567,13 +578,16 @@ function engineReads(me: MatchingEngine): unknown {
 function modelReads(m: EngineModel): unknown {
   const bids = m.levels(0);
   const asks = m.levels(1);
-  let rem = 3;
+  // 3 = 12 lots, walked in ticks x lots.
+  let rem = 12;
   let acc = 0;
+  let used = 0;
   for (const [t, l] of asks) {
     if (!(rem > 0)) break;
-    const take = Math.min(rem, l * kLot);
-    acc += t * kTick * take;
+    const take = Math.min(rem, l);
+    acc += t * take;
     rem -= take;
+    used++;
   }
   const b = bids[0];
   const a = asks[0];
@@ -584,7 +598,7 @@ function modelReads(m: EngineModel): unknown {
     asks: asks.flatMap(([t, l]) => [t * kTick, l * kLot]),
     spread: a && b ? (a[0] - b[0]) * kTick : Number.NaN,
     crossed: false,
-    vwap: rem > 0 ? Number.NaN : acc / 3,
+    vwap: rem > 0 ? Number.NaN : used === 1 ? asks[0]![0] * kTick : modelRatio(acc, 12, 5, 10),
   };
 }
 
@@ -749,6 +763,220 @@ describe('MatchingEngine differential: every backend against a reference model a
         }
       }),
       { numRuns: 30 },
+    );
+  });
+});
+
+// ---- exact at every scale (issue 10, items 1, 2 and 6) ----
+
+/** The exact decimal k * step for a decimal step (as a string), e.g. (12801013632n, '1e-8') -> '128.01013632'. */
+function decimalOf(k: bigint, step: string): string {
+  const [mant, exp] = step.includes('e') ? step.split('e') : [step, '0'];
+  const [i, f = ''] = mant!.split('.');
+  const digits = f.length - Number(exp);
+  let n = k * BigInt(i! + f);
+  let scale = digits;
+  if (scale < 0) {
+    n *= 10n ** BigInt(-scale);
+    scale = 0;
+  }
+  const neg = n < 0n;
+  let s = (neg ? -n : n).toString().padStart(scale + 1, '0');
+  if (scale > 0) s = `${s.slice(0, s.length - scale)}.${s.slice(s.length - scale)}`;
+  return (neg ? '-' : '') + s;
+}
+
+const kSteps = ['0.01', '0.05', '0.25', '0.5', '5', '1e-4', '1e-8'] as const;
+/** Units drawn across every magnitude: an exponent, then a count below 2^exponent. */
+const unitsArb = (maxBits: number): fc.Arbitrary<bigint> =>
+  fc.integer({ min: 0, max: maxBits }).chain((bits) => fc.bigInt({ min: 0n, max: (1n << BigInt(bits)) - 1n }));
+
+describe.each(backends)('exact at every scale (%s core)', (backend) => {
+  it('accepts the on-grid values the issue names (ETH-BTC at 1e-8, 128.01013632 at lot 1e-8)', () => {
+    const me = new MatchingEngine({ symbol: 'ETH-BTC', tickSize: 1e-8, backend });
+    const a = me.submit({ side: 'buy', price: 0.05, quantity: 139.90599894 });
+    expect(a).toMatchObject({ status: 'new', remainingQuantity: 139.90599894 });
+    const b = me.submit({ side: 'buy', price: 75075.37698686, quantity: 1 });
+    expect(me.getOrder(b.orderId)).toMatchObject({ price: 75075.37698686, quantity: 1 });
+    expect(me.getOrder(a.orderId)).toMatchObject({ price: 0.05, quantity: 139.90599894 });
+    const t = me.submit({ side: 'sell', price: 0.05, quantity: 140.90599894 });
+    expect(t.fills.map((f) => [f.price, f.quantity])).toEqual([
+      [75075.37698686, 1],
+      [0.05, 139.90599894],
+    ]);
+    expect(t.filledQuantity).toBe(140.90599894);
+
+    const book = new OrderBook({ symbol: 'X', tickSize: 0.01, lotSize: 1e-8, backend });
+    book.updateBid(1, 128.01013632);
+    expect(book.bestBidSize()).toBe(128.01013632);
+    expect(book.snapshot().bids).toEqual([[1, 128.01013632]]);
+  });
+
+  it('accepts all 20,000 sizes with 8 decimals between 1 and 1,000 at lot 1e-8, and prints them back', () => {
+    const book = new OrderBook({ symbol: 'X', tickSize: 0.01, lotSize: 1e-8, backend });
+    const me = new MatchingEngine({ symbol: 'X', tickSize: 0.01, backend });
+    const rand = seeded(10);
+    const deltas = new Float64Array(3 * 20_000);
+    let refusedBefore = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const k = 100_000_000 + Math.floor(rand() * 99_900_000_000); // [1, 1000) in lots of 1e-8
+      const text = `${Math.floor(k / 1e8)}.${String(k % 1e8).padStart(8, '0')}`;
+      const v = Number(text);
+      // The old absolute tolerance (1e-6 of a lot) refused about one in ten of these.
+      if (Math.abs(v * 1e8 - Math.round(v * 1e8)) > 1e-6) refusedBefore++;
+      book.updateBid(1, v);
+      expect(String(book.bestBidSize())).toBe(String(v));
+      book.updateAsk(2, text);
+      expect(book.bestAskSize()).toBe(v);
+      const r = me.submit({ side: 'buy', price: 1, quantity: v });
+      expect(String(r.remainingQuantity)).toBe(String(v));
+      expect(me.cancel(r.orderId)).toBe(true);
+      deltas.set([0, 1 + (i % 500) / 100, v], 3 * i);
+    }
+    expect(refusedBefore).toBeGreaterThan(1000);
+    expect(book.applyDeltas(deltas)).toBe(20_000);
+  });
+
+  it.each(kSteps)('accepts the double nearest any k x %s within the range and reads it back', (step) => {
+    const s = Number(step);
+    const book = new OrderBook({ symbol: 'X', tickSize: s, lotSize: s, backend });
+    const me = new MatchingEngine({ symbol: 'X', tickSize: s, lotSize: s, backend });
+    fc.assert(
+      fc.property(unitsArb(63), unitsArb(53), fc.boolean(), (drawn, ticks, neg) => {
+        const t = ticks > 9007199254740991n ? 9007199254740991n : ticks;
+        const lots = drawn === 0n ? 1n : drawn;
+        const priceText = decimalOf(neg ? -t : t, step);
+        const sizeText = decimalOf(lots > 9223372036854775807n ? 9223372036854775807n : lots, step);
+        const price = Number(priceText);
+        const size = Number(sizeText);
+        // Strings and bigints are exact at every magnitude.
+        book.updateBid(priceText, sizeText);
+        expect(book.bestBidPrice()).toBe(price);
+        expect(book.bestBidSize()).toBe(size);
+        book.clear();
+        book.updateBid(neg ? -t : t, lots);
+        expect([book.bestBidPrice(), book.bestBidSize()]).toEqual([price, size]);
+        book.clear();
+        // A number is exact where doubles are denser than steps (|units| <= 2^50); beyond, it is
+        // accepted and lands on a unit within an ulp of it, except that the double nearest a
+        // value next to the limit may be past it (then the limit's RangeError; use a string).
+        if (t > (1n << 52n) || lots > (1n << 62n)) {
+          try {
+            book.updateBid(price, size);
+          } catch (e) {
+            expect(String(e)).toMatch(/which is beyond the largest/);
+            return;
+          }
+        } else book.updateBid(price, size);
+        const near = (got: number, want: number): boolean => got === want || Math.abs(got - want) <= Math.abs(want) * 2 ** -51;
+        if (t <= 1n << 50n) expect(book.bestBidPrice()).toBe(price);
+        else expect(near(book.bestBidPrice(), price)).toBe(true);
+        if (lots <= 1n << 50n) expect(book.bestBidSize()).toBe(size);
+        else expect(near(book.bestBidSize(), size)).toBe(true);
+        book.clear();
+        const r = me.submit({ side: 'buy', price: priceText, quantity: lots });
+        expect(r.remainingQuantity).toBe(size);
+        expect(me.getOrder(r.orderId)).toMatchObject({ price, quantity: size });
+        expect(me.avgPriceForQuantity('sell', sizeText)).toBe(price);
+        expect(me.quantityForPrice('sell', priceText)).toBe(size);
+        expect(me.cancel(r.orderId)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('parses decimal strings exactly and names a bad one', () => {
+    const me = new MatchingEngine({ symbol: 'X', tickSize: 0.01, backend });
+    const r = me.submit({ side: 'buy', price: '100.10', quantity: '139.90599894' });
+    expect(me.getOrder(r.orderId)).toMatchObject({ price: 100.1, quantity: 139.90599894 });
+    expect(me.modify(r.orderId, { quantity: '0.00000001' })).toMatchObject({ remainingQuantity: 1e-8 });
+    expect(() => me.submit({ side: 'buy', price: '100.005', quantity: 1 })).toThrow(/a price on the 0.01 tick grid for order.price but received "100.005"/);
+    expect(() => me.submit({ side: 'buy', price: '1e2', quantity: 1 })).toThrow(TypeError);
+    expect(() => me.submit({ side: 'buy', price: 100, quantity: '1.000000001' })).toThrow(/1e-8 lot grid for order.quantity but received "1.000000001"/);
+    expect(() => me.submit({ side: 'buy', price: 100, quantity: 'abc' })).toThrow(/for order.quantity but received "abc"/);
+    expect(() => me.submit({ side: 'buy', price: 100, quantity: '-1' })).toThrow(/positive finite quantity for order.quantity/);
+    // A bigint is a count of ticks or lots.
+    const b = me.submit({ side: 'sell', price: 10_010n, quantity: 100_000_000n });
+    expect(b.fills).toEqual([{ makerOrderId: r.orderId, takerOrderId: b.orderId, price: 100.1, quantity: 1e-8 }]);
+    expect(me.getOrder(b.orderId)).toMatchObject({ price: 100.1, quantity: 0.99999999 });
+  });
+
+  it.each([
+    ['price 1e15 at tick 0.01', () => new OrderBook({ symbol: 'X', tickSize: 0.01, backend }).updateBid(1e15, 1), /within the largest, ±90071992547409.91 \(2\^53 - 1 ticks at tick size 0.01\), for price but received 1000000000000000, which is beyond the largest/],
+    ['price 2 ** 53 at tick 1', () => new MatchingEngine({ symbol: 'X', tickSize: 1, backend }).submit({ side: 'buy', price: 2 ** 53, quantity: 1 }), /within the largest, ±9007199254740991 .* for order.price but received 9007199254740992, which is beyond the largest/],
+    ['quantity past 2^63 - 1 lots at lot 1e-8', () => new MatchingEngine({ symbol: 'X', tickSize: 0.01, backend }).submit({ side: 'buy', price: 1, quantity: 1e11 }), /within the largest, 92233720368.54775807 \(2\^63 - 1 lots at lot size 1e-8\), for order.quantity but received 100000000000, which is beyond the largest/],
+    ['one lot past 2^63 - 1 as a bigint', () => new MatchingEngine({ symbol: 'X', tickSize: 0.01, backend }).submit({ side: 'buy', price: 1, quantity: 2n ** 63n }), /beyond the largest/],
+    ['one lot past as a string', () => new OrderBook({ symbol: 'X', tickSize: 0.01, lotSize: 1e-8, backend }).updateAsk(1, '92233720368.54775808'), /for size but received "92233720368.54775808", which is beyond the largest/],
+    ['a delta past the range', () => new OrderBook({ symbol: 'X', tickSize: 0.01, lotSize: 1e-8, backend }).applyDeltas(new Float64Array([0, 1, 1e11])), /for deltas\[2\] but received 100000000000, which is beyond the largest/],
+  ])('refuses %s with a RangeError that names the limit', (_name, call, message) => {
+    expect(call).toThrow(RangeError);
+    expect(call).toThrow(message);
+  });
+
+  it('holds quantities to 2^63 - 1 lots exactly, for an order, a level and filled sums', () => {
+    const me = new MatchingEngine({ symbol: 'MEME', tickSize: 0.01, backend });
+    // 1e8 at lot 1e-8 is 1e16 lots, past 2^53.
+    const a = me.submit({ side: 'sell', price: 1, quantity: 1e8 });
+    expect(a).toMatchObject({ status: 'new', remainingQuantity: 1e8 });
+    const b = me.submit({ side: 'sell', price: 1, quantity: '0.00000001' });
+    expect(me.bestAskSize()).toBe(100000000.00000001);
+    expect(me.quantityForPrice('buy', 1)).toBe(100000000.00000001);
+    const max = 9223372036854775807n;
+    const c = me.submit({ side: 'sell', price: 1.01, quantity: max });
+    expect(c.remainingQuantity).toBe(92233720368.54775807);
+    expect(me.submit({ side: 'sell', price: 1.01, quantity: 1n })).toMatchObject({ status: 'rejected', rejectReason: 'quantity-overflow', filledQuantity: 0 });
+    expect(me.modify(b.orderId, { price: 1.01 })).toMatchObject({ status: 'rejected', rejectReason: 'quantity-overflow' });
+    expect(me.getOrder(b.orderId)).toMatchObject({ price: 1, quantity: 1e-8 });
+    // Take 1e16 + 1 lots at 1 and 1 lot at 1.01: exact sums, average from ticks x lots.
+    const t = me.submit({ side: 'buy', price: 1.01, quantity: 10000000000000002n });
+    expect(t.fills.map((f) => f.quantity)).toEqual([1e8, 1e-8, 1e-8]);
+    expect(t.filledQuantity).toBe(100000000.00000002);
+    // (100 x (1e16 + 1) + 101) / (1e16 + 2) ticks = 1.000000000000000001 rounds to 1.
+    expect(t.averagePrice).toBe(1);
+    expect(me.getOrder(c.orderId)).toMatchObject({ quantity: 92233720368.54775806, filledQuantity: 1e-8 });
+    expect(me.avgPriceForQuantity('buy', '92233720368.54775806')).toBe(1.01);
+    expect(me.avgPriceForQuantity('buy', '92233720368.54775807')).toBeNaN();
+    const fok = me.submit({ side: 'buy', price: 1.01, quantity: max, timeInForce: 'FOK' });
+    expect(fok).toMatchObject({ status: 'cancelled', filledQuantity: 0 });
+    const L2 = new OrderBook({ symbol: 'X', tickSize: 0.01, lotSize: 1e-8, backend });
+    L2.updateBid(1, max);
+    expect(L2.bestBidSize()).toBe(92233720368.54775807);
+  });
+
+  it('averages one level, and one fill, to its own price (nautilus_trader L3 average price)', () => {
+    const book = new OrderBook({ symbol: 'X', tickSize: 0.001, lotSize: 1, backend });
+    book.updateAsk(0.886, 5);
+    expect(book.avgPriceForQuantity('buy', 5)).toBe(0.886);
+    const free = new OrderBook({ symbol: 'X', tickSize: 0.001, backend });
+    free.updateAsk(0.886, 5);
+    expect(free.avgPriceForQuantity('buy', 5)).toBe(0.886);
+    const me = new MatchingEngine({ symbol: 'X', tickSize: 0.001, backend });
+    me.submit({ side: 'sell', price: 0.029, quantity: 3.3 });
+    const r = me.submit({ side: 'buy', price: 0.029, quantity: 1.7 });
+    expect(r.averagePrice).toBe(0.029);
+    expect(me.avgPriceForQuantity('buy', 1.6)).toBe(0.029);
+  });
+
+  it('gives any single-fill trade its fill price and any single-level walk its level price', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...kSteps),
+        unitsArb(40).map((t) => t + 1n),
+        unitsArb(60).map((l) => l + 2n),
+        fc.bigInt({ min: 0n, max: 1n << 60n }),
+        (step, ticks, lots, part) => {
+          const me = new MatchingEngine({ symbol: 'X', tickSize: Number(step), lotSize: 1e-8, backend });
+          const price = Number(decimalOf(ticks, step));
+          me.submit({ side: 'sell', price: ticks, quantity: lots });
+          const take = 1n + (part % (lots - 1n));
+          expect(me.avgPriceForQuantity('buy', take)).toBe(price);
+          const r = me.submit({ side: 'buy', price, quantity: take });
+          expect(r.fills.length).toBe(1);
+          expect(r.averagePrice).toBe(r.fills[0]!.price);
+          expect(r.averagePrice).toBe(price);
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 });
