@@ -10,7 +10,7 @@ import {
   OrderBook,
   type SelfTradePrevention,
 } from '../lib/index.js';
-import { EngineModel, L2Model, type ModelReport } from './fixtures/orderbook-model.js';
+import { EngineModel, kModelMaxLots, L2Model, type ModelReport } from './fixtures/orderbook-model.js';
 import { seeded } from './fixtures/seeded.js';
 
 const expectedBackend = process.env.ULTRA_PERF_BACKEND === 'native' ? 'native' : 'ts';
@@ -508,54 +508,84 @@ describe.each(backends)('MatchingEngine (%s core)', (backend) => {
 
 // ---- engine differential ----
 
-type EngineOp =
-  | { kind: 'submit'; side: 0 | 1; market: boolean; ticks: number; lots: number; tif: 'GTC' | 'IOC' | 'FOK'; post: boolean; owner: number; client: number | undefined }
+/** Lots are numbers in the small-value streams and bigints at the range edges. */
+type EngineOp<L = number> =
+  | { kind: 'submit'; side: 0 | 1; market: boolean; ticks: number; lots: L; tif: 'GTC' | 'IOC' | 'FOK'; post: boolean; owner: number; client: number | undefined }
   | { kind: 'cancel'; pick: number }
-  | { kind: 'modify'; pick: number; ticks: number | undefined; lots: number | undefined };
+  | { kind: 'modify'; pick: number; ticks: number | undefined; lots: L | undefined };
 
 const kTick = 0.5;
 const kLot = 0.25;
 
-const engineOpArb: fc.Arbitrary<EngineOp> = fc.oneof(
-  {
-    weight: 10,
-    arbitrary: fc.record({
-      kind: fc.constant('submit' as const),
-      side: fc.constantFrom<0 | 1>(0, 1),
-      market: fc.integer({ min: 0, max: 19 }).map((n) => n === 0),
-      ticks: fc.integer({ min: 190, max: 215 }),
-      lots: fc.integer({ min: 1, max: 16 }),
-      tif: fc.constantFrom<'GTC' | 'IOC' | 'FOK'>('GTC', 'GTC', 'GTC', 'GTC', 'IOC', 'FOK'),
-      post: fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
-      owner: fc.integer({ min: 0, max: 3 }),
-      client: fc.option(fc.integer({ min: -5, max: 5 }), { nil: undefined }),
-    }),
-  },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('cancel' as const), pick: fc.nat() }) },
-  {
-    weight: 4,
-    arbitrary: fc.record({
-      kind: fc.constant('modify' as const),
-      pick: fc.nat(),
-      ticks: fc.option(fc.integer({ min: 190, max: 215 }), { nil: undefined }),
-      lots: fc.option(fc.integer({ min: 0, max: 16 }), { nil: undefined }),
-    }),
-  },
+/** Streams of submits, cancels and modifies over the given ticks and lots (modifies may also send modLots). */
+function engineOps<L>(ticks: fc.Arbitrary<number>, lots: fc.Arbitrary<L>, modLots: fc.Arbitrary<L>): fc.Arbitrary<EngineOp<L>> {
+  return fc.oneof(
+    {
+      weight: 10,
+      arbitrary: fc.record({
+        kind: fc.constant('submit' as const),
+        side: fc.constantFrom<0 | 1>(0, 1),
+        market: fc.integer({ min: 0, max: 19 }).map((n) => n === 0),
+        ticks,
+        lots,
+        tif: fc.constantFrom<'GTC' | 'IOC' | 'FOK'>('GTC', 'GTC', 'GTC', 'GTC', 'IOC', 'FOK'),
+        post: fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
+        owner: fc.integer({ min: 0, max: 3 }),
+        client: fc.option(fc.integer({ min: -5, max: 5 }), { nil: undefined }),
+      }),
+    },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('cancel' as const), pick: fc.nat() }) },
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        kind: fc.constant('modify' as const),
+        pick: fc.nat(),
+        ticks: fc.option(ticks, { nil: undefined }),
+        lots: fc.option(modLots, { nil: undefined }),
+      }),
+    },
+  );
+}
+
+const engineOpArb = engineOps(fc.integer({ min: 190, max: 215 }), fc.integer({ min: 1, max: 16 }), fc.integer({ min: 0, max: 16 }));
+
+/** Lots of 0.25 as a value: Number() rounds correctly and scaling by 2^-2 is exact. */
+const lotValue = (lots: bigint): number => Number(lots) * kLot;
+
+/** An average of n/f ticks of 0.5 (= 5/10) as the engines define it (see modelRatio). */
+function modelAvg(n: bigint, f: bigint): number {
+  return n % f === 0n ? Number(n / f) * kTick : (Number(n) * 5) / (Number(f) * 10);
+}
+
+const kTopTicks = 9007199254740991;
+/** Ticks in a window at the top or bottom of the range, or small ones. */
+const edgeTicksArb = fc.oneof(
+  fc.integer({ min: 0, max: 12 }).map((d) => kTopTicks - d),
+  fc.integer({ min: 0, max: 12 }).map((d) => -kTopTicks + d),
+  fc.integer({ min: 190, max: 215 }),
 );
+/** Lots near 2^63 - 1 (so level totals overflow), near 2^53, or small. */
+const edgeLotsArb = fc.oneof(
+  fc.bigInt({ min: 0n, max: 1n << 20n }).map((d) => kModelMaxLots - d),
+  fc.bigInt({ min: 0n, max: (1n << 62n) - 1n }).map((d) => (1n << 62n) + d),
+  fc.bigInt({ min: 0n, max: 64n }).map((d) => (1n << 53n) - 32n + d),
+  fc.bigInt({ min: 1n, max: 16n }),
+);
+const edgeOpArb = engineOps(edgeTicksArb, edgeLotsArb, fc.oneof(edgeLotsArb, fc.constant(0n)));
 
 function fromModel(r: ModelReport): ExecutionReport {
-  // Ticks x lots summed as integers, converted once (tick 0.5 = 5/10).
-  let notional = 0;
+  // Ticks x lots summed as integers, converted once.
+  let notional = 0n;
   const fills = r.fills.map((f) => {
-    notional += f.ticks * f.lots;
-    return { makerOrderId: f.maker, takerOrderId: r.orderId, price: f.ticks * kTick, quantity: f.lots * kLot };
+    notional += BigInt(f.ticks) * f.lots;
+    return { makerOrderId: f.maker, takerOrderId: r.orderId, price: f.ticks * kTick, quantity: lotValue(f.lots) };
   });
   const out: ExecutionReport = {
     orderId: r.orderId,
     status: r.status,
-    filledQuantity: r.filledLots * kLot,
-    remainingQuantity: r.remainingLots * kLot,
-    averagePrice: fills.length > 0 ? modelRatio(notional, r.filledLots, 5, 10) : Number.NaN,
+    filledQuantity: lotValue(r.filledLots),
+    remainingQuantity: lotValue(r.remainingLots),
+    averagePrice: fills.length > 0 ? modelAvg(notional, r.filledLots) : Number.NaN,
     fills,
   };
   if (r.reject !== undefined) out.rejectReason = r.reject;
@@ -579,26 +609,26 @@ function modelReads(m: EngineModel): unknown {
   const bids = m.levels(0);
   const asks = m.levels(1);
   // 3 = 12 lots, walked in ticks x lots.
-  let rem = 12;
-  let acc = 0;
+  let rem = 12n;
+  let acc = 0n;
   let used = 0;
   for (const [t, l] of asks) {
-    if (!(rem > 0)) break;
-    const take = Math.min(rem, l);
-    acc += t * take;
+    if (!(rem > 0n)) break;
+    const take = rem < l ? rem : l;
+    acc += BigInt(t) * take;
     rem -= take;
     used++;
   }
   const b = bids[0];
   const a = asks[0];
   return {
-    top: [b ? b[0] * kTick : Number.NaN, b ? b[1] * kLot : Number.NaN, a ? a[0] * kTick : Number.NaN, a ? a[1] * kLot : Number.NaN],
+    top: [b ? b[0] * kTick : Number.NaN, b ? lotValue(b[1]) : Number.NaN, a ? a[0] * kTick : Number.NaN, a ? lotValue(a[1]) : Number.NaN],
     levels: [bids.length, asks.length],
-    bids: bids.flatMap(([t, l]) => [t * kTick, l * kLot]),
-    asks: asks.flatMap(([t, l]) => [t * kTick, l * kLot]),
+    bids: bids.flatMap(([t, l]) => [t * kTick, lotValue(l)]),
+    asks: asks.flatMap(([t, l]) => [t * kTick, lotValue(l)]),
     spread: a && b ? (a[0] - b[0]) * kTick : Number.NaN,
     crossed: false,
-    vwap: rem > 0 ? Number.NaN : used === 1 ? asks[0]![0] * kTick : modelRatio(acc, 12, 5, 10),
+    vwap: rem > 0n ? Number.NaN : used === 1 ? asks[0]![0] * kTick : modelAvg(acc, 12n),
   };
 }
 
@@ -609,8 +639,8 @@ function modelOrder(m: EngineModel, id: number): unknown {
     orderId: o.id,
     side: o.side === 0 ? 'buy' : 'sell',
     price: o.ticks * kTick,
-    quantity: o.rem * kLot,
-    filledQuantity: o.filled * kLot,
+    quantity: lotValue(o.rem),
+    filledQuantity: lotValue(o.filled),
     ownerId: o.owner,
     postOnly: o.post,
   };
@@ -618,27 +648,32 @@ function modelOrder(m: EngineModel, id: number): unknown {
   return out;
 }
 
+/** A price argument: a number where it is exact, else a bigint count of ticks (the range edges). */
+const priceArg = (ticks: number): number | bigint => (Math.abs(ticks) <= 2 ** 50 ? ticks * kTick : BigInt(ticks));
+/** A quantity argument: a number where it is exact, else a bigint count of lots. */
+const qtyArg = (lots: bigint): number | bigint => (lots <= 1n << 50n ? Number(lots) * kLot : lots);
+
 /** Runs one op on every engine and the model; checks reports, reads and invariants. */
-function step(engines: MatchingEngine[], model: EngineModel, op: EngineOp): void {
+function step(engines: MatchingEngine[], model: EngineModel, op: EngineOp<number | bigint>): void {
   const pickId = (pick: number): number => 1 + (pick % (model.nextId + 1)); // sometimes unknown
   let want: ExecutionReport | boolean | undefined;
   let touched = 0;
   if (op.kind === 'submit') {
     touched = model.nextId;
-    want = fromModel(model.submit(op.side, op.market, op.ticks, op.lots, op.tif, op.post, op.owner, op.client));
+    want = fromModel(model.submit(op.side, op.market, op.ticks, BigInt(op.lots), op.tif, op.post, op.owner, op.client));
     for (const me of engines) {
       const got = me.submit({
         side: op.side === 0 ? 'buy' : 'sell',
-        ...(op.market ? { type: 'market' as const } : { price: op.ticks * kTick }),
-        quantity: op.lots * kLot,
+        ...(op.market ? { type: 'market' as const } : { price: priceArg(op.ticks) }),
+        quantity: qtyArg(BigInt(op.lots)),
         timeInForce: op.tif,
         ...(op.post && !op.market ? { postOnly: true } : {}),
         ownerId: op.owner,
         ...(op.client !== undefined ? { clientId: op.client } : {}),
       });
       expect(got).toEqual(want);
-      // Conservation: what the taker got is what the makers gave.
-      expect(got.fills.reduce((s, f) => s + f.quantity, 0)).toBe(got.filledQuantity);
+      // Conservation: what the taker got is what the makers gave (exact while the sum is).
+      if (got.filledQuantity <= 2 ** 40) expect(got.fills.reduce((s, f) => s + f.quantity, 0)).toBe(got.filledQuantity);
     }
   } else if (op.kind === 'cancel') {
     const id = pickId(op.pick);
@@ -648,10 +683,10 @@ function step(engines: MatchingEngine[], model: EngineModel, op: EngineOp): void
   } else {
     const id = pickId(op.pick);
     touched = id;
-    const r = model.modify(id, op.ticks, op.lots);
+    const r = model.modify(id, op.ticks, op.lots === undefined ? undefined : BigInt(op.lots));
     const changes = {
-      ...(op.ticks !== undefined ? { price: op.ticks * kTick } : {}),
-      ...(op.lots !== undefined ? { quantity: op.lots * kLot } : {}),
+      ...(op.ticks !== undefined ? { price: priceArg(op.ticks) } : {}),
+      ...(op.lots !== undefined ? { quantity: qtyArg(BigInt(op.lots)) } : {}),
     };
     for (const me of engines) {
       if (r === undefined) expect(() => me.modify(id, changes)).toThrow(RangeError);
@@ -709,6 +744,21 @@ describe('MatchingEngine differential: every backend against a reference model a
       { numRuns: 2, endOnFailure: true },
     );
     expect(ops).toBeGreaterThan(8_000);
+  });
+
+  it.each(['none', 'cancel-maker'] as const)('agrees at the edges of the range: ticks near ±(2^53 - 1), lots near 2^63 - 1 (stp %s)', (stp) => {
+    let overflows = 0;
+    fc.assert(
+      fc.property(fc.array(edgeOpArb, { minLength: 100, maxLength: 300 }), (seq) => {
+        const engines = backends.map((backend) => new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: stp, backend }));
+        const model = new EngineModel(stp);
+        for (const op of seq) step(engines, model, op);
+        checkNoneLost(engines, model);
+        overflows += model.overflows;
+      }),
+      { numRuns: 20 },
+    );
+    expect(overflows).toBeGreaterThan(20);
   });
 
   it('agrees with per-call submits when the same stream runs through submitBatch', () => {
