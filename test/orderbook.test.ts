@@ -12,6 +12,7 @@ import {
 } from '../lib/index.js';
 import { EngineModel, kModelMaxLots, L2Model, type ModelReport } from './fixtures/orderbook-model.js';
 import { seeded } from './fixtures/seeded.js';
+import { kCommandStride, kFillStride, Top, View } from '../lib/orderbook/layout.js';
 
 const expectedBackend = process.env.ULTRA_PERF_BACKEND === 'native' ? 'native' : 'ts';
 /** The backends this project can run: both under native, only ts under ts. */
@@ -43,6 +44,13 @@ describe('backend choice', () => {
 });
 
 describe.runIf(cpuAddon !== null)('native boundary', () => {
+  it('lays out the views as lib/orderbook/layout.ts says', () => {
+    const l = cpuAddon!.orderbookLayout;
+    expect([l.topFields, l.l2ViewDoubles]).toEqual([Top.fields, Top.doubles]);
+    expect([l.viewFills, l.viewFillCapacity, l.viewArgs, l.viewDoubles]).toEqual([View.fills, View.fillCapacity, View.args, View.doubles]);
+    expect([l.commandStride, l.fillStride]).toEqual([kCommandStride, kFillStride]);
+  });
+
   it('answers arguments lib/orderbook never sends with an error, never a crash', () => {
     const l2 = cpuAddon!.orderbookL2Create(1, 100, 1, 0);
     const v = new Float64Array(l2.view);

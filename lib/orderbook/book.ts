@@ -210,8 +210,9 @@ export class OrderBook extends BookReads {
         if (typeof pair[1] !== 'number' || !(pair[1] > 0) || pair[1] === Infinity) {
           throw invalidRange(`snapshot.${key}[${i}][1]`, 'a positive finite size', pair[1]);
         }
-        if (key === 'bids') book.updateBid(book.tick.toValue(ticks), pair[1]);
-        else book.updateAsk(book.tick.toValue(ticks), pair[1]);
+        // Ticks as a bigint count: exact at every magnitude, where a value might not map back.
+        if (key === 'bids') book.updateBid(BigInt(ticks), pair[1]);
+        else book.updateAsk(BigInt(ticks), pair[1]);
       });
     }
     return book;
