@@ -101,11 +101,15 @@ export class OrderBook extends BookReads {
   /** The canonical size value: on the lot grid (correctly rounded from exact lots) when there is one. */
   private size(size: unknown): number {
     const lot = this.lot;
-    if (lot === undefined) return freeSize(size, 'size', false) + 0;
-    if (typeof size === 'number' && (!(size >= 0) || size === Infinity)) throw invalidRange('size', 'a finite size >= 0', size);
-    const lots = quantityLots(lot, size, 'size', false);
+    if (typeof size === 'number') {
+      if (!(size >= 0) || size === Infinity) throw invalidRange('size', 'a finite size >= 0', size);
+      if (lot === undefined) return size + 0;
+    } else if (lot === undefined) {
+      return freeSize(size, 'size', false);
+    }
+    const lots = quantityLots(lot!, size, 'size', false);
     const c = lotsScratch.correction;
-    return c === 0 ? lot.toValue(lots) : lot.bigValue(BigInt(lots) + BigInt(c));
+    return c === 0 ? lot!.toValue(lots) : lot!.bigValue(BigInt(lots) + BigInt(c));
   }
 
   /**
