@@ -66,7 +66,9 @@ void MatchingEngine::report(uint64_t id, OrderStatus status, int64_t filled, int
   view_[kReportRemainingQuantity] = lot_.to_value(remaining);
   // Sum ticks x lots exactly and convert once: a single fill averages to its own price.
   double avg = kNaN;
-  if (filled > 0) {
+  if (fills_.size() == 1) {
+    avg = tick_.to_value(fills_[0].ticks);  // what ratio_value gives, without the division
+  } else if (filled > 0) {
     __int128 notional = 0;
     for (const Fill& f : fills_) notional += static_cast<__int128>(f.ticks) * f.lots;
     avg = tick_.ratio_value(notional, filled);

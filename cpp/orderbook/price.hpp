@@ -110,7 +110,14 @@ struct Grid {
   // fill or one level averages to its own price), else (n * num) / (f * den) from the
   // correctly rounded n and f, as grid.ts ratioValue.
   double ratio_value(__int128 n, __int128 f) const noexcept {
-    if (n % f == 0) return big_value(n / f);
+    // 64-bit division where it fits: __int128 division is a library call.
+    if (n == static_cast<int64_t>(n) && f == static_cast<int64_t>(f)) {
+      const auto n64 = static_cast<int64_t>(n);
+      const auto f64 = static_cast<int64_t>(f);
+      if (n64 % f64 == 0) return to_value(n64 / f64);
+    } else if (n % f == 0) {
+      return big_value(n / f);
+    }
     return static_cast<double>(n) * num / (static_cast<double>(f) * den);
   }
 };

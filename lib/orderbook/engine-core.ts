@@ -13,7 +13,7 @@
  * a literal), with C++'s int64 overflow checks.
  */
 import type { EngineNative } from '../addon-types.js';
-import { kMaxLots, kMaxLotsDouble, kSafe, UnitGrid } from './grid.js';
+import { Grid, kMaxLots, kMaxLotsDouble, kSafe } from './grid.js';
 import { kCommandStride, kFillStride, RejectCode, StatusCode, Top, View } from './layout.js';
 
 export type EngineCore = Omit<EngineNative, 'view'> & { readonly view: ArrayBuffer | Float64Array };
@@ -144,8 +144,8 @@ export class TsEngineCore implements EngineCore {
   private wide = false;
   // Set by match when self-trade prevention cancelled the taker.
   private killed = false;
-  private readonly tick: UnitGrid;
-  private readonly lot: UnitGrid;
+  private readonly tick: Grid;
+  private readonly lot: Grid;
 
   constructor(
     tickNum: number,
@@ -154,8 +154,8 @@ export class TsEngineCore implements EngineCore {
     lotDen: number,
     private readonly stp: number,
   ) {
-    this.tick = new UnitGrid(tickNum, tickDen);
-    this.lot = new UnitGrid(lotNum, lotDen);
+    this.tick = Grid.of(tickNum, tickDen, 'price');
+    this.lot = Grid.of(lotNum, lotDen, 'quantity');
     this.growOrders(1024);
     this.growLevels(1024);
     this.refreshTop();
@@ -228,6 +228,7 @@ export class TsEngineCore implements EngineCore {
   /** Volume-weighted price of this call's fills: ticks x lots summed exactly, converted once. */
   private averagePrice(filled: number): number {
     const n = this.fillCount;
+    if (n === 1) return this.tick.toValue(this.fills[1]!); // what ratioValue gives, without the division
     if (n === 0 || !(filled > 0)) return Number.NaN;
     let acc = 0;
     for (let i = 0; i < n; i++) {

@@ -40,16 +40,46 @@ export function decimalDigits(num: number, den: number): number {
   return -1;
 }
 
-/** The conversions between values and units of one step num / den; what the cores use. */
-export class UnitGrid {
+/** num / den of a user's step: den = 10^d for a decimal step of up to 12 decimals. */
+function stepFraction(step: unknown, argument: string): [number, number] {
+  if (typeof step !== 'number') throw invalidType(argument, 'a positive finite number', step);
+  if (!Number.isFinite(step) || !(step > 0)) throw invalidRange(argument, 'a positive finite number', step);
+  for (let d = 0, p = 1; d <= 12; d++, p *= 10) {
+    const n = step * p;
+    const r = Math.round(n);
+    if (r >= 1 && Math.abs(n - r) <= 1e-9 * r) return [r, p];
+  }
+  return [step, 1];
+}
+
+/**
+ * A tick or lot step, num / den: the conversions between values and units, and the range. The
+ * public classes build it from the user's step; the cores from (num, den) with Grid.of, so
+ * every conversion site sees one class.
+ */
+export class Grid {
+  readonly step: number;
+  readonly num: number;
+  readonly den: number;
   /** d when den = 10^d and num is a whole number (a decimal step), else -1. */
   readonly digits: number;
+  readonly kind: 'price' | 'quantity';
+  /** The largest unit count, as a double: kMaxTicks for prices, kMaxLotsDouble for quantities. */
+  readonly maxUnits: number;
 
-  constructor(
-    readonly num: number,
-    readonly den: number,
-  ) {
+  constructor(step: number, argument: string, kind: 'price' | 'quantity' = 'price', fraction?: readonly [number, number]) {
+    const [num, den] = fraction ?? stepFraction(step, argument);
+    this.step = step;
+    this.num = num;
+    this.den = den;
     this.digits = decimalDigits(num, den);
+    this.kind = kind;
+    this.maxUnits = kind === 'price' ? kMaxTicks : kMaxLotsDouble;
+  }
+
+  /** The grid of step num / den as the cores receive it. */
+  static of(num: number, den: number, kind: 'price' | 'quantity'): Grid {
+    return new Grid(num / den, 'step', kind, [num, den]);
   }
 
   /**
@@ -68,6 +98,11 @@ export class UnitGrid {
     const p = units * this.num;
     // NaN (an empty side's ticks) takes the plain path too.
     if (!(p > kSafe || p < -kSafe) || this.digits < 0) return p / this.den;
+    return this.wideValue(units);
+  }
+
+  /** toValue past 2^53, kept out of toValue so the hot path inlines. */
+  private wideValue(units: number): number {
     return this.bigValue(BigInt(units));
   }
 
@@ -107,33 +142,7 @@ export class UnitGrid {
     const t = this.toUnits(v);
     return Math.abs(t) <= kMaxTicks ? t : Number.NaN;
   }
-}
 
-/** num / den of a user's step: den = 10^d for a decimal step of up to 12 decimals. */
-function stepFraction(step: unknown, argument: string): [number, number] {
-  if (typeof step !== 'number') throw invalidType(argument, 'a positive finite number', step);
-  if (!Number.isFinite(step) || !(step > 0)) throw invalidRange(argument, 'a positive finite number', step);
-  for (let d = 0, p = 1; d <= 12; d++, p *= 10) {
-    const n = step * p;
-    const r = Math.round(n);
-    if (r >= 1 && Math.abs(n - r) <= 1e-9 * r) return [r, p];
-  }
-  return [step, 1];
-}
-
-/** A tick or lot step given by the user: its num / den and its range. */
-export class Grid extends UnitGrid {
-  readonly step: number;
-  readonly kind: 'price' | 'quantity';
-  /** The largest unit count, as a double: kMaxTicks for prices, kMaxLotsDouble for quantities. */
-  readonly maxUnits: number;
-
-  constructor(step: number, argument: string, kind: 'price' | 'quantity' = 'price') {
-    super(...stepFraction(step, argument));
-    this.step = step;
-    this.kind = kind;
-    this.maxUnits = kind === 'price' ? kMaxTicks : kMaxLotsDouble;
-  }
 
   /** A human-readable value of `units` (exact decimal) for error messages. */
   describeUnits(units: bigint): string {

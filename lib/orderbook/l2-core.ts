@@ -4,7 +4,7 @@
  * validated and canonical (integer ticks, sizes on the lot grid) before they get here.
  */
 import type { L2Native } from '../addon-types.js';
-import { UnitGrid } from './grid.js';
+import { Grid } from './grid.js';
 import { Top } from './layout.js';
 
 export type L2Core = Omit<L2Native, 'view'> & { readonly view: ArrayBuffer | Float64Array };
@@ -63,13 +63,13 @@ export class TsL2Core implements L2Core {
   readonly view = new Float64Array(Top.doubles);
   private readonly bids = new Ladder(1);
   private readonly asks = new Ladder(-1);
-  private readonly tick: UnitGrid;
+  private readonly tick: Grid;
   /** undefined: sizes are free values (lotDen 0). */
-  private readonly lot: UnitGrid | undefined;
+  private readonly lot: Grid | undefined;
 
   constructor(tickNum: number, tickDen: number, lotNum: number, lotDen: number) {
-    this.tick = new UnitGrid(tickNum, tickDen);
-    this.lot = lotDen === 0 ? undefined : new UnitGrid(lotNum, lotDen);
+    this.tick = Grid.of(tickNum, tickDen, 'price');
+    this.lot = lotDen === 0 ? undefined : Grid.of(lotNum, lotDen, 'quantity');
     this.refresh(0);
     this.refresh(1);
   }
