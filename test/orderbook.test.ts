@@ -943,6 +943,31 @@ describe.each(backends)('exact at every scale (%s core)', (backend) => {
     );
   });
 
+  it('takes the same values through every entry point: modify, submitBatch, applyDeltas, walks, snapshots', () => {
+    const me = new MatchingEngine({ symbol: 'ETH-BTC', tickSize: 1e-8, backend });
+    const r = me.submit({ side: 'buy', price: 0.05, quantity: 1 });
+    expect(me.modify(r.orderId, { price: 75075.37698686, quantity: 128.01013632 })).toMatchObject({ status: 'new', remainingQuantity: 128.01013632 });
+    expect(me.getOrder(r.orderId)).toMatchObject({ price: 75075.37698686, quantity: 128.01013632 });
+    const fills = new Float64Array(4 * 4);
+    const cmds = new Float64Array([BatchOp.limit, 1, 0.05, 139.90599894, 0, 0, BatchOp.modify, r.orderId, 0.05, 139.90599894, 0, 0]);
+    expect(me.submitBatch(cmds, fills)).toMatchObject({ processed: 2, fills: 1 });
+    // The sell at 0.05 takes the whole bid at its price; the modify finds the order gone.
+    expect(Array.from(fills.subarray(0, 4))).toEqual([r.orderId, r.orderId + 1, 75075.37698686, 128.01013632]);
+    expect(me.getOrder(r.orderId)).toBeUndefined();
+    expect(me.getOrder(r.orderId + 1)).toMatchObject({ price: 0.05, quantity: 11.89586262, filledQuantity: 128.01013632 });
+    me.submit({ side: 'sell', price: 75075.37698686, quantity: 128.01013632 });
+    expect(me.quantityForPrice('buy', 75075.37698686)).toBe(139.90599894);
+    expect(me.avgPriceForQuantity('buy', 11.89586262)).toBe(0.05);
+    expect(Array.from(me.depth(2).asks)).toEqual([0.05, 11.89586262, 75075.37698686, 128.01013632]);
+
+    const book = new OrderBook({ symbol: 'X', tickSize: 1e-8, lotSize: 1e-8, backend });
+    expect(book.applyDeltas(new Float64Array([0, 75075.37698686, 128.01013632, 1, 75075.37698687, 139.90599894]))).toBe(2);
+    expect(Array.from(book.top)).toEqual([75075.37698686, 128.01013632, 75075.37698687, 139.90599894]);
+    const copy = OrderBook.fromSnapshot(JSON.parse(JSON.stringify(book.snapshot())) as ReturnType<OrderBook['snapshot']>, { backend });
+    expect(copy.snapshot()).toEqual(book.snapshot());
+    expect(copy.avgPriceForQuantity('sell', 128.01013632)).toBe(75075.37698686);
+  });
+
   it('parses decimal strings exactly and names a bad one', () => {
     const me = new MatchingEngine({ symbol: 'X', tickSize: 0.01, backend });
     const r = me.submit({ side: 'buy', price: '100.10', quantity: '139.90599894' });
