@@ -12,7 +12,7 @@
  *
  * Units go back to values correctly rounded: units * num is exact below 2^53, so one IEEE
  * division rounds the exact quotient once; beyond that the exact decimal goes through
- * Number() (C++: strtod), which also rounds correctly. Either way a value read back is the
+ * Number() (C++: std::from_chars), which also rounds correctly. Either way a value read back is the
  * double nearest its decimal, so it prints as the decimal that went in.
  */
 import { beyondRange, invalidRange, invalidType } from '../errors.js';
