@@ -1026,6 +1026,25 @@ describe.each(backends)('exact at every scale (%s core)', (backend) => {
     expect(L2.bestBidSize()).toBe(92233720368.54775807);
   });
 
+  it('runs batches past 2^53 lots exactly and rejects a level past int64 the same way', () => {
+    const me = new MatchingEngine({ symbol: 'MEME', tickSize: 0.01, backend });
+    const fills = new Float64Array(4 * 8);
+    const cmds = new Float64Array([
+      BatchOp.limit, 1, 1, 1e8, 0, 0, // 1e16 lots
+      BatchOp.limit, 1, 1, 2e8, 0, 0,
+      BatchOp.market, 0, 0, 2.5e8, 0, 0,
+      BatchOp.limit, 1, 2, 9e10, 0, 0, // 9e18 lots: rests
+      BatchOp.limit, 1, 2, 3e9, 0, 0, // the level would pass 2^63 - 1 lots: rejected
+      BatchOp.modify, 2, Number.NaN, 1e8, 0, 0, // shrink in place
+    ]);
+    expect(me.submitBatch(cmds, fills)).toEqual({ processed: 6, fills: 2, fillsWritten: 2, firstOrderId: 1 });
+    expect(Array.from(fills.subarray(0, 8))).toEqual([1, 3, 1, 1e8, 2, 3, 1, 1.5e8]);
+    expect(me.getOrder(2)).toMatchObject({ quantity: 1e8, filledQuantity: 1.5e8 });
+    expect(me.getOrder(4)).toMatchObject({ price: 2, quantity: 9e10 });
+    expect(me.getOrder(5)).toBeUndefined();
+    expect(Array.from(me.depth(2).asks)).toEqual([1, 1e8, 2, 9e10]);
+  });
+
   it('averages one level, and one fill, to its own price (nautilus_trader L3 average price)', () => {
     const book = new OrderBook({ symbol: 'X', tickSize: 0.001, lotSize: 1, backend });
     book.updateAsk(0.886, 5);
