@@ -90,14 +90,15 @@ export class Grid {
     const x = (v * this.den) / this.num;
     // Above 2^52 every double is an integer and x + 0.5 could round up.
     const r = Math.abs(x) < 4503599627370496 ? Math.floor(x + 0.5) : x;
-    return Math.abs(x - r) <= kGridTolerance * Math.abs(x) ? r + 0 : Number.NaN;
+    // Literals on the hot paths (kGridTolerance = 2^-50 here): module constants are slot loads.
+    return Math.abs(x - r) <= 8.881784197001252e-16 * Math.abs(x) ? r + 0 : Number.NaN;
   }
 
   /** The value of `units` (an exact integer), correctly rounded. */
   toValue(units: number): number {
     const p = units * this.num;
-    // NaN (an empty side's ticks) takes the plain path too.
-    if (!(p > kSafe || p < -kSafe) || this.digits < 0) return p / this.den;
+    // NaN (an empty side's ticks) takes the plain path too; 2^53 - 1 is kSafe.
+    if (!(Math.abs(p) > 9007199254740991) || this.digits < 0) return p / this.den;
     return this.wideValue(units);
   }
 
@@ -222,7 +223,7 @@ function exactUnits(grid: Grid, v: string | bigint, argument: string, what: stri
 export function priceTicks(grid: Grid, price: unknown, argument: string): number {
   if (typeof price === 'number') {
     const t = grid.toUnits(price);
-    if (t === t && Math.abs(t) <= kMaxTicks) return t;
+    if (t === t && Math.abs(t) <= 9007199254740991 /* kMaxTicks */) return t;
     if (!Number.isFinite(price)) throw invalidRange(argument, 'a finite price', price);
     if (t === t || Math.abs(price) > kMaxTicks * grid.step) throw beyond(grid, argument, price);
     throw invalidRange(argument, `a price on the ${grid.step} tick grid`, price);
@@ -240,7 +241,7 @@ export function quantityLots(grid: Grid, qty: unknown, argument: string, positiv
   const what = positive ? 'a positive finite quantity' : 'a finite quantity >= 0';
   if (typeof qty === 'number') {
     const l = grid.toUnits(qty);
-    if (l === l && l <= kMaxLotsDouble && (positive ? l > 0 : l >= 0)) {
+    if (l === l && l <= 9223372036854774784 /* kMaxLotsDouble */ && (positive ? l > 0 : l >= 0)) {
       lotsScratch.correction = 0;
       return l;
     }
