@@ -5,7 +5,7 @@
  */
 
 /** Bumped with cpp/napi/bindings.hpp kAbiVersion; a mismatched addon is refused. */
-export const CPU_ABI_VERSION = 2;
+export const CPU_ABI_VERSION = 3;
 /** Bumped with kAbiVersion in cuda/napi/addon.cc. */
 export const CUDA_ABI_VERSION = 2;
 

@@ -236,7 +236,10 @@ function l2Reads(book: OrderBook, probeQty: number, probePrice: number): unknown
  * when the quotient is whole, else (n * num) / (f * den).
  */
 function modelRatio(n: number, f: number, num: number, den: number): number {
-  return n % f === 0 ? ((n / f) * num) / den : (n * num) / (f * den);
+  // One division of exact products is the correctly rounded average.
+  if (Math.abs(n * num) <= 2 ** 53 - 1 && f * den <= 2 ** 53 - 1) return (n * num) / (f * den);
+  const q = n / f;
+  return q === Math.floor(q) && q * f === n ? (q * num) / den : (n * num) / (f * den);
 }
 
 function l2ModelReads(m: L2Model, probeQty: number, probePrice: number): unknown {
@@ -562,6 +565,8 @@ const lotValue = (lots: bigint): number => Number(lots) * kLot;
 
 /** An average of n/f ticks of 0.5 (= 5/10) as the engines define it (see modelRatio). */
 function modelAvg(n: bigint, f: bigint): number {
+  const max = 2n ** 53n - 1n;
+  if (n * 5n <= max && n * 5n >= -max && f * 10n <= max) return Number(n * 5n) / Number(f * 10n);
   return n % f === 0n ? Number(n / f) * kTick : (Number(n) * 5) / (Number(f) * 10);
 }
 

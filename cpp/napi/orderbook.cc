@@ -84,7 +84,10 @@ double* f64(napi_env env, napi_value v, std::size_t& len) {
 
 // lib/orderbook validates before writing the argument slots; this only keeps a bad
 // slot (NaN, out of range) from reaching an undefined float-to-integer cast.
-bool whole(double v, double lo, double hi) { return v >= lo && v <= hi && v == std::floor(v); }
+// In range first, so the cast is defined; it also spares a libm floor call per slot.
+bool whole(double v, double lo, double hi) {
+  return v >= lo && v <= hi && v == static_cast<double>(static_cast<int64_t>(v));
+}
 constexpr double kMaxTicks = ob::kMaxTicksDouble;
 constexpr double kMaxLots = ob::kMaxLotsDouble;
 constexpr double kMaxId = 9007199254740991.0;
@@ -93,7 +96,7 @@ constexpr double kMaxCorrection = 1024;
 
 // Lots carried as (approx, correction) argument slots; false unless lo <= lots <= int64 max.
 bool lots_of(double approx, double correction, int64_t lo, int64_t& out) {
-  if (!whole(approx, 0, kMaxLots) || !whole(correction, -kMaxCorrection, kMaxCorrection)) return false;
+  if (!whole(approx, 0, kMaxLots) || !(correction == 0 || whole(correction, -kMaxCorrection, kMaxCorrection))) return false;
   const __int128 l = static_cast<__int128>(static_cast<int64_t>(approx)) + static_cast<int64_t>(correction);
   if (l < lo || l > ob::kMaxLots) return false;
   out = static_cast<int64_t>(l);

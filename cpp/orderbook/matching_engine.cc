@@ -62,8 +62,9 @@ void MatchingEngine::report(uint64_t id, OrderStatus status, int64_t filled, int
                             RejectReason reason) noexcept {
   view_[kReportOrderId] = static_cast<double>(id);
   view_[kReportStatus] = static_cast<double>(status);
-  view_[kReportFilledQuantity] = lot_.to_value(filled);
-  view_[kReportRemainingQuantity] = lot_.to_value(remaining);
+  // Most reports carry a 0 (nothing filled, or nothing resting): no division for it.
+  view_[kReportFilledQuantity] = filled == 0 ? 0.0 : lot_.to_value(filled);
+  view_[kReportRemainingQuantity] = remaining == 0 ? 0.0 : lot_.to_value(remaining);
   // Sum ticks x lots exactly and convert once: a single fill averages to its own price.
   double avg = kNaN;
   if (fills_.size() == 1) {

@@ -106,18 +106,17 @@ struct Grid {
     if (p <= kSafeInt && p >= -kSafeInt) return static_cast<double>(p) / den;
     return decimal_value(p, digits);
   }
-  // The value of n / f units (f > 0), for averages: exact when the quotient is whole (one
-  // fill or one level averages to its own price), else (n * num) / (f * den) from the
-  // correctly rounded n and f, as grid.ts ratioValue.
+  // The value of n / f units (f > 0), for averages, as grid.ts ratioValue. While n * num and
+  // f * den are exact (below 2^53) one division rounds the exact quotient once, so a whole
+  // quotient (one fill, one level) comes out as its own price; past that, a whole quotient
+  // goes through big_value and any other through the correctly rounded n and f.
   double ratio_value(__int128 n, __int128 f) const noexcept {
-    // 64-bit division where it fits: __int128 division is a library call.
-    if (n == static_cast<int64_t>(n) && f == static_cast<int64_t>(f)) {
-      const auto n64 = static_cast<int64_t>(n);
-      const auto f64 = static_cast<int64_t>(f);
-      if (n64 % f64 == 0) return to_value(n64 / f64);
-    } else if (n % f == 0) {
-      return big_value(n / f);
+    if (digits >= 0 && n >= -kSafeInt && n <= kSafeInt && f <= kSafeInt) {
+      const double a = static_cast<double>(n) * num;
+      const double b = static_cast<double>(f) * den;
+      if (a >= -kSafe && a <= kSafe && b <= kSafe) return a / b;
     }
+    if (n % f == 0) return big_value(n / f);
     return static_cast<double>(n) * num / (static_cast<double>(f) * den);
   }
 };

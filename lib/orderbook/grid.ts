@@ -116,14 +116,22 @@ export class Grid {
   }
 
   /**
-   * The average (in value) of `n / f` units, n and f exact integers (f > 0): exact when
-   * the quotient is a whole unit (so one fill, or one level, averages to its own price),
-   * else (n * num) / (f * den) from the correctly rounded n and f: the same IEEE operations
-   * as price.hpp ratio_value, and one correctly rounded division while the products are exact.
+   * The average (in value) of `n / f` units, n and f exact integers (f > 0). While n * num and
+   * f * den are exact (below 2^53) one division rounds the exact quotient once, so a whole
+   * quotient (one fill, one level) comes out as its own price; past that, a whole quotient
+   * goes through bigValue and any other is (n * num) / (f * den) from the correctly rounded
+   * n and f. The same operations as price.hpp ratio_value.
    */
   ratioValue(n: number | bigint, f: number | bigint): number {
     if (typeof n === 'number' && typeof f === 'number') {
-      if (n % f === 0) return this.toValue(n / f);
+      if (this.digits >= 0) {
+        const a = n * this.num;
+        const b = f * this.den;
+        if (Math.abs(a) <= 9007199254740991 && b <= 9007199254740991) return a / b;
+      }
+      const q = n / f;
+      // q * f === n only when f divides n (n and f are exact below 2^53; % is a C call in V8).
+      if (q === Math.floor(q) && q * f === n) return this.toValue(q);
       return (n * this.num) / (f * this.den);
     }
     const bn = BigInt(n);
@@ -224,6 +232,14 @@ export function priceTicks(grid: Grid, price: unknown, argument: string): number
   if (typeof price === 'number') {
     const t = grid.toUnits(price);
     if (t === t && Math.abs(t) <= 9007199254740991 /* kMaxTicks */) return t;
+  }
+  return otherPriceTicks(grid, price, argument);
+}
+
+/** priceTicks off its hot path (strings, bigints, errors), apart so the hot path inlines. */
+function otherPriceTicks(grid: Grid, price: unknown, argument: string): number {
+  if (typeof price === 'number') {
+    const t = grid.toUnits(price);
     if (!Number.isFinite(price)) throw invalidRange(argument, 'a finite price', price);
     if (t === t || Math.abs(price) > kMaxTicks * grid.step) throw beyond(grid, argument, price);
     throw invalidRange(argument, `a price on the ${grid.step} tick grid`, price);
@@ -238,13 +254,21 @@ export function priceTicks(grid: Grid, price: unknown, argument: string): number
  * nearest double; what it could not hold is left in lotsScratch.correction (0 below 2^53).
  */
 export function quantityLots(grid: Grid, qty: unknown, argument: string, positive: boolean): number {
-  const what = positive ? 'a positive finite quantity' : 'a finite quantity >= 0';
   if (typeof qty === 'number') {
     const l = grid.toUnits(qty);
     if (l === l && l <= 9223372036854774784 /* kMaxLotsDouble */ && (positive ? l > 0 : l >= 0)) {
       lotsScratch.correction = 0;
       return l;
     }
+  }
+  return otherQuantityLots(grid, qty, argument, positive);
+}
+
+/** quantityLots off its hot path (strings, bigints, errors), apart so the hot path inlines. */
+function otherQuantityLots(grid: Grid, qty: unknown, argument: string, positive: boolean): number {
+  const what = positive ? 'a positive finite quantity' : 'a finite quantity >= 0';
+  if (typeof qty === 'number') {
+    const l = grid.toUnits(qty);
     if (!(qty > 0 || (!positive && qty === 0)) || qty === Infinity) throw invalidRange(argument, what, qty);
     if (l === l || qty > kMaxLotsDouble * grid.step) throw beyond(grid, argument, qty);
     throw invalidRange(argument, `${what} on the ${grid.step} lot grid`, qty);
