@@ -8,9 +8,9 @@
  */
 
 /** Bumped with cpp/napi/bindings.hpp kAbiVersion; a mismatched addon is refused. */
-export const CPU_ABI_VERSION = 2;
+export const CPU_ABI_VERSION = 3;
 /** Bumped with kAbiVersion in cuda/napi/addon.cc. */
-export const CUDA_ABI_VERSION = 2;
+export const CUDA_ABI_VERSION = 3;
 
 /** Everything the CPU addon exports; one interface per capability, below. */
 export interface CpuAddon extends SystemAddon, QueueAddon, MemoryAddon, OrderbookAddon, RiskAddon {
@@ -121,27 +121,36 @@ export interface L2Native {
   /** Validates all `count` triples first: count, or -(index + 1) of the first bad one (nothing applied). */
   applyDeltas(deltas: Float64Array, count: number): number;
   clear(): void;
-  /** Writes up to n (price, size) pairs best first; returns the pairs written. */
-  levels(side: number, n: number, out: Float64Array): number;
+  /**
+   * Writes up to n levels best first: units 0 as (price, size) pairs, units 1 as
+   * (ticks, size, 0) triples (the engine's layout); returns the levels written.
+   */
+  levels(side: number, n: number, out: Float64Array, units: number): number;
 }
 
 /**
  * A matching engine (cpp/orderbook/matching_engine.hpp). After submit/modify/query the
- * results are in `view` (lib/orderbook/layout.ts View). Quantities are integer lots. The
- * per-order calls take their arguments from the view's argument slots (View.args + i).
+ * results are in `view` (lib/orderbook/layout.ts View) as values (prices and quantities,
+ * correctly rounded from exact ticks and lots). The per-order calls take their arguments
+ * from the view's argument slots (View.args + i); lots go in as a double plus the
+ * correction it could not hold (exact to 2^63 - 1).
  */
 export interface EngineNative {
   readonly view: ArrayBuffer;
-  /** args: side 0 buy / 1 sell, market 0/1, ticks, lots, tif 0 GTC / 1 IOC / 2 FOK, postOnly 0/1, owner (0 none), clientId. */
+  /** args: side 0 buy / 1 sell, market 0/1, ticks, lots, tif 0 GTC / 1 IOC / 2 FOK, postOnly 0/1, owner (0 none), clientId, lots correction. */
   submit(): void;
   /** args: orderId. */
   cancel(): boolean;
-  /** args: orderId, ticks or NaN (keep), lots or NaN (keep). */
+  /** args: orderId, ticks or NaN (keep), lots or NaN (keep), lots correction. */
   modify(): void;
   /** args: orderId. Fills the query fields of the view; false when the id is not resting. */
   query(): boolean;
-  levels(side: number, n: number, out: Float64Array): number;
-  /** Copies every fill of the last submit/modify as (makerId, ticks, lots); returns the count written. */
+  /**
+   * Writes up to n levels best first: units 0 as (price, quantity) pairs, units 1 as
+   * (ticks, lots, correction) triples with lots + correction exact; returns the levels written.
+   */
+  levels(side: number, n: number, out: Float64Array, units: number): number;
+  /** Copies every fill of the last submit/modify as (makerId, price, quantity); returns the count written. */
   copyFills(out: Float64Array): number;
   /** Validates every command first: count, or -(index + 1) of the first bad one (nothing run). */
   batch(commands: Float64Array, count: number, fillsOut: Float64Array | null): number;

@@ -52,3 +52,11 @@ export function invalidType(argument: string, expected: string, value: unknown):
 export function invalidRange(argument: string, expected: string, value: unknown): RangeError {
   return new RangeError(`Expected ${expected} for ${argument} but received ${describe(value)}`);
 }
+
+/**
+ * A value past the largest representable one, as a RangeError that names the limit:
+ * "Expected <what> within the largest, <limit>, for <argument> but received <value>, which is beyond the largest".
+ */
+export function beyondRange(argument: string, what: string, limit: string, value: unknown): RangeError {
+  return new RangeError(`Expected ${what} within the largest, ${limit}, for ${argument} but received ${describe(value)}, which is beyond the largest`);
+}

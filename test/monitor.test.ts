@@ -8,6 +8,7 @@ import {
   latencyRegistry,
   monitorLatency,
 } from '../lib/monitor/index.js';
+import { seeded } from './fixtures/seeded.js';
 import { percentileRank } from '../lib/monitor/histogram.js';
 
 /**
@@ -45,17 +46,8 @@ function expectWithinPrecision(actual: number, reference: number, figures: numbe
   expect(actual - reference).toBeLessThanOrEqual(Math.max(reference * 10 ** -figures, lowest - 1));
 }
 
-/** Seeded generator so a failure replays (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded generator so a failure replays. */
+const rng = seeded;
 
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);

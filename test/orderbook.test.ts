@@ -10,7 +10,9 @@ import {
   OrderBook,
   type SelfTradePrevention,
 } from '../lib/index.js';
-import { EngineModel, L2Model, type ModelReport } from './fixtures/orderbook-model.js';
+import { EngineModel, kModelMaxLots, L2Model, type ModelReport } from './fixtures/orderbook-model.js';
+import { seeded } from './fixtures/seeded.js';
+import { kCommandStride, kFillStride, Top, View } from '../lib/orderbook/layout.js';
 
 const expectedBackend = process.env.ULTRA_PERF_BACKEND === 'native' ? 'native' : 'ts';
 /** The backends this project can run: both under native, only ts under ts. */
@@ -42,6 +44,13 @@ describe('backend choice', () => {
 });
 
 describe.runIf(cpuAddon !== null)('native boundary', () => {
+  it('lays out the views as lib/orderbook/layout.ts says', () => {
+    const l = cpuAddon!.orderbookLayout;
+    expect([l.topFields, l.l2ViewDoubles]).toEqual([Top.fields, Top.doubles]);
+    expect([l.viewFills, l.viewFillCapacity, l.viewArgs, l.viewDoubles]).toEqual([View.fills, View.fillCapacity, View.args, View.doubles]);
+    expect([l.commandStride, l.fillStride]).toEqual([kCommandStride, kFillStride]);
+  });
+
   it('answers arguments lib/orderbook never sends with an error, never a crash', () => {
     const l2 = cpuAddon!.orderbookL2Create(1, 100, 1, 0);
     const v = new Float64Array(l2.view);
@@ -50,7 +59,7 @@ describe.runIf(cpuAddon !== null)('native boundary', () => {
     expect(() => l2.setBid()).toThrow(RangeError);
     v[8] = 1e300;
     expect(() => l2.setAsk()).toThrow(RangeError);
-    expect(l2.levels(0, Infinity, new Float64Array(4))).toBe(0);
+    expect(l2.levels(0, Infinity, new Float64Array(4), 0)).toBe(0);
     expect(l2.applyDeltas(new Float64Array(3), 5)).toBe(0); // count beyond the array: nothing read
     expect(l2.applyDeltas(new Int32Array(3) as unknown as Float64Array, 1)).toBe(0);
     const me = cpuAddon!.orderbookEngineCreate(1, 100, 1, 1, 0);
@@ -142,7 +151,7 @@ describe.each(backends)('OrderBook (%s core)', (backend) => {
     [100.005, 1, RangeError, /a price on the 0.01 tick grid for price but received 100.005/],
     [Number.NaN, 1, RangeError, /a finite price for price but received NaN/],
     [Infinity, 1, RangeError, /for price but received Infinity/],
-    ['100', 1, TypeError, /for price but received "100"/],
+    ['100x', 1, TypeError, /for price but received "100x"/],
     [100, -1, RangeError, /a finite size >= 0 for size but received -1/],
     [100, Number.NaN, RangeError, /for size but received NaN/],
     [100, Infinity, RangeError, /for size but received Infinity/],
@@ -228,20 +237,35 @@ function l2Reads(book: OrderBook, probeQty: number, probePrice: number): unknown
   };
 }
 
+/**
+ * The average of n/f ticks at a tick of num/den, as the books define it: the level's own price
+ * when the quotient is whole, else (n * num) / (f * den).
+ */
+function modelRatio(n: number, f: number, num: number, den: number): number {
+  // One division of exact products is the correctly rounded average.
+  if (Math.abs(n * num) <= 2 ** 53 - 1 && f * den <= 2 ** 53 - 1) return (n * num) / (f * den);
+  const q = n / f;
+  return q === Math.floor(q) && q * f === n ? (q * num) / den : (n * num) / (f * den);
+}
+
 function l2ModelReads(m: L2Model, probeQty: number, probePrice: number): unknown {
   const px = (t: number): number => t / 100;
   const bids = m.levels(0);
   const asks = m.levels(1);
+  // Free sizes: ticks x size summed in doubles; a walk inside one level is that level's price.
   const vwap = (levels: [number, number][]): number => {
     let rem = probeQty;
     let acc = 0;
+    let used = 0;
     for (const [t, s] of levels) {
       if (!(rem > 0)) break;
       const take = Math.min(rem, s);
-      acc += px(t) * take;
+      acc += t * take;
       rem -= take;
+      used++;
     }
-    return rem > 0 ? Number.NaN : acc / probeQty;
+    if (rem > 0) return Number.NaN;
+    return used === 1 ? px(levels[0]![0]) : modelRatio(acc, probeQty, 1, 100);
   };
   const qty = (levels: [number, number][], buy: boolean): number => {
     let q = 0;
@@ -545,56 +569,86 @@ describe.each(backends)('MatchingEngine (%s core)', (backend) => {
 
 // ---- engine differential ----
 
-type EngineOp =
-  | { kind: 'submit'; side: 0 | 1; market: boolean; ticks: number; lots: number; tif: 'GTC' | 'IOC' | 'FOK'; post: boolean; owner: number; client: number | undefined }
+/** Lots are numbers in the small-value streams and bigints at the range edges. */
+type EngineOp<L = number> =
+  | { kind: 'submit'; side: 0 | 1; market: boolean; ticks: number; lots: L; tif: 'GTC' | 'IOC' | 'FOK'; post: boolean; owner: number; client: number | undefined }
   | { kind: 'cancel'; pick: number }
-  | { kind: 'modify'; pick: number; ticks: number | undefined; lots: number | undefined };
+  | { kind: 'modify'; pick: number; ticks: number | undefined; lots: L | undefined };
 
 const kTick = 0.5;
 const kLot = 0.25;
 
-const engineOpArb: fc.Arbitrary<EngineOp> = fc.oneof(
-  {
-    weight: 10,
-    arbitrary: fc.record({
-      kind: fc.constant('submit' as const),
-      side: fc.constantFrom<0 | 1>(0, 1),
-      market: fc.integer({ min: 0, max: 19 }).map((n) => n === 0),
-      ticks: fc.integer({ min: 190, max: 215 }),
-      lots: fc.integer({ min: 1, max: 16 }),
-      tif: fc.constantFrom<'GTC' | 'IOC' | 'FOK'>('GTC', 'GTC', 'GTC', 'GTC', 'IOC', 'FOK'),
-      post: fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
-      owner: fc.integer({ min: 0, max: 3 }),
-      client: fc.option(fc.integer({ min: -5, max: 5 }), { nil: undefined }),
-    }),
-  },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('cancel' as const), pick: fc.nat() }) },
-  {
-    weight: 4,
-    arbitrary: fc.record({
-      kind: fc.constant('modify' as const),
-      pick: fc.nat(),
-      ticks: fc.option(fc.integer({ min: 190, max: 215 }), { nil: undefined }),
-      lots: fc.option(fc.integer({ min: 0, max: 16 }), { nil: undefined }),
-    }),
-  },
+/** Streams of submits, cancels and modifies over the given ticks and lots (modifies may also send modLots). */
+function engineOps<L>(ticks: fc.Arbitrary<number>, lots: fc.Arbitrary<L>, modLots: fc.Arbitrary<L>): fc.Arbitrary<EngineOp<L>> {
+  return fc.oneof(
+    {
+      weight: 10,
+      arbitrary: fc.record({
+        kind: fc.constant('submit' as const),
+        side: fc.constantFrom<0 | 1>(0, 1),
+        market: fc.integer({ min: 0, max: 19 }).map((n) => n === 0),
+        ticks,
+        lots,
+        tif: fc.constantFrom<'GTC' | 'IOC' | 'FOK'>('GTC', 'GTC', 'GTC', 'GTC', 'IOC', 'FOK'),
+        post: fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
+        owner: fc.integer({ min: 0, max: 3 }),
+        client: fc.option(fc.integer({ min: -5, max: 5 }), { nil: undefined }),
+      }),
+    },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('cancel' as const), pick: fc.nat() }) },
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        kind: fc.constant('modify' as const),
+        pick: fc.nat(),
+        ticks: fc.option(ticks, { nil: undefined }),
+        lots: fc.option(modLots, { nil: undefined }),
+      }),
+    },
+  );
+}
+
+const engineOpArb = engineOps(fc.integer({ min: 190, max: 215 }), fc.integer({ min: 1, max: 16 }), fc.integer({ min: 0, max: 16 }));
+
+/** Lots of 0.25 as a value: Number() rounds correctly and scaling by 2^-2 is exact. */
+const lotValue = (lots: bigint): number => Number(lots) * kLot;
+
+/** An average of n/f ticks of 0.5 (= 5/10) as the engines define it (see modelRatio). */
+function modelAvg(n: bigint, f: bigint): number {
+  const max = 2n ** 53n - 1n;
+  if (n * 5n <= max && n * 5n >= -max && f * 10n <= max) return Number(n * 5n) / Number(f * 10n);
+  return n % f === 0n ? Number(n / f) * kTick : (Number(n) * 5) / (Number(f) * 10);
+}
+
+const kTopTicks = 9007199254740991;
+/** Ticks in a window at the top or bottom of the range, or small ones. */
+const edgeTicksArb = fc.oneof(
+  fc.integer({ min: 0, max: 12 }).map((d) => kTopTicks - d),
+  fc.integer({ min: 0, max: 12 }).map((d) => -kTopTicks + d),
+  fc.integer({ min: 190, max: 215 }),
 );
+/** Lots near 2^63 - 1 (so level totals overflow), near 2^53, or small. */
+const edgeLotsArb = fc.oneof(
+  fc.bigInt({ min: 0n, max: 1n << 20n }).map((d) => kModelMaxLots - d),
+  fc.bigInt({ min: 0n, max: (1n << 62n) - 1n }).map((d) => (1n << 62n) + d),
+  fc.bigInt({ min: 0n, max: 64n }).map((d) => (1n << 53n) - 32n + d),
+  fc.bigInt({ min: 1n, max: 16n }),
+);
+const edgeOpArb = engineOps(edgeTicksArb, edgeLotsArb, fc.oneof(edgeLotsArb, fc.constant(0n)));
 
 function fromModel(r: ModelReport): ExecutionReport {
-  let notional = 0;
+  // Ticks x lots summed as integers, converted once.
+  let notional = 0n;
   const fills = r.fills.map((f) => {
-    const price = f.ticks * kTick;
-    const quantity = f.lots * kLot;
-    notional += price * quantity;
-    return { makerOrderId: f.maker, takerOrderId: r.orderId, price, quantity };
+    notional += BigInt(f.ticks) * f.lots;
+    return { makerOrderId: f.maker, takerOrderId: r.orderId, price: f.ticks * kTick, quantity: lotValue(f.lots) };
   });
-  const filled = r.filledLots * kLot;
   const out: ExecutionReport = {
     orderId: r.orderId,
     status: r.status,
-    filledQuantity: filled,
-    remainingQuantity: r.remainingLots * kLot,
-    averagePrice: fills.length > 0 ? notional / filled : Number.NaN,
+    filledQuantity: lotValue(r.filledLots),
+    remainingQuantity: lotValue(r.remainingLots),
+    averagePrice: fills.length > 0 ? modelAvg(notional, r.filledLots) : Number.NaN,
     fills,
   };
   if (r.reject !== undefined) out.rejectReason = r.reject;
@@ -617,24 +671,27 @@ function engineReads(me: MatchingEngine): unknown {
 function modelReads(m: EngineModel): unknown {
   const bids = m.levels(0);
   const asks = m.levels(1);
-  let rem = 3;
-  let acc = 0;
+  // 3 = 12 lots, walked in ticks x lots.
+  let rem = 12n;
+  let acc = 0n;
+  let used = 0;
   for (const [t, l] of asks) {
-    if (!(rem > 0)) break;
-    const take = Math.min(rem, l * kLot);
-    acc += t * kTick * take;
+    if (!(rem > 0n)) break;
+    const take = rem < l ? rem : l;
+    acc += BigInt(t) * take;
     rem -= take;
+    used++;
   }
   const b = bids[0];
   const a = asks[0];
   return {
-    top: [b ? b[0] * kTick : Number.NaN, b ? b[1] * kLot : Number.NaN, a ? a[0] * kTick : Number.NaN, a ? a[1] * kLot : Number.NaN],
+    top: [b ? b[0] * kTick : Number.NaN, b ? lotValue(b[1]) : Number.NaN, a ? a[0] * kTick : Number.NaN, a ? lotValue(a[1]) : Number.NaN],
     levels: [bids.length, asks.length],
-    bids: bids.flatMap(([t, l]) => [t * kTick, l * kLot]),
-    asks: asks.flatMap(([t, l]) => [t * kTick, l * kLot]),
+    bids: bids.flatMap(([t, l]) => [t * kTick, lotValue(l)]),
+    asks: asks.flatMap(([t, l]) => [t * kTick, lotValue(l)]),
     spread: a && b ? (a[0] - b[0]) * kTick : Number.NaN,
     crossed: false,
-    vwap: rem > 0 ? Number.NaN : acc / 3,
+    vwap: rem > 0n ? Number.NaN : used === 1 ? asks[0]![0] * kTick : modelAvg(acc, 12n),
   };
 }
 
@@ -645,8 +702,8 @@ function modelOrder(m: EngineModel, id: number): unknown {
     orderId: o.id,
     side: o.side === 0 ? 'buy' : 'sell',
     price: o.ticks * kTick,
-    quantity: o.rem * kLot,
-    filledQuantity: o.filled * kLot,
+    quantity: lotValue(o.rem),
+    filledQuantity: lotValue(o.filled),
     ownerId: o.owner,
     postOnly: o.post,
   };
@@ -654,27 +711,32 @@ function modelOrder(m: EngineModel, id: number): unknown {
   return out;
 }
 
+/** A price argument: a number where it is exact, else a bigint count of ticks (the range edges). */
+const priceArg = (ticks: number): number | bigint => (Math.abs(ticks) <= 2 ** 50 ? ticks * kTick : BigInt(ticks));
+/** A quantity argument: a number where it is exact, else a bigint count of lots. */
+const qtyArg = (lots: bigint): number | bigint => (lots <= 1n << 50n ? Number(lots) * kLot : lots);
+
 /** Runs one op on every engine and the model; checks reports, reads and invariants. */
-function step(engines: MatchingEngine[], model: EngineModel, op: EngineOp): void {
+function step(engines: MatchingEngine[], model: EngineModel, op: EngineOp<number | bigint>): void {
   const pickId = (pick: number): number => 1 + (pick % (model.nextId + 1)); // sometimes unknown
   let want: ExecutionReport | boolean | undefined;
   let touched = 0;
   if (op.kind === 'submit') {
     touched = model.nextId;
-    want = fromModel(model.submit(op.side, op.market, op.ticks, op.lots, op.tif, op.post, op.owner, op.client));
+    want = fromModel(model.submit(op.side, op.market, op.ticks, BigInt(op.lots), op.tif, op.post, op.owner, op.client));
     for (const me of engines) {
       const got = me.submit({
         side: op.side === 0 ? 'buy' : 'sell',
-        ...(op.market ? { type: 'market' as const } : { price: op.ticks * kTick }),
-        quantity: op.lots * kLot,
+        ...(op.market ? { type: 'market' as const } : { price: priceArg(op.ticks) }),
+        quantity: qtyArg(BigInt(op.lots)),
         timeInForce: op.tif,
         ...(op.post && !op.market ? { postOnly: true } : {}),
         ownerId: op.owner,
         ...(op.client !== undefined ? { clientId: op.client } : {}),
       });
       expect(got).toEqual(want);
-      // Conservation: what the taker got is what the makers gave.
-      expect(got.fills.reduce((s, f) => s + f.quantity, 0)).toBe(got.filledQuantity);
+      // Conservation: what the taker got is what the makers gave (exact while the sum is).
+      if (got.filledQuantity <= 2 ** 40) expect(got.fills.reduce((s, f) => s + f.quantity, 0)).toBe(got.filledQuantity);
     }
   } else if (op.kind === 'cancel') {
     const id = pickId(op.pick);
@@ -684,10 +746,10 @@ function step(engines: MatchingEngine[], model: EngineModel, op: EngineOp): void
   } else {
     const id = pickId(op.pick);
     touched = id;
-    const r = model.modify(id, op.ticks, op.lots);
+    const r = model.modify(id, op.ticks, op.lots === undefined ? undefined : BigInt(op.lots));
     const changes = {
-      ...(op.ticks !== undefined ? { price: op.ticks * kTick } : {}),
-      ...(op.lots !== undefined ? { quantity: op.lots * kLot } : {}),
+      ...(op.ticks !== undefined ? { price: priceArg(op.ticks) } : {}),
+      ...(op.lots !== undefined ? { quantity: qtyArg(BigInt(op.lots)) } : {}),
     };
     for (const me of engines) {
       if (r === undefined) expect(() => me.modify(id, changes)).toThrow(RangeError);
@@ -748,6 +810,21 @@ describe('MatchingEngine differential: every backend against a reference model a
     expect(ops).toBeGreaterThan(8_000);
   });
 
+  it.each(['none', 'cancel-maker'] as const)('agrees at the edges of the range: ticks near ±(2^53 - 1), lots near 2^63 - 1 (stp %s)', (stp) => {
+    let overflows = 0;
+    fc.assert(
+      fc.property(fc.array(edgeOpArb, { minLength: 100, maxLength: 300 }), (seq) => {
+        const engines = backends.map((backend) => new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: stp, backend }));
+        const model = new EngineModel(stp);
+        for (const op of seq) step(engines, model, op);
+        checkNoneLost(engines, model);
+        overflows += model.overflows;
+      }),
+      { numRuns: 20 },
+    );
+    expect(overflows).toBeGreaterThan(20);
+  });
+
   it('agrees with per-call submits when the same stream runs through submitBatch', () => {
     fc.assert(
       fc.property(fc.array(engineOpArb, { minLength: 100, maxLength: 400 }), fc.integer({ min: 1, max: 64 }), (seq, chunk) => {
@@ -800,6 +877,264 @@ describe('MatchingEngine differential: every backend against a reference model a
         }
       }),
       { numRuns: 30 },
+    );
+  });
+});
+
+// ---- exact at every scale (issue 10, items 1, 2 and 6) ----
+
+/** The exact decimal k * step for a decimal step (as a string), e.g. (12801013632n, '1e-8') -> '128.01013632'. */
+function decimalOf(k: bigint, step: string): string {
+  const [mant, exp] = step.includes('e') ? step.split('e') : [step, '0'];
+  const [i, f = ''] = mant!.split('.');
+  const digits = f.length - Number(exp);
+  let n = k * BigInt(i! + f);
+  let scale = digits;
+  if (scale < 0) {
+    n *= 10n ** BigInt(-scale);
+    scale = 0;
+  }
+  const neg = n < 0n;
+  let s = (neg ? -n : n).toString().padStart(scale + 1, '0');
+  if (scale > 0) s = `${s.slice(0, s.length - scale)}.${s.slice(s.length - scale)}`;
+  return (neg ? '-' : '') + s;
+}
+
+const kSteps = ['0.01', '0.05', '0.25', '0.5', '5', '1e-4', '1e-8'] as const;
+/** Units drawn across every magnitude: an exponent, then a count below 2^exponent. */
+const unitsArb = (maxBits: number): fc.Arbitrary<bigint> =>
+  fc.integer({ min: 0, max: maxBits }).chain((bits) => fc.bigInt({ min: 0n, max: (1n << BigInt(bits)) - 1n }));
+
+describe.each(backends)('exact at every scale (%s core)', (backend) => {
+  it('accepts the on-grid values the issue names (ETH-BTC at 1e-8, 128.01013632 at lot 1e-8)', () => {
+    const me = new MatchingEngine({ symbol: 'ETH-BTC', tickSize: 1e-8, backend });
+    const a = me.submit({ side: 'buy', price: 0.05, quantity: 139.90599894 });
+    expect(a).toMatchObject({ status: 'new', remainingQuantity: 139.90599894 });
+    const b = me.submit({ side: 'buy', price: 75075.37698686, quantity: 1 });
+    expect(me.getOrder(b.orderId)).toMatchObject({ price: 75075.37698686, quantity: 1 });
+    expect(me.getOrder(a.orderId)).toMatchObject({ price: 0.05, quantity: 139.90599894 });
+    const t = me.submit({ side: 'sell', price: 0.05, quantity: 140.90599894 });
+    expect(t.fills.map((f) => [f.price, f.quantity])).toEqual([
+      [75075.37698686, 1],
+      [0.05, 139.90599894],
+    ]);
+    expect(t.filledQuantity).toBe(140.90599894);
+
+    const book = new OrderBook({ symbol: 'X', tickSize: 0.01, lotSize: 1e-8, backend });
+    book.updateBid(1, 128.01013632);
+    expect(book.bestBidSize()).toBe(128.01013632);
+    expect(book.snapshot().bids).toEqual([[1, 128.01013632]]);
+  });
+
+  it('accepts all 20,000 sizes with 8 decimals between 1 and 1,000 at lot 1e-8, and prints them back', () => {
+    const book = new OrderBook({ symbol: 'X', tickSize: 0.01, lotSize: 1e-8, backend });
+    const me = new MatchingEngine({ symbol: 'X', tickSize: 0.01, backend });
+    const rand = seeded(10);
+    const deltas = new Float64Array(3 * 20_000);
+    let refusedBefore = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const k = 100_000_000 + Math.floor(rand() * 99_900_000_000); // [1, 1000) in lots of 1e-8
+      const text = `${Math.floor(k / 1e8)}.${String(k % 1e8).padStart(8, '0')}`;
+      const v = Number(text);
+      // The old absolute tolerance (1e-6 of a lot) refused about one in ten of these.
+      if (Math.abs(v * 1e8 - Math.round(v * 1e8)) > 1e-6) refusedBefore++;
+      book.updateBid(1, v);
+      expect(String(book.bestBidSize())).toBe(String(v));
+      book.updateAsk(2, text);
+      expect(book.bestAskSize()).toBe(v);
+      const r = me.submit({ side: 'buy', price: 1, quantity: v });
+      expect(String(r.remainingQuantity)).toBe(String(v));
+      expect(me.cancel(r.orderId)).toBe(true);
+      deltas.set([0, 1 + (i % 500) / 100, v], 3 * i);
+    }
+    expect(refusedBefore).toBeGreaterThan(1000);
+    expect(book.applyDeltas(deltas)).toBe(20_000);
+  });
+
+  it.each(kSteps)('accepts the double nearest any k x %s within the range and reads it back', (step) => {
+    const s = Number(step);
+    const book = new OrderBook({ symbol: 'X', tickSize: s, lotSize: s, backend });
+    const me = new MatchingEngine({ symbol: 'X', tickSize: s, lotSize: s, backend });
+    fc.assert(
+      fc.property(unitsArb(63), unitsArb(53), fc.boolean(), (drawn, ticks, neg) => {
+        const t = ticks > 9007199254740991n ? 9007199254740991n : ticks;
+        const lots = drawn === 0n ? 1n : drawn;
+        const priceText = decimalOf(neg ? -t : t, step);
+        const sizeText = decimalOf(lots > 9223372036854775807n ? 9223372036854775807n : lots, step);
+        const price = Number(priceText);
+        const size = Number(sizeText);
+        // Strings and bigints are exact at every magnitude.
+        book.updateBid(priceText, sizeText);
+        expect(book.bestBidPrice()).toBe(price);
+        expect(book.bestBidSize()).toBe(size);
+        book.clear();
+        book.updateBid(neg ? -t : t, lots);
+        expect([book.bestBidPrice(), book.bestBidSize()]).toEqual([price, size]);
+        book.clear();
+        // A number is exact where doubles are denser than steps (|units| <= 2^50); beyond, it is
+        // accepted and lands on a unit within an ulp of it, except that the double nearest a
+        // value next to the limit may be past it (then the limit's RangeError; use a string).
+        if (t > (1n << 52n) || lots > (1n << 62n)) {
+          try {
+            book.updateBid(price, size);
+          } catch (e) {
+            expect(String(e)).toMatch(/which is beyond the largest/);
+            return;
+          }
+        } else book.updateBid(price, size);
+        const near = (got: number, want: number): boolean => got === want || Math.abs(got - want) <= Math.abs(want) * 2 ** -51;
+        if (t <= 1n << 50n) expect(book.bestBidPrice()).toBe(price);
+        else expect(near(book.bestBidPrice(), price)).toBe(true);
+        if (lots <= 1n << 50n) expect(book.bestBidSize()).toBe(size);
+        else expect(near(book.bestBidSize(), size)).toBe(true);
+        book.clear();
+        const r = me.submit({ side: 'buy', price: priceText, quantity: lots });
+        expect(r.remainingQuantity).toBe(size);
+        expect(me.getOrder(r.orderId)).toMatchObject({ price, quantity: size });
+        expect(me.avgPriceForQuantity('sell', sizeText)).toBe(price);
+        expect(me.quantityForPrice('sell', priceText)).toBe(size);
+        expect(me.cancel(r.orderId)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('takes the same values through every entry point: modify, submitBatch, applyDeltas, walks, snapshots', () => {
+    const me = new MatchingEngine({ symbol: 'ETH-BTC', tickSize: 1e-8, backend });
+    const r = me.submit({ side: 'buy', price: 0.05, quantity: 1 });
+    expect(me.modify(r.orderId, { price: 75075.37698686, quantity: 128.01013632 })).toMatchObject({ status: 'new', remainingQuantity: 128.01013632 });
+    expect(me.getOrder(r.orderId)).toMatchObject({ price: 75075.37698686, quantity: 128.01013632 });
+    const fills = new Float64Array(4 * 4);
+    const cmds = new Float64Array([BatchOp.limit, 1, 0.05, 139.90599894, 0, 0, BatchOp.modify, r.orderId, 0.05, 139.90599894, 0, 0]);
+    expect(me.submitBatch(cmds, fills)).toMatchObject({ processed: 2, fills: 1 });
+    // The sell at 0.05 takes the whole bid at its price; the modify finds the order gone.
+    expect(Array.from(fills.subarray(0, 4))).toEqual([r.orderId, r.orderId + 1, 75075.37698686, 128.01013632]);
+    expect(me.getOrder(r.orderId)).toBeUndefined();
+    expect(me.getOrder(r.orderId + 1)).toMatchObject({ price: 0.05, quantity: 11.89586262, filledQuantity: 128.01013632 });
+    me.submit({ side: 'sell', price: 75075.37698686, quantity: 128.01013632 });
+    expect(me.quantityForPrice('buy', 75075.37698686)).toBe(139.90599894);
+    expect(me.avgPriceForQuantity('buy', 11.89586262)).toBe(0.05);
+    expect(Array.from(me.depth(2).asks)).toEqual([0.05, 11.89586262, 75075.37698686, 128.01013632]);
+
+    const book = new OrderBook({ symbol: 'X', tickSize: 1e-8, lotSize: 1e-8, backend });
+    expect(book.applyDeltas(new Float64Array([0, 75075.37698686, 128.01013632, 1, 75075.37698687, 139.90599894]))).toBe(2);
+    expect(Array.from(book.top)).toEqual([75075.37698686, 128.01013632, 75075.37698687, 139.90599894]);
+    const copy = OrderBook.fromSnapshot(JSON.parse(JSON.stringify(book.snapshot())) as ReturnType<OrderBook['snapshot']>, { backend });
+    expect(copy.snapshot()).toEqual(book.snapshot());
+    expect(copy.avgPriceForQuantity('sell', 128.01013632)).toBe(75075.37698686);
+  });
+
+  it('parses decimal strings exactly and names a bad one', () => {
+    const me = new MatchingEngine({ symbol: 'X', tickSize: 0.01, backend });
+    const r = me.submit({ side: 'buy', price: '100.10', quantity: '139.90599894' });
+    expect(me.getOrder(r.orderId)).toMatchObject({ price: 100.1, quantity: 139.90599894 });
+    expect(me.modify(r.orderId, { quantity: '0.00000001' })).toMatchObject({ remainingQuantity: 1e-8 });
+    expect(() => me.submit({ side: 'buy', price: '100.005', quantity: 1 })).toThrow(/a price on the 0.01 tick grid for order.price but received "100.005"/);
+    expect(() => me.submit({ side: 'buy', price: '1e2', quantity: 1 })).toThrow(TypeError);
+    expect(() => me.submit({ side: 'buy', price: 100, quantity: '1.000000001' })).toThrow(/1e-8 lot grid for order.quantity but received "1.000000001"/);
+    expect(() => me.submit({ side: 'buy', price: 100, quantity: 'abc' })).toThrow(/for order.quantity but received "abc"/);
+    expect(() => me.submit({ side: 'buy', price: 100, quantity: '-1' })).toThrow(/positive finite quantity for order.quantity/);
+    // A bigint is a count of ticks or lots.
+    const b = me.submit({ side: 'sell', price: 10_010n, quantity: 100_000_000n });
+    expect(b.fills).toEqual([{ makerOrderId: r.orderId, takerOrderId: b.orderId, price: 100.1, quantity: 1e-8 }]);
+    expect(me.getOrder(b.orderId)).toMatchObject({ price: 100.1, quantity: 0.99999999 });
+  });
+
+  it.each([
+    ['price 1e15 at tick 0.01', () => new OrderBook({ symbol: 'X', tickSize: 0.01, backend }).updateBid(1e15, 1), /within the largest, ±90071992547409.91 \(2\^53 - 1 ticks at tick size 0.01\), for price but received 1000000000000000, which is beyond the largest/],
+    ['price 2 ** 53 at tick 1', () => new MatchingEngine({ symbol: 'X', tickSize: 1, backend }).submit({ side: 'buy', price: 2 ** 53, quantity: 1 }), /within the largest, ±9007199254740991 .* for order.price but received 9007199254740992, which is beyond the largest/],
+    ['quantity past 2^63 - 1 lots at lot 1e-8', () => new MatchingEngine({ symbol: 'X', tickSize: 0.01, backend }).submit({ side: 'buy', price: 1, quantity: 1e11 }), /within the largest, 92233720368.54775807 \(2\^63 - 1 lots at lot size 1e-8\), for order.quantity but received 100000000000, which is beyond the largest/],
+    ['one lot past 2^63 - 1 as a bigint', () => new MatchingEngine({ symbol: 'X', tickSize: 0.01, backend }).submit({ side: 'buy', price: 1, quantity: 2n ** 63n }), /beyond the largest/],
+    ['one lot past as a string', () => new OrderBook({ symbol: 'X', tickSize: 0.01, lotSize: 1e-8, backend }).updateAsk(1, '92233720368.54775808'), /for size but received "92233720368.54775808", which is beyond the largest/],
+    ['a delta past the range', () => new OrderBook({ symbol: 'X', tickSize: 0.01, lotSize: 1e-8, backend }).applyDeltas(new Float64Array([0, 1, 1e11])), /for deltas\[2\] but received 100000000000, which is beyond the largest/],
+  ])('refuses %s with a RangeError that names the limit', (_name, call, message) => {
+    expect(call).toThrow(RangeError);
+    expect(call).toThrow(message);
+  });
+
+  it('holds quantities to 2^63 - 1 lots exactly, for an order, a level and filled sums', () => {
+    const me = new MatchingEngine({ symbol: 'MEME', tickSize: 0.01, backend });
+    // 1e8 at lot 1e-8 is 1e16 lots, past 2^53.
+    const a = me.submit({ side: 'sell', price: 1, quantity: 1e8 });
+    expect(a).toMatchObject({ status: 'new', remainingQuantity: 1e8 });
+    const b = me.submit({ side: 'sell', price: 1, quantity: '0.00000001' });
+    expect(me.bestAskSize()).toBe(100000000.00000001);
+    expect(me.quantityForPrice('buy', 1)).toBe(100000000.00000001);
+    const max = 9223372036854775807n;
+    const c = me.submit({ side: 'sell', price: 1.01, quantity: max });
+    expect(c.remainingQuantity).toBe(92233720368.54775807);
+    expect(me.submit({ side: 'sell', price: 1.01, quantity: 1n })).toMatchObject({ status: 'rejected', rejectReason: 'quantity-overflow', filledQuantity: 0 });
+    expect(me.modify(b.orderId, { price: 1.01 })).toMatchObject({ status: 'rejected', rejectReason: 'quantity-overflow' });
+    expect(me.getOrder(b.orderId)).toMatchObject({ price: 1, quantity: 1e-8 });
+    // Take 1e16 + 1 lots at 1 and 1 lot at 1.01: exact sums, average from ticks x lots.
+    const t = me.submit({ side: 'buy', price: 1.01, quantity: 10000000000000002n });
+    expect(t.fills.map((f) => f.quantity)).toEqual([1e8, 1e-8, 1e-8]);
+    expect(t.filledQuantity).toBe(100000000.00000002);
+    // (100 x (1e16 + 1) + 101) / (1e16 + 2) ticks = 1.000000000000000001 rounds to 1.
+    expect(t.averagePrice).toBe(1);
+    expect(me.getOrder(c.orderId)).toMatchObject({ quantity: 92233720368.54775806, filledQuantity: 1e-8 });
+    expect(me.avgPriceForQuantity('buy', '92233720368.54775806')).toBe(1.01);
+    expect(me.avgPriceForQuantity('buy', '92233720368.54775807')).toBeNaN();
+    const fok = me.submit({ side: 'buy', price: 1.01, quantity: max, timeInForce: 'FOK' });
+    expect(fok).toMatchObject({ status: 'cancelled', filledQuantity: 0 });
+    const L2 = new OrderBook({ symbol: 'X', tickSize: 0.01, lotSize: 1e-8, backend });
+    L2.updateBid(1, max);
+    expect(L2.bestBidSize()).toBe(92233720368.54775807);
+  });
+
+  it('runs batches past 2^53 lots exactly and rejects a level past int64 the same way', () => {
+    const me = new MatchingEngine({ symbol: 'MEME', tickSize: 0.01, backend });
+    const fills = new Float64Array(4 * 8);
+    const cmds = new Float64Array([
+      BatchOp.limit, 1, 1, 1e8, 0, 0, // 1e16 lots
+      BatchOp.limit, 1, 1, 2e8, 0, 0,
+      BatchOp.market, 0, 0, 2.5e8, 0, 0,
+      BatchOp.limit, 1, 2, 9e10, 0, 0, // 9e18 lots: rests
+      BatchOp.limit, 1, 2, 3e9, 0, 0, // the level would pass 2^63 - 1 lots: rejected
+      BatchOp.modify, 2, Number.NaN, 1e8, 0, 0, // shrink in place
+    ]);
+    expect(me.submitBatch(cmds, fills)).toEqual({ processed: 6, fills: 2, fillsWritten: 2, firstOrderId: 1 });
+    expect(Array.from(fills.subarray(0, 8))).toEqual([1, 3, 1, 1e8, 2, 3, 1, 1.5e8]);
+    expect(me.getOrder(2)).toMatchObject({ quantity: 1e8, filledQuantity: 1.5e8 });
+    expect(me.getOrder(4)).toMatchObject({ price: 2, quantity: 9e10 });
+    expect(me.getOrder(5)).toBeUndefined();
+    expect(Array.from(me.depth(2).asks)).toEqual([1, 1e8, 2, 9e10]);
+  });
+
+  it('averages one level, and one fill, to its own price (nautilus_trader L3 average price)', () => {
+    const book = new OrderBook({ symbol: 'X', tickSize: 0.001, lotSize: 1, backend });
+    book.updateAsk(0.886, 5);
+    expect(book.avgPriceForQuantity('buy', 5)).toBe(0.886);
+    const free = new OrderBook({ symbol: 'X', tickSize: 0.001, backend });
+    free.updateAsk(0.886, 5);
+    expect(free.avgPriceForQuantity('buy', 5)).toBe(0.886);
+    const me = new MatchingEngine({ symbol: 'X', tickSize: 0.001, backend });
+    me.submit({ side: 'sell', price: 0.029, quantity: 3.3 });
+    const r = me.submit({ side: 'buy', price: 0.029, quantity: 1.7 });
+    expect(r.averagePrice).toBe(0.029);
+    expect(me.avgPriceForQuantity('buy', 1.6)).toBe(0.029);
+  });
+
+  it('gives any single-fill trade its fill price and any single-level walk its level price', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...kSteps),
+        unitsArb(40).map((t) => t + 1n),
+        unitsArb(60).map((l) => l + 2n),
+        fc.bigInt({ min: 0n, max: 1n << 60n }),
+        (step, ticks, lots, part) => {
+          const me = new MatchingEngine({ symbol: 'X', tickSize: Number(step), lotSize: 1e-8, backend });
+          const price = Number(decimalOf(ticks, step));
+          me.submit({ side: 'sell', price: ticks, quantity: lots });
+          const take = 1n + (part % (lots - 1n));
+          expect(me.avgPriceForQuantity('buy', take)).toBe(price);
+          const r = me.submit({ side: 'buy', price, quantity: take });
+          expect(r.fills.length).toBe(1);
+          expect(r.averagePrice).toBe(r.fills[0]!.price);
+          expect(r.averagePrice).toBe(price);
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 });

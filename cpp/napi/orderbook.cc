@@ -84,9 +84,24 @@ double* f64(napi_env env, napi_value v, std::size_t& len) {
 
 // lib/orderbook validates before writing the argument slots; this only keeps a bad
 // slot (NaN, out of range) from reaching an undefined float-to-integer cast.
-bool whole(double v, double lo, double hi) { return v >= lo && v <= hi && v == std::floor(v); }
-constexpr double kMaxUnits = ob::kMaxUnits;
+// In range first, so the cast is defined; it also spares a libm floor call per slot.
+bool whole(double v, double lo, double hi) {
+  return v >= lo && v <= hi && v == static_cast<double>(static_cast<int64_t>(v));
+}
+constexpr double kMaxTicks = ob::kMaxTicksDouble;
+constexpr double kMaxLots = ob::kMaxLotsDouble;
 constexpr double kMaxId = 9007199254740991.0;
+// The part of a lot count its nearest double (at most kMaxLots) misses: within 2^10.
+constexpr double kMaxCorrection = 1024;
+
+// Lots carried as (approx, correction) argument slots; false unless lo <= lots <= int64 max.
+bool lots_of(double approx, double correction, int64_t lo, int64_t& out) {
+  if (!whole(approx, 0, kMaxLots) || !(correction == 0 || whole(correction, -kMaxCorrection, kMaxCorrection))) return false;
+  const __int128 l = static_cast<__int128>(static_cast<int64_t>(approx)) + static_cast<int64_t>(correction);
+  if (l < lo || l > ob::kMaxLots) return false;
+  out = static_cast<int64_t>(l);
+  return true;
+}
 
 napi_value bad_argument(napi_env env) {
   napi_throw_range_error(env, "ERR_ULTRA_PERF_BAD_ARGUMENT", "an order book call got an argument lib/orderbook never writes");
@@ -133,7 +148,7 @@ napi_value l2_set(napi_env env, napi_callback_info cb) {
   auto* h = static_cast<L2*>(data_of(env, cb));
   if (h == nullptr) return nullptr;
   const double* a = h->core.top();
-  if (!whole(a[ob::kArgTicks], -kMaxUnits, kMaxUnits) || !(a[ob::kArgSize] >= 0)) return bad_argument(env);
+  if (!whole(a[ob::kArgTicks], -kMaxTicks, kMaxTicks) || !(a[ob::kArgSize] >= 0)) return bad_argument(env);
   try {
     h->core.set(kSide, static_cast<int64_t>(a[ob::kArgTicks]), a[ob::kArgSize]);
   } catch (const std::bad_alloc&) {
@@ -166,17 +181,19 @@ napi_value l2_clear(napi_env env, napi_callback_info cb) {
   return undefined(env);
 }
 
-// (side, n, out) -> pairs written
-napi_value l2_levels(napi_env env, napi_callback_info cb) {
-  napi_value argv[3];
-  auto* h = static_cast<L2*>(args(env, cb, argv));
+// (side, n, out, units) -> levels written: (price, size) pairs, or (ticks, size|lots, correction) triples
+template <class H>
+napi_value levels(napi_env env, napi_callback_info cb) {
+  napi_value argv[4];
+  auto* h = static_cast<H*>(args(env, cb, argv));
   std::size_t len = 0;
   double* out = h == nullptr ? nullptr : f64(env, argv[2], len);
   const double n = num(env, argv[1]);
   if (out == nullptr || !(n >= 0)) return number(env, 0);
-  const double cap = static_cast<double>(len / 2);
+  const bool units = num(env, argv[3]) == 1;
+  const double cap = static_cast<double>(len / (units ? 3 : 2));
   const auto m = static_cast<std::size_t>(n < cap ? n : cap);
-  return number(env, static_cast<double>(h->core.levels(num(env, argv[0]) == 0 ? ob::Side::bid : ob::Side::ask, m, out)));
+  return number(env, static_cast<double>(h->core.levels(num(env, argv[0]) == 0 ? ob::Side::bid : ob::Side::ask, m, out, units)));
 }
 
 // (tickNum, tickDen, lotNum, lotDen) -> { view, set, applyDeltas, clear, levels }
@@ -187,7 +204,7 @@ napi_value l2_create(napi_env env, napi_callback_info cb) {
   if (argc < 4) return undefined(env);
   L2* h = nullptr;
   try {
-    h = new L2(ob::Grid{num(env, argv[0]), num(env, argv[1])}, ob::Grid{num(env, argv[2]), num(env, argv[3])});
+    h = new L2(ob::Grid(num(env, argv[0]), num(env, argv[1])), ob::Grid(num(env, argv[2]), num(env, argv[3])));
   } catch (const std::bad_alloc&) {
     return oom(env);
   }
@@ -196,7 +213,7 @@ napi_value l2_create(napi_env env, napi_callback_info cb) {
   const bool ok = napi_create_object(env, &obj) == napi_ok && add_view(env, obj, h->core.top(), ob::kL2ViewDoubles, h) &&
                   add_function(env, obj, "setBid", l2_set<ob::Side::bid>, h) &&
                   add_function(env, obj, "setAsk", l2_set<ob::Side::ask>, h) && add_function(env, obj, "applyDeltas", l2_apply, h) &&
-                  add_function(env, obj, "clear", l2_clear, h) && add_function(env, obj, "levels", l2_levels, h);
+                  add_function(env, obj, "clear", l2_clear, h) && add_function(env, obj, "levels", levels<L2>, h);
   release<ob::L2Book>(env, nullptr, h);
   return ok ? obj : undefined(env);
 }
@@ -204,19 +221,19 @@ napi_value l2_create(napi_env env, napi_callback_info cb) {
 // ---- matching engine ----
 using Me = Holder<ob::MatchingEngine>;
 
-// () with (side, market, ticks, lots, tif, postOnly, owner, clientId) in the argument slots
+// () with (side, market, ticks, lots, tif, postOnly, owner, clientId, lots correction) in the argument slots
 napi_value me_submit(napi_env env, napi_callback_info cb) {
   auto* h = static_cast<Me*>(data_of(env, cb));
   if (h == nullptr) return nullptr;
   const double* a = h->core.view() + ob::kViewArgs;
-  if (!whole(a[0], 0, 1) || !whole(a[1], 0, 1) || !whole(a[2], -kMaxUnits, kMaxUnits) || !whole(a[3], 1, kMaxUnits) ||
+  int64_t lots = 0;
+  if (!whole(a[0], 0, 1) || !whole(a[1], 0, 1) || !whole(a[2], -kMaxTicks, kMaxTicks) || !lots_of(a[3], a[8], 1, lots) ||
       !whole(a[4], 0, 2) || !whole(a[5], 0, 1) || !whole(a[6], 0, 4294967295.0)) {
     return bad_argument(env);
   }
   try {
-    h->core.submit(a[0] == 0 ? ob::Side::bid : ob::Side::ask, a[1] != 0, static_cast<int64_t>(a[2]),
-                   static_cast<int64_t>(a[3]), static_cast<ob::TimeInForce>(static_cast<int>(a[4])), a[5] != 0,
-                   static_cast<uint32_t>(a[6]), a[7]);
+    h->core.submit(a[0] == 0 ? ob::Side::bid : ob::Side::ask, a[1] != 0, static_cast<int64_t>(a[2]), lots,
+                   static_cast<ob::TimeInForce>(static_cast<int>(a[4])), a[5] != 0, static_cast<uint32_t>(a[6]), a[7]);
   } catch (const std::bad_alloc&) {
     return oom(env);
   }
@@ -233,54 +250,35 @@ napi_value me_by_id(napi_env env, napi_callback_info cb) {
   return boolean(env, (h->core.*Fn)(static_cast<uint64_t>(id)));
 }
 
-// () with (orderId, ticks | NaN, lots | NaN) in the argument slots
+// () with (orderId, ticks | NaN, lots | NaN, lots correction) in the argument slots
 napi_value me_modify(napi_env env, napi_callback_info cb) {
   auto* h = static_cast<Me*>(data_of(env, cb));
   if (h == nullptr) return nullptr;
   const double* a = h->core.view() + ob::kViewArgs;
   const double t = a[1];
   const double l = a[2];
-  if (!whole(a[0], 0, kMaxId) || !(std::isnan(t) || whole(t, -kMaxUnits, kMaxUnits)) ||
-      !(std::isnan(l) || whole(l, 0, kMaxUnits))) {
+  int64_t lots = 0;
+  if (!whole(a[0], 0, kMaxId) || !(std::isnan(t) || whole(t, -kMaxTicks, kMaxTicks)) ||
+      !(std::isnan(l) || lots_of(l, a[3], 0, lots))) {
     return bad_argument(env);
   }
   try {
     h->core.modify_and_publish(static_cast<uint64_t>(a[0]), !std::isnan(t), std::isnan(t) ? 0 : static_cast<int64_t>(t),
-                               !std::isnan(l), std::isnan(l) ? 0 : static_cast<int64_t>(l));
+                               !std::isnan(l), lots);
   } catch (const std::bad_alloc&) {
     return oom(env);
   }
   return nullptr;
 }
 
-// (side, n, out) -> pairs written
-napi_value me_levels(napi_env env, napi_callback_info cb) {
-  napi_value argv[3];
-  auto* h = static_cast<Me*>(args(env, cb, argv));
-  std::size_t len = 0;
-  double* out = h == nullptr ? nullptr : f64(env, argv[2], len);
-  const double n = num(env, argv[1]);
-  if (out == nullptr || !(n >= 0)) return number(env, 0);
-  const double cap = static_cast<double>(len / 2);
-  const auto m = static_cast<std::size_t>(n < cap ? n : cap);
-  return number(env, static_cast<double>(h->core.levels(num(env, argv[0]) == 0 ? ob::Side::bid : ob::Side::ask, m, out)));
-}
-
-// (out) -> fills of the last submit/modify written as (makerId, ticks, lots)
+// (out) -> fills of the last submit/modify written as (makerId, price, quantity)
 napi_value me_copy_fills(napi_env env, napi_callback_info cb) {
   napi_value argv[1];
   auto* h = static_cast<Me*>(args(env, cb, argv));
   std::size_t len = 0;
   double* out = h == nullptr ? nullptr : f64(env, argv[0], len);
   if (out == nullptr) return number(env, 0);
-  const auto& fills = h->core.fills();
-  const std::size_t m = std::min(fills.size(), len / 3);
-  for (std::size_t i = 0; i < m; ++i) {
-    out[3 * i] = static_cast<double>(fills[i].maker_id);
-    out[3 * i + 1] = static_cast<double>(fills[i].ticks);
-    out[3 * i + 2] = static_cast<double>(fills[i].lots);
-  }
-  return number(env, static_cast<double>(m));
+  return number(env, static_cast<double>(h->core.copy_fills(out, len / 3)));
 }
 
 // (commands, count, fillsOut | null) -> count | -(index + 1)
@@ -309,7 +307,7 @@ napi_value me_create(napi_env env, napi_callback_info cb) {
   if (argc < 5) return undefined(env);
   Me* h = nullptr;
   try {
-    h = new Me(ob::Grid{num(env, argv[0]), num(env, argv[1])}, ob::Grid{num(env, argv[2]), num(env, argv[3])},
+    h = new Me(ob::Grid(num(env, argv[0]), num(env, argv[1])), ob::Grid(num(env, argv[2]), num(env, argv[3])),
                static_cast<ob::SelfTrade>(static_cast<int>(num(env, argv[4]))));
   } catch (const std::bad_alloc&) {
     return oom(env);
@@ -320,7 +318,7 @@ napi_value me_create(napi_env env, napi_callback_info cb) {
                   add_view(env, obj, h->core.view(), ob::kViewDoubles, h) &&
                   add_function(env, obj, "submit", me_submit, h) && add_function(env, obj, "cancel", me_by_id<&ob::MatchingEngine::cancel>, h) &&
                   add_function(env, obj, "modify", me_modify, h) && add_function(env, obj, "query", me_by_id<&ob::MatchingEngine::query>, h) &&
-                  add_function(env, obj, "levels", me_levels, h) &&
+                  add_function(env, obj, "levels", levels<Me>, h) &&
                   add_function(env, obj, "copyFills", me_copy_fills, h) && add_function(env, obj, "batch", me_batch, h);
   release<ob::MatchingEngine>(env, nullptr, h);
   return ok ? obj : undefined(env);

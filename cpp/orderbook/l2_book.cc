@@ -64,7 +64,7 @@ bool L2Book::canonical_size(double raw, double& out) const noexcept {
     return true;
   }
   int64_t lots = 0;
-  if (!lot_.to_units(raw, lots)) return false;
+  if (!lot_.to_lots(raw, lots)) return false;
   out = lot_.to_value(lots);
   return true;
 }
@@ -74,14 +74,14 @@ int64_t L2Book::apply_deltas(const double* d, std::size_t n) {
     const double side = d[3 * i];
     int64_t ticks = 0;
     double size = 0;
-    if (!(side == 0 || side == 1) || !tick_.to_units(d[3 * i + 1], ticks) || !canonical_size(d[3 * i + 2], size)) {
+    if (!(side == 0 || side == 1) || !tick_.to_ticks(d[3 * i + 1], ticks) || !canonical_size(d[3 * i + 2], size)) {
       return -static_cast<int64_t>(i) - 1;
     }
   }
   for (std::size_t i = 0; i < n; ++i) {
     int64_t ticks = 0;
     double size = 0;
-    tick_.to_units(d[3 * i + 1], ticks);
+    tick_.to_ticks(d[3 * i + 1], ticks);
     canonical_size(d[3 * i + 2], size);
     set(d[3 * i] == 0 ? Side::bid : Side::ask, ticks, size);
   }
@@ -95,13 +95,19 @@ void L2Book::clear() noexcept {
   refresh(Side::ask);
 }
 
-std::size_t L2Book::levels(Side side, std::size_t n, double* out) const noexcept {
+std::size_t L2Book::levels(Side side, std::size_t n, double* out, bool units) const noexcept {
   const auto& l = ladder(side);
   const std::size_t m = std::min(n, l.size());
   for (std::size_t j = 0; j < m; ++j) {
     const L2Level& lv = l[l.size() - 1 - j];
-    out[2 * j] = tick_.to_value(lv.ticks);
-    out[2 * j + 1] = lv.size;
+    if (units) {
+      out[3 * j] = static_cast<double>(lv.ticks);
+      out[3 * j + 1] = lv.size;
+      out[3 * j + 2] = 0;
+    } else {
+      out[2 * j] = tick_.to_value(lv.ticks);
+      out[2 * j + 1] = lv.size;
+    }
   }
   return m;
 }

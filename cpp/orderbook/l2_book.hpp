@@ -45,8 +45,9 @@ class L2Book {
   // and changes nothing, else applies all and returns n.
   int64_t apply_deltas(const double* deltas, std::size_t n);
   void clear() noexcept;
-  // Writes up to n (price, size) pairs, best first; returns the pairs written.
-  std::size_t levels(Side side, std::size_t n, double* out) const noexcept;
+  // Writes up to n (price, size) pairs, best first, or with units (ticks, size, 0) triples
+  // (the engine's layout for book walks); returns the levels written.
+  std::size_t levels(Side side, std::size_t n, double* out, bool units = false) const noexcept;
   std::size_t level_count(Side side) const noexcept { return ladder(side).size(); }
 
   // top_[0, kTopFields) then the argument slots: what JS sees through one Float64Array.

@@ -62,8 +62,19 @@ void MatchingEngine::report(uint64_t id, OrderStatus status, int64_t filled, int
                             RejectReason reason) noexcept {
   view_[kReportOrderId] = static_cast<double>(id);
   view_[kReportStatus] = static_cast<double>(status);
-  view_[kReportFilledLots] = static_cast<double>(filled);
-  view_[kReportRemainingLots] = static_cast<double>(remaining);
+  // Most reports carry a 0 (nothing filled, or nothing resting): no division for it.
+  view_[kReportFilledQuantity] = filled == 0 ? 0.0 : lot_.to_value(filled);
+  view_[kReportRemainingQuantity] = remaining == 0 ? 0.0 : lot_.to_value(remaining);
+  // Sum ticks x lots exactly and convert once: a single fill averages to its own price.
+  double avg = kNaN;
+  if (fills_.size() == 1) {
+    avg = tick_.to_value(fills_[0].ticks);  // what ratio_value gives, without the division
+  } else if (filled > 0) {
+    __int128 notional = 0;
+    for (const Fill& f : fills_) notional += static_cast<__int128>(f.ticks) * f.lots;
+    avg = tick_.ratio_value(notional, filled);
+  }
+  view_[kReportAveragePrice] = avg;
   view_[kReportReject] = static_cast<double>(reason);
   view_[kReportFillCount] = static_cast<double>(fills_.size());
 }
@@ -149,25 +160,31 @@ void MatchingEngine::unlink(int32_t h) noexcept {
   orders_.free(h);
 }
 
-bool MatchingEngine::rest(uint64_t id, Side side, int64_t ticks, int64_t lots, int64_t filled, uint32_t owner,
-                          double client_id, bool post_only) {
+RejectReason MatchingEngine::rest(uint64_t id, Side side, int64_t ticks, int64_t lots, int64_t filled,
+                                  uint32_t owner, double client_id, bool post_only) {
   const int32_t h = orders_.alloc();
-  if (h == SlabPool<Order>::kNone) return false;
+  if (h == SlabPool<Order>::kNone) return RejectReason::out_of_memory;
   int32_t li = -1;
+  int64_t total = 0;
   try {
     li = level_for(side, ticks);
+    // A live level is returned untouched, so refusing here changes nothing.
+    if (__builtin_add_overflow(levels_[li].total, lots, &total)) {
+      orders_.free(h);
+      return RejectReason::quantity_overflow;
+    }
     ids_.insert(id, h);
   } catch (...) {
     if (li >= 0 && levels_[li].head == SlabPool<Order>::kNone) drop_level(side, li);
     orders_.free(h);
-    return false;
+    return RejectReason::out_of_memory;
   }
   Level& lv = levels_[li];
   orders_[h] = Order{id, ticks, lots, filled, client_id, lv.tail, SlabPool<Order>::kNone, li, owner, side, post_only};
   if (lv.tail != SlabPool<Order>::kNone) orders_[lv.tail].next = h; else lv.head = h;
   lv.tail = h;
-  lv.total += lots;
-  return true;
+  lv.total = total;
+  return RejectReason::none;
 }
 
 bool MatchingEngine::would_take(Side side, int64_t limit) const noexcept {
@@ -180,7 +197,7 @@ bool MatchingEngine::fok_fillable(Side side, bool market, int64_t limit, int64_t
   const Side ms = opposite(side);
   const auto& book = side_of(ms);
   const bool stp = stp_ != SelfTrade::none && owner != 0;
-  int64_t acc = 0;
+  __int128 acc = 0;  // a side's lots can sum past int64
   auto& orders = orders_;
   for (auto it = book.rbegin(); it != book.rend(); ++it) {
     const Level& lv = levels_[it->level];
@@ -256,8 +273,9 @@ void MatchingEngine::execute(uint64_t id, Side side, bool market, int64_t ticks,
       report(id, OrderStatus::filled, filled, 0, RejectReason::none);
     } else if (!alive || market || tif != TimeInForce::gtc) {
       report(id, OrderStatus::cancelled, filled, 0, RejectReason::none);
-    } else if (!rest(id, side, ticks, remaining, prior_filled + filled, owner, client_id, post_only)) {
-      report(id, OrderStatus::rejected, filled, 0, RejectReason::out_of_memory);
+    } else if (const RejectReason why = rest(id, side, ticks, remaining, prior_filled + filled, owner, client_id, post_only);
+               why != RejectReason::none) {
+      report(id, OrderStatus::rejected, filled, 0, why);
     } else {
       report(id, prior_filled + filled > 0 ? OrderStatus::partially_filled : OrderStatus::accepted, filled, remaining,
              RejectReason::none);
@@ -272,14 +290,16 @@ void MatchingEngine::submit(Side side, bool market, int64_t ticks, int64_t lots,
   publish_fills();
 }
 
-void MatchingEngine::publish_fills() noexcept {
-  const std::size_t m = std::min<std::size_t>(fills_.size(), kViewFillCapacity);
-  double* out = view_ + kViewFills;
+void MatchingEngine::publish_fills() noexcept { copy_fills(view_ + kViewFills, kViewFillCapacity); }
+
+std::size_t MatchingEngine::copy_fills(double* out, std::size_t cap) const noexcept {
+  const std::size_t m = std::min(fills_.size(), cap);
   for (std::size_t i = 0; i < m; ++i) {
     out[3 * i] = static_cast<double>(fills_[i].maker_id);
-    out[3 * i + 1] = static_cast<double>(fills_[i].ticks);
-    out[3 * i + 2] = static_cast<double>(fills_[i].lots);
+    out[3 * i + 1] = tick_.to_value(fills_[i].ticks);
+    out[3 * i + 2] = lot_.to_value(fills_[i].lots);
   }
+  return m;
 }
 
 bool MatchingEngine::cancel(uint64_t id) noexcept {
@@ -307,6 +327,12 @@ void MatchingEngine::modify(uint64_t id, bool has_price, int64_t ticks, bool has
   if (new_lots == 0) {
     cancel(id);
     report(id, OrderStatus::cancelled, 0, 0, RejectReason::none);
+    return;
+  }
+  int64_t life = 0;
+  if (__builtin_add_overflow(o.filled, new_lots, &life)) {
+    // Filled plus open lots stay within int64, so a maker's filled sum never overflows.
+    report(id, OrderStatus::rejected, 0, 0, RejectReason::quantity_overflow);
     return;
   }
   if (new_ticks == o.ticks && new_lots <= o.remaining) {
@@ -354,6 +380,12 @@ void MatchingEngine::modify(uint64_t id, bool has_price, int64_t ticks, bool has
       }
     }
     const int32_t li = level_for(o.side, new_ticks);
+    int64_t total = 0;
+    if (__builtin_add_overflow(levels_[li].total - (li == old_level ? o.remaining : 0), new_lots, &total)) {
+      // level_for returned a live level untouched: nothing has changed.
+      report(id, OrderStatus::rejected, 0, 0, RejectReason::quantity_overflow);
+      return;
+    }
     detach(h);
     Level& lv = levels_[li];
     o.ticks = new_ticks;
@@ -363,7 +395,7 @@ void MatchingEngine::modify(uint64_t id, bool has_price, int64_t ticks, bool has
     o.next = SlabPool<Order>::kNone;
     if (lv.tail != SlabPool<Order>::kNone) orders_[lv.tail].next = h; else lv.head = h;
     lv.tail = h;
-    lv.total += new_lots;
+    lv.total = total;
     // Only now: a level level_for revived is empty until the order is in it, and dropping the
     // old level may pop or compact empty levels.
     if (li != old_level && levels_[old_level].head == SlabPool<Order>::kNone) drop_level(o.side, old_level);
@@ -395,23 +427,31 @@ bool MatchingEngine::query(uint64_t id) noexcept {
   const Order& o = orders_[h];
   view_[kQueryOrderId] = static_cast<double>(o.id);
   view_[kQuerySide] = static_cast<double>(o.side);
-  view_[kQueryTicks] = static_cast<double>(o.ticks);
-  view_[kQueryRemainingLots] = static_cast<double>(o.remaining);
-  view_[kQueryFilledLots] = static_cast<double>(o.filled);
+  view_[kQueryPrice] = tick_.to_value(o.ticks);
+  view_[kQueryQuantity] = lot_.to_value(o.remaining);
+  view_[kQueryFilledQuantity] = lot_.to_value(o.filled);
   view_[kQueryOwner] = static_cast<double>(o.owner);
   view_[kQueryClientId] = o.client_id;
   view_[kQueryPostOnly] = o.post_only ? 1 : 0;
   return true;
 }
 
-std::size_t MatchingEngine::levels(Side side, std::size_t n, double* out) const noexcept {
+std::size_t MatchingEngine::levels(Side side, std::size_t n, double* out, bool units) const noexcept {
   const auto& book = side_of(side);
   std::size_t m = 0;
   for (auto it = book.rbegin(); it != book.rend() && m < n; ++it) {
     const Level& lv = levels_[it->level];
     if (lv.head == SlabPool<Order>::kNone) continue;
-    out[2 * m] = tick_.to_value(lv.ticks);
-    out[2 * m + 1] = lot_.to_value(lv.total);
+    if (units) {
+      // lots = approx + correction exactly; the approximation stays below 2^63.
+      const double approx = std::min(static_cast<double>(lv.total), kMaxLotsDouble);
+      out[3 * m] = static_cast<double>(lv.ticks);
+      out[3 * m + 1] = approx;
+      out[3 * m + 2] = static_cast<double>(lv.total - static_cast<int64_t>(approx));
+    } else {
+      out[2 * m] = tick_.to_value(lv.ticks);
+      out[2 * m + 1] = lot_.to_value(lv.total);
+    }
     ++m;
   }
   return m;
@@ -430,14 +470,14 @@ int64_t MatchingEngine::batch(const double* c, std::size_t n, double* fills_out,
     if (r[0] == 0 || r[0] == 1) {
       const bool market = r[0] == 1;
       const double flags = r[4];
-      ok = (r[1] == 0 || r[1] == 1) && (market || tick_.to_units(r[2], ticks)) && lot_.to_units(r[3], lots) &&
+      ok = (r[1] == 0 || r[1] == 1) && (market || tick_.to_ticks(r[2], ticks)) && lot_.to_lots(r[3], lots) &&
            lots > 0 && is_int_in(flags, 0, 6) && (static_cast<int>(flags) & 3) != 3 &&
            !(market && (static_cast<int>(flags) & 4)) && is_int_in(r[5], 0, kMaxOwner);
     } else if (r[0] == 2) {
       ok = is_int_in(r[1], 1, kMaxId);
     } else if (r[0] == 3) {
-      ok = is_int_in(r[1], 1, kMaxId) && (std::isnan(r[2]) || tick_.to_units(r[2], ticks)) &&
-           (std::isnan(r[3]) || (lot_.to_units(r[3], lots) && lots >= 0));
+      ok = is_int_in(r[1], 1, kMaxId) && (std::isnan(r[2]) || tick_.to_ticks(r[2], ticks)) &&
+           (std::isnan(r[3]) || lot_.to_lots(r[3], lots));
     }
     if (!ok) return -static_cast<int64_t>(i) - 1;
   }

@@ -17,34 +17,39 @@
 namespace up::orderbook {
 
 enum class OrderStatus : int { accepted = 0, partially_filled = 1, filled = 2, cancelled = 3, rejected = 4 };
-enum class RejectReason : int { none = 0, post_only_would_take = 1, unknown_order = 2, out_of_memory = 3 };
+// quantity_overflow: a level total, or an order's filled plus open lots, would pass int64.
+enum class RejectReason : int { none = 0, post_only_would_take = 1, unknown_order = 2, out_of_memory = 3, quantity_overflow = 4 };
 enum class TimeInForce : int { gtc = 0, ioc = 1, fok = 2 };
 enum class SelfTrade : int { none = 0, cancel_taker = 1, cancel_maker = 2, cancel_both = 3 };
 
-// Offsets into view(), in doubles. lib/orderbook/layout.ts mirrors these.
+// Offsets into view(), in doubles. lib/orderbook/layout.ts mirrors these. Quantities and
+// prices are written as values (correctly rounded from exact lots and ticks, so lots beyond
+// 2^53 never pass through a double); the argument slots carry lots as a double plus the
+// correction it could not hold.
 enum ViewField : int {
   kReportOrderId = 8,
   kReportStatus = 9,
-  kReportFilledLots = 10,
-  kReportRemainingLots = 11,
+  kReportFilledQuantity = 10,
+  kReportRemainingQuantity = 11,
   kReportReject = 12,
   kReportFillCount = 13,
   kBatchFills = 14,
   kBatchFirstOrderId = 15,
   kQueryOrderId = 16,
   kQuerySide = 17,
-  kQueryTicks = 18,
-  kQueryRemainingLots = 19,
-  kQueryFilledLots = 20,
+  kQueryPrice = 18,
+  kQueryQuantity = 19,
+  kQueryFilledQuantity = 20,
   kQueryOwner = 21,
   kQueryClientId = 22,
   kQueryPostOnly = 23,
-  kViewFills = 24,
+  kReportAveragePrice = 24,
+  kViewFills = 25,
   kViewFillCapacity = 256,
   kViewFillStride = 3,
   // Argument slots the binding reads instead of JS arguments (see l2_book.hpp kArgTicks).
   kViewArgs = kViewFills + kViewFillCapacity * kViewFillStride,
-  kViewArgCount = 8,
+  kViewArgCount = 9,
   kViewDoubles = kViewArgs + kViewArgCount,
 };
 
@@ -87,7 +92,11 @@ class MatchingEngine {
   void modify_and_publish(uint64_t id, bool has_price, int64_t ticks, bool has_qty, int64_t lots);
   // Fills the query fields of view(); false when the id is not resting.
   bool query(uint64_t id) noexcept;
-  std::size_t levels(Side side, std::size_t n, double* out) const noexcept;
+  // (price, size) pairs best first, or with units (ticks, lots as a double, the correction
+  // the double could not hold) triples, for book walks that sum exactly.
+  std::size_t levels(Side side, std::size_t n, double* out, bool units = false) const noexcept;
+  // Every fill of the last submit/modify as (makerId, price, quantity); returns the count written.
+  std::size_t copy_fills(double* out, std::size_t cap) const noexcept;
   // Validates every command first (-(index + 1) on the first bad one, nothing applied),
   // then runs them all and returns n. Fills beyond fills_cap are counted, not written.
   int64_t batch(const double* commands, std::size_t n, double* fills_out, std::size_t fills_cap);
@@ -118,9 +127,9 @@ class MatchingEngine {
   bool match(uint64_t taker_id, Side side, bool market, int64_t limit, int64_t& remaining, uint32_t owner);
   bool fok_fillable(Side side, bool market, int64_t limit, int64_t lots, uint32_t owner) const noexcept;
   bool would_take(Side side, int64_t limit) const noexcept;
-  // Rests a new node; false when memory ran out.
-  bool rest(uint64_t id, Side side, int64_t ticks, int64_t lots, int64_t filled, uint32_t owner, double client_id,
-            bool post_only);
+  // Rests a new node; none, out_of_memory or quantity_overflow (the level total would pass int64).
+  RejectReason rest(uint64_t id, Side side, int64_t ticks, int64_t lots, int64_t filled, uint32_t owner,
+                    double client_id, bool post_only);
   // Takes a node out of its level's queue and total; unlink also forgets and frees it.
   void detach(int32_t h) noexcept;
   void unlink(int32_t h) noexcept;

@@ -21,7 +21,7 @@ using up::napi::Kernel;
 using up::napi::num;
 using up::napi::u64;
 
-constexpr int kAbiVersion = 2;
+constexpr int kAbiVersion = 3;
 
 Napi::Object status_object(Napi::Env env, const up::cuda::Status& s) {
   Napi::Object o = Napi::Object::New(env);

@@ -4,10 +4,10 @@
  */
 import { cpuAddon } from '../backend.js';
 import { invalidRange, invalidType } from '../errors.js';
-import { Grid, priceTicks } from './grid.js';
+import { type Decimal, Grid, lotsScratch, priceTicks, quantityLots } from './grid.js';
 import { type L2Core, TsL2Core } from './l2-core.js';
 import { Top } from './layout.js';
-import { BookReads, checkOptions, checkSymbol, type OrderBookBackend, resolveBackend } from './reads.js';
+import { BookReads, checkOptions, checkSymbol, freeSize, type OrderBookBackend, resolveBackend } from './reads.js';
 
 /**
  * The hot calls into the core, in one copy per backend: each copy's call site then sees a
@@ -74,7 +74,7 @@ export class OrderBook extends BookReads {
     const o = checkOptions(options, 'OrderBook');
     const symbol = checkSymbol(o.symbol);
     const tick = new Grid(o.tickSize as number, 'tickSize');
-    const lot = o.lotSize === undefined ? undefined : new Grid(o.lotSize as number, 'lotSize');
+    const lot = o.lotSize === undefined ? undefined : new Grid(o.lotSize as number, 'lotSize', 'quantity');
     const backend = resolveBackend(o.backend);
     const lotNum = lot?.num ?? 1;
     const lotDen = lot?.den ?? 0;
@@ -83,7 +83,7 @@ export class OrderBook extends BookReads {
         ? cpuAddon!.orderbookL2Create(tick.num, tick.den, lotNum, lotDen)
         : new TsL2Core(tick.num, tick.den, lotNum, lotDen);
     const view = core.view instanceof Float64Array ? core.view : new Float64Array(core.view as ArrayBuffer);
-    super(view, tick);
+    super(view, tick, lot, false);
     this.symbol = symbol;
     this.tickSize = tick.step;
     this.lotSize = lot?.step;
@@ -93,28 +93,36 @@ export class OrderBook extends BookReads {
     this.calls = backend === 'native' ? kNativeCalls : kTsCalls;
   }
 
-  protected levelsOf(): (side: number, n: number, out: Float64Array) => number {
+  protected levelsOf(): (side: number, n: number, out: Float64Array, units: number) => number {
     const core = this.core;
-    return (side, n, out) => core.levels(side, n, out);
+    return (side, n, out, units) => core.levels(side, n, out, units);
   }
 
+  /** The canonical size value: on the lot grid (correctly rounded from exact lots) when there is one. */
   private size(size: unknown): number {
-    if (typeof size !== 'number') throw invalidType('size', 'a finite size >= 0', size);
-    if (!(size >= 0) || size === Infinity) throw invalidRange('size', 'a finite size >= 0', size);
     const lot = this.lot;
-    if (lot === undefined) return size + 0;
-    const lots = lot.toUnits(size);
-    if (lots !== lots) throw invalidRange('size', `a size on the ${lot.step} lot grid`, size);
-    return lot.toValue(lots);
+    if (typeof size === 'number') {
+      if (!(size >= 0) || size === Infinity) throw invalidRange('size', 'a finite size >= 0', size);
+      if (lot === undefined) return size + 0;
+    } else if (lot === undefined) {
+      return freeSize(size, 'size', false);
+    }
+    const lots = quantityLots(lot!, size, 'size', false);
+    const c = lotsScratch.correction;
+    return c === 0 ? lot!.toValue(lots) : lot!.bigValue(BigInt(lots) + BigInt(c));
   }
 
   /**
-   * Sets the bid level at `price` to `size`; size 0 removes it. Allocates nothing.
+   * Sets the bid level at `price` to `size`; size 0 removes it. Allocates nothing (for numbers).
+   * price: a number on the tick grid, a decimal string ('100.01', exact) or a bigint count of
+   * ticks, |ticks| <= 2^53 - 1. size: a number >= 0 or a decimal string; with a lotSize also a
+   * bigint count of lots, at most 2^63 - 1 lots (a larger one is a RangeError naming the limit).
    * @example
    * book.updateBid(100.01, 3); // set
+   * book.updateBid('100.01', '0.5'); // exact decimals
    * book.updateBid(100.01, 0); // remove
    */
-  updateBid(price: number, size: number): void {
+  updateBid(price: Decimal, size: Decimal): void {
     const v = this.view;
     v[Top.argTicks] = priceTicks(this.tick, price, 'price');
     v[Top.argSize] = this.size(size);
@@ -122,11 +130,11 @@ export class OrderBook extends BookReads {
   }
 
   /**
-   * Sets the ask level at `price` to `size`; size 0 removes it. Allocates nothing.
+   * Sets the ask level at `price` to `size`; size 0 removes it (arguments as updateBid).
    * @example
    * book.updateAsk(100.03, 1.5);
    */
-  updateAsk(price: number, size: number): void {
+  updateAsk(price: Decimal, size: Decimal): void {
     const v = this.view;
     v[Top.argTicks] = priceTicks(this.tick, price, 'price');
     v[Top.argSize] = this.size(size);
@@ -150,6 +158,8 @@ export class OrderBook extends BookReads {
       const side = deltas[3 * i]!;
       if (!(side === 0 || side === 1)) throw invalidRange(`deltas[${3 * i}]`, 'a side of 0 (bid) or 1 (ask)', side);
       priceTicks(this.tick, deltas[3 * i + 1]!, `deltas[${3 * i + 1}]`);
+      const size = deltas[3 * i + 2]!;
+      if (this.lot !== undefined && size > 0) quantityLots(this.lot, size, `deltas[${3 * i + 2}]`, false);
       throw invalidRange(
         `deltas[${3 * i + 2}]`,
         this.lot === undefined ? 'a finite size >= 0' : `a finite size >= 0 on the ${this.lot.step} lot grid`,
@@ -204,8 +214,9 @@ export class OrderBook extends BookReads {
         if (typeof pair[1] !== 'number' || !(pair[1] > 0) || pair[1] === Infinity) {
           throw invalidRange(`snapshot.${key}[${i}][1]`, 'a positive finite size', pair[1]);
         }
-        if (key === 'bids') book.updateBid(book.tick.toValue(ticks), pair[1]);
-        else book.updateAsk(book.tick.toValue(ticks), pair[1]);
+        // Ticks as a bigint count: exact at every magnitude, where a value might not map back.
+        if (key === 'bids') book.updateBid(BigInt(ticks), pair[1]);
+        else book.updateAsk(BigInt(ticks), pair[1]);
       });
     }
     return book;

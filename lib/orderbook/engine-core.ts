@@ -3,9 +3,17 @@
  * backends give the same reports, fills and reads. Orders live in a pool of typed arrays
  * (one column per field, a free list through `next`), levels in another; each side keeps a
  * sorted array of (key, level) with the best at the back. Quantities are integer lots.
+ *
+ * Lots are exact up to int64, as in C++. While every lot count the engine could form stays
+ * below 2^53 (checked on entry: the lots resting plus the incoming order, and an order's
+ * filled plus open lots) the lot columns are Float64Arrays and the arithmetic is plain
+ * doubles. The first operation that could pass 2^53 widens the engine for good: the lot
+ * columns become BigInt64Arrays and the same code runs on bigints (every lot operation
+ * below is one that works on both: + - < <= > >=, === between two lots, `this.zero`, never
+ * a literal), with C++'s int64 overflow checks.
  */
 import type { EngineNative } from '../addon-types.js';
-import { kGridTolerance, kMaxUnits } from './grid.js';
+import { Grid, kMaxLots, kMaxLotsDouble, kSafe } from './grid.js';
 import { kCommandStride, kFillStride, RejectCode, StatusCode, Top, View } from './layout.js';
 
 export type EngineCore = Omit<EngineNative, 'view'> & { readonly view: ArrayBuffer | Float64Array };
@@ -24,6 +32,19 @@ function growF64(a: Float64Array, cap: number): Float64Array<ArrayBuffer> {
   const b = new Float64Array(cap);
   b.set(a);
   return b;
+}
+
+/** A lot column: a Float64Array, or a BigInt64Array (typed as one) once the engine is wide. */
+function growLots(a: Float64Array, cap: number): Float64Array {
+  const b = new (a.constructor as Float64ArrayConstructor)(cap);
+  b.set(a);
+  return b;
+}
+
+function widenLots(a: Float64Array): Float64Array {
+  const b = new BigInt64Array(a.length);
+  for (let i = 0; i < a.length; i++) b[i] = BigInt(a[i]!);
+  return b as unknown as Float64Array;
 }
 
 function growI32(a: Int32Array, cap: number): Int32Array<ArrayBuffer> {
@@ -92,8 +113,8 @@ export class TsEngineCore implements EngineCore {
   private oFree = kNone;
   private oId = new Float64Array(0);
   private oTicks = new Float64Array(0);
-  private oRem = new Float64Array(0);
-  private oFilled = new Float64Array(0);
+  private oRem: Float64Array = new Float64Array(0);
+  private oFilled: Float64Array = new Float64Array(0);
   private oClient = new Float64Array(0);
   private oOwner = new Float64Array(0);
   private oPrev = new Int32Array(0);
@@ -107,22 +128,34 @@ export class TsEngineCore implements EngineCore {
   private lUsed = 0;
   private lFree = kNone;
   private lTicks = new Float64Array(0);
-  private lTotal = new Float64Array(0);
+  private lTotal: Float64Array = new Float64Array(0);
   private lHead = new Int32Array(0);
   private lTail = new Int32Array(0);
   private readonly bids = new SideBook(1);
   private readonly asks = new SideBook(-1);
-  // Fills of the last submit/modify: (makerId, ticks, lots).
-  private fills = new Float64Array(3 * 64);
+  // Fills of the last submit/modify: (makerId, ticks) and their lots.
+  private fills = new Float64Array(2 * 64);
+  private fillLots: Float64Array = new Float64Array(64);
   private fillCount = 0;
+  // Lots resting in the book: while it and every incoming order stay below 2^53, no lot sum can pass it.
+  private resting = 0;
+  // 0, or 0n once wide: the one zero lot arithmetic starts from.
+  private zero = 0;
+  private wide = false;
+  // Set by match when self-trade prevention cancelled the taker.
+  private killed = false;
+  private readonly tick: Grid;
+  private readonly lot: Grid;
 
   constructor(
-    private readonly tickNum: number,
-    private readonly tickDen: number,
-    private readonly lotNum: number,
-    private readonly lotDen: number,
+    tickNum: number,
+    tickDen: number,
+    lotNum: number,
+    lotDen: number,
     private readonly stp: number,
   ) {
+    this.tick = Grid.of(tickNum, tickDen, 'price');
+    this.lot = Grid.of(lotNum, lotDen, 'quantity');
     this.growOrders(1024);
     this.growLevels(1024);
     this.refreshTop();
@@ -132,8 +165,8 @@ export class TsEngineCore implements EngineCore {
   private growOrders(cap: number): void {
     this.oId = growF64(this.oId, cap);
     this.oTicks = growF64(this.oTicks, cap);
-    this.oRem = growF64(this.oRem, cap);
-    this.oFilled = growF64(this.oFilled, cap);
+    this.oRem = growLots(this.oRem, cap);
+    this.oFilled = growLots(this.oFilled, cap);
     this.oClient = growF64(this.oClient, cap);
     this.oOwner = growF64(this.oOwner, cap);
     this.oPrev = growI32(this.oPrev, cap);
@@ -146,7 +179,7 @@ export class TsEngineCore implements EngineCore {
 
   private growLevels(cap: number): void {
     this.lTicks = growF64(this.lTicks, cap);
-    this.lTotal = growF64(this.lTotal, cap);
+    this.lTotal = growLots(this.lTotal, cap);
     this.lHead = growI32(this.lHead, cap);
     this.lTail = growI32(this.lTail, cap);
     this.lCap = cap;
@@ -167,10 +200,52 @@ export class TsEngineCore implements EngineCore {
     this.oFree = h;
   }
 
-  private units(v: number, num: number, den: number): number {
-    const x = (v * den) / num;
-    const r = Math.floor(x + 0.5);
-    return Math.abs(x - r) <= kGridTolerance && Math.abs(r) <= kMaxUnits ? r + 0 : Number.NaN;
+  /** Switches the lot columns to bigints, for good (see the file comment). */
+  private widen(): void {
+    this.wide = true;
+    this.oRem = widenLots(this.oRem);
+    this.oFilled = widenLots(this.oFilled);
+    this.lTotal = widenLots(this.lTotal);
+    this.fillLots = widenLots(this.fillLots);
+    this.resting = BigInt(this.resting) as unknown as number;
+    this.zero = 0n as unknown as number;
+  }
+
+  /** Lots from (approx, correction) argument slots, widening first when they could pass 2^53. */
+  private lotsArg(approx: number, correction: number): number {
+    if (!this.wide) {
+      if (correction === 0 && approx <= kSafe - this.resting) return approx;
+      this.widen();
+    }
+    return (BigInt(approx) + BigInt(correction)) as unknown as number;
+  }
+
+  /** A lot count (number or, once wide, bigint) as a value, correctly rounded. */
+  private lotValue(lots: number): number {
+    return typeof lots === 'number' ? this.lot.toValue(lots) : this.lot.bigValue(lots as bigint);
+  }
+
+  /** Volume-weighted price of this call's fills: ticks x lots summed exactly, converted once. */
+  private averagePrice(filled: number): number {
+    const n = this.fillCount;
+    if (n === 1) return this.tick.toValue(this.fills[1]!); // what ratioValue gives, without the division
+    if (n === 0 || !(filled > 0)) return Number.NaN;
+    let acc = 0;
+    for (let i = 0; i < n; i++) {
+      const q = this.fillLots[i]!;
+      if (typeof q !== 'number') return this.bigAveragePrice(filled);
+      const p = this.fills[2 * i + 1]! * q;
+      const s = acc + p;
+      if (!(Math.abs(p) <= kSafe && Math.abs(s) <= kSafe)) return this.bigAveragePrice(filled);
+      acc = s;
+    }
+    return this.tick.ratioValue(acc, filled);
+  }
+
+  private bigAveragePrice(filled: number): number {
+    let acc = 0n;
+    for (let i = 0; i < this.fillCount; i++) acc += BigInt(this.fills[2 * i + 1]!) * BigInt(this.fillLots[i]!);
+    return this.tick.ratioValue(acc, BigInt(filled));
   }
 
   private refreshTop(): void {
@@ -183,8 +258,8 @@ export class TsEngineCore implements EngineCore {
         v[Top.bidTicks + s] = Number.NaN;
       } else {
         const li = book.lvl[book.n - 1]!;
-        v[Top.bidPrice + 2 * s] = (this.lTicks[li]! * this.tickNum) / this.tickDen;
-        v[Top.bidSize + 2 * s] = (this.lTotal[li]! * this.lotNum) / this.lotDen;
+        v[Top.bidPrice + 2 * s] = this.tick.toValue(this.lTicks[li]!);
+        v[Top.bidSize + 2 * s] = this.lotValue(this.lTotal[li]!);
         v[Top.bidTicks + s] = this.lTicks[li]!;
       }
       v[Top.bidLevels + s] = book.n;
@@ -195,27 +270,36 @@ export class TsEngineCore implements EngineCore {
     const v = this.view;
     v[View.reportOrderId] = id;
     v[View.reportStatus] = status;
-    v[View.reportFilledLots] = filled;
-    v[View.reportRemainingLots] = remaining;
+    v[View.reportFilledQuantity] = this.lotValue(filled);
+    v[View.reportRemainingQuantity] = this.lotValue(remaining);
     v[View.reportReject] = reason;
     v[View.reportFillCount] = this.fillCount;
+    v[View.reportAveragePrice] = this.averagePrice(filled);
   }
 
   private publishFills(): void {
-    const m = Math.min(this.fillCount, View.fillCapacity);
-    this.view.set(this.fills.subarray(0, 3 * m), View.fills);
+    this.copyFillsTo(this.view, View.fills, View.fillCapacity);
+  }
+
+  private copyFillsTo(out: Float64Array, at: number, cap: number): number {
+    const m = Math.min(this.fillCount, cap);
+    for (let i = 0; i < m; i++) {
+      out[at + 3 * i] = this.fills[2 * i]!;
+      out[at + 3 * i + 1] = this.tick.toValue(this.fills[2 * i + 1]!);
+      out[at + 3 * i + 2] = this.lotValue(this.fillLots[i]!);
+    }
+    return m;
   }
 
   private pushFill(maker: number, ticks: number, lots: number): void {
-    const i = 3 * this.fillCount;
-    if (i + 3 > this.fills.length) {
-      const f = new Float64Array(this.fills.length * 2);
-      f.set(this.fills);
-      this.fills = f;
+    const i = this.fillCount;
+    if (i === this.fillLots.length) {
+      this.fills = growF64(this.fills, 4 * i);
+      this.fillLots = growLots(this.fillLots, 2 * i);
     }
-    this.fills[i] = maker;
-    this.fills[i + 1] = ticks;
-    this.fills[i + 2] = lots;
+    this.fills[2 * i] = maker;
+    this.fills[2 * i + 1] = ticks;
+    this.fillLots[i] = lots;
     this.fillCount++;
   }
 
@@ -232,7 +316,7 @@ export class TsEngineCore implements EngineCore {
       li = this.lUsed++;
     }
     this.lTicks[li] = ticks;
-    this.lTotal[li] = 0;
+    this.lTotal[li] = this.zero;
     this.lHead[li] = kNone;
     this.lTail[li] = kNone;
     book.insertAt(i, key, li);
@@ -246,9 +330,18 @@ export class TsEngineCore implements EngineCore {
     this.lFree = li;
   }
 
+  /** The level at ticks on a side, or kNone. */
+  private findLevel(side: number, ticks: number): number {
+    const book = side === 0 ? this.bids : this.asks;
+    const key = book.sign * ticks;
+    const i = book.lowerBound(key);
+    return i < book.n && book.keys[i] === key ? book.lvl[i]! : kNone;
+  }
+
   private unlink(h: number): void {
     const li = this.oLevel[h]!;
     this.lTotal[li] = this.lTotal[li]! - this.oRem[h]!;
+    this.resting = this.resting - this.oRem[h]!;
     const prev = this.oPrev[h]!;
     const next = this.oNext[h]!;
     if (prev !== kNone) this.oNext[prev] = next;
@@ -259,9 +352,12 @@ export class TsEngineCore implements EngineCore {
     this.freeOrder(h);
   }
 
-  private rest(id: number, side: number, ticks: number, lots: number, filled: number, owner: number, client: number, post: number): void {
-    const h = this.allocOrder();
+  /** Rests a new order: RejectCode.none, or quantityOverflow when the level total would pass int64. */
+  private rest(id: number, side: number, ticks: number, lots: number, filled: number, owner: number, client: number, post: number): number {
     const li = this.levelFor(side, ticks);
+    // A live level is returned untouched, so refusing here changes nothing.
+    if (this.wide && this.lTotal[li]! + lots > kMaxLots) return RejectCode.quantityOverflow;
+    const h = this.allocOrder();
     this.ids.set(id, h);
     const tail = this.lTail[li]!;
     this.oId[h] = id;
@@ -279,6 +375,8 @@ export class TsEngineCore implements EngineCore {
     else this.lHead[li] = h;
     this.lTail[li] = h;
     this.lTotal[li] = this.lTotal[li]! + lots;
+    this.resting = this.resting + lots;
+    return RejectCode.none;
   }
 
   /** A maker on side ms at makerTicks can trade with a taker limited at limit. */
@@ -296,7 +394,7 @@ export class TsEngineCore implements EngineCore {
     const ms = side ^ 1;
     const book = ms === 0 ? this.bids : this.asks;
     const stp = this.stp !== Stp.none && owner !== 0;
-    let acc = 0;
+    let acc = this.zero;
     for (let i = book.n - 1; i >= 0; i--) {
       const li = book.lvl[i]!;
       if (!market && !TsEngineCore.crosses(ms, this.lTicks[li]!, limit)) break;
@@ -317,11 +415,12 @@ export class TsEngineCore implements EngineCore {
     return false;
   }
 
-  /** Returns the remaining lots, negated minus one when self-trade prevention killed the taker. */
+  /** Returns the remaining lots; sets `killed` when self-trade prevention cancelled the taker. */
   private match(side: number, market: boolean, limit: number, lots: number, owner: number): number {
     const ms = side ^ 1;
     const book = ms === 0 ? this.bids : this.asks;
     const stp = this.stp !== Stp.none && owner !== 0;
+    this.killed = false;
     let remaining = lots;
     while (remaining > 0 && book.n > 0) {
       const li = book.lvl[book.n - 1]!;
@@ -330,11 +429,15 @@ export class TsEngineCore implements EngineCore {
       while (h !== kNone && remaining > 0) {
         const next = this.oNext[h]!;
         if (stp && this.oOwner[h] === owner) {
-          if (this.stp === Stp.cancelTaker) return -remaining - 1;
+          if (this.stp === Stp.cancelTaker) {
+            this.killed = true;
+            return remaining;
+          }
           this.unlink(h);
           if (this.stp === Stp.cancelBoth) {
             if (this.lHead[li] === kNone) this.dropLevel(ms, li);
-            return -remaining - 1;
+            this.killed = true;
+            return remaining;
           }
           h = next;
           continue;
@@ -345,6 +448,7 @@ export class TsEngineCore implements EngineCore {
         this.oRem[h] = rem - q;
         this.oFilled[h] = this.oFilled[h]! + q;
         this.lTotal[li] = this.lTotal[li]! - q;
+        this.resting = this.resting - q;
         remaining -= q;
         if (rem === q) this.unlink(h);
         h = next;
@@ -361,17 +465,16 @@ export class TsEngineCore implements EngineCore {
     } else if (tif === 2 && !this.fokFillable(side, market, ticks, lots, owner)) {
       this.report(id, StatusCode.cancelled, 0, 0, RejectCode.none);
     } else {
-      let remaining = this.match(side, market, ticks, lots, owner);
-      const alive = remaining >= 0;
-      if (!alive) remaining = -remaining - 1;
+      const remaining = this.match(side, market, ticks, lots, owner);
       const filled = lots - remaining;
-      if (remaining === 0) {
+      if (!(remaining > 0)) {
         this.report(id, StatusCode.filled, filled, 0, RejectCode.none);
-      } else if (!alive || market || tif !== 0) {
+      } else if (this.killed || market || tif !== 0) {
         this.report(id, StatusCode.cancelled, filled, 0, RejectCode.none);
       } else {
-        this.rest(id, side, ticks, remaining, priorFilled + filled, owner, client, post);
-        this.report(id, priorFilled + filled > 0 ? StatusCode.partiallyFilled : StatusCode.new, filled, remaining, RejectCode.none);
+        const why = this.rest(id, side, ticks, remaining, priorFilled + filled, owner, client, post);
+        if (why !== RejectCode.none) this.report(id, StatusCode.rejected, filled, 0, why);
+        else this.report(id, priorFilled + filled > 0 ? StatusCode.partiallyFilled : StatusCode.new, filled, remaining, RejectCode.none);
       }
     }
     this.refreshTop();
@@ -380,7 +483,8 @@ export class TsEngineCore implements EngineCore {
   submit(): void {
     const v = this.view;
     const a = View.args;
-    this.execute(this.nextId++, v[a]!, v[a + 1] !== 0, v[a + 2]!, v[a + 3]!, v[a + 4]!, v[a + 5]!, v[a + 6]!, v[a + 7]!, 0);
+    const lots = this.lotsArg(v[a + 3]!, v[a + 8]!);
+    this.execute(this.nextId++, v[a]!, v[a + 1] !== 0, v[a + 2]!, lots, v[a + 4]!, v[a + 5]!, v[a + 6]!, v[a + 7]!, this.zero);
     this.publishFills();
   }
 
@@ -399,7 +503,8 @@ export class TsEngineCore implements EngineCore {
     return true;
   }
 
-  private modifyCore(id: number, ticks: number, lots: number): void {
+  /** ticks NaN keeps the price; lots undefined keeps the quantity (lots already through lotsArg). */
+  private modifyCore(id: number, ticks: number, lots: number | undefined): void {
     this.fillCount = 0;
     const h = this.ids.get(id);
     if (h === undefined) {
@@ -407,21 +512,40 @@ export class TsEngineCore implements EngineCore {
       return;
     }
     const newTicks = ticks === ticks ? ticks : this.oTicks[h]!;
-    const newLots = lots === lots ? lots : this.oRem[h]!;
-    if (newLots === 0) {
+    let newLots = lots === undefined ? this.oRem[h]! : lots;
+    if (!(newLots > 0)) {
       this.cancelId(id);
       this.report(id, StatusCode.cancelled, 0, 0, RejectCode.none);
       return;
     }
+    if (!this.wide && newLots > kSafe - this.oFilled[h]!) {
+      this.widen();
+      newLots = BigInt(newLots) as unknown as number;
+    }
+    if (this.wide && this.oFilled[h]! + newLots > kMaxLots) {
+      // Filled plus open lots stay within int64, so a maker's filled sum never overflows.
+      this.report(id, StatusCode.rejected, 0, 0, RejectCode.quantityOverflow);
+      return;
+    }
     if (newTicks === this.oTicks[h] && newLots <= this.oRem[h]!) {
       const li = this.oLevel[h]!;
-      this.lTotal[li] = this.lTotal[li]! - (this.oRem[h]! - newLots);
+      const less = this.oRem[h]! - newLots;
+      this.lTotal[li] = this.lTotal[li]! - less;
+      this.resting = this.resting - less;
       this.oRem[h] = newLots;
       this.report(id, this.oFilled[h]! > 0 ? StatusCode.partiallyFilled : StatusCode.new, 0, newLots, RejectCode.none);
       this.refreshTop();
       return;
     }
     const side = this.oSide[h]!;
+    if (this.wide && !this.wouldTake(side, newTicks)) {
+      // C++ moves a resting order that cannot trade in place and refuses before touching it.
+      const to = this.findLevel(side, newTicks);
+      if (to !== kNone && this.lTotal[to]! - (to === this.oLevel[h] ? this.oRem[h]! : this.zero) + newLots > kMaxLots) {
+        this.report(id, StatusCode.rejected, 0, 0, RejectCode.quantityOverflow);
+        return;
+      }
+    }
     const post = this.oPost[h]!;
     if (post !== 0 && this.wouldTake(side, newTicks)) {
       // A rejected cancel/replace leaves the original working, with its priority.
@@ -439,7 +563,9 @@ export class TsEngineCore implements EngineCore {
 
   modify(): void {
     const v = this.view;
-    this.modifyCore(v[View.args]!, v[View.args + 1]!, v[View.args + 2]!);
+    const a = View.args;
+    const l = v[a + 2]!;
+    this.modifyCore(v[a]!, v[a + 1]!, l === l ? this.lotsArg(l, v[a + 3]!) : undefined);
     this.publishFills();
   }
 
@@ -449,37 +575,44 @@ export class TsEngineCore implements EngineCore {
     const v = this.view;
     v[View.queryOrderId] = this.oId[h]!;
     v[View.querySide] = this.oSide[h]!;
-    v[View.queryTicks] = this.oTicks[h]!;
-    v[View.queryRemainingLots] = this.oRem[h]!;
-    v[View.queryFilledLots] = this.oFilled[h]!;
+    v[View.queryPrice] = this.tick.toValue(this.oTicks[h]!);
+    v[View.queryQuantity] = this.lotValue(this.oRem[h]!);
+    v[View.queryFilledQuantity] = this.lotValue(this.oFilled[h]!);
     v[View.queryOwner] = this.oOwner[h]!;
     v[View.queryClientId] = this.oClient[h]!;
     v[View.queryPostOnly] = this.oPost[h]!;
     return true;
   }
 
-  levels(side: number, n: number, out: Float64Array): number {
+  levels(side: number, n: number, out: Float64Array, units: number): number {
     const book = side === 0 ? this.bids : this.asks;
-    const m = Math.min(n, book.n, out.length >> 1);
+    const stride = units === 0 ? 2 : 3;
+    const m = Math.min(n, book.n, Math.floor(out.length / stride));
     for (let j = 0; j < m; j++) {
       const li = book.lvl[book.n - 1 - j]!;
-      out[2 * j] = (this.lTicks[li]! * this.tickNum) / this.tickDen;
-      out[2 * j + 1] = (this.lTotal[li]! * this.lotNum) / this.lotDen;
+      const total = this.lTotal[li]!;
+      const o = stride * j;
+      if (units === 0) {
+        out[o] = this.tick.toValue(this.lTicks[li]!);
+        out[o + 1] = this.lotValue(total);
+      } else {
+        // lots = approx + correction exactly; the approximation stays below 2^63.
+        const approx = Math.min(Number(total), kMaxLotsDouble);
+        out[o] = this.lTicks[li]!;
+        out[o + 1] = approx;
+        out[o + 2] = typeof total === 'number' ? 0 : Number((total as bigint) - BigInt(approx));
+      }
     }
     return m;
   }
 
   copyFills(out: Float64Array): number {
-    const m = Math.min(this.fillCount, Math.floor(out.length / 3));
-    out.set(this.fills.subarray(0, 3 * m));
-    return m;
+    return this.copyFillsTo(out, 0, Math.floor(out.length / 3));
   }
 
   batch(c: Float64Array, n: number, fillsOut: Float64Array | null): number {
-    const tn = this.tickNum;
-    const td = this.tickDen;
-    const ln = this.lotNum;
-    const ld = this.lotDen;
+    const tick = this.tick;
+    const lot = this.lot;
     for (let i = 0; i < n; i++) {
       const r = kCommandStride * i;
       const op = c[r]!;
@@ -487,11 +620,10 @@ export class TsEngineCore implements EngineCore {
       if (op === 0 || op === 1) {
         const market = op === 1;
         const flags = c[r + 4]!;
-        const lots = this.units(c[r + 3]!, ln, ld);
         ok =
           (c[r + 1] === 0 || c[r + 1] === 1) &&
-          (market || !Number.isNaN(this.units(c[r + 2]!, tn, td))) &&
-          lots > 0 &&
+          (market || !Number.isNaN(tick.toTicks(c[r + 2]!))) &&
+          lot.toLots(c[r + 3]!) > 0 &&
           isIntIn(flags, 0, 6) &&
           (flags & 3) !== 3 &&
           !(market && (flags & 4) !== 0) &&
@@ -501,10 +633,7 @@ export class TsEngineCore implements EngineCore {
       } else if (op === 3) {
         const p = c[r + 2]!;
         const q = c[r + 3]!;
-        ok =
-          isIntIn(c[r + 1]!, 1, kMaxId) &&
-          (p !== p || !Number.isNaN(this.units(p, tn, td))) &&
-          (q !== q || this.units(q, ln, ld) >= 0);
+        ok = isIntIn(c[r + 1]!, 1, kMaxId) && (p !== p || !Number.isNaN(tick.toTicks(p))) && (q !== q || lot.toLots(q) >= 0);
       }
       if (!ok) return -i - 1;
     }
@@ -522,21 +651,22 @@ export class TsEngineCore implements EngineCore {
       if (op === 3) {
         const p = c[r + 2]!;
         const q = c[r + 3]!;
-        this.modifyCore(c[r + 1]!, p === p ? this.units(p, tn, td) : Number.NaN, q === q ? this.units(q, ln, ld) : Number.NaN);
+        this.modifyCore(c[r + 1]!, p === p ? tick.toTicks(p) : Number.NaN, q === q ? this.lotsArg(lot.toLots(q), 0) : undefined);
       } else {
         const market = op === 1;
         const flags = c[r + 4]!;
-        this.execute(this.nextId++, c[r + 1]!, market, market ? 0 : this.units(c[r + 2]!, tn, td), this.units(c[r + 3]!, ln, ld), flags & 3, (flags & 4) !== 0 ? 1 : 0, c[r + 5]!, Number.NaN, 0);
+        const lots = this.lotsArg(lot.toLots(c[r + 3]!), 0);
+        this.execute(this.nextId++, c[r + 1]!, market, market ? 0 : tick.toTicks(c[r + 2]!), lots, flags & 3, (flags & 4) !== 0 ? 1 : 0, c[r + 5]!, Number.NaN, this.zero);
       }
       const taker = v[View.reportOrderId]!;
       const f = this.fills;
       for (let k = 0; k < this.fillCount; k++) {
         if (total < cap) {
           const o = kFillStride * total;
-          fillsOut![o] = f[3 * k]!;
+          fillsOut![o] = f[2 * k]!;
           fillsOut![o + 1] = taker;
-          fillsOut![o + 2] = (f[3 * k + 1]! * tn) / td;
-          fillsOut![o + 3] = (f[3 * k + 2]! * ln) / ld;
+          fillsOut![o + 2] = tick.toValue(f[2 * k + 1]!);
+          fillsOut![o + 3] = this.lotValue(this.fillLots[k]!);
         }
         total++;
       }

@@ -7,7 +7,7 @@
 import { cpuAddon } from '../backend.js';
 import { invalidRange, invalidType } from '../errors.js';
 import { type EngineCore, TsEngineCore } from './engine-core.js';
-import { Grid, priceTicks, quantityLots } from './grid.js';
+import { type Decimal, Grid, lotsScratch, priceTicks, quantityLots } from './grid.js';
 import { kCommandStride, kFillStride, kRejectReason, kStatus, RejectCode, StatusCode, View } from './layout.js';
 import { BookReads, bookSide, checkOptions, checkSymbol, type BookSide, type OrderBookBackend, resolveBackend } from './reads.js';
 
@@ -15,7 +15,13 @@ export type SelfTradePrevention = 'none' | 'cancel-taker' | 'cancel-maker' | 'ca
 export type OrderType = 'limit' | 'market';
 export type TimeInForce = 'GTC' | 'IOC' | 'FOK';
 export type OrderStatus = (typeof kStatus)[number];
-export type RejectReason = 'post-only-would-take' | 'out-of-memory';
+/**
+ * 'quantity-overflow': resting the order would push its level's total past 2^63 - 1 lots, or
+ * a modify would give an order more than 2^63 - 1 lots filled plus open. A modify refused
+ * this way before it moved leaves the order as it was; one refused after it traded (its new
+ * price crossed) has left the book, as an order that runs out of memory does.
+ */
+export type RejectReason = 'post-only-would-take' | 'out-of-memory' | 'quantity-overflow';
 
 export interface MatchingEngineOptions {
   symbol: string;
@@ -31,10 +37,14 @@ export interface OrderRequest {
   side: BookSide;
   /** Default 'limit'. A market order has no price and never rests. */
   type?: OrderType;
-  /** Required for a limit order, on the tick grid. */
-  price?: number;
-  /** > 0, on the lot grid. */
-  quantity: number;
+  /**
+   * Required for a limit order, on the tick grid: a number (the double nearest a multiple of
+   * the tick), a decimal string ('75075.37698686', exact) or a bigint count of ticks;
+   * |ticks| <= 2^53 - 1.
+   */
+  price?: Decimal;
+  /** > 0, on the lot grid, at most 2^63 - 1 lots: a number, a decimal string or a bigint count of lots. */
+  quantity: Decimal;
   /** Default 'GTC'. IOC cancels what does not fill at once; FOK fills completely or not at all. */
   timeInForce?: TimeInForce;
   /** Rejected (rejectReason 'post-only-would-take') if it would trade on arrival. Limit orders only. */
@@ -64,7 +74,10 @@ export interface ExecutionReport {
   status: OrderStatus;
   filledQuantity: number;
   remainingQuantity: number;
-  /** Volume-weighted price of this call's fills; NaN when there were none. */
+  /**
+   * Volume-weighted price of this call's fills (ticks x lots summed exactly, converted once:
+   * one fill's average is its price); NaN when there were none.
+   */
   averagePrice: number;
   fills: Fill[];
   rejectReason?: RejectReason;
@@ -164,7 +177,7 @@ export class MatchingEngine extends BookReads {
     const o = checkOptions(options, 'MatchingEngine');
     const symbol = checkSymbol(o.symbol);
     const tick = new Grid(o.tickSize as number, 'tickSize');
-    const lot = new Grid(o.lotSize === undefined ? 1e-8 : (o.lotSize as number), 'lotSize');
+    const lot = new Grid(o.lotSize === undefined ? 1e-8 : (o.lotSize as number), 'lotSize', 'quantity');
     const stpName = o.selfTradePrevention === undefined ? 'none' : o.selfTradePrevention;
     const stp = typeof stpName === 'string' ? kStp[stpName as SelfTradePrevention] : undefined;
     if (stp === undefined || !Object.hasOwn(kStp, stpName as string)) {
@@ -175,7 +188,7 @@ export class MatchingEngine extends BookReads {
       backend === 'native'
         ? cpuAddon!.orderbookEngineCreate(tick.num, tick.den, lot.num, lot.den, stp)
         : new TsEngineCore(tick.num, tick.den, lot.num, lot.den, stp);
-    super(core.view instanceof Float64Array ? core.view : new Float64Array(core.view), tick);
+    super(core.view instanceof Float64Array ? core.view : new Float64Array(core.view), tick, lot, true);
     this.symbol = symbol;
     this.tickSize = tick.step;
     this.lotSize = lot.step;
@@ -186,9 +199,9 @@ export class MatchingEngine extends BookReads {
     this.lot = lot;
   }
 
-  protected levelsOf(): (side: number, n: number, out: Float64Array) => number {
+  protected levelsOf(): (side: number, n: number, out: Float64Array, units: number) => number {
     const core = this.core;
-    return (side, n, out) => core.levels(side, n, out);
+    return (side, n, out, units) => core.levels(side, n, out, units);
   }
 
   /**
@@ -208,6 +221,7 @@ export class MatchingEngine extends BookReads {
     if (market === 0) ticks = priceTicks(this.tick, order.price, 'order.price');
     else if (order.price !== undefined) throw invalidType('order.price', 'no price for a market order', order.price);
     const lots = quantityLots(this.lot, order.quantity, 'order.quantity', true);
+    const correction = lotsScratch.correction;
     const tifName = order.timeInForce;
     const tif = tifName === undefined ? 0 : typeof tifName === 'string' && Object.hasOwn(kTif, tifName) ? kTif[tifName] : -1;
     if (tif < 0) throw invalidType('order.timeInForce', "'GTC', 'IOC' or 'FOK'", tifName);
@@ -232,6 +246,7 @@ export class MatchingEngine extends BookReads {
     v[a + 5] = post === true ? 1 : 0;
     v[a + 6] = owner;
     v[a + 7] = client;
+    v[a + 8] = correction;
     this.calls.submit(this.core);
     return this.report();
   }
@@ -252,7 +267,8 @@ export class MatchingEngine extends BookReads {
    * Changes a resting order's price and/or open quantity (a cancel/replace). Shrinking the
    * quantity at the same price keeps time priority; anything else re-enters the order at the
    * back of its new level, and if the new price crosses it trades at once as the aggressor.
-   * Quantity 0 cancels. An id that is not resting is a RangeError.
+   * Quantity 0 cancels. An id that is not resting is a RangeError. Prices and quantities as in
+   * submit().
    *
    * A post-only order whose new price would take is rejected (`status: 'rejected'`,
    * `rejectReason: 'post-only-would-take'`) and, as at every major venue, the original stays
@@ -266,7 +282,7 @@ export class MatchingEngine extends BookReads {
    * me.modify(id, { quantity: 0.5 });          // keeps priority
    * me.modify(id, { price: 101, quantity: 2 }); // loses priority
    */
-  modify(orderId: number, changes: { price?: number; quantity?: number }): ExecutionReport {
+  modify(orderId: number, changes: { price?: Decimal; quantity?: Decimal }): ExecutionReport {
     if (typeof orderId !== 'number' || !Number.isSafeInteger(orderId) || orderId < 1) {
       throw invalidType('orderId', 'an order id (a positive integer)', orderId);
     }
@@ -277,6 +293,7 @@ export class MatchingEngine extends BookReads {
     v[View.args] = orderId;
     v[View.args + 1] = ticks;
     v[View.args + 2] = lots;
+    v[View.args + 3] = changes.quantity === undefined ? 0 : lotsScratch.correction;
     this.calls.modify(this.core);
     if (v[View.reportStatus] === StatusCode.rejected && v[View.reportReject] === RejectCode.unknownOrder) {
       throw invalidRange('orderId', 'the id of a resting order', orderId);
@@ -298,9 +315,9 @@ export class MatchingEngine extends BookReads {
     const order: RestingOrder = {
       orderId: v[View.queryOrderId]!,
       side: v[View.querySide] === 0 ? 'buy' : 'sell',
-      price: this.tick.toValue(v[View.queryTicks]!),
-      quantity: this.lot.toValue(v[View.queryRemainingLots]!),
-      filledQuantity: this.lot.toValue(v[View.queryFilledLots]!),
+      price: v[View.queryPrice]!,
+      quantity: v[View.queryQuantity]!,
+      filledQuantity: v[View.queryFilledQuantity]!,
       ownerId: v[View.queryOwner]!,
       postOnly: v[View.queryPostOnly] === 1,
     };
@@ -346,21 +363,16 @@ export class MatchingEngine extends BookReads {
       base = 0;
     }
     const fills: Fill[] = new Array<Fill>(n);
-    let notional = 0;
     for (let i = 0; i < n; i++) {
-      const price = this.tick.toValue(src[base + 3 * i + 1]!);
-      const quantity = this.lot.toValue(src[base + 3 * i + 2]!);
-      fills[i] = { makerOrderId: src[base + 3 * i]!, takerOrderId: id, price, quantity };
-      notional += price * quantity;
+      fills[i] = { makerOrderId: src[base + 3 * i]!, takerOrderId: id, price: src[base + 3 * i + 1]!, quantity: src[base + 3 * i + 2]! };
     }
-    const filled = this.lot.toValue(v[View.reportFilledLots]!);
     const status = kStatus[v[View.reportStatus]!]!;
     const report: ExecutionReport = {
       orderId: id,
       status,
-      filledQuantity: filled,
-      remainingQuantity: this.lot.toValue(v[View.reportRemainingLots]!),
-      averagePrice: n > 0 ? notional / filled : Number.NaN,
+      filledQuantity: v[View.reportFilledQuantity]!,
+      remainingQuantity: v[View.reportRemainingQuantity]!,
+      averagePrice: v[View.reportAveragePrice]!,
       fills,
     };
     if (status === 'rejected') report.rejectReason = kRejectReason[v[View.reportReject]!] as RejectReason;

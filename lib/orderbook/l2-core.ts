@@ -4,7 +4,7 @@
  * validated and canonical (integer ticks, sizes on the lot grid) before they get here.
  */
 import type { L2Native } from '../addon-types.js';
-import { kGridTolerance, kMaxUnits } from './grid.js';
+import { Grid } from './grid.js';
 import { Top } from './layout.js';
 
 export type L2Core = Omit<L2Native, 'view'> & { readonly view: ArrayBuffer | Float64Array };
@@ -63,13 +63,13 @@ export class TsL2Core implements L2Core {
   readonly view = new Float64Array(Top.doubles);
   private readonly bids = new Ladder(1);
   private readonly asks = new Ladder(-1);
+  private readonly tick: Grid;
+  /** undefined: sizes are free values (lotDen 0). */
+  private readonly lot: Grid | undefined;
 
-  constructor(
-    private readonly tickNum: number,
-    private readonly tickDen: number,
-    private readonly lotNum: number,
-    private readonly lotDen: number,
-  ) {
+  constructor(tickNum: number, tickDen: number, lotNum: number, lotDen: number) {
+    this.tick = Grid.of(tickNum, tickDen, 'price');
+    this.lot = lotDen === 0 ? undefined : Grid.of(lotNum, lotDen, 'quantity');
     this.refresh(0);
     this.refresh(1);
   }
@@ -84,7 +84,7 @@ export class TsL2Core implements L2Core {
       v[Top.bidTicks + side] = Number.NaN;
     } else {
       const t = l.ticks[n - 1]!;
-      v[2 * side] = (t * this.tickNum) / this.tickDen;
+      v[2 * side] = this.tick.toValue(t);
       v[2 * side + 1] = l.sizes[n - 1]!;
       v[Top.bidTicks + side] = t;
     }
@@ -116,30 +116,25 @@ export class TsL2Core implements L2Core {
     if (top || !found || size === 0) this.refresh(side);
   }
 
-  private units(v: number, num: number, den: number): number {
-    const x = (v * den) / num;
-    const r = Math.floor(x + 0.5);
-    return Math.abs(x - r) <= kGridTolerance && Math.abs(r) <= kMaxUnits ? r + 0 : Number.NaN;
-  }
-
   private canonicalSize(raw: number): number {
     if (!Number.isFinite(raw) || raw < 0) return Number.NaN;
-    if (this.lotDen === 0) return raw;
-    const lots = this.units(raw, this.lotNum, this.lotDen);
-    return lots !== lots ? Number.NaN : (lots * this.lotNum) / this.lotDen;
+    const lot = this.lot;
+    if (lot === undefined) return raw;
+    const lots = lot.toLots(raw);
+    return lots !== lots ? Number.NaN : lot.toValue(lots);
   }
 
   applyDeltas(d: Float64Array, n: number): number {
     for (let i = 0; i < n; i++) {
       const side = d[3 * i]!;
       if (!(side === 0 || side === 1)) return -i - 1;
-      const t = this.units(d[3 * i + 1]!, this.tickNum, this.tickDen);
+      const t = this.tick.toTicks(d[3 * i + 1]!);
       if (t !== t) return -i - 1;
       const s = this.canonicalSize(d[3 * i + 2]!);
       if (s !== s) return -i - 1;
     }
     for (let i = 0; i < n; i++) {
-      this.set(d[3 * i]!, this.units(d[3 * i + 1]!, this.tickNum, this.tickDen), this.canonicalSize(d[3 * i + 2]!));
+      this.set(d[3 * i]!, this.tick.toTicks(d[3 * i + 1]!), this.canonicalSize(d[3 * i + 2]!));
     }
     return n;
   }
@@ -151,13 +146,21 @@ export class TsL2Core implements L2Core {
     this.refresh(1);
   }
 
-  levels(side: number, n: number, out: Float64Array): number {
+  levels(side: number, n: number, out: Float64Array, units: number): number {
     const l = side === 0 ? this.bids : this.asks;
-    const m = Math.min(n, l.count, out.length >> 1);
+    const stride = units === 0 ? 2 : 3;
+    const m = Math.min(n, l.count, Math.floor(out.length / stride));
     for (let j = 0; j < m; j++) {
       const k = l.count - 1 - j;
-      out[2 * j] = (l.ticks[k]! * this.tickNum) / this.tickDen;
-      out[2 * j + 1] = l.sizes[k]!;
+      const o = stride * j;
+      if (units === 0) {
+        out[o] = this.tick.toValue(l.ticks[k]!);
+        out[o + 1] = l.sizes[k]!;
+      } else {
+        out[o] = l.ticks[k]!;
+        out[o + 1] = l.sizes[k]!;
+        out[o + 2] = 0;
+      }
     }
     return m;
   }

@@ -19,37 +19,47 @@ export const Top = {
   doubles: 10,
 } as const;
 
+/**
+ * Engine view. Quantities and prices are values, written by the core correctly rounded from
+ * exact lots and ticks; submit/modify carry lots as a double plus the correction it could
+ * not hold (lotsScratch in grid.ts), so counts past 2^53 cross exactly.
+ */
 export const View = {
   reportOrderId: 8,
   reportStatus: 9,
-  reportFilledLots: 10,
-  reportRemainingLots: 11,
+  reportFilledQuantity: 10,
+  reportRemainingQuantity: 11,
   reportReject: 12,
   reportFillCount: 13,
   batchFills: 14,
   batchFirstOrderId: 15,
   queryOrderId: 16,
   querySide: 17,
-  queryTicks: 18,
-  queryRemainingLots: 19,
-  queryFilledLots: 20,
+  queryPrice: 18,
+  queryQuantity: 19,
+  queryFilledQuantity: 20,
   queryOwner: 21,
   queryClientId: 22,
   queryPostOnly: 23,
-  fills: 24,
+  reportAveragePrice: 24,
+  /** (makerOrderId, price, quantity) per fill. */
+  fills: 25,
   fillCapacity: 256,
   fillStride: 3,
-  /** Argument slots of submit/cancel/modify/query. */
-  args: 24 + 256 * 3,
-  doubles: 24 + 256 * 3 + 8,
+  /**
+   * Argument slots. submit: side, market, ticks, lots, tif, postOnly, owner, clientId, lots
+   * correction. modify: orderId, ticks | NaN, lots | NaN, lots correction. cancel/query: orderId.
+   */
+  args: 25 + 256 * 3,
+  doubles: 25 + 256 * 3 + 9,
 } as const;
 
 /** Order status codes in View.reportStatus. */
 export const kStatus = ['new', 'partially-filled', 'filled', 'cancelled', 'rejected'] as const;
 export const StatusCode = { new: 0, partiallyFilled: 1, filled: 2, cancelled: 3, rejected: 4 } as const;
 /** Reject reason codes in View.reportReject. */
-export const kRejectReason = [undefined, 'post-only-would-take', 'unknown-order', 'out-of-memory'] as const;
-export const RejectCode = { none: 0, postOnlyWouldTake: 1, unknownOrder: 2, outOfMemory: 3 } as const;
+export const kRejectReason = [undefined, 'post-only-would-take', 'unknown-order', 'out-of-memory', 'quantity-overflow'] as const;
+export const RejectCode = { none: 0, postOnlyWouldTake: 1, unknownOrder: 2, outOfMemory: 3, quantityOverflow: 4 } as const;
 
 /** Doubles per submitBatch command and per fill written to fillsOut. */
 export const kCommandStride = 6;

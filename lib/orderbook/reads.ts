@@ -2,12 +2,13 @@
  * The read methods OrderBook and MatchingEngine share. Top of book comes from `view`, a
  * Float64Array the core keeps current (over native memory on the native backend), so the
  * best prices and sizes cost no native call. Walks of the book (VWAP, quantity up to a
- * price) run here, in TS, over levels copied out once, so both backends compute them with
- * the very same floating-point operations.
+ * price) run here, in TS, over levels copied out once as ticks and lots, so both backends
+ * compute them with the very same operations: exact integer sums (bigints past 2^53),
+ * converted to a value once.
  */
 import { BackendUnavailableError, invalidRange, invalidType } from '../errors.js';
 import { cpuAddon } from '../backend.js';
-import { type Grid, priceTicks } from './grid.js';
+import { type Decimal, type Grid, kSafe, lotsScratch, priceTicks, quantityLots } from './grid.js';
 import { Top } from './layout.js';
 
 export type BookSide = 'buy' | 'sell';
@@ -41,7 +42,8 @@ export interface Depth {
   asks: Float64Array;
 }
 
-type LevelsFn = (side: number, n: number, out: Float64Array) => number;
+/** units 0: (price, size) pairs; 1: (ticks, size or lots, lots correction) triples. */
+type LevelsFn = (side: number, n: number, out: Float64Array, units: number) => number;
 
 export abstract class BookReads {
   /** Top of book as [bidPrice, bidSize, askPrice, askSize], live (NaN for an empty side). */
@@ -49,12 +51,18 @@ export abstract class BookReads {
   /** The full view: top, then ticks and level counts (lib/orderbook/layout.ts). */
   protected readonly view: Float64Array;
   protected readonly tick: Grid;
+  /** The lot grid; undefined for an L2 book whose sizes are free values. */
+  protected readonly lotGrid: Grid | undefined;
+  /** True when the core's unit levels hold exact lots (the engine); false when they hold size values (L2). */
+  private readonly levelLots: boolean;
   private scratch = new Float64Array(512);
 
-  protected constructor(view: Float64Array, tick: Grid) {
+  protected constructor(view: Float64Array, tick: Grid, lot: Grid | undefined, levelLots: boolean) {
     this.view = view;
     this.top = view.subarray(0, 4);
     this.tick = tick;
+    this.lotGrid = lot;
+    this.levelLots = levelLots;
   }
 
   protected abstract levelsOf(): LevelsFn;
@@ -114,63 +122,135 @@ export abstract class BookReads {
     const levels = this.levelsOf();
     const bids = new Float64Array(2 * Math.min(n, this.bidLevels));
     const asks = new Float64Array(2 * Math.min(n, this.askLevels));
-    levels(0, bids.length >> 1, bids);
-    levels(1, asks.length >> 1, asks);
+    levels(0, bids.length >> 1, bids, 0);
+    levels(1, asks.length >> 1, asks, 0);
     return { bids, asks };
   }
 
-  /** Every level of one side (0 bid, 1 ask) into a reused scratch array; returns it and the count. */
-  protected allLevels(side: 0 | 1): Float64Array {
+  /** Every level of one side (0 bid, 1 ask) into a reused scratch array: pairs (units 0) or triples (units 1). */
+  protected allLevels(side: 0 | 1, units = 0): Float64Array {
     const n = side === 0 ? this.bidLevels : this.askLevels;
-    if (this.scratch.length < 2 * n) this.scratch = new Float64Array(2 * n * 2);
-    this.levelsOf()(side, n, this.scratch);
+    const need = (units === 0 ? 2 : 3) * n;
+    if (this.scratch.length < need) this.scratch = new Float64Array(2 * need);
+    this.levelsOf()(side, n, this.scratch, units);
     return this.scratch;
+  }
+
+  /** Lots of level i of a unit walk (number, or bigint past 2^53). */
+  private levelLotsAt(l: Float64Array, i: number): number | bigint {
+    const a = l[3 * i + 1]!;
+    if (this.levelLots) {
+      const c = l[3 * i + 2]!;
+      return c === 0 ? a : BigInt(a) + BigInt(c);
+    }
+    return this.lotGrid!.toUnits(a);
   }
 
   /**
    * The volume-weighted average price of taking `qty` from the book: a buy walks the asks,
-   * a sell the bids. NaN when the book is too thin.
+   * a sell the bids. NaN when the book is too thin. qty is a number, a decimal string or (with
+   * a lot grid) a bigint count of lots. Ticks x lots are summed exactly and converted to a
+   * price once, so a walk that stays in one level returns that level's price.
    * @example
    * book.avgPriceForQuantity('buy', 2.5); // VWAP paid for 2.5 lifting the offers
    */
-  avgPriceForQuantity(side: BookSide, qty: number): number {
+  avgPriceForQuantity(side: BookSide, qty: Decimal): number {
     const s = bookSide(side);
-    if (typeof qty !== 'number') throw invalidType('qty', 'a positive finite number', qty);
-    if (!Number.isFinite(qty) || !(qty > 0)) throw invalidRange('qty', 'a positive finite number', qty);
     const other = s === 0 ? 1 : 0;
     const n = other === 0 ? this.bidLevels : this.askLevels;
-    const l = this.allLevels(other);
-    let remaining = qty;
-    let acc = 0;
-    for (let i = 0; i < n && remaining > 0; i++) {
-      const take = Math.min(remaining, l[2 * i + 1]!);
-      acc += l[2 * i]! * take;
+    const lot = this.lotGrid;
+    if (lot === undefined) {
+      const q = freeSize(qty, 'qty', true);
+      const l = this.allLevels(other, 1);
+      let remaining = q;
+      let acc = 0;
+      let used = 0;
+      for (let i = 0; i < n && remaining > 0; i++, used++) {
+        const take = Math.min(remaining, l[3 * i + 1]!);
+        acc += l[3 * i]! * take;
+        remaining -= take;
+      }
+      if (remaining > 0) return Number.NaN;
+      return used === 1 ? this.tick.toValue(l[0]!) : this.tick.ratioValue(acc, q);
+    }
+    const a = quantityLots(lot, qty, 'qty', true);
+    const c = lotsScratch.correction;
+    const l = this.allLevels(other, 1);
+    let used = 0;
+    if (c === 0 && a <= kSafe) {
+      // Exact in doubles while every product and sum stays below 2^53.
+      let remaining = a;
+      let acc = 0;
+      for (let i = 0; i < n && remaining > 0; i++, used++) {
+        const lots = this.levelLotsAt(l, i);
+        if (typeof lots !== 'number') break;
+        const take = remaining < lots ? remaining : lots;
+        const next = acc + l[3 * i]! * take;
+        if (!(Math.abs(next) <= kSafe)) break;
+        acc = next;
+        remaining -= take;
+      }
+      if (!(remaining > 0)) return used === 1 ? this.tick.toValue(l[0]!) : this.tick.ratioValue(acc, a);
+      if (used === n) return Number.NaN;
+    }
+    let remaining = BigInt(a) + BigInt(c);
+    const total = remaining;
+    let acc = 0n;
+    used = 0;
+    for (let i = 0; i < n && remaining > 0n; i++, used++) {
+      const lots = BigInt(this.levelLotsAt(l, i));
+      const take = remaining < lots ? remaining : lots;
+      acc += BigInt(l[3 * i]!) * take;
       remaining -= take;
     }
-    return remaining > 0 ? Number.NaN : acc / qty;
+    if (remaining > 0n) return Number.NaN;
+    return used === 1 ? this.tick.toValue(l[0]!) : this.tick.ratioValue(acc, total);
   }
 
   /**
-   * The quantity available to a taker up to a limit price: a buy sums asks at or below it,
-   * a sell bids at or above it.
+   * The quantity available to a taker up to a limit price (a number, a decimal string or a
+   * bigint count of ticks): a buy sums asks at or below it, a sell bids at or above it. Lots
+   * are summed exactly and converted once.
    * @example
    * book.quantityForPrice('buy', 100.05); // size offered at 100.05 or better
    */
-  quantityForPrice(side: BookSide, limitPrice: number): number {
+  quantityForPrice(side: BookSide, limitPrice: Decimal): number {
     const s = bookSide(side);
-    const limit = this.tick.toValue(priceTicks(this.tick, limitPrice, 'limitPrice'));
+    const limit = priceTicks(this.tick, limitPrice, 'limitPrice');
     const other = s === 0 ? 1 : 0;
     const n = other === 0 ? this.bidLevels : this.askLevels;
-    const l = this.allLevels(other);
+    const l = this.allLevels(other, 1);
+    const lot = this.lotGrid;
     let qty = 0;
+    let big = 0n;
     for (let i = 0; i < n; i++) {
-      const p = l[2 * i]!;
-      if (other === 1 ? p > limit : p < limit) break;
-      qty += l[2 * i + 1]!;
+      const t = l[3 * i]!;
+      if (other === 1 ? t > limit : t < limit) break;
+      if (lot === undefined) {
+        qty += l[3 * i + 1]!;
+        continue;
+      }
+      const lots = this.levelLotsAt(l, i);
+      const next = typeof lots === 'number' ? qty + lots : Number.NaN;
+      if (next <= kSafe) qty = next;
+      else big += BigInt(lots);
     }
-    return qty;
+    if (lot === undefined) return qty;
+    return big === 0n ? lot.toValue(qty) : lot.bigValue(big + BigInt(qty));
   }
 }
+
+/** A size with no lot grid: a finite number, or a decimal string, > 0 (or >= 0). */
+export function freeSize(size: unknown, argument: string, positive: boolean): number {
+  const what = positive ? 'a positive finite number' : 'a finite size >= 0';
+  let v = size;
+  if (typeof size === 'string' && kPlainDecimal.test(size.trim())) v = Number(size);
+  if (typeof v !== 'number') throw invalidType(argument, what, size);
+  if (!Number.isFinite(v) || !(positive ? v > 0 : v >= 0)) throw invalidRange(argument, what, size);
+  return v;
+}
+
+const kPlainDecimal = /^[+-]?(\d+\.?\d*|\.\d+)$/;
 
 export function checkOptions(options: unknown, what: string): Record<string, unknown> {
   if (typeof options !== 'object' || options === null) throw invalidType('options', `an object of ${what} options`, options);

@@ -20,16 +20,28 @@ namespace {
 const Grid kCents{1, 100};
 const Grid kLots{1, 1000};
 const Grid kNoLot{1, 0};
+const Grid kUnit{1, 1};
 
 void test_grid() {
   int64_t t = 0;
-  CHECK(kCents.to_units(100.01, t) && t == 10001);
-  CHECK(kCents.to_units(-0.03, t) && t == -3);
-  CHECK(!kCents.to_units(100.005, t));
-  CHECK(!kCents.to_units(NAN, t));
-  CHECK(!kCents.to_units(INFINITY, t));
-  CHECK(!kCents.to_units(1e300, t));
+  CHECK(kCents.to_ticks(100.01, t) && t == 10001);
+  CHECK(kCents.to_ticks(-0.03, t) && t == -3);
+  CHECK(!kCents.to_ticks(100.005, t));
+  CHECK(!kCents.to_ticks(NAN, t));
+  CHECK(!kCents.to_ticks(INFINITY, t));
+  CHECK(!kCents.to_ticks(1e300, t));
   CHECK(kCents.to_value(10001) == 100.01);
+  // On the grid at every magnitude (a relative tolerance), exact past 2^53.
+  const Grid sats{1, 1e8};
+  CHECK(sats.to_lots(128.01013632, t) && t == 12801013632);
+  CHECK(sats.to_value(12801013632) == 128.01013632);
+  CHECK(sats.to_lots(1e8, t) && t == 10000000000000000);
+  CHECK(!sats.to_lots(-1e-8, t) && !sats.to_lots(1e11, t));
+  CHECK(sats.to_value(INT64_MAX) == 92233720368.54775807);
+  CHECK(sats.to_value(9007199254740993) == 90071992.54740993);
+  const Grid nautilus{1, 1000};
+  CHECK(nautilus.ratio_value(886 * 5, 5) == 0.886);
+  CHECK(nautilus.ratio_value(static_cast<__int128>(886) * INT64_MAX, INT64_MAX) == 0.886);
   CHECK(crosses(Side::ask, 100, 101) && crosses(Side::ask, 101, 101) && !crosses(Side::ask, 102, 101));
   CHECK(crosses(Side::bid, 102, 101) && !crosses(Side::bid, 100, 101));
 }
@@ -143,8 +155,14 @@ void test_pool_and_ids() {
 
 const double* rep(MatchingEngine& e) { return e.view(); }
 int status(MatchingEngine& e) { return static_cast<int>(rep(e)[kReportStatus]); }
-int64_t filled(MatchingEngine& e) { return static_cast<int64_t>(rep(e)[kReportFilledLots]); }
-int64_t remaining(MatchingEngine& e) { return static_cast<int64_t>(rep(e)[kReportRemainingLots]); }
+// The view holds quantities as values; back to lots on the engine's lot grid.
+int64_t lots_of(double v, const Grid& lot) {
+  int64_t l = -1;
+  CHECK(lot.to_lots(v, l));
+  return l;
+}
+int64_t filled(MatchingEngine& e, const Grid& lot = kLots) { return lots_of(rep(e)[kReportFilledQuantity], lot); }
+int64_t remaining(MatchingEngine& e, const Grid& lot = kLots) { return lots_of(rep(e)[kReportRemainingQuantity], lot); }
 uint64_t oid(MatchingEngine& e) { return static_cast<uint64_t>(rep(e)[kReportOrderId]); }
 
 constexpr int kNew = 0, kPartial = 1, kFilled = 2, kCancelled = 3, kRejected = 4;
@@ -194,7 +212,7 @@ void test_engine_rules() {
   // Market order into the bid.
   e.submit(Side::ask, true, 0, 3, TimeInForce::gtc, false, 0, 0);
   CHECK_EQ(status(e), kFilled);
-  CHECK(e.query(b1) && e.view()[kQueryRemainingLots] == 1 && e.view()[kQueryFilledLots] == 3);
+  CHECK(e.query(b1) && e.view()[kQueryQuantity] == kLots.to_value(1) && e.view()[kQueryFilledQuantity] == kLots.to_value(3));
   // Modify: shrink keeps priority, growth loses it, 0 cancels, unknown is rejected.
   e.submit(Side::bid, false, 10000, 2, TimeInForce::gtc, false, 0, 0);
   const uint64_t b2 = oid(e);
@@ -290,7 +308,7 @@ void test_batch() {
 // Random commands; after each: not crossed, level sums match resting orders, fills conserve.
 void test_engine_random() {
   for (int mode = 0; mode < 4; ++mode) {
-    MatchingEngine e(Grid{1, 1}, Grid{1, 1}, static_cast<SelfTrade>(mode));
+    MatchingEngine e(kUnit, kUnit, static_cast<SelfTrade>(mode));
     std::mt19937_64 rng(100 + mode);
     std::vector<uint64_t> ids;
     std::vector<double> lv(8192);
@@ -305,8 +323,8 @@ void test_engine_random() {
         e.submit(s, market, t, q, tif, !market && rng() % 10 == 0, static_cast<uint32_t>(rng() % 4), 0);
         int64_t sum = 0;
         for (const Fill& f : e.fills()) sum += f.lots;
-        CHECK_EQ(sum, filled(e));
-        CHECK(filled(e) + remaining(e) <= q);
+        CHECK_EQ(sum, filled(e, kUnit));
+        CHECK(filled(e, kUnit) + remaining(e, kUnit) <= q);
         if (status(e) == kNew || status(e) == kPartial) ids.push_back(oid(e));
       } else if (op < 8) {
         const std::size_t k = rng() % ids.size();
@@ -342,8 +360,35 @@ void test_engine_random() {
 
 }  // namespace
 
+// Lots are int64: an order of 2^63 - 1 lots rests; a level total or an order's filled plus
+// open lots that would pass it is refused with quantity_overflow and changes nothing.
+void test_engine_int64() {
+  MatchingEngine e(kCents, kUnit, SelfTrade::none);
+  e.submit(Side::bid, false, 100, INT64_MAX, TimeInForce::gtc, false, 0, 0);
+  const uint64_t big = oid(e);
+  CHECK_EQ(status(e), kNew);
+  CHECK(e.view()[kBidSize] == 9223372036854775807.0);
+  e.submit(Side::bid, false, 100, 1, TimeInForce::gtc, false, 0, 0);
+  CHECK_EQ(status(e), kRejected);
+  CHECK_EQ(static_cast<int>(rep(e)[kReportReject]), static_cast<int>(RejectReason::quantity_overflow));
+  e.submit(Side::bid, false, 99, 5, TimeInForce::gtc, false, 0, 0);
+  const uint64_t small = oid(e);
+  e.modify_and_publish(small, true, 100, false, 0);  // would join the full level
+  CHECK_EQ(status(e), kRejected);
+  CHECK(e.query(small) && e.view()[kQueryPrice] == 0.99);
+  // FOK sums both levels past int64 without overflow.
+  e.submit(Side::ask, false, 99, INT64_MAX, TimeInForce::fok, false, 0, 0);
+  CHECK_EQ(status(e), kFilled);
+  CHECK(rep(e)[kReportAveragePrice] == 1.0);  // INT64_MAX lots at 1.00: one price
+  CHECK(e.query(small) && !e.query(big));
+  double lv[3] = {};
+  CHECK_EQ(e.levels(Side::bid, 1, lv, true), 1u);
+  CHECK(lv[0] == 99 && lv[1] + lv[2] == 5);
+}
+
 int main() {
   test_grid();
+  test_engine_int64();
   test_l2_basics();
   test_l2_random();
   test_pool_and_ids();
