@@ -208,7 +208,7 @@ void test_engine_rules() {
   CHECK_EQ(status(e), kRejected);
   CHECK_EQ(e.view()[kReportReject], 1);
   CHECK_EQ(remaining(e), 1);
-  CHECK(e.query(p1) && e.view()[kQueryRemainingLots] == 1);
+  CHECK(e.query(p1) && e.view()[kQueryQuantity] == kLots.to_value(1));
   // Market order into the bid.
   e.submit(Side::ask, true, 0, 3, TimeInForce::gtc, false, 0, 0);
   CHECK_EQ(status(e), kFilled);
