@@ -62,6 +62,16 @@ void MatchingEngine::report(uint64_t id, OrderStatus status, int64_t filled, int
                             RejectReason reason) noexcept {
   view_[kReportOrderId] = static_cast<double>(id);
   view_[kReportStatus] = static_cast<double>(status);
+  view_[kReportReject] = static_cast<double>(reason);
+  view_[kReportFillCount] = static_cast<double>(fills_.size());
+  report_filled_ = filled;
+  report_remaining_ = remaining;
+  if (!defer_top_) write_report_values();
+}
+
+void MatchingEngine::write_report_values() noexcept {
+  const int64_t filled = report_filled_;
+  const int64_t remaining = report_remaining_;
   // Most reports carry a 0 (nothing filled, or nothing resting): no division for it.
   view_[kReportFilledQuantity] = filled == 0 ? 0.0 : lot_.to_value(filled);
   view_[kReportRemainingQuantity] = remaining == 0 ? 0.0 : lot_.to_value(remaining);
@@ -75,8 +85,6 @@ void MatchingEngine::report(uint64_t id, OrderStatus status, int64_t filled, int
     avg = tick_.ratio_value(notional, filled);
   }
   view_[kReportAveragePrice] = avg;
-  view_[kReportReject] = static_cast<double>(reason);
-  view_[kReportFillCount] = static_cast<double>(fills_.size());
 }
 
 int32_t MatchingEngine::level_for(Side side, int64_t ticks) {
@@ -487,6 +495,7 @@ int64_t MatchingEngine::batch(const double* c, std::size_t n, double* fills_out,
     ~TopOnce() {
       e.defer_top_ = false;
       e.refresh_top();
+      e.write_report_values();
     }
   } top_once(*this);
   const uint64_t first_id = next_id_;

@@ -141,6 +141,7 @@ class MatchingEngine {
   void publish_fills() noexcept;
   void modify(uint64_t id, bool has_price, int64_t ticks, bool has_qty, int64_t lots);
   void report(uint64_t id, OrderStatus status, int64_t filled, int64_t remaining, RejectReason reason) noexcept;
+  void write_report_values() noexcept;
   // A whole submit/modify after validation: match, then rest or cancel the remainder.
   void execute(uint64_t id, Side side, bool market, int64_t ticks, int64_t lots, TimeInForce tif, bool post_only,
                uint32_t owner, double client_id, int64_t prior_filled);
@@ -164,8 +165,11 @@ class MatchingEngine {
   std::vector<Fill> fills_;
   // Units converted while a batch is validated, so each price is divided once.
   std::vector<int64_t> batch_units_;
-  // Inside a batch the view's top of book is written once, at the end.
+  // Inside a batch the view's top of book and the last report's quantities and average price
+  // are written once, at the end: no command of a batch reads them.
   bool defer_top_ = false;
+  int64_t report_filled_ = 0;
+  int64_t report_remaining_ = 0;
 };
 
 }  // namespace up::orderbook

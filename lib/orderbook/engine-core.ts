@@ -137,6 +137,10 @@ export class TsEngineCore implements EngineCore {
   private fills = new Float64Array(2 * 64);
   private fillLots: Float64Array = new Float64Array(64);
   private fillCount = 0;
+  // The last report's lots, converted to values by writeReportValues (deferred inside a batch).
+  private reportFilled = 0;
+  private reportRemaining = 0;
+  private inBatch = false;
   // Lots resting in the book: while it and every incoming order stay below 2^53, no lot sum can pass it.
   private resting = 0;
   // 0, or 0n once wide: the one zero lot arithmetic starts from.
@@ -270,11 +274,19 @@ export class TsEngineCore implements EngineCore {
     const v = this.view;
     v[View.reportOrderId] = id;
     v[View.reportStatus] = status;
-    v[View.reportFilledQuantity] = this.lotValue(filled);
-    v[View.reportRemainingQuantity] = this.lotValue(remaining);
     v[View.reportReject] = reason;
     v[View.reportFillCount] = this.fillCount;
-    v[View.reportAveragePrice] = this.averagePrice(filled);
+    this.reportFilled = filled;
+    this.reportRemaining = remaining;
+    if (!this.inBatch) this.writeReportValues();
+  }
+
+  /** The last report's quantities and average price: once per call, once per batch. */
+  private writeReportValues(): void {
+    const v = this.view;
+    v[View.reportFilledQuantity] = this.lotValue(this.reportFilled);
+    v[View.reportRemainingQuantity] = this.lotValue(this.reportRemaining);
+    v[View.reportAveragePrice] = this.averagePrice(this.reportFilled);
   }
 
   private publishFills(): void {
@@ -641,6 +653,24 @@ export class TsEngineCore implements EngineCore {
     const cap = fillsOut === null ? 0 : Math.floor(fillsOut.length / kFillStride);
     let total = 0;
     const v = this.view;
+    // No command of a batch reads the report's quantities: write the last one at the end.
+    this.inBatch = true;
+    try {
+      total = this.runBatch(c, n, fillsOut, cap);
+    } finally {
+      this.inBatch = false;
+      this.writeReportValues();
+    }
+    v[View.batchFills] = total;
+    v[View.batchFirstOrderId] = firstId;
+    return n;
+  }
+
+  private runBatch(c: Float64Array, n: number, fillsOut: Float64Array | null, cap: number): number {
+    const tick = this.tick;
+    const lot = this.lot;
+    const v = this.view;
+    let total = 0;
     for (let i = 0; i < n; i++) {
       const r = kCommandStride * i;
       const op = c[r]!;
@@ -671,8 +701,6 @@ export class TsEngineCore implements EngineCore {
         total++;
       }
     }
-    v[View.batchFills] = total;
-    v[View.batchFirstOrderId] = firstId;
-    return n;
+    return total;
   }
 }
