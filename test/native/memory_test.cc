@@ -339,6 +339,10 @@ void test_ring_threads() {
   std::atomic<int> failures{0};
   std::atomic<uint64_t> produced{0};
   std::atomic<uint64_t> consumed{0};
+  // A record is released only once its producer has finished writing it: a release under a
+  // producer's memset would let the next alloc's header be overwritten, which release then
+  // (rightly) reports as corrupt. ready[offset / 8] is set after the write.
+  std::vector<std::atomic<int>> ready(ring_geometry(made->bytes()).total_bytes / 8 + 1);
   std::vector<std::thread> producers;
   for (int t = 0; t < 2; ++t) {
     producers.emplace_back([&, t] {
@@ -351,13 +355,17 @@ void test_ring_threads() {
           return;
         }
         std::memset(ring.at(off), t + 1, size);
+        ready[static_cast<std::size_t>(off) / 8].store(1, std::memory_order_release);
         ++produced;
       }
     });
   }
   std::thread consumer([&] {
     while (!done.load() || ring.stats().live > 0) {
-      if (ring.release() >= 0) {
+      // Only this thread releases, so the oldest record stays the oldest until it does.
+      const int32_t off = ring.oldest();
+      if (off >= 0 && ready[static_cast<std::size_t>(off) / 8].exchange(0, std::memory_order_acquire) == 1) {
+        CHECK_EQ(ring.release(), off);
         ++consumed;
       } else {
         std::this_thread::yield();
