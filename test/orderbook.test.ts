@@ -550,7 +550,17 @@ describe.each(backends)('MatchingEngine (%s core)', (backend) => {
       firstOrderId: 5,
     });
     const bad = new Float64Array([BatchOp.limit, 1, 102, 1, 0, 0, BatchOp.limit, 1, 102.25, 1, 0, 0]);
-    expect(() => me.submitBatch(bad)).toThrow(/command 1\) but received \[0, 1, 102.25, 1, 0, 0\]/);
+    // A bad price or quantity gets the per-call error, naming its index in commands.
+    expect(() => me.submitBatch(bad)).toThrow(/tick grid for commands\[8\] \(command 1, price\) but received 102.25/);
+    expect(() => me.submitBatch(new Float64Array([BatchOp.limit, 1, 1e16, 1, 0, 0]))).toThrow(
+      /within the largest, .+ for commands\[2\] \(command 0, price\) but received 10000000000000000, which is beyond the largest/,
+    );
+    expect(() => me.submitBatch(new Float64Array([BatchOp.limit, 1, 102, 1e20, 0, 0]))).toThrow(
+      /for commands\[3\] \(command 0, quantity\) but received 100000000000000000000, which is beyond the largest/,
+    );
+    expect(() => me.submitBatch(new Float64Array([BatchOp.modify, 1, Number.NaN, 1e20, 0, 0]))).toThrow(/commands\[3\] \(command 0, quantity\)/);
+    // A fault elsewhere in the command names the whole command.
+    expect(() => me.submitBatch(new Float64Array([BatchOp.limit, 2, 102, 1, 0, 0]))).toThrow(/command 0\) but received \[0, 2, 102, 1, 0, 0\]/);
     expect(me.askLevels).toBe(0);
     expect(() => me.submitBatch(new Float64Array(5))).toThrow(/multiple of 6/);
     expect(() => me.submitBatch(new Float64Array(6), [] as unknown as Float64Array)).toThrow(TypeError);
@@ -1080,6 +1090,16 @@ describe.each(backends)('exact at every scale (%s core)', (backend) => {
     const L2 = new OrderBook({ symbol: 'X', tickSize: 0.01, lotSize: 1e-8, backend });
     L2.updateBid(1, max);
     expect(L2.bestBidSize()).toBe(92233720368.54775807);
+    // The double nearest the largest quantity lies above it; what the books return at the
+    // limit goes back in as that quantity (a snapshot round trip, a resubmitted order).
+    const again = OrderBook.fromSnapshot(L2.snapshot());
+    expect(again.snapshot()).toEqual(L2.snapshot());
+    expect(() => L2.updateAsk(2, 92233720368.54775807 * 1.0000000000000002)).toThrow(/beyond the largest/);
+    const fresh = new MatchingEngine({ symbol: 'MEME', tickSize: 0.01, backend });
+    const whole = fresh.submit({ side: 'sell', price: 1.01, quantity: max });
+    const copy = fresh.submit({ side: 'sell', price: 1.02, quantity: fresh.getOrder(whole.orderId)!.quantity });
+    expect(copy).toMatchObject({ status: 'new', remainingQuantity: 92233720368.54775807 });
+    expect(fresh.depth(2).asks).toEqual(new Float64Array([1.01, 92233720368.54775807, 1.02, 92233720368.54775807]));
   });
 
   it('runs batches past 2^53 lots exactly and rejects a level past int64 the same way', () => {

@@ -334,6 +334,25 @@ export class MatchingEngine extends BookReads {
    * const fills = new Float64Array(4 * 16);
    * me.submitBatch(cmds, fills); // { processed: 2, fills: 1, fillsWritten: 1, firstOrderId }
    */
+  /**
+   * Throws the error the per-call API gives for a bad price or quantity in command i (off the
+   * grid, beyond the largest, not finite), naming its index in commands; returns when the fault
+   * is elsewhere in the command (the caller then names the whole command).
+   */
+  private explainBadCommand(commands: Float64Array, i: number): void {
+    const at = kCommandStride * i;
+    const op = commands[at];
+    const price = commands[at + 2]!;
+    const qty = commands[at + 3]!;
+    if (op === 0 || op === 1) {
+      if (op === 0) priceTicks(this.tick, price, `commands[${at + 2}] (command ${i}, price)`);
+      quantityLots(this.lot, qty, `commands[${at + 3}] (command ${i}, quantity)`, true);
+    } else if (op === 3) {
+      if (price === price) priceTicks(this.tick, price, `commands[${at + 2}] (command ${i}, price)`);
+      if (qty === qty) quantityLots(this.lot, qty, `commands[${at + 3}] (command ${i}, quantity)`, false);
+    }
+  }
+
   submitBatch(commands: Float64Array, fillsOut?: Float64Array): BatchResult {
     if (!(commands instanceof Float64Array)) throw invalidType('commands', 'a Float64Array of 6-double commands', commands);
     if (commands.length % kCommandStride !== 0) throw invalidRange('commands.length', 'a multiple of 6', commands.length);
@@ -342,6 +361,7 @@ export class MatchingEngine extends BookReads {
     const r = this.core.batch(commands, n, fillsOut ?? null);
     if (r < 0) {
       const i = -r - 1;
+      this.explainBadCommand(commands, i);
       throw invalidRange(`commands[${kCommandStride * i}..${kCommandStride * i + 5}] (command ${i})`, 'a valid command (see MatchingEngine.submitBatch)', Array.from(commands.subarray(kCommandStride * i, kCommandStride * i + kCommandStride)));
     }
     const v = this.view;

@@ -270,6 +270,12 @@ function otherQuantityLots(grid: Grid, qty: unknown, argument: string, positive:
   if (typeof qty === 'number') {
     const l = grid.toUnits(qty);
     if (!(qty > 0 || (!positive && qty === 0)) || qty === Infinity) throw invalidRange(argument, what, qty);
+    // The double nearest the largest quantity lies above it (what snapshot(), depth() and
+    // getOrder() return for a level or order at the limit): it is that quantity, not beyond.
+    if (qty === grid.bigValue(kMaxLots)) {
+      lotsScratch.correction = Number(kMaxLots - BigInt(kMaxLotsDouble));
+      return kMaxLotsDouble;
+    }
     if (l === l || qty > kMaxLotsDouble * grid.step) throw beyond(grid, argument, qty);
     throw invalidRange(argument, `${what} on the ${grid.step} lot grid`, qty);
   }
