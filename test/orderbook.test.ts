@@ -436,8 +436,15 @@ describe.each(backends)('MatchingEngine (%s core)', (backend) => {
     expect(() => me.modify(12345, {})).toThrow(RangeError);
     expect(me.cancel(a)).toBe(true);
     expect(me.cancel(a)).toBe(false);
-    expect(me.cancel(0)).toBe(false);
-    expect(me.cancel(1.5)).toBe(false);
+    // A malformed id is an error on every method, not a quiet false.
+    for (const bad of [0, 1.5, -1, Number.NaN, Infinity, 2 ** 53]) {
+      expect(() => me.cancel(bad)).toThrow(RangeError);
+      expect(() => me.getOrder(bad)).toThrow(RangeError);
+      expect(() => me.modify(bad, { quantity: 1 })).toThrow(RangeError);
+    }
+    expect(() => me.cancel(Number.NaN)).toThrow(/Expected an order id \(a positive integer\) for orderId but received NaN/);
+    expect(() => me.getOrder('1' as unknown as number)).toThrow(TypeError);
+    expect(() => me.modify('1' as unknown as number, {})).toThrow(TypeError);
     expect(() => me.cancel('1' as unknown as number)).toThrow(TypeError);
     expect([me.bidLevels, me.askLevels]).toEqual([0, 0]);
   });

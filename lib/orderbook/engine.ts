@@ -135,6 +135,12 @@ const kStp: Record<SelfTradePrevention, number> = { none: 0, 'cancel-taker': 1, 
 const kTif: Record<TimeInForce, number> = { GTC: 0, IOC: 1, FOK: 2 };
 const kMaxOwner = 4294967295;
 
+/** An order id argument: a TypeError for a non-number, a RangeError for any other non-id. */
+function checkOrderId(orderId: unknown): void {
+  if (typeof orderId !== 'number') throw invalidType('orderId', 'an order id (a positive integer)', orderId);
+  if (!Number.isSafeInteger(orderId) || orderId < 1) throw invalidRange('orderId', 'an order id (a positive integer)', orderId);
+}
+
 /**
  * An L3 matching engine with price-time priority.
  *
@@ -253,12 +259,13 @@ export class MatchingEngine extends BookReads {
 
   /**
    * Cancels a resting order; false when the id is not resting (unknown, filled, cancelled).
+   * A non-number orderId is a TypeError and a number that is not a positive safe integer (NaN,
+   * 1.5, 0) a RangeError, here as in modify() and getOrder().
    * @example
    * me.cancel(42); // true or false
    */
   cancel(orderId: number): boolean {
-    if (typeof orderId !== 'number') throw invalidType('orderId', 'an order id (a positive integer)', orderId);
-    if (!Number.isSafeInteger(orderId) || orderId < 1) return false;
+    checkOrderId(orderId);
     this.view[View.args] = orderId;
     return this.calls.cancel(this.core);
   }
@@ -283,9 +290,7 @@ export class MatchingEngine extends BookReads {
    * me.modify(id, { price: 101, quantity: 2 }); // loses priority
    */
   modify(orderId: number, changes: { price?: Decimal; quantity?: Decimal }): ExecutionReport {
-    if (typeof orderId !== 'number' || !Number.isSafeInteger(orderId) || orderId < 1) {
-      throw invalidType('orderId', 'an order id (a positive integer)', orderId);
-    }
+    checkOrderId(orderId);
     if (typeof changes !== 'object' || changes === null) throw invalidType('changes', 'an object with price and/or quantity', changes);
     const ticks = changes.price === undefined ? Number.NaN : priceTicks(this.tick, changes.price, 'changes.price');
     const lots = changes.quantity === undefined ? Number.NaN : quantityLots(this.lot, changes.quantity, 'changes.quantity', false);
@@ -302,13 +307,12 @@ export class MatchingEngine extends BookReads {
   }
 
   /**
-   * A resting order, or undefined when the id is not resting.
+   * A resting order, or undefined when the id is not resting. orderId is checked as in cancel().
    * @example
    * me.getOrder(id)?.quantity;
    */
   getOrder(orderId: number): RestingOrder | undefined {
-    if (typeof orderId !== 'number') throw invalidType('orderId', 'an order id (a positive integer)', orderId);
-    if (!Number.isSafeInteger(orderId) || orderId < 1) return undefined;
+    checkOrderId(orderId);
     const v = this.view;
     v[View.args] = orderId;
     if (!this.calls.query(this.core)) return undefined;
