@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "detmath.hpp"
+
 namespace up::risk {
 
 // Inputs below this length skip the sampling step and select over all losses.
@@ -99,8 +101,8 @@ inline bool moments_need_rescale(double s2, double s4, std::size_t n) {
 
 // The rare path of loss_moments, run in index order with one accumulator per sum (so the
 // TS twin and the GPU's host side give the same doubles): deviations d = loss - mean are
-// multiplied by f = 2^p, p in [-1022, 1023], which puts the largest |d| in [1, 2) and is
-// exact, then summed. *scale = 1/f. Leaves the sums as they are when every d is 0 (a
+// multiplied by f = 2^p, p = -scale_exponent(largest |d|) (detmath.hpp: the largest |d| in
+// [1, 2) unless it is subnormal), which is exact, then summed. *scale = 1/f. Leaves the sums as they are when every d is 0 (a
 // constant series) or some d overflows (losses spread wider than the largest double).
 inline void rescaled_central_sums(const double* values, std::size_t n, double sign, double mean, double* s2,
                                   double* s3, double* s4, double* scale) {
@@ -111,8 +113,8 @@ inline void rescaled_central_sums(const double* values, std::size_t n, double si
   }
   *scale = 1.0;
   if (top == 0.0 || !(top - top == 0.0)) return;
-  const int p = std::min(1023, std::max(-1022, -std::ilogb(top)));
-  const double f = std::ldexp(1.0, p);
+  const int p = -detmath::scale_exponent(top);
+  const double f = detmath::pow2(p);
   double a2 = 0.0, a3 = 0.0, a4 = 0.0;
   for (std::size_t i = 0; i < n; ++i) {
     const double d = (sign * values[i] - mean) * f;
@@ -124,7 +126,7 @@ inline void rescaled_central_sums(const double* values, std::size_t n, double si
   *s2 = a2;
   *s3 = a3;
   *s4 = a4;
-  *scale = std::ldexp(1.0, -p);
+  *scale = detmath::pow2(-p);
 }
 
 // A spread at or below |mean| * 2^-20 is checked for a constant series (an early-exit scan).

@@ -269,17 +269,10 @@ export function lossMoments(values: Float64Array, sign: number, ddof: number, ou
 const kRescaleBelowM2 = 2 ** -400;
 const kNearConstant = 2 ** -40;
 const rescaled = new Float64Array(4);
-const bits = new DataView(new ArrayBuffer(8));
-
-/** std::ilogb for a finite, positive x: the unbiased exponent (subnormals report -1023 or less, clamped later). */
-function ilogb(x: number): number {
-  bits.setFloat64(0, x);
-  return ((bits.getUint32(0) >>> 20) & 0x7ff) - 1023;
-}
 
 /**
  * cpp/risk/var.hpp rescaled_central_sums(): out = [s2, s3, s4, scale] of the deviations
- * times 2^p (largest |d| in [1, 2)), in index order. False (out untouched) when every
+ * times 2^p, p = -scaleExponent(largest |d|), in index order. False (out untouched) when every
  * deviation is 0 or one overflows: the caller keeps its plain sums.
  */
 function rescaledCentralSums(values: Float64Array, sign: number, mean: number, out: Float64Array): boolean {
@@ -290,7 +283,7 @@ function rescaledCentralSums(values: Float64Array, sign: number, mean: number, o
     top = d > top ? d : top;
   }
   if (top === 0 || !isFiniteNumber(top)) return false;
-  const p = Math.min(1023, Math.max(-1022, -ilogb(top)));
+  const p = -scaleExponent(top);
   const f = pow2(p);
   let a2 = 0.0;
   let a3 = 0.0;
@@ -305,7 +298,7 @@ function rescaledCentralSums(values: Float64Array, sign: number, mean: number, o
   out[0] = a2;
   out[1] = a3;
   out[2] = a4;
-  out[3] = p === 1023 ? pow2(-1022) / 2 : pow2(-p);
+  out[3] = pow2(-p);
   return true;
 }
 
