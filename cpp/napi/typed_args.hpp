@@ -7,7 +7,11 @@
 
 #include <node_api.h>
 
+#include <cmath>
+#include <cstdio>
 #include <cstddef>
+#include <cstdint>
+#include <limits>
 #include <string>
 
 namespace up::napi {
@@ -66,6 +70,61 @@ inline bool typed_array_arg(napi_env env, napi_value value, napi_typedarray_type
   const std::string msg = std::string(fn) + ": expected " + with_article(want) + " for " + name + " but received " + got;
   napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg.c_str());
   return false;
+}
+
+// ---- Scalars and sizes (raw N-API). Same contract as typed_array_arg: true with `out`
+// filled, or a pending TypeError / RangeError (codes ERR_INVALID_ARG_TYPE /
+// ERR_OUT_OF_RANGE) naming the function and the argument, and false.
+
+inline std::string describe_number(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+  if (v == 0 && std::signbit(v)) return "-0";
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+// Any JS number (NaN and the infinities included: the caller decides what they mean).
+inline bool number_arg(napi_env env, napi_value value, const char* fn, const char* name, double* out) {
+  napi_valuetype t = napi_undefined;
+  if (value == nullptr || napi_typeof(env, value, &t) != napi_ok || t != napi_number ||
+      napi_get_value_double(env, value, out) != napi_ok) {
+    const std::string msg = std::string(fn) + ": expected a number for " + name;
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg.c_str());
+    return false;
+  }
+  return true;
+}
+
+// A count or size: an integer number in [min, max] (never NaN, an infinity or a fraction),
+// converted without wrapping. Every size a binding reads goes through here, and every
+// product of sizes through checked_mul, so no length check is passed by a wrapped value.
+inline bool size_arg(napi_env env, napi_value value, const char* fn, const char* name, std::uint64_t min,
+                     std::uint64_t max, std::uint64_t* out) {
+  double v = 0;
+  if (!number_arg(env, value, fn, name, &v)) return false;
+  // 2^64 as a double; max <= 2^53 in practice, the comparison below is exact for it.
+  if (!(v == std::floor(v)) || !(v >= static_cast<double>(min)) || !(v <= static_cast<double>(max)) ||
+      v >= 18446744073709551616.0) {
+    const std::string msg = std::string(fn) + ": expected an integer from " + std::to_string(min) + " to " +
+                            std::to_string(max) + " for " + name + " but received " + describe_number(v);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg.c_str());
+    return false;
+  }
+  *out = static_cast<std::uint64_t>(v);
+  return true;
+}
+
+// a * b without wrapping; false when the product does not fit in size_t.
+inline bool checked_mul(std::size_t a, std::size_t b, std::size_t* out) noexcept {
+  return !__builtin_mul_overflow(a, b, out);
+}
+
+// A size product that overflowed, as a RangeError naming what it measured.
+inline void throw_too_large(napi_env env, const char* fn, const char* what) {
+  const std::string msg = std::string(fn) + ": " + what + " is too large to address";
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg.c_str());
 }
 
 }  // namespace up::napi
