@@ -164,8 +164,11 @@ export const baselineDir = join(benchRoot, 'baseline');
 
 const kTargetBatchNs = 20_000;
 const kMaxBatch = 1 << 20;
-/** Samples kept per task over all rounds (a 50 ns per-call task would otherwise keep tens of millions). */
-const kMaxSamples = 1_000_000;
+/**
+ * Samples one turn of a task keeps (100,000 a round, so at most 1M over 10 rounds): a 50 ns
+ * per-call task would otherwise keep tens of millions. Past it the turn ends early.
+ */
+const kMaxSamplesPerTake = 100_000;
 
 /**
  * Declares a suite; checks that task names are unique so ratioTo keys are unambiguous.
@@ -257,9 +260,8 @@ interface Prepared {
 function syncTaker(sample: () => number): Prepared['take'] {
   return (budgetMs, min, out) => {
     const end = performance.now() + budgetMs;
-    const cap = out.length + Math.max(min, 1) + kMaxSamples;
     let n = 0;
-    while ((n < min || performance.now() < end) && out.length < cap) {
+    while (n < min || (performance.now() < end && n < kMaxSamplesPerTake)) {
       out.push(sample());
       n++;
     }

@@ -1,7 +1,7 @@
 /**
  * bench/memory: the allocators and the object pool from JS, each beside what a Node
  * program would otherwise do, and GC pauses on an allocation-churn workload with and
- * without pooling. `npm run bench -- memory` writes bench/results/memory.json.
+ * without pooling. `npm run bench -- memory` writes bench/out/memory.json.
  *
  * Groups: a slab alloc+free pair on each path (TS, TS on a SharedArrayBuffer, native,
  * native shared) vs new ArrayBuffer(64) and Buffer.allocUnsafe(64); the same for a buddy
