@@ -90,7 +90,8 @@ it), which bounds every per-call figure below.
 Every figure here comes from one run, \`ULTRA_PERF_BACKEND=native npm run bench -- --save-baseline\`,
 on ${dates[0]!.slice(0, 10)} (${dates[0]!.slice(11, 16)}–${dates[dates.length - 1]!.slice(11, 16)} UTC): ${m.cpu.model}, ${m.cpu.cores} cores,
 Node ${m.node.replace(/^v/, '')}, native backend. The machine was shared: the 1-minute load average was
-${loadAll()} on its ${m.cpu.cores} cores throughout${busy() ? ', so every figure is slower and noisier than on an idle\nmachine, most of all the threaded and cross-thread ones' : ''}. The JSON behind each table is in \`bench/baseline/\`; a new run writes \`bench/out/\` and
+${loadAll()} on its ${m.cpu.cores} cores throughout${busy() ? ', so every figure is slower and noisier than on an idle\nmachine, most of all the threaded and cross-thread ones' : ''}.
+The JSON behind each table is in \`bench/baseline/\`; a new run writes \`bench/out/\` and
 prints each figure beside the baseline. Each group's peers are measured in the same
 round-robin (\`bench/lib/suite.ts\`), so load falls on all of them alike; batch-mode medians
 time K calls per sample and divide, and their p99 is over batch means, not single calls.
@@ -152,8 +153,8 @@ ${riskRow('normals from the generator, 1M', 'normals-1M', riskTarget('native nor
 
 The native kernels for 1M-return VaR, the 500-asset correlation, GBM, Monte Carlo VaR and
 the generator run on ${(runs.risk.extras as { riskThreads: number }).riskThreads} threads${busy() ? '; at this load they shared the cores with other work' : ''}.
-Correlation spends most of its time in a register-tiled Gram kernel; TS GBM is bound by Philox's 32×32→64-bit
-multiplies, which JS must emulate in float64.
+Correlation spends most of its time in a register-tiled Gram kernel; TS GBM is bound by
+Philox's 32×32→64-bit multiplies, which JS must emulate in float64.
 `;
 
 const begin = '<!-- bench:begin (made by `npx tsx bench/readme.ts --write` from bench/baseline/) -->';
