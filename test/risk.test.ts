@@ -400,7 +400,7 @@ describe('calculateVaR', () => {
     [{ method: 'monte-carlo' }, /'historical', 'parametric' or 'cornish-fisher' for options.method but received "monte-carlo"/],
     [{ horizonDays: 0 }, /positive finite number for options.horizonDays but received 0/],
     [{ portfolioValue: -1 }, /options.portfolioValue but received -1/],
-    [{ backend: 'gpu' }, /'auto', 'cpu', 'ts' or 'cuda' for options.backend but received "gpu"/],
+    [{ backend: 'gpu' }, /'auto', 'native', 'ts' or 'cuda' for options.backend but received "gpu"/],
   ])('rejects options %j', (options, message) => {
     expect(() => calculateVaRSync([0.01, -0.02, 0.03], options as never)).toThrow(message);
   });
@@ -999,7 +999,7 @@ describe('GPU dispatch', () => {
 
   it.runIf(!gpu.available())("backend 'cuda' fails clearly without a device, on every risk function, sync and async", async () => {
     const returns = normals(100, 3, 0.01);
-    const reason = /backend: 'cuda' needs a CUDA device and the GPU addon: .+/;
+    const reason = /with backend 'cuda' needs a CUDA device and the GPU addon: .+/;
     const gbm = { spot: 100, drift: 0, volatility: 0.2, steps: 5, paths: 10, seed: 1 };
     for (const call of [
       () => calculateVaRSync(returns, { backend: 'cuda' }),
