@@ -3,7 +3,7 @@
  * bindings), option validation and the errors bad offsets get.
  */
 import type { MemoryAddon } from '../addon-types.js';
-import { UltraPerfError, describe, invalidRange, invalidType } from '../errors.js';
+import { UltraPerfError, describe, invalidRange, invalidType, withCode } from '../errors.js';
 import { type BackendOption, addonWith, chooseBackend, kBackendPolicies } from '../internal/backend.js';
 import { type OptionSpec, checkKnownKeys, defineOptions, optionsObject, type OptionsSchema } from '../internal/options.js';
 import { type Geometry, Status, attachHeader, kMaxLockTimeoutMs } from './layout.js';
@@ -192,20 +192,25 @@ export function offsetTypeError(argument: string, value: unknown): TypeError | n
   return null;
 }
 
+/** A RangeError with code ERR_OUT_OF_RANGE, as invalidRange gives, for messages that say more than its template. */
+function outOfRange(message: string): RangeError {
+  return withCode(new RangeError(message), 'ERR_OUT_OF_RANGE');
+}
+
 /** The error a negative native status means for an operation on `argument` = value. */
 export function statusError(status: number, className: string, argument: string, value: unknown): Error {
   const shown = describe(value);
   switch (status) {
     case Status.doubleFree:
-      return new RangeError(`Expected a live allocation for ${argument} but received ${shown}, which is already free (double free)`);
+      return outOfRange(`Expected a live allocation for ${argument} but received ${shown}, which is already free (double free)`);
     case Status.foreign:
-      return new RangeError(`Expected an offset returned by this ${className} for ${argument} but received ${shown}`);
+      return outOfRange(`Expected an offset returned by this ${className} for ${argument} but received ${shown}`);
     case Status.misaligned:
-      return new RangeError(`Expected an aligned allocation offset for ${argument} but received ${shown}`);
+      return outOfRange(`Expected an aligned allocation offset for ${argument} but received ${shown}`);
     case Status.tooBig:
-      return new RangeError(`Expected a size this ${className} can hold for ${argument} but received ${shown}`);
+      return outOfRange(`Expected a size this ${className} can hold for ${argument} but received ${shown}`);
     case Status.badArgument:
-      return new RangeError(`Expected a valid value for ${argument} but received ${shown}`);
+      return outOfRange(`Expected a valid value for ${argument} but received ${shown}`);
     case Status.badHeader:
       return new CorruptAllocatorError(`${className}: the native side refused the buffer (header missing, corrupted or buffer detached)`);
     case Status.corrupt:

@@ -1,5 +1,5 @@
 /** Argument checks shared by the risk API: every error names the argument and the value. */
-import { describe, invalidRange, invalidType } from '../errors.js';
+import { describe, invalidRange, invalidType, withCode } from '../errors.js';
 import { chooseBackend, kBackendPolicies } from '../internal/backend.js';
 import type { OptionCheck } from '../internal/options.js';
 import type { RiskBackendChoice } from './kernels.js';
@@ -78,9 +78,12 @@ export function checkConfidence(name: string, value: unknown): number {
   if (typeof value !== 'number' || Number.isNaN(value)) throw invalidType(name, 'a confidence level in (0.5, 1)', value);
   if (value > 0 && value < 0.5) {
     const meant = Number((1 - value).toPrecision(12));
-    throw new RangeError(
-      `Expected a confidence level in (0.5, 1) for ${name} but received ${describe(value)}: confidence is the probability ` +
-        `kept (0.95 means 95% VaR), not the tail probability; did you mean ${describe(meant)}?`,
+    throw withCode(
+      new RangeError(
+        `Expected a confidence level in (0.5, 1) for ${name} but received ${describe(value)}: confidence is the probability ` +
+          `kept (0.95 means 95% VaR), not the tail probability; did you mean ${describe(meant)}?`,
+      ),
+      'ERR_OUT_OF_RANGE',
     );
   }
   if (!(value > 0.5 && value < 1)) throw invalidRange(name, 'a confidence level in (0.5, 1)', value);
