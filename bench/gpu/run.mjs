@@ -39,7 +39,7 @@ async function time(fn, backend, reps) {
     const t0 = performance.now();
     const r = await fn(backend);
     wall.push(performance.now() - t0);
-    if (r.backend !== (backend === 'cpu' ? 'native' : backend)) throw new Error(`asked for ${backend}, computed on ${r.backend}`);
+    if (r.backend !== backend) throw new Error(`asked for ${backend}, computed on ${r.backend}`);
     if (backend === 'cuda') {
       const t = gpu.lastTiming();
       kernel.push(t.kernelMs);
@@ -122,7 +122,7 @@ const results = [];
 for (const c of cases) {
   const input = c.setup();
   const g = await time((b) => c.run(input, b), 'cuda', c.reps[0]);
-  const r = await time((b) => c.run(input, b), 'cpu', c.reps[1]);
+  const r = await time((b) => c.run(input, b), 'native', c.reps[1]);
   const floor = c.floor();
   results.push({ name: c.name, target: c.target, gpu: g, cpu: r, floor, gpuRate: c.rate(g.wall.median), cpuRate: c.rate(r.wall.median) });
   console.log(`${c.name}: GPU ${g.wall.median.toFixed(3)} ms (kernels ${g.kernel.median.toFixed(3)} ms), CPU ${r.wall.median.toFixed(2)} ms, ${(r.wall.median / g.wall.median).toFixed(1)}x`);
@@ -134,7 +134,7 @@ for (const c of crossovers) {
   const points = [];
   for (const s of c.sizes) {
     const g = await time(s.run, 'cuda', 7);
-    const r = await time(s.run, 'cpu', 7);
+    const r = await time(s.run, 'native', 7);
     points.push({ size: s.size, gpuMs: g.wall.median, cpuMs: r.wall.median });
     if (found === Infinity && g.wall.median < r.wall.median) found = s.size;
   }

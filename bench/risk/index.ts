@@ -61,7 +61,7 @@ const cov5 = new Float64Array(25).map((_, k) => (Math.floor(k / 5) === k % 5 ? 1
 const mc = { weights: [0.2, 0.2, 0.2, 0.2, 0.2], means: [0, 0, 0, 0, 0], covariance: cov5, paths: 1_000_000, seed: 1 };
 const z1m = new Float64Array(1_000_000);
 
-type Backend = 'cpu' | 'ts';
+type Backend = 'native' | 'ts';
 const work = {
   'var-10k': (b: Backend) => calculateVaRSync(r10k, { backend: b }),
   'var-1M': (b: Backend) => calculateVaRSync(r1m, { backend: b }),
@@ -147,27 +147,27 @@ export default defineSuite({
       name: 'var-10k',
       description: 'calculateVaRSync on 10,000 returns (VaR + CVaR at 95%)',
       tasks: [
-        { name: 'native historical 10k', fn: () => work['var-10k']('cpu'), ...skipNative },
+        { name: 'native historical 10k', fn: () => work['var-10k']('native'), ...skipNative },
         { name: 'ts historical 10k', fn: () => work['var-10k']('ts') },
-        { name: 'native parametric 10k', fn: () => calculateVaRSync(r10k, { method: 'parametric', backend: 'cpu' }), ...skipNative },
+        { name: 'native parametric 10k', fn: () => calculateVaRSync(r10k, { method: 'parametric', backend: 'native' }), ...skipNative },
         { name: 'ts parametric 10k', fn: () => calculateVaRSync(r10k, { method: 'parametric', backend: 'ts' }) },
-        { name: 'native cornish-fisher 10k', fn: () => calculateVaRSync(r10k, { method: 'cornish-fisher', backend: 'cpu' }), ...skipNative },
+        { name: 'native cornish-fisher 10k', fn: () => calculateVaRSync(r10k, { method: 'cornish-fisher', backend: 'native' }), ...skipNative },
       ],
     },
     {
       name: 'var-1M',
       description: 'VaR + CVaR of 1,000,000 returns (historical: sampled threshold + quickselect)',
       tasks: [
-        { name: 'native historical 1M', fn: () => work['var-1M']('cpu'), batch: 1, ...skipNative },
+        { name: 'native historical 1M', fn: () => work['var-1M']('native'), batch: 1, ...skipNative },
         { name: 'ts historical 1M', fn: () => work['var-1M']('ts'), batch: 1 },
-        { name: 'native calculateVaR 1M (async)', fn: () => calculateVaR(r1m, { backend: 'cpu' }), mode: 'async', ...skipNative },
+        { name: 'native calculateVaR 1M (async)', fn: () => calculateVaR(r1m, { backend: 'native' }), mode: 'async', ...skipNative },
       ],
     },
     {
       name: 'corr-100x1000',
       description: 'correlationMatrixSync, 100 assets x 1,000 observations (Pearson)',
       tasks: [
-        { name: 'native corr 100x1000', fn: () => work['corr-100x1000']('cpu'), batch: 1, ...skipNative },
+        { name: 'native corr 100x1000', fn: () => work['corr-100x1000']('native'), batch: 1, ...skipNative },
         { name: 'ts corr 100x1000', fn: () => work['corr-100x1000']('ts'), batch: 1 },
       ],
     },
@@ -175,7 +175,7 @@ export default defineSuite({
       name: 'corr-500x2520',
       description: 'correlationMatrixSync, 500 assets x 2,520 observations (Pearson)',
       tasks: [
-        { name: 'native corr 500x2520', fn: () => work['corr-500x2520']('cpu'), batch: 1, ...skipNative },
+        { name: 'native corr 500x2520', fn: () => work['corr-500x2520']('native'), batch: 1, ...skipNative },
         { name: 'ts corr 500x2520', fn: () => work['corr-500x2520']('ts'), batch: 1, minSamples: 8 },
       ],
     },
@@ -183,7 +183,7 @@ export default defineSuite({
       name: 'cholesky-100',
       description: 'choleskySync of a 100 x 100 SPD matrix',
       tasks: [
-        { name: 'native cholesky 100', fn: () => work['cholesky-100']('cpu'), ...skipNative },
+        { name: 'native cholesky 100', fn: () => work['cholesky-100']('native'), ...skipNative },
         { name: 'ts cholesky 100', fn: () => work['cholesky-100']('ts') },
       ],
     },
@@ -191,8 +191,8 @@ export default defineSuite({
       name: 'gbm-100kx252',
       description: 'simulateGBM, 100,000 paths x 252 exact log-normal steps (25.2M normals), terminal values + VaR',
       tasks: [
-        { name: 'native gbm sync', fn: () => work['gbm-100kx252']('cpu'), batch: 1, ...skipNative },
-        { name: 'native gbm async', fn: () => simulateGBM({ ...gbm, backend: 'cpu' }), mode: 'async', ...skipNative },
+        { name: 'native gbm sync', fn: () => work['gbm-100kx252']('native'), batch: 1, ...skipNative },
+        { name: 'native gbm async', fn: () => simulateGBM({ ...gbm, backend: 'native' }), mode: 'async', ...skipNative },
         { name: 'ts gbm sync', fn: () => work['gbm-100kx252']('ts'), batch: 1, minSamples: 8 },
       ],
     },
@@ -200,7 +200,7 @@ export default defineSuite({
       name: 'mcvar-5x1M',
       description: 'monteCarloVaRSync, 5 correlated assets x 1,000,000 paths',
       tasks: [
-        { name: 'native mcvar 5x1M', fn: () => work['mcvar-5x1M']('cpu'), batch: 1, ...skipNative },
+        { name: 'native mcvar 5x1M', fn: () => work['mcvar-5x1M']('native'), batch: 1, ...skipNative },
         { name: 'ts mcvar 5x1M', fn: () => work['mcvar-5x1M']('ts'), batch: 1, minSamples: 8 },
       ],
     },
@@ -208,7 +208,7 @@ export default defineSuite({
       name: 'normals-1M',
       description: 'philoxNormals into a Float64Array(1,000,000)',
       tasks: [
-        { name: 'native normals 1M', fn: () => work['normals-1M']('cpu'), batch: 1, ...skipNative },
+        { name: 'native normals 1M', fn: () => work['normals-1M']('native'), batch: 1, ...skipNative },
         { name: 'ts normals 1M', fn: () => work['normals-1M']('ts'), batch: 1 },
       ],
     },
@@ -219,7 +219,7 @@ export default defineSuite({
     const rows: Record<string, unknown>[] = [];
     for (const name of Object.keys(work) as Workload[]) {
       const heavy = name.startsWith('gbm') || name.startsWith('mcvar') || name === 'corr-500x2520';
-      const nat = noNative ? undefined : medianOfCalls(() => work[name]('cpu'), heavy ? 5 : 20, budget);
+      const nat = noNative ? undefined : medianOfCalls(() => work[name]('native'), heavy ? 5 : 20, budget);
       const ts = medianOfCalls(() => work[name]('ts'), heavy ? 3 : 10, name.startsWith('gbm') ? 0 : budget);
       const np = numpy.available ? numpy.tasks?.[numpyPeer[name]] : undefined;
       const row: Record<string, unknown> = {
