@@ -40,7 +40,7 @@ async function time(fn, backend, reps) {
     const t0 = performance.now();
     const r = await fn(backend);
     wall.push(performance.now() - t0);
-    if (r.backend !== (backend === 'cpu' ? 'native' : backend)) throw new Error(`asked for ${backend}, computed on ${r.backend}`);
+    if (r.backend !== backend) throw new Error(`asked for ${backend}, computed on ${r.backend}`);
     if (backend === 'cuda') {
       const t = gpu.lastTiming();
       kernel.push(t.kernelMs);
@@ -123,7 +123,7 @@ const results = [];
 for (const c of cases) {
   const input = c.setup();
   const g = await time((b) => c.run(input, b), 'cuda', c.reps[0]);
-  const r = await time((b) => c.run(input, b), 'cpu', c.reps[1]);
+  const r = await time((b) => c.run(input, b), 'native', c.reps[1]);
   const floor = c.floor();
   results.push({ name: c.name, target: c.target, gpu: g, cpu: r, floor, gpuRate: c.rate(g.wall.median), cpuRate: c.rate(r.wall.median) });
   console.log(`${c.name}: GPU ${formatMs(g.wall.median)} (kernels ${formatMs(g.kernel.median)}), CPU ${formatMs(r.wall.median)}, CPU / GPU ${formatRatio(r.wall.median / g.wall.median)}`);
@@ -135,7 +135,7 @@ for (const c of crossovers) {
   const points = [];
   for (const s of c.sizes) {
     const g = await time(s.run, 'cuda', 7);
-    const r = await time(s.run, 'cpu', 7);
+    const r = await time(s.run, 'native', 7);
     points.push({ size: s.size, gpuMs: g.wall.median, cpuMs: r.wall.median });
     if (found === Infinity && g.wall.median < r.wall.median) found = s.size;
   }

@@ -113,9 +113,9 @@ export default defineSuite({
       name: 'var-10k-methods',
       description: 'calculateVaRSync on 10,000 returns, parametric and Cornish-Fisher (no NumPy idiom)',
       tasks: [
-        { name: 'native parametric 10k', fn: () => calculateVaRSync(r10k, { method: 'parametric', backend: 'cpu' }), ...skipNative },
+        { name: 'native parametric 10k', fn: () => calculateVaRSync(r10k, { method: 'parametric', backend: 'native' }), ...skipNative },
         { name: 'ts parametric 10k', fn: () => calculateVaRSync(r10k, { method: 'parametric', backend: 'ts' }) },
-        { name: 'native cornish-fisher 10k', fn: () => calculateVaRSync(r10k, { method: 'cornish-fisher', backend: 'cpu' }), ...skipNative },
+        { name: 'native cornish-fisher 10k', fn: () => calculateVaRSync(r10k, { method: 'cornish-fisher', backend: 'native' }), ...skipNative },
       ],
     },
     {
@@ -124,7 +124,7 @@ export default defineSuite({
       needsIdleCores: true,
       tasks: [
         ...ours('var-1M'),
-        { name: 'native calculateVaR 1M (async)', fn: () => calculateVaR(r1m, { backend: 'cpu' }), mode: 'async', ...skipNative },
+        { name: 'native calculateVaR 1M (async)', fn: () => calculateVaR(r1m, { backend: 'native' }), mode: 'async', ...skipNative },
         numpyPeer('var-1M'),
       ],
     },
@@ -153,7 +153,7 @@ export default defineSuite({
           native: { target: { maxNs: 50e6 }, rate: { per: 25.2e6, unit: 'normals/s' } },
           ts: { target: { maxNs: 600e6 }, rate: { per: 25.2e6, unit: 'normals/s' } },
         }),
-        { name: 'native gbm-100kx252 (async)', fn: () => simulateGBM({ ...gbm, backend: 'cpu' }), mode: 'async', rate: { per: 25.2e6, unit: 'normals/s' }, ...skipNative },
+        { name: 'native gbm-100kx252 (async)', fn: () => simulateGBM({ ...gbm, backend: 'native' }), mode: 'async', rate: { per: 25.2e6, unit: 'normals/s' }, ...skipNative },
         numpyPeer('gbm-100kx252', { rate: { per: 25.2e6, unit: 'normals/s' } }),
       ],
     },
