@@ -55,7 +55,7 @@ const cov5 = new Float64Array(25).map((_, k) => (Math.floor(k / 5) === k % 5 ? 1
 const mc = { weights: [0.2, 0.2, 0.2, 0.2, 0.2], means: [0, 0, 0, 0, 0], covariance: cov5, paths: 1_000_000, seed: 1 };
 const z1m = new Float64Array(1_000_000);
 
-type Backend = 'cpu' | 'ts';
+type Backend = 'native' | 'ts';
 const work = {
   'var-10k': (b: Backend) => calculateVaRSync(r10k, { backend: b }),
   'var-1M': (b: Backend) => calculateVaRSync(r1m, { backend: b }),
@@ -92,7 +92,7 @@ function numpyPeer(w: Workload, extra: Partial<TaskSpec> = {}): TaskSpec {
 /** Native and TS of a workload, one sample = one call (jobs of a millisecond or more). */
 function ours(w: Workload, extra: { native?: Partial<TaskSpec>; ts?: Partial<TaskSpec> } = {}, batch: 1 | 'auto' = 1): TaskSpec[] {
   return [
-    { name: `native ${w}`, fn: () => work[w]('cpu'), batch, ...extra.native, ...skipNative },
+    { name: `native ${w}`, fn: () => work[w]('native'), batch, ...extra.native, ...skipNative },
     { name: `ts ${w}`, fn: () => work[w]('ts'), batch, ...extra.ts },
   ];
 }
