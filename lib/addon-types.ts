@@ -38,7 +38,7 @@ export interface SystemAddon {
  * Status.WakeBit set (sleepers found: the caller must Atomics.notify), < 0 an error.
  */
 export interface QueueAddon {
-  /** Every offset and constant of cpp/queue/layout.hpp, for the layout agreement test. */
+  /** Every offset and constant of cpp/queue/layout.hpp, checked at load (lib/internal/layout-check.ts). */
   readonly queueLayout: Readonly<Record<string, number>>;
   /** Writes a fresh queue header; 0 or Status.BadQueue. kind: 1 SPSC, 2 MPMC. */
   queueInit(queue: Uint8Array, kind: number, capacity: number, slotBytes: number): number;
@@ -161,17 +161,8 @@ export interface OrderbookAddon {
   orderbookL2Create(tickNum: number, tickDen: number, lotNum: number, lotDen: number): L2Native;
   /** stp: 0 none, 1 cancel-taker, 2 cancel-maker, 3 cancel-both. */
   orderbookEngineCreate(tickNum: number, tickDen: number, lotNum: number, lotDen: number, stp: number): EngineNative;
-  readonly orderbookLayout: {
-    topFields: number;
-    l2ViewDoubles: number;
-    viewArgs: number;
-    viewDoubles: number;
-    viewFills: number;
-    viewFillCapacity: number;
-    commandStride: number;
-    fillStride: number;
-    orderBytes: number;
-  };
+  /** Every view offset and code of lib/orderbook/layout.ts `orderbookLayout`, checked at load. */
+  readonly orderbookLayout: Readonly<Record<string, number>>;
 }
 
 // ---- cpp/napi/risk.cc ----

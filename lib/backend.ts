@@ -15,6 +15,10 @@ import { fileURLToPath } from 'node:url';
 import { CPU_ABI_VERSION, CUDA_ABI_VERSION, type CpuAddon, type CudaAddon, type CudaProbe } from './addon-types.js';
 import { BackendUnavailableError, describe } from './errors.js';
 import { backendName } from './internal/backend-names.js';
+import { addonLayoutError, type LayoutCheck } from './internal/layout-check.js';
+import { layoutTable as memoryLayoutTable } from './memory/layout.js';
+import { orderbookLayout } from './orderbook/layout.js';
+import { queueLayout } from './queue/layout.js';
 import { type CpuInfo, tsCpuInfo } from './system/cpu.js';
 
 export type BackendMode = 'ts' | 'native' | 'auto';
@@ -68,6 +72,13 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message.split('\n')[0]! : String(err);
 }
 
+/** The shared layouts the CPU addon must agree on with this build, checked at load. */
+export const cpuLayoutChecks: readonly LayoutCheck<CpuAddon>[] = [
+  { name: 'queue', ts: queueLayout, native: (addon) => addon.queueLayout },
+  { name: 'memory', ts: memoryLayoutTable(), native: (addon) => addon.memoryLayout() },
+  { name: 'orderbook', ts: orderbookLayout, native: (addon) => addon.orderbookLayout },
+];
+
 function loadCpuAddon(mode: BackendMode): { addon: CpuAddon | null; error?: string } {
   if (mode === 'ts') return { addon: null, error: 'disabled by ULTRA_PERF_BACKEND=ts' };
   try {
@@ -79,6 +90,8 @@ function loadCpuAddon(mode: BackendMode): { addon: CpuAddon | null; error?: stri
         error: `the CPU addon has ABI version ${String(addon.abiVersion)} but this build of the library needs ${CPU_ABI_VERSION}; rebuild it with "npm run build:native"`,
       };
     }
+    const mismatch = addonLayoutError(addon, cpuLayoutChecks);
+    if (mismatch !== undefined) return { addon: null, error: mismatch };
     return { addon };
   } catch (err) {
     return { addon: null, error: `the CPU addon could not be loaded: ${errorText(err)}` };

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 #include <new>
+#include <utility>
 
 #include "../orderbook/l2_book.hpp"
 #include "../orderbook/matching_engine.hpp"
@@ -332,16 +333,36 @@ void init_orderbook(Napi::Env env, Napi::Object exports) {
   exports.Set("orderbookEngineCreate", Napi::Value(env, fn));
   napi_create_function(env, "orderbookL2Create", NAPI_AUTO_LENGTH, l2_create, nullptr, &fn);
   exports.Set("orderbookL2Create", Napi::Value(env, fn));
+  // Every view offset and code lib/orderbook/layout.ts mirrors, under its orderbookLayout
+  // names; lib/internal/layout-check.ts refuses an addon whose table differs.
+  using St = ob::OrderStatus;
+  using Rj = ob::RejectReason;
+  const std::pair<const char*, double> table[] = {
+      {"top.bidPrice", ob::kBidPrice}, {"top.bidSize", ob::kBidSize}, {"top.askPrice", ob::kAskPrice},
+      {"top.askSize", ob::kAskSize}, {"top.bidTicks", ob::kBidTicks}, {"top.askTicks", ob::kAskTicks},
+      {"top.bidLevels", ob::kBidLevels}, {"top.askLevels", ob::kAskLevels}, {"top.fields", ob::kTopFields},
+      {"top.argTicks", ob::kArgTicks}, {"top.argSize", ob::kArgSize}, {"top.doubles", ob::kL2ViewDoubles},
+      {"view.reportOrderId", ob::kReportOrderId}, {"view.reportStatus", ob::kReportStatus},
+      {"view.reportFilledQuantity", ob::kReportFilledQuantity}, {"view.reportRemainingQuantity", ob::kReportRemainingQuantity},
+      {"view.reportReject", ob::kReportReject}, {"view.reportFillCount", ob::kReportFillCount},
+      {"view.batchFills", ob::kBatchFills}, {"view.batchFirstOrderId", ob::kBatchFirstOrderId},
+      {"view.queryOrderId", ob::kQueryOrderId}, {"view.querySide", ob::kQuerySide}, {"view.queryPrice", ob::kQueryPrice},
+      {"view.queryQuantity", ob::kQueryQuantity}, {"view.queryFilledQuantity", ob::kQueryFilledQuantity},
+      {"view.queryOwner", ob::kQueryOwner}, {"view.queryClientId", ob::kQueryClientId},
+      {"view.queryPostOnly", ob::kQueryPostOnly}, {"view.reportAveragePrice", ob::kReportAveragePrice},
+      {"view.fills", ob::kViewFills}, {"view.fillCapacity", ob::kViewFillCapacity},
+      {"view.fillStride", ob::kViewFillStride}, {"view.args", ob::kViewArgs}, {"view.doubles", ob::kViewDoubles},
+      {"status.new", static_cast<double>(St::accepted)}, {"status.partiallyFilled", static_cast<double>(St::partially_filled)},
+      {"status.filled", static_cast<double>(St::filled)}, {"status.cancelled", static_cast<double>(St::cancelled)},
+      {"status.rejected", static_cast<double>(St::rejected)}, {"reject.none", static_cast<double>(Rj::none)},
+      {"reject.postOnlyWouldTake", static_cast<double>(Rj::post_only_would_take)},
+      {"reject.unknownOrder", static_cast<double>(Rj::unknown_order)},
+      {"reject.outOfMemory", static_cast<double>(Rj::out_of_memory)},
+      {"reject.quantityOverflow", static_cast<double>(Rj::quantity_overflow)},
+      {"commandStride", static_cast<double>(ob::kCommandStride)}, {"fillStride", static_cast<double>(ob::kFillStride)},
+  };
   Napi::Object layout = Napi::Object::New(env);
-  layout.Set("topFields", static_cast<double>(ob::kTopFields));
-  layout.Set("l2ViewDoubles", static_cast<double>(ob::kL2ViewDoubles));
-  layout.Set("viewArgs", static_cast<double>(ob::kViewArgs));
-  layout.Set("viewDoubles", static_cast<double>(ob::kViewDoubles));
-  layout.Set("viewFills", static_cast<double>(ob::kViewFills));
-  layout.Set("viewFillCapacity", static_cast<double>(ob::kViewFillCapacity));
-  layout.Set("commandStride", static_cast<double>(ob::kCommandStride));
-  layout.Set("fillStride", static_cast<double>(ob::kFillStride));
-  layout.Set("orderBytes", static_cast<double>(sizeof(ob::Order)));
+  for (const auto& [key, value] : table) layout.Set(key, value);
   exports.Set("orderbookLayout", layout);
 }
 

@@ -1,10 +1,11 @@
 /**
  * The byte layout every allocator shares with cpp/memory/layout.hpp (prose in
- * LAYOUT.md beside this file). Every constant here has a twin there; the test suite
- * compares `layoutTable()` with the addon's `memoryLayout()` and the geometry
- * functions with `memoryGeometry()`.
+ * docs/memory-layout.md). Every constant here has a twin there; the loader refuses an
+ * addon whose `memoryLayout()` differs from `layoutTable()` (lib/internal/layout-check.ts),
+ * and test/memory.test.ts compares the geometry functions with `memoryGeometry()`.
  */
 import { invalidType } from '../errors.js';
+import { prefixed } from '../internal/layout-check.js';
 
 export const kCacheLine = 64;
 export const kMagic = 0x4d4d5055; // "UPMM" in memory order
@@ -189,27 +190,23 @@ export function kindGeometry(kind: number, a: number, b: number): Geometry | nul
 
 /** The constants of this file under the names the addon's memoryLayout() uses. */
 export function layoutTable(): Record<string, number> {
-  const table: Record<string, number> = {
-    magic: kMagic,
-    version: kVersion,
-    headerBytes: kHeaderBytes,
-    cacheLine: kCacheLine,
-    maxTotalBytes: kMaxTotalBytes,
-    flagShared: kFlagShared,
-    defaultLockTimeoutMs: kDefaultLockTimeoutMs,
-    maxLockTimeoutMs: kMaxLockTimeoutMs,
-  };
-  const add = (prefix: string, o: Record<string, number>) => {
-    for (const [k, v] of Object.entries(o)) table[`${prefix}.${k}`] = v;
-  };
-  add('header', H);
-  add('kind', Kind);
-  add('slab', SlabLayout);
-  add('buddy', BuddyLayout);
-  add('ring', RingLayout);
-  add('stack', StackLayout);
-  add('status', Status);
-  return table;
+  return Object.fromEntries([
+    ['magic', kMagic],
+    ['version', kVersion],
+    ['headerBytes', kHeaderBytes],
+    ['cacheLine', kCacheLine],
+    ['maxTotalBytes', kMaxTotalBytes],
+    ['flagShared', kFlagShared],
+    ['defaultLockTimeoutMs', kDefaultLockTimeoutMs],
+    ['maxLockTimeoutMs', kMaxLockTimeoutMs],
+    ...prefixed('header', H),
+    ...prefixed('kind', Kind),
+    ...prefixed('slab', SlabLayout),
+    ...prefixed('buddy', BuddyLayout),
+    ...prefixed('ring', RingLayout),
+    ...prefixed('stack', StackLayout),
+    ...prefixed('status', Status),
+  ]);
 }
 
 export interface HeaderFields {

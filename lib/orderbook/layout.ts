@@ -3,6 +3,8 @@
  * matching_engine.hpp ViewField). The TS backends keep the same layout in their own
  * Float64Array, so the public classes read both the same way.
  */
+import { prefixed } from '../internal/layout-check.js';
+
 export const Top = {
   bidPrice: 0,
   bidSize: 1,
@@ -64,3 +66,19 @@ export const RejectCode = { none: 0, postOnlyWouldTake: 1, unknownOrder: 2, outO
 /** Doubles per submitBatch command and per fill written to fillsOut. */
 export const kCommandStride = 6;
 export const kFillStride = 4;
+
+/**
+ * Every view offset and code above under the names the addon's `orderbookLayout` uses
+ * (cpp/napi/orderbook.cc); the loader refuses an addon whose table differs
+ * (lib/internal/layout-check.ts).
+ */
+export const orderbookLayout: Readonly<Record<string, number>> = Object.freeze(
+  Object.fromEntries([
+    ...prefixed('top', Top),
+    ...prefixed('view', View),
+    ...prefixed('status', StatusCode),
+    ...prefixed('reject', RejectCode),
+    ['commandStride', kCommandStride],
+    ['fillStride', kFillStride],
+  ]),
+);

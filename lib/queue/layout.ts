@@ -1,7 +1,7 @@
 /**
  * The shared-memory layout of SpscQueue and MpmcQueue. cpp/queue/layout.hpp is the
- * same layout for C++ (with static_asserts); the addon exports its offsets and
- * test/queue.test.ts holds `queueLayout` below to them.
+ * same layout for C++ (with static_asserts); the addon exports its offsets and the
+ * loader refuses one that differs from `queueLayout` below (lib/internal/layout-check.ts).
  *
  * ```
  * offset  size  field              written by        read by
