@@ -1,5 +1,5 @@
 /**
- * Chooses the implementation once, at import time (DESIGN.md "Backends and loading"):
+ * Chooses the implementation once, at import time (docs/architecture.md "Backends"):
  * 1. the CPU addon through node-gyp-build (prebuilds/ or build/Release);
  * 2. the GPU addon, only when present and a child-process probe finds a device;
  * 3. otherwise the pure-TS implementations.

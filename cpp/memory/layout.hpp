@@ -1,6 +1,7 @@
 // The byte layout every allocator in lib/memory and cpp/memory shares. The prose is in
-// lib/memory/LAYOUT.md; lib/memory/layout.ts computes the same numbers and the test
-// suite compares the two through the addon's memoryLayout()/memoryGeometry().
+// docs/memory-layout.md; lib/memory/layout.ts computes the same numbers, the loader
+// refuses an addon whose memoryLayout() differs from it (lib/internal/layout-check.ts),
+// and test/memory.test.ts compares the geometry through memoryGeometry().
 #pragma once
 
 #include <atomic>

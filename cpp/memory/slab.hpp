@@ -6,7 +6,7 @@
 // 32 bits, so JS can CAS the same word with Atomics on an Int32Array and never needs a
 // BigInt. The tag grows on every head change; ABA needs a thread to stall between its
 // load and its CAS while 2^(32 - indexBits) head changes bring the same index back to
-// the top (>= 256 with the maximum 2^24 - 1 slots, 2^21 with 1024). See LAYOUT.md.
+// the top (>= 256 with the maximum 2^24 - 1 slots, 2^21 with 1024). See docs/memory-layout.md.
 #pragma once
 
 #include <cstddef>

@@ -1,5 +1,5 @@
 /**
- * Power-of-two buddy allocator over an ArrayBuffer or SharedArrayBuffer (LAYOUT.md
+ * Power-of-two buddy allocator over an ArrayBuffer or SharedArrayBuffer (docs/memory-layout.md
  * "Buddy"); cpp/memory/buddy.hpp implements the same bytes. A request is rounded up
  * to a power of two (at least minBlock); bigger free blocks split in halves on alloc
  * and a freed block merges with its buddy while the buddy is free too.
@@ -266,7 +266,7 @@ export class BuddyAllocator {
   }
 
   // Every head, link and meta byte below is read once into a local and checked before it
-  // is followed or written through (LAYOUT.md "Shared memory is hostile"): a wrong value
+  // is followed or written through (docs/memory-layout.md "Shared memory is hostile"): a wrong value
   // gives Status.corrupt, never a write outside the side arrays.
 
   private push(order: number, block: number): number {

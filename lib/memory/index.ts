@@ -1,7 +1,7 @@
 /**
  * Memory: offset-based allocators over an ArrayBuffer or SharedArrayBuffer (slab,
  * buddy, ring, stack), an object pool, and GC monitoring and control. The allocator
- * layouts are in LAYOUT.md beside this file.
+ * layouts are in docs/memory-layout.md.
  */
 export { type MemoryBackend, AllocatorLockTimeoutError, CorruptAllocatorError } from './common.js';
 export { SlabAllocator, type SlabAllocatorOptions, type SlabStats } from './slab.js';

@@ -1,5 +1,5 @@
 /**
- * FIFO allocator over an ArrayBuffer or SharedArrayBuffer (LAYOUT.md "Ring");
+ * FIFO allocator over an ArrayBuffer or SharedArrayBuffer (docs/memory-layout.md "Ring");
  * cpp/memory/ring.hpp implements the same bytes. alloc(size) takes space at the head;
  * release() gives back the oldest allocation. Each allocation is preceded by an
  * 8-byte record {size, check}; an allocation that would cross the end of the region
@@ -212,7 +212,7 @@ export class RingAllocator {
   }
 
   // head, tail, used and every record word are read once into locals and checked before
-  // use (LAYOUT.md "Shared memory is hostile"): a position must be 8-aligned and inside
+  // use (docs/memory-layout.md "Shared memory is hostile"): a position must be 8-aligned and inside
   // the region, so a scribbled header gives Status.corrupt, never a record out of place.
 
   private validPos(pos: number): boolean {

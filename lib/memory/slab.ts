@@ -1,5 +1,5 @@
 /**
- * Fixed-size slot allocator over an ArrayBuffer or SharedArrayBuffer (LAYOUT.md
+ * Fixed-size slot allocator over an ArrayBuffer or SharedArrayBuffer (docs/memory-layout.md
  * "Slab"); cpp/memory/slab.hpp implements the same bytes. Offsets are byte offsets
  * into `buffer`, so `new Float64Array(slab.buffer, offset, n)` works as well as view().
  *

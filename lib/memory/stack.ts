@@ -1,5 +1,5 @@
 /**
- * Bump allocator with mark/reset over an ArrayBuffer or SharedArrayBuffer (LAYOUT.md
+ * Bump allocator with mark/reset over an ArrayBuffer or SharedArrayBuffer (docs/memory-layout.md
  * "Stack"); cpp/memory/stack.hpp implements the same bytes. Shared stacks move the
  * top with one CAS, so alloc never takes a lock.
  */

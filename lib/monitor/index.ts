@@ -1,4 +1,4 @@
-/** Monitoring (DESIGN.md "Monitoring and system"): timers, latency histograms, the latency registry. */
+/** Monitoring (README.md "Monitoring"): timers, latency histograms, the latency registry. */
 export { MicrosecondTimer } from './timer.js';
 export { LatencyHistogram, type LatencyHistogramOptions, type LatencySummary } from './histogram.js';
 export { LatencyRegistry, latencyRegistry, monitorLatency, type AnyFunction } from './latency.js';

@@ -1,4 +1,4 @@
-// Shared-memory queues (DESIGN.md "Shared-memory queues"): layout in layout.ts, TS
+// Shared-memory queues (docs/queue.md): layout in layout.ts, TS
 // algorithms in kernel.ts, the C++ twins in cpp/queue.
 export { SpscQueue } from './spsc.js';
 export { MpmcQueue } from './mpmc.js';

@@ -79,7 +79,7 @@ export const enum Status {
   WakeBit = 536870912,
 }
 
-// ---- The wake protocol (README "Sleeping"; cpp/queue/queue_base.hpp wake_*_if_waiting) ----
+// ---- The wake protocol (docs/queue.md "Sleeping"; cpp/queue/queue_base.hpp wake_*_if_waiting) ----
 
 /**
  * The two sides that sleep, each named by the word it waits on; its asleep flag is the

@@ -49,7 +49,7 @@ export interface QueuePaths {
 
 /**
  * The default path per operation when native code is available, chosen by measurement
- * (bench/queue; numbers in lib/queue/README.md). A single tryPush/tryPop in TS costs less
+ * (bench/queue; numbers in docs/queue.md). A single tryPush/tryPop in TS costs less
  * than crossing into the addon (about 25-50 ns for the whole TS operation against about
  * 65-75 ns per native call), while a batch crosses once and then copies with memcpy, 5-6x
  * faster per message than TS. One exception, fixed by the queue's geometry: where TS
