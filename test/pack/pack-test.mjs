@@ -3,9 +3,9 @@
 // prebuilds), install it into a temp project with --ignore-scripts (as current npm
 // does for dependencies), and import it with prebuilds (native) and without (TS).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, normalize, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -18,6 +18,64 @@ function check(name, ok, detail = '') {
   if (ok) passed++;
   else failed++;
   console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${!ok && detail ? `\n     ${detail}` : ''}`);
+}
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
+function slug(heading) {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+}
+
+/** The anchors of a Markdown text's headings, repeated ones numbered as GitHub does. */
+function anchorsOf(text) {
+  const seen = new Map();
+  const anchors = new Set();
+  for (const [, heading] of withoutFences(text).matchAll(/^#{1,6}\s+(.+?)\s*#*$/gm)) {
+    const base = slug(heading);
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    anchors.add(n === 0 ? base : `${base}-${n}`);
+  }
+  return anchors;
+}
+
+/** Markdown without fenced blocks, where a `#` line is not a heading. */
+function withoutFences(text) {
+  return text.replace(/^```[\s\S]*?^```/gm, '');
+}
+
+/** Markdown without fenced blocks and code spans, where brackets are not links. */
+function withoutCode(text) {
+  return withoutFences(text).replace(/`[^`\n]*`/g, '');
+}
+
+/**
+ * Every relative link of the Markdown files `docs` (paths inside the installed package
+ * `dir`) that does not resolve to a file of the package, or to a heading of it.
+ */
+function brokenLinks(dir, docs) {
+  const broken = [];
+  for (const doc of docs) {
+    const text = readFileSync(join(dir, doc), 'utf8');
+    const targets = [
+      ...[...withoutCode(text).matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)].map((m) => m[1]),
+      ...[...withoutCode(text).matchAll(/^\s*\[[^\]]+\]:\s*(\S+)/gm)].map((m) => m[1]),
+    ];
+    for (const target of targets) {
+      if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue; // https:, mailto:
+      const [path, anchor] = target.split('#');
+      const file = path === '' ? doc : posix.normalize(posix.join(posix.dirname(doc), decodeURIComponent(path)));
+      if (file.startsWith('..') || !existsSync(join(dir, normalize(file)))) {
+        broken.push(`${doc}: ${target} (no ${file} in the package)`);
+      } else if (anchor !== undefined && file.endsWith('.md') && !anchorsOf(readFileSync(join(dir, file), 'utf8')).has(anchor)) {
+        broken.push(`${doc}: ${target} (no heading #${anchor} in ${file})`);
+      }
+    }
+  }
+  return broken;
 }
 
 function node(args, cwd, env = {}) {
@@ -40,6 +98,11 @@ try {
   const prebuild = [...files].find((f) => /^prebuilds\/linux-x64\/[^/]+\.node$/.test(f));
   check('tarball has a linux-x64 CPU prebuild', prebuild !== undefined, [...files].filter((f) => f.startsWith('prebuilds')).join(', '));
   check('tarball ships cpp/ and cuda/ sources', [...files].some((f) => f.startsWith('cpp/')) && [...files].some((f) => f.startsWith('cuda/')));
+  // The docs ship (the README and docs/ link each other), every doc in the repository.
+  const repoDocs = readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`);
+  check('tarball has README.md and docs/architecture.md', files.has('README.md') && files.has('docs/architecture.md'));
+  const unshipped = repoDocs.filter((f) => !files.has(f));
+  check(`tarball has every docs/*.md of the repository (${repoDocs.length})`, unshipped.length === 0, unshipped.join(', '));
   check('tarball leaves out tests, lib/ sources and build output', ![...files].some((f) => /^(test|lib|bench|build|node_modules)\//.test(f)));
 
   const app = join(work, 'app');
@@ -49,6 +112,11 @@ try {
     cwd: app,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+
+  const installed = join(app, 'node_modules', 'ultra-performance');
+  const shippedDocs = ['README.md', ...[...files].filter((f) => /^docs\/[^/]+\.md$/.test(f)).sort()];
+  const broken = brokenLinks(installed, shippedDocs);
+  check(`every relative link in README.md and docs/*.md resolves inside the package (${shippedDocs.length} files)`, broken.length === 0, broken.join('\n     '));
 
   const esm = "import('ultra-performance').then((m) => console.log(JSON.stringify({ ...m.backendInfo(), affinity: m.getThreadAffinity() })))";
   const cjs = "const m = require('ultra-performance'); console.log(JSON.stringify(m.backendInfo()))";
