@@ -36,7 +36,7 @@ export interface BackendPolicy {
 
 /**
  * The per-capability 'auto' policy, as measured. The names are the capabilities'
- * public ones; lib/*\/README.md and docs quote these rules.
+ * public ones; docs/*.md quote these rules.
  */
 export const kBackendPolicies = {
   risk: {
