@@ -11,7 +11,7 @@
  *    Each throughput workload is timed over several runs from one start word (released
  *    by this thread) to the last consumer seeing the queue closed and drained.
  *
- * Targets (DESIGN): SPSC >= 30M msg/s batched and >= 10M single; spin RTT p50 <= 1 µs;
+ * Targets (the seed report's queue claims): SPSC >= 30M msg/s batched and >= 10M single; spin RTT p50 <= 1 µs;
  * >= 50x postMessage throughput. The table says which were met on this machine.
  */
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';

@@ -1,6 +1,6 @@
 /**
- * The backend names, one vocabulary for every option, result, env var and CLI (DESIGN.md
- * "One vocabulary everywhere"): 'auto' | 'native' | 'ts', plus 'cuda' where a GPU kernel
+ * The backend names, one vocabulary for every option, result, env var and CLI
+ * (docs/architecture.md, "Backends"): 'auto' | 'native' | 'ts', plus 'cuda' where a GPU kernel
  * exists. 'cpu' is read as a deprecated alias of 'native'. This file imports nothing from
  * lib/backend.ts, which uses it to read ULTRA_PERF_BACKEND before any addon is loaded.
  */

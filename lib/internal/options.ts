@@ -1,6 +1,6 @@
 /**
  * The options kit: one way to read an options object, for every public function and
- * constructor (DESIGN.md "One vocabulary everywhere").
+ * constructor (docs/architecture.md, "Backends").
  *
  * - An options object is a plain object (its prototype Object.prototype or null), or
  *   undefined where the options are optional. Anything else is a TypeError
