@@ -79,15 +79,6 @@ function packFrames(frames: unknown, slotBytes: number): Packed {
   return { data, lengths };
 }
 
-/** A private copy unless the memory is shared: a detached ArrayBuffer must never pull memory from under the thread. */
-function pinnable(p: Packed): Packed {
-  const shared = (a: ArrayBufferView): boolean => a.buffer instanceof SharedArrayBuffer;
-  return {
-    data: shared(p.data) ? p.data : p.data.slice(),
-    lengths: shared(p.lengths) ? p.lengths : p.lengths.slice(),
-  };
-}
-
 function checkOptions(options: unknown): { rate: number; backend: 'auto' | 'ts' | 'native' } {
   if (options === undefined) return { rate: 0, backend: 'auto' };
   if (typeof options !== 'object' || options === null) throw invalidType('options', 'an options object', options);
@@ -142,8 +133,8 @@ function settle(outcome: ReplayOutcome, stack: Error): ReplayResult {
  * them or paced at `ratePerSec`, and resolves with how many it pushed when it is done.
  * Stops early, cleanly, when the queue is closed. With the CPU addon the pusher is a
  * native thread; without it, a worker_thread running the same algorithm in TS. The
- * queue's buffer and the frames are held (frames not in a SharedArrayBuffer are copied
- * once) until the promise settles. A frame longer than the queue's slotBytes is
+ * queue's buffer is held until the promise settles and the frames are copied once, when
+ * the replay starts: the arrays passed in may be reused, detached or rewritten at once. A frame longer than the queue's slotBytes is
  * refused before anything is pushed.
  *
  * @example
@@ -165,12 +156,13 @@ export function replayIntoQueue(queue: SharedQueue, frames: ReplayFrames, option
     }
     const views = queue[kQueueViews];
     if (addon !== null && backend !== 'ts') {
-      const pinned = pinnable(packed);
+      // The binding copies the frames for its thread (and takes the queue only over a
+      // SharedArrayBuffer): nothing the caller detaches or shrinks afterwards reaches it.
       const i32 = views.i32;
       const wake = (): void => {
         notifyWaiters(i32, Sleepers.Consumers);
       };
-      return addon.replayIntoQueue(views.u8, pinned.data, pinned.lengths, rate, wake).then((o) => settle(o, stack));
+      return addon.replayIntoQueue(views.u8, packed.data, packed.lengths, rate, wake).then((o) => settle(o, stack));
     }
     return new Promise<ReplayResult>((resolve, reject) => {
       const workerData: ReplayWorkerData = { buffer: queue.buffer, data: packed.data, lengths: packed.lengths, ratePerSec: rate };
