@@ -101,6 +101,30 @@ describe.runIf(native)('replayIntoQueue: the replay thread owns the memory it re
     expect(JSON.parse(r.out.trim().split('\n').pop()!)).toEqual({ pushed: 40, popped: 40 });
   });
 
+  it('shared frames are read in place: lengths rewritten while the thread runs end it with a status, never a stray read', () => {
+    const r = inChild(`
+      const q = new Uint8Array(new SharedArrayBuffer(896 + 64 * 16));
+      if (a.queueInit(q, 1, 64, 8) !== 0) throw new Error('queueInit');
+      const n = 4000;
+      const data = new Uint8Array(new SharedArrayBuffer(n * 8)).fill(7);
+      const lengths = new Uint32Array(new SharedArrayBuffer(n * 4)).fill(8);
+      const done = a.replayIntoQueue(q, data, lengths, 0, () => {});
+      const out = new Uint8Array(8);
+      let popped = 0;
+      for (let i = 0; i < 200000 && popped < n; i++) {
+        lengths[(i * 7919) % n] = i % 3 === 0 ? 0xffffffff : 8; // past slotBytes and past data
+        if ((a.spscTryPop(q, out) & 0xffff) === 8) popped++;
+        if (i % 1000 === 0) await new Promise((res) => setImmediate(res));
+      }
+      a.queueClose(q);
+      const result = await done;
+      console.log(JSON.stringify({ status: result.status }));`);
+    expect(r.signal, r.out).toBeNull();
+    expect(r.status, r.out).toBe(0);
+    // ok, closed, or the batch refused (-7): never anything read past data.
+    expect([0, -2, -7]).toContain(JSON.parse(r.out.trim().split('\n').pop()!).status);
+  });
+
   it('refuses a queue over a plain ArrayBuffer, which could be detached under the thread', () => {
     const q = new Uint8Array(896 + 64 * 16);
     expect(raw.queueInit!(q, 1, 64, 8)).toBe(0);

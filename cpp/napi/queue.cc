@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <cstring>
-#include <vector>
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "../queue/layout.hpp"
 #include "../queue/mpmc_queue.hpp"
@@ -166,14 +166,18 @@ napi_value queue_init(napi_env env, napi_callback_info info) {
 }
 
 // One replay: the thread, the memory it reads and writes, and how it reports back. The
-// thread owns everything it touches until it ends: the frames are copied here (the
-// caller's arrays may be detached, shrunk or rewritten meanwhile), and the queue is a
-// SharedArrayBuffer (which can be neither detached nor shrunk) held by a reference.
+// thread owns everything it touches until it ends: memory that cannot be detached or
+// shrunk (a SharedArrayBuffer: the queue always, the frames when they are shared) is held
+// by a reference, and frames in a plain ArrayBuffer, which the caller could transfer or
+// resize meanwhile, are copied here. Shared frames may still be rewritten while the
+// thread runs: the core reads each length once and checks it where it is used.
 struct Replay {
   napi_env env = nullptr;
   napi_ref queue_ref = nullptr;
-  std::vector<uint8_t> data;
-  std::vector<uint32_t> lengths;
+  napi_ref data_ref = nullptr;
+  napi_ref lengths_ref = nullptr;
+  std::vector<uint8_t> data_copy;
+  std::vector<uint32_t> lengths_copy;
   napi_deferred deferred = nullptr;
   napi_threadsafe_function tsfn = nullptr;
   Span queue;
@@ -217,7 +221,9 @@ void on_env_teardown(void* arg) {
 }
 
 void delete_refs(Replay* r) {
-  if (r->queue_ref != nullptr) napi_delete_reference(r->env, r->queue_ref);
+  for (napi_ref ref : {r->queue_ref, r->data_ref, r->lengths_ref}) {
+    if (ref != nullptr) napi_delete_reference(r->env, ref);
+  }
 }
 
 // Runs on the JS thread once the replay thread has released the function.
@@ -288,32 +294,38 @@ napi_value replay_into_queue(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   if (lengths.len / 4 > UINT32_MAX) return throw_refused(env, "lengths (argument 3) holds more than 2^32 - 1 frames");
-  // The thread's own copy of the frames, taken before anything is checked: what is
-  // validated is what is pushed, whatever the caller does with its arrays afterwards.
-  auto owned_lengths = std::vector<uint32_t>(lengths.len / 4);
-  if (!owned_lengths.empty()) std::memcpy(owned_lengths.data(), lengths.data, owned_lengths.size() * 4);
-  auto owned_data = std::vector<uint8_t>(data.data, data.data + data.len);
-  ReplayFrames frames{owned_data.data(), owned_data.size(), owned_lengths.data(), static_cast<uint32_t>(owned_lengths.size())};
+  // Frames in a plain ArrayBuffer: the thread's own copy, taken before anything is
+  // checked (what is validated is what is pushed). Shared frames: referenced below.
+  auto owned = std::make_unique<Replay>();
+  const uint32_t count = static_cast<uint32_t>(lengths.len / 4);
+  const bool data_shared = over_shared_memory(env, argv[1]);
+  const bool lengths_shared = over_shared_memory(env, argv[2]);
+  if (!data_shared) owned->data_copy.assign(data.data, data.data + data.len);
+  if (!lengths_shared) {
+    const auto* l = reinterpret_cast<const uint32_t*>(lengths.data);
+    owned->lengths_copy.assign(l, l + count);
+  }
+  const ReplayFrames frames{data_shared ? data.data : owned->data_copy.data(), data.len,
+                            lengths_shared ? reinterpret_cast<const uint32_t*>(lengths.data) : owned->lengths_copy.data(), count};
   if (const int32_t bad = check_replay(q.data, q.len, frames); bad == kBadQueue) {
     return throw_refused(env, "queue (argument 1) does not hold a queue (its header is missing, of another version or corrupt)");
   } else if (bad != 0) {
     uint64_t total = 0;
-    for (uint32_t len : owned_lengths) total += len;
+    for (uint32_t i = 0; i < count; ++i) total += frames.lengths[i];
     return throw_refused(env, "the frames do not fit: every lengths (argument 3) entry must be at most the queue's slotBytes, "
                               "and their sum (" + std::to_string(total) + ") at most the bytes of data (argument 2), " +
                               std::to_string(data.len));
   }
 
-  auto* r = new Replay();
+  auto* r = owned.release();
   r->env = env;
   r->queue = q;
-  r->data = std::move(owned_data);
-  r->lengths = std::move(owned_lengths);
-  // Moving a vector keeps its heap block: the pointers checked above stay valid.
-  r->frames = ReplayFrames{r->data.data(), r->data.size(), r->lengths.data(), static_cast<uint32_t>(r->lengths.size())};
+  r->frames = frames;
   r->rate_per_sec = rate;
   napi_value promise, name;
   napi_create_reference(env, argv[0], 1, &r->queue_ref);
+  if (data_shared) napi_create_reference(env, argv[1], 1, &r->data_ref);
+  if (lengths_shared) napi_create_reference(env, argv[2], 1, &r->lengths_ref);
   napi_create_promise(env, &r->deferred, &promise);
   napi_create_string_utf8(env, "ultra-performance:replayIntoQueue", NAPI_AUTO_LENGTH, &name);
   if (napi_create_threadsafe_function(env, argv[4], nullptr, name, 0, 1, r, finish_replay, r, call_wake, &r->tsfn) !=
