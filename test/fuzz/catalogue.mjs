@@ -51,8 +51,8 @@ export class Arena {
     else buffer = new ArrayBuffer(total);
     new Uint8Array(buffer).fill(kCanary);
     const view = opts.tracking ? new Ctor(buffer, start) : new Ctor(buffer, start, length);
-    if (!opts.resizable) new Uint8Array(buffer, start, bytes).fill(0);
-    else new Uint8Array(buffer, start, bytes).fill(0);
+    new Uint8Array(buffer, start, bytes).fill(0);
+    // A resizable buffer is shrunk by its case: its canaries go with the bytes it loses.
     if (!opts.resizable) this.regions.push({ buffer, start, end: start + bytes });
     return view;
   }

@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { Arena, badNames, badValue, detach, rng, unclearReason } from './catalogue.mjs';
 import { entries, foreignFor } from './entries.mjs';
 import { apiEntries } from './api.mjs';
-import { readSurface, root } from './surface.mjs';
+import { readSurface } from './surface.mjs';
 
 const [key, seedText, fromText, maxText, addonPath] = process.argv.slice(2);
 const seed = Number(seedText);

@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { apiFunctionNames } from './api.mjs';
 import { entries } from './entries.mjs';
@@ -150,6 +150,16 @@ async function main() {
   );
   const distOk = existsSync(join(root, 'dist', 'index.js'));
   if (!distOk) console.log('fuzz: dist/index.js missing (run npx tsup): public API cases skipped');
+  else {
+    // The public async functions: every export with a ...Sync twin, and replayIntoQueue.
+    const api = await import(pathToFileURL(join(root, 'dist', 'index.js')).href);
+    const asyncNames = Object.keys(api).filter((k) => typeof api[k] === 'function' && typeof api[`${k}Sync`] === 'function');
+    const missing = [...asyncNames, 'replayIntoQueue'].filter((k) => !apiFunctionNames.includes(k));
+    if (missing.length > 0) {
+      console.error(`fuzz: surface: the public API's async ${missing.join(', ')} has no entry in test/fuzz/api.mjs`);
+      process.exit(1);
+    }
+  }
   const keys = [...surface.cpu.map((s) => s.key), ...(distOk ? apiFunctionNames.map((n) => `api.${n}`) : [])].filter(
     (k) => !opts.only || opts.only.test(k),
   );
