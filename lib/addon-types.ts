@@ -57,8 +57,11 @@ export interface QueueAddon {
   /**
    * Starts a std::thread that pushes frame i (lengths[i] bytes, packed in data) into the
    * queue, paced at ratePerSec when > 0. `wake` is called on this thread when consumers
-   * sleep. The three arrays are referenced until the promise settles. Throws when the
-   * queue or the frames are refused (the status is in the message).
+   * sleep. `queue` must view a SharedArrayBuffer (held until the promise settles); data
+   * and lengths are held likewise when shared, else copied when the call starts (so the
+   * thread never reads memory the caller can detach or shrink). Throws, naming the argument, when the
+   * queue or the frames are refused (code ERR_ULTRA_PERF_QUEUE_REFUSED) or an argument
+   * has the wrong type or range.
    */
   replayIntoQueue(
     queue: Uint8Array,

@@ -1,10 +1,15 @@
 // Bindings for cpp/memory: unpack, call, pack. Validation happens in lib/memory; the
-// core re-checks the buffer's header on every call and answers with a Status, so a
-// stale or foreign buffer can never make it touch memory it does not own.
+// bindings still check every argument: a size or kind that is not an integer in uint32
+// range throws naming it (typed_args.hpp), an offset that is not an int32 integer is
+// answered as foreign (never wrapped onto another block), and the core re-checks the buffer's
+// header on every call and answers with a Status, so a stale or foreign buffer can never
+// make it touch memory it does not own.
 //
 // Every allocator function takes the whole buffer as a Uint8Array (it may view a
 // SharedArrayBuffer) and primitives, and returns an offset or a Status as a number.
+#include <cmath>
 #include <cstring>
+#include <optional>
 
 #include "../memory/buddy.hpp"
 #include "../memory/layout.hpp"
@@ -42,15 +47,33 @@ T* out_array(napi_env env, napi_value value, napi_typedarray_type want, std::siz
   return static_cast<T*>(a.data);
 }
 
-int32_t int_arg(const Napi::CallbackInfo& info, std::size_t i) {
-  int32_t v = 0;
-  if (napi_get_value_int32(info.Env(), info[i], &v) != napi_ok) return INT32_MIN;
-  return v;
+// An offset or mark: an integer number in int32 range, else INT32_MIN, which names no
+// block (the core answers foreign / bad_argument, as lib/memory expects). Never a wrapped
+// value: napi_get_value_int32 would turn 2^32 + k into k, another live block.
+int32_t offset_of(napi_env env, napi_value v) {
+  napi_valuetype t = napi_undefined;
+  double d = 0;
+  if (v == nullptr || napi_typeof(env, v, &t) != napi_ok || t != napi_number || napi_get_value_double(env, v, &d) != napi_ok) {
+    return INT32_MIN;
+  }
+  return d == std::floor(d) && d >= -2147483648.0 && d <= 2147483647.0 ? static_cast<int32_t>(d) : INT32_MIN;
 }
 
-uint32_t uint_arg(const Napi::CallbackInfo& info, std::size_t i) {
+int32_t int_arg(const Napi::CallbackInfo& info, std::size_t i) { return offset_of(info.Env(), info[i]); }
+
+// A size, kind or geometry parameter: an integer in [0, 2^32 - 1] (size_arg), or false
+// with a TypeError / RangeError naming it pending.
+bool uint32_arg(napi_env env, napi_value value, const char* fn, const char* name, uint32_t* out) {
+  std::uint64_t v = 0;
+  if (!size_arg(env, value, fn, name, 0, UINT32_MAX, &v)) return false;
+  *out = static_cast<uint32_t>(v);
+  return true;
+}
+
+// Argument i as a uint32 (uint32_arg), or nullopt with an error pending.
+std::optional<uint32_t> uint_arg(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const char* name) {
   uint32_t v = 0;
-  if (napi_get_value_uint32(info.Env(), info[i], &v) != napi_ok) return 0;
+  if (!uint32_arg(info.Env(), info[i], fn, name, &v)) return std::nullopt;
   return v;
 }
 
@@ -78,24 +101,16 @@ napi_value int_result(napi_env env, int32_t v) {
   return out;
 }
 
+// The first N arguments; false (the caller answers bad_argument) when fewer were given.
 template <std::size_t N>
 bool args(napi_env env, napi_callback_info cb, napi_value (&argv)[N]) {
   std::size_t argc = N;
-  return napi_get_cb_info(env, cb, &argc, argv, nullptr, nullptr) == napi_ok && argc == N;
+  return napi_get_cb_info(env, cb, &argc, argv, nullptr, nullptr) == napi_ok && argc >= N;
 }
 
-int32_t raw_int(napi_env env, napi_value v) {
-  int32_t out = 0;
-  return napi_get_value_int32(env, v, &out) == napi_ok ? out : INT32_MIN;
-}
-
-uint32_t raw_uint(napi_env env, napi_value v) {
-  uint32_t out = 0;
-  return napi_get_value_uint32(env, v, &out) == napi_ok ? out : 0;
-}
+constexpr int32_t kBadArgumentStatus = static_cast<int32_t>(mem::Status::bad_argument);
 
 constexpr int32_t kBadHeaderStatus = static_cast<int32_t>(mem::Status::bad_header);
-constexpr int32_t kBadArgumentStatus = static_cast<int32_t>(mem::Status::bad_argument);
 
 // (mem) -> offset | status
 napi_value raw_slab_alloc(napi_env env, napi_callback_info cb) {
@@ -113,8 +128,9 @@ napi_value raw_slab_free(napi_env env, napi_callback_info cb) {
   if (!args(env, cb, argv)) return int_result(env, kBadArgumentStatus);
   Bytes b;
   if (!bytes_of(env, argv[0], "slabFree", &b)) return nullptr;
+  const int32_t offset = offset_of(env, argv[1]);
   auto s = mem::Slab::attach(b.data, b.len);
-  return int_result(env, s ? static_cast<int32_t>(s->free(raw_int(env, argv[1]))) : kBadHeaderStatus);
+  return int_result(env, s ? static_cast<int32_t>(s->free(offset)) : kBadHeaderStatus);
 }
 
 // (mem, size) -> offset | status
@@ -122,9 +138,10 @@ napi_value raw_buddy_alloc(napi_env env, napi_callback_info cb) {
   napi_value argv[2];
   if (!args(env, cb, argv)) return int_result(env, kBadArgumentStatus);
   Bytes b;
-  if (!bytes_of(env, argv[0], "buddyAlloc", &b)) return nullptr;
+  uint32_t size = 0;
+  if (!bytes_of(env, argv[0], "buddyAlloc", &b) || !uint32_arg(env, argv[1], "buddyAlloc", "size (argument 2)", &size)) return nullptr;
   auto s = mem::Buddy::attach(b.data, b.len);
-  return int_result(env, s ? s->alloc(raw_uint(env, argv[1])) : kBadHeaderStatus);
+  return int_result(env, s ? s->alloc(size) : kBadHeaderStatus);
 }
 
 // (mem, offset) -> status
@@ -133,8 +150,9 @@ napi_value raw_buddy_free(napi_env env, napi_callback_info cb) {
   if (!args(env, cb, argv)) return int_result(env, kBadArgumentStatus);
   Bytes b;
   if (!bytes_of(env, argv[0], "buddyFree", &b)) return nullptr;
+  const int32_t offset = offset_of(env, argv[1]);
   auto s = mem::Buddy::attach(b.data, b.len);
-  return int_result(env, s ? static_cast<int32_t>(s->free(raw_int(env, argv[1]))) : kBadHeaderStatus);
+  return int_result(env, s ? static_cast<int32_t>(s->free(offset)) : kBadHeaderStatus);
 }
 
 // ---- layout ----
@@ -216,7 +234,11 @@ Napi::Value memory_layout(const Napi::CallbackInfo& info) {
 
 // (kind, a, b, out: Int32Array(10)) -> Status; out = [total, dataOffset, dataBytes, g0..g3, array0..2]
 Napi::Value memory_geometry(const Napi::CallbackInfo& info) {
-  const mem::Geometry g = mem::geometry(static_cast<mem::Kind>(uint_arg(info, 0)), uint_arg(info, 1), uint_arg(info, 2));
+  const auto kind = uint_arg(info, 0, "memoryGeometry", "kind (argument 1)");
+  const auto a = kind ? uint_arg(info, 1, "memoryGeometry", "a (argument 2)") : std::nullopt;
+  const auto b = a ? uint_arg(info, 2, "memoryGeometry", "b (argument 3)") : std::nullopt;
+  if (!b) return info.Env().Undefined();
+  const mem::Geometry g = mem::geometry(static_cast<mem::Kind>(*kind), *a, *b);
   auto* out = out_array<int32_t>(info.Env(), info[3], napi_int32_array, 10, "memoryGeometry", "out (argument 4)");
   if (out == nullptr) return info.Env().Undefined();
   const uint32_t fields[10] = {g.total_bytes, g.data_offset, g.data_bytes, g.g0, g.g1, g.g2, g.g3, g.array0, g.array1, g.array2};
@@ -228,17 +250,22 @@ Napi::Value memory_geometry(const Napi::CallbackInfo& info) {
 Napi::Value memory_format(const Napi::CallbackInfo& info) {
   Bytes b;
   if (!bytes_of(info.Env(), info[0], "memoryFormat", &b)) return info.Env().Undefined();
+  const auto kind = uint_arg(info, 1, "memoryFormat", "kind (argument 2)");
+  const auto ga = kind ? uint_arg(info, 2, "memoryFormat", "a (argument 3)") : std::nullopt;
+  const auto gb = ga ? uint_arg(info, 3, "memoryFormat", "b (argument 4)") : std::nullopt;
+  if (!gb) return info.Env().Undefined();
   if (b.data == nullptr) return num(info, kBadHeader);
   const bool shared = info[4].ToBoolean().Value();
-  return status(info, mem::format(b.data, b.len, static_cast<mem::Kind>(uint_arg(info, 1)), uint_arg(info, 2),
-                                  uint_arg(info, 3), shared));
+  return status(info, mem::format(b.data, b.len, static_cast<mem::Kind>(*kind), *ga, *gb, shared));
 }
 
 // (mem, kind) -> Status
 Napi::Value memory_validate(const Napi::CallbackInfo& info) {
   Bytes b;
   if (!bytes_of(info.Env(), info[0], "memoryValidate", &b)) return info.Env().Undefined();
-  return status(info, mem::validate(b.data, b.len, static_cast<mem::Kind>(uint_arg(info, 1))));
+  const auto kind = uint_arg(info, 1, "memoryValidate", "kind (argument 2)");
+  if (!kind) return info.Env().Undefined();
+  return status(info, mem::validate(b.data, b.len, static_cast<mem::Kind>(*kind)));
 }
 
 // Unpacks (mem, ...) for one allocator call: `fn` names it in errors. `ok()` is false
@@ -274,7 +301,9 @@ Napi::Value slab_stats(const Napi::CallbackInfo& info) {
 
 Napi::Value buddy_block_size(const Napi::CallbackInfo& info) {
   Call<mem::Buddy> b(info, "buddyBlockSize");
-  return b.ok() ? num(info, static_cast<double>(b->block_size(int_arg(info, 1)))) : b.fail();
+  if (!b.ok()) return b.fail();
+  const int32_t offset = int_arg(info, 1);
+  return num(info, static_cast<double>(b->block_size(offset)));
 }
 
 // (mem, out: Float64Array(6)) -> Status; out = [bytes, used, free, largestFreeBlock, liveBlocks, fragmentation]
@@ -298,7 +327,9 @@ Napi::Value buddy_stats(const Napi::CallbackInfo& info) {
 
 Napi::Value ring_alloc(const Napi::CallbackInfo& info) {
   Call<mem::Ring> r(info, "ringAlloc");
-  return r.ok() ? num(info, r->alloc(uint_arg(info, 1))) : r.fail();
+  if (!r.ok()) return r.fail();
+  const auto size = uint_arg(info, 1, "ringAlloc", "size (argument 2)");
+  return size ? num(info, r->alloc(*size)) : info.Env().Undefined();
 }
 
 Napi::Value ring_release(const Napi::CallbackInfo& info) {
@@ -308,7 +339,9 @@ Napi::Value ring_release(const Napi::CallbackInfo& info) {
 
 Napi::Value ring_free(const Napi::CallbackInfo& info) {
   Call<mem::Ring> r(info, "ringFree");
-  return r.ok() ? status(info, r->free(int_arg(info, 1))) : r.fail();
+  if (!r.ok()) return r.fail();
+  const int32_t offset = int_arg(info, 1);
+  return status(info, r->free(offset));
 }
 
 Napi::Value ring_oldest(const Napi::CallbackInfo& info) {
@@ -318,7 +351,9 @@ Napi::Value ring_oldest(const Napi::CallbackInfo& info) {
 
 Napi::Value ring_size_of(const Napi::CallbackInfo& info) {
   Call<mem::Ring> r(info, "ringSizeOf");
-  return r.ok() ? num(info, static_cast<double>(r->size_of(int_arg(info, 1)))) : r.fail();
+  if (!r.ok()) return r.fail();
+  const int32_t offset = int_arg(info, 1);
+  return num(info, static_cast<double>(r->size_of(offset)));
 }
 
 // (mem, out: Int32Array(4)) -> Status; out = [bytes, used, free, live]
@@ -340,7 +375,9 @@ Napi::Value ring_stats(const Napi::CallbackInfo& info) {
 
 Napi::Value stack_alloc(const Napi::CallbackInfo& info) {
   Call<mem::Stack> s(info, "stackAlloc");
-  return s.ok() ? num(info, s->alloc(uint_arg(info, 1))) : s.fail();
+  if (!s.ok()) return s.fail();
+  const auto size = uint_arg(info, 1, "stackAlloc", "size (argument 2)");
+  return size ? num(info, s->alloc(*size)) : info.Env().Undefined();
 }
 
 Napi::Value stack_mark(const Napi::CallbackInfo& info) {
@@ -350,7 +387,9 @@ Napi::Value stack_mark(const Napi::CallbackInfo& info) {
 
 Napi::Value stack_reset(const Napi::CallbackInfo& info) {
   Call<mem::Stack> s(info, "stackReset");
-  return s.ok() ? status(info, s->reset(int_arg(info, 1))) : s.fail();
+  if (!s.ok()) return s.fail();
+  const int32_t mark = int_arg(info, 1);
+  return status(info, s->reset(mark));
 }
 
 // (mem, out: Int32Array(4)) -> Status; out = [bytes, used, free, highWater]

@@ -1,9 +1,14 @@
 // Bindings for cpp/queue: unpack, call, pack. Validation happens in lib/queue; these
-// functions still refuse what would send the core out of bounds, by status code.
+// functions still check every argument themselves (a wrong type or size throws naming
+// it, typed_args.hpp) and refuse what would send the core out of bounds, by status code.
 // The per-message calls use raw N-API: they are the whole cost of a native tryPush.
+#include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "../queue/layout.hpp"
 #include "../queue/mpmc_queue.hpp"
@@ -44,8 +49,18 @@ std::size_t args(napi_env env, napi_callback_info info, napi_value (&argv)[N]) {
   return argc;
 }
 
-bool uint32_arg(napi_env env, napi_value v, uint32_t* out) {
-  return napi_get_value_uint32(env, v, out) == napi_ok;
+// An integer in [min, max] (at most UINT32_MAX), or false with a TypeError / RangeError
+// naming the argument pending (typed_args.hpp size_arg: NaN, fractions and wrapping refused).
+bool uint32_in(napi_env env, napi_value v, uint32_t min, uint32_t max, const char* fn, const char* name, uint32_t* out) {
+  std::uint64_t n = 0;
+  if (!size_arg(env, v, fn, name, min, max, &n)) return false;
+  *out = static_cast<uint32_t>(n);
+  return true;
+}
+
+// A batch count: at most the number of lengths given.
+bool count_arg(napi_env env, napi_value v, std::size_t lengths, const char* fn, const char* name, uint32_t* out) {
+  return uint32_in(env, v, 0, static_cast<uint32_t>(std::min<std::size_t>(lengths, UINT32_MAX)), fn, name, out);
 }
 
 // (queue: Uint8Array, bytes: Uint8Array) -> status
@@ -87,8 +102,8 @@ napi_value push_batch(napi_env env, napi_callback_info info) {
   args(env, info, argv);
   if (!typed_span(env, argv[0], napi_uint8_array, "spscPushBatch/mpmcPushBatch", "queue (argument 1)", &q) ||
       !typed_span(env, argv[1], napi_uint8_array, "spscPushBatch/mpmcPushBatch", "data (argument 2)", &data) || !typed_span(env, argv[2], napi_uint32_array, "spscPushBatch/mpmcPushBatch", "lengths (argument 3)", &lengths) ||
-      !uint32_arg(env, argv[3], &count) || count > lengths.len / 4) {
-    return int32(env, kBadArgument);
+      !count_arg(env, argv[3], lengths.len / 4, "spscPushBatch/mpmcPushBatch", "count (argument 4)", &count)) {
+    return nullptr;
   }
   Queue queue;
   if (queue.attach(q.data, q.len) != 0) return int32(env, kBadQueue);
@@ -104,8 +119,8 @@ napi_value pop_batch(napi_env env, napi_callback_info info) {
   args(env, info, argv);
   if (!typed_span(env, argv[0], napi_uint8_array, "spscPopBatch/mpmcPopBatch", "queue (argument 1)", &q) ||
       !typed_span(env, argv[1], napi_uint8_array, "spscPopBatch/mpmcPopBatch", "out (argument 2)", &out) || !typed_span(env, argv[2], napi_uint32_array, "spscPopBatch/mpmcPopBatch", "lengths (argument 3)", &lengths) ||
-      !uint32_arg(env, argv[3], &max) || max > lengths.len / 4) {
-    return int32(env, kBadArgument);
+      !count_arg(env, argv[3], lengths.len / 4, "spscPopBatch/mpmcPopBatch", "max (argument 4)", &max)) {
+    return nullptr;
   }
   Queue queue;
   if (queue.attach(q.data, q.len) != 0) return int32(env, kBadQueue);
@@ -141,19 +156,28 @@ napi_value queue_init(napi_env env, napi_callback_info info) {
   Span q;
   uint32_t kind = 0, capacity = 0, slot_bytes = 0;
   args(env, info, argv);
-  if (!typed_span(env, argv[0], napi_uint8_array, "queueInit", "queue (argument 1)", &q) || !uint32_arg(env, argv[1], &kind) ||
-      !uint32_arg(env, argv[2], &capacity) || !uint32_arg(env, argv[3], &slot_bytes)) {
-    return int32(env, kBadArgument);
+  if (!typed_span(env, argv[0], napi_uint8_array, "queueInit", "queue (argument 1)", &q) ||
+      !uint32_in(env, argv[1], kKindSpsc, kKindMpmc, "queueInit", "kind (argument 2)", &kind) ||
+      !uint32_in(env, argv[2], 0, UINT32_MAX, "queueInit", "capacity (argument 3)", &capacity) ||
+      !uint32_in(env, argv[3], 0, UINT32_MAX, "queueInit", "slotBytes (argument 4)", &slot_bytes)) {
+    return nullptr;
   }
   return int32(env, up::queue::init_queue(q.data, q.len, kind, capacity, slot_bytes));
 }
 
-// One replay: the thread, what it reads (pinned by references) and how it reports back.
+// One replay: the thread, the memory it reads and writes, and how it reports back. The
+// thread owns everything it touches until it ends: memory that cannot be detached or
+// shrunk (a SharedArrayBuffer: the queue always, the frames when they are shared) is held
+// by a reference, and frames in a plain ArrayBuffer, which the caller could transfer or
+// resize meanwhile, are copied here. Shared frames may still be rewritten while the
+// thread runs: the core reads each length once and checks it where it is used.
 struct Replay {
   napi_env env = nullptr;
   napi_ref queue_ref = nullptr;
   napi_ref data_ref = nullptr;
   napi_ref lengths_ref = nullptr;
+  std::vector<uint8_t> data_copy;
+  std::vector<uint32_t> lengths_copy;
   napi_deferred deferred = nullptr;
   napi_threadsafe_function tsfn = nullptr;
   Span queue;
@@ -222,42 +246,86 @@ void finish_replay(napi_env env, void* data, void* /*hint*/) {
   delete r;
 }
 
-napi_value throw_status(napi_env env, const char* what, int32_t status) {
-  const std::string message = std::string(what) + " (status " + std::to_string(status) + ")";
-  napi_throw_error(env, "ERR_ULTRA_PERF_QUEUE_NATIVE", message.c_str());
+// A refused replay, as an Error naming what was wrong (code ERR_ULTRA_PERF_QUEUE_REFUSED).
+napi_value throw_refused(napi_env env, const std::string& what) {
+  const std::string message = "replayIntoQueue: " + what;
+  napi_throw_error(env, "ERR_ULTRA_PERF_QUEUE_REFUSED", message.c_str());
   return nullptr;
 }
 
-// (queue: Uint8Array, data: Uint8Array, lengths: Uint32Array, ratePerSec: number,
-//  wake: () => void) -> Promise<{ pushed, elapsedMs, status }>
+// True when `view` is over a SharedArrayBuffer: memory that cannot be detached or shrunk.
+bool over_shared_memory(napi_env env, napi_value view) {
+  napi_value buffer = nullptr;
+  bool plain = true;
+  if (napi_get_typedarray_info(env, view, nullptr, nullptr, nullptr, &buffer, nullptr) != napi_ok) return false;
+  // napi_is_arraybuffer is false for a SharedArrayBuffer (V8's IsArrayBuffer).
+  return napi_is_arraybuffer(env, buffer, &plain) == napi_ok && !plain;
+}
+
+// (queue: Uint8Array over a SharedArrayBuffer, data: Uint8Array, lengths: Uint32Array,
+//  ratePerSec: number, wake: () => void) -> Promise<{ pushed, elapsedMs, status }>
 napi_value replay_into_queue(napi_env env, napi_callback_info info) {
+  constexpr const char* kFn = "replayIntoQueue";
   napi_value argv[5] = {};
   Span q, data, lengths;
   double rate = 0;
   napi_valuetype wake_type = napi_undefined;
   args(env, info, argv);
-  if (!typed_span(env, argv[0], napi_uint8_array, "replayIntoQueue", "queue (argument 1)", &q) ||
-      !typed_span(env, argv[1], napi_uint8_array, "replayIntoQueue", "data (argument 2)", &data) || !typed_span(env, argv[2], napi_uint32_array, "replayIntoQueue", "lengths (argument 3)", &lengths) ||
-      napi_get_value_double(env, argv[3], &rate) != napi_ok || !(rate >= 0) ||
-      napi_typeof(env, argv[4], &wake_type) != napi_ok || wake_type != napi_function ||
-      lengths.len / 4 > UINT32_MAX) {
-    return throw_status(env, "replayIntoQueue: bad arguments", kBadArgument);
+  if (!typed_span(env, argv[0], napi_uint8_array, kFn, "queue (argument 1)", &q) ||
+      !typed_span(env, argv[1], napi_uint8_array, kFn, "data (argument 2)", &data) ||
+      !typed_span(env, argv[2], napi_uint32_array, kFn, "lengths (argument 3)", &lengths) ||
+      !number_arg(env, argv[3], kFn, "ratePerSec (argument 4)", &rate)) {
+    return nullptr;
   }
-  ReplayFrames frames{data.data, data.len, reinterpret_cast<const uint32_t*>(lengths.data),
-                      static_cast<uint32_t>(lengths.len / 4)};
-  if (const int32_t bad = check_replay(q.data, q.len, frames); bad != 0) {
-    return throw_status(env, "replayIntoQueue: the queue or the frames were refused", bad);
+  if (!over_shared_memory(env, argv[0])) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE",
+                          "replayIntoQueue: expected a Uint8Array over a SharedArrayBuffer for queue (argument 1) but "
+                          "received one over an ArrayBuffer, which could be detached or resized under the replay thread");
+    return nullptr;
+  }
+  if (!(rate >= 0) || std::isinf(rate)) {
+    const std::string msg = std::string(kFn) + ": expected a finite number of frames per second >= 0 (0: unpaced) for "
+                            "ratePerSec (argument 4) but received " + describe_number(rate);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg.c_str());
+    return nullptr;
+  }
+  if (napi_typeof(env, argv[4], &wake_type) != napi_ok || wake_type != napi_function) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "replayIntoQueue: expected a function for wake (argument 5)");
+    return nullptr;
+  }
+  if (lengths.len / 4 > UINT32_MAX) return throw_refused(env, "lengths (argument 3) holds more than 2^32 - 1 frames");
+  // Frames in a plain ArrayBuffer: the thread's own copy, taken before anything is
+  // checked (what is validated is what is pushed). Shared frames: referenced below.
+  auto owned = std::make_unique<Replay>();
+  const uint32_t count = static_cast<uint32_t>(lengths.len / 4);
+  const bool data_shared = over_shared_memory(env, argv[1]);
+  const bool lengths_shared = over_shared_memory(env, argv[2]);
+  if (!data_shared) owned->data_copy.assign(data.data, data.data + data.len);
+  if (!lengths_shared) {
+    const auto* l = reinterpret_cast<const uint32_t*>(lengths.data);
+    owned->lengths_copy.assign(l, l + count);
+  }
+  const ReplayFrames frames{data_shared ? data.data : owned->data_copy.data(), data.len,
+                            lengths_shared ? reinterpret_cast<const uint32_t*>(lengths.data) : owned->lengths_copy.data(), count};
+  if (const int32_t bad = check_replay(q.data, q.len, frames); bad == kBadQueue) {
+    return throw_refused(env, "queue (argument 1) does not hold a queue (its header is missing, of another version or corrupt)");
+  } else if (bad != 0) {
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < count; ++i) total += frames.lengths[i];
+    return throw_refused(env, "the frames do not fit: every lengths (argument 3) entry must be at most the queue's slotBytes, "
+                              "and their sum (" + std::to_string(total) + ") at most the bytes of data (argument 2), " +
+                              std::to_string(data.len));
   }
 
-  auto* r = new Replay();
+  auto* r = owned.release();
   r->env = env;
   r->queue = q;
   r->frames = frames;
   r->rate_per_sec = rate;
   napi_value promise, name;
   napi_create_reference(env, argv[0], 1, &r->queue_ref);
-  napi_create_reference(env, argv[1], 1, &r->data_ref);
-  napi_create_reference(env, argv[2], 1, &r->lengths_ref);
+  if (data_shared) napi_create_reference(env, argv[1], 1, &r->data_ref);
+  if (lengths_shared) napi_create_reference(env, argv[2], 1, &r->lengths_ref);
   napi_create_promise(env, &r->deferred, &promise);
   napi_create_string_utf8(env, "ultra-performance:replayIntoQueue", NAPI_AUTO_LENGTH, &name);
   if (napi_create_threadsafe_function(env, argv[4], nullptr, name, 0, 1, r, finish_replay, r, call_wake, &r->tsfn) !=
