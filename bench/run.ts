@@ -1,19 +1,27 @@
 /**
- * `npm run bench [-- <suite>...] [--quick] [--list]`
+ * `npm run bench [-- <suite>...] [--quick] [--list] [--save-baseline]`
  *
  * Runs every suite (each folder bench/<suite>/ with an index.ts that default-exports
  * defineSuite(...)) in its own child process, one after another, so suites share no JIT
- * state, heap or tinybench calibration. Each child prints its table and writes
- * bench/results/<suite>.json. ULTRA_PERF_BACKEND passes through (native/ts/auto).
+ * state or heap. Each child prints progress lines and tables and writes bench/out/<suite>.json
+ * (ignored by git: a run never dirties a clone). ULTRA_PERF_BACKEND passes through.
+ * When a child stays silent for 10 s (a long synchronous call), this process repeats its
+ * last progress line with the time spent. At the end: where the files are, the command
+ * that reproduces each suite, and each figure beside the committed run in bench/baseline/.
  * --quick: short budgets, a smoke run whose numbers are rough.
+ * --save-baseline: also copy each suite's file to bench/baseline/ (what the README quotes).
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 
-import { benchRoot } from './lib/suite.js';
+import { formatNs, formatRate, formatRatio, table } from './lib/format.mjs';
+import { kProgressPattern } from './lib/progress.js';
+import { type Figure, type SuiteResult, baselineDir, benchRoot, outDir, suiteCommand } from './lib/suite.js';
 
-const kNotSuites = new Set(['lib', 'results', 'node_modules']);
+const kNotSuites = new Set(['lib', 'out', 'baseline', 'results', 'node_modules', 'peers', 'gpu']);
+const kSilenceMs = 10_000;
 
 function listSuites(): string[] {
   return readdirSync(benchRoot, { withFileTypes: true })
@@ -26,33 +34,155 @@ const args = process.argv.slice(2);
 const flags = args.filter((a) => a.startsWith('--'));
 const wanted = args.filter((a) => !a.startsWith('--'));
 const suites = listSuites();
+const quick = flags.includes('--quick');
+const saveBaseline = flags.includes('--save-baseline');
+const known = new Set(['--quick', '--list', '--save-baseline']);
 
 if (flags.includes('--list')) {
   console.log(suites.join('\n'));
   process.exit(0);
 }
-const unknown = wanted.filter((w) => !suites.includes(w));
+const unknown = [...wanted.filter((w) => !suites.includes(w)), ...flags.filter((f) => !known.has(f))];
 if (unknown.length > 0) {
-  console.error(`unknown suite(s): ${unknown.join(', ')}; suites: ${suites.join(', ')}`);
+  console.error(`unknown suite(s) or flag(s): ${unknown.join(', ')}; suites: ${suites.join(', ')}; flags: ${[...known].join(', ')}`);
+  process.exit(2);
+}
+if (saveBaseline && quick) {
+  console.error('--save-baseline with --quick would commit rough numbers; run without --quick');
   process.exit(2);
 }
 
 const root = join(benchRoot, '..');
+const chosen = wanted.length > 0 ? wanted : suites;
+const cores = availableParallelism();
+console.log(
+  `bench: ${chosen.join(', ')} · ${cores} cores · load ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' / ')} (1 / 5 / 15 min)` +
+    `${loadavg()[0]! > cores - 1 ? '  WARNING: load > cores - 1; cross-thread and threaded figures will be slow and noisy' : ''}`,
+);
+
+/** Runs one suite's child, echoing its output; repeats its last progress line when it goes silent. */
+function runChild(suite: string): Promise<{ ok: boolean; how: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', relative(root, join(benchRoot, 'lib', 'child.ts')), suite, ...(quick ? ['--quick'] : [])],
+      { cwd: root, stdio: ['inherit', 'pipe', 'pipe'], env: process.env },
+    );
+    let last = `[${suite}] starting`;
+    let lastAt = performance.now();
+    let since = performance.now();
+    let partial = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      process.stdout.write(chunk);
+      lastAt = performance.now();
+      const lines = (partial + chunk.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        if (kProgressPattern.test(line)) {
+          last = line;
+          since = lastAt;
+        }
+      }
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      process.stderr.write(chunk);
+      lastAt = performance.now();
+    });
+    const watchdog = setInterval(() => {
+      const now = performance.now();
+      if (now - lastAt >= kSilenceMs) {
+        console.log(`${last} … still running (${((now - since) / 1000).toFixed(0)} s on this step, load ${loadavg()[0]!.toFixed(2)})`);
+        lastAt = now;
+      }
+    }, 1000);
+    child.on('close', (code, signal) => {
+      clearInterval(watchdog);
+      resolve({ ok: code === 0, how: signal ?? `exit ${String(code)}` });
+    });
+  });
+}
+
 const summary: { suite: string; ok: boolean; seconds: number }[] = [];
-for (const suite of wanted.length > 0 ? wanted : suites) {
+for (const suite of chosen) {
   const started = performance.now();
-  const child = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', relative(root, join(benchRoot, 'lib', 'child.ts')), suite, ...flags],
-    { cwd: root, stdio: 'inherit', env: process.env },
-  );
-  const ok = child.status === 0;
+  const { ok, how } = await runChild(suite);
   summary.push({ suite, ok, seconds: (performance.now() - started) / 1000 });
-  if (!ok) console.error(`\nsuite ${suite} failed (${child.signal ?? `exit ${String(child.status)}`})`);
+  if (!ok) console.error(`\nsuite ${suite} failed (${how})`);
+  else if (saveBaseline) {
+    mkdirSync(baselineDir, { recursive: true });
+    copyFileSync(join(outDir, `${suite}.json`), join(baselineDir, `${suite}.json`));
+  }
 }
 
 console.log('\n== summary');
-for (const s of summary) {
-  console.log(`  ${s.suite.padEnd(16)} ${s.ok ? 'ok    ' : 'FAILED'} ${s.seconds.toFixed(1)} s  bench/results/${s.suite}.json`);
+console.log(
+  table(
+    ['suite', 'result', 'time', 'file', 'reproduce with'],
+    summary.map((s) => [
+      s.suite,
+      s.ok ? 'ok' : 'FAILED',
+      formatNs(s.seconds * 1e9),
+      relative(root, join(saveBaseline && s.ok ? baselineDir : outDir, `${s.suite}.json`)),
+      suiteCommand(s.suite, quick),
+    ]),
+    ['l', 'l', 'r', 'l', 'l'],
+  ),
+);
+console.log('  every suite at once: ULTRA_PERF_BACKEND=native npm run bench (add -- --save-baseline to refresh bench/baseline/, which the README quotes)');
+
+// ---- beside the baseline -----------------------------------------------------------------
+
+interface Row {
+  key: string;
+  unit: string;
+  median: number;
 }
+
+/** Every headline figure of a result file: task medians (ns/op) and the extras' figures. */
+function figures(r: SuiteResult): Row[] {
+  const rows: Row[] = r.tasks.map((t) => ({ key: `${t.group} · ${t.name}`, unit: 'ns', median: t.medianNsPerOp }));
+  const extra = (r.extras as { figures?: Figure[] }).figures ?? [];
+  for (const f of extra) rows.push({ key: `${f.group} · ${f.name}`, unit: f.unit, median: f.median });
+  return rows;
+}
+
+function readResult(file: string): SuiteResult | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as SuiteResult;
+  } catch {
+    return undefined;
+  }
+}
+
+if (!saveBaseline) {
+  for (const s of summary.filter((x) => x.ok)) {
+    const now = readResult(join(outDir, `${s.suite}.json`));
+    const base = readResult(join(baselineDir, `${s.suite}.json`));
+    if (now === undefined) continue;
+    if (base === undefined) {
+      console.log(`\n-- ${s.suite} vs baseline: none in ${relative(root, baselineDir)}/`);
+      continue;
+    }
+    const old = new Map(figures(base).map((f) => [f.key, f]));
+    const rows: string[][] = [];
+    for (const f of figures(now)) {
+      const b = old.get(f.key);
+      if (b === undefined || b.unit !== f.unit || b.median <= 0) continue;
+      const show = (v: number): string => (f.unit === 'ns' ? formatNs(v) : formatRate(v, f.unit));
+      // Slower than the baseline reads > 1 for times and for rates alike.
+      const slower = f.unit === 'ns' ? f.median / b.median : b.median / f.median;
+      rows.push([f.key, show(b.median), show(f.median), formatRatio(slower), slower > 1.25 ? 'slower' : slower < 0.8 ? 'faster' : '']);
+    }
+    const m = base.machine;
+    console.log(
+      `\n-- ${s.suite} vs baseline (${relative(root, join(baselineDir, `${s.suite}.json`))}: ${base.date.slice(0, 10)}, ${m.cpu.model}, ` +
+        `${m.cpu.cores} cores, load ${m.loadAverage?.[0]?.toFixed(2) ?? '?'}, backend ${m.backend})`,
+    );
+    if (rows.length === 0) console.log('  no figure in common (renamed workloads?)');
+    else console.log(table(['workload', 'baseline', 'now', 'time now/base', ''], rows, ['l', 'r', 'r', 'r', 'l']));
+  }
+}
+
 process.exit(summary.every((s) => s.ok) ? 0 : 1);

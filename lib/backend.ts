@@ -4,7 +4,7 @@
  * 2. the GPU addon, only when present and a child-process probe finds a device;
  * 3. otherwise the pure-TS implementations.
  * Every load error is kept for backendInfo(), never thrown, unless
- * ULTRA_PERF_BACKEND=native demands the addon.
+ * ULTRA_PERF_BACKEND=native (or its deprecated alias 'cpu') demands the addon.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 
 import { CPU_ABI_VERSION, CUDA_ABI_VERSION, type CpuAddon, type CudaAddon, type CudaProbe } from './addon-types.js';
 import { BackendUnavailableError, describe } from './errors.js';
+import { backendName } from './internal/backend-names.js';
 import { type CpuInfo, tsCpuInfo } from './system/cpu.js';
 
 export type BackendMode = 'ts' | 'native' | 'auto';
@@ -41,7 +42,7 @@ export interface BackendInfo {
   cudaError?: string;
   devices: GpuDevice[];
   cpu: CpuInfo;
-  /** The value of ULTRA_PERF_BACKEND that was in force. */
+  /** The value of ULTRA_PERF_BACKEND that was in force ('cpu' is reported as 'native'). */
   mode: BackendMode;
 }
 
@@ -49,12 +50,18 @@ export interface BackendInfo {
 export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const requireFromHere = createRequire(join(packageRoot, 'package.json'));
 
+const kModes: readonly BackendMode[] = ['auto', 'native', 'ts'];
+
+/**
+ * ULTRA_PERF_BACKEND in the one vocabulary (case and surrounding blanks ignored); 'cpu' reads
+ * as 'native' with a DeprecationWarning. A bad value is backendName's TypeError, as for options.
+ */
 function readMode(): BackendMode {
   const raw = process.env.ULTRA_PERF_BACKEND;
   if (raw === undefined || raw === '') return 'auto';
   const mode = raw.trim().toLowerCase();
-  if (mode === 'ts' || mode === 'native' || mode === 'auto') return mode;
-  throw new RangeError(`Expected 'ts', 'native' or 'auto' for ULTRA_PERF_BACKEND but received ${describe(raw)}`);
+  if (mode === 'cpu' || (kModes as readonly string[]).includes(mode)) return backendName(mode, 'ULTRA_PERF_BACKEND', kModes) as BackendMode;
+  return backendName(raw, 'ULTRA_PERF_BACKEND', kModes) as BackendMode;
 }
 
 function errorText(err: unknown): string {

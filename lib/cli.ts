@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { BackendInfo } from './backend.js';
+import { nearestKey } from './internal/options.js';
 
 interface Status extends BackendInfo {
   version: string;
@@ -15,6 +16,8 @@ interface Status extends BackendInfo {
   affinity: number[] | null;
   affinityBackend: 'native' | 'ts';
   affinityError?: string;
+  /** What a `backend: 'auto'` option picks per capability here (lib/internal/backend.ts kBackendPolicies). */
+  auto: Record<string, { picks: string; rule: string }>;
 }
 
 async function collect(): Promise<Status> {
@@ -22,6 +25,13 @@ async function collect(): Promise<Status> {
   const { backendInfo, packageRoot } = await import('./backend.js');
   const { UnsupportedError } = await import('./errors.js');
   const { affinityBackend, getThreadAffinity } = await import('./system/affinity.js');
+  const { chooseBackend, kBackendPolicies } = await import('./internal/backend.js');
+  type BackendPolicy = import('./internal/backend.js').BackendPolicy;
+  const auto: Status['auto'] = {};
+  for (const [name, policy] of Object.entries(kBackendPolicies)) {
+    const picks: string = chooseBackend('auto', { argument: 'backend', policy: policy as BackendPolicy });
+    auto[name] = { picks: picks === 'auto' ? policy.auto : picks, rule: policy.rule };
+  }
   const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
   const status: Status = {
     version: pkg.version,
@@ -30,6 +40,7 @@ async function collect(): Promise<Status> {
     ...backendInfo(),
     affinity: null,
     affinityBackend,
+    auto,
   };
   try {
     status.affinity = getThreadAffinity();
@@ -60,6 +71,8 @@ function render(s: Status): string {
   for (const d of s.devices) {
     lines.push(`GPU ${d.index}       ${d.name}, ${gib(d.totalMemory)}, compute ${d.computeCapability}, ${d.multiprocessors} SMs, ${d.pciBusId}`);
   }
+  lines.push('', "backend 'auto' picks (backends: 'auto' | 'native' | 'ts', + 'cuda' for risk)");
+  for (const [name, a] of Object.entries(s.auto)) lines.push(`${name.padEnd(11)} ${a.picks}`);
   return lines.join('\n');
 }
 
@@ -80,7 +93,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const unknown = rest.filter((a) => a !== '--json');
   if (unknown.length > 0) {
-    console.error(`Unknown option ${JSON.stringify(unknown[0])}.\n\n${kUsage}`);
+    const near = unknown[0]!.startsWith('--') ? nearestKey(unknown[0]!.slice(2), ['json']) : undefined;
+    console.error(`Unknown option ${JSON.stringify(unknown[0])}${near !== undefined ? `; did you mean "--${near}"?` : '.'}\n\n${kUsage}`);
     return 2;
   }
   let status: Status;

@@ -43,20 +43,41 @@ export function describe(value: unknown): string {
   return `an object of type ${(value as object).constructor?.name ?? 'Object'}`;
 }
 
-/** "Expected <what> for <argument> but received <value>", as a TypeError. */
-export function invalidType(argument: string, expected: string, value: unknown): TypeError {
-  return new TypeError(`Expected ${expected} for ${argument} but received ${describe(value)}`);
+/** A TypeError or RangeError that carries a Node-style `code`, as Node's own argument errors do. */
+export type CodedError<E extends Error = Error> = E & { readonly code: string };
+
+/** Gives a built-in error a `code` property without changing its class or message. */
+export function withCode<E extends Error>(error: E, code: string): CodedError<E> {
+  Object.defineProperty(error, 'code', { value: code, enumerable: false, writable: true, configurable: true });
+  return error as CodedError<E>;
 }
 
-/** "Expected <what> for <argument> but received <value>", as a RangeError. */
-export function invalidRange(argument: string, expected: string, value: unknown): RangeError {
-  return new RangeError(`Expected ${expected} for ${argument} but received ${describe(value)}`);
+/** "Expected <what> for <argument> but received <value>", as a TypeError with code ERR_INVALID_ARG_TYPE. */
+export function invalidType(argument: string, expected: string, value: unknown): CodedError<TypeError> {
+  return withCode(new TypeError(`Expected ${expected} for ${argument} but received ${describe(value)}`), 'ERR_INVALID_ARG_TYPE');
 }
 
 /**
- * A value past the largest representable one, as a RangeError that names the limit:
+ * "Expected <what> for <argument> but received <value>", as a TypeError with code
+ * ERR_INVALID_ARG_VALUE: the value has the right type but is not one of the accepted ones
+ * (a backend name, an enum member).
+ */
+export function invalidValue(argument: string, expected: string, value: unknown): CodedError<TypeError> {
+  return withCode(new TypeError(`Expected ${expected} for ${argument} but received ${describe(value)}`), 'ERR_INVALID_ARG_VALUE');
+}
+
+/** "Expected <what> for <argument> but received <value>", as a RangeError with code ERR_OUT_OF_RANGE. */
+export function invalidRange(argument: string, expected: string, value: unknown): CodedError<RangeError> {
+  return withCode(new RangeError(`Expected ${expected} for ${argument} but received ${describe(value)}`), 'ERR_OUT_OF_RANGE');
+}
+
+/**
+ * A value past the largest representable one, as a RangeError (code ERR_OUT_OF_RANGE) that names the limit:
  * "Expected <what> within the largest, <limit>, for <argument> but received <value>, which is beyond the largest".
  */
-export function beyondRange(argument: string, what: string, limit: string, value: unknown): RangeError {
-  return new RangeError(`Expected ${what} within the largest, ${limit}, for ${argument} but received ${describe(value)}, which is beyond the largest`);
+export function beyondRange(argument: string, what: string, limit: string, value: unknown): CodedError<RangeError> {
+  return withCode(
+    new RangeError(`Expected ${what} within the largest, ${limit}, for ${argument} but received ${describe(value)}, which is beyond the largest`),
+    'ERR_OUT_OF_RANGE',
+  );
 }

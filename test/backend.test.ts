@@ -129,7 +129,28 @@ describe('fallback when the CPU addon is missing or broken', () => {
   it('names ULTRA_PERF_BACKEND when its value is not a mode', () => {
     const out = load(packageCopy(), 'gpu-please');
     expect(out.status).not.toBe(0);
-    expect(out.stderr).toMatch(/Expected 'ts', 'native' or 'auto' for ULTRA_PERF_BACKEND but received "gpu-please"/);
+    // The one wording every backend value gets (lib/internal/backend-names.ts); a TypeError, as for options.backend.
+    expect(out.stderr).toMatch(/TypeError: Expected 'auto', 'native' or 'ts' for ULTRA_PERF_BACKEND but received "gpu-please"/);
+  });
+
+  it("reads ULTRA_PERF_BACKEND=cpu as 'native', with a DeprecationWarning", () => {
+    const dir = packageCopy();
+    const built = join(packageRoot, 'build', 'Release', 'ultra_performance.node');
+    if (existsSync(built)) {
+      mkdirSync(join(dir, 'build', 'Release'), { recursive: true });
+      cpSync(built, join(dir, 'build', 'Release', 'ultra_performance.node'));
+    }
+    const out = load(dir, ' CPU ');
+    expect(out.stderr).toMatch(/\[ULTRA_PERF_DEP_BACKEND_CPU\] DeprecationWarning: ULTRA_PERF_BACKEND 'cpu' is deprecated; use 'native'/);
+    if (existsSync(built)) {
+      expect(out.status).toBe(0);
+      const info = JSON.parse(out.stdout);
+      expect(info.mode).toBe('native');
+      expect(info.native).toBe(true);
+    } else {
+      // 'cpu' demands the addon exactly as 'native' does.
+      expect(out.stderr).toMatch(/BackendUnavailableError: ULTRA_PERF_BACKEND=native but/);
+    }
   });
 });
 

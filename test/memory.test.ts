@@ -49,7 +49,7 @@ describe('memory backend', () => {
     expect(new SlabAllocator({ slotBytes: 8, slots: 4 }).backend).toBe('ts');
     expect(new BuddyAllocator({ bytes: 1024, minBlock: 64, backend: 'auto' }).backend).toBe('ts');
     expect(() => new SlabAllocator({ slotBytes: 8, slots: 4, backend: 'gpu' as 'ts' })).toThrow(
-      new RangeError(`Expected 'auto', 'ts' or 'native' for options.backend but received "gpu"`),
+      new TypeError(`Expected 'auto', 'native' or 'ts' for options.backend but received "gpu"`),
     );
   });
 });

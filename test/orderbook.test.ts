@@ -35,7 +35,7 @@ describe('backend choice', () => {
     expect(() => new OrderBook({ symbol: 'X', tickSize: 0 })).toThrow(/positive finite number for tickSize but received 0/);
     expect(() => new OrderBook({ symbol: 'X', tickSize: Number.NaN })).toThrow(RangeError);
     expect(() => new OrderBook({ symbol: 'X', tickSize: 0.01, lotSize: -1 })).toThrow(/for lotSize but received -1/);
-    expect(() => new OrderBook({ symbol: 'X', tickSize: 0.01, backend: 'gpu' as 'ts' })).toThrow(/for backend but received "gpu"/);
+    expect(() => new OrderBook({ symbol: 'X', tickSize: 0.01, backend: 'gpu' as 'ts' })).toThrow(/^Expected 'auto', 'native' or 'ts' for options.backend but received "gpu"$/);
     expect(() => new MatchingEngine({ symbol: 'X', tickSize: 1, selfTradePrevention: 'both' as SelfTradePrevention })).toThrow(
       /for selfTradePrevention but received "both"/,
     );

@@ -398,7 +398,7 @@ describe('create and attach refuse what is not a queue', () => {
     [{ capacity: 8, slotBytes: 2 ** 24 + 1 }, RangeError, /for options.slotBytes but received 16777217$/],
     [{ capacity: 8 }, TypeError, /^Expected an integer number of bytes for options.slotBytes but received undefined$/],
     [{ capacity: 2 ** 30, slotBytes: 64 }, RangeError, /fits in 2147483520 bytes with slotBytes 64 for options.capacity but received 1073741824/],
-    [{ capacity: 8, slotBytes: 8, backend: 'gpu' }, RangeError, /^Expected 'auto', 'ts' or 'native' for options.backend but received "gpu"$/],
+    [{ capacity: 8, slotBytes: 8, backend: 'gpu' }, TypeError, /^Expected 'auto', 'native' or 'ts' for options.backend but received "gpu"$/],
     [{ capacity: 8, slotBytes: 8, spinTries: -1 }, RangeError, /^Expected an integer in \[0, 1000000\] for options.spinTries but received -1$/],
     [{ capacity: 8, slotBytes: 8, spinTries: 2.5 }, TypeError, /^Expected an integer for options.spinTries but received 2.5$/],
   ])('create(%j) throws', (options, kind, message) => {

@@ -189,7 +189,7 @@ describe('Philox4x32-10 and the normal transform', () => {
     ] as const) {
       const c = new Float64Array(1_000_000);
       const t = new Float64Array(1_000_000);
-      expect(philoxNormals(c, { seed, stream, first, backend: 'cpu' })).toBe('native');
+      expect(philoxNormals(c, { seed, stream, first, backend: 'native' })).toBe('native');
       expect(philoxNormals(t, { seed, stream, first, backend: 'ts' })).toBe('ts');
       expect(maxAbsDiff(c, t)).toBeLessThanOrEqual(1e-12);
       let differ = 0;
@@ -336,7 +336,7 @@ describe('calculateVaR', () => {
         for (const method of ['historical', 'parametric', 'cornish-fisher'] as const) {
           // Sample kurtosis (the default ddof 1) needs 4 observations: below that, population moments.
           const ddof = n < 4 ? 0 : 1;
-          const a = calculateVaRSync(r, { method, confidence: c, backend: 'cpu', ddof });
+          const a = calculateVaRSync(r, { method, confidence: c, backend: 'native', ddof });
           const b = calculateVaRSync(r, { method, confidence: c, backend: 'ts', ddof });
           expect([a.backend, b.backend]).toEqual(['native', 'ts']);
           expect(a.var).toBe(b.var);
@@ -400,7 +400,7 @@ describe('calculateVaR', () => {
     [{ method: 'monte-carlo' }, /'historical', 'parametric' or 'cornish-fisher' for options.method but received "monte-carlo"/],
     [{ horizonDays: 0 }, /positive finite number for options.horizonDays but received 0/],
     [{ portfolioValue: -1 }, /options.portfolioValue but received -1/],
-    [{ backend: 'gpu' }, /'auto', 'cpu', 'ts' or 'cuda' for options.backend but received "gpu"/],
+    [{ backend: 'gpu' }, /'auto', 'native', 'ts' or 'cuda' for options.backend but received "gpu"/],
   ])('rejects options %j', (options, message) => {
     expect(() => calculateVaRSync([0.01, -0.02, 0.03], options as never)).toThrow(message);
   });
@@ -416,10 +416,10 @@ describe('calculateVaR', () => {
     expect(() => portfolioVaRSync({ returns: bad, assets: 3, weights: [1, 1, 1] })).toThrow(/options.returns\[17\] but received Infinity/);
   });
 
-  it("refuses backend 'cuda' without a GPU and 'cpu' without the addon", () => {
+  it("refuses backend 'cuda' without a GPU and 'native' without the addon", () => {
     expect(() => calculateVaRSync([0.01, 0.02], { backend: 'cuda' })).toThrow(BackendUnavailableError);
-    if (!native) expect(() => calculateVaRSync([0.01, 0.02], { backend: 'cpu' })).toThrow(BackendUnavailableError);
-    else expect(calculateVaRSync([0.01, 0.02], { backend: 'cpu' }).backend).toBe('native');
+    if (!native) expect(() => calculateVaRSync([0.01, 0.02], { backend: 'native' })).toThrow(BackendUnavailableError);
+    else expect(calculateVaRSync([0.01, 0.02], { backend: 'native' }).backend).toBe('native');
     expect(calculateVaRSync([0.01, 0.02], { backend: 'ts' }).backend).toBe('ts');
   });
 });
@@ -511,7 +511,7 @@ describe('covariance and correlation', () => {
 
   it.runIf(native)('cholesky is bit-identical in TS and C++', () => {
     const a = spd(64, 9);
-    expect(choleskySync(a, 64, { backend: 'cpu' }).lower).toEqual(choleskySync(a, 64, { backend: 'ts' }).lower);
+    expect(choleskySync(a, 64, { backend: 'native' }).lower).toEqual(choleskySync(a, 64, { backend: 'ts' }).lower);
   });
 
   it('cholesky names the failing pivot, refuses asymmetric and malformed matrices', async () => {
@@ -589,12 +589,12 @@ describe('simulateGBM', () => {
   it.runIf(native)('C++ and TS agree to 1e-9 (in fact exactly) for the same seed', async () => {
     for (const antithetic of [false, true]) {
       const opts = { ...base, paths: 3000, antithetic };
-      const c = simulateGBMSync({ ...opts, backend: 'cpu' });
+      const c = simulateGBMSync({ ...opts, backend: 'native' });
       const t = simulateGBMSync({ ...opts, backend: 'ts' });
       expect(maxAbsDiff(c.terminal, t.terminal)).toBeLessThanOrEqual(1e-9);
       expect(c.terminal).toEqual(t.terminal);
       expect([c.mean, c.stdError, c.var, c.cvar]).toEqual([t.mean, t.stdError, t.var, t.cvar]);
-      const ca = await simulateGBM({ ...opts, backend: 'cpu', keepPaths: true });
+      const ca = await simulateGBM({ ...opts, backend: 'native', keepPaths: true });
       const ta = await simulateGBM({ ...opts, backend: 'ts', keepPaths: true });
       expect(ca.pathValues).toEqual(ta.pathValues);
     }
@@ -659,7 +659,7 @@ describe('monteCarloVaR', () => {
 
   it.runIf(native)('C++ and TS agree to 1e-9 (in fact exactly)', () => {
     const opts = { weights, means, covariance: cov, paths: 70_000, seed: 99, horizonDays: 5 };
-    const c = monteCarloVaRSync({ ...opts, backend: 'cpu' });
+    const c = monteCarloVaRSync({ ...opts, backend: 'native' });
     const t = monteCarloVaRSync({ ...opts, backend: 'ts' });
     expect(Math.abs(c.var - t.var)).toBeLessThanOrEqual(1e-9);
     expect([c.var, c.cvar, c.mean, c.stdError]).toEqual([t.var, t.cvar, t.mean, t.stdError]);
@@ -826,7 +826,7 @@ describe('correlation at extreme magnitudes (issue 10, item 7)', () => {
     const data = columns2([2.3e150, 4.5e150, 6.7e150, 8e150, 1e-300, -3e-200], [1.2e149, 5.5e150, 3.3e151, 1.0e150, 7, -1e-310]);
     for (const method of ['pearson', 'ewma'] as const) {
       for (const f of [correlationMatrixSync, covarianceMatrixSync]) {
-        const c = f(data, { observations: 6, assets: 2, method, backend: 'cpu' }).matrix;
+        const c = f(data, { observations: 6, assets: 2, method, backend: 'native' }).matrix;
         const t = f(data, { observations: 6, assets: 2, method, backend: 'ts' }).matrix;
         expect(maxRelDiff(c, t)).toBeLessThanOrEqual(1e-14);
       }
@@ -980,9 +980,9 @@ describe('positive semi-definite covariance (issue 10, item 5)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 12 }), fc.nat(), fc.array(fc.nat({ max: 11 }), { maxLength: 3 }), (n, rank, seed, zeros) => {
         const a = psd(n, Math.min(rank, n), seed, zeros.filter((i) => i < n));
-        expect(choleskySync(a, n, { backend: 'cpu' }).lower).toEqual(choleskySync(a, n, { backend: 'ts' }).lower);
+        expect(choleskySync(a, n, { backend: 'native' }).lower).toEqual(choleskySync(a, n, { backend: 'ts' }).lower);
         const opts = { weights: normals(n, seed + 1), means: normals(n, seed + 2, 1e-4), covariance: a, paths: 2000, seed, confidence: 0.975 };
-        const c = monteCarloVaRSync({ ...opts, backend: 'cpu' });
+        const c = monteCarloVaRSync({ ...opts, backend: 'native' });
         const t = monteCarloVaRSync({ ...opts, backend: 'ts' });
         expect([c.var, c.cvar, c.mean, c.stdError]).toEqual([t.var, t.cvar, t.mean, t.stdError]);
       }),
@@ -999,7 +999,7 @@ describe('GPU dispatch', () => {
 
   it.runIf(!gpu.available())("backend 'cuda' fails clearly without a device, on every risk function, sync and async", async () => {
     const returns = normals(100, 3, 0.01);
-    const reason = /backend: 'cuda' needs a CUDA device and the GPU addon: .+/;
+    const reason = /with backend 'cuda' needs a CUDA device and the GPU addon: .+/;
     const gbm = { spot: 100, drift: 0, volatility: 0.2, steps: 5, paths: 10, seed: 1 };
     for (const call of [
       () => calculateVaRSync(returns, { backend: 'cuda' }),

@@ -3,11 +3,12 @@
 // (kernels alone, and copies included), and the floor the H100 datasheet sets. Then the
 // crossover sizes that riskThresholds should hold on this machine.
 // Plain Node over dist/ (no node_modules): NODE=/path/to/node bash bench/gpu/run.sh.
-// Writes bench/results/gpu-<device>.json and .md.
-import { writeFileSync } from 'node:fs';
+// Writes bench/out/gpu-<device>.json and .md (ignored by git).
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { lib, normals, root, spd } from '../../test/gpu/helpers.mjs';
+import { formatMs, formatRate, formatRatio } from '../lib/format.mjs';
 
 const { backendInfo, gpu } = lib;
 
@@ -39,7 +40,7 @@ async function time(fn, backend, reps) {
     const t0 = performance.now();
     const r = await fn(backend);
     wall.push(performance.now() - t0);
-    if (r.backend !== (backend === 'cpu' ? 'native' : backend)) throw new Error(`asked for ${backend}, computed on ${r.backend}`);
+    if (r.backend !== backend) throw new Error(`asked for ${backend}, computed on ${r.backend}`);
     if (backend === 'cuda') {
       const t = gpu.lastTiming();
       kernel.push(t.kernelMs);
@@ -60,7 +61,7 @@ const cases = [
     setup: () => null,
     run: (_, backend) => lib.simulateGBM({ spot: 100, drift: 0.05, volatility: 0.2, steps: 252, paths: 100_000, seed: 42, backend }),
     floor: () => ({ ms: (100_000 * 8 * 2) / kHbmBytesPerS * 1e3, what: 'writing S(T) and the losses once' }),
-    rate: (ms) => `${((100_000 * 252) / (ms / 1e3) / 1e9).toFixed(2)}G steps/s`,
+    rate: (ms) => formatRate((100_000 * 252) / (ms / 1e3), 'steps/s'),
     reps: [20, 5],
   },
   {
@@ -69,7 +70,7 @@ const cases = [
     setup: () => null,
     run: (_, backend) => lib.monteCarloVaR({ ...mc5, paths: quick ? 2 ** 24 : 2 ** 26, seed: 7, confidence: 0.99, backend }),
     floor: () => ({ ms: ((quick ? 2 ** 24 : 2 ** 26) * 16) / kHbmBytesPerS * 1e3, what: 'writing and reading each loss once' }),
-    rate: (ms) => `${((quick ? 2 ** 24 : 2 ** 26) / (ms / 1e3) / 1e9).toFixed(2)}G paths/s`,
+    rate: (ms) => formatRate((quick ? 2 ** 24 : 2 ** 26) / (ms / 1e3), 'paths/s'),
     reps: [10, 3],
   },
   {
@@ -122,10 +123,10 @@ const results = [];
 for (const c of cases) {
   const input = c.setup();
   const g = await time((b) => c.run(input, b), 'cuda', c.reps[0]);
-  const r = await time((b) => c.run(input, b), 'cpu', c.reps[1]);
+  const r = await time((b) => c.run(input, b), 'native', c.reps[1]);
   const floor = c.floor();
   results.push({ name: c.name, target: c.target, gpu: g, cpu: r, floor, gpuRate: c.rate(g.wall.median), cpuRate: c.rate(r.wall.median) });
-  console.log(`${c.name}: GPU ${g.wall.median.toFixed(3)} ms (kernels ${g.kernel.median.toFixed(3)} ms), CPU ${r.wall.median.toFixed(2)} ms, ${(r.wall.median / g.wall.median).toFixed(1)}x`);
+  console.log(`${c.name}: GPU ${formatMs(g.wall.median)} (kernels ${formatMs(g.kernel.median)}), CPU ${formatMs(r.wall.median)}, CPU / GPU ${formatRatio(r.wall.median / g.wall.median)}`);
 }
 
 const thresholds = {};
@@ -134,7 +135,7 @@ for (const c of crossovers) {
   const points = [];
   for (const s of c.sizes) {
     const g = await time(s.run, 'cuda', 7);
-    const r = await time(s.run, 'cpu', 7);
+    const r = await time(s.run, 'native', 7);
     points.push({ size: s.size, gpuMs: g.wall.median, cpuMs: r.wall.median });
     if (found === Infinity && g.wall.median < r.wall.median) found = s.size;
   }
@@ -142,11 +143,13 @@ for (const c of crossovers) {
   console.log(`${c.key}: GPU wins from ${found}`);
 }
 
+const outDir = join(root, 'bench', 'out');
+mkdirSync(outDir, { recursive: true });
 const slug = device.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
 const meta = { date: new Date().toISOString(), device, cpu: info.cpu, node: process.version, quick };
-writeFileSync(join(root, 'bench', 'results', `gpu-${slug}.json`), `${JSON.stringify({ meta, results, thresholds }, null, 2)}\n`);
+writeFileSync(join(outDir, `gpu-${slug}.json`), `${JSON.stringify({ meta, results, thresholds }, null, 2)}\n`);
 
-const ms = (v) => (v < 1 ? v.toFixed(3) : v < 100 ? v.toFixed(2) : v.toFixed(0));
+const ms = formatMs;
 const lines = [
   `# GPU risk kernels on ${device.name}`,
   '',
@@ -155,14 +158,14 @@ const lines = [
   '',
   '| job | target | GPU end to end median / p99 | kernels | device incl. copies | CPU addon median / p99 | CPU / GPU | GPU rate | floor |',
   '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |',
-  ...results.map((r) => `| ${r.name} | ${r.target} | ${ms(r.gpu.wall.median)} / ${ms(r.gpu.wall.p99)} ms | ${ms(r.gpu.kernel.median)} ms | ${ms(r.gpu.device.median)} ms | ${ms(r.cpu.wall.median)} / ${ms(r.cpu.wall.p99)} ms | ${(r.cpu.wall.median / r.gpu.wall.median).toFixed(1)}x | ${r.gpuRate} | ${ms(r.floor.ms)} ms (${r.floor.what}) |`),
+  ...results.map((r) => `| ${r.name} | ${r.target} | ${ms(r.gpu.wall.median)} / ${ms(r.gpu.wall.p99)} | ${ms(r.gpu.kernel.median)} | ${ms(r.gpu.device.median)} | ${ms(r.cpu.wall.median)} / ${ms(r.cpu.wall.p99)} | ${formatRatio(r.cpu.wall.median / r.gpu.wall.median)} | ${r.gpuRate} | ${ms(r.floor.ms)} (${r.floor.what}) |`),
   '',
   '## Crossover (for riskThresholds)',
   '',
-  '| key | smallest size where the GPU won | points (size: GPU / CPU ms) |',
+  '| key | smallest size where the GPU won | points (size: GPU / CPU) |',
   '| --- | ---: | --- |',
   ...Object.entries(thresholds).map(([k, v]) => `| ${k} | ${v.crossover} | ${v.points.map((p) => `${p.size}: ${ms(p.gpuMs)} / ${ms(p.cpuMs)}`).join('; ')} |`),
   '',
 ];
-writeFileSync(join(root, 'bench', 'results', `gpu-${slug}.md`), lines.join('\n'));
+writeFileSync(join(outDir, `gpu-${slug}.md`), lines.join('\n'));
 console.log(lines.join('\n'));

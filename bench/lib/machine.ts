@@ -1,10 +1,7 @@
 /** What a result file says about where it was measured. */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { availableParallelism, loadavg, totalmem } from 'node:os';
 
-import { backendInfo, packageRoot } from '../../lib/backend.js';
+import { backendInfo } from '../../lib/backend.js';
 
 export interface MachineInfo {
   cpu: { model: string; cores: number; features: string[] };
@@ -20,16 +17,12 @@ export interface MachineInfo {
   nativeError?: string;
   cuda: boolean;
   gpus: string[];
-  tinybench: string;
+  /** os.loadavg() (1, 5, 15 min) when the suite started: other work competes for the cores. */
+  loadAverage: number[];
 }
 
 export function machineInfo(): MachineInfo {
   const info = backendInfo();
-  const require = createRequire(`${packageRoot}/package.json`);
-  // tinybench exports only ".", so find its package.json next to its entry point.
-  const entry = require.resolve('tinybench');
-  const manifest = join(dirname(dirname(entry)), 'package.json');
-  const tinybench = (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
   const machine: MachineInfo = {
     cpu: info.cpu,
     node: process.version,
@@ -41,8 +34,31 @@ export function machineInfo(): MachineInfo {
     backendMode: info.mode,
     cuda: info.cuda,
     gpus: info.devices.map((d) => d.name),
-    tinybench,
+    loadAverage: loadavg(),
   };
   if (info.nativeError !== undefined) machine.nativeError = info.nativeError;
   return machine;
+}
+
+export interface Load {
+  /** 1-minute load average now. */
+  load1: number;
+  cores: number;
+  /** True when the load leaves less than one idle core (load > cores - 1). */
+  busy: boolean;
+}
+
+export function currentLoad(): Load {
+  const cores = availableParallelism();
+  const load1 = loadavg()[0]!;
+  return { load1, cores, busy: load1 > cores - 1 };
+}
+
+/**
+ * `load 0.42 (1 min) on 2 cores`, with a warning when another core is not idle: for results
+ * that need idle cores (cross-thread round trips, threaded kernels).
+ */
+export function loadNote(load: Load = currentLoad()): string {
+  const base = `load ${load.load1.toFixed(2)} (1 min) on ${load.cores} cores`;
+  return load.busy ? `${base}  WARNING: load > cores - 1, so these threads share cores with other work; expect slower, noisier figures` : base;
 }

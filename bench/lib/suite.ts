@@ -1,55 +1,58 @@
 /**
- * Defining and running a bench suite. A suite is groups of peer tasks; each task is one
- * operation (`fn`), timed with tinybench in one of two modes:
+ * Defining and running a bench suite. A suite is groups of peer tasks; a group is one
+ * workload and its tasks are the ways of doing it (our native path, our TS path, a library
+ * or NumPy). Every task of a group is measured in the same round-robin: after a warm-up of
+ * each, the group runs `rounds` rounds, and in each round every task takes samples for
+ * timeMs / rounds. Load from other processes then falls on all peers alike, and each task
+ * has exactly one figure (median, p99), the one its ratios and targets are judged on.
  *
- * - 'batch' (default): each tinybench sample runs `fn` K times in a compiled loop and the
- *   sample is divided by K. This is how sub-100 ns operations are measured at all (the clock
- *   itself costs tens of ns). K is picked so that a batch takes about 20 µs, or given.
- *   Medians are per operation; p99 is then the p99 *of batch means over K calls*, so it
- *   shows slow batches (GC, preemption, a JIT deopt), not the tail of single calls.
- * - 'per-call': each sample is one call timed alone (two reads of the allocation-free
- *   clock in lib/monitor/clock.ts, process.hrtime.bigint() underneath), minus the
- *   calibrated MicrosecondTimer overhead (clamped at 0). Use it where the tail of single
- *   calls is the point; below ~100 ns the clock's own jitter dominates the numbers. Each
- *   sample is charged at least 1 µs of the time budget, so a task keeps at most
- *   timeMs / 1 µs samples.
+ * A sample is, by mode:
+ * - 'batch' (default): `fn` run K times in a compiled loop, divided by K. This is how
+ *   sub-100 ns operations are measured at all (the clock itself costs tens of ns). K is
+ *   picked so that a batch takes about 20 µs, or given. Medians are per operation; p99 is
+ *   then the p99 *of batch means over K calls*, so it shows slow batches (GC, preemption,
+ *   a JIT deopt), not the tail of single calls. The calibrated clock-pair overhead
+ *   (MicrosecondTimer.overheadNs) is subtracted from each batch before dividing.
+ * - 'per-call': one call timed alone (two reads of the allocation-free clock in
+ *   lib/monitor/clock.ts), minus the clock-pair overhead (clamped at 0). Use it where the
+ *   tail of single calls is the point; below ~100 ns the clock's own jitter dominates.
+ * - 'async': one awaited call, nothing subtracted (it includes a microtask turn).
+ * - 'external': samples taken by another process (`external(budgetMs, minSamples)` returns
+ *   per-call ns), e.g. the NumPy peer; it gets its slice of each round like the others.
  *
- * - 'async': one awaited call per sample, timed by tinybench with nothing subtracted (each
- *   sample includes a clock pair and a microtask turn), for promise-returning operations.
+ * Every task gets `ratioTo[peer] = its median / the peer's median` (2.0 = twice as slow).
+ * A task with `allocationCheck: N` is also run N times under v8.GCProfiler before timing,
+ * and reports bytes/op and the GCs it caused.
  *
- * Tasks in a group are peers: every task gets `ratioTo[peer] = its median / the peer's median`
- * (2.0 = twice as slow as that peer). A task with `allocationCheck: N` is also run N times
- * under v8.GCProfiler before timing, and reports bytes/op and the GCs it caused.
- *
- * runSuite() prints a table and writes bench/results/<suite>.json.
+ * runSuite() prints progress lines (bench/lib/progress.ts), a table per group and writes
+ * bench/out/<suite>.json (ignored by git; bench/baseline/ holds the committed runs).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { Bench, type Task } from 'tinybench';
-
 import { nowNs } from '../../lib/monitor/clock.js';
 import { MicrosecondTimer } from '../../lib/monitor/index.js';
 import { type AllocationResult, measureAllocation } from './alloc.js';
+import { formatBytes, formatNs, formatRate, formatRatio, table } from './format.mjs';
 import { compileLoop, type LoopState, uniqueTag } from './loop.js';
-import { type MachineInfo, machineInfo } from './machine.js';
+import { currentLoad, type Load, loadNote, type MachineInfo, machineInfo } from './machine.js';
+import { beginProgress, progressStep } from './progress.js';
 
-export type TaskMode = 'batch' | 'per-call' | 'async';
+export type TaskMode = 'batch' | 'per-call' | 'async' | 'external';
 
 export interface TaskSpec {
   /** Unique within the suite; used as the key in other tasks' ratioTo. */
   name: string;
   /**
    * One operation. Return something so the JIT cannot drop the work. Synchronous in
-   * 'batch' and 'per-call' mode; in 'async' mode it returns a promise.
+   * 'batch' and 'per-call' mode; in 'async' mode it returns a promise. Unused in 'external'.
    */
-  fn: () => unknown;
-  /**
-   * Default 'batch'. 'async': each sample is one awaited call of `fn`, timed by tinybench
-   * (so it includes a microtask turn); for operations that return promises.
-   */
+  fn?: () => unknown;
+  /** Default 'batch' (or 'external' when `external` is given). */
   mode?: TaskMode;
+  /** 'external' mode: take samples for about budgetMs (at least minSamples) elsewhere; per-call ns. */
+  external?: (budgetMs: number, minSamples: number) => Promise<number[]>;
   /** K operations per sample in batch mode; default 'auto' (about 20 µs per batch). */
   batch?: number | 'auto';
   /** Skip the task, saying why (e.g. the native addon is not loaded). */
@@ -57,14 +60,17 @@ export interface TaskSpec {
   /** Run fn this many times under v8.GCProfiler first and report bytes/op. */
   allocationCheck?: number;
   /**
-   * Fewest samples tinybench takes even after the time budget is spent (tinybench's
-   * `iterations`, default 64). Lower it for operations of ~100 ms or more, which would
-   * otherwise run for minutes; `samples` in the JSON says how many were taken, and a p99
-   * over few samples is the worst of them.
+   * Fewest samples over all rounds (default: one per round). Slow operations (~100 ms or
+   * more) get one sample per round; `samples` in the JSON says how many were taken, and a
+   * p99 over few samples is the worst of them.
    */
   minSamples?: number;
   /** Called once before the task is warmed up and timed. */
   beforeAll?: () => void;
+  /** Also show a throughput: `per` units per operation, e.g. { per: 1000, unit: 'deltas/s' }. */
+  rate?: { per: number; unit: string };
+  /** A target judged on this task's figure: a median at most maxNs, or a rate at least minRate. */
+  target?: { maxNs?: number; minRate?: number };
 }
 
 export interface GroupSpec {
@@ -72,25 +78,43 @@ export interface GroupSpec {
   /** One line: what the group compares. */
   description: string;
   tasks: TaskSpec[];
+  /** Threads that need idle cores (threaded kernels, cross-thread work): print the load beside the table. */
+  needsIdleCores?: boolean;
 }
 
 export interface SuiteSpec {
   name: string;
   description: string;
   groups: GroupSpec[];
-  /** Time budget per task in ms (default 1000). */
+  /** Time budget per task in ms, spread over the rounds (default 1000). */
   timeMs?: number;
   /** Warm-up budget per task in ms (default 250). */
   warmupMs?: number;
-  /** Facts to print and write under "extras", computed after the tasks ran. */
+  /** Rounds of the round-robin (default 10). */
+  rounds?: number;
+  /**
+   * Work beyond the groups (cross-thread runs, GC churn), run after them. It prints its own
+   * tables (format.ts `table`) and returns facts for the JSON; `figures` in what it returns
+   * are compared with the baseline like task medians.
+   */
   extras?: () => Record<string, unknown> | Promise<Record<string, unknown>>;
+}
+
+/** A headline number of an extras section, in the JSON and in the baseline comparison. */
+export interface Figure {
+  group: string;
+  name: string;
+  /** 'ns' (lower is better) or a rate unit such as 'msg/s' (higher is better). */
+  unit: string;
+  median: number;
+  p99?: number;
 }
 
 export interface TaskRecord {
   group: string;
   name: string;
   mode: TaskMode;
-  /** Operations per sample: K in batch mode, 1 in per-call mode. */
+  /** Operations per sample: K in batch mode, 1 otherwise. */
   batch: number;
   medianNsPerOp: number;
   /** In batch mode, the p99 of batch means (see the header of bench/lib/suite.ts). */
@@ -99,10 +123,12 @@ export interface TaskRecord {
   minNsPerOp: number;
   opsPerSec: number;
   samples: number;
-  /** Relative margin of error of the mean, in percent. */
+  /** Relative margin of error of the mean (95%), in percent. */
   rmePercent: number;
   /** This task's median divided by each peer's median (peers with a median of 0 are left out). */
   ratioTo: Record<string, number>;
+  rate?: { value: number; unit: string };
+  target?: { maxNs?: number; minRate?: number; met: boolean };
   allocation?: AllocationResult;
 }
 
@@ -110,9 +136,11 @@ export interface SuiteResult {
   suite: string;
   description: string;
   date: string;
+  /** The command that reproduces this file. */
+  command: string;
   machine: MachineInfo;
-  settings: { timeMs: number; warmupMs: number; quick: boolean; timerOverheadNs: number };
-  groups: { name: string; description: string }[];
+  settings: { timeMs: number; warmupMs: number; rounds: number; quick: boolean; timerOverheadNs: number };
+  groups: { name: string; description: string; load: Load }[];
   tasks: TaskRecord[];
   skipped: { group: string; name: string; reason: string }[];
   extras: Record<string, unknown>;
@@ -121,17 +149,26 @@ export interface SuiteResult {
 export interface RunOptions {
   /** Short budgets and allocation checks (a smoke run; numbers are rough). */
   quick?: boolean;
-  /** Where <suite>.json goes; default bench/results. */
+  /** Where <suite>.json goes; default bench/out. */
   resultsDir?: string;
-  /** Print the table (default true). */
+  /** Print the tables (default true). */
   print?: boolean;
 }
 
 /** bench/ */
 export const benchRoot = dirname(dirname(fileURLToPath(import.meta.url)));
+/** Where runs write their JSON (ignored by git). */
+export const outDir = join(benchRoot, 'out');
+/** The committed runs the README quotes. */
+export const baselineDir = join(benchRoot, 'baseline');
 
 const kTargetBatchNs = 20_000;
 const kMaxBatch = 1 << 20;
+/**
+ * Samples one turn of a task keeps (100,000 a round, so at most 1M over 10 rounds): a 50 ns
+ * per-call task would otherwise keep tens of millions. Past it the turn ends early.
+ */
+const kMaxSamplesPerTake = 100_000;
 
 /**
  * Declares a suite; checks that task names are unique so ratioTo keys are unambiguous.
@@ -146,17 +183,26 @@ export function defineSuite(spec: SuiteSpec): SuiteSpec {
   const seen = new Set<string>();
   for (const group of spec.groups) {
     for (const task of group.tasks) {
+      const where = `suite ${spec.name}: task "${task.name}"`;
       if (seen.has(task.name)) throw new Error(`suite ${spec.name}: task name "${task.name}" is used twice`);
       seen.add(task.name);
-      if (task.mode === 'async' && task.allocationCheck !== undefined) {
-        throw new Error(`suite ${spec.name}: task "${task.name}" is async; allocation checks need a synchronous fn`);
+      const mode = modeOf(task);
+      if (mode === 'external' ? task.external === undefined : task.fn === undefined) {
+        throw new Error(`${where} has mode ${mode} but no ${mode === 'external' ? 'external sampler' : 'fn'}`);
+      }
+      if ((mode === 'async' || mode === 'external') && task.allocationCheck !== undefined) {
+        throw new Error(`${where} is ${mode}; allocation checks need a synchronous fn`);
       }
       if (task.batch !== undefined && task.batch !== 'auto' && !(Number.isInteger(task.batch) && task.batch >= 1)) {
-        throw new Error(`suite ${spec.name}: task "${task.name}" has batch ${String(task.batch)}; expected an integer >= 1 or 'auto'`);
+        throw new Error(`${where} has batch ${String(task.batch)}; expected an integer >= 1 or 'auto'`);
       }
     }
   }
   return spec;
+}
+
+function modeOf(task: TaskSpec): TaskMode {
+  return task.mode ?? (task.external !== undefined ? 'external' : 'batch');
 }
 
 function timeLoopNs(loop: () => void): number {
@@ -183,35 +229,22 @@ function pickBatch(loop: () => void, state: LoopState): number {
   }
 }
 
-/**
- * Each per-call sample is charged at least this much of the time budget (ms), which caps a
- * task at timeMs / 1 µs samples (tinybench keeps every sample; a 50 ns op would otherwise
- * produce tens of millions) and keeps the budget moving when a reading is 0.
- */
-const kPerCallMinCostMs = 0.001;
-
-interface PerCallSample {
-  overriddenDuration: number;
-  overriddenIterationCost: number;
-}
-
-/** A per-call sampler with its own call site for `op` (see loop.ts), for tinybench's overriddenDuration. */
-function compilePerCall(op: () => unknown, overheadNs: number, state: LoopState): () => PerCallSample {
+/** A per-call sampler with its own call site for `op` (see loop.ts): ns of one call, overhead subtracted. */
+function compilePerCall(op: () => unknown, overheadNs: number, state: LoopState): () => number {
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const factory = new Function(
     'op',
     'nowNs',
     'overheadNs',
-    'minCostMs',
     'state',
     `return function perCall_${uniqueTag()}() {
       const t0 = nowNs();
       state.sink = op();
-      const raw = (nowNs() - t0) / 1e6;
-      const d = raw - overheadNs / 1e6;
-      return { overriddenDuration: d > 0 ? d : 0, overriddenIterationCost: raw > minCostMs ? raw : minCostMs };
+      const d = nowNs() - t0 - overheadNs;
+      return d > 0 ? d : 0;
     };`,
-  ) as (op: () => unknown, now: () => number, overheadNs: number, minCostMs: number, state: LoopState) => () => PerCallSample;
-  return factory(op, nowNs, overheadNs, kPerCallMinCostMs, state);
+  ) as (op: () => unknown, now: () => number, overheadNs: number, state: LoopState) => () => number;
+  return factory(op, nowNs, overheadNs, state);
 }
 
 interface Prepared {
@@ -219,112 +252,180 @@ interface Prepared {
   group: string;
   mode: TaskMode;
   batch: number;
-  fn: () => unknown;
+  /** Adds samples (ns per op) to `out` for about budgetMs, at least `min` of them. */
+  take: (budgetMs: number, min: number, out: number[]) => void | Promise<void>;
   allocation?: AllocationResult;
+}
+
+function syncTaker(sample: () => number): Prepared['take'] {
+  return (budgetMs, min, out) => {
+    const end = performance.now() + budgetMs;
+    let n = 0;
+    while (n < min || (performance.now() < end && n < kMaxSamplesPerTake)) {
+      out.push(sample());
+      n++;
+    }
+  };
 }
 
 function prepare(group: GroupSpec, spec: TaskSpec, quick: boolean): Prepared {
   spec.beforeAll?.();
-  const mode = spec.mode ?? 'batch';
+  const mode = modeOf(spec);
+  const overheadNs = MicrosecondTimer.overheadNs;
+  const base = { spec, group: group.name, mode, batch: 1 };
+  if (mode === 'external') {
+    const external = spec.external!;
+    return {
+      ...base,
+      take: async (budgetMs, min, out) => {
+        for (const s of await external(budgetMs, min)) out.push(s);
+      },
+    };
+  }
+  const fn = spec.fn!;
+  const allocation =
+    spec.allocationCheck !== undefined
+      ? measureAllocation(fn, quick ? Math.max(1000, Math.floor(spec.allocationCheck / 10)) : spec.allocationCheck)
+      : undefined;
+  const withAlloc = allocation !== undefined ? { allocation } : {};
+  if (mode === 'async') {
+    return {
+      ...base,
+      ...withAlloc,
+      take: async (budgetMs, min, out) => {
+        const end = performance.now() + budgetMs;
+        let n = 0;
+        while (n < min || performance.now() < end) {
+          const t0 = nowNs();
+          await fn();
+          out.push(nowNs() - t0);
+          n++;
+        }
+      },
+    };
+  }
   const state: LoopState = { k: 1, sink: undefined };
-  const prepared: Prepared = { spec, group: group.name, mode, batch: 1, fn: spec.fn };
-  if (spec.allocationCheck !== undefined) {
-    const n = quick ? Math.max(1000, Math.floor(spec.allocationCheck / 10)) : spec.allocationCheck;
-    prepared.allocation = measureAllocation(spec.fn, n);
-  }
-  if (mode === 'async') return prepared;
-  if (mode === 'batch') {
-    const loop = compileLoop(spec.fn, state);
-    prepared.batch = spec.batch === undefined || spec.batch === 'auto' ? pickBatch(loop, state) : spec.batch;
-    state.k = prepared.batch;
-    prepared.fn = loop;
-  } else {
-    prepared.fn = compilePerCall(spec.fn, MicrosecondTimer.overheadNs, state);
-  }
-  return prepared;
+  if (mode === 'per-call') return { ...base, ...withAlloc, take: syncTaker(compilePerCall(fn, overheadNs, state)) };
+  const loop = compileLoop(fn, state);
+  const batch = spec.batch === undefined || spec.batch === 'auto' ? pickBatch(loop, state) : spec.batch;
+  state.k = batch;
+  return {
+    ...base,
+    ...withAlloc,
+    batch,
+    take: syncTaker(() => {
+      const d = timeLoopNs(loop) - overheadNs;
+      return (d > 0 ? d : 0) / batch;
+    }),
+  };
 }
 
-function record(p: Prepared, task: Task): TaskRecord {
-  const result = task.result;
-  if (result.state === 'errored') throw new Error(`task "${p.spec.name}" failed: ${result.error.message}`, { cause: result.error });
-  if (result.state !== 'completed') throw new Error(`task "${p.spec.name}" did not complete (state ${result.state})`);
-  const perOp = 1e6 / p.batch;
-  const { latency } = result;
-  return {
+function percentileOfSorted(sorted: Float64Array, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+function record(p: Prepared, samples: number[]): TaskRecord {
+  if (samples.length === 0) throw new Error(`task "${p.spec.name}" took no samples`);
+  const sorted = Float64Array.from(samples).sort();
+  let sum = 0;
+  for (const s of sorted) sum += s;
+  const mean = sum / sorted.length;
+  let sq = 0;
+  for (const s of sorted) sq += (s - mean) ** 2;
+  const sd = sorted.length > 1 ? Math.sqrt(sq / (sorted.length - 1)) : 0;
+  const median = percentileOfSorted(sorted, 50);
+  const r: TaskRecord = {
     group: p.group,
     name: p.spec.name,
     mode: p.mode,
     batch: p.batch,
-    medianNsPerOp: latency.p50 * perOp,
-    p99NsPerOp: latency.p99 * perOp,
-    meanNsPerOp: latency.mean * perOp,
-    minNsPerOp: latency.min * perOp,
-    opsPerSec: result.period > 0 ? (p.batch * 1000) / result.period : 0,
-    samples: latency.samplesCount,
-    rmePercent: latency.rme,
+    medianNsPerOp: median,
+    p99NsPerOp: percentileOfSorted(sorted, 99),
+    meanNsPerOp: mean,
+    minNsPerOp: sorted[0]!,
+    opsPerSec: mean > 0 ? 1e9 / mean : 0,
+    samples: sorted.length,
+    rmePercent: mean > 0 ? (196 * sd) / Math.sqrt(sorted.length) / mean : 0,
     ratioTo: {},
-    ...(p.allocation !== undefined ? { allocation: p.allocation } : {}),
   };
+  if (p.spec.rate !== undefined && median > 0) r.rate = { value: (p.spec.rate.per * 1e9) / median, unit: p.spec.rate.unit };
+  const t = p.spec.target;
+  if (t !== undefined) {
+    const met = (t.maxNs === undefined || median <= t.maxNs) && (t.minRate === undefined || (r.rate?.value ?? 0) >= t.minRate);
+    r.target = { ...t, met };
+  }
+  if (p.allocation !== undefined) r.allocation = p.allocation;
+  return r;
 }
 
-/** Runs every task of the suite, prints the table, writes bench/results/<suite>.json. */
+/** One group: prepare every task, warm each up, then `rounds` rounds of timeMs / rounds per task. */
+async function runGroup(group: GroupSpec, prepared: Prepared[], timeMs: number, warmupMs: number, rounds: number): Promise<TaskRecord[]> {
+  const samples = prepared.map(() => [] as number[]);
+  for (const p of prepared) await p.take(warmupMs, 1, []);
+  const slice = timeMs / rounds;
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < prepared.length; i++) {
+      const p = prepared[i]!;
+      const min = Math.ceil((p.spec.minSamples ?? rounds) / rounds);
+      await p.take(slice, min, samples[i]!);
+    }
+  }
+  const records = prepared.map((p, i) => record(p, samples[i]!));
+  for (const r of records) {
+    for (const peer of records) {
+      if (peer !== r && peer.medianNsPerOp > 0) r.ratioTo[peer.name] = r.medianNsPerOp / peer.medianNsPerOp;
+    }
+  }
+  return records;
+}
+
+/** How to reproduce a suite's file: the command bench/run.ts prints and the JSON records. */
+export function suiteCommand(suite: string, quick = false): string {
+  return `ULTRA_PERF_BACKEND=${process.env.ULTRA_PERF_BACKEND ?? 'auto'} npx tsx bench/run.ts ${suite}${quick ? ' --quick' : ''}`;
+}
+
+/** Runs every group of the suite round-robin, prints progress and tables, writes bench/out/<suite>.json. */
 export async function runSuite(spec: SuiteSpec, options: RunOptions = {}): Promise<SuiteResult> {
   const quick = options.quick ?? false;
   const timeMs = quick ? 150 : (spec.timeMs ?? 1000);
   const warmupMs = quick ? 50 : (spec.warmupMs ?? 250);
+  const rounds = quick ? 3 : (spec.rounds ?? 10);
   const timerOverheadNs = MicrosecondTimer.overheadNs;
   const print = options.print ?? true;
   const machine = machineInfo();
-  if (print) printHeader(spec, machine, timeMs, warmupMs, quick);
+  if (print) printHeader(spec, machine, timeMs, warmupMs, rounds, quick);
+  beginProgress(spec.name, spec.groups.length + (spec.extras !== undefined ? 1 : 0));
 
   const tasks: TaskRecord[] = [];
+  const groups: SuiteResult['groups'] = [];
   const skipped: SuiteResult['skipped'] = [];
   for (const group of spec.groups) {
-    const groupRecords: TaskRecord[] = [];
-    for (const taskSpec of group.tasks) {
-      if (taskSpec.skip !== undefined) {
-        skipped.push({ group: group.name, name: taskSpec.name, reason: taskSpec.skip });
-        continue;
-      }
-      const p = prepare(group, taskSpec, quick);
-      // One Bench per task: each task gets the whole budget and its own warm-up.
-      const bench = new Bench({
-        time: timeMs,
-        warmupTime: warmupMs,
-        throws: true,
-        subtractTimerOverhead: p.mode === 'batch',
-        ...(taskSpec.minSamples !== undefined
-          ? { iterations: taskSpec.minSamples, warmupIterations: Math.min(16, taskSpec.minSamples) }
-          : {}),
-      });
-      bench.add(taskSpec.name, p.fn);
-      const [task] = p.mode === 'async' ? await bench.run() : bench.runSync();
-      groupRecords.push(record(p, task!));
-    }
-    for (const r of groupRecords) {
-      for (const peer of groupRecords) {
-        if (peer !== r && peer.medianNsPerOp > 0) r.ratioTo[peer.name] = r.medianNsPerOp / peer.medianNsPerOp;
-      }
-    }
-    tasks.push(...groupRecords);
-    if (print) printGroup(group, groupRecords, skipped.filter((s) => s.group === group.name));
+    const run = group.tasks.filter((t) => t.skip === undefined);
+    for (const t of group.tasks) if (t.skip !== undefined) skipped.push({ group: group.name, name: t.name, reason: t.skip });
+    if (print) progressStep(group.name, `${run.length} ${run.length === 1 ? 'task' : 'peers'}, ${rounds} rounds of ${formatNs((timeMs / rounds) * 1e6)} each`);
+    const load = currentLoad();
+    const records = await runGroup(group, run.map((t) => prepare(group, t, quick)), timeMs, warmupMs, rounds);
+    groups.push({ name: group.name, description: group.description, load });
+    tasks.push(...records);
+    if (print) printGroup(group, records, skipped.filter((s) => s.group === group.name), load);
   }
 
+  if (spec.extras !== undefined && print) progressStep('extras');
   const extras = (await spec.extras?.()) ?? {};
-  if (print) printExtras(extras);
 
   const result: SuiteResult = {
     suite: spec.name,
     description: spec.description,
     date: new Date().toISOString(),
+    command: suiteCommand(spec.name, quick),
     machine,
-    settings: { timeMs, warmupMs, quick, timerOverheadNs },
-    groups: spec.groups.map((g) => ({ name: g.name, description: g.description })),
+    settings: { timeMs, warmupMs, rounds, quick, timerOverheadNs },
+    groups,
     tasks,
     skipped,
     extras,
   };
-  const dir = options.resultsDir ?? join(benchRoot, 'results');
+  const dir = options.resultsDir ?? outDir;
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${spec.name}.json`);
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
@@ -332,68 +433,57 @@ export async function runSuite(spec: SuiteSpec, options: RunOptions = {}): Promi
   return result;
 }
 
-// ---- table -------------------------------------------------------------------------------
+// ---- tables ------------------------------------------------------------------------------
 
-/** 3 significant figures, no exponent for the sizes benches see. */
-export function formatNs(ns: number): string {
-  if (!Number.isFinite(ns)) return String(ns);
-  if (ns >= 1e6) return `${(ns / 1e6).toPrecision(3)} ms`;
-  if (ns >= 1e4) return `${(ns / 1e3).toPrecision(3)} µs`;
-  if (ns >= 100) return ns.toFixed(0);
-  return ns.toPrecision(3);
-}
-
-export function formatRate(perSec: number): string {
-  if (perSec >= 1e9) return `${(perSec / 1e9).toPrecision(3)} G`;
-  if (perSec >= 1e6) return `${(perSec / 1e6).toPrecision(3)} M`;
-  if (perSec >= 1e3) return `${(perSec / 1e3).toPrecision(3)} k`;
-  return perSec.toPrecision(3);
-}
-
-function table(header: string[], rows: string[][], rightAlign: boolean[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string =>
-    cells.map((c, i) => (rightAlign[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].map((l) => `  ${l}`).join('\n');
-}
-
-function printHeader(spec: SuiteSpec, m: MachineInfo, timeMs: number, warmupMs: number, quick: boolean): void {
+function printHeader(spec: SuiteSpec, m: MachineInfo, timeMs: number, warmupMs: number, rounds: number, quick: boolean): void {
   console.log(`\n== ${spec.name}: ${spec.description}`);
   console.log(
     `   ${m.cpu.model} (${m.cpu.cores} cores) · Node ${m.node} · backend ${m.backend}` +
-      `${m.nativeError !== undefined ? ` (${m.nativeError})` : ''} · tinybench ${m.tinybench}`,
+      `${m.nativeError !== undefined ? ` (${m.nativeError})` : ''} · ${loadNote()}`,
   );
-  console.log(`   ${timeMs} ms per task after ${warmupMs} ms warm-up${quick ? ' (quick run: rough numbers)' : ''}`);
+  console.log(
+    `   per task: ${formatNs(warmupMs * 1e6)} warm-up, then ${formatNs(timeMs * 1e6)} in ${rounds} rounds shared round-robin with its peers` +
+      `${quick ? ' (quick run: rough numbers)' : ''}`,
+  );
 }
 
-function printGroup(group: GroupSpec, records: TaskRecord[], skipped: SuiteResult['skipped']): void {
+function printGroup(group: GroupSpec, records: TaskRecord[], skipped: SuiteResult['skipped'], load: Load): void {
   console.log(`\n-- ${group.name}: ${group.description}`);
-  const base = records[0];
+  if (group.needsIdleCores) console.log(`   needs idle cores; ${loadNote(load)}`);
   const showAlloc = records.some((r) => r.allocation !== undefined);
-  const header = ['task', 'mode', 'median ns/op', 'p99 ns/op', 'ops/s', 'samples', 'vs first'];
-  if (showAlloc) header.push('alloc B/op (GCs)');
-  const rows = records.map((r) => {
+  const showRate = records.some((r) => r.rate !== undefined);
+  const showTarget = records.some((r) => r.target !== undefined);
+  const header = ['#', 'task', 'mode', 'median', 'p99', 'samples'];
+  if (showRate) header.push('rate');
+  if (records.length > 1) header.push(...records.map((_, j) => `÷#${j + 1}`));
+  if (showAlloc) header.push('alloc/op (GCs)');
+  if (showTarget) header.push('target');
+  const rows = records.map((r, i) => {
     const row = [
+      `#${i + 1}`,
       r.name,
       r.mode === 'batch' ? `batch×${r.batch}` : r.mode,
       formatNs(r.medianNsPerOp),
       formatNs(r.p99NsPerOp),
-      formatRate(r.opsPerSec),
       r.samples.toLocaleString('en-US'),
-      r === base ? '1.00' : base !== undefined && base.medianNsPerOp > 0 ? `${(r.medianNsPerOp / base.medianNsPerOp).toFixed(2)}×` : '-',
     ];
-    if (showAlloc) {
-      row.push(r.allocation === undefined ? '-' : `${r.allocation.bytesPerOp.toFixed(2)} (${r.allocation.gcCount})`);
-    }
+    if (showRate) row.push(r.rate === undefined ? '-' : formatRate(r.rate.value, r.rate.unit));
+    if (records.length > 1) row.push(...records.map((peer) => (peer === r ? '' : r.ratioTo[peer.name] !== undefined ? formatRatio(r.ratioTo[peer.name]!) : '-')));
+    if (showAlloc) row.push(r.allocation === undefined ? '-' : `${formatBytes(r.allocation.bytesPerOp)} (${r.allocation.gcCount})`);
+    if (showTarget) row.push(targetText(r));
     return row;
   });
-  if (rows.length > 0) console.log(table(header, rows, [false, false, true, true, true, true, true, true]));
+  const align = header.map((h) => (h === 'task' || h === 'mode' || h === '#' || h === 'target' ? 'l' : 'r')) as ('l' | 'r')[];
+  if (rows.length > 0) console.log(table(header, rows, align));
+  if (records.length > 1) console.log('  ÷#j: this median / task #j\'s median (2.00× = twice as slow)');
   for (const s of skipped) console.log(`  skipped ${s.name}: ${s.reason}`);
 }
 
-function printExtras(extras: Record<string, unknown>): void {
-  const keys = Object.keys(extras);
-  if (keys.length === 0) return;
-  console.log('\n-- extras');
-  for (const key of keys) console.log(`  ${key}: ${JSON.stringify(extras[key])}`);
+function targetText(r: TaskRecord): string {
+  const t = r.target;
+  if (t === undefined) return '';
+  const parts: string[] = [];
+  if (t.maxNs !== undefined) parts.push(`≤ ${formatNs(t.maxNs)}`);
+  if (t.minRate !== undefined) parts.push(`≥ ${formatRate(t.minRate, r.rate?.unit ?? '/s')}`);
+  return `${parts.join(', ')}: ${t.met ? 'met' : 'MISSED'}`;
 }

@@ -1,7 +1,7 @@
 /**
  * bench/memory: the allocators and the object pool from JS, each beside what a Node
  * program would otherwise do, and GC pauses on an allocation-churn workload with and
- * without pooling. `npm run bench -- memory` writes bench/results/memory.json.
+ * without pooling. `npm run bench -- memory` writes bench/out/memory.json.
  *
  * Groups: a slab alloc+free pair on each path (TS, TS on a SharedArrayBuffer, native,
  * native shared) vs new ArrayBuffer(64) and Buffer.allocUnsafe(64); the same for a buddy
@@ -12,14 +12,15 @@
  */
 import { SlabAllocator, BuddyAllocator, GcMonitor, ObjectPool, backendInfo } from '../../lib/index.js';
 import { memoryAddon } from '../../lib/memory/common.js';
-import { defineSuite } from '../lib/index.js';
+import { defineSuite, type Figure, formatMs, progressDetail, table } from '../lib/index.js';
 
-/** The issue's targets for one pair from JS, in ns (default path, unshared). */
+/** The issue's targets for one pair from JS (default path, unshared), judged on the task's median. */
 const kTargetsNs = {
   'SlabAllocator alloc+free (ts)': 15,
   'BuddyAllocator alloc+free (ts)': 80,
   'ObjectPool acquire+release': 10,
 };
+const target = (name: keyof typeof kTargetsNs) => ({ target: { maxNs: kTargetsNs[name] } });
 
 const noNative =
   memoryAddon === null ? `the CPU addon's memory bindings are not loaded (${backendInfo().nativeError ?? 'stale addon'})` : undefined;
@@ -167,6 +168,7 @@ export default defineSuite({
       tasks: [
         {
           name: 'SlabAllocator alloc+free (ts)',
+          ...target('SlabAllocator alloc+free (ts)'),
           fn: () => {
             const o = slabTs.alloc();
             slabTs.free(o);
@@ -213,6 +215,7 @@ export default defineSuite({
       tasks: [
         {
           name: 'BuddyAllocator alloc+free (ts)',
+          ...target('BuddyAllocator alloc+free (ts)'),
           fn: () => {
             const o = buddyTs.alloc(sizes[cursor.ts++ & 255]!);
             buddyTs.free(o);
@@ -259,6 +262,7 @@ export default defineSuite({
       tasks: [
         {
           name: 'ObjectPool acquire+release',
+          ...target('ObjectPool acquire+release'),
           fn: () => {
             const o = pool.acquire();
             o.price = price++;
@@ -293,10 +297,33 @@ export default defineSuite({
     const fresh: Churn[] = [];
     const pooled: Churn[] = [];
     for (let round = 0; round < 3; round++) {
+      progressDetail(`GC churn, round ${round + 1}/3: new objects`);
       fresh.push(await churn(false));
+      progressDetail(`GC churn, round ${round + 1}/3: ObjectPool + SlabAllocator`);
       pooled.push(await churn(true));
     }
+    const f = medianOf(fresh);
+    const p = medianOf(pooled);
+    const group = 'gc-churn';
+    console.log(`\n-- ${group}: ${(kMessages / 1e6).toFixed(0)} M messages, each an order object and a 64-byte payload alive for the next ${kInFlight}; median of 3 runs`);
+    const row = (name: string, c: Churn): string[] => [
+      name,
+      formatMs(c.wallMs),
+      String(c.gcCount),
+      `${c.minor} / ${c.major}`,
+      formatMs(c.gcTotalMs),
+      formatMs(c.gcMaxMs),
+      formatMs(c.gcP99Ms),
+    ];
+    console.log(
+      table(['workload', 'wall', 'GCs', 'minor / major', 'GC total', 'GC max', 'GC p99'], [row('new objects + new Uint8Array(64)', f), row('ObjectPool + SlabAllocator', p)]),
+    );
+    const figures: Figure[] = [
+      { group, name: 'new objects + new Uint8Array(64) wall', unit: 'ns', median: f.wallMs * 1e6 },
+      { group, name: 'ObjectPool + SlabAllocator wall', unit: 'ns', median: p.wallMs * 1e6 },
+    ];
     return {
+      figures,
       targetsNs: kTargetsNs,
       gcChurn: {
         workload: `${kMessages} messages, each an order object and a 64-byte payload alive for the next ${kInFlight}; median of 3 runs`,

@@ -5,13 +5,14 @@
  * (c) matching on exchange-core's published mix (9% GTC, 3% IOC, 6% cancel, 82% move)
  *     with about 1,000 resting orders over about 750 price levels: per-call submit/cancel/
  *     modify and submitBatch, and nodejs-order-book on the same command stream.
- * Throughputs of batch calls (deltas/s, batched ops/s) are also timed directly in extras.
+ * Throughputs of batch calls (deltas/s, batched ops/s) are the same tasks' medians shown
+ * as rates (one figure per workload).
  */
 import { OrderBook as PeerBook } from 'nodejs-order-book';
 
 import { backendInfo, cpuAddon } from '../../lib/backend.js';
 import { MatchingEngine, OrderBook, type OrderRequest } from '../../lib/index.js';
-import { defineSuite, type TaskSpec } from '../lib/index.js';
+import { defineSuite, table, type TaskSpec } from '../lib/index.js';
 
 const noNative = cpuAddon === null ? `the CPU addon is not loaded (${backendInfo().nativeError ?? 'unknown reason'})` : undefined;
 const backends = (cpuAddon !== null ? ['native', 'ts'] : ['ts']) as ('native' | 'ts')[];
@@ -91,7 +92,13 @@ function l2Tasks(): { batch: TaskSpec[]; tail: TaskSpec[]; deltas: TaskSpec[] } 
       mode: 'per-call',
       ...skip,
     });
-    deltaTasks.push({ name: `${b} applyDeltas(${kDeltas} deltas)`, fn: () => book.applyDeltas(deltas), ...skip });
+    deltaTasks.push({
+      name: `${b} applyDeltas(${kDeltas} deltas)`,
+      fn: () => book.applyDeltas(deltas),
+      rate: { per: kDeltas, unit: 'deltas/s' },
+      ...(b === 'native' ? { target: { minRate: 30e6 } } : {}),
+      ...skip,
+    });
   }
   return { batch, tail, deltas: deltaTasks };
 }
@@ -231,6 +238,8 @@ function perCallTask(backend: 'native' | 'ts'): TaskSpec {
   const state = { me: freshEngine(backend), i: 0 };
   return {
     name: `${backend} MatchingEngine per call`,
+    rate: { per: 1, unit: 'ops/s' },
+    ...(backend === 'native' ? { target: { minRate: 3e6 } } : {}),
     ...(backend === 'native' && noNative ? { skip: noNative } : {}),
     fn: () => {
       let i = state.i++;
@@ -254,6 +263,8 @@ function batchTask(backend: 'native' | 'ts'): TaskSpec {
   const state = { me: freshEngine(backend), c: 0 };
   return {
     name: `${backend} submitBatch(${kBatch} commands)`,
+    rate: { per: kBatch, unit: 'ops/s' },
+    ...(backend === 'native' ? { target: { minRate: 10e6 } } : {}),
     ...(backend === 'native' && noNative ? { skip: noNative } : {}),
     fn: () => {
       if (state.c === chunks.length) {
@@ -269,6 +280,7 @@ function peerTask(): TaskSpec {
   const state = { ob: freshPeer(), i: 0 };
   return {
     name: 'nodejs-order-book per call',
+    rate: { per: 1, unit: 'ops/s' },
     fn: () => {
       let i = state.i++;
       if (i === kStream) {
@@ -283,24 +295,6 @@ function peerTask(): TaskSpec {
       return ob.modify(peerIds[i]!, moves[i]! as never);
     },
   };
-}
-
-/**
- * Throughput of a batch call timed directly: `runs` runs of `reps` calls each, and the
- * median and best run reported (other engineers share the 2 cores; the best run is the
- * one least disturbed). `beforeRun` runs untimed (it may reset state).
- */
-function rate(unitsPerCall: number, reps: number, runs: number, call: () => unknown, beforeRun?: () => void): { median: number; best: number } {
-  const rates: number[] = [];
-  for (let run = 0; run < runs; run++) {
-    beforeRun?.();
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < reps; i++) call();
-    const s = Number(process.hrtime.bigint() - t0) / 1e9;
-    rates.push((unitsPerCall * reps) / s);
-  }
-  rates.sort((a, b) => a - b);
-  return { median: Math.round(rates[rates.length >> 1]!), best: Math.round(rates[rates.length - 1]!) };
 }
 
 const tasks = l2Tasks();
@@ -326,27 +320,9 @@ export default defineSuite({
     },
   ],
   extras: () => {
-    const out: Record<string, unknown> = {
-      stream: { commands: kStream, mix: stream.mix, restingAfter: stream.restingAfter, levelsAfter: stream.levelsAfter },
-    };
-    for (const b of backends) {
-      out[`${b} applyDeltas deltas/s`] = rate(kDeltas, 100, 30, () => l2[b].applyDeltas(deltas));
-      let me = freshEngine(b);
-      let c = 0;
-      const perRun = 20;
-      out[`${b} submitBatch ops/s`] = rate(
-        kBatch,
-        perRun,
-        40,
-        () => me.submitBatch(chunks[c++]!, fillsOut),
-        () => {
-          if (c + perRun > chunks.length) {
-            me = freshEngine(b);
-            c = 0;
-          }
-        },
-      );
-    }
-    return out;
+    console.log(`\n-- the matching stream: ${kStream.toLocaleString('en-US')} commands after ${kResting.toLocaleString('en-US')} resting orders`);
+    console.log(table(['command', 'count'], Object.entries(stream.mix).map(([k, v]) => [k, v.toLocaleString('en-US')])));
+    console.log(`  after the stream (TS engine): ${stream.restingAfter.toLocaleString('en-US')} resting orders over ${stream.levelsAfter} levels`);
+    return { stream: { commands: kStream, mix: stream.mix, restingAfter: stream.restingAfter, levelsAfter: stream.levelsAfter } };
   },
 });

@@ -20,7 +20,7 @@ import { cpuAddon } from '../../lib/backend.js';
 import { MpmcQueue, SpscQueue, type QueueBackend, type SharedQueue } from '../../lib/index.js';
 import { nowNs } from '../../lib/monitor/clock.js';
 import { MicrosecondTimer } from '../../lib/monitor/index.js';
-import { defineSuite, formatNs, formatRate } from '../lib/index.js';
+import { currentLoad, defineSuite, type Figure, formatNs, formatRate, formatRatio, loadNote, progressDetail, table } from '../lib/index.js';
 import type { RunMessage, WorkerConfig } from './worker.js';
 
 const quick = process.argv.includes('--quick');
@@ -318,21 +318,29 @@ function addRatios(records: CrossRecord[]): void {
 }
 
 function printCross(records: CrossRecord[]): void {
-  let group = '';
-  for (const r of records) {
-    if (r.group !== group) {
-      group = r.group;
-      console.log(`\n-- ${group}`);
-      console.log(`  ${'task'.padEnd(62)} ${'median'.padStart(12)} ${'worst/p99'.padStart(12)} ${'runs/samples'.padStart(13)}  vs first`);
-    }
-    const first = records.find((x) => x.group === r.group)!;
-    const ns = (v: number): string => {
-      const text = formatNs(v);
-      return /[µm]s$/.test(text) ? text : `${text} ns`;
-    };
-    const fmt = (v: number): string => (r.unit === 'msg/s' ? `${formatRate(v)}msg/s` : ns(v));
-    const vs = r === first ? '1.00' : `${(r.median / first.median).toFixed(2)}×`;
-    console.log(`  ${r.name.padEnd(62)} ${fmt(r.median).padStart(12)} ${fmt(r.p99).padStart(12)} ${String(r.samples).padStart(13)}  ${vs}${r.note ? `  (${r.note})` : ''}`);
+  const groups = [...new Set(records.map((r) => r.group))];
+  for (const group of groups) {
+    const rows = records.filter((r) => r.group === group);
+    const throughput = rows[0]!.unit === 'msg/s';
+    console.log(`\n-- ${group}`);
+    console.log(`   needs idle cores; ${loadNote()}`);
+    const fmt = (r: CrossRecord, v: number): string => (r.unit === 'msg/s' ? formatRate(v, 'msg/s') : formatNs(v));
+    console.log(
+      table(
+        ['#', 'task', throughput ? 'median run' : 'p50', throughput ? 'slowest run' : 'p99', throughput ? 'runs' : 'samples', ...rows.map((_, j) => `vs #${j + 1}`), 'note'],
+        rows.map((r, i) => [
+          `#${i + 1}`,
+          r.name,
+          fmt(r, r.median),
+          fmt(r, r.p99),
+          r.samples.toLocaleString('en-US'),
+          ...rows.map((peer) => (peer === r ? '' : r.ratioTo[peer.name] !== undefined ? formatRatio(r.ratioTo[peer.name]!) : '-')),
+          r.note ?? '',
+        ]),
+        ['l', 'l', 'r', 'r', 'r', ...rows.map(() => 'r' as const), 'l'],
+      ),
+    );
+    console.log(throughput ? '  vs #j: this msg/s / task #j\'s msg/s (2.00× = twice the throughput)' : '  vs #j: this p50 / task #j\'s p50 (2.00× = twice as slow)');
   }
 }
 
@@ -343,29 +351,40 @@ async function crossThread(): Promise<Record<string, unknown>> {
   const label = (b: QueueBackend): string => (b === 'auto' ? 'default paths' : `${b} paths`);
 
   const single = 'SPSC between two workers, 64-byte messages, push/pop one at a time';
-  for (const b of backends) records.push(throughputRecord(single, `SpscQueue push/pop (${label(b)})`, await queueThroughput('spsc', 1, 1, n(4_000_000), b, 1)));
-  records.push(throughputRecord(single, 'MessagePort.postMessage, one message per post', await portThroughput(n(400_000), 1)));
-
   const batched = 'SPSC between two workers, 64-byte messages, batches of 64';
-  for (const b of backends) {
-    records.push(throughputRecord(batched, `SpscQueue pushBatch/popBatch (${label(b)})`, await queueThroughput('spsc', 1, 1, n(16_000_000), b, kBatch)));
-  }
-  records.push(throughputRecord(batched, 'MessagePort.postMessage, 64 messages per 4 KiB post', await portThroughput(n(6_400_000), kBatch)));
-
   const mpmc = 'MPMC, 2 producer and 2 consumer workers, 64-byte messages';
-  records.push(throughputRecord(mpmc, 'MpmcQueue 2x2 push/pop (default paths)', await queueThroughput('mpmc', 2, 2, n(4_000_000), 'auto', 1)));
-  records.push(throughputRecord(mpmc, 'MpmcQueue 2x2 pushBatch/popBatch x64 (default paths)', await queueThroughput('mpmc', 2, 2, n(8_000_000), 'auto', kBatch)));
-  records.push(throughputRecord(mpmc, 'SpscQueue 1x1 push/pop, for scale (default paths)', await queueThroughput('spsc', 1, 1, n(4_000_000), 'auto', 1)));
-
   const clock = `includes one clock pair (~${MicrosecondTimer.overheadNs.toFixed(0)} ns)`;
   const rtt = 'ping-pong round trip, main thread <-> echo worker, 64 bytes';
-  records.push(rttRecord(rtt, 'SpscQueue pair, both sides spin on tryPush/tryPop', await queueRoundTrips('spin', n(200_000)), clock));
-  records.push(rttRecord(rtt, 'SpscQueue pair, push/pop default (spin 500 tries, then wait)', await queueRoundTrips('default', n(100_000)), clock));
-  records.push(rttRecord(rtt, 'SpscQueue pair, push/pop with Atomics.wait at once', await queueRoundTrips('wait', n(50_000)), clock));
-  records.push(rttRecord(rtt, 'MessagePort.postMessage echo (event loop)', await portRoundTrips(n(20_000)), clock));
+  const jobs: { group: string; name: string; run: () => Promise<CrossRecord> }[] = [];
+  const job = (group: string, name: string, measure: () => Promise<number[] | Float64Array>, note?: string): void => {
+    jobs.push({
+      group,
+      name,
+      run: async () => {
+        const v = await measure();
+        return v instanceof Float64Array ? rttRecord(group, name, v, note) : throughputRecord(group, name, v, note);
+      },
+    });
+  };
+  for (const b of backends) job(single, `SpscQueue push/pop (${label(b)})`, () => queueThroughput('spsc', 1, 1, n(4_000_000), b, 1));
+  job(single, 'MessagePort.postMessage, one message per post', () => portThroughput(n(400_000), 1));
+  for (const b of backends) job(batched, `SpscQueue pushBatch/popBatch (${label(b)})`, () => queueThroughput('spsc', 1, 1, n(16_000_000), b, kBatch));
+  job(batched, 'MessagePort.postMessage, 64 messages per 4 KiB post', () => portThroughput(n(6_400_000), kBatch));
+  job(mpmc, 'MpmcQueue 2x2 push/pop (default paths)', () => queueThroughput('mpmc', 2, 2, n(4_000_000), 'auto', 1));
+  job(mpmc, 'MpmcQueue 2x2 pushBatch/popBatch x64 (default paths)', () => queueThroughput('mpmc', 2, 2, n(8_000_000), 'auto', kBatch));
+  job(mpmc, 'SpscQueue 1x1 push/pop, for scale (default paths)', () => queueThroughput('spsc', 1, 1, n(4_000_000), 'auto', 1));
+  job(rtt, 'SpscQueue pair, both sides spin on tryPush/tryPop', () => queueRoundTrips('spin', n(200_000)), clock);
+  job(rtt, 'SpscQueue pair, push/pop default (spin 500 tries, then wait)', () => queueRoundTrips('default', n(100_000)), clock);
+  job(rtt, 'SpscQueue pair, push/pop with Atomics.wait at once', () => queueRoundTrips('wait', n(50_000)), clock);
+  job(rtt, 'MessagePort.postMessage echo (event loop)', () => portRoundTrips(n(20_000)), clock);
+  for (const [i, j] of jobs.entries()) {
+    const load = currentLoad();
+    progressDetail(`across threads ${i + 1}/${jobs.length}: ${j.name} (load ${load.load1.toFixed(2)} on ${load.cores} cores${load.busy ? ', busy' : ''})`);
+    records.push(await j.run());
+  }
 
   addRatios(records);
-  console.log('\n== across threads (runs: median and slowest run; round trips: p50 and p99)');
+  console.log(`\n== across threads (throughput: median and slowest of ${kRuns} runs; round trips: p50 and p99 of the samples)`);
   printCross(records);
 
   const find = (name: string): CrossRecord | undefined => records.find((r) => r.name === name);
@@ -398,10 +417,11 @@ async function crossThread(): Promise<Record<string, unknown>> {
   ];
   console.log('\n-- targets');
   for (const t of targets) {
-    const shown = t.target.startsWith('>= 50x') ? `${t.measured.toFixed(1)}×` : t.target.includes('µs') ? `${t.measured.toFixed(0)} ns` : `${formatRate(t.measured)}msg/s`;
+    const shown = t.target.startsWith('>= 50x') ? formatRatio(t.measured) : t.target.includes('µs') ? formatNs(t.measured) : formatRate(t.measured, 'msg/s');
     console.log(`  ${t.met ? 'met   ' : 'MISSED'} ${t.target.padEnd(70)} measured ${shown}`);
   }
-  return { crossThread: records, targets };
+  const figures: Figure[] = records.map((r) => ({ group: r.group, name: r.name, unit: r.unit, median: r.median, p99: r.p99 }));
+  return { figures, crossThread: records, targets };
 }
 
 export default defineSuite({

@@ -3,18 +3,12 @@
  * 500 x 2,520), Cholesky 100 x 100, simulateGBM 100k paths x 252 steps, monteCarloVaR
  * 5 assets x 1M paths, and normals per second from the Philox generator.
  *
- * The tinybench groups compare our native and TS backends (ratios in the table); jobs of
- * a millisecond or more run one call per sample (batch: 1), so the time budget bounds them.
- * NumPy
- * runs in a separate python3 process (bench/peers/risk_numpy.py) that times its own
- * calls as medians of single calls; so that the comparison is like for like, "extras"
- * re-times our functions the same way (median of single calls after a warm-up) and puts
- * all three side by side with ratios and the issue's targets. Without NumPy the extras
- * say why and the rest runs.
+ * One group per workload, its peers our native path, our TS path and NumPy, all measured
+ * in the same round-robin (bench/lib/suite.ts): NumPy runs in a python3 process
+ * (bench/peers/risk_numpy.py) that takes its turn in each round, timing single calls as
+ * our jobs of a millisecond or more are (batch: 1). Each workload thus has one figure per
+ * peer, and the targets are judged on it. Without NumPy the peer is skipped, saying why.
  */
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-
 import { backendInfo, cpuAddon } from '../../lib/backend.js';
 import {
   calculateVaR,
@@ -26,9 +20,9 @@ import {
   simulateGBM,
   simulateGBMSync,
 } from '../../lib/risk/index.js';
-import { benchRoot, defineSuite } from '../lib/index.js';
+import { defineSuite, type TaskSpec } from '../lib/index.js';
+import { NumpyPeer } from '../peers/numpy.js';
 
-const quick = process.argv.includes('--quick');
 const noNative = cpuAddon === null ? `the CPU addon is not loaded (${backendInfo().nativeError ?? 'unknown reason'})` : undefined;
 const skipNative = noNative ? { skip: noNative } : {};
 
@@ -61,7 +55,7 @@ const cov5 = new Float64Array(25).map((_, k) => (Math.floor(k / 5) === k % 5 ? 1
 const mc = { weights: [0.2, 0.2, 0.2, 0.2, 0.2], means: [0, 0, 0, 0, 0], covariance: cov5, paths: 1_000_000, seed: 1 };
 const z1m = new Float64Array(1_000_000);
 
-type Backend = 'cpu' | 'ts';
+type Backend = 'native' | 'ts';
 const work = {
   'var-10k': (b: Backend) => calculateVaRSync(r10k, { backend: b }),
   'var-1M': (b: Backend) => calculateVaRSync(r1m, { backend: b }),
@@ -74,18 +68,7 @@ const work = {
 } as const;
 type Workload = keyof typeof work;
 
-/** The issue's targets on a 2-core machine: [native max ns, ts max ns] or a throughput. */
-const targets: Record<Workload, string> = {
-  'var-10k': 'native <= 10 µs, ts <= 30 µs (NumPy partition ~15 µs)',
-  'var-1M': '-',
-  'corr-100x1000': 'native <= 150 µs (NumPy corrcoef ~400 µs)',
-  'corr-500x2520': '-',
-  'cholesky-100': '-',
-  'gbm-100kx252': 'native <= 50 ms, ts <= 600 ms',
-  'mcvar-5x1M': 'native >= 50M paths/s (<= 20 ms)',
-  'normals-1M': 'native >= 300M normals/s (<= 3.33 ms)',
-};
-const numpyPeer: Record<Workload, string> = {
+const numpyTask: Record<Workload, string> = {
   'var-10k': 'var-10k numpy partition',
   'var-1M': 'var-1M numpy partition',
   'corr-100x1000': 'corr-100x1000 numpy corrcoef',
@@ -96,45 +79,22 @@ const numpyPeer: Record<Workload, string> = {
   'normals-1M': 'normals-1M numpy pcg64',
 };
 
-/** Median of single calls after a warm-up: the method bench/peers/risk_numpy.py uses. */
-function medianOfCalls(fn: () => unknown, minReps: number, budgetMs: number): { medianNs: number; p99Ns: number; samples: number } {
-  for (let i = 0; i < 3; i++) fn();
-  const samples: number[] = [];
-  const start = performance.now();
-  while (samples.length < minReps || performance.now() - start < budgetMs) {
-    const t0 = process.hrtime.bigint();
-    fn();
-    samples.push(Number(process.hrtime.bigint() - t0));
-    if (samples.length >= 100_000 || (samples.length >= minReps && performance.now() - start > 4 * budgetMs)) break;
-  }
-  samples.sort((a, b) => a - b);
-  return { medianNs: samples[samples.length >> 1]!, p99Ns: samples[Math.min(samples.length - 1, Math.floor(samples.length * 0.99))]!, samples: samples.length };
+const numpy = await NumpyPeer.start();
+const numpyVersion = numpy instanceof NumpyPeer ? (numpy.hello.numpy ?? '?') : undefined;
+
+/** The NumPy peer of a workload, as an 'external' task of its group. */
+function numpyPeer(w: Workload, extra: Partial<TaskSpec> = {}): TaskSpec {
+  const task = numpyTask[w];
+  if (!(numpy instanceof NumpyPeer)) return { name: `numpy ${w}`, external: () => Promise.resolve([]), skip: `NumPy peer: ${numpy.reason}` };
+  return { name: `numpy ${w}`, external: (budgetMs, min) => numpy.samples(task, budgetMs, min), ...extra };
 }
 
-interface NumpyReport {
-  available: boolean;
-  reason?: string;
-  numpy?: string;
-  tasks?: Record<string, { medianNs: number; p99Ns: number; samples: number }>;
-}
-
-function runNumpy(): NumpyReport {
-  const script = join(benchRoot, 'peers', 'risk_numpy.py');
-  const child = spawnSync('python3', [script, ...(quick ? ['--quick'] : [])], { encoding: 'utf8', timeout: 600_000, maxBuffer: 1 << 20 });
-  if (child.error) return { available: false, reason: `python3 did not run: ${child.error.message}` };
-  if (child.status !== 0) return { available: false, reason: `python3 exited ${String(child.status)}: ${child.stderr.trim().split('\n').pop() ?? ''}` };
-  try {
-    return JSON.parse(child.stdout) as NumpyReport;
-  } catch {
-    return { available: false, reason: `the NumPy peer printed something that is not JSON: ${child.stdout.slice(0, 100)}` };
-  }
-}
-
-function fmt(ns: number | undefined): string {
-  if (ns === undefined) return '-';
-  if (ns >= 1e6) return `${(ns / 1e6).toPrecision(3)} ms`;
-  if (ns >= 1e3) return `${(ns / 1e3).toPrecision(3)} µs`;
-  return `${ns.toFixed(0)} ns`;
+/** Native and TS of a workload, one sample = one call (jobs of a millisecond or more). */
+function ours(w: Workload, extra: { native?: Partial<TaskSpec>; ts?: Partial<TaskSpec> } = {}, batch: 1 | 'auto' = 1): TaskSpec[] {
+  return [
+    { name: `native ${w}`, fn: () => work[w]('native'), batch, ...extra.native, ...skipNative },
+    { name: `ts ${w}`, fn: () => work[w]('ts'), batch, ...extra.ts },
+  ];
 }
 
 export default defineSuite({
@@ -142,122 +102,91 @@ export default defineSuite({
   description: 'VaR/CVaR, correlation, Cholesky, GBM, Monte Carlo VaR and the Philox generator: native vs TS vs NumPy',
   timeMs: 1000,
   warmupMs: 250,
+  rounds: 10,
   groups: [
     {
       name: 'var-10k',
-      description: 'calculateVaRSync on 10,000 returns (VaR + CVaR at 95%)',
+      description: 'calculateVaRSync on 10,000 returns, historical (VaR + CVaR at 95%); NumPy np.partition',
+      tasks: [...ours('var-10k', { native: { target: { maxNs: 10_000 } }, ts: { target: { maxNs: 30_000 } } }, 'auto'), numpyPeer('var-10k')],
+    },
+    {
+      name: 'var-10k-methods',
+      description: 'calculateVaRSync on 10,000 returns, parametric and Cornish-Fisher (no NumPy idiom)',
       tasks: [
-        { name: 'native historical 10k', fn: () => work['var-10k']('cpu'), ...skipNative },
-        { name: 'ts historical 10k', fn: () => work['var-10k']('ts') },
-        { name: 'native parametric 10k', fn: () => calculateVaRSync(r10k, { method: 'parametric', backend: 'cpu' }), ...skipNative },
+        { name: 'native parametric 10k', fn: () => calculateVaRSync(r10k, { method: 'parametric', backend: 'native' }), ...skipNative },
         { name: 'ts parametric 10k', fn: () => calculateVaRSync(r10k, { method: 'parametric', backend: 'ts' }) },
-        { name: 'native cornish-fisher 10k', fn: () => calculateVaRSync(r10k, { method: 'cornish-fisher', backend: 'cpu' }), ...skipNative },
+        { name: 'native cornish-fisher 10k', fn: () => calculateVaRSync(r10k, { method: 'cornish-fisher', backend: 'native' }), ...skipNative },
       ],
     },
     {
       name: 'var-1M',
-      description: 'VaR + CVaR of 1,000,000 returns (historical: sampled threshold + quickselect)',
+      description: 'VaR + CVaR of 1,000,000 returns (historical: sampled threshold + quickselect; threaded)',
+      needsIdleCores: true,
       tasks: [
-        { name: 'native historical 1M', fn: () => work['var-1M']('cpu'), batch: 1, ...skipNative },
-        { name: 'ts historical 1M', fn: () => work['var-1M']('ts'), batch: 1 },
-        { name: 'native calculateVaR 1M (async)', fn: () => calculateVaR(r1m, { backend: 'cpu' }), mode: 'async', ...skipNative },
+        ...ours('var-1M'),
+        { name: 'native calculateVaR 1M (async)', fn: () => calculateVaR(r1m, { backend: 'native' }), mode: 'async', ...skipNative },
+        numpyPeer('var-1M'),
       ],
     },
     {
       name: 'corr-100x1000',
-      description: 'correlationMatrixSync, 100 assets x 1,000 observations (Pearson)',
-      tasks: [
-        { name: 'native corr 100x1000', fn: () => work['corr-100x1000']('cpu'), batch: 1, ...skipNative },
-        { name: 'ts corr 100x1000', fn: () => work['corr-100x1000']('ts'), batch: 1 },
-      ],
+      description: 'correlationMatrixSync, 100 assets x 1,000 observations (Pearson); NumPy corrcoef',
+      tasks: [...ours('corr-100x1000', { native: { target: { maxNs: 150_000 } } }), numpyPeer('corr-100x1000')],
     },
     {
       name: 'corr-500x2520',
-      description: 'correlationMatrixSync, 500 assets x 2,520 observations (Pearson)',
-      tasks: [
-        { name: 'native corr 500x2520', fn: () => work['corr-500x2520']('cpu'), batch: 1, ...skipNative },
-        { name: 'ts corr 500x2520', fn: () => work['corr-500x2520']('ts'), batch: 1, minSamples: 8 },
-      ],
+      description: 'correlationMatrixSync, 500 assets x 2,520 observations (Pearson; threaded); NumPy corrcoef',
+      needsIdleCores: true,
+      tasks: [...ours('corr-500x2520'), numpyPeer('corr-500x2520')],
     },
     {
       name: 'cholesky-100',
-      description: 'choleskySync of a 100 x 100 SPD matrix',
-      tasks: [
-        { name: 'native cholesky 100', fn: () => work['cholesky-100']('cpu'), ...skipNative },
-        { name: 'ts cholesky 100', fn: () => work['cholesky-100']('ts') },
-      ],
+      description: 'choleskySync of a 100 x 100 SPD matrix; NumPy linalg.cholesky (LAPACK)',
+      tasks: [...ours('cholesky-100', {}, 'auto'), numpyPeer('cholesky-100')],
     },
     {
       name: 'gbm-100kx252',
-      description: 'simulateGBM, 100,000 paths x 252 exact log-normal steps (25.2M normals), terminal values + VaR',
+      description: 'simulateGBM, 100,000 paths x 252 exact log-normal steps (25.2M normals, threaded), terminal values + VaR',
+      needsIdleCores: true,
       tasks: [
-        { name: 'native gbm sync', fn: () => work['gbm-100kx252']('cpu'), batch: 1, ...skipNative },
-        { name: 'native gbm async', fn: () => simulateGBM({ ...gbm, backend: 'cpu' }), mode: 'async', ...skipNative },
-        { name: 'ts gbm sync', fn: () => work['gbm-100kx252']('ts'), batch: 1, minSamples: 8 },
+        ...ours('gbm-100kx252', {
+          native: { target: { maxNs: 50e6 }, rate: { per: 25.2e6, unit: 'normals/s' } },
+          ts: { target: { maxNs: 600e6 }, rate: { per: 25.2e6, unit: 'normals/s' } },
+        }),
+        { name: 'native gbm-100kx252 (async)', fn: () => simulateGBM({ ...gbm, backend: 'native' }), mode: 'async', rate: { per: 25.2e6, unit: 'normals/s' }, ...skipNative },
+        numpyPeer('gbm-100kx252', { rate: { per: 25.2e6, unit: 'normals/s' } }),
       ],
     },
     {
       name: 'mcvar-5x1M',
-      description: 'monteCarloVaRSync, 5 correlated assets x 1,000,000 paths',
+      description: 'monteCarloVaRSync, 5 correlated assets x 1,000,000 paths (threaded)',
+      needsIdleCores: true,
       tasks: [
-        { name: 'native mcvar 5x1M', fn: () => work['mcvar-5x1M']('cpu'), batch: 1, ...skipNative },
-        { name: 'ts mcvar 5x1M', fn: () => work['mcvar-5x1M']('ts'), batch: 1, minSamples: 8 },
+        ...ours('mcvar-5x1M', {
+          native: { target: { minRate: 50e6 }, rate: { per: 1e6, unit: 'paths/s' } },
+          ts: { rate: { per: 1e6, unit: 'paths/s' } },
+        }),
+        numpyPeer('mcvar-5x1M', { rate: { per: 1e6, unit: 'paths/s' } }),
       ],
     },
     {
       name: 'normals-1M',
-      description: 'philoxNormals into a Float64Array(1,000,000)',
+      description: 'philoxNormals into a Float64Array(1,000,000) (threaded); NumPy standard_normal (PCG64)',
+      needsIdleCores: true,
       tasks: [
-        { name: 'native normals 1M', fn: () => work['normals-1M']('cpu'), batch: 1, ...skipNative },
-        { name: 'ts normals 1M', fn: () => work['normals-1M']('ts'), batch: 1 },
+        ...ours('normals-1M', {
+          native: { target: { minRate: 300e6 }, rate: { per: 1e6, unit: 'normals/s' } },
+          ts: { rate: { per: 1e6, unit: 'normals/s' } },
+        }),
+        numpyPeer('normals-1M', { rate: { per: 1e6, unit: 'normals/s' } }),
       ],
     },
   ],
   extras: () => {
-    const numpy = runNumpy();
-    const budget = quick ? 200 : 1000;
-    const rows: Record<string, unknown>[] = [];
-    for (const name of Object.keys(work) as Workload[]) {
-      const heavy = name.startsWith('gbm') || name.startsWith('mcvar') || name === 'corr-500x2520';
-      const nat = noNative ? undefined : medianOfCalls(() => work[name]('cpu'), heavy ? 5 : 20, budget);
-      const ts = medianOfCalls(() => work[name]('ts'), heavy ? 3 : 10, name.startsWith('gbm') ? 0 : budget);
-      const np = numpy.available ? numpy.tasks?.[numpyPeer[name]] : undefined;
-      const row: Record<string, unknown> = {
-        workload: name,
-        nativeMedianNs: nat?.medianNs,
-        tsMedianNs: ts.medianNs,
-        numpyMedianNs: np?.medianNs,
-        numpyTask: np ? numpyPeer[name] : undefined,
-        nativeVsNumpy: nat && np ? nat.medianNs / np.medianNs : undefined,
-        tsVsNumpy: np ? ts.medianNs / np.medianNs : undefined,
-        tsVsNative: nat ? ts.medianNs / nat.medianNs : undefined,
-        target: targets[name],
-      };
-      if (name === 'normals-1M') {
-        row.nativeNormalsPerSec = nat ? 1e6 / (nat.medianNs / 1e9) : undefined;
-        row.tsNormalsPerSec = 1e6 / (ts.medianNs / 1e9);
-      }
-      if (name === 'mcvar-5x1M') {
-        row.nativePathsPerSec = nat ? 1e6 / (nat.medianNs / 1e9) : undefined;
-        row.tsPathsPerSec = 1e6 / (ts.medianNs / 1e9);
-      }
-      if (name === 'gbm-100kx252') row.nativeNormalsPerSec = nat ? 25.2e6 / (nat.medianNs / 1e9) : undefined;
-      rows.push(row);
-    }
-    const ratio = (x: unknown) => (typeof x === 'number' ? `${x.toFixed(2)}×` : '-');
-    console.log('\n-- side by side (median of single calls; ratio < 1 means faster than NumPy)');
-    console.log(`  ${'workload'.padEnd(15)} ${'native'.padStart(10)} ${'ts'.padStart(10)} ${'numpy'.padStart(10)} ${'nat/np'.padStart(8)} ${'ts/np'.padStart(8)}  target`);
-    for (const r of rows) {
-      console.log(
-        `  ${String(r.workload).padEnd(15)} ${fmt(r.nativeMedianNs as number | undefined).padStart(10)} ${fmt(r.tsMedianNs as number).padStart(10)} ` +
-          `${fmt(r.numpyMedianNs as number | undefined).padStart(10)} ${ratio(r.nativeVsNumpy).padStart(8)} ${ratio(r.tsVsNumpy).padStart(8)}  ${String(r.target)}`,
-      );
-    }
-    if (!numpy.available) console.log(`  NumPy peer skipped: ${numpy.reason ?? 'unknown reason'}`);
+    if (numpy instanceof NumpyPeer) numpy.close();
     return {
-      numpy: numpy.available ? { version: numpy.numpy, tasks: numpy.tasks } : { skipped: numpy.reason },
+      numpy: numpyVersion !== undefined ? { version: numpyVersion } : { skipped: (numpy as { reason: string }).reason },
       riskThreads: cpuAddon?.riskThreads ?? 1,
-      sideBySide: rows,
     };
   },
 });

@@ -3,45 +3,73 @@
  * bindings), option validation and the errors bad offsets get.
  */
 import type { MemoryAddon } from '../addon-types.js';
-import { backendInfo, cpuAddon } from '../backend.js';
-import { BackendUnavailableError, UltraPerfError, describe, invalidRange, invalidType } from '../errors.js';
+import { UltraPerfError, describe, invalidRange, invalidType, withCode } from '../errors.js';
+import { type BackendOption, addonWith, chooseBackend, kBackendPolicies } from '../internal/backend.js';
+import { type OptionSpec, checkKnownKeys, defineOptions, optionsObject, type OptionsSchema } from '../internal/options.js';
 import { type Geometry, Status, attachHeader, kMaxLockTimeoutMs } from './layout.js';
 
 /**
  * Which implementation an allocator runs its operations on. `'auto'` (the default)
  * picks, per operation, the one measured faster for single calls: the TS path for
  * every operation today, since one native call costs more than a whole TS
- * alloc+free (bench/memory). Both work on the same bytes and can be mixed.
+ * alloc+free (bench/memory; lib/internal/backend.ts kBackendPolicies.memory). Both work
+ * on the same bytes and can be mixed. 'cpu' is a deprecated alias of 'native'.
  */
-export type MemoryBackend = 'auto' | 'ts' | 'native';
+export type MemoryBackend = BackendOption<'auto' | 'ts' | 'native'>;
 
 /** The addon, when it is loaded and has the memory bindings; null otherwise. */
-export const memoryAddon: MemoryAddon | null =
-  cpuAddon !== null && typeof (cpuAddon as Partial<MemoryAddon>).slabAlloc === 'function' ? cpuAddon : null;
-
-function nativeUnavailableReason(): string {
-  if (cpuAddon !== null) return 'the loaded CPU addon has no memory bindings (rebuild it with "npm run build:native")';
-  return backendInfo().nativeError ?? 'the CPU addon is not loaded';
-}
+export const memoryAddon: MemoryAddon | null = addonWith(kBackendPolicies.memory.needs);
 
 /** Resolves options.backend to the implementation used; throws for 'native' without the addon. */
 export function resolveBackend(value: unknown, className: string): 'ts' | 'native' {
-  if (value === undefined || value === 'auto' || value === 'ts') return 'ts';
-  if (value === 'native') {
-    if (memoryAddon === null) {
-      throw new BackendUnavailableError(`${className} with backend 'native' needs the CPU addon: ${nativeUnavailableReason()}`);
-    }
-    return 'native';
-  }
-  if (typeof value === 'string') throw invalidRange('options.backend', "'auto', 'ts' or 'native'", value);
-  throw invalidType('options.backend', "'auto', 'ts' or 'native'", value);
+  return chooseBackend(value, { argument: 'options.backend', policy: kBackendPolicies.memory, fn: className });
 }
 
+/**
+ * The options every memory constructor and static takes, one table per public name. The
+ * values are checked where their rule is (an allocator's geometry relates them: minBlock
+ * <= bytes, a buffer of the geometry's size), in the function `checkedBy` names; this table
+ * is what makes an unknown or misspelt key an error naming the nearest known one.
+ */
+function keys(checkedBy: string, names: readonly string[]): Record<string, OptionSpec> {
+  return Object.fromEntries(names.map((n) => [n, { check: null, checkedBy }]));
+}
+const backendKey = { backend: { check: null, checkedBy: 'resolveBackend (lib/internal/backend.ts chooseBackend)' } };
+const bufferKeys = keys('bufferOption (its size comes from the geometry)', ['shared', 'buffer']);
+const lockKey = { lockTimeoutMs: { check: null, checkedBy: 'lockTimeoutOption' } };
+
+const kMemorySchemas = new Map<string, OptionsSchema>(
+  [
+    defineOptions('SlabAllocator', { ...keys('slab.ts geometryFor', ['slotBytes', 'slots']), ...bufferKeys, ...backendKey }),
+    defineOptions('SlabAllocator.attach', backendKey),
+    defineOptions('SlabAllocator.requiredBytes', keys('slab.ts geometryFor', ['slotBytes', 'slots'])),
+    defineOptions('BuddyAllocator', { ...keys('buddy.ts geometryFor', ['bytes', 'minBlock']), ...bufferKeys, ...backendKey, ...lockKey }),
+    defineOptions('BuddyAllocator.attach', backendKey),
+    defineOptions('BuddyAllocator.requiredBytes', keys('buddy.ts geometryFor', ['bytes', 'minBlock'])),
+    defineOptions('RingAllocator', { ...keys('ring.ts geometryFor', ['bytes']), ...bufferKeys, ...backendKey, ...lockKey }),
+    defineOptions('RingAllocator.attach', backendKey),
+    defineOptions('RingAllocator.requiredBytes', keys('ring.ts geometryFor', ['bytes'])),
+    defineOptions('StackAllocator', { ...keys('stack.ts constructor', ['bytes']), ...bufferKeys, ...backendKey }),
+    defineOptions('StackAllocator.attach', backendKey),
+    defineOptions('StackAllocator.requiredBytes', keys('stack.ts requiredBytes', ['bytes'])),
+    defineOptions('ObjectPool', keys('pool.ts constructor', ['create', 'reset', 'initialSize', 'maxSize'])),
+    defineOptions('GcMonitor', keys('gc.ts GcMonitor', ['maxSamples'])),
+    defineOptions('gcOptimizer.suggest', keys('gc.ts flagsFor', ['semiSpaceMb', 'traceGc'])),
+    defineOptions('gcOptimizer.apply', keys('gc.ts flagsFor', ['semiSpaceMb', 'traceGc'])),
+    defineOptions('gcOptimizer.startIdleGc', keys('gc.ts startIdleGc', ['intervalMs', 'maxUtilization', 'minGapMs', 'type'])),
+  ].map((schema) => [schema.fn, schema]),
+);
+
+/**
+ * The options object of a memory constructor or static (`className` is its public name, as
+ * in kMemorySchemas): a plain object, with no key its table does not list.
+ */
 export function requireOptions(options: unknown, className: string): Record<string, unknown> {
-  if (typeof options !== 'object' || options === null) {
-    throw invalidType('options', `an options object for ${className}`, options);
-  }
-  return options as Record<string, unknown>;
+  const o = optionsObject(options, 'options', `an options object for ${className}`, true);
+  const schema = kMemorySchemas.get(className);
+  if (schema === undefined) throw new Error(`no options table for ${className}`);
+  checkKnownKeys(o, schema);
+  return o;
 }
 
 /** An integer option in [min, max]; `extra` tests further rules (power of two, multiple of 8). */
@@ -164,20 +192,25 @@ export function offsetTypeError(argument: string, value: unknown): TypeError | n
   return null;
 }
 
+/** A RangeError with code ERR_OUT_OF_RANGE, as invalidRange gives, for messages that say more than its template. */
+function outOfRange(message: string): RangeError {
+  return withCode(new RangeError(message), 'ERR_OUT_OF_RANGE');
+}
+
 /** The error a negative native status means for an operation on `argument` = value. */
 export function statusError(status: number, className: string, argument: string, value: unknown): Error {
   const shown = describe(value);
   switch (status) {
     case Status.doubleFree:
-      return new RangeError(`Expected a live allocation for ${argument} but received ${shown}, which is already free (double free)`);
+      return outOfRange(`Expected a live allocation for ${argument} but received ${shown}, which is already free (double free)`);
     case Status.foreign:
-      return new RangeError(`Expected an offset returned by this ${className} for ${argument} but received ${shown}`);
+      return outOfRange(`Expected an offset returned by this ${className} for ${argument} but received ${shown}`);
     case Status.misaligned:
-      return new RangeError(`Expected an aligned allocation offset for ${argument} but received ${shown}`);
+      return outOfRange(`Expected an aligned allocation offset for ${argument} but received ${shown}`);
     case Status.tooBig:
-      return new RangeError(`Expected a size this ${className} can hold for ${argument} but received ${shown}`);
+      return outOfRange(`Expected a size this ${className} can hold for ${argument} but received ${shown}`);
     case Status.badArgument:
-      return new RangeError(`Expected a valid value for ${argument} but received ${shown}`);
+      return outOfRange(`Expected a valid value for ${argument} but received ${shown}`);
     case Status.badHeader:
       return new CorruptAllocatorError(`${className}: the native side refused the buffer (header missing, corrupted or buffer detached)`);
     case Status.corrupt:

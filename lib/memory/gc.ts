@@ -17,6 +17,7 @@ import { setFlagsFromString } from 'node:v8';
 
 import { invalidRange, invalidType } from '../errors.js';
 import { percentileRank } from '../monitor/histogram.js';
+import { requireOptions } from './common.js';
 
 export type GcKind = 'minor' | 'major' | 'incremental' | 'weakcb';
 const kKinds: readonly GcKind[] = ['minor', 'major', 'incremental', 'weakcb'];
@@ -116,7 +117,7 @@ export class GcMonitor {
   private stoppedAt = 0;
 
   constructor(options: GcMonitorOptions = {}) {
-    if (typeof options !== 'object' || options === null) throw invalidType('options', 'an options object for GcMonitor', options);
+    requireOptions(options, 'GcMonitor');
     const maxSamples = options.maxSamples ?? 4096;
     if (typeof maxSamples !== 'number' || !Number.isInteger(maxSamples)) {
       throw invalidType('options.maxSamples', 'an integer from 1 to 1048576', maxSamples);
@@ -289,7 +290,7 @@ function positiveOption(options: Record<string, unknown>, name: string, fallback
 }
 
 function flagsFor(options: GcOptimizerOptions): GcFlagAdvice[] {
-  if (typeof options !== 'object' || options === null) throw invalidType('options', 'an options object', options);
+  requireOptions(options, 'gcOptimizer.suggest');
   const mb = options.semiSpaceMb ?? 64;
   if (typeof mb !== 'number' || !Number.isInteger(mb)) throw invalidType('options.semiSpaceMb', 'an integer from 1 to 1024', mb);
   if (mb < 1 || mb > 1024) throw invalidRange('options.semiSpaceMb', 'an integer from 1 to 1024', mb);
@@ -352,6 +353,7 @@ export const gcOptimizer = {
    * ones as not applied, with the NODE_OPTIONS that would set them.
    */
   apply(options: GcOptimizerOptions = {}): GcApplyReport {
+    requireOptions(options, 'gcOptimizer.apply');
     const { flags, nodeOptions, exposeGc } = gcOptimizer.suggest(options);
     const applied: GcFlagAdvice[] = [];
     const notApplied: (GcFlagAdvice & { reason: string })[] = [];
@@ -399,8 +401,7 @@ export const gcOptimizer = {
    * it schedules nothing and its report says so. The timer is unref'd.
    */
   startIdleGc(options: IdleGcOptions = {}): IdleGc {
-    if (typeof options !== 'object' || options === null) throw invalidType('options', 'an options object', options);
-    const o = options as Record<string, unknown>;
+    const o = requireOptions(options, 'gcOptimizer.startIdleGc');
     const intervalMs = positiveOption(o, 'intervalMs', 250, 3_600_000);
     const maxUtilization = positiveOption(o, 'maxUtilization', 0.05, 1);
     const minGapMs = positiveOption(o, 'minGapMs', 2000, 86_400_000);

@@ -35,6 +35,7 @@
  * typeof and one range comparison, both predicted, are the whole cost of the check.
  */
 import { invalidRange, invalidType } from '../errors.js';
+import { type OptionCheck, type OptionSpecs, defineOptions, readOptions } from '../internal/options.js';
 
 export interface LatencyHistogramOptions {
   /**
@@ -69,32 +70,38 @@ export interface LatencySummary {
 const kTwoPow32 = 4294967296;
 const kDefaultHighest = 3_600_000_000_000;
 
-function integerOption(name: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number') throw invalidType(name, 'an integer', value);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw invalidRange(name, `an integer from ${min} to ${max}`, value);
-  }
-  return value;
+/** An integer in [min, max]: a TypeError for a non-number, a RangeError for anything else out of rule. */
+function integerCheck(min: number, max: number): OptionCheck {
+  return (value, argument) => {
+    if (typeof value !== 'number') throw invalidType(argument, 'an integer', value);
+    if (!Number.isInteger(value) || value < min || value > max) throw invalidRange(argument, `an integer from ${min} to ${max}`, value);
+    return value;
+  };
 }
 
-/** Validates histogram options and fills in the defaults; throws naming the bad option. */
-export function resolveHistogramOptions(options: unknown): Required<LatencyHistogramOptions> {
-  if (options === null || typeof options !== 'object') throw invalidType('options', 'an object', options);
-  const o = options as LatencyHistogramOptions;
-  const lowest = integerOption('options.lowestDiscernibleValue', o.lowestDiscernibleValue, 1, 1, Number.MAX_SAFE_INTEGER);
-  const highest = integerOption(
-    'options.highestTrackableValue',
-    o.highestTrackableValue,
-    Math.max(kDefaultHighest, 2 * lowest),
-    1,
-    Number.MAX_SAFE_INTEGER,
-  );
+/** The histogram options: the one table of their checks (highestTrackableValue's default and floor depend on lowest). */
+const kHistogramSpecs: OptionSpecs = {
+  lowestDiscernibleValue: { check: integerCheck(1, Number.MAX_SAFE_INTEGER), default: 1 },
+  highestTrackableValue: { check: integerCheck(1, Number.MAX_SAFE_INTEGER) },
+  significantFigures: { check: integerCheck(1, 5), default: 3 },
+};
+const kHistogramSchemas = {
+  LatencyHistogram: defineOptions('LatencyHistogram', kHistogramSpecs),
+  LatencyRegistry: defineOptions('LatencyRegistry', kHistogramSpecs),
+};
+
+/** Validates histogram options and fills in the defaults; throws naming the bad option. `fn` names the caller in errors. */
+export function resolveHistogramOptions(
+  options: unknown,
+  fn: keyof typeof kHistogramSchemas = 'LatencyHistogram',
+): Required<LatencyHistogramOptions> {
+  const o = readOptions(kHistogramSchemas[fn], options, { required: true, what: 'an object' });
+  const lowest = o.lowestDiscernibleValue as number;
+  const highest = (o.highestTrackableValue as number | undefined) ?? Math.max(kDefaultHighest, 2 * lowest);
   if (highest < 2 * lowest) {
     throw invalidRange('options.highestTrackableValue', `an integer >= 2 * lowestDiscernibleValue (${2 * lowest})`, highest);
   }
-  const figures = integerOption('options.significantFigures', o.significantFigures, 3, 1, 5);
-  return { lowestDiscernibleValue: lowest, highestTrackableValue: highest, significantFigures: figures };
+  return { lowestDiscernibleValue: lowest, highestTrackableValue: highest, significantFigures: o.significantFigures as number };
 }
 
 function throwBadValue(value: unknown): never {

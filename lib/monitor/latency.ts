@@ -67,7 +67,7 @@ export class LatencyRegistry {
    */
   constructor(options: LatencyHistogramOptions = {}) {
     // Fail here, not at the first histogram(), on bad defaults.
-    this.options_ = resolveHistogramOptions(options);
+    this.options_ = resolveHistogramOptions(options, 'LatencyRegistry');
   }
 
   /**

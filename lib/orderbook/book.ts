@@ -86,7 +86,7 @@ export class OrderBook extends BookReads {
     const negative = allowNegativePricesOption(o.allowNegativePrices);
     const tick = new Grid(o.tickSize as number, 'tickSize', 'price', undefined, negative);
     const lot = o.lotSize === undefined ? undefined : new Grid(o.lotSize as number, 'lotSize', 'quantity');
-    const backend = resolveBackend(o.backend);
+    const backend = resolveBackend(o.backend, 'OrderBook');
     const lotNum = lot?.num ?? 1;
     const lotDen = lot?.den ?? 0;
     const core: L2Core =
@@ -211,6 +211,7 @@ export class OrderBook extends BookReads {
    * const book = OrderBook.fromSnapshot({ symbol: 'X', tickSize: 0.5, bids: [[10, 1]], asks: [[11, 2]] });
    */
   static fromSnapshot(snapshot: OrderBookSnapshot, options: { backend?: OrderBookBackend } = {}): OrderBook {
+    checkOptions(options, 'OrderBook.fromSnapshot');
     const s = checkOptions(snapshot, 'OrderBookSnapshot') as unknown as OrderBookSnapshot;
     const book = new OrderBook({
       symbol: s.symbol,

@@ -9,7 +9,7 @@ import { invalidRange, invalidType } from '../errors.js';
 import { CancelCode, type EngineCore, TsEngineCore } from './engine-core.js';
 import { allowNegativePricesOption, type Decimal, Grid, lotsScratch, priceTicks, quantityLots } from './grid.js';
 import { kCommandStride, kFillStride, kRejectReason, kStatus, RejectCode, StatusCode, View } from './layout.js';
-import { BookReads, bookSide, checkOptions, checkSymbol, type BookSide, type OrderBookBackend, resolveBackend } from './reads.js';
+import { BookReads, bookSide, checkOptions, checkOrderFields, checkSymbol, type BookSide, type OrderBookBackend, resolveBackend } from './reads.js';
 
 export type SelfTradePrevention = 'none' | 'cancel-taker' | 'cancel-maker' | 'cancel-both';
 export type OrderType = 'limit' | 'market';
@@ -217,7 +217,7 @@ export class MatchingEngine extends BookReads {
     if (stp === undefined || !Object.hasOwn(kStp, stpName as string)) {
       throw invalidType('selfTradePrevention', "'none', 'cancel-taker', 'cancel-maker' or 'cancel-both'", stpName);
     }
-    const backend = resolveBackend(o.backend);
+    const backend = resolveBackend(o.backend, 'MatchingEngine');
     const core: EngineCore =
       backend === 'native'
         ? cpuAddon!.orderbookEngineCreate(tick.num, tick.den, lot.num, lot.den, stp, negative)
@@ -246,6 +246,7 @@ export class MatchingEngine extends BookReads {
    */
   submit(order: OrderRequest): ExecutionReport {
     if (typeof order !== 'object' || order === null) throw invalidType('order', 'an order object', order);
+    checkOrderFields(order, 'submit');
     const side = bookSide(order.side, 'order.side');
     const type = order.type;
     let market: number;
@@ -321,6 +322,7 @@ export class MatchingEngine extends BookReads {
   modify(orderId: number, changes: { price?: Decimal; quantity?: Decimal }): ExecutionReport {
     checkOrderId(orderId);
     if (typeof changes !== 'object' || changes === null) throw invalidType('changes', 'an object with price and/or quantity', changes);
+    checkOrderFields(changes, 'modify');
     const ticks = changes.price === undefined ? Number.NaN : priceTicks(this.tick, changes.price, 'changes.price');
     const lots = changes.quantity === undefined ? Number.NaN : quantityLots(this.lot, changes.quantity, 'changes.quantity', false);
     const v = this.view;

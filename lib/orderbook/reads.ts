@@ -6,23 +6,19 @@
  * compute them with the very same operations: exact integer sums (bigints past 2^53),
  * converted to a value once.
  */
-import { BackendUnavailableError, invalidRange, invalidType } from '../errors.js';
-import { cpuAddon } from '../backend.js';
+import { invalidRange, invalidType } from '../errors.js';
+import { type BackendOption, chooseBackend, kBackendPolicies } from '../internal/backend.js';
+import { type OptionSpec, type OptionSpecs, booleanCheck, checkKnownKeys, defineOptions, readOptions } from '../internal/options.js';
 import { type Decimal, type Grid, kSafe, lotsScratch, priceTicks, quantityLots } from './grid.js';
 import { Top } from './layout.js';
 
 export type BookSide = 'buy' | 'sell';
-export type OrderBookBackend = 'ts' | 'native' | 'auto';
+/** 'auto' (default): native when the CPU addon is loaded (kBackendPolicies.orderbook). 'cpu' is a deprecated alias of 'native'. */
+export type OrderBookBackend = BackendOption<'ts' | 'native' | 'auto'>;
 
-/** Picks the backend once, at construction. */
-export function resolveBackend(backend: unknown): 'ts' | 'native' {
-  if (backend === undefined || backend === 'auto') return cpuAddon !== null ? 'native' : 'ts';
-  if (backend === 'ts') return 'ts';
-  if (backend === 'native') {
-    if (cpuAddon === null) throw new BackendUnavailableError("backend: 'native' was asked for but the CPU addon is not loaded");
-    return 'native';
-  }
-  throw invalidType('backend', "'ts', 'native' or 'auto'", backend);
+/** Picks the backend once, at construction (`fn` names the constructor in errors). */
+export function resolveBackend(backend: unknown, fn = 'order book'): 'ts' | 'native' {
+  return chooseBackend(backend, { argument: 'options.backend', policy: kBackendPolicies.orderbook, fn });
 }
 
 export function checkSymbol(symbol: unknown): string {
@@ -252,7 +248,52 @@ export function freeSize(size: unknown, argument: string, positive: boolean): nu
 
 const kPlainDecimal = /^[+-]?(\d+\.?\d*|\.\d+)$/;
 
+const checkedBy = (where: string): OptionSpec => ({ check: null, checkedBy: where });
+
+/** What both book constructors take; the checks of most keys live with their rule (checkedBy). */
+const kBookSpecs: OptionSpecs = {
+  symbol: checkedBy('checkSymbol'),
+  tickSize: checkedBy('grid.ts Grid'),
+  lotSize: checkedBy('grid.ts Grid'),
+  backend: checkedBy('resolveBackend (lib/internal/backend.ts chooseBackend)'),
+  /** Whether prices may be zero or negative (some futures and spreads trade there); behaviour in book.ts / engine.ts. */
+  allowNegativePrices: { check: booleanCheck, default: false },
+};
+
+/**
+ * The order books' option tables, one per public name: constructors, fromSnapshot's
+ * options, and the objects submit() and modify() take (their fields are checked in
+ * engine.ts per call; the table makes a misspelt field an error naming the nearest one).
+ */
+const kBookSchemas = {
+  OrderBook: defineOptions('OrderBook', kBookSpecs),
+  MatchingEngine: defineOptions('MatchingEngine', { ...kBookSpecs, selfTradePrevention: checkedBy('engine.ts constructor') }),
+  'OrderBook.fromSnapshot': defineOptions('OrderBook.fromSnapshot', { backend: kBookSpecs.backend! }),
+  'MatchingEngine.submit': defineOptions(
+    'MatchingEngine.submit',
+    Object.fromEntries(
+      ['side', 'type', 'price', 'quantity', 'timeInForce', 'postOnly', 'ownerId', 'clientId'].map((k) => [k, checkedBy('engine.ts submit')]),
+    ),
+  ),
+  'MatchingEngine.modify': defineOptions('MatchingEngine.modify', { price: checkedBy('engine.ts modify'), quantity: checkedBy('engine.ts modify') }),
+};
+
+/**
+ * The options object of an order-book constructor (`what` 'OrderBook' or 'MatchingEngine') or
+ * of OrderBook.fromSnapshot: a plain object with no key its table does not list, the keys the
+ * table checks checked. A snapshot ('OrderBookSnapshot') is data, not options: only its type is checked.
+ */
 export function checkOptions(options: unknown, what: string): Record<string, unknown> {
-  if (typeof options !== 'object' || options === null) throw invalidType('options', `an object of ${what} options`, options);
-  return options as Record<string, unknown>;
+  const schema = (kBookSchemas as Record<string, (typeof kBookSchemas)[keyof typeof kBookSchemas]>)[what];
+  if (schema === undefined) {
+    if (typeof options !== 'object' || options === null) throw invalidType('options', `an object of ${what} options`, options);
+    return options as Record<string, unknown>;
+  }
+  readOptions(schema, options, { required: what !== 'OrderBook.fromSnapshot', what: `an object of ${what} options` });
+  return (options ?? {}) as Record<string, unknown>;
+}
+
+/** Throws for a field submit() (`which` 'submit') or modify() does not know, naming the nearest one. Allocates nothing. */
+export function checkOrderFields(order: object, which: 'submit' | 'modify'): void {
+  checkKnownKeys(order, which === 'submit' ? kBookSchemas['MatchingEngine.submit'] : kBookSchemas['MatchingEngine.modify']);
 }

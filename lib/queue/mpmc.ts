@@ -45,7 +45,7 @@ export class MpmcQueue extends SharedQueue {
    */
   static create(options: QueueCreateOptions): MpmcQueue {
     const geometry = geometryFromOptions('mpmc', options);
-    const perObject = objectOptions(options);
+    const perObject = objectOptions(options, 'MpmcQueue.create');
     const buffer = new SharedArrayBuffer(geometry.totalBytes);
     writeHeader(buffer, geometry);
     return new MpmcQueue(buffer, geometry, perObject);
@@ -58,7 +58,7 @@ export class MpmcQueue extends SharedQueue {
    * const q = MpmcQueue.attach(workerData.buffer);
    */
   static attach(buffer: SharedArrayBuffer, options?: QueueAttachOptions): MpmcQueue {
-    const perObject = objectOptions(options);
+    const perObject = objectOptions(options, 'MpmcQueue.attach');
     return new MpmcQueue(buffer, readGeometry(buffer, 'mpmc'), perObject);
   }
 

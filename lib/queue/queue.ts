@@ -5,14 +5,18 @@
  * operations built on the chosen tryPush/tryPop.
  */
 import type { QueueAddon } from '../addon-types.js';
-import { cpuAddon } from '../backend.js';
-import { BackendUnavailableError, describe, invalidRange, invalidType } from '../errors.js';
+import { describe, invalidRange, invalidType } from '../errors.js';
+import { addonWith, backendOption, type BackendOption, kBackendPolicies } from '../internal/backend.js';
+import { type OptionSpec, type OptionSpecs, defineOptions, integerCheck, readOptions } from '../internal/options.js';
 import { QueueClosedError, QueueCorruptError } from './errors.js';
 import { checkBatch, notifyWaiters, prepareToSleep, Sleepers, type SlotViews } from './kernel.js';
 import { type Geometry, Status, Word } from './layout.js';
 
-/** Which implementation a queue object calls: 'auto' takes the measured default per operation. */
-export type QueueBackend = 'auto' | 'ts' | 'native';
+/**
+ * Which implementation a queue object calls: 'auto' takes the measured default per operation
+ * (lib/internal/backend.ts kBackendPolicies.queue). 'cpu' is a deprecated alias of 'native'.
+ */
+export type QueueBackend = BackendOption<'auto' | 'ts' | 'native'>;
 
 export interface QueueCreateOptions {
   /** Slots; a power of two in [2, 2^30]. */
@@ -102,46 +106,48 @@ export const kWholeSlotCopyMaxBytes = 1024;
  */
 export const kViewCacheMaxSlots = 1 << 16;
 
-const queueAddon: QueueAddon | null =
-  cpuAddon !== null && typeof (cpuAddon as Partial<QueueAddon>).spscTryPush === 'function' ? cpuAddon : null;
+const queueAddon: QueueAddon | null = addonWith(kBackendPolicies.queue.needs);
 
 /** The addon's queue functions, or null on the TS backend. */
 export function nativeQueueAddon(): QueueAddon | null {
   return queueAddon;
 }
 
-function resolvePaths(backend: unknown, geometry: Geometry): Readonly<QueuePaths> {
-  if (backend === undefined || backend === 'auto') {
-    return queueAddon === null ? allTs : defaultPaths(geometry.slotBytes, geometry.capacity);
-  }
-  if (backend === 'ts') return allTs;
-  if (backend === 'native') {
-    if (queueAddon === null) {
-      throw new BackendUnavailableError(
-        cpuAddon === null
-          ? "backend: 'native' was asked for a queue but the CPU addon is not loaded (see backendInfo().nativeError)"
-          : "backend: 'native' was asked for a queue but the loaded CPU addon has no queue functions; rebuild it with \"npm run build:native\"",
-      );
-    }
-    return allNative;
-  }
-  throw invalidRange('options.backend', "'auto', 'ts' or 'native'", backend);
+function resolvePaths(backend: 'auto' | 'ts' | 'native', geometry: Geometry): Readonly<QueuePaths> {
+  if (backend === 'auto') return queueAddon === null ? allTs : defaultPaths(geometry.slotBytes, geometry.capacity);
+  return backend === 'ts' ? allTs : allNative;
 }
 
 /** The per-object options of create/attach (backend, spinTries), which may be absent. */
 export interface ObjectOptions {
-  backend: unknown;
+  /** Checked and available ('native' without the queue bindings has thrown); 'auto' is resolved per operation. */
+  backend: 'auto' | 'ts' | 'native';
   spinTries: number;
 }
 
-export function objectOptions(options: unknown): ObjectOptions {
-  if (options === undefined) return { backend: undefined, spinTries: kSpinTries };
-  if (typeof options !== 'object' || options === null) throw invalidType('options', 'an options object', options);
-  const { backend, spinTries } = options as { backend?: unknown; spinTries?: unknown };
-  if (spinTries === undefined) return { backend, spinTries: kSpinTries };
-  if (typeof spinTries !== 'number' || !Number.isInteger(spinTries)) throw invalidType('options.spinTries', 'an integer', spinTries);
-  if (spinTries < 0 || spinTries > 1_000_000) throw invalidRange('options.spinTries', 'an integer in [0, 1000000]', spinTries);
-  return { backend, spinTries };
+/** The options each queue object reads for itself; create adds the geometry, checked by layout.ts geometryFromOptions. */
+function objectSpecs(fn: string): OptionSpecs {
+  return {
+    backend: backendOption(kBackendPolicies.queue, fn),
+    spinTries: { check: integerCheck(0, 1_000_000), default: kSpinTries },
+  };
+}
+function createSpecs(fn: string): OptionSpecs {
+  const geometry: OptionSpec = { check: null, checkedBy: 'layout.ts geometryFromOptions' };
+  return { capacity: geometry, slotBytes: geometry, ...objectSpecs(fn) };
+}
+
+/** The queue constructors' options, one table per public name. */
+const kQueueSchemas = {
+  'SpscQueue.create': defineOptions('SpscQueue.create', createSpecs('SpscQueue.create')),
+  'MpmcQueue.create': defineOptions('MpmcQueue.create', createSpecs('MpmcQueue.create')),
+  'SpscQueue.attach': defineOptions('SpscQueue.attach', objectSpecs('SpscQueue.attach')),
+  'MpmcQueue.attach': defineOptions('MpmcQueue.attach', objectSpecs('MpmcQueue.attach')),
+};
+
+export function objectOptions(options: unknown, fn: keyof typeof kQueueSchemas): ObjectOptions {
+  const o = readOptions(kQueueSchemas[fn], options);
+  return { backend: o.backend as ObjectOptions['backend'], spinTries: o.spinTries as number };
 }
 
 export function checkBytes(bytes: Uint8Array, slotBytes: number): void {

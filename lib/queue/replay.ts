@@ -16,7 +16,9 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
-import { BackendUnavailableError, invalidRange, invalidType } from '../errors.js';
+import { invalidRange, invalidType } from '../errors.js';
+import { type BackendOption, backendOption, kBackendPolicies } from '../internal/backend.js';
+import { defineOptions, readOptions } from '../internal/options.js';
 import { notifyWaiters, Sleepers, type ReplayOutcome } from './kernel.js';
 import { Status } from './layout.js';
 import { kQueueViews, nativeQueueAddon, SharedQueue } from './queue.js';
@@ -28,8 +30,11 @@ export type ReplayFrames = readonly Uint8Array[] | { data: Uint8Array; lengths: 
 export interface ReplayOptions {
   /** Frames per second; default: as fast as the consumers take them. */
   ratePerSec?: number;
-  /** 'auto' (default): the native thread when the addon is loaded, else a worker_thread. */
-  backend?: 'auto' | 'ts' | 'native';
+  /**
+   * 'auto' (default): the native thread when the addon is loaded, else a worker_thread
+   * (lib/internal/backend.ts kBackendPolicies.replay). 'cpu' is a deprecated alias of 'native'.
+   */
+  backend?: BackendOption<'auto' | 'ts' | 'native'>;
 }
 
 export interface ReplayResult {
@@ -88,20 +93,22 @@ function pinnable(p: Packed): Packed {
   };
 }
 
-function checkOptions(options: unknown): { rate: number; backend: 'auto' | 'ts' | 'native' } {
-  if (options === undefined) return { rate: 0, backend: 'auto' };
-  if (typeof options !== 'object' || options === null) throw invalidType('options', 'an options object', options);
-  const { ratePerSec, backend } = options as { ratePerSec?: unknown; backend?: unknown };
-  let rate = 0;
-  if (ratePerSec !== undefined) {
-    if (typeof ratePerSec !== 'number' || Number.isNaN(ratePerSec)) throw invalidType('options.ratePerSec', 'a number of frames per second', ratePerSec);
-    if (!(ratePerSec > 0) || !Number.isFinite(ratePerSec)) throw invalidRange('options.ratePerSec', 'a finite number of frames per second above 0', ratePerSec);
-    rate = ratePerSec;
-  }
-  if (backend !== undefined && backend !== 'auto' && backend !== 'ts' && backend !== 'native') {
-    throw invalidRange('options.backend', "'auto', 'ts' or 'native'", backend);
-  }
-  return { rate, backend: backend ?? 'auto' };
+/** replayIntoQueue's options: the one table of their checks and defaults. */
+const kReplayOptions = defineOptions('replayIntoQueue', {
+  ratePerSec: {
+    check: (value, argument) => {
+      if (typeof value !== 'number' || Number.isNaN(value)) throw invalidType(argument, 'a number of frames per second', value);
+      if (!(value > 0) || !Number.isFinite(value)) throw invalidRange(argument, 'a finite number of frames per second above 0', value);
+      return value;
+    },
+    default: 0,
+  },
+  backend: backendOption(kBackendPolicies.replay, 'replayIntoQueue'),
+});
+
+function checkOptions(options: unknown): { rate: number; backend: 'ts' | 'native' } {
+  const o = readOptions(kReplayOptions, options);
+  return { rate: o.ratePerSec as number, backend: o.backend as 'ts' | 'native' };
 }
 
 let workerEntry: URL | undefined;
@@ -160,11 +167,8 @@ export function replayIntoQueue(queue: SharedQueue, frames: ReplayFrames, option
     const packed = packFrames(frames, queue.slotBytes);
     const { rate, backend } = checkOptions(options);
     const addon = nativeQueueAddon();
-    if (backend === 'native' && addon === null) {
-      throw new BackendUnavailableError("options.backend 'native' was asked for replayIntoQueue but the CPU addon is not loaded (see backendInfo().nativeError)");
-    }
     const views = queue[kQueueViews];
-    if (addon !== null && backend !== 'ts') {
+    if (addon !== null && backend === 'native') {
       const pinned = pinnable(packed);
       const i32 = views.i32;
       const wake = (): void => {

@@ -48,7 +48,7 @@ export class SpscQueue extends SharedQueue {
    */
   static create(options: QueueCreateOptions): SpscQueue {
     const geometry = geometryFromOptions('spsc', options);
-    const perObject = objectOptions(options);
+    const perObject = objectOptions(options, 'SpscQueue.create');
     const buffer = new SharedArrayBuffer(geometry.totalBytes);
     writeHeader(buffer, geometry);
     return new SpscQueue(buffer, geometry, perObject);
@@ -61,7 +61,7 @@ export class SpscQueue extends SharedQueue {
    * const q = SpscQueue.attach(workerData.buffer);
    */
   static attach(buffer: SharedArrayBuffer, options?: QueueAttachOptions): SpscQueue {
-    const perObject = objectOptions(options);
+    const perObject = objectOptions(options, 'SpscQueue.attach');
     return new SpscQueue(buffer, readGeometry(buffer, 'spsc'), perObject);
   }
 

@@ -10,6 +10,7 @@
 import { backendInfo, cpuAddon, cudaAddon } from '../backend.js';
 import type { CudaAddon, RiskAddon } from '../addon-types.js';
 import { BackendUnavailableError, GpuError, invalidRange } from '../errors.js';
+import type { BackendOption } from '../internal/backend-names.js';
 import { gpu } from './gpu.js';
 import * as ts from './kernels-ts.js';
 import { fillNormalsTs } from './philox.js';
@@ -18,10 +19,14 @@ import { fillNormalsTs } from './philox.js';
 export type RiskBackend = 'native' | 'ts' | 'cuda';
 /**
  * Per-call choice: 'auto' (the GPU above the sizes in `riskThresholds` once GPU kernels
- * exist, else the CPU addon, else TS), 'cpu' (the CPU addon; BackendUnavailableError
- * without it), 'ts' (pure TS), 'cuda' (the GPU; BackendUnavailableError without one).
+ * exist, else the CPU addon, else TS; lib/internal/backend.ts kBackendPolicies.risk),
+ * 'native' (the CPU addon; BackendUnavailableError without it), 'ts' (pure TS), 'cuda'
+ * (the GPU; BackendUnavailableError without one). The names a result reports can be passed
+ * back. 'cpu' is a deprecated alias of 'native'.
  */
-export type RiskBackendOption = 'auto' | 'cpu' | 'ts' | 'cuda';
+export type RiskBackendOption = BackendOption<RiskBackendChoice>;
+/** A risk backend choice once read (the 'cpu' alias resolved). */
+export type RiskBackendChoice = 'auto' | 'native' | 'ts' | 'cuda';
 
 /**
  * The one place that says when 'auto' sends work to the GPU: the smallest job, in the
@@ -388,24 +393,17 @@ export function withCpuFallback(gpu: RiskKernels, cpu: RiskKernels): RiskKernels
 /** covariance() status for asset k with zero variance is kZeroVarianceStatus - k. */
 export const kZeroVarianceStatus = ts.kZeroVariance;
 
-const kBackendOptions: readonly string[] = ['auto', 'cpu', 'ts', 'cuda'];
-
-/** Checks a `backend` option value. */
-export function isBackendOption(value: unknown): value is RiskBackendOption {
-  return typeof value === 'string' && kBackendOptions.includes(value);
-}
-
 /** The kernels for one call: `size` is the job's size in the unit riskThresholds[work] uses. */
-export function kernelsFor(option: RiskBackendOption | undefined, work: RiskWork, size: number): RiskKernels {
+export function kernelsFor(option: RiskBackendChoice | undefined, work: RiskWork, size: number): RiskKernels {
   switch (option) {
     case undefined:
     case 'auto':
       return cudaKernels !== null && size >= riskThresholds[work] ? withCpuFallback(cudaKernels, defaultKernels) : defaultKernels;
     case 'ts':
       return tsKernels;
-    case 'cpu':
+    case 'native':
       if (nativeKernels === null) {
-        throw new BackendUnavailableError("backend: 'cpu' needs the CPU addon, which is not loaded (see backendInfo().nativeError)");
+        throw new BackendUnavailableError("backend: 'native' needs the CPU addon, which is not loaded (see backendInfo().nativeError)");
       }
       return nativeKernels;
     case 'cuda':

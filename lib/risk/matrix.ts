@@ -16,20 +16,20 @@
  * over a transposed copy, split over threads for large inputs. TS: the same sums in plain loops.
  * The two agree to ~1e-15 relative, not bit for bit (different summation order).
  */
-import { invalidRange, invalidType } from '../errors.js';
-import { type RiskBackend, type RiskBackendOption, type RiskKernels, defaultKernels, kernelsFor, kZeroVarianceStatus } from './kernels.js';
-import { psdTolerance } from './kernels-ts.js';
+import { invalidRange } from '../errors.js';
+import { backendOption, kBackendPolicies } from '../internal/backend.js';
+import { type OptionSpecs, type OptionsSchema, defineOptions, oneOfCheck, readOptions } from '../internal/options.js';
 import {
-  checkBackend,
-  checkFiniteArray,
-  checkInteger,
-  checkOptionalObject,
-  kMaxAssets,
-  kMaxElements,
-  nonFiniteError,
-  toFloat64,
-  withCallerStack,
-} from './validate.js';
+  type RiskBackend,
+  type RiskBackendChoice,
+  type RiskBackendOption,
+  type RiskKernels,
+  defaultKernels,
+  kernelsFor,
+  kZeroVarianceStatus,
+} from './kernels.js';
+import { psdTolerance } from './kernels-ts.js';
+import { checkFiniteArray, kMaxAssets, kMaxElements, nonFiniteError, riskChecks, toFloat64, withCallerStack } from './validate.js';
 
 export interface MatrixOptions {
   /** Rows of `data` (T). */
@@ -70,24 +70,41 @@ interface CovPlan {
   kernels: RiskKernels;
 }
 
-function planCov(data: unknown, options: unknown): CovPlan {
-  const opts = checkOptionalObject('options', options);
-  if (options === undefined) throw invalidType('options', 'an options object with observations and assets', options);
-  const T = checkInteger('options.observations', opts.observations, 2, kMaxElements);
-  const N = checkInteger('options.assets', opts.assets, 1, kMaxAssets);
+/** The options of the four matrix functions: the one table of their checks and defaults. */
+function matrixSpecs(fn: string): OptionSpecs {
+  return {
+    observations: { check: riskChecks.integer(2, kMaxElements), always: true },
+    assets: { check: riskChecks.integer(1, kMaxAssets), always: true },
+    method: { check: oneOfCheck(['pearson', 'ewma']), default: 'pearson' },
+    lambda: {
+      check: (value, argument) => {
+        if (typeof value !== 'number' || !(value > 0 && value < 1)) throw invalidRange(argument, 'a decay factor in (0, 1)', value);
+        return value;
+      },
+      default: 0.94,
+    },
+    backend: backendOption(kBackendPolicies.risk, fn),
+  };
+}
+
+const kMatrixSchemas = {
+  correlationMatrix: defineOptions('correlationMatrix', matrixSpecs('correlationMatrix')),
+  correlationMatrixSync: defineOptions('correlationMatrixSync', matrixSpecs('correlationMatrixSync')),
+  covarianceMatrix: defineOptions('covarianceMatrix', matrixSpecs('covarianceMatrix')),
+  covarianceMatrixSync: defineOptions('covarianceMatrixSync', matrixSpecs('covarianceMatrixSync')),
+};
+
+function planCov(schema: OptionsSchema, data: unknown, options: unknown): CovPlan {
+  const opts = readOptions(schema, options, { required: true, what: 'an options object with observations and assets' });
+  const T = opts.observations as number;
+  const N = opts.assets as number;
   const arr = toFloat64('data', data, 2, 'numbers');
   if (arr.length !== T * N) {
     throw invalidRange('data', `${T * N} numbers (options.observations ${T} x options.assets ${N})`, data);
   }
-  const method = opts.method ?? 'pearson';
-  if (method !== 'pearson' && method !== 'ewma') throw invalidType('options.method', "'pearson' or 'ewma'", method);
-  let lambda = 0.94;
-  if (opts.lambda !== undefined) {
-    if (typeof opts.lambda !== 'number' || !(opts.lambda > 0 && opts.lambda < 1)) throw invalidRange('options.lambda', 'a decay factor in (0, 1)', opts.lambda);
-    lambda = opts.lambda;
-  }
-  const backend = checkBackend('options.backend', opts.backend);
-  return { data: arr, T, N, method, lambda, out: new Float64Array(N * N), kernels: kernelsFor(backend, 'covarianceWork', T * N * N) };
+  const method = opts.method as 'pearson' | 'ewma';
+  const kernels = kernelsFor(opts.backend as RiskBackendChoice, 'covarianceWork', T * N * N);
+  return { data: arr, T, N, method, lambda: opts.lambda as number, out: new Float64Array(N * N), kernels };
 }
 
 function finishCov(p: CovPlan, status: number, started: number): MatrixResult {
@@ -99,18 +116,18 @@ function finishCov(p: CovPlan, status: number, started: number): MatrixResult {
   return { matrix: p.out, assets: p.N, method: p.method, backend: p.kernels.name, computeTimeMs: performance.now() - started };
 }
 
-function covSync(data: unknown, options: unknown, correlation: boolean): MatrixResult {
+function covSync(schema: OptionsSchema, data: unknown, options: unknown, correlation: boolean): MatrixResult {
   const started = performance.now();
-  const p = planCov(data, options);
+  const p = planCov(schema, data, options);
   const status = p.kernels.covariance(p.data, p.T, p.N, p.method === 'pearson' ? 0 : 1, p.lambda, correlation, p.out);
   return finishCov(p, status, started);
 }
 
-function covAsync(data: unknown, options: unknown, correlation: boolean): Promise<MatrixResult> {
+function covAsync(schema: OptionsSchema, data: unknown, options: unknown, correlation: boolean): Promise<MatrixResult> {
   const started = performance.now();
   let p: CovPlan;
   try {
-    p = planCov(data, options);
+    p = planCov(schema, data, options);
   } catch (err) {
     return Promise.reject(err);
   }
@@ -128,7 +145,7 @@ function covAsync(data: unknown, options: unknown, correlation: boolean): Promis
  * const rho01 = matrix[0 * 500 + 1];
  */
 export function correlationMatrix(data: Float64Array | number[], options: MatrixOptions): Promise<MatrixResult> {
-  return covAsync(data, options, true);
+  return covAsync(kMatrixSchemas.correlationMatrix, data, options, true);
 }
 
 /**
@@ -138,7 +155,7 @@ export function correlationMatrix(data: Float64Array | number[], options: Matrix
  * const { matrix } = correlationMatrixSync(returns, { observations: 250, assets: 10, method: 'ewma' });
  */
 export function correlationMatrixSync(data: Float64Array | number[], options: MatrixOptions): MatrixResult {
-  return covSync(data, options, true);
+  return covSync(kMatrixSchemas.correlationMatrixSync, data, options, true);
 }
 
 /**
@@ -148,7 +165,7 @@ export function correlationMatrixSync(data: Float64Array | number[], options: Ma
  * const { matrix } = await covarianceMatrix(returns, { observations: 1000, assets: 100, method: 'ewma', lambda: 0.97 });
  */
 export function covarianceMatrix(data: Float64Array | number[], options: MatrixOptions): Promise<MatrixResult> {
-  return covAsync(data, options, false);
+  return covAsync(kMatrixSchemas.covarianceMatrix, data, options, false);
 }
 
 /**
@@ -158,7 +175,7 @@ export function covarianceMatrix(data: Float64Array | number[], options: MatrixO
  * const { matrix } = covarianceMatrixSync(returns, { observations: 250, assets: 5 });
  */
 export function covarianceMatrixSync(data: Float64Array | number[], options: MatrixOptions): MatrixResult {
-  return covSync(data, options, false);
+  return covSync(kMatrixSchemas.covarianceMatrixSync, data, options, false);
 }
 
 interface CholPlan {
@@ -190,14 +207,19 @@ export function checkSymmetric(name: string, matrix: unknown, n: number): Float6
   return a;
 }
 
-function planCholesky(matrix: unknown, n: unknown, backend: unknown): CholPlan {
-  const size = checkInteger('n', n, 1, kMaxAssets);
+const kCholeskySchemas = {
+  cholesky: defineOptions('cholesky', { backend: backendOption(kBackendPolicies.risk, 'cholesky') }),
+  choleskySync: defineOptions('choleskySync', { backend: backendOption(kBackendPolicies.risk, 'choleskySync') }),
+};
+
+function planCholesky(schema: OptionsSchema, matrix: unknown, n: unknown, options: unknown): CholPlan {
+  const size = riskChecks.integer(1, kMaxAssets)(n, 'n') as number;
   const a = checkSymmetric('matrix', matrix, size);
-  const b = checkBackend('options.backend', backend);
+  const b = readOptions(schema, options).backend as RiskBackendChoice;
   // No GPU Cholesky: one matrix of at most 4096^2 is a CPU job. 'cuda' still demands a
   // device (and fails clearly without one), then computes here and reports the CPU.
   if (b === 'cuda') kernelsFor(b, 'covarianceWork', 0);
-  const kernels = b === 'cpu' || b === 'ts' ? kernelsFor(b, 'covarianceWork', 0) : defaultKernels;
+  const kernels = b === 'native' || b === 'ts' ? kernelsFor(b, 'covarianceWork', 0) : defaultKernels;
   return { a, n: size, lower: new Float64Array(size * size), failure: new Float64Array(3), kernels };
 }
 
@@ -241,7 +263,7 @@ export function cholesky(matrix: Float64Array | number[], n: number, options?: {
   const started = performance.now();
   let p: CholPlan;
   try {
-    p = planCholesky(matrix, n, options?.backend);
+    p = planCholesky(kCholeskySchemas.cholesky, matrix, n, options);
   } catch (err) {
     return Promise.reject(err);
   }
@@ -256,6 +278,6 @@ export function cholesky(matrix: Float64Array | number[], n: number, options?: {
  */
 export function choleskySync(matrix: Float64Array | number[], n: number, options?: { backend?: RiskBackendOption }): CholeskyResult {
   const started = performance.now();
-  const p = planCholesky(matrix, n, options?.backend);
+  const p = planCholesky(kCholeskySchemas.choleskySync, matrix, n, options);
   return finishCholesky(p, p.kernels.cholesky(p.a, p.n, p.lower, p.failure), started);
 }

@@ -8,25 +8,11 @@
  * keep running; the *Sync forms never yield.
  */
 import { invalidRange } from '../errors.js';
-import { type RiskBackend, type RiskBackendOption, type RiskKernels, kernelsFor } from './kernels.js';
+import { backendOption, kBackendPolicies } from '../internal/backend.js';
+import { type OptionSpecs, type OptionsSchema, defineOptions, readOptions } from '../internal/options.js';
+import { type RiskBackend, type RiskBackendChoice, type RiskBackendOption, type RiskKernels, kernelsFor } from './kernels.js';
 import { checkSymmetric, notPositiveSemiDefinite } from './matrix.js';
-import {
-  checkBackend,
-  checkConfidence,
-  checkFinite,
-  checkFiniteArray,
-  checkInteger,
-  checkNonNegative,
-  checkObject,
-  checkPositive,
-  checkSeed,
-  kMaxAssets,
-  kMaxKeptValues,
-  kMaxPaths,
-  kMaxSteps,
-  toFloat64,
-  withCallerStack,
-} from './validate.js';
+import { checkFiniteArray, kMaxAssets, kMaxKeptValues, kMaxPaths, kMaxSteps, riskChecks, toFloat64, withCallerStack } from './validate.js';
 import { nonFiniteLoss } from './var.js';
 
 export interface GBMOptions {
@@ -82,20 +68,38 @@ interface GbmPlan {
   kernels: RiskKernels;
 }
 
-function planGbm(options: unknown): GbmPlan {
-  const o = checkObject('options', options);
-  const spot = checkPositive('options.spot', o.spot);
-  const drift = checkFinite('options.drift', o.drift);
-  const volatility = checkNonNegative('options.volatility', o.volatility);
-  const steps = checkInteger('options.steps', o.steps, 1, kMaxSteps);
-  const dt = o.dt === undefined ? 1 / 252 : checkPositive('options.dt', o.dt);
-  const paths = checkInteger('options.paths', o.paths, 2, kMaxPaths);
-  const seed = checkSeed('options.seed', o.seed);
-  if (o.antithetic !== undefined && typeof o.antithetic !== 'boolean') throw invalidRange('options.antithetic', 'a boolean', o.antithetic);
-  const antithetic = o.antithetic === true;
+/** simulateGBM's options: the one table of their checks and defaults. */
+function gbmSpecs(fn: string): OptionSpecs {
+  return {
+    spot: { check: riskChecks.positive, always: true },
+    drift: { check: riskChecks.finite, always: true },
+    volatility: { check: riskChecks.nonNegative, always: true },
+    steps: { check: riskChecks.integer(1, kMaxSteps), always: true },
+    dt: { check: riskChecks.positive, default: 1 / 252 },
+    paths: { check: riskChecks.integer(2, kMaxPaths), always: true },
+    seed: { check: riskChecks.seed, always: true },
+    antithetic: { check: riskChecks.flag, default: false },
+    confidence: { check: riskChecks.confidence, default: 0.95 },
+    keepPaths: { check: riskChecks.flag, default: false },
+    backend: backendOption(kBackendPolicies.risk, fn),
+  };
+}
+
+const kSimulateGBM = defineOptions('simulateGBM', gbmSpecs('simulateGBM'));
+const kSimulateGBMSync = defineOptions('simulateGBMSync', gbmSpecs('simulateGBMSync'));
+
+function planGbm(schema: OptionsSchema, options: unknown): GbmPlan {
+  const o = readOptions(schema, options, { required: true });
+  const spot = o.spot as number;
+  const drift = o.drift as number;
+  const volatility = o.volatility as number;
+  const steps = o.steps as number;
+  const dt = o.dt as number;
+  const paths = o.paths as number;
+  const seed = o.seed as number;
+  const antithetic = o.antithetic as boolean;
   if (antithetic && paths % 2 !== 0) throw invalidRange('options.paths', 'an even number of paths with antithetic variates (they come in pairs)', paths);
-  const confidence = checkConfidence('options.confidence', o.confidence);
-  if (o.keepPaths !== undefined && typeof o.keepPaths !== 'boolean') throw invalidRange('options.keepPaths', 'a boolean', o.keepPaths);
+  const confidence = o.confidence as number;
   let kept: Float64Array | null = null;
   if (o.keepPaths === true) {
     if (paths * (steps + 1) > kMaxKeptValues) {
@@ -103,7 +107,7 @@ function planGbm(options: unknown): GbmPlan {
     }
     kept = new Float64Array(paths * (steps + 1));
   }
-  const backend = checkBackend('options.backend', o.backend);
+  const backend = o.backend as RiskBackendChoice;
   return {
     args: { spot, drift, volatility, dt, steps, paths, seed, antithetic },
     confidence,
@@ -145,7 +149,7 @@ export function simulateGBM(options: GBMOptions): Promise<GBMResult> {
   const started = performance.now();
   let p: GbmPlan;
   try {
-    p = planGbm(options);
+    p = planGbm(kSimulateGBM, options);
   } catch (err) {
     return Promise.reject(err);
   }
@@ -163,7 +167,7 @@ export function simulateGBM(options: GBMOptions): Promise<GBMResult> {
  */
 export function simulateGBMSync(options: GBMOptions): GBMResult {
   const started = performance.now();
-  const p = planGbm(options);
+  const p = planGbm(kSimulateGBMSync, options);
   return finishGbm(p, p.kernels.gbmSummary(p.args, p.confidence, p.terminal, p.kept, p.summary), started);
 }
 
@@ -221,8 +225,25 @@ interface McPlan {
   kernels: RiskKernels;
 }
 
-function planMc(options: unknown): McPlan {
-  const o = checkObject('options', options);
+/** monteCarloVaR's options: the one table of their checks and defaults. */
+function mcSpecs(fn: string): OptionSpecs {
+  return {
+    weights: { check: null, checkedBy: 'planMc (sets the number of assets)' },
+    means: { check: null, checkedBy: 'planMc (one per weight)' },
+    covariance: { check: null, checkedBy: 'planMc (assets x assets, symmetric)' },
+    paths: { check: riskChecks.integer(2, kMaxPaths), always: true },
+    horizonDays: { check: riskChecks.positive, default: 1 },
+    seed: { check: riskChecks.seed, always: true },
+    confidence: { check: riskChecks.confidence, default: 0.95 },
+    backend: backendOption(kBackendPolicies.risk, fn),
+  };
+}
+
+const kMonteCarloVaR = defineOptions('monteCarloVaR', mcSpecs('monteCarloVaR'));
+const kMonteCarloVaRSync = defineOptions('monteCarloVaRSync', mcSpecs('monteCarloVaRSync'));
+
+function planMc(schema: OptionsSchema, options: unknown): McPlan {
+  const o = readOptions(schema, options, { required: true });
   const weights = toFloat64('options.weights', o.weights, 1, 'weights');
   const assets = weights.length;
   if (assets > kMaxAssets) throw invalidRange('options.weights', `at most ${kMaxAssets} assets`, o.weights);
@@ -231,11 +252,11 @@ function planMc(options: unknown): McPlan {
   if (means.length !== assets) throw invalidRange('options.means', `${assets} means (one per weight)`, o.means);
   checkFiniteArray('options.means', means);
   const cov = checkSymmetric('options.covariance', o.covariance, assets);
-  const paths = checkInteger('options.paths', o.paths, 2, kMaxPaths);
-  const horizon = o.horizonDays === undefined ? 1 : checkPositive('options.horizonDays', o.horizonDays);
-  const seed = checkSeed('options.seed', o.seed);
-  const confidence = checkConfidence('options.confidence', o.confidence);
-  const backend = checkBackend('options.backend', o.backend);
+  const paths = o.paths as number;
+  const horizon = o.horizonDays as number;
+  const seed = o.seed as number;
+  const confidence = o.confidence as number;
+  const backend = o.backend as RiskBackendChoice;
   return {
     weights,
     means,
@@ -283,7 +304,7 @@ export function monteCarloVaR(options: MonteCarloVaROptions): Promise<MonteCarlo
   const started = performance.now();
   let p: McPlan;
   try {
-    p = planMc(options);
+    p = planMc(kMonteCarloVaR, options);
   } catch (err) {
     return Promise.reject(err);
   }
@@ -303,7 +324,7 @@ export function monteCarloVaR(options: MonteCarloVaROptions): Promise<MonteCarlo
  */
 export function monteCarloVaRSync(options: MonteCarloVaROptions): MonteCarloVaRResult {
   const started = performance.now();
-  const p = planMc(options);
+  const p = planMc(kMonteCarloVaRSync, options);
   const status = p.kernels.cholesky(p.cov, p.assets, p.lower, p.failure);
   if (status >= 0) throw notPositiveSemiDefinite('options.covariance', status, p.failure, p.cov);
   const run = p.kernels.mcSummary(p.weights, p.means, p.lower, p.assets, p.paths, p.horizon, p.seed, p.confidence, p.summary);

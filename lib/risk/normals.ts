@@ -4,8 +4,10 @@
  * over threads, processes or machines and still draw exactly the same numbers.
  */
 import { invalidRange } from '../errors.js';
-import { type RiskBackend, type RiskBackendOption, kernelsFor } from './kernels.js';
-import { checkBackend, checkInteger, checkOptionalObject, kMaxElements } from './validate.js';
+import { backendOption, kBackendPolicies } from '../internal/backend.js';
+import { defineOptions, readOptions } from '../internal/options.js';
+import { type RiskBackend, type RiskBackendChoice, type RiskBackendOption, kernelsFor } from './kernels.js';
+import { checkInteger, kMaxElements, riskChecks } from './validate.js';
 
 export interface NormalsOptions {
   /** Integer in [0, 2^53). */
@@ -16,6 +18,14 @@ export interface NormalsOptions {
   first?: number;
   backend?: RiskBackendOption;
 }
+
+/** philoxNormals' options: the one table of their checks and defaults. */
+const kPhiloxNormals = defineOptions('philoxNormals', {
+  seed: { check: riskChecks.integer(0, Number.MAX_SAFE_INTEGER), always: true },
+  stream: { check: riskChecks.integer(0, Number.MAX_SAFE_INTEGER), default: 0 },
+  first: { check: null, checkedBy: 'philoxNormals (first + out.length <= 2^53 - 1)' },
+  backend: backendOption(kBackendPolicies.risk, 'philoxNormals'),
+});
 
 /**
  * Fills `out` with standard normals first .. first + out.length - 1 of (seed, stream)
@@ -29,11 +39,11 @@ export interface NormalsOptions {
 export function philoxNormals(out: Float64Array, options: NormalsOptions): RiskBackend {
   if (!(out instanceof Float64Array)) throw invalidRange('out', 'a Float64Array', out);
   if (out.length > kMaxElements) throw invalidRange('out', `at most ${kMaxElements} elements`, out);
-  const o = checkOptionalObject('options', options);
-  const seed = checkInteger('options.seed', o.seed, 0, Number.MAX_SAFE_INTEGER);
-  const stream = o.stream === undefined ? 0 : checkInteger('options.stream', o.stream, 0, Number.MAX_SAFE_INTEGER);
+  const o = readOptions(kPhiloxNormals, options);
   const first = o.first === undefined ? 0 : checkInteger('options.first', o.first, 0, Number.MAX_SAFE_INTEGER - out.length);
-  const kernels = kernelsFor(checkBackend('options.backend', o.backend), 'monteCarloDraws', out.length);
+  const kernels = kernelsFor(o.backend as RiskBackendChoice, 'monteCarloDraws', out.length);
+  const seed = o.seed as number;
+  const stream = o.stream as number;
   kernels.fillNormals(out, seed, stream, first);
   return kernels.name;
 }

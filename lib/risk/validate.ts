@@ -1,6 +1,8 @@
 /** Argument checks shared by the risk API: every error names the argument and the value. */
-import { describe, invalidRange, invalidType } from '../errors.js';
-import { type RiskBackendOption, isBackendOption } from './kernels.js';
+import { describe, invalidRange, invalidType, withCode } from '../errors.js';
+import { chooseBackend, kBackendPolicies } from '../internal/backend.js';
+import type { OptionCheck } from '../internal/options.js';
+import type { RiskBackendChoice } from './kernels.js';
 
 /** Largest series, matrix or path buffer the risk API accepts, in float64 elements (2 GiB). */
 export const kMaxElements = 2 ** 28;
@@ -12,15 +14,6 @@ export const kMaxPaths = 2 ** 27;
 export const kMaxSteps = 2 ** 24;
 /** monteCarloVaR / covariance: the most assets. */
 export const kMaxAssets = 4096;
-
-export function checkObject(name: string, value: unknown): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidType(name, 'an options object', value);
-  return value as Record<string, unknown>;
-}
-
-export function checkOptionalObject(name: string, value: unknown): Record<string, unknown> {
-  return value === undefined ? {} : checkObject(name, value);
-}
 
 /** A Float64Array is used as is (no copy); a number[] is copied. Element finiteness is checked by the kernels' single pass. */
 export function toFloat64(name: string, value: unknown, minLength: number, what = 'numbers'): Float64Array {
@@ -85,9 +78,12 @@ export function checkConfidence(name: string, value: unknown): number {
   if (typeof value !== 'number' || Number.isNaN(value)) throw invalidType(name, 'a confidence level in (0.5, 1)', value);
   if (value > 0 && value < 0.5) {
     const meant = Number((1 - value).toPrecision(12));
-    throw new RangeError(
-      `Expected a confidence level in (0.5, 1) for ${name} but received ${describe(value)}: confidence is the probability ` +
-        `kept (0.95 means 95% VaR), not the tail probability; did you mean ${describe(meant)}?`,
+    throw withCode(
+      new RangeError(
+        `Expected a confidence level in (0.5, 1) for ${name} but received ${describe(value)}: confidence is the probability ` +
+          `kept (0.95 means 95% VaR), not the tail probability; did you mean ${describe(meant)}?`,
+      ),
+      'ERR_OUT_OF_RANGE',
     );
   }
   if (!(value > 0.5 && value < 1)) throw invalidRange(name, 'a confidence level in (0.5, 1)', value);
@@ -106,11 +102,29 @@ export function checkDdof(name: string, value: unknown): 0 | 1 {
   return value;
 }
 
-export function checkBackend(name: string, value: unknown): RiskBackendOption | undefined {
-  if (value === undefined) return undefined;
-  if (!isBackendOption(value)) throw invalidType(name, "'auto', 'cpu', 'ts' or 'cuda'", value);
-  return value;
+/** The risk `backend` option through the kit (kBackendPolicies.risk): 'auto' stays 'auto', decided per call by size. */
+export function checkBackend(name: string, value: unknown, fn: string): RiskBackendChoice {
+  return chooseBackend(value, { argument: name, policy: kBackendPolicies.risk, fn });
 }
+
+/**
+ * The risk checks in the options kit's shape, `(value, argument) => checked value`, for the
+ * schema tables of var.ts, matrix.ts, montecarlo.ts and normals.ts.
+ */
+export const riskChecks = {
+  confidence: ((v, a) => checkConfidence(a, v)) as OptionCheck,
+  ddof: ((v, a) => checkDdof(a, v)) as OptionCheck,
+  finite: ((v, a) => checkFinite(a, v)) as OptionCheck,
+  positive: ((v, a) => checkPositive(a, v)) as OptionCheck,
+  nonNegative: ((v, a) => checkNonNegative(a, v)) as OptionCheck,
+  seed: ((v, a) => checkSeed(a, v)) as OptionCheck,
+  integer: (min: number, max: number): OptionCheck => (v, a) => checkInteger(a, v, min, max),
+  /** A boolean, refused with a RangeError as the risk API always has. */
+  flag: ((v, a) => {
+    if (typeof v !== 'boolean') throw invalidRange(a, 'a boolean', v);
+    return v;
+  }) as OptionCheck,
+} as const;
 
 /** A seed: an integer in [0, 2^53). Absent: a fresh random seed (reported in the result). */
 export function checkSeed(name: string, value: unknown): number {

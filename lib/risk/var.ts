@@ -42,23 +42,12 @@
  * - Non-finite inputs are found in the kernels' single pass over the data (no separate
  *   validation pass) and reported before any result is produced.
  */
-import { describe, invalidRange, invalidType } from '../errors.js';
+import { describe, invalidRange } from '../errors.js';
+import { backendOption, kBackendPolicies } from '../internal/backend.js';
+import { type OptionSpecs, type OptionsSchema, defineOptions, oneOfCheck, readOptions } from '../internal/options.js';
 import { normalPdf, normalQuantile } from './detmath.js';
-import { type RiskBackend, type RiskBackendOption, type RiskKernels, kernelsFor } from './kernels.js';
-import {
-  checkBackend,
-  checkConfidence,
-  checkDdof,
-  checkFiniteArray,
-  checkInteger,
-  checkObject,
-  checkOptionalObject,
-  checkPositive,
-  nonFiniteError,
-  toFloat64,
-  withCallerStack,
-  kMaxAssets,
-} from './validate.js';
+import { type RiskBackend, type RiskBackendChoice, type RiskBackendOption, type RiskKernels, kernelsFor } from './kernels.js';
+import { checkFiniteArray, kMaxAssets, nonFiniteError, riskChecks, toFloat64, withCallerStack } from './validate.js';
 
 export type VaRMethod = 'historical' | 'parametric' | 'cornish-fisher';
 
@@ -114,17 +103,39 @@ interface VaRPlan {
   kernels: RiskKernels;
 }
 
-const kMethods: readonly string[] = ['historical', 'parametric', 'cornish-fisher'];
 const out2 = new Float64Array(2);
 const out4 = new Float64Array(4);
 
-function planOptions(returns: Float64Array, opts: Record<string, unknown>, prefix: string, seriesName: string, observations: number): VaRPlan {
-  const confidence = checkConfidence(`${prefix}confidence`, opts.confidence);
-  const method = opts.method ?? 'historical';
-  if (typeof method !== 'string' || !kMethods.includes(method)) {
-    throw invalidType(`${prefix}method`, "'historical', 'parametric' or 'cornish-fisher'", method);
-  }
-  const ddof = checkDdof(`${prefix}ddof`, opts.ddof);
+/** The options every VaR function takes: the one table of their checks and defaults. */
+function vaRSpecs(fn: string): OptionSpecs {
+  return {
+    confidence: { check: riskChecks.confidence, default: 0.95 },
+    method: { check: oneOfCheck(['historical', 'parametric', 'cornish-fisher']), default: 'historical' },
+    ddof: { check: riskChecks.ddof, default: 1 },
+    horizonDays: { check: riskChecks.positive, default: 1 },
+    portfolioValue: { check: riskChecks.positive, default: 1 },
+    backend: backendOption(kBackendPolicies.risk, fn),
+  };
+}
+
+/** portfolioVaR's own options besides vaRSpecs; returns and weights are sized by assets, so planPortfolio checks them. */
+function portfolioSpecs(fn: string): OptionSpecs {
+  return {
+    returns: { check: null, checkedBy: 'planPortfolio (a multiple of assets)' },
+    assets: { check: riskChecks.integer(1, kMaxAssets), always: true },
+    weights: { check: null, checkedBy: 'planPortfolio (one per asset)' },
+    ...vaRSpecs(fn),
+  };
+}
+
+const kCalculateVaR = defineOptions('calculateVaR', vaRSpecs('calculateVaR'));
+const kCalculateVaRSync = defineOptions('calculateVaRSync', vaRSpecs('calculateVaRSync'));
+const kPortfolioVaR = defineOptions('portfolioVaR', portfolioSpecs('portfolioVaR'));
+const kPortfolioVaRSync = defineOptions('portfolioVaRSync', portfolioSpecs('portfolioVaRSync'));
+
+function planOptions(returns: Float64Array, opts: Record<string, unknown>, seriesName: string, observations: number): VaRPlan {
+  const method = opts.method as VaRMethod;
+  const ddof = opts.ddof as 0 | 1;
   // G1 and G2 divide by n - 2 and n - 3: the sample convention needs four observations.
   if (method === 'cornish-fisher' && ddof === 1 && observations < 4) {
     throw invalidRange(
@@ -133,11 +144,10 @@ function planOptions(returns: Float64Array, opts: Record<string, unknown>, prefi
       returns,
     );
   }
-  const horizon = opts.horizonDays === undefined ? 1 : checkPositive(`${prefix}horizonDays`, opts.horizonDays);
-  const value = opts.portfolioValue === undefined ? 1 : checkPositive(`${prefix}portfolioValue`, opts.portfolioValue);
-  const backend = checkBackend(`${prefix}backend`, opts.backend);
-  const scale = (horizon === 1 ? 1 : Math.sqrt(horizon)) * value;
-  return { returns, confidence, method: method as VaRMethod, ddof, scale, kernels: kernelsFor(backend, 'varObservations', returns.length) };
+  const horizon = opts.horizonDays as number;
+  const scale = (horizon === 1 ? 1 : Math.sqrt(horizon)) * (opts.portfolioValue as number);
+  const kernels = kernelsFor(opts.backend as RiskBackendChoice, 'varObservations', returns.length);
+  return { returns, confidence: opts.confidence as number, method, ddof, scale, kernels };
 }
 
 /**
@@ -195,9 +205,9 @@ async function runAsync(plan: VaRPlan, name: string, source: Float64Array, start
   return finish(plan, status, name, source, raw, started);
 }
 
-function planVaR(returns: unknown, options: unknown): VaRPlan {
+function planVaR(schema: OptionsSchema, returns: unknown, options: unknown): VaRPlan {
   const series = toFloat64('returns', returns, 2, 'returns');
-  return planOptions(series, checkOptionalObject('options', options), 'options.', 'returns', series.length);
+  return planOptions(series, readOptions(schema, options), 'returns', series.length);
 }
 
 /**
@@ -215,7 +225,7 @@ export function calculateVaR(returns: Float64Array | number[], options?: VaROpti
   const started = performance.now();
   let plan: VaRPlan;
   try {
-    plan = planVaR(returns, options);
+    plan = planVaR(kCalculateVaR, returns, options);
   } catch (err) {
     return Promise.reject(err);
   }
@@ -230,7 +240,7 @@ export function calculateVaR(returns: Float64Array | number[], options?: VaROpti
  */
 export function calculateVaRSync(returns: Float64Array | number[], options?: VaROptions): VaRResult {
   const started = performance.now();
-  const plan = planVaR(returns, options);
+  const plan = planVaR(kCalculateVaRSync, returns, options);
   return runSync(plan, 'returns', plan.returns, started);
 }
 
@@ -243,9 +253,9 @@ interface PortfolioPlan {
   series: Float64Array;
 }
 
-function planPortfolio(options: unknown): PortfolioPlan {
-  const opts = checkObject('options', options);
-  const assets = checkInteger('options.assets', opts.assets, 1, kMaxAssets);
+function planPortfolio(schema: OptionsSchema, options: unknown): PortfolioPlan {
+  const opts = readOptions(schema, options, { required: true });
+  const assets = opts.assets as number;
   const returns = toFloat64('options.returns', opts.returns, 2 * assets, 'returns');
   if (returns.length % assets !== 0) {
     throw invalidRange('options.returns', `a length that is a multiple of options.assets (${assets}): observations x assets, row-major`, returns);
@@ -255,7 +265,7 @@ function planPortfolio(options: unknown): PortfolioPlan {
   checkFiniteArray('options.weights', weights);
   const observations = returns.length / assets;
   const series = new Float64Array(observations);
-  const plan = planOptions(series, opts, 'options.', 'options.returns', observations);
+  const plan = planOptions(series, opts, 'options.returns', observations);
   return { plan, returns, observations, assets, weights, series };
 }
 
@@ -271,7 +281,7 @@ export function portfolioVaR(options: PortfolioVaROptions): Promise<VaRResult> {
   const started = performance.now();
   let p: PortfolioPlan;
   try {
-    p = planPortfolio(options);
+    p = planPortfolio(kPortfolioVaR, options);
   } catch (err) {
     return Promise.reject(err);
   }
@@ -290,7 +300,7 @@ export function portfolioVaR(options: PortfolioVaROptions): Promise<VaRResult> {
  */
 export function portfolioVaRSync(options: PortfolioVaROptions): VaRResult {
   const started = performance.now();
-  const p = planPortfolio(options);
+  const p = planPortfolio(kPortfolioVaRSync, options);
   const status = p.plan.kernels.portfolioReturns(p.returns, p.observations, p.assets, p.weights, p.series);
   if (status >= 0) throw nonFiniteError('options.returns', p.returns, status);
   return runSync(p.plan, 'options.returns', p.returns, started);

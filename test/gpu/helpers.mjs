@@ -22,7 +22,7 @@ export const addon = (() => {
 /** Deterministic normals from the library's own generator (CPU backend). */
 export function normals(n, seed, scale = 1, shift = 0) {
   const z = new Float64Array(n);
-  lib.philoxNormals(z, { seed, backend: 'cpu' });
+  lib.philoxNormals(z, { seed, backend: 'native' });
   for (let i = 0; i < n; i++) z[i] = shift + scale * z[i];
   return z;
 }

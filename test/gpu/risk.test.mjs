@@ -34,7 +34,7 @@ describe('Philox normals', () => {
       const g = new Float64Array(n);
       const c = new Float64Array(n);
       assert.equal(philoxNormals(g, { seed, stream, first, backend: 'cuda' }), 'cuda');
-      assert.equal(philoxNormals(c, { seed, stream, first, backend: 'cpu' }), 'native');
+      assert.equal(philoxNormals(c, { seed, stream, first, backend: 'native' }), 'native');
       assert.equal(bitDifferences(g, c), 0);
     });
   }
@@ -53,7 +53,7 @@ describe('simulateGBM', () => {
   for (const c of cases) {
     test(`matches the CPU path for path for ${JSON.stringify(c)}`, () => {
       const g = simulateGBMSync({ ...c, backend: 'cuda' });
-      const r = simulateGBMSync({ ...c, backend: 'cpu' });
+      const r = simulateGBMSync({ ...c, backend: 'native' });
       assert.equal(g.backend, 'cuda');
       assert.equal(bitDifferences(g.terminal, r.terminal), 0, 'S(T) differs from the CPU');
       if (c.keepPaths) assert.equal(bitDifferences(g.pathValues, r.pathValues), 0, 'kept paths differ from the CPU');
@@ -77,7 +77,7 @@ describe('simulateGBM', () => {
 
   test('an overflowing path is reported with its index, as on the CPU', () => {
     const c = { spot: 1e300, drift: 500, volatility: 1, steps: 10, paths: 8, seed: 1, dt: 1 };
-    assert.throws(() => simulateGBMSync({ ...c, backend: 'cpu' }), /not finite .* at path 0/);
+    assert.throws(() => simulateGBMSync({ ...c, backend: 'native' }), /not finite .* at path 0/);
     assert.throws(() => simulateGBMSync({ ...c, backend: 'cuda' }), /not finite .* at path 0/);
   });
 });
@@ -89,7 +89,7 @@ describe('monteCarloVaR', () => {
       const means = Float64Array.from({ length: assets }, (_, i) => 1e-4 * (i - 2));
       const o = { weights, means, covariance: spd(assets, assets), paths: assets > 8 ? 200_001 : 1_000_001, seed: 77, horizonDays: 10, confidence: 0.975 };
       const g = monteCarloVaRSync({ ...o, backend: 'cuda' });
-      const r = monteCarloVaRSync({ ...o, backend: 'cpu' });
+      const r = monteCarloVaRSync({ ...o, backend: 'native' });
       assert.equal(g.backend, 'cuda');
       close(g.var, r.var, 'var');
       close(g.cvar, r.cvar, 'cvar');
@@ -123,7 +123,7 @@ describe('historical, parametric and Cornish-Fisher VaR', () => {
     for (const confidence of [0.5000001, 0.9, 0.95, 0.99, 0.9999]) {
       test(`historical on ${name} (n ${returns.length}) at ${confidence}`, () => {
         const g = calculateVaRSync(returns, { confidence, backend: 'cuda' });
-        const r = calculateVaRSync(returns, { confidence, backend: 'cpu' });
+        const r = calculateVaRSync(returns, { confidence, backend: 'native' });
         assert.equal(g.backend, 'cuda');
         close(g.var, r.var, 'var', 1e-12);
         close(g.cvar, r.cvar, 'cvar');
@@ -134,7 +134,7 @@ describe('historical, parametric and Cornish-Fisher VaR', () => {
     test(`${method} matches the CPU`, () => {
       const returns = normals(3_000_000, 9, 0.015, 0.0002);
       const g = calculateVaRSync(returns, { method, confidence: 0.99, horizonDays: 10, backend: 'cuda' });
-      const r = calculateVaRSync(returns, { method, confidence: 0.99, horizonDays: 10, backend: 'cpu' });
+      const r = calculateVaRSync(returns, { method, confidence: 0.99, horizonDays: 10, backend: 'native' });
       close(g.var, r.var, 'var');
       close(g.cvar, r.cvar, 'cvar');
     });
@@ -153,7 +153,7 @@ describe('historical, parametric and Cornish-Fisher VaR', () => {
     const returns = normals(200_000 * assets, 11, 0.01);
     const weights = [0.1, 0.2, 0.05, 0.15, 0.25, 0.15, 0.1];
     const g = portfolioVaRSync({ returns, assets, weights, confidence: 0.99, backend: 'cuda' });
-    const r = portfolioVaRSync({ returns, assets, weights, confidence: 0.99, backend: 'cpu' });
+    const r = portfolioVaRSync({ returns, assets, weights, confidence: 0.99, backend: 'native' });
     close(g.var, r.var, 'var', 1e-12);
     close(g.cvar, r.cvar, 'cvar');
   });
@@ -174,11 +174,11 @@ describe('covariance and correlation', () => {
         const data = normals(T * N, T + N, 0.01, 0.0005);
         const o = { observations: T, assets: N, method, lambda: 0.97 };
         const gc = covarianceMatrixSync(data, { ...o, backend: 'cuda' });
-        const rc = covarianceMatrixSync(data, { ...o, backend: 'cpu' });
+        const rc = covarianceMatrixSync(data, { ...o, backend: 'native' });
         assert.equal(gc.backend, 'cuda');
         assert.ok(maxRelDiff(gc.matrix, rc.matrix, 1e-12) <= kTol, `covariance differs by ${maxRelDiff(gc.matrix, rc.matrix, 1e-12)}`);
         const g = correlationMatrixSync(data, { ...o, backend: 'cuda' });
-        const r = correlationMatrixSync(data, { ...o, backend: 'cpu' });
+        const r = correlationMatrixSync(data, { ...o, backend: 'native' });
         assert.ok(maxRelDiff(g.matrix, r.matrix, 1e-6) <= kTol, `correlation differs by ${maxRelDiff(g.matrix, r.matrix, 1e-6)}`);
         for (let i = 0; i < N; i++) assert.equal(g.matrix[i * N + i], 1);
       });
@@ -214,7 +214,7 @@ describe('device failures', () => {
 
   for (const [name, call] of Object.entries(calls)) {
     test(`${name}: every failed allocation is a GpuError under 'cuda' and a CPU result under 'auto'; nothing leaks`, async () => {
-      const expected = call('cpu');
+      const expected = call('native');
       call('cuda');
       const before = gpu.memoryInfo().free;
       let failures = 0;
@@ -295,10 +295,10 @@ describe('covariance and correlation: constant series and extreme magnitudes', (
       for (let t = 0; t < T; t++) for (let j = 0; j < N; j++) scaled[t * N + j] *= 2 ** (((j * 137) % 901) - 450);
       const g = correlationMatrixSync(scaled, { observations: T, assets: N, method, backend: 'cuda' }).matrix;
       assert.equal(bitDifferences(g, base), 0, `${method}: scaled columns changed the correlation`);
-      const r = correlationMatrixSync(scaled, { observations: T, assets: N, method, backend: 'cpu' }).matrix;
+      const r = correlationMatrixSync(scaled, { observations: T, assets: N, method, backend: 'native' }).matrix;
       assert.ok(maxRelDiff(g, r, 1e-6) <= kTol);
       const gc = covarianceMatrixSync(scaled, { observations: T, assets: N, method, backend: 'cuda' }).matrix;
-      const rc = covarianceMatrixSync(scaled, { observations: T, assets: N, method, backend: 'cpu' }).matrix;
+      const rc = covarianceMatrixSync(scaled, { observations: T, assets: N, method, backend: 'native' }).matrix;
       for (let i = 0; i < N * N; i++) {
         if (rc[i] === 0 || !Number.isFinite(rc[i])) assert.equal(gc[i], rc[i]);
         else close(gc[i], rc[i], `covariance ${i}`);
@@ -324,7 +324,7 @@ describe('monteCarloVaR: positive semi-definite covariance', () => {
     test(`${name}: matches the CPU`, () => {
       const opts = { ...o, paths: 1_000_001, seed: 7, confidence: 0.99 };
       const g = monteCarloVaRSync({ ...opts, backend: 'cuda' });
-      const r = monteCarloVaRSync({ ...opts, backend: 'cpu' });
+      const r = monteCarloVaRSync({ ...opts, backend: 'native' });
       assert.equal(g.backend, 'cuda');
       close(g.var, r.var, 'var');
       close(g.cvar, r.cvar, 'cvar');
@@ -391,7 +391,7 @@ describe('CVaR >= VaR and ddof on the GPU (issue 10.4, 10.10)', () => {
         for (const ddof of [0, 1]) {
           for (const confidence of [0.51, 0.95, 0.999]) {
             const g = calculateVaRSync(returns, { method, ddof, confidence, backend: 'cuda' });
-            const r = calculateVaRSync(returns, { method, ddof, confidence, backend: 'cpu' });
+            const r = calculateVaRSync(returns, { method, ddof, confidence, backend: 'native' });
             const what = `${method} ddof ${ddof} on ${name} at ${confidence}`;
             assert.ok(g.cvar >= g.var, `${what}: GPU CVaR ${g.cvar} < VaR ${g.var}`);
             close(g.var, r.var, `${what} var`);
@@ -409,7 +409,7 @@ describe('CVaR >= VaR and ddof on the GPU (issue 10.4, 10.10)', () => {
     const g = calculateVaRSync(edhec, { method: 'cornish-fisher', confidence: 0.95, ddof: 0, backend: 'cuda' });
     assert.equal(Math.round(g.var * 1e6) / 1e6, 0.014674);
     const d = calculateVaRSync(edhec, { method: 'cornish-fisher', confidence: 0.95, backend: 'cuda' });
-    close(d.var, calculateVaRSync(edhec, { method: 'cornish-fisher', confidence: 0.95, backend: 'cpu' }).var, 'default ddof var');
+    close(d.var, calculateVaRSync(edhec, { method: 'cornish-fisher', confidence: 0.95, backend: 'native' }).var, 'default ddof var');
     assert.throws(() => addon.lossMoments(edhec, -1, 2, new Float64Array(4)), RangeError);
   });
 

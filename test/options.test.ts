@@ -1,0 +1,357 @@
+// The kit (lib/internal/): one backend vocabulary and strict options, across every module.
+// The unknown-key tests are generated from the schema registry, so a new option or a new
+// options-taking function cannot go without one: the invocation table below must name every
+// registered schema, and every key of every schema is misspelt and must be named back.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+
+import {
+  BackendUnavailableError,
+  BuddyAllocator,
+  GcMonitor,
+  LatencyHistogram,
+  LatencyRegistry,
+  MatchingEngine,
+  MpmcQueue,
+  ObjectPool,
+  OrderBook,
+  RingAllocator,
+  SlabAllocator,
+  SpscQueue,
+  StackAllocator,
+  backendInfo,
+  calculateVaR,
+  calculateVaRSync,
+  cholesky,
+  choleskySync,
+  correlationMatrix,
+  correlationMatrixSync,
+  covarianceMatrix,
+  covarianceMatrixSync,
+  gcOptimizer,
+  monteCarloVaR,
+  monteCarloVaRSync,
+  philoxNormals,
+  portfolioVaR,
+  portfolioVaRSync,
+  replayIntoQueue,
+  simulateGBM,
+  simulateGBMSync,
+} from '../lib/index.js';
+import { cpuAddon } from '../lib/backend.js';
+import { beyondRange, invalidRange, invalidType, invalidValue } from '../lib/errors.js';
+import { chooseBackend, kBackendPolicies, kCpuAliasWarningCode } from '../lib/internal/backend.js';
+import { editDistance, nearestKey, optionSchemas } from '../lib/internal/options.js';
+
+const native = cpuAddon !== null;
+const returns = [0.01, -0.02, 0.003, -0.015, 0.007, 0.012, -0.004, 0.002];
+const spd2 = [4e-4, 1e-4, 1e-4, 9e-4];
+
+/** Runs a call that may throw or reject; resolves to what it threw (or undefined). */
+async function thrown(call: () => unknown): Promise<unknown> {
+  try {
+    await call();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}
+
+/**
+ * Every public options-taking function or constructor, by its schema's name: a call with
+ * valid arguments plus `extra` merged into its options object. Keep it in step with the
+ * registry (the first test fails when a schema has no entry here, or an entry no schema).
+ */
+const invoke: Record<string, (extra: Record<string, unknown>) => unknown> = {
+  calculateVaR: (x) => calculateVaR(returns, { ...x }),
+  calculateVaRSync: (x) => calculateVaRSync(returns, { ...x }),
+  portfolioVaR: (x) => portfolioVaR({ returns: [...returns, ...returns], assets: 2, weights: [0.5, 0.5], ...x }),
+  portfolioVaRSync: (x) => portfolioVaRSync({ returns: [...returns, ...returns], assets: 2, weights: [0.5, 0.5], ...x }),
+  correlationMatrix: (x) => correlationMatrix(returns, { observations: 4, assets: 2, ...x }),
+  correlationMatrixSync: (x) => correlationMatrixSync(returns, { observations: 4, assets: 2, ...x }),
+  covarianceMatrix: (x) => covarianceMatrix(returns, { observations: 4, assets: 2, ...x }),
+  covarianceMatrixSync: (x) => covarianceMatrixSync(returns, { observations: 4, assets: 2, ...x }),
+  cholesky: (x) => cholesky(spd2, 2, { ...x }),
+  choleskySync: (x) => choleskySync(spd2, 2, { ...x }),
+  simulateGBM: (x) => simulateGBM({ spot: 100, drift: 0, volatility: 0.2, steps: 2, paths: 4, seed: 1, ...x }),
+  simulateGBMSync: (x) => simulateGBMSync({ spot: 100, drift: 0, volatility: 0.2, steps: 2, paths: 4, seed: 1, ...x }),
+  monteCarloVaR: (x) => monteCarloVaR({ weights: [0.5, 0.5], means: [0, 0], covariance: spd2, paths: 4, seed: 1, ...x }),
+  monteCarloVaRSync: (x) => monteCarloVaRSync({ weights: [0.5, 0.5], means: [0, 0], covariance: spd2, paths: 4, seed: 1, ...x }),
+  philoxNormals: (x) => philoxNormals(new Float64Array(4), { seed: 1, ...x }),
+  'SpscQueue.create': (x) => SpscQueue.create({ capacity: 8, slotBytes: 8, ...x }),
+  'MpmcQueue.create': (x) => MpmcQueue.create({ capacity: 8, slotBytes: 8, ...x }),
+  'SpscQueue.attach': (x) => SpscQueue.attach(SpscQueue.create({ capacity: 8, slotBytes: 8 }).buffer, { ...x }),
+  'MpmcQueue.attach': (x) => MpmcQueue.attach(MpmcQueue.create({ capacity: 8, slotBytes: 8 }).buffer, { ...x }),
+  replayIntoQueue: (x) => replayIntoQueue(SpscQueue.create({ capacity: 8, slotBytes: 8 }), [], { ...x }),
+  SlabAllocator: (x) => new SlabAllocator({ slotBytes: 8, slots: 4, ...x }),
+  'SlabAllocator.attach': (x) => SlabAllocator.attach(new SlabAllocator({ slotBytes: 8, slots: 4 }).buffer, { ...x }),
+  'SlabAllocator.requiredBytes': (x) => SlabAllocator.requiredBytes({ slotBytes: 8, slots: 4, ...x }),
+  BuddyAllocator: (x) => new BuddyAllocator({ bytes: 1024, minBlock: 64, ...x }),
+  'BuddyAllocator.attach': (x) => BuddyAllocator.attach(new BuddyAllocator({ bytes: 1024, minBlock: 64 }).buffer, { ...x }),
+  'BuddyAllocator.requiredBytes': (x) => BuddyAllocator.requiredBytes({ bytes: 1024, minBlock: 64, ...x }),
+  RingAllocator: (x) => new RingAllocator({ bytes: 64, ...x }),
+  'RingAllocator.attach': (x) => RingAllocator.attach(new RingAllocator({ bytes: 64 }).buffer, { ...x }),
+  'RingAllocator.requiredBytes': (x) => RingAllocator.requiredBytes({ bytes: 64, ...x }),
+  StackAllocator: (x) => new StackAllocator({ bytes: 64, ...x }),
+  'StackAllocator.attach': (x) => StackAllocator.attach(new StackAllocator({ bytes: 64 }).buffer, { ...x }),
+  'StackAllocator.requiredBytes': (x) => StackAllocator.requiredBytes({ bytes: 64, ...x }),
+  ObjectPool: (x) => new ObjectPool({ create: () => ({}), ...x }),
+  GcMonitor: (x) => new GcMonitor({ ...x }),
+  'gcOptimizer.suggest': (x) => gcOptimizer.suggest({ ...x }),
+  'gcOptimizer.apply': (x) => gcOptimizer.apply({ semiSpaceMb: 1024, traceGc: false, ...x }),
+  'gcOptimizer.startIdleGc': (x) => gcOptimizer.startIdleGc({ ...x }).stop(),
+  LatencyHistogram: (x) => new LatencyHistogram({ ...x }),
+  LatencyRegistry: (x) => new LatencyRegistry({ ...x }),
+  OrderBook: (x) => new OrderBook({ symbol: 'X', tickSize: 0.01, ...x }),
+  'OrderBook.fromSnapshot': (x) => OrderBook.fromSnapshot({ symbol: 'X', tickSize: 0.5, bids: [[10, 1]], asks: [[11, 2]] }, { ...x }),
+  MatchingEngine: (x) => new MatchingEngine({ symbol: 'X', tickSize: 0.01, ...x }),
+  'MatchingEngine.submit': (x) => new MatchingEngine({ symbol: 'X', tickSize: 0.01 }).submit({ side: 'buy', price: 1, quantity: 1, ...x }),
+  'MatchingEngine.modify': (x) => {
+    const me = new MatchingEngine({ symbol: 'X', tickSize: 0.01 });
+    return me.modify(me.submit({ side: 'buy', price: 1, quantity: 2 }).orderId, { quantity: 1, ...x });
+  },
+};
+
+/** A misspelling of `key` that must lead back to it: its last two letters swapped (or its case flipped when they are equal). */
+function misspell(key: string): string {
+  const a = key[key.length - 2]!;
+  const b = key[key.length - 1]!;
+  if (a.toLowerCase() !== b.toLowerCase()) return key.slice(0, -2) + b + a;
+  return key.toLowerCase() !== key ? key.toLowerCase() : key.toUpperCase();
+}
+
+describe('strict options, generated from the schema registry', () => {
+  it('the invocation table covers every options-taking function, and nothing else', () => {
+    expect(Object.keys(invoke).sort()).toEqual([...optionSchemas().keys()].sort());
+  });
+
+  it.each([...Object.keys(invoke)])('%s: calls with valid options pass', async (fn) => {
+    expect(await thrown(() => invoke[fn]!({}))).toBeUndefined();
+  });
+
+  for (const [fn, schema] of optionSchemas()) {
+    it(`${fn}: every misspelt key is refused, naming the key, ${fn} and the intended one`, async () => {
+      for (const key of schema.keys) {
+        const wrong = misspell(key);
+        const err = (await thrown(() => invoke[fn]!({ [wrong]: 1 }))) as TypeError & { code?: string };
+        expect(err, `${fn} ${wrong}`).toBeInstanceOf(TypeError);
+        expect(err.message).toBe(`unknown option '${wrong}' for ${fn}; did you mean '${key}'?`);
+        expect(err.code).toBe('ERR_ULTRA_PERF_UNKNOWN_OPTION');
+      }
+      const err = (await thrown(() => invoke[fn]!({ zzzNotAnOption: true }))) as TypeError;
+      expect(err).toBeInstanceOf(TypeError);
+      expect(err.message).toMatch(new RegExp(`^unknown option 'zzzNotAnOption' for ${fn.replace('.', '\\.')}; the options are '`));
+    });
+  }
+});
+
+describe('the misspellings users make, module by module', () => {
+  it.each([
+    ['risk', () => calculateVaRSync(returns, { confidance: 0.99 } as never), "unknown option 'confidance' for calculateVaRSync; did you mean 'confidence'?"],
+    ['risk', () => calculateVaRSync(returns, { horizon: 10 } as never), "unknown option 'horizon' for calculateVaRSync; did you mean 'horizonDays'?"],
+    ['risk', () => simulateGBMSync({ spot: 1, drift: 0, volatility: 0.1, steps: 1, paths: 2, antithetics: true } as never), "unknown option 'antithetics' for simulateGBMSync; did you mean 'antithetic'?"],
+    ['risk', () => correlationMatrixSync(returns, { observations: 4, assets: 2, lamda: 0.9 } as never), "unknown option 'lamda' for correlationMatrixSync; did you mean 'lambda'?"],
+    ['order book', () => new OrderBook({ symbol: 'X', tickSize: 0.01, lotsize: 0.1 } as never), "unknown option 'lotsize' for OrderBook; did you mean 'lotSize'?"],
+    ['order book', () => new MatchingEngine({ symbol: 'X', tickSize: 0.01, selfTradePrevent: 'none' } as never), "unknown option 'selfTradePrevent' for MatchingEngine; did you mean 'selfTradePrevention'?"],
+    ['order book', () => new MatchingEngine({ symbol: 'X', tickSize: 1 }).submit({ side: 'buy', price: 1, quantity: 1, timeinforce: 'IOC' } as never), "unknown option 'timeinforce' for MatchingEngine.submit; did you mean 'timeInForce'?"],
+    ['queue', () => SpscQueue.create({ capacity: 8, slotBytes: 8, spintries: 0 } as never), "unknown option 'spintries' for SpscQueue.create; did you mean 'spinTries'?"],
+    ['queue', () => MpmcQueue.create({ capacity: 8, slotbytes: 8, slotBytes: 8 } as never), "unknown option 'slotbytes' for MpmcQueue.create; did you mean 'slotBytes'?"],
+    ['memory', () => new SlabAllocator({ slotBytes: 8, slots: 4, share: true } as never), "unknown option 'share' for SlabAllocator; did you mean 'shared'?"],
+    ['memory', () => new BuddyAllocator({ bytes: 1024, minBlock: 64, lockTimeout: 5 } as never), "unknown option 'lockTimeout' for BuddyAllocator; did you mean 'lockTimeoutMs'?"],
+    ['monitor', () => new LatencyHistogram({ significantDigits: 3 } as never), "unknown option 'significantDigits' for LatencyHistogram; did you mean 'significantFigures'?"],
+  ])('%s: %s', (_module, call, message) => {
+    expect(call).toThrow(new TypeError(message));
+  });
+
+  it('a misspelt option used to be ignored: horizon now fails instead of giving the 1-day VaR', async () => {
+    await expect(calculateVaR(returns, { horizon: 10 } as never)).rejects.toThrow(/did you mean 'horizonDays'\?/);
+  });
+
+  it('an options object is a plain object: arrays, class instances and primitives are refused with the argument named', () => {
+    class Opts {
+      confidence = 0.99;
+    }
+    for (const bad of [[], new Opts(), 5, 'x']) {
+      const err = (() => {
+        try {
+          calculateVaRSync(returns, bad as never);
+        } catch (e) {
+          return e as TypeError & { code?: string };
+        }
+        return undefined;
+      })();
+      expect(err).toBeInstanceOf(TypeError);
+      expect(err!.message).toMatch(/^Expected an options object for options but received /);
+      expect(err!.code).toBe('ERR_INVALID_ARG_TYPE');
+    }
+    expect(calculateVaRSync(returns, Object.assign(Object.create(null), { confidence: 0.99 })).confidence).toBe(0.99);
+  });
+
+  it('options with undefined values are as absent', () => {
+    expect(calculateVaRSync(returns, { confidence: undefined, backend: undefined }).confidence).toBe(0.95);
+    expect(new OrderBook({ symbol: 'X', tickSize: 1, lotSize: undefined }).lotSize).toBeUndefined();
+  });
+
+  it('every option is checked for type and range, the error naming it and the value', () => {
+    expect(() => simulateGBMSync({ spot: 1, drift: 0, volatility: 0.1, steps: 1, paths: 2, dt: -1 })).toThrow(/for options\.dt but received -1$/);
+    expect(() => SpscQueue.create({ capacity: 8, slotBytes: 8, spinTries: -1 })).toThrow(new RangeError('Expected an integer in [0, 1000000] for options.spinTries but received -1'));
+    expect(() => new LatencyHistogram({ significantFigures: 9 })).toThrow(new RangeError('Expected an integer from 1 to 5 for options.significantFigures but received 9'));
+    expect(() => calculateVaRSync(returns, { method: 'mc' as never })).toThrow(/for options\.method but received "mc"$/);
+  });
+
+  it('the order books take the boolean allowNegativePrices and refuse anything else', () => {
+    for (const allowNegativePrices of [true, false]) {
+      expect(() => new OrderBook({ symbol: 'X', tickSize: 0.01, allowNegativePrices } as never)).not.toThrow();
+      expect(() => new MatchingEngine({ symbol: 'X', tickSize: 0.01, allowNegativePrices } as never)).not.toThrow();
+    }
+    expect(() => new OrderBook({ symbol: 'X', tickSize: 0.01, allowNegativePrices: 'yes' } as never)).toThrow(
+      new TypeError('Expected a boolean for options.allowNegativePrices but received "yes"'),
+    );
+    expect(() => new MatchingEngine({ symbol: 'X', tickSize: 0.01, allowNegativePrice: true } as never)).toThrow(/did you mean 'allowNegativePrices'\?/);
+  });
+});
+
+describe('nearest key', () => {
+  it.each([
+    ['confidance', ['confidence', 'method'], 'confidence'],
+    ['timeinforce', ['timeInForce', 'type'], 'timeInForce'],
+    ['lotsize', ['lotSize', 'tickSize'], 'lotSize'],
+    ['horizon', ['horizonDays', 'portfolioValue'], 'horizonDays'],
+    ['tickSzie', ['tickSize', 'lotSize'], 'tickSize'],
+    ['banana', ['confidence', 'method'], undefined],
+    ['x', ['dt', 'seed'], undefined],
+  ])('%s among %j is %s', (key, known, expected) => {
+    expect(nearestKey(key, known)).toBe(expected);
+  });
+
+  it('counts a transposition as one edit, case-insensitively', () => {
+    expect(editDistance('ab', 'BA')).toBe(1);
+    expect(editDistance('kitten', 'sitting')).toBe(3);
+    expect(editDistance('', 'abc')).toBe(3);
+  });
+});
+
+// ---- backends ------------------------------------------------------------------------------
+
+/** Every public way to pass a backend, with the backend it reports (or null where it reports none). */
+const backendTakers: [string, (backend: unknown) => unknown, (r: unknown) => unknown, boolean][] = [
+  ['calculateVaRSync', (b) => calculateVaRSync(returns, { backend: b as never }), (r) => (r as { backend: string }).backend, true],
+  ['portfolioVaRSync', (b) => invoke.portfolioVaRSync!({ backend: b }), (r) => (r as { backend: string }).backend, true],
+  ['correlationMatrixSync', (b) => invoke.correlationMatrixSync!({ backend: b }), (r) => (r as { backend: string }).backend, true],
+  ['choleskySync', (b) => invoke.choleskySync!({ backend: b }), (r) => (r as { backend: string }).backend, true],
+  ['simulateGBMSync', (b) => invoke.simulateGBMSync!({ backend: b }), (r) => (r as { backend: string }).backend, true],
+  ['monteCarloVaRSync', (b) => invoke.monteCarloVaRSync!({ backend: b }), (r) => (r as { backend: string }).backend, true],
+  ['philoxNormals', (b) => invoke.philoxNormals!({ backend: b }), (r) => r, true],
+  ['OrderBook', (b) => invoke.OrderBook!({ backend: b }), (r) => (r as OrderBook).backend, false],
+  ['MatchingEngine', (b) => invoke.MatchingEngine!({ backend: b }), (r) => (r as MatchingEngine).backend, false],
+  ['SlabAllocator', (b) => invoke.SlabAllocator!({ backend: b }), (r) => (r as SlabAllocator).backend, false],
+  ['BuddyAllocator', (b) => invoke.BuddyAllocator!({ backend: b }), (r) => (r as BuddyAllocator).backend, false],
+  ['RingAllocator', (b) => invoke.RingAllocator!({ backend: b }), (r) => (r as RingAllocator).backend, false],
+  ['StackAllocator', (b) => invoke.StackAllocator!({ backend: b }), (r) => (r as StackAllocator).backend, false],
+  ['SpscQueue.create', (b) => invoke['SpscQueue.create']!({ backend: b }), (r) => (r as SpscQueue).paths.tryPush, false],
+  ['MpmcQueue.attach', (b) => invoke['MpmcQueue.attach']!({ backend: b }), (r) => (r as MpmcQueue).paths.popBatch, false],
+];
+
+describe('one backend vocabulary', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it.each(backendTakers)('%s: the backend a result reports can be passed back', (_name, take, reported) => {
+    const first = reported(take(undefined));
+    expect(['native', 'ts', 'cuda']).toContain(first);
+    expect(reported(take(first))).toBe(first);
+    expect(reported(take('ts'))).toBe('ts');
+    if (native) expect(reported(take('native'))).toBe('native');
+    else expect(() => take('native')).toThrow(BackendUnavailableError);
+  });
+
+  it("risk takes backend: 'native' (it reported 'native' but took only 'cpu')", () => {
+    if (native) expect(calculateVaRSync(returns, { backend: 'native' }).backend).toBe('native');
+    else expect(() => calculateVaRSync(returns, { backend: 'native' })).toThrow(BackendUnavailableError);
+  });
+
+  it.each(backendTakers)('%s: a bad backend gets the one wording, as a TypeError with a code', (_name, take, _reported, cuda) => {
+    const list = cuda ? "'auto', 'native', 'ts' or 'cuda'" : "'auto', 'native' or 'ts'";
+    for (const [bad, code] of [
+      ['gpu', 'ERR_INVALID_ARG_VALUE'],
+      ['NATIVE', 'ERR_INVALID_ARG_VALUE'],
+      [5, 'ERR_INVALID_ARG_TYPE'],
+      [null, 'ERR_INVALID_ARG_TYPE'],
+    ] as const) {
+      let err: (TypeError & { code?: string }) | undefined;
+      try {
+        take(bad);
+      } catch (e) {
+        err = e as TypeError & { code?: string };
+      }
+      expect(err).toBeInstanceOf(TypeError);
+      expect(err!.message).toBe(`Expected ${list} for options.backend but received ${typeof bad === 'string' ? `"${bad}"` : String(bad)}`);
+      expect(err!.code).toBe(code);
+    }
+  });
+
+  it("a backend this process cannot use is refused with one wording: '<fn> with backend '<name>' needs ...'", () => {
+    if (!backendInfo().cuda) {
+      expect(() => calculateVaRSync(returns, { backend: 'cuda' })).toThrow(/^calculateVaRSync with backend 'cuda' needs a CUDA device and the GPU addon: /);
+    }
+    if (!native) {
+      expect(() => new OrderBook({ symbol: 'X', tickSize: 1, backend: 'native' })).toThrow(/^OrderBook with backend 'native' needs the CPU addon: /);
+      expect(() => new SlabAllocator({ slotBytes: 8, slots: 4, backend: 'native' })).toThrow(/^SlabAllocator with backend 'native' needs the CPU addon: /);
+      expect(() => SpscQueue.create({ capacity: 8, slotBytes: 8, backend: 'native' })).toThrow(/^SpscQueue\.create with backend 'native' needs the CPU addon: /);
+    }
+  });
+
+  it("'cpu' reads as 'native' everywhere, with one DeprecationWarning per process", async () => {
+    const warnings: unknown[][] = [];
+    vi.spyOn(process, 'emitWarning').mockImplementation((...args: unknown[]) => {
+      warnings.push(args);
+    });
+    for (const [, take, reported] of backendTakers) {
+      if (native) expect(reported(take('cpu'))).toBe('native');
+      else expect(() => take('cpu')).toThrow(BackendUnavailableError);
+    }
+    if (native) await expect(replayIntoQueue(SpscQueue.create({ capacity: 8, slotBytes: 8 }), [], { backend: 'cpu' })).resolves.toEqual(expect.objectContaining({ pushed: 0 }));
+    const deprecations = warnings.filter(([, o]) => (o as { type?: string })?.type === 'DeprecationWarning');
+    // Once per process: this file provokes the first (no import reads 'cpu' under the configured projects).
+    expect(deprecations).toHaveLength(1);
+    expect(deprecations[0]![0]).toMatch(/^options\.backend 'cpu' is deprecated; use 'native'/);
+    expect(deprecations[0]![1]).toEqual({ type: 'DeprecationWarning', code: kCpuAliasWarningCode });
+  });
+
+  it('chooseBackend resolves auto by the policy table', () => {
+    expect(chooseBackend(undefined, { argument: 'options.backend', policy: kBackendPolicies.memory })).toBe('ts');
+    expect(chooseBackend('auto', { argument: 'options.backend', policy: kBackendPolicies.orderbook })).toBe(native ? 'native' : 'ts');
+    expect(chooseBackend(undefined, { argument: 'options.backend', policy: kBackendPolicies.risk })).toBe('auto');
+    expect(chooseBackend('auto', { argument: 'options.backend', policy: kBackendPolicies.queue })).toBe('auto');
+    for (const policy of Object.values(kBackendPolicies)) expect(policy.rule.length).toBeGreaterThan(20);
+  });
+});
+
+describe('argument errors carry codes, with class and message unchanged', () => {
+  it.each([
+    [invalidType('x', 'a number', 'a'), TypeError, 'ERR_INVALID_ARG_TYPE', 'Expected a number for x but received "a"'],
+    [invalidValue('x', "'a' or 'b'", 'c'), TypeError, 'ERR_INVALID_ARG_VALUE', `Expected 'a' or 'b' for x but received "c"`],
+    [invalidRange('x', 'a number >= 0', -1), RangeError, 'ERR_OUT_OF_RANGE', 'Expected a number >= 0 for x but received -1'],
+    [beyondRange('x', 'a price', '1e15', 2e15), RangeError, 'ERR_OUT_OF_RANGE', 'Expected a price within the largest, 1e15, for x but received 2000000000000000, which is beyond the largest'],
+  ])('%s', (err, cls, code, message) => {
+    expect(err).toBeInstanceOf(cls);
+    expect(err.constructor).toBe(cls);
+    expect((err as { code?: string }).code).toBe(code);
+    expect(err.message).toBe(message);
+  });
+
+  it('as the library throws them', () => {
+    const codeOf = (call: () => unknown): string | undefined => {
+      try {
+        call();
+      } catch (e) {
+        return (e as { code?: string }).code;
+      }
+      return undefined;
+    };
+    expect(codeOf(() => calculateVaRSync(returns, { confidence: 'high' as never }))).toBe('ERR_INVALID_ARG_TYPE');
+    expect(codeOf(() => calculateVaRSync(returns, { confidence: 0.05 }))).toBe('ERR_OUT_OF_RANGE');
+    expect(codeOf(() => new OrderBook({ symbol: 'X', tickSize: 0 }))).toBe('ERR_OUT_OF_RANGE');
+    expect(codeOf(() => new SlabAllocator({ slotBytes: 0, slots: 1 }))).toBe('ERR_OUT_OF_RANGE');
+  });
+});
