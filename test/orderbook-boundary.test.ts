@@ -237,7 +237,7 @@ describe.each(backends)('negative prices are a per-instrument option (%s core)',
 
   it('checks the option itself', () => {
     expect(() => new OrderBook({ symbol: 'X', tickSize: 1, allowNegativePrices: 'yes' as never, backend })).toThrow(
-      /Expected a boolean for allowNegativePrices but received "yes"/,
+      /Expected a boolean for options.allowNegativePrices but received "yes"/,
     );
     expect(() => new MatchingEngine({ symbol: 'X', tickSize: 1, allowNegativePrices: 1 as never, backend })).toThrow(TypeError);
   });

@@ -4,7 +4,7 @@
  */
 import { cpuAddon } from '../backend.js';
 import { invalidRange, invalidType } from '../errors.js';
-import { allowNegativePricesOption, type Decimal, Grid, lotsScratch, priceTicks, quantityLots } from './grid.js';
+import { type Decimal, Grid, lotsScratch, priceTicks, quantityLots } from './grid.js';
 import { type L2Core, TsL2Core } from './l2-core.js';
 import { Top } from './layout.js';
 import { BookReads, checkOptions, checkSymbol, freeSize, type OrderBookBackend, resolveBackend } from './reads.js';
@@ -83,7 +83,8 @@ export class OrderBook extends BookReads {
   constructor(options: OrderBookOptions) {
     const o = checkOptions(options, 'OrderBook');
     const symbol = checkSymbol(o.symbol);
-    const negative = allowNegativePricesOption(o.allowNegativePrices);
+    // Checked (a boolean, default false) by checkOptions: reads.ts kBookSpecs.
+    const negative = o.allowNegativePrices === true;
     const tick = new Grid(o.tickSize as number, 'tickSize', 'price', undefined, negative);
     const lot = o.lotSize === undefined ? undefined : new Grid(o.lotSize as number, 'lotSize', 'quantity');
     const backend = resolveBackend(o.backend, 'OrderBook');

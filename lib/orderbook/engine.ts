@@ -7,7 +7,7 @@
 import { cpuAddon } from '../backend.js';
 import { invalidRange, invalidType } from '../errors.js';
 import { CancelCode, type EngineCore, TsEngineCore } from './engine-core.js';
-import { allowNegativePricesOption, type Decimal, Grid, lotsScratch, priceTicks, quantityLots } from './grid.js';
+import { type Decimal, Grid, lotsScratch, priceTicks, quantityLots } from './grid.js';
 import { kCommandStride, kFillStride, kRejectReason, kStatus, RejectCode, StatusCode, View } from './layout.js';
 import { BookReads, bookSide, checkOptions, checkOrderFields, checkSymbol, type BookSide, type OrderBookBackend, resolveBackend } from './reads.js';
 
@@ -209,7 +209,8 @@ export class MatchingEngine extends BookReads {
   constructor(options: MatchingEngineOptions) {
     const o = checkOptions(options, 'MatchingEngine');
     const symbol = checkSymbol(o.symbol);
-    const negative = allowNegativePricesOption(o.allowNegativePrices);
+    // Checked (a boolean, default false) by checkOptions: reads.ts kBookSpecs.
+    const negative = o.allowNegativePrices === true;
     const tick = new Grid(o.tickSize as number, 'tickSize', 'price', undefined, negative);
     const lot = new Grid(o.lotSize === undefined ? 1e-8 : (o.lotSize as number), 'lotSize', 'quantity');
     const stpName = o.selfTradePrevention === undefined ? 'none' : o.selfTradePrevention;

@@ -241,15 +241,6 @@ function negativePrice(argument: string, value: unknown): RangeError {
   return invalidRange(argument, 'a price >= 0 (negative prices need allowNegativePrices: true)', value);
 }
 
-/**
- * The allowNegativePrices option of OrderBook and MatchingEngine: a boolean, default false.
- * (Its validation lives here, beside the grid that enforces it.)
- */
-export function allowNegativePricesOption(value: unknown): boolean {
-  if (value === undefined) return false;
-  if (typeof value !== 'boolean') throw invalidType('allowNegativePrices', 'a boolean', value);
-  return value;
-}
 
 /**
  * Ticks for a price argument, or a TypeError/RangeError naming the argument. A price is a
