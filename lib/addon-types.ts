@@ -160,10 +160,17 @@ export interface EngineNative {
 }
 
 export interface OrderbookAddon {
-  /** lotDen 0: sizes are free values. */
-  orderbookL2Create(tickNum: number, tickDen: number, lotNum: number, lotDen: number): L2Native;
-  /** stp: 0 none, 1 cancel-taker, 2 cancel-maker, 3 cancel-both. */
-  orderbookEngineCreate(tickNum: number, tickDen: number, lotNum: number, lotDen: number, stp: number): EngineNative;
+  /** lotDen 0: sizes are free values. allowNegativePrices (default true) false: ticks < 0 are refused. */
+  orderbookL2Create(tickNum: number, tickDen: number, lotNum: number, lotDen: number, allowNegativePrices?: boolean): L2Native;
+  /** stp: 0 none, 1 cancel-taker, 2 cancel-maker, 3 cancel-both. allowNegativePrices as orderbookL2Create. */
+  orderbookEngineCreate(
+    tickNum: number,
+    tickDen: number,
+    lotNum: number,
+    lotDen: number,
+    stp: number,
+    allowNegativePrices?: boolean,
+  ): EngineNative;
   /** Every view offset and code of lib/orderbook/layout.ts `orderbookLayout`, checked at load. */
   readonly orderbookLayout: Readonly<Record<string, number>>;
 }

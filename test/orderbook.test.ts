@@ -52,9 +52,11 @@ describe.runIf(cpuAddon !== null)('native boundary', () => {
     expect(() => l2.setBid()).toThrow(RangeError);
     v[8] = 1e300;
     expect(() => l2.setAsk()).toThrow(RangeError);
-    expect(l2.levels(0, Infinity, new Float64Array(4), 0)).toBe(0);
-    expect(l2.applyDeltas(new Float64Array(3), 5)).toBe(0); // count beyond the array: nothing read
-    expect(l2.applyDeltas(new Int32Array(3) as unknown as Float64Array, 1)).toBe(0);
+    // Issue 12 kind 6: these returned 0, as a valid empty call does; now each names its argument.
+    expect(() => l2.levels(0, Infinity, new Float64Array(4), 0)).toThrow(/levels: .* for n \(argument 2\) but received Infinity/);
+    // count beyond the array: nothing read
+    expect(() => l2.applyDeltas(new Float64Array(3), 5)).toThrow(/applyDeltas: .* for count \(argument 2\) but received 5/);
+    expect(() => l2.applyDeltas(new Int32Array(3) as unknown as Float64Array, 1)).toThrow(TypeError);
     const me = cpuAddon!.orderbookEngineCreate(1, 100, 1, 1, 0);
     const a = new Float64Array(me.view);
     const args = cpuAddon!.orderbookLayout['view.args']!;
@@ -63,7 +65,7 @@ describe.runIf(cpuAddon !== null)('native boundary', () => {
     expect(() => me.cancel()).toThrow(RangeError);
     expect(() => me.modify()).toThrow(RangeError);
     expect(() => me.query()).toThrow(RangeError);
-    expect(me.batch(new Float64Array(6), 2, null)).toBe(0);
+    expect(() => me.batch(new Float64Array(6), 2, null)).toThrow(RangeError);
     expect(new Float64Array(l2.view)[6]).toBe(0); // still an empty, working book
   });
 });
@@ -204,7 +206,7 @@ describe.each(backends)('OrderBook (%s core)', (backend) => {
   });
 
   it('handles negative prices and odd tick sizes on the grid', () => {
-    const book = new OrderBook({ symbol: 'SPREAD', tickSize: 0.25, backend });
+    const book = new OrderBook({ symbol: 'SPREAD', tickSize: 0.25, allowNegativePrices: true, backend });
     book.updateBid(-1.25, 1);
     book.updateAsk(-0.75, 1);
     expect(book.spread()).toBe(0.5);
@@ -662,6 +664,7 @@ function fromModel(r: ModelReport): ExecutionReport {
     fills,
   };
   if (r.reject !== undefined) out.rejectReason = r.reject;
+  if (r.cancel !== undefined) out.cancelReason = r.cancel;
   return out;
 }
 
@@ -789,7 +792,7 @@ describe('MatchingEngine differential: every backend against a reference model a
     let ops = 0;
     fc.assert(
       fc.property(fc.array(engineOpArb, { minLength: 300, maxLength: 700 }), (seq) => {
-        const engines = backends.map((backend) => new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: stp, backend }));
+        const engines = backends.map((backend) => new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: stp, allowNegativePrices: true, backend }));
         const model = new EngineModel(stp);
         for (const op of seq) {
           step(engines, model, op);
@@ -806,7 +809,7 @@ describe('MatchingEngine differential: every backend against a reference model a
     let ops = 0;
     fc.assert(
       fc.property(fc.array(engineOpArb, { minLength: 4000, maxLength: 6000 }), (seq) => {
-        const engines = backends.map((backend) => new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: stp, backend }));
+        const engines = backends.map((backend) => new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: stp, allowNegativePrices: true, backend }));
         const model = new EngineModel(stp);
         for (const op of seq) {
           step(engines, model, op);
@@ -824,7 +827,7 @@ describe('MatchingEngine differential: every backend against a reference model a
     let overflows = 0;
     fc.assert(
       fc.property(fc.array(edgeOpArb, { minLength: 100, maxLength: 300 }), (seq) => {
-        const engines = backends.map((backend) => new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: stp, backend }));
+        const engines = backends.map((backend) => new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: stp, allowNegativePrices: true, backend }));
         const model = new EngineModel(stp);
         for (const op of seq) step(engines, model, op);
         checkNoneLost(engines, model);
@@ -839,8 +842,8 @@ describe('MatchingEngine differential: every backend against a reference model a
     fc.assert(
       fc.property(fc.array(engineOpArb, { minLength: 100, maxLength: 400 }), fc.integer({ min: 1, max: 64 }), (seq, chunk) => {
         for (const backend of backends) {
-          const perCall = new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: 'cancel-maker', backend });
-          const batched = new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: 'cancel-maker', backend });
+          const perCall = new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: 'cancel-maker', allowNegativePrices: true, backend });
+          const batched = new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: 'cancel-maker', allowNegativePrices: true, backend });
           const wantFills: number[] = [];
           const cmds: number[] = [];
           let nextId = 1;
@@ -963,8 +966,8 @@ describe.each(backends)('exact at every scale (%s core)', (backend) => {
 
   it.each(kSteps)('accepts the double nearest any k x %s within the range and reads it back', (step) => {
     const s = Number(step);
-    const book = new OrderBook({ symbol: 'X', tickSize: s, lotSize: s, backend });
-    const me = new MatchingEngine({ symbol: 'X', tickSize: s, lotSize: s, backend });
+    const book = new OrderBook({ symbol: 'X', tickSize: s, lotSize: s, allowNegativePrices: true, backend });
+    const me = new MatchingEngine({ symbol: 'X', tickSize: s, lotSize: s, allowNegativePrices: true, backend });
     fc.assert(
       fc.property(unitsArb(63), unitsArb(53), fc.boolean(), (drawn, ticks, neg) => {
         const t = ticks > 9007199254740991n ? 9007199254740991n : ticks;

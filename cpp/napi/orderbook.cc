@@ -1,4 +1,7 @@
-// Bindings for cpp/orderbook: unpack, call, pack. Validation happens in lib/orderbook.
+// Bindings for cpp/orderbook: unpack, call, pack. Validation of user input happens in
+// lib/orderbook; these check every raw argument with typed_args.hpp (the raw, non-throwing
+// set: a pending error and nullptr), so a caller who skips lib/ gets an error with a code,
+// never a silent 0 or undefined (the rule is at the top of typed_args.hpp).
 //
 // create functions return a plain object of per-instance functions whose napi `data` is
 // the core object, plus `view`, an external ArrayBuffer over the core's top-of-book (and,
@@ -10,12 +13,15 @@
 // node-addon-api's CallbackInfo costs ~10 ns a call.
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <new>
+#include <string>
 #include <utility>
 
 #include "../orderbook/l2_book.hpp"
 #include "../orderbook/matching_engine.hpp"
 #include "bindings.hpp"
+#include "typed_args.hpp"
 
 namespace up::napi {
 namespace {
@@ -36,51 +42,35 @@ void release(napi_env /*env*/, void* /*data*/, void* hint) {
   if (--h->refs == 0) delete h;
 }
 
-template <std::size_t N>
-void* args(napi_env env, napi_callback_info cb, napi_value (&argv)[N]) {
-  std::size_t argc = N;
+// argv (argc of them) gets the arguments, undefined where left out, and *data the function's
+// data; false with a pending error when napi_get_cb_info fails.
+bool call_args(napi_env env, napi_callback_info cb, const char* fn, std::size_t argc, napi_value* argv, void** data) {
+  const napi_status st = napi_get_cb_info(env, cb, &argc, argv, nullptr, data);
+  if (st == napi_ok) return true;
+  throw_napi_failure(env, fn, st);
+  return false;
+}
+
+// The instance a per-instance function was created with, or nullptr with a pending error.
+void* instance(napi_env env, napi_callback_info cb, const char* fn, std::size_t argc = 0, napi_value* argv = nullptr) {
   void* data = nullptr;
-  for (auto& a : argv) a = nullptr;
-  if (napi_get_cb_info(env, cb, &argc, argv, nullptr, &data) != napi_ok || argc < N) return nullptr;
+  if (!call_args(env, cb, fn, argc, argv, &data)) return nullptr;
+  if (data == nullptr) napi_throw_error(env, "ERR_ULTRA_PERF_NAPI", "order book: a per-instance function lost its instance");
   return data;
 }
 
-double num(napi_env env, napi_value v) {
-  double out = std::nan("");
-  napi_get_value_double(env, v, &out);
-  return out;
-}
-
-napi_value number(napi_env env, double v) {
+napi_value number(napi_env env, const char* fn, double v) {
   napi_value out = nullptr;
-  napi_create_double(env, v, &out);
+  const napi_status st = napi_create_double(env, v, &out);
+  if (st != napi_ok) throw_napi_failure(env, fn, st);
   return out;
 }
 
-napi_value boolean(napi_env env, bool v) {
+napi_value boolean(napi_env env, const char* fn, bool v) {
   napi_value out = nullptr;
-  napi_get_boolean(env, v, &out);
+  const napi_status st = napi_get_boolean(env, v, &out);
+  if (st != napi_ok) throw_napi_failure(env, fn, st);
   return out;
-}
-
-napi_value undefined(napi_env env) {
-  napi_value out = nullptr;
-  napi_get_undefined(env, &out);
-  return out;
-}
-
-// A Float64Array's data and length in doubles; (nullptr, 0) for anything else.
-double* f64(napi_env env, napi_value v, std::size_t& len) {
-  napi_typedarray_type type;
-  void* data = nullptr;
-  len = 0;
-  bool is = false;
-  if (v == nullptr || napi_is_typedarray(env, v, &is) != napi_ok || !is ||
-      napi_get_typedarray_info(env, v, &type, &len, &data, nullptr, nullptr) != napi_ok || type != napi_float64_array) {
-    len = 0;
-    return nullptr;
-  }
-  return static_cast<double*>(data);
 }
 
 // lib/orderbook validates before writing the argument slots; this only keeps a bad
@@ -104,14 +94,35 @@ bool lots_of(double approx, double correction, int64_t lo, int64_t& out) {
   return true;
 }
 
-napi_value bad_argument(napi_env env) {
-  napi_throw_range_error(env, "ERR_ULTRA_PERF_BAD_ARGUMENT", "an order book call got an argument lib/orderbook never writes");
+// An argument slot holding what lib/orderbook never writes there (the raw addon misused):
+// a RangeError naming the function and the slots. Off the hot path.
+napi_value bad_slots(napi_env env, const char* fn, const char* slots) {
+  const std::string msg = std::string(fn) + ": the view's argument slots (" + slots +
+                          ") hold a value lib/orderbook never writes (out of range, NaN or a fraction)";
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg.c_str());
   return nullptr;
 }
 
-napi_value oom(napi_env env) {
-  napi_throw_error(env, "ERR_ULTRA_PERF_OUT_OF_MEMORY", "the order book could not allocate memory");
+napi_value oom(napi_env env, const char* fn) {
+  const std::string msg = std::string(fn) + ": the order book could not allocate memory";
+  napi_throw_error(env, "ERR_ULTRA_PERF_OUT_OF_MEMORY", msg.c_str());
   return nullptr;
+}
+
+// A tick or lot step (num, den) as the creators take it: finite, num > 0, den > 0 (or
+// den == 0 when `den_zero_ok`: the L2 book's "no lot grid").
+bool step_args(napi_env env, napi_value const* argv, const char* fn, const char* num_name, const char* den_name,
+               bool den_zero_ok, double* num, double* den) {
+  if (!number_arg(env, argv[0], fn, num_name, num) || !number_arg(env, argv[1], fn, den_name, den)) return false;
+  const char* bad = !(std::isfinite(*num) && *num > 0) ? num_name
+                    : !(std::isfinite(*den) && (*den > 0 || (den_zero_ok && *den == 0))) ? den_name
+                                                                                         : nullptr;
+  if (bad == nullptr) return true;
+  const std::string msg = std::string(fn) + ": expected a finite number > 0" +
+                          (bad == den_name && den_zero_ok ? " (or 0: no lot grid)" : "") + " for " + bad +
+                          " but received " + describe_number(bad == num_name ? *num : *den);
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg.c_str());
+  return false;
 }
 
 template <class Core>
@@ -136,87 +147,112 @@ bool add_view(napi_env env, napi_value obj, double* data, std::size_t doubles, H
 // ---- L2 ----
 using L2 = Holder<ob::L2Book>;
 
-void* data_of(napi_env env, napi_callback_info cb) {
-  std::size_t argc = 0;
-  void* data = nullptr;
-  if (napi_get_cb_info(env, cb, &argc, nullptr, nullptr, &data) != napi_ok) return nullptr;
-  return data;
-}
-
 // () with (ticks, size) in the view's argument slots
 template <ob::Side kSide>
 napi_value l2_set(napi_env env, napi_callback_info cb) {
-  auto* h = static_cast<L2*>(data_of(env, cb));
+  constexpr const char* fn = kSide == ob::Side::bid ? "setBid" : "setAsk";
+  auto* h = static_cast<L2*>(instance(env, cb, fn));
   if (h == nullptr) return nullptr;
   const double* a = h->core.top();
-  if (!whole(a[ob::kArgTicks], -kMaxTicks, kMaxTicks) || !(a[ob::kArgSize] >= 0)) return bad_argument(env);
+  // min_ticks() is -kMaxTicks or 0 (no negative prices): the same one comparison as before.
+  if (!whole(a[ob::kArgTicks], static_cast<double>(h->core.min_ticks()), kMaxTicks) || !(a[ob::kArgSize] >= 0)) {
+    return bad_slots(env, fn, "ticks, size");
+  }
   try {
     h->core.set(kSide, static_cast<int64_t>(a[ob::kArgTicks]), a[ob::kArgSize]);
   } catch (const std::bad_alloc&) {
-    return oom(env);
+    return oom(env, fn);
   }
   return nullptr;
 }
 
 // (deltas, count) -> count | -(index + 1)
 napi_value l2_apply(napi_env env, napi_callback_info cb) {
+  constexpr const char* fn = "applyDeltas";
   napi_value argv[2];
-  auto* h = static_cast<L2*>(args(env, cb, argv));
-  std::size_t len = 0;
-  const double* d = h == nullptr ? nullptr : f64(env, argv[0], len);
-  const double n = num(env, argv[1]);
-  if (d == nullptr || !(n >= 0) || n * 3 > static_cast<double>(len)) return number(env, 0);
+  auto* h = static_cast<L2*>(instance(env, cb, fn, 2, argv));
+  TypedArg d;
+  std::uint64_t n = 0;
+  if (h == nullptr || !live_typed_array_arg(env, argv[0], napi_float64_array, 0, fn, "deltas (argument 1)", &d) ||
+      !size_arg(env, argv[1], fn, "count (argument 2)", 0, d.length / 3, &n)) {
+    return nullptr;
+  }
   try {
-    return number(env, static_cast<double>(h->core.apply_deltas(d, static_cast<std::size_t>(n))));
+    return number(env, fn, static_cast<double>(h->core.apply_deltas(static_cast<const double*>(d.data), n)));
   } catch (const std::bad_alloc&) {
-    return oom(env);
+    return oom(env, fn);
   }
 }
 
 napi_value l2_clear(napi_env env, napi_callback_info cb) {
-  napi_value argv[1];
-  std::size_t argc = 0;
-  void* data = nullptr;
-  napi_get_cb_info(env, cb, &argc, argv, nullptr, &data);
-  if (data != nullptr) static_cast<L2*>(data)->core.clear();
-  return undefined(env);
+  auto* h = static_cast<L2*>(instance(env, cb, "clear"));
+  if (h != nullptr) h->core.clear();
+  return nullptr;
 }
 
-// (side, n, out, units) -> levels written: (price, size) pairs, or (ticks, size|lots, correction) triples
+// (side, n, out, units) -> levels written: (price, size) pairs, or (ticks, size|lots, correction)
+// triples; an out shorter than n levels gets the first that fit.
 template <class H>
 napi_value levels(napi_env env, napi_callback_info cb) {
+  constexpr const char* fn = "levels";
   napi_value argv[4];
-  auto* h = static_cast<H*>(args(env, cb, argv));
-  std::size_t len = 0;
-  double* out = h == nullptr ? nullptr : f64(env, argv[2], len);
-  const double n = num(env, argv[1]);
-  if (out == nullptr || !(n >= 0)) return number(env, 0);
-  const bool units = num(env, argv[3]) == 1;
-  const double cap = static_cast<double>(len / (units ? 3 : 2));
-  const auto m = static_cast<std::size_t>(n < cap ? n : cap);
-  return number(env, static_cast<double>(h->core.levels(num(env, argv[0]) == 0 ? ob::Side::bid : ob::Side::ask, m, out, units)));
+  auto* h = static_cast<H*>(instance(env, cb, fn, 4, argv));
+  std::uint64_t side = 0;
+  std::uint64_t n = 0;
+  std::uint64_t units = 0;
+  TypedArg out;
+  if (h == nullptr || !size_arg(env, argv[0], fn, "side (argument 1)", 0, 1, &side) ||
+      !size_arg(env, argv[1], fn, "n (argument 2)", 0, static_cast<std::uint64_t>(kMaxId), &n) ||
+      !live_typed_array_arg(env, argv[2], napi_float64_array, 0, fn, "out (argument 3)", &out) ||
+      !size_arg(env, argv[3], fn, "units (argument 4)", 0, 1, &units)) {
+    return nullptr;
+  }
+  const std::size_t cap = out.length / (units == 1 ? 3 : 2);
+  const std::size_t m = n < cap ? static_cast<std::size_t>(n) : cap;
+  return number(env, fn,
+                static_cast<double>(h->core.levels(side == 0 ? ob::Side::bid : ob::Side::ask, m,
+                                                   static_cast<double*>(out.data), units == 1)));
 }
 
-// (tickNum, tickDen, lotNum, lotDen) -> { view, set, applyDeltas, clear, levels }
-napi_value l2_create(napi_env env, napi_callback_info cb) {
-  napi_value argv[4];
-  std::size_t argc = 4;
-  napi_get_cb_info(env, cb, &argc, argv, nullptr, nullptr);
-  if (argc < 4) return undefined(env);
-  L2* h = nullptr;
-  try {
-    h = new L2(ob::Grid(num(env, argv[0]), num(env, argv[1])), ob::Grid(num(env, argv[2]), num(env, argv[3])));
-  } catch (const std::bad_alloc&) {
-    return oom(env);
-  }
+// Builds { view, ...functions } around a new core; throws (and frees the core) on any failure.
+template <class Core>
+napi_value wrap(napi_env env, const char* fn, Holder<Core>* h, double* view, std::size_t doubles,
+                std::initializer_list<std::pair<const char*, napi_callback>> functions) {
   napi_value obj = nullptr;
   h->refs = 1;  // held by this call until everything is attached
-  const bool ok = napi_create_object(env, &obj) == napi_ok && add_view(env, obj, h->core.top(), ob::kL2ViewDoubles, h) &&
-                  add_function(env, obj, "setBid", l2_set<ob::Side::bid>, h) &&
-                  add_function(env, obj, "setAsk", l2_set<ob::Side::ask>, h) && add_function(env, obj, "applyDeltas", l2_apply, h) &&
-                  add_function(env, obj, "clear", l2_clear, h) && add_function(env, obj, "levels", levels<L2>, h);
-  release<ob::L2Book>(env, nullptr, h);
-  return ok ? obj : undefined(env);
+  napi_status st = napi_create_object(env, &obj);
+  bool ok = st == napi_ok && add_view(env, obj, view, doubles, h);
+  for (const auto& f : functions) ok = ok && add_function(env, obj, f.first, f.second, h);
+  release<Core>(env, nullptr, h);
+  if (ok) return obj;
+  throw_napi_failure(env, fn, st == napi_ok ? napi_generic_failure : st);
+  return nullptr;
+}
+
+// (tickNum, tickDen, lotNum, lotDen, allowNegativePrices = true) -> { view, setBid, setAsk, applyDeltas, clear, levels }
+napi_value l2_create(napi_env env, napi_callback_info cb) {
+  constexpr const char* fn = "orderbookL2Create";
+  napi_value argv[5];
+  if (!call_args(env, cb, fn, 5, argv, nullptr)) return nullptr;
+  double tn = 0, td = 0, ln = 0, ld = 0;
+  bool negative = true;
+  if (!step_args(env, argv, fn, "tickNum (argument 1)", "tickDen (argument 2)", false, &tn, &td) ||
+      !step_args(env, argv + 2, fn, "lotNum (argument 3)", "lotDen (argument 4)", true, &ln, &ld) ||
+      !optional_bool_arg(env, argv[4], fn, "allowNegativePrices (argument 5)", true, &negative)) {
+    return nullptr;
+  }
+  L2* h = nullptr;
+  try {
+    h = new L2(ob::Grid(tn, td, negative), ob::Grid(ln, ld));
+  } catch (const std::bad_alloc&) {
+    return oom(env, fn);
+  }
+  return wrap(env, fn, h, h->core.top(), ob::kL2ViewDoubles,
+              {{"setBid", l2_set<ob::Side::bid>},
+               {"setAsk", l2_set<ob::Side::ask>},
+               {"applyDeltas", l2_apply},
+               {"clear", l2_clear},
+               {"levels", levels<L2>}});
 }
 
 // ---- matching engine ----
@@ -224,19 +260,20 @@ using Me = Holder<ob::MatchingEngine>;
 
 // () with (side, market, ticks, lots, tif, postOnly, owner, clientId, lots correction) in the argument slots
 napi_value me_submit(napi_env env, napi_callback_info cb) {
-  auto* h = static_cast<Me*>(data_of(env, cb));
+  constexpr const char* fn = "submit";
+  auto* h = static_cast<Me*>(instance(env, cb, fn));
   if (h == nullptr) return nullptr;
   const double* a = h->core.view() + ob::kViewArgs;
   int64_t lots = 0;
-  if (!whole(a[0], 0, 1) || !whole(a[1], 0, 1) || !whole(a[2], -kMaxTicks, kMaxTicks) || !lots_of(a[3], a[8], 1, lots) ||
-      !whole(a[4], 0, 2) || !whole(a[5], 0, 1) || !whole(a[6], 0, 4294967295.0)) {
-    return bad_argument(env);
+  if (!whole(a[0], 0, 1) || !whole(a[1], 0, 1) || !whole(a[2], static_cast<double>(h->core.min_ticks()), kMaxTicks) ||
+      !lots_of(a[3], a[8], 1, lots) || !whole(a[4], 0, 2) || !whole(a[5], 0, 1) || !whole(a[6], 0, 4294967295.0)) {
+    return bad_slots(env, fn, "side, market, ticks, lots, tif, postOnly, owner, lots correction");
   }
   try {
     h->core.submit(a[0] == 0 ? ob::Side::bid : ob::Side::ask, a[1] != 0, static_cast<int64_t>(a[2]), lots,
                    static_cast<ob::TimeInForce>(static_cast<int>(a[4])), a[5] != 0, static_cast<uint32_t>(a[6]), a[7]);
   } catch (const std::bad_alloc&) {
-    return oom(env);
+    return oom(env, fn);
   }
   return nullptr;
 }
@@ -244,99 +281,124 @@ napi_value me_submit(napi_env env, napi_callback_info cb) {
 // () with (orderId) in the argument slots -> boolean: cancel and query differ only in the call.
 template <bool (ob::MatchingEngine::*Fn)(uint64_t) noexcept>
 napi_value me_by_id(napi_env env, napi_callback_info cb) {
-  auto* h = static_cast<Me*>(data_of(env, cb));
-  if (h == nullptr) return boolean(env, false);
+  constexpr const char* fn = Fn == &ob::MatchingEngine::cancel ? "cancel" : "query";
+  auto* h = static_cast<Me*>(instance(env, cb, fn));
+  if (h == nullptr) return nullptr;
   const double id = h->core.view()[ob::kViewArgs];
-  if (!whole(id, 0, kMaxId)) return bad_argument(env);
-  return boolean(env, (h->core.*Fn)(static_cast<uint64_t>(id)));
+  if (!whole(id, 0, kMaxId)) return bad_slots(env, fn, "orderId");
+  return boolean(env, fn, (h->core.*Fn)(static_cast<uint64_t>(id)));
 }
 
 // () with (orderId, ticks | NaN, lots | NaN, lots correction) in the argument slots
 napi_value me_modify(napi_env env, napi_callback_info cb) {
-  auto* h = static_cast<Me*>(data_of(env, cb));
+  constexpr const char* fn = "modify";
+  auto* h = static_cast<Me*>(instance(env, cb, fn));
   if (h == nullptr) return nullptr;
   const double* a = h->core.view() + ob::kViewArgs;
   const double t = a[1];
   const double l = a[2];
   int64_t lots = 0;
-  if (!whole(a[0], 0, kMaxId) || !(std::isnan(t) || whole(t, -kMaxTicks, kMaxTicks)) ||
+  if (!whole(a[0], 0, kMaxId) || !(std::isnan(t) || whole(t, static_cast<double>(h->core.min_ticks()), kMaxTicks)) ||
       !(std::isnan(l) || lots_of(l, a[3], 0, lots))) {
-    return bad_argument(env);
+    return bad_slots(env, fn, "orderId, ticks, lots, lots correction");
   }
   try {
     h->core.modify_and_publish(static_cast<uint64_t>(a[0]), !std::isnan(t), std::isnan(t) ? 0 : static_cast<int64_t>(t),
                                !std::isnan(l), lots);
   } catch (const std::bad_alloc&) {
-    return oom(env);
+    return oom(env, fn);
   }
   return nullptr;
 }
 
 // (out) -> fills of the last submit/modify written as (makerId, price, quantity)
 napi_value me_copy_fills(napi_env env, napi_callback_info cb) {
+  constexpr const char* fn = "copyFills";
   napi_value argv[1];
-  auto* h = static_cast<Me*>(args(env, cb, argv));
-  std::size_t len = 0;
-  double* out = h == nullptr ? nullptr : f64(env, argv[0], len);
-  if (out == nullptr) return number(env, 0);
-  return number(env, static_cast<double>(h->core.copy_fills(out, len / 3)));
+  auto* h = static_cast<Me*>(instance(env, cb, fn, 1, argv));
+  TypedArg out;
+  if (h == nullptr || !live_typed_array_arg(env, argv[0], napi_float64_array, 0, fn, "out (argument 1)", &out)) {
+    return nullptr;
+  }
+  return number(env, fn, static_cast<double>(h->core.copy_fills(static_cast<double*>(out.data), out.length / 3)));
 }
 
 // (commands, count, fillsOut | null) -> count | -(index + 1)
 napi_value me_batch(napi_env env, napi_callback_info cb) {
+  constexpr const char* fn = "batch";
   napi_value argv[3];
-  auto* h = static_cast<Me*>(args(env, cb, argv));
-  std::size_t len = 0;
-  const double* c = h == nullptr ? nullptr : f64(env, argv[0], len);
-  const double n = num(env, argv[1]);
-  if (c == nullptr || !(n >= 0) || n * ob::kCommandStride > static_cast<double>(len)) return number(env, 0);
-  std::size_t fills_len = 0;
-  double* fills = f64(env, argv[2], fills_len);
+  auto* h = static_cast<Me*>(instance(env, cb, fn, 3, argv));
+  TypedArg c;
+  std::uint64_t n = 0;
+  if (h == nullptr || !live_typed_array_arg(env, argv[0], napi_float64_array, 0, fn, "commands (argument 1)", &c) ||
+      !size_arg(env, argv[1], fn, "count (argument 2)", 0, c.length / ob::kCommandStride, &n)) {
+    return nullptr;
+  }
+  TypedArg fills;
+  napi_valuetype t = napi_undefined;
+  const napi_status st = napi_typeof(env, argv[2], &t);
+  if (st != napi_ok) {
+    throw_napi_failure(env, fn, st);
+    return nullptr;
+  }
+  if (t != napi_null && t != napi_undefined &&
+      !live_typed_array_arg(env, argv[2], napi_float64_array, 0, fn, "fillsOut (argument 3)", &fills)) {
+    return nullptr;
+  }
   try {
-    return number(env, static_cast<double>(h->core.batch(c, static_cast<std::size_t>(n), fills,
-                                                         fills_len / ob::kFillStride)));
+    return number(env, fn,
+                  static_cast<double>(h->core.batch(static_cast<const double*>(c.data), n,
+                                                    static_cast<double*>(fills.data), fills.length / ob::kFillStride)));
   } catch (const std::bad_alloc&) {
-    return oom(env);
+    return oom(env, fn);
   }
 }
 
-// (tickNum, tickDen, lotNum, lotDen, stp) -> { view, submit, cancel, modify, query, levels, copyFills, batch }
+// (tickNum, tickDen, lotNum, lotDen, stp, allowNegativePrices = true)
+//   -> { view, submit, cancel, modify, query, levels, copyFills, batch }
 napi_value me_create(napi_env env, napi_callback_info cb) {
-  napi_value argv[5];
-  std::size_t argc = 5;
-  napi_get_cb_info(env, cb, &argc, argv, nullptr, nullptr);
-  if (argc < 5) return undefined(env);
+  constexpr const char* fn = "orderbookEngineCreate";
+  napi_value argv[6];
+  if (!call_args(env, cb, fn, 6, argv, nullptr)) return nullptr;
+  double tn = 0, td = 0, ln = 0, ld = 0;
+  std::uint64_t stp = 0;
+  bool negative = true;
+  if (!step_args(env, argv, fn, "tickNum (argument 1)", "tickDen (argument 2)", false, &tn, &td) ||
+      !step_args(env, argv + 2, fn, "lotNum (argument 3)", "lotDen (argument 4)", false, &ln, &ld) ||
+      !size_arg(env, argv[4], fn, "stp (argument 5)", 0, 3, &stp) ||
+      !optional_bool_arg(env, argv[5], fn, "allowNegativePrices (argument 6)", true, &negative)) {
+    return nullptr;
+  }
   Me* h = nullptr;
   try {
-    h = new Me(ob::Grid(num(env, argv[0]), num(env, argv[1])), ob::Grid(num(env, argv[2]), num(env, argv[3])),
-               static_cast<ob::SelfTrade>(static_cast<int>(num(env, argv[4]))));
+    h = new Me(ob::Grid(tn, td, negative), ob::Grid(ln, ld), static_cast<ob::SelfTrade>(static_cast<int>(stp)));
   } catch (const std::bad_alloc&) {
-    return oom(env);
+    return oom(env, fn);
   }
-  napi_value obj = nullptr;
-  h->refs = 1;
-  const bool ok = napi_create_object(env, &obj) == napi_ok &&
-                  add_view(env, obj, h->core.view(), ob::kViewDoubles, h) &&
-                  add_function(env, obj, "submit", me_submit, h) && add_function(env, obj, "cancel", me_by_id<&ob::MatchingEngine::cancel>, h) &&
-                  add_function(env, obj, "modify", me_modify, h) && add_function(env, obj, "query", me_by_id<&ob::MatchingEngine::query>, h) &&
-                  add_function(env, obj, "levels", levels<Me>, h) &&
-                  add_function(env, obj, "copyFills", me_copy_fills, h) && add_function(env, obj, "batch", me_batch, h);
-  release<ob::MatchingEngine>(env, nullptr, h);
-  return ok ? obj : undefined(env);
+  return wrap(env, fn, h, h->core.view(), ob::kViewDoubles,
+              {{"submit", me_submit},
+               {"cancel", me_by_id<&ob::MatchingEngine::cancel>},
+               {"modify", me_modify},
+               {"query", me_by_id<&ob::MatchingEngine::query>},
+               {"levels", levels<Me>},
+               {"copyFills", me_copy_fills},
+               {"batch", me_batch}});
 }
 
 }  // namespace
 
 void init_orderbook(Napi::Env env, Napi::Object exports) {
-  napi_value fn = nullptr;
-  napi_create_function(env, "orderbookEngineCreate", NAPI_AUTO_LENGTH, me_create, nullptr, &fn);
-  exports.Set("orderbookEngineCreate", Napi::Value(env, fn));
-  napi_create_function(env, "orderbookL2Create", NAPI_AUTO_LENGTH, l2_create, nullptr, &fn);
-  exports.Set("orderbookL2Create", Napi::Value(env, fn));
+  for (const auto& f : {std::pair<const char*, napi_callback>{"orderbookEngineCreate", me_create},
+                        std::pair<const char*, napi_callback>{"orderbookL2Create", l2_create}}) {
+    napi_value fn = nullptr;
+    NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, f.first, NAPI_AUTO_LENGTH, f.second, nullptr, &fn));
+    exports.Set(f.first, Napi::Value(env, fn));
+  }
   // Every view offset and code lib/orderbook/layout.ts mirrors, under its orderbookLayout
   // names; lib/internal/layout-check.ts refuses an addon whose table differs.
   using St = ob::OrderStatus;
   using Rj = ob::RejectReason;
+  using Cr = ob::CancelReason;
   const std::pair<const char*, double> table[] = {
       {"top.bidPrice", ob::kBidPrice}, {"top.bidSize", ob::kBidSize}, {"top.askPrice", ob::kAskPrice},
       {"top.askSize", ob::kAskSize}, {"top.bidTicks", ob::kBidTicks}, {"top.askTicks", ob::kAskTicks},
@@ -359,6 +421,11 @@ void init_orderbook(Napi::Env env, Napi::Object exports) {
       {"reject.unknownOrder", static_cast<double>(Rj::unknown_order)},
       {"reject.outOfMemory", static_cast<double>(Rj::out_of_memory)},
       {"reject.quantityOverflow", static_cast<double>(Rj::quantity_overflow)},
+      {"cancel.fokUnfillable", static_cast<double>(Cr::fok_unfillable)},
+      {"cancel.iocRemainder", static_cast<double>(Cr::ioc_remainder)},
+      {"cancel.marketRemainder", static_cast<double>(Cr::market_remainder)},
+      {"cancel.selfTradePrevention", static_cast<double>(Cr::self_trade_prevention)},
+      {"cancel.modifiedToZero", static_cast<double>(Cr::modified_to_zero)},
       {"commandStride", static_cast<double>(ob::kCommandStride)}, {"fillStride", static_cast<double>(ob::kFillStride)},
   };
   Napi::Object layout = Napi::Object::New(env);

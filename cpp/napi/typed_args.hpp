@@ -3,6 +3,15 @@
 // the memory, and a mismatch throws a TypeError / RangeError naming the function and the
 // argument (code ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE, as Node's own errors). A
 // detached view passes with (nullptr, 0): the callers' length checks refuse it.
+//
+// The rule for every binding: misuse of the raw addon (a wrong type, a size out of range,
+// a detached or too short array, a value in an argument slot lib/ never writes, too few
+// arguments) is a thrown error with a code, named after the function and the argument; a
+// domain outcome (a rejected order, a full queue, an unknown id) is a status code or a
+// report, never an exception. An OS call that fails is thrown as a system error naming the
+// call, the argument and the errno text (throw_os_error). Every napi_status is checked; a
+// failed Node-API call with no pending exception becomes one (throw_napi_failure), so no
+// binding returns undefined where lib/ expects an object.
 #pragma once
 
 #include <node_api.h>
@@ -11,6 +20,7 @@
 #include <cstdio>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 
@@ -125,6 +135,85 @@ inline bool checked_mul(std::size_t a, std::size_t b, std::size_t* out) noexcept
 inline void throw_too_large(napi_env env, const char* fn, const char* what) {
   const std::string msg = std::string(fn) + ": " + what + " is too large to address";
   napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg.c_str());
+}
+
+// ---- Appended for the order-book and system bindings (book-native). ----
+
+// typed_array_arg that also refuses a detached view (which reports length 0 and would pass
+// min_length 0 as a valid empty array): a TypeError with ERR_INVALID_ARG_TYPE. Only a
+// zero-length view pays for the extra check.
+inline bool live_typed_array_arg(napi_env env, napi_value value, napi_typedarray_type want, std::size_t min_length,
+                                 const char* fn, const char* name, TypedArg* out) {
+  if (!typed_array_arg(env, value, want, 0, fn, name, out)) return false;
+  if (out->length != 0) return out->length >= min_length || typed_array_arg(env, value, want, min_length, fn, name, out);
+  napi_value buffer = nullptr;
+  bool detached = false;
+  if (napi_get_typedarray_info(env, value, nullptr, nullptr, nullptr, &buffer, nullptr) != napi_ok ||
+      napi_is_detached_arraybuffer(env, buffer, &detached) != napi_ok || detached) {
+    const std::string msg = std::string(fn) + ": expected " + with_article(want) + " for " + name +
+                            " but received one whose buffer is detached (transferred or closed)";
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg.c_str());
+    return false;
+  }
+  return min_length == 0 || typed_array_arg(env, value, want, min_length, fn, name, out);
+}
+
+// A boolean, or `fallback` when the argument is undefined (left out).
+inline bool optional_bool_arg(napi_env env, napi_value value, const char* fn, const char* name, bool fallback,
+                              bool* out) {
+  napi_valuetype t = napi_undefined;
+  if (value == nullptr || (napi_typeof(env, value, &t) == napi_ok && t == napi_undefined)) {
+    *out = fallback;
+    return true;
+  }
+  if (t != napi_boolean || napi_get_value_bool(env, value, out) != napi_ok) {
+    const std::string msg = std::string(fn) + ": expected a boolean (or undefined) for " + name;
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg.c_str());
+    return false;
+  }
+  return true;
+}
+
+// A Node-API call returned `status` != napi_ok: throws an Error (code ERR_ULTRA_PERF_NAPI)
+// naming the function, unless that call already left an exception pending.
+inline void throw_napi_failure(napi_env env, const char* fn, napi_status status) {
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
+  const std::string msg = std::string(fn) + ": a Node-API call failed (napi_status " + std::to_string(status) + ")";
+  napi_throw_error(env, "ERR_ULTRA_PERF_NAPI", msg.c_str());
+}
+
+// errno as Node names it in a system error's code; ERR_ULTRA_PERF_SYSTEM for the rest.
+inline const char* errno_code(int err) noexcept {
+  switch (err) {
+    case 1: return "EPERM";
+    case 3: return "ESRCH";
+    case 14: return "EFAULT";
+    case 22: return "EINVAL";
+    case 38: return "ENOSYS";
+    default: return "ERR_ULTRA_PERF_SYSTEM";
+  }
+}
+
+// An OS call failed with errno `err` (> 0): throws an Error whose message names the function,
+// the OS call, the argument and the errno text, with code (errno_code), errno (-err, as Node's
+// system errors) and syscall.
+inline void throw_os_error(napi_env env, const char* fn, const char* syscall, const char* name, int err) {
+  const std::string msg = std::string(fn) + ": " + syscall + " refused " + name + ": " + std::strerror(err) + " (" +
+                          errno_code(err) + ")";
+  napi_value code = nullptr;
+  napi_value text = nullptr;
+  napi_value error = nullptr;
+  napi_value errno_value = nullptr;
+  napi_value syscall_value = nullptr;
+  if (napi_create_string_utf8(env, errno_code(err), NAPI_AUTO_LENGTH, &code) != napi_ok ||
+      napi_create_string_utf8(env, msg.c_str(), msg.size(), &text) != napi_ok ||
+      napi_create_error(env, code, text, &error) != napi_ok || napi_create_int32(env, -err, &errno_value) != napi_ok ||
+      napi_set_named_property(env, error, "errno", errno_value) != napi_ok ||
+      napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_value) != napi_ok ||
+      napi_set_named_property(env, error, "syscall", syscall_value) != napi_ok || napi_throw(env, error) != napi_ok) {
+    napi_throw_error(env, errno_code(err), msg.c_str());
+  }
 }
 
 }  // namespace up::napi

@@ -49,6 +49,8 @@ class L2Book {
   // (the engine's layout for book walks); returns the levels written.
   std::size_t levels(Side side, std::size_t n, double* out, bool units = false) const noexcept;
   std::size_t level_count(Side side) const noexcept { return ladder(side).size(); }
+  // -kMaxTicks, or 0 when the book refuses negative prices (Grid::min_ticks).
+  int64_t min_ticks() const noexcept { return tick_.min_ticks; }
 
   // top_[0, kTopFields) then the argument slots: what JS sees through one Float64Array.
   double* top() noexcept { return top_; }

@@ -69,6 +69,11 @@ void MatchingEngine::report(uint64_t id, OrderStatus status, int64_t filled, int
   if (!defer_top_) write_report_values();
 }
 
+void MatchingEngine::report_cancelled(uint64_t id, int64_t filled, CancelReason reason) noexcept {
+  report(id, OrderStatus::cancelled, filled, 0, RejectReason::none);
+  view_[kReportReject] = static_cast<double>(reason);
+}
+
 void MatchingEngine::write_report_values() noexcept {
   const int64_t filled = report_filled_;
   const int64_t remaining = report_remaining_;
@@ -272,7 +277,7 @@ void MatchingEngine::execute(uint64_t id, Side side, bool market, int64_t ticks,
   if (post_only && !market && would_take(side, ticks)) {
     report(id, OrderStatus::rejected, 0, 0, RejectReason::post_only_would_take);
   } else if (tif == TimeInForce::fok && !fok_fillable(side, market, ticks, lots, owner)) {
-    report(id, OrderStatus::cancelled, 0, 0, RejectReason::none);
+    report_cancelled(id, 0, CancelReason::fok_unfillable);
   } else {
     int64_t remaining = lots;
     const bool alive = match(id, side, market, ticks, remaining, owner);
@@ -280,7 +285,13 @@ void MatchingEngine::execute(uint64_t id, Side side, bool market, int64_t ticks,
     if (remaining == 0) {
       report(id, OrderStatus::filled, filled, 0, RejectReason::none);
     } else if (!alive || market || tif != TimeInForce::gtc) {
-      report(id, OrderStatus::cancelled, filled, 0, RejectReason::none);
+      // One reason, most specific first: STP named the taker; a market order never rests
+      // whatever its time in force; else its time in force cancelled the rest.
+      report_cancelled(id, filled,
+                       !alive ? CancelReason::self_trade_prevention
+                       : market ? CancelReason::market_remainder
+                       : tif == TimeInForce::ioc ? CancelReason::ioc_remainder
+                                                 : CancelReason::fok_unfillable);
     } else if (const RejectReason why = rest(id, side, ticks, remaining, prior_filled + filled, owner, client_id, post_only);
                why != RejectReason::none) {
       report(id, OrderStatus::rejected, filled, 0, why);
@@ -334,7 +345,7 @@ void MatchingEngine::modify(uint64_t id, bool has_price, int64_t ticks, bool has
   const int64_t new_lots = has_qty ? lots : o.remaining;
   if (new_lots == 0) {
     cancel(id);
-    report(id, OrderStatus::cancelled, 0, 0, RejectReason::none);
+    report_cancelled(id, 0, CancelReason::modified_to_zero);
     return;
   }
   int64_t life = 0;

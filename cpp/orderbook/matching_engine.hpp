@@ -19,6 +19,16 @@ namespace up::orderbook {
 enum class OrderStatus : int { accepted = 0, partially_filled = 1, filled = 2, cancelled = 3, rejected = 4 };
 // quantity_overflow: a level total, or an order's filled plus open lots, would pass int64.
 enum class RejectReason : int { none = 0, post_only_would_take = 1, unknown_order = 2, out_of_memory = 3, quantity_overflow = 4 };
+// Why a report says cancelled, in the same view slot (kReportReject) as a reject reason: the
+// codes follow RejectReason's so one slot never means two things. lib/orderbook/engine-core.ts
+// CancelCode mirrors them.
+enum class CancelReason : int {
+  fok_unfillable = 5,         // fill-or-kill that could not fill completely: nothing traded
+  ioc_remainder = 6,          // immediate-or-cancel: what did not fill at once
+  market_remainder = 7,       // a market order's unfilled rest (market orders never rest)
+  self_trade_prevention = 8,  // selfTradePrevention cancelled the taker
+  modified_to_zero = 9,       // modify() to quantity 0
+};
 enum class TimeInForce : int { gtc = 0, ioc = 1, fok = 2 };
 enum class SelfTrade : int { none = 0, cancel_taker = 1, cancel_maker = 2, cancel_both = 3 };
 
@@ -104,6 +114,8 @@ class MatchingEngine {
   const std::vector<Fill>& fills() const noexcept { return fills_; }
   double* view() noexcept { return view_; }
   std::size_t resting() const noexcept { return ids_.size(); }
+  // -kMaxTicks, or 0 when the engine refuses negative prices (Grid::min_ticks).
+  int64_t min_ticks() const noexcept { return tick_.min_ticks; }
   uint64_t next_id() const noexcept { return next_id_; }
 
  private:
@@ -141,6 +153,7 @@ class MatchingEngine {
   void publish_fills() noexcept;
   void modify(uint64_t id, bool has_price, int64_t ticks, bool has_qty, int64_t lots);
   void report(uint64_t id, OrderStatus status, int64_t filled, int64_t remaining, RejectReason reason) noexcept;
+  void report_cancelled(uint64_t id, int64_t filled, CancelReason reason) noexcept;
   void write_report_values() noexcept;
   // A whole submit/modify after validation: match, then rest or cancel the remainder.
   void execute(uint64_t id, Side side, bool market, int64_t ticks, int64_t lots, TimeInForce tif, bool post_only,

@@ -74,9 +74,13 @@ struct Grid {
   double num = 1;  // step = num / den
   double den = 1;
   int digits = -1;
+  // The smallest tick count to_ticks accepts: -kMaxTicks, or 0 for an instrument whose prices
+  // are never negative (allowNegativePrices false, the default in lib/orderbook). Unused for lots.
+  int64_t min_ticks = -kMaxTicks;
 
   Grid() = default;
-  Grid(double n, double d) noexcept : num(n), den(d), digits(decimal_digits(n, d)) {}
+  Grid(double n, double d, bool allow_negative = true) noexcept
+      : num(n), den(d), digits(decimal_digits(n, d)), min_ticks(allow_negative ? -kMaxTicks : 0) {}
 
   // Units of the step for v; false when v is not finite, off the grid or |units| > max_units.
   bool to_units(double v, int64_t& out, double max_units) const noexcept {
@@ -89,7 +93,7 @@ struct Grid {
     out = static_cast<int64_t>(r);
     return true;
   }
-  bool to_ticks(double v, int64_t& out) const noexcept { return to_units(v, out, kMaxTicksDouble); }
+  bool to_ticks(double v, int64_t& out) const noexcept { return to_units(v, out, kMaxTicksDouble) && out >= min_ticks; }
   // Lots are never negative.
   bool to_lots(double v, int64_t& out) const noexcept { return to_units(v, out, kMaxLotsDouble) && out >= 0; }
 

@@ -33,6 +33,12 @@ export interface OrderBookOptions {
   tickSize: number;
   /** Size step; when given, every size must be a multiple of it. */
   lotSize?: number;
+  /**
+   * Whether prices below 0 are valid for this instrument (spreads, some futures and energy
+   * contracts trade negative). Default false: a negative price is a RangeError naming the
+   * argument. Zero is always valid.
+   */
+  allowNegativePrices?: boolean;
   /** 'auto' (default): native when the CPU addon is loaded. 'native' without it throws BackendUnavailableError. */
   backend?: OrderBookBackend;
 }
@@ -42,6 +48,8 @@ export interface OrderBookSnapshot {
   symbol: string;
   tickSize: number;
   lotSize?: number;
+  /** Present (true) when the book allowed negative prices. */
+  allowNegativePrices?: boolean;
   /** [price, size] pairs, best first. */
   bids: [number, number][];
   asks: [number, number][];
@@ -64,6 +72,8 @@ export class OrderBook extends BookReads {
   readonly symbol: string;
   readonly tickSize: number;
   readonly lotSize: number | undefined;
+  /** Whether this book accepts prices below 0 (options.allowNegativePrices). */
+  readonly allowNegativePrices: boolean;
   /** The backend this instance runs on, chosen once at construction. */
   readonly backend: 'ts' | 'native';
   private readonly core: L2Core;
@@ -73,20 +83,23 @@ export class OrderBook extends BookReads {
   constructor(options: OrderBookOptions) {
     const o = checkOptions(options, 'OrderBook');
     const symbol = checkSymbol(o.symbol);
-    const tick = new Grid(o.tickSize as number, 'tickSize');
+    // Checked (a boolean, default false) by checkOptions: reads.ts kBookSpecs.
+    const negative = o.allowNegativePrices === true;
+    const tick = new Grid(o.tickSize as number, 'tickSize', 'price', undefined, negative);
     const lot = o.lotSize === undefined ? undefined : new Grid(o.lotSize as number, 'lotSize', 'quantity');
     const backend = resolveBackend(o.backend, 'OrderBook');
     const lotNum = lot?.num ?? 1;
     const lotDen = lot?.den ?? 0;
     const core: L2Core =
       backend === 'native'
-        ? cpuAddon!.orderbookL2Create(tick.num, tick.den, lotNum, lotDen)
-        : new TsL2Core(tick.num, tick.den, lotNum, lotDen);
+        ? cpuAddon!.orderbookL2Create(tick.num, tick.den, lotNum, lotDen, negative)
+        : new TsL2Core(tick.num, tick.den, lotNum, lotDen, negative);
     const view = core.view instanceof Float64Array ? core.view : new Float64Array(core.view as ArrayBuffer);
     super(view, tick, lot, false);
     this.symbol = symbol;
     this.tickSize = tick.step;
     this.lotSize = lot?.step;
+    this.allowNegativePrices = negative;
     this.lot = lot;
     this.backend = backend;
     this.core = core;
@@ -189,6 +202,7 @@ export class OrderBook extends BookReads {
     };
     const snap: OrderBookSnapshot = { symbol: this.symbol, tickSize: this.tickSize, bids: pairs(0), asks: pairs(1) };
     if (this.lotSize !== undefined) snap.lotSize = this.lotSize;
+    if (this.allowNegativePrices) snap.allowNegativePrices = true;
     return snap;
   }
 
@@ -204,6 +218,7 @@ export class OrderBook extends BookReads {
       symbol: s.symbol,
       tickSize: s.tickSize,
       ...(s.lotSize !== undefined ? { lotSize: s.lotSize } : {}),
+      ...(s.allowNegativePrices !== undefined ? { allowNegativePrices: s.allowNegativePrices } : {}),
       ...(options.backend !== undefined ? { backend: options.backend } : {}),
     });
     for (const key of ['bids', 'asks'] as const) {

@@ -14,9 +14,10 @@
  */
 import type { EngineNative } from '../addon-types.js';
 import { Grid, kMaxLots, kMaxLotsDouble, kSafe } from './grid.js';
-import { kCommandStride, kFillStride, RejectCode, StatusCode, Top, View } from './layout.js';
+import { CancelCode, kCommandStride, kFillStride, RejectCode, StatusCode, Top, View } from './layout.js';
 
 export type EngineCore = Omit<EngineNative, 'view'> & { readonly view: ArrayBuffer | Float64Array };
+
 
 const kNone = -1;
 const kMaxId = 9007199254740991;
@@ -157,8 +158,9 @@ export class TsEngineCore implements EngineCore {
     lotNum: number,
     lotDen: number,
     private readonly stp: number,
+    allowNegativePrices = true,
   ) {
-    this.tick = Grid.of(tickNum, tickDen, 'price');
+    this.tick = Grid.of(tickNum, tickDen, 'price', allowNegativePrices);
     this.lot = Grid.of(lotNum, lotDen, 'quantity');
     this.growOrders(1024);
     this.growLevels(1024);
@@ -475,14 +477,16 @@ export class TsEngineCore implements EngineCore {
     if (post !== 0 && !market && this.wouldTake(side, ticks)) {
       this.report(id, StatusCode.rejected, 0, 0, RejectCode.postOnlyWouldTake);
     } else if (tif === 2 && !this.fokFillable(side, market, ticks, lots, owner)) {
-      this.report(id, StatusCode.cancelled, 0, 0, RejectCode.none);
+      this.report(id, StatusCode.cancelled, 0, 0, CancelCode.fokUnfillable);
     } else {
       const remaining = this.match(side, market, ticks, lots, owner);
       const filled = lots - remaining;
       if (!(remaining > 0)) {
         this.report(id, StatusCode.filled, filled, 0, RejectCode.none);
       } else if (this.killed || market || tif !== 0) {
-        this.report(id, StatusCode.cancelled, filled, 0, RejectCode.none);
+        // One reason, most specific first, as matching_engine.cc execute.
+        const why = this.killed ? CancelCode.selfTradePrevention : market ? CancelCode.marketRemainder : tif === 1 ? CancelCode.iocRemainder : CancelCode.fokUnfillable;
+        this.report(id, StatusCode.cancelled, filled, 0, why);
       } else {
         const why = this.rest(id, side, ticks, remaining, priorFilled + filled, owner, client, post);
         if (why !== RejectCode.none) this.report(id, StatusCode.rejected, filled, 0, why);
@@ -527,7 +531,7 @@ export class TsEngineCore implements EngineCore {
     let newLots = lots === undefined ? this.oRem[h]! : lots;
     if (!(newLots > 0)) {
       this.cancelId(id);
-      this.report(id, StatusCode.cancelled, 0, 0, RejectCode.none);
+      this.report(id, StatusCode.cancelled, 0, 0, CancelCode.modifiedToZero);
       return;
     }
     if (!this.wide && newLots > kSafe - this.oFilled[h]!) {

@@ -8,7 +8,7 @@ import { cpuAddon } from '../backend.js';
 import { invalidRange, invalidType } from '../errors.js';
 import { type EngineCore, TsEngineCore } from './engine-core.js';
 import { type Decimal, Grid, lotsScratch, priceTicks, quantityLots } from './grid.js';
-import { kCommandStride, kFillStride, kRejectReason, kStatus, RejectCode, StatusCode, View } from './layout.js';
+import { CancelCode, kCommandStride, kFillStride, kRejectReason, kStatus, RejectCode, StatusCode, View } from './layout.js';
 import { BookReads, bookSide, checkOptions, checkOrderFields, checkSymbol, type BookSide, type OrderBookBackend, resolveBackend } from './reads.js';
 
 export type SelfTradePrevention = 'none' | 'cancel-taker' | 'cancel-maker' | 'cancel-both';
@@ -22,6 +22,23 @@ export type OrderStatus = (typeof kStatus)[number];
  * price crossed) has left the book, as an order that runs out of memory does.
  */
 export type RejectReason = 'post-only-would-take' | 'out-of-memory' | 'quantity-overflow';
+/**
+ * Why an order ended 'cancelled' (ExecutionReport.cancelReason):
+ * 'fok-unfillable': fill-or-kill that could not fill completely, so nothing traded;
+ * 'ioc-remainder': immediate-or-cancel, the part that did not fill at once;
+ * 'market-remainder': a market order's unfilled rest (market orders never rest);
+ * 'self-trade-prevention': selfTradePrevention ('cancel-taker' / 'cancel-both') cancelled it;
+ * 'modified-to-zero': modify() to quantity 0.
+ */
+export type CancelReason = 'fok-unfillable' | 'ioc-remainder' | 'market-remainder' | 'self-trade-prevention' | 'modified-to-zero';
+/** CancelCode (engine-core.ts, matching_engine.hpp CancelReason) -> CancelReason. */
+const kCancelReason: Record<number, CancelReason> = {
+  [CancelCode.fokUnfillable]: 'fok-unfillable',
+  [CancelCode.iocRemainder]: 'ioc-remainder',
+  [CancelCode.marketRemainder]: 'market-remainder',
+  [CancelCode.selfTradePrevention]: 'self-trade-prevention',
+  [CancelCode.modifiedToZero]: 'modified-to-zero',
+};
 
 export interface MatchingEngineOptions {
   symbol: string;
@@ -30,6 +47,12 @@ export interface MatchingEngineOptions {
   lotSize?: number;
   /** What happens when a taker would trade with a maker of the same ownerId (default 'none'). */
   selfTradePrevention?: SelfTradePrevention;
+  /**
+   * Whether prices below 0 are valid for this instrument (spreads, some futures and energy
+   * contracts trade negative). Default false: a negative price is a RangeError naming the
+   * argument. Zero is always valid.
+   */
+  allowNegativePrices?: boolean;
   backend?: OrderBookBackend;
 }
 
@@ -67,7 +90,7 @@ export interface Fill {
  * only; remainingQuantity is what rests in the book afterwards (0 when nothing rests).
  * status: 'new' / 'partially-filled' (resting, without / with fills over its life),
  * 'filled', 'cancelled' (the remainder was cancelled: IOC, market, FOK kill, self-trade
- * prevention, modify to 0) or 'rejected' (see rejectReason).
+ * prevention, modify to 0; see cancelReason) or 'rejected' (see rejectReason).
  */
 export interface ExecutionReport {
   orderId: number;
@@ -81,6 +104,8 @@ export interface ExecutionReport {
   averagePrice: number;
   fills: Fill[];
   rejectReason?: RejectReason;
+  /** Set when status is 'cancelled': why the order (or its remainder) was cancelled. */
+  cancelReason?: CancelReason;
 }
 
 /** A resting order as getOrder() shows it. */
@@ -173,6 +198,8 @@ export class MatchingEngine extends BookReads {
   readonly tickSize: number;
   readonly lotSize: number;
   readonly selfTradePrevention: SelfTradePrevention;
+  /** Whether this engine accepts prices below 0 (options.allowNegativePrices). */
+  readonly allowNegativePrices: boolean;
   readonly backend: 'ts' | 'native';
   private readonly core: EngineCore;
   private readonly calls: EngineCalls;
@@ -182,7 +209,9 @@ export class MatchingEngine extends BookReads {
   constructor(options: MatchingEngineOptions) {
     const o = checkOptions(options, 'MatchingEngine');
     const symbol = checkSymbol(o.symbol);
-    const tick = new Grid(o.tickSize as number, 'tickSize');
+    // Checked (a boolean, default false) by checkOptions: reads.ts kBookSpecs.
+    const negative = o.allowNegativePrices === true;
+    const tick = new Grid(o.tickSize as number, 'tickSize', 'price', undefined, negative);
     const lot = new Grid(o.lotSize === undefined ? 1e-8 : (o.lotSize as number), 'lotSize', 'quantity');
     const stpName = o.selfTradePrevention === undefined ? 'none' : o.selfTradePrevention;
     const stp = typeof stpName === 'string' ? kStp[stpName as SelfTradePrevention] : undefined;
@@ -192,13 +221,14 @@ export class MatchingEngine extends BookReads {
     const backend = resolveBackend(o.backend, 'MatchingEngine');
     const core: EngineCore =
       backend === 'native'
-        ? cpuAddon!.orderbookEngineCreate(tick.num, tick.den, lot.num, lot.den, stp)
-        : new TsEngineCore(tick.num, tick.den, lot.num, lot.den, stp);
+        ? cpuAddon!.orderbookEngineCreate(tick.num, tick.den, lot.num, lot.den, stp, negative)
+        : new TsEngineCore(tick.num, tick.den, lot.num, lot.den, stp, negative);
     super(core.view instanceof Float64Array ? core.view : new Float64Array(core.view), tick, lot, true);
     this.symbol = symbol;
     this.tickSize = tick.step;
     this.lotSize = lot.step;
     this.selfTradePrevention = stpName as SelfTradePrevention;
+    this.allowNegativePrices = negative;
     this.backend = backend;
     this.core = core;
     this.calls = backend === 'native' ? kNativeCalls : kTsCalls;
@@ -402,6 +432,7 @@ export class MatchingEngine extends BookReads {
       fills,
     };
     if (status === 'rejected') report.rejectReason = kRejectReason[v[View.reportReject]!] as RejectReason;
+    else if (status === 'cancelled') report.cancelReason = kCancelReason[v[View.reportReject]!]!;
     return report;
   }
 }

@@ -66,8 +66,19 @@ export class Grid {
   readonly kind: 'price' | 'quantity';
   /** The largest unit count, as a double: kMaxTicks for prices, kMaxLotsDouble for quantities. */
   readonly maxUnits: number;
+  /**
+   * The smallest tick count a price may have: -kMaxTicks, or 0 for an instrument without
+   * negative prices (allowNegativePrices false). price.hpp Grid::min_ticks. Unused for lots.
+   */
+  readonly minTicks: number;
 
-  constructor(step: number, argument: string, kind: 'price' | 'quantity' = 'price', fraction?: readonly [number, number]) {
+  constructor(
+    step: number,
+    argument: string,
+    kind: 'price' | 'quantity' = 'price',
+    fraction?: readonly [number, number],
+    allowNegative = true,
+  ) {
     const [num, den] = fraction ?? stepFraction(step, argument);
     this.step = step;
     this.num = num;
@@ -75,11 +86,12 @@ export class Grid {
     this.digits = decimalDigits(num, den);
     this.kind = kind;
     this.maxUnits = kind === 'price' ? kMaxTicks : kMaxLotsDouble;
+    this.minTicks = allowNegative ? -kMaxTicks : 0;
   }
 
   /** The grid of step num / den as the cores receive it. */
-  static of(num: number, den: number, kind: 'price' | 'quantity'): Grid {
-    return new Grid(num / den, 'step', kind, [num, den]);
+  static of(num: number, den: number, kind: 'price' | 'quantity', allowNegative = true): Grid {
+    return new Grid(num / den, 'step', kind, [num, den], allowNegative);
   }
 
   /**
@@ -146,10 +158,10 @@ export class Grid {
     return l >= 0 && l <= kMaxLotsDouble ? l : Number.NaN;
   }
 
-  /** Ticks (|ticks| <= 2^53 - 1) for v, or NaN. */
+  /** Ticks (minTicks <= ticks <= 2^53 - 1) for v, or NaN. */
   toTicks(v: number): number {
     const t = this.toUnits(v);
-    return Math.abs(t) <= kMaxTicks ? t : Number.NaN;
+    return t >= this.minTicks && t <= kMaxTicks ? t : Number.NaN;
   }
 
 
@@ -220,8 +232,15 @@ function exactUnits(grid: Grid, v: string | bigint, argument: string, what: stri
   }
   const max = grid.kind === 'price' ? BigInt(kMaxTicks) : kMaxLots;
   if (u > max || u < -max) throw beyond(grid, argument, v);
+  if (grid.kind === 'price' && u < 0n && grid.minTicks === 0) throw negativePrice(argument, v);
   return u;
 }
+
+/** A price below 0 on an instrument that does not allow them, as a RangeError naming the option. */
+function negativePrice(argument: string, value: unknown): RangeError {
+  return invalidRange(argument, 'a price >= 0 (negative prices need allowNegativePrices: true)', value);
+}
+
 
 /**
  * Ticks for a price argument, or a TypeError/RangeError naming the argument. A price is a
@@ -231,7 +250,8 @@ function exactUnits(grid: Grid, v: string | bigint, argument: string, what: stri
 export function priceTicks(grid: Grid, price: unknown, argument: string): number {
   if (typeof price === 'number') {
     const t = grid.toUnits(price);
-    if (t === t && Math.abs(t) <= 9007199254740991 /* kMaxTicks */) return t;
+    // As cheap as |t| <= kMaxTicks was: minTicks is -kMaxTicks or 0.
+    if (t >= grid.minTicks && t <= 9007199254740991 /* kMaxTicks */) return t;
   }
   return otherPriceTicks(grid, price, argument);
 }
@@ -241,6 +261,7 @@ function otherPriceTicks(grid: Grid, price: unknown, argument: string): number {
   if (typeof price === 'number') {
     const t = grid.toUnits(price);
     if (!Number.isFinite(price)) throw invalidRange(argument, 'a finite price', price);
+    if (t === t && t < 0 && t >= -kMaxTicks && grid.minTicks === 0) throw negativePrice(argument, price);
     if (t === t || Math.abs(price) > kMaxTicks * grid.step) throw beyond(grid, argument, price);
     throw invalidRange(argument, `a price on the ${grid.step} tick grid`, price);
   }

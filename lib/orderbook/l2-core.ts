@@ -67,8 +67,8 @@ export class TsL2Core implements L2Core {
   /** undefined: sizes are free values (lotDen 0). */
   private readonly lot: Grid | undefined;
 
-  constructor(tickNum: number, tickDen: number, lotNum: number, lotDen: number) {
-    this.tick = Grid.of(tickNum, tickDen, 'price');
+  constructor(tickNum: number, tickDen: number, lotNum: number, lotDen: number, allowNegativePrices = true) {
+    this.tick = Grid.of(tickNum, tickDen, 'price', allowNegativePrices);
     this.lot = lotDen === 0 ? undefined : Grid.of(lotNum, lotDen, 'quantity');
     this.refresh(0);
     this.refresh(1);

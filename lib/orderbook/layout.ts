@@ -62,6 +62,12 @@ export const StatusCode = { new: 0, partiallyFilled: 1, filled: 2, cancelled: 3,
 /** Reject reason codes in View.reportReject. */
 export const kRejectReason = [undefined, 'post-only-would-take', 'unknown-order', 'out-of-memory', 'quantity-overflow'] as const;
 export const RejectCode = { none: 0, postOnlyWouldTake: 1, unknownOrder: 2, outOfMemory: 3, quantityOverflow: 4 } as const;
+/**
+ * Why a report says cancelled, written to View.reportReject as a reject reason is; the codes
+ * follow RejectCode's so the slot never means two things. cpp/orderbook/matching_engine.hpp
+ * CancelReason holds the same numbers; kCancelReason in engine.ts names them.
+ */
+export const CancelCode = { fokUnfillable: 5, iocRemainder: 6, marketRemainder: 7, selfTradePrevention: 8, modifiedToZero: 9 } as const;
 
 /** Doubles per submitBatch command and per fill written to fillsOut. */
 export const kCommandStride = 6;
@@ -78,6 +84,7 @@ export const orderbookLayout: Readonly<Record<string, number>> = Object.freeze(
     ...prefixed('view', View),
     ...prefixed('status', StatusCode),
     ...prefixed('reject', RejectCode),
+    ...prefixed('cancel', CancelCode),
     ['commandStride', kCommandStride],
     ['fillStride', kFillStride],
   ]),

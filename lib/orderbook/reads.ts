@@ -256,7 +256,7 @@ const kBookSpecs: OptionSpecs = {
   tickSize: checkedBy('grid.ts Grid'),
   lotSize: checkedBy('grid.ts Grid'),
   backend: checkedBy('resolveBackend (lib/internal/backend.ts chooseBackend)'),
-  /** Whether prices may be zero or negative (some futures and spreads trade there); behaviour in book.ts / engine.ts. */
+  /** Whether prices may be negative (some futures and spreads trade there; 0 is always a price); enforced by grid.ts Grid.minTicks. */
   allowNegativePrices: { check: booleanCheck, default: false },
 };
 

@@ -10,13 +10,12 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { cpus } from 'node:os';
 
 import { cpuAddon } from '../backend.js';
-import { UnsupportedError, describe, invalidRange, invalidType } from '../errors.js';
+import { UltraPerfError, UnsupportedError, describe, invalidRange, invalidType } from '../errors.js';
 
 /** Largest core index + 1 accepted (CPU_SETSIZE on glibc); kMaxCores in cpp/system/affinity.hpp. */
 export const kMaxCores = 1024;
 /** cpp/system/affinity.hpp kUnsupported. */
 const kUnsupportedStatus = -100000;
-const EINVAL = 22;
 
 interface AffinityImpl {
   set(cores: Int32Array): void;
@@ -46,12 +45,21 @@ function coresToRangeList(cores: Int32Array): string {
   return Array.from(cores).join(',');
 }
 
-function throwStatus(status: number, cores: Int32Array | null, what: string): never {
+/**
+ * The RangeError for cores the OS refuses with EINVAL (none of them online or allowed). It
+ * replaces the OS error: its message already says what EINVAL means here, and which cores are.
+ */
+function coresRefused(cores: Int32Array): RangeError {
+  return invalidRange('cores', `cores this thread may run on (online: 0-${onlineCores() - 1})`, Array.from(cores));
+}
+
+/**
+ * A negative status the binding returned: kUnsupported (off Linux). Errno failures are thrown
+ * by the binding itself as system errors (code 'EINVAL' and so on, naming the call).
+ */
+function throwStatus(status: number, what: string): never {
   if (status === kUnsupportedStatus) unsupported(what);
-  if (-status === EINVAL && cores !== null) {
-    throw invalidRange('cores', `cores this thread may run on (online: 0-${onlineCores() - 1})`, Array.from(cores));
-  }
-  throw new Error(`${what} failed with errno ${-status}`);
+  throw new UltraPerfError('ERR_ULTRA_PERF_SYSTEM', `${what}: the addon returned status ${status}, which it never returns`);
 }
 
 const nativeImpl: AffinityImpl | null =
@@ -59,18 +67,25 @@ const nativeImpl: AffinityImpl | null =
     ? null
     : {
         set(cores) {
-          const status = cpuAddon!.setThreadAffinity(cores);
-          if (status !== 0) throwStatus(status, cores, 'setThreadAffinity');
+          let status: number;
+          try {
+            status = cpuAddon!.setThreadAffinity(cores);
+          } catch (err) {
+            // EINVAL: no core of the set is one this thread may use (offline, or outside its cpuset).
+            if ((err as { code?: unknown }).code === 'EINVAL') throw coresRefused(cores);
+            throw err;
+          }
+          if (status !== 0) throwStatus(status, 'setThreadAffinity');
         },
         get() {
           const out = new Int32Array(kMaxCores);
           const n = cpuAddon!.getThreadAffinity(out);
-          if (n < 0) throwStatus(n, null, 'getThreadAffinity');
+          if (n < 0) throwStatus(n, 'getThreadAffinity');
           return Array.from(out.subarray(0, Math.min(n, out.length)));
         },
         current() {
           const cpu = cpuAddon!.currentCpu();
-          if (cpu < 0) throwStatus(cpu, null, 'currentCpu');
+          if (cpu < 0) throwStatus(cpu, 'currentCpu');
           return cpu;
         },
       };
@@ -88,17 +103,18 @@ const tsImpl: AffinityImpl = {
       throw new UnsupportedError(`setThreadAffinity on the TS backend needs the taskset command (util-linux): ${child.error.message}`);
     }
     if (child.status !== 0) {
-      if (/Invalid argument|failed to parse/i.test(child.stderr)) {
-        throw invalidRange('cores', `cores this thread may run on (online: 0-${onlineCores() - 1})`, Array.from(cores));
+      const stderr = child.stderr.trim();
+      if (/Invalid argument|failed to parse/i.test(stderr)) {
+        throw coresRefused(cores);
       }
-      throw new Error(`setThreadAffinity: taskset failed: ${child.stderr.trim()}`);
+      throw new UltraPerfError('ERR_ULTRA_PERF_SYSTEM', `setThreadAffinity: taskset refused cores ${describe(Array.from(cores))}: ${stderr}`);
     }
   },
   get() {
     if (process.platform !== 'linux') unsupported('getThreadAffinity');
     const status = readFileSync('/proc/thread-self/status', 'utf8');
     const list = /^Cpus_allowed_list:\s*(.*)$/m.exec(status)?.[1];
-    if (list === undefined) throw new Error('getThreadAffinity: /proc/thread-self/status has no Cpus_allowed_list');
+    if (list === undefined) throw new UltraPerfError('ERR_ULTRA_PERF_SYSTEM', 'getThreadAffinity: /proc/thread-self/status has no Cpus_allowed_list');
     return rangeListToCores(list);
   },
   current() {

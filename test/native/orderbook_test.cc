@@ -187,6 +187,7 @@ void test_engine_rules() {
   e.submit(Side::bid, false, 10020, 10, TimeInForce::ioc, false, 0, 0);
   CHECK_EQ(status(e), kCancelled);
   CHECK_EQ(filled(e), 3);
+  CHECK_EQ(static_cast<int>(e.view()[kReportReject]), static_cast<int>(CancelReason::ioc_remainder));
   CHECK(std::isnan(e.view()[kAskPrice]));
   e.submit(Side::bid, false, 10000, 4, TimeInForce::gtc, false, 0, 0);
   const uint64_t b1 = oid(e);
@@ -195,6 +196,7 @@ void test_engine_rules() {
   e.submit(Side::ask, false, 10000, 5, TimeInForce::fok, false, 0, 0);
   CHECK_EQ(status(e), kCancelled);
   CHECK_EQ(filled(e), 0);
+  CHECK_EQ(static_cast<int>(e.view()[kReportReject]), static_cast<int>(CancelReason::fok_unfillable));
   CHECK_EQ(e.view()[kBidSize] * 1000, 4);
   // Post-only that would take is rejected; one that would not rests.
   e.submit(Side::ask, false, 10000, 1, TimeInForce::gtc, true, 0, 0);
@@ -386,8 +388,34 @@ void test_engine_int64() {
   CHECK(lv[0] == 99 && lv[1] + lv[2] == 5);
 }
 
+// allowNegativePrices false: the grid refuses negative ticks, and with them the L2 deltas and
+// engine batches that carry one; true (the default of Grid) keeps the symmetric grid.
+void test_negative_prices() {
+  int64_t t = 1;
+  const Grid no(1, 100, false);
+  CHECK(!no.to_ticks(-0.01, t));
+  CHECK(no.to_ticks(0.0, t) && t == 0);
+  CHECK(no.to_ticks(-0.0, t) && t == 0);
+  CHECK(no.to_ticks(0.07, t) && t == 7);
+  const Grid yes(1, 100);
+  CHECK(yes.to_ticks(-0.07, t) && t == -7);
+  CHECK(yes.to_ticks(-90071992547409.91, t) && t == -kMaxTicks);
+  L2Book book(no, Grid(1, 0));
+  const double deltas[] = {0, 1, 1, 0, -0.05, 1};
+  CHECK_EQ(book.apply_deltas(deltas, 2), -2);
+  CHECK_EQ(book.level_count(Side::bid), 0u);
+  CHECK_EQ(book.min_ticks(), 0);
+  MatchingEngine e(no, Grid(1, 1), SelfTrade::none);
+  const double cmds[] = {0, 1, -2, 1, 0, 0};
+  CHECK_EQ(e.batch(cmds, 1, nullptr, 0), -1);
+  MatchingEngine neg(yes, Grid(1, 1), SelfTrade::none);
+  CHECK_EQ(neg.batch(cmds, 1, nullptr, 0), 1);
+  CHECK(neg.view()[kAskPrice] == -2);
+}
+
 int main() {
   test_grid();
+  test_negative_prices();
   test_engine_int64();
   test_l2_basics();
   test_l2_random();
