@@ -84,15 +84,32 @@ describe.runIf(cpuAddon !== null)('risk addon boundary', () => {
     expect(out.codes).toEqual(['ERR_INVALID_ARG_TYPE', 'ERR_OUT_OF_RANGE']);
   });
 
-  it('the public async API resolves with the right value when the caller transfers its buffer right after the call', () => {
+  it('the public async API resolves with the right value when the caller transfers or shrinks its buffer right after the call', () => {
     const out = child('public');
     expect(out.backend).toBe('native');
     const [v, c, ev, ec] = out.historical;
     expect([v, c]).toEqual([ev, ec]);
     expect(v).toBeGreaterThan(0);
+    expect(out.shrunk).toEqual([ev, ec]);
     const [pv, pc, epv, epc] = out.parametric;
     expect([pv, pc]).toEqual([epv, epc]);
     expect(out.covarianceEqual).toBe(true);
+  });
+
+  it.runIf(process.platform === 'linux')('turns an allocation failure into ERR_ULTRA_PERF_OUT_OF_MEMORY naming what was too large, sync and async', () => {
+    // The address-space limit leaves 300 MB above what the process uses once the addon runs;
+    // the GBM scratch asks for 512 MiB.
+    const base = child('vmsize').kB as number;
+    const run = spawnSync('bash', ['-c', `ulimit -v ${base + 300_000} && exec "$0" --expose-gc --import tsx "$1" oom`, process.execPath, fixture], {
+      encoding: 'utf8',
+      timeout: 90_000,
+      env: { ...process.env, ULTRA_PERF_BACKEND: 'native' },
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const out = JSON.parse(run.stdout.trim().split('\n').pop()!);
+    const oom = { class: 'Error', code: 'ERR_ULTRA_PERF_OUT_OF_MEMORY' };
+    expect(out.sync).toEqual({ ...oom, message: 'simulateGbm: out of memory for a buffer of 16777216 normals per path and thread; use smaller sizes' });
+    expect(out.async).toEqual({ ...oom, message: 'simulateGbmAsync: out of memory for a buffer of 16777216 normals per path and thread; use smaller sizes' });
   });
 });
 
