@@ -64,13 +64,13 @@ Napi::Value probe(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// A device index or element count: an integer in [min, max], checked as every size is.
-int int_arg(const Napi::CallbackInfo& info, const char* fn, const char* name, std::uint64_t min, std::uint64_t max) {
-  return static_cast<int>(up::napi::u64(info[0], fn, name, min, max));
+// A device index or element count: an integer in [min, max] (max <= INT32_MAX), checked as every size is.
+int int_arg(const Napi::Value& v, const char* fn, const char* name, std::uint64_t min, std::uint64_t max) {
+  return static_cast<int>(up::napi::u64(v, fn, name, min, max));
 }
 
 Napi::Value select_device(const Napi::CallbackInfo& info) {
-  return status_object(info.Env(), up::cuda::select_device(int_arg(info, "selectDevice", "index (argument 1)", 0, INT32_MAX)));
+  return status_object(info.Env(), up::cuda::select_device(int_arg(info[0], "selectDevice", "index (argument 1)", 0, INT32_MAX)));
 }
 
 Napi::Value current_device(const Napi::CallbackInfo& info) {
@@ -92,7 +92,7 @@ Napi::Value memory_info(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value self_test(const Napi::CallbackInfo& info) {
-  return status_object(info.Env(), up::cuda::self_test(int_arg(info, "selfTest", "n (argument 1)", 1, 1 << 28)));
+  return status_object(info.Env(), up::cuda::self_test(int_arg(info[0], "selfTest", "n (argument 1)", 1, 1 << 28)));
 }
 
 // (out: Float64Array, seed, stream, first) -> status. Synchronous: the caller's memory.
