@@ -148,10 +148,21 @@ struct Failure {
   std::string message;
 };
 
+// What a kernel allocates for its sizes, named in an out-of-memory error: "<prefix><count><suffix>"
+// ("a copy of 1000000 losses"). Kept as parts so that a call that succeeds formats nothing.
+struct MemoryNote {
+  const char* prefix = nullptr;
+  std::size_t count = 0;
+  const char* suffix = "";
+  std::string text() const {
+    return prefix == nullptr ? "the kernel's working buffers" : prefix + std::to_string(count) + suffix;
+  }
+};
+
 // Runs the kernel, catching everything it throws: out of memory (std::bad_alloc, a
 // std::length_error from a vector asked for more than it can hold) names the function and
-// `memory`, the working memory the sizes asked for.
-inline Failure run_kernel(const Kernel& kernel, const char* fn, const std::string& memory, double* result) noexcept {
+// `memory`, what the sizes asked the kernel to allocate.
+inline Failure run_kernel(const Kernel& kernel, const char* fn, const MemoryNote& memory, double* result) noexcept {
   Failure f;
   try {
     *result = kernel();
@@ -159,6 +170,7 @@ inline Failure run_kernel(const Kernel& kernel, const char* fn, const std::strin
   } catch (const KernelFailure& e) {
     f.code = e.code;
     f.message = e.what();
+    return f;
   } catch (const std::bad_alloc&) {
     f.code = kErrOutOfMemory;
   } catch (const std::length_error&) {
@@ -166,13 +178,16 @@ inline Failure run_kernel(const Kernel& kernel, const char* fn, const std::strin
   } catch (const std::exception& e) {
     f.code = kErrKernel;
     f.message = std::string(fn) + ": the kernel failed: " + e.what();
+    return f;
   } catch (...) {
     f.code = kErrKernel;
     f.message = std::string(fn) + ": the kernel failed";
+    return f;
   }
-  if (f.code == kErrOutOfMemory) {
-    f.message = std::string(fn) + ": out of memory for " + (memory.empty() ? "the kernel's working buffers" : memory) +
-                "; use smaller sizes";
+  try {
+    f.message = std::string(fn) + ": out of memory for " + memory.text() + "; use smaller sizes";
+  } catch (...) {
+    f.message = "out of memory";
   }
   return f;
 }
@@ -199,10 +214,9 @@ class KernelArgs {
   Napi::Env env() const { return env_; }
   Napi::Value operator[](std::size_t i) const { return (*info_)[i]; }
 
-  // What the kernel allocates for these sizes, for an out-of-memory error ("a sort buffer
-  // of 2^30 doubles").
-  void set_memory(std::string what) { memory_ = std::move(what); }
-  const std::string& memory() const { return memory_; }
+  // What the kernel allocates for these sizes, for an out-of-memory error.
+  void set_memory(const char* prefix, std::size_t count, const char* suffix) { memory_ = MemoryNote{prefix, count, suffix}; }
+  const MemoryNote& memory() const { return memory_; }
 
   std::uint64_t size(std::size_t i, const char* name, std::uint64_t min = 0, std::uint64_t max = kMaxSafeInteger) const {
     return u64((*info_)[i], fn_, name, min, max);
@@ -290,7 +304,7 @@ class KernelArgs {
   Napi::Env env_;
   const char* fn_;
   bool owned_;
-  std::string memory_;
+  MemoryNote memory_;
   std::vector<std::unique_ptr<double[]>> buffers_;
   std::vector<Output> outputs_;
 };

@@ -104,7 +104,7 @@ Kernel portfolio_losses(KernelArgs& args) {
   const double* m = args.input(1, "means (argument 2)", assets);
   const double* l = args.input(2, "lower (argument 3)", args.mul("assets x assets", assets, assets));
   double* losses = args.output(7, "losses (argument 8)", paths, Fill::kNone);
-  args.set_memory("a buffer of 16384 x " + std::to_string(assets) + " normals per thread");
+  args.set_memory("a buffer of 16384 x ", assets, " normals per thread");
   return [=] {
     up::risk::portfolio_mc_losses(w, m, l, assets, paths, horizon, seed, losses);
     return 0.0;

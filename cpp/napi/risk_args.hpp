@@ -36,7 +36,7 @@ inline HistoricalArgs historical_args(KernelArgs& a) {
   r.confidence = a.number_in(2, "confidence (argument 3)", 0, 1);
   r.values = a.input(0, "values (argument 1)", 2, &r.n);
   r.out = a.output(3, "out (argument 4)", 2, Fill::kCopy);
-  a.set_memory("a copy of " + std::to_string(r.n) + " losses");
+  a.set_memory("a copy of ", r.n, " losses");
   return r;
 }
 
@@ -100,7 +100,7 @@ inline CovarianceArgs covariance_args(KernelArgs& a) {
   const std::size_t matrix = a.mul("assets x assets", r.assets, r.assets);
   r.data = a.input(0, "data (argument 1)", cells);
   r.out = a.output(6, "out (argument 7)", matrix, Fill::kCopy);
-  a.set_memory("a transposed copy of " + std::to_string(r.observations) + " x " + std::to_string(r.assets) + " values");
+  a.set_memory("a transposed copy of ", cells, " values");
   return r;
 }
 
@@ -127,7 +127,7 @@ inline GbmArgs gbm_args(KernelArgs& a, std::uint64_t min_paths) {
   g.paths = a.size(5, "paths (argument 6)", min_paths);
   g.seed = a.size(6, "seed (argument 7)");
   g.antithetic = a.flag(7, "antithetic (argument 8)");
-  a.set_memory("a buffer of " + std::to_string(g.steps) + " normals per path and thread");
+  a.set_memory("a buffer of ", g.steps, " normals per path and thread");
   return g;
 }
 
