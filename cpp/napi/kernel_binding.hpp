@@ -212,7 +212,6 @@ class KernelArgs {
 
   const char* fn() const { return fn_; }
   Napi::Env env() const { return env_; }
-  Napi::Value operator[](std::size_t i) const { return (*info_)[i]; }
 
   // What the kernel allocates for these sizes, for an out-of-memory error.
   void set_memory(const char* prefix, std::size_t count, const char* suffix) { memory_ = MemoryNote{prefix, count, suffix}; }
