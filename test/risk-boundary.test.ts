@@ -9,7 +9,10 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
+import type { CudaAddon } from '../lib/addon-types.js';
 import { cpuAddon } from '../lib/backend.js';
+import { GpuError } from '../lib/errors.js';
+import { cudaKernelsOf, defaultKernels, withCpuFallback } from '../lib/risk/kernels.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/risk-boundary.ts', import.meta.url));
 
@@ -159,5 +162,43 @@ describe.runIf(cpuAddon !== null)('risk addon errors in this process', () => {
     expect(() => addon.portfolioLosses(new Float64Array(2), new Float64Array(2), new Float64Array(4), 5000, 10, 1, 1, new Float64Array(10))).toThrow(
       /^portfolioLosses: expected an integer from 1 to 4096 for assets \(argument 4\) but received 5000$/,
     );
+  });
+});
+
+describe('GPU addon errors as the kernel sets see them', () => {
+  /** A GPU addon stand-in whose historical kernels fail with `err`. */
+  const failingWith = (err: Error) =>
+    cudaKernelsOf(
+      {
+        varHistorical: () => {
+          throw err;
+        },
+        varHistoricalAsync: () => Promise.reject(err),
+      } as unknown as CudaAddon,
+      defaultKernels,
+    );
+  const coded = (code: string | undefined, message: string, cls = Error) => Object.assign(new cls(message), code === undefined ? {} : { code });
+  const values = Float64Array.from({ length: 100 }, (_, i) => Math.sin(i) / 100);
+
+  it('turns a device failure (code ERR_ULTRA_PERF_GPU) into a GpuError, sync and async', async () => {
+    const k = failingWith(coded('ERR_ULTRA_PERF_GPU', 'cudaErrorLaunchFailure: unspecified launch failure (kernel at select.cu:1)'));
+    expect(() => k.historical(values, -1, 0.95, new Float64Array(2))).toThrow(GpuError);
+    await expect(k.historicalAsync(values, -1, 0.95, new Float64Array(2))).rejects.toMatchObject({
+      code: 'ERR_ULTRA_PERF_GPU',
+      message: 'GPU kernel failed: cudaErrorLaunchFailure: unspecified launch failure (kernel at select.cu:1)',
+    });
+  });
+
+  it('passes a detached output, a host out-of-memory and an argument error through unchanged, so auto does not redo them on the CPU', async () => {
+    for (const err of [
+      coded('ERR_ULTRA_PERF_DETACHED', 'varHistoricalAsync: out (argument 4) was detached or shrunk while the kernel ran'),
+      coded('ERR_ULTRA_PERF_OUT_OF_MEMORY', 'varHistoricalAsync: out of memory for a copy of 100 losses; use smaller sizes'),
+      coded('ERR_OUT_OF_RANGE', 'varHistorical: expected -1 or 1 for sign (argument 2) but received 2', RangeError),
+    ]) {
+      const k = withCpuFallback(failingWith(err), defaultKernels);
+      expect(() => k.historical(values, -1, 0.95, new Float64Array(2))).toThrow(err);
+      await expect(k.historicalAsync(values, -1, 0.95, new Float64Array(2))).rejects.toBe(err);
+      expect(k.name).toBe('cuda');
+    }
   });
 });
