@@ -178,8 +178,12 @@ export interface OrderbookAddon {
 // ---- cpp/napi/risk.cc ----
 /**
  * cpp/risk kernels. Every kernel has a synchronous form and an `...Async` form that runs
- * it on the libuv pool (the TypedArrays stay pinned until the promise settles; do not
- * touch them meanwhile). Statuses: -1 ok, >= 0 the index of the first non-finite input;
+ * it on the libuv pool on memory the work owns (cpp/napi/kernel_binding.hpp): inputs are
+ * copied when the call is made, outputs are written back when the kernel has finished,
+ * and an output transferred or shrunk meanwhile rejects with ERR_ULTRA_PERF_DETACHED.
+ * Arguments are checked as every binding's are (typed_args.hpp: TypeError / RangeError,
+ * codes ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE, naming the function and the argument);
+ * a kernel out of memory throws ERR_ULTRA_PERF_OUT_OF_MEMORY. Statuses: -1 ok, >= 0 the index of the first non-finite input;
  * covariance also returns -2 - k when asset k has zero variance (correlation only: all its
  * values equal, or under EWMA all its weighted values zero).
  */
@@ -252,7 +256,8 @@ export interface CudaAddon {
   /** Test hook for test/gpu: the device allocation `n` calls from now fails; -1 turns it off. */
   failAllocation(n: number): void;
   // The risk kernels (cuda/risk/kernels.cuh): the CPU addon's signatures and statuses.
-  // A device failure (out of memory, launch error) throws an Error naming the CUDA call.
+  // A device failure (out of memory, launch error) throws an Error with code
+  // ERR_ULTRA_PERF_GPU naming the CUDA call; arguments are checked as the CPU addon's.
   varHistorical: RiskAddon['varHistorical'];
   varHistoricalAsync: RiskAddon['varHistoricalAsync'];
   lossMoments: RiskAddon['lossMoments'];

@@ -1,11 +1,9 @@
-// Bindings for cpp/risk: unpack, call, pack. Validation happens in lib/risk; every
-// argument here is already checked (types, lengths, finiteness where cheap, ranges).
-// Each kernel has a synchronous form and an `...Async` form (kernel_binding.hpp).
+// Bindings for cpp/risk: unpack, call, pack. lib/risk validates for the user; the checks
+// here (risk_args.hpp, kernel_binding.hpp) keep a direct caller of the raw addon in
+// bounds. Each kernel has a synchronous form and an `...Async` form that works on memory
+// it owns (kernel_binding.hpp).
 #include <cstdint>
-#include <functional>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include "../risk/matrix.hpp"
 #include "../risk/montecarlo.hpp"
@@ -19,11 +17,13 @@
 namespace up::napi {
 namespace {
 
-// (out, seed, stream, first)
-Kernel fill_normals(const Napi::CallbackInfo& info) {
-  double* out = f64(info[0], "out");
-  const std::size_t n = f64_len(info[0]);
-  const std::uint64_t seed = u64(info[1]), stream = u64(info[2]), first = u64(info[3]);
+// (out, seed, stream, first): normals first .. first + out.length - 1 of (seed, stream).
+Kernel fill_normals(KernelArgs& a) {
+  const std::uint64_t seed = a.size(1, "seed (argument 2)");
+  const std::uint64_t stream = a.size(2, "stream (argument 3)");
+  const std::uint64_t first = a.size(3, "first (argument 4)");
+  std::size_t n = 0;
+  double* out = a.output(0, "out (argument 1)", 0, Fill::kNone, &n);
   return [=] {
     up::risk::fill_normals_parallel(out, n, seed, stream, first);
     return 0.0;
@@ -31,8 +31,8 @@ Kernel fill_normals(const Napi::CallbackInfo& info) {
 }
 
 // (values, sign, confidence, out[2]) -> -1 | first non-finite index
-Kernel var_historical(const Napi::CallbackInfo& info) {
-  const HistoricalArgs a = historical_args(info);
+Kernel var_historical(KernelArgs& args) {
+  const HistoricalArgs a = historical_args(args);
   return [=] {
     up::risk::TailResult r{};
     const std::int64_t status = up::risk::historical_tail(a.values, a.n, a.sign, a.confidence, &r);
@@ -45,8 +45,8 @@ Kernel var_historical(const Napi::CallbackInfo& info) {
 }
 
 // (values, sign, ddof, out[4]) -> -1 | first non-finite index; out = mean, std, skew, excess kurtosis
-Kernel loss_moments(const Napi::CallbackInfo& info) {
-  const MomentsArgs a = moments_args(info);
+Kernel loss_moments(KernelArgs& args) {
+  const MomentsArgs a = moments_args(args);
   return [=] {
     up::risk::Moments m{};
     const std::int64_t status = up::risk::loss_moments(a.values, a.n, a.sign, a.ddof, &m);
@@ -59,34 +59,35 @@ Kernel loss_moments(const Napi::CallbackInfo& info) {
 }
 
 // (returns, observations, assets, weights, out) -> -1 | first non-finite index
-Kernel portfolio_returns(const Napi::CallbackInfo& info) {
-  const ReturnsArgs a = returns_args(info);
+Kernel portfolio_returns(KernelArgs& args) {
+  const ReturnsArgs a = returns_args(args);
   return [=] { return static_cast<double>(up::risk::portfolio_returns(a.returns, a.observations, a.assets, a.weights, a.out)); };
 }
 
 // (data, observations, assets, method 0|1, lambda, correlation 0|1, out) -> status (matrix.hpp)
-Kernel covariance(const Napi::CallbackInfo& info) {
-  const CovarianceArgs a = covariance_args(info);
+Kernel covariance(KernelArgs& args) {
+  const CovarianceArgs a = covariance_args(args);
   return [=] {
     return static_cast<double>(up::risk::covariance(a.data, a.observations, a.assets, a.method, a.lambda, a.correlation, a.out));
   };
 }
 
 // (matrix, n, lower, failure[3]) -> -1 | failing pivot index (failure: matrix.hpp cholesky)
-Kernel cholesky(const Napi::CallbackInfo& info) {
-  const std::size_t n = static_cast<std::size_t>(u64(info[1]));
-  const double* a = f64(info[0], "matrix", n * n);
-  double* lower = f64(info[2], "lower", n * n);
-  double* failure = f64(info[3], "failure", 3);
+Kernel cholesky(KernelArgs& args) {
+  const std::size_t n = args.size(1, "n (argument 2)", 1);
+  const std::size_t cells = args.mul("n x n", n, n);
+  const double* a = args.input(0, "matrix (argument 1)", cells);
+  double* lower = args.output(2, "lower (argument 3)", cells, Fill::kNone);  // zeroed first by the kernel
+  double* failure = args.output(3, "failure (argument 4)", 3, Fill::kCopy);
   return [=] { return static_cast<double>(up::risk::cholesky(a, n, lower, failure)); };
 }
 
 // (spot, drift, volatility, dt, steps, paths, seed, antithetic, terminal, kept | null)
-Kernel simulate_gbm(const Napi::CallbackInfo& info) {
-  up::risk::GbmParams g{num(info[0]), num(info[1]), num(info[2]), num(info[3]), u64(info[4]), u64(info[5]),
-                        u64(info[6]), info[7].ToBoolean().Value()};
-  double* terminal = f64(info[8], "terminal", g.paths);
-  double* kept = info[9].IsTypedArray() ? f64(info[9], "kept", g.paths * (g.steps + 1)) : nullptr;
+Kernel simulate_gbm(KernelArgs& args) {
+  const GbmArgs p = gbm_args(args, 1);
+  const up::risk::GbmParams g{p.spot, p.drift, p.volatility, p.dt, p.steps, p.paths, p.seed, p.antithetic};
+  double* terminal = args.output(8, "terminal (argument 9)", g.paths, Fill::kNone);
+  double* kept = args.absent(9) ? nullptr : args.output(9, "kept (argument 10)", kept_values(args, p), Fill::kNone);
   return [=] {
     up::risk::simulate_gbm(g, terminal, kept);
     return 0.0;
@@ -94,15 +95,16 @@ Kernel simulate_gbm(const Napi::CallbackInfo& info) {
 }
 
 // (weights, means, lower, assets, paths, horizon, seed, losses)
-Kernel portfolio_losses(const Napi::CallbackInfo& info) {
-  const std::size_t assets = static_cast<std::size_t>(u64(info[3]));
-  const std::uint64_t paths = u64(info[4]);
-  const double* w = f64(info[0], "weights", assets);
-  const double* m = f64(info[1], "means", assets);
-  const double* l = f64(info[2], "lower", assets * assets);
-  const double horizon = num(info[5]);
-  const std::uint64_t seed = u64(info[6]);
-  double* losses = f64(info[7], "losses", paths);
+Kernel portfolio_losses(KernelArgs& args) {
+  const std::size_t assets = args.size(3, "assets (argument 4)", 1, kMaxAssets);
+  const std::uint64_t paths = args.size(4, "paths (argument 5)", 1);
+  const double horizon = args.number(5, "horizon (argument 6)");
+  const std::uint64_t seed = args.size(6, "seed (argument 7)");
+  const double* w = args.input(0, "weights (argument 1)", assets);
+  const double* m = args.input(1, "means (argument 2)", assets);
+  const double* l = args.input(2, "lower (argument 3)", args.mul("assets x assets", assets, assets));
+  double* losses = args.output(7, "losses (argument 8)", paths, Fill::kNone);
+  args.set_memory("a buffer of 16384 x ", assets, " normals per thread");
   return [=] {
     up::risk::portfolio_mc_losses(w, m, l, assets, paths, horizon, seed, losses);
     return 0.0;

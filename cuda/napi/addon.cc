@@ -1,11 +1,17 @@
 // GPU addon bindings: unpack, call cuda/, pack. Device queries answer with
 // { ok: false, code, message } objects that lib/risk/gpu.ts turns into JS errors; the
-// risk kernels have the CPU addon's signatures (kernel_binding.hpp) and throw the
-// failed CUDA call's message, which lib/risk/kernels.ts turns into a GpuError.
+// risk kernels have the CPU addon's signatures and argument checks (risk_args.hpp), own
+// their memory in the async form (kernel_binding.hpp), and fail with an Error whose code
+// is ERR_ULTRA_PERF_GPU and whose message is the failed CUDA call's, which
+// lib/risk/kernels.ts turns into a GpuError.
 #include <napi.h>
 
+#include <climits>
+#include <cmath>
+#include <cstdint>
 #include <mutex>
-#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "cpp/napi/kernel_binding.hpp"
 #include "cpp/napi/risk_args.hpp"
@@ -15,11 +21,9 @@
 
 namespace {
 
-using up::napi::f64;
-using up::napi::f64_len;
+using up::napi::Fill;
 using up::napi::Kernel;
-using up::napi::num;
-using up::napi::u64;
+using up::napi::KernelArgs;
 
 constexpr int kAbiVersion = 3;
 
@@ -60,8 +64,13 @@ Napi::Value probe(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// A device index or element count: an integer in [min, max] (max <= INT32_MAX), checked as every size is.
+int int_arg(const Napi::Value& v, const char* fn, const char* name, std::uint64_t min, std::uint64_t max) {
+  return static_cast<int>(up::napi::u64(v, fn, name, min, max));
+}
+
 Napi::Value select_device(const Napi::CallbackInfo& info) {
-  return status_object(info.Env(), up::cuda::select_device(info[0].As<Napi::Number>().Int32Value()));
+  return status_object(info.Env(), up::cuda::select_device(int_arg(info[0], "selectDevice", "index (argument 1)", 0, INT32_MAX)));
 }
 
 Napi::Value current_device(const Napi::CallbackInfo& info) {
@@ -83,38 +92,42 @@ Napi::Value memory_info(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value self_test(const Napi::CallbackInfo& info) {
-  return status_object(info.Env(), up::cuda::self_test(info[0].As<Napi::Number>().Int32Value()));
+  return status_object(info.Env(), up::cuda::self_test(int_arg(info[0], "selfTest", "n (argument 1)", 1, 1 << 28)));
 }
 
-// (out: Float64Array, seed, stream, first) -> status. lib/ validates the integers.
+// (out: Float64Array, seed, stream, first) -> status. Synchronous: the caller's memory.
 Napi::Value philox_normals(const Napi::CallbackInfo& info) {
-  double* out = f64(info[0], "out");
-  const std::size_t n = f64_len(info[0]);
+  KernelArgs a(info, "philoxNormals", false);
+  const std::uint64_t seed = a.size(1, "seed (argument 2)");
+  const std::uint64_t stream = a.size(2, "stream (argument 3)");
+  const std::uint64_t first = a.size(3, "first (argument 4)");
+  std::size_t n = 0;
+  double* out = a.output(0, "out (argument 1)", 0, Fill::kNone, &n);
   up::cuda::Status s = up::cuda::use_selected_device();
-  if (s.ok()) s = up::cuda::philox_normals(out, n, u64(info[1]), u64(info[2]), u64(info[3]));
+  if (s.ok()) s = up::cuda::philox_normals(out, n, seed, stream, first);
   return status_object(info.Env(), s);
 }
 
 std::mutex timing_mutex;
 up::cuda::Timing last_timing;
 
-// Runs one GPU call on the selected device; a device failure becomes an exception
-// carrying the CUDA call's name, message and file:line.
+// Runs one GPU call on the selected device; a device failure becomes a KernelFailure
+// (code ERR_ULTRA_PERF_GPU) carrying the CUDA call's name, message and file:line.
 template <class Call>
 double on_device(Call call) {
   up::cuda::Timing timing;
   std::int64_t status = -1;
   up::cuda::Status s = up::cuda::use_selected_device();
   if (s.ok()) s = call(&status, &timing);
-  if (!s.ok()) throw std::runtime_error(s.message);
+  if (!s.ok()) throw up::napi::KernelFailure("ERR_ULTRA_PERF_GPU", s.message);
   std::lock_guard<std::mutex> lock(timing_mutex);
   last_timing = timing;
   return static_cast<double>(status);
 }
 
 // The CPU addon's signatures and statuses (cpp/napi/risk_args.hpp).
-Kernel var_historical(const Napi::CallbackInfo& info) {
-  const auto a = up::napi::historical_args(info);
+Kernel var_historical(KernelArgs& args) {
+  const auto a = up::napi::historical_args(args);
   return [=] {
     return on_device([&](std::int64_t* status, up::cuda::Timing* timing) {
       up::risk::TailResult r{};
@@ -128,8 +141,8 @@ Kernel var_historical(const Napi::CallbackInfo& info) {
   };
 }
 
-Kernel loss_moments(const Napi::CallbackInfo& info) {
-  const auto a = up::napi::moments_args(info);
+Kernel loss_moments(KernelArgs& args) {
+  const auto a = up::napi::moments_args(args);
   return [=] {
     return on_device([&](std::int64_t* status, up::cuda::Timing* timing) {
       up::risk::Moments m{};
@@ -145,8 +158,8 @@ Kernel loss_moments(const Napi::CallbackInfo& info) {
   };
 }
 
-Kernel portfolio_returns(const Napi::CallbackInfo& info) {
-  const auto a = up::napi::returns_args(info);
+Kernel portfolio_returns(KernelArgs& args) {
+  const auto a = up::napi::returns_args(args);
   return [=] {
     return on_device([&](std::int64_t* status, up::cuda::Timing* timing) {
       return up::cuda::portfolio_returns(a.returns, a.observations, a.assets, a.weights, a.out, status, timing);
@@ -154,8 +167,8 @@ Kernel portfolio_returns(const Napi::CallbackInfo& info) {
   };
 }
 
-Kernel covariance(const Napi::CallbackInfo& info) {
-  const auto a = up::napi::covariance_args(info);
+Kernel covariance(KernelArgs& args) {
+  const auto a = up::napi::covariance_args(args);
   return [=] {
     return on_device([&](std::int64_t* status, up::cuda::Timing* timing) {
       return up::cuda::covariance(a.data, a.observations, a.assets, a.method, a.lambda, a.correlation, a.out, status,
@@ -174,17 +187,18 @@ void write_summary(const up::cuda::McSummary& r, double* summary) {
 
 // (spot, drift, volatility, dt, steps, paths, seed, antithetic, confidence, terminal, kept | null,
 //  summary[4] = var, cvar, mean, stdError) -> -1 | index of the first path whose S(T) is not finite
-Kernel simulate_gbm(const Napi::CallbackInfo& info) {
-  up::risk::GbmParams g{num(info[0]), num(info[1]), num(info[2]), num(info[3]), u64(info[4]), u64(info[5]),
-                        u64(info[6]), info[7].ToBoolean().Value()};
-  if (g.paths < 2 || (g.antithetic && g.paths % 2 != 0)) {
-    throw Napi::RangeError::New(info.Env(), "Expected at least 2 paths (an even number with antithetic variates)");
+Kernel simulate_gbm(KernelArgs& args) {
+  const up::napi::GbmArgs p = up::napi::gbm_args(args, 2);
+  if (p.antithetic && p.paths % 2 != 0) {
+    throw up::napi::coded_error(args.env(), up::napi::ErrorClass::kRangeError, "ERR_OUT_OF_RANGE",
+                                "simulateGbm: expected an even number of paths (argument 6) with antithetic variates but received " +
+                                    std::to_string(p.paths));
   }
-  const double confidence = num(info[8]);
-  if (!(confidence > 0 && confidence < 1)) throw Napi::RangeError::New(info.Env(), "Expected a confidence in (0, 1)");
-  double* terminal = f64(info[9], "terminal", g.paths);
-  double* kept = info[10].IsTypedArray() ? f64(info[10], "kept", g.paths * (g.steps + 1)) : nullptr;
-  double* summary = f64(info[11], "summary", 4);
+  const up::risk::GbmParams g{p.spot, p.drift, p.volatility, p.dt, p.steps, p.paths, p.seed, p.antithetic};
+  const double confidence = args.number_in(8, "confidence (argument 9)", 0, 1);
+  double* terminal = args.output(9, "terminal (argument 10)", g.paths, Fill::kNone);
+  double* kept = args.absent(10) ? nullptr : args.output(10, "kept (argument 11)", up::napi::kept_values(args, p), Fill::kNone);
+  double* summary = args.output(11, "summary (argument 12)", 4, Fill::kCopy);
   return [=] {
     return on_device([&](std::int64_t* status, up::cuda::Timing* timing) {
       up::cuda::McSummary r{};
@@ -197,19 +211,17 @@ Kernel simulate_gbm(const Napi::CallbackInfo& info) {
 
 // (weights, means, lower, assets, paths, horizon, seed, confidence, losses | null, summary[4] | null)
 // -> -1 | index of the first non-finite loss (only with a summary)
-Kernel portfolio_mc(const Napi::CallbackInfo& info) {
-  const std::size_t assets = static_cast<std::size_t>(u64(info[3]));
-  const std::uint64_t paths = u64(info[4]);
-  if (assets < 1 || paths < 2) throw Napi::RangeError::New(info.Env(), "Expected at least 1 asset and 2 paths");
-  const double* w = f64(info[0], "weights", assets);
-  const double* m = f64(info[1], "means", assets);
-  const double* l = f64(info[2], "lower", assets * assets);
-  const double horizon = num(info[5]);
-  const std::uint64_t seed = u64(info[6]);
-  const double confidence = num(info[7]);
-  if (!(confidence > 0 && confidence < 1)) throw Napi::RangeError::New(info.Env(), "Expected a confidence in (0, 1)");
-  double* losses = info[8].IsTypedArray() ? f64(info[8], "losses", paths) : nullptr;
-  double* summary = info[9].IsTypedArray() ? f64(info[9], "summary", 4) : nullptr;
+Kernel portfolio_mc(KernelArgs& args) {
+  const std::size_t assets = args.size(3, "assets (argument 4)", 1, up::napi::kMaxAssets);
+  const std::uint64_t paths = args.size(4, "paths (argument 5)", 2);
+  const double horizon = args.number(5, "horizon (argument 6)");
+  const std::uint64_t seed = args.size(6, "seed (argument 7)");
+  const double confidence = args.number_in(7, "confidence (argument 8)", 0, 1);
+  const double* w = args.input(0, "weights (argument 1)", assets);
+  const double* m = args.input(1, "means (argument 2)", assets);
+  const double* l = args.input(2, "lower (argument 3)", args.mul("assets x assets", assets, assets));
+  double* losses = args.absent(8) ? nullptr : args.output(8, "losses (argument 9)", paths, Fill::kNone);
+  double* summary = args.absent(9) ? nullptr : args.output(9, "summary (argument 10)", 4, Fill::kCopy);
   return [=] {
     return on_device([&](std::int64_t* status, up::cuda::Timing* timing) {
       up::cuda::McSummary r{};
@@ -236,7 +248,13 @@ Napi::Value last_timing_value(const Napi::CallbackInfo& info) {
 
 // Test hook: the allocation `n` calls from now fails (-1 turns it off). check.cuh.
 Napi::Value fail_allocation(const Napi::CallbackInfo& info) {
-  up::cuda::fail_allocation_after.store(static_cast<long>(num(info[0])));
+  const double n = up::napi::num(info[0], "failAllocation", "n (argument 1)");
+  if (!(n == std::floor(n) && n >= -1 && n <= INT32_MAX)) {
+    throw up::napi::coded_error(info.Env(), up::napi::ErrorClass::kRangeError, "ERR_OUT_OF_RANGE",
+                                "failAllocation: expected an integer from -1 to 2147483647 for n (argument 1) but received " +
+                                    up::napi::describe_number(n));
+  }
+  up::cuda::fail_allocation_after.store(static_cast<long>(n));
   return info.Env().Undefined();
 }
 

@@ -267,12 +267,18 @@ export const nativeKernels: RiskKernels | null = cpuAddon === null ? null : nati
 /** What 'auto' uses below the GPU thresholds. Chosen once. */
 export const defaultKernels: RiskKernels = nativeKernels ?? tsKernels;
 
-/** A GPU addon error (out of memory, launch failure) as a GpuError; anything else unchanged. */
+/**
+ * A device failure (out of memory, launch failure: the GPU addon's code ERR_ULTRA_PERF_GPU,
+ * or a plain Error without a code) as a GpuError, which 'auto' redoes on the CPU. Anything
+ * else keeps its class and code: an argument error, a host out-of-memory error, or
+ * ERR_ULTRA_PERF_DETACHED (an output transferred while the kernel ran), which the CPU
+ * would only repeat.
+ */
 function gpuError(err: unknown): unknown {
-  if (err instanceof Error && !(err instanceof TypeError) && !(err instanceof RangeError)) {
-    return new GpuError(`GPU kernel failed: ${err.message}`, { cause: err });
-  }
-  return err;
+  if (!(err instanceof Error) || err instanceof TypeError || err instanceof RangeError) return err;
+  const code = (err as { code?: unknown }).code;
+  if (code !== undefined && code !== 'ERR_ULTRA_PERF_GPU') return err;
+  return new GpuError(`GPU kernel failed: ${err.message}`, { cause: err });
 }
 
 function onGpu<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
