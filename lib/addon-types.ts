@@ -8,9 +8,9 @@
  */
 
 /** Bumped with cpp/napi/bindings.hpp kAbiVersion; a mismatched addon is refused. */
-export const CPU_ABI_VERSION = 3;
+export const CPU_ABI_VERSION = 4;
 /** Bumped with kAbiVersion in cuda/napi/addon.cc. */
-export const CUDA_ABI_VERSION = 3;
+export const CUDA_ABI_VERSION = 4;
 
 /** Everything the CPU addon exports; one interface per capability, below. */
 export interface CpuAddon extends SystemAddon, QueueAddon, MemoryAddon, OrderbookAddon, RiskAddon {
