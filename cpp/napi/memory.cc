@@ -61,19 +61,10 @@ int32_t offset_of(napi_env env, napi_value v) {
 
 int32_t int_arg(const Napi::CallbackInfo& info, std::size_t i) { return offset_of(info.Env(), info[i]); }
 
-// A size, kind or geometry parameter: an integer in [0, 2^32 - 1] (size_arg), or false
-// with a TypeError / RangeError naming it pending.
-bool uint32_arg(napi_env env, napi_value value, const char* fn, const char* name, uint32_t* out) {
-  std::uint64_t v = 0;
-  if (!size_arg(env, value, fn, name, 0, UINT32_MAX, &v)) return false;
-  *out = static_cast<uint32_t>(v);
-  return true;
-}
-
 // Argument i as a uint32 (uint32_arg), or nullopt with an error pending.
 std::optional<uint32_t> uint_arg(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const char* name) {
   uint32_t v = 0;
-  if (!uint32_arg(info.Env(), info[i], fn, name, &v)) return std::nullopt;
+  if (!uint32_arg(info.Env(), info[i], fn, name, 0, UINT32_MAX, &v)) return std::nullopt;
   return v;
 }
 
@@ -95,17 +86,10 @@ std::optional<Allocator> attach(const Napi::CallbackInfo& info, const char* fn, 
 // alloc/free go through plain napi_callbacks: node-addon-api's CallbackInfo and
 // exception wrapper cost ~10 ns a call, a third of the whole native alloc.
 
-napi_value int_result(napi_env env, int32_t v) {
-  napi_value out = nullptr;
-  napi_create_int32(env, v, &out);
-  return out;
-}
-
 // The first N arguments; false (the caller answers bad_argument) when fewer were given.
 template <std::size_t N>
 bool args(napi_env env, napi_callback_info cb, napi_value (&argv)[N]) {
-  std::size_t argc = N;
-  return napi_get_cb_info(env, cb, &argc, argv, nullptr, nullptr) == napi_ok && argc >= N;
+  return raw_args(env, cb, argv) >= N;
 }
 
 constexpr int32_t kBadArgumentStatus = static_cast<int32_t>(mem::Status::bad_argument);
@@ -115,44 +99,44 @@ constexpr int32_t kBadHeaderStatus = static_cast<int32_t>(mem::Status::bad_heade
 // (mem) -> offset | status
 napi_value raw_slab_alloc(napi_env env, napi_callback_info cb) {
   napi_value argv[1];
-  if (!args(env, cb, argv)) return int_result(env, kBadArgumentStatus);
+  if (!args(env, cb, argv)) return int32_value(env, kBadArgumentStatus);
   Bytes b;
   if (!bytes_of(env, argv[0], "slabAlloc", &b)) return nullptr;
   auto s = mem::Slab::attach(b.data, b.len);
-  return int_result(env, s ? s->alloc() : kBadHeaderStatus);
+  return int32_value(env, s ? s->alloc() : kBadHeaderStatus);
 }
 
 // (mem, offset) -> status
 napi_value raw_slab_free(napi_env env, napi_callback_info cb) {
   napi_value argv[2];
-  if (!args(env, cb, argv)) return int_result(env, kBadArgumentStatus);
+  if (!args(env, cb, argv)) return int32_value(env, kBadArgumentStatus);
   Bytes b;
   if (!bytes_of(env, argv[0], "slabFree", &b)) return nullptr;
   const int32_t offset = offset_of(env, argv[1]);
   auto s = mem::Slab::attach(b.data, b.len);
-  return int_result(env, s ? static_cast<int32_t>(s->free(offset)) : kBadHeaderStatus);
+  return int32_value(env, s ? static_cast<int32_t>(s->free(offset)) : kBadHeaderStatus);
 }
 
 // (mem, size) -> offset | status
 napi_value raw_buddy_alloc(napi_env env, napi_callback_info cb) {
   napi_value argv[2];
-  if (!args(env, cb, argv)) return int_result(env, kBadArgumentStatus);
+  if (!args(env, cb, argv)) return int32_value(env, kBadArgumentStatus);
   Bytes b;
   uint32_t size = 0;
-  if (!bytes_of(env, argv[0], "buddyAlloc", &b) || !uint32_arg(env, argv[1], "buddyAlloc", "size (argument 2)", &size)) return nullptr;
+  if (!bytes_of(env, argv[0], "buddyAlloc", &b) || !uint32_arg(env, argv[1], "buddyAlloc", "size (argument 2)", 0, UINT32_MAX, &size)) return nullptr;
   auto s = mem::Buddy::attach(b.data, b.len);
-  return int_result(env, s ? s->alloc(size) : kBadHeaderStatus);
+  return int32_value(env, s ? s->alloc(size) : kBadHeaderStatus);
 }
 
 // (mem, offset) -> status
 napi_value raw_buddy_free(napi_env env, napi_callback_info cb) {
   napi_value argv[2];
-  if (!args(env, cb, argv)) return int_result(env, kBadArgumentStatus);
+  if (!args(env, cb, argv)) return int32_value(env, kBadArgumentStatus);
   Bytes b;
   if (!bytes_of(env, argv[0], "buddyFree", &b)) return nullptr;
   const int32_t offset = offset_of(env, argv[1]);
   auto s = mem::Buddy::attach(b.data, b.len);
-  return int_result(env, s ? static_cast<int32_t>(s->free(offset)) : kBadHeaderStatus);
+  return int32_value(env, s ? static_cast<int32_t>(s->free(offset)) : kBadHeaderStatus);
 }
 
 // ---- layout ----

@@ -36,31 +36,9 @@ bool typed_span(napi_env env, napi_value value, napi_typedarray_type want, const
   return true;
 }
 
-napi_value int32(napi_env env, int32_t v) {
-  napi_value out;
-  napi_create_int32(env, v, &out);
-  return out;
-}
-
-template <std::size_t N>
-std::size_t args(napi_env env, napi_callback_info info, napi_value (&argv)[N]) {
-  std::size_t argc = N;
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  return argc;
-}
-
-// An integer in [min, max] (at most UINT32_MAX), or false with a TypeError / RangeError
-// naming the argument pending (typed_args.hpp size_arg: NaN, fractions and wrapping refused).
-bool uint32_in(napi_env env, napi_value v, uint32_t min, uint32_t max, const char* fn, const char* name, uint32_t* out) {
-  std::uint64_t n = 0;
-  if (!size_arg(env, v, fn, name, min, max, &n)) return false;
-  *out = static_cast<uint32_t>(n);
-  return true;
-}
-
 // A batch count: at most the number of lengths given.
 bool count_arg(napi_env env, napi_value v, std::size_t lengths, const char* fn, const char* name, uint32_t* out) {
-  return uint32_in(env, v, 0, static_cast<uint32_t>(std::min<std::size_t>(lengths, UINT32_MAX)), fn, name, out);
+  return uint32_arg(env, v, fn, name, 0, static_cast<uint32_t>(std::min<std::size_t>(lengths, UINT32_MAX)), out);
 }
 
 // (queue: Uint8Array, bytes: Uint8Array) -> status
@@ -68,14 +46,14 @@ template <class Queue>
 napi_value try_push(napi_env env, napi_callback_info info) {
   napi_value argv[2] = {};
   Span q, bytes;
-  args(env, info, argv);
+  raw_args(env, info, argv);
   if (!typed_span(env, argv[0], napi_uint8_array, "spscTryPush/mpmcTryPush", "queue (argument 1)", &q) ||
       !typed_span(env, argv[1], napi_uint8_array, "spscTryPush/mpmcTryPush", "bytes (argument 2)", &bytes) || bytes.len > kMaxSlotBytes) {
-    return int32(env, kBadArgument);
+    return int32_value(env, kBadArgument);
   }
   Queue queue;
-  if (queue.attach(q.data, q.len) != 0) return int32(env, kBadQueue);
-  return int32(env, queue.try_push(bytes.data, static_cast<uint32_t>(bytes.len)));
+  if (queue.attach(q.data, q.len) != 0) return int32_value(env, kBadQueue);
+  return int32_value(env, queue.try_push(bytes.data, static_cast<uint32_t>(bytes.len)));
 }
 
 // (queue: Uint8Array, out: Uint8Array) -> bytes | status
@@ -83,14 +61,14 @@ template <class Queue>
 napi_value try_pop(napi_env env, napi_callback_info info) {
   napi_value argv[2] = {};
   Span q, out;
-  args(env, info, argv);
+  raw_args(env, info, argv);
   if (!typed_span(env, argv[0], napi_uint8_array, "spscTryPop/mpmcTryPop", "queue (argument 1)", &q) ||
       !typed_span(env, argv[1], napi_uint8_array, "spscTryPop/mpmcTryPop", "out (argument 2)", &out)) {
-    return int32(env, kBadArgument);
+    return int32_value(env, kBadArgument);
   }
   Queue queue;
-  if (queue.attach(q.data, q.len) != 0) return int32(env, kBadQueue);
-  return int32(env, queue.try_pop(out.data, out.len));
+  if (queue.attach(q.data, q.len) != 0) return int32_value(env, kBadQueue);
+  return int32_value(env, queue.try_pop(out.data, out.len));
 }
 
 // (queue: Uint8Array, data: Uint8Array, lengths: Uint32Array, count: number) -> count | status
@@ -99,15 +77,15 @@ napi_value push_batch(napi_env env, napi_callback_info info) {
   napi_value argv[4] = {};
   Span q, data, lengths;
   uint32_t count = 0;
-  args(env, info, argv);
+  raw_args(env, info, argv);
   if (!typed_span(env, argv[0], napi_uint8_array, "spscPushBatch/mpmcPushBatch", "queue (argument 1)", &q) ||
       !typed_span(env, argv[1], napi_uint8_array, "spscPushBatch/mpmcPushBatch", "data (argument 2)", &data) || !typed_span(env, argv[2], napi_uint32_array, "spscPushBatch/mpmcPushBatch", "lengths (argument 3)", &lengths) ||
       !count_arg(env, argv[3], lengths.len / 4, "spscPushBatch/mpmcPushBatch", "count (argument 4)", &count)) {
     return nullptr;
   }
   Queue queue;
-  if (queue.attach(q.data, q.len) != 0) return int32(env, kBadQueue);
-  return int32(env, queue.push_batch(data.data, data.len, reinterpret_cast<const uint32_t*>(lengths.data), count));
+  if (queue.attach(q.data, q.len) != 0) return int32_value(env, kBadQueue);
+  return int32_value(env, queue.push_batch(data.data, data.len, reinterpret_cast<const uint32_t*>(lengths.data), count));
 }
 
 // (queue: Uint8Array, out: Uint8Array, lengths: Uint32Array, max: number) -> count | status
@@ -116,38 +94,38 @@ napi_value pop_batch(napi_env env, napi_callback_info info) {
   napi_value argv[4] = {};
   Span q, out, lengths;
   uint32_t max = 0;
-  args(env, info, argv);
+  raw_args(env, info, argv);
   if (!typed_span(env, argv[0], napi_uint8_array, "spscPopBatch/mpmcPopBatch", "queue (argument 1)", &q) ||
       !typed_span(env, argv[1], napi_uint8_array, "spscPopBatch/mpmcPopBatch", "out (argument 2)", &out) || !typed_span(env, argv[2], napi_uint32_array, "spscPopBatch/mpmcPopBatch", "lengths (argument 3)", &lengths) ||
       !count_arg(env, argv[3], lengths.len / 4, "spscPopBatch/mpmcPopBatch", "max (argument 4)", &max)) {
     return nullptr;
   }
   Queue queue;
-  if (queue.attach(q.data, q.len) != 0) return int32(env, kBadQueue);
-  return int32(env, queue.pop_batch(out.data, out.len, reinterpret_cast<uint32_t*>(lengths.data), max));
+  if (queue.attach(q.data, q.len) != 0) return int32_value(env, kBadQueue);
+  return int32_value(env, queue.pop_batch(out.data, out.len, reinterpret_cast<uint32_t*>(lengths.data), max));
 }
 
 // (queue: Uint8Array) -> size | status
 napi_value queue_size(napi_env env, napi_callback_info info) {
   napi_value argv[1] = {};
   Span q;
-  args(env, info, argv);
-  if (!typed_span(env, argv[0], napi_uint8_array, "queueSize", "queue (argument 1)", &q)) return int32(env, kBadArgument);
+  raw_args(env, info, argv);
+  if (!typed_span(env, argv[0], napi_uint8_array, "queueSize", "queue (argument 1)", &q)) return int32_value(env, kBadArgument);
   QueueBase queue;
-  if (queue.attach(q.data, q.len, 0) != 0) return int32(env, kBadQueue);
-  return int32(env, static_cast<int32_t>(queue.size()));
+  if (queue.attach(q.data, q.len, 0) != 0) return int32_value(env, kBadQueue);
+  return int32_value(env, static_cast<int32_t>(queue.size()));
 }
 
 // (queue: Uint8Array) -> 0 | status; the caller notifies the sleepers.
 napi_value queue_close(napi_env env, napi_callback_info info) {
   napi_value argv[1] = {};
   Span q;
-  args(env, info, argv);
-  if (!typed_span(env, argv[0], napi_uint8_array, "queueClose", "queue (argument 1)", &q)) return int32(env, kBadArgument);
+  raw_args(env, info, argv);
+  if (!typed_span(env, argv[0], napi_uint8_array, "queueClose", "queue (argument 1)", &q)) return int32_value(env, kBadArgument);
   QueueBase queue;
-  if (queue.attach(q.data, q.len, 0) != 0) return int32(env, kBadQueue);
+  if (queue.attach(q.data, q.len, 0) != 0) return int32_value(env, kBadQueue);
   queue.close();
-  return int32(env, 0);
+  return int32_value(env, 0);
 }
 
 // (queue: Uint8Array, kind, capacity, slotBytes) -> 0 | status
@@ -155,14 +133,14 @@ napi_value queue_init(napi_env env, napi_callback_info info) {
   napi_value argv[4] = {};
   Span q;
   uint32_t kind = 0, capacity = 0, slot_bytes = 0;
-  args(env, info, argv);
+  raw_args(env, info, argv);
   if (!typed_span(env, argv[0], napi_uint8_array, "queueInit", "queue (argument 1)", &q) ||
-      !uint32_in(env, argv[1], kKindSpsc, kKindMpmc, "queueInit", "kind (argument 2)", &kind) ||
-      !uint32_in(env, argv[2], 0, UINT32_MAX, "queueInit", "capacity (argument 3)", &capacity) ||
-      !uint32_in(env, argv[3], 0, UINT32_MAX, "queueInit", "slotBytes (argument 4)", &slot_bytes)) {
+      !uint32_arg(env, argv[1], "queueInit", "kind (argument 2)", kKindSpsc, kKindMpmc, &kind) ||
+      !uint32_arg(env, argv[2], "queueInit", "capacity (argument 3)", 0, UINT32_MAX, &capacity) ||
+      !uint32_arg(env, argv[3], "queueInit", "slotBytes (argument 4)", 0, UINT32_MAX, &slot_bytes)) {
     return nullptr;
   }
-  return int32(env, up::queue::init_queue(q.data, q.len, kind, capacity, slot_bytes));
+  return int32_value(env, up::queue::init_queue(q.data, q.len, kind, capacity, slot_bytes));
 }
 
 // One replay: the thread, the memory it reads and writes, and how it reports back. The
@@ -270,7 +248,7 @@ napi_value replay_into_queue(napi_env env, napi_callback_info info) {
   Span q, data, lengths;
   double rate = 0;
   napi_valuetype wake_type = napi_undefined;
-  args(env, info, argv);
+  raw_args(env, info, argv);
   if (!typed_span(env, argv[0], napi_uint8_array, kFn, "queue (argument 1)", &q) ||
       !typed_span(env, argv[1], napi_uint8_array, kFn, "data (argument 2)", &data) ||
       !typed_span(env, argv[2], napi_uint32_array, kFn, "lengths (argument 3)", &lengths) ||

@@ -131,6 +131,30 @@ inline bool checked_mul(std::size_t a, std::size_t b, std::size_t* out) noexcept
   return !__builtin_mul_overflow(a, b, out);
 }
 
+// size_arg narrowed to a uint32 in [min, max] (max at most UINT32_MAX).
+inline bool uint32_arg(napi_env env, napi_value value, const char* fn, const char* name, std::uint32_t min,
+                       std::uint32_t max, std::uint32_t* out) {
+  std::uint64_t v = 0;
+  if (!size_arg(env, value, fn, name, min, max, &v)) return false;
+  *out = static_cast<std::uint32_t>(v);
+  return true;
+}
+
+// The first N arguments of a raw callback into argv (nullptr where left out); returns how
+// many the caller gave, 0 when napi_get_cb_info fails. For hot paths: no exception thrown.
+template <std::size_t N>
+std::size_t raw_args(napi_env env, napi_callback_info cb, napi_value (&argv)[N]) {
+  std::size_t argc = N;
+  return napi_get_cb_info(env, cb, &argc, argv, nullptr, nullptr) == napi_ok ? argc : 0;
+}
+
+// An int32 result (a status or an offset) for a raw callback.
+inline napi_value int32_value(napi_env env, std::int32_t v) {
+  napi_value out = nullptr;
+  napi_create_int32(env, v, &out);
+  return out;
+}
+
 // A size product that overflowed, as a RangeError naming what it measured.
 inline void throw_too_large(napi_env env, const char* fn, const char* what) {
   const std::string msg = std::string(fn) + ": " + what + " is too large to address";
