@@ -21,6 +21,7 @@ import {
   requireOptions,
   resolveBackend,
   statusError,
+  choosePath,
 } from './common.js';
 import { BuddyLayout, Kind, Status, type Geometry, buddyGeometry, lockTimeoutOf, writeHeader, writeLockTimeout } from './layout.js';
 import { lockWord, unlockWord } from './lock.js';
@@ -136,16 +137,11 @@ export class BuddyAllocator {
     if (created) this.format(g);
     if (created) writeLockTimeout(buffer, timeout ?? 0);
     this.lockTimeoutMs = lockTimeoutOf(buffer);
-    if (this.backend === 'native') {
-      this.alloc = BuddyAllocator.allocNative;
-      this.free = BuddyAllocator.freeNative;
-    } else if (shared) {
-      this.alloc = BuddyAllocator.allocShared;
-      this.free = BuddyAllocator.freeShared;
-    } else {
-      this.alloc = BuddyAllocator.allocLocal;
-      this.free = BuddyAllocator.freeLocal;
-    }
+    ({ alloc: this.alloc, free: this.free } = choosePath(this.backend, shared, {
+      native: { alloc: BuddyAllocator.allocNative, free: BuddyAllocator.freeNative },
+      shared: { alloc: BuddyAllocator.allocShared, free: BuddyAllocator.freeShared },
+      local: { alloc: BuddyAllocator.allocLocal, free: BuddyAllocator.freeLocal },
+    }));
   }
 
   /**

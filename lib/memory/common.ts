@@ -64,6 +64,15 @@ const kMemorySchemas = new Map<string, OptionsSchema>(
  * The options object of a memory constructor or static (`className` is its public name, as
  * in kMemorySchemas): a plain object, with no key its table does not list.
  */
+/**
+ * An allocator's operations, chosen once at construction so no call branches on them: the
+ * addon's, the lock-taking ones for a SharedArrayBuffer, or the plain ones for memory only
+ * this thread sees.
+ */
+export function choosePath<T>(backend: 'ts' | 'native', shared: boolean, paths: { native: T; shared: T; local: T }): T {
+  return backend === 'native' ? paths.native : shared ? paths.shared : paths.local;
+}
+
 export function requireOptions(options: unknown, className: string): Record<string, unknown> {
   const o = optionsObject(options, 'options', `an options object for ${className}`, true);
   const schema = kMemorySchemas.get(className);

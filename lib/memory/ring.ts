@@ -19,6 +19,7 @@ import {
   statusError,
   lockError,
   lockTimeoutOption,
+  choosePath,
 } from './common.js';
 import { Kind, RingLayout, Status, type Geometry, lockTimeoutOf, ringGeometry, writeHeader, writeLockTimeout } from './layout.js';
 import { lockWord, unlockWord } from './lock.js';
@@ -115,19 +116,11 @@ export class RingAllocator {
     this.i32 = new Int32Array(buffer, 0, g.totalBytes >> 2);
     this.mem = new Uint8Array(buffer, 0, g.totalBytes);
     this.data = g.dataOffset >> 2;
-    if (this.backend === 'native') {
-      this.alloc = RingAllocator.allocNative;
-      this.release = RingAllocator.releaseNative;
-      this.free = RingAllocator.freeNative;
-    } else if (shared) {
-      this.alloc = RingAllocator.allocShared;
-      this.release = RingAllocator.releaseShared;
-      this.free = RingAllocator.freeShared;
-    } else {
-      this.alloc = RingAllocator.allocLocal;
-      this.release = RingAllocator.releaseLocal;
-      this.free = RingAllocator.freeLocal;
-    }
+    ({ alloc: this.alloc, release: this.release, free: this.free } = choosePath(this.backend, shared, {
+      native: { alloc: RingAllocator.allocNative, release: RingAllocator.releaseNative, free: RingAllocator.freeNative },
+      shared: { alloc: RingAllocator.allocShared, release: RingAllocator.releaseShared, free: RingAllocator.freeShared },
+      local: { alloc: RingAllocator.allocLocal, release: RingAllocator.releaseLocal, free: RingAllocator.freeLocal },
+    }));
   }
 
   /** Uses a ring that already lives in `buffer` (made in another thread, by TS or C++). */

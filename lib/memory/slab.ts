@@ -19,6 +19,7 @@ import {
   requireOptions,
   resolveBackend,
   statusError,
+  choosePath,
 } from './common.js';
 import { Kind, SlabLayout, Status, type Geometry, slabGeometry, writeHeader } from './layout.js';
 
@@ -112,17 +113,11 @@ export class SlabAllocator {
     this.indexMask = 2 ** g.g3 - 1;
     this.tagUnit = 2 ** g.g3;
     this.tagMask = ~this.indexMask;
-    // The implementation is chosen here, once; no operation branches on it.
-    if (this.backend === 'native') {
-      this.alloc = SlabAllocator.allocNative;
-      this.free = SlabAllocator.freeNative;
-    } else if (shared) {
-      this.alloc = SlabAllocator.allocShared;
-      this.free = SlabAllocator.freeShared;
-    } else {
-      this.alloc = SlabAllocator.allocLocal;
-      this.free = SlabAllocator.freeLocal;
-    }
+    ({ alloc: this.alloc, free: this.free } = choosePath(this.backend, shared, {
+      native: { alloc: SlabAllocator.allocNative, free: SlabAllocator.freeNative },
+      shared: { alloc: SlabAllocator.allocShared, free: SlabAllocator.freeShared },
+      local: { alloc: SlabAllocator.allocLocal, free: SlabAllocator.freeLocal },
+    }));
   }
 
   /**
