@@ -323,6 +323,10 @@ export function spscPopBatch(
 }
 
 // ---- MPMC (Vyukov's bounded queue, a sequence number per slot) ----
+// A deliberate twin of the SPSC section in shape only: the same parameter lists and the
+// same batch/one-message split, around a different algorithm (a CAS-claimed position and a
+// per-slot sequence instead of two cached indices). What the two share (copyIn, copyOut,
+// checkBatch, the wake protocol) is above, once.
 
 /**
  * Claims a slot and publishes len bytes of src from off (all of src when sdv is null):

@@ -11,6 +11,9 @@ import {
   type QueueCreateOptions,
 } from './queue.js';
 
+// A deliberate twin of MpmcQueue (mpmc.ts): the same eight methods over the other kernel set. Each
+// class calls its own kernels directly, so every call site stays monomorphic and V8
+// inlines the kernel; one shared method would dispatch over both kinds on the hot path.
 /**
  * A bounded single-producer single-consumer queue of byte messages in a
  * SharedArrayBuffer, for passing messages between worker_threads (and native threads)
