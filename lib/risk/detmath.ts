@@ -54,9 +54,16 @@ export function timesPow2(v: number, k: number): number {
 export function logPos(x: number): number {
   f64[0] = x;
   const hi = u32[1]!;
-  let k = (hi >>> 20) - 1023;
+  const k = (hi >>> 20) - 1023;
   u32[1] = (hi & 0xfffff) | 0x3ff00000;
-  let m = f64[0];
+  return logMantissa(f64[0], k);
+}
+
+/**
+ * ln(m * 2^k) for a mantissa m in [1, 2) (fdlibm e_log.c core, the polynomial for
+ * m in [sqrt(2)/2, sqrt(2)) after folding): logPos and philox's logUnit share it.
+ */
+export function logMantissa(m: number, k: number): number {
   if (m > kSqrt2) {
     m = m * 0.5;
     k = k + 1;

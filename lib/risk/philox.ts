@@ -4,7 +4,7 @@
  * seed is a pure function of (seed, s, i) and is bit-identical on every backend.
  */
 import { invalidRange, invalidType } from '../errors.js';
-import { cosKernel, kHalfPi, kLn2Hi, kLn2Lo, kSqrt2, sinKernel } from './detmath.js';
+import { cosKernel, kHalfPi, logMantissa, sinKernel } from './detmath.js';
 
 const M0 = 0xd2511f53;
 const M1 = 0xcd9e8d57;
@@ -35,24 +35,7 @@ function logUnit(hi: number, lo: number): number {
     m = m * 0.5;
     e = e + 1;
   }
-  let k = e - 53;
-  if (m > kSqrt2) {
-    m = m * 0.5;
-    k = k + 1;
-  }
-  const f = m - 1.0;
-  const s = f / (2.0 + f);
-  const z = s * s;
-  let r = 1.479819860511658591e-1;
-  r = 1.531383769920937332e-1 + z * r;
-  r = 1.818357216161805012e-1 + z * r;
-  r = 2.222219843214978396e-1 + z * r;
-  r = 2.857142874366239149e-1 + z * r;
-  r = 3.999999999940941908e-1 + z * r;
-  r = 6.66666666666673513e-1 + z * r;
-  r = z * r;
-  const hfsq = 0.5 * f * f;
-  return k * kLn2Hi - (hfsq - (s * (hfsq + r) + k * kLn2Lo) - f);
+  return logMantissa(m, e - 53);
 }
 
 /** Largest seed, stream or index accepted: integers are exact in a double up to 2^53. */
