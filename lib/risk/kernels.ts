@@ -75,6 +75,12 @@ export type RiskWork = keyof RiskThresholds;
 
 export interface GbmKernelArgs extends ts.GbmArgs {}
 
+/**
+ * The one interface the TS kernels, the CPU addon and the GPU addon are adapted to. It
+ * lists the addon's signatures again (lib/addon-types.ts RiskAddon) on purpose, in the
+ * library's types (booleans, void results, one GBM argument object), so callers never see
+ * a raw addon's conventions.
+ */
 export interface RiskKernels {
   readonly name: RiskBackend;
   historical(values: Float64Array, sign: number, confidence: number, out: Float64Array): number;
