@@ -3,7 +3,7 @@
 // (kernels alone, and copies included), and the floor the H100 datasheet sets. Then the
 // crossover sizes that riskThresholds should hold on this machine.
 // Plain Node over dist/ (no node_modules): NODE=/path/to/node bash bench/gpu/run.sh.
-// Writes bench/out/gpu-<device>.json and .md (ignored by git).
+// Writes bench/results/gpu-<device>.json and .md: a device run is rare, so its report is committed.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -143,7 +143,7 @@ for (const c of crossovers) {
   console.log(`${c.key}: GPU wins from ${found}`);
 }
 
-const outDir = join(root, 'bench', 'out');
+const outDir = join(root, 'bench', 'results');
 mkdirSync(outDir, { recursive: true });
 const slug = device.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
 const meta = { date: new Date().toISOString(), device, cpu: info.cpu, node: process.version, quick };

@@ -1,7 +1,7 @@
 /**
  * Shared-memory queues. Two halves:
  *
- * 1. In one thread (tinybench groups): what one tryPush + tryPop, and one pushBatch +
+ * 1. In one thread (round-robin groups): what one tryPush + tryPop, and one pushBatch +
  *    popBatch of 64 messages, cost on the TS path and on the native path. These are the
  *    numbers lib/queue/queue.ts `defaultPaths` is chosen on, with an allocation check.
  * 2. Across threads (extras, its own table): SPSC between two worker threads, 64-byte
