@@ -70,21 +70,18 @@ bool L2Book::canonical_size(double raw, double& out) const noexcept {
 }
 
 int64_t L2Book::apply_deltas(const double* d, std::size_t n) {
+  if (pending_.size() < n) pending_.resize(n);
+  Pending* p = pending_.data();
   for (std::size_t i = 0; i < n; ++i) {
-    const double side = d[3 * i];
-    int64_t ticks = 0;
-    double size = 0;
-    if (!(side == 0 || side == 1) || !tick_.to_ticks(d[3 * i + 1], ticks) || !canonical_size(d[3 * i + 2], size)) {
+    const double side = read_once(d + 3 * i);
+    const double price = read_once(d + 3 * i + 1);
+    const double raw = read_once(d + 3 * i + 2);
+    if (!(side == 0 || side == 1) || !tick_.to_ticks(price, p[i].ticks) || !canonical_size(raw, p[i].size)) {
       return -static_cast<int64_t>(i) - 1;
     }
+    p[i].side = side == 0 ? Side::bid : Side::ask;
   }
-  for (std::size_t i = 0; i < n; ++i) {
-    int64_t ticks = 0;
-    double size = 0;
-    tick_.to_ticks(d[3 * i + 1], ticks);
-    canonical_size(d[3 * i + 2], size);
-    set(d[3 * i] == 0 ? Side::bid : Side::ask, ticks, size);
-  }
+  for (std::size_t i = 0; i < n; ++i) set(p[i].side, p[i].ticks, p[i].size);
   return static_cast<int64_t>(n);
 }
 

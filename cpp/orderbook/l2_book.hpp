@@ -42,7 +42,9 @@ class L2Book {
   // Sets a level; size 0 removes it. Arguments are already validated and canonical.
   void set(Side side, int64_t ticks, double size);
   // Validates every [side, price, size] triple first; on a bad one returns -(index + 1)
-  // and changes nothing, else applies all and returns n.
+  // and changes nothing, else applies all and returns n. Each element of deltas is read
+  // exactly once (it may be shared memory another thread writes): what is applied is what
+  // was validated.
   int64_t apply_deltas(const double* deltas, std::size_t n);
   void clear() noexcept;
   // Writes up to n (price, size) pairs, best first, or with units (ticks, size, 0) triples
@@ -59,14 +61,24 @@ class L2Book {
   std::vector<L2Level>& ladder(Side s) noexcept { return s == Side::bid ? bids_ : asks_; }
   const std::vector<L2Level>& ladder(Side s) const noexcept { return s == Side::bid ? bids_ : asks_; }
   void refresh(Side s) noexcept;
-  // Canonical size for a raw delta size, or a negative value when it is invalid.
+  // Canonical size for a raw delta size; false when it is invalid.
   bool canonical_size(double raw, double& out) const noexcept;
+
+  // A delta after validation, kept until the whole call has been checked.
+  struct Pending {
+    int64_t ticks;
+    double size;
+    Side side;
+  };
 
   alignas(64) double top_[kL2ViewDoubles] = {};
   Grid tick_;
   Grid lot_;
   std::vector<L2Level> bids_;
   std::vector<L2Level> asks_;
+  // apply_deltas' validated deltas: grows to the largest call and is reused, so a steady
+  // stream of calls allocates nothing.
+  std::vector<Pending> pending_;
 };
 
 }  // namespace up::orderbook

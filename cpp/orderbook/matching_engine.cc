@@ -477,28 +477,47 @@ std::size_t MatchingEngine::levels(Side side, std::size_t n, double* out, bool u
 }
 
 int64_t MatchingEngine::batch(const double* c, std::size_t n, double* fills_out, std::size_t fills_cap) {
-  batch_units_.resize(2 * n);
-  int64_t* units = batch_units_.data();
+  if (batch_.size() < n) batch_.resize(n);
+  BatchCommand* cmds = batch_.data();
   for (std::size_t i = 0; i < n; ++i) {
     const double* r = c + kCommandStride * i;
-    int64_t& ticks = units[2 * i];
-    int64_t& lots = units[2 * i + 1];
-    ticks = 0;
-    lots = -1;
+    BatchCommand& b = cmds[i];
+    const double op = read_once(r);
+    const double a1 = read_once(r + 1);
+    b.ticks = 0;
+    b.lots = -1;
     bool ok = false;
-    if (r[0] == 0 || r[0] == 1) {
-      const bool market = r[0] == 1;
-      const double flags = r[4];
-      ok = (r[1] == 0 || r[1] == 1) && (market || tick_.to_ticks(r[2], ticks)) && lot_.to_lots(r[3], lots) &&
-           lots > 0 && is_int_in(flags, 0, 6) && (static_cast<int>(flags) & 3) != 3 &&
-           !(market && (static_cast<int>(flags) & 4)) && is_int_in(r[5], 0, kMaxOwner);
-    } else if (r[0] == 2) {
-      ok = is_int_in(r[1], 1, kMaxId);
-    } else if (r[0] == 3) {
-      ok = is_int_in(r[1], 1, kMaxId) && (std::isnan(r[2]) || tick_.to_ticks(r[2], ticks)) &&
-           (std::isnan(r[3]) || lot_.to_lots(r[3], lots));
+    if (op == 0 || op == 1) {
+      const bool market = op == 1;
+      const double price = read_once(r + 2);
+      const double qty = read_once(r + 3);
+      const double flags = read_once(r + 4);
+      const double owner = read_once(r + 5);
+      ok = (a1 == 0 || a1 == 1) && (market || tick_.to_ticks(price, b.ticks)) && lot_.to_lots(qty, b.lots) &&
+           b.lots > 0 && is_int_in(flags, 0, 6) && (static_cast<int>(flags) & 3) != 3 &&
+           !(market && (static_cast<int>(flags) & 4)) && is_int_in(owner, 0, kMaxOwner);
+      if (ok) {
+        const int f = static_cast<int>(flags);
+        b.op = market ? Command::market : Command::limit;
+        b.side = a1 == 0 ? Side::bid : Side::ask;
+        b.tif = static_cast<TimeInForce>(f & 3);
+        b.post_only = (f & 4) != 0;
+        b.owner = static_cast<uint32_t>(owner);
+      }
+    } else if (op == 2) {
+      ok = is_int_in(a1, 1, kMaxId);
+      b.op = Command::cancel;
+    } else if (op == 3) {
+      const double price = read_once(r + 2);
+      const double qty = read_once(r + 3);
+      b.has_price = !std::isnan(price);
+      b.has_qty = !std::isnan(qty);
+      ok = is_int_in(a1, 1, kMaxId) && (!b.has_price || tick_.to_ticks(price, b.ticks)) &&
+           (!b.has_qty || lot_.to_lots(qty, b.lots));
+      b.op = Command::modify;
     }
     if (!ok) return -static_cast<int64_t>(i) - 1;
+    b.id = static_cast<uint64_t>(a1);  // a side (0 or 1) for submits, unused there
   }
   struct TopOnce {
     MatchingEngine& e;
@@ -512,20 +531,15 @@ int64_t MatchingEngine::batch(const double* c, std::size_t n, double* fills_out,
   const uint64_t first_id = next_id_;
   std::size_t total = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    const double* r = c + kCommandStride * i;
-    const int op = static_cast<int>(r[0]);
-    const int64_t ticks = units[2 * i];
-    const int64_t lots = units[2 * i + 1];
-    if (op == static_cast<int>(Command::cancel)) {
-      cancel(static_cast<uint64_t>(r[1]));
+    const BatchCommand& b = cmds[i];
+    if (b.op == Command::cancel) {
+      cancel(b.id);
       continue;
     }
-    if (op == static_cast<int>(Command::modify)) {
-      modify(static_cast<uint64_t>(r[1]), !std::isnan(r[2]), ticks, !std::isnan(r[3]), lots);
+    if (b.op == Command::modify) {
+      modify(b.id, b.has_price, b.ticks, b.has_qty, b.lots);
     } else {
-      const int flags = static_cast<int>(r[4]);
-      execute(next_id_++, r[1] == 0 ? Side::bid : Side::ask, op == static_cast<int>(Command::market), ticks, lots,
-              static_cast<TimeInForce>(flags & 3), (flags & 4) != 0, static_cast<uint32_t>(r[5]), kNaN, 0);
+      execute(next_id_++, b.side, b.op == Command::market, b.ticks, b.lots, b.tif, b.post_only, b.owner, kNaN, 0);
     }
     if (fills_.empty()) continue;
     const double taker = view_[kReportOrderId];

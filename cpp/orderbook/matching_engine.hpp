@@ -108,7 +108,9 @@ class MatchingEngine {
   // Every fill of the last submit/modify as (makerId, price, quantity); returns the count written.
   std::size_t copy_fills(double* out, std::size_t cap) const noexcept;
   // Validates every command first (-(index + 1) on the first bad one, nothing applied),
-  // then runs them all and returns n. Fills beyond fills_cap are counted, not written.
+  // then runs them all and returns n. Fills beyond fills_cap are counted, not written. Each
+  // element of commands is read exactly once (it may be shared memory another thread writes,
+  // or the fills_out array itself): what runs is what was validated.
   int64_t batch(const double* commands, std::size_t n, double* fills_out, std::size_t fills_cap);
 
   const std::vector<Fill>& fills() const noexcept { return fills_; }
@@ -129,6 +131,19 @@ class MatchingEngine {
   struct Entry {
     int64_t key;
     int32_t level;
+  };
+  // A batch command after validation, converted once: what the second pass runs.
+  struct BatchCommand {
+    uint64_t id;  // cancel, modify
+    int64_t ticks;
+    int64_t lots;
+    uint32_t owner;
+    Command op;
+    Side side;
+    TimeInForce tif;
+    bool post_only;
+    bool has_price;  // modify
+    bool has_qty;    // modify
   };
 
   std::vector<Entry>& side_of(Side s) noexcept { return s == Side::bid ? bids_ : asks_; }
@@ -176,8 +191,9 @@ class MatchingEngine {
   std::size_t live_[2] = {0, 0};
   std::size_t dead_[2] = {0, 0};
   std::vector<Fill> fills_;
-  // Units converted while a batch is validated, so each price is divided once.
-  std::vector<int64_t> batch_units_;
+  // batch()'s validated commands: grows to the largest batch and is reused, so a steady
+  // stream of batches allocates nothing.
+  std::vector<BatchCommand> batch_;
   // Inside a batch the view's top of book and the last report's quantities and average price
   // are written once, at the end: no command of a batch reads them.
   bool defer_top_ = false;

@@ -4,6 +4,7 @@
 // the two backends agree bit for bit.
 #pragma once
 
+#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -11,6 +12,14 @@
 namespace up::orderbook {
 
 enum class Side : uint8_t { bid = 0, ask = 1 };
+
+// One element of a caller's array (deltas, batch commands), which may live in a
+// SharedArrayBuffer another thread writes while a call runs: read once, as a relaxed atomic
+// so the compiler cannot read it again, into a local that is then validated and used. A
+// Float64Array's data is always 8-byte aligned.
+inline double read_once(const double* p) noexcept {
+  return std::atomic_ref<double>(*const_cast<double*>(p)).load(std::memory_order_relaxed);
+}
 
 constexpr Side opposite(Side s) noexcept { return s == Side::bid ? Side::ask : Side::bid; }
 

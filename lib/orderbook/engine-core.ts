@@ -142,6 +142,8 @@ export class TsEngineCore implements EngineCore {
   private reportFilled = 0;
   private reportRemaining = 0;
   private inBatch = false;
+  /** batch's validated commands (kCommandStride doubles each): grows to the largest batch, then reused. */
+  private pending = new Float64Array(0);
   // Lots resting in the book: while it and every incoming order stay below 2^53, no lot sum can pass it.
   private resting = 0;
   // 0, or 0n once wide: the one zero lot arithmetic starts from.
@@ -626,32 +628,57 @@ export class TsEngineCore implements EngineCore {
     return this.copyFillsTo(out, 0, Math.floor(out.length / 3));
   }
 
+  /**
+   * Reads each element of c exactly once (c may be shared memory another thread writes, or
+   * fillsOut itself): every command is validated into `pending`, then what was validated runs.
+   */
   batch(c: Float64Array, n: number, fillsOut: Float64Array | null): number {
     const tick = this.tick;
     const lot = this.lot;
+    if (this.pending.length < kCommandStride * n) this.pending = new Float64Array(Math.max(kCommandStride * n, 2 * this.pending.length));
+    const p = this.pending;
     for (let i = 0; i < n; i++) {
       const r = kCommandStride * i;
       const op = c[r]!;
+      const a1 = c[r + 1]!;
+      // (op, side or order id, ticks or NaN, lots or NaN, flags, owner)
+      let ticks = Number.NaN;
+      let lots = Number.NaN;
+      let flags = 0;
+      let owner = 0;
       let ok = false;
       if (op === 0 || op === 1) {
         const market = op === 1;
-        const flags = c[r + 4]!;
+        const price = c[r + 2]!;
+        const qty = c[r + 3]!;
+        flags = c[r + 4]!;
+        owner = c[r + 5]!;
+        ticks = market ? 0 : tick.toTicks(price);
+        lots = lot.toLots(qty);
         ok =
-          (c[r + 1] === 0 || c[r + 1] === 1) &&
-          (market || !Number.isNaN(tick.toTicks(c[r + 2]!))) &&
-          lot.toLots(c[r + 3]!) > 0 &&
+          (a1 === 0 || a1 === 1) &&
+          !Number.isNaN(ticks) &&
+          lots > 0 &&
           isIntIn(flags, 0, 6) &&
           (flags & 3) !== 3 &&
           !(market && (flags & 4) !== 0) &&
-          isIntIn(c[r + 5]!, 0, kMaxOwner);
+          isIntIn(owner, 0, kMaxOwner);
       } else if (op === 2) {
-        ok = isIntIn(c[r + 1]!, 1, kMaxId);
+        ok = isIntIn(a1, 1, kMaxId);
       } else if (op === 3) {
-        const p = c[r + 2]!;
-        const q = c[r + 3]!;
-        ok = isIntIn(c[r + 1]!, 1, kMaxId) && (p !== p || !Number.isNaN(tick.toTicks(p))) && (q !== q || lot.toLots(q) >= 0);
+        const price = c[r + 2]!;
+        const qty = c[r + 3]!;
+        if (price === price) ticks = tick.toTicks(price);
+        if (qty === qty) lots = lot.toLots(qty);
+        ok = isIntIn(a1, 1, kMaxId) && (price !== price || !Number.isNaN(ticks)) && (qty !== qty || lots >= 0);
       }
       if (!ok) return -i - 1;
+      p[r] = op;
+      p[r + 1] = a1;
+      p[r + 2] = ticks;
+      p[r + 3] = lots;
+      p[r + 4] = flags;
+      p[r + 5] = owner;
     }
     const firstId = this.nextId;
     const cap = fillsOut === null ? 0 : Math.floor(fillsOut.length / kFillStride);
@@ -660,7 +687,7 @@ export class TsEngineCore implements EngineCore {
     // No command of a batch reads the report's quantities: write the last one at the end.
     this.inBatch = true;
     try {
-      total = this.runBatch(c, n, fillsOut, cap);
+      total = this.runBatch(p, n, fillsOut, cap);
     } finally {
       this.inBatch = false;
       this.writeReportValues();
@@ -670,27 +697,24 @@ export class TsEngineCore implements EngineCore {
     return n;
   }
 
-  private runBatch(c: Float64Array, n: number, fillsOut: Float64Array | null, cap: number): number {
+  /** Runs n commands validated by batch, as it left them in p. */
+  private runBatch(p: Float64Array, n: number, fillsOut: Float64Array | null, cap: number): number {
     const tick = this.tick;
-    const lot = this.lot;
     const v = this.view;
     let total = 0;
     for (let i = 0; i < n; i++) {
       const r = kCommandStride * i;
-      const op = c[r]!;
+      const op = p[r]!;
       if (op === 2) {
-        this.cancelId(c[r + 1]!);
+        this.cancelId(p[r + 1]!);
         continue;
       }
+      const lots = p[r + 3]!;
       if (op === 3) {
-        const p = c[r + 2]!;
-        const q = c[r + 3]!;
-        this.modifyCore(c[r + 1]!, p === p ? tick.toTicks(p) : Number.NaN, q === q ? this.lotsArg(lot.toLots(q), 0) : undefined);
+        this.modifyCore(p[r + 1]!, p[r + 2]!, lots === lots ? this.lotsArg(lots, 0) : undefined);
       } else {
-        const market = op === 1;
-        const flags = c[r + 4]!;
-        const lots = this.lotsArg(lot.toLots(c[r + 3]!), 0);
-        this.execute(this.nextId++, c[r + 1]!, market, market ? 0 : tick.toTicks(c[r + 2]!), lots, flags & 3, (flags & 4) !== 0 ? 1 : 0, c[r + 5]!, Number.NaN, this.zero);
+        const flags = p[r + 4]!;
+        this.execute(this.nextId++, p[r + 1]!, op === 1, p[r + 2]!, this.lotsArg(lots, 0), flags & 3, (flags & 4) !== 0 ? 1 : 0, p[r + 5]!, Number.NaN, this.zero);
       }
       const taker = v[View.reportOrderId]!;
       const f = this.fills;

@@ -66,6 +66,8 @@ export class TsL2Core implements L2Core {
   private readonly tick: Grid;
   /** undefined: sizes are free values (lotDen 0). */
   private readonly lot: Grid | undefined;
+  /** applyDeltas' validated (side, ticks, size) triples: grows to the largest call, then reused. */
+  private pending = new Float64Array(0);
 
   constructor(tickNum: number, tickDen: number, lotNum: number, lotDen: number, allowNegativePrices = true) {
     this.tick = Grid.of(tickNum, tickDen, 'price', allowNegativePrices);
@@ -124,18 +126,27 @@ export class TsL2Core implements L2Core {
     return lots !== lots ? Number.NaN : lot.toValue(lots);
   }
 
+  /**
+   * Reads each element of d exactly once (d may be shared memory another thread writes):
+   * every triple is validated into `pending`, then what was validated is applied.
+   */
   applyDeltas(d: Float64Array, n: number): number {
+    if (this.pending.length < 3 * n) this.pending = new Float64Array(Math.max(3 * n, 2 * this.pending.length));
+    const p = this.pending;
     for (let i = 0; i < n; i++) {
       const side = d[3 * i]!;
+      const price = d[3 * i + 1]!;
+      const raw = d[3 * i + 2]!;
       if (!(side === 0 || side === 1)) return -i - 1;
-      const t = this.tick.toTicks(d[3 * i + 1]!);
+      const t = this.tick.toTicks(price);
       if (t !== t) return -i - 1;
-      const s = this.canonicalSize(d[3 * i + 2]!);
+      const s = this.canonicalSize(raw);
       if (s !== s) return -i - 1;
+      p[3 * i] = side;
+      p[3 * i + 1] = t;
+      p[3 * i + 2] = s;
     }
-    for (let i = 0; i < n; i++) {
-      this.set(d[3 * i]!, this.tick.toTicks(d[3 * i + 1]!), this.canonicalSize(d[3 * i + 2]!));
-    }
+    for (let i = 0; i < n; i++) this.set(p[3 * i]!, p[3 * i + 1]!, p[3 * i + 2]!);
     return n;
   }
 
