@@ -1,10 +1,12 @@
 // cpp/orderbook under ASan+UBSan (and TSan, single-threaded): the L2 ladder against a
 // std::map model, the id map and slab pool against std containers, the matching engine's
 // rules case by case, and a long random run checked for invariants after every step.
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <map>
 #include <random>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -307,6 +309,98 @@ void test_batch() {
   }
 }
 
+// batch reads each command once: fills written over the commands array itself (fills_out
+// aliasing commands) do not change the commands still to run.
+void test_batch_reads_once() {
+  MatchingEngine e(kUnit, kUnit, SelfTrade::none);
+  for (int k = 0; k < 6; ++k) e.submit(Side::ask, false, 100, 1, TimeInForce::gtc, false, 0, NAN);
+  // A market buy of 6 (six fills, the first three written over both commands), then a bid at 99.
+  double c[12] = {1, 0, 0, 6, 0, 0, 0, 0, 99, 1, 0, 0};
+  CHECK_EQ(e.batch(c, 2, c, 3), 2);
+  CHECK_EQ(e.view()[kBatchFills], 6);
+  CHECK(c[0] == 1 && c[1] == 7 && c[2] == 100 && c[3] == 1);
+  // Read again, command 1 would now be (100, 1, 3, 7, 100, 1): a post-only ask.
+  CHECK(e.view()[kBidPrice] == 99 && std::isnan(e.view()[kAskPrice]));
+  CHECK_EQ(e.resting(), 1u);
+}
+
+// Another thread rewrites the input of apply_deltas and batch while they run (a
+// SharedArrayBuffer in JS). Whatever it writes, what is applied is what was validated: a book
+// that refuses negative prices never holds one, every level is on the grids, the engine never
+// crosses. Calls and writes are relaxed atomics, so TSan sees no race.
+void test_shared_input() {
+  constexpr std::size_t kDeltas = 512;
+  constexpr std::size_t kCommands = 256;
+  std::vector<double> d(3 * kDeltas);
+  std::vector<double> c(kCommandStride * kCommands);
+  std::atomic<int> stop{0};
+  auto scribble = [&stop](std::vector<double>& a) {
+    const double bad[] = {-5, -7, -1, NAN, 1e300, 0.5, 0x1p53, INFINITY, 9, 3, 2};
+    uint32_t x = 0x9e3779b9;
+    while (stop.load(std::memory_order_relaxed) == 0) {
+      x ^= x << 13;
+      x ^= x >> 17;
+      x ^= x << 5;
+      std::atomic_ref<double>(a[x % a.size()]).store(bad[(x >> 8) % std::size(bad)], std::memory_order_relaxed);
+      for (int k = 0; k < 64 && stop.load(std::memory_order_relaxed) == 0; ++k) {
+      }
+    }
+  };
+  auto put = [](std::vector<double>& a, std::size_t i, double v) {
+    std::atomic_ref<double>(a[i]).store(v, std::memory_order_relaxed);
+  };
+  double out[3 * 1024];
+  const Grid no_negative(1, 1, false);
+
+  std::thread w([&] { scribble(d); });
+  L2Book book(no_negative, kUnit);
+  int applied = 0;
+  for (int it = 0; it < 400; ++it) {
+    for (std::size_t i = 0; i < kDeltas; ++i) {
+      put(d, 3 * i, static_cast<double>(i & 1));
+      put(d, 3 * i + 1, static_cast<double>(i % 500 + 1));
+      put(d, 3 * i + 2, static_cast<double>(i % 3));
+    }
+    if (book.apply_deltas(d.data(), kDeltas) > 0) ++applied;
+    for (Side s : {Side::bid, Side::ask}) {
+      const std::size_t m = book.levels(s, 1024, out, true);
+      for (std::size_t j = 0; j < m; ++j) {
+        CHECK(out[3 * j] >= 0 && out[3 * j] <= kMaxTicksDouble);
+        CHECK(out[3 * j + 1] > 0 && out[3 * j + 1] <= kMaxLotsDouble && out[3 * j + 1] == std::floor(out[3 * j + 1]));
+      }
+    }
+  }
+  stop.store(1);
+  w.join();
+
+  stop.store(0);
+  std::thread w2([&] { scribble(c); });
+  MatchingEngine e(no_negative, kUnit, SelfTrade::none);
+  for (int it = 0; it < 400; ++it) {
+    for (std::size_t i = 0; i < kCommands; ++i) {
+      const std::size_t r = kCommandStride * i;
+      put(c, r, 0);
+      put(c, r + 1, static_cast<double>(i & 1));
+      put(c, r + 2, static_cast<double>(100 + (i / 2) % 50));
+      put(c, r + 3, 1);
+      put(c, r + 4, 0);
+      put(c, r + 5, 0);
+    }
+    if (e.batch(c.data(), kCommands, nullptr, 0) > 0) ++applied;
+    CHECK(!(e.view()[kBidTicks] >= e.view()[kAskTicks]));
+    for (Side s : {Side::bid, Side::ask}) {
+      const std::size_t m = e.levels(s, 1024, out, true);
+      for (std::size_t j = 0; j < m; ++j) {
+        CHECK(out[3 * j] >= 0 && out[3 * j] <= kMaxTicksDouble);
+        CHECK(out[3 * j + 1] > 0 && out[3 * j + 2] == 0);
+      }
+    }
+  }
+  stop.store(1);
+  w2.join();
+  std::printf("shared input: %d of 800 calls applied\n", applied);
+}
+
 // Random commands; after each: not crossed, level sums match resting orders, fills conserve.
 void test_engine_random() {
   for (int mode = 0; mode < 4; ++mode) {
@@ -424,6 +518,8 @@ int main() {
   test_move_onto_emptied_level();
   test_stp();
   test_batch();
+  test_batch_reads_once();
+  test_shared_input();
   test_engine_random();
   std::printf("orderbook: all checks passed\n");
   return 0;
