@@ -34,6 +34,7 @@ import {
   portfolioVaR,
   portfolioVaRSync,
   replayIntoQueue,
+  setRiskThresholds,
   simulateGBM,
   simulateGBMSync,
 } from '../lib/index.js';
@@ -77,6 +78,7 @@ const invoke: Record<string, (extra: Record<string, unknown>) => unknown> = {
   monteCarloVaR: (x) => monteCarloVaR({ weights: [0.5, 0.5], means: [0, 0], covariance: spd2, paths: 4, seed: 1, ...x }),
   monteCarloVaRSync: (x) => monteCarloVaRSync({ weights: [0.5, 0.5], means: [0, 0], covariance: spd2, paths: 4, seed: 1, ...x }),
   philoxNormals: (x) => philoxNormals(new Float64Array(4), { seed: 1, ...x }),
+  setRiskThresholds: (x) => setRiskThresholds({ ...x }),
   'SpscQueue.create': (x) => SpscQueue.create({ capacity: 8, slotBytes: 8, ...x }),
   'MpmcQueue.create': (x) => MpmcQueue.create({ capacity: 8, slotBytes: 8, ...x }),
   'SpscQueue.attach': (x) => SpscQueue.attach(SpscQueue.create({ capacity: 8, slotBytes: 8 }).buffer, { ...x }),

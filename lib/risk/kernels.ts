@@ -11,6 +11,7 @@ import { backendInfo, cpuAddon, cudaAddon } from '../backend.js';
 import type { CudaAddon, RiskAddon } from '../addon-types.js';
 import { BackendUnavailableError, GpuError, invalidRange } from '../errors.js';
 import type { BackendOption } from '../internal/backend-names.js';
+import { type OptionCheck, defineOptions, readOptions } from '../internal/options.js';
 import { gpu } from './gpu.js';
 import * as ts from './kernels-ts.js';
 import { fillNormalsTs } from './philox.js';
@@ -47,7 +48,8 @@ export interface RiskThresholds {
   varObservations: number;
 }
 
-export const riskThresholds: RiskThresholds = {
+/** The sizes themselves; only setRiskThresholds writes them. */
+const thresholds: RiskThresholds = {
   gbmPathSteps: Infinity,
   monteCarloDraws: Infinity,
   covarianceWork: Infinity,
@@ -55,20 +57,40 @@ export const riskThresholds: RiskThresholds = {
 };
 
 /**
- * Sets the sizes above which 'auto' uses the GPU (see riskThresholds).
+ * The current thresholds, read-only (a frozen object of getters: assigning to a key throws
+ * in strict code and does nothing otherwise). Change them with setRiskThresholds().
+ */
+export const riskThresholds: Readonly<RiskThresholds> = Object.freeze(
+  Object.defineProperties(
+    {},
+    Object.fromEntries(Object.keys(thresholds).map((key) => [key, { enumerable: true, get: () => thresholds[key as RiskWork] }])),
+  ),
+) as Readonly<RiskThresholds>;
+
+const sizeCheck: OptionCheck = (value, argument) => {
+  if (typeof value !== 'number' || !(value >= 0)) throw invalidRange(argument, 'a size >= 0 (Infinity keeps the work on the CPU)', value);
+  return value;
+};
+
+const kSetRiskThresholds = defineOptions(
+  'setRiskThresholds',
+  Object.fromEntries(Object.keys(thresholds).map((key) => [key, { check: sizeCheck }])),
+);
+
+/**
+ * Sets the sizes above which 'auto' uses the GPU (see riskThresholds). Keys left out (or
+ * undefined) keep their value; an unknown key is a TypeError (ERR_ULTRA_PERF_UNKNOWN_OPTION)
+ * naming the nearest one, and nothing changes when any key or size is refused.
  * @example
  * import { setRiskThresholds } from 'ultra-performance';
  * setRiskThresholds({ monteCarloDraws: 5_000_000, covarianceWork: 2e9 });
  */
-export function setRiskThresholds(thresholds: Partial<RiskThresholds>): void {
-  if (typeof thresholds !== 'object' || thresholds === null) throw invalidRange('thresholds', 'an object of sizes', thresholds);
-  const next = { ...riskThresholds };
-  for (const [key, value] of Object.entries(thresholds)) {
-    if (!(key in riskThresholds)) throw invalidRange(`thresholds.${key}`, `one of ${Object.keys(riskThresholds).join(', ')}`, key);
-    if (typeof value !== 'number' || !(value >= 0)) throw invalidRange(`thresholds.${key}`, 'a size >= 0 (Infinity keeps the work on the CPU)', value);
-    next[key as RiskWork] = value;
+export function setRiskThresholds(next: Partial<RiskThresholds>): void {
+  const read = readOptions(kSetRiskThresholds, next, { argument: 'thresholds', required: true, what: 'an object of sizes' });
+  for (const key of kSetRiskThresholds.keys) {
+    const value = read[key];
+    if (value !== undefined) thresholds[key as RiskWork] = value as number;
   }
-  Object.assign(riskThresholds, next);
 }
 
 export type RiskWork = keyof RiskThresholds;
@@ -442,7 +464,7 @@ export function kernelsFor(option: RiskBackendChoice | undefined, work: RiskWork
   switch (option) {
     case undefined:
     case 'auto':
-      return cudaKernels !== null && size >= riskThresholds[work] ? withCpuFallback(cudaKernels, defaultKernels) : defaultKernels;
+      return cudaKernels !== null && size >= thresholds[work] ? withCpuFallback(cudaKernels, defaultKernels) : defaultKernels;
     case 'ts':
       return tsKernels;
     case 'native':
