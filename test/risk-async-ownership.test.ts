@@ -25,11 +25,18 @@ import {
   simulateGBMSync,
 } from '../lib/index.js';
 
+/** ES2024's resizable ArrayBuffer (Node 20 has it; the project's lib target does not declare it). */
+interface Resizable extends ArrayBuffer {
+  readonly maxByteLength: number;
+  resize(bytes: number): void;
+}
+const ResizableBuffer = ArrayBuffer as unknown as new (bytes: number, options: { maxByteLength: number }) => Resizable;
+
 const backends: Array<'ts' | 'native'> = cpuAddon === null ? ['ts'] : ['ts', 'native'];
 
 /** A deterministic series of returns around 0, in a resizable buffer so that it can shrink. */
 function series(n: number, salt = 0): Float64Array {
-  const a = new Float64Array(new ArrayBuffer(n * 8, { maxByteLength: n * 8 }));
+  const a = new Float64Array(new ResizableBuffer(n * 8, { maxByteLength: n * 8 }));
   let s = 12345 + salt;
   for (let i = 0; i < n; i++) {
     s = (s * 1103515245 + 12345) % 2147483648;
@@ -40,7 +47,7 @@ function series(n: number, salt = 0): Float64Array {
 
 /** An exact copy in a resizable buffer. */
 function resizable(values: ArrayLike<number>): Float64Array {
-  const a = new Float64Array(new ArrayBuffer(values.length * 8, { maxByteLength: values.length * 8 }));
+  const a = new Float64Array(new ResizableBuffer(values.length * 8, { maxByteLength: values.length * 8 }));
   a.set(values);
   return a;
 }
@@ -50,9 +57,9 @@ const changes: Record<string, Change> = {
   transferred: (a) => {
     structuredClone(a.buffer, { transfer: [a.buffer as ArrayBuffer] });
   },
-  shrunk: (a) => (a.buffer as ArrayBuffer).resize(0),
+  shrunk: (a) => (a.buffer as Resizable).resize(0),
   'shrunk, regrown and overwritten': (a) => {
-    const b = a.buffer as ArrayBuffer;
+    const b = a.buffer as Resizable;
     b.resize(8);
     b.resize(b.maxByteLength);
     new Float64Array(b).fill(1e6);
