@@ -18,6 +18,7 @@ import {
   SlabAllocator,
   SpscQueue,
   StackAllocator,
+  applyCorePlan,
   backendInfo,
   calculateVaR,
   calculateVaRSync,
@@ -28,12 +29,15 @@ import {
   covarianceMatrix,
   covarianceMatrixSync,
   gcOptimizer,
+  getThreadAffinity,
   monteCarloVaR,
   monteCarloVaRSync,
   philoxNormals,
   portfolioVaR,
   portfolioVaRSync,
   replayIntoQueue,
+  setRiskThresholds,
+  setThreadAffinity,
   simulateGBM,
   simulateGBMSync,
 } from '../lib/index.js';
@@ -77,11 +81,22 @@ const invoke: Record<string, (extra: Record<string, unknown>) => unknown> = {
   monteCarloVaR: (x) => monteCarloVaR({ weights: [0.5, 0.5], means: [0, 0], covariance: spd2, paths: 4, seed: 1, ...x }),
   monteCarloVaRSync: (x) => monteCarloVaRSync({ weights: [0.5, 0.5], means: [0, 0], covariance: spd2, paths: 4, seed: 1, ...x }),
   philoxNormals: (x) => philoxNormals(new Float64Array(4), { seed: 1, ...x }),
+  setRiskThresholds: (x) => setRiskThresholds({ ...x }),
   'SpscQueue.create': (x) => SpscQueue.create({ capacity: 8, slotBytes: 8, ...x }),
   'MpmcQueue.create': (x) => MpmcQueue.create({ capacity: 8, slotBytes: 8, ...x }),
   'SpscQueue.attach': (x) => SpscQueue.attach(SpscQueue.create({ capacity: 8, slotBytes: 8 }).buffer, { ...x }),
   'MpmcQueue.attach': (x) => MpmcQueue.attach(MpmcQueue.create({ capacity: 8, slotBytes: 8 }).buffer, { ...x }),
   replayIntoQueue: (x) => replayIntoQueue(SpscQueue.create({ capacity: 8, slotBytes: 8 }), [], { ...x }),
+  'replayIntoQueue frames': (x) =>
+    replayIntoQueue(SpscQueue.create({ capacity: 8, slotBytes: 8 }), { data: new Uint8Array(4), lengths: Uint32Array.of(4), ...x } as never),
+  'applyCorePlan plan': (x) => {
+    const before = getThreadAffinity();
+    try {
+      return applyCorePlan({ trading: [before[0]!], ...x } as never, 'trading');
+    } finally {
+      setThreadAffinity(before);
+    }
+  },
   SlabAllocator: (x) => new SlabAllocator({ slotBytes: 8, slots: 4, ...x }),
   'SlabAllocator.attach': (x) => SlabAllocator.attach(new SlabAllocator({ slotBytes: 8, slots: 4 }).buffer, { ...x }),
   'SlabAllocator.requiredBytes': (x) => SlabAllocator.requiredBytes({ slotBytes: 8, slots: 4, ...x }),
@@ -103,6 +118,7 @@ const invoke: Record<string, (extra: Record<string, unknown>) => unknown> = {
   LatencyRegistry: (x) => new LatencyRegistry({ ...x }),
   OrderBook: (x) => new OrderBook({ symbol: 'X', tickSize: 0.01, ...x }),
   'OrderBook.fromSnapshot': (x) => OrderBook.fromSnapshot({ symbol: 'X', tickSize: 0.5, bids: [[10, 1]], asks: [[11, 2]] }, { ...x }),
+  'OrderBook.fromSnapshot snapshot': (x) => OrderBook.fromSnapshot({ symbol: 'X', tickSize: 0.5, bids: [[10, 1]], asks: [[11, 2]], ...x } as never),
   MatchingEngine: (x) => new MatchingEngine({ symbol: 'X', tickSize: 0.01, ...x }),
   'MatchingEngine.submit': (x) => new MatchingEngine({ symbol: 'X', tickSize: 0.01 }).submit({ side: 'buy', price: 1, quantity: 1, ...x }),
   'MatchingEngine.modify': (x) => {
@@ -184,6 +200,81 @@ describe('the misspellings users make, module by module', () => {
       expect(err!.code).toBe('ERR_INVALID_ARG_TYPE');
     }
     expect(calculateVaRSync(returns, Object.assign(Object.create(null), { confidence: 0.99 })).confidence).toBe(0.99);
+  });
+
+  it('the objects that are data but shaped like options are as strict: a snapshot, a core plan, packed frames', async () => {
+    const snap = { symbol: 'X', tickSize: 1, bids: [[10, 1]], asks: [[11, 2]] } as const;
+    expect(() => OrderBook.fromSnapshot({ ...snap, lotsize: 1 } as never)).toThrow(
+      new TypeError("unknown option 'lotsize' for OrderBook.fromSnapshot snapshot; did you mean 'lotSize'?"),
+    );
+    expect(() => OrderBook.fromSnapshot({ ...snap, tickSise: 1 } as never)).toThrow(/did you mean 'tickSize'\?$/);
+    // The backend is fromSnapshot's option, not a field of the snapshot.
+    expect(() => OrderBook.fromSnapshot({ ...snap, backnd: 'ts' } as never)).toThrow(/^unknown option 'backnd' for OrderBook\.fromSnapshot snapshot/);
+    expect(() => OrderBook.fromSnapshot({ ...snap, allowNegativePrices: 'yes' } as never)).toThrow(
+      new TypeError('Expected a boolean for snapshot.allowNegativePrices but received "yes"'),
+    );
+    class Snap {
+      symbol = 'X';
+      tickSize = 1;
+      bids = [];
+      asks = [];
+    }
+    for (const bad of [Object.assign([], snap), new Snap(), new Map(Object.entries(snap)), null, 'x']) {
+      const err = (await thrown(() => OrderBook.fromSnapshot(bad as never))) as TypeError & { code?: string };
+      expect(err).toBeInstanceOf(TypeError);
+      expect(err.message).toMatch(/^Expected an OrderBookSnapshot object for snapshot but received /);
+      expect(err.code).toBe('ERR_INVALID_ARG_TYPE');
+    }
+    const book = new OrderBook({ symbol: 'X', tickSize: 0.5, lotSize: 0.1, allowNegativePrices: true });
+    book.updateBid(-1, 0.3);
+    expect(OrderBook.fromSnapshot(book.snapshot()).snapshot()).toEqual(book.snapshot());
+
+    expect(() => invoke['applyCorePlan plan']!({ isolted: [1] })).toThrow(
+      new TypeError("unknown option 'isolted' for applyCorePlan plan; did you mean 'isolated'?"),
+    );
+    for (const bad of [new Map([['trading', [0]]]), [[0]]]) {
+      expect(() => applyCorePlan(bad as never, 'trading')).toThrow(/^Expected an object \{ trading, network, background, isolated \} for plan but received /);
+    }
+
+    const q = SpscQueue.create({ capacity: 8, slotBytes: 8 });
+    const frames = { data: new Uint8Array(4), lengths: Uint32Array.of(4) };
+    await expect(replayIntoQueue(q, { ...frames, lenghts: frames.lengths } as never)).rejects.toThrow(
+      new TypeError("unknown option 'lenghts' for replayIntoQueue frames; did you mean 'lengths'?"),
+    );
+    await expect(replayIntoQueue(q, { ...frames, rate: 5 } as never)).rejects.toThrow(
+      new TypeError("unknown option 'rate' for replayIntoQueue frames; the options are 'data', 'lengths'"),
+    );
+    class Frames {
+      data = frames.data;
+      lengths = frames.lengths;
+    }
+    await expect(replayIntoQueue(q, new Frames() as never)).rejects.toThrow(/^Expected an array of Uint8Array or \{ data: Uint8Array, lengths: Uint32Array \} for frames but received /);
+    await expect(replayIntoQueue(q, frames)).resolves.toEqual(expect.objectContaining({ pushed: 1 }));
+  });
+
+  it('an order is a plain object: submit and modify refuse arrays and class instances, as the kit refuses them as options', () => {
+    const me = new MatchingEngine({ symbol: 'X', tickSize: 1 });
+    class Order {
+      side = 'buy';
+      price = 1;
+      quantity = 1;
+    }
+    for (const bad of [Object.assign([], { side: 'buy', price: 1, quantity: 1 }), new Order(), new Map([['side', 'buy']]), null]) {
+      expect(() => me.submit(bad as never)).toThrow(/^Expected an order object for order but received /);
+    }
+    const id = me.submit({ side: 'buy', price: 1, quantity: 2 }).orderId;
+    expect(() => me.modify(id, Object.assign([], { quantity: 1 }) as never)).toThrow(/^Expected an object with price and\/or quantity for changes but received /);
+    // The kit's rule for a plain object: Object.prototype or null as prototype.
+    expect(me.submit(Object.assign(Object.create(null), { side: 'sell', price: 1, quantity: 1 })).status).toBe('filled');
+  });
+
+  it('a Map as queue options is "Expected an options object", as everywhere', async () => {
+    for (const create of [SpscQueue.create, MpmcQueue.create]) {
+      const err = (await thrown(() => create(new Map(Object.entries({ capacity: 8, slotBytes: 8 })) as never))) as TypeError & { code?: string };
+      expect(err).toBeInstanceOf(TypeError);
+      expect(err.message).toMatch(/^Expected an options object for options but received /);
+      expect(err.code).toBe('ERR_INVALID_ARG_TYPE');
+    }
   });
 
   it('options with undefined values are as absent', () => {

@@ -572,7 +572,7 @@ describe('replayIntoQueue', () => {
     for (const [, Queue] of kinds) {
       const q = Queue.create({ capacity: 1024, slotBytes: 8 });
       const frames = Array.from({ length: 500 }, (_, i) => pattern(i % 9, i));
-      expect(await replayIntoQueue(q, frames, { backend })).toEqual({ pushed: 500, elapsedMs: expect.any(Number) });
+      expect(await replayIntoQueue(q, frames, { backend })).toEqual({ pushed: 500, elapsedMs: expect.any(Number), backend });
       const data = new Uint8Array(100).map((_, i) => i);
       expect((await replayIntoQueue(q, { data, lengths: Uint32Array.of(3, 0, 8) }, { backend })).pushed).toBe(3);
       const out = new Uint8Array(8);

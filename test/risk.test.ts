@@ -1032,13 +1032,53 @@ describe('GPU dispatch', () => {
 
   it('setRiskThresholds names a bad key or size and changes nothing then', () => {
     const saved = { ...riskThresholds };
-    expect(() => setRiskThresholds({ gbmPathSteps: 5, nope: 1 } as never)).toThrow(/Expected one of gbmPathSteps, .+ for thresholds.nope but received "nope"/);
+    expect(() => setRiskThresholds({ gbmPathSteps: 5, nope: 1 } as never)).toThrow(/^unknown option 'nope' for setRiskThresholds; the options are 'gbmPathSteps', /);
     expect(() => setRiskThresholds({ varObservations: -1 })).toThrow(/for thresholds.varObservations but received -1/);
     expect(() => setRiskThresholds({ varObservations: Number.NaN })).toThrow(/thresholds.varObservations/);
     expect(() => setRiskThresholds(null as never)).toThrow(/for thresholds but received null/);
     expect(riskThresholds).toEqual(saved);
     // Not measured on a device in this build: 'auto' keeps everything on the CPU.
     expect(Object.values(riskThresholds).every((v) => v === Infinity)).toBe(true);
+  });
+
+  it('setRiskThresholds reads its object with the options kit, and riskThresholds is read-only', () => {
+    const saved = { ...riskThresholds };
+    const refused = (value: unknown): (Error & { code?: string }) | undefined => {
+      try {
+        setRiskThresholds(value as never);
+      } catch (e) {
+        return e as Error & { code?: string };
+      }
+      return undefined;
+    };
+    // Keys every object has (Object.prototype's) are unknown keys, not thresholds.
+    for (const key of ['constructor', 'toString', 'hasOwnProperty']) {
+      const err = refused({ [key]: 5 });
+      expect(err).toBeInstanceOf(TypeError);
+      expect(err!.code).toBe('ERR_ULTRA_PERF_UNKNOWN_OPTION');
+      expect(err!.message).toMatch(new RegExp(`^unknown option '${key}' for setRiskThresholds`));
+    }
+    expect(refused({ gbmPathStep: 5 })).toEqual(new TypeError("unknown option 'gbmPathStep' for setRiskThresholds; did you mean 'gbmPathSteps'?"));
+    class Sizes {
+      varObservations = 5;
+    }
+    for (const bad of [new Map([['varObservations', 5]]), [5], new Sizes(), 5, 'x']) {
+      const err = refused(bad);
+      expect(err).toBeInstanceOf(TypeError);
+      expect(err!.code).toBe('ERR_INVALID_ARG_TYPE');
+      expect(err!.message).toMatch(/^Expected an object of sizes for thresholds but received /);
+    }
+    expect(() => ((riskThresholds as { gbmPathSteps: number }).gbmPathSteps = -1)).toThrow(TypeError);
+    expect(Object.isFrozen(riskThresholds)).toBe(true);
+    expect({ ...riskThresholds }).toEqual(saved);
+    try {
+      setRiskThresholds({ varObservations: 1e6, gbmPathSteps: undefined });
+      expect(riskThresholds.varObservations).toBe(1e6);
+      expect(riskThresholds.gbmPathSteps).toBe(saved.gbmPathSteps);
+    } finally {
+      setRiskThresholds(saved);
+    }
+    expect({ ...riskThresholds }).toEqual(saved);
   });
 
   /** A GPU addon stand-in that computes with the default (CPU) kernels, or fails like a device out of memory. */

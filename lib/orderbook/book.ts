@@ -213,7 +213,7 @@ export class OrderBook extends BookReads {
    */
   static fromSnapshot(snapshot: OrderBookSnapshot, options: { backend?: OrderBookBackend } = {}): OrderBook {
     checkOptions(options, 'OrderBook.fromSnapshot');
-    const s = checkOptions(snapshot, 'OrderBookSnapshot') as unknown as OrderBookSnapshot;
+    const s = checkOptions(snapshot, 'OrderBook.fromSnapshot snapshot') as unknown as OrderBookSnapshot;
     const book = new OrderBook({
       symbol: s.symbol,
       tickSize: s.tickSize,

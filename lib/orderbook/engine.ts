@@ -247,6 +247,7 @@ export class MatchingEngine extends BookReads {
    */
   submit(order: OrderRequest): ExecutionReport {
     if (typeof order !== 'object' || order === null) throw invalidType('order', 'an order object', order);
+    // Also refuses an array, a Map or a class instance (reads.ts checkOrderFields).
     checkOrderFields(order, 'submit');
     const side = bookSide(order.side, 'order.side');
     const type = order.type;

@@ -8,7 +8,7 @@
  */
 import { invalidRange, invalidType } from '../errors.js';
 import { type BackendOption, chooseBackend, kBackendPolicies } from '../internal/backend.js';
-import { type OptionSpec, type OptionSpecs, booleanCheck, checkKnownKeys, defineOptions, readOptions } from '../internal/options.js';
+import { type OptionSpec, type OptionSpecs, booleanCheck, checkKnownKeys, defineOptions, isPlainObject, readOptions } from '../internal/options.js';
 import { type Decimal, type Grid, kSafe, lotsScratch, priceTicks, quantityLots } from './grid.js';
 import { Top } from './layout.js';
 
@@ -269,6 +269,17 @@ const kBookSchemas = {
   OrderBook: defineOptions('OrderBook', kBookSpecs),
   MatchingEngine: defineOptions('MatchingEngine', { ...kBookSpecs, selfTradePrevention: checkedBy('engine.ts constructor') }),
   'OrderBook.fromSnapshot': defineOptions('OrderBook.fromSnapshot', { backend: kBookSpecs.backend! }),
+  // The snapshot itself (OrderBookSnapshot): data, but as strict as options, so a misspelt
+  // 'lotsize' is an error instead of a book on the wrong lot grid. Its keys are checked by
+  // the OrderBook constructor fromSnapshot builds, and the levels by fromSnapshot.
+  'OrderBook.fromSnapshot snapshot': defineOptions('OrderBook.fromSnapshot snapshot', {
+    symbol: checkedBy('checkSymbol'),
+    tickSize: checkedBy('grid.ts Grid'),
+    lotSize: checkedBy('grid.ts Grid'),
+    allowNegativePrices: { check: booleanCheck },
+    bids: checkedBy('book.ts fromSnapshot'),
+    asks: checkedBy('book.ts fromSnapshot'),
+  }),
   'MatchingEngine.submit': defineOptions(
     'MatchingEngine.submit',
     Object.fromEntries(
@@ -279,21 +290,30 @@ const kBookSchemas = {
 };
 
 /**
- * The options object of an order-book constructor (`what` 'OrderBook' or 'MatchingEngine') or
- * of OrderBook.fromSnapshot: a plain object with no key its table does not list, the keys the
- * table checks checked. A snapshot ('OrderBookSnapshot') is data, not options: only its type is checked.
+ * The options object of an order-book constructor (`what` 'OrderBook' or 'MatchingEngine'), of
+ * OrderBook.fromSnapshot, or the snapshot it takes: a plain object with no key its table does
+ * not list, the keys the table checks checked.
  */
-export function checkOptions(options: unknown, what: string): Record<string, unknown> {
-  const schema = (kBookSchemas as Record<string, (typeof kBookSchemas)[keyof typeof kBookSchemas]>)[what];
-  if (schema === undefined) {
-    if (typeof options !== 'object' || options === null) throw invalidType('options', `an object of ${what} options`, options);
-    return options as Record<string, unknown>;
+export function checkOptions(options: unknown, what: keyof typeof kBookSchemas): Record<string, unknown> {
+  if (what === 'OrderBook.fromSnapshot snapshot') {
+    readOptions(kBookSchemas[what], options, { argument: 'snapshot', required: true, what: 'an OrderBookSnapshot object' });
+  } else {
+    readOptions(kBookSchemas[what], options, { required: what !== 'OrderBook.fromSnapshot', what: `an object of ${what} options` });
   }
-  readOptions(schema, options, { required: what !== 'OrderBook.fromSnapshot', what: `an object of ${what} options` });
   return (options ?? {}) as Record<string, unknown>;
 }
 
-/** Throws for a field submit() (`which` 'submit') or modify() does not know, naming the nearest one. Allocates nothing. */
+/**
+ * Throws for an object submit() (`which` 'submit') or modify() takes that is not a plain
+ * object (an array, a Map, a class instance: the kit's rule for options), or for a field it
+ * does not know, naming the nearest one. Allocates nothing. `constructor` is Object for a
+ * literal and undefined for a null-prototype object (an own 'constructor' key is an unknown
+ * field), so the common case is one inline-cached load before isPlainObject is needed.
+ */
 export function checkOrderFields(order: object, which: 'submit' | 'modify'): void {
+  const ctor = (order as { constructor?: unknown }).constructor;
+  if (ctor !== Object && ctor !== undefined && !isPlainObject(order)) {
+    throw which === 'submit' ? invalidType('order', 'an order object', order) : invalidType('changes', 'an object with price and/or quantity', order);
+  }
   checkKnownKeys(order, which === 'submit' ? kBookSchemas['MatchingEngine.submit'] : kBookSchemas['MatchingEngine.modify']);
 }

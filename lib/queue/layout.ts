@@ -45,6 +45,7 @@
  * while one runs, consumers sleep in short slices as a safety net.
  */
 import { describe as describeValue, invalidRange, invalidType } from '../errors.js';
+import { isPlainObject } from '../internal/options.js';
 import { Layout, Status, Word } from './kernel.js';
 
 export { Layout, Status, Word };
@@ -140,6 +141,8 @@ export function geometryFromOptions(kind: QueueKind, options: unknown): Geometry
   if (typeof options !== 'object' || options === null) {
     throw invalidType('options', 'an object { capacity, slotBytes }', options);
   }
+  // A Map or class instance: the options kit's wording, as every options object gets.
+  if (!isPlainObject(options)) throw invalidType('options', 'an options object', options);
   const { capacity, slotBytes } = options as { capacity?: unknown; slotBytes?: unknown };
   if (typeof capacity !== 'number' || !Number.isInteger(capacity)) {
     throw invalidType('options.capacity', 'an integer power of two', capacity);

@@ -42,12 +42,20 @@ export interface ReplayResult {
   pushed: number;
   /** From the first push to the last, on the replaying thread. */
   elapsedMs: number;
+  /** Which replayer ran: the addon's thread ('native') or a worker_thread ('ts'); it can be passed back as options.backend. */
+  backend: 'native' | 'ts';
 }
 
 interface Packed {
   data: Uint8Array;
   lengths: Uint32Array;
 }
+
+/** Packed frames: the keys packFrames reads, checked there (types, then lengths against slotBytes and data). */
+const kPackedFrames = defineOptions('replayIntoQueue frames', {
+  data: { check: null, checkedBy: 'packFrames' },
+  lengths: { check: null, checkedBy: 'packFrames' },
+});
 
 function packFrames(frames: unknown, slotBytes: number): Packed {
   if (Array.isArray(frames)) {
@@ -68,9 +76,8 @@ function packFrames(frames: unknown, slotBytes: number): Packed {
     });
     return { data, lengths };
   }
-  if (typeof frames !== 'object' || frames === null) {
-    throw invalidType('frames', 'an array of Uint8Array or { data: Uint8Array, lengths: Uint32Array }', frames);
-  }
+  // A plain object with only data and lengths ('lenghts' or a stray 'rate' is an error naming the nearest key).
+  readOptions(kPackedFrames, frames, { argument: 'frames', required: true, what: 'an array of Uint8Array or { data: Uint8Array, lengths: Uint32Array }' });
   const { data, lengths } = frames as { data?: unknown; lengths?: unknown };
   if (!(data instanceof Uint8Array)) throw invalidType('frames.data', 'a Uint8Array', data);
   if (!(lengths instanceof Uint32Array)) throw invalidType('frames.lengths', 'a Uint32Array', lengths);
@@ -127,9 +134,9 @@ function replayWorkerEntry(): URL {
   return entry;
 }
 
-function settle(outcome: ReplayOutcome, stack: Error): ReplayResult {
+function settle(outcome: ReplayOutcome, stack: Error, backend: 'native' | 'ts'): ReplayResult {
   if (outcome.status === 0 || outcome.status === Status.Closed) {
-    return { pushed: outcome.pushed, elapsedMs: outcome.elapsedMs };
+    return { pushed: outcome.pushed, elapsedMs: outcome.elapsedMs, backend };
   }
   stack.message = `replayIntoQueue stopped with status ${outcome.status} after ${outcome.pushed} frames`;
   throw stack;
@@ -170,7 +177,7 @@ export function replayIntoQueue(queue: SharedQueue, frames: ReplayFrames, option
       const wake = (): void => {
         notifyWaiters(i32, Sleepers.Consumers);
       };
-      return addon.replayIntoQueue(views.u8, packed.data, packed.lengths, rate, wake).then((o) => settle(o, stack));
+      return addon.replayIntoQueue(views.u8, packed.data, packed.lengths, rate, wake).then((o) => settle(o, stack, 'native'));
     }
     return new Promise<ReplayResult>((resolve, reject) => {
       const workerData: ReplayWorkerData = { buffer: queue.buffer, data: packed.data, lengths: packed.lengths, ratePerSec: rate };
@@ -179,7 +186,7 @@ export function replayIntoQueue(queue: SharedQueue, frames: ReplayFrames, option
       worker.once('message', (outcome: ReplayOutcome) => {
         done = true;
         try {
-          resolve(settle(outcome, stack));
+          resolve(settle(outcome, stack, 'ts'));
         } catch (err) {
           reject(err);
         }

@@ -11,6 +11,7 @@ import { backendInfo, cpuAddon, cudaAddon } from '../backend.js';
 import type { CudaAddon, RiskAddon } from '../addon-types.js';
 import { BackendUnavailableError, GpuError, invalidRange } from '../errors.js';
 import type { BackendOption } from '../internal/backend-names.js';
+import { type OptionCheck, defineOptions, readOptions } from '../internal/options.js';
 import { gpu } from './gpu.js';
 import * as ts from './kernels-ts.js';
 import { fillNormalsTs } from './philox.js';
@@ -47,7 +48,8 @@ export interface RiskThresholds {
   varObservations: number;
 }
 
-export const riskThresholds: RiskThresholds = {
+/** The sizes themselves; only setRiskThresholds writes them. */
+const thresholds: RiskThresholds = {
   gbmPathSteps: Infinity,
   monteCarloDraws: Infinity,
   covarianceWork: Infinity,
@@ -55,20 +57,40 @@ export const riskThresholds: RiskThresholds = {
 };
 
 /**
- * Sets the sizes above which 'auto' uses the GPU (see riskThresholds).
+ * The current thresholds, read-only (a frozen object of getters: assigning to a key throws
+ * in strict code and does nothing otherwise). Change them with setRiskThresholds().
+ */
+export const riskThresholds: Readonly<RiskThresholds> = Object.freeze(
+  Object.defineProperties(
+    {},
+    Object.fromEntries(Object.keys(thresholds).map((key) => [key, { enumerable: true, get: () => thresholds[key as RiskWork] }])),
+  ),
+) as Readonly<RiskThresholds>;
+
+const sizeCheck: OptionCheck = (value, argument) => {
+  if (typeof value !== 'number' || !(value >= 0)) throw invalidRange(argument, 'a size >= 0 (Infinity keeps the work on the CPU)', value);
+  return value;
+};
+
+const kSetRiskThresholds = defineOptions(
+  'setRiskThresholds',
+  Object.fromEntries(Object.keys(thresholds).map((key) => [key, { check: sizeCheck }])),
+);
+
+/**
+ * Sets the sizes above which 'auto' uses the GPU (see riskThresholds). Keys left out (or
+ * undefined) keep their value; an unknown key is a TypeError (ERR_ULTRA_PERF_UNKNOWN_OPTION)
+ * naming the nearest one, and nothing changes when any key or size is refused.
  * @example
  * import { setRiskThresholds } from 'ultra-performance';
  * setRiskThresholds({ monteCarloDraws: 5_000_000, covarianceWork: 2e9 });
  */
-export function setRiskThresholds(thresholds: Partial<RiskThresholds>): void {
-  if (typeof thresholds !== 'object' || thresholds === null) throw invalidRange('thresholds', 'an object of sizes', thresholds);
-  const next = { ...riskThresholds };
-  for (const [key, value] of Object.entries(thresholds)) {
-    if (!(key in riskThresholds)) throw invalidRange(`thresholds.${key}`, `one of ${Object.keys(riskThresholds).join(', ')}`, key);
-    if (typeof value !== 'number' || !(value >= 0)) throw invalidRange(`thresholds.${key}`, 'a size >= 0 (Infinity keeps the work on the CPU)', value);
-    next[key as RiskWork] = value;
+export function setRiskThresholds(next: Partial<RiskThresholds>): void {
+  const read = readOptions(kSetRiskThresholds, next, { argument: 'thresholds', required: true, what: 'an object of sizes' });
+  for (const key of kSetRiskThresholds.keys) {
+    const value = read[key];
+    if (value !== undefined) thresholds[key as RiskWork] = value as number;
   }
-  Object.assign(riskThresholds, next);
 }
 
 export type RiskWork = keyof RiskThresholds;
@@ -194,6 +216,17 @@ const kTsChunkNormals = 1 << 17;
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/**
+ * The caller's array as it is now, owned by the work: the TS async kernels run after an
+ * event-loop turn, by which time the caller may have transferred, shrunk or overwritten
+ * it. The native async kernels copy their inputs at the call the same way (cpp/napi), so
+ * both backends answer for the inputs as they were when the function was called. Every TS
+ * async adapter below takes its inputs through this, synchronously, before its first
+ * await: it is the one place, since every public async risk function reaches its kernels
+ * only through a RiskKernels set.
+ */
+const owned = (a: Float64Array): Float64Array => a.slice();
+
 async function afterYield<T>(fn: () => T): Promise<T> {
   await yieldToLoop();
   return fn();
@@ -202,34 +235,55 @@ async function afterYield<T>(fn: () => T): Promise<T> {
 export const tsKernels: RiskKernels = summarisedOnHost({
   name: 'ts',
   historical: ts.historicalTail,
-  historicalAsync: (v, s, c, o) => afterYield(() => ts.historicalTail(v, s, c, o)),
+  historicalAsync(v, s, c, o) {
+    const own = owned(v);
+    return afterYield(() => ts.historicalTail(own, s, c, o));
+  },
   moments: ts.lossMoments,
-  momentsAsync: (v, s, d, o) => afterYield(() => ts.lossMoments(v, s, d, o)),
+  momentsAsync(v, s, d, o) {
+    const own = owned(v);
+    return afterYield(() => ts.lossMoments(own, s, d, o));
+  },
   portfolioReturns: ts.portfolioReturns,
-  portfolioReturnsAsync: (r, t, a, w, o) => afterYield(() => ts.portfolioReturns(r, t, a, w, o)),
+  portfolioReturnsAsync(r, t, a, w, o) {
+    const ownR = owned(r);
+    const ownW = owned(w);
+    return afterYield(() => ts.portfolioReturns(ownR, t, a, ownW, o));
+  },
   covariance: ts.covariance,
-  covarianceAsync: (d, t, a, m, l, c, o) => afterYield(() => ts.covariance(d, t, a, m, l, c, o)),
+  covarianceAsync(d, t, a, m, l, c, o) {
+    const own = owned(d);
+    return afterYield(() => ts.covariance(own, t, a, m, l, c, o));
+  },
   cholesky: ts.cholesky,
-  choleskyAsync: (a, n, l, p) => afterYield(() => ts.cholesky(a, n, l, p)),
+  choleskyAsync(a, n, l, p) {
+    const own = owned(a);
+    return afterYield(() => ts.cholesky(own, n, l, p));
+  },
   gbm(args, terminal, kept) {
     ts.simulateGbmRange(args, terminal, kept, 0, args.paths);
   },
   async gbmAsync(args, terminal, kept) {
+    // GbmKernelArgs holds numbers only; a copy keeps later edits of the object out.
+    const own = { ...args };
     // Even chunk sizes keep antithetic pairs together.
-    const chunk = Math.max(2, 2 * Math.floor(kTsChunkNormals / Math.max(1, args.steps) / 2));
-    for (let from = 0; from < args.paths; from += chunk) {
+    const chunk = Math.max(2, 2 * Math.floor(kTsChunkNormals / Math.max(1, own.steps) / 2));
+    for (let from = 0; from < own.paths; from += chunk) {
       await yieldToLoop();
-      ts.simulateGbmRange(args, terminal, kept, from, Math.min(args.paths, from + chunk));
+      ts.simulateGbmRange(own, terminal, kept, from, Math.min(own.paths, from + chunk));
     }
   },
   portfolioLosses(w, m, l, assets, paths, horizon, seed, losses) {
     ts.portfolioLossesRange(w, m, l, assets, horizon, seed, losses, 0, paths);
   },
   async portfolioLossesAsync(w, m, l, assets, paths, horizon, seed, losses) {
+    const ownW = owned(w);
+    const ownM = owned(m);
+    const ownL = owned(l);
     const chunk = Math.max(1, Math.floor(kTsChunkNormals / assets));
     for (let from = 0; from < paths; from += chunk) {
       await yieldToLoop();
-      ts.portfolioLossesRange(w, m, l, assets, horizon, seed, losses, from, Math.min(paths, from + chunk));
+      ts.portfolioLossesRange(ownW, ownM, ownL, assets, horizon, seed, losses, from, Math.min(paths, from + chunk));
     }
   },
   fillNormals(out, seed, stream, first) {
@@ -410,7 +464,7 @@ export function kernelsFor(option: RiskBackendChoice | undefined, work: RiskWork
   switch (option) {
     case undefined:
     case 'auto':
-      return cudaKernels !== null && size >= riskThresholds[work] ? withCpuFallback(cudaKernels, defaultKernels) : defaultKernels;
+      return cudaKernels !== null && size >= thresholds[work] ? withCpuFallback(cudaKernels, defaultKernels) : defaultKernels;
     case 'ts':
       return tsKernels;
     case 'native':

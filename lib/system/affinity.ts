@@ -11,6 +11,7 @@ import { cpus } from 'node:os';
 
 import { cpuAddon } from '../backend.js';
 import { UltraPerfError, UnsupportedError, describe, invalidRange, invalidType } from '../errors.js';
+import { defineOptions, readOptions } from '../internal/options.js';
 
 /** Largest core index + 1 accepted (CPU_SETSIZE on glibc); kMaxCores in cpp/system/affinity.hpp. */
 export const kMaxCores = 1024;
@@ -192,6 +193,12 @@ export interface CorePlan {
 export type CoreRole = keyof CorePlan;
 const kRoles: readonly CoreRole[] = ['trading', 'network', 'background', 'isolated'];
 
+/** applyCorePlan's plan: its keys are the roles; each list is checked by validateCores in applyCorePlan. */
+const kCorePlan = defineOptions(
+  'applyCorePlan plan',
+  Object.fromEntries(kRoles.map((r) => [r, { check: null, checkedBy: 'applyCorePlan (validateCores, then the machine and isolation rules)' }])),
+);
+
 /** The machine's online cores: /sys/devices/system/cpu/online on Linux ("0-3,6"), else 0..n-1. */
 function machineCores(): Set<number> {
   const out = new Set<number>();
@@ -221,7 +228,8 @@ function describeCores(cores: Set<number>): string {
  * applyCorePlan(plan, 'network'); // this thread now runs on core 1 only
  */
 export function applyCorePlan(plan: CorePlan, role: CoreRole): number[] {
-  if (typeof plan !== 'object' || plan === null) throw invalidType('plan', 'an object { trading, network, background, isolated }', plan);
+  // A plain object with no role the table does not list ('isolted' is an error naming 'isolated').
+  readOptions(kCorePlan, plan, { argument: 'plan', required: true, what: 'an object { trading, network, background, isolated }' });
   if (!kRoles.includes(role)) throw invalidRange('role', `one of ${kRoles.map((r) => `'${r}'`).join(', ')}`, role);
   const lists = new Map<CoreRole, Int32Array>();
   for (const r of kRoles) {
