@@ -217,49 +217,34 @@ const kTsChunkNormals = 1 << 17;
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
- * The caller's array as it is now, owned by the work: the TS async kernels run after an
- * event-loop turn, by which time the caller may have transferred, shrunk or overwritten
- * it. The native async kernels copy their inputs at the call the same way (cpp/napi), so
- * both backends answer for the inputs as they were when the function was called. Every TS
- * async adapter below takes its inputs through this, synchronously, before its first
- * await: it is the one place, since every public async risk function reaches its kernels
- * only through a RiskKernels set.
+ * Both backends answer for the inputs as they were when the function was called (the
+ * native async kernels copy them in cpp/napi). The TS kernels have no thread to run on, so
+ * a kernel that runs in one piece runs at the call (`atCall`: no copy, and a caller who
+ * transfers, shrinks or overwrites an array afterwards changes nothing); one that yields
+ * to the event loop between chunks first takes its inputs through `owned`, a copy.
  */
 const owned = (a: Float64Array): Float64Array => a.slice();
 
-async function afterYield<T>(fn: () => T): Promise<T> {
-  await yieldToLoop();
-  return fn();
+function atCall<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 export const tsKernels: RiskKernels = summarisedOnHost({
   name: 'ts',
   historical: ts.historicalTail,
-  historicalAsync(v, s, c, o) {
-    const own = owned(v);
-    return afterYield(() => ts.historicalTail(own, s, c, o));
-  },
+  historicalAsync: (v, s, c, o) => atCall(() => ts.historicalTail(v, s, c, o)),
   moments: ts.lossMoments,
-  momentsAsync(v, s, d, o) {
-    const own = owned(v);
-    return afterYield(() => ts.lossMoments(own, s, d, o));
-  },
+  momentsAsync: (v, s, d, o) => atCall(() => ts.lossMoments(v, s, d, o)),
   portfolioReturns: ts.portfolioReturns,
-  portfolioReturnsAsync(r, t, a, w, o) {
-    const ownR = owned(r);
-    const ownW = owned(w);
-    return afterYield(() => ts.portfolioReturns(ownR, t, a, ownW, o));
-  },
+  portfolioReturnsAsync: (r, t, a, w, o) => atCall(() => ts.portfolioReturns(r, t, a, w, o)),
   covariance: ts.covariance,
-  covarianceAsync(d, t, a, m, l, c, o) {
-    const own = owned(d);
-    return afterYield(() => ts.covariance(own, t, a, m, l, c, o));
-  },
+  covarianceAsync: (d, t, a, m, l, c, o) => atCall(() => ts.covariance(d, t, a, m, l, c, o)),
   cholesky: ts.cholesky,
-  choleskyAsync(a, n, l, p) {
-    const own = owned(a);
-    return afterYield(() => ts.cholesky(own, n, l, p));
-  },
+  choleskyAsync: (a, n, l, p) => atCall(() => ts.cholesky(a, n, l, p)),
   gbm(args, terminal, kept) {
     ts.simulateGbmRange(args, terminal, kept, 0, args.paths);
   },
