@@ -22,6 +22,7 @@ import {
   backendInfo,
   calculateVaR,
   calculateVaRSync,
+  backtestVaR,
   cholesky,
   choleskySync,
   correlationMatrix,
@@ -68,6 +69,7 @@ async function thrown(call: () => unknown): Promise<unknown> {
 const invoke: Record<string, (extra: Record<string, unknown>) => unknown> = {
   calculateVaR: (x) => calculateVaR(returns, { ...x }),
   calculateVaRSync: (x) => calculateVaRSync(returns, { ...x }),
+  backtestVaR: (x) => backtestVaR(returns, { window: 4, ...x }),
   portfolioVaR: (x) => portfolioVaR({ returns: [...returns, ...returns], assets: 2, weights: [0.5, 0.5], ...x }),
   portfolioVaRSync: (x) => portfolioVaRSync({ returns: [...returns, ...returns], assets: 2, weights: [0.5, 0.5], ...x }),
   correlationMatrix: (x) => correlationMatrix(returns, { observations: 4, assets: 2, ...x }),

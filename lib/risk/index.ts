@@ -32,3 +32,13 @@ export {
 } from './montecarlo.js';
 export { philoxNormals, type NormalsOptions } from './normals.js';
 export { riskThresholds, setRiskThresholds, type RiskThresholds, type RiskBackend, type RiskBackendOption } from './kernels.js';
+export {
+  backtestVaR,
+  chiSquareSf,
+  christoffersenTest,
+  kupiecTest,
+  type ChristoffersenResult,
+  type LikelihoodRatioTest,
+  type VaRBacktestOptions,
+  type VaRBacktestResult,
+} from './backtest.js';

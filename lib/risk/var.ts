@@ -107,7 +107,8 @@ const out2 = new Float64Array(2);
 const out4 = new Float64Array(4);
 
 /** The options every VaR function takes: the one table of their checks and defaults. */
-function vaRSpecs(fn: string): OptionSpecs {
+/** The options every VaR function reads (backtestVaR reuses confidence, method, ddof and backend). */
+export function vaRSpecs(fn: string): OptionSpecs {
   return {
     confidence: { check: riskChecks.confidence, default: 0.95 },
     method: { check: oneOfCheck(['historical', 'parametric', 'cornish-fisher']), default: 'historical' },
