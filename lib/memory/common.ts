@@ -64,6 +64,14 @@ const kMemorySchemas = new Map<string, OptionsSchema>(
  * The options object of a memory constructor or static (`className` is its public name, as
  * in kMemorySchemas): a plain object, with no key its table does not list.
  */
+export function requireOptions(options: unknown, className: string): Record<string, unknown> {
+  const o = optionsObject(options, 'options', `an options object for ${className}`, true);
+  const schema = kMemorySchemas.get(className);
+  if (schema === undefined) throw new Error(`no options table for ${className}`);
+  checkKnownKeys(o, schema);
+  return o;
+}
+
 /**
  * An allocator's operations, chosen once at construction so no call branches on them: the
  * addon's, the lock-taking ones for a SharedArrayBuffer, or the plain ones for memory only
@@ -71,14 +79,6 @@ const kMemorySchemas = new Map<string, OptionsSchema>(
  */
 export function choosePath<T>(backend: 'ts' | 'native', shared: boolean, paths: { native: T; shared: T; local: T }): T {
   return backend === 'native' ? paths.native : shared ? paths.shared : paths.local;
-}
-
-export function requireOptions(options: unknown, className: string): Record<string, unknown> {
-  const o = optionsObject(options, 'options', `an options object for ${className}`, true);
-  const schema = kMemorySchemas.get(className);
-  if (schema === undefined) throw new Error(`no options table for ${className}`);
-  checkKnownKeys(o, schema);
-  return o;
 }
 
 /** An integer option in [min, max]; `extra` tests further rules (power of two, multiple of 8). */
