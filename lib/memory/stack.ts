@@ -14,6 +14,7 @@ import {
   requireOptions,
   resolveBackend,
   statusError,
+  choosePath,
 } from './common.js';
 import { Kind, StackLayout, Status, stackGeometry, writeHeader } from './layout.js';
 
@@ -89,19 +90,11 @@ export class StackAllocator {
     this.i32 = new Int32Array(buffer, 0, g.dataOffset >> 2);
     this.mem = new Uint8Array(buffer, 0, g.totalBytes);
     this.end = g.dataOffset + g.g0;
-    if (this.backend === 'native') {
-      this.alloc = StackAllocator.allocNative;
-      this.mark = StackAllocator.markNative;
-      this.reset = StackAllocator.resetNative;
-    } else if (shared) {
-      this.alloc = StackAllocator.allocShared;
-      this.mark = StackAllocator.markShared;
-      this.reset = StackAllocator.resetShared;
-    } else {
-      this.alloc = StackAllocator.allocLocal;
-      this.mark = StackAllocator.markLocal;
-      this.reset = StackAllocator.resetLocal;
-    }
+    ({ alloc: this.alloc, mark: this.mark, reset: this.reset } = choosePath(this.backend, shared, {
+      native: { alloc: StackAllocator.allocNative, mark: StackAllocator.markNative, reset: StackAllocator.resetNative },
+      shared: { alloc: StackAllocator.allocShared, mark: StackAllocator.markShared, reset: StackAllocator.resetShared },
+      local: { alloc: StackAllocator.allocLocal, mark: StackAllocator.markLocal, reset: StackAllocator.resetLocal },
+    }));
   }
 
   /** Uses a stack that already lives in `buffer` (made in another thread, by TS or C++). */
