@@ -11,7 +11,7 @@
  */
 import { invalidRange } from '../errors.js';
 import { defineOptions, readOptions } from '../internal/options.js';
-import { riskChecks } from './validate.js';
+import { checkInteger, riskChecks, toFloat64 } from './validate.js';
 import { calculateVaRSync, type VaRMethod, vaRSpecs } from './var.js';
 import type { RiskBackendOption } from './kernels.js';
 
@@ -87,7 +87,7 @@ export function backtestVaR(returns: Float64Array | number[], options?: VaRBackt
   const o = readOptions(kBacktestOptions, options);
   const window = o.window as number;
   const confidence = o.confidence as number;
-  const series = returns instanceof Float64Array ? returns : Float64Array.from(returns);
+  const series = toFloat64('returns', returns, 0, 'returns');
   if (series.length <= window) throw invalidRange('returns', `more than options.window (${window}) returns`, returns);
   const varOptions = { confidence, method: o.method as VaRMethod, ddof: o.ddof as 0 | 1, backend: o.backend as RiskBackendOption };
   const observations = series.length - window;
@@ -126,21 +126,13 @@ function bernoulliLogLikelihood(ones: number, n: number, p: number): number {
   return xlogy(n - ones, 1 - p) + xlogy(ones, p);
 }
 
-function countArg(argument: string, value: unknown, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
-    throw invalidRange(argument, `an integer count from 0 to ${max}`, value);
-  }
-  return value;
-}
-
 /**
  * Kupiec's proportion-of-failures test: LR_uc = -2 ln[(1-p)^(T-x) p^x / (1-x/T)^(T-x) (x/T)^x],
  * p = 1 - confidence, x exceptions in T observations; χ²(1) under a correct model.
  */
 export function kupiecTest(exceptions: number, observations: number, confidence: number): LikelihoodRatioTest {
-  const T = countArg('observations', observations, Number.MAX_SAFE_INTEGER);
-  if (T === 0) throw invalidRange('observations', 'at least 1 observation', observations);
-  const x = countArg('exceptions', exceptions, T);
+  const T = checkInteger('observations', observations, 1, Number.MAX_SAFE_INTEGER);
+  const x = checkInteger('exceptions', exceptions, 0, T);
   if (typeof confidence !== 'number' || !(confidence > 0 && confidence < 1)) throw invalidRange('confidence', 'a confidence in (0, 1)', confidence);
   const statistic = Math.max(0, 2 * (bernoulliLogLikelihood(x, T, x / T) - bernoulliLogLikelihood(x, T, 1 - confidence)));
   return { statistic, degreesOfFreedom: 1, pValue: chiSquareSf(statistic, 1) };
@@ -189,8 +181,7 @@ export function christoffersenTest(hits: Uint8Array | ArrayLike<number>, confide
  * to about 1e-15 relative.
  */
 export function chiSquareSf(x: number, degreesOfFreedom: number): number {
-  const k = countArg('degreesOfFreedom', degreesOfFreedom, 1000);
-  if (k === 0) throw invalidRange('degreesOfFreedom', 'an integer from 1 to 1000', degreesOfFreedom);
+  const k = checkInteger('degreesOfFreedom', degreesOfFreedom, 1, 1000);
   if (typeof x !== 'number' || Number.isNaN(x)) throw invalidRange('x', 'a number', x);
   if (x <= 0) return 1;
   if (x === Infinity) return 0;
