@@ -29,6 +29,22 @@ export class GpuError extends UltraPerfError {
   }
 }
 
+/**
+ * A market-data file that cannot be read as its format says: truncated, another format, an
+ * unknown message type, a sequence number out of order. `where` names the place a person can
+ * open: `line N` for text files (1-based), `byte N` for binary ones (0-based offset).
+ * Code ERR_ULTRA_PERF_SOURCE_FORMAT.
+ */
+export class SourceFormatError extends UltraPerfError {
+  readonly file: string;
+  readonly where: string;
+  constructor(file: string, where: string, message: string, options?: { cause?: unknown }) {
+    super('ERR_ULTRA_PERF_SOURCE_FORMAT', `${file}, ${where}: ${message}`, options);
+    this.file = file;
+    this.where = where;
+  }
+}
+
 /** Formats a received value for an error message: short, unambiguous, never throws. */
 export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);

@@ -1,5 +1,5 @@
 export { backendInfo, type BackendInfo, type BackendMode, type GpuDevice } from './backend.js';
-export { UltraPerfError, UnsupportedError, BackendUnavailableError, GpuError } from './errors.js';
+export { UltraPerfError, UnsupportedError, BackendUnavailableError, GpuError, SourceFormatError } from './errors.js';
 /** The backend names every option, result, env var and CLI uses (lib/internal/backend-names.ts). */
 export type { Backend, BackendChoice, BackendOption } from './internal/backend-names.js';
 export type { CpuInfo } from './system/cpu.js';
