@@ -387,7 +387,15 @@ export class RiskGate {
       const m = cov.names.length;
       for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) this.sigma[i * n + j] = cov.matrix[index[i]! * m + index[j]!]!;
       // Refuses a covariance with a negative eigenvalue (wᵀΣw < 0 for some w) before it is trusted.
-      choleskySync(this.sigma, n, { backend: 'ts' });
+      try {
+        choleskySync(this.sigma, n, { backend: 'ts' });
+      } catch (err) {
+        throw invalidRange(
+          'options.varBudget.covariance.matrix',
+          `a positive semi-definite covariance over the symbols' series (${(err as Error).message.replace(/ but received .*$/, '')})`,
+          cov.matrix,
+        );
+      }
       for (let i = 0; i < n; i++) this.diag[i] = this.sigma[i * n + i]!;
       this.confidence = v.confidence as number;
       this.horizonDays = v.horizonDays as number;
