@@ -412,10 +412,12 @@ function renderChart(echarts: EChartsModule, spec: ChartSpec): string {
 
 // ---------------------------------------------------------------- tables
 
-function table(id: string, caption: string, head: string[], rows: string[][], note?: string): string {
-  const th = head.map((h) => `<th scope="col">${h}</th>`).join('');
+/** A table; `head` null makes a two-column key/value table (no header row, values beside their keys). */
+function table(id: string, caption: string, head: string[] | null, rows: string[][], note?: string): string {
+  const thead = head === null ? '' : `<thead><tr>${head.map((h) => `<th scope="col">${h}</th>`).join('')}</tr></thead>`;
   const body = rows.map((r) => `<tr>${r.map((c, i) => (i === 0 ? `<th scope="row">${c}</th>` : `<td>${c}</td>`)).join('')}</tr>`).join('\n');
-  return `<table id="table-${id}"><caption>${caption}</caption><thead><tr>${th}</tr></thead><tbody>\n${body || `<tr><td colspan="${head.length}">no data</td></tr>`}\n</tbody></table>${note ? `<p class="note">${note}</p>` : ''}`;
+  const empty = `<tr><td colspan="${head?.length ?? 2}">no data</td></tr>`;
+  return `<table id="table-${id}"${head === null ? ' class="kv"' : ''}><caption>${caption}</caption>${thead}<tbody>\n${body || empty}\n</tbody></table>${note ? `<p class="note">${note}</p>` : ''}`;
 }
 
 /** Our stage names for each row of the seed's table (the seed had a cache lookup we do not have). */
@@ -534,7 +536,7 @@ function tradingTable(data: PipelineReportData): string {
     ['Final positions (lots)', positions.length === 0 ? 'flat' : positions.map(([k, v]) => `${escapeHtml(k)}: ${formatInt(v)}`).join(', ')],
     ['PnL (realised + marked to mid)', finite(t.pnl) ? t.pnl.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 }) : kDash],
   ];
-  return table('trading', 'Trading summary', ['', 'Value'], rows);
+  return table('trading', 'Trading summary', null, rows);
 }
 
 function backtestTable(data: PipelineReportData): string {
@@ -569,7 +571,7 @@ function metaTable(data: PipelineReportData): string {
     ['Backend', escapeHtml(m.backend)],
     ['Command', `<code>${escapeHtml(m.command)}</code>`],
   ];
-  return table('meta', 'Run', ['', ''], rows);
+  return table('meta', 'Run', null, rows);
 }
 
 // ---------------------------------------------------------------- page
@@ -602,6 +604,9 @@ tbody th, thead th:first-child { text-align: left; font-weight: 500; }
 .ok { color: #1a7f37; } .bad { color: #cf222e; }
 code { font: 13px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; background: #eef1f4; padding: 1px 4px; border-radius: 4px; word-break: break-all; }
 .empty { color: ${kMuted}; font-style: italic; }
+table.kv { width: auto; min-width: 60%; }
+table.kv td { text-align: left; }
+table.kv tbody th { width: 18em; color: ${kMuted}; }
 a { color: #0550ae; }
 `;
 
