@@ -217,6 +217,18 @@ describe('LatencyHistogram.recordCorrected (coordinated omission)', () => {
     expect(h.percentile(50)).toBe(h.percentile(99));
   });
 
+  it('a one-second stall at a 1 ns interval: a billion samples, counted per bucket slot, with the exact count, sum and min', () => {
+    const h = new LatencyHistogram();
+    h.recordCorrected(1e9, 1);
+    // 1e9 itself, then 1e9 - 1 down to 1.
+    expect(h.count).toBe(1e9);
+    expect(h.min).toBe(1);
+    expect(h.max).toBe(1e9);
+    expect(h.mean).toBeCloseTo((1e9 + 1) / 2, 3);
+    expect(Math.abs(h.percentile(50) - 5e8)).toBeLessThanOrEqual(5e8 * 1e-3);
+    expect(Math.abs(h.percentile(99) - 9.9e8)).toBeLessThanOrEqual(9.9e8 * 1e-3);
+  });
+
   it('refuses bad arguments and records nothing', () => {
     const h = new LatencyHistogram();
     expect(() => h.recordCorrected(100, -1)).toThrow('Expected a finite number >= 0 for expectedInterval but received -1');
