@@ -125,6 +125,7 @@ const invoke: Record<string, (extra: Record<string, unknown>) => unknown> = {
   'gcOptimizer.startIdleGc': (x) => gcOptimizer.startIdleGc({ ...x }).stop(),
   LatencyHistogram: (x) => new LatencyHistogram({ ...x }),
   LatencyRegistry: (x) => new LatencyRegistry({ ...x }),
+  outputPercentileDistribution: (x) => new LatencyHistogram().outputPercentileDistribution({ ...x }),
   OrderBook: (x) => new OrderBook({ symbol: 'X', tickSize: 0.01, ...x }),
   'OrderBook.fromSnapshot': (x) => OrderBook.fromSnapshot({ symbol: 'X', tickSize: 0.5, bids: [[10, 1]], asks: [[11, 2]] }, { ...x }),
   'OrderBook.fromSnapshot snapshot': (x) => OrderBook.fromSnapshot({ symbol: 'X', tickSize: 0.5, bids: [[10, 1]], asks: [[11, 2]], ...x } as never),

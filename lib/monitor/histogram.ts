@@ -67,6 +67,20 @@ export interface LatencySummary {
   max: number;
 }
 
+/** Options of `LatencyHistogram.outputPercentileDistribution` (HdrHistogram's arguments, by name). */
+export interface PercentileDistributionOptions {
+  /**
+   * Rows per half distance to 100 %: 5 gives rows at 0, 10, 20 .. 50, 55 .. 75, 77.5 .. %
+   * (HdrHistogram's default). An integer from 1 to 1000.
+   */
+  percentileTicksPerHalfDistance?: number;
+  /**
+   * Recorded values are divided by this before printing: 1000 prints ns recorded as µs (the
+   * default, as latency .hgrm files usually are); 1 prints them as recorded. A finite number > 0.
+   */
+  outputValueUnitScalingRatio?: number;
+}
+
 const kTwoPow32 = 4294967296;
 const kDefaultHighest = 3_600_000_000_000;
 
@@ -79,6 +93,13 @@ function integerCheck(min: number, max: number): OptionCheck {
   };
 }
 
+/** A finite number > 0. */
+const positiveFiniteCheck: OptionCheck = (value, argument) => {
+  if (typeof value !== 'number') throw invalidType(argument, 'a finite number > 0', value);
+  if (!(value > 0 && value < Infinity)) throw invalidRange(argument, 'a finite number > 0', value);
+  return value;
+};
+
 /** The histogram options: the one table of their checks (highestTrackableValue's default and floor depend on lowest). */
 const kHistogramSpecs: OptionSpecs = {
   lowestDiscernibleValue: { check: integerCheck(1, Number.MAX_SAFE_INTEGER), default: 1 },
@@ -88,12 +109,21 @@ const kHistogramSpecs: OptionSpecs = {
 const kHistogramSchemas = {
   LatencyHistogram: defineOptions('LatencyHistogram', kHistogramSpecs),
   LatencyRegistry: defineOptions('LatencyRegistry', kHistogramSpecs),
+  outputPercentileDistribution: defineOptions('outputPercentileDistribution', {
+    percentileTicksPerHalfDistance: { check: integerCheck(1, 1000), default: 5 },
+    outputValueUnitScalingRatio: { check: positiveFiniteCheck, default: 1000 },
+  }),
 };
+
+/** The ticks argument of percentileCurve (the options object's check, for a positional argument). */
+function checkTicks(ticks: unknown): number {
+  return integerCheck(1, 1000)(ticks, 'percentileTicksPerHalfDistance') as number;
+}
 
 /** Validates histogram options and fills in the defaults; throws naming the bad option. `fn` names the caller in errors. */
 export function resolveHistogramOptions(
   options: unknown,
-  fn: keyof typeof kHistogramSchemas = 'LatencyHistogram',
+  fn: 'LatencyHistogram' | 'LatencyRegistry' = 'LatencyHistogram',
 ): Required<LatencyHistogramOptions> {
   const o = readOptions(kHistogramSchemas[fn], options, { required: true, what: 'an object' });
   const lowest = o.lowestDiscernibleValue as number;
@@ -218,6 +248,53 @@ export class LatencyHistogram {
     if (value > this.max_) this.max_ = value;
   }
 
+  /**
+   * Records `value` and, as HdrHistogram's `recordValueWithExpectedInterval` does, the samples
+   * a stalled measurement loop did not take (coordinated omission): when `value` exceeds
+   * `expectedInterval`, also value - expectedInterval, value - 2 * expectedInterval, ... down
+   * to the last one >= expectedInterval. Both in the recorded unit (ns). An expectedInterval
+   * of 0 records `value` alone. Costs one step per bucket slot the missing samples span (not
+   * one per sample), so a 1 s stall at a 1 µs interval is no slower than a few thousand records.
+   * Throws (and records nothing) when value or expectedInterval is negative, NaN or infinite.
+   * @example
+   * const h = new LatencyHistogram();
+   * // one event every 1000 ns was intended; this one took 4500 ns, so 3500, 2500, 1500 are added
+   * h.recordCorrected(4500, 1000);
+   * h.count; // 4
+   */
+  recordCorrected(value: number, expectedInterval: number): void {
+    if (typeof value !== 'number' || !(value >= 0 && value < Infinity)) throwBadValue(value);
+    if (typeof expectedInterval !== 'number') throw invalidType('expectedInterval', 'a number of ns', expectedInterval);
+    if (!(expectedInterval >= 0 && expectedInterval < Infinity)) throw invalidRange('expectedInterval', 'a finite number >= 0', expectedInterval);
+    this.record(value);
+    if (expectedInterval === 0 || value < 2 * expectedInterval) return;
+    // The missing samples are m_k = value - k * expectedInterval for k = 1 .. K.
+    const last = Math.floor(value / expectedInterval) - 1;
+    const highest = this.highestTrackableValue;
+    let k = 1;
+    while (k <= last) {
+      const m = value - k * expectedInterval;
+      let end: number;
+      let index: number;
+      if (m > highest) {
+        // Every sample above highestTrackableValue is counted at it, as record() does.
+        end = Math.min(last, Math.max(k, Math.ceil((value - highest) / expectedInterval) - 1));
+        index = this.indexOf_(highest);
+        this.overflow_ += end - k + 1;
+      } else {
+        index = this.indexOf_(m);
+        // m_j falls in this slot while m_j >= its lowest value (slots hold integer parts).
+        end = Math.min(last, Math.max(k, Math.floor((value - this.lowestEquivalent_(index)) / expectedInterval)));
+      }
+      this.counts_[index]! += end - k + 1;
+      k = end + 1;
+    }
+    this.count_ += last;
+    this.sum_ += last * value - (expectedInterval * last * (last + 1)) / 2;
+    const smallest = value - last * expectedInterval;
+    if (smallest < this.min_) this.min_ = smallest;
+  }
+
   /** Number of values recorded. */
   get count(): number {
     return this.count_;
@@ -314,6 +391,96 @@ export class LatencyHistogram {
   }
 
   /**
+   * HdrHistogram's percentile walk as `[percentile (0..100), value]` pairs, the curve a
+   * percentile plot draws: the same rows as `outputPercentileDistribution` (percentile levels
+   * that step closer to 100 % by halves, `percentileTicksPerHalfDistance` rows per half,
+   * then 100 % at the last value), values in the recorded unit (ns), each the highest value
+   * equivalent to its bucket (as HdrHistogram reports them). Empty when nothing was recorded.
+   * @example
+   * const h = new LatencyHistogram();
+   * for (let i = 1; i <= 1000; i++) h.record(i * 1000);
+   * h.percentileCurve(); // [[0, 1000], [10, 100031], ..., [100, 1000447]]
+   */
+  percentileCurve(percentileTicksPerHalfDistance = 5): [number, number][] {
+    const ticks = checkTicks(percentileTicksPerHalfDistance);
+    const curve: [number, number][] = [];
+    this.walkPercentiles_(ticks, (value, level) => {
+      curve.push([level, value]);
+    });
+    return curve;
+  }
+
+  /**
+   * The histogram as HdrHistogram's `outputPercentileDistribution` text (the `.hgrm` file its
+   * plotter, HistogramLogAnalyzer and hdr-histogram-js read): a `Value Percentile TotalCount
+   * 1/(1-Percentile)` table walking the percentiles as `percentileCurve` does, values divided
+   * by `outputValueUnitScalingRatio` (default 1000: ns recorded, µs printed) with
+   * significantFigures decimals, then the `#[Mean ..]`, `#[Max ..]`, `#[Buckets ..]` footer.
+   * Numbers are rounded half up from their shortest decimal form, as Java's `%f` and
+   * hdr-histogram-js do. Mean and Max are exact (HdrHistogram's Mean is taken from bucket
+   * midpoints and Java's Max is the top of the max's bucket: both within the precision);
+   * StdDeviation is `stdev`. An empty histogram gives the header and
+   * a footer of zeros, as HdrHistogram does.
+   * @example
+   * const h = new LatencyHistogram();
+   * for (let i = 1; i <= 1000; i++) h.record(i * 1000);
+   * fs.writeFileSync('latency.hgrm', h.outputPercentileDistribution());
+   * //        Value     Percentile TotalCount 1/(1-Percentile)
+   * //
+   * //        1.000 0.000000000000          1           1.00
+   * //      100.031 0.100000000000        100           1.11   ...
+   */
+  outputPercentileDistribution(options: PercentileDistributionOptions = {}): string {
+    const o = readOptions(kHistogramSchemas.outputPercentileDistribution, options, { what: 'an object' });
+    const ticks = o.percentileTicksPerHalfDistance as number;
+    const scale = o.outputValueUnitScalingRatio as number;
+    const valueFormat = fixed(this.significantFigures);
+    const value = (v: number, width: number): string => valueFormat.format(v / scale).padStart(width);
+    let text = '       Value     Percentile TotalCount 1/(1-Percentile)\n\n';
+    this.walkPercentiles_(ticks, (v, level, total) => {
+      const row = `${value(v, 12)} ${fixed(12).format(level / 100)} ${String(total).padStart(10)}`;
+      text += level < 100 ? `${row} ${fixed(2).format(1 / (1 - level / 100)).padStart(14)}\n` : `${row}\n`;
+    });
+    const empty = this.count_ === 0;
+    const max = empty ? 0 : this.max_;
+    const subBucketCount = 2 * this.subBucketHalfCount_;
+    const buckets = this.counts_.length / this.subBucketHalfCount_ - 1;
+    text += `#[Mean    = ${value(empty ? 0 : this.mean, 12)}, StdDeviation   = ${value(empty ? 0 : this.stdev, 12)}]\n`;
+    text += `#[Max     = ${value(max, 12)}, Total count    = ${String(this.count_).padStart(12)}]\n`;
+    text += `#[Buckets = ${String(buckets).padStart(12)}, SubBuckets     = ${String(subBucketCount).padStart(12)}]\n`;
+    return text;
+  }
+
+  /**
+   * HdrHistogram's PercentileIterator over the counts: the level starts at 0 % and grows by
+   * 100 / (ticks * 2^(floor(log2(100 / (100 - level))) + 1)); a slot emits a row for every
+   * level its cumulative percentile reaches; after the slot that holds the last value, one
+   * more row at 100 %. `emit(value, level, totalCountToThisValue)`.
+   */
+  private walkPercentiles_(ticks: number, emit: (value: number, level: number, total: number) => void): void {
+    const total = this.count_;
+    if (total === 0) return;
+    const counts = this.counts_;
+    let level = 0;
+    let seen = 0;
+    for (let i = 0, last = this.lastIndex_(); i <= last; i++) {
+      const c = counts[i]!;
+      if (c === 0) continue;
+      seen += c;
+      const reached = (100 * seen) / total;
+      while (reached >= level) {
+        const value = this.highestEquivalent_(i);
+        emit(value, level, seen);
+        if (seen >= total) {
+          emit(value, 100, seen);
+          return;
+        }
+        level += 100 / (ticks * 2 ** (Math.floor(Math.log2(100 / (100 - level))) + 1));
+      }
+    }
+  }
+
+  /**
    * Forgets every value; the memory is kept.
    * @example
    * const h = new LatencyHistogram();
@@ -375,6 +542,17 @@ export class LatencyHistogram {
   private medianEquivalent_(index: number): number {
     return this.lowestEquivalent_(index) + Math.floor(this.rangeSize_(index) / 2);
   }
+}
+
+const kFixed = new Map<number, Intl.NumberFormat>();
+/** A formatter with exactly `digits` decimals and no grouping (rounds the shortest decimal form half up). */
+function fixed(digits: number): Intl.NumberFormat {
+  let f = kFixed.get(digits);
+  if (f === undefined) {
+    f = new Intl.NumberFormat('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits, useGrouping: false });
+    kFixed.set(digits, f);
+  }
+  return f;
 }
 
 const f64 = new Float64Array(1);
