@@ -13,6 +13,8 @@ import { SourceFormatError } from '../lib/errors.js';
 import { EventField, EventOp, kEventStride } from '../lib/pipeline/events.js';
 import { BinanceSource } from '../lib/pipeline/sources/binance.js';
 
+import { catchError } from './pipeline-sources-helpers.js';
+
 const kDir = 'bench/data/binance-2024-08-08/spot';
 const tmp = mkdtempSync(join(tmpdir(), 'binance-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -152,15 +154,6 @@ function run(lines: string[], options = {}) {
     for (let k = 0; k < n; k++) rows.push(Array.from(out.subarray(k * kEventStride, (k + 1) * kEventStride)));
   }
   return { source, rows };
-}
-
-function catchError(fn: () => unknown): SourceFormatError {
-  try {
-    fn();
-  } catch (error) {
-    return error as SourceFormatError;
-  }
-  throw new Error('expected a throw');
 }
 
 describe('BinanceSource sequence rules (synthetic captures)', () => {

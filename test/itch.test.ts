@@ -22,6 +22,8 @@ import {
   type ItchMessageType,
 } from '../lib/net/index.js';
 
+import { catchError } from './pipeline-sources-helpers.js';
+
 const kFile = 'bench/data/itch50-aapl-2020-01-30/locate-13-10k.bin';
 const bytes = readFileSync(kFile);
 
@@ -73,15 +75,6 @@ function sample(type: ItchMessageType, k = 1): ItchMessage {
       nearExecutionPrice: 120_000, nearExecutionTime: 36_000_000_000_000n, lowerPriceRangeCollar: 108_000, upperPriceRangeCollar: 132_000,
     };
   }
-}
-
-function catchError(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
 }
 
 describe('ITCH 5.0 message table', () => {
@@ -211,7 +204,7 @@ describe('bad ITCH bytes give a SourceFormatError naming the byte', () => {
   it('unknown message type', () => {
     const bad = Uint8Array.from(two);
     bad[40] = 0x5a; // 'Z' where the D's type byte is
-    const error = catchError(() => indexItchFrames(bad, { file: 'x.itch' })) as SourceFormatError;
+    const error = catchError(() => indexItchFrames(bad, { file: 'x.itch' }));
     expect(error).toBeInstanceOf(SourceFormatError);
     expect(error.code).toBe('ERR_ULTRA_PERF_SOURCE_FORMAT');
     expect(error.where).toBe('byte 40');
@@ -238,7 +231,7 @@ describe('bad ITCH bytes give a SourceFormatError naming the byte', () => {
 
   it('a LOBSTER CSV given as ITCH', () => {
     const csv = Buffer.from('34200.004241176,1,16113575,18,5853300,1\n34200.025551141,1,16120456,18,5859100,-1\n');
-    const error = catchError(() => indexItchFrames(csv, { file: 'message_1.csv' })) as SourceFormatError;
+    const error = catchError(() => indexItchFrames(csv, { file: 'message_1.csv' }));
     expect(error).toBeInstanceOf(SourceFormatError);
     expect(error.message).toMatch(/message_1\.csv, byte 2: unknown ITCH 5\.0 message type 0x32 \('2'\)/);
   });

@@ -9,6 +9,8 @@ import { decodeItch, encodeItchFile, indexItchFrames, type ItchMessage } from '.
 import { EventField, EventOp, kEventStride } from '../lib/pipeline/events.js';
 import { ItchSource } from '../lib/pipeline/sources/itch.js';
 
+import { catchError } from './pipeline-sources-helpers.js';
+
 const kFile = 'bench/data/itch50-aapl-2020-01-30/locate-13-10k.bin';
 
 /** A tiny market-by-order book: order id → [side, price, shares]; best bid/ask with their total shares. */
@@ -104,15 +106,6 @@ function applyEvent(book: RefBook, ev: Float64Array, o: number): void {
       return;
     default:
   }
-}
-
-function catchError(fn: () => unknown): SourceFormatError {
-  try {
-    fn();
-  } catch (error) {
-    return error as SourceFormatError;
-  }
-  throw new Error('expected a throw');
 }
 
 describe('ItchSource on the real AAPL excerpt', () => {
