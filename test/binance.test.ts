@@ -9,7 +9,9 @@ import { gzipSync } from 'node:zlib';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { cpuAddon } from '../lib/backend.js';
 import { SourceFormatError } from '../lib/errors.js';
+import { MboBook } from '../lib/orderbook/mbo.js';
 import { EventField, EventOp, kEventStride } from '../lib/pipeline/events.js';
 import { BinanceSource } from '../lib/pipeline/sources/binance.js';
 
@@ -50,6 +52,26 @@ class LevelBook {
   }
 }
 
+/** MboBook behind the same two calls: the pipeline's book, fed the same level events. */
+class MboAdapter {
+  readonly book: MboBook;
+  private readonly bid = new Float64Array(3);
+  private readonly ask = new Float64Array(3);
+  constructor(source: BinanceSource, backend: 'ts' | 'native') {
+    this.book = new MboBook({ symbol: source.symbol, tickSize: source.tickSize, lotSize: source.lotSize, backend });
+  }
+  apply(out: Float64Array, n: number): void {
+    this.book.apply(out, n);
+  }
+  top(): [number, number, number, number] {
+    const b = this.book.unitLevels(0, 1, this.bid) === 1;
+    const a = this.book.unitLevels(1, 1, this.ask) === 1;
+    return [b ? this.bid[0]! : -Infinity, b ? this.bid[1]! : 0, a ? this.ask[0]! : Infinity, a ? this.ask[1]! : 0];
+  }
+}
+/** MboBook's backends here: native once the CPU addon has the MBO binding (branch mbo builds it). */
+const backends: ('ts' | 'native')[] = typeof (cpuAddon as { orderbookMboCreate?: unknown } | null)?.orderbookMboCreate === 'function' ? ['ts', 'native'] : ['ts'];
+
 interface Ticker { u: number; b: string; B: string; a: string; A: string }
 
 /** Float parsing, independent of the source's string arithmetic (exact enough at 2 and 8 decimals for these magnitudes). */
@@ -66,26 +88,29 @@ function replayAgainstTickers(source: BinanceSource) {
     const t = (JSON.parse(line.slice(line.indexOf(' ') + 1)) as { data: Ticker }).data;
     tickers.set(t.u, t);
   }
-  const book = new LevelBook();
+  const books = [new LevelBook(), ...backends.map((b) => new MboAdapter(source, b))];
   const out = new Float64Array(source.maxEventsPerRecord * kEventStride);
   expect(source.initial().length).toBe(0);
   let matched = 0;
   const mismatches: string[] = [];
+  const mboMatched = backends.map(() => 0);
   let bookStates = 0;
   let lastSeen = -1;
   for (let i = 0; i < source.length; i++) {
-    book.apply(out, source.decode(i, out, 0));
+    const n = source.decode(i, out, 0);
+    for (const book of books) book.apply(out, n);
     if (source.stale || source.lastUpdateId === lastSeen) continue;
     lastSeen = source.lastUpdateId;
     bookStates++;
     const t = tickers.get(lastSeen);
     if (t === undefined) continue;
     const want = [ticks(t.b), lots(t.B), ticks(t.a), lots(t.A)];
-    const got = book.top();
+    const got = books[0]!.top();
     if (got.every((v, k) => v === want[k])) matched++;
     else mismatches.push(`u ${t.u}: book ${got.join(' ')} vs bookTicker ${want.join(' ')}`);
+    for (let k = 1; k < books.length; k++) if (books[k]!.top().every((v, j) => v === want[j])) mboMatched[k - 1]!++;
   }
-  return { tickerLines, matched, mismatches, bookStates };
+  return { tickerLines, matched, mismatches, bookStates, mboMatched };
 }
 
 describe('BinanceSource on the spot captures of 2024-08-08 23:54 → 00:05 UTC', () => {
@@ -102,6 +127,7 @@ describe('BinanceSource on the spot captures of 2024-08-08 23:54 → 00:05 UTC',
       console.log(`${symbol}: bookTicker matched ${r.matched}/${r.matched + r.mismatches.length} at book update ids; ${r.tickerLines} bookTicker lines, ${r.bookStates} book states`);
       expect(r.mismatches).toEqual([]);
       expect(r.matched).toBe(matchedWant);
+      expect(r.mboMatched).toEqual(backends.map(() => matchedWant)); // MboBook fed the same events agrees on every one
       expect(r.tickerLines).toBe(tickerLinesWant);
       expect([source.appliedDiffs, source.gaps, source.snapshots, source.droppedDiffs, source.stale]).toEqual([applied, 0, 1, 2, false]);
     });

@@ -4,14 +4,18 @@
 // type to events; the symbol filter; bad files.
 import { describe, expect, it } from 'vitest';
 
+import { cpuAddon } from '../lib/backend.js';
 import { SourceFormatError } from '../lib/errors.js';
 import { decodeItch, encodeItchFile, indexItchFrames, type ItchMessage } from '../lib/net/index.js';
 import { EventField, EventOp, kEventStride } from '../lib/pipeline/events.js';
 import { ItchSource } from '../lib/pipeline/sources/itch.js';
+import { MboBook } from '../lib/orderbook/mbo.js';
 
 import { catchError } from './pipeline-sources-helpers.js';
 
 const kFile = 'bench/data/itch50-aapl-2020-01-30/locate-13-10k.bin';
+/** MboBook's backends here: native once the CPU addon has the MBO binding (branch mbo builds it). */
+const mboBackends: ('ts' | 'native')[] = typeof (cpuAddon as { orderbookMboCreate?: unknown } | null)?.orderbookMboCreate === 'function' ? ['ts', 'native'] : ['ts'];
 
 /** A tiny market-by-order book: order id → [side, price, shares]; best bid/ask with their total shares. */
 class RefBook {
@@ -154,6 +158,30 @@ describe('ItchSource on the real AAPL excerpt', () => {
     expect(bid).toBeLessThan(ask); // pre-market book at 07:59:30, not crossed
     expect(source.unknownOrders).toBe(0);
   });
+
+  it.each(mboBackends)(
+    'replays into MboBook (%s) with the best bid/ask of the reference book after every message',
+    (backend) => {
+      const book = new MboBook({ symbol: source.symbol, tickSize: source.tickSize, lotSize: source.lotSize, backend, expectedOrders: 4096 });
+      const ref = new RefBook();
+      const out = new Float64Array(kEventStride);
+      const bid = new Float64Array(3);
+      const ask = new Float64Array(3);
+      book.apply(source.initial());
+      let mismatches = 0;
+      for (let i = 0; i < source.length; i++) {
+        const n = source.decode(i, out, 0);
+        book.apply(out, n);
+        if (n === 1) applyEvent(ref, out, 0);
+        const [rb, rbq, ra, raq] = ref.top();
+        const got = [book.unitLevels(0, 1, bid) ? bid[0] : NaN, bid[1], book.unitLevels(1, 1, ask) ? ask[0] : NaN, ask[1]];
+        if (!Object.is(got[0], rb) || !Object.is(got[2], ra) || (rbq > 0 && got[1] !== rbq) || (raq > 0 && got[3] !== raq)) mismatches++;
+      }
+      expect(mismatches).toBe(0);
+      expect(book.stats.unknownOrders).toBe(0);
+      expect(book.orderCount).toBe(ref.orders.size);
+    },
+  );
 
   it('H is a halt event: trading (T) → price 1', () => {
     const out = new Float64Array(kEventStride);
