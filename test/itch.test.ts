@@ -243,6 +243,30 @@ describe('bad ITCH bytes give a SourceFormatError naming the byte', () => {
     expect(() => decodeItchBatch(encodeItchFile([{ ...a, side: 'X' }]), createItchColumns(1))).toThrow(/byte 21: buy\/sell indicator 0x58/);
   });
 
+  it('mutated and truncated slices of the real file give only SourceFormatErrors (fast-check)', () => {
+    const cols = createItchColumns(512);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: bytes.length - 1 }),
+        fc.integer({ min: 1, max: 2000 }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+        (start, len, flips) => {
+          const slice = Uint8Array.from(bytes.subarray(start, start + len));
+          for (const [at, v] of flips) slice[at % slice.length] = v;
+          for (const run of [() => indexItchFrames(slice), () => decodeItchBatch(slice, cols), () => decodeItch(slice, 0)]) {
+            try {
+              run();
+            } catch (error) {
+              expect(error).toBeInstanceOf(SourceFormatError);
+              expect((error as SourceFormatError).where).toMatch(/^byte \d+$/);
+            }
+          }
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
   it('names a bad argument', () => {
     expect(() => decodeItch('abc' as unknown as Uint8Array)).toThrow(/bytes/);
     expect(() => decodeItch(two, -1)).toThrow(/offset/);

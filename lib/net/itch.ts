@@ -401,11 +401,6 @@ function readU48(view: DataView, at: number): number {
   return view.getUint16(at) * 4294967296 + view.getUint32(at + 2);
 }
 
-/** An 8-byte unsigned field as a double; exact while below 2^53 (order refs, match numbers, share counts in practice). */
-function readU64AsNumber(view: DataView, at: number): number {
-  return view.getUint32(at) * 4294967296 + view.getUint32(at + 4);
-}
-
 /**
  * Checks the message starting at `offset` (its type byte): known type, fully inside the
  * buffer, and of the spec's length when the framing says how long it is. Returns its length.
@@ -656,12 +651,10 @@ export function createItchColumns(capacity: number): ItchColumns {
   };
 }
 
-const kMaxExact = 2 ** 53;
-
 function exact(view: DataView, at: number, file: string, name: string): number {
-  const v = readU64AsNumber(view, at);
-  if (v >= kMaxExact) throw new SourceFormatError(file, `byte ${at}`, `${name} ${view.getBigUint64(at)} is not exact in a double (>= 2^53)`);
-  return v;
+  const hi = view.getUint32(at);
+  if (hi >= 0x200000) throw new SourceFormatError(file, `byte ${at}`, `${name} ${view.getBigUint64(at)} is not exact in a double (>= 2^53)`);
+  return hi * 4294967296 + view.getUint32(at + 4);
 }
 
 function sideCode(view: DataView, at: number, file: string): number {
@@ -698,10 +691,11 @@ export function decodeItchBatch(bytes: Uint8Array, columns: ItchColumns, start =
   let i = 0;
   while (i < capacity && at < n) {
     if (at + 2 > n) throw new SourceFormatError(file, `byte ${at}`, 'truncated length prefix: 1 byte left, 2 needed');
-    const framed = view.getUint16(at);
     const m = at + 2;
-    const length = checkMessage(bytes, m, framed, file, at);
-    const code = bytes[m]!;
+    const code = m < n ? bytes[m]! : 0;
+    const length = kItchMessageLength[code]!;
+    // One compare per check on the fast path; checkMessage says which one failed.
+    if (length === 0 || view.getUint16(at) !== length || m + length > n) checkMessage(bytes, m, view.getUint16(at), file, at);
     type[i] = code;
     stockLocate[i] = view.getUint16(m + 1);
     trackingNumber[i] = view.getUint16(m + 3);

@@ -25,7 +25,9 @@
  * Events (lib/pipeline/events.ts): a snapshot is `clear` + one `level` per price level; each
  * applied diff entry is a `level` (size 0 removes the level); `aux` is the diff's final
  * update id `u` (the snapshot's `lastUpdateId` for snapshot levels). bookTicker and trade
- * lines give 0 events (bookTicker is the ground truth the tests check the book against).
+ * lines give 0 events (bookTicker is the ground truth the tests check the book against);
+ * the constructor parses and checks every line once, so `decode` recognises those two by
+ * their stream name without parsing them again.
  *
  * Units: prices in ticks of `tickSize`, quantities in lots of `lotSize`, converted from the
  * decimal strings by string arithmetic (no float rounding); a value off that grid is a
@@ -136,6 +138,8 @@ export class BinanceSource implements MarketDataSource {
   private lastTime = 0;
   private next = 0;
   private readonly scratch = new Float64Array(kEventStride);
+  /** Stream prefixes of the lines that never give events, recognised without parsing in decode. */
+  private readonly quietPrefixes: readonly string[];
 
   /**
    * Reads gzip or plain files whose lines together form one capture, in order (e.g. the
@@ -184,6 +188,8 @@ export class BinanceSource implements MarketDataSource {
     this.tickSize = this.tick.value;
     this.lotSize = this.lot.value;
 
+    const lower = this.symbol.toLowerCase();
+    this.quietPrefixes = [`{"stream":"${lower}@bookTicker"`, `{"stream":"${lower}@trade"`];
     this.reset();
     let most = 1;
     for (let i = 0; i < this.length; i++) most = Math.max(most, this.process(i, null, 0));
@@ -383,6 +389,13 @@ export class BinanceSource implements MarketDataSource {
 
   private process(index: number, out: Float64Array | null, at: number): number {
     this.next = index + 1;
+    if (out !== null) {
+      // The constructor's dry pass parsed and checked every line: bookTicker and trade lines
+      // are known good and give no events, so decode skips their JSON.parse.
+      const line = this.lines[index]!;
+      const json = line.indexOf(' ') + 1;
+      if (line.startsWith(this.quietPrefixes[0]!, json) || line.startsWith(this.quietPrefixes[1]!, json)) return 0;
+    }
     const msg = this.parse(index);
     if ('lastUpdateId' in msg) {
       const id = this.num(index, msg, 'lastUpdateId');
