@@ -209,6 +209,13 @@ describe('BinanceSource sequence rules (synthetic captures)', () => {
     expect(e.message).toBe('cap.txt, line 3: sequence gap: diff U 15 after update id 12 (13 expected)');
   });
 
+  it('a snapshot the synced book is already past is ignored; a newer one replaces the book', () => {
+    const { source, rows } = run([snap(10), diff(11, 14), snap(12, '90.00', '91.00'), diff(15, 16), snap(20, '95.00', '96.00'), diff(17, 19), diff(20, 21)]);
+    expect(rows.map((r) => r[EventField.op])).toEqual([EventOp.clear, EventOp.level, EventOp.level, EventOp.clear, EventOp.level, EventOp.level]);
+    expect(rows[4]![EventField.price]).toBe(9_500);
+    expect([source.ignoredSnapshots, source.snapshots, source.droppedDiffs, source.gaps, source.lastUpdateId, source.stale]).toEqual([1, 2, 1, 0, 21, false]);
+  });
+
   it('a snapshot older than every buffered diff is a gap, too', () => {
     const { source } = run([diff(20, 25), snap(10), diff(26, 27)]);
     expect([source.gaps, source.stale, source.appliedDiffs]).toEqual([1, true, 0]);

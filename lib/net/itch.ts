@@ -381,7 +381,11 @@ export const kItchMessageLength: Uint8Array = (() => {
   return table;
 })();
 
-/** Length of an ITCH 5.0 message of `type` (type byte included), or 0 when `type` is not one. */
+/**
+ * Length of an ITCH 5.0 message of `type` (type byte included), or 0 when `type` is not one.
+ * @example
+ * itchMessageLength('A'); // 36 (§4.3.1)
+ */
 export function itchMessageLength(type: string): number {
   return type.length === 1 ? kItchMessageLength[type.charCodeAt(0)]! : 0;
 }
@@ -441,7 +445,7 @@ export function decodeItch(bytes: Uint8Array, offset = 0, options: { length?: nu
   if (!(bytes instanceof Uint8Array)) throw invalidType('bytes', 'a Uint8Array', bytes);
   if (!Number.isInteger(offset) || offset < 0) throw invalidValue('offset', 'a non-negative integer', offset);
   const file = options.file ?? kDefaultFile;
-  checkMessage(bytes, offset, options.length ?? -1, file, offset - 2);
+  checkMessage(bytes, offset, options.length ?? -1, file, Math.max(0, offset - 2));
   const view = viewOf(bytes);
   const type = String.fromCharCode(bytes[offset]!) as ItchMessageType;
   const msg: Record<string, unknown> = {
@@ -542,7 +546,12 @@ export function encodeItch(msg: ItchMessage, out?: Uint8Array, offset = 0): numb
   return length;
 }
 
-/** Encodes messages in the file framing: each as `[u16 big-endian length][message]`. */
+/**
+ * Encodes messages in the file framing: each as `[u16 big-endian length][message]`.
+ * @throws as `encodeItch` does, naming the field.
+ * @example
+ * writeFileSync('test.itch', encodeItchFile([addOrder, orderDelete]));
+ */
 export function encodeItchFile(messages: readonly ItchMessage[]): Uint8Array {
   let total = 0;
   for (const m of messages) total += 2 + itchMessageLength(m?.type ?? '');
@@ -630,7 +639,12 @@ export interface ItchColumns {
   end: number;
 }
 
-/** Allocates columns for `capacity` messages. */
+/**
+ * Allocates columns for `capacity` messages (reuse them across `decodeItchBatch` calls).
+ * @throws TypeError naming `capacity` unless it is an integer in [1, 2^28].
+ * @example
+ * const cols = createItchColumns(4096);
+ */
 export function createItchColumns(capacity: number): ItchColumns {
   if (!Number.isInteger(capacity) || capacity < 1 || capacity > 2 ** 28) throw invalidValue('capacity', 'an integer in [1, 2^28]', capacity);
   return {

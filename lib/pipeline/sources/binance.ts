@@ -21,6 +21,8 @@
  *   are buffered again until the next snapshot line of the capture resynchronises it (the
  *   collector writes a fresh REST snapshot when it sees a gap). No snapshot later in the
  *   file: the book stays empty and stale. `onGap: 'error'` throws instead.
+ * - a snapshot that arrives while the book is synced past its `lastUpdateId` is ignored
+ *   (`ignoredSnapshots`); a newer one replaces the book as the first one did.
  *
  * Events (lib/pipeline/events.ts): a snapshot is `clear` + one `level` per price level; each
  * applied diff entry is a `level` (size 0 removes the level); `aux` is the diff's final
@@ -115,6 +117,8 @@ export class BinanceSource implements MarketDataSource {
 
   /** Snapshots applied since `initial()`. */
   snapshots = 0;
+  /** Snapshots that arrived while the book was synced past their lastUpdateId (not applied). */
+  ignoredSnapshots = 0;
   /** Diffs applied to the book since `initial()`. */
   appliedDiffs = 0;
   /** Diffs dropped because the snapshot already held them (`u` ≤ lastUpdateId). */
@@ -222,6 +226,7 @@ export class BinanceSource implements MarketDataSource {
 
   private reset(): void {
     this.snapshots = 0;
+    this.ignoredSnapshots = 0;
     this.appliedDiffs = 0;
     this.droppedDiffs = 0;
     this.gaps = 0;
@@ -399,6 +404,11 @@ export class BinanceSource implements MarketDataSource {
     const msg = this.parse(index);
     if ('lastUpdateId' in msg) {
       const id = this.num(index, msg, 'lastUpdateId');
+      if (!this.stale && id <= this.lastUpdateId) {
+        // The synced book is already past this snapshot: it has nothing new.
+        this.ignoredSnapshots++;
+        return 0;
+      }
       this.clear(out, at, this.lastTime);
       let n = 1;
       this.lastUpdateId = id;
