@@ -2,6 +2,7 @@
 // and 8): the book rebuilt from the REST snapshot and the diff-depth stream equals every
 // bookTicker of the capture that names an update id the book reaches; buffering of diffs that
 // arrive before the snapshot; gaps counted and resynchronised; exact decimal units; bad files.
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -114,6 +115,16 @@ function replayAgainstTickers(source: BinanceSource) {
 }
 
 describe('BinanceSource on the spot captures of 2024-08-08 23:54 → 00:05 UTC', () => {
+  it('reads the files PROVENANCE.md describes', () => {
+    const sha = (f: string) => createHash('sha256').update(readFileSync(join(kDir, f))).digest('hex');
+    expect(['btcusdt_20240808.gz', 'btcusdt_20240809.gz', 'ethusdt_20240808.gz', 'ethusdt_20240809.gz'].map(sha)).toEqual([
+      '5d263f4c5379cfc27379ef0e22779aa33804463d1b69c292e9c0714e31f2e1b4',
+      '2981a27474b8903133cc66e25f4da561140dd061c942b84801b9d8c60e4b3599',
+      '179a67651ec90f8d299c033f85df29027315a30a738eae74a1388d560f80a737',
+      '7be2b6113ced0cdb125bfa7607aacb18acd1f3cea9a248d1f53c627c7eed6bb8',
+    ]);
+  });
+
   for (const [symbol, applied, matchedWant, tickerLinesWant] of [
     ['btcusdt', 6493, 1072, 73_174],
     ['ethusdt', 6468, 1056, 58_758],
