@@ -28,9 +28,9 @@
 import { UltraPerfError, invalidRange, invalidType } from '../errors.js';
 import { nowNs } from '../monitor/clock.js';
 import { LatencyHistogram } from '../monitor/histogram.js';
-import type { BookSide } from '../orderbook/reads.js';
 import { EventField, EventOp, kEventStride, type MarketDataSource } from './events.js';
 import type { LatencyDistribution, PipelineReportData, RatePoint } from './report-data.js';
+import { kRiskRejectReason } from './risk-gate.js';
 import { quoteAroundMid, type Strategy, StrategyContext } from './strategy.js';
 import { type FillModel, SimVenue } from './venue.js';
 
@@ -42,12 +42,18 @@ export interface PipelineBook {
   readonly top: Float64Array;
 }
 
-/** The risk stage: RiskGate's shape (lib/pipeline/risk-gate.ts). Prices and quantities in the instrument's units. */
+/**
+ * The risk stage: RiskGate's shape (lib/pipeline/risk-gate.ts). Symbols by index, sides 0 buy
+ * / 1 sell, prices in ticks, quantities in lots, time in ns.
+ */
 export interface PipelineRisk {
   /** 0 to accept, else a reason code (> 0). */
-  check(symbol: string, side: BookSide, price: number, quantity: number, nowNs: number): number;
-  setMid(symbol: string, mid: number): void;
-  onFill(symbol: string, side: BookSide, price: number, quantity: number): void;
+  check(symbol: number, side: number, price: number, quantity: number, nowNs: number): number;
+  /** The mid in ticks (may end in .5). */
+  setMid(symbol: number, mid: number): void;
+  onFill(symbol: number, side: number, price: number, quantity: number): void;
+  /** The gate's index of a symbol name; absent: the source's index in options.sources. */
+  symbolIndex?(name: string): number;
 }
 
 /** Time for the loop: `now()` in ns, `waitUntil(t)` returns once now() >= t, with that now(). */
@@ -75,9 +81,13 @@ export interface PipelineOptions {
   makeBook?: (source: MarketDataSource, backend: 'native' | 'ts') => PipelineBook;
   /** Makes each symbol's strategy (default: quoteAroundMid() with its defaults, one per symbol). */
   makeStrategy?: (symbol: string, index: number) => Strategy;
-  /** The pre-trade risk gate; null: every order passes (counted as accepted). */
+  /**
+   * The pre-trade risk gate (a RiskGate); null or absent: every order passes (counted as
+   * accepted). Its clock is the records' exchange time (the latest seen over the run's
+   * symbols), so the trading results do not depend on how fast the loop ran.
+   */
   risk?: PipelineRisk | null;
-  /** Names a risk reason code in the results (default: the code as text). */
+  /** Names a risk reason code in the results (default: RiskGate's kRiskRejectReason). */
   riskReasonName?: (code: number) => string;
   /** Records per second in fixed-rate mode; absent: maximum throughput. */
   ratePerSec?: number;
@@ -163,6 +173,10 @@ class Lane {
   readonly index: number;
   readonly source: MarketDataSource;
   readonly symbol: string;
+  /** The symbol's index in the risk gate. */
+  riskSymbol: number;
+  /** The gate's clock, shared by the lanes of a run: the latest exchange time seen. */
+  riskClock: Float64Array;
   readonly book: PipelineBook;
   readonly strategy: Strategy;
   readonly ctx: StrategyContext;
@@ -202,6 +216,8 @@ class Lane {
     this.index = index;
     this.source = source;
     this.symbol = source.symbol;
+    this.riskSymbol = index;
+    this.riskClock = new Float64Array(1);
     this.book = book;
     this.strategy = strategy;
     this.venue = venue;
@@ -269,7 +285,7 @@ function decide(lane: Lane, kind: number, side: number, ticks: number, lots: num
 }
 
 /** One new order through the gate; true when it may go to the venue. */
-function checkOrder(lane: Lane, risk: PipelineRisk | null, side: number, ticks: number, lots: number, now: number): boolean {
+function checkOrder(lane: Lane, risk: PipelineRisk | null, side: number, ticks: number, lots: number): boolean {
   lane.orders++;
   const ctx = lane.ctx;
   // Our quotes rest: one that would trade at once on arrival is refused (venue.ts fill model).
@@ -278,7 +294,7 @@ function checkOrder(lane: Lane, risk: PipelineRisk | null, side: number, ticks: 
     return false;
   }
   if (risk !== null) {
-    const code = risk.check(lane.symbol, side === 0 ? 'buy' : 'sell', ticks * lane.tickSize, lots * lane.lotSize, now);
+    const code = risk.check(lane.riskSymbol, side, ticks, lots, lane.riskClock[0]!);
     if (code !== 0) {
       lane.rejects[code > 0 && code < kMaxReasonCodes ? code : 0]!++;
       return false;
@@ -289,11 +305,12 @@ function checkOrder(lane: Lane, risk: PipelineRisk | null, side: number, ticks: 
 }
 
 /** risk: each new order the strategy asked for goes through the gate; changed quotes are cancelled. */
-function riskStage(lane: Lane, risk: PipelineRisk | null, now: number): void {
+function riskStage(lane: Lane, risk: PipelineRisk | null): void {
   const ctx = lane.ctx;
   lane.decisionCount = 0;
+  if (lane.timeNs > lane.riskClock[0]!) lane.riskClock[0] = lane.timeNs;
   const mid = ctx.midTicks;
-  if (risk !== null && mid === mid && mid !== lane.lastMid) risk.setMid(lane.symbol, mid * lane.tickSize);
+  if (risk !== null && mid > 0 && mid !== lane.lastMid) risk.setMid(lane.riskSymbol, mid);
   lane.lastMid = mid;
   if (ctx.quoteSet === 1) {
     const venue = lane.venue;
@@ -307,7 +324,7 @@ function riskStage(lane: Lane, risk: PipelineRisk | null, now: number): void {
         lane.quoteSlot[side] = -1;
         working = false;
       }
-      if (!working && wantLots > 0 && checkOrder(lane, risk, side, wantTicks, wantLots, now)) decide(lane, 1, side, wantTicks, wantLots);
+      if (!working && wantLots > 0 && checkOrder(lane, risk, side, wantTicks, wantLots)) decide(lane, 1, side, wantTicks, wantLots);
     }
   }
   const orders = ctx.orders;
@@ -315,7 +332,7 @@ function riskStage(lane: Lane, risk: PipelineRisk | null, now: number): void {
     const side = orders[3 * k]!;
     const ticks = orders[3 * k + 1]!;
     const lots = orders[3 * k + 2]!;
-    if (checkOrder(lane, risk, side, ticks, lots, now)) decide(lane, 2, side, ticks, lots);
+    if (checkOrder(lane, risk, side, ticks, lots)) decide(lane, 2, side, ticks, lots);
   }
 }
 
@@ -337,7 +354,7 @@ function onFill(lane: Lane, risk: PipelineRisk | null, side: number, ticks: numb
   }
   lane.position = pos + sign * lots;
   if (lane.position === 0) lane.avgTicks = 0;
-  if (risk !== null) risk.onFill(lane.symbol, side === 0 ? 'buy' : 'sell', ticks * lane.tickSize, lots * lane.lotSize);
+  if (risk !== null) risk.onFill(lane.riskSymbol, side, ticks, lots);
   if (log !== undefined && 4 * logAt[0]! + 4 <= log.length) {
     const at = 4 * logAt[0]!;
     log[at] = lane.index;
@@ -351,8 +368,8 @@ function onFill(lane: Lane, risk: PipelineRisk | null, side: number, ticks: numb
 /** venue: the market's trades hit our resting quotes, then our cancels and new orders go in; fills come back. */
 function venueStage(lane: Lane, risk: PipelineRisk | null, log: Float64Array | undefined, logAt: Int32Array): void {
   const venue = lane.venue;
-  const t = lane.timeNs;
-  venue.begin(t);
+  venue.timeNs = lane.timeNs;
+  venue.begin();
   const ev = lane.events;
   for (let e = 0; e < lane.eventCount; e++) {
     const at = kEventStride * e;
@@ -367,7 +384,7 @@ function venueStage(lane: Lane, risk: PipelineRisk | null, log: Float64Array | u
     const kind = d[4 * k]!;
     const side = d[4 * k + 1]!;
     if (kind === 0) {
-      venue.cancel(d[4 * k + 2]!, t);
+      venue.cancel(d[4 * k + 2]!);
       lane.cancels++;
       sent++;
       continue;
@@ -378,7 +395,7 @@ function venueStage(lane: Lane, risk: PipelineRisk | null, log: Float64Array | u
       lane.rejects[kNoSlot]!++;
       continue;
     }
-    venue.send(slot, side, d[4 * k + 2]!, d[4 * k + 3]!, t);
+    venue.send(slot, side, d[4 * k + 2]!, d[4 * k + 3]!);
     if (kind === 1) lane.quoteSlot[side] = slot;
     sent++;
   }
@@ -459,19 +476,6 @@ export function runPipeline(options: PipelineOptions): PipelineResult {
     lanes.push(new Lane(i, source, book, makeStrategy(source.symbol, i), venue, Math.min(first, end), end));
     total += Math.max(0, end - Math.min(first, end));
   }
-  // Round-robin: one record of each source in turn, skipping the ones that ran out.
-  const order = new Int32Array(total);
-  for (let k = 0, live = true; live; ) {
-    live = false;
-    for (const lane of lanes) {
-      if (lane.next < lane.end) {
-        order[k++] = lane.index;
-        lane.next++;
-        live = true;
-      }
-    }
-  }
-  for (const lane of lanes) lane.next = Math.min(first, lane.end);
 
   const h: PipelineHistograms = {
     marketData: newHistogram(),
@@ -483,10 +487,15 @@ export function runPipeline(options: PipelineOptions): PipelineResult {
     record: newHistogram(),
     service: newHistogram(),
   };
+  const riskClock = new Float64Array(1);
+  for (const lane of lanes) {
+    lane.riskClock = riskClock;
+    if (risk !== null && risk.symbolIndex !== undefined) lane.riskSymbol = risk.symbolIndex(lane.symbol);
+  }
   const logAt = new Int32Array(1);
-  const elapsed = loop(lanes, order, total, rate ?? 0, sampleEvery, clock, risk, h, options.fillLog, logAt, options.latencyLog);
+  const elapsed = loop(lanes, total, rate ?? 0, sampleEvery, clock, risk, h, options.fillLog, logAt, options.latencyLog);
 
-  const name = options.riskReasonName ?? ((code: number) => String(code));
+  const name = options.riskReasonName ?? ((code: number) => kRiskRejectReason[code] ?? `risk code ${code}`);
   const symbols = lanes.map((lane) => symbolResult(lane, name));
   let events = 0;
   for (const s of symbols) events += s.events;
@@ -509,7 +518,6 @@ export function runPipeline(options: PipelineOptions): PipelineResult {
 /** The hot loop. Returns the elapsed ns from the first record's arrival to the last one's end. */
 function loop(
   lanes: Lane[],
-  order: Int32Array,
   total: number,
   rate: number,
   sampleEvery: number,
@@ -525,8 +533,12 @@ function loop(
   const logCap = latencyLog === undefined ? 0 : Math.floor(latencyLog.length / 3);
   const t0 = clock.now();
   let end = t0;
+  // Round-robin: one record of each source in turn, skipping the ones that ran out.
+  let li = lanes.length - 1;
   for (let k = 0; k < total; k++) {
-    const lane = lanes[order[k]!]!;
+    do li = li + 1 === lanes.length ? 0 : li + 1;
+    while (lanes[li]!.next >= lanes[li]!.end);
+    const lane = lanes[li]!;
     const record = lane.next++;
     let due: number;
     let start: number;
@@ -545,7 +557,7 @@ function loop(
       const t2 = clock.now();
       signalStage(lane, record);
       const t3 = clock.now();
-      riskStage(lane, risk, t3);
+      riskStage(lane, risk);
       const t4 = clock.now();
       venueStage(lane, risk, fillLog, logAt);
       end = clock.now();
@@ -558,8 +570,7 @@ function loop(
       decodeStage(lane, record);
       bookStage(lane);
       signalStage(lane, record);
-      // The gate's time: the record's arrival (no extra clock read on unsampled records).
-      riskStage(lane, risk, start);
+      riskStage(lane, risk);
       venueStage(lane, risk, fillLog, logAt);
       end = clock.now();
       const latency = end - due;

@@ -139,8 +139,16 @@ export class SimVenue {
     return -1;
   }
 
-  /** Starts a record's batch at exchange time `timeNs`: orders and cancels whose time has come reach the venue first. */
-  begin(timeNs: number): void {
+  /**
+   * The current record's exchange time, ns: set it before begin(). (A field, not an argument:
+   * a time of day in ns is no small integer, and passing it to a call V8 does not inline would
+   * box it on the heap.)
+   */
+  timeNs = 0;
+
+  /** Starts a record's batch at `timeNs`: orders and cancels whose time has come reach the venue first. */
+  begin(): void {
+    const timeNs = this.timeNs;
     this.commandCount = 0;
     const flight = this.flight;
     while (this.flightCount > 0) {
@@ -160,11 +168,12 @@ export class SimVenue {
     const takerSide = restingSide === 0 ? 1 : 0;
     // A taker sell at p fills bids >= p; 'through' asks one tick more (bids > p).
     const limit = this.fillModel === 'touch' ? priceTicks : takerSide === 1 ? priceTicks + 1 : priceTicks - 1;
-    this.push(0, takerSide, limit * this.tickSize, lots * this.lotSize, 1, kMarketOwner, -1);
+    this.push(0, takerSide, limit, lots, 1, kMarketOwner, -1);
   }
 
-  /** Sends a new GTC limit order of ours in `slot` (from freeSlot) at the record's time. */
-  send(slot: number, side: number, priceTicks: number, lots: number, timeNs: number): void {
+  /** Sends a new GTC limit order of ours in `slot` (from freeSlot) at `timeNs`. */
+  send(slot: number, side: number, priceTicks: number, lots: number): void {
+    const timeNs = this.timeNs;
     this.slotState[slot] = Slot.inFlight;
     this.slotSide[slot] = side;
     this.slotTicks[slot] = priceTicks;
@@ -180,7 +189,8 @@ export class SimVenue {
    * cancel reaches the venue (the order can still fill until then). An order still in flight
    * is dropped with its cancel (both would arrive in order).
    */
-  cancel(slot: number, timeNs: number): void {
+  cancel(slot: number): void {
+    const timeNs = this.timeNs;
     const state = this.slotState[slot];
     if (state === Slot.inFlight) {
       this.slotState[slot] = Slot.cancelled;
@@ -272,7 +282,7 @@ export class SimVenue {
     if (kind === 0) {
       if (state !== Slot.inFlight) return; // dropped in flight: stays cancelled until released
       this.slotState[slot] = Slot.live;
-      this.push(0, this.slotSide[slot]!, this.slotTicks[slot]! * this.tickSize, this.slotLots[slot]! * this.lotSize, 0, kOurOwner, slot);
+      this.push(0, this.slotSide[slot]!, this.slotTicks[slot]!, this.slotLots[slot]!, 0, kOurOwner, slot);
       return;
     }
     if (state !== Slot.live) return;
@@ -298,7 +308,8 @@ export class SimVenue {
     }
   }
 
-  private push(op: number, a1: number, price: number, qty: number, flags: number, owner: number, slot: number): void {
+  /** Appends a command; `ticks` and `lots` (integers, so small ones pass unboxed) become the engine's values here. */
+  private push(op: number, a1: number, ticks: number, lots: number, flags: number, owner: number, slot: number): void {
     const i = this.commandCount;
     if (kStride * (i + 1) > this.commands.length) {
       throw new UltraPerfError('ERR_ULTRA_PERF_PIPELINE', `SimVenue: more than ${this.commands.length / kStride} commands in one record`);
@@ -307,8 +318,8 @@ export class SimVenue {
     const at = kStride * i;
     c[at] = op;
     c[at + 1] = a1;
-    c[at + 2] = price;
-    c[at + 3] = qty;
+    c[at + 2] = ticks * this.tickSize;
+    c[at + 3] = lots * this.lotSize;
     c[at + 4] = flags;
     c[at + 5] = owner;
     this.commandSlot[i] = slot;
