@@ -159,6 +159,28 @@ export interface EngineNative {
   batch(commands: Float64Array, count: number, fillsOut: Float64Array | null): number;
 }
 
+/**
+ * A market-by-order book (cpp/orderbook/mbo_book.hpp) over lib/pipeline/events.ts events
+ * (integer ticks and lots). `view` is lib/orderbook/layout.ts Mbo: the top of book as values,
+ * counters, the last refused event's reason, order() results and one event slot.
+ */
+export interface MboNative {
+  readonly view: ArrayBuffer;
+  /**
+   * Applies events [from, to) of `events` (kEventStride doubles each), one by one, each
+   * validated before it changes anything: `to`, or -(i + 1) for the first bad event i
+   * (events before it stay applied; the reason is in view[Mbo.errorReason]).
+   */
+  apply(events: Float64Array, from: number, to: number): number;
+  /** The event in the view's event slot: 1, or -1 with the reason in the view. */
+  applyOne(): number;
+  /** The order whose id is in the event slot's orderId: false when unknown, else side, ticks, lots in the view. */
+  query(): boolean;
+  clear(): void;
+  /** Writes up to n levels best first: units 0 (price, size) value pairs, units 1 (ticks, lots, 0) triples. */
+  levels(side: number, n: number, out: Float64Array, units: number): number;
+}
+
 export interface OrderbookAddon {
   /** lotDen 0: sizes are free values. allowNegativePrices (default true) false: ticks < 0 are refused. */
   orderbookL2Create(tickNum: number, tickDen: number, lotNum: number, lotDen: number, allowNegativePrices?: boolean): L2Native;
@@ -171,6 +193,8 @@ export interface OrderbookAddon {
     stp: number,
     allowNegativePrices?: boolean,
   ): EngineNative;
+  /** allowNegativePrices as orderbookL2Create; expectedOrders sizes the order pool and map (they grow past it). */
+  orderbookMboCreate(tickNum: number, tickDen: number, lotNum: number, lotDen: number, allowNegativePrices: boolean, expectedOrders: number): MboNative;
   /** Every view offset and code of lib/orderbook/layout.ts `orderbookLayout`, checked at load. */
   readonly orderbookLayout: Readonly<Record<string, number>>;
 }

@@ -4,6 +4,7 @@
  */
 export { OrderBook, type OrderBookOptions, type OrderBookSnapshot } from './book.js';
 export type { BookSide, Depth, OrderBookBackend } from './reads.js';
+export { MboBook, type MboBookOptions, type MboOrder, type MboStats } from './mbo.js';
 /** A price or quantity argument: a number, a decimal string, or a bigint count of ticks or lots. */
 export type { Decimal } from './grid.js';
 export {

@@ -5,7 +5,8 @@
  */
 import { prefixed } from '../internal/layout-check.js';
 
-export const Top = {
+/** The top-of-book fields every book view starts with (OrderBook, MatchingEngine, MboBook). */
+const kTopFields = {
   bidPrice: 0,
   bidSize: 1,
   askPrice: 2,
@@ -14,6 +15,10 @@ export const Top = {
   askTicks: 5,
   bidLevels: 6,
   askLevels: 7,
+} as const;
+
+export const Top = {
+  ...kTopFields,
   fields: 8,
   /** Argument slots of setBid/setAsk. */
   argTicks: 8,
@@ -89,3 +94,43 @@ export const orderbookLayout: Readonly<Record<string, number>> = Object.freeze(
     ['fillStride', kFillStride],
   ]),
 );
+
+/**
+ * MboBook view (cpp/orderbook/mbo_book.hpp MboField): the Top fields first (so BookReads
+ * reads it as it reads an OrderBook's, sizes as values on the lot grid), then the book's
+ * counters, the last refused event's reason, order() results, and one event slot
+ * (lib/pipeline/events.ts layout) the single-event calls write before a call with no arguments.
+ */
+export const Mbo = {
+  ...kTopFields,
+  orderCount: 8,
+  /** Events for order ids the book did not hold (events.ts rule). */
+  unknownOrders: 9,
+  /** Orders dropped by `trim` (their level left the kept depth). */
+  forgottenOrders: 10,
+  /** MboReason of the event apply() last refused. */
+  errorReason: 11,
+  querySide: 12,
+  queryTicks: 13,
+  queryLots: 14,
+  /** The event slot: kEventStride doubles. */
+  event: 16,
+  doubles: 24,
+} as const;
+
+/** Why the MBO core refused an event (Mbo.errorReason). */
+export const MboReason = {
+  op: 1,
+  orderId: 2,
+  side: 3,
+  price: 4,
+  size: 5,
+  newOrderId: 6,
+  /** add of an order id the book holds. */
+  duplicate: 7,
+  /** replace to a new order id the book holds. */
+  duplicateNew: 8,
+  /** a level total would pass 2^53 - 1 lots. */
+  overflow: 9,
+  outOfMemory: 10,
+} as const;

@@ -1,0 +1,586 @@
+/**
+ * LOBSTER files (lobsterdata.com; bench/data/lobster/LOBSTER_SampleFiles_ReadMe.txt): a
+ * message file (time, type, order id, size, price × 10⁴, direction) and an orderbook file
+ * (ask price, ask size, bid price, bid size per level; row k = the book after message k),
+ * headerless CSV, plain or gzip.
+ *
+ * - readLobsterMessages / readLobsterOrderbook parse a whole file into typed arrays, with a
+ *   SourceFormatError naming the file and `line N` for anything the format does not allow.
+ * - replayLobster seeds an MboBook from orderbook row 1, applies messages 2..N and checks the
+ *   book's visible levels against every row, under the rules of a depth-N file (docs/pipeline.md
+ *   "MboBook and LOBSTER replay"): refills are counted, every other difference is a mismatch.
+ * - LobsterSource is the pipeline's MarketDataSource over the pair: decode(i) parses message
+ *   line i and appends the refill/trim events the replay found at that row.
+ */
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import type { OrderBookBackend } from '../../orderbook/reads.js';
+import { invalidRange, invalidType, SourceFormatError } from '../../errors.js';
+import { MboBook } from '../../orderbook/mbo.js';
+import { EventField, EventOp, EventSide, kEventStride, type MarketDataSource } from '../events.js';
+import type { ReconstructionResult } from '../report-data.js';
+
+/** Progress of a long step: `done` of `total` records. */
+export type ProgressFn = (done: number, total: number) => void;
+
+/** A LOBSTER price (USD × 10⁴) is a count of 0.0001 ticks; sizes are shares. */
+export const kLobsterTickSize = 0.0001;
+/** The dummy price of an empty level (readme "Unoccupied Price Levels"): asks +9999999999, bids -9999999999. */
+export const kLobsterEmptyPrice = 9999999999;
+const kProgressEvery = 16384;
+
+/** Reads a file whole, gunzipping it when it starts with the gzip magic bytes. */
+export function readMaybeGzip(file: string): Buffer {
+  const raw = readFileSync(file);
+  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
+    try {
+      return gunzipSync(raw);
+    } catch (err) {
+      throw new SourceFormatError(file, 'byte 0', `not a readable gzip stream (${(err as Error).message})`, { cause: err });
+    }
+  }
+  return raw;
+}
+
+// ---- the line parser (one for the bulk reader and for decode) ----
+
+/** Parse state of parseFields: where the line ended and why it failed. */
+const P = { next: 0, fields: 0, bad: -1, line: 0 };
+/** Field values of the last parsed line (integers; the message time in ns). */
+const F = new Float64Array(64);
+
+/**
+ * Parses the comma-separated numbers of the line starting at `start` into F (up to `max`
+ * fields): field 0 as seconds with up to 9 decimals, in ns, when `timeFirst`, every other
+ * field an integer with an optional minus. Sets P.next (the next line's start), P.fields,
+ * P.bad (the first non-numeric field, or -1). Returns false at end of input.
+ */
+function parseFields(b: Uint8Array, start: number, max: number, timeFirst: boolean): boolean {
+  const n = b.length;
+  if (start >= n) return false;
+  let i = start;
+  let f = 0;
+  P.bad = -1;
+  for (;;) {
+    // one field
+    let neg = false;
+    let c = i < n ? b[i]! : 10;
+    if (c === 45) {
+      neg = true;
+      c = ++i < n ? b[i]! : 10;
+    }
+    let v = 0;
+    let digits = 0;
+    while (c >= 48 && c <= 57) {
+      v = v * 10 + (c - 48);
+      digits++;
+      c = ++i < n ? b[i]! : 10;
+    }
+    if (c === 46 && timeFirst && f === 0) {
+      // fraction: up to 9 digits of ns
+      let scale = 100000000;
+      let frac = 0;
+      c = ++i < n ? b[i]! : 10;
+      while (c >= 48 && c <= 57) {
+        if (scale >= 1) frac += (c - 48) * scale;
+        else if (P.bad < 0) P.bad = f; // finer than ns
+        scale /= 10;
+        digits++;
+        c = ++i < n ? b[i]! : 10;
+      }
+      v = v * 1e9 + frac;
+    } else if (timeFirst && f === 0) {
+      v *= 1e9;
+    }
+    if (digits === 0 || v > 9007199254740991) {
+      if (P.bad < 0) P.bad = f;
+      while (c !== 44 && c !== 10 && c !== 13) c = ++i < n ? b[i]! : 10;
+    } else if (c !== 44 && c !== 10 && c !== 13) {
+      if (P.bad < 0) P.bad = f;
+      while (c !== 44 && c !== 10 && c !== 13) c = ++i < n ? b[i]! : 10;
+    }
+    if (f < max) F[f] = neg ? -v : v;
+    f++;
+    if (c === 44) {
+      i++;
+      continue;
+    }
+    // end of line: \n, \r\n or the end of input
+    if (c === 13) i++;
+    if (i < n && b[i] === 10) i++;
+    break;
+  }
+  P.next = i;
+  P.fields = f;
+  return true;
+}
+
+/** Whether the line that just failed is the file's last one and has no newline: cut short. */
+function truncatedLast(b: Uint8Array): boolean {
+  return P.next >= b.length && b[b.length - 1] !== 10;
+}
+
+// ---- messages ----
+
+/** A parsed message file: one event per message in the lib/pipeline/events.ts layout. */
+export interface LobsterMessages {
+  file: string;
+  symbol: string;
+  count: number;
+  /** count × kEventStride doubles: op = LOBSTER type, time ns, orderId, side, price ticks, size lots, 0, aux = message number (1-based). */
+  events: Float64Array;
+  /** Byte offset of each line in `text` (count + 1 entries), for decode. */
+  lineStart: Float64Array;
+  /** The (decompressed) file. */
+  text: Uint8Array;
+}
+
+/** The symbol from a LOBSTER file name (TICKER_date_start_end_kind_level.csv). */
+export function lobsterSymbol(file: string): string {
+  const name = basename(file);
+  const i = name.indexOf('_');
+  return i > 0 ? name.slice(0, i) : name;
+}
+
+/**
+ * Writes message line `F` (just parsed) as an event at `o` in out; returns '' or what is wrong
+ * with it (the caller names the file and line).
+ */
+function messageEvent(out: Float64Array, o: number, number: number): string {
+  const type = F[1]!;
+  const dir = F[5]!;
+  if (!(type >= 1 && type <= 7)) return `unknown message type ${type} (LOBSTER types are 1 to 7)`;
+  if (type === 7) {
+    // Halt: price -1 halt, 0 quote, 1 resume; direction -1; the other fields 0.
+    if (dir !== -1 || !(F[4] === -1 || F[4] === 0 || F[4] === 1)) return `a trading-halt message (type 7) needs price -1, 0 or 1 and direction -1, found price ${F[4]} and direction ${dir}`;
+  } else {
+    if (!(dir === 1 || dir === -1)) return `direction must be 1 (buy) or -1 (sell), found ${dir}`;
+    if (F[3]! < 0) return `size must be >= 0, found ${F[3]}`;
+    if (F[2]! < 0) return `order id must be >= 0, found ${F[2]}`;
+    if (F[4]! < 0) return `price must be >= 0, found ${F[4]}`;
+  }
+  out[o + EventField.op] = type;
+  out[o + EventField.time] = F[0]!;
+  out[o + EventField.orderId] = F[2]!;
+  out[o + EventField.side] = dir === 1 ? EventSide.buy : EventSide.sell;
+  out[o + EventField.price] = F[4]!;
+  out[o + EventField.size] = F[3]!;
+  out[o + EventField.newOrderId] = 0;
+  out[o + EventField.aux] = number;
+  return '';
+}
+
+function fieldError(file: string, line: number, expected: number, b: Uint8Array, what: string): SourceFormatError {
+  if (P.fields !== expected) {
+    const cut = truncatedLast(b) && P.fields < expected;
+    return new SourceFormatError(
+      file,
+      `line ${line}`,
+      cut ? `truncated line: ${P.fields} of ${expected} fields (the file ends mid-line)` : `expected ${expected} comma-separated fields (${what}), found ${P.fields}`,
+    );
+  }
+  return new SourceFormatError(file, `line ${line}`, `field ${P.bad + 1} is not ${P.bad === 0 && what.startsWith('time') ? 'a time in seconds with up to 9 decimals' : 'an integer'}`);
+}
+
+const kMessageColumns = 'time, type, order id, size, price, direction';
+
+/**
+ * Parses a LOBSTER message file (plain or .gz) into events. Throws SourceFormatError naming
+ * the file and `line N` for a line without 6 fields (or cut short at the end of the file), a
+ * non-numeric field, an unknown message type, a direction other than ±1 and time going
+ * backwards.
+ */
+export function readLobsterMessages(file: string, options: { onProgress?: ProgressFn } = {}): LobsterMessages {
+  const text = readMaybeGzip(file);
+  return parseLobsterMessages(text, file, options.onProgress);
+}
+
+/** parseLobsterMessages on bytes already read (`file` names them in errors). */
+export function parseLobsterMessages(text: Uint8Array, file: string, onProgress?: ProgressFn): LobsterMessages {
+  let cap = Math.max(1024, Math.ceil(text.length / 36));
+  let events = new Float64Array(cap * kEventStride);
+  let starts = new Float64Array(cap + 1);
+  let count = 0;
+  let at = 0;
+  let lastTime = -1;
+  while (parseFields(text, at, 6, true)) {
+    const line = count + 1;
+    if (P.fields !== 6 || P.bad >= 0) {
+      // A lone trailing newline ends the file.
+      if (P.fields === 1 && P.bad === 0 && P.next >= text.length && P.next - at <= 2) break;
+      throw fieldError(file, line, 6, text, kMessageColumns);
+    }
+    if (count === cap) {
+      cap *= 2;
+      const e = new Float64Array(cap * kEventStride);
+      e.set(events);
+      events = e;
+      const s = new Float64Array(cap + 1);
+      s.set(starts);
+      starts = s;
+    }
+    const problem = messageEvent(events, count * kEventStride, line);
+    if (problem !== '') throw new SourceFormatError(file, `line ${line}`, problem);
+    if (F[0]! < lastTime) throw new SourceFormatError(file, `line ${line}`, `time goes backwards: ${formatTime(F[0]!)} s after ${formatTime(lastTime)} s on the line before`);
+    lastTime = F[0]!;
+    starts[count] = at;
+    count++;
+    at = P.next;
+    if (onProgress !== undefined && count % kProgressEvery === 0) onProgress(at, text.length);
+  }
+  starts[count] = at;
+  if (count === 0) throw new SourceFormatError(file, 'line 1', 'no messages (an empty file)');
+  onProgress?.(text.length, text.length);
+  return { file, symbol: lobsterSymbol(file), count, events: events.subarray(0, count * kEventStride), lineStart: starts.subarray(0, count + 1), text };
+}
+
+function formatTime(ns: number): string {
+  return (ns / 1e9).toFixed(9);
+}
+
+// ---- orderbook ----
+
+/** A parsed orderbook file: row k (0-based) = the book after message k + 1. */
+export interface LobsterOrderbook {
+  file: string;
+  count: number;
+  /** Levels per side (the file's LEVEL): columns / 4. */
+  depth: number;
+  /** count × 4·depth integers: ask price, ask size, bid price, bid size per level, best first. */
+  rows: Float64Array;
+}
+
+/**
+ * Parses a LOBSTER orderbook file (plain or .gz). The depth is the first line's column count
+ * / 4; a first line whose count is not a positive multiple of 4 is "depth not inferable", and
+ * every other line must have as many columns. Errors name the file and `line N`.
+ */
+export function readLobsterOrderbook(file: string, options: { onProgress?: ProgressFn } = {}): LobsterOrderbook {
+  const text = readMaybeGzip(file);
+  return parseLobsterOrderbook(text, file, options.onProgress);
+}
+
+export function parseLobsterOrderbook(text: Uint8Array, file: string, onProgress?: ProgressFn): LobsterOrderbook {
+  if (!parseFields(text, 0, F.length, false)) throw new SourceFormatError(file, 'line 1', 'no rows (an empty file)');
+  const cols = P.fields;
+  if (cols % 4 !== 0 || cols > F.length) {
+    throw new SourceFormatError(file, 'line 1', `depth not inferable: ${cols} columns is not 4 per level (ask price, ask size, bid price, bid size) for 1 to ${F.length / 4} levels`);
+  }
+  const depth = cols / 4;
+  let cap = Math.max(1024, Math.ceil(text.length / (cols * 5)));
+  let rows = new Float64Array(cap * cols);
+  let count = 0;
+  let at = 0;
+  while (parseFields(text, at, cols, false)) {
+    const line = count + 1;
+    if (P.fields !== cols || P.bad >= 0) {
+      if (P.fields === 1 && P.bad === 0 && P.next >= text.length && P.next - at <= 2) break;
+      throw fieldError(file, line, cols, text, `${depth} levels of ask price, ask size, bid price, bid size`);
+    }
+    if (count === cap) {
+      cap *= 2;
+      const r = new Float64Array(cap * cols);
+      r.set(rows);
+      rows = r;
+    }
+    const o = count * cols;
+    for (let j = 0; j < cols; j++) {
+      const v = F[j]!;
+      if (j % 2 === 1 && v < 0) throw new SourceFormatError(file, `line ${line}`, `field ${j + 1} (a size) is negative: ${v}`);
+      rows[o + j] = v;
+    }
+    count++;
+    at = P.next;
+    if (onProgress !== undefined && count % kProgressEvery === 0) onProgress(at, text.length);
+  }
+  onProgress?.(text.length, text.length);
+  return { file, count, depth, rows: rows.subarray(0, count * cols) };
+}
+
+// ---- replay ----
+
+/** One difference between the book and the exchange's row (the first few are kept). */
+export interface LobsterMismatch {
+  /** 1-based orderbook row (= message number). */
+  row: number;
+  side: 'bid' | 'ask';
+  /** 1-based level. */
+  level: number;
+  /** [price ticks, size] or null for no level. */
+  ours: [number, number] | null;
+  theirs: [number, number] | null;
+}
+
+export interface LobsterReplayResult extends ReconstructionResult {
+  /** Orderbook rows checked (messages 2..N). */
+  rowsChecked: number;
+  /** Orders dropped when their level left the visible depth. */
+  forgottenOrders: number;
+  /** The first mismatches (at most 10). */
+  firstMismatches: LobsterMismatch[];
+  backend: 'ts' | 'native';
+  /** Wall time of the replay (apply + check), ms. */
+  elapsedMs: number;
+  /**
+   * The events the check added after each message (refill `level`s, `trim`s, and a side's
+   * resynchronisation after a mismatch): those of message index i (0-based) are extraEvents
+   * [extraStart[i], extraStart[i + 1]) (event indices).
+   */
+  extraEvents: Float64Array;
+  extraStart: Uint32Array;
+}
+
+export interface LobsterReplayOptions {
+  /** A message file path or its parsed form. */
+  messages: string | LobsterMessages;
+  /** An orderbook file path or its parsed form. */
+  orderbook: string | LobsterOrderbook;
+  /** Levels to check per side; default (and at most) the orderbook file's depth. */
+  depth?: number;
+  backend?: OrderBookBackend;
+  onProgress?: ProgressFn;
+}
+
+/** Growable event list. */
+class EventList {
+  data = new Float64Array(1024 * kEventStride);
+  count = 0;
+  push(op: number, time: number, side: number, price: number, size: number, aux: number): void {
+    if ((this.count + 1) * kEventStride > this.data.length) {
+      const d = new Float64Array(this.data.length * 2);
+      d.set(this.data);
+      this.data = d;
+    }
+    const o = this.count * kEventStride;
+    const d = this.data;
+    d[o] = op;
+    d[o + 1] = time;
+    d[o + 2] = 0;
+    d[o + 3] = side;
+    d[o + 4] = price;
+    d[o + 5] = size;
+    d[o + 6] = 0;
+    d[o + 7] = aux;
+    this.count++;
+  }
+}
+
+/** The `level` events that set up the book of orderbook row `r` (0-based), both sides. */
+export function lobsterRowEvents(ob: LobsterOrderbook, r: number, depth = ob.depth): Float64Array {
+  const list = new EventList();
+  const cols = 4 * ob.depth;
+  for (let side = 0; side < 2; side++) {
+    for (let j = 0; j < depth; j++) {
+      const o = r * cols + 4 * j + (side === 0 ? 2 : 0);
+      const size = ob.rows[o + 1]!;
+      if (size > 0) list.push(EventOp.level, 0, side, ob.rows[o]!, size, r + 1);
+    }
+  }
+  return list.data.slice(0, list.count * kEventStride);
+}
+
+function asMessages(m: string | LobsterMessages): LobsterMessages {
+  if (typeof m === 'string') return readLobsterMessages(m);
+  if (m === null || typeof m !== 'object' || !(m.events instanceof Float64Array)) throw invalidType('messages', 'a message file path or readLobsterMessages() result', m);
+  return m;
+}
+
+function asOrderbook(o: string | LobsterOrderbook): LobsterOrderbook {
+  if (typeof o === 'string') return readLobsterOrderbook(o);
+  if (o === null || typeof o !== 'object' || !(o.rows instanceof Float64Array)) throw invalidType('orderbook', 'an orderbook file path or readLobsterOrderbook() result', o);
+  return o;
+}
+
+/**
+ * Replays a LOBSTER message file into an MboBook and checks it against the orderbook file
+ * after every message. The book starts from orderbook row 1 (the state after message 1,
+ * which is therefore not applied), then for each message k = 2..N: apply it; compare the
+ * book's best `depth` levels per side with row k, best first:
+ * - equal: fine;
+ * - the row has a level where the book has none, beyond the book's last level: a level that
+ *   entered the visible depth from beyond it (a depth-N file has no messages for orders
+ *   outside its N levels), taken from the row as a `level` event and counted as a refill;
+ * - anything else: a mismatch, counted (once per row and side), the first 10 kept; that side
+ *   is then reset from the row so one difference is not counted again on every later row.
+ * After the check, levels beyond `depth` are dropped (`trim`, forgetting their orders).
+ * Message types 5 (hidden execution), 6 (cross) and 7 (halt) change nothing visible.
+ *
+ * Throws SourceFormatError when the two files have different row counts.
+ */
+export function replayLobster(options: LobsterReplayOptions): LobsterReplayResult {
+  if (options === null || typeof options !== 'object') throw invalidType('options', 'an object with messages and orderbook', options);
+  const msgs = asMessages(options.messages);
+  const ob = asOrderbook(options.orderbook);
+  if (msgs.count !== ob.count) {
+    throw new SourceFormatError(
+      ob.file,
+      `line ${Math.min(msgs.count, ob.count) + 1}`,
+      `the orderbook file has ${ob.count} rows but the message file ${msgs.file} has ${msgs.count} messages (one row per message)`,
+    );
+  }
+  const depth = options.depth ?? ob.depth;
+  if (!Number.isInteger(depth) || depth < 1 || depth > ob.depth) throw invalidRange('options.depth', `an integer from 1 to the file's depth, ${ob.depth}`, depth);
+  const book = new MboBook({ symbol: msgs.symbol, tickSize: kLobsterTickSize, expectedOrders: 4096, ...(options.backend !== undefined ? { backend: options.backend } : {}) });
+  const t0 = performance.now();
+  book.apply(lobsterRowEvents(ob, 0, depth));
+  const extras = new EventList();
+  const extraStart = new Uint32Array(msgs.count + 1);
+  const ours = new Float64Array(3 * (depth + 1));
+  const cols = 4 * ob.depth;
+  const rows = ob.rows;
+  const ev = msgs.events;
+  const first: LobsterMismatch[] = [];
+  let mismatches = 0;
+  let refills = 0;
+  const onProgress = options.onProgress;
+  for (let k = 1; k < msgs.count; k++) {
+    extraStart[k] = extras.count;
+    book.apply(ev, k + 1, k);
+    const time = ev[k * kEventStride + EventField.time]!;
+    const from = extras.count;
+    for (let side = 0 as 0 | 1; side < 2; side++) {
+      const m = book.unitLevels(side, depth + 1, ours);
+      const base = k * cols + (side === 0 ? 2 : 0);
+      let bad = -1;
+      for (let j = 0; j < depth; j++) {
+        const pt = rows[base + 4 * j]!;
+        const qt = rows[base + 4 * j + 1]!;
+        const theirs = qt > 0;
+        if (j >= m) {
+          if (!theirs) break;
+          extras.push(EventOp.level, time, side, pt, qt, k + 1);
+          refills++;
+          continue;
+        }
+        if (!theirs || ours[3 * j] !== pt || ours[3 * j + 1] !== qt) {
+          bad = j;
+          break;
+        }
+      }
+      if (bad >= 0) {
+        mismatches++;
+        if (first.length < 10) {
+          const pt = rows[base + 4 * bad]!;
+          const qt = rows[base + 4 * bad + 1]!;
+          first.push({
+            row: k + 1,
+            side: side === 0 ? 'bid' : 'ask',
+            level: bad + 1,
+            ours: bad < m ? [ours[3 * bad]!, ours[3 * bad + 1]!] : null,
+            theirs: qt > 0 ? [pt, qt] : null,
+          });
+        }
+        extras.push(EventOp.trim, time, side, 0, 0, k + 1);
+        for (let j = 0; j < depth; j++) {
+          const qt = rows[base + 4 * j + 1]!;
+          if (qt > 0) extras.push(EventOp.level, time, side, rows[base + 4 * j]!, qt, k + 1);
+        }
+      } else if (m > depth) {
+        extras.push(EventOp.trim, time, side, 0, depth, k + 1);
+      }
+    }
+    if (extras.count > from) book.apply(extras.data, extras.count, from);
+    if (onProgress !== undefined && k % kProgressEvery === 0) onProgress(k, msgs.count);
+  }
+  extraStart[msgs.count] = extras.count;
+  const elapsedMs = performance.now() - t0;
+  onProgress?.(msgs.count, msgs.count);
+  const stats = book.stats;
+  return {
+    symbol: msgs.symbol,
+    source: basename(msgs.file),
+    depth,
+    messages: msgs.count,
+    mismatches,
+    refills,
+    unknownOrders: stats.unknownOrders,
+    rowsChecked: msgs.count - 1,
+    forgottenOrders: stats.forgottenOrders,
+    firstMismatches: first,
+    backend: book.backend,
+    elapsedMs,
+    extraEvents: extras.data.slice(0, extras.count * kEventStride),
+    extraStart,
+  };
+}
+
+// ---- the pipeline's source ----
+
+export interface LobsterSourceOptions extends LobsterReplayOptions {}
+
+/**
+ * The pipeline's MarketDataSource over a LOBSTER message + orderbook pair. open() reads both
+ * files and runs replayLobster once (its result is `reconstruction`), so that decode(i) can
+ * append, after message i's own event, the refill `level` and `trim` events the check found
+ * at that row: a book fed initial() and then every decode() equals the exchange's book
+ * after every message. decode parses message line i from the file's text (the market-data
+ * stage the pipeline times) and copies the precomputed extras: no allocation.
+ *
+ * @example
+ * const src = LobsterSource.open({ messages: 'AAPL_..._message_1.csv.gz', orderbook: 'AAPL_..._orderbook_1.csv.gz' });
+ * const book = new MboBook({ symbol: src.symbol, tickSize: src.tickSize });
+ * book.apply(src.initial());
+ * const out = new Float64Array(src.maxEventsPerRecord * kEventStride);
+ * for (let i = 0; i < src.length; i++) book.apply(out, src.decode(i, out, 0));
+ */
+export class LobsterSource implements MarketDataSource {
+  readonly kind = 'lobster' as const;
+  readonly symbol: string;
+  readonly tickSize = kLobsterTickSize;
+  readonly lotSize = 1;
+  readonly length: number;
+  readonly maxEventsPerRecord: number;
+  /** The replay check's result (0 mismatches expected on LOBSTER's own files). */
+  readonly reconstruction: LobsterReplayResult;
+  readonly messages: LobsterMessages;
+  readonly orderbook: LobsterOrderbook;
+  private readonly seed: Float64Array;
+
+  private constructor(messages: LobsterMessages, orderbook: LobsterOrderbook, result: LobsterReplayResult) {
+    this.messages = messages;
+    this.orderbook = orderbook;
+    this.reconstruction = result;
+    this.symbol = messages.symbol;
+    this.length = messages.count;
+    // The message, then per side at most a trim and `depth` levels (a resynchronisation).
+    this.maxEventsPerRecord = 1 + 2 * (1 + (result.depth ?? orderbook.depth));
+    this.seed = lobsterRowEvents(orderbook, 0, result.depth);
+  }
+
+  /** Reads both files (paths or parsed) and runs the replay check that precomputes the refills. */
+  static open(options: LobsterSourceOptions): LobsterSource {
+    if (options === null || typeof options !== 'object') throw invalidType('options', 'an object with messages and orderbook', options);
+    const messages = asMessages(options.messages);
+    const orderbook = asOrderbook(options.orderbook);
+    const result = replayLobster({ ...options, messages, orderbook });
+    return new LobsterSource(messages, orderbook, result);
+  }
+
+  /** The `level` events of orderbook row 1: the book after message 1 (a fresh copy). */
+  initial(): Float64Array {
+    return this.seed.slice();
+  }
+
+  /**
+   * Message `index` (0-based) as its event plus the row's refill/trim events, written from
+   * event slot `at` of `out`; returns the events written. Message 0 writes none: its effect
+   * is already in initial().
+   */
+  decode(index: number, out: Float64Array, at: number): number {
+    if (!(index >= 0 && index < this.length && Number.isInteger(index))) throw invalidRange('index', `a record index from 0 to ${this.length - 1}`, index);
+    if (index === 0) return 0;
+    const x = this.reconstruction.extraStart;
+    const e0 = x[index]!;
+    const n = 1 + x[index + 1]! - e0;
+    const o = at * kEventStride;
+    if (!(o >= 0 && o + n * kEventStride <= out.length)) throw invalidRange('out', `a Float64Array with room for ${n} events from slot ${at}`, out);
+    const m = this.messages;
+    const start = m.lineStart[index]!;
+    parseFields(m.text, start, 6, true);
+    const problem = P.fields === 6 && P.bad < 0 ? messageEvent(out, o, index + 1) : 'unreadable';
+    if (problem !== '') throw new SourceFormatError(m.file, `line ${index + 1}`, problem);
+    if (n > 1) out.set(this.reconstruction.extraEvents.subarray(e0 * kEventStride, (e0 + n - 1) * kEventStride), o + kEventStride);
+    return n;
+  }
+}
