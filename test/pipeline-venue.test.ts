@@ -166,6 +166,18 @@ describe('quoteAroundMid', () => {
     expect([empty.quoteSet, empty.wantBidLots, empty.wantAskLots]).toEqual([1, 0, 0]);
   });
 
+  it('puts quotes on the quoteStepTicks grid, inside the book only as far as the grid allows', () => {
+    const s = quoteAroundMid({ spreadTicks: 200, size: 100, skewTicksPerLot: 1, maxPosition: 1_000, quoteStepTicks: 100 });
+    const ctx = ctxAt(5_853_300, 5_853_400, 30); // $585.33 / $585.34 in 10⁻⁴ USD; r = 5,853,320
+    s(ctx);
+    // floor((r - 100) / 100) * 100 = 5,853,200; ceil((r + 100) / 100) * 100 = 5,853,500.
+    expect([ctx.wantBidTicks, ctx.wantAskTicks]).toEqual([5_853_200, 5_853_500]);
+    const t = quoteAroundMid({ spreadTicks: 100, size: 100, skewTicksPerLot: 10, maxPosition: 1_000, quoteStepTicks: 100 });
+    const long = ctxAt(5_853_300, 5_853_400, -100); // r = 5,854,350: the bid is capped one step below the ask
+    t(long);
+    expect(long.wantBidTicks).toBe(5_853_300);
+  });
+
   it('checks its options and the context checks its calls', () => {
     expect(() => quoteAroundMid({ spreadTicks: 0 })).toThrow(/options\.spreadTicks/);
     expect(() => quoteAroundMid({ size: 1.5 })).toThrow(/options\.size/);

@@ -21,7 +21,6 @@ export {
   distributionOf,
   stageDistributions,
   tradingOf,
-  setDefaultBookFactory,
   kSystemClock,
   type PipelineOptions,
   type PipelineResult,

@@ -25,9 +25,10 @@
  * in `histograms.service`. `rateSweep` runs fixed rates upwards and reports the highest one
  * whose p99 stays ≤ 10 µs, as Chronicle Queue reports its throughput.
  */
-import { UltraPerfError, invalidRange, invalidType } from '../errors.js';
+import { invalidRange, invalidType } from '../errors.js';
 import { nowNs } from '../monitor/clock.js';
 import { LatencyHistogram } from '../monitor/histogram.js';
+import { MboBook } from '../orderbook/mbo.js';
 import { EventField, EventOp, kEventStride, type MarketDataSource } from './events.js';
 import type { LatencyDistribution, PipelineReportData, RatePoint } from './report-data.js';
 import { kRiskRejectReason } from './risk-gate.js';
@@ -77,7 +78,7 @@ export interface PipelineOptions {
   sources: readonly MarketDataSource[];
   /** Picks MboBook's and MatchingEngine's cores. */
   backend: 'native' | 'ts';
-  /** Makes the book of a source (MboBook by default). */
+  /** Makes the book of a source (default: an MboBook on `backend`). */
   makeBook?: (source: MarketDataSource, backend: 'native' | 'ts') => PipelineBook;
   /** Makes each symbol's strategy (default: quoteAroundMid() with its defaults, one per symbol). */
   makeStrategy?: (symbol: string, index: number) => Strategy;
@@ -422,11 +423,9 @@ function newHistogram(): LatencyHistogram {
   return new LatencyHistogram({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000_000, significantFigures: 3 });
 }
 
-let defaultBook: ((source: MarketDataSource, backend: 'native' | 'ts') => PipelineBook) | undefined;
-
-/** Sets the book factory runPipeline uses when options.makeBook is absent (lib/pipeline/index.ts sets MboBook's). */
-export function setDefaultBookFactory(make: (source: MarketDataSource, backend: 'native' | 'ts') => PipelineBook): void {
-  defaultBook = make;
+/** The default book stage: an MboBook on the run's backend. */
+function mboBook(source: MarketDataSource, backend: 'native' | 'ts'): PipelineBook {
+  return new MboBook({ symbol: source.symbol, tickSize: source.tickSize, lotSize: source.lotSize, backend });
 }
 
 /**
@@ -443,8 +442,7 @@ export function runPipeline(options: PipelineOptions): PipelineResult {
   if (!Array.isArray(sources) || sources.length === 0) throw invalidType('options.sources', 'a non-empty array of MarketDataSource', sources);
   const backend = options.backend;
   if (backend !== 'native' && backend !== 'ts') throw invalidType('options.backend', "'native' or 'ts'", backend);
-  const makeBook = options.makeBook ?? defaultBook;
-  if (makeBook === undefined) throw new UltraPerfError('ERR_ULTRA_PERF_PIPELINE', 'runPipeline: no book factory (options.makeBook) and no default MboBook registered');
+  const makeBook = options.makeBook ?? mboBook;
   const sampleEvery = positiveInteger(options.sampleEvery ?? 16, 'options.sampleEvery', 1);
   const first = positiveInteger(options.firstRecord ?? 0, 'options.firstRecord', 0);
   const rate = options.ratePerSec;

@@ -129,6 +129,11 @@ export interface QuoteAroundMidOptions {
   maxPosition?: number;
   /** Re-quote only when the mid has moved this many ticks (>= 0) since the last quote, or our position changed. Default 1. */
   requoteTicks?: number;
+  /**
+   * The price grid quotes go on, in ticks (an integer >= 1, default 1). LOBSTER and ITCH
+   * prices are in 10⁻⁴ USD while NASDAQ quotes in cents above $1: 100 there.
+   */
+  quoteStepTicks?: number;
 }
 
 function positiveNumber(value: unknown, argument: string, min: number, integer: boolean): number {
@@ -145,11 +150,12 @@ function positiveNumber(value: unknown, argument: string, min: number, integer: 
  * reservation price shifted against inventory). With mid m (ticks), position q (lots):
  *
  *   r   = m − skewTicksPerLot · q                     (reservation price)
- *   bid = floor(r − spreadTicks / 2),  ask = ceil(r + spreadTicks / 2)
- *   bid ≤ bestAsk − 1 and ask ≥ bestBid + 1            (our quotes never take)
+ *   bid = s · floor((r − spreadTicks / 2) / s),  ask = s · ceil((r + spreadTicks / 2) / s)
+ *   bid ≤ bestAsk − s and ask ≥ bestBid + s            (our quotes never take)
  *   bidLots = min(size, maxPosition − q),  askLots = min(size, maxPosition + q)   (≥ 0)
  *
- * It re-quotes when |m − m_last| ≥ requoteTicks or q changed since the last quote (so the
+ * with s = quoteStepTicks (a best price off that grid is first rounded onto it, away from the
+ * other side). It re-quotes when |m − m_last| ≥ requoteTicks or q changed since the last quote (so the
  * skew follows fills), and pulls both quotes while a side of the book is empty. Its state is
  * a Float64Array made here, one per call of quoteAroundMid: make one strategy per symbol.
  * @example
@@ -157,13 +163,14 @@ function positiveNumber(value: unknown, argument: string, min: number, integer: 
  */
 export function quoteAroundMid(options: QuoteAroundMidOptions = {}): Strategy {
   if (typeof options !== 'object' || options === null) throw invalidType('options', 'an object of quoteAroundMid options', options);
-  const known = new Set(['spreadTicks', 'size', 'skewTicksPerLot', 'maxPosition', 'requoteTicks']);
+  const known = new Set(['spreadTicks', 'size', 'skewTicksPerLot', 'maxPosition', 'requoteTicks', 'quoteStepTicks']);
   for (const key of Object.keys(options)) if (!known.has(key)) throw invalidType(`options.${key}`, `one of ${[...known].join(', ')}`, key);
   const spread = positiveNumber(options.spreadTicks ?? 2, 'options.spreadTicks', 1, true);
   const size = positiveNumber(options.size ?? 100, 'options.size', 1, true);
   const skew = positiveNumber(options.skewTicksPerLot ?? 0.01, 'options.skewTicksPerLot', 0, false);
   const maxPosition = positiveNumber(options.maxPosition ?? 1000, 'options.maxPosition', 0, true);
   const requote = positiveNumber(options.requoteTicks ?? 1, 'options.requoteTicks', 0, false);
+  const step = positiveNumber(options.quoteStepTicks ?? 1, 'options.quoteStepTicks', 1, true);
   const half = spread / 2;
   // [last mid, last position, quoted (0/1)]
   const state = new Float64Array([Number.NaN, 0, 0]);
@@ -180,10 +187,12 @@ export function quoteAroundMid(options: QuoteAroundMidOptions = {}): Strategy {
     const q = ctx.position;
     if (state[2] === 1 && Math.abs(m - state[0]!) < requote && q === state[1]) return;
     const r = m - skew * q;
-    let bid = Math.floor(r - half);
-    let ask = Math.ceil(r + half);
-    if (bid > ctx.askTicks - 1) bid = ctx.askTicks - 1;
-    if (ask < ctx.bidTicks + 1) ask = ctx.bidTicks + 1;
+    let bid = step * Math.floor((r - half) / step);
+    let ask = step * Math.ceil((r + half) / step);
+    const bidCap = step * Math.ceil(ctx.askTicks / step) - step;
+    const askFloor = step * Math.floor(ctx.bidTicks / step) + step;
+    if (bid > bidCap) bid = bidCap;
+    if (ask < askFloor) ask = askFloor;
     const bidLots = Math.max(0, Math.min(size, maxPosition - q));
     const askLots = Math.max(0, Math.min(size, maxPosition + q));
     ctx.quote(bid, bidLots, ask, askLots);
