@@ -14,6 +14,7 @@ export {
 } from './report-data.js';
 export { StrategyContext, quoteAroundMid, type Strategy, type QuoteAroundMidOptions } from './strategy.js';
 export { SimVenue, type FillModel, type VenueOptions } from './venue.js';
+export { runSharded, threadSweep, type ShardedOptions, type ShardedResult } from './shard.js';
 export {
   runPipeline,
   rateSweep,

@@ -169,8 +169,65 @@ const kMaxReasonCodes = 256;
 const kWouldTake = kMaxReasonCodes;
 const kNoSlot = kMaxReasonCodes + 1;
 
+/** RiskGate's reason names (kRiskRejectReason). */
+function riskReasonName(code: number): string {
+  return kRiskRejectReason[code] ?? `risk code ${code}`;
+}
+
+/** What createLane needs besides the source. */
+export interface LaneSetup {
+  backend: 'native' | 'ts';
+  makeBook: (source: MarketDataSource, backend: 'native' | 'ts') => PipelineBook;
+  makeStrategy: (symbol: string, index: number) => Strategy;
+  venue: NonNullable<PipelineOptions['venue']>;
+}
+
+/**
+ * One symbol's state for a run (runPipeline, and each shard worker): its book seeded with the
+ * source's initial() events, its strategy and its venue. Records [first, end) of the source.
+ */
+export function createLane(index: number, source: MarketDataSource, setup: LaneSetup, first: number, end: number): Lane {
+  const book = setup.makeBook(source, setup.backend);
+  const init = source.initial();
+  if (init.length > 0) book.apply(init, init.length / kEventStride, 0);
+  const v = setup.venue;
+  const venue = new SimVenue({
+    symbol: source.symbol,
+    tickSize: source.tickSize,
+    lotSize: source.lotSize,
+    backend: setup.backend,
+    fillModel: v.fillModel,
+    feedLatencyNs: v.feedLatencyNs,
+    orderLatencyNs: v.orderLatencyNs,
+    maxOrders: v.maxOrders,
+    maxTradesPerRecord: source.maxEventsPerRecord,
+  });
+  return new Lane(index, source, book, setup.makeStrategy(source.symbol, index), venue, first, end);
+}
+
+/** Gives the lanes of one run the gate's symbol indexes and one shared gate clock. */
+export function attachRisk(lanes: readonly Lane[], risk: PipelineRisk | null): void {
+  const riskClock = new Float64Array(1);
+  for (const lane of lanes) {
+    lane.riskClock = riskClock;
+    if (risk !== null && risk.symbolIndex !== undefined) lane.riskSymbol = risk.symbolIndex(lane.symbol);
+  }
+}
+
+/** One record through every stage with no timing (the shard workers' loop). */
+export function stepRecord(lane: Lane, record: number, risk: PipelineRisk | null): void {
+  lane.records++;
+  decodeStage(lane, record);
+  bookStage(lane);
+  signalStage(lane, record);
+  riskStage(lane, risk);
+  venueStage(lane, risk, undefined, kNoLog);
+}
+
+const kNoLog = new Int32Array(1);
+
 /** One symbol's preallocated state: its source, book, strategy, venue and ledger. */
-class Lane {
+export class Lane {
   readonly index: number;
   readonly source: MarketDataSource;
   readonly symbol: string;
@@ -424,7 +481,7 @@ function newHistogram(): LatencyHistogram {
 }
 
 /** The default book stage: an MboBook on the run's backend. */
-function mboBook(source: MarketDataSource, backend: 'native' | 'ts'): PipelineBook {
+export function mboBook(source: MarketDataSource, backend: 'native' | 'ts'): PipelineBook {
   return new MboBook({ symbol: source.symbol, tickSize: source.tickSize, lotSize: source.lotSize, backend });
 }
 
@@ -457,21 +514,7 @@ export function runPipeline(options: PipelineOptions): PipelineResult {
   for (let i = 0; i < sources.length; i++) {
     const source = sources[i]!;
     const end = options.records === undefined ? source.length : Math.min(source.length, first + positiveInteger(options.records, 'options.records', 0));
-    const book = makeBook(source, backend);
-    const init = source.initial();
-    if (init.length > 0) book.apply(init, init.length / kEventStride, 0);
-    const venue = new SimVenue({
-      symbol: source.symbol,
-      tickSize: source.tickSize,
-      lotSize: source.lotSize,
-      backend,
-      fillModel: v.fillModel,
-      feedLatencyNs: v.feedLatencyNs,
-      orderLatencyNs: v.orderLatencyNs,
-      maxOrders: v.maxOrders,
-      maxTradesPerRecord: source.maxEventsPerRecord,
-    });
-    lanes.push(new Lane(i, source, book, makeStrategy(source.symbol, i), venue, Math.min(first, end), end));
+    lanes.push(createLane(i, source, { backend, makeBook, makeStrategy, venue: v }, Math.min(first, end), end));
     total += Math.max(0, end - Math.min(first, end));
   }
 
@@ -485,16 +528,12 @@ export function runPipeline(options: PipelineOptions): PipelineResult {
     record: newHistogram(),
     service: newHistogram(),
   };
-  const riskClock = new Float64Array(1);
-  for (const lane of lanes) {
-    lane.riskClock = riskClock;
-    if (risk !== null && risk.symbolIndex !== undefined) lane.riskSymbol = risk.symbolIndex(lane.symbol);
-  }
+  attachRisk(lanes, risk);
   const logAt = new Int32Array(1);
   const elapsed = loop(lanes, total, rate ?? 0, sampleEvery, clock, risk, h, options.fillLog, logAt, options.latencyLog);
 
-  const name = options.riskReasonName ?? ((code: number) => kRiskRejectReason[code] ?? `risk code ${code}`);
-  const symbols = lanes.map((lane) => symbolResult(lane, name));
+  const name = options.riskReasonName ?? riskReasonName;
+  const symbols = lanes.map((lane) => laneResult(lane, name));
   let events = 0;
   for (const s of symbols) events += s.events;
   return {
@@ -585,7 +624,8 @@ function loop(
   return end - t0;
 }
 
-function symbolResult(lane: Lane, name: (code: number) => string): SymbolResult {
+/** A lane's counters and ledger as its SymbolResult (`name` names the risk reason codes). */
+export function laneResult(lane: Lane, name: (code: number) => string = riskReasonName): SymbolResult {
   const rejects: Record<string, number> = {};
   for (let code = 0; code < lane.rejects.length; code++) {
     const n = lane.rejects[code]!;
