@@ -43,6 +43,7 @@ import {
   simulateGBM,
   simulateGBMSync,
 } from '../lib/index.js';
+import { RiskGate, covarianceFromPanel } from '../lib/pipeline/index.js';
 import { cpuAddon } from '../lib/backend.js';
 import { beyondRange, invalidRange, invalidType, invalidValue } from '../lib/errors.js';
 import { chooseBackend, kBackendPolicies, kCpuAliasWarningCode } from '../lib/internal/backend.js';
@@ -51,6 +52,12 @@ import { editDistance, nearestKey, optionSchemas } from '../lib/internal/options
 const native = cpuAddon !== null;
 const returns = [0.01, -0.02, 0.003, -0.015, 0.007, 0.012, -0.004, 0.002];
 const spd2 = [4e-4, 1e-4, 1e-4, 9e-4];
+const gateBase = {
+  symbols: [{ name: 'X', maxOrderQuantity: 1, maxOrderNotional: 1, maxPosition: 1 }],
+  maxGrossExposure: 1,
+  priceCollar: { fraction: 0.01 },
+  maxOrdersPerSecond: 1,
+};
 
 /** Runs a call that may throw or reject; resolves to what it threw (or undefined). */
 async function thrown(call: () => unknown): Promise<unknown> {
@@ -126,6 +133,11 @@ const invoke: Record<string, (extra: Record<string, unknown>) => unknown> = {
   'OrderBook.fromSnapshot snapshot': (x) => OrderBook.fromSnapshot({ symbol: 'X', tickSize: 0.5, bids: [[10, 1]], asks: [[11, 2]], ...x } as never),
   MatchingEngine: (x) => new MatchingEngine({ symbol: 'X', tickSize: 0.01, ...x }),
   'MatchingEngine.submit': (x) => new MatchingEngine({ symbol: 'X', tickSize: 0.01 }).submit({ side: 'buy', price: 1, quantity: 1, ...x }),
+  RiskGate: (x) => new RiskGate({ ...gateBase, ...x }),
+  'RiskGate symbol': (x) => new RiskGate({ ...gateBase, symbols: [{ ...gateBase.symbols[0]!, ...x }] }),
+  'RiskGate priceCollar': (x) => new RiskGate({ ...gateBase, priceCollar: { fraction: 0.01, ...x } }),
+  'RiskGate varBudget': (x) => new RiskGate({ ...gateBase, varBudget: { limit: 1, covariance: { names: ['X'], matrix: Float64Array.of(1e-4) }, ...x } }),
+  covarianceFromPanel: (x) => covarianceFromPanel({ dates: ['d1', 'd2', 'd3'], names: ['A'], prices: Float64Array.of(1, 2, 3) }, { window: 2, ...x }),
   'MatchingEngine.modify': (x) => {
     const me = new MatchingEngine({ symbol: 'X', tickSize: 0.01 });
     return me.modify(me.submit({ side: 'buy', price: 1, quantity: 2 }).orderId, { quantity: 1, ...x });

@@ -271,8 +271,7 @@ export class RiskGate {
    * rejects[0] the accepted orders (so the array sums to the orders checked).
    */
   readonly rejects = new Float64Array(kRiskRejectReason.length);
-  /** Fills applied by onFill. */
-  fills = 0;
+  private fillCount = 0;
 
   private readonly maxQty: Float64Array;
   /** maxOrderNotional in ticks × lots. */
@@ -300,7 +299,7 @@ export class RiskGate {
   private killed = false;
   private killReason: string | null = null;
 
-  // Sliding-window throttle: times of the last `rateCap` accepted orders, a ring.
+  // Sliding-window throttle: times of the last maxOrdersPerSecond accepted orders, a ring.
   private readonly rateOn: boolean;
   private readonly ring: Float64Array;
   private head = 0;
@@ -387,7 +386,15 @@ export class RiskGate {
       const m = cov.names.length;
       for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) this.sigma[i * n + j] = cov.matrix[index[i]! * m + index[j]!]!;
       // Refuses a covariance with a negative eigenvalue (wᵀΣw < 0 for some w) before it is trusted.
-      choleskySync(this.sigma, n, { backend: 'ts' });
+      try {
+        choleskySync(this.sigma, n, { backend: 'ts' });
+      } catch (err) {
+        throw invalidRange(
+          'options.varBudget.covariance.matrix',
+          `a positive semi-definite covariance over the symbols' series (${(err as Error).message.replace(/ but received .*$/, '')})`,
+          cov.matrix,
+        );
+      }
       for (let i = 0; i < n; i++) this.diag[i] = this.sigma[i * n + i]!;
       this.confidence = v.confidence as number;
       this.horizonDays = v.horizonDays as number;
@@ -510,7 +517,7 @@ export class RiskGate {
     this.pos[symbol] = next;
     this.cash -= signed * price * mult;
     if (this.mark[symbol]! !== this.mark[symbol]!) this.mark[symbol] = price;
-    this.fills++;
+    this.fillCount++;
     // Exposure and mark value exactly, O(n), so setMid's increments never drift far.
     let gross = 0;
     let markValue = 0;
@@ -537,6 +544,11 @@ export class RiskGate {
     this.killed = on;
     this.killReason = on ? reason : null;
     if (!on) this.peak = this.cash + this.markValue;
+  }
+
+  /** Fills applied by onFill. */
+  get fills(): number {
+    return this.fillCount;
   }
 
   /** Whether the kill switch is on. */
@@ -602,7 +614,7 @@ export class RiskGate {
       var: this.varOn ? { value: this.var, limit: this.varLimit, confidence: this.confidence, horizonDays: this.horizonDays } : null,
       orders,
       accepted: this.rejects[0]!,
-      fills: this.fills,
+      fills: this.fillCount,
       rejects,
       killSwitch: { on: this.killed, reason: this.killReason },
     };
