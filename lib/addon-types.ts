@@ -179,6 +179,17 @@ export interface MboNative {
   clear(): void;
   /** Writes up to n levels best first: units 0 (price, size) value pairs, units 1 (ticks, lots, 0) triples. */
   levels(side: number, n: number, out: Float64Array, units: number): number;
+  /**
+   * The LOBSTER replay check (lib/pipeline/sources/lobster.ts replayLobster) on a book seeded
+   * from row 0: for k = 1..count-1 applies events[k], compares the best `depth` levels per side
+   * with rows[k] (cols doubles: ask price, ask size, bid price, bid size per level), takes
+   * refills from the row, resets a mismatching side from it, trims to depth. Returns the events
+   * it added (message k's from extraStart[k], count + 1 entries); summary (Float64Array of
+   * layout.ts kReplaySummary): status (count, or -(k + 1) for a refused message k, its reason
+   * in the view), mismatches, refills, kept, then kept x (row, side, level, ours ticks, ours
+   * lots, theirs ticks, theirs lots), NaN for no level.
+   */
+  replayLobster(events: Float64Array, rows: Float64Array, count: number, cols: number, depth: number, extraStart: Uint32Array, summary: Float64Array): Float64Array;
 }
 
 export interface OrderbookAddon {

@@ -20,6 +20,7 @@
 
 #include "../orderbook/l2_book.hpp"
 #include "../orderbook/matching_engine.hpp"
+#include "../orderbook/mbo_book.hpp"
 #include "bindings.hpp"
 #include "typed_args.hpp"
 
@@ -385,11 +386,130 @@ napi_value me_create(napi_env env, napi_callback_info cb) {
                {"batch", me_batch}});
 }
 
+// ---- market by order ----
+using Mb = Holder<ob::MboBook>;
+
+// (events, from, to) -> to | -(index + 1), the reason in the view
+napi_value mbo_apply(napi_env env, napi_callback_info cb) {
+  constexpr const char* fn = "apply";
+  napi_value argv[3];
+  auto* h = static_cast<Mb*>(instance(env, cb, fn, 3, argv));
+  TypedArg e;
+  std::uint64_t from = 0;
+  std::uint64_t to = 0;
+  if (h == nullptr || !live_typed_array_arg(env, argv[0], napi_float64_array, 0, fn, "events (argument 1)", &e) ||
+      !size_arg(env, argv[2], fn, "to (argument 3)", 0, e.length / ob::kEventStride, &to) ||
+      !size_arg(env, argv[1], fn, "from (argument 2)", 0, to, &from)) {
+    return nullptr;
+  }
+  return number(env, fn, static_cast<double>(h->core.apply(static_cast<const double*>(e.data), from, to)));
+}
+
+// () with one event in the view's event slot -> 1 | -1
+napi_value mbo_apply_one(napi_env env, napi_callback_info cb) {
+  constexpr const char* fn = "applyOne";
+  auto* h = static_cast<Mb*>(instance(env, cb, fn));
+  if (h == nullptr) return nullptr;
+  return number(env, fn, static_cast<double>(h->core.apply(h->core.view() + ob::kMboEvent, 0, 1)));
+}
+
+// () with the order id in the event slot -> boolean
+napi_value mbo_query(napi_env env, napi_callback_info cb) {
+  constexpr const char* fn = "query";
+  auto* h = static_cast<Mb*>(instance(env, cb, fn));
+  if (h == nullptr) return nullptr;
+  return boolean(env, fn, h->core.query());
+}
+
+napi_value mbo_clear(napi_env env, napi_callback_info cb) {
+  auto* h = static_cast<Mb*>(instance(env, cb, "clear"));
+  if (h != nullptr) h->core.clear();
+  return nullptr;
+}
+
+// (events, rows, count, cols, depth, extraStart, summary) -> Float64Array of the added events
+napi_value mbo_replay_lobster(napi_env env, napi_callback_info cb) {
+  constexpr const char* fn = "replayLobster";
+  napi_value argv[7];
+  auto* h = static_cast<Mb*>(instance(env, cb, fn, 7, argv));
+  TypedArg e, rows, starts, summary;
+  std::uint64_t count = 0, cols = 0, depth = 0;
+  if (h == nullptr || !live_typed_array_arg(env, argv[0], napi_float64_array, 0, fn, "events (argument 1)", &e) ||
+      !live_typed_array_arg(env, argv[1], napi_float64_array, 0, fn, "rows (argument 2)", &rows) ||
+      !size_arg(env, argv[2], fn, "count (argument 3)", 0, e.length / ob::kEventStride, &count) ||
+      !size_arg(env, argv[3], fn, "cols (argument 4)", 4, 1u << 16, &cols) ||
+      !size_arg(env, argv[4], fn, "depth (argument 5)", 1, cols / 4, &depth) ||
+      !live_typed_array_arg(env, argv[5], napi_uint32_array, count + 1, fn, "extraStart (argument 6)", &starts) ||
+      !live_typed_array_arg(env, argv[6], napi_float64_array, ob::kReplaySummary, fn, "summary (argument 7)", &summary)) {
+    return nullptr;
+  }
+  std::size_t need = 0;
+  if (!checked_mul(count, cols, &need)) {
+    throw_too_large(env, fn, "count * cols");
+    return nullptr;
+  }
+  if (rows.length < need) {
+    const std::string msg = std::string(fn) + ": expected a Float64Array of at least count * cols (" + std::to_string(need) +
+                            ") for rows (argument 2) but received one of length " + std::to_string(rows.length);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg.c_str());
+    return nullptr;
+  }
+  std::vector<double> extras;
+  try {
+    extras.reserve(count * ob::kEventStride / 2);
+    h->core.replay_lobster(static_cast<const double*>(e.data), static_cast<const double*>(rows.data), count, cols, depth,
+                           extras, static_cast<uint32_t*>(starts.data), static_cast<double*>(summary.data));
+  } catch (const std::bad_alloc&) {
+    return oom(env, fn);
+  }
+  napi_value ab = nullptr;
+  void* data = nullptr;
+  napi_value out = nullptr;
+  napi_status st = napi_create_arraybuffer(env, extras.size() * sizeof(double), &data, &ab);
+  if (st == napi_ok) {
+    if (!extras.empty()) std::memcpy(data, extras.data(), extras.size() * sizeof(double));
+    st = napi_create_typedarray(env, napi_float64_array, extras.size(), ab, 0, &out);
+  }
+  if (st != napi_ok) throw_napi_failure(env, fn, st);
+  return out;
+}
+
+// (tickNum, tickDen, lotNum, lotDen, allowNegativePrices, expectedOrders)
+//   -> { view, apply, applyOne, query, clear, levels, replayLobster }
+napi_value mbo_create(napi_env env, napi_callback_info cb) {
+  constexpr const char* fn = "orderbookMboCreate";
+  napi_value argv[6];
+  if (!call_args(env, cb, fn, 6, argv, nullptr)) return nullptr;
+  double tn = 0, td = 0, ln = 0, ld = 0;
+  bool negative = true;
+  std::uint64_t expected = 0;
+  if (!step_args(env, argv, fn, "tickNum (argument 1)", "tickDen (argument 2)", false, &tn, &td) ||
+      !step_args(env, argv + 2, fn, "lotNum (argument 3)", "lotDen (argument 4)", false, &ln, &ld) ||
+      !optional_bool_arg(env, argv[4], fn, "allowNegativePrices (argument 5)", true, &negative) ||
+      !size_arg(env, argv[5], fn, "expectedOrders (argument 6)", 1, 1u << 26, &expected)) {
+    return nullptr;
+  }
+  Mb* h = nullptr;
+  try {
+    h = new Mb(ob::Grid(tn, td, negative), ob::Grid(ln, ld), static_cast<std::size_t>(expected));
+  } catch (const std::bad_alloc&) {
+    return oom(env, fn);
+  }
+  return wrap(env, fn, h, h->core.view(), ob::kMboViewDoubles,
+              {{"apply", mbo_apply},
+               {"applyOne", mbo_apply_one},
+               {"query", mbo_query},
+               {"clear", mbo_clear},
+               {"levels", levels<Mb>},
+               {"replayLobster", mbo_replay_lobster}});
+}
+
 }  // namespace
 
 void init_orderbook(Napi::Env env, Napi::Object exports) {
   for (const auto& f : {std::pair<const char*, napi_callback>{"orderbookEngineCreate", me_create},
-                        std::pair<const char*, napi_callback>{"orderbookL2Create", l2_create}}) {
+                        std::pair<const char*, napi_callback>{"orderbookL2Create", l2_create},
+                        std::pair<const char*, napi_callback>{"orderbookMboCreate", mbo_create}}) {
     napi_value fn = nullptr;
     NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, f.first, NAPI_AUTO_LENGTH, f.second, nullptr, &fn));
     exports.Set(f.first, Napi::Value(env, fn));
@@ -427,6 +547,21 @@ void init_orderbook(Napi::Env env, Napi::Object exports) {
       {"cancel.selfTradePrevention", static_cast<double>(Cr::self_trade_prevention)},
       {"cancel.modifiedToZero", static_cast<double>(Cr::modified_to_zero)},
       {"commandStride", static_cast<double>(ob::kCommandStride)}, {"fillStride", static_cast<double>(ob::kFillStride)},
+      {"mbo.bidPrice", ob::kBidPrice}, {"mbo.bidSize", ob::kBidSize}, {"mbo.askPrice", ob::kAskPrice},
+      {"mbo.askSize", ob::kAskSize}, {"mbo.bidTicks", ob::kBidTicks}, {"mbo.askTicks", ob::kAskTicks},
+      {"mbo.bidLevels", ob::kBidLevels}, {"mbo.askLevels", ob::kAskLevels}, {"mbo.orderCount", ob::kMboOrderCount},
+      {"mbo.unknownOrders", ob::kMboUnknownOrders}, {"mbo.forgottenOrders", ob::kMboForgottenOrders},
+      {"mbo.errorReason", ob::kMboErrorReason}, {"mbo.querySide", ob::kMboQuerySide}, {"mbo.queryTicks", ob::kMboQueryTicks},
+      {"mbo.queryLots", ob::kMboQueryLots}, {"mbo.event", ob::kMboEvent}, {"mbo.doubles", ob::kMboViewDoubles},
+      {"mboReason.op", static_cast<double>(ob::MboReason::op)}, {"mboReason.orderId", static_cast<double>(ob::MboReason::order_id)},
+      {"mboReason.side", static_cast<double>(ob::MboReason::side)}, {"mboReason.price", static_cast<double>(ob::MboReason::price)},
+      {"mboReason.size", static_cast<double>(ob::MboReason::size)},
+      {"mboReason.newOrderId", static_cast<double>(ob::MboReason::new_order_id)},
+      {"mboReason.duplicate", static_cast<double>(ob::MboReason::duplicate)},
+      {"mboReason.duplicateNew", static_cast<double>(ob::MboReason::duplicate_new)},
+      {"mboReason.overflow", static_cast<double>(ob::MboReason::overflow)},
+      {"mboReason.outOfMemory", static_cast<double>(ob::MboReason::out_of_memory)},
+      {"eventStride", static_cast<double>(ob::kEventStride)}, {"replaySummary", static_cast<double>(ob::kReplaySummary)},
   };
   Napi::Object layout = Napi::Object::New(env);
   for (const auto& [key, value] : table) layout.Set(key, value);

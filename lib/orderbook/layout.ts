@@ -4,6 +4,7 @@
  * Float64Array, so the public classes read both the same way.
  */
 import { prefixed } from '../internal/layout-check.js';
+import { kEventStride } from '../pipeline/events.js';
 
 /** The top-of-book fields every book view starts with (OrderBook, MatchingEngine, MboBook). */
 const kTopFields = {
@@ -78,22 +79,6 @@ export const CancelCode = { fokUnfillable: 5, iocRemainder: 6, marketRemainder: 
 export const kCommandStride = 6;
 export const kFillStride = 4;
 
-/**
- * Every view offset and code above under the names the addon's `orderbookLayout` uses
- * (cpp/napi/orderbook.cc); the loader refuses an addon whose table differs
- * (lib/internal/layout-check.ts).
- */
-export const orderbookLayout: Readonly<Record<string, number>> = Object.freeze(
-  Object.fromEntries([
-    ...prefixed('top', Top),
-    ...prefixed('view', View),
-    ...prefixed('status', StatusCode),
-    ...prefixed('reject', RejectCode),
-    ...prefixed('cancel', CancelCode),
-    ['commandStride', kCommandStride],
-    ['fillStride', kFillStride],
-  ]),
-);
 
 /**
  * MboBook view (cpp/orderbook/mbo_book.hpp MboField): the Top fields first (so BookReads
@@ -118,6 +103,10 @@ export const Mbo = {
   doubles: 24,
 } as const;
 
+/** The LOBSTER replay summary (MboNative.replayLobster): status, mismatches, refills, kept, then 10 mismatches of 7 doubles (row, side, level, ours ticks, ours lots, theirs ticks, theirs lots). */
+export const kReplaySummary = 4 + 10 * 7;
+export const kMismatchStride = 7;
+
 /** Why the MBO core refused an event (Mbo.errorReason). */
 export const MboReason = {
   op: 1,
@@ -134,3 +123,24 @@ export const MboReason = {
   overflow: 9,
   outOfMemory: 10,
 } as const;
+
+/**
+ * Every view offset and code above under the names the addon's `orderbookLayout` uses
+ * (cpp/napi/orderbook.cc); the loader refuses an addon whose table differs
+ * (lib/internal/layout-check.ts).
+ */
+export const orderbookLayout: Readonly<Record<string, number>> = Object.freeze(
+  Object.fromEntries([
+    ...prefixed('top', Top),
+    ...prefixed('view', View),
+    ...prefixed('status', StatusCode),
+    ...prefixed('reject', RejectCode),
+    ...prefixed('cancel', CancelCode),
+    ['commandStride', kCommandStride],
+    ['fillStride', kFillStride],
+    ...prefixed('mbo', Mbo),
+    ...prefixed('mboReason', MboReason),
+    ['eventStride', kEventStride],
+    ['replaySummary', kReplaySummary],
+  ]),
+);

@@ -283,3 +283,8 @@ export class MboBook extends BookReads {
     this.core.clear();
   }
 }
+
+/** The core of a book, for lib/pipeline (the LOBSTER replay check runs in the core); not part of the public API. */
+export function mboCoreOf(book: MboBook): MboCore {
+  return book['core'];
+}

@@ -151,6 +151,24 @@ export const entries = {
   'EngineNative.query': { file: file.book, slots: [793], valid: (ctx) => engine(ctx, [], (v) => v.set([1], 793)) },
   'EngineNative.levels': { file: file.book, valid: (ctx) => engine(ctx, [0, 4, ctx.arena.make(Float64Array, 12), 1]) },
   'EngineNative.copyFills': { file: file.book, valid: (ctx) => engine(ctx, [ctx.arena.make(Float64Array, 12)]) },
+  orderbookMboCreate: { file: file.book, valid: () => ({ args: [1, 10000, 1, 1, false, 16] }) },
+  'MboNative.apply': {
+    file: file.book,
+    valid: (ctx) => mbo(ctx, [ctx.arena.copy(new Float64Array([1, 0, 3, 0, 99, 4, 0, 0, 4, 0, 1, 0, 100, 2, 0, 0])), 0, 2]),
+  },
+  'MboNative.applyOne': { file: file.book, slots: [16, 17, 18, 19, 20, 21, 22, 23], valid: (ctx) => mbo(ctx, [], (v) => v.set([2, 0, 1, 0, 100, 1, 0, 0], 16)) },
+  'MboNative.query': { file: file.book, slots: [18], valid: (ctx) => mbo(ctx, [], (v) => v.set([1], 18)) },
+  'MboNative.clear': { file: file.book, valid: (ctx) => mbo(ctx, []) },
+  'MboNative.levels': { file: file.book, valid: (ctx) => mbo(ctx, [1, 4, ctx.arena.make(Float64Array, 12), 1]) },
+  'MboNative.replayLobster': {
+    file: file.book,
+    // two messages and their rows (ask price, ask size, bid price, bid size): an add then its delete
+    valid: (ctx) => mbo(ctx, [
+      ctx.arena.copy(new Float64Array([1, 0, 7, 0, 100, 5, 0, 1, 3, 0, 7, 0, 100, 5, 0, 2])),
+      ctx.arena.copy(new Float64Array([101, 5, 100, 10, 101, 5, 100, 5])),
+      2, 4, 1, ctx.arena.make(Uint32Array, 3), ctx.arena.make(Float64Array, 74),
+    ]),
+  },
   'EngineNative.batch': {
     file: file.book,
     valid: (ctx) => engine(ctx, [ctx.arena.copy(new Float64Array([0, 1, 0, 101, 2, 0, 0, 0, 0, 100, 1, 0])), 2, ctx.arena.make(Float64Array, 48)]),
@@ -187,6 +205,17 @@ function l2(ctx, args, prepare) {
   h.setBid();
   v.set([101, 5], 8);
   h.setAsk();
+  if (prepare) prepare(v);
+  return { args, this: h, view: v };
+}
+
+function mbo(ctx, args, prepare) {
+  const h = ctx.addon.orderbookMboCreate(1, 10000, 1, 1, false, 16);
+  const v = new Float64Array(h.view);
+  v.set([1, 0, 1, 0, 100, 5, 0, 0], 16);
+  h.applyOne(); // order 1: 5 lots bid at 100 ticks
+  v.set([1, 0, 2, 1, 101, 5, 0, 0], 16);
+  h.applyOne(); // order 2: 5 lots ask at 101
   if (prepare) prepare(v);
   return { args, this: h, view: v };
 }

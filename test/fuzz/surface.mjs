@@ -1,6 +1,6 @@
 // The native surface, read from the one typed declaration of it (lib/addon-types.ts) with
 // the TypeScript compiler API: every method of CpuAddon (with the interfaces it extends),
-// of the handles its functions return (L2Native, EngineNative) and of CudaAddon, with
+// of the handles its functions return (L2Native, EngineNative, MboNative) and of CudaAddon, with
 // each parameter's name and declared type. A binding added to addon-types.ts shows up
 // here without anyone editing the harness, and the harness refuses to run until it has
 // an entry for it (entries.mjs, checked by surface-check in run.mjs).
@@ -112,7 +112,8 @@ export function checkSurface(addon, surface, entries) {
   const exported = new Set(Object.keys(addon).filter((k) => typeof addon[k] === 'function'));
   const l2 = addon.orderbookL2Create(1, 100, 1, 1);
   const engine = addon.orderbookEngineCreate(1, 100, 1, 1, 0);
-  for (const [h, obj] of [['L2Native', l2], ['EngineNative', engine]]) {
+  const mbo = addon.orderbookMboCreate(1, 10000, 1, 1, false, 16);
+  for (const [h, obj] of [['L2Native', l2], ['EngineNative', engine], ['MboNative', mbo]]) {
     for (const k of Object.keys(obj)) if (typeof obj[k] === 'function') exported.add(`${h}.${k}`);
   }
   for (const k of exported) if (!declared.has(k)) problems.push(`the addon exports ${k}, which lib/addon-types.ts does not declare`);

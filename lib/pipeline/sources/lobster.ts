@@ -17,7 +17,8 @@ import { basename } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { OrderBookBackend } from '../../orderbook/reads.js';
 import { invalidRange, invalidType, SourceFormatError } from '../../errors.js';
-import { MboBook } from '../../orderbook/mbo.js';
+import { kMismatchStride, kReplaySummary } from '../../orderbook/layout.js';
+import { MboBook, mboCoreOf } from '../../orderbook/mbo.js';
 import { EventField, EventOp, EventSide, kEventStride, type MarketDataSource } from '../events.js';
 import type { ReconstructionResult } from '../report-data.js';
 
@@ -422,70 +423,57 @@ export function replayLobster(options: LobsterReplayOptions): LobsterReplayResul
   const depth = options.depth ?? ob.depth;
   if (!Number.isInteger(depth) || depth < 1 || depth > ob.depth) throw invalidRange('options.depth', `an integer from 1 to the file's depth, ${ob.depth}`, depth);
   const book = new MboBook({ symbol: msgs.symbol, tickSize: kLobsterTickSize, expectedOrders: 4096, ...(options.backend !== undefined ? { backend: options.backend } : {}) });
+  const onProgress = options.onProgress;
   const t0 = performance.now();
   book.apply(lobsterRowEvents(ob, 0, depth));
-  const extras = new EventList();
-  const extraStart = new Uint32Array(msgs.count + 1);
-  const ours = new Float64Array(3 * (depth + 1));
   const cols = 4 * ob.depth;
-  const rows = ob.rows;
-  const ev = msgs.events;
-  const first: LobsterMismatch[] = [];
+  const extraStart = new Uint32Array(msgs.count + 1);
+  const summary = new Float64Array(kReplaySummary);
+  const core = mboCoreOf(book);
+  // In chunks of rows, so a long replay can report progress; the book carries over.
+  const chunk = onProgress === undefined ? msgs.count : 32768;
+  const parts: Float64Array[] = [];
   let mismatches = 0;
   let refills = 0;
-  const onProgress = options.onProgress;
-  for (let k = 1; k < msgs.count; k++) {
-    extraStart[k] = extras.count;
-    book.apply(ev, k + 1, k);
-    const time = ev[k * kEventStride + EventField.time]!;
-    const from = extras.count;
-    for (let side = 0 as 0 | 1; side < 2; side++) {
-      const m = book.unitLevels(side, depth + 1, ours);
-      const base = k * cols + (side === 0 ? 2 : 0);
-      let bad = -1;
-      for (let j = 0; j < depth; j++) {
-        const pt = rows[base + 4 * j]!;
-        const qt = rows[base + 4 * j + 1]!;
-        const theirs = qt > 0;
-        if (j >= m) {
-          if (!theirs) break;
-          extras.push(EventOp.level, time, side, pt, qt, k + 1);
-          refills++;
-          continue;
-        }
-        if (!theirs || ours[3 * j] !== pt || ours[3 * j + 1] !== qt) {
-          bad = j;
-          break;
-        }
-      }
-      if (bad >= 0) {
-        mismatches++;
-        if (first.length < 10) {
-          const pt = rows[base + 4 * bad]!;
-          const qt = rows[base + 4 * bad + 1]!;
-          first.push({
-            row: k + 1,
-            side: side === 0 ? 'bid' : 'ask',
-            level: bad + 1,
-            ours: bad < m ? [ours[3 * bad]!, ours[3 * bad + 1]!] : null,
-            theirs: qt > 0 ? [pt, qt] : null,
-          });
-        }
-        extras.push(EventOp.trim, time, side, 0, 0, k + 1);
-        for (let j = 0; j < depth; j++) {
-          const qt = rows[base + 4 * j + 1]!;
-          if (qt > 0) extras.push(EventOp.level, time, side, rows[base + 4 * j]!, qt, k + 1);
-        }
-      } else if (m > depth) {
-        extras.push(EventOp.trim, time, side, 0, depth, k + 1);
-      }
+  let offset = 0;
+  const first: LobsterMismatch[] = [];
+  for (let at = 0; at < msgs.count - 1; at += chunk) {
+    // Rows at..end as a window starting one row early: its row 0 is the state already reached.
+    const end = Math.min(msgs.count, at + 1 + chunk);
+    const n = end - at;
+    const starts = new Uint32Array(n + 1);
+    const extras = core.replayLobster(msgs.events.subarray(at * kEventStride), ob.rows.subarray(at * cols), n, cols, depth, starts, summary);
+    if (summary[0]! < 0) {
+      const k = at - summary[0]! - 1;
+      book.apply(msgs.events, k + 1, k); // throws the refusal, naming the event
+      throw new SourceFormatError(ob.file, `line ${k + 1}`, 'the row could not be applied as level events');
     }
-    if (extras.count > from) book.apply(extras.data, extras.count, from);
-    if (onProgress !== undefined && k % kProgressEvery === 0) onProgress(k, msgs.count);
+    for (let j = 1; j <= n; j++) extraStart[at + j] = offset + starts[j]!;
+    // aux holds the window's row number: make it the file's.
+    if (at > 0) for (let j = EventField.aux; j < extras.length; j += kEventStride) extras[j]! += at;
+    offset += extras.length / kEventStride;
+    parts.push(extras);
+    mismatches += summary[1]!;
+    refills += summary[2]!;
+    for (let q = 0; q < summary[3]! && first.length < 10; q++) {
+      const f = summary.subarray(4 + q * kMismatchStride, 4 + (q + 1) * kMismatchStride);
+      first.push({
+        row: at + f[0]!,
+        side: f[1] === 0 ? 'bid' : 'ask',
+        level: f[2]!,
+        ours: Number.isNaN(f[3]) ? null : [f[3]!, f[4]!],
+        theirs: Number.isNaN(f[5]) ? null : [f[5]!, f[6]!],
+      });
+    }
+    onProgress?.(end, msgs.count);
   }
-  extraStart[msgs.count] = extras.count;
+  const extraEvents = new Float64Array(offset * kEventStride);
+  let o = 0;
+  for (const p of parts) {
+    extraEvents.set(p, o);
+    o += p.length;
+  }
   const elapsedMs = performance.now() - t0;
-  onProgress?.(msgs.count, msgs.count);
   const stats = book.stats;
   return {
     symbol: msgs.symbol,
@@ -500,7 +488,7 @@ export function replayLobster(options: LobsterReplayOptions): LobsterReplayResul
     firstMismatches: first,
     backend: book.backend,
     elapsedMs,
-    extraEvents: extras.data.slice(0, extras.count * kEventStride),
+    extraEvents,
     extraStart,
   };
 }
