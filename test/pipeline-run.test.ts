@@ -43,7 +43,7 @@ describe('runPipeline on a synthetic flow', () => {
       makeBook,
       makeStrategy: () => quoteAroundMid({ spreadTicks: 2, size: 100, skewTicksPerLot: 0.01, maxPosition: 800, requoteTicks: 1 }),
       risk,
-      riskReasonName: (code) => (code === 3 ? 'position' : code === 7 ? 'throttle' : `code ${code}`),
+      reasonName: (code) => (code === 3 ? 'position' : code === 7 ? 'throttle' : `code ${code}`),
       fillLog,
     });
     expect(run.records).toBe(35_000);

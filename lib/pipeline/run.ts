@@ -26,6 +26,7 @@
  * whose p99 stays ≤ 10 µs, as Chronicle Queue reports its throughput.
  */
 import { invalidRange, invalidType } from '../errors.js';
+import { defineOptions, type OptionSpec, readOptions } from '../internal/options.js';
 import { nowNs } from '../monitor/clock.js';
 import { LatencyHistogram } from '../monitor/histogram.js';
 import { MboBook } from '../orderbook/mbo.js';
@@ -89,7 +90,7 @@ export interface PipelineOptions {
    */
   risk?: PipelineRisk | null;
   /** Names a risk reason code in the results (default: RiskGate's kRiskRejectReason). */
-  riskReasonName?: (code: number) => string;
+  reasonName?: (code: number) => string;
   /** Records per second in fixed-rate mode; absent: maximum throughput. */
   ratePerSec?: number;
   /** Per-stage clock reads on every k-th record (default 16; 1 = every record). */
@@ -170,7 +171,7 @@ const kWouldTake = kMaxReasonCodes;
 const kNoSlot = kMaxReasonCodes + 1;
 
 /** RiskGate's reason names (kRiskRejectReason). */
-function riskReasonName(code: number): string {
+function reasonName(code: number): string {
   return kRiskRejectReason[code] ?? `risk code ${code}`;
 }
 
@@ -470,6 +471,22 @@ function venueStage(lane: Lane, risk: PipelineRisk | null, log: Float64Array | u
 
 // ---- the loop ---------------------------------------------------------------------------
 
+const checkedBy = (where: string): OptionSpec => ({ check: null, checkedBy: where });
+const kRunSpecs = Object.fromEntries(
+  ['sources', 'backend', 'makeBook', 'makeStrategy', 'risk', 'reasonName', 'ratePerSec', 'sampleEvery', 'firstRecord', 'records', 'venue', 'clock', 'fillLog', 'latencyLog'].map(
+    (k) => [k, checkedBy('runPipeline')],
+  ),
+);
+/** The pipeline's option tables: strict keys (a misspelt one is named with the nearest), values checked where they are used. */
+const kRunSchema = defineOptions('runPipeline', kRunSpecs);
+const { ratePerSec: _rate, ...kSweepBase } = kRunSpecs;
+const kSweepSchema = defineOptions('rateSweep', { ...kSweepBase, rates: checkedBy('rateSweep'), p99BoundNs: checkedBy('rateSweep'), stopWhenSaturated: checkedBy('rateSweep') });
+/** `venue` of runPipeline and runSharded. */
+export const kPipelineVenueSchema = defineOptions(
+  'pipeline venue',
+  Object.fromEntries(['fillModel', 'feedLatencyNs', 'orderLatencyNs', 'maxOrders'].map((k) => [k, checkedBy('SimVenue')])),
+);
+
 function positiveInteger(value: unknown, argument: string, min: number): number {
   if (typeof value !== 'number') throw invalidType(argument, `an integer >= ${min}`, value);
   if (!Number.isInteger(value) || value < min) throw invalidRange(argument, `an integer >= ${min}`, value);
@@ -494,7 +511,8 @@ export function mboBook(source: MarketDataSource, backend: 'native' | 'ts'): Pip
  * runPipeline({ sources: [lobster], backend: 'native', ratePerSec: 200_000 }); // coordinated omission corrected
  */
 export function runPipeline(options: PipelineOptions): PipelineResult {
-  if (typeof options !== 'object' || options === null) throw invalidType('options', 'an object of runPipeline options', options);
+  readOptions(kRunSchema, options, { required: true, what: 'an object of runPipeline options' });
+  readOptions(kPipelineVenueSchema, options.venue, { argument: 'options.venue', what: 'an object of venue options' });
   const sources = options.sources;
   if (!Array.isArray(sources) || sources.length === 0) throw invalidType('options.sources', 'a non-empty array of MarketDataSource', sources);
   const backend = options.backend;
@@ -532,7 +550,7 @@ export function runPipeline(options: PipelineOptions): PipelineResult {
   const logAt = new Int32Array(1);
   const elapsed = loop(lanes, total, rate ?? 0, sampleEvery, clock, risk, h, options.fillLog, logAt, options.latencyLog);
 
-  const name = options.riskReasonName ?? riskReasonName;
+  const name = options.reasonName ?? reasonName;
   const symbols = lanes.map((lane) => laneResult(lane, name));
   let events = 0;
   for (const s of symbols) events += s.events;
@@ -625,7 +643,7 @@ function loop(
 }
 
 /** A lane's counters and ledger as its SymbolResult (`name` names the risk reason codes). */
-export function laneResult(lane: Lane, name: (code: number) => string = riskReasonName): SymbolResult {
+export function laneResult(lane: Lane, name: (code: number) => string = reasonName): SymbolResult {
   const rejects: Record<string, number> = {};
   for (let code = 0; code < lane.rejects.length; code++) {
     const n = lane.rejects[code]!;
@@ -728,6 +746,7 @@ export interface RateSweepResult {
  * rateSweep({ sources: [lobster], backend: 'native', records: 50_000, rates: [1e5, 2e5, 5e5, 1e6] }).maxRateP99Under10us;
  */
 export function rateSweep(options: RateSweepOptions): RateSweepResult {
+  readOptions(kSweepSchema, options, { required: true, what: 'an object of rateSweep options' });
   const { rates, p99BoundNs = 10_000, stopWhenSaturated = true, ...rest } = options;
   if (!Array.isArray(rates) || rates.length === 0) throw invalidType('options.rates', 'a non-empty array of records per second', rates);
   const points: RatePoint[] = [];

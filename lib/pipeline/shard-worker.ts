@@ -68,9 +68,9 @@ async function main(data: ShardWorkerData): Promise<ShardWorkerReply> {
   const bytes = new Uint8Array(message.buffer);
   const lengths = new Uint32Array(batch);
   let makeStrategy: (symbol: string, index: number) => Strategy = () => quoteAroundMid(data.strategy);
-  if (data.strategyModule !== undefined) {
-    const mod = (await import(data.strategyModule)) as { makeStrategy?: (symbol: string, index: number) => Strategy };
-    if (typeof mod.makeStrategy !== 'function') throw new Error(`${data.strategyModule} has no makeStrategy export`);
+  if (data.makeStrategyFrom !== undefined) {
+    const mod = (await import(data.makeStrategyFrom)) as { makeStrategy?: (symbol: string, index: number) => Strategy };
+    if (typeof mod.makeStrategy !== 'function') throw new Error(`${data.makeStrategyFrom} has no makeStrategy export`);
     makeStrategy = mod.makeStrategy;
   }
   const sources = data.symbols.map((meta) => new QueueSource(meta, message));

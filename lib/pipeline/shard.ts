@@ -19,13 +19,14 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
 import { UltraPerfError, invalidRange, invalidType } from '../errors.js';
+import { defineOptions, readOptions } from '../internal/options.js';
 import { nowNs } from '../monitor/clock.js';
 import { SpscQueue } from '../queue/spsc.js';
 import { setThreadAffinity } from '../system/affinity.js';
 import { kEventStride, type MarketDataSource } from './events.js';
 import type { ThreadPoint } from './report-data.js';
 import type { RiskGateOptions } from './risk-gate.js';
-import { type SymbolResult, tradingOf } from './run.js';
+import { kPipelineVenueSchema, type SymbolResult, tradingOf } from './run.js';
 import type { QuoteAroundMidOptions } from './strategy.js';
 import type { FillModel } from './venue.js';
 
@@ -41,7 +42,7 @@ export interface ShardedOptions {
    * A module (URL or absolute path) whose `makeStrategy(symbol, index)` export makes each
    * symbol's strategy in the worker, instead of quoteAroundMid.
    */
-  strategyModule?: string;
+  makeStrategyFrom?: string;
   /** RiskGate options; each worker builds a gate over its own symbols (the ones listed here). */
   risk?: RiskGateOptions | null;
   venue?: { fillModel?: FillModel; feedLatencyNs?: number; orderLatencyNs?: number; maxOrders?: number };
@@ -76,7 +77,7 @@ export interface ShardWorkerData {
   /** Doubles per message: one event-sized header (lane, record, event count) and the events. */
   messageDoubles: number;
   strategy?: QuoteAroundMidOptions;
-  strategyModule?: string;
+  makeStrategyFrom?: string;
   risk: RiskGateOptions | null;
   venue: NonNullable<ShardedOptions['venue']>;
   /** Core to pin to, or -1. */
@@ -89,6 +90,12 @@ export interface ShardWorkerReply {
   pinned: boolean;
   error?: string;
 }
+
+const kShardKeys = ['sources', 'backend', 'strategy', 'makeStrategyFrom', 'risk', 'venue', 'records', 'batch', 'capacity', 'pin'];
+const checked = (k: string) => [k, { check: null, checkedBy: 'runSharded' }] as const;
+/** Strict keys for runSharded and threadSweep; values checked in runSharded (strategy by quoteAroundMid, risk by RiskGate, in the workers). */
+const kShardSchema = defineOptions('runSharded', Object.fromEntries([...kShardKeys, 'threads'].map(checked)));
+const kSweepSchema = defineOptions('threadSweep', Object.fromEntries([...kShardKeys, 'threads', 'runs'].map(checked)));
 
 let workerEntry: URL | undefined;
 
@@ -125,7 +132,8 @@ function reply(worker: Worker): Promise<ShardWorkerReply> {
  * r.eventsPerSecond;
  */
 export async function runSharded(options: ShardedOptions): Promise<ShardedResult> {
-  if (typeof options !== 'object' || options === null) throw invalidType('options', 'an object of runSharded options', options);
+  readOptions(kShardSchema, options, { required: true, what: 'an object of runSharded options' });
+  readOptions(kPipelineVenueSchema, options.venue, { argument: 'options.venue', what: 'an object of venue options' });
   const { sources, backend } = options;
   if (!Array.isArray(sources) || sources.length === 0) throw invalidType('options.sources', 'a non-empty array of MarketDataSource', sources);
   if (backend !== 'native' && backend !== 'ts') throw invalidType('options.backend', "'native' or 'ts'", backend);
@@ -176,7 +184,7 @@ export async function runSharded(options: ShardedOptions): Promise<ShardedResult
       })),
       messageDoubles,
       strategy: options.strategy,
-      strategyModule: options.strategyModule,
+      makeStrategyFrom: options.makeStrategyFrom,
       risk: options.risk ?? null,
       venue: options.venue ?? {},
       core: pin ? (w + 1) % cores : -1,
@@ -269,7 +277,10 @@ export async function runSharded(options: ShardedOptions): Promise<ShardedResult
  * await threadSweep({ sources, backend: 'native', threads: [1, 2, 4] });
  */
 export async function threadSweep(options: Omit<ShardedOptions, 'threads'> & { threads: readonly number[]; runs?: number }): Promise<ThreadPoint[]> {
+  readOptions(kSweepSchema, options, { required: true, what: 'an object of threadSweep options' });
   const { threads, runs = 3, ...rest } = options;
+  if (!Array.isArray(threads) || threads.length === 0) throw invalidType('options.threads', 'a non-empty array of thread counts', threads);
+  if (!Number.isInteger(runs) || runs < 1) throw invalidRange('options.runs', 'an integer >= 1', runs);
   const points: ThreadPoint[] = [];
   for (const t of threads) {
     const rates: number[] = [];

@@ -10,6 +10,7 @@
  * gate and the venue. Calls are intents: nothing reaches the venue before the strategy returns.
  */
 import { invalidRange, invalidType } from '../errors.js';
+import { defineOptions, readOptions } from '../internal/options.js';
 
 /** What a strategy sees and calls. One instance per symbol, reused for every record. */
 export class StrategyContext {
@@ -144,6 +145,12 @@ function positiveNumber(value: unknown, argument: string, min: number, integer: 
   return value;
 }
 
+/** quoteAroundMid's options: strict keys; values checked by positiveNumber below. */
+const kQuoteSchema = defineOptions(
+  'quoteAroundMid',
+  Object.fromEntries(['spreadTicks', 'size', 'skewTicksPerLot', 'maxPosition', 'requoteTicks', 'quoteStepTicks'].map((k) => [k, { check: null, checkedBy: 'quoteAroundMid' }])),
+);
+
 /**
  * The default strategy: a market maker quoting around the mid with inventory skew, in the
  * style of hftbacktest's grid/market-making examples (after Avellaneda and Stoikov, a
@@ -162,9 +169,7 @@ function positiveNumber(value: unknown, argument: string, min: number, integer: 
  * const strategy = quoteAroundMid({ spreadTicks: 4, size: 100, skewTicksPerLot: 0.02, maxPosition: 500, requoteTicks: 1 });
  */
 export function quoteAroundMid(options: QuoteAroundMidOptions = {}): Strategy {
-  if (typeof options !== 'object' || options === null) throw invalidType('options', 'an object of quoteAroundMid options', options);
-  const known = new Set(['spreadTicks', 'size', 'skewTicksPerLot', 'maxPosition', 'requoteTicks', 'quoteStepTicks']);
-  for (const key of Object.keys(options)) if (!known.has(key)) throw invalidType(`options.${key}`, `one of ${[...known].join(', ')}`, key);
+  readOptions(kQuoteSchema, options, { what: 'an object of quoteAroundMid options' });
   const spread = positiveNumber(options.spreadTicks ?? 2, 'options.spreadTicks', 1, true);
   const size = positiveNumber(options.size ?? 100, 'options.size', 1, true);
   const skew = positiveNumber(options.skewTicksPerLot ?? 0.01, 'options.skewTicksPerLot', 0, false);

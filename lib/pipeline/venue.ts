@@ -26,6 +26,7 @@
  * the sum matters to the fills. Both default to 0 (an order is live for the next record).
  */
 import { UltraPerfError, invalidRange } from '../errors.js';
+import { defineOptions, readOptions } from '../internal/options.js';
 import { MatchingEngine } from '../orderbook/engine.js';
 
 export type FillModel = 'touch' | 'through';
@@ -46,6 +47,14 @@ export interface VenueOptions {
   /** Most market executions one record carries (the source's maxEventsPerRecord). */
   maxTradesPerRecord: number;
 }
+
+/** SimVenue's options: strict keys; values checked in the constructor (the engine checks symbol, tickSize, lotSize, backend). */
+const kVenueSchema = defineOptions(
+  'SimVenue',
+  Object.fromEntries(
+    ['symbol', 'tickSize', 'lotSize', 'backend', 'fillModel', 'feedLatencyNs', 'orderLatencyNs', 'maxOrders', 'maxTradesPerRecord'].map((k) => [k, { check: null, checkedBy: 'SimVenue' }]),
+  ),
+);
 
 const kOurOwner = 1;
 const kMarketOwner = 2;
@@ -97,6 +106,9 @@ export class SimVenue {
   private readonly invTick: number;
 
   constructor(options: VenueOptions) {
+    readOptions(kVenueSchema, options, { required: true, what: 'an object of SimVenue options' });
+    const maxTrades = options.maxTradesPerRecord;
+    if (!Number.isInteger(maxTrades) || maxTrades < 0) throw invalidRange('options.maxTradesPerRecord', 'an integer >= 0', maxTrades);
     this.fillModel = options.fillModel ?? 'touch';
     if (this.fillModel !== 'touch' && this.fillModel !== 'through') throw invalidRange('options.fillModel', "'touch' or 'through'", this.fillModel);
     const feed = options.feedLatencyNs ?? 0;
