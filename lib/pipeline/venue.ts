@@ -90,6 +90,8 @@ export class SimVenue {
   readonly slotLots: Float64Array;
   private readonly slotId: Float64Array;
   private readonly slotAt: Float64Array;
+  /** Slots in the cancelled state (releaseDone has work only when > 0). */
+  private done = 0;
   /** 1 while an action of the slot is in flight. */
   private readonly queued: Uint8Array;
   /** In-flight actions in send order: slot * 2 + (0 new, 1 cancel). */
@@ -207,6 +209,7 @@ export class SimVenue {
     if (state === Slot.inFlight) {
       this.slotState[slot] = Slot.cancelled;
       this.slotLots[slot] = 0;
+      this.done++;
       return;
     }
     if (state !== Slot.live) return;
@@ -259,7 +262,10 @@ export class SimVenue {
       k++;
       const left = this.slotLots[slot]! - lots;
       this.slotLots[slot] = left;
-      if (left <= 0 && this.slotState[slot] === Slot.live) this.slotState[slot] = Slot.cancelled;
+      if (left <= 0 && this.slotState[slot] === Slot.live) {
+        this.slotState[slot] = Slot.cancelled;
+        this.done++;
+      }
     }
     this.releaseDone();
     this.commandCount = 0;
@@ -270,7 +276,13 @@ export class SimVenue {
   /** Slots done with (filled, cancelled) become free once nothing of theirs is in flight. */
   private releaseDone(): void {
     const st = this.slotState;
-    for (let i = 0; i < st.length; i++) if (st[i] === Slot.cancelled && this.queued[i] === 0) st[i] = Slot.free;
+    if (this.done === 0) return;
+    for (let i = 0; i < st.length; i++) {
+      if (st[i] === Slot.cancelled && this.queued[i] === 0) {
+        st[i] = Slot.free;
+        this.done--;
+      }
+    }
   }
 
   private slotOf(engineId: number): number {
@@ -300,6 +312,7 @@ export class SimVenue {
     if (state !== Slot.live) return;
     this.slotState[slot] = Slot.cancelled;
     this.slotLots[slot] = 0;
+    this.done++;
     const id = this.slotId[slot]!;
     // Placed in this very batch (no id yet): take the placement out instead.
     if (id === 0) this.dropPlacement(slot);
