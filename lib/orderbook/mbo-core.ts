@@ -444,9 +444,9 @@ export class TsMboCore implements MboCore {
       if (nid !== id && this.findOrder(nid) >= 0) return this.reason(MboReason.duplicateNew, i);
       const to = s >= 0 ? this.oSide[s]! : side;
       if (!this.fits(to, ticks, size)) return this.reason(MboReason.overflow, i);
+      this.reserveOne();
       if (s >= 0) this.takeKnown(s, Number.POSITIVE_INFINITY);
       else this.view[Mbo.unknownOrders]!++;
-      this.reserveOne();
       this.addOrder(nid, to, ticks, size);
       return 1;
     }
