@@ -83,6 +83,17 @@ void MboBook::refresh(Side s) noexcept {
   view_[kBidLevels + side] = static_cast<double>(l.size());
 }
 
+void MboBook::settle(Side s, std::size_t li, bool inserted) noexcept {
+  auto& l = ladder(s);
+  const bool top = li + 1 == l.size();
+  if (l[li].total == 0) {
+    l.erase(l.begin() + static_cast<std::ptrdiff_t>(li));
+    refresh(s);
+  } else if (top || inserted) {
+    refresh(s);
+  }
+}
+
 // ---- id map ----
 
 int32_t MboBook::find_order(uint64_t key) const noexcept {
@@ -165,7 +176,8 @@ bool MboBook::reserve_level(Side s) noexcept {
 void MboBook::add_order(uint64_t id, Side s, int64_t ticks, int64_t lots) noexcept {
   auto& l = ladder(s);
   int64_t li = find_level(s, ticks);
-  if (li < 0) li = static_cast<int64_t>(insert_level(s, ticks));
+  const bool inserted = li < 0;
+  if (inserted) li = static_cast<int64_t>(insert_level(s, ticks));
   int32_t slot = free_head_;
   if (slot >= 0) {
     free_head_ = orders_[static_cast<std::size_t>(slot)].next;
@@ -182,7 +194,7 @@ void MboBook::add_order(uint64_t id, Side s, int64_t ticks, int64_t lots) noexce
   lv.known += lots;
   map_insert(id + 1, slot);
   view_[kMboOrderCount] = static_cast<double>(size_);
-  refresh(s);
+  settle(s, static_cast<std::size_t>(li), inserted);
 }
 
 void MboBook::take_known(int32_t slot, int64_t lots) noexcept {
@@ -205,8 +217,7 @@ void MboBook::take_known(int32_t slot, int64_t lots) noexcept {
   } else {
     o.lots -= take;
   }
-  if (lv.total == 0) l.erase(l.begin() + static_cast<std::ptrdiff_t>(li));
-  refresh(s);
+  settle(s, li, false);
 }
 
 void MboBook::take_unknown(Side s, int64_t ticks, int64_t lots) noexcept {
@@ -217,21 +228,20 @@ void MboBook::take_unknown(Side s, int64_t ticks, int64_t lots) noexcept {
   Level& lv = l[static_cast<std::size_t>(li)];
   const int64_t anon = lv.total - lv.known;
   lv.total -= lots < anon ? lots : anon;
-  if (lv.total == 0) l.erase(l.begin() + li);
-  refresh(s);
+  settle(s, static_cast<std::size_t>(li), false);
 }
 
 void MboBook::set_level(Side s, int64_t ticks, int64_t lots) noexcept {
   auto& l = ladder(s);
   int64_t li = find_level(s, ticks);
-  if (li < 0) {
+  const bool inserted = li < 0;
+  if (inserted) {
     if (lots == 0) return;
     li = static_cast<int64_t>(insert_level(s, ticks));
   }
   Level& lv = l[static_cast<std::size_t>(li)];
   lv.total = lots > lv.known ? lots : lv.known;
-  if (lv.total == 0) l.erase(l.begin() + li);
-  refresh(s);
+  settle(s, static_cast<std::size_t>(li), inserted);
 }
 
 void MboBook::trim(Side s, std::size_t keep) noexcept {

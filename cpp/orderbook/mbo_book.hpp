@@ -112,6 +112,9 @@ class MboBook {
   // Inserts an empty level (capacity reserved by the caller) and returns its index.
   std::size_t insert_level(Side s, int64_t ticks) noexcept;
   void refresh(Side s) noexcept;
+  // Level li of s changed (inserted: it is new): dropped at 0; the view is refreshed when the
+  // best level or the level count changed (most near-top updates of a deep book do neither).
+  void settle(Side s, std::size_t li, bool inserted) noexcept;
 
   std::size_t home(uint64_t key) const noexcept { return static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_); }
   int32_t find_order(uint64_t key) const noexcept;

@@ -275,7 +275,8 @@ export class TsMboCore implements MboCore {
   private addOrder(id: number, side: number, ticks: number, lots: number): void {
     const l = this.sides[side]!;
     let li = l.find(ticks);
-    if (li < 0) li = l.insert(ticks);
+    const inserted = li < 0;
+    if (inserted) li = l.insert(ticks);
     let s = this.freeHead;
     if (s >= 0) this.freeHead = this.oNext[s]!;
     else s = this.used++;
@@ -292,7 +293,19 @@ export class TsMboCore implements MboCore {
     l.known[li] = l.known[li]! + lots;
     this.mapInsert(id + 1, s);
     this.view[Mbo.orderCount] = this.size;
-    this.refresh(side);
+    this.settle(side, li, inserted);
+  }
+
+  /** mbo_book.cc settle: level li changed; dropped at 0, the view refreshed when the top or the count changed. */
+  private settle(side: number, li: number, inserted: boolean): void {
+    const l = this.sides[side]!;
+    const top = li + 1 === l.count;
+    if (l.total[li] === 0) {
+      l.erase(li, 1);
+      this.refresh(side);
+    } else if (top || inserted) {
+      this.refresh(side);
+    }
   }
 
   /** Takes up to `lots` from known order slot s (all of it when lots is Infinity); removes it at 0. */
@@ -317,8 +330,7 @@ export class TsMboCore implements MboCore {
     } else {
       this.oLots[s] = have - take;
     }
-    if (l.total[li] === 0) l.erase(li, 1);
-    this.refresh(side);
+    this.settle(side, li, false);
   }
 
   /** An event for an order id the book does not hold: the level's anonymous quantity is reduced. */
@@ -330,21 +342,20 @@ export class TsMboCore implements MboCore {
     const anon = l.total[li]! - l.known[li]!;
     const take = lots < anon ? lots : anon;
     l.total[li] = l.total[li]! - take;
-    if (l.total[li] === 0) l.erase(li, 1);
-    this.refresh(side);
+    this.settle(side, li, false);
   }
 
   private setLevel(side: number, ticks: number, lots: number): void {
     const l = this.sides[side]!;
     let li = l.find(ticks);
-    if (li < 0) {
+    const inserted = li < 0;
+    if (inserted) {
       if (lots === 0) return;
       li = l.insert(ticks);
     }
     const known = l.known[li]!;
     l.total[li] = lots > known ? lots : known;
-    if (l.total[li] === 0) l.erase(li, 1);
-    this.refresh(side);
+    this.settle(side, li, inserted);
   }
 
   private trim(side: number, keep: number): void {
@@ -433,9 +444,9 @@ export class TsMboCore implements MboCore {
       if (nid !== id && this.findOrder(nid) >= 0) return this.reason(MboReason.duplicateNew, i);
       const to = s >= 0 ? this.oSide[s]! : side;
       if (!this.fits(to, ticks, size)) return this.reason(MboReason.overflow, i);
+      this.reserveOne();
       if (s >= 0) this.takeKnown(s, Number.POSITIVE_INFINITY);
       else this.view[Mbo.unknownOrders]!++;
-      this.reserveOne();
       this.addOrder(nid, to, ticks, size);
       return 1;
     }

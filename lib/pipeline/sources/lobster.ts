@@ -572,3 +572,64 @@ export class LobsterSource implements MarketDataSource {
     return n;
   }
 }
+
+/** What measureLobster reports: medians over `runs`, messages per second of wall time. */
+export interface LobsterThroughput {
+  backend: 'ts' | 'native';
+  messages: number;
+  /** Events in the stream apply-only replays: the messages plus the refill/trim events. */
+  events: number;
+  runs: number;
+  /** book.apply() over the whole day's events (seeded from row 1), one call. */
+  applyOnlyMessagesPerSecond: number;
+  /** replayLobster: apply and check every row (compare, refill, trim), in the core. */
+  applyAndCheckMessagesPerSecond: number;
+}
+
+/**
+ * Book-reconstruction throughput over a source's whole file, the median of `runs` (default 7)
+ * after one warm-up: "apply only" applies initial() and then every decode()d event in one
+ * apply() call (events decoded once, beforehand, so only the book is timed); "apply + check"
+ * is replayLobster (apply, compare with every orderbook row, refill, trim).
+ */
+export function measureLobster(source: LobsterSource, options: { backend?: OrderBookBackend; runs?: number; onProgress?: ProgressFn } = {}): LobsterThroughput {
+  const runs = options.runs ?? 7;
+  if (!Number.isInteger(runs) || runs < 1) throw invalidRange('options.runs', 'a positive integer', runs);
+  const ex = source.reconstruction.extraEvents.length / kEventStride;
+  const stream = new Float64Array((source.length + ex) * kEventStride);
+  let n = 0;
+  for (let i = 0; i < source.length; i++) n += source.decode(i, stream, n);
+  const seed = source.initial();
+  const backend = options.backend;
+  const make = (): MboBook =>
+    new MboBook({ symbol: source.symbol, tickSize: source.tickSize, expectedOrders: 4096, ...(backend !== undefined ? { backend } : {}) });
+  const apply: number[] = [];
+  const check: number[] = [];
+  let used: 'ts' | 'native' = 'ts';
+  for (let r = 0; r <= runs; r++) {
+    const book = make();
+    used = book.backend;
+    book.apply(seed);
+    const t0 = performance.now();
+    book.apply(stream, n);
+    const t1 = performance.now();
+    const res = replayLobster({ messages: source.messages, orderbook: source.orderbook, depth: source.reconstruction.depth, ...(backend !== undefined ? { backend } : {}) });
+    if (r > 0) {
+      apply.push(t1 - t0);
+      check.push(res.elapsedMs);
+    }
+    options.onProgress?.(r, runs);
+  }
+  const median = (a: number[]): number => {
+    const s = [...a].sort((x, y) => x - y);
+    return s.length % 2 === 1 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  return {
+    backend: used,
+    messages: source.length,
+    events: n,
+    runs,
+    applyOnlyMessagesPerSecond: (source.length / median(apply)) * 1000,
+    applyAndCheckMessagesPerSecond: (source.length / median(check)) * 1000,
+  };
+}
