@@ -90,6 +90,8 @@ export class SimVenue {
   readonly slotLots: Float64Array;
   private readonly slotId: Float64Array;
   private readonly slotAt: Float64Array;
+  /** One past the highest slot ever used (the scans stop there). */
+  private slotHigh = 0;
   /** Slots in the cancelled state (releaseDone has work only when > 0). */
   private done = 0;
   /** 1 while an action of the slot is in flight. */
@@ -182,12 +184,23 @@ export class SimVenue {
     const takerSide = restingSide === 0 ? 1 : 0;
     // A taker sell at p fills bids >= p; 'through' asks one tick more (bids > p).
     const limit = this.fillModel === 'touch' ? priceTicks : takerSide === 1 ? priceTicks + 1 : priceTicks - 1;
-    this.push(0, takerSide, limit, lots, 1, kMarketOwner, -1);
+    // Only a trade that can reach a live order of ours goes to the engine (the rest would
+    // match nothing there): most of the feed's trades cost no call.
+    const st = this.slotState;
+    const sd = this.slotSide;
+    const tk = this.slotTicks;
+    for (let i = 0; i < this.slotHigh; i++) {
+      if (st[i] === Slot.live && sd[i] === restingSide && (restingSide === 0 ? tk[i]! >= limit : tk[i]! <= limit)) {
+        this.push(0, takerSide, limit, lots, 1, kMarketOwner, -1);
+        return;
+      }
+    }
   }
 
   /** Sends a new GTC limit order of ours in `slot` (from freeSlot) at `timeNs`. */
   send(slot: number, side: number, priceTicks: number, lots: number): void {
     const timeNs = this.timeNs;
+    if (slot >= this.slotHigh) this.slotHigh = slot + 1;
     this.slotState[slot] = Slot.inFlight;
     this.slotSide[slot] = side;
     this.slotTicks[slot] = priceTicks;
