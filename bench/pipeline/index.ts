@@ -21,6 +21,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 
 import { cpuAddon } from '../../lib/backend.js';
+import type { LatencyHistogram } from '../../lib/monitor/histogram.js';
 import { MboBook } from '../../lib/orderbook/mbo.js';
 import {
   kEventStride,
@@ -103,6 +104,11 @@ function backends(): { list: ('native' | 'ts')[]; nativeSkipped?: string } {
   }
 }
 
+/** `<backend>-<symbol>-<name>.hgrm`, reduced to [A-Za-z0-9._-] (as lib/pipeline/report.ts hgrmFileName names them). */
+function hgrmName(backend: string, symbol: string, name: string): string {
+  return `${[backend, symbol, name].map((x) => x.replace(/[^A-Za-z0-9._-]+/g, '_')).join('-')}.hgrm`;
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 /** MboBook.apply over every event of a source, in one batch per record group: messages per second, median of 5. */
@@ -142,7 +148,12 @@ function medianRun(sources: MarketDataSource[], backend: 'native' | 'ts'): Pipel
  * const data = await collectPipelineReport();
  * data.stages[0].distributions.find((d) => d.name === 'tickToTrade').p99;
  */
-export async function collectPipelineReport(): Promise<{ report: PipelineReportData; extras: Record<string, unknown> }> {
+export async function collectPipelineReport(): Promise<{
+  report: PipelineReportData;
+  /** The max-rate runs' histograms by `.hgrm` file name `<backend>-<symbol>-<stage>.hgrm` (the report's hgrmFileName). */
+  histograms: Record<string, LatencyHistogram>;
+  extras: Record<string, unknown>;
+}> {
   const loadStart = loadavg()[0]!;
   const { list, nativeSkipped } = backends();
   progressDetail(`opening LOBSTER AAPL L1 and GOOG L10 (replay check)${nativeSkipped ? `; native skipped: ${nativeSkipped}` : ''}`);
@@ -173,6 +184,7 @@ export async function collectPipelineReport(): Promise<{ report: PipelineReportD
   }
 
   const stages: PipelineReportData['stages'] = [];
+  const histograms: Record<string, LatencyHistogram> = {};
   const sweeps: PipelineReportData['rateSweep'] = [];
   let trading: PipelineReportData['trading'] | undefined;
   const sweepRecords = quick ? 20_000 : 100_000;
@@ -184,6 +196,7 @@ export async function collectPipelineReport(): Promise<{ report: PipelineReportD
       const run = medianRun([source], backend);
       const d = stageDistributions(run);
       stages.push({ backend, symbol: source.symbol, events: run.events, eventsPerSecond: run.eventsPerSecond, distributions: d });
+      for (const [name, h] of Object.entries(run.histograms)) histograms[hgrmName(backend, source.symbol, name)] = h;
       const t = d.find((x) => x.name === 'tickToTrade')!;
       progressDetail(`${backend} ${source.symbol} max rate: ${formatRate(run.recordsPerSecond, 'rec/s')}, tick-to-trade p50 ${formatNs(t.p50)} p99 ${formatNs(t.p99)}`);
     }
@@ -236,7 +249,7 @@ export async function collectPipelineReport(): Promise<{ report: PipelineReportD
     backtest: { series: 'SP500', rows: [], dates: [], returns: [], var: {} },
     seed: kSeedTable,
   };
-  return { report, extras: { clockReadNs: clock, sampleEvery: 16, nativeSkipped, threadBackend } };
+  return { report, histograms, extras: { clockReadNs: clock, sampleEvery: 16, nativeSkipped, threadBackend } };
 }
 
 async function extras(): Promise<Record<string, unknown>> {
