@@ -8,6 +8,7 @@ import { join } from 'node:path';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
+import { getThreadAffinity } from '../lib/index.js';
 import { quoteAroundMid, RiskGate, type RiskGateOptions, runPipeline, runSharded } from '../lib/pipeline/index.js';
 import { LobsterSource } from '../lib/pipeline/sources/lobster.js';
 
@@ -74,5 +75,10 @@ describe('the pipeline on LOBSTER AAPL and GOOG', () => {
       expect(sharded.symbols).toEqual(single.symbols);
       expect(sharded.trading).toEqual(single.trading);
     }
+    // Pinned (where the OS allows it): the same results, and the main thread's cores given back.
+    const cores = getThreadAffinity();
+    const pinned = await runSharded({ sources: [aapl, goog], backend, records, threads: 2, strategy, risk: gateOptions(), pin: true });
+    expect(pinned.symbols).toEqual(single.symbols);
+    expect(getThreadAffinity()).toEqual(cores);
   });
 });

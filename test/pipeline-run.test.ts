@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { type PipelineClock, type PipelineRisk, quoteAroundMid, RiskGate, runPipeline, type Strategy } from '../lib/pipeline/index.js';
+import { type PipelineClock, type PipelineRisk, quoteAroundMid, rateSweep, RiskGate, runPipeline, type Strategy } from '../lib/pipeline/index.js';
 import { StandInBook, SyntheticSource } from './fixtures/pipeline-synthetic.js';
 
 const backend = process.env.ULTRA_PERF_BACKEND === 'native' ? 'native' : 'ts';
@@ -183,5 +183,33 @@ describe('fixed-rate mode under a fake clock', () => {
     expect(h.service.percentile(90)).toBe(300);
     expect(h.record.percentile(90)).toBeGreaterThan(5_000);
     expect(h.record.max).toBe(20_000);
+  });
+
+  it('rateSweep reports the highest offered rate whose p99 stays under the bound', () => {
+    // Every record costs 400 ns of fake time: at 1 M/s (1 µs apart) nothing queues; at 5 M/s
+    // (200 ns apart) the backlog grows by 200 ns a record, so the tail passes 10 µs.
+    const clock = { t: 0, now: () => clock.t, waitUntil: (ns: number) => (clock.t = Math.max(clock.t, ns)) };
+    const inner = quoteAroundMid();
+    const sweep = rateSweep({
+      sources: [new SyntheticSource('AAA', 2_000, 8)],
+      backend,
+      makeBook,
+      makeStrategy: () => (ctx) => {
+        clock.t += 400;
+        inner(ctx);
+      },
+      clock: clock as PipelineClock,
+      sampleEvery: 1_000_000,
+      rates: [100_000, 1_000_000, 5_000_000, 10_000_000],
+    });
+    // Saturated at 5 M/s (p99 > 10x the bound): the sweep stops there.
+    expect(sweep.points.map((p) => p.offeredPerSecond)).toEqual([100_000, 1_000_000, 5_000_000]);
+    expect(sweep.points[0]!.p99).toBe(400);
+    expect(sweep.points[1]!.p99).toBe(400);
+    expect(sweep.points[2]!.p99).toBeGreaterThan(10_000);
+    expect(sweep.maxRateP99Under10us).toBe(1_000_000);
+    // At 5 M/s the loop achieves what 400 ns a record allows (2.5 M/s), not the offered rate.
+    expect(sweep.points[2]!.achievedPerSecond).toBeCloseTo(2_500_000, -4);
+    expect(sweep.runs).toHaveLength(3);
   });
 });

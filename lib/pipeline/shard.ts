@@ -10,7 +10,8 @@
  *
  * Throughput = events over the wall time from the first record routed to the last worker
  * done. With `pin`, worker w is pinned to core (w + 1) mod cores and the main thread to core 0
- * (lib/system/affinity.ts) where the OS allows it. Built for more cores than this machine
+ * for the run (its cores are given back after), through lib/system/affinity.ts, where the OS
+ * allows it. Built for more cores than this machine
  * has: with more threads than idle cores the figures show the contention, not the design.
  */
 import { existsSync } from 'node:fs';
@@ -22,7 +23,7 @@ import { UltraPerfError, invalidRange, invalidType } from '../errors.js';
 import { defineOptions, readOptions } from '../internal/options.js';
 import { nowNs } from '../monitor/clock.js';
 import { SpscQueue } from '../queue/spsc.js';
-import { setThreadAffinity } from '../system/affinity.js';
+import { getThreadAffinity, setThreadAffinity } from '../system/affinity.js';
 import { kEventStride, type MarketDataSource } from './events.js';
 import type { ThreadPoint } from './report-data.js';
 import type { RiskGateOptions } from './risk-gate.js';
@@ -159,8 +160,11 @@ export async function runSharded(options: ShardedOptions): Promise<ShardedResult
   const replies: Promise<ShardWorkerReply>[] = [];
   const entry = shardWorkerEntry();
   let pinned = pin;
+  // The main thread's cores before pinning, given back at the end.
+  let before: number[] | undefined;
   if (pin) {
     try {
+      before = getThreadAffinity();
       setThreadAffinity([0]);
     } catch {
       pinned = false;
@@ -248,6 +252,7 @@ export async function runSharded(options: ShardedOptions): Promise<ShardedResult
     answers = await Promise.all(replies);
   } finally {
     for (const worker of workers) void worker.terminate();
+    if (before !== undefined) setThreadAffinity(before);
   }
   if (failed !== undefined) throw failed;
   const elapsed = nowNs() - t0;
