@@ -212,4 +212,27 @@ describe('fixed-rate mode under a fake clock', () => {
     expect(sweep.points[2]!.achievedPerSecond).toBeCloseTo(2_500_000, -4);
     expect(sweep.runs).toHaveLength(3);
   });
+
+  it('refuses bad options naming the argument and the value, with a code', () => {
+    const base = { sources: [new SyntheticSource('AAA', 10, 9)], backend, makeBook };
+    const cases: [Record<string, unknown>, RegExp, string][] = [
+      [{ backend: 'gpu' }, /options\.backend.*"gpu"/, 'ERR_INVALID_ARG_TYPE'],
+      [{ sources: [] }, /options\.sources/, 'ERR_INVALID_ARG_TYPE'],
+      [{ ratePerSec: 0 }, /options\.ratePerSec.*0/, 'ERR_OUT_OF_RANGE'],
+      [{ sampleEvery: 0.5 }, /options\.sampleEvery.*0\.5/, 'ERR_OUT_OF_RANGE'],
+      [{ records: -1 }, /options\.records.*-1/, 'ERR_OUT_OF_RANGE'],
+      [{ venue: { fillModel: 'queue' } }, /options\.fillModel.*queue/, 'ERR_OUT_OF_RANGE'],
+      [{ venue: { feedLatencyNs: -5 } }, /options\.feedLatencyNs.*-5/, 'ERR_OUT_OF_RANGE'],
+    ];
+    for (const [extra, message, code] of cases) {
+      let err: (Error & { code?: string }) | undefined;
+      try {
+        runPipeline({ ...base, ...extra } as never);
+      } catch (e) {
+        err = e as Error & { code?: string };
+      }
+      expect(err?.message, JSON.stringify(extra)).toMatch(message);
+      expect(err?.code, JSON.stringify(extra)).toBe(code);
+    }
+  });
 });
