@@ -488,7 +488,7 @@ napi_value mbo_create(napi_env env, napi_callback_info cb) {
   if (!step_args(env, argv, fn, "tickNum (argument 1)", "tickDen (argument 2)", false, &tn, &td) ||
       !step_args(env, argv + 2, fn, "lotNum (argument 3)", "lotDen (argument 4)", false, &ln, &ld) ||
       !optional_bool_arg(env, argv[4], fn, "allowNegativePrices (argument 5)", true, &negative) ||
-      !size_arg(env, argv[5], fn, "expectedOrders (argument 6)", 1, 1u << 26, &expected)) {
+      !size_arg(env, argv[5], fn, "expectedOrders (argument 6)", 1, 1u << 22, &expected)) {
     return nullptr;
   }
   Mb* h = nullptr;
