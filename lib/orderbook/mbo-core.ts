@@ -159,7 +159,7 @@ export class TsMboCore implements MboCore {
     this.tick = Grid.of(tickNum, tickDen, 'price', allowNegativePrices);
     this.lot = Grid.of(lotNum, lotDen, 'quantity');
     this.minTicks = allowNegativePrices ? -kMax : 0;
-    const slots = Math.max(16, Math.min(expectedOrders, 1 << 26));
+    const slots = Math.max(16, Math.min(expectedOrders, 1 << 22));
     let cap = 32;
     while (cap < 2 * slots) cap *= 2;
     this.keys = new Float64Array(cap);
