@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 
+import { MatchingEngine } from '../lib/index.js';
 import { quoteAroundMid, SimVenue, StrategyContext } from '../lib/pipeline/index.js';
 
 const backend = process.env.ULTRA_PERF_BACKEND === 'native' ? 'native' : 'ts';
@@ -125,6 +126,29 @@ describe('SimVenue', () => {
   it('refuses bad options naming them', () => {
     expect(() => venue({ fillModel: 'queue' as never })).toThrow(/options\.fillModel/);
     expect(() => venue({ orderLatencyNs: -1 })).toThrow(/options\.orderLatencyNs/);
+  });
+});
+
+describe('MatchingEngine.submitBatchCount (the venue\'s allocation-free batch)', () => {
+  it('runs the first count commands as submitBatch does, with the first id readable after', () => {
+    const a = new MatchingEngine({ symbol: 'X', tickSize: 0.5, lotSize: 1, backend });
+    const b = new MatchingEngine({ symbol: 'X', tickSize: 0.5, lotSize: 1, backend });
+    // limit sell 2 @ 100, limit sell 1 @ 100.5, IOC buy 3 @ 100.5, then a command past count.
+    const cmds = new Float64Array([0, 1, 100, 2, 0, 1, 0, 1, 100.5, 1, 0, 1, 0, 0, 100.5, 3, 1, 2, 0, 0, 99, 5, 0, 0]);
+    const fa = new Float64Array(4 * 8);
+    const fb = new Float64Array(4 * 8);
+    const r = b.submitBatch(cmds.subarray(0, 18), fb);
+    expect(a.submitBatchCount(cmds, 3, fa)).toBe(r.fills);
+    expect(r.fills).toBe(2);
+    expect(a.lastBatchFirstOrderId).toBe(r.firstOrderId);
+    expect(Array.from(fa)).toEqual(Array.from(fb));
+    expect(a.bidLevels).toBe(0); // the 4th command (a bid at 99) did not run
+  });
+
+  it('refuses a count past the commands, naming it, with a code', () => {
+    const me = new MatchingEngine({ symbol: 'X', tickSize: 1, lotSize: 1, backend });
+    expect(() => me.submitBatchCount(new Float64Array(6), 2, new Float64Array(4))).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringMatching(/count/) }));
+    expect(() => me.submitBatchCount([] as never, 0, new Float64Array(4))).toThrow(/commands/);
   });
 });
 
