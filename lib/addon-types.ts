@@ -204,7 +204,7 @@ export interface OrderbookAddon {
     stp: number,
     allowNegativePrices?: boolean,
   ): EngineNative;
-  /** allowNegativePrices as orderbookL2Create; expectedOrders sizes the order pool and map (they grow past it). */
+  /** allowNegativePrices as orderbookL2Create; expectedOrders (1 to 2^22) sizes the order pool and map (they grow past it). */
   orderbookMboCreate(tickNum: number, tickDen: number, lotNum: number, lotDen: number, allowNegativePrices: boolean, expectedOrders: number): MboNative;
   /** Every view offset and code of lib/orderbook/layout.ts `orderbookLayout`, checked at load. */
   readonly orderbookLayout: Readonly<Record<string, number>>;

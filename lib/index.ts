@@ -17,3 +17,4 @@ export * from './memory/index.js';
 export * from './monitor/index.js';
 export * from './orderbook/index.js';
 export * from './risk/index.js';
+export * from './pipeline/index.js';

@@ -10,6 +10,7 @@ import { MboBook } from '../lib/index.js';
 import { EventOp, kEventStride } from '../lib/pipeline/events.js';
 import {
   LobsterSource,
+  measureLobster,
   readLobsterMessages,
   readLobsterOrderbook,
   replayLobster,
@@ -92,6 +93,17 @@ describe.each(backends)('LOBSTER replay (%s backend)', (backend) => {
     expect(progress.length).toBeGreaterThan(2);
   });
 
+  it('checks fewer levels than the file has: still 0 mismatches, fewer refills (GOOG L10 at depth 3)', () => {
+    const [messages, orderbook] = files(goog);
+    const r = replayLobster({ messages, orderbook, depth: 3, backend });
+    expect(r.mismatches).toBe(0);
+    expect(r.depth).toBe(3);
+    expect(r.refills).toBeGreaterThan(0);
+    expect(r.refills).toBeLessThan(44_451);
+    expect(() => replayLobster({ messages, orderbook, depth: 11, backend })).toThrow(/for options.depth but received 11/);
+    expect(() => replayLobster({ messages, orderbook, depth: 0, backend })).toThrow(RangeError);
+  });
+
   it('counts and reports a difference as a mismatch (a row edited by hand)', () => {
     const [messages, orderbook] = files(aapl);
     const rows = orderbook.rows.slice();
@@ -149,6 +161,24 @@ describe.each(backends)('LobsterSource (%s backend)', (backend) => {
   });
 });
 
+describe('measureLobster', () => {
+  it('reports both throughputs over the whole stream (messages plus the check\'s events)', () => {
+    const [messages, orderbook] = files(aapl);
+    const src = LobsterSource.open({ messages, orderbook, backend: 'ts' });
+    const progress: number[] = [];
+    const r = measureLobster(src, { backend: 'ts', runs: 1, onProgress: (done) => progress.push(done) });
+    expect(r.backend).toBe('ts');
+    expect(r.messages).toBe(118_497);
+    // message 1 writes no event (it is in row 1); the rest one each, plus the check's
+    expect(r.events).toBe(118_496 + src.reconstruction.extraEvents.length / kEventStride);
+    expect(r.runs).toBe(1);
+    expect(r.applyOnlyMessagesPerSecond).toBeGreaterThan(0);
+    expect(r.applyAndCheckMessagesPerSecond).toBeGreaterThan(0);
+    expect(progress).toEqual([0, 1]);
+    expect(() => measureLobster(src, { runs: 0 })).toThrow(/for options.runs/);
+  });
+});
+
 describe('LOBSTER format errors name the file and the line', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'lobster-'));
   let k = 0;
@@ -168,8 +198,10 @@ describe('LOBSTER format errors name the file and the line', () => {
     throw new Error('no error');
   };
 
-  it('reads plain and gzip files alike', () => {
-    const a = readLobsterMessages(file(good));
+  it('reads plain and gzip files alike, reporting progress', () => {
+    const seen: [number, number][] = [];
+    const a = readLobsterMessages(file(good), { onProgress: (done, total) => seen.push([done, total]) });
+    expect(seen.at(-1)).toEqual([good.length, good.length]);
     const b = readLobsterMessages(file(good, true));
     expect(Array.from(b.events)).toEqual(Array.from(a.events));
     expect(a.count).toBe(2);

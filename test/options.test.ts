@@ -4,6 +4,9 @@
 // registered schema, and every key of every schema is misspelt and must be named back.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
+import { quoteAroundMid, rateSweep, runPipeline, runSharded, SimVenue, threadSweep } from '../lib/pipeline/index.js';
+import { StandInBook, SyntheticSource } from './fixtures/pipeline-synthetic.js';
+
 import {
   BackendUnavailableError,
   BuddyAllocator,
@@ -58,6 +61,9 @@ const gateBase = {
   priceCollar: { fraction: 0.01 },
   maxOrdersPerSecond: 1,
 };
+
+/** A tiny pipeline run's options (test/fixtures/pipeline-synthetic.ts). */
+const pipelineBase = () => ({ sources: [new SyntheticSource('X', 50, 1)], backend: 'ts' as const, makeBook: () => new StandInBook() });
 
 /** Runs a call that may throw or reject; resolves to what it threw (or undefined). */
 async function thrown(call: () => unknown): Promise<unknown> {
@@ -138,6 +144,13 @@ const invoke: Record<string, (extra: Record<string, unknown>) => unknown> = {
   'RiskGate priceCollar': (x) => new RiskGate({ ...gateBase, priceCollar: { fraction: 0.01, ...x } }),
   'RiskGate varBudget': (x) => new RiskGate({ ...gateBase, varBudget: { limit: 1, covariance: { names: ['X'], matrix: Float64Array.of(1e-4) }, ...x } }),
   covarianceFromPanel: (x) => covarianceFromPanel({ dates: ['d1', 'd2', 'd3'], names: ['A'], prices: Float64Array.of(1, 2, 3) }, { window: 2, ...x }),
+  quoteAroundMid: (x) => quoteAroundMid({ ...x }),
+  runPipeline: (x) => runPipeline({ ...pipelineBase(), ...x }),
+  'pipeline venue': (x) => runPipeline({ ...pipelineBase(), venue: { fillModel: 'touch', ...x } }),
+  rateSweep: (x) => rateSweep({ ...pipelineBase(), rates: [1e7], ...x }),
+  SimVenue: (x) => new SimVenue({ symbol: 'X', tickSize: 0.01, lotSize: 1, backend: 'ts', maxTradesPerRecord: 1, ...x }),
+  runSharded: (x) => runSharded({ sources: [new SyntheticSource('X', 50, 1)], backend: 'ts', threads: 1, ...x }),
+  threadSweep: (x) => threadSweep({ sources: [new SyntheticSource('X', 50, 1)], backend: 'ts', threads: [1], runs: 1, ...x }),
   'MatchingEngine.modify': (x) => {
     const me = new MatchingEngine({ symbol: 'X', tickSize: 0.01 });
     return me.modify(me.submit({ side: 'buy', price: 1, quantity: 2 }).orderId, { quantity: 1, ...x });

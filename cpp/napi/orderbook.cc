@@ -456,7 +456,9 @@ napi_value mbo_replay_lobster(napi_env env, napi_callback_info cb) {
   }
   std::vector<double> extras;
   try {
-    extras.reserve(count * ob::kEventStride / 2);
+    // One event per message: more than either file needs (0.5–0.6), so no regrowth copies;
+    // pages never written are never touched.
+    extras.reserve(count * ob::kEventStride);
     h->core.replay_lobster(static_cast<const double*>(e.data), static_cast<const double*>(rows.data), count, cols, depth,
                            extras, static_cast<uint32_t*>(starts.data), static_cast<double*>(summary.data));
   } catch (const std::bad_alloc&) {
@@ -486,7 +488,7 @@ napi_value mbo_create(napi_env env, napi_callback_info cb) {
   if (!step_args(env, argv, fn, "tickNum (argument 1)", "tickDen (argument 2)", false, &tn, &td) ||
       !step_args(env, argv + 2, fn, "lotNum (argument 3)", "lotDen (argument 4)", false, &ln, &ld) ||
       !optional_bool_arg(env, argv[4], fn, "allowNegativePrices (argument 5)", true, &negative) ||
-      !size_arg(env, argv[5], fn, "expectedOrders (argument 6)", 1, 1u << 26, &expected)) {
+      !size_arg(env, argv[5], fn, "expectedOrders (argument 6)", 1, 1u << 22, &expected)) {
     return nullptr;
   }
   Mb* h = nullptr;

@@ -21,7 +21,7 @@ bool whole(double v, double lo) noexcept { return v >= lo && v <= kMax && v == s
 }  // namespace
 
 MboBook::MboBook(Grid tick, Grid lot, std::size_t expected_orders) : tick_(tick), lot_(lot) {
-  const std::size_t slots = std::clamp<std::size_t>(expected_orders, 16, std::size_t{1} << 26);
+  const std::size_t slots = std::clamp<std::size_t>(expected_orders, 16, std::size_t{1} << 22);
   std::size_t cap = 32;
   while (cap < 2 * slots) cap *= 2;
   keys_.assign(cap, 0);

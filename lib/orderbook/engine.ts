@@ -407,6 +407,33 @@ export class MatchingEngine extends BookReads {
     return { processed: r, fills, fillsWritten: Math.min(fills, cap), firstOrderId: v[View.batchFirstOrderId]! };
   }
 
+  /**
+   * submitBatch for loops that must not allocate (lib/pipeline/venue.ts): runs the first
+   * `count` commands of `commands` (same format and checks) and returns how many fills they
+   * produced, with no result object; the id the first submit got is then `lastBatchFirstOrderId`.
+   * @example
+   * const fills = me.submitBatchCount(cmds, 2, fillsOut); // fillsOut holds min(fills, capacity) fills
+   */
+  submitBatchCount(commands: Float64Array, count: number, fillsOut: Float64Array): number {
+    if (!(commands instanceof Float64Array)) throw invalidType('commands', 'a Float64Array of 6-double commands', commands);
+    if (!(fillsOut instanceof Float64Array)) throw invalidType('fillsOut', 'a Float64Array', fillsOut);
+    if (!Number.isInteger(count) || count < 0 || count * kCommandStride > commands.length) {
+      throw invalidRange('count', `an integer from 0 to commands.length / 6 (${commands.length / kCommandStride})`, count);
+    }
+    const r = this.core.batch(commands, count, fillsOut);
+    if (r < 0) {
+      const i = -r - 1;
+      this.explainBadCommand(commands, i);
+      throw invalidRange(`commands[${kCommandStride * i}..${kCommandStride * i + 5}] (command ${i})`, 'a valid command (see MatchingEngine.submitBatch)', Array.from(commands.subarray(kCommandStride * i, kCommandStride * i + kCommandStride)));
+    }
+    return this.view[View.batchFills]!;
+  }
+
+  /** The id the first submit of the last submitBatch / submitBatchCount got. */
+  get lastBatchFirstOrderId(): number {
+    return this.view[View.batchFirstOrderId]!;
+  }
+
   private report(): ExecutionReport {
     const v = this.view;
     const n = v[View.reportFillCount]!;

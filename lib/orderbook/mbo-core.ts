@@ -159,7 +159,7 @@ export class TsMboCore implements MboCore {
     this.tick = Grid.of(tickNum, tickDen, 'price', allowNegativePrices);
     this.lot = Grid.of(lotNum, lotDen, 'quantity');
     this.minTicks = allowNegativePrices ? -kMax : 0;
-    const slots = Math.max(16, Math.min(expectedOrders, 1 << 26));
+    const slots = Math.max(16, Math.min(expectedOrders, 1 << 22));
     let cap = 32;
     while (cap < 2 * slots) cap *= 2;
     this.keys = new Float64Array(cap);
@@ -444,9 +444,9 @@ export class TsMboCore implements MboCore {
       if (nid !== id && this.findOrder(nid) >= 0) return this.reason(MboReason.duplicateNew, i);
       const to = s >= 0 ? this.oSide[s]! : side;
       if (!this.fits(to, ticks, size)) return this.reason(MboReason.overflow, i);
+      this.reserveOne();
       if (s >= 0) this.takeKnown(s, Number.POSITIVE_INFINITY);
       else this.view[Mbo.unknownOrders]!++;
-      this.reserveOne();
       this.addOrder(nid, to, ticks, size);
       return 1;
     }

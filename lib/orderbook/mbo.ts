@@ -21,7 +21,7 @@ export interface MboBookOptions {
   lotSize?: number;
   /** Whether prices below 0 are valid (default false), as OrderBook's option. */
   allowNegativePrices?: boolean;
-  /** Orders the book expects to hold at once: sizes the order pool and id map up front (both grow past it). Default 1024. */
+  /** Orders the book expects to hold at once, 1 to 2^22: sizes the order pool and id map up front (both grow past it, so this is a hint, not a limit). Default 1024. */
   expectedOrders?: number;
   /** 'auto' (default): native when the CPU addon is loaded. 'native' without it throws BackendUnavailableError. */
   backend?: OrderBookBackend;
@@ -47,7 +47,7 @@ const kSchema = defineOptions('MboBook', {
   tickSize: { check: null, checkedBy: 'grid.ts Grid' },
   lotSize: { check: null, checkedBy: 'grid.ts Grid' },
   allowNegativePrices: { check: booleanCheck, default: false },
-  expectedOrders: { check: integerCheck(1, 2 ** 26, 'an integer'), default: 1024 },
+  expectedOrders: { check: integerCheck(1, 2 ** 22, 'an integer'), default: 1024 },
   backend: { check: null, checkedBy: 'resolveBackend (lib/internal/backend.ts chooseBackend)' },
 });
 

@@ -1,3 +1,38 @@
+/**
+ * The end-to-end pipeline (docs/pipeline.md): market-data sources → MboBook → strategy →
+ * RiskGate → simulated venue, measured per stage and end to end.
+ */
+export { kEventStride, EventField, EventOp, EventSide, type EventOpCode, type SourceKind, type MarketDataSource } from './events.js';
+export {
+  kSeedTable,
+  type PipelineReportData,
+  type LatencyDistribution,
+  type ReconstructionResult,
+  type RatePoint,
+  type ThreadPoint,
+  type BacktestRow,
+} from './report-data.js';
+export { StrategyContext, quoteAroundMid, type Strategy, type QuoteAroundMidOptions } from './strategy.js';
+export { SimVenue, type FillModel, type VenueOptions } from './venue.js';
+export { runSharded, threadSweep, type ShardedOptions, type ShardedResult } from './shard.js';
+export {
+  runPipeline,
+  rateSweep,
+  measureClockReads,
+  distributionOf,
+  stageDistributions,
+  tradingOf,
+  kSystemClock,
+  type PipelineOptions,
+  type PipelineResult,
+  type PipelineHistograms,
+  type PipelineBook,
+  type PipelineRisk,
+  type PipelineClock,
+  type SymbolResult,
+  type RateSweepOptions,
+  type RateSweepResult,
+} from './run.js';
 export {
   RiskGate,
   RiskReject,

@@ -467,11 +467,13 @@ export function replayLobster(options: LobsterReplayOptions): LobsterReplayResul
     }
     onProgress?.(end, msgs.count);
   }
-  const extraEvents = new Float64Array(offset * kEventStride);
-  let o = 0;
-  for (const p of parts) {
-    extraEvents.set(p, o);
-    o += p.length;
+  const extraEvents = parts.length === 1 ? parts[0]! : new Float64Array(offset * kEventStride);
+  if (parts.length !== 1) {
+    let o = 0;
+    for (const p of parts) {
+      extraEvents.set(p, o);
+      o += p.length;
+    }
   }
   const elapsedMs = performance.now() - t0;
   const stats = book.stats;
