@@ -9,7 +9,8 @@
  * last progress line with the time spent. At the end: where the files are, the command
  * that reproduces each suite, and each figure beside the committed run in bench/baseline/.
  * --quick: short budgets, a smoke run whose numbers are rough.
- * --save-baseline: also copy each suite's file to bench/baseline/ (what the README quotes).
+ * --save-baseline: also copy each suite's file to bench/baseline/ (what the README quotes), and a
+ * suite's report folder (bench/out/pipeline/) to bench/results/ (the committed pipeline.html).
  */
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
@@ -53,6 +54,7 @@ if (saveBaseline && quick) {
 }
 
 const root = join(benchRoot, '..');
+const resultsDir = join(benchRoot, 'results');
 const chosen = wanted.length > 0 ? wanted : suites;
 const cores = availableParallelism();
 console.log(
@@ -113,6 +115,12 @@ for (const suite of chosen) {
   else if (saveBaseline) {
     mkdirSync(baselineDir, { recursive: true });
     copyFileSync(join(outDir, `${suite}.json`), join(baselineDir, `${suite}.json`));
+    // A suite's report folder (bench/out/pipeline/: pipeline.html, .json, .hgrm) is what bench/results/ keeps for the README.
+    const reportDir = join(outDir, suite);
+    if (existsSync(reportDir)) {
+      mkdirSync(resultsDir, { recursive: true });
+      for (const f of readdirSync(reportDir)) copyFileSync(join(reportDir, f), join(resultsDir, f));
+    }
   }
 }
 

@@ -18,3 +18,4 @@ export * from './monitor/index.js';
 export * from './orderbook/index.js';
 export * from './risk/index.js';
 export * from './pipeline/index.js';
+export * from './net/index.js';

@@ -19,8 +19,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { LatencyHistogram } from '../lib/monitor/index.js';
 import { backtestSection, readPriceSeries } from '../lib/pipeline/backtest-section.js';
-import { kSeedTable, type PipelineReportData, type RatePoint } from '../lib/pipeline/report-data.js';
-import { escapeHtml, formatNs, hgrmFileName, loadECharts, renderReport, summarizeHistogram, writeReport } from '../lib/pipeline/report.js';
+import { distributionOf, kSeedTable, type PipelineReportData, type RatePoint } from '../lib/pipeline/report-data.js';
+import { escapeHtml, formatNs, hgrmFileName, loadECharts, renderReport, writeReport } from '../lib/pipeline/report.js';
 import { seeded } from './fixtures/seeded.js';
 
 const kPrices = resolve('bench/data/prices/sp500_index.csv.gz');
@@ -64,11 +64,11 @@ async function build(): Promise<Built> {
       const h = new LatencyHistogram();
       record(h, rnd, median * scale, 20_000);
       histograms[hgrmFileName(backend, symbol, name)] = h;
-      distributions.push(summarizeHistogram(name, h));
+      distributions.push(distributionOf(name, h));
     }
     record(total, rnd, 1100 * scale, 20_000);
     histograms[hgrmFileName(backend, symbol, 'tickToTrade')] = total;
-    distributions.push(summarizeHistogram('tickToTrade', total));
+    distributions.push(distributionOf('tickToTrade', total));
     stages.push({ backend, symbol, events: 20_000, eventsPerSecond: 2.4e6 / scale, distributions });
   }
 
@@ -90,7 +90,7 @@ async function build(): Promise<Built> {
         const stall = rnd() < 0.002 * load ? 50_000 * load : 0;
         h.recordCorrected(Math.round(median * (1 - Math.log(u) * 0.5) + stall), interval);
       }
-      const s = summarizeHistogram(`rate ${offered}`, h);
+      const s = distributionOf(`rate ${offered}`, h);
       points.push({ offeredPerSecond: offered, achievedPerSecond: Math.min(offered, capacity), p50: s.p50, p99: s.p99, p999: s.p999, max: s.max });
     }
     const under = points.filter((p) => p.p99 <= 10_000).map((p) => p.offeredPerSecond);

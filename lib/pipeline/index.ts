@@ -5,6 +5,7 @@
 export { kEventStride, EventField, EventOp, EventSide, type EventOpCode, type SourceKind, type MarketDataSource } from './events.js';
 export {
   kSeedTable,
+  distributionOf,
   type PipelineReportData,
   type LatencyDistribution,
   type ReconstructionResult,
@@ -19,7 +20,6 @@ export {
   runPipeline,
   rateSweep,
   measureClockReads,
-  distributionOf,
   stageDistributions,
   tradingOf,
   kSystemClock,
@@ -55,3 +55,30 @@ export {
   type PanelCovarianceOptions,
   type PanelCovariance,
 } from './risk-gate-covariance.js';
+export {
+  runPipelineJob,
+  availableBackends,
+  defaultStrategy,
+  defaultGate,
+  reconstructionRate,
+  type PipelineJobOptions,
+  type PipelineJobResult,
+} from './job.js';
+export { renderReport, writeReport, hgrmFileName, type WrittenReport } from './report.js';
+export { backtestSection, readPriceSeries, type BacktestSectionOptions, type PriceSeries } from './backtest-section.js';
+export {
+  LobsterSource,
+  replayLobster,
+  readLobsterMessages,
+  readLobsterOrderbook,
+  measureLobster,
+  type LobsterSourceOptions,
+  type LobsterReplayOptions,
+  type LobsterReplayResult,
+  type LobsterMismatch,
+  type LobsterMessages,
+  type LobsterOrderbook,
+  type LobsterThroughput,
+} from './sources/lobster.js';
+export { ItchSource, type ItchSourceOptions } from './sources/itch.js';
+export { BinanceSource, type BinanceSourceOptions } from './sources/binance.js';

@@ -2,6 +2,7 @@
  * What a pipeline run hands the report (`bench/results/pipeline.json` is this object):
  * lib/pipeline/run.ts fills it, lib/pipeline/report.ts renders it. All latencies in ns.
  */
+import type { LatencyHistogram } from '../monitor/histogram.js';
 
 /** One latency distribution, summarised, plus its HdrHistogram percentile curve for the log plot. */
 export interface LatencyDistribution {
@@ -103,3 +104,26 @@ export interface PipelineReportData {
 
 /** SEED.md's table, in ns. */
 export const kSeedTable: PipelineReportData['seed'] = { marketData: 12_000, risk: 180_000, book: 23_000, cache: 2_300, total: 220_000 };
+
+/**
+ * A recorded histogram (ns) as the report's LatencyDistribution: count, mean, the percentiles
+ * the report shows, max, and HdrHistogram's percentile curve (empty for an empty histogram).
+ * @example
+ * const d = distributionOf('tickToTrade', run.histograms.tickToTrade); // d.p99 in ns
+ */
+export function distributionOf(name: string, h: LatencyHistogram): LatencyDistribution {
+  const empty = h.count === 0;
+  const p = (q: number) => (empty ? 0 : h.percentile(q));
+  return {
+    name,
+    count: h.count,
+    mean: empty ? 0 : h.mean,
+    p50: p(50),
+    p90: p(90),
+    p99: p(99),
+    p999: p(99.9),
+    p9999: p(99.99),
+    max: empty ? 0 : h.max,
+    curve: empty ? [] : h.percentileCurve(),
+  };
+}

@@ -687,28 +687,6 @@ export function hgrmFileName(backend: string, symbol: string, name: string): str
   return `${[backend, symbol, name].map((s) => String(s).replace(/[^A-Za-z0-9._-]+/g, '_')).join('-')}.hgrm`;
 }
 
-/**
- * A LatencyDistribution from a recorded histogram (ns): count, mean, the percentiles the
- * report shows, max, and HdrHistogram's percentile curve.
- * @example
- * const d = summarizeHistogram('tickToTrade', histogram);
- */
-export function summarizeHistogram(name: string, h: LatencyHistogram): LatencyDistribution {
-  const empty = h.count === 0;
-  return {
-    name,
-    count: h.count,
-    mean: empty ? 0 : h.mean,
-    p50: empty ? 0 : h.percentile(50),
-    p90: empty ? 0 : h.percentile(90),
-    p99: empty ? 0 : h.percentile(99),
-    p999: empty ? 0 : h.percentile(99.9),
-    p9999: empty ? 0 : h.percentile(99.99),
-    max: empty ? 0 : h.max,
-    curve: h.percentileCurve(),
-  };
-}
-
 export interface WrittenReport {
   /** Absolute or dir-relative paths as joined from `dir`. */
   html: string;

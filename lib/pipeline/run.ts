@@ -31,7 +31,7 @@ import { nowNs } from '../monitor/clock.js';
 import { LatencyHistogram } from '../monitor/histogram.js';
 import { MboBook } from '../orderbook/mbo.js';
 import { EventField, EventOp, kEventStride, type MarketDataSource } from './events.js';
-import type { LatencyDistribution, PipelineReportData, RatePoint } from './report-data.js';
+import { distributionOf, type LatencyDistribution, type PipelineReportData, type RatePoint } from './report-data.js';
 import { kRiskRejectReason } from './risk-gate.js';
 import { quoteAroundMid, type Strategy, StrategyContext } from './strategy.js';
 import { type FillModel, SimVenue } from './venue.js';
@@ -689,24 +689,6 @@ export function tradingOf(symbols: readonly SymbolResult[]): PipelineReportData[
 }
 
 // ---- summaries for the report ----------------------------------------------------------
-
-/** A histogram as the report's LatencyDistribution (ns), with its HdrHistogram percentile curve. */
-export function distributionOf(name: string, h: LatencyHistogram): LatencyDistribution {
-  const empty = h.count === 0;
-  const p = (q: number) => (empty ? 0 : h.percentile(q));
-  return {
-    name,
-    count: h.count,
-    mean: empty ? 0 : h.mean,
-    p50: p(50),
-    p90: p(90),
-    p99: p(99),
-    p999: p(99.9),
-    p9999: p(99.99),
-    max: empty ? 0 : h.max,
-    curve: empty ? [] : h.percentileCurve(),
-  };
-}
 
 /** The per-stage and tick-to-trade distributions of a run, in the report's order. */
 export function stageDistributions(run: PipelineResult): LatencyDistribution[] {
