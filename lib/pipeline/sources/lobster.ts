@@ -19,8 +19,16 @@ import type { OrderBookBackend } from '../../orderbook/reads.js';
 import { invalidRange, invalidType, SourceFormatError } from '../../errors.js';
 import { kMismatchStride, kReplaySummary } from '../../orderbook/layout.js';
 import { MboBook, mboCoreOf } from '../../orderbook/mbo.js';
-import { EventField, EventOp, EventSide, kEventStride, type MarketDataSource } from '../events.js';
+import * as events from '../events.js';
+import type { MarketDataSource } from '../events.js';
 import type { ReconstructionResult } from '../report-data.js';
+
+// Local copies of the shared tables (as mbo-core.ts): imports compiled to getters (tsx) cost
+// more than the rest of decode() together.
+const EventField = { ...events.EventField };
+const EventOp = { ...events.EventOp };
+const EventSide = { ...events.EventSide };
+const kEventStride = events.kEventStride;
 
 /** Progress of a long step: `done` of `total` records. */
 export type ProgressFn = (done: number, total: number) => void;
@@ -31,20 +39,25 @@ export const kLobsterTickSize = 0.0001;
 export const kLobsterEmptyPrice = 9999999999;
 const kProgressEvery = 16384;
 
-/** Reads a file whole, gunzipping it when it starts with the gzip magic bytes. */
-export function readMaybeGzip(file: string): Buffer {
-  const raw = readFileSync(file);
-  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
+/**
+ * Reads a file whole, gunzipping it when it starts with the gzip magic bytes. Returns a plain
+ * Uint8Array over the bytes (not a Buffer: the parser's element reads then see one array class).
+ */
+export function readMaybeGzip(file: string): Uint8Array {
+  let bytes: Buffer = readFileSync(file);
+  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
-      return gunzipSync(raw);
+      bytes = gunzipSync(bytes);
     } catch (err) {
       throw new SourceFormatError(file, 'byte 0', `not a readable gzip stream (${(err as Error).message})`, { cause: err });
     }
   }
-  return raw;
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
 // ---- the line parser (one for the bulk reader and for decode) ----
+
+const kPow10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 
 /** Parse state of parseFields: where the line ended and why it failed. */
 const P = { next: 0, fields: 0, bad: -1, line: 0 };
@@ -79,18 +92,18 @@ function parseFields(b: Uint8Array, start: number, max: number, timeFirst: boole
       c = ++i < n ? b[i]! : 10;
     }
     if (c === 46 && timeFirst && f === 0) {
-      // fraction: up to 9 digits of ns
-      let scale = 100000000;
+      // fraction: up to 9 digits of ns, as an integer, then scaled once
       let frac = 0;
+      let fd = 0;
       c = ++i < n ? b[i]! : 10;
       while (c >= 48 && c <= 57) {
-        if (scale >= 1) frac += (c - 48) * scale;
-        else if (P.bad < 0) P.bad = f; // finer than ns
-        scale /= 10;
-        digits++;
+        frac = frac * 10 + (c - 48);
+        fd++;
         c = ++i < n ? b[i]! : 10;
       }
-      v = v * 1e9 + frac;
+      if (fd > 9 && P.bad < 0) P.bad = f; // finer than ns
+      digits += fd;
+      v = v * 1e9 + (fd <= 9 ? frac * kPow10[9 - fd]! : 0);
     } else if (timeFirst && f === 0) {
       v *= 1e9;
     }
@@ -131,8 +144,8 @@ export interface LobsterMessages {
   count: number;
   /** count × kEventStride doubles: op = LOBSTER type, time ns, orderId, side, price ticks, size lots, 0, aux = message number (1-based). */
   events: Float64Array;
-  /** Byte offset of each line in `text` (count + 1 entries), for decode. */
-  lineStart: Float64Array;
+  /** Byte offset of each line in `text` (count + 1 entries), for decode; a Uint32Array so decode indexes with small integers. */
+  lineStart: Uint32Array;
   /** The (decompressed) file. */
   text: Uint8Array;
 }
@@ -201,7 +214,8 @@ export function readLobsterMessages(file: string, options: { onProgress?: Progre
 export function parseLobsterMessages(text: Uint8Array, file: string, onProgress?: ProgressFn): LobsterMessages {
   let cap = Math.max(1024, Math.ceil(text.length / 36));
   let events = new Float64Array(cap * kEventStride);
-  let starts = new Float64Array(cap + 1);
+  if (text.length >= 2 ** 32) throw new SourceFormatError(file, 'byte 4294967296', 'a message file of 4 GiB or more is not supported (split it by day)');
+  let starts = new Uint32Array(cap + 1);
   let count = 0;
   let at = 0;
   let lastTime = -1;
@@ -217,7 +231,7 @@ export function parseLobsterMessages(text: Uint8Array, file: string, onProgress?
       const e = new Float64Array(cap * kEventStride);
       e.set(events);
       events = e;
-      const s = new Float64Array(cap + 1);
+      const s = new Uint32Array(cap + 1);
       s.set(starts);
       starts = s;
     }
@@ -526,6 +540,8 @@ export class LobsterSource implements MarketDataSource {
   readonly messages: LobsterMessages;
   readonly orderbook: LobsterOrderbook;
   private readonly seed: Float64Array;
+  private readonly extra: Float64Array;
+  private readonly extraStart: Uint32Array;
 
   private constructor(messages: LobsterMessages, orderbook: LobsterOrderbook, result: LobsterReplayResult) {
     this.messages = messages;
@@ -536,6 +552,8 @@ export class LobsterSource implements MarketDataSource {
     // The message, then per side at most a trim and `depth` levels (a resynchronisation).
     this.maxEventsPerRecord = 1 + 2 * (1 + (result.depth ?? orderbook.depth));
     this.seed = lobsterRowEvents(orderbook, 0, result.depth);
+    this.extra = result.extraEvents;
+    this.extraStart = result.extraStart;
   }
 
   /** Reads both files (paths or parsed) and runs the replay check that precomputes the refills. */
@@ -560,7 +578,7 @@ export class LobsterSource implements MarketDataSource {
   decode(index: number, out: Float64Array, at: number): number {
     if (!(index >= 0 && index < this.length && Number.isInteger(index))) throw invalidRange('index', `a record index from 0 to ${this.length - 1}`, index);
     if (index === 0) return 0;
-    const x = this.reconstruction.extraStart;
+    const x = this.extraStart;
     const e0 = x[index]!;
     const n = 1 + x[index + 1]! - e0;
     const o = at * kEventStride;
@@ -570,7 +588,11 @@ export class LobsterSource implements MarketDataSource {
     parseFields(m.text, start, 6, true);
     const problem = P.fields === 6 && P.bad < 0 ? messageEvent(out, o, index + 1) : 'unreadable';
     if (problem !== '') throw new SourceFormatError(m.file, `line ${index + 1}`, problem);
-    if (n > 1) out.set(this.reconstruction.extraEvents.subarray(e0 * kEventStride, (e0 + n - 1) * kEventStride), o + kEventStride);
+    // A loop, not set(subarray()): no view object per record.
+    const x0 = e0 * kEventStride;
+    const len = (n - 1) * kEventStride;
+    const extra = this.extra;
+    for (let j = 0; j < len; j++) out[o + kEventStride + j] = extra[x0 + j]!;
     return n;
   }
 }
