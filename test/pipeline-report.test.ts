@@ -107,6 +107,7 @@ async function build(): Promise<Built> {
       load: [0.5, 0.75],
       backend: 'native',
       command: 'npx ultra-performance pipeline --source lobster:"a&b.csv"',
+      hiccups: { seconds: 2, thresholdNs: 10_000, stallsPerSecond: 2_150, lostFraction: 0.118, medianStallNs: 50_500, maxStallNs: 1_380_000 },
     },
     reconstruction: [
       { symbol: 'AAPL', source: 'lobster', depth: 1, messages: 118_497, mismatches: 0, refills: 29_000, unknownOrders: 1_200, nativeMessagesPerSecond: 12e6, tsMessagesPerSecond: 3.4e6 },
@@ -259,6 +260,8 @@ describe('renderReport', () => {
 
   it('has every table, the seed’s figures beside ours, and no NaN or undefined', () => {
     for (const id of ['seed', 'distributions', 'reconstruction', 'rate', 'trading', 'backtest', 'meta']) expect(html).toMatch(new RegExp(`<table id="table-${id}"[ >]`));
+    // The machine's hiccup floor is stated under the sweep, with its figures.
+    expect(html).toMatch(/2[,.]?150 stalls above 10(\.0)? µs per second, median 50\.5 µs, longest 1\.38 ms, 11\.8 % of the time lost/);
     const seed = html.slice(html.indexOf('<table id="table-seed">'), html.indexOf('</table>', html.indexOf('<table id="table-seed">')));
     for (const ns of [12_000, 23_000, 180_000, 2_300, 220_000]) expect(seed).toContain(formatNs(ns));
     expect(seed).toContain('12.0 µs');

@@ -2,3 +2,4 @@
 export { MicrosecondTimer } from './timer.js';
 export { LatencyHistogram, type LatencyHistogramOptions, type LatencySummary } from './histogram.js';
 export { LatencyRegistry, latencyRegistry, monitorLatency, type AnyFunction } from './latency.js';
+export { measureHiccups, type HiccupSummary } from './hiccup.js';

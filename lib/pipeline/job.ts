@@ -10,6 +10,7 @@
 import { cpus, loadavg } from 'node:os';
 
 import { invalidType } from '../errors.js';
+import { measureHiccups, type HiccupSummary } from '../monitor/hiccup.js';
 import type { LatencyHistogram } from '../monitor/histogram.js';
 import { MboBook } from '../orderbook/mbo.js';
 import { backtestSection } from './backtest-section.js';
@@ -36,10 +37,12 @@ export interface PipelineJobOptions {
   /** RiskGate options over the sources' symbols (default `defaultGate(sources, varPrices)`); null: no gate. */
   gate?: RiskGateOptions | null;
   /**
-   * A daily price panel (CSV or .csv.gz, `Date,<series>...`) for the gate's VaR budget; its
-   * covariance ends on `varEnd`. Absent: the default gate has no VaR budget.
+   * Daily price panel files (CSV or .csv.gz, `Date,<series>...`, joined on the date) for the
+   * gate's VaR budget; one must hold the proxy series 'SP500' (symbols not in the panel use it)
+   * unless every symbol is in the panel. The covariance ends on `varEnd`. Absent: the default
+   * gate has no VaR budget.
    */
-  varPrices?: string;
+  varPrices?: string | readonly string[];
   varEnd?: string;
   /** Fixed-rate sweep on the first source (absent: none). */
   sweep?: { rates: readonly number[]; records: number };
@@ -89,7 +92,7 @@ export function defaultStrategy(source: MarketDataSource): QuoteAroundMidOptions
  * exchange time; with `varPrices`, a 99% one-day VaR budget of US$50,000 over the panel's
  * RiskMetrics covariance (symbols not in the panel use the S&P 500 index as their proxy).
  */
-export function defaultGate(sources: readonly MarketDataSource[], varPrices?: string, varEnd?: string): RiskGateOptions {
+export function defaultGate(sources: readonly MarketDataSource[], varPrices?: string | readonly string[], varEnd?: string): RiskGateOptions {
   const options: RiskGateOptions = {
     symbols: sources.map((s) => {
       const q = defaultStrategy(s).size!;
@@ -195,6 +198,13 @@ export async function runPipelineJob(options: PipelineJobOptions): Promise<Pipel
   const histograms: Record<string, LatencyHistogram> = {};
   const sweeps: PipelineReportData['rateSweep'] = [];
   let trading: PipelineReportData['trading'] | undefined;
+  let hiccups: HiccupSummary | undefined;
+  if (options.sweep !== undefined) {
+    hiccups = measureHiccups(2000);
+    onProgress(
+      `this thread's own stalls > 10 µs (jHiccup's spin): ${hiccups.stallsPerSecond.toFixed(0)}/s, median ${formatUs(hiccups.medianStallNs)}, max ${formatUs(hiccups.maxStallNs)}, ${(100 * hiccups.lostFraction).toFixed(1)}% of the time lost`,
+    );
+  }
   for (const backend of list) {
     runMax(sources, backend, Math.min(20_000, ...sources.map((s) => s.length))); // warm-up: the JIT sees every symbol first
     for (const source of sources) {
@@ -251,6 +261,7 @@ export async function runPipelineJob(options: PipelineJobOptions): Promise<Pipel
       load: [loadStart, loadavg()[0]!],
       backend: list[0]!,
       command,
+      hiccups,
     },
     reconstruction,
     stages,

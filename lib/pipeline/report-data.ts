@@ -2,6 +2,7 @@
  * What a pipeline run hands the report (`bench/results/pipeline.json` is this object):
  * lib/pipeline/run.ts fills it, lib/pipeline/report.ts renders it. All latencies in ns.
  */
+import type { HiccupSummary } from '../monitor/hiccup.js';
 import type { LatencyHistogram } from '../monitor/histogram.js';
 
 /** One latency distribution, summarised, plus its HdrHistogram percentile curve for the log plot. */
@@ -80,6 +81,8 @@ export interface PipelineReportData {
     load: [number, number];
     backend: 'native' | 'ts';
     command: string;
+    /** The machine's own stalls (lib/monitor/hiccup.ts, jHiccup's method), measured before the rate sweep: the floor under every percentile here. */
+    hiccups?: HiccupSummary;
   };
   reconstruction: ReconstructionResult[];
   /** Per-stage and tick-to-trade distributions at maximum rate, one set per backend run. */

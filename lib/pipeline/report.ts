@@ -521,7 +521,12 @@ function rateTable(data: PipelineReportData): string {
       ]);
     }
   }
-  return table('rate', 'Fixed-rate sweep', ['Offered', 'Achieved', 'p50', 'p99', 'p99.9', 'Max', ''], rows);
+  const h = data.meta.hiccups;
+  const floor =
+    h === undefined
+      ? ''
+      : `<p class="note">The machine’s own floor, measured before the sweep with jHiccup’s method (one thread reading the clock back to back for ${sig3(h.seconds)} s): ${sig3(h.stallsPerSecond)} stalls above ${formatNs(h.thresholdNs)} per second, median ${formatNs(h.medianStallNs)}, longest ${formatNs(h.maxStallNs)}, ${sig3(100 * h.lostFraction)} % of the time lost. A record that arrives during a stall waits for its end, so a p99 at or under ${formatNs(h.thresholdNs)} needs that share below 1 %.</p>`;
+  return table('rate', 'Fixed-rate sweep', ['Offered', 'Achieved', 'p50', 'p99', 'p99.9', 'Max', ''], rows) + floor;
 }
 
 function tradingTable(data: PipelineReportData): string {
