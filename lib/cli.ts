@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `npx ultra-performance status [--json]`: which backends this machine gets and why,
- * the CPU, GPUs and the calling thread's affinity.
+ * the CPU, GPUs and the calling thread's affinity. `npx ultra-performance pipeline ...`: the
+ * end-to-end pipeline on a user's market-data file (lib/pipeline/cli.ts).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -77,15 +78,22 @@ function render(s: Status): string {
 }
 
 const kUsage = `Usage: ultra-performance status [--json]
+       ultra-performance pipeline --source <kind>:<file> [options]   (--help for its options)
 
-  status   backends in use and why, CPU model, cores, SIMD features, GPUs, affinity
-  --json   print the same as one JSON object`;
+  status     backends in use and why, CPU model, cores, SIMD features, GPUs, affinity
+  --json     print the same as one JSON object
+  pipeline   market data -> MboBook -> strategy -> RiskGate -> simulated venue on your
+             LOBSTER, ITCH 5.0 or Binance file, measured, with an HTML report`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     console.log(kUsage);
     return command === undefined ? 1 : 0;
+  }
+  if (command === 'pipeline') {
+    const { pipelineCommand } = await import('./pipeline/cli.js');
+    return pipelineCommand(rest);
   }
   if (command !== 'status') {
     console.error(`Unknown command ${JSON.stringify(command)}.\n\n${kUsage}`);

@@ -7,6 +7,7 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSyn
 import { tmpdir } from 'node:os';
 import { dirname, join, normalize, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'up-pack-'));
@@ -131,6 +132,21 @@ try {
   r = node([join(app, 'node_modules', '.bin', 'ultra-performance'), 'status', '--json'], app);
   info = r.status === 0 ? JSON.parse(r.out) : {};
   check('the status CLI runs from the installed package', info.native === true && typeof info.cpu?.model === 'string', r.err);
+
+  // The pipeline command on a user's file, as a user without the optional peer echarts runs it:
+  // the run, pipeline.json and the .hgrm files, and a sentence saying how to get the HTML.
+  const lob = join(root, 'bench', 'data', 'lobster');
+  const lobDay = 'AAPL_2012-06-21_34200000_57600000';
+  for (const kind of ['message', 'orderbook']) {
+    const text = gunzipSync(readFileSync(join(lob, `${lobDay}_${kind}_1.csv.gz`))).toString('utf8');
+    writeFileSync(join(app, `${lobDay}_${kind}_1.csv`), text.split('\n').slice(0, 2000).join('\n') + '\n');
+  }
+  r = node([join(app, 'node_modules', '.bin', 'ultra-performance'), 'pipeline', '--source', `lobster:${lobDay}_message_1.csv`, '--runs', '1', '--out', 'report'], app);
+  check(
+    'the pipeline CLI runs a LOBSTER file from the installed package (no echarts: JSON + .hgrm, and says how to get the HTML)',
+    r.status === 0 && /0 mismatches/.test(r.err) && existsSync(join(app, 'report', 'pipeline.json')) && /npm install echarts/.test(r.out) && !existsSync(join(app, 'report', 'pipeline.html')),
+    `${r.out}\n${r.err}`,
+  );
 
   rmSync(join(app, 'node_modules', 'ultra-performance', 'prebuilds'), { recursive: true, force: true });
   r = node(['-e', esm], app);
