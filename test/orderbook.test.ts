@@ -833,7 +833,9 @@ describe('MatchingEngine differential: every backend against a reference model a
         checkNoneLost(engines, model);
         overflows += model.overflows;
       }),
-      { numRuns: 20 },
+      // Seeded: the count below says the generator reaches the overflow paths, which a random
+      // seed only makes likely (14 in one unlucky run), not certain.
+      { numRuns: 20, seed: 1_300_913 },
     );
     expect(overflows).toBeGreaterThan(20);
   });
