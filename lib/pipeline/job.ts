@@ -173,8 +173,9 @@ export async function runPipelineJob(options: PipelineJobOptions): Promise<Pipel
   const reconstruction: ReconstructionResult[] = [];
   for (const source of sources) {
     const known = options.reconstruction?.find((r) => r.symbol === source.symbol);
+    // Only ReconstructionResult's fields: a LobsterReplayResult also carries its event arrays.
     const row: ReconstructionResult = known
-      ? { ...known }
+      ? { symbol: known.symbol, source: known.source, depth: known.depth, messages: known.messages, mismatches: known.mismatches, refills: known.refills, unknownOrders: known.unknownOrders }
       : { symbol: source.symbol, source: source.kind, messages: source.length, mismatches: 0, refills: 0, unknownOrders: 0 };
     for (const backend of list) {
       const rate = reconstructionRate(source, backend);
