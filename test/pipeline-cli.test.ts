@@ -52,6 +52,8 @@ describe('ultra-performance pipeline', () => {
     expect(r.out).toContain('book checked after every message at depth 1: 0 mismatches');
     const data = JSON.parse(readFileSync(join(out, 'pipeline.json'), 'utf8'));
     expect(data.reconstruction[0]).toMatchObject({ symbol: 'AAPL', messages: 3_000, mismatches: 0 });
+    // The row is ReconstructionResult's fields, not the replay's event arrays.
+    expect(Object.keys(data.reconstruction[0]).sort()).toEqual(['depth', 'messages', 'mismatches', 'refills', 'source', 'symbol', 'tsMessagesPerSecond', 'unknownOrders']);
     expect(data.stages.map((s: { backend: string }) => s.backend)).toEqual(['ts']);
     expect(existsSync(join(out, 'ts-AAPL-tickToTrade.hgrm'))).toBe(true);
     expect(existsSync(join(out, 'pipeline.html'))).toBe(true);
