@@ -222,10 +222,11 @@ describe('backtestSection (S&P 500, 1990–2022)', () => {
 
 describe('renderReport', () => {
   it('draws every chart with all its series and data points', () => {
-    const distributions = built.data.stages.reduce((n, r) => n + r.distributions.length, 0);
+    // Tick-to-trade of every run, and every stage of the first run.
+    const lines = built.data.stages.length + built.data.stages[0]!.distributions.length - 1;
     // Bars, symbols and scatter points carry ECharts' series index; line paths carry their colour.
     const percentiles = figure(html, 'percentiles');
-    expect(lineStrokes(percentiles, 40).size, 'one line per distribution').toBe(distributions);
+    expect(lineStrokes(percentiles, 40).size, 'one line per tick-to-trade, and per stage of the first run').toBe(lines);
 
     const stages = drawnSeries(figure(html, 'stages'));
     expect([...stages.keys()].sort()).toEqual([0, 1, 2, 3]);
