@@ -81,4 +81,11 @@ describe('the pipeline on LOBSTER AAPL and GOOG', () => {
     expect(pinned.symbols).toEqual(single.symbols);
     expect(getThreadAffinity()).toEqual(cores);
   });
+
+  it("rejects with the worker's error when a strategy throws inside a worker, with more records than the queue holds", async () => {
+    // The worker stops taking records at once; the main thread used to wait on its full queue forever.
+    const makeStrategyFrom = join(import.meta.dirname, 'fixtures', 'throwing-strategy.mjs');
+    const run = runSharded({ sources: [aapl, goog], backend, records: 20_000, threads: 2, capacity: 256, makeStrategyFrom });
+    await expect(run).rejects.toMatchObject({ code: 'ERR_ULTRA_PERF_PIPELINE', message: expect.stringContaining('strategy failed on purpose') });
+  });
 });

@@ -158,6 +158,7 @@ export async function runSharded(options: ShardedOptions): Promise<ShardedResult
   const queues: SpscQueue[] = [];
   const workers: Worker[] = [];
   const replies: Promise<ShardWorkerReply>[] = [];
+  const gone = new Uint8Array(threads);
   const entry = shardWorkerEntry();
   let pinned = pin;
   // The main thread's cores before pinning, given back at the end.
@@ -195,7 +196,12 @@ export async function runSharded(options: ShardedOptions): Promise<ShardedResult
     };
     const worker = new Worker(entry, { workerData: data });
     workers.push(worker);
-    replies.push(reply(worker));
+    // A worker that answers while records are still being routed has failed (a worker stops
+    // taking records only when its queue is closed): flush stops waiting on its queue.
+    const answer = reply(worker).finally(() => (gone[w] = 1));
+    // Handled here too: it may reject while routing awaits, before Promise.all below takes it.
+    answer.catch(() => undefined);
+    replies.push(answer);
   }
 
   // Per worker: a batch of messages being filled.
@@ -203,16 +209,29 @@ export async function runSharded(options: ShardedOptions): Promise<ShardedResult
   const bytes = buffers.map((b) => new Uint8Array(b.buffer));
   const lengths = new Uint32Array(batch).fill(slotBytes);
   const fill = new Int32Array(threads);
-  const flush = (w: number): void => {
+  // Pushes worker w's batch; true when all of it went in. A full queue is waited on for a
+  // while (50 µs sleeps), then false: the caller lets the event loop run (a failed worker's
+  // reply arrives only then) and calls again, so a worker that died cannot hang the main thread.
+  const push = (w: number): boolean => {
     const n = fill[w]!;
-    let done = 0;
-    while (done < n) {
-      const pushed = queues[w]!.pushBatch(bytes[w]!.subarray(done * slotBytes), lengths, n - done);
-      done += pushed;
-      if (pushed === 0) Atomics.wait(spinCell, 0, 0, 0.05);
+    for (let waits = 0; done[w]! < n; ) {
+      const pushed = queues[w]!.pushBatch(bytes[w]!.subarray(done[w]! * slotBytes), lengths, n - done[w]!);
+      done[w]! += pushed;
+      if (pushed > 0) waits = 0;
+      else if (++waits > 200) return false;
+      else Atomics.wait(spinCell, 0, 0, 0.05);
     }
     fill[w] = 0;
+    done[w] = 0;
+    return true;
   };
+  const flush = async (w: number): Promise<void> => {
+    while (!push(w)) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (gone[w] === 1) throw new UltraPerfError('ERR_ULTRA_PERF_PIPELINE', `shard worker ${w} stopped taking records`);
+    }
+  };
+  const done = new Int32Array(threads);
   const spinCell = new Int32Array(new SharedArrayBuffer(4));
 
   let records = 0;
@@ -238,10 +257,10 @@ export async function runSharded(options: ShardedOptions): Promise<ShardedResult
         records++;
         events += n;
         fill[w]!++;
-        if (fill[w] === batch) flush(w);
+        if (fill[w] === batch && !push(w)) await flush(w);
       }
     }
-    for (let w = 0; w < threads; w++) flush(w);
+    for (let w = 0; w < threads; w++) await flush(w);
   } catch (err) {
     failed = err;
   } finally {
