@@ -75,6 +75,30 @@ describe('ultra-performance pipeline', () => {
     expect(backend.err).toContain('--backend takes native, ts or both; got "gpu"');
   });
 
+  it('refuses, before running, a folder given as a file, --out naming a file, a --runs list and counts past their bounds (exit 2)', async () => {
+    const messages = head('message', 10);
+    head('orderbook', 10);
+    const folder = await run(['--source', `itch:${dir}`]);
+    expect(folder.code).toBe(2);
+    expect(folder.err).toContain(`ITCH file ${JSON.stringify(dir)} is a folder`);
+    const book = await run(['--source', `lobster:${messages},${dir}`]);
+    expect(book.code).toBe(2);
+    expect(book.err).toContain(`LOBSTER orderbook file ${JSON.stringify(dir)} is a folder`);
+    const out = await run(['--source', `lobster:${messages}`, '--backend', 'ts', '--out', messages]);
+    expect(out.code).toBe(2);
+    expect(out.err).toContain(`--out ${JSON.stringify(messages)} is a file`);
+    expect(out.err).not.toContain('AAPL: 10 messages');
+    const list = await run(['--source', `lobster:${messages}`, '--runs', '3,5']);
+    expect(list.code).toBe(2);
+    expect(list.err).toContain('Option --runs takes one count, not a list; got "3,5"');
+    const many = await run(['--source', `lobster:${messages}`, '--runs', '1000000000']);
+    expect(many.code).toBe(2);
+    expect(many.err).toContain('Option --runs takes positive integers up to 1000');
+    const threads = await run(['--source', `lobster:${messages}`, '--threads', '1,100000']);
+    expect(threads.code).toBe(2);
+    expect(threads.err).toContain('Option --threads takes positive integers up to 256');
+  });
+
   it('reports a bad file with its line, and exits 1', async () => {
     const messages = join(dir, 'BAD_2012-06-21_34200000_57600000_message_1.csv');
     writeFileSync(messages, '34200.004241176,1,16113575,18,5853300,1\n34200.025551909,9,16120456,18,5859100,-1\n');
