@@ -254,6 +254,17 @@ describe('each rule at its boundary', () => {
     expect(g.rejects[0]).toBe(6);
   });
 
+  it('rate-throttle: a clock of -Infinity is refused, not a way past the throttle', () => {
+    const g = gate({ maxOrdersPerSecond: 2 });
+    g.setMid(0, 10);
+    const err = thrown(() => g.check(0, 0, 10, 1, -Infinity));
+    expect(err).toBeInstanceOf(RangeError);
+    expect(err.code).toBe('ERR_OUT_OF_RANGE');
+    expect(err.message).toBe('Expected a finite time in ns for nowNs but received -Infinity');
+    expect(g.rejects[0]).toBe(0);
+    expect([5, 6, 7].map((t) => g.check(0, 0, 10, 1, t))).toEqual([0, 0, RiskReject.rateThrottle]);
+  });
+
   it('rate-throttle counts accepted orders only: orders refused by another rule take no slot', () => {
     const g = gate({ maxOrdersPerSecond: 2 }, { maxOrderQuantity: 5 });
     g.setMid(0, 10);
