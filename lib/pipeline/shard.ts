@@ -49,7 +49,7 @@ export interface ShardedOptions {
   venue?: { fillModel?: FillModel; feedLatencyNs?: number; orderLatencyNs?: number; maxOrders?: number };
   /** Records of each source (default all). */
   records?: number;
-  /** Messages per queue batch (default 64). */
+  /** Messages per queue batch, 1 to 4096 (default 64). */
   batch?: number;
   /** Queue capacity in messages, a power of two (default 4096). */
   capacity?: number;
@@ -117,6 +117,9 @@ function shardWorkerEntry(): URL {
   return entry;
 }
 
+/** Most messages per queue batch (each main-thread batch buffer is batch × message bytes per worker). */
+const kMaxBatch = 4096;
+
 function reply(worker: Worker): Promise<ShardWorkerReply> {
   return new Promise((resolve, reject) => {
     worker.once('message', (m: ShardWorkerReply) => (m.error !== undefined ? reject(new UltraPerfError('ERR_ULTRA_PERF_PIPELINE', `shard worker: ${m.error}`)) : resolve(m)));
@@ -143,7 +146,9 @@ export async function runSharded(options: ShardedOptions): Promise<ShardedResult
   const names = new Set(sources.map((s) => s.symbol));
   if (names.size !== sources.length) throw invalidRange('options.sources', 'sources of distinct symbols', [...sources.map((s) => s.symbol)]);
   const batch = options.batch ?? 64;
-  if (!Number.isInteger(batch) || batch < 1) throw invalidRange('options.batch', 'an integer >= 1', batch);
+  if (!Number.isInteger(batch) || batch < 1 || batch > kMaxBatch) throw invalidRange('options.batch', `an integer from 1 to ${kMaxBatch}`, batch);
+  const records = options.records;
+  if (records !== undefined && !(Number.isInteger(records) && records >= 0)) throw invalidRange('options.records', 'an integer >= 0 (records of each source)', records);
   const capacity = options.capacity ?? 4096;
   const cores = availableParallelism();
   const pin = options.pin === true;
@@ -153,55 +158,53 @@ export async function runSharded(options: ShardedOptions): Promise<ShardedResult
   const slotBytes = 8 * messageDoubles;
   const owners = sources.map((_, i) => i % threads);
   const laneOf = sources.map((_, i) => Math.floor(i / threads));
-  const ends = sources.map((s) => (options.records === undefined ? s.length : Math.min(s.length, options.records)));
+  const ends = sources.map((s) => (records === undefined ? s.length : Math.min(s.length, records)));
 
   const queues: SpscQueue[] = [];
   const workers: Worker[] = [];
   const replies: Promise<ShardWorkerReply>[] = [];
   const gone = new Uint8Array(threads);
   const entry = shardWorkerEntry();
-  let pinned = pin;
-  // The main thread's cores before pinning, given back at the end.
-  let before: number[] | undefined;
-  if (pin) {
-    try {
-      before = getThreadAffinity();
-      setThreadAffinity([0]);
-    } catch {
-      pinned = false;
+  // Set up every queue and worker before the main thread is pinned: a failure here (a bad
+  // capacity, options a worker cannot be sent) ends the workers already started and leaves
+  // the main thread's cores as they were.
+  try {
+    for (let w = 0; w < threads; w++) {
+      const queue = SpscQueue.create({ capacity, slotBytes });
+      queues.push(queue);
+      const mine = sources.map((s, i) => ({ s, i })).filter(({ i }) => owners[i] === w);
+      const data: ShardWorkerData = {
+        queue: queue.buffer,
+        backend,
+        symbols: mine.map(({ s, i }) => ({
+          symbol: s.symbol,
+          tickSize: s.tickSize,
+          lotSize: s.lotSize,
+          length: s.length,
+          maxEventsPerRecord: s.maxEventsPerRecord,
+          initial: s.initial(),
+          index: i,
+        })),
+        messageDoubles,
+        strategy: options.strategy,
+        makeStrategyFrom: options.makeStrategyFrom,
+        risk: options.risk ?? null,
+        venue: options.venue ?? {},
+        core: pin ? (w + 1) % cores : -1,
+      };
+      const worker = new Worker(entry, { workerData: data });
+      workers.push(worker);
+      // A worker that answers while records are still being routed has failed (a worker stops
+      // taking records only when its queue is closed): flush stops waiting on its queue.
+      const answer = reply(worker).finally(() => (gone[w] = 1));
+      // Handled here too: it may reject while routing awaits, before Promise.all below takes it.
+      answer.catch(() => undefined);
+      replies.push(answer);
     }
-  }
-  for (let w = 0; w < threads; w++) {
-    const queue = SpscQueue.create({ capacity, slotBytes });
-    queues.push(queue);
-    const mine = sources.map((s, i) => ({ s, i })).filter(({ i }) => owners[i] === w);
-    const data: ShardWorkerData = {
-      queue: queue.buffer,
-      backend,
-      symbols: mine.map(({ s, i }) => ({
-        symbol: s.symbol,
-        tickSize: s.tickSize,
-        lotSize: s.lotSize,
-        length: s.length,
-        maxEventsPerRecord: s.maxEventsPerRecord,
-        initial: s.initial(),
-        index: i,
-      })),
-      messageDoubles,
-      strategy: options.strategy,
-      makeStrategyFrom: options.makeStrategyFrom,
-      risk: options.risk ?? null,
-      venue: options.venue ?? {},
-      core: pin ? (w + 1) % cores : -1,
-    };
-    const worker = new Worker(entry, { workerData: data });
-    workers.push(worker);
-    // A worker that answers while records are still being routed has failed (a worker stops
-    // taking records only when its queue is closed): flush stops waiting on its queue.
-    const answer = reply(worker).finally(() => (gone[w] = 1));
-    // Handled here too: it may reject while routing awaits, before Promise.all below takes it.
-    answer.catch(() => undefined);
-    replies.push(answer);
+  } catch (err) {
+    for (const q of queues) q.close();
+    for (const worker of workers) void worker.terminate();
+    throw err;
   }
 
   // Per worker: a batch of messages being filled.
@@ -234,7 +237,19 @@ export async function runSharded(options: ShardedOptions): Promise<ShardedResult
   const done = new Int32Array(threads);
   const spinCell = new Int32Array(new SharedArrayBuffer(4));
 
-  let records = 0;
+  let pinned = pin;
+  // The main thread's cores before pinning, given back at the end.
+  let before: number[] | undefined;
+  if (pin) {
+    try {
+      before = getThreadAffinity();
+      setThreadAffinity([0]);
+    } catch {
+      pinned = false;
+    }
+  }
+
+  let routed = 0;
   let events = 0;
   const next = new Int32Array(sources.length);
   const t0 = nowNs();
@@ -254,7 +269,7 @@ export async function runSharded(options: ShardedOptions): Promise<ShardedResult
         buf[at] = laneOf[i]!;
         buf[at + 1] = r;
         buf[at + 2] = n;
-        records++;
+        routed++;
         events += n;
         fill[w]!++;
         if (fill[w] === batch && !push(w)) await flush(w);
@@ -284,11 +299,11 @@ export async function runSharded(options: ShardedOptions): Promise<ShardedResult
   return {
     threads,
     symbols,
-    records,
+    records: routed,
     events,
     elapsedNs: elapsed,
     eventsPerSecond: (events * 1e9) / elapsed,
-    recordsPerSecond: (records * 1e9) / elapsed,
+    recordsPerSecond: (routed * 1e9) / elapsed,
     pinned,
     trading: tradingOf(symbols),
   };
