@@ -57,6 +57,16 @@ describe('ultra-performance pipeline', () => {
     expect(existsSync(join(out, 'pipeline.html'))).toBe(true);
   }, 60_000);
 
+  it('says no offered rate kept p99 under 10 µs, rather than a rate of 0 records/s', async () => {
+    const messages = head('message', 3_000);
+    head('orderbook', 3_000);
+    // At 10^15 records/s every record is due at once: the queue of 3,000 puts p99 far above 10 µs.
+    const r = await run(['--source', `lobster:${messages}`, '--backend', 'ts', '--runs', '1', '--sweep', '1000000000000000', '--out', join(dir, 'sweep')]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^ts: highest offered rate with p99 <= 10 µs: none of the rates offered \(p99 [\d.]+ (µs|ms) at the lowest, 1,000,000,000,000,000 records\/s\)$/m);
+    expect(r.out).not.toContain(': 0 records/s');
+  }, 60_000);
+
   it('names a misspelt option with the nearest one, and exits 2', async () => {
     const r = await run(['--sourse', 'lobster:x']);
     expect(r.code).toBe(2);

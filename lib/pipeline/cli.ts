@@ -234,7 +234,12 @@ export async function pipelineCommand(argv: readonly string[]): Promise<number> 
     }
     const t = report.trading;
     lines.push(`orders ${t.orders}, accepted ${t.accepted}, fills ${t.fills}, PnL ${t.pnl.toFixed(2)}; rejects ${JSON.stringify(t.rejects)}`);
-    for (const s of report.rateSweep) lines.push(`${s.backend}: highest offered rate with p99 <= 10 µs: ${s.maxRateP99Under10us.toLocaleString('en-US')} records/s`);
+    for (const s of report.rateSweep) {
+      // 0 means no offered rate kept p99 under 10 µs, not a rate of 0: say so, with the lowest rate tried.
+      const lowest = Math.min(...s.points.map((q) => q.offeredPerSecond));
+      const rate = s.maxRateP99Under10us > 0 ? `${s.maxRateP99Under10us.toLocaleString('en-US')} records/s` : `none of the rates offered (p99 ${us(s.points.find((q) => q.offeredPerSecond === lowest)?.p99 ?? NaN)} at the lowest, ${lowest.toLocaleString('en-US')} records/s)`;
+      lines.push(`${s.backend}: highest offered rate with p99 <= 10 µs: ${rate}`);
+    }
     lines.push(written);
     console.log(lines.join('\n'));
     return 0;
