@@ -218,6 +218,7 @@ describe('LOBSTER format errors name the file and the line', () => {
     ['a bad direction', `${good}34200.3,1,6,1,5853300,0\n`, 'line 3', /direction must be 1 \(buy\) or -1 \(sell\), found 0/],
     ['time going backwards', `${good}34200.15,1,6,1,5853300,1\n`, 'line 3', /time goes backwards: 34200.150000000 s after 34200.200000000 s/],
     ['an empty file', '', 'line 1', /no messages/],
+    ['a new order of size 0', `${good}34200.3,1,6,0,5853300,1\n`, 'line 3', /a new order \(type 1\) needs a size > 0, found 0/],
     ['an empty line inside', `${good}\n${good}`, 'line 3', /expected 6 comma-separated fields/],
   ])('messages: %s', (_name, text, where, message) => {
     const f = file(text);
@@ -248,6 +249,16 @@ describe('LOBSTER format errors name the file and the line', () => {
     const o = readLobsterOrderbook(ob('5859400,200,5853300,18\n9999999999,0,-9999999999,0\n'));
     expect(o.depth).toBe(1);
     expect(Array.from(o.rows)).toEqual([5859400, 200, 5853300, 18, 9999999999, 0, -9999999999, 0]);
+  });
+
+  it('a message the book refuses (a new order whose id is live) names the message file and line', () => {
+    const m = file('34200.1,1,5,100,5853300,1\n34200.2,1,7,10,5853300,1\n34200.3,1,7,10,5853300,1\n');
+    const o = join(tmp, `T${k++}_orderbook_1.csv`);
+    writeFileSync(o, '5853400,10,5853300,100\n5853400,10,5853300,110\n5853400,10,5853300,120\n');
+    const err = thrown(() => replayLobster({ messages: m, orderbook: o }));
+    expect(err.file).toBe(m);
+    expect(err.where).toBe('line 3');
+    expect(err.message).toMatch(/the book refuses this message: .*add of a live order id.* but received 7/);
   });
 
   it('a message/orderbook row count mismatch', () => {

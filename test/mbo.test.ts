@@ -430,3 +430,50 @@ describe('MboBook differential: every backend against a Map model after every ev
     );
   });
 });
+
+describe('MboBook differential on malformed streams: both cores refuse the same event the same way and keep the same book', () => {
+  /** Values a feed bug or an attacker might put in any field. */
+  const weird = [Number.NaN, Infinity, -Infinity, -1, 0.5, -0, 2 ** 53, 2 ** 53 - 1, 2 ** 53 + 2, 1e300, -(2 ** 53 - 1), 2 ** 64];
+  const field = (normal: fc.Arbitrary<number>): fc.Arbitrary<number> => fc.oneof({ arbitrary: normal, weight: 19 }, { arbitrary: fc.constantFrom(...weird), weight: 1 });
+  const bigIds = 2 ** 53 - 1 - 40;
+  const eventArb = (ids: number): fc.Arbitrary<number[]> =>
+    fc.tuple(
+      field(fc.integer({ min: 1, max: 11 })),
+      field(fc.integer({ min: ids, max: ids + 40 })),
+      field(fc.integer({ min: 0, max: 1 })),
+      field(fc.integer({ min: -20, max: 40 })),
+      field(fc.integer({ min: 0, max: 30 })),
+      field(fc.integer({ min: ids, max: ids + 40 })),
+    );
+  const outcome = (book: MboBook, e: Float64Array): string => {
+    try {
+      return String(book.apply(e));
+    } catch (err) {
+      return `${(err as Error & { code?: string }).code}: ${(err as Error).message}`;
+    }
+  };
+
+  it.runIf(backends.length === 2)('agrees after every event, ids near 0 and near 2^53, with and without negative prices', () => {
+    fc.assert(
+      fc.property(fc.boolean(), fc.boolean(), (negative, big) => {
+        const ids = big ? bigIds : 0;
+        return fc.assert(
+          fc.property(fc.array(eventArb(ids), { minLength: 50, maxLength: 300 }), (list) => {
+            const books = backends.map((backend) => new MboBook({ symbol: 'X', tickSize: 1, backend, expectedOrders: 4, allowNegativePrices: negative }));
+            for (const [op, id, side, ticks, lots, newId] of list) {
+              const e = new Float64Array([op!, 0, id!, side!, ticks!, lots!, newId!, 0]);
+              const [a, b] = books.map((book) => outcome(book, e));
+              expect(b).toBe(a);
+              expect(unitDepth(books[1]!, 100)).toEqual(unitDepth(books[0]!, 100));
+              expect(Array.from(books[1]!.top)).toEqual(Array.from(books[0]!.top));
+              expect([books[1]!.orderCount, books[1]!.stats]).toEqual([books[0]!.orderCount, books[0]!.stats]);
+            }
+            for (let k = 0; k <= 40; k++) expect(books[1]!.order(ids + k)).toEqual(books[0]!.order(ids + k));
+          }),
+          { numRuns: 5 },
+        );
+      }),
+      { numRuns: 8 },
+    );
+  });
+});

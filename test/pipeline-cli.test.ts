@@ -59,6 +59,16 @@ describe('ultra-performance pipeline', () => {
     expect(existsSync(join(out, 'pipeline.html'))).toBe(true);
   }, 60_000);
 
+  it('says no offered rate kept p99 under 10 µs, rather than a rate of 0 records/s', async () => {
+    const messages = head('message', 3_000);
+    head('orderbook', 3_000);
+    // At 10^15 records/s every record is due at once: the queue of 3,000 puts p99 far above 10 µs.
+    const r = await run(['--source', `lobster:${messages}`, '--backend', 'ts', '--runs', '1', '--sweep', '1000000000000000', '--out', join(dir, 'sweep')]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^ts: highest offered rate with p99 <= 10 µs: none of the rates offered \(p99 [\d.]+ (µs|ms) at the lowest, 1,000,000,000,000,000 records\/s\)$/m);
+    expect(r.out).not.toContain(': 0 records/s');
+  }, 60_000);
+
   it('names a misspelt option with the nearest one, and exits 2', async () => {
     const r = await run(['--sourse', 'lobster:x']);
     expect(r.code).toBe(2);
@@ -75,6 +85,30 @@ describe('ultra-performance pipeline', () => {
     expect(runs.err).toContain('Option --runs takes positive integers');
     const backend = await run(['--source', 'lobster:x_message_1.csv', '--backend', 'gpu']);
     expect(backend.err).toContain('--backend takes native, ts or both; got "gpu"');
+  });
+
+  it('refuses, before running, a folder given as a file, --out naming a file, a --runs list and counts past their bounds (exit 2)', async () => {
+    const messages = head('message', 10);
+    head('orderbook', 10);
+    const folder = await run(['--source', `itch:${dir}`]);
+    expect(folder.code).toBe(2);
+    expect(folder.err).toContain(`ITCH file ${JSON.stringify(dir)} is a folder`);
+    const book = await run(['--source', `lobster:${messages},${dir}`]);
+    expect(book.code).toBe(2);
+    expect(book.err).toContain(`LOBSTER orderbook file ${JSON.stringify(dir)} is a folder`);
+    const out = await run(['--source', `lobster:${messages}`, '--backend', 'ts', '--out', messages]);
+    expect(out.code).toBe(2);
+    expect(out.err).toContain(`--out ${JSON.stringify(messages)} is a file`);
+    expect(out.err).not.toContain('AAPL: 10 messages');
+    const list = await run(['--source', `lobster:${messages}`, '--runs', '3,5']);
+    expect(list.code).toBe(2);
+    expect(list.err).toContain('Option --runs takes one count, not a list; got "3,5"');
+    const many = await run(['--source', `lobster:${messages}`, '--runs', '1000000000']);
+    expect(many.code).toBe(2);
+    expect(many.err).toContain('Option --runs takes positive integers up to 1000');
+    const threads = await run(['--source', `lobster:${messages}`, '--threads', '1,100000']);
+    expect(threads.code).toBe(2);
+    expect(threads.err).toContain('Option --threads takes positive integers up to 256');
   });
 
   it('reports a bad file with its line, and exits 1', async () => {

@@ -81,4 +81,20 @@ describe('the pipeline on LOBSTER AAPL and GOOG', () => {
     expect(pinned.symbols).toEqual(single.symbols);
     expect(getThreadAffinity()).toEqual(cores);
   });
+
+  it('refuses bad records, batch and capacity naming them, and a failed setup leaves the main thread unpinned', async () => {
+    const cores = getThreadAffinity();
+    await expect(runSharded({ sources: [aapl, goog], backend, threads: 2, capacity: 3, pin: true })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('options.capacity') });
+    expect(getThreadAffinity()).toEqual(cores);
+    await expect(runSharded({ sources: [aapl, goog], backend, threads: 2, records: -1 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('options.records but received -1') });
+    await expect(runSharded({ sources: [aapl, goog], backend, threads: 2, records: Number.NaN })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('options.records but received NaN') });
+    await expect(runSharded({ sources: [aapl, goog], backend, threads: 2, batch: 1e9 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('an integer from 1 to 4096 for options.batch') });
+  });
+
+  it("rejects with the worker's error when a strategy throws inside a worker, with more records than the queue holds", async () => {
+    // The worker stops taking records at once; the main thread used to wait on its full queue forever.
+    const makeStrategyFrom = join(import.meta.dirname, 'fixtures', 'throwing-strategy.mjs');
+    const run = runSharded({ sources: [aapl, goog], backend, records: 20_000, threads: 2, capacity: 256, makeStrategyFrom });
+    await expect(run).rejects.toMatchObject({ code: 'ERR_ULTRA_PERF_PIPELINE', message: expect.stringContaining('strategy failed on purpose') });
+  });
 });

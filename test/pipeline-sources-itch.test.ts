@@ -264,6 +264,20 @@ describe('ItchSource on synthetic files', () => {
     expect(() => events(new ItchSource(bytes, { file: 'e.itch' }))).toThrow(/e\.itch, byte 59: 11 shares executed from order 1, which has 10/);
   });
 
+  it('an add or a replace of 0 shares: an error naming the byte (the book would refuse the event)', () => {
+    const add = encodeItchFile([{ type: 'A', ...h(1), orderRef: 1n, side: 'S', shares: 0, stock: 'AAPL', price: 1 }]);
+    const a = catchError(() => events(new ItchSource(add, { file: 'a.itch' })));
+    expect(a).toBeInstanceOf(SourceFormatError);
+    expect(a.message).toMatch(/a\.itch, byte 22: add of order 1 with 0 shares/);
+    const replace = encodeItchFile([
+      { type: 'A', ...h(1), orderRef: 1n, side: 'S', shares: 10, stock: 'AAPL', price: 1 },
+      { type: 'U', ...h(2), originalOrderRef: 1n, newOrderRef: 2n, shares: 0, price: 2 },
+    ]);
+    const u = catchError(() => events(new ItchSource(replace, { file: 'u.itch' })));
+    expect(u).toBeInstanceOf(SourceFormatError);
+    expect(u.message).toMatch(/u\.itch, byte 67: replace of order 1 by order 2 with 0 shares/);
+  });
+
   it('timestamps going backwards', () => {
     const bytes = encodeItchFile([
       { type: 'D', ...h(2), orderRef: 1n },

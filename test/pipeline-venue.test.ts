@@ -202,6 +202,21 @@ describe('quoteAroundMid', () => {
     expect(long.wantBidTicks).toBe(5_853_300);
   });
 
+  it('pulls a side priced at or below 0 ticks or past 2^53 - 1, instead of sending what the gate and the engine refuse', () => {
+    const wide = quoteAroundMid({ spreadTicks: 300, size: 10 });
+    const ctx = ctxAt(100, 101); // bid floor(100.5 - 150) = -50: not quoted; ask 251 is
+    wide(ctx);
+    expect([ctx.quoteSet, ctx.wantBidLots, ctx.wantAskTicks, ctx.wantAskLots]).toEqual([1, 0, 251, 10]);
+    const skewed = quoteAroundMid({ spreadTicks: 2, size: 10, skewTicksPerLot: 5, maxPosition: 100 });
+    const long = ctxAt(100, 101, 50); // r = 100.5 - 250 < 0: the bid is negative, the ask is lifted to bestBid + 1
+    skewed(long);
+    expect([long.wantBidLots, long.wantAskTicks, long.wantAskLots]).toEqual([0, 101, 10]);
+    const huge = quoteAroundMid({ spreadTicks: 1e300, size: 10 });
+    const far = ctxAt(100, 101);
+    huge(far);
+    expect([far.wantBidLots, far.wantAskLots]).toEqual([0, 0]);
+  });
+
   it('checks its options and the context checks its calls', () => {
     expect(() => quoteAroundMid({ spreadTicks: 0 })).toThrow(/options\.spreadTicks/);
     expect(() => quoteAroundMid({ size: 1.5 })).toThrow(/options\.size/);

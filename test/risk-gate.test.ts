@@ -254,6 +254,17 @@ describe('each rule at its boundary', () => {
     expect(g.rejects[0]).toBe(6);
   });
 
+  it('rate-throttle: a clock of -Infinity is refused, not a way past the throttle', () => {
+    const g = gate({ maxOrdersPerSecond: 2 });
+    g.setMid(0, 10);
+    const err = thrown(() => g.check(0, 0, 10, 1, -Infinity));
+    expect(err).toBeInstanceOf(RangeError);
+    expect(err.code).toBe('ERR_OUT_OF_RANGE');
+    expect(err.message).toBe('Expected a finite time in ns for nowNs but received -Infinity');
+    expect(g.rejects[0]).toBe(0);
+    expect([5, 6, 7].map((t) => g.check(0, 0, 10, 1, t))).toEqual([0, 0, RiskReject.rateThrottle]);
+  });
+
   it('rate-throttle counts accepted orders only: orders refused by another rule take no slot', () => {
     const g = gate({ maxOrdersPerSecond: 2 }, { maxOrderQuantity: 5 });
     g.setMid(0, 10);
@@ -670,6 +681,10 @@ describe('bad input', () => {
     expect(readPricePanel([a, file('c.csv', 'Date,C\n2020-01-02,7\n2020-01-03,8\n')])).toEqual({ dates: ['2020-01-02'], names: ['A', 'C'], prices: Float64Array.of(2, 7) });
     expect(() => readPricePanel([])).toThrow(/^Expected a file path or a non-empty array of file paths for files but received \[\]$/);
     expect(() => covarianceFromPanel(panel, { window: 9_000 })).toThrow(/^Expected at most 8312 returns \(the panel has 8313 prices up to 2022-12-28\) for options\.window but received 9000$/);
+    for (const end of ['garbage', '2012-6-20', '2012-02-30', '20120620']) {
+      // Compared as text, these used to pick the whole panel or a wrong window without a word.
+      expect(() => covarianceFromPanel(panel, { end })).toThrow(`Expected a date as YYYY-MM-DD (e.g. 2012-06-20) for options.end but received ${JSON.stringify(end)}`);
+    }
     expect(() => covarianceFromPanel(panel, { end: '1989-12-31' })).toThrow(/^Expected a date on or after the panel's first date, 1990-01-02 for options\.end but received "1989-12-31"$/);
     expect(() => covarianceFromPanel({ names: ['A'] } as never)).toThrow(/^Expected a PricePanel \{ dates, names, prices \}.* for panel but received /);
   });

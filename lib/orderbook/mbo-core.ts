@@ -420,7 +420,8 @@ export class TsMboCore implements MboCore {
       this.trim(side, size);
       return 1;
     }
-    const ticks = e[o + EventField.price]!;
+    // + 0 turns a price of -0 into 0, as the native core's int64 does (else the level would read back as -0 here only).
+    const ticks = e[o + EventField.price]! + 0;
     if (!(ticks >= this.minTicks && ticks <= kMax && Math.floor(ticks) === ticks)) return this.reason(MboReason.price, i);
     if (op === EventOp.level) {
       this.setLevel(side, ticks, size);

@@ -3,7 +3,7 @@
  * user's own files, with the report written to `--out` (pipeline.html needs the optional
  * peer `echarts`; pipeline.json and the .hgrm files are written without it).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 import { UltraPerfError } from '../errors.js';
@@ -31,14 +31,14 @@ export const kPipelineUsage = `Usage: ultra-performance pipeline --source <kind>
   --source binance:<file>[,<file>...]
                        Binance spot capture: depth snapshot + diff stream lines (gz or plain).
   --backend <b>        native | ts | both (default: both where the native addon loads)
-  --runs <n>           maximum-rate runs per symbol; the median run by p99 is kept (default 3)
+  --runs <n>           maximum-rate runs per symbol, 1 to 1000; the median run by p99 is kept (default 3)
   --sweep <rates>      fixed-rate sweep on the first source, records/s, comma-separated
                        (e.g. 100000,300000,1000000); latency from each record's intended time
-  --threads <counts>   events/s against worker threads, comma-separated (e.g. 1,2,4)
+  --threads <counts>   events/s against worker threads, comma-separated, each 1 to 256 (e.g. 1,2,4)
   --var-prices <files> daily price panels (Date,<series>...) for the gate's VaR budget, comma-separated
   --var-end <date>     last date of the VaR covariance window (YYYY-MM-DD)
   --backtest <file>    daily index prices (Date,<series>) for the VaR backtest section
-  --out <dir>          where the report goes (default ./pipeline-report)
+  --out <dir>          where the report goes, a folder (default ./pipeline-report)
   --json               print the report's data as JSON instead of the summary`;
 
 const kValueFlags = ['source', 'backend', 'runs', 'sweep', 'threads', 'var-prices', 'var-end', 'backtest', 'out'] as const;
@@ -85,17 +85,32 @@ function one(p: Parsed, name: string): string | undefined {
   return v?.[0];
 }
 
-function numbers(name: string, text: string | undefined, integer: boolean): number[] | undefined {
+/** Runs kept in memory at once (job.ts keeps every run's histograms to pick the median). */
+const kMaxRuns = 1000;
+/** Worker threads in one sharded run (each a V8 isolate and a queue). */
+const kMaxThreads = 256;
+
+function numbers(name: string, text: string | undefined, integer: boolean, max = Infinity): number[] | undefined {
   if (text === undefined) return undefined;
   const list = text.split(',').map((x) => Number(x));
-  if (list.some((x) => !Number.isFinite(x) || x <= 0 || (integer && !Number.isInteger(x)))) {
-    throw new UsageError(`Option --${name} takes ${integer ? 'positive integers' : 'positive numbers'} separated by commas; got ${JSON.stringify(text)}.`);
+  if (list.some((x) => !Number.isFinite(x) || x <= 0 || x > max || (integer && !Number.isInteger(x)))) {
+    const up = max === Infinity ? '' : ` up to ${max}`;
+    throw new UsageError(`Option --${name} takes ${integer ? 'positive integers' : 'positive numbers'}${up} separated by commas; got ${JSON.stringify(text)}.`);
   }
   return list;
 }
 
+/** The one count an option takes (a list is refused rather than cut to its first entry). */
+function count(name: string, text: string | undefined, max: number): number | undefined {
+  const list = numbers(name, text, true, max);
+  if (list !== undefined && list.length > 1) throw new UsageError(`Option --${name} takes one count, not a list; got ${JSON.stringify(text)}.`);
+  return list?.[0];
+}
+
+/** A file to read: it exists and is not a folder (a folder would fail later as a bare EISDIR). */
 function existing(file: string, what: string): string {
   if (!existsSync(file)) throw new UsageError(`${what} ${JSON.stringify(file)} does not exist.`);
+  if (statSync(file).isDirectory()) throw new UsageError(`${what} ${JSON.stringify(file)} is a folder; name a file in it.`);
   return file;
 }
 
@@ -167,12 +182,14 @@ export async function pipelineCommand(argv: readonly string[]): Promise<number> 
       if (!available.includes('native')) throw new UsageError('--backend native: the native addon is not loaded here (npx ultra-performance status says why).');
       backends = ['native'];
     } else throw new UsageError(`--backend takes native, ts or both; got ${JSON.stringify(backendFlag)}.`);
-    const runs = numbers('runs', one(p, 'runs'), true)?.[0] ?? 3;
+    const runs = count('runs', one(p, 'runs'), kMaxRuns) ?? 3;
     const rates = numbers('sweep', one(p, 'sweep'), false);
-    const threads = numbers('threads', one(p, 'threads'), true);
+    const threads = numbers('threads', one(p, 'threads'), true, kMaxThreads);
     const varPrices = one(p, 'var-prices')?.split(',').map((f) => existing(f, 'price file'));
     const backtest = one(p, 'backtest');
     const out = resolve(one(p, 'out') ?? 'pipeline-report');
+    // Checked before the run, not after it: the report is the last step.
+    if (existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`--out ${JSON.stringify(out)} is a file; the report needs a folder (it writes pipeline.html, pipeline.json and .hgrm files there).`);
 
     const checks: ReconstructionResult[] = [];
     const sources = specs.map((s) => openSource(s, checks, progress));
@@ -217,7 +234,12 @@ export async function pipelineCommand(argv: readonly string[]): Promise<number> 
     }
     const t = report.trading;
     lines.push(`orders ${t.orders}, accepted ${t.accepted}, fills ${t.fills}, PnL ${t.pnl.toFixed(2)}; rejects ${JSON.stringify(t.rejects)}`);
-    for (const s of report.rateSweep) lines.push(`${s.backend}: highest offered rate with p99 <= 10 µs: ${s.maxRateP99Under10us.toLocaleString('en-US')} records/s`);
+    for (const s of report.rateSweep) {
+      // 0 means no offered rate kept p99 under 10 µs, not a rate of 0: say so, with the lowest rate tried.
+      const lowest = Math.min(...s.points.map((q) => q.offeredPerSecond));
+      const rate = s.maxRateP99Under10us > 0 ? `${s.maxRateP99Under10us.toLocaleString('en-US')} records/s` : `none of the rates offered (p99 ${us(s.points.find((q) => q.offeredPerSecond === lowest)?.p99 ?? NaN)} at the lowest, ${lowest.toLocaleString('en-US')} records/s)`;
+      lines.push(`${s.backend}: highest offered rate with p99 <= 10 µs: ${rate}`);
+    }
     lines.push(written);
     console.log(lines.join('\n'));
     return 0;

@@ -71,8 +71,21 @@ const kPanelCovariance = defineOptions('covarianceFromPanel', {
     },
     default: 0.94,
   },
-  end: { check: nonEmptyStringCheck },
+  end: { check: isoDateCheck },
 });
+
+/**
+ * A calendar date as YYYY-MM-DD: `end` is compared with the panel's dates as text, so any other
+ * spelling ('garbage', '2012-6-1') would silently pick the wrong window (or the whole panel).
+ */
+function isoDateCheck(value: unknown, argument: string): string {
+  const what = 'a date as YYYY-MM-DD (e.g. 2012-06-20)';
+  if (typeof value !== 'string') throw invalidType(argument, what, value);
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  const d = m === null ? undefined : new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  if (d === undefined || d.toISOString().slice(0, 10) !== value) throw invalidValue(argument, what, value);
+  return value;
+}
 
 function readText(file: string): string {
   const bytes = readFileSync(file);

@@ -427,7 +427,8 @@ export class RiskGate {
       (side !== 0 && side !== 1) ||
       !(price > 0 && price <= kMaxUnits && Math.floor(price) === price) ||
       !(quantity > 0 && quantity <= kMaxUnits && Math.floor(quantity) === quantity) ||
-      !(nowNs >= this.lastNs && nowNs <= Number.MAX_VALUE)
+      // Finite both ways: a clock of -Infinity would pass the throttle on every order (-Infinity - -Infinity is NaN, never < 10⁹).
+      !(nowNs >= this.lastNs && nowNs <= Number.MAX_VALUE && nowNs >= -Number.MAX_VALUE)
     ) {
       throw this.badOrder(symbol, side, price, quantity, nowNs);
     }

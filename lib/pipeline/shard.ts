@@ -49,7 +49,7 @@ export interface ShardedOptions {
   venue?: { fillModel?: FillModel; feedLatencyNs?: number; orderLatencyNs?: number; maxOrders?: number };
   /** Records of each source (default all). */
   records?: number;
-  /** Messages per queue batch (default 64). */
+  /** Messages per queue batch, 1 to 4096 (default 64). */
   batch?: number;
   /** Queue capacity in messages, a power of two (default 4096). */
   capacity?: number;
@@ -117,6 +117,9 @@ function shardWorkerEntry(): URL {
   return entry;
 }
 
+/** Most messages per queue batch (each main-thread batch buffer is batch × message bytes per worker). */
+const kMaxBatch = 4096;
+
 function reply(worker: Worker): Promise<ShardWorkerReply> {
   return new Promise((resolve, reject) => {
     worker.once('message', (m: ShardWorkerReply) => (m.error !== undefined ? reject(new UltraPerfError('ERR_ULTRA_PERF_PIPELINE', `shard worker: ${m.error}`)) : resolve(m)));
@@ -143,7 +146,9 @@ export async function runSharded(options: ShardedOptions): Promise<ShardedResult
   const names = new Set(sources.map((s) => s.symbol));
   if (names.size !== sources.length) throw invalidRange('options.sources', 'sources of distinct symbols', [...sources.map((s) => s.symbol)]);
   const batch = options.batch ?? 64;
-  if (!Number.isInteger(batch) || batch < 1) throw invalidRange('options.batch', 'an integer >= 1', batch);
+  if (!Number.isInteger(batch) || batch < 1 || batch > kMaxBatch) throw invalidRange('options.batch', `an integer from 1 to ${kMaxBatch}`, batch);
+  const records = options.records;
+  if (records !== undefined && !(Number.isInteger(records) && records >= 0)) throw invalidRange('options.records', 'an integer >= 0 (records of each source)', records);
   const capacity = options.capacity ?? 4096;
   const cores = availableParallelism();
   const pin = options.pin === true;
@@ -153,12 +158,85 @@ export async function runSharded(options: ShardedOptions): Promise<ShardedResult
   const slotBytes = 8 * messageDoubles;
   const owners = sources.map((_, i) => i % threads);
   const laneOf = sources.map((_, i) => Math.floor(i / threads));
-  const ends = sources.map((s) => (options.records === undefined ? s.length : Math.min(s.length, options.records)));
+  const ends = sources.map((s) => (records === undefined ? s.length : Math.min(s.length, records)));
 
   const queues: SpscQueue[] = [];
   const workers: Worker[] = [];
   const replies: Promise<ShardWorkerReply>[] = [];
+  const gone = new Uint8Array(threads);
   const entry = shardWorkerEntry();
+  // Set up every queue and worker before the main thread is pinned: a failure here (a bad
+  // capacity, options a worker cannot be sent) ends the workers already started and leaves
+  // the main thread's cores as they were.
+  try {
+    for (let w = 0; w < threads; w++) {
+      const queue = SpscQueue.create({ capacity, slotBytes });
+      queues.push(queue);
+      const mine = sources.map((s, i) => ({ s, i })).filter(({ i }) => owners[i] === w);
+      const data: ShardWorkerData = {
+        queue: queue.buffer,
+        backend,
+        symbols: mine.map(({ s, i }) => ({
+          symbol: s.symbol,
+          tickSize: s.tickSize,
+          lotSize: s.lotSize,
+          length: s.length,
+          maxEventsPerRecord: s.maxEventsPerRecord,
+          initial: s.initial(),
+          index: i,
+        })),
+        messageDoubles,
+        strategy: options.strategy,
+        makeStrategyFrom: options.makeStrategyFrom,
+        risk: options.risk ?? null,
+        venue: options.venue ?? {},
+        core: pin ? (w + 1) % cores : -1,
+      };
+      const worker = new Worker(entry, { workerData: data });
+      workers.push(worker);
+      // A worker that answers while records are still being routed has failed (a worker stops
+      // taking records only when its queue is closed): flush stops waiting on its queue.
+      const answer = reply(worker).finally(() => (gone[w] = 1));
+      // Handled here too: it may reject while routing awaits, before Promise.all below takes it.
+      answer.catch(() => undefined);
+      replies.push(answer);
+    }
+  } catch (err) {
+    for (const q of queues) q.close();
+    for (const worker of workers) void worker.terminate();
+    throw err;
+  }
+
+  // Per worker: a batch of messages being filled.
+  const buffers = queues.map(() => new Float64Array(batch * messageDoubles));
+  const bytes = buffers.map((b) => new Uint8Array(b.buffer));
+  const lengths = new Uint32Array(batch).fill(slotBytes);
+  const fill = new Int32Array(threads);
+  // Pushes worker w's batch; true when all of it went in. A full queue is waited on for a
+  // while (50 µs sleeps), then false: the caller lets the event loop run (a failed worker's
+  // reply arrives only then) and calls again, so a worker that died cannot hang the main thread.
+  const push = (w: number): boolean => {
+    const n = fill[w]!;
+    for (let waits = 0; done[w]! < n; ) {
+      const pushed = queues[w]!.pushBatch(bytes[w]!.subarray(done[w]! * slotBytes), lengths, n - done[w]!);
+      done[w]! += pushed;
+      if (pushed > 0) waits = 0;
+      else if (++waits > 200) return false;
+      else Atomics.wait(spinCell, 0, 0, 0.05);
+    }
+    fill[w] = 0;
+    done[w] = 0;
+    return true;
+  };
+  const flush = async (w: number): Promise<void> => {
+    while (!push(w)) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (gone[w] === 1) throw new UltraPerfError('ERR_ULTRA_PERF_PIPELINE', `shard worker ${w} stopped taking records`);
+    }
+  };
+  const done = new Int32Array(threads);
+  const spinCell = new Int32Array(new SharedArrayBuffer(4));
+
   let pinned = pin;
   // The main thread's cores before pinning, given back at the end.
   let before: number[] | undefined;
@@ -170,52 +248,8 @@ export async function runSharded(options: ShardedOptions): Promise<ShardedResult
       pinned = false;
     }
   }
-  for (let w = 0; w < threads; w++) {
-    const queue = SpscQueue.create({ capacity, slotBytes });
-    queues.push(queue);
-    const mine = sources.map((s, i) => ({ s, i })).filter(({ i }) => owners[i] === w);
-    const data: ShardWorkerData = {
-      queue: queue.buffer,
-      backend,
-      symbols: mine.map(({ s, i }) => ({
-        symbol: s.symbol,
-        tickSize: s.tickSize,
-        lotSize: s.lotSize,
-        length: s.length,
-        maxEventsPerRecord: s.maxEventsPerRecord,
-        initial: s.initial(),
-        index: i,
-      })),
-      messageDoubles,
-      strategy: options.strategy,
-      makeStrategyFrom: options.makeStrategyFrom,
-      risk: options.risk ?? null,
-      venue: options.venue ?? {},
-      core: pin ? (w + 1) % cores : -1,
-    };
-    const worker = new Worker(entry, { workerData: data });
-    workers.push(worker);
-    replies.push(reply(worker));
-  }
 
-  // Per worker: a batch of messages being filled.
-  const buffers = queues.map(() => new Float64Array(batch * messageDoubles));
-  const bytes = buffers.map((b) => new Uint8Array(b.buffer));
-  const lengths = new Uint32Array(batch).fill(slotBytes);
-  const fill = new Int32Array(threads);
-  const flush = (w: number): void => {
-    const n = fill[w]!;
-    let done = 0;
-    while (done < n) {
-      const pushed = queues[w]!.pushBatch(bytes[w]!.subarray(done * slotBytes), lengths, n - done);
-      done += pushed;
-      if (pushed === 0) Atomics.wait(spinCell, 0, 0, 0.05);
-    }
-    fill[w] = 0;
-  };
-  const spinCell = new Int32Array(new SharedArrayBuffer(4));
-
-  let records = 0;
+  let routed = 0;
   let events = 0;
   const next = new Int32Array(sources.length);
   const t0 = nowNs();
@@ -235,13 +269,13 @@ export async function runSharded(options: ShardedOptions): Promise<ShardedResult
         buf[at] = laneOf[i]!;
         buf[at + 1] = r;
         buf[at + 2] = n;
-        records++;
+        routed++;
         events += n;
         fill[w]!++;
-        if (fill[w] === batch) flush(w);
+        if (fill[w] === batch && !push(w)) await flush(w);
       }
     }
-    for (let w = 0; w < threads; w++) flush(w);
+    for (let w = 0; w < threads; w++) await flush(w);
   } catch (err) {
     failed = err;
   } finally {
@@ -265,11 +299,11 @@ export async function runSharded(options: ShardedOptions): Promise<ShardedResult
   return {
     threads,
     symbols,
-    records,
+    records: routed,
     events,
     elapsedNs: elapsed,
     eventsPerSecond: (events * 1e9) / elapsed,
-    recordsPerSecond: (records * 1e9) / elapsed,
+    recordsPerSecond: (routed * 1e9) / elapsed,
     pinned,
     trading: tradingOf(symbols),
   };

@@ -137,6 +137,9 @@ export interface QuoteAroundMidOptions {
   quoteStepTicks?: number;
 }
 
+/** The largest price a quote may carry, in ticks (exact in a double; the engine's and the gate's bound). */
+const kMaxTicks = Number.MAX_SAFE_INTEGER;
+
 function positiveNumber(value: unknown, argument: string, min: number, integer: boolean): number {
   if (typeof value !== 'number') throw invalidType(argument, integer ? 'an integer' : 'a number', value);
   if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
@@ -160,6 +163,7 @@ const kQuoteSchema = defineOptions(
  *   bid = s · floor((r − spreadTicks / 2) / s),  ask = s · ceil((r + spreadTicks / 2) / s)
  *   bid ≤ bestAsk − s and ask ≥ bestBid + s            (our quotes never take)
  *   bidLots = min(size, maxPosition − q),  askLots = min(size, maxPosition + q)   (≥ 0)
+ *   a side priced outside 1 … 2^53 − 1 ticks is not quoted (lots 0)
  *
  * with s = quoteStepTicks (a best price off that grid is first rounded onto it, away from the
  * other side). It re-quotes when |m − m_last| ≥ requoteTicks or q changed since the last quote (so the
@@ -198,8 +202,10 @@ export function quoteAroundMid(options: QuoteAroundMidOptions = {}): Strategy {
     const askFloor = step * Math.floor(ctx.bidTicks / step) + step;
     if (bid > bidCap) bid = bidCap;
     if (ask < askFloor) ask = askFloor;
-    const bidLots = Math.max(0, Math.min(size, maxPosition - q));
-    const askLots = Math.max(0, Math.min(size, maxPosition + q));
+    // A side whose price falls outside 1 .. 2^53 - 1 ticks (a spread or a skew wider than the
+    // price itself) is pulled rather than sent: the gate and the engine refuse such a price.
+    const bidLots = bid >= 1 && bid <= kMaxTicks ? Math.max(0, Math.min(size, maxPosition - q)) : 0;
+    const askLots = ask >= 1 && ask <= kMaxTicks ? Math.max(0, Math.min(size, maxPosition + q)) : 0;
     ctx.quote(bid, bidLots, ask, askLots);
     state[0] = m;
     state[1] = q;

@@ -199,6 +199,7 @@ export class ItchSource implements MarketDataSource {
         side = s === 0x42 ? EventSide.buy : EventSide.sell;
         size = view.getUint32(b + 9);
         price = view.getUint32(b + 21);
+        if (size === 0) throw new SourceFormatError(this.file, `byte ${b + 9}`, `add of order ${id} with 0 shares`);
         if (this.orders.has(id)) throw new SourceFormatError(this.file, `byte ${b}`, `add of order ${id}, which is already live`);
         this.track(id, side, price, size);
         break;
@@ -236,6 +237,7 @@ export class ItchSource implements MarketDataSource {
         newId = readU64(view, b + 8, this.file);
         size = view.getUint32(b + 16);
         price = view.getUint32(b + 20);
+        if (size === 0) throw new SourceFormatError(this.file, `byte ${b + 16}`, `replace of order ${id} by order ${newId} with 0 shares`);
         const slot = this.slotOf(id, b);
         if (slot < 0) return 0;
         side = this.orderSide[slot]!;

@@ -171,6 +171,7 @@ function messageEvent(out: Float64Array, o: number, number: number): string {
   } else {
     if (!(dir === 1 || dir === -1)) return `direction must be 1 (buy) or -1 (sell), found ${dir}`;
     if (F[3]! < 0) return `size must be >= 0, found ${F[3]}`;
+    if (type === 1 && F[3] === 0) return 'a new order (type 1) needs a size > 0, found 0';
     if (F[2]! < 0) return `order id must be >= 0, found ${F[2]}`;
     if (F[4]! < 0) return `price must be >= 0, found ${F[4]}`;
   }
@@ -459,7 +460,12 @@ export function replayLobster(options: LobsterReplayOptions): LobsterReplayResul
     const extras = core.replayLobster(msgs.events.subarray(at * kEventStride), ob.rows.subarray(at * cols), n, cols, depth, starts, summary);
     if (summary[0]! < 0) {
       const k = at - summary[0]! - 1;
-      book.apply(msgs.events, k + 1, k); // throws the refusal, naming the event
+      // The message itself refused (a new order whose id is live): a bad file, named by its line.
+      try {
+        book.apply(msgs.events, k + 1, k);
+      } catch (err) {
+        throw new SourceFormatError(msgs.file, `line ${k + 1}`, `the book refuses this message: ${(err as Error).message}`);
+      }
       throw new SourceFormatError(ob.file, `line ${k + 1}`, 'the row could not be applied as level events');
     }
     for (let j = 1; j <= n; j++) extraStart[at + j] = offset + starts[j]!;
