@@ -35,6 +35,7 @@ class LevelBook {
         this.asks.clear();
         continue;
       }
+      if (op === EventOp.hiddenExecute) continue; // a trade print: flow for the venue, the diffs move the levels
       expect(op).toBe(EventOp.level);
       const side = out[o + EventField.side] === 0 ? this.bids : this.asks;
       const price = out[o + EventField.price]!;
@@ -152,7 +153,11 @@ describe('BinanceSource on the spot captures of 2024-08-08 23:54 → 00:05 UTC',
     expect(source.lineText(snapshotLine)).toMatch(/^\d+ \{"lastUpdateId":50093239218,/);
     const straddling = JSON.parse(source.lineText(5).split(' ')[1]!).data as { U: number; u: number; E: number };
     expect(straddling.U <= 50093239219 && straddling.u >= 50093239219).toBe(true);
-    for (let i = 0; i < snapshotLine; i++) expect(source.decode(i, out, 0)).toBe(0);
+    // Before the snapshot no line touches the book (a trade line is one hiddenExecute, flow only).
+    for (let i = 0; i < snapshotLine; i++) {
+      const n = source.decode(i, out, 0);
+      for (let k = 0; k < n; k++) expect(out[k * kEventStride + EventField.op]).toBe(EventOp.hiddenExecute);
+    }
     expect(source.stale).toBe(true);
     const n = source.decode(snapshotLine, out, 0);
     expect(out[EventField.op]).toBe(EventOp.clear);
@@ -205,6 +210,21 @@ describe('BinanceSource sequence rules (synthetic captures)', () => {
       [EventOp.level, t(13), 0, 1, 10_100, 0, 0, 13],
     ]);
     expect([source.droppedDiffs, source.appliedDiffs, source.gaps, source.stale, source.lastUpdateId, source.maxEventsPerRecord]).toEqual([1, 2, 0, false, 13, 4]);
+  });
+
+  it('a trade line is one hiddenExecute: resting side from m, exact price and quantity, the trade id in aux; time never goes back', () => {
+    const trade = (t: number, E: number, p: string, q: string, m: boolean) => line({ stream: 'xyzusdt@trade', data: { e: 'trade', E, s: 'XYZUSDT', t, p, q, T: E, m, M: true } });
+    const { source, rows } = run([snap(10), diff(11, 11, [['100.50', '1']]), trade(7, E0 + 5, '100.50', '0.25', true), trade(8, E0 + 14, '101.00', '0.00000003', false)]);
+    const trades = rows.filter((r) => r[EventField.op] === EventOp.hiddenExecute);
+    expect(trades).toEqual([
+      [EventOp.hiddenExecute, 11e6, 0, 0, 10_050, 25_000_000, 0, 7], // E 5 < the diff's time 11: kept at 11
+      [EventOp.hiddenExecute, 14e6, 0, 1, 10_100, 3, 0, 8],
+    ]);
+    expect(source.trades).toBe(2);
+    expect(() => run([snap(10), trade(9, E0 + 12, '100.005', '1', true)])).toThrow(expect.objectContaining({ code: 'ERR_ULTRA_PERF_SOURCE_FORMAT', message: expect.stringContaining('trade price') }));
+    expect(() => run([snap(10), line({ stream: 'xyzusdt@trade', data: { e: 'trade', E: E0 + 12, s: 'XYZUSDT', t: 9, p: '100.00', q: '1', m: 'yes' } })])).toThrow(
+      expect.objectContaining({ code: 'ERR_ULTRA_PERF_SOURCE_FORMAT', message: expect.stringContaining('"m"') }),
+    );
   });
 
   it('a gap: counted, the book cleared and stale until the next snapshot resynchronises it', () => {

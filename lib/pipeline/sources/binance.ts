@@ -26,10 +26,12 @@
  *
  * Events (lib/pipeline/events.ts): a snapshot is `clear` + one `level` per price level; each
  * applied diff entry is a `level` (size 0 removes the level); `aux` is the diff's final
- * update id `u` (the snapshot's `lastUpdateId` for snapshot levels). bookTicker and trade
- * lines give 0 events (bookTicker is the ground truth the tests check the book against);
- * the constructor parses and checks every line once, so `decode` recognises those two by
- * their stream name without parsing them again.
+ * update id `u` (the snapshot's `lastUpdateId` for snapshot levels). A trade line is one
+ * `hiddenExecute` (the resting side from `m`, price and quantity, aux = trade id `t`): flow
+ * for the pipeline's venue that leaves the visible book to the diffs. bookTicker lines give
+ * 0 events (they are the ground truth the tests check the book against); the constructor
+ * parses and checks every line once, so `decode` recognises them by their stream name
+ * without parsing them again.
  *
  * Units: prices in ticks of `tickSize`, quantities in lots of `lotSize`, converted from the
  * decimal strings by string arithmetic (no float rounding); a value off that grid is a
@@ -123,6 +125,8 @@ export class BinanceSource implements MarketDataSource {
   appliedDiffs = 0;
   /** Diffs dropped because the snapshot already held them (`u` ≤ lastUpdateId). */
   droppedDiffs = 0;
+  /** Trade prints turned into `hiddenExecute` events since `initial()`. */
+  trades = 0;
   /** Sequence gaps seen since `initial()`. */
   gaps = 0;
   /** True while no snapshot has been applied, or after a gap until the next snapshot. */
@@ -142,8 +146,8 @@ export class BinanceSource implements MarketDataSource {
   private lastTime = 0;
   private next = 0;
   private readonly scratch = new Float64Array(kEventStride);
-  /** Stream prefixes of the lines that never give events, recognised without parsing in decode. */
-  private readonly quietPrefixes: readonly string[];
+  /** The stream prefix of the lines that never give events (bookTicker), recognised without parsing in decode. */
+  private readonly quietPrefix: string;
 
   /**
    * Reads gzip or plain files whose lines together form one capture, in order (e.g. the
@@ -193,7 +197,7 @@ export class BinanceSource implements MarketDataSource {
     this.lotSize = this.lot.value;
 
     const lower = this.symbol.toLowerCase();
-    this.quietPrefixes = [`{"stream":"${lower}@bookTicker"`, `{"stream":"${lower}@trade"`];
+    this.quietPrefix = `{"stream":"${lower}@bookTicker"`;
     this.reset();
     let most = 1;
     for (let i = 0; i < this.length; i++) most = Math.max(most, this.process(i, null, 0));
@@ -230,6 +234,7 @@ export class BinanceSource implements MarketDataSource {
     this.appliedDiffs = 0;
     this.droppedDiffs = 0;
     this.gaps = 0;
+    this.trades = 0;
     this.stale = true;
     this.lastUpdateId = -1;
     this.buffered = [];
@@ -346,6 +351,23 @@ export class BinanceSource implements MarketDataSource {
     return entries.length;
   }
 
+  /**
+   * A trade print as one `hiddenExecute` event: market flow for the pipeline's venue, no
+   * change to the visible book (the diff stream carries the levels' changes). `m` true means
+   * the buyer was the maker, so the resting side was the bid. aux = the trade id `t`.
+   */
+  private trade(index: number, data: Record<string, unknown>, out: Float64Array | null, at: number): number {
+    const price = this.units(index, data.p, this.tick, 'trade price "p"');
+    const size = this.units(index, data.q, this.lot, 'trade quantity "q"');
+    if (typeof data.m !== 'boolean') this.fail(index, `field "m" is ${JSON.stringify(data.m)}, expected true or false (buyer is the maker)`);
+    const time = Math.max(this.lastTime, this.timeOf(index, this.num(index, data, 'E')));
+    this.lastTime = time;
+    this.level(out, at, data.m ? EventSide.buy : EventSide.sell, price, size, time, this.num(index, data, 't'));
+    if (out !== null) out[at * kEventStride + EventField.op] = EventOp.hiddenExecute;
+    this.trades++;
+    return 1;
+  }
+
   private applyDiff(d: DepthDiff, out: Float64Array | null, at: number): number {
     // Diffs buffered before a snapshot take effect at the snapshot: times stay monotonic.
     const time = Math.max(this.lastTime, this.timeOf(d.line, d.time));
@@ -399,7 +421,7 @@ export class BinanceSource implements MarketDataSource {
       // are known good and give no events, so decode skips their JSON.parse.
       const line = this.lines[index]!;
       const json = line.indexOf(' ') + 1;
-      if (line.startsWith(this.quietPrefixes[0]!, json) || line.startsWith(this.quietPrefixes[1]!, json)) return 0;
+      if (line.startsWith(this.quietPrefix, json)) return 0;
     }
     const msg = this.parse(index);
     if ('lastUpdateId' in msg) {
@@ -438,7 +460,8 @@ export class BinanceSource implements MarketDataSource {
     const kind = at1 < 0 ? '' : stream.slice(at1 + 1);
     const s = data.s;
     if (s !== this.symbol) this.fail(index, `symbol ${JSON.stringify(s)}, this source reads ${this.symbol}`);
-    if (kind === 'bookTicker' || kind === 'trade') return 0;
+    if (kind === 'bookTicker') return 0;
+    if (kind === 'trade') return this.trade(index, data, out, at);
     if (kind !== 'depth' && kind !== 'depth@100ms' && kind !== 'depth@0ms' && kind !== 'depth@250ms' && kind !== 'depth@500ms') {
       this.fail(index, `unknown stream ${JSON.stringify(stream)} (expected <symbol>@depth@100ms, @bookTicker or @trade)`);
     }
