@@ -46,6 +46,16 @@ describe.each(backends)('MboBook (%s core)', (backend) => {
   const make = (extra: Partial<ConstructorParameters<typeof MboBook>[0]> = {}): MboBook =>
     new MboBook({ symbol: 'AAPL', tickSize: 0.0001, backend, ...extra });
 
+  it('apply refuses a detached batch with the same error on both cores, and a count of -0 applies 0', () => {
+    const b = make();
+    const events = new Float64Array(kEventStride * 2);
+    structuredClone(events.buffer, { transfer: [events.buffer] });
+    for (const count of [undefined, 0]) {
+      expect(() => b.apply(events, count)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('buffer is detached') }));
+    }
+    expect(Object.is(b.apply(new Float64Array(kEventStride), -0), 0)).toBe(true);
+  });
+
   it('adds, executes, reduces, deletes and replaces by order id, with L2 reads', () => {
     const b = make();
     expect(Array.from(b.top)).toEqual([NaN, NaN, NaN, NaN]);

@@ -64,6 +64,16 @@ const kReasonField: Record<number, [field: number, expected: string]> = {
   [MboReason.overflow]: [EventField.size, 'a size that keeps the level total within 2^53 - 1 lots'],
 };
 
+/** True when the view's buffer was transferred or closed (constructing a view over it throws). */
+function isDetached(view: ArrayBufferView): boolean {
+  try {
+    new Uint8Array(view.buffer, 0, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 /**
  * A market-by-order book. Orders are held by the feed's order id; the L2 reads (`top`,
  * `depth(n)`, `bestBidPrice()`, `midPrice()`, `bidLevels`, ...) see each price level's total.
@@ -242,12 +252,16 @@ export class MboBook extends BookReads {
    */
   apply(events: Float64Array, count?: number, from = 0): number {
     if (!(events instanceof Float64Array)) throw invalidType('events', `a Float64Array of events (${kEventStride} doubles each)`, events);
+    // A detached buffer reads as length 0: refuse it as the native binding does (both backends, here).
+    if (events.length === 0 && isDetached(events)) {
+      throw withCode(new TypeError('Expected a Float64Array for events but received one whose buffer is detached (transferred or closed)'), 'ERR_INVALID_ARG_TYPE');
+    }
     const max = Math.floor(events.length / kEventStride);
     const to = count ?? max;
     if (typeof to !== 'number' || !Number.isInteger(to) || to < 0 || to > max) throw invalidRange('count', `an integer from 0 to ${max} (events.length / ${kEventStride})`, count);
     if (typeof from !== 'number' || !Number.isInteger(from) || from < 0 || from > to) throw invalidRange('from', `an integer from 0 to count (${to})`, from);
     const r = this.core.apply(events, from, to);
-    if (r >= 0) return to - from;
+    if (r >= 0) return to - from + 0; // + 0: a count of -0 returns 0
     const i = -r - 1;
     throw this.refused(events, i, (f) => `events[${i * kEventStride + f}]`);
   }
