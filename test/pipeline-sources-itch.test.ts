@@ -228,7 +228,7 @@ describe('ItchSource on synthetic files', () => {
 
   it('keeps one stock of several, by symbol, and maps C, Q, H, U, D', () => {
     const bytes = encodeItchFile(mixed);
-    expect(() => new ItchSource(bytes)).toThrow(/2 stock locates for options\.symbol/);
+    expect(() => new ItchSource(bytes)).toThrow(/2 stock locates \(13, 14; its stock directory names AAPL, MSFT\) for options\.symbol/);
     expect(() => new ItchSource(bytes, { symbol: 'GOOG' })).toThrow(/options\.symbol/);
     const aapl = new ItchSource(bytes, { symbol: 'AAPL' });
     expect(aapl.stockLocate).toBe(13);
@@ -299,5 +299,8 @@ describe('ItchSource on synthetic files', () => {
     bad[41 + 2] = 0x7a; // second frame's type byte → 'z'
     expect(() => new ItchSource(bad)).toThrow(/byte 43: unknown ITCH 5\.0 message type 0x7a \('z'\)/);
     expect(indexItchFrames(real.subarray(0, 41)).count).toBe(1);
+    expect(() => new ItchSource(new Uint8Array(0), { file: 'empty.bin' })).toThrow(
+      expect.objectContaining({ code: 'ERR_ULTRA_PERF_SOURCE_FORMAT', message: 'empty.bin, byte 0: no ITCH messages: the file is empty' }),
+    );
   });
 });

@@ -117,6 +117,7 @@ export class ItchSource implements MarketDataSource {
     const { offsets, count } = indexItchFrames(bytes, { file: this.file });
     this.offsets = offsets;
     this.length = count;
+    if (count === 0) throw new SourceFormatError(this.file, 'byte 0', 'no ITCH messages: the file is empty');
 
     const locates = new Set<number>();
     const directory = new Map<string, number>();
@@ -148,7 +149,8 @@ export class ItchSource implements MarketDataSource {
     } else if (locates.size === 1) {
       locate = locates.values().next().value as number;
     } else {
-      throw invalidValue('options.symbol', `a stock to keep: ${this.file} holds ${locates.size} stock locates`, options.symbol);
+      const list = [...locates].slice(0, 8).join(', ');
+      throw invalidValue('options.symbol', `a stock to keep: ${this.file} holds ${locates.size} stock locates (${list}${locates.size > 8 ? ', ...' : ''}; its stock directory names ${[...directory.keys()].slice(0, 8).join(', ') || 'none'})`, options.symbol);
     }
     this.stockLocate = locate;
     let symbol = options.symbol;
