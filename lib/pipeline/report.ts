@@ -484,7 +484,9 @@ function distributionsTable(data: PipelineReportData): string {
       ]);
     }
   }
-  const runs = data.stages.map((r) => `${escapeHtml(r.backend)} · ${escapeHtml(r.symbol)}: ${formatInt(r.events)} events at ${formatRate(r.eventsPerSecond, ' ev/s')}`).join('; ');
+  const runs =
+    data.stages.map((r) => `${escapeHtml(r.backend)} · ${escapeHtml(r.symbol)}: ${formatInt(r.events)} events at ${formatRate(r.eventsPerSecond, ' ev/s')}`).join('; ') +
+    '. marketData, book, signal, risk, venue: each stage’s time on every 16th record (those records read the clock between stages and are left out of the rest); tickToTrade: from a record’s arrival to the venue’s acknowledgement of the orders it caused, for records that sent one; record: every other record, arrival to done; service: from when the loop took the record to done (equal to record at maximum rate; without the wait behind earlier records at a fixed rate).';
   return table('distributions', 'Latency distributions at maximum rate', ['Distribution', 'Count', 'Mean', 'p50', 'p90', 'p99', 'p99.9', 'p99.99', 'Max', '.hgrm'], rows, runs);
 }
 
@@ -576,7 +578,7 @@ function metaTable(data: PipelineReportData): string {
     ['Machine', `${escapeHtml(m.cpu)}, ${formatInt(m.cores)} cores`],
     ['Load average (1 min), start → end', `${finite(m.load[0]) ? m.load[0].toFixed(2) : kDash} → ${finite(m.load[1]) ? m.load[1].toFixed(2) : kDash}`],
     ['Node.js', escapeHtml(m.node)],
-    ['Backend', escapeHtml(m.backend)],
+    ['Backend', escapeHtml([...new Set([m.backend, ...data.stages.map((r) => r.backend)])].join(', '))],
     ['Command', `<code>${escapeHtml(m.command)}</code>`],
   ];
   return table('meta', 'Run', null, rows);
