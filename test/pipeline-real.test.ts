@@ -89,6 +89,9 @@ describe('the pipeline on LOBSTER AAPL and GOOG', () => {
     await expect(runSharded({ sources: [aapl, goog], backend, threads: 2, records: -1 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('options.records but received -1') });
     await expect(runSharded({ sources: [aapl, goog], backend, threads: 2, records: Number.NaN })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('options.records but received NaN') });
     await expect(runSharded({ sources: [aapl, goog], backend, threads: 2, batch: 1e9 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('an integer from 1 to 4096 for options.batch') });
+    await expect(runSharded({ sources: [aapl, goog], backend, threads: 2, makeStrategyFrom: '' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('options.makeStrategyFrom') });
+    const unclonable = { spreadTicks: 2, size: () => 1 } as unknown as Parameters<typeof runSharded>[0]['strategy'];
+    await expect(runSharded({ sources: [aapl, goog], backend, threads: 2, strategy: unclonable })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('options.strategy, sent to the worker threads, but it cannot be cloned') });
   });
 
   it("rejects with the worker's error when a strategy throws inside a worker, with more records than the queue holds", async () => {

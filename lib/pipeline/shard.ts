@@ -19,7 +19,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
-import { UltraPerfError, invalidRange, invalidType } from '../errors.js';
+import { UltraPerfError, invalidRange, invalidType, withCode } from '../errors.js';
 import { defineOptions, readOptions } from '../internal/options.js';
 import { nowNs } from '../monitor/clock.js';
 import { SpscQueue } from '../queue/spsc.js';
@@ -150,6 +150,18 @@ export async function runSharded(options: ShardedOptions): Promise<ShardedResult
   const records = options.records;
   if (records !== undefined && !(Number.isInteger(records) && records >= 0)) throw invalidRange('options.records', 'an integer >= 0 (records of each source)', records);
   const capacity = options.capacity ?? 4096;
+  if (options.makeStrategyFrom !== undefined && (typeof options.makeStrategyFrom !== 'string' || options.makeStrategyFrom.trim() === '')) {
+    throw invalidType('options.makeStrategyFrom', 'a module URL or absolute path exporting makeStrategy(symbol, index)', options.makeStrategyFrom);
+  }
+  // What the workers receive must survive structuredClone (plain data: no functions, no class
+  // instances with behaviour); say which option, not a bare DataCloneError from postMessage.
+  for (const key of ['strategy', 'risk', 'venue'] as const) {
+    try {
+      structuredClone(options[key]);
+    } catch (cause) {
+      throw withCode(new TypeError(`Expected plain data (numbers, strings, arrays, plain objects) for options.${key}, sent to the worker threads, but it cannot be cloned: ${(cause as Error).message}`, { cause }), 'ERR_INVALID_ARG_VALUE');
+    }
+  }
   const cores = availableParallelism();
   const pin = options.pin === true;
 
