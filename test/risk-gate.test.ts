@@ -600,6 +600,11 @@ describe('bad input', () => {
     expect(err.message).toMatch(message);
   });
 
+  it('a tickSize x lotSize that underflows is refused (every notional would read 0 and the currency limits never bind)', () => {
+    const tiny = { ...base(), symbols: [{ ...base().symbols[0]!, tickSize: 1e-200, lotSize: 1e-200 }] };
+    expect(() => new RiskGate(tiny)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('options.symbols[0].tickSize × lotSize but received 0') }));
+  });
+
   it('a riskSeries the covariance lacks names the symbol option; a covariance with a negative eigenvalue is refused', () => {
     const bad = { ...base(), symbols: [{ ...base().symbols[0]!, riskSeries: 'QQQ' }], varBudget: { limit: 1, covariance } };
     expect(() => new RiskGate(bad)).toThrow(/^Expected a series of .* for options\.symbols\[0\]\.riskSeries but received "QQQ"$/);

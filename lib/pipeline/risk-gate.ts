@@ -351,6 +351,11 @@ export class RiskGate {
     this.realised = arr();
     symbols.forEach((s, i) => {
       const mult = (s.tickSize as number) * (s.lotSize as number);
+      // Each is > 0, but their product can underflow (1e-200 × 1e-200): every notional would
+      // then read 0 and the notional, exposure and VaR limits would silently never bind.
+      if (!(mult >= Number.MIN_VALUE * 2 ** 64) || !Number.isFinite(mult)) {
+        throw invalidRange(`options.symbols[${i}].tickSize × lotSize`, 'a product between 2^-1010 and the largest double (currency per tick·lot)', mult);
+      }
       this.mult[i] = mult;
       this.maxQty[i] = s.maxOrderQuantity as number;
       this.maxNotional[i] = toUnits(s.maxOrderNotional as number, mult);
