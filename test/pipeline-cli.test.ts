@@ -83,6 +83,11 @@ describe('ultra-performance pipeline', () => {
     expect(missing.err).toMatch(/LOBSTER message file ".*nope_message_1\.csv" does not exist/);
     const runs = await run(['--source', 'lobster:x_message_1.csv', '--runs', '0']);
     expect(runs.err).toContain('Option --runs takes positive integers');
+    for (const date of ['2012-6-20', '2012-02-30', 'garbage']) {
+      const r = await run(['--source', 'lobster:x_message_1.csv', '--var-end', date]);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain(`--var-end takes a date as YYYY-MM-DD (e.g. 2012-06-20); got "${date}"`);
+    }
     const backend = await run(['--source', 'lobster:x_message_1.csv', '--backend', 'gpu']);
     expect(backend.err).toContain('--backend takes native, ts or both; got "gpu"');
   });

@@ -155,6 +155,16 @@ export function openSource(spec: string, checks: ReconstructionResult[], progres
   throw new UsageError(`--source ${JSON.stringify(spec)}: expected <kind>:<file> with kind lobster, itch or binance.`);
 }
 
+/** --var-end: a real calendar date, checked here so the message names the flag. */
+function varEnd(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const d = new Date(`${text}T00:00:00Z`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text) || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== text) {
+    throw new UsageError(`--var-end takes a date as YYYY-MM-DD (e.g. 2012-06-20); got ${JSON.stringify(text)}.`);
+  }
+  return text;
+}
+
 function us(ns: number): string {
   return ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : `${(ns / 1e3).toFixed(2)} µs`;
 }
@@ -186,6 +196,7 @@ export async function pipelineCommand(argv: readonly string[]): Promise<number> 
     const rates = numbers('sweep', one(p, 'sweep'), false);
     const threads = numbers('threads', one(p, 'threads'), true, kMaxThreads);
     const varPrices = one(p, 'var-prices')?.split(',').map((f) => existing(f, 'price file'));
+    const end = varEnd(one(p, 'var-end'));
     const backtest = one(p, 'backtest');
     const out = resolve(one(p, 'out') ?? 'pipeline-report');
     // Checked before the run, not after it: the report is the last step.
@@ -202,7 +213,7 @@ export async function pipelineCommand(argv: readonly string[]): Promise<number> 
       runs,
       reconstruction: checks,
       varPrices,
-      varEnd: one(p, 'var-end'),
+      varEnd: end,
       sweep: rates === undefined ? undefined : { rates, records: Math.min(200_000, ...sources.map((s) => s.length)) },
       threads: threads === undefined ? undefined : { counts: threads, runs: 1, replicas: Math.max(1, Math.ceil(Math.max(...threads) / sources.length)) },
       backtest: backtest === undefined ? undefined : { prices: existing(backtest, 'backtest price file') },
