@@ -169,7 +169,8 @@ export function encodeMoldPacketInto(packet: MoldPacketInput, out: Uint8Array, o
   const messages = packet.messages;
   if (!Array.isArray(messages)) throw invalidType('packet.messages', 'an array of Uint8Array', messages);
   if (messages.length > kMoldMaxMessages) throw invalidRange('packet.messages.length', `at most ${kMoldMaxMessages} messages`, messages.length);
-  if (messages.length > 0 && sequence + messages.length - 1 > kMoldMaxSequence) {
+  // compared without adding: sequence + n can round past 2^53 and back
+  if (messages.length > 0 && sequence > kMoldMaxSequence - (messages.length - 1)) {
     throw invalidRange('packet.sequence', `an integer with its ${messages.length} messages numbered within 2^53 - 1`, sequence);
   }
   checkMtu(mtu);
@@ -311,7 +312,7 @@ export function decodeMoldPacket(bytes: Uint8Array, options: { file?: string } =
     }
     return { kind: count === 0 ? 'heartbeat' : 'end-of-session', session, sequence, count: 0, messages: [] };
   }
-  if (sequence + count - 1 > kMoldMaxSequence) {
+  if (sequence > kMoldMaxSequence - (count - 1)) {
     throw new SourceFormatError(file, 'byte 10', `sequence number ${sequence} with ${count} messages runs past 2^53 - 1`);
   }
   if (kMoldHeaderBytes + 2 * count > bytes.length) {
