@@ -2,7 +2,9 @@
 // session and requests round-trip byte for byte; the real ITCH excerpt packed into packets
 // under an MTU comes back as the same messages in order; the sequencer tells in-order,
 // duplicate and gap apart; bad arguments are named, bad bytes give a SourceFormatError with
-// the byte, and random cuts and flips of valid packets give nothing else.
+// the byte, and random cuts and flips of valid packets give nothing else. The retransmission
+// store answers requests with the exact stored messages, evicts by count and bytes, and with
+// MoldSession fills random drops so every message arrives exactly once in order.
 import { readFileSync } from 'node:fs';
 
 import fc from 'fast-check';
@@ -10,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 
 import { SourceFormatError } from '../lib/errors.js';
 import {
+  MoldRetransmitStore,
   MoldSession,
   decodeMoldPacket,
   decodeMoldRequest,
@@ -340,6 +343,141 @@ describe('MoldUDP64 bad input', () => {
         },
       ),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe('MoldRetransmitStore', () => {
+  const body = (seq: number, length = 1 + (seq % 7)): Uint8Array => Uint8Array.from({ length }, (_, i) => (seq * 31 + i) & 0xff);
+  /** Decodes reply packets into [sequence, hex] pairs, checking each packet's session. */
+  const unpack = (packets: Uint8Array[], s = 'SESS'): [number, string][] =>
+    packets.flatMap((bytes) => {
+      const p = decodeMoldPacket(bytes);
+      expect(p.kind).toBe('messages');
+      expect(p.session).toBe(s);
+      return p.messages.map((m, i): [number, string] => [p.sequence + i, hex(m)]);
+    });
+  const expected = (from: number, to: number): [number, string][] => Array.from({ length: to - from }, (_, i) => [from + i, hex(body(from + i))]);
+
+  it('numbers appended messages from 1 and replies to a decoded request with the exact messages in order', () => {
+    const store = new MoldRetransmitStore({ session: 'SESS', capacity: 100 });
+    for (let seq = 1; seq <= 60; seq++) expect(store.append(body(seq))).toBe(seq);
+    expect([store.firstSequence, store.nextSequence, store.size]).toEqual([1, 61, 60]);
+    const request = decodeMoldRequest(encodeMoldRequest({ session: 'SESS', sequence: 5, count: 40 }));
+    const packets = store.reply(request, 100);
+    expect(packets.length).toBeGreaterThan(1);
+    for (const p of packets) expect(p.length).toBeLessThanOrEqual(100);
+    expect(unpack(packets)).toEqual(expected(5, 45));
+    expect(store.lastReply).toEqual({ status: 'served', sequence: 5, count: 40 });
+    // the copies are the store's: changing the caller's buffer afterwards changes nothing
+    const m = Uint8Array.of(1, 2, 3);
+    store.append(m);
+    m.fill(0);
+    expect(unpack(store.reply({ session: 'SESS', sequence: 61, count: 1 }))).toEqual([[61, '010203']]);
+  });
+
+  it('evicts the oldest messages past capacity, and past maxBytes with wrap-around in the arena', () => {
+    const byCount = new MoldRetransmitStore({ session: 'SESS', capacity: 10 });
+    for (let seq = 1; seq <= 25; seq++) byCount.append(body(seq));
+    expect([byCount.firstSequence, byCount.size]).toEqual([16, 10]);
+    expect(unpack(byCount.reply({ session: 'SESS', sequence: 16, count: 10 }))).toEqual(expected(16, 26));
+    expect(byCount.reply({ session: 'SESS', sequence: 3, count: 5 })).toEqual([]);
+    expect(byCount.lastReply).toEqual({ status: 'evicted', sequence: 0, count: 0 });
+
+    // 16-byte messages in a 40-byte arena: two fit (the third would run past the end and wraps)
+    const byBytes = new MoldRetransmitStore({ session: 'SESS', capacity: 10, maxBytes: 40 });
+    for (let seq = 1; seq <= 9; seq++) {
+      byBytes.append(body(seq, 16));
+      expect(byBytes.size).toBe(Math.min(seq, 2));
+      expect(unpack(byBytes.reply({ session: 'SESS', sequence: 1, count: 100 }))).toEqual(
+        Array.from({ length: Math.min(seq, 2) }, (_, i): [number, string] => [seq - Math.min(seq, 2) + 1 + i, hex(body(seq - Math.min(seq, 2) + 1 + i, 16))]),
+      );
+    }
+  });
+
+  it('serves the stored part of a request spanning evicted and stored messages, capped at the last sent', () => {
+    const store = new MoldRetransmitStore({ session: 'SESS', capacity: 8 });
+    for (let seq = 1; seq <= 20; seq++) store.append(body(seq));
+    expect(unpack(store.reply({ session: 'SESS', sequence: 10, count: 5 }))).toEqual(expected(13, 15));
+    expect(store.lastReply).toEqual({ status: 'partial', sequence: 13, count: 2 });
+    expect(unpack(store.reply({ session: 'SESS', sequence: 18, count: 65535 }))).toEqual(expected(18, 21));
+    expect(store.lastReply).toEqual({ status: 'partial', sequence: 18, count: 3 });
+    expect(unpack(store.reply({ session: 'SESS', sequence: 1, count: 65535 }))).toEqual(expected(13, 21));
+    expect(store.lastReply).toEqual({ status: 'partial', sequence: 13, count: 8 });
+    expect(store.reply({ session: 'SESS', sequence: 21, count: 1 })).toEqual([]);
+    expect(store.lastReply.status).toBe('not-sent');
+    expect(new MoldRetransmitStore({ session: 'SESS', capacity: 1 }).reply({ session: 'SESS', sequence: 1, count: 1 })).toEqual([]);
+  });
+
+  it('answers another session with nothing, and compares sessions without trailing spaces', () => {
+    const store = new MoldRetransmitStore({ session: 'SESS  ', capacity: 4 });
+    store.append(body(1));
+    expect(store.reply({ session: 'OTHER', sequence: 1, count: 1 })).toEqual([]);
+    expect(store.lastReply).toEqual({ status: 'wrong-session', sequence: 0, count: 0 });
+    expect(unpack(store.reply({ session: 'SESS', sequence: 1, count: 1 }))).toEqual(expected(1, 2));
+  });
+
+  it('names the bad argument', () => {
+    const store = new MoldRetransmitStore({ session: 'S', capacity: 4, maxBytes: 100 });
+    store.append(new Uint8Array(90));
+    const cases: [() => unknown, RegExp, string][] = [
+      [() => new MoldRetransmitStore(null as unknown as { session: string; capacity: number }), /options/, 'ERR_INVALID_ARG_TYPE'],
+      [() => new MoldRetransmitStore({ session: 'ELEVENCHARS', capacity: 1 }), /options\.session.*"ELEVENCHARS"/, 'ERR_INVALID_ARG_VALUE'],
+      [() => new MoldRetransmitStore({ session: 'S', capacity: 0 }), /options\.capacity.*0/, 'ERR_OUT_OF_RANGE'],
+      [() => new MoldRetransmitStore({ session: 'S', capacity: 2 ** 24 + 1 }), /options\.capacity.*16777217/, 'ERR_OUT_OF_RANGE'],
+      [() => new MoldRetransmitStore({ session: 'S', capacity: 1, maxBytes: 1.5 }), /options\.maxBytes.*1\.5/, 'ERR_OUT_OF_RANGE'],
+      [() => store.append('x' as unknown as Uint8Array), /message/, 'ERR_INVALID_ARG_TYPE'],
+      [() => store.append(new Uint8Array(101)), /maxBytes = 100.*message\.length.*101/, 'ERR_OUT_OF_RANGE'],
+      [() => new MoldRetransmitStore({ session: 'S', capacity: 1, maxBytes: 70000 }).append(new Uint8Array(65536)), /message\.length.*65536/, 'ERR_OUT_OF_RANGE'],
+      [() => store.reply(null as unknown as { session: string; sequence: number; count: number }), /request/, 'ERR_INVALID_ARG_TYPE'],
+      [() => store.reply({ session: 7 as unknown as string, sequence: 1, count: 1 }), /request\.session/, 'ERR_INVALID_ARG_TYPE'],
+      [() => store.reply({ session: 'S', sequence: 0, count: 1 }), /request\.sequence.*0/, 'ERR_OUT_OF_RANGE'],
+      [() => store.reply({ session: 'S', sequence: 1, count: 65536 }), /request\.count.*65536/, 'ERR_OUT_OF_RANGE'],
+      [() => store.reply({ session: 'S', sequence: 1, count: 1 }, 19), /mtu.*19/, 'ERR_OUT_OF_RANGE'],
+      [() => store.reply({ session: 'S', sequence: 1, count: 1 }, 100), /at least 112.*stored message 1.*mtu but received 100/, 'ERR_OUT_OF_RANGE'],
+    ];
+    for (const [fn, message, code] of cases) {
+      const error = catchError(fn) as unknown as Error & { code: string };
+      expect(error.message, String(fn)).toMatch(message);
+      expect(error.code, String(fn)).toBe(code);
+    }
+  });
+
+  it('with MoldSession, fills random drops: every message is delivered exactly once in order (fast-check)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 40 }),
+        fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }),
+        fc.integer({ min: 60, max: 200 }),
+        (sizes, drops, mtu) => {
+          const store = new MoldRetransmitStore({ session: 'SESS', capacity: 256 });
+          const sent: Uint8Array[] = [];
+          for (const [k, n] of sizes.entries()) {
+            const batch = Array.from({ length: n }, (_, i) => body(store.nextSequence + i));
+            const first = store.nextSequence;
+            for (const m of batch) store.append(m);
+            // the feed: dropped at random
+            if (!drops[k]) sent.push(encodeMoldPacket({ session: 'SESS', sequence: first, messages: batch }));
+          }
+          sent.push(encodeMoldHeartbeat('SESS', store.nextSequence)); // reveals a dropped tail
+          const s = new MoldSession({ session: 'SESS' });
+          const delivered: [number, string][] = [];
+          const offer = (bytes: Uint8Array): void => {
+            const p = decodeMoldPacket(bytes);
+            const v = s.accept(p);
+            if (v.status === 'deliver') for (let i = v.deliverFrom; i < p.count; i++) delivered.push([p.sequence + i, hex(p.messages[i]!)]);
+            else if (v.status === 'gap') {
+              const request = decodeMoldRequest(encodeMoldRequest({ session: s.session!, sequence: v.gapFrom, count: Math.min(v.gapCount, 65535) }));
+              for (const r of store.reply(request, mtu)) offer(r);
+              expect(store.lastReply.status).toBe('served');
+              offer(bytes); // the held packet, now in order
+            }
+          };
+          for (const bytes of sent) offer(bytes);
+          expect(s.missing).toBe(0);
+          expect(delivered).toEqual(expected(1, store.nextSequence));
+        },
+      ),
     );
   });
 });

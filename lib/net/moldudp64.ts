@@ -247,6 +247,18 @@ export function encodeMoldEndOfSession(session: string, nextSequence: number, ou
   return encodeControl(session, nextSequence, kMoldEndOfSession, out, offset);
 }
 
+/** Checks a request's fields, naming `request`, `request.session`, `request.sequence` or `request.count`. */
+function checkRequest(request: MoldRequest): MoldRequest {
+  if (request === null || typeof request !== 'object') throw invalidType('request', 'an object { session, sequence, count }', request);
+  const session = checkSession(request.session, 'request.session');
+  const sequence = checkSequence(request.sequence, 'request.sequence');
+  const count = request.count;
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 0xffff) {
+    throw invalidRange('request.count', 'an integer in [1, 65535]', count);
+  }
+  return { session, sequence, count };
+}
+
 /**
  * Encodes a retransmission request for `count` messages from `sequence`; into `out` at
  * `offset` when given, else a new 20-byte buffer.
@@ -256,13 +268,7 @@ export function encodeMoldEndOfSession(session: string, nextSequence: number, ou
  * socket.send(encodeMoldRequest({ session: 'SESSION1', sequence: 500, count: 20 }), rerequestPort, host);
  */
 export function encodeMoldRequest(request: MoldRequest, out?: Uint8Array, offset = 0): Uint8Array {
-  if (request === null || typeof request !== 'object') throw invalidType('request', 'an object { session, sequence, count }', request);
-  const session = checkSession(request.session, 'request.session');
-  const sequence = checkSequence(request.sequence, 'request.sequence');
-  const count = request.count;
-  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 0xffff) {
-    throw invalidRange('request.count', 'an integer in [1, 65535]', count);
-  }
+  const { session, sequence, count } = checkRequest(request);
   const bytes = out === undefined ? new Uint8Array(kMoldHeaderBytes) : checkOut(out, offset, kMoldHeaderBytes);
   const at = out === undefined ? 0 : offset;
   writeHeader(bytes, at, session, sequence, count);
@@ -479,5 +485,191 @@ export class MoldSession {
   /** Messages announced by the server but not yet delivered (`highWater − nextSequence`). */
   get missing(): number {
     return this.highWater - this.nextSequence;
+  }
+}
+
+/**
+ * What `MoldRetransmitStore.reply` did with the last request (`lastReply`):
+ * - `'served'`: every requested message was sent.
+ * - `'partial'`: only `[sequence, sequence + count)` was sent: the requested messages before
+ *   it were evicted, or those after it have not been sent yet (the range is capped at the
+ *   store's last message).
+ * - `'evicted'`: every requested message was evicted; nothing sent.
+ * - `'not-sent'`: the request starts at or past `nextSequence`; nothing sent.
+ * - `'wrong-session'`: the request names another session; nothing sent.
+ */
+export type MoldReplyStatus = 'served' | 'partial' | 'evicted' | 'not-sent' | 'wrong-session';
+
+/** The outcome of `MoldRetransmitStore.reply`: one object, reused and overwritten by each call. */
+export interface MoldReplyInfo {
+  status: MoldReplyStatus;
+  /** First sequence number sent (0 when nothing was). */
+  sequence: number;
+  /** Messages sent (0 when nothing was). */
+  count: number;
+}
+
+/** Most messages a `MoldRetransmitStore` may keep (2^24). */
+export const kMoldStoreMaxCapacity = 1 << 24;
+/** Default arena bytes per message of capacity (ITCH 5.0 messages are at most 50 bytes). */
+export const kMoldStoreBytesPerMessage = 64;
+
+/**
+ * The re-request server's memory for one session: keeps the last `capacity` messages sent
+ * (and no more than `maxBytes` bytes of them) and answers retransmission requests with
+ * ordinary downstream packets. Pure logic, no sockets.
+ *
+ * Storage: `append` copies each message into one arena of `maxBytes` bytes allocated by the
+ * constructor (a message that would run past the arena's end starts again at its beginning),
+ * with its position and length in two typed arrays of `capacity` entries; nothing is allocated
+ * per message. The oldest messages are evicted when `capacity` messages are stored or when
+ * the new one needs their bytes. `reply` allocates its packets (retransmission is off the hot
+ * path).
+ *
+ * Requests come from the network, so `reply` never throws on what a well-formed request asks
+ * for: another session, messages not sent yet or already evicted give an empty list (or the
+ * stored part) and say why in `lastReply`. It throws only on malformed arguments.
+ *
+ * @example
+ * const store = new MoldRetransmitStore({ session: 'SESSION1', capacity: 100_000 });
+ * const seq = store.append(itchMessage);                 // 1, 2, 3, …
+ * for (const p of store.reply(decodeMoldRequest(datagram))) socket.send(p, port, host);
+ * if (store.lastReply.status !== 'served') log(store.lastReply);
+ */
+export class MoldRetransmitStore {
+  /** The session served (without trailing spaces). */
+  readonly session: string;
+  /** The most messages kept. */
+  readonly capacity: number;
+  /** The arena's size in bytes: the most message bytes kept. */
+  readonly maxBytes: number;
+  /** The outcome of the last `reply` (reused object). */
+  readonly lastReply: MoldReplyInfo = { status: 'served', sequence: 0, count: 0 };
+  private readonly arena: Uint8Array;
+  /** Per slot ((sequence − 1) % capacity): the message's start in a never-wrapping byte count; its arena position is that modulo maxBytes. */
+  private readonly starts: Float64Array;
+  private readonly lengths: Uint16Array;
+  private first = 1;
+  private next = 1;
+  /** Where the next message would start, in the never-wrapping byte count. */
+  private head = 0;
+
+  /**
+   * @param options.session the session, at most 10 printable ASCII characters.
+   * @param options.capacity the most messages kept, an integer in [1, 2^24].
+   * @param options.maxBytes the arena's size in bytes, an integer in [1, 2^31 − 1]; default
+   *   `capacity × 64`.
+   * @throws TypeError/RangeError naming `options`, `options.session`, `options.capacity` or
+   *   `options.maxBytes`.
+   */
+  constructor(options: { session: string; capacity: number; maxBytes?: number }) {
+    if (options === null || typeof options !== 'object') throw invalidType('options', 'an object { session, capacity, maxBytes? }', options);
+    this.session = checkSession(options.session, 'options.session').trimEnd();
+    const capacity = options.capacity;
+    if (typeof capacity !== 'number' || !Number.isInteger(capacity) || capacity < 1 || capacity > kMoldStoreMaxCapacity) {
+      throw invalidRange('options.capacity', `an integer in [1, ${kMoldStoreMaxCapacity}]`, capacity);
+    }
+    const maxBytes = options.maxBytes ?? capacity * kMoldStoreBytesPerMessage;
+    if (typeof maxBytes !== 'number' || !Number.isInteger(maxBytes) || maxBytes < 1 || maxBytes > 0x7fffffff) {
+      throw invalidRange('options.maxBytes', 'an integer in [1, 2^31 - 1]', maxBytes);
+    }
+    this.capacity = capacity;
+    this.maxBytes = maxBytes;
+    this.arena = new Uint8Array(maxBytes);
+    this.starts = new Float64Array(capacity);
+    this.lengths = new Uint16Array(capacity);
+  }
+
+  /** The sequence number the next `append` returns (one past the last message sent). */
+  get nextSequence(): number {
+    return this.next;
+  }
+
+  /** The oldest sequence number still stored (equal to `nextSequence` when none is). */
+  get firstSequence(): number {
+    return this.first;
+  }
+
+  /** Messages stored now. */
+  get size(): number {
+    return this.next - this.first;
+  }
+
+  /**
+   * Copies `message` into the store and returns its sequence number (1 for the first),
+   * evicting the oldest messages as needed. Allocates nothing.
+   * @throws TypeError/RangeError naming `message` (not a Uint8Array) or `message.length`
+   *   (over 65535 bytes or over `maxBytes`); RangeError naming `sequence` past 2^53 − 1.
+   */
+  append(message: Uint8Array): number {
+    if (!(message instanceof Uint8Array)) throw invalidType('message', 'a Uint8Array', message);
+    const length = message.length;
+    if (length > kMoldMaxMessageBytes) throw invalidRange('message.length', 'at most 65535 bytes', length);
+    if (length > this.maxBytes) throw invalidRange('message.length', `at most maxBytes = ${this.maxBytes} bytes`, length);
+    const sequence = this.next;
+    if (sequence > kMoldMaxSequence) throw invalidRange('sequence', 'a sequence number within 2^53 - 1', sequence);
+    let start = this.head;
+    const at = start % this.maxBytes;
+    if (at + length > this.maxBytes) start += this.maxBytes - at; // keep each message contiguous
+    const end = start + length;
+    while (this.first < sequence) {
+      const oldest = (this.first - 1) % this.capacity;
+      if (sequence - this.first < this.capacity && end - this.starts[oldest]! <= this.maxBytes) break;
+      this.first++;
+    }
+    const slot = (sequence - 1) % this.capacity;
+    this.starts[slot] = start;
+    this.lengths[slot] = length;
+    this.arena.set(message, start % this.maxBytes);
+    this.head = end;
+    this.next = sequence + 1;
+    return sequence;
+  }
+
+  /**
+   * The downstream packets answering `request` (as from `decodeMoldRequest`): the requested
+   * messages still stored, from `request.sequence` (or the oldest stored, when earlier ones
+   * were evicted) up to the last one sent, packed into as few packets as fit `mtu`. An empty
+   * list when nothing requested is stored. `lastReply` says what was sent and why not all.
+   * @throws TypeError/RangeError naming `request`, `request.session`, `request.sequence`,
+   *   `request.count` (an integer in [1, 65535]) or `mtu` (also when a stored message is too
+   *   long for a packet of `mtu` bytes).
+   * @example
+   * const packets = store.reply({ session: 'SESSION1', sequence: 500, count: 20 });
+   */
+  reply(request: MoldRequest, mtu = kMoldDefaultMtu): Uint8Array[] {
+    const { sequence, count } = checkRequest(request);
+    const session = request.session.trimEnd();
+    checkMtu(mtu);
+    const info = this.lastReply;
+    info.sequence = 0;
+    info.count = 0;
+    if (session !== this.session) {
+      info.status = 'wrong-session';
+      return [];
+    }
+    if (sequence >= this.next) {
+      info.status = 'not-sent';
+      return [];
+    }
+    const wantedEnd = sequence + count;
+    if (wantedEnd <= this.first) {
+      info.status = 'evicted';
+      return [];
+    }
+    const from = Math.max(sequence, this.first);
+    const to = Math.min(wantedEnd, this.next);
+    const views: Uint8Array[] = [];
+    for (let s = from; s < to; s++) {
+      const slot = (s - 1) % this.capacity;
+      const at = this.starts[slot]! % this.maxBytes;
+      const length = this.lengths[slot]!;
+      if (length > mtu - 22) throw invalidRange('mtu', `at least ${length + 22} to carry stored message ${s} (${length} bytes)`, mtu);
+      views.push(this.arena.subarray(at, at + length));
+    }
+    info.status = from === sequence && to === wantedEnd ? 'served' : 'partial';
+    info.sequence = from;
+    info.count = to - from;
+    return packMoldPackets(this.session, from, views, mtu);
   }
 }
