@@ -18,6 +18,7 @@
  */
 import type { MboNative } from '../addon-types.js';
 import * as events from '../pipeline/events.js';
+import { EventList } from '../pipeline/events.js';
 import { Grid } from './grid.js';
 import * as layout from './layout.js';
 
@@ -511,20 +512,7 @@ export class TsMboCore implements MboCore {
 
   /** cpp/orderbook/mbo_book.cc replay_lobster, step for step (addon-types.ts MboNative.replayLobster). */
   replayLobster(events: Float64Array, rows: Float64Array, count: number, cols: number, depth: number, extraStart: Uint32Array, summary: Float64Array): Float64Array {
-    let extras = new Float64Array(Math.max(64, count) * kEventStride);
-    let n = 0;
-    const push = (op: number, time: number, side: number, price: number, size: number, aux: number): void => {
-      if ((n + 1) * kEventStride > extras.length) extras = grown(extras, extras.length * 2);
-      const o = n++ * kEventStride;
-      extras[o] = op;
-      extras[o + 1] = time;
-      extras[o + 2] = 0;
-      extras[o + 3] = side;
-      extras[o + 4] = price;
-      extras[o + 5] = size;
-      extras[o + 6] = 0;
-      extras[o + 7] = aux;
-    };
+    const extras = new EventList(Math.max(64, count));
     let mismatches = 0;
     let refills = 0;
     let kept = 0;
@@ -532,7 +520,7 @@ export class TsMboCore implements MboCore {
     summary.fill(Number.NaN, 0, kReplaySummary);
     if (count > 0) extraStart[0] = 0;
     for (let k = 1; k < count; k++) {
-      const from = n;
+      const from = extras.count;
       extraStart[k] = from;
       const r = this.apply(events, k, k + 1);
       if (r < 0) {
@@ -554,7 +542,7 @@ export class TsMboCore implements MboCore {
           const theirs = qt > 0;
           if (j >= m) {
             if (!theirs) break;
-            push(EventOp.level, time, side, pt, qt, aux);
+            extras.push(EventOp.level, time, side, pt, qt, aux);
             refills++;
             continue;
           }
@@ -578,26 +566,26 @@ export class TsMboCore implements MboCore {
             summary[f + 6] = qt > 0 ? qt : Number.NaN;
             kept++;
           }
-          push(EventOp.trim, time, side, 0, 0, aux);
+          extras.push(EventOp.trim, time, side, 0, 0, aux);
           for (let j = 0; j < depth; j++) {
-            if (rows[row + 4 * j + 1]! > 0) push(EventOp.level, time, side, rows[row + 4 * j]!, rows[row + 4 * j + 1]!, aux);
+            if (rows[row + 4 * j + 1]! > 0) extras.push(EventOp.level, time, side, rows[row + 4 * j]!, rows[row + 4 * j + 1]!, aux);
           }
         } else if (m > depth) {
-          push(EventOp.trim, time, side, 0, depth, aux);
+          extras.push(EventOp.trim, time, side, 0, depth, aux);
         }
       }
-      if (n > from && this.apply(extras, from, n) < 0) {
+      if (extras.count > from && this.apply(extras.data, from, extras.count) < 0) {
         // A row's own numbers refused as an event (a price off the grid): reported as the message's.
         status = -k - 1;
-        extraStart.fill(n, k + 1, count + 1);
+        extraStart.fill(extras.count, k + 1, count + 1);
         break;
       }
     }
-    if (count > 0 && status >= 0) extraStart[count] = n;
+    if (count > 0 && status >= 0) extraStart[count] = extras.count;
     summary[0] = status;
     summary[1] = mismatches;
     summary[2] = refills;
     summary[3] = kept;
-    return extras.slice(0, n * kEventStride);
+    return extras.data.slice(0, extras.count * kEventStride);
   }
 }

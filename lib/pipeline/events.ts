@@ -67,6 +67,37 @@ export const EventOp = {
 } as const;
 export type EventOpCode = (typeof EventOp)[keyof typeof EventOp];
 
+/**
+ * A growable batch of events in this layout (orderId and newOrderId 0): what a replay check
+ * or a snapshot builds before it hands `data` (the first `count` events) to a book. Doubles
+ * its buffer when full; `data` is a new array after a growth, so read it after the pushes.
+ */
+export class EventList {
+  data: Float64Array;
+  count = 0;
+  constructor(initialEvents = 1024) {
+    this.data = new Float64Array(Math.max(1, initialEvents) * kEventStride);
+  }
+  push(op: number, time: number, side: number, price: number, size: number, aux: number): void {
+    if ((this.count + 1) * kEventStride > this.data.length) {
+      const d = new Float64Array(this.data.length * 2);
+      d.set(this.data);
+      this.data = d;
+    }
+    const o = this.count * kEventStride;
+    const d = this.data;
+    d[o] = op;
+    d[o + 1] = time;
+    d[o + 2] = 0;
+    d[o + 3] = side;
+    d[o + 4] = price;
+    d[o + 5] = size;
+    d[o + 6] = 0;
+    d[o + 7] = aux;
+    this.count++;
+  }
+}
+
 /** Side codes in EventField.side. */
 export const EventSide = { buy: 0, sell: 1 } as const;
 

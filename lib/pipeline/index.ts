@@ -2,7 +2,7 @@
  * The end-to-end pipeline (docs/pipeline.md): market-data sources → MboBook → strategy →
  * RiskGate → simulated venue, measured per stage and end to end.
  */
-export { kEventStride, EventField, EventOp, EventSide, type EventOpCode, type SourceKind, type MarketDataSource } from './events.js';
+export { kEventStride, EventField, EventOp, EventSide, EventList, type EventOpCode, type SourceKind, type MarketDataSource } from './events.js';
 export {
   kSeedTable,
   distributionOf,

@@ -20,7 +20,7 @@ import { invalidRange, invalidType, SourceFormatError } from '../../errors.js';
 import { kMismatchStride, kReplaySummary } from '../../orderbook/layout.js';
 import { MboBook, mboCoreOf } from '../../orderbook/mbo.js';
 import * as events from '../events.js';
-import type { MarketDataSource } from '../events.js';
+import { EventList, type MarketDataSource } from '../events.js';
 import type { ReconstructionResult } from '../report-data.js';
 
 // Local copies of the shared tables (as mbo-core.ts): imports compiled to getters (tsx) cost
@@ -356,30 +356,6 @@ export interface LobsterReplayOptions {
   depth?: number;
   backend?: OrderBookBackend;
   onProgress?: ProgressFn;
-}
-
-/** Growable event list. */
-class EventList {
-  data = new Float64Array(1024 * kEventStride);
-  count = 0;
-  push(op: number, time: number, side: number, price: number, size: number, aux: number): void {
-    if ((this.count + 1) * kEventStride > this.data.length) {
-      const d = new Float64Array(this.data.length * 2);
-      d.set(this.data);
-      this.data = d;
-    }
-    const o = this.count * kEventStride;
-    const d = this.data;
-    d[o] = op;
-    d[o + 1] = time;
-    d[o + 2] = 0;
-    d[o + 3] = side;
-    d[o + 4] = price;
-    d[o + 5] = size;
-    d[o + 6] = 0;
-    d[o + 7] = aux;
-    this.count++;
-  }
 }
 
 /** The `level` events that set up the book of orderbook row `r` (0-based), both sides. */
