@@ -13,8 +13,9 @@ import { invalidType } from '../errors.js';
 import { measureHiccups, type HiccupSummary } from '../monitor/hiccup.js';
 import type { LatencyHistogram } from '../monitor/histogram.js';
 import { MboBook } from '../orderbook/mbo.js';
+import { median, timeApply } from './apply-rate.js';
 import { backtestSection } from './backtest-section.js';
-import { kEventStride, type MarketDataSource } from './events.js';
+import type { MarketDataSource } from './events.js';
 import { kSeedTable, type PipelineReportData, type ReconstructionResult } from './report-data.js';
 import { hgrmFileName } from './report.js';
 import { RiskGate, type RiskGateOptions } from './risk-gate.js';
@@ -134,24 +135,9 @@ class Renamed implements MarketDataSource {
   }
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-
 /** MboBook.apply over every event of a source in one batch: records per second, median of 5 timed runs after one warm-up. */
 export function reconstructionRate(source: MarketDataSource, backend: 'native' | 'ts'): number {
-  const events = new Float64Array(Math.max(1, source.length * source.maxEventsPerRecord) * kEventStride);
-  const init = source.initial();
-  let n = 0;
-  for (let i = 0; i < source.length; i++) n += source.decode(i, events, n);
-  const rates: number[] = [];
-  for (let r = 0; r < 6; r++) {
-    const book = new MboBook({ symbol: source.symbol, tickSize: source.tickSize, lotSize: source.lotSize, backend, expectedOrders: 1 << 16 });
-    book.apply(init, init.length / kEventStride, 0);
-    const t0 = performance.now();
-    book.apply(events, n, 0);
-    const ms = performance.now() - t0;
-    if (r > 0) rates.push(source.length / (ms / 1e3));
-  }
-  return median(rates);
+  return source.length / (median(timeApply(source, { backend, runs: 5 }).runsMs) / 1e3);
 }
 
 /**

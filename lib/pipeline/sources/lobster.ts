@@ -19,6 +19,7 @@ import type { OrderBookBackend } from '../../orderbook/reads.js';
 import { invalidRange, invalidType, SourceFormatError } from '../../errors.js';
 import { kMismatchStride, kReplaySummary } from '../../orderbook/layout.js';
 import { MboBook, mboCoreOf } from '../../orderbook/mbo.js';
+import { median, timeApply } from '../apply-rate.js';
 import * as events from '../events.js';
 import { EventList, type MarketDataSource } from '../events.js';
 import type { ReconstructionResult } from '../report-data.js';
@@ -601,41 +602,24 @@ export interface LobsterThroughput {
 export function measureLobster(source: LobsterSource, options: { backend?: OrderBookBackend; runs?: number; onProgress?: ProgressFn } = {}): LobsterThroughput {
   const runs = options.runs ?? 7;
   if (!Number.isInteger(runs) || runs < 1) throw invalidRange('options.runs', 'a positive integer', runs);
-  const ex = source.reconstruction.extraEvents.length / kEventStride;
-  const stream = new Float64Array((source.length + ex) * kEventStride);
-  let n = 0;
-  for (let i = 0; i < source.length; i++) n += source.decode(i, stream, n);
-  const seed = source.initial();
   const backend = options.backend;
-  const make = (): MboBook =>
-    new MboBook({ symbol: source.symbol, tickSize: source.tickSize, expectedOrders: 4096, ...(backend !== undefined ? { backend } : {}) });
-  const apply: number[] = [];
   const check: number[] = [];
-  let used: 'ts' | 'native' = 'ts';
-  for (let r = 0; r <= runs; r++) {
-    const book = make();
-    used = book.backend;
-    book.apply(seed);
-    const t0 = performance.now();
-    book.apply(stream, n);
-    const t1 = performance.now();
-    const res = replayLobster({ messages: source.messages, orderbook: source.orderbook, depth: source.reconstruction.depth, ...(backend !== undefined ? { backend } : {}) });
-    if (r > 0) {
-      apply.push(t1 - t0);
-      check.push(res.elapsedMs);
-    }
-    options.onProgress?.(r, runs);
-  }
-  const median = (a: number[]): number => {
-    const s = [...a].sort((x, y) => x - y);
-    return s.length % 2 === 1 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-  };
-  return {
-    backend: used,
-    messages: source.length,
-    events: n,
+  // Each run times apply-only (timeApply) and then the full replay with its compare/refill.
+  const timing = timeApply(source, {
     runs,
-    applyOnlyMessagesPerSecond: (source.length / median(apply)) * 1000,
+    ...(backend !== undefined ? { backend } : {}),
+    afterRun: (r) => {
+      const res = replayLobster({ messages: source.messages, orderbook: source.orderbook, depth: source.reconstruction.depth, ...(backend !== undefined ? { backend } : {}) });
+      if (r > 0) check.push(res.elapsedMs);
+      options.onProgress?.(r, runs);
+    },
+  });
+  return {
+    backend: timing.backend,
+    messages: source.length,
+    events: timing.events,
+    runs,
+    applyOnlyMessagesPerSecond: (source.length / median(timing.runsMs)) * 1000,
     applyAndCheckMessagesPerSecond: (source.length / median(check)) * 1000,
   };
 }
