@@ -5,3 +5,4 @@ export { formatBytes, formatMs, formatNs, formatRate, formatRatio, table } from 
 export { beginProgress, kProgressPattern, progressDetail, progressStep } from './progress.js';
 export { measureAllocation, type AllocationResult } from './alloc.js';
 export { currentLoad, loadNote, machineInfo, type Load, type MachineInfo } from './machine.js';
+export { type BenchPart, loadParts, suiteFromParts } from './parts.js';
