@@ -33,6 +33,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 
 import { UltraPerfError, invalidRange, invalidType, invalidValue } from '../errors.js';
+import { unknownOptionError } from '../internal/options.js';
 import { nowNs } from '../monitor/clock.js';
 import { LatencyHistogram, type LatencySummary } from '../monitor/histogram.js';
 import { bindSocket, checkHost, checkPort, closeSocket, isMulticastAddress, openDgramSource, resolveSourceOptions } from './dgram-source.js';
@@ -73,10 +74,8 @@ function checkObject(options: unknown, argument: string, what: string): Record<s
 }
 
 /** Refuses keys an options object does not know (a typo would otherwise be ignored silently). */
-function checkKeys(options: Record<string, unknown>, known: readonly string[], argument: string): void {
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw invalidValue(`${argument}.${key}`, `one of the known options (${known.join(', ')})`, key);
-  }
+function checkKeys(options: Record<string, unknown>, known: readonly string[], fn: string): void {
+  for (const key of Object.keys(options)) if (!known.includes(key)) throw unknownOptionError(key, fn, known);
 }
 
 /** The same session check as MoldUDP64's encoders, naming `argument`. */
@@ -402,7 +401,7 @@ interface ResolvedPublisher {
 
 function resolvePublisherOptions(options: unknown): ResolvedPublisher {
   const o = checkObject(options, 'options', 'an object { session, host, port, … }');
-  checkKeys(o, kPublisherKeys, 'options');
+  checkKeys(o, kPublisherKeys, 'FeedPublisher.open');
   const session = checkSession(o.session, 'options.session');
   const host = checkHost(o.host, 'options.host');
   const port = checkPort(o.port, 'options.port', false);
@@ -411,7 +410,7 @@ function resolvePublisherOptions(options: unknown): ResolvedPublisher {
   let multicast: ResolvedPublisher['multicast'];
   if (o.multicast !== undefined) {
     const m = checkObject(o.multicast, 'options.multicast', 'an object { ttl?, loopback?, interface? }');
-    checkKeys(m, ['ttl', 'loopback', 'interface'], 'options.multicast');
+    checkKeys(m, ['ttl', 'loopback', 'interface'], 'FeedPublisher.open options.multicast');
     if (!isMulticastAddress(host)) throw invalidValue('options.multicast', `options only for a multicast options.host (it is ${host})`, o.multicast);
     if (m.ttl !== undefined) checkInteger(m.ttl, 'options.multicast.ttl', 0, 255);
     if (m.loopback !== undefined && typeof m.loopback !== 'boolean') throw invalidType('options.multicast.loopback', 'a boolean', m.loopback);
@@ -553,7 +552,7 @@ interface ResolvedSubscriber {
 
 function resolveSubscriberOptions(options: unknown): ResolvedSubscriber {
   const o = checkObject(options, 'options', 'an object { onMessage, requestHost?, requestPort?, … }');
-  checkKeys(o, kSubscriberKeys, 'options');
+  checkKeys(o, kSubscriberKeys, 'FeedSubscriber.open');
   if (typeof o.onMessage !== 'function') throw invalidType('options.onMessage', 'a function (message, sequence) => void', o.onMessage);
   const session = o.session === undefined ? undefined : checkSession(o.session, 'options.session');
   const source = o.source ?? openDgramSource;
