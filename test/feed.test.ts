@@ -24,6 +24,7 @@ import {
 } from '../lib/net/index.js';
 
 import { checkFeedMessage, feedMessage, openLossyFeed, type LossyFeed } from './feed-helpers.js';
+import { openRelay } from './feed-relay.js';
 
 const closers: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -309,6 +310,26 @@ describe('FeedSubscriber on loopback', () => {
     publishRange(f.publisher, 5);
     await sleep(20);
     expect(f.subscriber.stats().messages).toBe(0);
+  });
+
+  it('without a request server, a gap is reported lost after one timeout', async () => {
+    const source = await openDgramSource();
+    const relay = await openRelay({ target: { address: '127.0.0.1', port: source.local.port }, drop: (i) => i === 0 });
+    closers.push(() => relay.close());
+    const pub = await FeedPublisher.open({ session: 'NOSRV', host: '127.0.0.1', port: relay.port, heartbeatIntervalMs: 60_000 });
+    closers.push(() => pub.close());
+    const got: number[] = [];
+    const sub = await FeedSubscriber.open({ source, requestTimeoutMs: 5, onMessage: (_m, s) => got.push(s) });
+    closers.push(() => sub.close());
+    const errors: FeedGapError[] = [];
+    sub.on('error', (e: FeedGapError) => errors.push(e));
+    publishRange(pub, 3);
+    publishRange(pub, 3);
+    await until(() => errors.length === 1 && sub.nextSequence === 7, 'the lost hole');
+    expect([errors[0]!.from, errors[0]!.count, errors[0]!.attempts]).toEqual([1, 3, 1]);
+    expect(got).toEqual([4, 5, 6]);
+    expect(sub.stats().requestsSent).toBe(0);
+    expect(sub.stats().lost).toBe(3);
   });
 
   it("a late joiner starts at the current sequence with start: 'current', or recovers from 1 by default", async () => {
