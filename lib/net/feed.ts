@@ -641,6 +641,8 @@ export class FeedSubscriber extends EventEmitter {
     requestsSent: 0, requestRetries: 0, duplicates: 0, wrongSession: 0, malformed: 0, bufferOverflow: 0, lost: 0,
   };
   private done = false;
+  /** The end of session was seen and every message before it delivered. */
+  private complete = false;
   private resolveEnded!: (stats: FeedSubscriberStats) => void;
   private closing: Promise<void> | undefined;
 
@@ -823,7 +825,10 @@ export class FeedSubscriber extends EventEmitter {
         clearTimeout(this.timer);
         this.timer = undefined;
       }
-      if (seq.ended && next >= seq.highWater) this.finish();
+      if (seq.ended && next >= seq.highWater) {
+        this.complete = true;
+        this.finish();
+      }
       return;
     }
     if (this.requestEnd > next && now < this.requestDeadlineNs) return; // the outstanding request covers it
@@ -911,7 +916,7 @@ export class FeedSubscriber extends EventEmitter {
     return {
       ...this.counters,
       buffered: this.held.length,
-      ended: this.done && (this.sequencer?.ended ?? false),
+      ended: this.complete,
       nextSequence: this.nextSequence,
       gapDetectionNs: this.gapDetectionNs.summary(),
       gapRecoveryNs: this.gapRecoveryNs.summary(),
