@@ -3,3 +3,4 @@ export { MicrosecondTimer } from './timer.js';
 export { LatencyHistogram, type LatencyHistogramOptions, type LatencySummary } from './histogram.js';
 export { LatencyRegistry, latencyRegistry, monitorLatency, type AnyFunction } from './latency.js';
 export { measureHiccups, type HiccupSummary } from './hiccup.js';
+export { mannWhitneyU, medianConfidenceInterval, holmBonferroni, theilSen, mannKendall, normalSf, normalCdf, median, type MannWhitneyResult, type MedianInterval, type TheilSenResult, type MannKendallResult } from './stats.js';
