@@ -297,20 +297,6 @@ export interface MedianInterval {
   coverage: number;
 }
 
-/** log of n choose k. */
-function logChoose(n: number, k: number): number {
-  let s = 0;
-  for (let i = 1; i <= k; i++) s += Math.log((n - k + i) / i);
-  return s;
-}
-
-/** P(Bin(n, 1/2) <= k). */
-function binomialHalfCdf(n: number, k: number): number {
-  let s = 0;
-  for (let i = 0; i <= k; i++) s += Math.exp(logChoose(n, i) - n * Math.LN2);
-  return s;
-}
-
 /**
  * Distribution-free confidence interval for the median from order statistics, as benchstat
  * gives: [x(k), x(n+1−k)] with the largest k whose coverage 1 − 2·P(Bin(n, ½) <= k−1) is at
@@ -326,8 +312,13 @@ export function medianConfidenceInterval(values: NumericArray, confidence = 0.95
   const med = sortedMedian(s);
   let best = 0;
   let coverage = 0;
+  // below = P(Bin(n, 1/2) <= k − 1), built up term by term in log space
+  let logChoose = 0;
+  let below = 0;
   for (let k = 1; k <= n >> 1; k++) {
-    const c = 1 - 2 * binomialHalfCdf(n, k - 1);
+    if (k > 1) logChoose += Math.log((n - k + 2) / (k - 1));
+    below += Math.exp(logChoose - n * Math.LN2);
+    const c = 1 - 2 * below;
     if (c + 1e-12 >= confidence) {
       best = k;
       coverage = c;
