@@ -9,6 +9,7 @@ import { join } from 'node:path';
 
 import { afterAll, describe, expect, it, vi } from 'vitest';
 
+import { defineSuite, runSuite } from '../bench/lib/suite.js';
 import { compareCommand } from '../lib/monitor/cli-compare.js';
 import { historyCommand } from '../lib/monitor/cli-history.js';
 import { appendHistory, compareSuites, historyChangePoints, readSuiteFile, type SuiteFile } from '../lib/monitor/history.js';
@@ -137,5 +138,28 @@ describe('ultra-performance history', () => {
   it('appendHistory refuses something that is not a suite result', () => {
     expect(() => appendHistory(dir, { suite: 'x' } as never)).toThrow(expect.objectContaining({ code: 'ERR_ULTRA_PERF_SOURCE_FORMAT', message: expect.stringContaining('field date') }));
     expect(() => appendHistory('', template)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('dir') }));
+  });
+});
+
+describe('bench suite files carry the per-round medians the detector compares', () => {
+  it('runSuite writes one median per round, and two runs compare with n = rounds', async () => {
+    let sink = 0;
+    const spec = defineSuite({
+      name: 'detector-fixture',
+      description: 'two tiny tasks',
+      rounds: 6,
+      timeMs: 60,
+      warmupMs: 10,
+      groups: [{ name: 'g', description: 'sums', tasks: [{ name: 'sum10', fn: () => (sink += [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].reduce((a, b) => a + b)) }] }],
+    });
+    const a = await runSuite(spec, { print: false, resultsDir: join(dir, 'suite-a') });
+    const b = await runSuite(spec, { print: false, resultsDir: join(dir, 'suite-b') });
+    expect(sink).toBeGreaterThan(0);
+    const rounds = a.tasks[0]!.roundMediansNsPerOp!;
+    expect(rounds).toHaveLength(6);
+    expect(rounds.every((v) => Number.isFinite(v) && v >= 0)).toBe(true);
+    const c = compareSuites(readSuiteFile(join(dir, 'suite-a', 'detector-fixture.json')), b);
+    expect(c.report.metrics[0]).toMatchObject({ name: 'g · sum10', baseline: { samples: 6 }, current: { samples: 6 } });
+    expect(c.report.metrics[0]!.verdict).not.toBe('insufficient-data');
   });
 });
