@@ -85,7 +85,7 @@ interface Metric {
   higherIsBetter: boolean | undefined;
 }
 
-/** Smallest two-sided p-value a rank test can reach with n1 and n2 samples: 2 / C(n1+n2, n1). */
+/** Smallest two-sided p-value a rank test can reach with n1 and n2 samples: 2 / C(n1+n2, n1). @example minimumPValue(4, 4) // 2/70 */
 export function minimumPValue(n1: number, n2: number): number {
   let c = 1;
   const k = Math.min(n1, n2);

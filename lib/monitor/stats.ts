@@ -17,6 +17,7 @@ export type NumericArray = ArrayLike<number>;
 /**
  * Checks that `values` is an array of finite numbers with at least `min` entries; returns a
  * Float64Array copy. The error names `argument`, the offending index and value.
+ * @example finiteSamples('values', [1, NaN]) // throws: Expected a finite number for values[1] but received NaN
  */
 export function finiteSamples(argument: string, values: unknown, min = 1): Float64Array {
   if (values == null || typeof values !== 'object' || typeof (values as { length?: unknown }).length !== 'number') {
@@ -355,7 +356,7 @@ const kLanczos = [
   12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
 ];
 
-/** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9: about 15 significant digits). */
+/** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9: about 15 significant digits). @example logGamma(5) // ln 24 */
 export function logGamma(x: number): number {
   if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - logGamma(1 - x);
   const z = x - 1;
@@ -395,7 +396,7 @@ function betaContinuedFraction(a: number, b: number, x: number): number {
   return h;
 }
 
-/** Regularized incomplete beta I_x(a, b). */
+/** Regularized incomplete beta I_x(a, b). @example incompleteBeta(0.5, 2, 2) // 0.5 */
 export function incompleteBeta(x: number, a: number, b: number): number {
   if (x <= 0) return 0;
   if (x >= 1) return 1;
