@@ -42,6 +42,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 /**
  * Checks that `value` (parsed from `file`) is a bench suite result; SourceFormatError naming
  * the field otherwise.
+ * @example parseSuiteFile('run.json', JSON.parse(text)).tasks.length
  */
 export function parseSuiteFile(file: string, value: unknown): SuiteFile {
   const bad = (where: string, what: string): never => {
@@ -72,7 +73,7 @@ export function parseSuiteFile(file: string, value: unknown): SuiteFile {
   return value as unknown as SuiteFile;
 }
 
-/** Reads and checks one suite JSON file. */
+/** Reads and checks one suite JSON file. @example readSuiteFile('bench/baseline/queue.json').date */
 export function readSuiteFile(file: string): SuiteFile {
   if (typeof file !== 'string' || file.length === 0) throw invalidType('file', 'a path to a bench suite JSON file', file);
   const text = readFileSync(file, 'utf8');
@@ -87,7 +88,7 @@ export function readSuiteFile(file: string): SuiteFile {
   return parseSuiteFile(file, value);
 }
 
-/** Every comparable metric of a suite file, in file order. */
+/** Every comparable metric of a suite file, in file order. @example suiteMetrics(readSuiteFile('bench/out/queue.json'))[0].samples */
 export function suiteMetrics(s: SuiteFile): SuiteMetric[] {
   const out: SuiteMetric[] = s.tasks.map((t) => {
     const rounds = t.roundMediansNsPerOp ?? [];
@@ -186,6 +187,7 @@ function plainTable(header: string[], rows: string[][]): string {
  * The benchstat-style table of a comparison: each metric's baseline and current median with
  * the spread of its 95% interval, the change (or `~` when not significant), the p-value and
  * sample counts, and the verdict; then footnotes.
+ * @example console.log(formatComparison(compareSuites(base, current)))
  */
 export function formatComparison(c: SuiteComparison): string {
   const r = c.report;
@@ -249,6 +251,7 @@ export interface SuiteHistory {
 /**
  * Reads a history folder: either `<dir>/<suite>/*.json` (as appendHistory writes) or the
  * JSON files of `dir` itself. Runs are ordered by their `date`.
+ * @example readHistory('bench/history').map((h) => [h.suite, h.runs.length])
  */
 export function readHistory(dir: string): SuiteHistory[] {
   if (typeof dir !== 'string' || dir.length === 0) throw invalidType('dir', 'a folder path', dir);
@@ -284,6 +287,7 @@ export interface MetricHistory {
 /**
  * Change points of every metric over the runs in a history folder (one value per run: the
  * metric's median), with changePoints' options.
+ * @example historyChangePoints('bench/history', { pValue: 0.01 }).filter((m) => m.changePoints.length > 0)
  */
 export function historyChangePoints(dir: string, options?: ChangePointOptions): MetricHistory[] {
   const out: MetricHistory[] = [];
@@ -306,7 +310,7 @@ export function historyChangePoints(dir: string, options?: ChangePointOptions): 
   return out;
 }
 
-/** A table of the change points found over a history (every metric, with and without changes counted). */
+/** A table of the change points found over a history (every metric, with and without changes counted). @example console.log(formatHistory(historyChangePoints('bench/history'))) */
 export function formatHistory(histories: readonly MetricHistory[]): string {
   const rows: string[][] = [];
   for (const h of histories) {
