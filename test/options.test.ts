@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { quoteAroundMid, rateSweep, runPipeline, runSharded, SimVenue, threadSweep } from '../lib/pipeline/index.js';
 import { StandInBook, SyntheticSource } from './fixtures/pipeline-synthetic.js';
+import { changePoints, RegressionDetector } from '../lib/monitor/index.js';
 
 import {
   BackendUnavailableError,
@@ -133,6 +134,9 @@ const invoke: Record<string, (extra: Record<string, unknown>) => unknown> = {
   LatencyHistogram: (x) => new LatencyHistogram({ ...x }),
   LatencyRegistry: (x) => new LatencyRegistry({ ...x }),
   outputPercentileDistribution: (x) => new LatencyHistogram().outputPercentileDistribution({ ...x }),
+  RegressionDetector: (x) => new RegressionDetector({ ...x }),
+  'RegressionDetector.addMetric': (x) => new RegressionDetector().addBaselineMetric('m', 1, { ...x }),
+  changePoints: (x) => changePoints([1, 2, 3], { ...x }),
   OrderBook: (x) => new OrderBook({ symbol: 'X', tickSize: 0.01, ...x }),
   MboBook: (x) => new MboBook({ symbol: 'X', tickSize: 0.01, ...x }),
   'OrderBook.fromSnapshot': (x) => OrderBook.fromSnapshot({ symbol: 'X', tickSize: 0.5, bids: [[10, 1]], asks: [[11, 2]] }, { ...x }),
