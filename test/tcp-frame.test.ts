@@ -47,7 +47,7 @@ function decodeCut(stream: Uint8Array, cuts: number[], maxFrameBytes?: number): 
   const seen: Seen[] = [];
   let from = 0;
   for (const at of [...cuts, stream.length]) {
-    d.push(stream.subarray(from, at), (type, body, offset) => seen.push({ type, body: [...body], offset }));
+    d.push(stream.subarray(from, at), (type, bytes, start, end, offset) => seen.push({ type, body: [...bytes.subarray(start, end)], offset }));
     from = at;
   }
   d.finish();
@@ -112,12 +112,13 @@ describe('FrameDecoder', () => {
     const d = new FrameDecoder();
     const chunk = concat([dataFrame(Uint8Array.of(1, 2), 0), dataFrame(Uint8Array.of(3), 0)]);
     const bodies: Uint8Array[] = [];
-    d.push(chunk, (_t, body) => bodies.push(body));
+    d.push(chunk, (_t, bytes, start, end) => bodies.push(bytes.subarray(start, end)));
     expect(bodies.map((b) => b.buffer)).toEqual([chunk.buffer, chunk.buffer]);
+    expect(bodies.map((b) => b.byteOffset)).toEqual([5, 16]);
 
     const big = dataFrame(new Uint8Array(1 << 20).fill(3), 0);
     let got: Uint8Array | null = null;
-    for (let i = 0; i < big.length; i++) d.push(big.subarray(i, i + 1), (_t, body) => (got = body));
+    for (let i = 0; i < big.length; i++) d.push(big.subarray(i, i + 1), (_t, bytes, start, end) => (got = bytes.subarray(start, end)));
     expect(got).not.toBeNull();
     expect(got!.length).toBe((1 << 20) + 4);
     expect(got!.every((v, i) => (i < 4 ? true : v === 3))).toBe(true);

@@ -162,11 +162,12 @@ export function readHello(body: Uint8Array, name: string, where: number): Hello 
 }
 
 /**
- * Called once per frame: `body` is a view of the frame after its type byte (valid only
- * during the call unless kept: it may be a view of the chunk), `offset` the stream offset of
- * the frame's first byte.
+ * Called once per frame: the frame's body (what follows its type byte) is
+ * `bytes[start, end)`, where `bytes` is the chunk or, for a frame split across chunks, the
+ * frame joined; `offset` is the stream offset of the frame's first byte. Passing the range
+ * rather than a view saves an allocation per frame: a handler makes the one view it needs.
  */
-export type FrameHandler = (type: FrameTypeCode, body: Uint8Array, offset: number) => void;
+export type FrameHandler = (type: FrameTypeCode, bytes: Uint8Array, start: number, end: number, offset: number) => void;
 
 /**
  * Cuts frames out of a byte stream fed in arbitrary chunks.
@@ -204,6 +205,8 @@ export class FrameDecoder {
 
   /** Feeds one chunk; calls `onFrame` for each complete frame in order. Throws SourceFormatError on bad bytes. */
   push(chunk: Uint8Array, onFrame: FrameHandler): void {
+    // a plain Uint8Array view: Buffer's subarray() builds a FastBuffer, measured ~3x the cost
+    if (chunk.constructor !== Uint8Array) chunk = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
     const base = this.streamOffset_;
     const end = chunk.length;
     this.streamOffset_ = base + end;
@@ -312,6 +315,6 @@ export class FrameDecoder {
         `frame of type ${type} with a ${bodyBytes}-byte body (expected ${rule[1] ? '' : 'at least '}${rule[0]})`,
       );
     }
-    onFrame(type as FrameTypeCode, bytes.subarray(at + 5, at + total), frameStart);
+    onFrame(type as FrameTypeCode, bytes, at + 5, at + total, frameStart);
   }
 }

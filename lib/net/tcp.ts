@@ -404,45 +404,58 @@ interface Blocked {
   batch: Batch;
 }
 
-/** A first-in first-out queue over an array with a moving head (amortised O(1) shift). */
+/** A first-in first-out queue: a ring over a power-of-two array that doubles when full (no per-push allocation once grown). */
 class Fifo<E> {
-  private items_: (E | undefined)[] = [];
+  private items_: (E | undefined)[] = new Array<E | undefined>(16);
   private head_ = 0;
+  private size_ = 0;
+  private mask_ = 15;
 
   get length(): number {
-    return this.items_.length - this.head_;
+    return this.size_;
   }
 
   push(e: E): void {
-    this.items_.push(e);
+    if (this.size_ > this.mask_) this.grow_();
+    this.items_[(this.head_ + this.size_++) & this.mask_] = e;
   }
 
   at(i: number): E {
-    return this.items_[this.head_ + i] as E;
+    return this.items_[(this.head_ + i) & this.mask_] as E;
   }
 
   shift(): E {
     const e = this.items_[this.head_] as E;
-    this.items_[this.head_++] = undefined;
-    if (this.head_ >= 1024 && this.head_ * 2 >= this.items_.length) {
-      this.items_ = this.items_.slice(this.head_);
-      this.head_ = 0;
-    }
+    this.items_[this.head_] = undefined;
+    this.head_ = (this.head_ + 1) & this.mask_;
+    this.size_--;
     return e;
   }
 
-  /** Removes and returns everything. */
+  /** Removes and returns everything, oldest first. */
   takeAll(): E[] {
-    const out = this.items_.slice(this.head_) as E[];
-    this.items_ = [];
-    this.head_ = 0;
+    const out = new Array<E>(this.size_);
+    for (let i = 0; i < this.size_; i++) out[i] = this.at(i);
+    this.items_ = new Array<E | undefined>(16);
+    this.head_ = this.size_ = 0;
+    this.mask_ = 15;
     return out;
   }
 
   /** Puts `list` before the current items. */
   prepend(list: E[]): void {
-    this.items_ = (list as (E | undefined)[]).concat(this.items_.slice(this.head_));
+    const rest = this.takeAll();
+    for (const e of list) this.push(e);
+    for (const e of rest) this.push(e);
+  }
+
+  private grow_(): void {
+    const n = this.items_.length;
+    const next = new Array<E | undefined>(n * 2);
+    for (let i = 0; i < n; i++) next[i] = this.items_[(this.head_ + i) & this.mask_];
+    this.items_ = next;
     this.head_ = 0;
+    this.mask_ = n * 2 - 1;
   }
 }
 
@@ -740,7 +753,7 @@ class TcpConnection<T> implements Connection<T> {
     }
   }
 
-  private writeControl_(frame: Buffer): void {
+  private writeControl_(frame: Uint8Array): void {
     const s = this.socket_;
     if (s === null || s.destroyed || s.writableEnded) return;
     s.write(frame);
@@ -811,34 +824,36 @@ class TcpConnection<T> implements Connection<T> {
   };
 
   /** Handles one frame (also called by the server for the frames that follow an accepted HELLO). */
-  readonly onFrame_ = (type: FrameTypeCode, body: Uint8Array, offset: number): void => {
+  readonly onFrame_ = (type: FrameTypeCode, bytes: Uint8Array, start: number, end: number, offset: number): void => {
     switch (type) {
       case FrameType.DATA: {
         if (!this.ready_) throw this.protocolError_(offset, 'DATA before the session was established');
-        this.ack_(readU32(body, 0), offset);
+        this.ack_(readU32(bytes, start), offset);
         this.received_++;
         const c = this.o_.codec;
-        this.deliver_(c === null ? (body.subarray(4) as T) : c.decode(body, 4, body.length - 4));
+        this.deliver_(c === null ? (bytes.subarray(start + 4, end) as T) : c.decode(bytes, start + 4, end - start - 4));
         return;
       }
       case FrameType.ACK:
       case FrameType.HEARTBEAT:
-        if (this.ready_) this.ack_(readU32(body, 0), offset);
+        if (this.ready_) this.ack_(readU32(bytes, start), offset);
         return;
       case FrameType.CLOSE:
-        if (this.ready_) this.ack_(readU32(body, 0), offset);
+        if (this.ready_) this.ack_(readU32(bytes, start), offset);
         this.onPeerClose_();
         return;
       case FrameType.HELLO:
         if (this.client_ === null || this.ready_) throw this.protocolError_(offset, 'unexpected HELLO');
-        this.established_(readHello(body, this.name_, offset + 5));
+        this.established_(readHello(bytes.subarray(start, end), this.name_, offset + 5));
         return;
       case FrameType.PING:
-        this.writeControl_(encodePingFrame(FrameType.PONG, readU32(body, 0), body.subarray(4)));
+        // answer with the same bytes, retyped in place: the chunk is this socket's own read buffer
+        bytes[start - 1] = FrameType.PONG;
+        this.writeControl_(bytes.subarray(start - 5, end));
         return;
       case FrameType.PONG: {
         const w = this.pingWaiter_;
-        if (w !== null && w.id === readU32(body, 0)) {
+        if (w !== null && w.id === readU32(bytes, start)) {
           this.pingWaiter_ = null;
           w.resolve();
         }
@@ -1218,13 +1233,13 @@ export class TcpServer<T = Uint8Array> extends EventEmitter {
     const decoder = new FrameDecoder({ maxFrameBytes: this.o_.maxFrameBytes, name: `${this.id} accepted socket` });
     let conn: TcpConnection<T> | null = null;
     const timer = setTimeout(() => socket.destroy(), this.o_.heartbeatTimeoutMs);
-    const onFrame = (type: FrameTypeCode, body: Uint8Array, offset: number): void => {
+    const onFrame = (type: FrameTypeCode, bytes: Uint8Array, start: number, end: number, offset: number): void => {
       if (conn !== null) {
-        conn.onFrame_(type, body, offset);
+        conn.onFrame_(type, bytes, start, end, offset);
         return;
       }
       if (type !== FrameType.HELLO) throw new ConnectionError('ERR_ULTRA_PERF_SOURCE_FORMAT', `${this.id}, byte ${offset}: expected HELLO, got frame type ${type}`);
-      const hello = readHello(body, decoder.name, offset + 5);
+      const hello = readHello(bytes.subarray(start, end), decoder.name, offset + 5);
       clearTimeout(timer);
       this.pendingSockets_.delete(socket);
       socket.off('data', onData);

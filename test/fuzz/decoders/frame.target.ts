@@ -48,9 +48,9 @@ export const targets: DecoderTarget[] = [
     seeds,
     decode(bytes: Uint8Array): unknown {
       const d = new FrameDecoder({ maxFrameBytes: 2048, name: '<fuzz>' });
-      const onFrame = (type: number, body: Uint8Array, offset: number): void => {
-        if (type === FrameType.HELLO) sink += readHello(body, '<fuzz>', offset + 5).received;
-        else sink += body.length;
+      const onFrame = (type: number, bytes: Uint8Array, start: number, end: number, offset: number): void => {
+        if (type === FrameType.HELLO) sink += readHello(bytes.subarray(start, end), '<fuzz>', offset + 5).received;
+        else sink += end - start;
       };
       const cut = bytes.length === 0 ? 0 : bytes[0]! % (bytes.length + 1);
       d.push(bytes.subarray(0, cut), onFrame);
