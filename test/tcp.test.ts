@@ -131,6 +131,26 @@ describe('createConnection / createServer', () => {
     await expect(conn.send(tag(1))).rejects.toBeInstanceOf(ConnectionClosedError);
   });
 
+  it('batches() yields everything queued per read, in order, and ends when the peer closes', async () => {
+    const server = createServer(fast);
+    const { port } = await server.listen();
+    const conn = createConnection({ id: nextId(), host: '127.0.0.1', port, ...fast });
+    const peer = await server.accept();
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < 5000; i++) sends.push(conn.send(tag(i)));
+    await Promise.all(sends);
+    await conn.close();
+    const got: number[] = [];
+    let steps = 0;
+    for await (const batch of peer.batches()) {
+      expect(batch.length).toBeGreaterThan(0);
+      steps++;
+      for (const m of batch) got.push(untag(m));
+    }
+    expect(got).toEqual(Array.from({ length: 5000 }, (_, i) => i));
+    expect(steps).toBeLessThan(5000);
+  });
+
   it('encodes and decodes through a codec given by shape', async () => {
     const json = {
       name: 'json',

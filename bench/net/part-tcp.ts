@@ -13,7 +13,8 @@
  *   answered with the same bytes by the peer Connection. RTT ours, app echo: `send()` → the
  *   peer's iterator → its `send()` → our iterator. RTT bare: 64 bytes written, 64 read back.
  * - Throughput ours: `sendBatch` of 1024 × 64 B, up to 16 batches unacknowledged; the clock
- *   stops when the peer has acknowledged every message. Bare: the same bytes as corked
+ *   stops when the peer has acknowledged every message. The peer reads with `for await` per
+ *   message, and (a second row) with `batches()`, one array per socket read. Bare: the same bytes as corked
  *   `write()`s of each 64-byte Buffer (and, the pipe's ceiling, one 64 KiB write per batch);
  *   the clock stops when the sink says it has every byte.
  */
@@ -29,6 +30,7 @@ import type { NetBenchPart } from './index.js';
 
 interface PeerPorts {
   sink: number;
+  sinkBatches: number;
   echo: number;
   bareEcho: number;
   bareSink: number;
@@ -44,6 +46,7 @@ const kWindow = 16;
 
 async function peerMain(): Promise<void> {
   const sink = createServer({ id: 'bench-sink', onConnection: (c) => void drain(c) });
+  const sinkBatches = createServer({ id: 'bench-sink-batches', onConnection: (c) => void drain(c, true) });
   const echo = createServer({
     id: 'bench-echo',
     onConnection: (c) =>
@@ -90,6 +93,7 @@ async function peerMain(): Promise<void> {
     new Promise((resolve) => srv.listen(0, kHost, () => resolve((srv.address() as net.AddressInfo).port)));
   const ports: PeerPorts = {
     sink: (await sink.listen()).port,
+    sinkBatches: (await sinkBatches.listen()).port,
     echo: (await echo.listen()).port,
     bareEcho: await listen(bareEcho),
     bareSink: await listen(bareSink),
@@ -98,9 +102,10 @@ async function peerMain(): Promise<void> {
   process.on('disconnect', () => process.exit(0));
 }
 
-async function drain(c: Connection): Promise<void> {
+async function drain(c: Connection, batches = false): Promise<void> {
   try {
-    for await (const _ of c);
+    if (batches) for await (const _ of c.batches());
+    else for await (const _ of c);
   } catch {
     /* the bench closed it */
   }
@@ -238,6 +243,7 @@ async function extras(): Promise<{ figures: Figure[]; [key: string]: unknown }> 
     const rttApp: Rtt[] = [];
     const rttBare: Rtt[] = [];
     const tputOurs: number[] = [];
+    const tputOursBatches: number[] = [];
     const tputBare: number[] = [];
     const tputBareJoined: number[] = [];
     const lat = createConnection({ id: 'bench-tcp-rtt', host: kHost, port: ports.sink, noDelay: true });
@@ -250,6 +256,7 @@ async function extras(): Promise<{ figures: Figure[]; [key: string]: unknown }> 
       rttApp.push(await appEchoRtt(ports.echo, count, warmup));
       progressDetail(`TCP round ${r + 1}/${rounds}: throughput`);
       tputOurs.push(await oursThroughput(ports.sink, messages));
+      tputOursBatches.push(await oursThroughput(ports.sinkBatches, messages));
       tputBare.push(await bareThroughput(ports.bareSink, messages, false));
       tputBareJoined.push(await bareThroughput(ports.bareSink, messages, true));
     }
@@ -259,6 +266,7 @@ async function extras(): Promise<{ figures: Figure[]; [key: string]: unknown }> 
     const bare = medianRtt(rttBare);
     const overheadP50 = ours.p50 / bare.p50 - 1;
     const tOurs = median(tputOurs);
+    const tBatches = median(tputOursBatches);
     const tBare = median(tputBare);
     const tJoined = median(tputBareJoined);
     const group = 'tcp';
@@ -282,24 +290,32 @@ async function extras(): Promise<{ figures: Figure[]; [key: string]: unknown }> 
       table(
         ['sender', 'messages/s', 'vs bare corked writes'],
         [
-          ['ours: sendBatch x1024, acknowledged', formatRate(tOurs, ' msg/s'), `${(tOurs / tBare).toFixed(2)}x`],
+          ['ours: sendBatch x1024, acked; peer: for await per message', formatRate(tOurs, ' msg/s'), `${(tOurs / tBare).toFixed(2)}x`],
+          ['ours: sendBatch x1024, acked; peer: for await batches()', formatRate(tBatches, ' msg/s'), `${(tBatches / tBare).toFixed(2)}x`],
           ['bare net.Socket: corked write() per message', formatRate(tBare, ' msg/s'), '1.00x'],
           ['bare net.Socket: one 64 KiB write() per 1024', formatRate(tJoined, ' msg/s'), `${(tJoined / tBare).toFixed(2)}x`],
         ],
       ),
     );
-    console.log(`  target >= 1M msg/s: ${tOurs >= 1e6 ? 'met' : 'NOT met'}`);
+    console.log(`  target >= 1M msg/s: ${Math.max(tOurs, tBatches) >= 1e6 ? 'met' : 'NOT met'} (best of the two peer readers)`);
     const figures: Figure[] = [
       { group, name: 'RTT ours measureLatency 64 B', unit: 'ns', median: ours.p50, p99: ours.p99 },
       { group, name: 'RTT ours app echo 64 B', unit: 'ns', median: app.p50, p99: app.p99 },
       { group, name: 'RTT bare net.Socket 64 B', unit: 'ns', median: bare.p50, p99: bare.p99 },
       { group, name: 'throughput ours 64 B', unit: 'msg/s', median: tOurs },
+      { group, name: 'throughput ours 64 B, peer reads batches()', unit: 'msg/s', median: tBatches },
       { group, name: 'throughput bare corked writes 64 B', unit: 'msg/s', median: tBare },
     ];
     return {
       figures,
       rtt: { ours, appEcho: app, bare, overheadP50, rounds: { ours: rttOurs, appEcho: rttApp, bare: rttBare } },
-      throughput: { ours: tOurs, bare: tBare, bareOneBufferPerBatch: tJoined, rounds: { ours: tputOurs, bare: tputBare, bareJoined: tputBareJoined } },
+      throughput: {
+        ours: tOurs,
+        oursPeerBatches: tBatches,
+        bare: tBare,
+        bareOneBufferPerBatch: tJoined,
+        rounds: { ours: tputOurs, oursPeerBatches: tputOursBatches, bare: tputBare, bareJoined: tputBareJoined },
+      },
       settings: { bytes: kBytes, count, warmup, messages, batch: kBatch, window: kWindow, load: loadNote() },
     };
   } finally {

@@ -375,6 +375,12 @@ export interface Connection<T = Uint8Array> extends AsyncIterable<T> {
   send(message: T): Promise<void>;
   /** Queues `messages` in order; resolves when all are acknowledged, rejects at the first that cannot be. */
   sendBatch(messages: readonly T[]): Promise<void>;
+  /**
+   * The received messages as arrays: each step yields every message queued at that moment (at
+   * least one), so a fast consumer pays one promise per socket read instead of one per message.
+   * Shares the queue with the message iterator; read through one of them at a time.
+   */
+  batches(): AsyncIterable<T[]>;
   /** Resolves once a session is open (rejects if the connection ends first). */
   opened(): Promise<void>;
   /** Graceful: refuses new sends, waits for the queued ones to be acknowledged, says CLOSE, ends the socket. */
@@ -396,6 +402,13 @@ interface Batch {
 interface Entry {
   bytes: Uint8Array;
   batch: Batch;
+}
+
+/** A pending `next()` of the message iterator (`batch` false) or of `batches()` (true). */
+interface Reader<T> {
+  batch: boolean;
+  resolve: (r: IteratorResult<T> | IteratorResult<T[]>) => void;
+  reject: (e: Error) => void;
 }
 
 interface Blocked {
@@ -519,7 +532,7 @@ class TcpConnection<T> implements Connection<T> {
   private ackSent_ = 0;
   private ackScheduled_ = false;
   private readonly recv_ = new Fifo<T>();
-  private readonly readers_ = new Fifo<{ resolve: (r: IteratorResult<T>) => void; reject: (e: Error) => void }>();
+  private readonly readers_ = new Fifo<Reader<T>>();
   private paused_ = false;
 
   // liveness
@@ -778,24 +791,49 @@ class TcpConnection<T> implements Connection<T> {
     };
   }
 
+  batches(): AsyncIterable<T[]> {
+    return {
+      [Symbol.asyncIterator]: () => ({
+        next: () => this.nextBatch_(),
+        return: () => Promise.resolve({ done: true, value: undefined }),
+      }),
+    };
+  }
+
   private next_(): Promise<IteratorResult<T>> {
     if (this.recv_.length > 0) {
       const value = this.recv_.shift();
-      if (this.paused_ && this.recv_.length <= this.o_.receiveQueueMessages >>> 1) {
-        this.paused_ = false;
-        this.socket_?.resume();
-      }
+      this.maybeResume_();
       return Promise.resolve({ value, done: false });
     }
     if (this.terminal_ !== undefined) {
       return this.terminal_ === null ? Promise.resolve({ value: undefined, done: true }) : Promise.reject(this.terminal_);
     }
-    return new Promise((resolve, reject) => this.readers_.push({ resolve, reject }));
+    return new Promise((resolve, reject) => this.readers_.push({ batch: false, resolve: resolve as Reader<T>['resolve'], reject }));
+  }
+
+  private nextBatch_(): Promise<IteratorResult<T[]>> {
+    if (this.recv_.length > 0) {
+      const value = this.recv_.takeAll();
+      this.maybeResume_();
+      return Promise.resolve({ value, done: false });
+    }
+    if (this.terminal_ !== undefined) {
+      return this.terminal_ === null ? Promise.resolve({ value: undefined, done: true }) : Promise.reject(this.terminal_);
+    }
+    return new Promise((resolve, reject) => this.readers_.push({ batch: true, resolve: resolve as Reader<T>['resolve'], reject }));
+  }
+
+  private maybeResume_(): void {
+    if (this.paused_ && this.recv_.length <= this.o_.receiveQueueMessages >>> 1) {
+      this.paused_ = false;
+      this.socket_?.resume();
+    }
   }
 
   private deliver_(value: T): void {
     this.s_.messagesReceived++;
-    if (this.readers_.length > 0) {
+    if (this.readers_.length > 0 && !this.readers_.at(0).batch) {
       this.readers_.shift().resolve({ value, done: false });
       return;
     }
@@ -815,6 +853,11 @@ class TcpConnection<T> implements Connection<T> {
     } catch (e) {
       this.fail_(e as Error);
       return;
+    }
+    if (this.recv_.length > 0 && this.readers_.length > 0 && this.readers_.at(0).batch) {
+      // a batches() reader takes everything this read delivered at once
+      this.readers_.shift().resolve({ value: this.recv_.takeAll(), done: false });
+      this.maybeResume_();
     }
     if (this.received_ !== this.ackSent_ && !this.ackScheduled_) {
       // coalesce: one ACK per burst of reads, unless an outgoing DATA frame carries it first
@@ -917,6 +960,10 @@ class TcpConnection<T> implements Connection<T> {
       this.s_.lastError = e;
     });
     socket.on('close', () => this.socketClosed_(socket));
+    if (this.recv_.length >= this.o_.receiveQueueMessages) {
+      this.paused_ = true;
+      socket.pause();
+    }
     this.heard_ = false;
     this.missed_ = 0;
     if (this.heartbeat_ === null) {
@@ -1159,6 +1206,7 @@ class TcpConnection<T> implements Connection<T> {
   /** One PING → PONG round trip carrying `frame` (a PING frame this call stamps with a new id). */
   ping_(frame: Buffer): Promise<void> {
     if (!this.ready_ || this.socket_ === null) return Promise.reject(new ConnectionClosedError(`${this.name_} is not open`));
+    if (this.pingWaiter_ !== null) return Promise.reject(invalidValue('id', 'a connection with no measureLatency running', this.id));
     const id = (this.pingId_ = (this.pingId_ + 1) >>> 0);
     writeU32(frame, 5, id);
     return new Promise((resolve, reject) => {
