@@ -262,7 +262,8 @@ describe('half-open connections', () => {
 
   it('a session gone silent mid-stream (no FIN) times out, reconnects, resumes, and delivers every message exactly once', async () => {
     const atServer: number[] = [];
-    const server = createServer({ ...fast, resumeTimeoutMs: 10_000, onConnection: (c) => void collect(c, atServer) });
+    // the server's own timeout is long, so it is the client that finds the silence
+    const server = createServer({ heartbeatMs: 20, heartbeatTimeoutMs: 30_000, resumeTimeoutMs: 10_000, onConnection: (c) => void collect(c, atServer) });
     const { port } = await server.listen();
     const r = await relay(port);
     const conn = createConnection({ id: nextId(), host: '127.0.0.1', port: r.port, ...fast, reconnect: fastReconnect });
