@@ -448,10 +448,12 @@ class Fifo<E> {
   /** Removes and returns everything, oldest first. */
   takeAll(): E[] {
     const out = new Array<E>(this.size_);
-    for (let i = 0; i < this.size_; i++) out[i] = this.at(i);
-    this.items_ = new Array<E | undefined>(16);
+    for (let i = 0; i < this.size_; i++) {
+      const at = (this.head_ + i) & this.mask_;
+      out[i] = this.items_[at] as E;
+      this.items_[at] = undefined;
+    }
     this.head_ = this.size_ = 0;
-    this.mask_ = 15;
     return out;
   }
 
@@ -489,6 +491,8 @@ function rejectBatch(batch: Batch, error: Error): void {
 
 /** Messages larger than this are written as their own chunk (header, then the message, corked); smaller ones are copied into one buffer per flush. */
 const kCopyMaxBytes = 16 * 1024;
+/** Messages up to this size are copied with a loop rather than `set`. */
+const kLoopCopyBytes = 128;
 /** Bytes of small frames coalesced into one write. */
 const kCoalesceBytes = 256 * 1024;
 
@@ -738,9 +742,13 @@ class TcpConnection<T> implements Connection<T> {
           let at = 0;
           for (let i = 0; i < n; i++) {
             const e = this.pending_.shift();
-            at = writeDataHeader(buf, at, e.bytes.length, this.received_);
-            buf.set(e.bytes, at);
-            at += e.bytes.length;
+            const m = e.bytes;
+            const len = m.length;
+            at = writeDataHeader(buf, at, len, this.received_);
+            // a byte loop beats TypedArray.prototype.set (a runtime call) for small messages
+            if (len <= kLoopCopyBytes) for (let k = 0; k < len; k++) buf[at + k] = m[k]!;
+            else buf.set(m, at);
+            at += len;
             this.pendingBytes_ -= e.bytes.length;
             this.inflight_.push(e);
           }
