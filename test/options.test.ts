@@ -48,6 +48,7 @@ import {
   simulateGBMSync,
 } from '../lib/index.js';
 import { RiskGate, covarianceFromPanel } from '../lib/pipeline/index.js';
+import { createConnection, createServer, measureLatency } from '../lib/net/index.js';
 import { cpuAddon } from '../lib/backend.js';
 import { beyondRange, invalidRange, invalidType, invalidValue } from '../lib/errors.js';
 import { chooseBackend, kBackendPolicies, kCpuAliasWarningCode } from '../lib/internal/backend.js';
@@ -64,6 +65,9 @@ const gateBase = {
 };
 
 /** A tiny pipeline run's options (test/fixtures/pipeline-synthetic.ts). */
+let tcpIds = 0;
+/** A client that is destroyed at once (port 9: nothing is expected to answer). */
+const tcpClient = (options: Record<string, unknown>) => createConnection({ id: `options-${++tcpIds}`, host: '127.0.0.1', port: 9, reconnect: false, ...options } as never).destroy();
 const pipelineBase = () => ({ sources: [new SyntheticSource('X', 50, 1)], backend: 'ts' as const, makeBook: () => new StandInBook() });
 
 /** Runs a call that may throw or reject; resolves to what it threw (or undefined). */
@@ -155,6 +159,22 @@ const invoke: Record<string, (extra: Record<string, unknown>) => unknown> = {
   SimVenue: (x) => new SimVenue({ symbol: 'X', tickSize: 0.01, lotSize: 1, backend: 'ts', maxTradesPerRecord: 1, ...x }),
   runSharded: (x) => runSharded({ sources: [new SyntheticSource('X', 50, 1)], backend: 'ts', threads: 1, ...x }),
   threadSweep: (x) => threadSweep({ sources: [new SyntheticSource('X', 50, 1)], backend: 'ts', threads: [1], runs: 1, ...x }),
+  createConnection: (x) => tcpClient({ ...x }),
+  'createConnection sendQueue': (x) => tcpClient({ sendQueue: { ...x } }),
+  'createConnection reconnect': (x) => tcpClient({ reconnect: { ...x } }),
+  createServer: (x) => createServer({ ...x }),
+  measureLatency: async (x) => {
+    const server = createServer();
+    const { port } = await server.listen();
+    const id = `options-${++tcpIds}`;
+    const conn = createConnection({ id, host: '127.0.0.1', port });
+    try {
+      return await measureLatency(id, { count: 1, warmup: 0, ...x });
+    } finally {
+      conn.destroy();
+      await server.destroy();
+    }
+  },
   'MatchingEngine.modify': (x) => {
     const me = new MatchingEngine({ symbol: 'X', tickSize: 0.01 });
     return me.modify(me.submit({ side: 'buy', price: 1, quantity: 2 }).orderId, { quantity: 1, ...x });
