@@ -114,6 +114,13 @@ export interface UdpReceiverAddon {
   udpReceiverStats(receiver: UdpReceiverHandle, out: Float64Array): number;
   /** Stops and joins the thread, closes the socket, lets go of the queue; idempotent. */
   udpReceiverClose(receiver: UdpReceiverHandle): number;
+  /**
+   * A load generator (benches, tests): sends count (at most 2^22) datagrams of size bytes to
+   * host:port with sendmmsg, batch per call, paced at ratePerSec (0: flat out, else 100..1e9); datagram i holds i (u32 at
+   * burstSeqOffset) and its CLOCK_MONOTONIC send time (f64 at burstStampOffset). Blocks
+   * until done; returns how many were sent.
+   */
+  udpSendBurst(host: string, port: number, size: number, count: number, ratePerSec: number, batch: number): number;
 }
 
 // ---- cpp/napi/memory.cc ----

@@ -289,6 +289,38 @@ describe.runIf(native)('native recvmmsg receiver', () => {
     expect(a.udpReceiverStats(r, new Float64Array(kUdpRecord.statsCount))).toBe(kUdpRecord.statsCount);
   });
 
+  it('udpSendBurst: sendmmsg load with sequence numbers and send stamps the receiver sees', async () => {
+    const source = await openNativeUdpReceiver({ receiveBufferBytes: 1 << 22 });
+    const got: { seq: number; stamp: number; at: number }[] = [];
+    source.start((bytes, info) => {
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+      got.push({ seq: dv.getUint32(kUdpRecord.burstSeqOffset, true), stamp: dv.getFloat64(kUdpRecord.burstStampOffset, true), at: (info as NativePacketInfo).threadNs });
+    });
+    // From a worker: the call blocks its thread until every datagram is out.
+    const sent = await new Promise<number>((resolve, reject) => {
+      const w = new Worker(
+        `const { workerData: d, parentPort } = require('node:worker_threads');
+         const a = require('node-gyp-build')(d.root);
+         parentPort.postMessage(a.udpSendBurst('127.0.0.1', d.port, 64, 1000, 200000, 16));`,
+        { eval: true, workerData: { root: new URL('..', import.meta.url).pathname, port: source.local.port } },
+      );
+      w.once('message', (n: number) => {
+        void w.terminate();
+        resolve(n);
+      });
+      w.once('error', reject);
+    });
+    expect(sent).toBe(1000);
+    await until(() => got.length === 1000);
+    expect(got.map((g) => g.seq)).toEqual([...Array(1000).keys()]);
+    // Stamps are raw CLOCK_MONOTONIC ns; threadNs is on nowNs()'s clock (the same clock less its origin).
+    const origin = (source as unknown as { origin: number }).origin;
+    for (const g of got) expect(g.stamp - origin).toBeLessThanOrEqual(g.at);
+    await source.close();
+    expect(() => cpuAddon!.udpSendBurst('127.0.0.1', 9, 8, 1, 0, 1)).toThrow(/size \(argument 3\)/);
+    expect(() => cpuAddon!.udpSendBurst('127.0.0.1', 9, 64, 1, 0.5, 1)).toThrow(/ratePerSec \(argument 5\)/);
+  });
+
   it('a process that exits, or a worker terminated, with a receiver running does not crash', () => {
     const root = new URL('..', import.meta.url).pathname;
     const code = `

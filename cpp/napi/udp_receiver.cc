@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <string>
 
@@ -135,6 +136,12 @@ Binding* receiver_arg(napi_env env, napi_value v, const char* fn) {
   const std::string msg = std::string(fn) + ": expected a receiver made by udpReceiverOpen for receiver (argument 1)";
   napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg.c_str());
   return nullptr;
+}
+
+napi_value number_value(napi_env env, double v) {
+  napi_value n = nullptr;
+  napi_create_double(env, v, &n);
+  return n;
 }
 
 bool set_number(napi_env env, napi_value obj, const char* key, double v) {
@@ -336,6 +343,51 @@ napi_value udp_receiver_close(napi_env env, napi_callback_info info) {
   return int32_value(env, 0);
 }
 
+// (host, port, size, count, ratePerSec, batch) -> datagrams sent; blocks until done (a load
+// generator for benches and tests: call it from a worker or a child process).
+napi_value udp_send_burst(napi_env env, napi_callback_info info) {
+  constexpr const char* kFn = "udpSendBurst";
+  napi_value argv[6] = {};
+  raw_args(env, info, argv);
+  napi_valuetype host_type = napi_undefined;
+  char host[64] = {};
+  std::size_t host_len = 0;
+  if (argv[0] == nullptr || napi_typeof(env, argv[0], &host_type) != napi_ok || host_type != napi_string ||
+      napi_get_value_string_utf8(env, argv[0], host, sizeof host, &host_len) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "udpSendBurst: expected a string for host (argument 1)");
+    return nullptr;
+  }
+  uint32_t port = 0, size = 0, batch = 0;
+  std::uint64_t count = 0;
+  double rate = 0;
+  if (!uint32_arg(env, argv[1], kFn, "port (argument 2)", 1, 65535, &port) ||
+      !uint32_arg(env, argv[2], kFn, "size (argument 3)", up::net::kBurstMinBytes, 65507, &size) ||
+      !size_arg(env, argv[3], kFn, "count (argument 4)", 0, 1ULL << 22, &count) ||
+      !number_arg(env, argv[4], kFn, "ratePerSec (argument 5)", &rate) ||
+      !uint32_arg(env, argv[5], kFn, "batch (argument 6)", 1, up::net::kMaxBatch, &batch)) {
+    return nullptr;
+  }
+  if (!(rate == 0 || (rate >= 100 && rate <= 1e9))) {
+    const std::string msg = std::string(kFn) + ": expected 0 (unpaced) or from 100 to 1e9 datagrams per second for ratePerSec (argument 5) but received " + describe_number(rate);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg.c_str());
+    return nullptr;
+  }
+  if (host_len >= sizeof host - 1) {
+    return throw_coded(env, "ERR_INVALID_ARG_VALUE", "udpSendBurst: expected a numeric IPv4 or IPv6 address for host (argument 1) but received a string of more than 62 bytes");
+  }
+  const up::net::UdpBurstResult r = up::net::send_burst(host, static_cast<uint16_t>(port), size, count, rate, batch);
+  if (r.status == 0) return number_value(env, static_cast<double>(r.sent));
+  if (r.status == up::net::kUnsupported) return throw_coded(env, "ERR_ULTRA_PERF_UNSUPPORTED", "udpSendBurst: needs Linux (sendmmsg)");
+  if (std::string(r.failed_call) == "inet_pton (host)") {
+    return throw_coded(env, "ERR_INVALID_ARG_VALUE", std::string("udpSendBurst: expected a numeric IPv4 or IPv6 address for host (argument 1) but received '") + host + "'");
+  }
+  const int err = -r.status;
+  return throw_coded(env, errno_name(err),
+                     std::string("udpSendBurst: ") + r.failed_call + " refused " + host + ":" + std::to_string(port) + " after " +
+                         std::to_string(r.sent) + " datagrams: " + std::strerror(err) + " (" + errno_name(err) + ")",
+                     err, r.failed_call);
+}
+
 void set_function(napi_env env, napi_value exports, const char* name, napi_callback cb) {
   napi_value fn;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn);
@@ -355,6 +407,9 @@ napi_value record_layout(napi_env env) {
   set_number(env, out, "headerBytes", up::net::kRecordHeaderBytes);
   set_number(env, out, "statsCount", kStatsCount);
   set_number(env, out, "maxBatch", up::net::kMaxBatch);
+  set_number(env, out, "burstSeqOffset", up::net::kBurstSeqOffset);
+  set_number(env, out, "burstStampOffset", up::net::kBurstStampOffset);
+  set_number(env, out, "burstMinBytes", up::net::kBurstMinBytes);
   return out;
 }
 
@@ -365,6 +420,7 @@ void init_udp_receiver(Napi::Env env, Napi::Object exports) {
   set_function(env, exports, "udpReceiverStart", udp_receiver_start);
   set_function(env, exports, "udpReceiverStats", udp_receiver_stats);
   set_function(env, exports, "udpReceiverClose", udp_receiver_close);
+  set_function(env, exports, "udpSendBurst", udp_send_burst);
   exports.Set("udpRecordLayout", Napi::Value(env, record_layout(env)));
 }
 

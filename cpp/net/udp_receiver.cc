@@ -1,6 +1,7 @@
 #include "udp_receiver.hpp"
 
 #include <cerrno>
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <future>
@@ -312,7 +313,106 @@ void UdpReceiver::run(uint8_t* queue_bytes_base, std::size_t queue_bytes) noexce
   }
 }
 
+UdpBurstResult send_burst(const char* host, uint16_t port, uint32_t size, uint64_t count, double rate_per_sec,
+                          uint32_t batch) noexcept {
+  UdpBurstResult r;
+  if (host == nullptr || size < kBurstMinBytes || size > 65507 || batch == 0 || batch > kMaxBatch || !(rate_per_sec >= 0)) {
+    r.status = -EINVAL;
+    r.failed_call = "options";
+    return r;
+  }
+  sockaddr_storage to{};
+  socklen_t to_len = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&to);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&to);
+  if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    to_len = sizeof *v4;
+  } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    to_len = sizeof *v6;
+  } else {
+    r.status = -EINVAL;
+    r.failed_call = "inet_pton (host)";
+    return r;
+  }
+  std::vector<uint8_t> data;
+  std::vector<mmsghdr> msgs;
+  std::vector<iovec> iovs;
+  try {
+    data.assign(std::size_t{batch} * size, 0);
+    msgs.assign(batch, mmsghdr{});
+    iovs.assign(batch, iovec{});
+  } catch (const std::bad_alloc&) {
+    r.status = -ENOMEM;
+    r.failed_call = "allocation";
+    return r;
+  }
+  const int fd = socket(to.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    r.status = -errno;
+    r.failed_call = "socket";
+    return r;
+  }
+  if (connect(fd, reinterpret_cast<sockaddr*>(&to), to_len) != 0) {
+    r.status = -errno;
+    r.failed_call = "connect";
+    ::close(fd);
+    return r;
+  }
+  for (uint32_t i = 0; i < batch; ++i) {
+    uint8_t* d = data.data() + std::size_t{i} * size;
+    for (uint32_t j = kBurstMinBytes; j < size; ++j) d[j] = static_cast<uint8_t>(j);
+    iovs[i] = iovec{d, size};
+    msgs[i].msg_hdr.msg_iov = &iovs[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  const int64_t start = clock_ns(CLOCK_MONOTONIC);
+  const double ns_per = rate_per_sec > 0 ? 1e9 / rate_per_sec : 0;
+  while (r.sent < count) {
+    const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(batch, count - r.sent));
+    if (ns_per > 0) {
+      const int64_t due = start + static_cast<int64_t>(ns_per * static_cast<double>(r.sent));
+      for (int64_t now = clock_ns(CLOCK_MONOTONIC); now < due; now = clock_ns(CLOCK_MONOTONIC)) {
+        if (due - now > 200000) {
+          timespec nap{0, static_cast<long>(due - now - 100000)};
+          nanosleep(&nap, nullptr);
+        } else {
+          queue::cpu_relax();
+        }
+      }
+    }
+    const double stamp = static_cast<double>(clock_ns(CLOCK_MONOTONIC));
+    for (uint32_t i = 0; i < n; ++i) {
+      uint8_t* d = data.data() + std::size_t{i} * size;
+      const uint32_t seq = static_cast<uint32_t>(r.sent + i);
+      std::memcpy(d + kBurstSeqOffset, &seq, 4);
+      std::memcpy(d + kBurstStampOffset, &stamp, 8);
+    }
+    const int k = sendmmsg(fd, msgs.data(), n, 0);
+    if (k < 0) {
+      if (errno == EINTR || errno == ENOBUFS || errno == EAGAIN) continue;
+      // ECONNREFUSED included: nobody listens on host:port (an ICMP port-unreachable came back).
+      r.status = -errno;
+      r.failed_call = "sendmmsg";
+      break;
+    }
+    r.sent += static_cast<uint64_t>(k);
+  }
+  ::close(fd);
+  return r;
+}
+
 #else  // not Linux
+
+UdpBurstResult send_burst(const char*, uint16_t, uint32_t, uint64_t, double, uint32_t) noexcept {
+  UdpBurstResult r;
+  r.status = kUnsupported;
+  r.failed_call = "sendmmsg (Linux only)";
+  return r;
+}
 
 struct Batch {};
 int UdpReceiver::open(const UdpReceiverOptions&) noexcept {

@@ -123,4 +123,22 @@ class UdpReceiver {
   std::thread thread_;
 };
 
+// ---- A load generator for benches and tests: the sending side, with sendmmsg. ----
+
+inline constexpr uint32_t kBurstSeqOffset = 0;      // u32 datagram index
+inline constexpr uint32_t kBurstStampOffset = 8;    // f64 CLOCK_MONOTONIC ns when its batch was sent
+inline constexpr uint32_t kBurstMinBytes = 16;
+
+struct UdpBurstResult {
+  uint64_t sent = 0;
+  int status = 0;  // 0, or -errno of failed_call
+  const char* failed_call = "";
+};
+
+// Sends count datagrams of size bytes (kBurstMinBytes..65507) to host:port (numeric) from
+// a fresh socket, batch (1..kMaxBatch) per sendmmsg, paced at rate_per_sec (0: as fast as
+// the socket takes them). Datagram i carries i and its send time (offsets above).
+UdpBurstResult send_burst(const char* host, uint16_t port, uint32_t size, uint64_t count, double rate_per_sec,
+                          uint32_t batch) noexcept;
+
 }  // namespace up::net

@@ -57,6 +57,9 @@ export const kUdpRecord = Object.freeze({
   headerBytes: 40,
   statsCount: 11,
   maxBatch: 1024,
+  burstSeqOffset: 0,
+  burstStampOffset: 8,
+  burstMinBytes: 16,
 });
 
 export interface NativeUdpReceiverOptions extends PacketSourceOptions {

@@ -122,6 +122,8 @@ export const entries = {
   udpReceiverStart: { file: file.udp, valid: (ctx) => ({ args: [udpReceiver(ctx), -1, () => {}] }) },
   udpReceiverStats: { file: file.udp, valid: (ctx) => ({ args: [udpReceiver(ctx), ctx.arena.make(Float64Array, 11)] }) },
   udpReceiverClose: { file: file.udp, valid: (ctx) => ({ args: [udpReceiver(ctx)] }) },
+  // Sends to a bound receiver (nobody listening would be ECONNREFUSED): four datagrams.
+  udpSendBurst: { file: file.udp, valid: (ctx) => ({ args: ['127.0.0.1', udpReceiver(ctx).port, 64, 4, 0, 2] }) },
 
   memoryLayout: { file: file.memory, valid: () => ({ args: [] }) },
   memoryGeometry: { file: file.memory, valid: (ctx) => ({ args: [MEM.buddy, 4096, 64, ctx.arena.make(Int32Array, 10)] }) },
