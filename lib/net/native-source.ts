@@ -178,11 +178,15 @@ function statusText(status: number): string {
 }
 
 /**
- * CLOCK_MONOTONIC ns of `nowNs()`'s zero: nowNs() = hrtime - origin exactly, so each
- * (hrtime, nowNs) pair read in that order gives origin minus the gap between the reads;
- * the largest of a few is within tens of ns.
+ * CLOCK_MONOTONIC nanoseconds (process.hrtime's clock) of `nowNs()`'s zero, so a raw
+ * monotonic stamp t (a sender's, on this host) is `t - monotonicOriginNs()` on nowNs()'s
+ * clock. nowNs() = hrtime - origin exactly, so each (hrtime, nowNs) pair read in that order
+ * gives the origin minus the gap between the reads; the largest of a few is within tens of ns.
+ * @example
+ * const sentNs = stampFromPayload - monotonicOriginNs();
+ * const latencyNs = nowNs() - sentNs;
  */
-function monotonicOrigin(): number {
+export function monotonicOriginNs(): number {
   let best = -Infinity;
   for (let i = 0; i < 8; i++) {
     const t = process.hrtime.bigint();
@@ -266,7 +270,7 @@ export class NativeUdpReceiver implements PacketSource {
     this.out = new Uint8Array(drainBatch * queue.slotBytes);
     this.dv = new DataView(this.out.buffer);
     this.lengths = new Uint32Array(drainBatch);
-    this.origin = monotonicOrigin();
+    this.origin = monotonicOriginNs();
   }
 
   /**
