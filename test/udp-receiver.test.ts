@@ -207,6 +207,32 @@ describe.runIf(native)('native recvmmsg receiver', () => {
     }
   });
 
+  it('goes on delivering after onPacket throws (the error is uncaught, as with dgram)', async () => {
+    const source = await openNativeUdpReceiver();
+    const seqs: number[] = [];
+    const errors: unknown[] = [];
+    const onError = (e: unknown): void => void errors.push(e);
+    const listeners = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    process.on('uncaughtException', onError);
+    try {
+      source.start((bytes) => {
+        const seq = new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true);
+        seqs.push(seq);
+        if (seq === 3) throw new Error('from onPacket');
+      });
+      const sender = startSender(source.local.port, 10, [8]);
+      await sender.done;
+      await until(() => seqs.length === 10);
+    } finally {
+      process.off('uncaughtException', onError);
+      for (const l of listeners) process.on('uncaughtException', l);
+    }
+    expect(seqs).toEqual([...Array(10).keys()]);
+    expect(errors).toHaveLength(1);
+    await source.close();
+  });
+
   it('closes from inside onPacket: nothing more is delivered', async () => {
     const source = await openNativeUdpReceiver();
     let calls = 0;

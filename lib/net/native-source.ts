@@ -197,6 +197,10 @@ export function monotonicOriginNs(): number {
   return best;
 }
 
+function rethrow(err: unknown): never {
+  throw err;
+}
+
 function formatIpv6(b: Uint8Array, off: number): string {
   const g: number[] = [];
   for (let i = 0; i < 16; i += 2) g.push((b[off + i]! << 8) | b[off + i + 1]!);
@@ -283,7 +287,7 @@ export class NativeUdpReceiver implements PacketSource {
     if (typeof onPacket !== 'function') throw invalidType('onPacket', 'a function', onPacket);
     if (this.closed) throw new UnsupportedError('NativeUdpReceiver.start: the receiver is closed');
     if (this.onPacket !== null) throw new UnsupportedError('NativeUdpReceiver.start: already started (a source has one consumer)');
-    this.addon.udpReceiverStart(this.handle, this.settings.cpu ?? -1, this.drain);
+    this.addon.udpReceiverStart(this.handle, this.settings.cpu ?? -1, this.wake);
     this.onPacket = onPacket;
     this.drain();
   }
@@ -318,6 +322,19 @@ export class NativeUdpReceiver implements PacketSource {
     if (this.immediate === null) this.immediate = setImmediate(this.scheduled);
   }
 
+  /**
+   * The drain as the thread's wake-up calls it. Node 20 swallows an exception thrown into a
+   * Node-API callback (DEP0168) unless a flag is set, so one from onPacket is rethrown from
+   * process.nextTick: uncaught, as from a dgram 'message' listener.
+   */
+  private readonly wake = (): void => {
+    try {
+      this.drain();
+    } catch (err) {
+      process.nextTick(rethrow, err);
+    }
+  };
+
   /** Delivers what the queue holds; ends asleep (flag raised) or with a drain scheduled. */
   private readonly drain = (): void => {
     if (this.closed || this.onPacket === null) return;
@@ -331,7 +348,13 @@ export class NativeUdpReceiver implements PacketSource {
         prepareToSleep(this.i32, Sleepers.Consumers);
         if (!this.pop()) return;
       }
-      this.deliver();
+      try {
+        this.deliver();
+      } catch (err) {
+        // onPacket threw: the rest of the batch (and the queue) is delivered on the next turn.
+        this.schedule();
+        throw err;
+      }
       if (this.closed) return;
     }
     this.schedule();
