@@ -268,6 +268,39 @@ void test_concurrent_and_stop_while_flowing() {
   r.close();
 }
 
+// The load generator: sequence numbers in order, send stamps before the receiver's; bad input.
+void test_send_burst() {
+  CHECK_EQ(send_burst("127.0.0.1", 9, kBurstMinBytes - 1, 1, 0, 1).status, -EINVAL);
+  CHECK_EQ(send_burst("127.0.0.1", 9, 64, 1, 0, 0).status, -EINVAL);
+  CHECK_EQ(send_burst("nope", 9, 64, 1, 0, 1).status, -EINVAL);
+  CHECK_EQ(send_burst("127.0.0.1", 9, 64, 1, -1, 1).status, -EINVAL);
+  Buffer q(1024, 128);
+  UdpReceiver r;
+  UdpReceiverOptions o;
+  o.receive_buffer_bytes = 1 << 21;
+  CHECK_EQ(r.open(o), 0);
+  CHECK_EQ(r.start(q.bytes.get(), q.size, -1, nullptr, nullptr), 0);
+  const UdpBurstResult sent = send_burst("127.0.0.1", r.settings().port, 64, 500, 200000, 16);
+  CHECK_EQ(sent.status, 0);
+  CHECK_EQ(sent.sent, 500u);
+  SpscQueue consumer;
+  CHECK_EQ(consumer.attach(q.bytes.get(), q.size), 0);
+  uint8_t rec[128];
+  for (uint32_t i = 0; i < 500; ++i) {
+    int32_t n;
+    wait_for([&] { return (n = consumer.try_pop(rec, sizeof rec)) >= 0; });
+    CHECK_EQ(static_cast<uint32_t>(n & ~up::queue::kWakeBit), kRecordHeaderBytes + 64);
+    uint32_t seq;
+    double stamp, thread_ns;
+    std::memcpy(&seq, rec + kRecordHeaderBytes + kBurstSeqOffset, 4);
+    std::memcpy(&stamp, rec + kRecordHeaderBytes + kBurstStampOffset, 8);
+    std::memcpy(&thread_ns, rec + kRecordThreadNsOffset, 8);
+    CHECK_EQ(seq, i);
+    CHECK(stamp <= thread_ns);
+  }
+  r.close();
+}
+
 }  // namespace
 
 int main() {
@@ -277,6 +310,7 @@ int main() {
   test_drop_newest_and_truncation();
   test_wake_when_consumer_sleeps();
   test_concurrent_and_stop_while_flowing();
+  test_send_burst();
   std::printf("udp receiver: all checks passed\n");
   return 0;
 }
