@@ -26,6 +26,8 @@ s.on('error', () => {});
 s.bind(0, w.host, () => {
   s.connect(w.port, w.host, () => {
     parentPort.postMessage({ port: s.address().port });
+    // Gated senders wait for go() (word 1) before their first datagram.
+    if (w.gated) Atomics.wait(flag, 1, 0);
     let seq = 0;
     const sendSome = () => {
       for (let k = 0; k < 64; k++) {
@@ -48,11 +50,13 @@ interface Sender {
   port: Promise<number>;
   done: Promise<number>;
   stop(): void;
+  /** Lets a gated sender start sending. */
+  go(): void;
 }
 
-function startSender(port: number, count: number, sizes: number[], host = '127.0.0.1', family = 4): Sender {
-  const stop = new SharedArrayBuffer(4);
-  const worker = new Worker(kSender, { eval: true, workerData: { port, count, sizes, host, family, stop } });
+function startSender(port: number, count: number, sizes: number[], host = '127.0.0.1', family = 4, gated = false): Sender {
+  const stop = new SharedArrayBuffer(8);
+  const worker = new Worker(kSender, { eval: true, workerData: { port, count, sizes, host, family, stop, gated } });
   let resolvePort!: (p: number) => void;
   const portP = new Promise<number>((r) => (resolvePort = r));
   const done = new Promise<number>((resolve, reject) => {
@@ -65,7 +69,16 @@ function startSender(port: number, count: number, sizes: number[], host = '127.0
     });
     worker.once('error', reject);
   });
-  return { port: portP, done, stop: () => Atomics.store(new Int32Array(stop), 0, 1) };
+  const words = new Int32Array(stop);
+  return {
+    port: portP,
+    done,
+    stop: () => Atomics.store(words, 0, 1),
+    go: () => {
+      Atomics.store(words, 1, 1);
+      Atomics.notify(words, 1);
+    },
+  };
 }
 
 function check(bytes: Uint8Array, seq: number, size: number): boolean {
@@ -159,11 +172,13 @@ describe.runIf(native)('native recvmmsg receiver', () => {
     const count = 100;
     const source = await openNativeUdpReceiver({ capacity, receiveBufferBytes: 1 << 22 });
     const seqs: number[] = [];
-    source.start((bytes) => seqs.push(new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true)));
-    const sender = startSender(source.local.port, count, [64]);
+    // Gated: nothing is sent until this thread is about to block, so JS drains nothing early.
+    const sender = startSender(source.local.port, count, [64], '127.0.0.1', 4, true);
     await sender.port;
+    source.start((bytes) => seqs.push(new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true)));
+    sender.go();
     // This thread blocks: the receiver thread fills the queue and must drop the rest.
-    blockUntil(() => source.stats().received === count);
+    blockUntil(() => source.stats().received === count, 30_000);
     const full = source.stats();
     expect(full.received).toBe(count);
     expect(full.queued).toBe(capacity);
