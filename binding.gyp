@@ -10,6 +10,8 @@
         "cpp/napi/orderbook.cc",
         "cpp/napi/risk.cc",
         "cpp/napi/itch.cc",
+        "cpp/napi/udp_receiver.cc",
+        "cpp/net/udp_receiver.cc",
         "cpp/memory/buddy.cc", "cpp/memory/layout.cc", "cpp/memory/ring.cc", "cpp/memory/slab.cc", "cpp/memory/stack.cc",
         "cpp/risk/matrix.cc", "cpp/risk/montecarlo.cc", "cpp/risk/parallel.cc", "cpp/risk/philox.cc", "cpp/risk/simd.cc", "cpp/risk/var.cc",
         "cpp/queue/replay.cc",

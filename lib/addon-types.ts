@@ -13,7 +13,7 @@ export const CPU_ABI_VERSION = 5;
 export const CUDA_ABI_VERSION = 5;
 
 /** Everything the CPU addon exports; one interface per capability, below. */
-export interface CpuAddon extends SystemAddon, QueueAddon, MemoryAddon, OrderbookAddon, RiskAddon, ItchAddon {
+export interface CpuAddon extends SystemAddon, QueueAddon, MemoryAddon, OrderbookAddon, RiskAddon, ItchAddon, UdpReceiverAddon {
   readonly abiVersion: number;
   /** Does nothing: the floor cost of crossing into native code. */
   noop(): void;
@@ -70,6 +70,57 @@ export interface QueueAddon {
     ratePerSec: number,
     wake: () => void,
   ): Promise<{ pushed: number; elapsedMs: number; status: number }>;
+}
+
+// ---- cpp/napi/udp_receiver.cc ----
+/**
+ * A receiver made by udpReceiverOpen (a tagged object; the binding refuses any other): the
+ * bound address and what the kernel granted. Option statuses: 0 on, 1 not asked, -errno
+ * refused (busyPoll: EPERM without CAP_NET_ADMIN).
+ */
+export interface UdpReceiverHandle {
+  readonly address: string;
+  readonly family: number;
+  readonly port: number;
+  /** SO_RCVBUF as read back (Linux reports twice what was set). */
+  readonly receiveBufferBytes: number;
+  readonly busyPoll: number;
+  readonly timestamps: number;
+  readonly overflowCounter: number;
+}
+
+/**
+ * The native UDP receiver (cpp/net/udp_receiver.hpp): a std::thread per receiver that
+ * recvmmsg()s into an SPSC queue (lib/queue layout), each message a record header
+ * (`udpRecordLayout`) then the datagram. `queue` must view a SharedArrayBuffer (held until
+ * close). OS refusals throw with the errno's name as code (EADDRINUSE, EPERM, ...).
+ */
+export interface UdpReceiverAddon {
+  /** Offsets of the record header and the stats vector's length (cpp/net/udp_receiver.hpp). */
+  readonly udpRecordLayout: Readonly<Record<string, number>>;
+  /** Creates, configures and binds the socket (host: a numeric address); the thread is not started. */
+  udpReceiverOpen(
+    queue: Uint8Array,
+    host: string,
+    port: number,
+    receiveBufferBytes: number,
+    busyPollUs: number,
+    batch: number,
+    timestamps: boolean,
+  ): UdpReceiverHandle;
+  /** Starts the thread, pinned to cpu (-1: not pinned); drain is called on this thread when the queue goes from empty to not empty while JS sleeps. 0, or throws. */
+  udpReceiverStart(receiver: UdpReceiverHandle, cpu: number, drain: () => void): number;
+  /** out (Float64Array(statsCount)): received, receivedBytes, queued, queueFull, truncated, kernelDropped, batches, sleeps, wakes, errors, lastErrno. */
+  udpReceiverStats(receiver: UdpReceiverHandle, out: Float64Array): number;
+  /** Stops and joins the thread, closes the socket, lets go of the queue; idempotent. */
+  udpReceiverClose(receiver: UdpReceiverHandle): number;
+  /**
+   * A load generator (benches, tests): sends count (at most 2^22) datagrams of size bytes to
+   * host:port with sendmmsg, batch per call, paced at ratePerSec (0: flat out, else 100..1e9); datagram i holds i (u32 at
+   * burstSeqOffset) and its CLOCK_MONOTONIC send time (f64 at burstStampOffset). Blocks
+   * until done; returns how many were sent.
+   */
+  udpSendBurst(host: string, port: number, size: number, count: number, ratePerSec: number, batch: number): number;
 }
 
 // ---- cpp/napi/memory.cc ----

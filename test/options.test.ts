@@ -38,6 +38,7 @@ import {
   getThreadAffinity,
   monteCarloVaR,
   monteCarloVaRSync,
+  openNativeUdpReceiver,
   philoxNormals,
   portfolioVaR,
   portfolioVaRSync,
@@ -110,6 +111,14 @@ const invoke: Record<string, (extra: Record<string, unknown>) => unknown> = {
   replayIntoQueue: (x) => replayIntoQueue(SpscQueue.create({ capacity: 8, slotBytes: 8 }), [], { ...x }),
   'replayIntoQueue frames': (x) =>
     replayIntoQueue(SpscQueue.create({ capacity: 8, slotBytes: 8 }), { data: new Uint8Array(4), lengths: Uint32Array.of(4), ...x } as never),
+  // Without the addon (or off Linux) a valid call ends in BackendUnavailableError, after the options are read.
+  openNativeUdpReceiver: (x) =>
+    openNativeUdpReceiver({ ...x }).then(
+      (source) => source.close(),
+      (err: unknown) => {
+        if (!(err instanceof BackendUnavailableError)) throw err;
+      },
+    ),
   'applyCorePlan plan': (x) => {
     const before = getThreadAffinity();
     try {

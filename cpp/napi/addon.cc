@@ -15,6 +15,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   init_orderbook(env, exports);
   init_risk(env, exports);
   init_itch(env, exports);
+  init_udp_receiver(env, exports);
   return exports;
 }
 

@@ -4,3 +4,4 @@ export * from './moldudp64.js';
 export * from './packet-source.js';
 export * from './feed.js';
 export * from './tcp.js';
+export * from './native-source.js';

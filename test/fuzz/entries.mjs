@@ -63,7 +63,11 @@ const file = {
   risk: 'cpp/napi/risk.cc',
   itch: 'cpp/napi/itch.cc',
   cuda: 'cuda/napi/addon.cc',
+  udp: 'cpp/napi/udp_receiver.cc',
 };
+
+/** A bound native UDP receiver over a shared SPSC queue (loopback, port 0), not started. */
+const udpReceiver = (ctx) => ctx.addon.udpReceiverOpen(makeQueue({ ...ctx, shared: true }, QUEUE.spsc, 8, 128), '127.0.0.1', 0, 0, 0, 32, true);
 
 const memEntry = (kind, build) => ({ file: file.memory, thread: true, structure: 0, valid: (ctx) => build(ctx, makeMem(ctx, kind)) });
 
@@ -110,6 +114,17 @@ export const entries = {
       return { args: [makeQueue(ctx, QUEUE.spsc, 64), data, lengths, 0, () => {}] };
     },
   },
+
+  // The receiver thread writes only into the queue, which must be shared: the binding refuses any other.
+  udpReceiverOpen: {
+    file: file.udp, structure: 0,
+    valid: (ctx) => ({ args: [makeQueue({ ...ctx, shared: true }, QUEUE.spsc, 8, 128), '127.0.0.1', 0, 0, 0, 32, true] }),
+  },
+  udpReceiverStart: { file: file.udp, valid: (ctx) => ({ args: [udpReceiver(ctx), -1, () => {}] }) },
+  udpReceiverStats: { file: file.udp, valid: (ctx) => ({ args: [udpReceiver(ctx), ctx.arena.make(Float64Array, 11)] }) },
+  udpReceiverClose: { file: file.udp, valid: (ctx) => ({ args: [udpReceiver(ctx)] }) },
+  // Sends to a bound receiver (nobody listening would be ECONNREFUSED): four datagrams.
+  udpSendBurst: { file: file.udp, valid: (ctx) => ({ args: ['127.0.0.1', udpReceiver(ctx).port, 64, 4, 0, 2] }) },
 
   memoryLayout: { file: file.memory, valid: () => ({ args: [] }) },
   memoryGeometry: { file: file.memory, valid: (ctx) => ({ args: [MEM.buddy, 4096, 64, ctx.arena.make(Int32Array, 10)] }) },
