@@ -2,3 +2,4 @@
 export * from './itch.js';
 export * from './moldudp64.js';
 export * from './packet-source.js';
+export * from './codec.js';
