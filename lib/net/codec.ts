@@ -21,6 +21,12 @@ import { SourceFormatError, invalidType, invalidValue } from '../errors.js';
 
 import { type StructCodec, checkBytesArg, checkIndexArg, outTooSmall } from './struct.js';
 
+// The struct side of the codecs, so lib/net/index.ts re-exports all of it through this module.
+export * from './struct.js';
+export * from './struct-schemas.js';
+export * from './struct-batch.js';
+export * from './struct-header.js';
+
 /** The seed's four serialization protocols. */
 export type SerializationProtocol = 'msgpack' | 'json' | 'binary-struct' | 'raw';
 

@@ -3,5 +3,3 @@ export * from './itch.js';
 export * from './moldudp64.js';
 export * from './packet-source.js';
 export * from './codec.js';
-export * from './struct.js';
-export * from './struct-schemas.js';

@@ -119,7 +119,7 @@ export interface StructFlyweight<T> {
   wrap(bytes: Uint8Array, offset?: number): this;
   /**
    * Writes a header of this schema's version at `bytes[offset]` and points the view at it,
-   * for filling the fields through the setters. The block is not cleared (as SBE): set every field.
+   * for filling the fields through the setters. Padding is zeroed; fields are not (as SBE): set every field.
    */
   wrapForEncode(bytes: Uint8Array, offset?: number): this;
   /** The version of the wrapped frame. */
@@ -486,6 +486,17 @@ function generate(s: ResolvedSchema, scratch: Uint8Array): Generated {
   const prelude = 'const { fail, bad, enums, needAt, int64, ascii, enumAt } = rt;';
   const optional = (f: ResolvedField): boolean => f.sinceVersion > 0 && needAt.some((_, v) => v < f.sinceVersion);
 
+  // Padding between fields and after the last is zeroed, so equal values give equal bytes (as the C++ encode does).
+  const gaps: [number, number][] = [];
+  let end = 0;
+  for (const f of s.fields) {
+    if (f.offset > end) gaps.push([end, f.offset]);
+    end = f.offset + f.size;
+  }
+  if (s.blockLength > end) gaps.push([end, s.blockLength]);
+  const zeroGaps = gaps
+    .map(([a, b]) => (b - a <= 8 ? Array.from({ length: b - a }, (_, k) => `u8[p + ${a + k}] = 0;`).join(' ') : `u8.fill(0, p + ${a}, p + ${b});`))
+    .join(' ');
   const encodeBody = s.fields.map((f, i) => `{ const v = value.${f.name}; ${writeSource(f, i)} }`).join('\n      ');
   const readFields = s.fields
     .map((f, i) => (optional(f) ? `${f.name}: version >= ${f.sinceVersion} ? ${readSource(f, i)} : ${zeroSource(f)}` : `${f.name}: ${readSource(f, i)}`))
@@ -520,6 +531,7 @@ function generate(s: ResolvedSchema, scratch: Uint8Array): Generated {
       const start = offset, p = start + ${kStructHeaderBytes};
       dv.setUint32(start, ${s.blockLength} | (${s.templateId} << 16), true);
       dv.setUint32(start + 4, ${s.schemaId} | (${s.version} << 16), true);
+      ${zeroGaps}
       ${encodeBody}
       return ${total};
     }
@@ -567,6 +579,7 @@ function generate(s: ResolvedSchema, scratch: Uint8Array): Generated {
         this._dv.setUint32(start, ${s.blockLength} | (${s.templateId} << 16), true);
         this._dv.setUint32(start + 4, ${s.schemaId} | (${s.version} << 16), true);
         this._p = start + ${kStructHeaderBytes}; this._base = offset; this._v = ${s.version}; this._len = ${total};
+        { const u8 = this._u8, p = this._p; ${zeroGaps} }
         return this;
       }
       get frameVersion() { return this._v; }
