@@ -39,7 +39,11 @@ export interface Codec<T> {
   encode(value: T, out?: Uint8Array, offset?: number): number;
   /** Decodes `length` bytes of `bytes` from `offset`. */
   decode(bytes: Uint8Array, offset?: number, length?: number): T;
-  /** The codec's reused encode buffer: where `encode(value)` without `out` wrote, valid until the next call. */
+  /**
+   * The codec's reused encode buffer: where `encode(value)` without `out` wrote, valid until
+   * the next call. Read it after `encode` returns: a variable-length codec may replace it with
+   * a larger one.
+   */
   readonly scratch: Uint8Array;
   /** `encode` into a fresh Uint8Array of exactly the encoded length. */
   encodeToBytes(value: T): Uint8Array;
