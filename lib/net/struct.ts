@@ -517,7 +517,7 @@ function generate(s: ResolvedSchema, scratch: Uint8Array): Generated {
     // .byteOffset per call costs more than the whole encode.
     let last = null, dv = null, u8 = null;
     function views(bytes) {
-      if (!(bytes instanceof Uint8Array)) rt.badArg(bytes === scratch ? 'out' : 'bytes', bytes);
+      if (!(bytes instanceof Uint8Array)) rt.badArg('bytes', bytes);
       last = bytes; dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength); u8 = bytes; lastLen = bytes.byteLength;
     }
     let lastLen = 0;
