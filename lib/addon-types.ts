@@ -13,7 +13,7 @@ export const CPU_ABI_VERSION = 5;
 export const CUDA_ABI_VERSION = 5;
 
 /** Everything the CPU addon exports; one interface per capability, below. */
-export interface CpuAddon extends SystemAddon, QueueAddon, MemoryAddon, OrderbookAddon, RiskAddon, ItchAddon, UdpReceiverAddon {
+export interface CpuAddon extends SystemAddon, QueueAddon, MemoryAddon, OrderbookAddon, RiskAddon, ItchAddon, UdpReceiverAddon, NetStructAddon {
   readonly abiVersion: number;
   /** Does nothing: the floor cost of crossing into native code. */
   noop(): void;
@@ -259,6 +259,32 @@ export interface OrderbookAddon {
   orderbookMboCreate(tickNum: number, tickDen: number, lotNum: number, lotDen: number, allowNegativePrices: boolean, expectedOrders: number): MboNative;
   /** Every view offset and code of lib/orderbook/layout.ts `orderbookLayout`, checked at load. */
   readonly orderbookLayout: Readonly<Record<string, number>>;
+}
+
+// ---- cpp/napi/net_struct.cc ----
+/**
+ * Quote frames (lib/net/struct-schemas.ts `quoteSchema`, 48 bytes each) to and from
+ * struct-of-arrays columns (lib/net/struct-batch.ts). Every argument is checked natively:
+ * a short column or buffer, an offset past the end, a detached view throw with a code.
+ */
+export interface NetStructAddon {
+  /** Writes `count` frames at out[offset]; bytes written, or -1 - row of the first 64-bit value that is not a safe integer. */
+  structQuoteEncodeBatch(
+    out: Uint8Array, offset: number, count: number,
+    timestamp: Float64Array, instrumentId: Uint32Array, sequence: Uint32Array,
+    bidPrice: Float64Array, askPrice: Float64Array, bidSize: Uint32Array, askSize: Uint32Array,
+  ): number;
+  /**
+   * Decodes frames from bytes[offset, offset + length) into rows [0, max) until either runs
+   * out; returns the frames decoded. result: [bytes consumed, FrameStatus (0 ok), offending
+   * byte from bytes[0]].
+   */
+  structQuoteDecodeBatch(
+    bytes: Uint8Array, offset: number, length: number, max: number,
+    timestamp: Float64Array, instrumentId: Uint32Array, sequence: Uint32Array,
+    bidPrice: Float64Array, askPrice: Float64Array, bidSize: Uint32Array, askSize: Uint32Array,
+    result: Float64Array,
+  ): number;
 }
 
 // ---- cpp/napi/risk.cc ----

@@ -16,6 +16,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   init_risk(env, exports);
   init_itch(env, exports);
   init_udp_receiver(env, exports);
+  init_net_struct(env, exports);
   return exports;
 }
 

@@ -5,3 +5,4 @@ export * from './packet-source.js';
 export * from './feed.js';
 export * from './tcp.js';
 export * from './native-source.js';
+export * from './codec.js';

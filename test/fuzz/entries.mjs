@@ -52,6 +52,9 @@ const f64 = (ctx, n, fill = (i) => Math.sin(i + 1) / 100) => {
   return v;
 };
 
+/** The seven Quote columns of cpp/napi/net_struct.cc, n rows each. */
+const quoteColumns = (ctx, n) => [Float64Array, Uint32Array, Uint32Array, Float64Array, Float64Array, Uint32Array, Uint32Array].map((C) => ctx.arena.make(C, n));
+
 const identity = (ctx, n) => f64(ctx, n * n, (i) => (i % (n + 1) === 0 ? 1 : 0));
 
 const file = {
@@ -62,6 +65,7 @@ const file = {
   book: 'cpp/napi/orderbook.cc',
   risk: 'cpp/napi/risk.cc',
   itch: 'cpp/napi/itch.cc',
+  netStruct: 'cpp/napi/net_struct.cc',
   cuda: 'cuda/napi/addon.cc',
   udp: 'cpp/napi/udp_receiver.cc',
 };
@@ -188,6 +192,16 @@ export const entries = {
   'EngineNative.batch': {
     file: file.book,
     valid: (ctx) => engine(ctx, [ctx.arena.copy(new Float64Array([0, 1, 0, 101, 2, 0, 0, 0, 0, 100, 1, 0])), 2, ctx.arena.make(Float64Array, 48)]),
+  },
+
+  structQuoteEncodeBatch: { file: file.netStruct, valid: (ctx) => ({ args: [ctx.arena.make(Uint8Array, 96), 0, 2, ...quoteColumns(ctx, 2)] }) },
+  structQuoteDecodeBatch: {
+    file: file.netStruct,
+    valid: (ctx) => {
+      const bytes = ctx.arena.make(Uint8Array, 96);
+      ctx.addon.structQuoteEncodeBatch(bytes, 0, 2, ...quoteColumns(ctx, 2));
+      return { args: [bytes, 0, 96, 2, ...quoteColumns(ctx, 2), ctx.arena.make(Float64Array, 3)] };
+    },
   },
 
   fillNormals: { file: file.risk, valid: (ctx) => ({ args: [ctx.arena.make(Float64Array, 64), 1, 0, 0] }) },

@@ -129,6 +129,10 @@ try {
   r = node(['-e', cjs], app);
   info = r.status === 0 ? JSON.parse(r.out) : {};
   check('CJS require with prebuilds uses the native backend', info.native === true, r.err || JSON.stringify(info));
+  // msgpackr's native part (msgpackr-extract) is optional and its install script did not run: msgpackCodec still works.
+  const mp = "import('ultra-performance').then((m) => { const c = m.msgpackCodec({ records: [['a', 'b']] }); const v = c.decode(c.encodeToBytes({ a: 1, b: 'x' })); console.log(JSON.stringify(v)) })";
+  r = node(['-e', mp], app);
+  check('msgpackCodec round-trips in the installed package', r.status === 0 && r.out.trim() === '{"a":1,"b":"x"}', r.err || r.out);
   r = node([join(app, 'node_modules', '.bin', 'ultra-performance'), 'status', '--json'], app);
   info = r.status === 0 ? JSON.parse(r.out) : {};
   check('the status CLI runs from the installed package', info.native === true && typeof info.cpu?.model === 'string', r.err);
