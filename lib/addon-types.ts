@@ -13,7 +13,7 @@ export const CPU_ABI_VERSION = 5;
 export const CUDA_ABI_VERSION = 5;
 
 /** Everything the CPU addon exports; one interface per capability, below. */
-export interface CpuAddon extends SystemAddon, QueueAddon, MemoryAddon, OrderbookAddon, RiskAddon {
+export interface CpuAddon extends SystemAddon, QueueAddon, MemoryAddon, OrderbookAddon, RiskAddon, MonitorAddon {
   readonly abiVersion: number;
   /** Does nothing: the floor cost of crossing into native code. */
   noop(): void;
@@ -208,6 +208,31 @@ export interface OrderbookAddon {
   orderbookMboCreate(tickNum: number, tickDen: number, lotNum: number, lotDen: number, allowNegativePrices: boolean, expectedOrders: number): MboNative;
   /** Every view offset and code of lib/orderbook/layout.ts `orderbookLayout`, checked at load. */
   readonly orderbookLayout: Readonly<Record<string, number>>;
+}
+
+// ---- cpp/napi/monitor.cc (cpp/system/nvml) ----
+/**
+ * NVML opened at run time (dlopen). Statuses are NVML's nvmlReturn_t (0 success, errors
+ * 1..999) plus 10001 (not open) and 10002 (no nvmlDeviceGetSamples); a count comes back as
+ * `-status` on failure. Read-only: no binding changes a device setting.
+ */
+export interface MonitorAddon {
+  /** Slots nvmlRead fills (lib/monitor/gpu.ts kField agrees). */
+  readonly nvmlFieldCount: number;
+  /** "" once NVML is loaded from `path` and initialized (at once if it already is), else why not. */
+  nvmlOpen(path: string): string;
+  /** nvmlShutdown and dlclose (nothing when closed). */
+  nvmlClose(): void;
+  /** Device count, or -status. */
+  nvmlDeviceCount(): number;
+  /** The device's name, or a status. */
+  nvmlDeviceName(index: number): string | number;
+  /** Fills out[0 .. nvmlFieldCount) (NaN where unsupported); returns a status. */
+  nvmlRead(index: number, out: Float64Array): number;
+  /** GPU-utilization samples newer than lastSeenUs, oldest first, into the arrays; count written, or -status. */
+  nvmlUtilizationSamples(index: number, lastSeenUs: number, timestampsUs: Float64Array, values: Float64Array): number;
+  /** NVML's text for a status. */
+  nvmlErrorString(status: number): string;
 }
 
 // ---- cpp/napi/risk.cc ----
