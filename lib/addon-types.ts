@@ -219,9 +219,9 @@ export interface OrderbookAddon {
 export interface MonitorAddon {
   /** Slots nvmlRead fills (lib/monitor/gpu.ts kField agrees). */
   readonly nvmlFieldCount: number;
-  /** "" once NVML is loaded from `path` and initialized (at once if it already is), else why not. */
+  /** "" once NVML is loaded from `path` and initialized (at once if it already is), one more user; else why not. */
   nvmlOpen(path: string): string;
-  /** nvmlShutdown and dlclose (nothing when closed). */
+  /** One user fewer; the last one shuts NVML down (nvmlShutdown, dlclose). */
   nvmlClose(): void;
   /** Device count, or -status. */
   nvmlDeviceCount(): number;

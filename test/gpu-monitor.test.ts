@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BackendUnavailableError, GpuError } from '../lib/errors.js';
 import { GpuMonitor } from '../lib/index.js';
 import { fakeNvmlPath } from './helpers/fake-nvml.js';
+import { firstMessage, tsWorker } from './helpers/ts-worker.js';
 
 const native = process.env.ULTRA_PERF_BACKEND === 'native';
 const noDriver = !existsSync('/dev/nvidiactl') && !existsSync('/proc/driver/nvidia/version');
@@ -172,6 +173,21 @@ describe.runIf(native)('GpuMonitor over a fake libnvidia-ml', () => {
     expect(b.report()).toMatchObject({ available: false, reason: 'the monitor is closed' });
     const d = monitor({ libraryPath: 'libc.so.6' });
     expect(d.reason).toBe('libc.so.6 has no nvmlInit_v2: it is not a usable libnvidia-ml');
+  });
+
+  it('shares the session with worker threads: a worker closing its monitor leaves ours open', async () => {
+    const m = monitor({ libraryPath: fakeNvmlPath() });
+    const worker = tsWorker(new URL('./fixtures/gpu-monitor-worker.ts', import.meta.url), { workerData: { path: fakeNvmlPath() } });
+    expect(await firstMessage(worker)).toEqual({ available: true, reason: null, name: 'Fake H200' });
+    await worker.terminate();
+    expect(m.read(1).name).toBe('Fake T4');
+    const other = tsWorker(new URL('./fixtures/gpu-monitor-worker.ts', import.meta.url), { workerData: { path: 'libc.so.6' } });
+    expect(await firstMessage(other)).toEqual({
+      available: false,
+      reason: `NVML is already open from ${fakeNvmlPath()}; close it before opening libc.so.6`,
+      name: null,
+    });
+    await other.terminate();
   });
 
   it("reports nvmlInit_v2's failure with NVML's words", () => {

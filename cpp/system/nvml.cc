@@ -63,6 +63,7 @@ struct Api {
 struct State {
   std::mutex mutex;  // open/close and every call: close() must not dlclose under a reader
   void* library = nullptr;
+  int users = 0;  // open() calls not yet closed: monitors on any thread (workers included) share one session
   std::string path;
   Api api{};
 };
@@ -111,8 +112,9 @@ std::string Nvml::open(const std::string& path) {
   State& s = state();
   std::lock_guard lock(s.mutex);
   if (s.library != nullptr) {
-    if (s.path == path) return "";
-    return "NVML is already open from " + s.path + "; close it before opening " + path;
+    if (s.path != path) return "NVML is already open from " + s.path + "; close it before opening " + path;
+    ++s.users;
+    return "";
   }
 #if defined(_WIN32)
   return "NVML is read through dlopen, which this Windows build does not have (" + path + " not opened)";
@@ -149,6 +151,7 @@ std::string Nvml::open(const std::string& path) {
     return why;
   }
   s.library = library;
+  s.users = 1;
   s.path = path;
   s.api = api;
   return "";
@@ -158,7 +161,7 @@ std::string Nvml::open(const std::string& path) {
 void Nvml::close() {
   State& s = state();
   std::lock_guard lock(s.mutex);
-  if (s.library == nullptr) return;
+  if (s.library == nullptr || --s.users > 0) return;
   s.api.shutdown();
 #if !defined(_WIN32)
   dlclose(s.library);

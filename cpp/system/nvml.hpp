@@ -40,9 +40,10 @@ class Nvml {
   static Nvml& instance();
 
   // "" once NVML is loaded from `path` and initialized (at once when it already is, from
-  // that path); else why not, e.g. "libnvidia-ml.so.1 not found: <dlerror>".
+  // that path), counting one more user; else why not, e.g. "libnvidia-ml.so.1 not found:
+  // <dlerror>". Each open() that returned "" is balanced by one close().
   std::string open(const std::string& path);
-  // nvmlShutdown and dlclose; a later open() starts again.
+  // One user fewer; the last one shuts NVML down (nvmlShutdown, dlclose).
   void close();
   bool is_open();
   // The path NVML was opened from; "" when closed.

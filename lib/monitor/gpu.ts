@@ -105,9 +105,6 @@ const kSchemas = {
   }),
 };
 
-/** Monitors holding NVML open in this process: the last close() shuts it down. */
-let openCount = 0;
-
 function nullable(v: number): number | null {
   return Number.isNaN(v) ? null : v;
 }
@@ -146,7 +143,6 @@ export class GpuMonitor {
     const reason = GpuMonitor.open_(this.libraryPath);
     this.available = reason === undefined;
     this.reason = reason;
-    if (this.available) openCount++;
   }
 
   private static open_(path: string): string | undefined {
@@ -285,17 +281,15 @@ export class GpuMonitor {
   }
 
   /**
-   * Lets go of NVML; the last open monitor in the process shuts it down (nvmlShutdown, dlclose).
-   * Idempotent.
+   * Lets go of NVML; the last open monitor in the process (worker threads included: the
+   * count is kept by the addon) shuts it down (nvmlShutdown, dlclose). Idempotent.
    * @example
    * process.on('exit', () => gpu.close());
    */
   close(): void {
     if (this.closed_) return;
     this.closed_ = true;
-    if (!this.available) return;
-    openCount--;
-    if (openCount === 0) cpuAddon!.nvmlClose();
+    if (this.available) cpuAddon!.nvmlClose();
   }
 
   private checkAvailable_(fn: string): void {
