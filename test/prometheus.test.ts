@@ -124,6 +124,10 @@ describe('registerPrometheus', () => {
     lines = parse(await registry.metrics());
     expect(pick(lines, 'app_latency_seconds_count', { name: 'risk-check' })).toEqual([3]);
     expect(pick(lines, 'app_latency_seconds_bucket', { name: 'risk-check', le: '0.00005' })).toEqual([3]);
+    // getMetricsAsJSON (and prom-client's cluster aggregation, which uses it) sees every label.
+    const json = await registry.getMetricsAsJSON();
+    expect(json[0]!.values).toContainEqual({ metricName: 'app_latency_seconds_count', labels: { name: 'risk-check' }, value: 3 });
+    expect(json[0]!.values).toContainEqual({ metricName: 'app_latency_seconds_bucket', labels: { le: 0.00005, name: 'risk-check' }, value: 3 });
     // prom-client's resetMetrics() leaves our histograms alone: they are the application's state.
     registry.resetMetrics();
     expect(h.count).toBe(3);

@@ -145,6 +145,8 @@ type Labels = Record<string, string | number>;
 interface Sample {
   value: number;
   labels: Labels;
+  /** Labels prom-client formats once per object (a WeakMap cache): ours are kept across scrapes. */
+  sharedLabels?: Labels;
   metricName?: string;
 }
 
@@ -154,7 +156,9 @@ interface ScrapedMetric {
   readonly help: string;
   readonly type: 'histogram' | 'summary' | 'gauge';
   readonly aggregator: 'sum' | 'average' | 'max' | 'min';
-  collect?: () => void;
+  /** For the text exposition (`registry.metrics()`): shared labels kept apart, as prom-client's own metrics do. */
+  getForPromString(): Promise<{ name: string; help: string; type: string; aggregator: string; values: Sample[] }>;
+  /** For `getMetricsAsJSON()` and cluster aggregation: every label in `labels`. */
   get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: Sample[] }>;
   reset(): void;
 }
@@ -171,9 +175,31 @@ function metric(
     help,
     type,
     aggregator,
-    get: async () => ({ name, help, type, aggregator, values: values() }),
+    getForPromString: async () => ({ name, help, type, aggregator, values: values() }),
+    get: async () => ({
+      name,
+      help,
+      type,
+      aggregator,
+      values: values().map(({ sharedLabels, labels, ...rest }) => ({ ...rest, labels: { ...labels, ...sharedLabels } })),
+    }),
     // Our histograms are the state; prom-client's resetMetrics() must not clear them.
     reset: () => {},
+  };
+}
+
+/**
+ * `{ name }` label objects by histogram name, the same object scrape after scrape, so that
+ * prom-client formats each once (its shared-label cache is keyed by the object). Names that
+ * are gone from the registry are dropped at the next scrape.
+ */
+function nameLabels(latency: LatencyRegistry): () => [string, Labels][] {
+  let byName = new Map<string, Labels>();
+  return () => {
+    const next = new Map<string, Labels>();
+    for (const n of latency.names()) next.set(n, byName.get(n) ?? { name: n });
+    byName = next;
+    return [...next];
   };
 }
 
@@ -181,17 +207,21 @@ function metric(
 function histogramSamples(name: string, latency: LatencyRegistry, boundsSeconds: Float64Array): () => Sample[] {
   const boundsNs = boundsSeconds.map((s) => s * 1e9);
   const cumulative = new Float64Array(boundsNs.length);
+  const le: Labels[] = [...boundsSeconds, '+Inf'].map((b) => ({ le: b }));
+  const none: Labels = {};
+  const names = nameLabels(latency);
+  const bucket = `${name}_bucket`;
+  const sum = `${name}_sum`;
+  const count = `${name}_count`;
   return () => {
     const out: Sample[] = [];
-    for (const histogramName of latency.names()) {
+    for (const [histogramName, shared] of names()) {
       const h = latency.get(histogramName)!;
       h.cumulativeCountsAt(boundsNs, cumulative);
-      for (let j = 0; j < boundsNs.length; j++) {
-        out.push({ metricName: `${name}_bucket`, labels: { name: histogramName, le: boundsSeconds[j]! }, value: cumulative[j]! });
-      }
-      out.push({ metricName: `${name}_bucket`, labels: { name: histogramName, le: '+Inf' }, value: h.count });
-      out.push({ metricName: `${name}_sum`, labels: { name: histogramName }, value: h.count === 0 ? 0 : (h.mean * h.count) / 1e9 });
-      out.push({ metricName: `${name}_count`, labels: { name: histogramName }, value: h.count });
+      for (let j = 0; j < boundsNs.length; j++) out.push({ metricName: bucket, labels: le[j]!, sharedLabels: shared, value: cumulative[j]! });
+      out.push({ metricName: bucket, labels: le[boundsNs.length]!, sharedLabels: shared, value: h.count });
+      out.push({ metricName: sum, labels: none, sharedLabels: shared, value: h.count === 0 ? 0 : (h.mean * h.count) / 1e9 });
+      out.push({ metricName: count, labels: none, sharedLabels: shared, value: h.count });
     }
     return out;
   };
@@ -199,15 +229,20 @@ function histogramSamples(name: string, latency: LatencyRegistry, boundsSeconds:
 
 /** Summary samples (our quantiles) of every histogram in `latency`, copied now. */
 function summarySamples(name: string, latency: LatencyRegistry, quantiles: Float64Array): () => Sample[] {
+  const quantile: Labels[] = [...quantiles].map((q) => ({ quantile: q }));
+  const none: Labels = {};
+  const names = nameLabels(latency);
+  const sum = `${name}_sum`;
+  const count = `${name}_count`;
   return () => {
     const out: Sample[] = [];
-    for (const histogramName of latency.names()) {
+    for (const [histogramName, shared] of names()) {
       const h = latency.get(histogramName)!;
-      for (const q of quantiles) {
-        out.push({ labels: { name: histogramName, quantile: q }, value: h.percentile(q * 100) / 1e9 });
+      for (let j = 0; j < quantiles.length; j++) {
+        out.push({ labels: quantile[j]!, sharedLabels: shared, value: h.percentile(quantiles[j]! * 100) / 1e9 });
       }
-      out.push({ metricName: `${name}_sum`, labels: { name: histogramName }, value: h.count === 0 ? 0 : (h.mean * h.count) / 1e9 });
-      out.push({ metricName: `${name}_count`, labels: { name: histogramName }, value: h.count });
+      out.push({ metricName: sum, labels: none, sharedLabels: shared, value: h.count === 0 ? 0 : (h.mean * h.count) / 1e9 });
+      out.push({ metricName: count, labels: none, sharedLabels: shared, value: h.count });
     }
     return out;
   };
