@@ -13,6 +13,7 @@
         "cpp/napi/udp_receiver.cc",
         "cpp/net/udp_receiver.cc",
         "cpp/napi/net_struct.cc",
+        "cpp/napi/monitor.cc",
         "cpp/memory/buddy.cc", "cpp/memory/layout.cc", "cpp/memory/ring.cc", "cpp/memory/slab.cc", "cpp/memory/stack.cc",
         "cpp/risk/matrix.cc", "cpp/risk/montecarlo.cc", "cpp/risk/parallel.cc", "cpp/risk/philox.cc", "cpp/risk/simd.cc", "cpp/risk/var.cc",
         "cpp/queue/replay.cc",
@@ -20,8 +21,10 @@
         "cpp/system/affinity.cc",
         "cpp/system/cpu_info.cc",
         "cpp/net/itch_batch.cc",
-        "cpp/net/struct_codec.cc"
+        "cpp/net/struct_codec.cc",
+        "cpp/system/nvml.cc"
       ],
+      "conditions": [["OS=='linux'", { "libraries": ["-ldl"] }]],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],

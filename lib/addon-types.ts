@@ -13,7 +13,7 @@ export const CPU_ABI_VERSION = 5;
 export const CUDA_ABI_VERSION = 5;
 
 /** Everything the CPU addon exports; one interface per capability, below. */
-export interface CpuAddon extends SystemAddon, QueueAddon, MemoryAddon, OrderbookAddon, RiskAddon, ItchAddon, UdpReceiverAddon, NetStructAddon {
+export interface CpuAddon extends SystemAddon, QueueAddon, MemoryAddon, OrderbookAddon, RiskAddon, ItchAddon, UdpReceiverAddon, NetStructAddon, MonitorAddon {
   readonly abiVersion: number;
   /** Does nothing: the floor cost of crossing into native code. */
   noop(): void;
@@ -285,6 +285,31 @@ export interface NetStructAddon {
     bidPrice: Float64Array, askPrice: Float64Array, bidSize: Uint32Array, askSize: Uint32Array,
     result: Float64Array,
   ): number;
+}
+
+// ---- cpp/napi/monitor.cc (cpp/system/nvml) ----
+/**
+ * NVML opened at run time (dlopen). Statuses are NVML's nvmlReturn_t (0 success, errors
+ * 1..999) plus 10001 (not open) and 10002 (no nvmlDeviceGetSamples); a count comes back as
+ * `-status` on failure. Read-only: no binding changes a device setting.
+ */
+export interface MonitorAddon {
+  /** Slots nvmlRead fills (lib/monitor/gpu.ts kField agrees). */
+  readonly nvmlFieldCount: number;
+  /** "" once NVML is loaded from `path` and initialized (at once if it already is), one more user; else why not. */
+  nvmlOpen(path: string): string;
+  /** One user fewer; the last one shuts NVML down (nvmlShutdown, dlclose). */
+  nvmlClose(): void;
+  /** Device count, or -status. */
+  nvmlDeviceCount(): number;
+  /** The device's name, or a status. */
+  nvmlDeviceName(index: number): string | number;
+  /** Fills out[0 .. nvmlFieldCount) (NaN where unsupported); returns a status. */
+  nvmlRead(index: number, out: Float64Array): number;
+  /** GPU-utilization samples newer than lastSeenUs, oldest first, into the arrays; count written, or -status. */
+  nvmlUtilizationSamples(index: number, lastSeenUs: number, timestampsUs: Float64Array, values: Float64Array): number;
+  /** NVML's text for a status. */
+  nvmlErrorString(status: number): string;
 }
 
 // ---- cpp/napi/risk.cc ----

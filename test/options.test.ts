@@ -2,6 +2,7 @@
 // The unknown-key tests are generated from the schema registry, so a new option or a new
 // options-taking function cannot go without one: the invocation table below must name every
 // registered schema, and every key of every schema is misspelt and must be named back.
+import { Registry as PromRegistry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { quoteAroundMid, rateSweep, runPipeline, runSharded, SimVenue, threadSweep } from '../lib/pipeline/index.js';
@@ -12,6 +13,7 @@ import {
   BackendUnavailableError,
   BuddyAllocator,
   GcMonitor,
+  GpuMonitor,
   LatencyHistogram,
   LatencyRegistry,
   MatchingEngine,
@@ -40,6 +42,7 @@ import {
   monteCarloVaRSync,
   openNativeUdpReceiver,
   philoxNormals,
+  registerPrometheus,
   portfolioVaR,
   portfolioVaRSync,
   replayIntoQueue,
@@ -86,6 +89,16 @@ async function thrown(call: () => unknown): Promise<unknown> {
  * valid arguments plus `extra` merged into its options object. Keep it in step with the
  * registry (the first test fails when a schema has no entry here, or an entry no schema).
  */
+/** Runs fn; a BackendUnavailableError (no NVML on this machine) counts as passing the options. */
+function unlessNoNvml(fn: () => unknown): unknown {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof BackendUnavailableError) return undefined;
+    throw err;
+  }
+}
+
 const invoke: Record<string, (extra: Record<string, unknown>) => unknown> = {
   calculateVaR: (x) => calculateVaR(returns, { ...x }),
   calculateVaRSync: (x) => calculateVaRSync(returns, { ...x }),
@@ -150,6 +163,12 @@ const invoke: Record<string, (extra: Record<string, unknown>) => unknown> = {
   RegressionDetector: (x) => new RegressionDetector({ ...x }),
   'RegressionDetector.addMetric': (x) => new RegressionDetector().addBaselineMetric('m', 1, { ...x }),
   changePoints: (x) => changePoints([1, 2, 3], { ...x }),
+  GpuMonitor: (x) => new GpuMonitor({ libraryPath: '/nonexistent/libnvidia-ml.so.1', ...x }).close(),
+  // No GPU here: the options are read first, then NVML's absence throws BackendUnavailableError.
+  'GpuMonitor.utilization': (x) => unlessNoNvml(() => new GpuMonitor({ libraryPath: '/nonexistent/libnvidia-ml.so.1' }).utilization(0, { ...x })),
+  'GpuMonitor.utilizationSamples': (x) =>
+    unlessNoNvml(() => new GpuMonitor({ libraryPath: '/nonexistent/libnvidia-ml.so.1' }).utilizationSamples(0, { ...x })),
+  registerPrometheus: (x) => registerPrometheus({ registry: new PromRegistry(), ...x }),
   OrderBook: (x) => new OrderBook({ symbol: 'X', tickSize: 0.01, ...x }),
   MboBook: (x) => new MboBook({ symbol: 'X', tickSize: 0.01, ...x }),
   'OrderBook.fromSnapshot': (x) => OrderBook.fromSnapshot({ symbol: 'X', tickSize: 0.5, bids: [[10, 1]], asks: [[11, 2]] }, { ...x }),

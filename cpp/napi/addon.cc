@@ -17,6 +17,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   init_itch(env, exports);
   init_udp_receiver(env, exports);
   init_net_struct(env, exports);
+  init_monitor(env, exports);
   return exports;
 }
 

@@ -16,5 +16,6 @@ void init_risk(Napi::Env env, Napi::Object exports);
 void init_itch(Napi::Env env, Napi::Object exports);
 void init_udp_receiver(Napi::Env env, Napi::Object exports);
 void init_net_struct(Napi::Env env, Napi::Object exports);
+void init_monitor(Napi::Env env, Napi::Object exports);
 
 }  // namespace up::napi

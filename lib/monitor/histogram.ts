@@ -373,6 +373,42 @@ export class LatencyHistogram {
   }
 
   /**
+   * Cumulative counts at ascending bounds, as Prometheus histogram buckets (`le`) hold them:
+   * out[j] = values recorded at or below bounds[j] (in the recorded unit), where a value that
+   * shares its bucket slot with the bound counts as at or below it (so a count may include
+   * values up to 10^-significantFigures above its bound). One walk over the filled slots;
+   * allocates nothing.
+   * @example
+   * const h = new LatencyHistogram();
+   * for (const ns of [800, 1500, 40_000]) h.record(ns);
+   * const out = new Float64Array(2);
+   * h.cumulativeCountsAt([1000, 10_000], out); // out = [1, 2]
+   */
+  cumulativeCountsAt(bounds: ArrayLike<number>, out: Float64Array): void {
+    if (bounds === null || typeof bounds !== 'object' || typeof bounds.length !== 'number') {
+      throw invalidType('bounds', 'an array of ascending numbers >= 0', bounds);
+    }
+    if (!(out instanceof Float64Array)) throw invalidType('out', 'a Float64Array', out);
+    if (out.length < bounds.length) throw invalidRange('out', `a Float64Array of at least ${bounds.length} elements`, out);
+    let previous = 0;
+    for (let j = 0; j < bounds.length; j++) {
+      const b = bounds[j];
+      if (typeof b !== 'number' || !(b >= previous)) throw invalidRange(`bounds[${j}]`, 'a number >= 0 and >= the bound before it', b);
+      previous = b;
+    }
+    const counts = this.counts_;
+    const last = this.lastIndex_();
+    let acc = 0;
+    let i = 0;
+    for (let j = 0; j < bounds.length; j++) {
+      const b = bounds[j]!;
+      const limit = b >= this.highestTrackableValue ? last : Math.min(last, this.indexOf_(Math.floor(b)));
+      for (; i <= limit; i++) acc += counts[i]!;
+      out[j] = acc;
+    }
+  }
+
+  /**
    * count, mean, p50, p99, p99.9 and max in one object (in the recorded unit).
    * @example
    * const h = new LatencyHistogram();

@@ -7,3 +7,13 @@ export { mannWhitneyU, medianConfidenceInterval, holmBonferroni, theilSen, mannK
 export { RegressionDetector, minimumPValue, type RegressionDetectorOptions, type MetricOptions, type MetricComparison, type RegressionReport, type RegressionVerdict, type SampleSummary } from './regression.js';
 export { ChangePointDetector, changePoints, type ChangePoint, type ChangePointOptions } from './change-points.js';
 export { appendHistory, compareSuites, formatComparison, formatHistory, historyChangePoints, readHistory, readSuiteFile, suiteMetrics, type MetricHistory, type SuiteComparison, type SuiteFile, type SuiteHistory, type SuiteMetric } from './history.js';
+export { GpuMonitor, DEFAULT_NVML_LIBRARY, type GpuMonitorOptions, type GpuReading, type GpuReport, type GpuUtilization, type GpuUtilizationSamples } from './gpu.js';
+export {
+  registerPrometheus,
+  MissingPeerDependencyError,
+  MICROSECOND_BUCKETS_SECONDS,
+  DEFAULT_QUANTILES,
+  type PrometheusOptions,
+  type PrometheusExport,
+  type PromRegistryLike,
+} from './prometheus.js';

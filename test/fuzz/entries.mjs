@@ -66,6 +66,7 @@ const file = {
   risk: 'cpp/napi/risk.cc',
   itch: 'cpp/napi/itch.cc',
   netStruct: 'cpp/napi/net_struct.cc',
+  monitor: 'cpp/napi/monitor.cc',
   cuda: 'cuda/napi/addon.cc',
   udp: 'cpp/napi/udp_receiver.cc',
 };
@@ -102,6 +103,18 @@ export const entries = {
   getThreadAffinity: { file: file.system, valid: (ctx) => ({ args: [ctx.arena.make(Int32Array, 4)] }) },
   // Restores nothing: each batch runs in a child process of its own.
   setThreadAffinity: { file: file.system, valid: (ctx) => ({ args: [ctx.arena.copy(new Int32Array([0]))] }) },
+
+  // NVML stays closed here (no driver on CI): each call must still unpack its arguments and answer a status.
+  nvmlOpen: { file: file.monitor, valid: () => ({ args: ['/nonexistent/libnvidia-ml.so.1'] }) },
+  nvmlClose: { file: file.monitor, valid: () => ({ args: [] }) },
+  nvmlDeviceCount: { file: file.monitor, valid: () => ({ args: [] }) },
+  nvmlDeviceName: { file: file.monitor, valid: () => ({ args: [0] }) },
+  nvmlRead: { file: file.monitor, valid: (ctx) => ({ args: [0, ctx.arena.make(Float64Array, ctx.addon.nvmlFieldCount)] }) },
+  nvmlUtilizationSamples: {
+    file: file.monitor,
+    valid: (ctx) => ({ args: [0, 0, ctx.arena.make(Float64Array, 16), ctx.arena.make(Float64Array, 16)] }),
+  },
+  nvmlErrorString: { file: file.monitor, valid: () => ({ args: [3] }) },
 
   queueInit: { file: file.queue, valid: (ctx) => ({ args: [ctx.arena.make(Uint8Array, 1280, { shared: ctx.shared }), 1, 8, 32] }) },
   queueSize: { file: file.queue, thread: true, structure: 0, valid: (ctx) => ({ args: [pushed(ctx, QUEUE.mpmc)] }) },

@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source test/gpu/require-built.sh test:gpu
 "$NODE" dist/cli.js status
-exec "$NODE" --test --test-concurrency=1 test/gpu/device.test.mjs test/gpu/risk.test.mjs
+exec "$NODE" --test --test-concurrency=1 test/gpu/device.test.mjs test/gpu/risk.test.mjs test/gpu/gpu-monitor.test.mjs
