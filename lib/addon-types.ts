@@ -8,7 +8,7 @@
  */
 
 /** Bumped with cpp/napi/bindings.hpp kAbiVersion; a mismatched addon is refused. */
-export const CPU_ABI_VERSION = 5;
+export const CPU_ABI_VERSION = 6;
 /** Bumped with kAbiVersion in cuda/napi/addon.cc. */
 export const CUDA_ABI_VERSION = 5;
 
