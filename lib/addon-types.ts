@@ -10,7 +10,7 @@
 /** Bumped with cpp/napi/bindings.hpp kAbiVersion; a mismatched addon is refused. */
 export const CPU_ABI_VERSION = 6;
 /** Bumped with kAbiVersion in cuda/napi/addon.cc. */
-export const CUDA_ABI_VERSION = 5;
+export const CUDA_ABI_VERSION = 6;
 
 /** Everything the CPU addon exports; one interface per capability, below. */
 export interface CpuAddon extends SystemAddon, QueueAddon, MemoryAddon, OrderbookAddon, RiskAddon, ItchAddon, UdpReceiverAddon, NetStructAddon, MonitorAddon {
