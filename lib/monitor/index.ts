@@ -4,3 +4,23 @@ export { LatencyHistogram, type LatencyHistogramOptions, type LatencySummary } f
 export { LatencyRegistry, latencyRegistry, monitorLatency, type AnyFunction } from './latency.js';
 export { measureHiccups, type HiccupSummary } from './hiccup.js';
 export { mannWhitneyU, medianConfidenceInterval, holmBonferroni, theilSen, mannKendall, normalSf, normalCdf, median, type MannWhitneyResult, type MedianInterval, type TheilSenResult, type MannKendallResult } from './stats.js';
+export { MemoryTracker, type MemoryTrackerOptions, type MemoryTrackerReport, type MemorySample, type LeakVerdict } from './memory.js';
+export {
+  Profiler,
+  summarizeProfile,
+  type CpuProfile,
+  type CpuProfileNode,
+  type FunctionTime,
+  type ProfileReport,
+  type ProfileSummary,
+  type ProfilerSessionOptions,
+  type StopSessionOptions,
+} from './profiler.js';
+export { EventLoopMonitor, type EventLoopMonitorOptions, type EventLoopStats, type EventLoopDelayStats } from './event-loop.js';
+export {
+  PerformanceMetrics,
+  type PerformanceMetricsOptions,
+  type MonitoringOptions,
+  type ComprehensiveReport,
+  type IntervalFigure,
+} from './metrics.js';
