@@ -42,7 +42,7 @@ describe('PerformanceMetrics', () => {
     expect(r.ticks).toBeGreaterThanOrEqual(10);
     expect(r.intervals.count).toBe(8); // bounded by historySize
     expect(r.intervals.heapUsedBytes.last).toBeGreaterThan(0);
-    expect(r.intervals.rssBytes.max).toBeGreaterThanOrEqual(r.intervals.rssBytes.mean);
+    expect(r.intervals.heapUsedBytes.max).toBeGreaterThanOrEqual(r.intervals.heapUsedBytes.mean);
     expect(r.intervals.eventLoopUtilization.max).toBeLessThanOrEqual(1);
     expect(r.intervals.cpuPercentOfOneCore.mean).toBeGreaterThanOrEqual(0);
     expect(r.uptimeMs).toBeGreaterThan(0);
