@@ -100,6 +100,10 @@ describe('PerformanceMetrics', () => {
       expect.objectContaining({ code: 'ERR_ULTRA_PERF_ALREADY_RUNNING', message: expect.stringContaining('monitoring every 100 ms; call stopMonitoring() first') }),
     );
     metrics.stopMonitoring();
+    metrics.memory.start();
+    expect(() => metrics.startMonitoring()).toThrow(expect.objectContaining({ code: 'ERR_ULTRA_PERF_ALREADY_RUNNING', message: expect.stringContaining('PerformanceMetrics.memory') }));
+    expect(metrics.eventLoop.running).toBe(false);
+    metrics.memory.stop();
     expect(() => new PerformanceMetrics({ registry: {} as never })).toThrow(/a LatencyRegistry for options\.registry/);
     expect(() => new PerformanceMetrics({ historySize: 0 })).toThrow(/options\.historySize but received 0/);
     expect(() => new PerformanceMetrics({ eventLoopResolutionMs: -5 })).toThrow(/options\.eventLoopResolutionMs but received -5/);

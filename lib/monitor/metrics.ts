@@ -171,6 +171,9 @@ export class PerformanceMetrics {
     if (this.timer_ !== null) {
       throw alreadyRunning('PerformanceMetrics', `monitoring every ${this.intervalMs_} ms; call stopMonitoring() first`);
     }
+    // The parts are public; one a caller already started is refused before any other starts.
+    if (this.eventLoop.running) throw alreadyRunning('PerformanceMetrics.eventLoop', 'stop it before startMonitoring()');
+    if (this.memory.running) throw alreadyRunning('PerformanceMetrics.memory', 'stop it before startMonitoring()');
     this.eventLoop.start();
     this.gc.reset();
     this.gc.start();
