@@ -49,8 +49,9 @@ describe('PerformanceMetrics', () => {
     expect(r.process.pid).toBe(process.pid);
     expect(r.process.cpu.userMs + r.process.cpu.systemMs).toBeGreaterThan(0);
     expect(r.process.memory.heapUsed).toBeGreaterThan(0);
-    expect(r.eventLoop!.delay.count).toBeGreaterThan(0);
-    expect(r.eventLoop!.running).toBe(false);
+    expect(r.eventLoop).toMatchObject({ source: 'tick', resolutionMs: 10, running: false });
+    expect(r.eventLoop!.delay.count).toBe(r.ticks);
+    expect(r.eventLoop!.utilization).toBeGreaterThan(0);
     expect(r.gc.byKind.minor.count).toBeGreaterThan(0);
     expect(r.memory.verdict).toBe('insufficient-data');
     expect(r.latency.submit).toMatchObject({ count: 2, max: 2500 });
@@ -58,6 +59,32 @@ describe('PerformanceMetrics', () => {
     expect(Date.parse(r.timestamp)).toBeGreaterThan(0);
     // A stopped monitor's report stays put.
     expect(metrics.getComprehensiveReport().uptimeMs).toBe(r.uptimeMs);
+  });
+
+  it("measures the event loop delay from its tick's lateness, or with monitorEventLoopDelay when asked", async () => {
+    const blockFor = (ms: number) => {
+      const until = performance.now() + ms;
+      while (performance.now() < until);
+    };
+    const metrics = new PerformanceMetrics().startMonitoring({ intervalMs: 20 });
+    await until(() => metrics.getComprehensiveReport().ticks >= 2);
+    blockFor(150); // the tick due in these 150 ms fires at least 130 ms late
+    const ticks = metrics.getComprehensiveReport().ticks;
+    await until(() => metrics.getComprehensiveReport().ticks >= ticks + 2);
+    const tick = metrics.stopMonitoring().eventLoop!;
+    expect(tick.source).toBe('tick');
+    expect(tick.delay.maxMs).toBeGreaterThanOrEqual(120);
+    expect(tick.activeMs).toBeGreaterThanOrEqual(150);
+
+    const native = new PerformanceMetrics({ eventLoopResolutionMs: 5 }).startMonitoring({ intervalMs: 1000 });
+    expect(native.eventLoop!.running).toBe(true);
+    await new Promise((r) => setTimeout(r, 20));
+    blockFor(100);
+    await new Promise((r) => setTimeout(r, 20));
+    const n = native.stopMonitoring().eventLoop!;
+    expect(n).toMatchObject({ source: 'monitorEventLoopDelay', resolutionMs: 5, running: false });
+    expect(n.delay.maxMs).toBeGreaterThanOrEqual(90);
+    expect(native.eventLoop!.running).toBe(false);
   });
 
   it('takes a tick on demand and starts over on the next start', () => {
@@ -102,8 +129,13 @@ describe('PerformanceMetrics', () => {
     metrics.stopMonitoring();
     metrics.memory.start();
     expect(() => metrics.startMonitoring()).toThrow(expect.objectContaining({ code: 'ERR_ULTRA_PERF_ALREADY_RUNNING', message: expect.stringContaining('PerformanceMetrics.memory') }));
-    expect(metrics.eventLoop.running).toBe(false);
+    expect(metrics.eventLoop).toBeNull();
     metrics.memory.stop();
+    const withNative = new PerformanceMetrics({ eventLoopResolutionMs: 5 });
+    withNative.eventLoop!.start();
+    expect(() => withNative.startMonitoring()).toThrow(expect.objectContaining({ code: 'ERR_ULTRA_PERF_ALREADY_RUNNING', message: expect.stringContaining('PerformanceMetrics.eventLoop') }));
+    expect(withNative.memory.running).toBe(false);
+    withNative.eventLoop!.stop();
     expect(() => new PerformanceMetrics({ registry: {} as never })).toThrow(/a LatencyRegistry for options\.registry/);
     expect(() => new PerformanceMetrics({ historySize: 0 })).toThrow(/options\.historySize but received 0/);
     expect(() => new PerformanceMetrics({ eventLoopResolutionMs: -5 })).toThrow(/options\.eventLoopResolutionMs but received -5/);

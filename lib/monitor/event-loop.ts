@@ -101,7 +101,7 @@ export class EventLoopMonitor {
   stop(): EventLoopStats {
     if (this.histogram_ === null) throw notRunning('EventLoopMonitor', 'call start() first');
     this.histogram_.disable();
-    this.final_ = delayStats(this.histogram_, this.resolutionMs);
+    this.final_ = delayStats(this.histogram_, this.histogram_.stddev, this.resolutionMs);
     this.histogram_ = null;
     this.eluEnd_ = performance.eventLoopUtilization();
     this.stoppedAt_ = performance.now();
@@ -120,7 +120,7 @@ export class EventLoopMonitor {
       running,
       resolutionMs: this.resolutionMs,
       elapsedMs: (running ? performance.now() : this.stoppedAt_) - this.startedAt_,
-      delay: running ? delayStats(this.histogram_!, this.resolutionMs) : this.final_!,
+      delay: running ? delayStats(this.histogram_!, this.histogram_!.stddev, this.resolutionMs) : this.final_!,
       utilization: elu.utilization,
       activeMs: elu.active,
       idleMs: elu.idle,
@@ -136,19 +136,32 @@ export class EventLoopMonitor {
   }
 }
 
-function delayStats(h: IntervalHistogram, resolutionMs: number): EventLoopDelayStats {
-  // The histogram holds ns between timer firings, the resolution included; before its first
-  // sample min is 9.2e18 and mean NaN.
+/** What delayStats reads: Node's IntervalHistogram and our LatencyHistogram both have it. */
+export interface DelayHistogram {
+  readonly count: number;
+  readonly min: number;
+  readonly max: number;
+  readonly mean: number;
+  percentile(p: number): number;
+}
+
+/**
+ * Delay stats in ms from a histogram of ns, less `subtractMs` (the timer's own period, where
+ * the histogram holds the time between firings); `stddevNs` as the histogram names it.
+ * @internal
+ */
+export function delayStats(h: DelayHistogram, stddevNs: number, subtractMs: number): EventLoopDelayStats {
+  // Before its first sample Node's min is 9.2e18 and its mean NaN.
   const count = h.count;
   if (count === 0 || !Number.isFinite(h.mean)) {
     return { count: 0, minMs: 0, meanMs: 0, stddevMs: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0 };
   }
-  const late = (ns: number) => Math.max(0, ns / 1e6 - resolutionMs);
+  const late = (ns: number) => Math.max(0, ns / 1e6 - subtractMs);
   return {
     count,
     minMs: late(h.min),
     meanMs: late(h.mean),
-    stddevMs: h.stddev / 1e6,
+    stddevMs: stddevNs / 1e6,
     p50Ms: late(h.percentile(50)),
     p90Ms: late(h.percentile(90)),
     p99Ms: late(h.percentile(99)),

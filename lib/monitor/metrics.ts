@@ -1,26 +1,36 @@
 /**
  * PerformanceMetrics (the seed's ultra_performance_metrics): one object that starts the
- * process's monitors together and answers with one report. What runs between reports:
- * - EventLoopMonitor (native delay histogram + utilization) and GcMonitor (PerformanceObserver
- *   'gc') and MemoryTracker (a reading after each major GC): all fed by Node, no JS per event
- *   beyond the GC observers' callbacks;
- * - one unref'd timer every `intervalMs` (a tick): CPU time, event loop utilization and heap
- *   used over the last interval, into fixed rings of `historySize` entries. A tick allocates
- *   the few small objects Node's own calls return and nothing that stays. RSS is read at report
- *   time only: process.memoryUsage() reads /proc and measured ~10 µs on an idle 2-core VM
- *   (40 µs under load) against ~0.5 µs for v8.getHeapStatistics(), most of a tick's cost.
+ * process's monitors together and answers with one report.
+ *
+ * What runs between reports:
+ * - GcMonitor (PerformanceObserver 'gc') and MemoryTracker (a reading after each major GC):
+ *   fed by Node, no JS per event beyond the observers' callbacks;
+ * - one unref'd timer every `intervalMs` (a tick): how late it fired (the event loop delay,
+ *   measured as monitorEventLoopDelay measures it with its own timer), CPU time, event loop
+ *   utilization and heap used over the last interval, into fixed rings of `historySize`
+ *   entries. A tick allocates the few small objects Node's own calls return, nothing that stays.
+ *
+ * The costs behind those choices (bench/monitor, 2-core VM under load 11-15): wake-ups are
+ * most of the cost of monitoring an idle process. A bare 10 Hz timer cost ~0.9 ms of CPU per
+ * second, monitorEventLoopDelay at its default 10 ms resolution ~3.1 ms/s (100 wake-ups a
+ * second), the tick's own work 1.5 µs. So the delay comes from the tick timer, not from a
+ * second timer; a stall shorter than the interval is caught in proportion to its length, as
+ * with any sampling timer, and `eventLoopResolutionMs` adds the native monitor for a finer
+ * sampling. RSS is read at report time only: process.memoryUsage() reads /proc (10 µs median
+ * against 0.23 µs for v8.getHeapStatistics()).
+ *
  * What runs at report time only: the latency registry's summaries, the memory verdict (cached
  * until the next major GC), and the sources added with addSource() (GPU, application figures):
  * each is read when a report is built, never on a tick.
  */
-import { performance } from 'node:perf_hooks';
+import { type EventLoopUtilization, performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 
 import { invalidRange, invalidType, invalidValue } from '../errors.js';
 import { defineOptions, functionCheck, integerCheck, readOptions, type OptionCheck } from '../internal/options.js';
 import { GcMonitor, type GcStats } from '../memory/gc.js';
-import { EventLoopMonitor, type EventLoopStats } from './event-loop.js';
-import type { LatencySummary } from './histogram.js';
+import { EventLoopMonitor, type EventLoopStats, delayStats } from './event-loop.js';
+import { LatencyHistogram, type LatencySummary } from './histogram.js';
 import { LatencyRegistry, latencyRegistry } from './latency.js';
 import { MemoryTracker, type MemoryTrackerOptions, type MemoryTrackerReport } from './memory.js';
 import { alreadyRunning, notRunning } from './running.js';
@@ -30,7 +40,11 @@ export interface PerformanceMetricsOptions {
   registry?: LatencyRegistry;
   /** Options of the MemoryTracker it runs. */
   memory?: MemoryTrackerOptions;
-  /** EventLoopMonitor's resolution, ms (an integer from 1 to 10,000). Default 10. */
+  /**
+   * Also run an EventLoopMonitor (monitorEventLoopDelay) at this resolution, ms (an integer
+   * from 1 to 10,000), and report its delay instead of the tick's. Default: none (the delay
+   * comes from the tick timer's lateness; the notes at the top of metrics.ts say why).
+   */
   eventLoopResolutionMs?: number;
   /** Ticks kept for the interval figures, an integer from 1 to 1,000,000. Default 600 (a minute at 10 Hz). */
   historySize?: number;
@@ -71,8 +85,12 @@ export interface ComprehensiveReport {
     eventLoopUtilization: IntervalFigure;
     heapUsedBytes: IntervalFigure;
   };
-  /** null before the first startMonitoring(). */
-  eventLoop: EventLoopStats | null;
+  /**
+   * null before the first startMonitoring(). `source` says where the delay comes from: 'tick'
+   * (the tick timer's lateness; resolutionMs is intervalMs) or 'monitorEventLoopDelay'
+   * (the EventLoopMonitor asked for with eventLoopResolutionMs).
+   */
+  eventLoop: (EventLoopStats & { source: 'tick' | 'monitorEventLoopDelay' }) | null;
   gc: GcStats;
   memory: MemoryTrackerReport;
   latency: Record<string, LatencySummary>;
@@ -97,7 +115,7 @@ const intervalCheck: OptionCheck = (value, argument) => {
 const kOptions = defineOptions('PerformanceMetrics', {
   registry: { check: registryCheck },
   memory: { check: objectCheck },
-  eventLoopResolutionMs: { check: integerCheck(1, 10_000), default: 10 },
+  eventLoopResolutionMs: { check: integerCheck(1, 10_000) },
   historySize: { check: integerCheck(1, 1_000_000), default: 600 },
 });
 const kStart = defineOptions('PerformanceMetrics.startMonitoring', { intervalMs: { check: intervalCheck, default: 1000 } });
@@ -124,7 +142,8 @@ const kColumns = 3;
  * metrics.stopMonitoring();
  */
 export class PerformanceMetrics {
-  readonly eventLoop: EventLoopMonitor;
+  /** The native event loop monitor, when eventLoopResolutionMs asked for one; null otherwise. */
+  readonly eventLoop: EventLoopMonitor | null;
   readonly gc: GcMonitor;
   readonly memory: MemoryTracker;
   readonly historySize: number;
@@ -144,12 +163,18 @@ export class PerformanceMetrics {
   private lastActiveMs_ = 0;
   private lastIdleMs_ = 0;
   private everStarted_ = false;
+  /** How late each tick fired, ns (1 µs .. 1 h, 2 figures: 37 kB). */
+  private readonly lateness_ = new LatencyHistogram({ lowestDiscernibleValue: 1000, highestTrackableValue: 3_600_000_000_000, significantFigures: 2 });
+  private lastFireAt_ = 0;
+  private eluStart_: EventLoopUtilization | null = null;
+  private eluEnd_: EventLoopUtilization | null = null;
 
   constructor(options: PerformanceMetricsOptions = {}) {
     const o = readOptions(kOptions, options);
     this.registry_ = (o.registry as LatencyRegistry | undefined) ?? latencyRegistry;
     this.memory = new MemoryTracker((o.memory as MemoryTrackerOptions | undefined) ?? {});
-    this.eventLoop = new EventLoopMonitor({ resolutionMs: o.eventLoopResolutionMs as number });
+    const resolutionMs = o.eventLoopResolutionMs as number | undefined;
+    this.eventLoop = resolutionMs === undefined ? null : new EventLoopMonitor({ resolutionMs });
     this.gc = new GcMonitor();
     this.historySize = o.historySize as number;
     this.ring_ = new Float64Array(this.historySize * kColumns);
@@ -172,9 +197,10 @@ export class PerformanceMetrics {
       throw alreadyRunning('PerformanceMetrics', `monitoring every ${this.intervalMs_} ms; call stopMonitoring() first`);
     }
     // The parts are public; one a caller already started is refused before any other starts.
-    if (this.eventLoop.running) throw alreadyRunning('PerformanceMetrics.eventLoop', 'stop it before startMonitoring()');
+    if (this.eventLoop?.running === true) throw alreadyRunning('PerformanceMetrics.eventLoop', 'stop it before startMonitoring()');
     if (this.memory.running) throw alreadyRunning('PerformanceMetrics.memory', 'stop it before startMonitoring()');
-    this.eventLoop.start();
+    this.eventLoop?.start();
+    this.lateness_.reset();
     this.gc.reset();
     this.gc.start();
     this.memory.reset();
@@ -188,10 +214,13 @@ export class PerformanceMetrics {
     this.lastAt_ = this.startedAt_;
     this.lastCpuUs_ = this.cpuStart_.user + this.cpuStart_.system;
     const elu = performance.eventLoopUtilization();
+    this.eluStart_ = elu;
+    this.eluEnd_ = null;
     this.lastActiveMs_ = elu.active;
     this.lastIdleMs_ = elu.idle;
     this.everStarted_ = true;
-    this.timer_ = setInterval(() => this.sample(), intervalMs);
+    this.lastFireAt_ = this.startedAt_;
+    this.timer_ = setInterval(() => this.onTimer(intervalMs), intervalMs);
     this.timer_.unref();
     return this;
   }
@@ -207,7 +236,8 @@ export class PerformanceMetrics {
     this.timer_ = null;
     this.stoppedAt_ = performance.now();
     this.cpuEnd_ = process.cpuUsage();
-    this.eventLoop.stop();
+    this.eluEnd_ = performance.eventLoopUtilization();
+    this.eventLoop?.stop();
     this.gc.stop();
     this.memory.stop();
     return this.getComprehensiveReport();
@@ -302,11 +332,37 @@ export class PerformanceMetrics {
         eventLoopUtilization: this.column(kElu),
         heapUsedBytes: this.column(kHeap),
       },
-      eventLoop: this.everStarted_ ? this.eventLoop.stats() : null,
+      eventLoop: this.eventLoopReport(),
       gc: this.gc.stats(),
       memory: this.memory.report(),
       latency: this.registry_.report(),
       sources,
+    };
+  }
+
+  private onTimer(intervalMs: number): void {
+    // Node restarts an interval from when its callback ran, so each gap past intervalMs is lateness.
+    const now = performance.now();
+    const lateMs = now - this.lastFireAt_ - intervalMs;
+    this.lastFireAt_ = now;
+    this.lateness_.record(lateMs > 0 ? Math.round(lateMs * 1e6) : 0);
+    this.sample();
+  }
+
+  private eventLoopReport(): ComprehensiveReport['eventLoop'] {
+    if (!this.everStarted_) return null;
+    if (this.eventLoop !== null) return { ...this.eventLoop.stats(), source: 'monitorEventLoopDelay' };
+    const running = this.timer_ !== null;
+    const elu = performance.eventLoopUtilization(this.eluEnd_ ?? performance.eventLoopUtilization(), this.eluStart_!);
+    return {
+      running,
+      resolutionMs: this.intervalMs_!,
+      elapsedMs: (running ? performance.now() : this.stoppedAt_) - this.startedAt_,
+      delay: delayStats(this.lateness_, this.lateness_.stdev, 0),
+      utilization: elu.utilization,
+      activeMs: elu.active,
+      idleMs: elu.idle,
+      source: 'tick',
     };
   }
 
