@@ -9,12 +9,14 @@
         "cpp/napi/memory.cc",
         "cpp/napi/orderbook.cc",
         "cpp/napi/risk.cc",
+        "cpp/napi/itch.cc",
         "cpp/memory/buddy.cc", "cpp/memory/layout.cc", "cpp/memory/ring.cc", "cpp/memory/slab.cc", "cpp/memory/stack.cc",
         "cpp/risk/matrix.cc", "cpp/risk/montecarlo.cc", "cpp/risk/parallel.cc", "cpp/risk/philox.cc", "cpp/risk/simd.cc", "cpp/risk/var.cc",
         "cpp/queue/replay.cc",
         "cpp/orderbook/l2_book.cc", "cpp/orderbook/matching_engine.cc", "cpp/orderbook/mbo_book.cc",
         "cpp/system/affinity.cc",
-        "cpp/system/cpu_info.cc"
+        "cpp/system/cpu_info.cc",
+        "cpp/net/itch_batch.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -6,22 +6,28 @@
  * state or heap. Each child prints progress lines and tables and writes bench/out/<suite>.json
  * (ignored by git: a run never dirties a clone). ULTRA_PERF_BACKEND passes through.
  * When a child stays silent for 10 s (a long synchronous call), this process repeats its
- * last progress line with the time spent. At the end: where the files are, the command
- * that reproduces each suite, and each figure beside the committed run in bench/baseline/.
+ * last progress line with the time spent. Each run is also appended to bench/history/<suite>/
+ * (ignored by git; `npx ultra-performance history bench/history` finds change points over it).
+ * At the end: where the files are, the command that reproduces each suite, and a
+ * benchstat-style table of each suite against the committed run in bench/baseline/, judged by
+ * the RegressionDetector (lib/monitor/history.ts: per-round medians, Mann-Whitney U, Holm).
  * --quick: short budgets, a smoke run whose numbers are rough.
  * --save-baseline: also copy each suite's file to bench/baseline/ (what the README quotes), and a
  * suite's report folder (bench/out/pipeline/) to bench/results/ (the committed pipeline.html).
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 
-import { formatNs, formatRate, formatRatio, table } from './lib/format.mjs';
+import { appendHistory, compareSuites, formatComparison, readSuiteFile } from '../lib/monitor/history.js';
+import { formatNs, table } from './lib/format.mjs';
 import { kProgressPattern } from './lib/progress.js';
-import { type Figure, type SuiteResult, baselineDir, benchRoot, outDir, suiteCommand } from './lib/suite.js';
+import { baselineDir, benchRoot, outDir, suiteCommand } from './lib/suite.js';
 
-const kNotSuites = new Set(['lib', 'out', 'baseline', 'results', 'node_modules', 'peers', 'gpu']);
+const kNotSuites = new Set(['lib', 'out', 'baseline', 'results', 'node_modules', 'peers', 'gpu', 'history']);
+/** Every run's suite JSON, kept (ignored by git) for `ultra-performance history`. */
+const historyDir = join(benchRoot, 'history');
 const kSilenceMs = 10_000;
 
 function listSuites(): string[] {
@@ -112,7 +118,14 @@ for (const suite of chosen) {
   const { ok, how } = await runChild(suite);
   summary.push({ suite, ok, seconds: (performance.now() - started) / 1000 });
   if (!ok) console.error(`\nsuite ${suite} failed (${how})`);
-  else if (saveBaseline) {
+  else {
+    try {
+      appendHistory(historyDir, readSuiteFile(join(outDir, `${suite}.json`)));
+    } catch (err) {
+      console.error(`could not add ${suite} to ${relative(root, historyDir)}/: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  if (ok && saveBaseline) {
     mkdirSync(baselineDir, { recursive: true });
     copyFileSync(join(outDir, `${suite}.json`), join(baselineDir, `${suite}.json`));
     // A suite's report folder (bench/out/pipeline/: pipeline.html, .json, .hgrm) is what bench/results/ keeps for the README.
@@ -142,54 +155,25 @@ console.log('  every suite at once: ULTRA_PERF_BACKEND=native npm run bench (add
 
 // ---- beside the baseline -----------------------------------------------------------------
 
-interface Row {
-  key: string;
-  unit: string;
-  median: number;
-}
-
-/** Every headline figure of a result file: task medians (ns/op) and the extras' figures. */
-function figures(r: SuiteResult): Row[] {
-  const rows: Row[] = r.tasks.map((t) => ({ key: `${t.group} · ${t.name}`, unit: 'ns', median: t.medianNsPerOp }));
-  const extra = (r.extras as { figures?: Figure[] }).figures ?? [];
-  for (const f of extra) rows.push({ key: `${f.group} · ${f.name}`, unit: f.unit, median: f.median });
-  return rows;
-}
-
-function readResult(file: string): SuiteResult | undefined {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as SuiteResult;
-  } catch {
-    return undefined;
-  }
-}
-
 if (!saveBaseline) {
   for (const s of summary.filter((x) => x.ok)) {
-    const now = readResult(join(outDir, `${s.suite}.json`));
-    const base = readResult(join(baselineDir, `${s.suite}.json`));
-    if (now === undefined) continue;
-    if (base === undefined) {
+    const nowFile = join(outDir, `${s.suite}.json`);
+    const baseFile = join(baselineDir, `${s.suite}.json`);
+    if (!existsSync(baseFile)) {
       console.log(`\n-- ${s.suite} vs baseline: none in ${relative(root, baselineDir)}/`);
       continue;
     }
-    const old = new Map(figures(base).map((f) => [f.key, f]));
-    const rows: string[][] = [];
-    for (const f of figures(now)) {
-      const b = old.get(f.key);
-      if (b === undefined || b.unit !== f.unit || b.median <= 0) continue;
-      const show = (v: number): string => (f.unit === 'ns' ? formatNs(v) : formatRate(v, f.unit));
-      // Slower than the baseline reads > 1 for times and for rates alike.
-      const slower = f.unit === 'ns' ? f.median / b.median : b.median / f.median;
-      rows.push([f.key, show(b.median), show(f.median), formatRatio(slower), slower > 1.25 ? 'slower' : slower < 0.8 ? 'faster' : '']);
+    try {
+      const base = readSuiteFile(baseFile);
+      const m = base.machine;
+      console.log(
+        `\n-- ${s.suite} vs baseline (${relative(root, baseFile)}: ${base.date.slice(0, 10)}, ${m?.cpu?.model ?? '?'}, ` +
+          `${m?.cpu?.cores ?? '?'} cores, load ${m?.loadAverage?.[0]?.toFixed(2) ?? '?'}, backend ${m?.backend ?? '?'})`,
+      );
+      console.log(formatComparison(compareSuites(base, readSuiteFile(nowFile))));
+    } catch (err) {
+      console.log(`  cannot compare: ${err instanceof Error ? err.message : String(err)}`);
     }
-    const m = base.machine;
-    console.log(
-      `\n-- ${s.suite} vs baseline (${relative(root, join(baselineDir, `${s.suite}.json`))}: ${base.date.slice(0, 10)}, ${m.cpu.model}, ` +
-        `${m.cpu.cores} cores, load ${m.loadAverage?.[0]?.toFixed(2) ?? '?'}, backend ${m.backend})`,
-    );
-    if (rows.length === 0) console.log('  no figure in common (renamed workloads?)');
-    else console.log(table(['workload', 'baseline', 'now', 'time now/base', ''], rows, ['l', 'r', 'r', 'r', 'l']));
   }
 }
 

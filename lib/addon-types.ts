@@ -13,7 +13,7 @@ export const CPU_ABI_VERSION = 5;
 export const CUDA_ABI_VERSION = 5;
 
 /** Everything the CPU addon exports; one interface per capability, below. */
-export interface CpuAddon extends SystemAddon, QueueAddon, MemoryAddon, OrderbookAddon, RiskAddon {
+export interface CpuAddon extends SystemAddon, QueueAddon, MemoryAddon, OrderbookAddon, RiskAddon, ItchAddon {
   readonly abiVersion: number;
   /** Does nothing: the floor cost of crossing into native code. */
   noop(): void;
@@ -249,6 +249,36 @@ export interface RiskAddon {
   simulateGbmAsync(spot: number, drift: number, volatility: number, dt: number, steps: number, paths: number, seed: number, antithetic: boolean, terminal: Float64Array, kept: Float64Array | null): Promise<number>;
   portfolioLosses(weights: Float64Array, means: Float64Array, lower: Float64Array, assets: number, paths: number, horizon: number, seed: number, losses: Float64Array): number;
   portfolioLossesAsync(weights: Float64Array, means: Float64Array, lower: Float64Array, assets: number, paths: number, horizon: number, seed: number, losses: Float64Array): Promise<number>;
+}
+
+// ---- cpp/napi/itch.cc ----
+export interface ItchAddon {
+  /**
+   * Decodes framed ITCH 5.0 messages from bytes[start] into the 11 columns of ItchColumns
+   * (lib/net/itch.ts, in that order; each at least `capacity` long), as decodeItchBatch does.
+   * result (Float64Array(4)): count, end, errorAt, field. Returns 0, or a status for bad bytes
+   * (1 bad frame at the length prefix errorAt, 2 an 8-byte field >= 2^53 at errorAt, field
+   * naming which, 3 a bad buy/sell indicator at errorAt); lib/net/itch.ts turns it into the
+   * SourceFormatError the TS decoder throws. Bad arguments (types, short or detached arrays,
+   * start past the end) throw TypeError/RangeError naming the argument.
+   */
+  itchDecodeBatch(
+    bytes: Uint8Array,
+    start: number,
+    capacity: number,
+    type: Uint8Array,
+    stockLocate: Uint16Array,
+    trackingNumber: Uint16Array,
+    timestamp: Float64Array,
+    orderRef: Float64Array,
+    newOrderRef: Float64Array,
+    side: Int8Array,
+    shares: Float64Array,
+    price: Float64Array,
+    matchNumber: Float64Array,
+    offset: Float64Array,
+    result: Float64Array,
+  ): number;
 }
 
 export interface CudaStatus {

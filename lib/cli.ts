@@ -2,7 +2,8 @@
 /**
  * `npx ultra-performance status [--json]`: which backends this machine gets and why,
  * the CPU, GPUs and the calling thread's affinity. `npx ultra-performance pipeline ...`: the
- * end-to-end pipeline on a user's market-data file (lib/pipeline/cli.ts).
+ * end-to-end pipeline on a user's market-data file (lib/pipeline/cli.ts). `compare` and
+ * `history`: bench results judged by the regression detector (lib/monitor/cli-*.ts).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -79,11 +80,15 @@ function render(s: Status): string {
 
 const kUsage = `Usage: ultra-performance status [--json]
        ultra-performance pipeline --source <kind>:<file> [options]   (--help for its options)
+       ultra-performance compare <baseline.json> <current.json> [--sensitivity x] [--alpha a] [--json]
+       ultra-performance history <dir> [--p-value p] [--window n] [--min-size n] [--json]
 
   status     backends in use and why, CPU model, cores, SIMD features, GPUs, affinity
   --json     print the same as one JSON object
   pipeline   market data -> MboBook -> strategy -> RiskGate -> simulated venue on your
-             LOBSTER, ITCH 5.0 or Binance file, measured, with an HTML report`;
+             LOBSTER, ITCH 5.0 or Binance file, measured, with an HTML report
+  compare    two bench suite results, benchstat-style; exit code 1 on a regression
+  history    change points per metric over a folder of bench runs`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -94,6 +99,14 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'pipeline') {
     const { pipelineCommand } = await import('./pipeline/cli.js');
     return pipelineCommand(rest);
+  }
+  if (command === 'compare') {
+    const { compareCommand } = await import('./monitor/cli-compare.js');
+    return compareCommand(rest);
+  }
+  if (command === 'history') {
+    const { historyCommand } = await import('./monitor/cli-history.js');
+    return historyCommand(rest);
   }
   if (command !== 'status') {
     console.error(`Unknown command ${JSON.stringify(command)}.\n\n${kUsage}`);

@@ -40,7 +40,7 @@ describe.runIf(native)('the fuzz harness covers the whole native surface', () =>
     };
     const { entries } = (await import(entriesUrl)) as { entries: Record<string, unknown> };
     const surface = readSurface();
-    expect(surface.cpu).toHaveLength(75); // 68 + orderbookMboCreate and MboNative's 6 methods
+    expect(surface.cpu).toHaveLength(76); // 68 + orderbookMboCreate and MboNative's 6 methods + itchDecodeBatch
     expect(checkSurface(cpuAddon, surface, entries)).toEqual([]);
     // A binding added to the addon without a declaration and a harness entry is caught...
     const grown = Object.assign(Object.create(null), cpuAddon, { newCodecDecode: () => 0 });

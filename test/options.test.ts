@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { quoteAroundMid, rateSweep, runPipeline, runSharded, SimVenue, threadSweep } from '../lib/pipeline/index.js';
 import { StandInBook, SyntheticSource } from './fixtures/pipeline-synthetic.js';
+import { changePoints, RegressionDetector } from '../lib/monitor/index.js';
 
 import {
   BackendUnavailableError,
@@ -47,6 +48,7 @@ import {
   simulateGBMSync,
 } from '../lib/index.js';
 import { RiskGate, covarianceFromPanel } from '../lib/pipeline/index.js';
+import { createConnection, createServer, measureLatency } from '../lib/net/index.js';
 import { cpuAddon } from '../lib/backend.js';
 import { EventLoopMonitor, MemoryTracker, PerformanceMetrics, Profiler } from '../lib/monitor/index.js';
 import { beyondRange, invalidRange, invalidType, invalidValue } from '../lib/errors.js';
@@ -64,6 +66,9 @@ const gateBase = {
 };
 
 /** A tiny pipeline run's options (test/fixtures/pipeline-synthetic.ts). */
+let tcpIds = 0;
+/** A client that is destroyed at once (port 9: nothing is expected to answer). */
+const tcpClient = (options: Record<string, unknown>) => createConnection({ id: `options-${++tcpIds}`, host: '127.0.0.1', port: 9, reconnect: false, ...options } as never).destroy();
 const pipelineBase = () => ({ sources: [new SyntheticSource('X', 50, 1)], backend: 'ts' as const, makeBook: () => new StandInBook() });
 
 /** Runs a call that may throw or reject; resolves to what it threw (or undefined). */
@@ -134,6 +139,9 @@ const invoke: Record<string, (extra: Record<string, unknown>) => unknown> = {
   LatencyHistogram: (x) => new LatencyHistogram({ ...x }),
   LatencyRegistry: (x) => new LatencyRegistry({ ...x }),
   outputPercentileDistribution: (x) => new LatencyHistogram().outputPercentileDistribution({ ...x }),
+  RegressionDetector: (x) => new RegressionDetector({ ...x }),
+  'RegressionDetector.addMetric': (x) => new RegressionDetector().addBaselineMetric('m', 1, { ...x }),
+  changePoints: (x) => changePoints([1, 2, 3], { ...x }),
   OrderBook: (x) => new OrderBook({ symbol: 'X', tickSize: 0.01, ...x }),
   MboBook: (x) => new MboBook({ symbol: 'X', tickSize: 0.01, ...x }),
   'OrderBook.fromSnapshot': (x) => OrderBook.fromSnapshot({ symbol: 'X', tickSize: 0.5, bids: [[10, 1]], asks: [[11, 2]] }, { ...x }),
@@ -152,6 +160,22 @@ const invoke: Record<string, (extra: Record<string, unknown>) => unknown> = {
   SimVenue: (x) => new SimVenue({ symbol: 'X', tickSize: 0.01, lotSize: 1, backend: 'ts', maxTradesPerRecord: 1, ...x }),
   runSharded: (x) => runSharded({ sources: [new SyntheticSource('X', 50, 1)], backend: 'ts', threads: 1, ...x }),
   threadSweep: (x) => threadSweep({ sources: [new SyntheticSource('X', 50, 1)], backend: 'ts', threads: [1], runs: 1, ...x }),
+  createConnection: (x) => tcpClient({ ...x }),
+  'createConnection sendQueue': (x) => tcpClient({ sendQueue: { ...x } }),
+  'createConnection reconnect': (x) => tcpClient({ reconnect: { ...x } }),
+  createServer: (x) => createServer({ ...x }),
+  measureLatency: async (x) => {
+    const server = createServer();
+    const { port } = await server.listen();
+    const id = `options-${++tcpIds}`;
+    const conn = createConnection({ id, host: '127.0.0.1', port });
+    try {
+      return await measureLatency(id, { count: 1, warmup: 0, ...x });
+    } finally {
+      conn.destroy();
+      await server.destroy();
+    }
+  },
   MemoryTracker: (x) => new MemoryTracker({ ...x }),
   EventLoopMonitor: (x) => new EventLoopMonitor({ ...x }),
   PerformanceMetrics: (x) => new PerformanceMetrics({ ...x }),

@@ -9,6 +9,7 @@ import {
   median,
   medianConfidenceInterval,
   normalSf,
+  studentTTwoSided,
   theilSen,
 } from '../lib/monitor/stats.js';
 
@@ -18,6 +19,7 @@ interface Reference {
   ndtr: { z: number; sf: number }[];
   theilslopes: { x: number[]; y: number[]; slope: number; intercept: number }[];
   mannKendall: { values: number[]; s: number; z: number; p: number }[];
+  studentT: { t: number; df: number; p: number }[];
 }
 
 // Made by test/fixtures/mannwhitney-reference.py with SciPy; CI needs no python for this test.
@@ -59,6 +61,15 @@ describe('normalSf', () => {
       if (sf === 0) expect(got).toBe(0);
       else expect(Math.abs(got - sf) / sf, `z=${z}`).toBeLessThan(1e-13);
     }
+  });
+});
+
+describe('studentTTwoSided', () => {
+  it('agrees with 2 * scipy.stats.t.sf(|t|, df)', () => {
+    for (const { t, df, p } of ref.studentT) {
+      expect(Math.abs(studentTTwoSided(t, df) - p), `t=${t} df=${df}`).toBeLessThan(1e-12 + 1e-10 * p);
+    }
+    expect(studentTTwoSided(Infinity, 3)).toBe(0);
   });
 });
 

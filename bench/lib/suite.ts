@@ -123,6 +123,11 @@ export interface TaskRecord {
   minNsPerOp: number;
   opsPerSec: number;
   samples: number;
+  /**
+   * The median of each round's samples (ns/op), one per round: the independent repeats the
+   * regression detector compares (lib/monitor/history.ts), as benchstat compares runs.
+   */
+  roundMediansNsPerOp?: number[];
   /** Relative margin of error of the mean (95%), in percent. */
   rmePercent: number;
   /** This task's median divided by each peer's median (peers with a median of 0 are left out). */
@@ -324,7 +329,15 @@ function percentileOfSorted(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
-function record(p: Prepared, samples: number[]): TaskRecord {
+/** Median of each round's stretch of `samples` (rounds start at the indices in `bounds`). */
+function roundMedians(samples: number[], bounds: number[]): number[] {
+  return bounds.map((from, i) => {
+    const part = Float64Array.from(samples.slice(from, bounds[i + 1] ?? samples.length)).sort();
+    return part.length === 0 ? Number.NaN : percentileOfSorted(part, 50);
+  }).filter((v) => !Number.isNaN(v));
+}
+
+function record(p: Prepared, samples: number[], bounds: number[]): TaskRecord {
   if (samples.length === 0) throw new Error(`task "${p.spec.name}" took no samples`);
   const sorted = Float64Array.from(samples).sort();
   let sum = 0;
@@ -345,6 +358,7 @@ function record(p: Prepared, samples: number[]): TaskRecord {
     minNsPerOp: sorted[0]!,
     opsPerSec: mean > 0 ? 1e9 / mean : 0,
     samples: sorted.length,
+    roundMediansNsPerOp: roundMedians(samples, bounds),
     rmePercent: mean > 0 ? (196 * sd) / Math.sqrt(sorted.length) / mean : 0,
     ratioTo: {},
   };
@@ -361,16 +375,18 @@ function record(p: Prepared, samples: number[]): TaskRecord {
 /** One group: prepare every task, warm each up, then `rounds` rounds of timeMs / rounds per task. */
 async function runGroup(group: GroupSpec, prepared: Prepared[], timeMs: number, warmupMs: number, rounds: number): Promise<TaskRecord[]> {
   const samples = prepared.map(() => [] as number[]);
+  const bounds = prepared.map(() => [] as number[]);
   for (const p of prepared) await p.take(warmupMs, 1, []);
   const slice = timeMs / rounds;
   for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < prepared.length; i++) {
       const p = prepared[i]!;
       const min = Math.ceil((p.spec.minSamples ?? rounds) / rounds);
+      bounds[i]!.push(samples[i]!.length);
       await p.take(slice, min, samples[i]!);
     }
   }
-  const records = prepared.map((p, i) => record(p, samples[i]!));
+  const records = prepared.map((p, i) => record(p, samples[i]!, bounds[i]!));
   for (const r of records) {
     for (const peer of records) {
       if (peer !== r && peer.medianNsPerOp > 0) r.ratioTo[peer.name] = r.medianNsPerOp / peer.medianNsPerOp;

@@ -14,6 +14,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   init_memory(env, exports);
   init_orderbook(env, exports);
   init_risk(env, exports);
+  init_itch(env, exports);
   return exports;
 }
 

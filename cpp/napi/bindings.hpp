@@ -13,5 +13,6 @@ void init_queue(Napi::Env env, Napi::Object exports);
 void init_memory(Napi::Env env, Napi::Object exports);
 void init_orderbook(Napi::Env env, Napi::Object exports);
 void init_risk(Napi::Env env, Napi::Object exports);
+void init_itch(Napi::Env env, Napi::Object exports);
 
 }  // namespace up::napi

@@ -3,7 +3,10 @@ export { MicrosecondTimer } from './timer.js';
 export { LatencyHistogram, type LatencyHistogramOptions, type LatencySummary } from './histogram.js';
 export { LatencyRegistry, latencyRegistry, monitorLatency, type AnyFunction } from './latency.js';
 export { measureHiccups, type HiccupSummary } from './hiccup.js';
-export { mannWhitneyU, medianConfidenceInterval, holmBonferroni, theilSen, mannKendall, normalSf, normalCdf, median, type MannWhitneyResult, type MedianInterval, type TheilSenResult, type MannKendallResult } from './stats.js';
+export { mannWhitneyU, medianConfidenceInterval, holmBonferroni, theilSen, mannKendall, type MannWhitneyResult, type MedianInterval, type TheilSenResult, type MannKendallResult } from './stats.js';
+export { RegressionDetector, minimumPValue, type RegressionDetectorOptions, type MetricOptions, type MetricComparison, type RegressionReport, type RegressionVerdict, type SampleSummary } from './regression.js';
+export { ChangePointDetector, changePoints, type ChangePoint, type ChangePointOptions } from './change-points.js';
+export { appendHistory, compareSuites, formatComparison, formatHistory, historyChangePoints, readHistory, readSuiteFile, suiteMetrics, type MetricHistory, type SuiteComparison, type SuiteFile, type SuiteHistory, type SuiteMetric } from './history.js';
 export { MemoryTracker, type MemoryTrackerOptions, type MemoryTrackerReport, type MemorySample, type LeakVerdict } from './memory.js';
 export {
   Profiler,

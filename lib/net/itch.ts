@@ -26,6 +26,7 @@
  */
 
 import { SourceFormatError, invalidType, invalidValue } from '../errors.js';
+import { nativeItchDecodeBatch } from './itch-native.js';
 
 /** Bytes of the common header: type, stock locate, tracking number, timestamp. */
 export const kItchHeaderBytes = 11;
@@ -678,22 +679,8 @@ function sideCode(view: DataView, at: number, file: string): number {
   throw new SourceFormatError(file, `byte ${at}`, `buy/sell indicator ${describeType(c)}, expected 'B' or 'S'`);
 }
 
-/**
- * Decodes framed messages (`[u16 length][message]`…) from `bytes[start]` into `columns`, as
- * many as fit (`columns.capacity`) or until the buffer ends, in one call and with no
- * allocation per message. Sets `columns.count` and `columns.end` (the byte after the last
- * frame decoded) and returns the count; call again from `columns.end` for the rest.
- *
- * @throws SourceFormatError (`byte N`) as `indexItchFrames` does, and for an 8-byte order
- *   reference or match number ≥ 2^53 or a buy/sell indicator other than 'B'/'S'.
- * @example
- * const cols = createItchColumns(4096);
- * for (let at = 0; at < bytes.length; at = cols.end) {
- *   const n = decodeItchBatch(bytes, cols, at);
- *   for (let i = 0; i < n; i++) if (cols.type[i] === 0x41) total += cols.shares[i];
- * }
- */
-export function decodeItchBatch(bytes: Uint8Array, columns: ItchColumns, start = 0, options: { file?: string } = {}): number {
+/** The TS batch decoder; `decodeItchBatch` is this or the native one (same rows, same errors). */
+export function decodeItchBatchTs(bytes: Uint8Array, columns: ItchColumns, start = 0, options: { file?: string } = {}): number {
   if (!(bytes instanceof Uint8Array)) throw invalidType('bytes', 'a Uint8Array', bytes);
   if (!Number.isInteger(start) || start < 0 || start > bytes.length) throw invalidValue('start', `an integer in [0, ${bytes.length}]`, start);
   const file = options.file ?? kDefaultFile;
@@ -789,3 +776,63 @@ export function decodeItchBatch(bytes: Uint8Array, columns: ItchColumns, start =
   columns.end = at;
   return i;
 }
+
+/** The 8-byte fields the native decoder names by index (cpp/net/itch_batch.hpp ItchField). */
+const kNativeExactFields = ['order reference', 'new order reference', 'match number', 'cross shares', 'paired shares'] as const;
+/** count, end, errorAt, field: written by every native call (no allocation per call). */
+const nativeResult = new Float64Array(4);
+
+/**
+ * The native decoder's status for bad bytes, thrown as the TS decoder throws it: the same
+ * checks run again at the offset the native side reports, so message and offset are the TS ones.
+ */
+function throwNativeItchError(status: number, at: number, field: number, bytes: Uint8Array, file: string): never {
+  const view = viewOf(bytes);
+  if (status === 1) {
+    if (at + 2 > bytes.length) throw new SourceFormatError(file, `byte ${at}`, 'truncated length prefix: 1 byte left, 2 needed');
+    checkMessage(bytes, at + 2, view.getUint16(at), file, at);
+  } else if (status === 2) {
+    exact(view, at, file, kNativeExactFields[field] ?? 'field');
+  } else if (status === 3) {
+    sideCode(view, at, file);
+  }
+  throw new Error(`decodeItchBatch: the native decoder reported status ${status} at byte ${at}, which the TS checks accept`);
+}
+
+function decodeItchBatchNativeWith(decode: NonNullable<typeof nativeItchDecodeBatch>) {
+  return function decodeItchBatchNative(bytes: Uint8Array, columns: ItchColumns, start = 0, options: { file?: string } = {}): number {
+    if (!(bytes instanceof Uint8Array)) throw invalidType('bytes', 'a Uint8Array', bytes);
+    if (!Number.isInteger(start) || start < 0 || start > bytes.length) throw invalidValue('start', `an integer in [0, ${bytes.length}]`, start);
+    const c = columns;
+    const r = nativeResult;
+    const status = decode(bytes, start, c.capacity, c.type, c.stockLocate, c.trackingNumber, c.timestamp, c.orderRef, c.newOrderRef, c.side, c.shares, c.price, c.matchNumber, c.offset, r);
+    if (status !== 0) throwNativeItchError(status, r[2]!, r[3]!, bytes, options.file ?? kDefaultFile);
+    c.count = r[0]!;
+    c.end = r[1]!;
+    return r[0]!;
+  };
+}
+
+/** The native batch decoder (CPU addon), or null when the addon is not in use (ULTRA_PERF_BACKEND=ts, not built). */
+export const decodeItchBatchNative: typeof decodeItchBatchTs | null =
+  nativeItchDecodeBatch === null ? null : decodeItchBatchNativeWith(nativeItchDecodeBatch);
+
+/**
+ * Decodes framed messages (`[u16 length][message]`…) from `bytes[start]` into `columns`, as
+ * many as fit (`columns.capacity`) or until the buffer ends, in one call and with no
+ * allocation per message. Sets `columns.count` and `columns.end` (the byte after the last
+ * frame decoded) and returns the count; call again from `columns.end` for the rest.
+ * Runs in the CPU addon (cpp/net/itch_batch.cc) when it is loaded and ULTRA_PERF_BACKEND
+ * allows, else in TS (`decodeItchBatchTs`); the rows and the errors are the same either way.
+ *
+ * @throws SourceFormatError (`byte N`) as `indexItchFrames` does, and for an 8-byte order
+ *   reference or match number ≥ 2^53 or a buy/sell indicator other than 'B'/'S'.
+ * @example
+ * const cols = createItchColumns(4096);
+ * for (let at = 0; at < bytes.length; at = cols.end) {
+ *   const n = decodeItchBatch(bytes, cols, at);
+ *   for (let i = 0; i < n; i++) if (cols.type[i] === 0x41) total += cols.shares[i];
+ * }
+ */
+export const decodeItchBatch: (bytes: Uint8Array, columns: ItchColumns, start?: number, options?: { file?: string }) => number =
+  decodeItchBatchNative ?? decodeItchBatchTs;

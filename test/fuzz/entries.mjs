@@ -61,6 +61,7 @@ const file = {
   memory: 'cpp/napi/memory.cc',
   book: 'cpp/napi/orderbook.cc',
   risk: 'cpp/napi/risk.cc',
+  itch: 'cpp/napi/itch.cc',
   cuda: 'cuda/napi/addon.cc',
 };
 
@@ -195,6 +196,18 @@ export const entries = {
   portfolioLossesAsync: {
     file: file.risk, async: true,
     valid: (ctx) => ({ args: [f64(ctx, 2, () => 0.5), f64(ctx, 2, () => 0), identity(ctx, 2), 2, 8, 1, 1, ctx.arena.make(Float64Array, 8)] }),
+  },
+};
+
+// ITCH batch decode: two framed messages (an Order Delete and an Add Order) into columns of capacity 4.
+entries.itchDecodeBatch = {
+  file: file.itch,
+  valid: (ctx) => {
+    const d = [0, 19, 0x44, 0, 13, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7];
+    const a = [0, 36, 0x41, 0, 13, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 8, 0x42, 0, 0, 0, 100, 0x41, 0x41, 0x50, 0x4c, 0x20, 0x20, 0x20, 0x20, 0, 0, 0x27, 0x10];
+    const n = 4;
+    const cols = [Uint8Array, Uint16Array, Uint16Array, Float64Array, Float64Array, Float64Array, Int8Array, Float64Array, Float64Array, Float64Array, Float64Array];
+    return { args: [ctx.arena.copy(new Uint8Array([...d, ...a])), 0, n, ...cols.map((C) => ctx.arena.make(C, n)), ctx.arena.make(Float64Array, 4)] };
   },
 };
 
