@@ -54,6 +54,7 @@ import {
 import { RiskGate, covarianceFromPanel } from '../lib/pipeline/index.js';
 import { createConnection, createServer, measureLatency } from '../lib/net/index.js';
 import { cpuAddon } from '../lib/backend.js';
+import { EventLoopMonitor, MemoryTracker, PerformanceMetrics, Profiler } from '../lib/monitor/index.js';
 import { beyondRange, invalidRange, invalidType, invalidValue } from '../lib/errors.js';
 import { chooseBackend, kBackendPolicies, kCpuAliasWarningCode } from '../lib/internal/backend.js';
 import { editDistance, nearestKey, optionSchemas } from '../lib/internal/options.js';
@@ -203,6 +204,25 @@ const invoke: Record<string, (extra: Record<string, unknown>) => unknown> = {
       await server.destroy();
     }
   },
+  MemoryTracker: (x) => new MemoryTracker({ ...x }),
+  EventLoopMonitor: (x) => new EventLoopMonitor({ ...x }),
+  PerformanceMetrics: (x) => new PerformanceMetrics({ ...x }),
+  'PerformanceMetrics.startMonitoring': (x) => new PerformanceMetrics().startMonitoring({ ...x }).stopMonitoring(),
+  'Profiler.startSession': async (x) => {
+    const profiler = new Profiler();
+    await profiler.startSession('options', { ...x });
+    return profiler.stopSession();
+  },
+  'Profiler.stopSession': async (x) => {
+    const profiler = new Profiler();
+    await profiler.startSession('options');
+    try {
+      return await profiler.stopSession({ ...x });
+    } finally {
+      if (profiler.session !== null) await profiler.stopSession();
+    }
+  },
+  'Profiler.profileFunction': (x) => new Profiler().profileFunction('options', () => 1, { ...x }),
   'MatchingEngine.modify': (x) => {
     const me = new MatchingEngine({ symbol: 'X', tickSize: 0.01 });
     return me.modify(me.submit({ side: 'buy', price: 1, quantity: 2 }).orderId, { quantity: 1, ...x });

@@ -17,3 +17,23 @@ export {
   type PrometheusExport,
   type PromRegistryLike,
 } from './prometheus.js';
+export { MemoryTracker, type MemoryTrackerOptions, type MemoryTrackerReport, type MemorySample, type LeakVerdict } from './memory.js';
+export {
+  Profiler,
+  summarizeProfile,
+  type CpuProfile,
+  type CpuProfileNode,
+  type FunctionTime,
+  type ProfileReport,
+  type ProfileSummary,
+  type ProfilerSessionOptions,
+  type StopSessionOptions,
+} from './profiler.js';
+export { EventLoopMonitor, type EventLoopMonitorOptions, type EventLoopStats, type EventLoopDelayStats } from './event-loop.js';
+export {
+  PerformanceMetrics,
+  type PerformanceMetricsOptions,
+  type MonitoringOptions,
+  type ComprehensiveReport,
+  type IntervalFigure,
+} from './metrics.js';
