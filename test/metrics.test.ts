@@ -99,6 +99,22 @@ describe('PerformanceMetrics', () => {
     metrics.stopMonitoring();
   });
 
+  it('reports the GPUs through a GpuMonitor while monitoring (available or why not), and not when gpu: false', () => {
+    const metrics = new PerformanceMetrics({ gpu: true });
+    expect(metrics.getComprehensiveReport().gpu).toBeNull();
+    metrics.startMonitoring({ intervalMs: 1000 });
+    const live = metrics.getComprehensiveReport().gpu!;
+    expect(typeof live.available).toBe('boolean');
+    // No driver here (or a real one on a GPU host): either readings or the reason, never neither.
+    if (!live.available) expect(live.reason).toMatch(/\w/);
+    const last = metrics.stopMonitoring().gpu;
+    expect(last).toEqual(expect.objectContaining({ available: live.available }));
+    expect(metrics.getComprehensiveReport().gpu).toBe(last);
+    const off = new PerformanceMetrics({ gpu: false }).startMonitoring({ intervalMs: 1000 });
+    expect(off.stopMonitoring().gpu).toBeNull();
+    expect(() => new PerformanceMetrics({ gpu: 'yes' as never })).toThrow(/options\.gpu/);
+  });
+
   it('manages sources by name', () => {
     const metrics = new PerformanceMetrics();
     metrics.addSource('a', () => 1).addSource('b', () => 2);

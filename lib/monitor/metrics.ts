@@ -27,8 +27,9 @@ import { type EventLoopUtilization, performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 
 import { invalidRange, invalidType, invalidValue } from '../errors.js';
-import { defineOptions, functionCheck, integerCheck, readOptions, type OptionCheck } from '../internal/options.js';
+import { booleanCheck, defineOptions, functionCheck, integerCheck, readOptions, type OptionCheck } from '../internal/options.js';
 import { GcMonitor, type GcStats } from '../memory/gc.js';
+import { GpuMonitor, type GpuReport } from './gpu.js';
 import { EventLoopMonitor, type EventLoopStats, delayStats } from './event-loop.js';
 import { LatencyHistogram, type LatencySummary } from './histogram.js';
 import { LatencyRegistry, latencyRegistry } from './latency.js';
@@ -48,6 +49,8 @@ export interface PerformanceMetricsOptions {
   eventLoopResolutionMs?: number;
   /** Ticks kept for the interval figures, an integer from 1 to 1,000,000. Default 600 (a minute at 10 Hz). */
   historySize?: number;
+  /** Report the GPUs through a GpuMonitor (NVML, opened at startMonitoring, closed at stopMonitoring). Default true. */
+  gpu?: boolean;
 }
 
 export interface MonitoringOptions {
@@ -94,6 +97,12 @@ export interface ComprehensiveReport {
   gc: GcStats;
   memory: MemoryTrackerReport;
   latency: Record<string, LatencySummary>;
+  /**
+   * The GPUs (GpuMonitor.report(): NVML readings, or `available: false` with the reason); null
+   * when the `gpu` option is false or monitoring never started. Read while monitoring, and once
+   * at stopMonitoring() (its report and later ones keep that last reading).
+   */
+  gpu: GpuReport | null;
   /** What each source added with addSource() returned, or { error } with what it threw. */
   sources: Record<string, unknown>;
 }
@@ -117,6 +126,7 @@ const kOptions = defineOptions('PerformanceMetrics', {
   memory: { check: objectCheck },
   eventLoopResolutionMs: { check: integerCheck(1, 10_000) },
   historySize: { check: integerCheck(1, 1_000_000), default: 600 },
+  gpu: { check: booleanCheck, default: true },
 });
 const kStart = defineOptions('PerformanceMetrics.startMonitoring', { intervalMs: { check: intervalCheck, default: 1000 } });
 const readCheck = functionCheck('a function that returns the source\'s figures');
@@ -168,6 +178,9 @@ export class PerformanceMetrics {
   private lastFireAt_ = 0;
   private eluStart_: EventLoopUtilization | null = null;
   private eluEnd_: EventLoopUtilization | null = null;
+  private readonly gpuEnabled_: boolean;
+  private gpu_: GpuMonitor | null = null;
+  private lastGpu_: GpuReport | null = null;
 
   constructor(options: PerformanceMetricsOptions = {}) {
     const o = readOptions(kOptions, options);
@@ -177,6 +190,7 @@ export class PerformanceMetrics {
     this.eventLoop = resolutionMs === undefined ? null : new EventLoopMonitor({ resolutionMs });
     this.gc = new GcMonitor();
     this.historySize = o.historySize as number;
+    this.gpuEnabled_ = o.gpu as boolean;
     this.ring_ = new Float64Array(this.historySize * kColumns);
   }
 
@@ -205,6 +219,7 @@ export class PerformanceMetrics {
     this.gc.start();
     this.memory.reset();
     this.memory.start();
+    if (this.gpuEnabled_) this.gpu_ = new GpuMonitor();
     this.ticks_ = 0;
     this.ring_.fill(0);
     this.intervalMs_ = intervalMs;
@@ -240,7 +255,11 @@ export class PerformanceMetrics {
     this.eventLoop?.stop();
     this.gc.stop();
     this.memory.stop();
-    return this.getComprehensiveReport();
+    const report = this.getComprehensiveReport();
+    this.gpu_?.close();
+    this.gpu_ = null;
+    this.lastGpu_ = report.gpu;
+    return report;
   }
 
   /**
@@ -336,6 +355,7 @@ export class PerformanceMetrics {
       gc: this.gc.stats(),
       memory: this.memory.report(),
       latency: this.registry_.report(),
+      gpu: this.gpu_ !== null ? this.gpu_.report() : this.lastGpu_,
       sources,
     };
   }
