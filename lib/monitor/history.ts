@@ -68,6 +68,10 @@ export function parseSuiteFile(file: string, value: unknown): SuiteFile {
       if (!isRecord(f) || typeof f.group !== 'string' || typeof f.name !== 'string' || typeof f.unit !== 'string' || typeof f.median !== 'number') {
         bad(`extras.figures[${i}]`, 'expected { group, name, unit, median }');
       }
+      const samples = (f as Record<string, unknown>).samples;
+      if (samples !== undefined && (!Array.isArray(samples) || samples.some((x) => typeof x !== 'number' || !Number.isFinite(x)))) {
+        bad(`extras.figures[${i}].samples`, 'expected an array of finite numbers');
+      }
     });
   }
   return value as unknown as SuiteFile;
