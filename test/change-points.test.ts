@@ -61,15 +61,20 @@ describe('changePoints', () => {
     expect(big[0]!.magnitude).toBeGreaterThan(0.1);
   });
 
-  it('judges series of huge magnitude as their scaled-down copies (squares that overflow do not make every split significant)', () => {
+  it('judges series of huge or tiny magnitude as their rescaled copies (squares that overflow or underflow do not make every split significant)', () => {
     const flat = series(5, 120);
     const step = [...series(6, 60), ...series(7, 60, 0.1, 0)];
-    for (const scale of [1e160, 1e200, 1e300]) {
+    for (const scale of [1e160, 1e200, 1e300, 1e-300]) {
       expect(changePoints(flat.map((v) => v * scale), { pValue: 0.01 })).toEqual([]);
       const cps = changePoints(step.map((v) => v * scale), { pValue: 0.01 });
       expect(cps.map((c) => c.index)).toEqual(changePoints(step, { pValue: 0.01 }).map((c) => c.index));
       for (const c of cps) expect(Number.isFinite(c.stddevBefore) && Number.isFinite(c.pValue)).toBe(true);
     }
+  });
+
+  it('keeps a change between two constant stretches (zero variance on both sides)', () => {
+    const cps = changePoints([...Array<number>(20).fill(0), ...Array<number>(20).fill(1)]);
+    expect(cps.map((c) => [c.index, c.pValue, c.stddevBefore, c.stddevAfter])).toEqual([[20, 0, 0, 0]]);
   });
 
   it('refuses an empty series, NaN points and bad options, naming them', () => {

@@ -289,10 +289,13 @@ export class ChangePointDetector {
     let m2 = (s1[c]! - s1[b]!) / n2;
     let v1 = n1 >= 2 ? Math.max(0, (s2[b]! - s2[a]!) / n1 - m1 * m1) : 0;
     let v2 = n2 >= 2 ? Math.max(0, (s2[c]! - s2[b]!) / n2 - m2 * m2) : 0;
-    // Values beyond ~1e154 overflow the prefix sums of squares (NaN or ∞ variances would make
-    // every split significant, or none): redo this stretch in units of its largest magnitude.
+    // Values beyond ~1e154 overflow the prefix sums of squares, and below ~1e-154 the squares
+    // underflow to 0 (NaN, ∞ or zero variances would make every split significant, or none):
+    // redo this stretch in units of its largest magnitude.
     let scale = 1;
-    if (!Number.isFinite(m1 + m2 + v1 + v2)) ({ m1, m2, v1, v2, scale } = this.#scaledMoments(a, b, c));
+    if (!Number.isFinite(m1 + m2 + v1 + v2) || (v1 === 0 && v2 === 0 && m1 !== m2)) {
+      ({ m1, m2, v1, v2, scale } = this.#scaledMoments(a, b, c));
+    }
     let pValue = 1;
     if (n1 + n2 > 2) {
       const df = n1 + n2 - 2;
