@@ -61,6 +61,22 @@ describe('changePoints', () => {
     expect(big[0]!.magnitude).toBeGreaterThan(0.1);
   });
 
+  it('judges series of huge or tiny magnitude as their rescaled copies (squares that overflow or underflow do not make every split significant)', () => {
+    const flat = series(5, 120);
+    const step = [...series(6, 60), ...series(7, 60, 0.1, 0)];
+    for (const scale of [1e160, 1e200, 1e300, 1e-300]) {
+      expect(changePoints(flat.map((v) => v * scale), { pValue: 0.01 })).toEqual([]);
+      const cps = changePoints(step.map((v) => v * scale), { pValue: 0.01 });
+      expect(cps.map((c) => c.index)).toEqual(changePoints(step, { pValue: 0.01 }).map((c) => c.index));
+      for (const c of cps) expect(Number.isFinite(c.stddevBefore) && Number.isFinite(c.pValue)).toBe(true);
+    }
+  });
+
+  it('keeps a change between two constant stretches (zero variance on both sides)', () => {
+    const cps = changePoints([...Array<number>(20).fill(0), ...Array<number>(20).fill(1)]);
+    expect(cps.map((c) => [c.index, c.pValue, c.stddevBefore, c.stddevAfter])).toEqual([[20, 0, 0, 0]]);
+  });
+
   it('refuses an empty series, NaN points and bad options, naming them', () => {
     expect(() => changePoints([])).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('series') }));
     expect(() => changePoints([1, 2, NaN])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('series[2]') }));
@@ -69,6 +85,10 @@ describe('changePoints', () => {
     expect(() => changePoints([1], { correction: 'holm' } as never)).toThrow(expect.objectContaining({ message: expect.stringContaining('options.correction') }));
     expect(() => changePoints([1], { windw: 50 } as never)).toThrow(expect.objectContaining({ code: 'ERR_ULTRA_PERF_UNKNOWN_OPTION', message: expect.stringContaining("'window'") }));
     expect(() => new ChangePointDetector().append([])).toThrow(expect.objectContaining({ message: expect.stringContaining('points') }));
+    // a window too short for minSize points on each side of a split could never find a change
+    expect(() => changePoints([1], { window: 8 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('options.window') }));
+    expect(() => new ChangePointDetector({ window: 5, minSize: 3 })).toThrow(expect.objectContaining({ message: expect.stringContaining('2 × options.minSize (6)') }));
+    expect(changePoints([1], { window: 6, minSize: 3 })).toEqual([]);
     expect(() => new ChangePointDetector().append(Infinity)).toThrow(expect.objectContaining({ message: expect.stringContaining('points[0]') }));
   });
 });

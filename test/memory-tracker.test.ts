@@ -148,6 +148,11 @@ describe('MemoryTracker start/stop and bad input', () => {
     expect(() => new MemoryTracker({ minGrowthBytesPerHour: -5 })).toThrow(/options\.minGrowthBytesPerHour but received -5/);
     expect(() => new MemoryTracker({ minSpanMs: Number.POSITIVE_INFINITY })).toThrow(/options\.minSpanMs but received Infinity/);
     expect(() => new MemoryTracker({ maxSamples: 20, minSamples: 21 })).toThrow(/options\.minSamples but received 21/);
+    // Theil–Sen keeps every pairwise slope (n²/2 doubles): 100,000 readings made report() throw
+    // a bare 'Invalid typed array length: 4999950000'; 4096 readings already take ~1 s to judge
+    expect(() => new MemoryTracker({ maxSamples: 100_000 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringMatching(/options\.maxSamples but received 100000/) }));
+    expect(() => new MemoryTracker({ maxSamples: 4097 })).toThrow(/options\.maxSamples but received 4097/);
+    expect(new MemoryTracker({ maxSamples: 4096, minSamples: 4096 }).maxSamples).toBe(4096);
     expect(() => new MemoryTracker({ maxSample: 20 } as never)).toThrow(/unknown option 'maxSample' for MemoryTracker; did you mean 'maxSamples'\?/);
   });
 });

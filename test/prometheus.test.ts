@@ -225,6 +225,8 @@ describe('registerPrometheus', () => {
       [{ registry, bucketsSeconds: [] }, 'ERR_OUT_OF_RANGE', 'options.bucketsSeconds'],
       [{ registry, bucketsSeconds: 'x' }, 'ERR_INVALID_ARG_TYPE', 'options.bucketsSeconds'],
       [{ registry, quantiles: [0.5, 1] }, 'ERR_OUT_OF_RANGE', 'options.quantiles[1] but received 1'],
+      // the same quantile twice wrote the same series twice in one exposition (Prometheus drops the duplicate sample)
+      [{ registry, quantiles: [0.5, 0.99, 0.5] }, 'ERR_OUT_OF_RANGE', 'options.quantiles[2] but received 0.5'],
       [{ registry, gpu: 'nvidia' }, 'ERR_INVALID_ARG_TYPE', 'Expected a GpuMonitor or null for options.gpu'],
       [{ registry, buckets: [1] }, 'ERR_ULTRA_PERF_UNKNOWN_OPTION', "did you mean 'bucketsSeconds'?"],
     ];

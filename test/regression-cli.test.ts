@@ -89,6 +89,19 @@ describe('ultra-performance compare', () => {
     writeFileSync(notSuite, JSON.stringify({ suite: 'q', date: '2026-01-01', tasks: [{ group: 'g' }] }));
     const other = await run(compareCommand, [base, notSuite]);
     expect(other.err).toContain('other.json, tasks[0]: not a bench suite result');
+    // an extras figure's samples that are not an array of numbers: named, not a TypeError from deep inside
+    const badSamples = join(dir, 'bad-samples.json');
+    writeFileSync(badSamples, JSON.stringify({ suite: 'q', date: '2026-01-01', tasks: [], extras: { figures: [{ group: 'g', name: 'n', unit: 'msg/s', median: 5, samples: 'abc' }] } }));
+    const samples = await run(compareCommand, [base, badSamples]);
+    expect(samples.code).toBe(2);
+    expect(samples.err).toContain('bad-samples.json, extras.figures[0].samples: not a bench suite result');
+    // a metric twice in one file: compare added the baseline's samples once per copy (n doubled, p too small)
+    const twice = join(dir, 'twice.json');
+    const task = { group: 'g', name: 'n', medianNsPerOp: 102, roundMediansNsPerOp: [100, 101, 102, 103, 104] };
+    writeFileSync(twice, JSON.stringify({ suite: 'q', date: '2026-01-01', tasks: [task, task] }));
+    const dup = await run(compareCommand, [base, twice]);
+    expect(dup.code).toBe(2);
+    expect(dup.err).toContain('twice.json, tasks[1]: not a bench suite result (npm run bench writes them): metric "g · n" twice (also tasks[0])');
   });
 });
 

@@ -78,6 +78,12 @@ describe('RegressionDetector', () => {
     expect(Number.isNaN(r.metrics[2]!.changePercent)).toBe(true);
     // below 6 samples the median has no 95% interval
     expect(r.metrics[1]!.baseline).toEqual({ samples: 4, median: 2.5, low: null, high: null });
+    // at α 0.1, 3 + 3 reach p = 0.1 at best, never p < α: insufficient, not a 'no-change' that the data could not have refuted
+    const edge = new RegressionDetector({ alpha: 0.1 }).addBaselineMetric('three', [1, 2, 3]).addCurrentMetric('three', [10, 20, 30]);
+    expect(edge.getRegressionReport().metrics[0]!.verdict).toBe('insufficient-data');
+    // the advice follows α: at 0.01, 4 + 4 (best p 0.029) are not enough, 5 + 5 (0.0079) are
+    const strict = new RegressionDetector({ alpha: 0.01 }).addBaselineMetric('four', [1, 2, 3, 4]).addCurrentMetric('four', [10, 20, 30, 40]);
+    expect(strict.getRegressionReport().metrics[0]!.reason).toContain('take at least 5 on each side');
   });
 
   it('applies Holm–Bonferroni across metrics', () => {

@@ -24,6 +24,7 @@
  * over its interval; a series of n points has about 2n / window windows, so splitting is
  * O(n · window). Means and variances of any stretch come from prefix sums in O(1).
  */
+import { invalidRange } from '../errors.js';
 import { defineOptions, integerCheck, oneOfCheck, readOptions } from '../internal/options.js';
 import { finiteSamples, probabilityCheck, relativeChangeCheck, studentTTwoSided } from './stats.js';
 
@@ -121,6 +122,10 @@ export class ChangePointDetector {
     this.minMagnitude = o.minMagnitude as number;
     this.minSize = o.minSize as number;
     this.correction = o.correction as 'bonferroni' | 'none';
+    if (this.window < 2 * this.minSize) {
+      // no split of a window could keep minSize points on each side: nothing would ever be found
+      throw invalidRange('options.window', `an integer >= 2 × options.minSize (${2 * this.minSize})`, this.window);
+    }
     const l = this.window + 1;
     this.#w = new Float64Array(l * l);
   }
@@ -280,10 +285,17 @@ export class ChangePointDetector {
     const ms = this.minSize;
     const s1 = this.#s1;
     const s2 = this.#s2;
-    const m1 = (s1[b]! - s1[a]!) / n1;
-    const m2 = (s1[c]! - s1[b]!) / n2;
-    const v1 = n1 >= 2 ? Math.max(0, (s2[b]! - s2[a]!) / n1 - m1 * m1) : 0;
-    const v2 = n2 >= 2 ? Math.max(0, (s2[c]! - s2[b]!) / n2 - m2 * m2) : 0;
+    let m1 = (s1[b]! - s1[a]!) / n1;
+    let m2 = (s1[c]! - s1[b]!) / n2;
+    let v1 = n1 >= 2 ? Math.max(0, (s2[b]! - s2[a]!) / n1 - m1 * m1) : 0;
+    let v2 = n2 >= 2 ? Math.max(0, (s2[c]! - s2[b]!) / n2 - m2 * m2) : 0;
+    // Values beyond ~1e154 overflow the prefix sums of squares, and below ~1e-154 the squares
+    // underflow to 0 (NaN, ∞ or zero variances would make every split significant, or none):
+    // redo this stretch in units of its largest magnitude.
+    let scale = 1;
+    if (!Number.isFinite(m1 + m2 + v1 + v2) || (v1 === 0 && v2 === 0 && m1 !== m2)) {
+      ({ m1, m2, v1, v2, scale } = this.#scaledMoments(a, b, c));
+    }
     let pValue = 1;
     if (n1 + n2 > 2) {
       const df = n1 + n2 - 2;
@@ -294,8 +306,8 @@ export class ChangePointDetector {
     }
     const positions = c - a - 2 * ms + 1;
     const corrected = n1 < ms || n2 < ms ? 1 : this.correction === 'none' ? pValue : Math.min(1, pValue * positions);
-    const before = m1 + this.#offset;
-    const after = m2 + this.#offset;
+    const before = m1 * scale + this.#offset;
+    const after = m2 * scale + this.#offset;
     const forward = before === 0 ? 0 : after / before - 1;
     const backward = after === 0 ? 0 : before / after - 1;
     return {
@@ -304,11 +316,31 @@ export class ChangePointDetector {
       rawPValue: pValue,
       meanBefore: before,
       meanAfter: after,
-      stddevBefore: Math.sqrt(v1),
-      stddevAfter: Math.sqrt(v2),
+      stddevBefore: Math.sqrt(v1) * scale,
+      stddevAfter: Math.sqrt(v2) * scale,
       changePercent: forward * 100,
       magnitude: Math.max(Math.abs(forward), Math.abs(backward)),
     };
+  }
+
+  /** Means and population variances of [a, b) and [b, c) minus the offset, two-pass, in units of `scale` (the largest magnitude there). */
+  #scaledMoments(a: number, b: number, c: number): { m1: number; m2: number; v1: number; v2: number; scale: number } {
+    const z = this.#data;
+    let scale = Math.abs(this.#offset);
+    for (let i = a; i < c; i++) scale = Math.max(scale, Math.abs(z[i]!));
+    if (scale === 0) scale = 1;
+    const o = this.#offset / scale;
+    const moments = (from: number, to: number): [number, number] => {
+      let sum = 0;
+      for (let i = from; i < to; i++) sum += z[i]! / scale - o;
+      const mean = sum / (to - from);
+      let sq = 0;
+      for (let i = from; i < to; i++) sq += (z[i]! / scale - o - mean) ** 2;
+      return [mean, to - from >= 2 ? sq / (to - from) : 0];
+    };
+    const [m1, v1] = moments(a, b);
+    const [m2, v2] = moments(b, c);
+    return { m1, m2, v1, v2, scale };
   }
 
   #merge(weak: readonly number[]): ChangePoint[] {

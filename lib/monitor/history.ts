@@ -61,6 +61,15 @@ export function parseSuiteFile(file: string, value: unknown): SuiteFile {
       bad(`tasks[${i}].roundMediansNsPerOp`, 'expected an array of finite numbers');
     }
   });
+  // suiteMetrics keys metrics by `group · name`: a second copy would be compared (and charted) as the same metric
+  const seen = new Map<string, string>();
+  const unique = (where: string, m: { group: string; name: string }): void => {
+    const key = `${m.group} · ${m.name}`;
+    const first = seen.get(key);
+    if (first !== undefined) bad(where, `metric ${JSON.stringify(key)} twice (also ${first})`);
+    seen.set(key, where);
+  };
+  value.tasks.forEach((t: { group: string; name: string }, i) => unique(`tasks[${i}]`, t));
   const figures = isRecord(value.extras) ? value.extras.figures : undefined;
   if (figures !== undefined) {
     if (!Array.isArray(figures)) return bad('field extras.figures', 'expected an array');
@@ -68,6 +77,11 @@ export function parseSuiteFile(file: string, value: unknown): SuiteFile {
       if (!isRecord(f) || typeof f.group !== 'string' || typeof f.name !== 'string' || typeof f.unit !== 'string' || typeof f.median !== 'number') {
         bad(`extras.figures[${i}]`, 'expected { group, name, unit, median }');
       }
+      const samples = (f as Record<string, unknown>).samples;
+      if (samples !== undefined && (!Array.isArray(samples) || samples.some((x) => typeof x !== 'number' || !Number.isFinite(x)))) {
+        bad(`extras.figures[${i}].samples`, 'expected an array of finite numbers');
+      }
+      unique(`extras.figures[${i}]`, f as { group: string; name: string });
     });
   }
   return value as unknown as SuiteFile;

@@ -135,7 +135,11 @@ const kSchema = defineOptions('registerPrometheus', {
     default: Float64Array.from(MICROSECOND_BUCKETS_SECONDS),
   },
   quantiles: {
-    check: numbersCheck('quantiles in (0, 1)', (v) => v > 0 && v < 1),
+    check: (value, argument) => {
+      // one series per quantile: a repeated one would be written twice in every scrape
+      const seen = new Set<number>();
+      return numbersCheck('distinct quantiles in (0, 1)', (v) => v > 0 && v < 1 && seen.size < seen.add(v).size)(value, argument);
+    },
     default: Float64Array.from(DEFAULT_QUANTILES),
   },
   gpu: { check: instanceCheck('a GpuMonitor', GpuMonitor), default: null },

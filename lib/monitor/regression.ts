@@ -8,7 +8,7 @@
  *   exact below 9 samples on a side when nothing ties, normal with tie and continuity
  *   correction otherwise).
  * - 'insufficient-data' when the smallest p-value the sample sizes can give, 2 / C(n1+n2, n1),
- *   is above α: benchstat's "need >= 4 samples to detect a difference at alpha level 0.05"
+ *   is not below α: benchstat's "need >= 4 samples to detect a difference at alpha level 0.05"
  *   (4 and 4 reach 0.029; 3 and 3 only 0.1). A metric with no samples on one side is too.
  * - Holm–Bonferroni across every metric that has enough data, so comparing 50 benchmarks at
  *   once does not raise 2.5 false alarms on average.
@@ -193,8 +193,11 @@ export class RegressionDetector {
       const minP = minimumPValue(baseline.samples, current.samples);
       if (baseline.samples === 0 || current.samples === 0) {
         row.reason = `no ${baseline.samples === 0 ? 'baseline' : 'current'} samples`;
-      } else if (minP > this.alpha) {
-        row.reason = `${baseline.samples} and ${current.samples} samples cannot reach p < ${this.alpha} (best possible ${minP.toPrecision(2)}); take at least 4 on each side`;
+      } else if (minP >= this.alpha) {
+        // p equal to α is no more a verdict than p above it: a regression needs p < α
+        let each = 1;
+        while (minimumPValue(each, each) >= this.alpha) each++;
+        row.reason = `${baseline.samples} and ${current.samples} samples cannot reach p < ${this.alpha} (best possible ${minP.toPrecision(2)}); take at least ${each} on each side`;
       } else {
         const u = mannWhitneyU(m.baseline, m.current);
         row.pValue = u.p;
