@@ -118,7 +118,8 @@ for (const suite of chosen) {
   const { ok, how } = await runChild(suite);
   summary.push({ suite, ok, seconds: (performance.now() - started) / 1000 });
   if (!ok) console.error(`\nsuite ${suite} failed (${how})`);
-  else {
+  else if (!quick) {
+    // A --quick run is a smoke test with rough numbers: kept out of the history it would skew.
     try {
       appendHistory(historyDir, readSuiteFile(join(outDir, `${suite}.json`)));
     } catch (err) {

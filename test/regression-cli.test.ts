@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { defineSuite, runSuite } from '../bench/lib/suite.js';
 import { compareCommand } from '../lib/monitor/cli-compare.js';
 import { historyCommand } from '../lib/monitor/cli-history.js';
-import { appendHistory, compareSuites, historyChangePoints, readSuiteFile, type SuiteFile } from '../lib/monitor/history.js';
+import { appendHistory, compareSuites, historyChangePoints, readHistory, readSuiteFile, type SuiteFile } from '../lib/monitor/history.js';
 import { seeded } from './fixtures/seeded.js';
 
 const fixtures = join(import.meta.dirname, 'fixtures');
@@ -64,6 +64,14 @@ describe('ultra-performance compare', () => {
     expect(c.report.improvements).toEqual(['batch · pushBatch']);
     expect(c.units['cross-thread · throughput']).toBe('msg/s');
     expect(c.report.metrics.find((m) => m.name === 'cross-thread · throughput')!.higherIsBetter).toBe(true);
+  });
+
+  it('exits 2 when the two files share no metric (nothing compared is not a pass)', async () => {
+    const other = join(dir, 'other-suite.json');
+    writeFileSync(other, JSON.stringify({ ...(JSON.parse(readFileSync(base, 'utf8')) as SuiteFile), suite: 'other', extras: {}, tasks: [{ group: 'g', name: 'renamed', medianNsPerOp: 1, roundMediansNsPerOp: [1, 1, 1, 1, 1, 1] }] }));
+    const r = await run(compareCommand, [base, other]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('have no metric in common');
   });
 
   it('exits 2 naming the problem: arguments, flags, missing or malformed files', async () => {
@@ -133,7 +141,7 @@ describe('ultra-performance history', () => {
     const r = await run(historyCommand, [history, '--p-value', '0.01']);
     expect(r.code).toBe(0);
     expect(r.out).toContain('4 metrics over up to 24 runs; 1 change point');
-    expect(r.out).toMatch(/queue · push · SpscQueue\.tryPush\s+run 13 of 24 \(2026-11-13T02:00:00\.000Z\).*\+1\d\.\d\d%.*worse/);
+    expect(r.out).toMatch(/queue \((?:ts|native)\) · push · SpscQueue\.tryPush\s+run 13 of 24 \(2026-11-13T02:00:00\.000Z\).*\+1\d\.\d\d%.*worse/);
   });
 
   it('--json, and exit 2 on a bad folder or flag', async () => {
@@ -151,6 +159,18 @@ describe('ultra-performance history', () => {
   it('appendHistory refuses something that is not a suite result', () => {
     expect(() => appendHistory(dir, { suite: 'x' } as never)).toThrow(expect.objectContaining({ code: 'ERR_ULTRA_PERF_SOURCE_FORMAT', message: expect.stringContaining('field date') }));
     expect(() => appendHistory('', template)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('dir') }));
+    // The suite name becomes a folder: one that would climb out of the history is refused.
+    expect(() => appendHistory(dir, { ...template, suite: '../../x' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('result.suite') }));
+  });
+
+  it('keeps runs of one suite on different backends as separate series (a backend switch is no change point)', () => {
+    const h = mkdtempSync(join(tmpdir(), 'up-history-backends-'));
+    appendHistory(h, { ...template, date: '2026-11-01T00:00:00.000Z', machine: { backend: 'native' } });
+    appendHistory(h, { ...template, date: '2026-11-02T00:00:00.000Z', machine: { backend: 'ts' } });
+    appendHistory(h, { ...template, date: '2026-11-03T00:00:00.000Z', machine: { backend: 'native' } });
+    const series = readHistory(h);
+    expect(series.map((x) => [x.suite, x.runs.length])).toEqual([[`${template.suite} (native)`, 2], [`${template.suite} (ts)`, 1]]);
+    rmSync(h, { recursive: true, force: true });
   });
 });
 

@@ -2,7 +2,8 @@
  * `npx ultra-performance compare <baseline.json> <current.json>`: two bench suite results
  * (bench/out/<suite>.json, bench/baseline/<suite>.json, a history entry) compared metric by
  * metric with the RegressionDetector, as a benchstat-style table. Exit code 1 when any
- * metric regressed (for CI), 2 on a bad command line or unreadable file, 0 otherwise.
+ * metric regressed (for CI), 2 on a bad command line, an unreadable file or two files with
+ * no metric in common, 0 otherwise.
  */
 import { UltraPerfError } from '../errors.js';
 import { nearestKey } from '../internal/options.js';
@@ -13,7 +14,7 @@ export const kCompareUsage = `Usage: ultra-performance compare <baseline.json> <
   Compares two bench suite results (npm run bench writes bench/out/<suite>.json; the
   committed ones are bench/baseline/<suite>.json) metric by metric: medians with 95%
   intervals, change, Mann-Whitney U p-value with Holm-Bonferroni, verdict (docs/monitor.md).
-  Exit code 1 when a metric regressed.
+  Exit code 1 when a metric regressed; 2 on bad input or when the files share no metric.
 
   --sensitivity <x>   smallest relative change that counts (default 0.1 = 10%)
   --alpha <a>         significance level over all metrics (default 0.05)
@@ -90,6 +91,11 @@ export async function compareCommand(argv: readonly string[]): Promise<number> {
       if (base.suite !== now.suite) console.log(`note: comparing suite ${base.suite} with suite ${now.suite}`);
       console.log(`${now.suite}: ${a} (${base.date}) -> ${b} (${now.date})\n`);
       console.log(formatComparison(c));
+    }
+    if (c.report.metrics.length === 0) {
+      // Nothing compared is not a pass: a CI job whose current file lost or renamed every metric must not go green.
+      console.error(`ultra-performance compare: ${a} and ${b} have no metric in common (${c.onlyInBaseline.length} only in the first, ${c.onlyInCurrent.length} only in the second)`);
+      return 2;
     }
     return c.report.hasRegression ? 1 : 0;
   } catch (err) {

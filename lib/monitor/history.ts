@@ -11,7 +11,7 @@
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
-import { invalidType, SourceFormatError } from '../errors.js';
+import { invalidType, invalidValue, SourceFormatError } from '../errors.js';
 import { type ChangePoint, type ChangePointOptions, ChangePointDetector } from './change-points.js';
 import { type MetricComparison, RegressionDetector, type RegressionDetectorOptions, type RegressionReport } from './regression.js';
 
@@ -249,6 +249,10 @@ function historyName(date: string): string {
 export function appendHistory(dir: string, result: SuiteFile): string {
   if (typeof dir !== 'string' || dir.length === 0) throw invalidType('dir', 'a folder path', dir);
   parseSuiteFile('result', result);
+  // The suite name becomes a folder name: nothing that could climb out of `dir`.
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(result.suite)) {
+    throw invalidValue('result.suite', 'a suite name of letters, digits, _, . and - (not starting with .)', result.suite);
+  }
   const folder = join(dir, result.suite);
   mkdirSync(folder, { recursive: true });
   const file = join(folder, historyName(result.date));
@@ -270,11 +274,14 @@ export interface SuiteHistory {
 export function readHistory(dir: string): SuiteHistory[] {
   if (typeof dir !== 'string' || dir.length === 0) throw invalidType('dir', 'a folder path', dir);
   const bySuite = new Map<string, { file: string; result: SuiteFile }[]>();
+  // Runs on different backends are different series (a switch between them is not a change
+  // point): a run that names its backend is kept under `suite (backend)`.
   const add = (file: string): void => {
     const result = readSuiteFile(file);
-    const list = bySuite.get(result.suite) ?? [];
+    const key = result.machine?.backend === undefined ? result.suite : `${result.suite} (${result.machine.backend})`;
+    const list = bySuite.get(key) ?? [];
     list.push({ file, result });
-    bySuite.set(result.suite, list);
+    bySuite.set(key, list);
   };
   for (const entry of readdirSync(dir).sort()) {
     const path = join(dir, entry);
