@@ -469,3 +469,31 @@ describe('quoteSchema', () => {
     expect(Quote.schema.fields).toHaveLength(7);
   });
 });
+
+describe('defineStruct: a buffer that changes size or is detached under the cached views', () => {
+  const S = defineStruct({ name: 'Grow', templateId: 9, fields: [{ name: 'a', type: 'u32' }, { name: 's', type: 'ascii', length: 4 }] });
+  it('encodes into a resizable buffer after it grew (the cached length is not reused)', () => {
+    const rab = new ArrayBuffer(4, { maxByteLength: 64 });
+    const u = new Uint8Array(rab); // length-tracking: same object, new length
+    expect(() => S.encode({ a: 1, s: 'ab' }, u, 0)).toThrow(expect.objectContaining({ code: 'ERR_BUFFER_OUT_OF_BOUNDS' }));
+    rab.resize(64);
+    expect(S.encode({ a: 7, s: 'ab' }, u, 0)).toBe(S.encodedLength);
+    expect(S.decode(u, 0, S.encodedLength)).toEqual({ a: 7, s: 'ab' });
+    expect(S.flyweight().wrap(u, 0).a).toBe(7);
+  });
+  it('refuses a buffer that shrank or was detached with a coded error, not a raw DataView TypeError', () => {
+    const rab = new ArrayBuffer(64, { maxByteLength: 64 });
+    const u = new Uint8Array(rab);
+    expect(S.encode({ a: 1, s: 'ab' }, u, 0)).toBe(S.encodedLength);
+    rab.resize(8);
+    expect(() => S.encode({ a: 1, s: 'ab' }, u, 0)).toThrow(expect.objectContaining({ code: 'ERR_BUFFER_OUT_OF_BOUNDS' }));
+    const b = new Uint8Array(64);
+    S.encode({ a: 5, s: 'xy' }, b, 0);
+    const fw = S.flyweight().wrap(b, 0);
+    expect(fw.a).toBe(5);
+    structuredClone(b.buffer, { transfer: [b.buffer] });
+    expect(() => S.encode({ a: 1, s: 'ab' }, b, 0)).toThrow(expect.objectContaining({ code: 'ERR_BUFFER_OUT_OF_BOUNDS' }));
+    expect(() => S.decode(b, 0)).toThrow(expect.objectContaining({ code: 'ERR_ULTRA_PERF_SOURCE_FORMAT' }));
+    expect(() => S.flyweight().wrap(b, 0)).toThrow(expect.objectContaining({ code: 'ERR_ULTRA_PERF_SOURCE_FORMAT' }));
+  });
+});

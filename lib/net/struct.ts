@@ -518,15 +518,18 @@ function generate(s: ResolvedSchema, scratch: Uint8Array): Generated {
     let last = null, dv = null, u8 = null;
     function views(bytes) {
       if (!(bytes instanceof Uint8Array)) rt.badArg('bytes', bytes);
-      last = bytes; dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength); u8 = bytes; lastLen = bytes.byteLength;
+      // A detached buffer reads as 0 bytes (a DataView over it would throw an uncoded TypeError).
+      last = bytes; dv = bytes.byteLength === 0 ? emptyView : new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength); u8 = bytes; lastLen = bytes.byteLength;
     }
     let lastLen = 0;
+    const emptyView = new DataView(new ArrayBuffer(0));
     const scratch = rt.scratch;
     function encode(value, out, offset) {
       if (value === null || typeof value !== 'object') rt.badValue(value);
       if (out === undefined) { out = scratch; offset = 0; }
       else if (offset === undefined) offset = 0;
-      if (out !== last) { if (!(out instanceof Uint8Array)) rt.badArg('out', out); views(out); }
+      // The length too: a view of a resizable buffer keeps its identity while it grows, shrinks or is detached.
+      if (out !== last || out.byteLength !== lastLen) { if (!(out instanceof Uint8Array)) rt.badArg('out', out); views(out); }
       if ((offset >>> 0) !== offset || offset > lastLen - ${total}) rt.badOffset(offset, out, ${total});
       const start = offset, p = start + ${kStructHeaderBytes};
       dv.setUint32(start, ${s.blockLength} | (${s.templateId} << 16), true);
@@ -536,7 +539,7 @@ function generate(s: ResolvedSchema, scratch: Uint8Array): Generated {
       return ${total};
     }
     function decode(bytes, offset, length) {
-      if (bytes !== last) views(bytes);
+      if (bytes !== last || bytes.byteLength !== lastLen) views(bytes);
       if (offset === undefined) offset = 0;
       else if ((offset >>> 0) !== offset || offset > lastLen) rt.checkOffset(offset, bytes);
       if (length === undefined) length = lastLen - offset;
@@ -558,7 +561,7 @@ function generate(s: ResolvedSchema, scratch: Uint8Array): Generated {
     class ${s.name}View {
       constructor() { this._dv = emptyDv; this._u8 = emptyU8; this._n = ${total}; this._p = ${kStructHeaderBytes}; this._base = 0; this._v = ${s.version}; this._len = ${total}; }
       wrap(bytes, offset) {
-        if (bytes !== this._u8) this._views(bytes);
+        if (bytes !== this._u8 || bytes.byteLength !== this._n) this._views(bytes);
         if (offset === undefined) offset = 0;
         else if ((offset >>> 0) !== offset || offset > this._n) rt.checkOffset(offset, bytes);
         const dv = this._dv, start = offset, base = offset, avail = this._n - offset;
@@ -569,10 +572,10 @@ function generate(s: ResolvedSchema, scratch: Uint8Array): Generated {
       }
       _views(bytes) {
         if (!(bytes instanceof Uint8Array)) rt.badArg('bytes', bytes);
-        this._dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength); this._u8 = bytes; this._n = bytes.byteLength;
+        this._dv = bytes.byteLength === 0 ? emptyView : new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength); this._u8 = bytes; this._n = bytes.byteLength;
       }
       wrapForEncode(bytes, offset) {
-        if (bytes !== this._u8) this._views(bytes);
+        if (bytes !== this._u8 || bytes.byteLength !== this._n) this._views(bytes);
         if (offset === undefined) offset = 0;
         if ((offset >>> 0) !== offset || offset > this._n - ${total}) rt.badOffset(offset, bytes, ${total});
         const start = offset;
