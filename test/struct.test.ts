@@ -471,9 +471,13 @@ describe('quoteSchema', () => {
 });
 
 describe('defineStruct: a buffer that changes size or is detached under the cached views', () => {
+  // Resizable ArrayBuffer (ES2024; the tsconfig lib predates it).
+  type Resizable = ArrayBuffer & { resize(bytes: number): void };
+  const resizable = (bytes: number, max: number): Resizable =>
+    new (ArrayBuffer as unknown as new (bytes: number, options: { maxByteLength: number }) => Resizable)(bytes, { maxByteLength: max });
   const S = defineStruct({ name: 'Grow', templateId: 9, fields: [{ name: 'a', type: 'u32' }, { name: 's', type: 'ascii', length: 4 }] });
   it('encodes into a resizable buffer after it grew (the cached length is not reused)', () => {
-    const rab = new ArrayBuffer(4, { maxByteLength: 64 });
+    const rab = resizable(4, 64);
     const u = new Uint8Array(rab); // length-tracking: same object, new length
     expect(() => S.encode({ a: 1, s: 'ab' }, u, 0)).toThrow(expect.objectContaining({ code: 'ERR_BUFFER_OUT_OF_BOUNDS' }));
     rab.resize(64);
@@ -482,7 +486,7 @@ describe('defineStruct: a buffer that changes size or is detached under the cach
     expect(S.flyweight().wrap(u, 0).a).toBe(7);
   });
   it('refuses a buffer that shrank or was detached with a coded error, not a raw DataView TypeError', () => {
-    const rab = new ArrayBuffer(64, { maxByteLength: 64 });
+    const rab = resizable(64, 64);
     const u = new Uint8Array(rab);
     expect(S.encode({ a: 1, s: 'ab' }, u, 0)).toBe(S.encodedLength);
     rab.resize(8);
