@@ -745,12 +745,23 @@ export class FeedSubscriber extends EventEmitter {
       case 'deliver': {
         const onMessage = this.o.onMessage;
         const messages = packet.messages;
-        let sequence = packet.sequence + v.deliverFrom;
-        for (let i = v.deliverFrom; i < messages.length; i++) onMessage(messages[i]!, sequence++);
-        c.messages += messages.length - v.deliverFrom;
-        if (retransmitted) {
-          c.packetsRecovered++;
-          c.messagesRecovered += messages.length - v.deliverFrom;
+        let i = v.deliverFrom;
+        try {
+          while (i < messages.length) {
+            const m = messages[i]!;
+            i++;
+            onMessage(m, packet.sequence + i - 1);
+          }
+        } finally {
+          // onMessage threw: accept() already moved past the whole packet, which would skip the
+          // messages after the one that threw without a word. Resume after it instead: the rest
+          // is a hole, requested again (or reported lost) as any other.
+          if (i < messages.length) seq.nextSequence = packet.sequence + i;
+          c.messages += i - v.deliverFrom;
+          if (retransmitted) {
+            c.packetsRecovered++;
+            c.messagesRecovered += i - v.deliverFrom;
+          }
         }
         break;
       }
