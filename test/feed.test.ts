@@ -476,3 +476,21 @@ describe('an onMessage that throws', () => {
     expect(sub.stats().messages).toBe(2);
   });
 });
+
+describe('publish then close at once (the docs/net.md example)', () => {
+  it('the flushed messages and the end of session reach the subscriber: close waits for the sends it started', async () => {
+    const source = await openDgramSource();
+    const pub = await FeedPublisher.open({ session: 'CLOSE', host: '127.0.0.1', port: source.local.port, heartbeatIntervalMs: 60_000 });
+    closers.push(() => pub.close());
+    const got: number[] = [];
+    const sub = await FeedSubscriber.open({ source, requestHost: '127.0.0.1', requestPort: pub.requestAddress.port, onMessage: (_m, s) => got.push(s) });
+    closers.push(() => sub.close());
+    pub.publish(new Uint8Array([1, 2, 3]));
+    pub.publish(new Uint8Array([4]));
+    await pub.close(); // dgram drops a send still resolving its address when the socket closes first
+    const timeout = new Promise<string>((r) => setTimeout(() => r('no end of session within 3 s'), 3000));
+    const ended = await Promise.race([sub.ended, timeout]);
+    expect(ended).toMatchObject({ ended: true, messages: 2 });
+    expect(got).toEqual([1, 2]);
+  });
+});
