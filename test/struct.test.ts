@@ -275,6 +275,15 @@ describe('defineStruct: schema validation names the argument', () => {
     [base([{ name: 'a', type: 'u8', length: 4 }]), /no length on a field of type u8 .*schema.fields\[0\].length/],
     [base([{ name: 'wrap', type: 'u8' }]), /not reserved .*schema.fields\[0\].name but received "wrap"/],
     [base([{ name: 'class', type: 'u8' }]), /schema.fields\[0\].name but received "class"/],
+    // Names the generated C++ header uses inside encode/decode: a member named so shadows them
+    // (encode() stored the `block`/`out` pointer, 8 bytes, in place of the field) or does not compile.
+    [base([{ name: 'block', type: 'u8' }]), /not reserved .*schema.fields\[0\].name but received "block"/],
+    [base([{ name: 'out', type: 'u64' }]), /not reserved .*schema.fields\[0\].name but received "out"/],
+    [base([{ name: 'load', type: 'u32' }]), /not reserved .*schema.fields\[0\].name but received "load"/],
+    [base([{ name: 'blockLengthAt', type: 'u32' }]), /not reserved .*schema.fields\[0\].name but received "blockLengthAt"/],
+    // enumerators are k + the value with its first letter upper-cased; the enum type is the field's name so
+    [base([{ name: 'a', type: 'enum', values: ['x', 'X'] }]), /schema.fields\[0\].values\[1\] but received "X"/],
+    [base([{ name: 't', type: 'enum', values: ['x'] }]), /schema.fields\[0\].name but received "t"/],
     [base([{ name: 'Bad_name', type: 'u8' }]), /camelCase .*schema.fields\[0\].name/],
     [base([{ name: 'a', type: 'enum', values: [] }]), /from 1 to 256 names for schema.fields\[0\].values/],
     [base([{ name: 'a', type: 'enum', values: ['x', 'x'] }]), /schema.fields\[0\].values\[1\] but received "x"/],

@@ -179,6 +179,9 @@ const kReserved = new Set([
   'nullptr', 'operator', 'or', 'private', 'protected', 'public', 'register', 'return', 'short', 'signed', 'sizeof',
   'static', 'struct', 'switch', 'template', 'this', 'throw', 'true', 'try', 'typedef', 'typeid', 'typename', 'union',
   'unsigned', 'using', 'virtual', 'void', 'volatile', 'while', 'xor', 'encode', 'decode',
+  // What the generated C++ header's encode/decode name unqualified: a member so named shadows it
+  // (encode() stored the local `block`/`out` pointer in place of the field) or does not compile.
+  'block', 'out', 'load', 'store', 'checkFrame', 'readHeader', 'writeHeader', 'firstNonAscii', 'safeInteger', 'blockLengthAt',
 ]);
 
 function checkU16(value: unknown, argument: string): number {
@@ -256,14 +259,20 @@ export function resolveStructSchema(schema: StructSchema): ResolvedSchema {
     if (f.type === 'enum') {
       if (!Array.isArray(f.values)) throw invalidType(`${arg}.values`, 'an array of names', f.values);
       if (f.values.length < 1 || f.values.length > 256) throw invalidRange(`${arg}.values`, 'from 1 to 256 names', f.values);
+      // The C++ header's enumerators are k + the value with its first letter upper-cased: 'x' and 'X' would clash.
       const seen = new Set<string>();
       f.values.forEach((v, j) => {
         if (typeof v !== 'string' || !/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(v)) {
           throw invalidValue(`${arg}.values[${j}]`, 'an identifier of letters and digits', v);
         }
-        if (seen.has(v)) throw invalidValue(`${arg}.values[${j}]`, 'a name not used by an earlier value', v);
-        seen.add(v);
+        const key = v[0]!.toUpperCase() + v.slice(1);
+        if (seen.has(key)) throw invalidValue(`${arg}.values[${j}]`, 'a name not used by an earlier value (nor one differing only in its first letter\'s case)', v);
+        seen.add(key);
       });
+      // The enum's C++ type is the field's name with its first letter upper-cased: not the struct's own name.
+      if (f.name[0]!.toUpperCase() + f.name.slice(1) === schema.name) {
+        throw invalidValue(`${arg}.name`, `an enum field name other than the schema's name, ${schema.name}, once capitalised (the C++ enum type)`, f.name);
+      }
       values = [...f.values];
     }
     const sinceVersion = f.sinceVersion === undefined ? 0 : checkU16(f.sinceVersion, `${arg}.sinceVersion`);
