@@ -284,6 +284,7 @@ describe('defineStruct: schema validation names the argument', () => {
     // enumerators are k + the value with its first letter upper-cased; the enum type is the field's name so
     [base([{ name: 'a', type: 'enum', values: ['x', 'X'] }]), /schema.fields\[0\].values\[1\] but received "X"/],
     [base([{ name: 't', type: 'enum', values: ['x'] }]), /schema.fields\[0\].name but received "t"/],
+    [base([{ name: 'frameStatus', type: 'enum', values: ['x'] }]), /schema.fields\[0\].name but received "frameStatus"/],
     [base([{ name: 'Bad_name', type: 'u8' }]), /camelCase .*schema.fields\[0\].name/],
     [base([{ name: 'a', type: 'enum', values: [] }]), /from 1 to 256 names for schema.fields\[0\].values/],
     [base([{ name: 'a', type: 'enum', values: ['x', 'x'] }]), /schema.fields\[0\].values\[1\] but received "x"/],

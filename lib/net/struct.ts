@@ -270,8 +270,9 @@ export function resolveStructSchema(schema: StructSchema): ResolvedSchema {
         seen.add(key);
       });
       // The enum's C++ type is the field's name with its first letter upper-cased: not the struct's own name.
-      if (f.name[0]!.toUpperCase() + f.name.slice(1) === schema.name) {
-        throw invalidValue(`${arg}.name`, `an enum field name other than the schema's name, ${schema.name}, once capitalised (the C++ enum type)`, f.name);
+      const cppType = f.name[0]!.toUpperCase() + f.name.slice(1);
+      if (cppType === schema.name || cppType === 'FrameStatus' || cppType === 'FrameHeader') {
+        throw invalidValue(`${arg}.name`, `an enum field name that, capitalised (the C++ enum type), is neither the schema's name, ${schema.name}, nor FrameStatus or FrameHeader`, f.name);
       }
       values = [...f.values];
     }
