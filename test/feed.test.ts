@@ -440,3 +440,57 @@ describe('request server', () => {
     expect([s.requestsWrongSession, s.requestsNotSent, s.requestsEvicted, s.requestsServed]).toEqual([1, 1, 1, 0]);
   });
 });
+
+describe('an onMessage that throws', () => {
+  it('does not skip the rest of its packet silently: the sequencer resumes after the message that threw', async () => {
+    let push: ((bytes: Uint8Array, info: { address: string; port: number; receivedNs: number; kernelNs: number }) => void) | undefined;
+    const source: PacketSource = {
+      kind: 'test',
+      local: { address: '127.0.0.1', port: 1 },
+      start: (onPacket) => {
+        push = onPacket;
+      },
+      stats: () => ({ packets: 0, bytes: 0, dropped: 0, truncated: 0 }),
+      close: async () => undefined,
+    };
+    const got: number[] = [];
+    const sub = await FeedSubscriber.open({
+      source,
+      requestTimeoutMs: 5,
+      onMessage: (_m, s) => {
+        got.push(s);
+        if (s === 2) throw new Error('user onMessage boom');
+      },
+    });
+    closers.push(() => sub.close());
+    const errors: FeedGapError[] = [];
+    sub.on('error', (e: FeedGapError) => errors.push(e));
+    const info = { address: '127.0.0.1', port: 2, receivedNs: 0, kernelNs: NaN };
+    const three = [1, 2, 3].map((s) => feedMessage(s, new Uint8Array(40)));
+    expect(() => push!(encodeMoldPacket({ session: 'THROW', sequence: 1, messages: three }), info)).toThrow('user onMessage boom');
+    expect(got).toEqual([1, 2]);
+    expect(sub.nextSequence).toBe(3); // message 3 was never handed over
+    push!(encodeMoldHeartbeat('THROW', 4), info);
+    await until(() => errors.length === 1, 'message 3 reported lost (no request server here)');
+    expect([errors[0]!.from, errors[0]!.count]).toEqual([3, 1]);
+    expect(sub.stats().messages).toBe(2);
+  });
+});
+
+describe('publish then close at once (the docs/net.md example)', () => {
+  it('the flushed messages and the end of session reach the subscriber: close waits for the sends it started', async () => {
+    const source = await openDgramSource();
+    const pub = await FeedPublisher.open({ session: 'CLOSE', host: '127.0.0.1', port: source.local.port, heartbeatIntervalMs: 60_000 });
+    closers.push(() => pub.close());
+    const got: number[] = [];
+    const sub = await FeedSubscriber.open({ source, requestHost: '127.0.0.1', requestPort: pub.requestAddress.port, onMessage: (_m, s) => got.push(s) });
+    closers.push(() => sub.close());
+    pub.publish(new Uint8Array([1, 2, 3]));
+    pub.publish(new Uint8Array([4]));
+    await pub.close(); // dgram drops a send still resolving its address when the socket closes first
+    const timeout = new Promise<string>((r) => setTimeout(() => r('no end of session within 3 s'), 3000));
+    const ended = await Promise.race([sub.ended, timeout]);
+    expect(ended).toMatchObject({ ended: true, messages: 2 });
+    expect(got).toEqual([1, 2]);
+  });
+});

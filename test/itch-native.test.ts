@@ -253,3 +253,22 @@ describe.skipIf(!native)('raw itchDecodeBatch binding with bad arguments', () =>
     expect([result[0], result[1]]).toEqual([0, 0]);
   });
 });
+
+describe('decodeItchBatch (TS and native): columns shorter than their capacity', () => {
+  const msg = new Uint8Array(14);
+  msg[1] = 12; // an 'S' system event is 12 bytes
+  msg[2] = 0x53;
+  const many = new Uint8Array(14 * 10);
+  for (let i = 0; i < 10; i++) many.set(msg, i * 14);
+  const decoders = [decodeItchBatchTs, decodeItchBatchNative].filter((d) => d !== null);
+  it.each(decoders.map((d) => [d === decodeItchBatchTs ? 'ts' : 'native', d] as const))(
+    '%s refuses them with a coded error instead of dropping rows past the arrays silently',
+    (_, decode) => {
+      const lying = { ...createItchColumns(2), capacity: 100 };
+      expect(() => decode(many, lying, 0)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringMatching(/columns/) }));
+      const nan = { ...createItchColumns(2), capacity: NaN };
+      expect(() => decode(many, nan, 0)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringMatching(/columns/) }));
+      expect(decode(many, createItchColumns(100), 0)).toBe(10);
+    },
+  );
+});

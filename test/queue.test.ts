@@ -403,6 +403,12 @@ describe('create and attach refuse what is not a queue', () => {
     }
   });
 
+  it('a queue too big for its slots is refused with a code (openNativeUdpReceiver passes this error on)', () => {
+    for (const [, Queue] of kinds) {
+      expect(() => Queue.create({ capacity: 2 ** 30, slotBytes: 64 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    }
+  });
+
   it('names the buffer and what is wrong with it', () => {
     const spsc = SpscQueue.create({ capacity: 8, slotBytes: 8 });
     const mpmc = MpmcQueue.create({ capacity: 8, slotBytes: 8 });

@@ -275,6 +275,16 @@ describe('defineStruct: schema validation names the argument', () => {
     [base([{ name: 'a', type: 'u8', length: 4 }]), /no length on a field of type u8 .*schema.fields\[0\].length/],
     [base([{ name: 'wrap', type: 'u8' }]), /not reserved .*schema.fields\[0\].name but received "wrap"/],
     [base([{ name: 'class', type: 'u8' }]), /schema.fields\[0\].name but received "class"/],
+    // Names the generated C++ header uses inside encode/decode: a member named so shadows them
+    // (encode() stored the `block`/`out` pointer, 8 bytes, in place of the field) or does not compile.
+    [base([{ name: 'block', type: 'u8' }]), /not reserved .*schema.fields\[0\].name but received "block"/],
+    [base([{ name: 'out', type: 'u64' }]), /not reserved .*schema.fields\[0\].name but received "out"/],
+    [base([{ name: 'load', type: 'u32' }]), /not reserved .*schema.fields\[0\].name but received "load"/],
+    [base([{ name: 'blockLengthAt', type: 'u32' }]), /not reserved .*schema.fields\[0\].name but received "blockLengthAt"/],
+    // enumerators are k + the value with its first letter upper-cased; the enum type is the field's name so
+    [base([{ name: 'a', type: 'enum', values: ['x', 'X'] }]), /schema.fields\[0\].values\[1\] but received "X"/],
+    [base([{ name: 't', type: 'enum', values: ['x'] }]), /schema.fields\[0\].name but received "t"/],
+    [base([{ name: 'frameStatus', type: 'enum', values: ['x'] }]), /schema.fields\[0\].name but received "frameStatus"/],
     [base([{ name: 'Bad_name', type: 'u8' }]), /camelCase .*schema.fields\[0\].name/],
     [base([{ name: 'a', type: 'enum', values: [] }]), /from 1 to 256 names for schema.fields\[0\].values/],
     [base([{ name: 'a', type: 'enum', values: ['x', 'x'] }]), /schema.fields\[0\].values\[1\] but received "x"/],
@@ -467,5 +477,37 @@ describe('quoteSchema', () => {
   it('is the schema Quote is built from', () => {
     expect(Quote.schema.name).toBe(quoteSchema.name);
     expect(Quote.schema.fields).toHaveLength(7);
+  });
+});
+
+describe('defineStruct: a buffer that changes size or is detached under the cached views', () => {
+  // Resizable ArrayBuffer (ES2024; the tsconfig lib predates it).
+  type Resizable = ArrayBuffer & { resize(bytes: number): void };
+  const resizable = (bytes: number, max: number): Resizable =>
+    new (ArrayBuffer as unknown as new (bytes: number, options: { maxByteLength: number }) => Resizable)(bytes, { maxByteLength: max });
+  const S = defineStruct({ name: 'Grow', templateId: 9, fields: [{ name: 'a', type: 'u32' }, { name: 's', type: 'ascii', length: 4 }] });
+  it('encodes into a resizable buffer after it grew (the cached length is not reused)', () => {
+    const rab = resizable(4, 64);
+    const u = new Uint8Array(rab); // length-tracking: same object, new length
+    expect(() => S.encode({ a: 1, s: 'ab' }, u, 0)).toThrow(expect.objectContaining({ code: 'ERR_BUFFER_OUT_OF_BOUNDS' }));
+    rab.resize(64);
+    expect(S.encode({ a: 7, s: 'ab' }, u, 0)).toBe(S.encodedLength);
+    expect(S.decode(u, 0, S.encodedLength)).toEqual({ a: 7, s: 'ab' });
+    expect(S.flyweight().wrap(u, 0).a).toBe(7);
+  });
+  it('refuses a buffer that shrank or was detached with a coded error, not a raw DataView TypeError', () => {
+    const rab = resizable(64, 64);
+    const u = new Uint8Array(rab);
+    expect(S.encode({ a: 1, s: 'ab' }, u, 0)).toBe(S.encodedLength);
+    rab.resize(8);
+    expect(() => S.encode({ a: 1, s: 'ab' }, u, 0)).toThrow(expect.objectContaining({ code: 'ERR_BUFFER_OUT_OF_BOUNDS' }));
+    const b = new Uint8Array(64);
+    S.encode({ a: 5, s: 'xy' }, b, 0);
+    const fw = S.flyweight().wrap(b, 0);
+    expect(fw.a).toBe(5);
+    structuredClone(b.buffer, { transfer: [b.buffer] });
+    expect(() => S.encode({ a: 1, s: 'ab' }, b, 0)).toThrow(expect.objectContaining({ code: 'ERR_BUFFER_OUT_OF_BOUNDS' }));
+    expect(() => S.decode(b, 0)).toThrow(expect.objectContaining({ code: 'ERR_ULTRA_PERF_SOURCE_FORMAT' }));
+    expect(() => S.flyweight().wrap(b, 0)).toThrow(expect.objectContaining({ code: 'ERR_ULTRA_PERF_SOURCE_FORMAT' }));
   });
 });

@@ -501,3 +501,34 @@ describe('bad arguments are named', () => {
     expect(conn.stats().messagesSent).toBe(0);
   });
 });
+
+describe('an onConnection listener that throws', () => {
+  it('surfaces the error as uncaught and leaves the accepted connection open (not failed as if its peer sent bad bytes)', async () => {
+    const caught: unknown[] = [];
+    const onError = (e: unknown): void => void caught.push(e);
+    const listeners = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    process.on('uncaughtException', onError);
+    try {
+      const accepted: Connection[] = [];
+      const server = createServer({
+        ...fast,
+        onConnection: (c) => {
+          accepted.push(c);
+          throw new Error('user onConnection boom');
+        },
+      });
+      const { port } = await server.listen();
+      const conn = createConnection({ id: nextId(), host: '127.0.0.1', port, ...fast });
+      await conn.send(tag(1)); // DeliveryUnknownError when the server failed the connection
+      await until(() => caught.length > 0, 'the uncaught error');
+      expect((caught[0] as Error).message).toBe('user onConnection boom');
+      const it = accepted[0]![Symbol.asyncIterator]();
+      expect(untag((await it.next()).value as Uint8Array)).toBe(1);
+      await server.close();
+    } finally {
+      process.off('uncaughtException', onError);
+      for (const l of listeners) process.on('uncaughtException', l as NodeJS.UncaughtExceptionListener);
+    }
+  });
+});

@@ -40,6 +40,11 @@ struct Binding {
   bool hooked = false;
   bool torn_down = false;
   bool closed = false;
+  // A released thread-safe function still runs the drain calls queued before the release
+  // (call_drain, with this Binding as context) and is finalized after them: until then the
+  // Binding must outlive its JS object, so the last of the two finalizers deletes it.
+  int live_tsfns = 0;  // created by start() and not yet finalized (a failed start leaves one finalizing)
+  bool object_finalized = false;
 };
 
 const char* errno_name(int err) noexcept {
@@ -100,7 +105,17 @@ void close_binding(napi_env env, Binding* b) {
 void finalize_binding(napi_env env, void* data, void* /*hint*/) {
   auto* b = static_cast<Binding*>(data);
   close_binding(env, b);
+  if (b->live_tsfns > 0) {
+    b->object_finalized = true;  // the last finalize_tsfn deletes it
+    return;
+  }
   delete b;
+}
+
+// The thread-safe function's finalizer: after its last queued call_drain.
+void finalize_tsfn(napi_env /*env*/, void* data, void* /*hint*/) {
+  auto* b = static_cast<Binding*>(data);
+  if (--b->live_tsfns == 0 && b->object_finalized) delete b;
 }
 
 // Runs on the JS thread: calls the drain function lib/ gave start().
@@ -284,12 +299,13 @@ napi_value udp_receiver_start(napi_env env, napi_callback_info info) {
   napi_value name = nullptr;
   napi_create_string_utf8(env, "ultra-performance:udpReceiver", NAPI_AUTO_LENGTH, &name);
   napi_threadsafe_function tsfn = nullptr;
-  const napi_status st = napi_create_threadsafe_function(env, argv[2], nullptr, name, 0, 1, nullptr, nullptr, b, call_drain, &tsfn);
+  const napi_status st = napi_create_threadsafe_function(env, argv[2], nullptr, name, 0, 1, b, finalize_tsfn, b, call_drain, &tsfn);
   if (st != napi_ok) {
     throw_napi_failure(env, kFn, st);
     return nullptr;
   }
   b->tsfn = tsfn;
+  ++b->live_tsfns;
   const int rc = b->core.start(b->queue, b->queue_len, static_cast<int>(cpu), request_wake, b);
   if (rc != 0) {
     b->tsfn = nullptr;

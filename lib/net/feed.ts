@@ -207,6 +207,14 @@ export class FeedPublisher {
     if (error) this.counters.sendErrors++;
   };
 
+  /** Feed sends not yet completed: dgram drops one still resolving its address when the socket closes first. */
+  private sendsInFlight = 0;
+  private onSendsDone: (() => void) | undefined;
+  private readonly onFeedSent = (error: Error | null): void => {
+    this.onSent(error);
+    if (--this.sendsInFlight === 0 && this.onSendsDone !== undefined) this.onSendsDone();
+  };
+
   private constructor(o: ResolvedPublisher, socket: Socket, requestSocket: Socket) {
     this.session = o.session;
     this.mtu = o.mtu;
@@ -301,7 +309,8 @@ export class FeedPublisher {
     this.counters.packets++;
     this.counters.bytes += bytes.length;
     this.sentSinceTick = true;
-    this.socket.send(bytes, this.destination.port, this.destination.address, this.onSent);
+    this.sendsInFlight++;
+    this.socket.send(bytes, this.destination.port, this.destination.address, this.onFeedSent);
   }
 
   private tick(): void {
@@ -374,7 +383,9 @@ export class FeedPublisher {
     if (!this.ended) this.end();
     if (this.flushScheduled) clearImmediate(this.flushScheduled);
     clearInterval(this.heartbeatTimer);
-    this.closing = Promise.all([closeSocket(this.socket), closeSocket(this.requestSocket)]).then(() => undefined);
+    // The end of session (and the flush before it) were just sent: closing at once would drop them.
+    const sent = this.sendsInFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (this.onSendsDone = resolve));
+    this.closing = sent.then(() => Promise.all([closeSocket(this.socket), closeSocket(this.requestSocket)])).then(() => undefined);
     return this.closing;
   }
 
@@ -745,12 +756,23 @@ export class FeedSubscriber extends EventEmitter {
       case 'deliver': {
         const onMessage = this.o.onMessage;
         const messages = packet.messages;
-        let sequence = packet.sequence + v.deliverFrom;
-        for (let i = v.deliverFrom; i < messages.length; i++) onMessage(messages[i]!, sequence++);
-        c.messages += messages.length - v.deliverFrom;
-        if (retransmitted) {
-          c.packetsRecovered++;
-          c.messagesRecovered += messages.length - v.deliverFrom;
+        let i = v.deliverFrom;
+        try {
+          while (i < messages.length) {
+            const m = messages[i]!;
+            i++;
+            onMessage(m, packet.sequence + i - 1);
+          }
+        } finally {
+          // onMessage threw: accept() already moved past the whole packet, which would skip the
+          // messages after the one that threw without a word. Resume after it instead: the rest
+          // is a hole, requested again (or reported lost) as any other.
+          if (i < messages.length) seq.nextSequence = packet.sequence + i;
+          c.messages += i - v.deliverFrom;
+          if (retransmitted) {
+            c.packetsRecovered++;
+            c.messagesRecovered += i - v.deliverFrom;
+          }
         }
         break;
       }

@@ -679,10 +679,27 @@ function sideCode(view: DataView, at: number, file: string): number {
   throw new SourceFormatError(file, `byte ${at}`, `buy/sell indicator ${describeType(c)}, expected 'B' or 'S'`);
 }
 
+const kColumnKeys = ['type', 'stockLocate', 'trackingNumber', 'timestamp', 'orderRef', 'newOrderRef', 'side', 'shares', 'price', 'matchNumber', 'offset'] as const;
+
+/**
+ * Throws unless every column holds `capacity` rows: the TS decoder would otherwise drop the
+ * rows past a short array without a word (a typed array ignores writes past its end) while
+ * the native binding refuses them, and the two must give the same errors.
+ */
+function checkColumns(columns: ItchColumns): void {
+  const capacity = columns?.capacity;
+  if (!Number.isInteger(capacity) || capacity < 0) throw invalidValue('columns.capacity', 'an integer >= 0 (columns from createItchColumns)', capacity);
+  for (const key of kColumnKeys) {
+    const column = columns[key];
+    if (!(column?.length >= capacity)) throw invalidValue(`columns.${key}`, `a typed array of at least columns.capacity (${capacity}) elements`, column);
+  }
+}
+
 /** The TS batch decoder; `decodeItchBatch` is this or the native one (same rows, same errors). */
 export function decodeItchBatchTs(bytes: Uint8Array, columns: ItchColumns, start = 0, options: { file?: string } = {}): number {
   if (!(bytes instanceof Uint8Array)) throw invalidType('bytes', 'a Uint8Array', bytes);
   if (!Number.isInteger(start) || start < 0 || start > bytes.length) throw invalidValue('start', `an integer in [0, ${bytes.length}]`, start);
+  checkColumns(columns);
   const file = options.file ?? kDefaultFile;
   const view = viewOf(bytes);
   const { type, stockLocate, trackingNumber, timestamp, orderRef, newOrderRef, side, shares, price, matchNumber, offset } = columns;
@@ -803,6 +820,7 @@ function decodeItchBatchNativeWith(decode: NonNullable<typeof nativeItchDecodeBa
   return function decodeItchBatchNative(bytes: Uint8Array, columns: ItchColumns, start = 0, options: { file?: string } = {}): number {
     if (!(bytes instanceof Uint8Array)) throw invalidType('bytes', 'a Uint8Array', bytes);
     if (!Number.isInteger(start) || start < 0 || start > bytes.length) throw invalidValue('start', `an integer in [0, ${bytes.length}]`, start);
+    checkColumns(columns);
     const c = columns;
     const r = nativeResult;
     const status = decode(bytes, start, c.capacity, c.type, c.stockLocate, c.trackingNumber, c.timestamp, c.orderRef, c.newOrderRef, c.side, c.shares, c.price, c.matchNumber, c.offset, r);

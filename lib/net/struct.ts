@@ -179,6 +179,9 @@ const kReserved = new Set([
   'nullptr', 'operator', 'or', 'private', 'protected', 'public', 'register', 'return', 'short', 'signed', 'sizeof',
   'static', 'struct', 'switch', 'template', 'this', 'throw', 'true', 'try', 'typedef', 'typeid', 'typename', 'union',
   'unsigned', 'using', 'virtual', 'void', 'volatile', 'while', 'xor', 'encode', 'decode',
+  // What the generated C++ header's encode/decode name unqualified: a member so named shadows it
+  // (encode() stored the local `block`/`out` pointer in place of the field) or does not compile.
+  'block', 'out', 'load', 'store', 'checkFrame', 'readHeader', 'writeHeader', 'firstNonAscii', 'safeInteger', 'blockLengthAt',
 ]);
 
 function checkU16(value: unknown, argument: string): number {
@@ -256,14 +259,21 @@ export function resolveStructSchema(schema: StructSchema): ResolvedSchema {
     if (f.type === 'enum') {
       if (!Array.isArray(f.values)) throw invalidType(`${arg}.values`, 'an array of names', f.values);
       if (f.values.length < 1 || f.values.length > 256) throw invalidRange(`${arg}.values`, 'from 1 to 256 names', f.values);
+      // The C++ header's enumerators are k + the value with its first letter upper-cased: 'x' and 'X' would clash.
       const seen = new Set<string>();
       f.values.forEach((v, j) => {
         if (typeof v !== 'string' || !/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(v)) {
           throw invalidValue(`${arg}.values[${j}]`, 'an identifier of letters and digits', v);
         }
-        if (seen.has(v)) throw invalidValue(`${arg}.values[${j}]`, 'a name not used by an earlier value', v);
-        seen.add(v);
+        const key = v[0]!.toUpperCase() + v.slice(1);
+        if (seen.has(key)) throw invalidValue(`${arg}.values[${j}]`, 'a name not used by an earlier value (nor one differing only in its first letter\'s case)', v);
+        seen.add(key);
       });
+      // The enum's C++ type is the field's name with its first letter upper-cased: not the struct's own name.
+      const cppType = f.name[0]!.toUpperCase() + f.name.slice(1);
+      if (cppType === schema.name || cppType === 'FrameStatus' || cppType === 'FrameHeader') {
+        throw invalidValue(`${arg}.name`, `an enum field name that, capitalised (the C++ enum type), is neither the schema's name, ${schema.name}, nor FrameStatus or FrameHeader`, f.name);
+      }
       values = [...f.values];
     }
     const sinceVersion = f.sinceVersion === undefined ? 0 : checkU16(f.sinceVersion, `${arg}.sinceVersion`);
@@ -518,15 +528,18 @@ function generate(s: ResolvedSchema, scratch: Uint8Array): Generated {
     let last = null, dv = null, u8 = null;
     function views(bytes) {
       if (!(bytes instanceof Uint8Array)) rt.badArg('bytes', bytes);
-      last = bytes; dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength); u8 = bytes; lastLen = bytes.byteLength;
+      // A detached buffer reads as 0 bytes (a DataView over it would throw an uncoded TypeError).
+      last = bytes; dv = bytes.byteLength === 0 ? emptyView : new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength); u8 = bytes; lastLen = bytes.byteLength;
     }
     let lastLen = 0;
+    const emptyView = new DataView(new ArrayBuffer(0));
     const scratch = rt.scratch;
     function encode(value, out, offset) {
       if (value === null || typeof value !== 'object') rt.badValue(value);
       if (out === undefined) { out = scratch; offset = 0; }
       else if (offset === undefined) offset = 0;
-      if (out !== last) { if (!(out instanceof Uint8Array)) rt.badArg('out', out); views(out); }
+      // The length too: a view of a resizable buffer keeps its identity while it grows, shrinks or is detached.
+      if (out !== last || out.byteLength !== lastLen) { if (!(out instanceof Uint8Array)) rt.badArg('out', out); views(out); }
       if ((offset >>> 0) !== offset || offset > lastLen - ${total}) rt.badOffset(offset, out, ${total});
       const start = offset, p = start + ${kStructHeaderBytes};
       dv.setUint32(start, ${s.blockLength} | (${s.templateId} << 16), true);
@@ -536,7 +549,7 @@ function generate(s: ResolvedSchema, scratch: Uint8Array): Generated {
       return ${total};
     }
     function decode(bytes, offset, length) {
-      if (bytes !== last) views(bytes);
+      if (bytes !== last || bytes.byteLength !== lastLen) views(bytes);
       if (offset === undefined) offset = 0;
       else if ((offset >>> 0) !== offset || offset > lastLen) rt.checkOffset(offset, bytes);
       if (length === undefined) length = lastLen - offset;
@@ -558,7 +571,7 @@ function generate(s: ResolvedSchema, scratch: Uint8Array): Generated {
     class ${s.name}View {
       constructor() { this._dv = emptyDv; this._u8 = emptyU8; this._n = ${total}; this._p = ${kStructHeaderBytes}; this._base = 0; this._v = ${s.version}; this._len = ${total}; }
       wrap(bytes, offset) {
-        if (bytes !== this._u8) this._views(bytes);
+        if (bytes !== this._u8 || bytes.byteLength !== this._n) this._views(bytes);
         if (offset === undefined) offset = 0;
         else if ((offset >>> 0) !== offset || offset > this._n) rt.checkOffset(offset, bytes);
         const dv = this._dv, start = offset, base = offset, avail = this._n - offset;
@@ -569,10 +582,10 @@ function generate(s: ResolvedSchema, scratch: Uint8Array): Generated {
       }
       _views(bytes) {
         if (!(bytes instanceof Uint8Array)) rt.badArg('bytes', bytes);
-        this._dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength); this._u8 = bytes; this._n = bytes.byteLength;
+        this._dv = bytes.byteLength === 0 ? emptyView : new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength); this._u8 = bytes; this._n = bytes.byteLength;
       }
       wrapForEncode(bytes, offset) {
-        if (bytes !== this._u8) this._views(bytes);
+        if (bytes !== this._u8 || bytes.byteLength !== this._n) this._views(bytes);
         if (offset === undefined) offset = 0;
         if ((offset >>> 0) !== offset || offset > this._n - ${total}) rt.badOffset(offset, bytes, ${total});
         const start = offset;

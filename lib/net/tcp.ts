@@ -1315,7 +1315,15 @@ export class TcpServer<T = Uint8Array> extends EventEmitter {
       const w = this.acceptWaiters_.length > 0 ? this.acceptWaiters_.shift() : null;
       if (w !== null) w(c);
       else this.accepted_.push(c);
-      this.emit('connection', c);
+      // A listener that throws must not reach onData's catch, which would fail this new
+      // connection as if its peer had sent bad bytes and swallow the error: uncaught instead.
+      try {
+        this.emit('connection', c);
+      } catch (err) {
+        process.nextTick(() => {
+          throw err;
+        });
+      }
     };
     const onData = (chunk: Buffer): void => {
       try {

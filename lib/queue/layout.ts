@@ -44,7 +44,7 @@
  * themselves (they ask the JS thread that started them), so
  * while one runs, consumers sleep in short slices as a safety net.
  */
-import { describe as describeValue, invalidRange, invalidType } from '../errors.js';
+import { describe as describeValue, invalidRange, invalidType, withCode } from '../errors.js';
 import { isPlainObject } from '../internal/options.js';
 import { Layout, Status, Word } from './kernel.js';
 
@@ -158,8 +158,11 @@ export function geometryFromOptions(kind: QueueKind, options: unknown): Geometry
   }
   const totalBytes = totalBytesFor(capacity, slotBytes);
   if (totalBytes > Layout.MaxTotalBytes) {
-    throw new RangeError(
-      `Expected a capacity whose queue fits in ${Layout.MaxTotalBytes} bytes with slotBytes ${slotBytes} for options.capacity but received ${capacity} (${totalBytes} bytes)`,
+    throw withCode(
+      new RangeError(
+        `Expected a capacity whose queue fits in ${Layout.MaxTotalBytes} bytes with slotBytes ${slotBytes} for options.capacity but received ${capacity} (${totalBytes} bytes)`,
+      ),
+      'ERR_OUT_OF_RANGE',
     );
   }
   return { kind: kindCode(kind), capacity, slotBytes, slotStride: slotStrideFor(slotBytes), totalBytes };
