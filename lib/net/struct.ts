@@ -539,7 +539,7 @@ function generate(s: ResolvedSchema, scratch: Uint8Array): Generated {
       if (out === undefined) { out = scratch; offset = 0; }
       else if (offset === undefined) offset = 0;
       // The length too: a view of a resizable buffer keeps its identity while it grows, shrinks or is detached.
-      if (out !== last || out.byteLength !== lastLen) { if (!(out instanceof Uint8Array)) rt.badArg('out', out); views(out); }
+      if (out !== last || out.length !== lastLen) { if (!(out instanceof Uint8Array)) rt.badArg('out', out); views(out); }
       if ((offset >>> 0) !== offset || offset > lastLen - ${total}) rt.badOffset(offset, out, ${total});
       const start = offset, p = start + ${kStructHeaderBytes};
       dv.setUint32(start, ${s.blockLength} | (${s.templateId} << 16), true);
@@ -549,7 +549,7 @@ function generate(s: ResolvedSchema, scratch: Uint8Array): Generated {
       return ${total};
     }
     function decode(bytes, offset, length) {
-      if (bytes !== last || bytes.byteLength !== lastLen) views(bytes);
+      if (bytes !== last || bytes.length !== lastLen) views(bytes);
       if (offset === undefined) offset = 0;
       else if ((offset >>> 0) !== offset || offset > lastLen) rt.checkOffset(offset, bytes);
       if (length === undefined) length = lastLen - offset;
@@ -571,7 +571,7 @@ function generate(s: ResolvedSchema, scratch: Uint8Array): Generated {
     class ${s.name}View {
       constructor() { this._dv = emptyDv; this._u8 = emptyU8; this._n = ${total}; this._p = ${kStructHeaderBytes}; this._base = 0; this._v = ${s.version}; this._len = ${total}; }
       wrap(bytes, offset) {
-        if (bytes !== this._u8 || bytes.byteLength !== this._n) this._views(bytes);
+        if (bytes !== this._u8 || bytes.length !== this._n) this._views(bytes);
         if (offset === undefined) offset = 0;
         else if ((offset >>> 0) !== offset || offset > this._n) rt.checkOffset(offset, bytes);
         const dv = this._dv, start = offset, base = offset, avail = this._n - offset;
@@ -585,7 +585,7 @@ function generate(s: ResolvedSchema, scratch: Uint8Array): Generated {
         this._dv = bytes.byteLength === 0 ? emptyView : new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength); this._u8 = bytes; this._n = bytes.byteLength;
       }
       wrapForEncode(bytes, offset) {
-        if (bytes !== this._u8 || bytes.byteLength !== this._n) this._views(bytes);
+        if (bytes !== this._u8 || bytes.length !== this._n) this._views(bytes);
         if (offset === undefined) offset = 0;
         if ((offset >>> 0) !== offset || offset > this._n - ${total}) rt.badOffset(offset, bytes, ${total});
         const start = offset;
