@@ -11,18 +11,10 @@ import { BackendUnavailableError, GpuError } from '../lib/errors.js';
 import { GpuMonitor } from '../lib/index.js';
 import { fakeNvmlPath } from './helpers/fake-nvml.js';
 import { firstMessage, tsWorker } from './helpers/ts-worker.js';
+import { thrown } from './helpers/thrown.js';
 
 const native = process.env.ULTRA_PERF_BACKEND === 'native';
 const noDriver = !existsSync('/dev/nvidiactl') && !existsSync('/proc/driver/nvidia/version');
-
-function thrown(fn: () => unknown): Error & { code?: string } {
-  try {
-    fn();
-  } catch (err) {
-    return err as Error & { code?: string };
-  }
-  throw new Error('expected a throw');
-}
 
 const monitors: GpuMonitor[] = [];
 function monitor(options?: ConstructorParameters<typeof GpuMonitor>[0]): GpuMonitor {

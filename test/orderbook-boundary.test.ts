@@ -5,21 +5,12 @@ import { describe, expect, it } from 'vitest';
 
 import { cpuAddon } from '../lib/backend.js';
 import { BatchOp, MatchingEngine, OrderBook } from '../lib/index.js';
+import { thrown } from './helpers/thrown.js';
 
 /** The backends this project can run: both under native, only ts under ts. */
 const backends: ('ts' | 'native')[] = cpuAddon !== null ? ['ts', 'native'] : ['ts'];
 
 type Raw = Record<string, (...args: unknown[]) => unknown>;
-
-/** The error `fn` throws (fails the test when it returns). */
-function thrown(fn: () => unknown): Error & { code?: string } {
-  try {
-    fn();
-  } catch (err) {
-    return err as Error & { code?: string };
-  }
-  throw new Error('expected a throw');
-}
 
 function detached(length: number): Float64Array {
   const a = new Float64Array(length);

@@ -20,6 +20,7 @@ import {
 import { covarianceMatrixSync, portfolioVaRSync } from '../lib/index.js';
 import { normalQuantile } from '../lib/risk/detmath.js';
 import { seeded as rng } from './fixtures/seeded.js';
+import { thrown } from './helpers/thrown.js';
 
 const kPanelFiles = ['sp500_dataset.csv.gz', 'sp500_index.csv.gz'].map((f) => new URL(`../bench/data/prices/${f}`, import.meta.url).pathname);
 const panel = readPricePanel(kPanelFiles);
@@ -33,16 +34,6 @@ function gate(over: Partial<RiskGateOptions> = {}, symbol: Record<string, unknow
     maxOrdersPerSecond: Infinity,
     ...over,
   });
-}
-
-/** The error `call` throws (fails the test when it returns). */
-function thrown(call: () => unknown): Error & { code?: string } {
-  try {
-    call();
-  } catch (err) {
-    return err as Error & { code?: string };
-  }
-  throw new Error('expected a throw');
 }
 
 const relClose = (actual: number, expected: number, rel: number): void => {

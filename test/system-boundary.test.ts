@@ -5,19 +5,11 @@ import { describe, expect, it } from 'vitest';
 
 import { cpuAddon } from '../lib/backend.js';
 import { getThreadAffinity, setThreadAffinity } from '../lib/index.js';
+import { thrown } from './helpers/thrown.js';
 
 const linux = process.platform === 'linux';
 const online = cpus().length;
 const raw = cpuAddon as unknown as Record<string, (...args: unknown[]) => number> | null;
-
-function thrown(fn: () => unknown): Error & { code?: string; errno?: number; syscall?: string; cause?: unknown } {
-  try {
-    fn();
-  } catch (err) {
-    return err as Error & { code?: string };
-  }
-  throw new Error('expected a throw');
-}
 
 describe.runIf(linux && raw !== null)('raw affinity bindings', () => {
   it('getThreadAffinity(new Uint8Array(1)) throws and writes nothing past the view', () => {

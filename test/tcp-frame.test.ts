@@ -13,27 +13,11 @@ import {
   encodeAckFrame,
   encodeHelloFrame,
   encodePingFrame,
-  kDataHeaderBytes,
   readHello,
   readU32,
-  writeDataHeader,
 } from '../lib/net/index.js';
 
-function dataFrame(message: Uint8Array, ack: number): Uint8Array {
-  const out = new Uint8Array(kDataHeaderBytes + message.length);
-  out.set(message, writeDataHeader(out, 0, message.length, ack));
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+import { concat, dataFrame } from './helpers/frames.js';
 
 interface Seen {
   type: number;

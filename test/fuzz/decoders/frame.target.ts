@@ -12,25 +12,9 @@ import {
   encodeHelloFrame,
   encodePingFrame,
   readHello,
-  writeDataHeader,
 } from '../../../lib/net/frame.js';
+import { concat, dataFrame as data } from '../../helpers/frames.js';
 import type { DecoderTarget } from './types.js';
-
-function data(message: Uint8Array, ack: number): Uint8Array {
-  const out = new Uint8Array(9 + message.length);
-  out.set(message, writeDataHeader(out, 0, message.length, ack));
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 const seeds = [
   concat([encodeHelloFrame(Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8), 12345, 1), data(Uint8Array.of(1, 2, 3), 0), encodeAckFrame(FrameType.ACK, 1)]),
