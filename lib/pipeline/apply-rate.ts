@@ -17,13 +17,6 @@ export interface ApplyTiming {
   runsMs: number[];
 }
 
-/** The middle value of `xs` (the mean of the two middle ones for an even count). */
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 === 1 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
-}
-
 /**
  * Decodes every record of `source` once, then `runs` + 1 times builds a fresh book, applies the
  * source's initial state untimed and the whole stream in one timed `apply` call; the first run
