@@ -19,3 +19,4 @@ export * from './orderbook/index.js';
 export * from './risk/index.js';
 export * from './pipeline/index.js';
 export * from './net/index.js';
+export * from './cache/index.js';
