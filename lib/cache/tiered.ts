@@ -476,7 +476,7 @@ export class TieredCache<V = unknown> {
             s.hits++;
             this.hits_++;
             out[missing[j]!] = e.value;
-            this.promote(s, ks[j]!, e, gen0);
+            this.promote(ks[j]!, e, gen0);
           } else {
             s.misses++;
             still.push(missing[j]!);
@@ -833,7 +833,7 @@ export class TieredCache<V = unknown> {
           if (e !== undefined && t < e.expiresAt) {
             s.hits++;
             this.hits_++;
-            this.promote(s, key, e, gen0);
+            this.promote(key, e, gen0);
             return { fresh: e };
           }
           s.misses++;
@@ -858,12 +858,13 @@ export class TieredCache<V = unknown> {
     return e;
   }
 
-  /** Puts an entry found at `from` into the faster levels, unless the key changed since the read began. */
-  private promote(from: LevelState<V>, key: string, e: CacheEntry<V>, gen0: number): void {
+  /** Puts an entry into L1/L2, unless the key changed since the read began. */
+  private promote(key: string, e: CacheEntry<V>, gen0: number): void {
     if (this.touchedSince(key, gen0)) return;
     if (this.s1_ !== null) this.writeSyncLevel(this.s1_, key, e);
     if (this.s2_ !== null) this.writeSyncLevel(this.s2_, key, e);
-    if (from === this.s4_ && this.s3_ !== null && this.usable(this.s3_)) void this.writeAsync(this.s3_, [[key, e]]);
+    // Never from L4 into L3: an L4 copy L3 lacks may be one another process just deleted (its
+    // invalidation still on the way); putting it back in L3 would revive it for the whole fleet.
   }
 
   private tagsLive(e: CacheEntry<V>): boolean {
@@ -1115,7 +1116,8 @@ export class TieredCache<V = unknown> {
         if (s === null) continue;
         const e = this.readSync(s, key);
         // A copy newer than the invalidation is kept: it was written after the write announced.
-        if (e !== undefined && e.version < version) this.deleteSync(s, key);
+        // An equal version is dropped: two processes can pick one version in the same ms (safe: it is re-read).
+        if (e !== undefined && e.version <= version) this.deleteSync(s, key);
       }
       const s4 = this.s4_;
       if (s4 !== null && this.usable(s4)) void this.dropOlderAsync(s4, key, version);
