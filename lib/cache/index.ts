@@ -4,3 +4,4 @@ export * from './keys.js';
 export * from './errors.js';
 export * from './entry-codec.js';
 export * from './l1.js';
+export * from './tiered.js';
