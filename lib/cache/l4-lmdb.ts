@@ -211,14 +211,19 @@ export class LmdbLevel<V = unknown> implements AsyncLevel<V> {
     const n = fast.length;
     const bytes = Buffer.allocUnsafe(n);
     bytes.set(fast.subarray(0, n));
-    const where = `${this.#where} key ${JSON.stringify(key)}`;
-    if (!(this.#clock() < entryExpiry(bytes, where).staleUntil)) {
+    let entry: CacheEntry<V>;
+    try {
+      entry = decodeEntry(bytes, this.#codec, this.#where);
+    } catch {
+      // Again with the key in the error's source (built only here: it costs a string per read).
+      entry = decodeEntry(bytes, this.#codec, `${this.#where} key ${JSON.stringify(key)}`);
+    }
+    if (!(this.#clock() < entry.staleUntil)) {
       this.#stats.misses++;
       this.#stats.expirations++;
       this.#queueRemoval(key);
       return undefined;
     }
-    const entry = decodeEntry(bytes, this.#codec, where);
     this.#stats.hits++;
     return entry;
   }
