@@ -199,6 +199,20 @@ describe('LmdbLevel', () => {
     await a2.close();
   });
 
+  it("durability 'flush' resolves writes after the fsync; they read back after reopen", async () => {
+    const path = tempDir();
+    const l4 = await LmdbLevel.open<string>({ path, durability: 'flush' });
+    expect(l4.durability).toBe('flush');
+    await l4.setEntry('a', forever('A'));
+    await l4.setEntries([['b', forever('B')]]);
+    expect(await l4.delete('a')).toBe(true);
+    await l4.close();
+    const again = await LmdbLevel.open<string>({ path });
+    expect(again.durability).toBe('commit');
+    expect((await again.getEntries(['a', 'b'])).map((e) => e?.value)).toEqual([undefined, 'B']);
+    await again.close();
+  });
+
   it('refuses a foreign or corrupted record with SourceFormatError naming the byte, never misreads it', async () => {
     const path = tempDir();
     const l4 = await LmdbLevel.open<string>({ path, sweepIntervalMs: 0 });
