@@ -5,3 +5,4 @@ export * from './errors.js';
 export * from './entry-codec.js';
 export * from './l1.js';
 export * from './tiered.js';
+export * from './l4-lmdb.js';
