@@ -1,9 +1,11 @@
 // The L2 cache's operations in C++ on the bytes of layout.hpp: the twin of lib/cache/l2.ts.
 // Readers are lock-free (per-entry seqlock, bounded retries); writers serialise on the
 // header's write lock, and inside it make an entry's seq odd while they rewrite it. Every
-// shared word is accessed through std::atomic_ref (relaxed inside the seqlock, which orders
-// them with acquire/release on seq and fences), so the seqlock is race-free in the C++
-// memory model and ThreadSanitizer sees every access.
+// shared word is accessed through std::atomic_ref, so the seqlock is race-free in the C++
+// memory model and ThreadSanitizer sees every access. No standalone fences (TSan does not
+// model them): the writer makes seq odd with an acquire RMW (later stores stay after it) and
+// publishes with a release store; the reader's loads are acquire loads (later loads, the
+// second seq load among them, stay after them; on x86 they are plain moves).
 #pragma once
 
 #include <algorithm>
@@ -27,7 +29,7 @@ struct EntryMeta {
   bool expired = false;  // the key was there but past stale_until
 };
 
-// A writer that cannot take the lock within this long returns kBusy (a thread may have died holding it).
+// A writer that sees no write complete for this long while it waits returns kBusy (a thread may have died holding the lock).
 inline constexpr auto kLockTimeout = std::chrono::milliseconds(100);
 
 class SharedCache {
@@ -133,6 +135,7 @@ class SharedCache {
     std::atomic_ref<uint32_t>(en->seq).store(s + 1, std::memory_order_release);
     store(&header()->free_head, e + 1);
     store(&header()->live, load(&header()->live) - 1);
+    store(&header()->stamp, load(&header()->stamp) + 1);
     unlock();
     return 1;
   }
@@ -154,6 +157,7 @@ class SharedCache {
     store(&header()->used, 0);
     store(&header()->free_head, 0);
     store(&header()->live, 0);
+    store(&header()->stamp, load(&header()->stamp) + 1);
     unlock();
     return 0;
   }
@@ -166,20 +170,20 @@ class SharedCache {
  private:
   static constexpr int32_t kNotThisKey = -100;
 
-  static uint32_t load(uint32_t* p, std::memory_order o = std::memory_order_relaxed) noexcept {
+  static uint32_t load(uint32_t* p, std::memory_order o = std::memory_order_acquire) noexcept {
     return std::atomic_ref<uint32_t>(*p).load(o);
   }
   static void store(uint32_t* p, uint32_t v, std::memory_order o = std::memory_order_relaxed) noexcept {
     std::atomic_ref<uint32_t>(*p).store(v, o);
   }
   static double load_f64(double* p) noexcept {
-    return std::bit_cast<double>(std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(p)).load(std::memory_order_relaxed));
+    return std::bit_cast<double>(std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(p)).load(std::memory_order_acquire));
   }
   static void store_f64(double* p, double v) noexcept {
     std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(p)).store(std::bit_cast<uint64_t>(v), std::memory_order_relaxed);
   }
   static uint64_t load_word(const uint8_t* p) noexcept {
-    return std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(const_cast<uint8_t*>(p))).load(std::memory_order_relaxed);
+    return std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(const_cast<uint8_t*>(p))).load(std::memory_order_acquire);
   }
 
   // Copies n bytes into 8-aligned shared memory, 8 bytes per relaxed atomic store.
@@ -244,8 +248,7 @@ class SharedCache {
           r = static_cast<int32_t>(vb);
         }
       }
-      std::atomic_thread_fence(std::memory_order_acquire);
-      if (seq.load(std::memory_order_relaxed) == s1) {
+      if (seq.load(std::memory_order_acquire) == s1) {
         if (r >= 0) {
           std::atomic_ref<uint32_t> freq(en->freq);
           if (freq.load(std::memory_order_relaxed) < 255) freq.fetch_add(1, std::memory_order_relaxed);
@@ -257,6 +260,8 @@ class SharedCache {
     return kMiss;
   }
 
+  // Spins, then yields; gives up only after kLockTimeout without progress (the header's stamp,
+  // bumped by every write, unchanged): a busy lock is waited for, a dead holder is not.
   bool lock() noexcept {
     std::atomic_ref<uint32_t> l(header()->write_lock);
     const auto try_take = [&] {
@@ -266,12 +271,20 @@ class SharedCache {
     for (int i = 0; i < 2000; ++i) {
       if (try_take()) return true;
     }
-    const auto deadline = std::chrono::steady_clock::now() + kLockTimeout;
-    while (std::chrono::steady_clock::now() < deadline) {
+    uint32_t seen = load(&header()->stamp);
+    auto deadline = std::chrono::steady_clock::now() + kLockTimeout;
+    for (;;) {
       if (try_take()) return true;
+      const auto now = std::chrono::steady_clock::now();
+      const uint32_t stamp = load(&header()->stamp);
+      if (stamp != seen) {
+        seen = stamp;
+        deadline = now + kLockTimeout;
+      } else if (now > deadline) {
+        return false;
+      }
       std::this_thread::yield();
     }
-    return try_take();
   }
   void unlock() noexcept { std::atomic_ref<uint32_t>(header()->write_lock).store(0, std::memory_order_release); }
 
@@ -281,13 +294,9 @@ class SharedCache {
     return t;
   }
 
-  // Makes the entry's seq odd; the fence keeps the data stores after it (seqlock writer).
+  // Makes the entry's seq odd; acquire keeps the data stores after it (seqlock writer).
   static uint32_t begin_write(Entry* en) noexcept {
-    std::atomic_ref<uint32_t> seq(en->seq);
-    const uint32_t s = seq.load(std::memory_order_relaxed) | 1u;
-    seq.store(s, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_release);
-    return s;
+    return std::atomic_ref<uint32_t>(en->seq).fetch_or(1u, std::memory_order_acq_rel) | 1u;
   }
 
   int64_t find_bucket(uint32_t h, const uint8_t* key, uint32_t n) const noexcept {

@@ -20,7 +20,7 @@
  *    132     4  used               entry slots ever handed out (bump allocator)
  *    136     4  freeHead           first free entry + 1 (0: none); linked through entry.next
  *    140     4  live               live entries
- *    144     4  stamp              write counter (an entry's age for eviction ties)
+ *    144     4  stamp              bumped by every set, delete and clear (entry age; lock progress)
  *    148     4  evictions          entries evicted to make room (all threads)
  * @256          index: indexCapacity buckets of 8 bytes: u32 hash, u32 ref (entry + 1; 0 empty)
  * @entriesOffset maxEntries entries of entryStride bytes:
@@ -42,9 +42,10 @@
  * `Atomics` through an Int32Array, f64 through a Float64Array, inside the seqlock.
  *
  * Concurrency (docs/cache.md "L2: shared memory"):
- * - Writers (set, delete, clear, eviction) take `writeLock` (a CAS spin lock, bounded: a writer
- *   that cannot get it within kLockTimeoutMs drops its write and counts it) so index inserts,
- *   backward-shift deletes and entry rewrites never interleave. Inside, each entry rewrite makes
+ * - Writers (set, delete, clear, eviction) take `writeLock` (a CAS spin lock; a waiter gives up
+ *   with CacheLevelUnavailableError only after kLockTimeoutMs in which `stamp` did not move, i.e.
+ *   no write completed: the holder died) so index inserts, backward-shift deletes and entry
+ *   rewrites never interleave. Inside, each entry rewrite makes
  *   the entry's `seq` odd (CAS even -> odd), writes, then stores seq + 2.
  * - Readers take no lock: hash, probe the index (linear, at most indexCapacity buckets, stop at
  *   an empty one), and for a bucket whose hash matches read the entry between two loads of

@@ -37,7 +37,7 @@ export { cacheLayout } from './l2-layout.js';
 export const kL2DefaultEntries = 10_000;
 /** Default bytes per slot for the UTF-8 key (padded to 8) plus the encoded value. */
 export const kL2DefaultValueBytes = 1024;
-/** A writer that cannot take the write lock within this long gives up with CacheLevelUnavailableError. */
+/** A writer that sees no write complete for this long while it waits for the lock gives up with CacheLevelUnavailableError. */
 export const kLockTimeoutMs = 100;
 /** CAS tries before a waiting writer starts sleeping in short slices. */
 const kLockSpins = 2000;
@@ -243,8 +243,8 @@ export class SharedCache<V = unknown> implements SyncLevel<V> {
    * Stores `entry` under `key` (tags are not kept). Evicts when full. Throws for a bad key or
    * entry, for a value the codec cannot encode (ERR_INVALID_ARG_VALUE naming `value`), for a
    * value too large for a slot (ERR_ULTRA_PERF_CACHE_VALUE_TOO_LARGE), and
-   * CacheLevelUnavailableError when the write lock stays held past kLockTimeoutMs (a thread
-   * died holding it).
+   * CacheLevelUnavailableError when the write lock stays held with no write completing for
+   * kLockTimeoutMs (a thread died holding it).
    */
   setEntry(key: string, entry: CacheEntry<V>): void {
     checkKey(key);
@@ -311,6 +311,7 @@ export class SharedCache<V = unknown> implements SyncLevel<V> {
       Atomics.store(i32, HeaderWord.Used, 0);
       Atomics.store(i32, HeaderWord.FreeHead, 0);
       Atomics.store(i32, HeaderWord.Live, 0);
+      Atomics.add(i32, HeaderWord.Stamp, 1);
     } finally {
       this.unlock();
     }
@@ -340,7 +341,7 @@ export class SharedCache<V = unknown> implements SyncLevel<V> {
   // ---- internals --------------------------------------------------------------------------
 
   private busyError(op: string): CacheLevelUnavailableError {
-    return new CacheLevelUnavailableError('l2', `${op}: the write lock stayed held for more than ${kLockTimeoutMs} ms (a thread may have died holding it)`);
+    return new CacheLevelUnavailableError('l2', `${op}: the write lock stayed held with no write completing for ${kLockTimeoutMs} ms (a thread may have died holding it)`);
   }
 
   /** UTF-8 of `key` into keyBuf; returns its length (1..1536). ASCII without TextEncoder. */
@@ -464,17 +465,29 @@ export class SharedCache<V = unknown> implements SyncLevel<V> {
     return cacheAddon!.cacheDelete(this.u8, this.keyBuf, n);
   }
 
-  /** Takes the write lock: CAS spin, then short sleeps; false after kLockTimeoutMs. */
+  /**
+   * Takes the write lock: CAS spin, then short sleeps. Gives up (false) only after
+   * kLockTimeoutMs without progress (the header's stamp, bumped by every write, unchanged): a
+   * busy lock is waited for, a holder that died is not.
+   */
   private lock(): boolean {
     const i32 = this.i32;
     for (let i = 0; i < kLockSpins; i++) {
       if (Atomics.compareExchange(i32, HeaderWord.WriteLock, 0, this.token) === 0) return true;
     }
-    const deadline = performance.now() + kLockTimeoutMs;
+    let seen = Atomics.load(i32, HeaderWord.Stamp);
+    let deadline = performance.now() + kLockTimeoutMs;
     for (;;) {
       const held = Atomics.load(i32, HeaderWord.WriteLock);
       if (held === 0 && Atomics.compareExchange(i32, HeaderWord.WriteLock, 0, this.token) === 0) return true;
-      if (performance.now() > deadline) return false;
+      const now = performance.now();
+      const stamp = Atomics.load(i32, HeaderWord.Stamp);
+      if (stamp !== seen) {
+        seen = stamp;
+        deadline = now + kLockTimeoutMs;
+      } else if (now > deadline) {
+        return false;
+      }
       if (held !== 0) Atomics.wait(i32, HeaderWord.WriteLock, held, 0.05);
     }
   }
@@ -675,6 +688,7 @@ export class SharedCache<V = unknown> implements SyncLevel<V> {
       Atomics.store(i32, w, s + 1);
       Atomics.store(i32, HeaderWord.FreeHead, e + 1);
       Atomics.sub(i32, HeaderWord.Live, 1);
+      Atomics.add(i32, HeaderWord.Stamp, 1);
       return 1;
     } finally {
       this.unlock();
