@@ -6,3 +6,4 @@ export * from './entry-codec.js';
 export * from './l1.js';
 export * from './tiered.js';
 export * from './l4-lmdb.js';
+export * from './l2.js';
