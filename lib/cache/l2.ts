@@ -38,7 +38,7 @@ export const kL2DefaultEntries = 10_000;
 /** Default bytes per slot for the UTF-8 key (padded to 8) plus the encoded value. */
 export const kL2DefaultValueBytes = 1024;
 /** A writer that sees no write complete for this long while it waits for the lock gives up with CacheLevelUnavailableError. */
-export const kLockTimeoutMs = 100;
+export const kLockTimeoutMs = 1000;
 /** CAS tries before a waiting writer starts sleeping in short slices. */
 const kLockSpins = 2000;
 
