@@ -1,0 +1,85 @@
+/**
+ * One process of a test "fleet" (test/cache-l3.test.ts, test/cache-fleet.test.ts,
+ * bench/cache/part-l3.ts): a RedisLevel on the parent's Redis, driven over IPC.
+ *
+ *     fork(this file, [], { execArgv: ['--import', 'tsx'] })
+ *     → { op: 'init', id, url, namespace, coherency }
+ *     → { op: 'set', id, key, value, version }            setEntry + publishInvalidation
+ *     → { op: 'leaseOrWait', id, key, concurrency, loadMs } N concurrent lease-or-wait reads
+ *     → { op: 'close', id }
+ *     ← { op: 'done', id, result?, error? }                 one per request
+ *     ← { op: 'invalidated', keys, version }               each invalidation this process receives
+ */
+import { RedisLevel } from '../../lib/cache/l3-redis.js';
+
+interface Request {
+  op: string;
+  id: number;
+  [k: string]: unknown;
+}
+
+let level: RedisLevel<unknown> | undefined;
+const send = (m: unknown): void => {
+  process.send?.(m);
+};
+
+/** Read; on a miss take the lease and load (counting the call) or wait for the holder, then read again. */
+async function leaseOrWait(key: string, loadMs: number, counter: { calls: number }): Promise<unknown> {
+  const l = level!;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const hit = await l.getEntry(key);
+    if (hit !== undefined) return hit.value;
+    const token = await l.acquireLease(key, 5000);
+    if (token !== null) {
+      try {
+        counter.calls++;
+        await new Promise((r) => setTimeout(r, loadMs));
+        const now = Date.now();
+        await l.setEntry(key, { value: `loaded by ${process.pid}`, expiresAt: now + 60_000, staleUntil: now + 60_000, version: 1 });
+      } finally {
+        await l.releaseLease(key, token);
+      }
+      continue;
+    }
+    await l.waitForLease(key, 5000);
+  }
+  throw new Error(`no value for ${key} after 50 attempts`);
+}
+
+async function handle(m: Request): Promise<unknown> {
+  switch (m.op) {
+    case 'init': {
+      level = await RedisLevel.connect({ url: m.url as string, namespace: m.namespace as string, coherency: (m.coherency as 'pubsub') ?? 'pubsub' });
+      level.onInvalidate((keys, version) => send({ op: 'invalidated', keys, version }));
+      return level.origin;
+    }
+    case 'set': {
+      const now = Date.now();
+      const key = m.key as string;
+      const version = m.version as number;
+      await level!.setEntry(key, { value: m.value, expiresAt: now + 60_000, staleUntil: now + 60_000, version });
+      await level!.publishInvalidation([key], version);
+      return null;
+    }
+    case 'leaseOrWait': {
+      const counter = { calls: 0 };
+      const n = m.concurrency as number;
+      const values = await Promise.all(Array.from({ length: n }, () => leaseOrWait(m.key as string, m.loadMs as number, counter)));
+      return { loaderCalls: counter.calls, values };
+    }
+    case 'close': {
+      await level?.close();
+      setImmediate(() => process.disconnect?.());
+      return null;
+    }
+    default:
+      throw new Error(`unknown op ${m.op}`);
+  }
+}
+
+process.on('message', (m: Request) => {
+  handle(m).then(
+    (result) => send({ op: 'done', id: m.id, result }),
+    (err: unknown) => send({ op: 'done', id: m.id, error: String((err as Error)?.stack ?? err) }),
+  );
+});
