@@ -6,6 +6,7 @@
  *     → { op: 'init', id, url, namespace, coherency }
  *     → { op: 'set', id, key, value, version }            setEntry + publishInvalidation
  *     → { op: 'leaseOrWait', id, key, concurrency, loadMs } N concurrent lease-or-wait reads
+ *     → { op: 'ping', id }                                 answers at once (IPC round trip)
  *     → { op: 'close', id }
  *     ← { op: 'done', id, result?, error? }                 one per request
  *     ← { op: 'invalidated', keys, version }               each invalidation this process receives
@@ -67,6 +68,8 @@ async function handle(m: Request): Promise<unknown> {
       const values = await Promise.all(Array.from({ length: n }, () => leaseOrWait(m.key as string, m.loadMs as number, counter)));
       return { loaderCalls: counter.calls, values };
     }
+    case 'ping':
+      return null;
     case 'close': {
       await level?.close();
       setImmediate(() => process.disconnect?.());
