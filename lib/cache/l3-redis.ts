@@ -485,13 +485,14 @@ export class RedisLevel<V = unknown> implements AsyncLevel<V>, FleetCoordinator 
 
   /**
    * Tells every other process (every other RedisLevel on this namespace) to drop `keys`,
-   * written at `version`. 'pubsub': one PUBLISH of { keys, version, origin }. 'tracking': nothing
-   * to send (the server notices the write itself). 'none': nothing.
+   * written at `version`: one PUBLISH of { keys, version, origin }. With 'tracking' too, since
+   * only a notice carries the version and keys that are not Redis keys (a tag, "clear"); the
+   * server's own tracking notices (version 0) come on top. 'none': nothing is sent.
    */
   async publishInvalidation(keys: readonly string[], version: number): Promise<void> {
     checkKeys(keys);
     if (!Number.isInteger(version) || version < 0) throw invalidRange('version', 'a non-negative integer', version);
-    if (this.coherency !== 'pubsub' || keys.length === 0) return;
+    if (this.coherency === 'none' || keys.length === 0) return;
     await this.#run(['PUBLISH', this.#invChannel, JSON.stringify({ keys, version, origin: this.origin })]);
     this.#counters.invalidationsSent++;
   }
