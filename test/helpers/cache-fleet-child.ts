@@ -12,17 +12,9 @@
  *     ← { op: 'invalidated', keys, version }               each invalidation this process receives
  */
 import { RedisLevel } from '../../lib/cache/l3-redis.js';
-
-interface Request {
-  op: string;
-  id: number;
-  [k: string]: unknown;
-}
+import { type FleetRequest, sendToParent, serveFleetRequests } from './cache-fleet-serve.js';
 
 let level: RedisLevel<unknown> | undefined;
-const send = (m: unknown): void => {
-  process.send?.(m);
-};
 
 /** Read; on a miss take the lease and load (counting the call) or wait for the holder, then read again. */
 async function leaseOrWait(key: string, loadMs: number, counter: { calls: number }): Promise<unknown> {
@@ -47,11 +39,11 @@ async function leaseOrWait(key: string, loadMs: number, counter: { calls: number
   throw new Error(`no value for ${key} after 50 attempts`);
 }
 
-async function handle(m: Request): Promise<unknown> {
+async function handle(m: FleetRequest): Promise<unknown> {
   switch (m.op) {
     case 'init': {
       level = await RedisLevel.connect({ url: m.url as string, namespace: m.namespace as string, coherency: (m.coherency as 'pubsub') ?? 'pubsub' });
-      level.onInvalidate((keys, version) => send({ op: 'invalidated', keys, version }));
+      level.onInvalidate((keys, version) => sendToParent({ op: 'invalidated', keys, version }));
       return level.origin;
     }
     case 'set': {
@@ -68,21 +60,11 @@ async function handle(m: Request): Promise<unknown> {
       const values = await Promise.all(Array.from({ length: n }, () => leaseOrWait(m.key as string, m.loadMs as number, counter)));
       return { loaderCalls: counter.calls, values };
     }
-    case 'ping':
-      return null;
-    case 'close': {
-      await level?.close();
-      setImmediate(() => process.disconnect?.());
-      return null;
-    }
     default:
       throw new Error(`unknown op ${m.op}`);
   }
 }
 
-process.on('message', (m: Request) => {
-  handle(m).then(
-    (result) => send({ op: 'done', id: m.id, result }),
-    (err: unknown) => send({ op: 'done', id: m.id, error: String((err as Error)?.stack ?? err) }),
-  );
+serveFleetRequests(handle, async () => {
+  await level?.close();
 });
