@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 import fc from 'fast-check';
 import { open } from 'lmdb';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 
 import { CacheLevelUnavailableError } from '../lib/cache/errors.js';
 import { LmdbLevel } from '../lib/cache/l4-lmdb.js';
@@ -90,8 +90,8 @@ describe('LmdbLevel', () => {
     expect(l4.getEntrySync('k')?.value).toBe('v');
     clock.advance(500); // at staleUntil
     expect(l4.getEntrySync('k')).toBeUndefined();
-    await tick(); // the read queued its removal
-    expect(l4.size).toBe(0);
+    // The read queued its removal: one write transaction, committed on a later turn.
+    await vi.waitFor(() => expect(l4.size).toBe(0));
     expect(l4.stats().expirations).toBe(1);
 
     // The sweep: 100 entries expire unread; one sweep (bounded by its limit) removes them.
