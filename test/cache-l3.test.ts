@@ -271,6 +271,27 @@ describe.skipIf(!hasRedis)('RedisLevel on a real redis-server', () => {
       expect(heardB).toHaveLength(2);
     });
 
+    it('a handler that throws becomes a process warning; the other handlers still run', async () => {
+      const a = await connect();
+      const b = await RedisLevel.connect({ url: redis.url, namespace: a.namespace });
+      open.push(b);
+      const warnings: Error[] = [];
+      const onWarning = (w: Error): void => void ((w as Error & { code?: string }).code === 'ULTRA_PERF_CACHE_HANDLER' && warnings.push(w));
+      process.on('warning', onWarning);
+      try {
+        const heard: unknown[] = [];
+        b.onInvalidate(() => {
+          throw new Error('handler bug');
+        });
+        b.onInvalidate((keys) => heard.push(keys));
+        await a.publishInvalidation(['x'], 1);
+        await until(() => heard.length === 1 && warnings.length === 1, 5000, 'the second handler and the warning');
+        expect(warnings[0]!.message).toMatch(/onInvalidate handler threw: handler bug/);
+      } finally {
+        process.off('warning', onWarning);
+      }
+    });
+
     it('tracking: a write through one instance reaches the other (RESP3 BCAST), not the writer (NOLOOP)', async () => {
       const a = await connect<number>({ coherency: 'tracking' });
       const b = await RedisLevel.connect<number>({ url: redis.url, namespace: a.namespace, coherency: 'tracking' });
