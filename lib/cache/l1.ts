@@ -97,6 +97,8 @@ function initialStep(capacity: number): number {
 
 /** Candidates at least this frequent are admitted 1 time in 128 even when they lose (Caffeine's hash-flooding guard). */
 const kAdmitWarmThreshold = 6;
+/** Hits noted before the policy applies them (see `recordHit`). */
+const kReadBufferSize = 64;
 /** Largest `maxEntries`: the typed arrays index slots with int32. */
 export const kMaxL1Entries = 1 << 26;
 
@@ -130,6 +132,8 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
   private readonly queue: Uint8Array;
   private freeTop = 0;
   private readonly free: Int32Array;
+  private readonly readBuffer = new Int32Array(kReadBufferSize);
+  private readCount = 0;
 
   private windowSize = 0;
   private protectedSize = 0;
@@ -271,6 +275,7 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
   delete(key: string): boolean {
     const slot = this.map.get(key);
     if (slot === undefined) return false;
+    if (this.readCount !== 0) this.drainReads();
     this.deletes++;
     this.removeSlot(key, slot);
     return true;
@@ -283,6 +288,7 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
       this.entries[slot] = undefined;
     }
     this.map.clear();
+    this.readCount = 0;
     for (let q = 0; q < kFirstSlot; q++) {
       this.prev[q] = q;
       this.next[q] = q;
@@ -331,6 +337,7 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
    */
   hotKeys(limit = this.map.size): string[] {
     if (typeof limit !== 'number' || !(limit >= 0)) throw invalidRange('limit', 'a number ≥ 0', limit);
+    if (this.readCount !== 0) this.drainReads();
     const now = this.clock();
     const slots: number[] = [];
     const rank = new Map<number, number>();
@@ -351,6 +358,7 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
 
   /** The frequency sketch's counters as bytes (`FrequencySketch.toBytes`), for the warmer to persist. */
   sketchState(): Uint8Array {
+    if (this.readCount !== 0) this.drainReads();
     return this.sketch.toBytes();
   }
 
@@ -366,12 +374,30 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
     if (++this.sampleCount >= this.samplePeriod) this.climb();
   }
 
+  /**
+   * A hit only notes its slot; the sketch increment and the LRU move happen in `drainReads`, in
+   * batches (Caffeine's read buffer, here without loss: it is drained before any write, removal
+   * or climb, so the policy sees every read in order and decides exactly as if applied at once).
+   */
   private recordHit(slot: number): void {
     this.hits++;
     this.sampleHits++;
-    this.sketch.increment(this.hashes[slot]!);
-    this.onAccess(slot);
+    this.readBuffer[this.readCount] = slot;
+    if (++this.readCount === kReadBufferSize) this.drainReads();
     if (++this.sampleCount >= this.samplePeriod) this.climb();
+  }
+
+  private drainReads(): void {
+    const n = this.readCount;
+    this.readCount = 0;
+    const buf = this.readBuffer;
+    const hashes = this.hashes;
+    const sketch = this.sketch;
+    for (let i = 0; i < n; i++) {
+      const slot = buf[i]!;
+      sketch.increment(hashes[slot]!);
+      this.onAccess(slot);
+    }
   }
 
   /** LRU move within the window or protected; probation → protected (demoting protected overflow). */
@@ -400,6 +426,7 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
   }
 
   private store(key: string, entry: CacheEntry<V>): void {
+    if (this.readCount !== 0) this.drainReads();
     this.sets++;
     const existing = this.map.get(key);
     if (entry.staleUntil !== Infinity && this.clock() >= entry.staleUntil) {
@@ -475,6 +502,7 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
   }
 
   private expire(key: string, slot: number): void {
+    if (this.readCount !== 0) this.drainReads();
     this.expirations++;
     this.removeSlot(key, slot);
   }
@@ -498,6 +526,7 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
    * re-seed it at full size when the hit rate moved by ≥ 5 points (a workload change).
    */
   private climb(): void {
+    if (this.readCount !== 0) this.drainReads();
     const hitRate = this.sampleHits / this.sampleCount;
     const change = hitRate - this.previousHitRate;
     const amount = change >= 0 ? this.stepSize : -this.stepSize;
