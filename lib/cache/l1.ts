@@ -12,11 +12,16 @@
  *   guard against an attacker who keeps a victim's count high).
  * - A probation entry that is read again moves to *protected* (80% of the main space); protected
  *   overflow is demoted back to probation.
- * - Every 10 × capacity lookups the hill climber compares the sample's hit rate with the
- *   previous one and moves the window size by a step (6.25% of capacity, decaying ×0.98 per
- *   sample, restarted when the hit rate moves by ≥ 5 points), in the direction that helped:
- *   recency-heavy workloads (the corda trace) grow the window toward LRU, frequency-heavy ones
- *   shrink it toward LFU.
+ * - Every sample (10 × capacity lookups, Caffeine's period; stretched up to 4× for caches of
+ *   ≤ 512 entries as the step decays) the hill climber moves the window. Caffeine's hit-rate law
+ *   (`WindowClimber`'s reactive climber, older `BoundedLocalCache.determineAdjustment`): keep the
+ *   direction while the sample's hit rate matched or beat the previous one, else reverse; step
+ *   6.25% of capacity (at least 2), decaying ×0.98 (×0.995 at ≤ 512 entries) per sample,
+ *   restarted at full size when the hit rate moved ≥ 5 points. Ours, differing from Caffeine:
+ *   it opens by growing at every size (Caffeine does so only at ≤ 512), samples start once the
+ *   cache is full, and when one region earns ≥ 4× the hits per slot of the other (the density
+ *   signal Caffeine 2026 steers large caches by), the step is 0.1 × capacity × ln(ratio), up to
+ *   30% — so a recency-only workload (the corda trace) gets a large window in a few samples.
  *
  * Storage: nodes are slots in typed arrays (prev/next links, queue id, the key's hash computed
  * once on insert), found through one `Map<string, slot>`; no per-entry object besides the
@@ -92,8 +97,18 @@ function samplePeriod(capacity: number, sketchSample: number, step: number): num
 }
 
 function initialStep(capacity: number): number {
-  return capacity <= kSlowAdaptMaximum ? restartStep(capacity) : -restartStep(capacity);
+  return restartStep(capacity);
 }
+
+/**
+ * Density law (Caffeine's 2026 `WindowClimber` steers large caches by it): when one region earns
+ * at least 4× the hits per slot of the other in a sample, the window moves toward it by
+ * 0.1 × capacity per unit of ln(density ratio), at most 30% of capacity per sample. A
+ * recency-only workload (corda) then grows the window in a few samples instead of dozens.
+ */
+const kDensityVerdictLog = Math.log(4);
+const kDensityGain = 0.1;
+const kMaxStepPercent = 0.3;
 
 /** Candidates at least this frequent are admitted 1 time in 128 even when they lose (Caffeine's hash-flooding guard). */
 const kAdmitWarmThreshold = 6;
@@ -143,10 +158,12 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
 
   // Hill climber state (Caffeine's determineAdjustment).
   private sampleHits = 0;
+  private sampleWindowHits = 0;
   private sampleCount = 0;
   private previousHitRate = 0;
   private stepSize: number;
   private samplePeriod: number;
+  private filled = false;
   private climbs = 0;
   private rng = 0x2545f491;
 
@@ -192,7 +209,7 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
     this.windowMaximum = window;
     this.protectedMaximum = Math.floor(kPercentMainProtected * (maxEntries - window));
     this.stepSize = initialStep(maxEntries);
-    this.samplePeriod = this.sketch.sampleSize;
+    this.samplePeriod = Math.min(this.capacity, this.sketch.sampleSize);
   }
 
   /** Live entries (expired ones count until a read or an eviction drops them). */
@@ -301,8 +318,9 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
     this.windowMaximum = window;
     this.protectedMaximum = Math.floor(kPercentMainProtected * (this.capacity - window));
     this.stepSize = initialStep(this.capacity);
-    this.samplePeriod = this.sketch.sampleSize;
-    this.sampleHits = this.sampleCount = this.previousHitRate = this.climbs = 0;
+    this.samplePeriod = Math.min(this.capacity, this.sketch.sampleSize);
+    this.sampleHits = this.sampleWindowHits = this.sampleCount = this.previousHitRate = this.climbs = 0;
+    this.filled = false;
     this.sketch.clear();
     this.hits = this.misses = this.sets = this.deletes = this.evictions = this.expirations = this.admissionsRejected = 0;
   }
@@ -382,6 +400,7 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
   private recordHit(slot: number): void {
     this.hits++;
     this.sampleHits++;
+    if (this.queue[slot] === WINDOW) this.sampleWindowHits++;
     this.readBuffer[this.readCount] = slot;
     if (++this.readCount === kReadBufferSize) this.drainReads();
     if (++this.sampleCount >= this.samplePeriod) this.climb();
@@ -527,21 +546,42 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
    */
   private climb(): void {
     if (this.readCount !== 0) this.drainReads();
+    if (!this.filled) {
+      // Still filling: the hit rate of a cold cache rises whatever the window does. Look again
+      // after `capacity` requests; the first sample starts once the cache is full.
+      this.resetSample();
+      this.filled = this.map.size >= this.capacity;
+      this.samplePeriod = this.filled ? this.sketch.sampleSize : Math.min(this.capacity, this.sketch.sampleSize);
+      return;
+    }
     const hitRate = this.sampleHits / this.sampleCount;
     const change = hitRate - this.previousHitRate;
-    const amount = change >= 0 ? this.stepSize : -this.stepSize;
+    let amount = change >= 0 ? this.stepSize : -this.stepSize;
     this.stepSize = Math.abs(change) >= kRestartThreshold
       ? Math.sign(amount || 1) * restartStep(this.capacity)
       : (this.capacity <= kSlowAdaptMaximum ? kSlowStepDecay : kStepDecay) * amount;
+    // Hits per slot in each region this sample (+1: a region without hits still compares).
+    const windowDensity = (this.sampleWindowHits + 1) / this.windowMaximum;
+    const mainDensity = (this.sampleHits - this.sampleWindowHits + 1) / Math.max(1, this.capacity - this.windowMaximum);
+    const error = Math.log(windowDensity / mainDensity);
+    if (Math.abs(error) >= kDensityVerdictLog) {
+      const limit = kMaxStepPercent * this.capacity;
+      amount = Math.max(-limit, Math.min(limit, error * kDensityGain * this.capacity));
+    }
     this.previousHitRate = hitRate;
-    this.sampleHits = 0;
-    this.sampleCount = 0;
+    this.resetSample();
     this.samplePeriod = samplePeriod(this.capacity, this.sketch.sampleSize, this.stepSize);
     this.climbs++;
     const quota = Math.trunc(amount);
     this.demoteFromProtected();
     if (quota > 0) this.increaseWindow(quota);
     else if (quota < 0) this.decreaseWindow(-quota);
+  }
+
+  private resetSample(): void {
+    this.sampleHits = 0;
+    this.sampleWindowHits = 0;
+    this.sampleCount = 0;
   }
 
   /**
