@@ -23,9 +23,9 @@
  *   signal Caffeine 2026 steers large caches by), the step is 0.1 × capacity × ln(ratio), up to
  *   30% — so a recency-only workload (the corda trace) gets a large window in a few samples.
  *
- * Storage: nodes are slots in typed arrays (prev/next links, queue id, the key's hash computed
- * once on insert), found through one `Map<string, slot>`; no per-entry object besides the
- * `CacheEntry` itself. Expiry: `get` returns fresh values only; no read returns an entry past
+ * Storage: nodes are slots in typed arrays (prev/next links, queue id, expiry times, version,
+ * the key's hash computed once on insert) beside an array of values, found through one
+ * `Map<string, slot>`; no object per entry, so a `set` allocates nothing. Expiry: `get` returns fresh values only; no read returns an entry past
  * its `staleUntil`, and the clock is read only for entries that have a finite TTL.
  */
 import { invalidRange, invalidType } from '../errors.js';
@@ -119,9 +119,9 @@ export const kMaxL1Entries = 1 << 26;
 
 /**
  * W-TinyLFU cache of JS values (no serialization), the `l1` level of `TieredCache`.
- * Synchronous and single-threaded (one per thread). Values are kept by reference; the
- * `CacheEntry` objects passed to `setEntry` are stored as given and returned by `getEntry`,
- * so treat them as immutable.
+ * Synchronous and single-threaded (one per thread). Values are kept by reference; an entry's
+ * fields live in typed arrays beside its value (no object per entry), and `getEntry` returns
+ * a new `CacheEntry` each call.
  *
  * @example
  * const l1 = new L1Cache<number>({ maxEntries: 10_000, defaultTtlMs: 5_000 });
@@ -140,7 +140,12 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
   private readonly defaultTtlMs: number;
   private readonly map = new Map<string, number>();
   private readonly keys: (string | undefined)[];
-  private readonly entries: (CacheEntry<V> | undefined)[];
+  private readonly values: (V | undefined)[];
+  private readonly expiresAt: Float64Array;
+  private readonly staleUntil: Float64Array;
+  private readonly versions: Float64Array;
+  /** Tags per slot, created on the first entry that has any. */
+  private tags: (readonly string[] | undefined)[] | undefined;
   private readonly hashes: Int32Array;
   private readonly prev: Int32Array;
   private readonly next: Int32Array;
@@ -191,7 +196,10 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
     // One spare slot: a new entry is linked before the policy picks what to evict.
     const slots = maxEntries + 1 + kFirstSlot;
     this.keys = new Array<string | undefined>(slots).fill(undefined);
-    this.entries = new Array<CacheEntry<V> | undefined>(slots).fill(undefined);
+    this.values = new Array<V | undefined>(slots).fill(undefined);
+    this.expiresAt = new Float64Array(slots);
+    this.staleUntil = new Float64Array(slots);
+    this.versions = new Float64Array(slots);
     this.hashes = new Int32Array(slots);
     this.prev = new Int32Array(slots);
     this.next = new Int32Array(slots);
@@ -227,25 +235,25 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
       this.recordMiss();
       return undefined;
     }
-    const e = this.entries[slot]!;
-    if (e.expiresAt !== Infinity) {
+    const expiresAt = this.expiresAt[slot]!;
+    if (expiresAt !== Infinity) {
       const now = this.clock();
-      if (now >= e.expiresAt) {
-        if (now >= e.staleUntil) this.expire(key, slot);
+      if (now >= expiresAt) {
+        if (now >= this.staleUntil[slot]!) this.expire(key, slot);
         this.recordMiss();
         return undefined;
       }
     }
     this.recordHit(slot);
-    return e.value;
+    return this.values[slot];
   }
 
   /** True when `get(key)` would find a fresh entry (a cached miss included). No policy or stats effect. */
   has(key: string): boolean {
     const slot = this.map.get(key);
     if (slot === undefined) return false;
-    const e = this.entries[slot]!;
-    return e.expiresAt === Infinity || this.clock() < e.expiresAt;
+    const expiresAt = this.expiresAt[slot]!;
+    return expiresAt === Infinity || this.clock() < expiresAt;
   }
 
   /**
@@ -258,7 +266,7 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
     const ttl = ttlMs === undefined ? this.defaultTtlMs : ttlMs;
     if (ttlMs !== undefined) checkTtl(ttlMs);
     if (ttl !== Infinity) expiresAt = this.clock() + ttl;
-    this.store(key, { value, expiresAt, staleUntil: expiresAt, version: 0 });
+    this.store(key, value, expiresAt, expiresAt, 0, undefined);
   }
 
   /** The entry of `key` (fresh or stale), or `undefined` when absent or past `staleUntil`. Counts a hit or miss. */
@@ -268,14 +276,17 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
       this.recordMiss();
       return undefined;
     }
-    const e = this.entries[slot]!;
-    if (e.staleUntil !== Infinity && this.clock() >= e.staleUntil) {
+    const staleUntil = this.staleUntil[slot]!;
+    if (staleUntil !== Infinity && this.clock() >= staleUntil) {
       this.expire(key, slot);
       this.recordMiss();
       return undefined;
     }
     this.recordHit(slot);
-    return e;
+    const entry: CacheEntry<V> = { value: this.values[slot], expiresAt: this.expiresAt[slot]!, staleUntil, version: this.versions[slot]! };
+    const tags = this.tags?.[slot];
+    if (tags !== undefined) entry.tags = tags;
+    return entry;
   }
 
   /** Stores `entry` as given (not copied). An entry already past its `staleUntil` removes the key instead. */
@@ -285,7 +296,9 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
     const { expiresAt, staleUntil } = entry;
     if (typeof expiresAt !== 'number' || Number.isNaN(expiresAt)) throw invalidType('entry.expiresAt', 'a number (ms epoch or Infinity)', expiresAt);
     if (typeof staleUntil !== 'number' || !(staleUntil >= expiresAt)) throw invalidRange('entry.staleUntil', `a number ≥ entry.expiresAt (${expiresAt})`, staleUntil);
-    this.store(key, entry);
+    const version = entry.version ?? 0;
+    if (typeof version !== 'number' || !(version >= 0)) throw invalidRange('entry.version', 'a number ≥ 0', version);
+    this.store(key, entry.value, expiresAt, staleUntil, version, entry.tags);
   }
 
   /** Removes `key`; true when it was present. */
@@ -302,8 +315,9 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
   clear(): void {
     for (const slot of this.map.values()) {
       this.keys[slot] = undefined;
-      this.entries[slot] = undefined;
+      this.values[slot] = undefined;
     }
+    this.tags = undefined;
     this.map.clear();
     this.readCount = 0;
     for (let q = 0; q < kFirstSlot; q++) {
@@ -362,8 +376,8 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
     let r = 0;
     for (const q of [PROTECTED, PROBATION, WINDOW]) {
       for (let s = this.prev[q]!; s !== q; s = this.prev[s]!) {
-        const e = this.entries[s]!;
-        if (e.staleUntil !== Infinity && now >= e.staleUntil) continue;
+        const staleUntil = this.staleUntil[s]!;
+        if (staleUntil !== Infinity && now >= staleUntil) continue;
         slots.push(s);
         rank.set(s, r++);
       }
@@ -444,16 +458,16 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
     }
   }
 
-  private store(key: string, entry: CacheEntry<V>): void {
+  private store(key: string, value: V | undefined, expiresAt: number, staleUntil: number, version: number, tags: readonly string[] | undefined): void {
     if (this.readCount !== 0) this.drainReads();
     this.sets++;
     const existing = this.map.get(key);
-    if (entry.staleUntil !== Infinity && this.clock() >= entry.staleUntil) {
+    if (staleUntil !== Infinity && this.clock() >= staleUntil) {
       if (existing !== undefined) this.removeSlot(key, existing);
       return;
     }
     if (existing !== undefined) {
-      this.entries[existing] = entry;
+      this.write(existing, value, expiresAt, staleUntil, version, tags);
       this.sketch.increment(this.hashes[existing]!);
       this.onAccess(existing);
       return;
@@ -462,12 +476,23 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
     this.sketch.increment(hash);
     const slot = this.free[--this.freeTop]!;
     this.keys[slot] = key;
-    this.entries[slot] = entry;
+    this.write(slot, value, expiresAt, staleUntil, version, tags);
     this.hashes[slot] = hash;
     this.map.set(key, slot);
     this.linkLast(WINDOW, slot);
     this.windowSize++;
     this.evictEntries();
+  }
+
+  private write(slot: number, value: V | undefined, expiresAt: number, staleUntil: number, version: number, tags: readonly string[] | undefined): void {
+    this.values[slot] = value;
+    this.expiresAt[slot] = expiresAt;
+    this.staleUntil[slot] = staleUntil;
+    this.versions[slot] = version;
+    if (tags !== undefined || this.tags !== undefined) {
+      if (this.tags === undefined) this.tags = [];
+      this.tags[slot] = tags;
+    }
   }
 
   /**
@@ -534,7 +559,8 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
     this.unlink(slot);
     this.map.delete(key);
     this.keys[slot] = undefined;
-    this.entries[slot] = undefined;
+    this.values[slot] = undefined;
+    if (this.tags !== undefined) this.tags[slot] = undefined;
     this.free[this.freeTop++] = slot;
   }
 
