@@ -341,12 +341,14 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
 
   /** Counters and the W-TinyLFU state. */
   stats(): L1Stats {
-    const lookups = this.hits + this.misses;
+    const hits = this.hits + this.sampleHits;
+    const misses = this.misses + this.sampleCount - this.sampleHits;
+    const lookups = hits + misses;
     return {
       name: 'l1',
-      hits: this.hits,
-      misses: this.misses,
-      hitRatio: lookups === 0 ? 0 : this.hits / lookups,
+      hits,
+      misses,
+      hitRatio: lookups === 0 ? 0 : hits / lookups,
       sets: this.sets,
       deletes: this.deletes,
       evictions: this.evictions,
@@ -402,7 +404,6 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
   // ---- policy ------------------------------------------------------------------------------
 
   private recordMiss(): void {
-    this.misses++;
     if (++this.sampleCount >= this.samplePeriod) this.climb();
   }
 
@@ -412,9 +413,7 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
    * or climb, so the policy sees every read in order and decides exactly as if applied at once).
    */
   private recordHit(slot: number): void {
-    this.hits++;
     this.sampleHits++;
-    if (this.queue[slot] === WINDOW) this.sampleWindowHits++;
     this.readBuffer[this.readCount] = slot;
     if (++this.readCount === kReadBufferSize) this.drainReads();
     if (++this.sampleCount >= this.samplePeriod) this.climb();
@@ -428,6 +427,7 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
     const sketch = this.sketch;
     for (let i = 0; i < n; i++) {
       const slot = buf[i]!;
+      if (this.queue[slot] === WINDOW) this.sampleWindowHits++;
       sketch.increment(hashes[slot]!);
       this.onAccess(slot);
     }
@@ -605,6 +605,9 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
   }
 
   private resetSample(): void {
+    // Hits and misses are counted in the sample only (one increment per lookup); totals fold in here.
+    this.hits += this.sampleHits;
+    this.misses += this.sampleCount - this.sampleHits;
     this.sampleHits = 0;
     this.sampleWindowHits = 0;
     this.sampleCount = 0;
