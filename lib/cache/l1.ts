@@ -21,7 +21,9 @@
  *   it opens by growing at every size (Caffeine does so only at ≤ 512), samples start once the
  *   cache is full, and when one region earns ≥ 4× the hits per slot of the other (the density
  *   signal Caffeine 2026 steers large caches by), the step is 0.1 × capacity × ln(ratio), up to
- *   30% — so a recency-only workload (the corda trace) gets a large window in a few samples.
+ *   30%; and a sample may close after 1 × capacity requests when the window has earned 16× the
+ *   main space's hits outright — so a recency-only workload (the corda trace) gets a large
+ *   window in a few samples.
  *
  * Storage: nodes are slots in typed arrays (prev/next links, queue id, expiry times, version,
  * the key's hash computed once on insert) beside an array of values, found through one
@@ -168,6 +170,7 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
   private previousHitRate = 0;
   private stepSize: number;
   private samplePeriod: number;
+  private fullSamplePeriod: number;
   private filled = false;
   private climbs = 0;
   private rng = 0x2545f491;
@@ -218,6 +221,7 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
     this.protectedMaximum = Math.floor(kPercentMainProtected * (maxEntries - window));
     this.stepSize = initialStep(maxEntries);
     this.samplePeriod = Math.min(this.capacity, this.sketch.sampleSize);
+    this.fullSamplePeriod = this.sketch.sampleSize;
   }
 
   /** Live entries (expired ones count until a read or an eviction drops them). */
@@ -333,6 +337,7 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
     this.protectedMaximum = Math.floor(kPercentMainProtected * (this.capacity - window));
     this.stepSize = initialStep(this.capacity);
     this.samplePeriod = Math.min(this.capacity, this.sketch.sampleSize);
+    this.fullSamplePeriod = this.sketch.sampleSize;
     this.sampleHits = this.sampleWindowHits = this.sampleCount = this.previousHitRate = this.climbs = 0;
     this.filled = false;
     this.sketch.clear();
@@ -577,8 +582,18 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
       // after `capacity` requests; the first sample starts once the cache is full.
       this.resetSample();
       this.filled = this.map.size >= this.capacity;
-      this.samplePeriod = this.filled ? this.sketch.sampleSize : Math.min(this.capacity, this.sketch.sampleSize);
+      this.fullSamplePeriod = this.sketch.sampleSize;
+      this.samplePeriod = Math.min(this.capacity, this.sketch.sampleSize);
+    this.fullSamplePeriod = this.sketch.sampleSize;
       return;
+    }
+    if (this.sampleCount < this.fullSamplePeriod) {
+      // Early look after `capacity` requests: close the sample only when the window earned
+      // 16× the main space's hits outright (a recency-only workload); else finish it.
+      if (this.sampleWindowHits < 16 * (this.sampleHits - this.sampleWindowHits + 1)) {
+        this.samplePeriod = this.fullSamplePeriod;
+        return;
+      }
     }
     const hitRate = this.sampleHits / this.sampleCount;
     const change = hitRate - this.previousHitRate;
@@ -596,7 +611,8 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
     }
     this.previousHitRate = hitRate;
     this.resetSample();
-    this.samplePeriod = samplePeriod(this.capacity, this.sketch.sampleSize, this.stepSize);
+    this.fullSamplePeriod = samplePeriod(this.capacity, this.sketch.sampleSize, this.stepSize);
+    this.samplePeriod = Math.min(this.capacity, this.fullSamplePeriod);
     this.climbs++;
     const quota = Math.trunc(amount);
     this.demoteFromProtected();
