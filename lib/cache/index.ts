@@ -3,3 +3,4 @@ export * from './types.js';
 export * from './keys.js';
 export * from './errors.js';
 export * from './entry-codec.js';
+export * from './warmer.js';

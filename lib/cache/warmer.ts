@@ -1,0 +1,476 @@
+/**
+ * `CacheWarmer` (DESIGN.md "Tiered cache"; the seed's IntelligentCacheWarmer +
+ * PredictiveCacheLoader): learns which keys are hot and which key tends to follow which, warms
+ * a cache with the hot set, prefetches likely successors as keys are read, and persists what
+ * it learned (plus an L1's frequency sketch) so a restarted process starts warm.
+ *
+ * Memory is bounded by the options, whatever the stream: `hotCapacity` Space-Saving counters
+ * (warmer-model.ts), `successorSources` × `successorsPerKey` Markov transitions, and at most
+ * `prefetch.maxInFlight` prefetches in flight. `recordAccess` is O(1) expected (O(successorsPerKey)).
+ */
+import { performance } from 'node:perf_hooks';
+
+import { invalidRange, invalidType } from '../errors.js';
+
+import { checkKey } from './keys.js';
+import { type Clock, systemClock } from './types.js';
+import { decodeWarmState, encodeWarmState } from './warmer-format.js';
+import { type HeavyHitter, HeavyHitters, SuccessorTable } from './warmer-model.js';
+
+export type { HeavyHitter } from './warmer-model.js';
+
+/**
+ * Where `persist`/`restore` keep their bytes: `LmdbLevel` (l4-lmdb.ts) implements it; a `Map`
+ * wrapper does for tests.
+ */
+export interface MetaStore {
+  putMeta(name: string, bytes: Uint8Array): Promise<void>;
+  getMeta(name: string): Uint8Array | undefined;
+}
+
+/** What the warmer reads from an L1 (L1Cache in l1.ts): its hot keys and W-TinyLFU sketch. */
+export interface SketchSource {
+  hotKeys(limit?: number): string[];
+  sketchState(): Uint8Array;
+  loadSketch(bytes: Uint8Array): void;
+}
+
+/**
+ * The cache a warmer fills: anything with `set` (TieredCache, L1Cache, lru-cache). With
+ * `getOrLoad` the warmer loads through it (one loader call per key, the cache's own TTLs and
+ * single flight); with `has` it skips keys already present.
+ */
+export interface WarmTarget<V, O = unknown> {
+  set(key: string, value: V, options?: O): unknown;
+  getOrLoad?(key: string, loader: (key: string) => V | undefined | Promise<V | undefined>, options?: O): Promise<V | undefined>;
+  has?(key: string): boolean;
+}
+
+/** Loads the value of `key`; `undefined` = not found (not cached by a plain `set` target). */
+export type WarmLoader<V> = (key: string) => V | undefined | Promise<V | undefined>;
+
+export interface PrefetchOptions<V, O = unknown> {
+  cache: WarmTarget<V, O>;
+  loader: WarmLoader<V>;
+  /** Most prefetches in flight at once; more are dropped (counted), never queued. Default 4. */
+  maxInFlight?: number;
+  /** Prefetch `next` after `key` only when P(next | key) ≥ this. Default 0.5. */
+  minProbability?: number;
+  /** Transitions out of `key` that must have been seen first. Default 2. */
+  minObservations?: number;
+  /** Successors prefetched per access, most likely first. Default 1. */
+  maxPerAccess?: number;
+  /** Passed to `cache.set` / `cache.getOrLoad` as is (e.g. `{ ttlMs }` for TieredCache). */
+  setOptions?: O;
+}
+
+export interface CacheWarmerOptions<V = unknown, O = unknown> {
+  /** Names the persisted blob: meta `warmer:<name>`. Default 'default'. */
+  name?: string;
+  /** Space-Saving counters: the hot set holds every key with frequency > accesses / hotCapacity. Default 1024. */
+  hotCapacity?: number;
+  /** Source keys with a successor row (least recently seen dropped first). Default 4096. */
+  successorSources?: number;
+  /** Next keys kept per source (Space-Saving inside the row). Default 4, at most 255. */
+  successorsPerKey?: number;
+  /** Halve all hot counts every this many accesses (0 = never). Default 16 × hotCapacity. */
+  agingInterval?: number;
+  /** Inter-access times for `periodic`. Default `Date.now`. */
+  clock?: Clock;
+  /** A key is periodic after ≥ minIntervals gaps whose coefficient of variation is ≤ maxCv. Defaults 4 and 0.25. */
+  periodic?: { minIntervals?: number; maxCv?: number };
+  /** Prefetch likely successors on each `recordAccess`. Off by default. */
+  prefetch?: PrefetchOptions<V, O>;
+}
+
+export interface WarmOptions<O = unknown> {
+  /** Most keys to load. Default 500 (the seed's max_warming_keys). */
+  maxKeys?: number;
+  /** Loader calls in flight at once. Default 8. */
+  concurrency?: number;
+  /** Warm these keys instead of the learned hot set (first `maxKeys`). */
+  keys?: readonly string[];
+  /** Passed to `cache.set` / `cache.getOrLoad` as is. */
+  setOptions?: O;
+}
+
+export interface WarmResult {
+  /** Keys now in the cache because of this call. */
+  warmedKeys: number;
+  warmingTimeMs: number;
+  /** Keys whose loader threw or rejected (the errors are in `errors`, first 10). */
+  failedKeys: number;
+  /** Keys the cache already held (`has`). */
+  skippedKeys: number;
+  /** Keys the loader returned `undefined` for. */
+  notFoundKeys: number;
+  errors: { key: string; error: unknown }[];
+}
+
+export interface AccessPatterns {
+  /** Hottest first; `count` over-estimates the true count by at most `error` (Space-Saving). */
+  hotKeys: HeavyHitter[];
+  /** Rows with the most transitions first; `probability` = count / total out of `key`. */
+  successors: { key: string; total: number; next: { key: string; count: number; probability: number }[] }[];
+  /** Keys read at regular intervals: mean gap `periodMs`, its coefficient of variation `cv`. */
+  periodic: { key: string; periodMs: number; cv: number; intervals: number; lastAt: number; nextAt: number }[];
+  /** Accesses recorded (restored ones included). */
+  accesses: number;
+}
+
+export interface WarmerStats {
+  accesses: number;
+  hotKeysTracked: number;
+  successorSources: number;
+  prefetch: { issued: number; completed: number; failed: number; dropped: number; used: number; inFlight: number };
+}
+
+function intOption(name: string, v: unknown, def: number, min: number, max: number): number {
+  if (v === undefined) return def;
+  if (typeof v !== 'number') throw invalidType(name, 'an integer', v);
+  if (!Number.isInteger(v) || v < min || v > max) throw invalidRange(name, `an integer from ${min} to ${max}`, v);
+  return v;
+}
+
+function numOption(name: string, v: unknown, def: number, min: number, max: number): number {
+  if (v === undefined) return def;
+  if (typeof v !== 'number') throw invalidType(name, 'a number', v);
+  if (!(v >= min && v <= max)) throw invalidRange(name, `a number from ${min} to ${max}`, v);
+  return v;
+}
+
+function checkStore(store: unknown, argument: string): asserts store is MetaStore {
+  const s = store as Partial<MetaStore> | null;
+  if (typeof s !== 'object' || s === null || typeof s.putMeta !== 'function' || typeof s.getMeta !== 'function') {
+    throw invalidType(argument, 'a MetaStore (putMeta and getMeta, e.g. an LmdbLevel)', store);
+  }
+}
+
+function checkSketchSource(l1: unknown, argument: string): asserts l1 is SketchSource | undefined {
+  if (l1 === undefined) return;
+  const s = l1 as Partial<SketchSource> | null;
+  if (typeof s !== 'object' || s === null || typeof s.hotKeys !== 'function' || typeof s.sketchState !== 'function' || typeof s.loadSketch !== 'function') {
+    throw invalidType(argument, 'an L1 with hotKeys, sketchState and loadSketch (L1Cache)', l1);
+  }
+}
+
+function checkTarget(cache: unknown, argument: string): void {
+  const c = cache as Partial<WarmTarget<unknown>> | null;
+  if (typeof c !== 'object' || c === null || typeof c.set !== 'function') throw invalidType(argument, 'a cache with set(key, value)', cache);
+}
+
+/** Bound on keys remembered as "prefetched, not yet read" (for the `used` count). */
+const kPendingCap = 4096;
+
+/**
+ * Learns hot keys and key-to-key transitions from `recordAccess`, warms caches and persists
+ * what it learned.
+ *
+ * @example
+ * const warmer = new CacheWarmer({ prefetch: { cache, loader } });
+ * for (const key of requests) { warmer.recordAccess(key); await cache.getOrLoad(key, loader); }
+ * await warmer.persist(lmdbLevel, { l1 });
+ * // after a restart:
+ * const next = new CacheWarmer();
+ * next.restore(lmdbLevel, { l1: freshL1 });
+ * const { warmedKeys, warmingTimeMs } = await next.warm(cache, loader, { maxKeys: 1000 });
+ */
+export class CacheWarmer<V = unknown, O = unknown> {
+  readonly name: string;
+  readonly metaName: string;
+  private readonly hot: HeavyHitters;
+  private readonly successors: SuccessorTable;
+  private readonly agingInterval: number;
+  private readonly clock: Clock;
+  private readonly minIntervals: number;
+  private readonly maxCv: number;
+  // per hot counter: last access time and Welford running mean / M2 of the gaps
+  private readonly lastAt: Float64Array;
+  private readonly gaps: Float64Array;
+  private readonly gapMean: Float64Array;
+  private readonly gapM2: Float64Array;
+  private accesses = 0;
+  private sinceAging = 0;
+  private prev: string | undefined;
+  private restoredL1Hot: string[] = [];
+
+  private readonly pf: Required<Omit<PrefetchOptions<V, O>, 'setOptions'>> & { setOptions: O | undefined } | null;
+  private readonly inFlight = new Set<string>();
+  private readonly pending = new Set<string>();
+  private readonly pfStats = { issued: 0, completed: 0, failed: 0, dropped: 0, used: 0 };
+
+  constructor(options: CacheWarmerOptions<V, O> = {}) {
+    if (typeof options !== 'object' || options === null) throw invalidType('options', 'an object', options);
+    const name = options.name ?? 'default';
+    if (typeof name !== 'string' || name.length === 0 || name.length > 200) throw invalidType('options.name', 'a string of 1 to 200 characters', name);
+    this.name = name;
+    this.metaName = `warmer:${name}`;
+    const hotCapacity = intOption('options.hotCapacity', options.hotCapacity, 1024, 1, 1 << 22);
+    this.hot = new HeavyHitters(hotCapacity);
+    this.successors = new SuccessorTable(
+      intOption('options.successorSources', options.successorSources, 4096, 0, 1 << 22),
+      intOption('options.successorsPerKey', options.successorsPerKey, 4, 1, 255),
+    );
+    this.agingInterval = intOption('options.agingInterval', options.agingInterval, 16 * hotCapacity, 0, Number.MAX_SAFE_INTEGER);
+    const clock = options.clock ?? systemClock;
+    if (typeof clock !== 'function') throw invalidType('options.clock', 'a function returning ms', clock);
+    this.clock = clock;
+    const periodic = options.periodic ?? {};
+    if (typeof periodic !== 'object' || periodic === null) throw invalidType('options.periodic', 'an object', periodic);
+    this.minIntervals = intOption('options.periodic.minIntervals', periodic.minIntervals, 4, 2, 1 << 30);
+    this.maxCv = numOption('options.periodic.maxCv', periodic.maxCv, 0.25, 0, 10);
+    this.lastAt = new Float64Array(hotCapacity).fill(Number.NaN);
+    this.gaps = new Float64Array(hotCapacity);
+    this.gapMean = new Float64Array(hotCapacity);
+    this.gapM2 = new Float64Array(hotCapacity);
+    this.hot.onReplace = (c) => {
+      this.lastAt[c] = Number.NaN;
+      this.gaps[c] = 0;
+      this.gapMean[c] = 0;
+      this.gapM2[c] = 0;
+    };
+    const p = options.prefetch;
+    if (p === undefined) {
+      this.pf = null;
+    } else {
+      if (typeof p !== 'object' || p === null) throw invalidType('options.prefetch', 'an object { cache, loader }', p);
+      checkTarget(p.cache, 'options.prefetch.cache');
+      if (typeof p.loader !== 'function') throw invalidType('options.prefetch.loader', 'a function (key) => value | Promise<value>', p.loader);
+      this.pf = {
+        cache: p.cache,
+        loader: p.loader,
+        maxInFlight: intOption('options.prefetch.maxInFlight', p.maxInFlight, 4, 1, 1 << 16),
+        minProbability: numOption('options.prefetch.minProbability', p.minProbability, 0.5, 0, 1),
+        minObservations: intOption('options.prefetch.minObservations', p.minObservations, 2, 1, 1 << 30),
+        maxPerAccess: intOption('options.prefetch.maxPerAccess', p.maxPerAccess, 1, 1, 255),
+        setOptions: p.setOptions,
+      };
+    }
+  }
+
+  /**
+   * Records one read of `key`: counts it, learns the transition from the previous key, tracks
+   * its inter-access time, and (with `prefetch`) starts loading its likely successors in the
+   * background. Never awaits; O(1) expected.
+   */
+  recordAccess(key: string): void {
+    checkKey(key);
+    this.accesses++;
+    if (this.agingInterval > 0 && ++this.sinceAging >= this.agingInterval) {
+      this.sinceAging = 0;
+      this.hot.halve();
+    }
+    const c = this.hot.add(key);
+    const t = this.clock();
+    const last = this.lastAt[c]!;
+    if (last === last) {
+      // Welford's running mean and M2 of the gaps
+      const gap = t - last;
+      const n = ++this.gaps[c]!;
+      const d = gap - this.gapMean[c]!;
+      this.gapMean[c]! += d / n;
+      this.gapM2[c]! += d * (gap - this.gapMean[c]!);
+    }
+    this.lastAt[c] = t;
+    const prev = this.prev;
+    if (prev !== undefined && prev !== key && this.successors.maxSources > 0) this.successors.add(prev, key);
+    this.prev = key;
+    if (this.pf !== null) {
+      if (this.pending.delete(key)) this.pfStats.used++;
+      this.prefetchAfter(key);
+    }
+  }
+
+  /** The hot keys (hottest first), the successor model and the periodic keys, each at most `limit` long. */
+  analyzeAccessPatterns(options: { limit?: number } = {}): AccessPatterns {
+    const limit = intOption('options.limit', options.limit, 100, 1, 1 << 22);
+    const hotKeys = this.hot.top(limit);
+    const rows = [...this.successors.entries()].sort((a, b) => b[1].total - a[1].total).slice(0, limit);
+    const successors = rows.map(([key, row]) => ({
+      key,
+      total: row.total,
+      next: row.next.map((k, i) => ({ key: k, count: row.counts[i]!, probability: row.counts[i]! / row.total })),
+    }));
+    const periodic: AccessPatterns['periodic'] = [];
+    for (const h of this.hot.top()) {
+      const c = this.hot.counterOf(h.key);
+      const n = this.gaps[c]!;
+      if (n < this.minIntervals) continue;
+      const mean = this.gapMean[c]!;
+      if (!(mean > 0)) continue;
+      const cv = Math.sqrt(this.gapM2[c]! / (n - 1)) / mean;
+      if (cv <= this.maxCv) periodic.push({ key: h.key, periodMs: mean, cv, intervals: n, lastAt: this.lastAt[c]!, nextAt: this.lastAt[c]! + mean });
+    }
+    periodic.sort((a, b) => b.intervals - a.intervals);
+    return { hotKeys, successors, periodic: periodic.slice(0, limit), accesses: this.accesses };
+  }
+
+  /**
+   * The keys `warm` loads by default, best first: the restored L1's hot keys (what the cache
+   * held when it was persisted), then the learned hot set.
+   */
+  warmKeys(maxKeys: number): string[] {
+    const out: string[] = [];
+    const seen = new Set<string>();
+    for (const k of this.restoredL1Hot) {
+      if (out.length >= maxKeys) return out;
+      if (!seen.has(k)) out.push(k), seen.add(k);
+    }
+    for (const h of this.hot.top()) {
+      if (out.length >= maxKeys) break;
+      if (!seen.has(h.key)) out.push(h.key), seen.add(h.key);
+    }
+    return out;
+  }
+
+  /**
+   * Loads up to `maxKeys` keys into `cache` with at most `concurrency` loader calls at once.
+   * A loader that throws or rejects is counted in `failedKeys` (first 10 errors kept), never
+   * thrown; `undefined` from the loader counts as `notFoundKeys`.
+   */
+  async warm(cache: WarmTarget<V, O>, loader: WarmLoader<V>, options: WarmOptions<O> = {}): Promise<WarmResult> {
+    checkTarget(cache, 'cache');
+    if (typeof loader !== 'function') throw invalidType('loader', 'a function (key) => value | Promise<value>', loader);
+    if (typeof options !== 'object' || options === null) throw invalidType('options', 'an object', options);
+    const maxKeys = intOption('options.maxKeys', options.maxKeys, 500, 0, 1 << 24);
+    const concurrency = intOption('options.concurrency', options.concurrency, 8, 1, 1024);
+    let keys: readonly string[];
+    if (options.keys !== undefined) {
+      if (!Array.isArray(options.keys)) throw invalidType('options.keys', 'an array of keys', options.keys);
+      keys = options.keys.slice(0, maxKeys);
+      keys.forEach((k, i) => checkKey(k, `options.keys[${i}]`));
+    } else {
+      keys = this.warmKeys(maxKeys);
+    }
+    const setOptions = options.setOptions;
+    const t0 = performance.now();
+    const r: WarmResult = { warmedKeys: 0, warmingTimeMs: 0, failedKeys: 0, skippedKeys: 0, notFoundKeys: 0, errors: [] };
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < keys.length) {
+        const key = keys[next++]!;
+        try {
+          if (cache.has?.(key) === true) {
+            r.skippedKeys++;
+            continue;
+          }
+          let v: V | undefined;
+          if (typeof cache.getOrLoad === 'function') {
+            v = await cache.getOrLoad(key, loader, setOptions);
+          } else {
+            v = await loader(key);
+            if (v !== undefined) await cache.set(key, v, setOptions);
+          }
+          if (v === undefined) r.notFoundKeys++;
+          else r.warmedKeys++;
+        } catch (error) {
+          r.failedKeys++;
+          if (r.errors.length < 10) r.errors.push({ key, error });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, keys.length) }, worker));
+    r.warmingTimeMs = performance.now() - t0;
+    return r;
+  }
+
+  /**
+   * Writes the hot set, the successor table and (given `l1`) the L1's hot keys and sketch to
+   * `store` under `metaName`, in the layout of warmer-format.ts. Resolves with the sizes written.
+   */
+  async persist(store: MetaStore, options: { l1?: SketchSource; l1HotKeys?: number } = {}): Promise<{ bytes: number; hotKeys: number; successorRows: number; l1HotKeys: number; sketchBytes: number }> {
+    checkStore(store, 'store');
+    checkSketchSource(options.l1, 'options.l1');
+    const l1Limit = intOption('options.l1HotKeys', options.l1HotKeys, 1 << 16, 0, 1 << 24);
+    const hot = this.hot.top();
+    const successors = [...this.successors.entries()];
+    const l1HotKeys = options.l1 === undefined ? [] : options.l1.hotKeys(l1Limit).slice(0, l1Limit);
+    const sketch = options.l1 === undefined ? null : options.l1.sketchState();
+    const bytes = encodeWarmState({ accesses: this.accesses, hot, successors, l1HotKeys, sketch });
+    await store.putMeta(this.metaName, bytes);
+    return { bytes: bytes.length, hotKeys: hot.length, successorRows: successors.length, l1HotKeys: l1HotKeys.length, sketchBytes: sketch?.length ?? 0 };
+  }
+
+  /**
+   * Replaces what this warmer learned with what `persist` wrote to `store` (and loads the sketch
+   * into `l1` when one was persisted and `l1` is given). `restored: false` when the store has
+   * nothing under `metaName`. A foreign or corrupted blob throws `SourceFormatError` naming the
+   * byte, and leaves the warmer as it was.
+   */
+  restore(store: MetaStore, options: { l1?: SketchSource } = {}): { restored: boolean; hotKeys: number; successorRows: number; l1HotKeys: number; sketchBytes: number } {
+    checkStore(store, 'store');
+    checkSketchSource(options.l1, 'options.l1');
+    const bytes = store.getMeta(this.metaName);
+    if (bytes === undefined) return { restored: false, hotKeys: 0, successorRows: 0, l1HotKeys: 0, sketchBytes: 0 };
+    const s = decodeWarmState(bytes, `meta ${JSON.stringify(this.metaName)}`);
+    if (s.sketch !== null && options.l1 !== undefined) options.l1.loadSketch(s.sketch);
+    this.hot.load(s.hot);
+    this.lastAt.fill(Number.NaN);
+    this.gaps.fill(0);
+    this.gapMean.fill(0);
+    this.gapM2.fill(0);
+    this.successors.clear();
+    for (const [from, row] of s.successors) this.successors.loadRow(from, row);
+    this.restoredL1Hot = s.l1HotKeys;
+    this.accesses = s.accesses;
+    this.prev = undefined;
+    return { restored: true, hotKeys: s.hot.length, successorRows: s.successors.length, l1HotKeys: s.l1HotKeys.length, sketchBytes: s.sketch?.length ?? 0 };
+  }
+
+  stats(): WarmerStats {
+    return {
+      accesses: this.accesses,
+      hotKeysTracked: this.hot.size,
+      successorSources: this.successors.size,
+      prefetch: { ...this.pfStats, inFlight: this.inFlight.size },
+    };
+  }
+
+  /** Resolves when no prefetch is in flight (tests, benches, shutdown). */
+  async idle(): Promise<void> {
+    while (this.inFlight.size > 0) await new Promise<void>((r) => setImmediate(r));
+  }
+
+  private prefetchAfter(key: string): void {
+    const pf = this.pf!;
+    const row = this.successors.peek(key);
+    if (row === undefined || row.total < pf.minObservations) return;
+    let issued = 0;
+    for (let i = 0; i < row.next.length && issued < pf.maxPerAccess; i++) {
+      if (row.counts[i]! / row.total < pf.minProbability) break; // rows are sorted by count
+      const next = row.next[i]!;
+      if (this.inFlight.has(next) || pf.cache.has?.(next) === true) continue;
+      if (this.inFlight.size >= pf.maxInFlight) {
+        this.pfStats.dropped++;
+        break;
+      }
+      issued++;
+      this.startPrefetch(next);
+    }
+  }
+
+  private startPrefetch(key: string): void {
+    const pf = this.pf!;
+    this.inFlight.add(key);
+    this.pfStats.issued++;
+    // the loader runs after the caller's turn: recordAccess never waits on it, nor on a sync loader's work
+    void Promise.resolve()
+      .then(async () => {
+        if (typeof pf.cache.getOrLoad === 'function') {
+          await pf.cache.getOrLoad(key, pf.loader, pf.setOptions);
+        } else {
+          const v = await pf.loader(key);
+          if (v !== undefined) await pf.cache.set(key, v, pf.setOptions);
+        }
+        this.pfStats.completed++;
+        if (this.pending.size >= kPendingCap) this.pending.delete(this.pending.values().next().value as string);
+        this.pending.add(key);
+      })
+      .catch(() => {
+        this.pfStats.failed++;
+      })
+      .finally(() => {
+        this.inFlight.delete(key);
+      });
+  }
+}
