@@ -11,6 +11,7 @@ import { decodeWarmState, encodeWarmState, kWarmHeaderBytes } from '../lib/cache
 import { HeavyHitters, SuccessorTable } from '../lib/cache/warmer-model.js';
 import { SourceFormatError } from '../lib/errors.js';
 import { seeded } from './fixtures/seeded.js';
+import { zipfRanks } from './fixtures/zipf.js';
 import { fakeClock } from './helpers/fake-clock.js';
 import { thrown } from './helpers/thrown.js';
 
@@ -26,24 +27,10 @@ function mapStore(): MetaStore & { map: Map<string, Uint8Array> } {
   };
 }
 
-/** Zipf(s) over n keys by inverse CDF: key `k<rank>`, rank 0 the hottest. */
+/** Zipf(s) over n keys: `k<rank>`, rank 0 the hottest. */
 function zipf(n: number, s: number, seed: number): () => string {
-  const cdf = new Float64Array(n);
-  let sum = 0;
-  for (let i = 0; i < n; i++) cdf[i] = sum += 1 / Math.pow(i + 1, s);
-  for (let i = 0; i < n; i++) cdf[i]! /= sum;
-  const u = seeded(seed);
-  return () => {
-    const x = u();
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid]! < x) lo = mid + 1;
-      else hi = mid;
-    }
-    return `k${lo}`;
-  };
+  const next = zipfRanks(n, s, seed);
+  return () => `k${next()}`;
 }
 
 function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
@@ -170,6 +157,7 @@ describe('CacheWarmer.warm', () => {
       { maxKeys: 20, concurrency: 3 },
     );
     expect(calls.length).toBe(20);
+    expect(calls.slice(-3)).toEqual(['k2', 'k1', 'k0']); // hottest last by default
     expect(new Set(calls)).toEqual(new Set(Array.from({ length: 20 }, (_, i) => `k${i}`)));
     expect(maxInFlight).toBe(3);
     expect(result).toMatchObject({ warmedKeys: 20, failedKeys: 0, skippedKeys: 0, notFoundKeys: 0, errors: [] });
@@ -214,6 +202,10 @@ describe('CacheWarmer.warm', () => {
     const r = await w.warm(target, () => 42, { setOptions: { ttlMs: 1000 } });
     expect(r.warmedKeys).toBe(1);
     expect(seen).toEqual([['x', { ttlMs: 1000 }]]);
+    const order: string[] = [];
+    await w.warm({ set: () => undefined }, (k) => void order.push(k), { keys: ['a', 'b', 'c'], order: 'hottest-first', concurrency: 1 });
+    await w.warm({ set: () => undefined }, (k) => void order.push(k), { keys: ['a', 'b', 'c'], concurrency: 1 });
+    expect(order).toEqual(['a', 'b', 'c', 'c', 'b', 'a']);
   });
 });
 
@@ -394,6 +386,7 @@ describe('CacheWarmer bad input', () => {
     expect(thrown(() => new CacheWarmer({ clock: 5 as never })).code).toBe('ERR_INVALID_ARG_TYPE');
     await expect(w.warm({ set() {} }, () => 1, { maxKeys: -1 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
     await expect(w.warm({ set() {} }, () => 1, { keys: ['ok', 7 as never] })).rejects.toThrow(/options\.keys\[1\]/);
+    await expect(w.warm({ set() {} }, () => 1, { order: 'random' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: "Expected 'hottest-last' or 'hottest-first' for options.order but received \"random\"" });
     await expect(w.warm(null as never, () => 1)).rejects.toThrow(/for cache but received null/);
     expect(thrown(() => w.restore({} as never)).message).toMatch(/MetaStore/);
     await expect(w.persist(mapStore(), { l1: {} as never })).rejects.toThrow(/options\.l1/);
