@@ -8,11 +8,13 @@
  *   (ascending) plus, per count, the index of the last counter with that count, so an increment
  *   is a swap and two map updates: O(1) expected, never a scan. Every key that occurs more than
  *   N / capacity times in a stream of N is held (Theorem 3 there); `count - error` is a lower
- *   bound of its true count. Counts halve every `agingInterval` accesses (as Caffeine's
+ *   bound of its true count. The groups live in typed arrays (no Map but the key index). Counts halve every `agingInterval` accesses (as Caffeine's
  *   sketch does) so yesterday's hot set gives way.
  * - `SuccessorTable`: a first-order Markov model over recent keys: for each of at most
- *   `maxSources` source keys (least recently seen dropped first), its top `topK` next keys
- *   with counts (Space-Saving again inside the row, topK is small so a row is scanned).
+ *   `maxSources` source keys, its top `topK` next keys with counts (Space-Saving again inside
+ *   the row; topK is small so a row is scanned). Rows live in flat arrays; a new source takes
+ *   a free row or the one CLOCK picks (second chance: a row used since the hand last passed
+ *   is spared once), so an update allocates nothing and never reorders a Map.
  */
 
 /** One tracked key of `HeavyHitters`. */
@@ -35,8 +37,16 @@ export class HeavyHitters {
   private readonly keys: (string | undefined)[];
   /** Key → counter. */
   private readonly index = new Map<string, number>();
-  /** Count → index in `order` of the last counter with that count. */
-  private readonly lastOf = new Map<number, number>();
+  /**
+   * Groups of equal counts (the paper's Stream-Summary buckets), in a pool of `capacity` slots:
+   * each counter's group, and each group's count and first/last index in `order`.
+   */
+  private readonly groupOf: Int32Array;
+  private readonly groupCount: Float64Array;
+  private readonly groupFirst: Int32Array;
+  private readonly groupLast: Int32Array;
+  private readonly freeGroups: Int32Array;
+  private freeTop = 0;
   /** Fires `onReplace(counter)` when a counter changes key, so per-counter side data can reset. */
   onReplace: ((counter: number) => void) | null = null;
 
@@ -47,6 +57,11 @@ export class HeavyHitters {
     this.counts = new Float64Array(capacity);
     this.errors = new Float64Array(capacity);
     this.keys = new Array<string | undefined>(capacity).fill(undefined);
+    this.groupOf = new Int32Array(capacity);
+    this.groupCount = new Float64Array(capacity);
+    this.groupFirst = new Int32Array(capacity);
+    this.groupLast = new Int32Array(capacity);
+    this.freeGroups = new Int32Array(capacity);
     this.clear();
   }
 
@@ -69,6 +84,7 @@ export class HeavyHitters {
     if (c === undefined) {
       c = this.order[0]!;
       const old = this.keys[c];
+      // the minimum's group keeps it: it only changes key
       if (old !== undefined) this.index.delete(old);
       this.keys[c] = key;
       this.errors[c] = this.counts[c]!;
@@ -140,14 +156,26 @@ export class HeavyHitters {
   }
 
   private rebuildGroups(): void {
-    this.lastOf.clear();
-    for (let i = 0; i < this.capacity; i++) this.lastOf.set(this.counts[this.order[i]!]!, i);
+    this.freeTop = 0;
+    for (let g = this.capacity - 1; g >= 0; g--) this.freeGroups[this.freeTop++] = g;
+    let g = -1;
+    for (let i = 0; i < this.capacity; i++) {
+      const c = this.order[i]!;
+      const x = this.counts[c]!;
+      if (g < 0 || this.groupCount[g] !== x) {
+        g = this.freeGroups[--this.freeTop]!;
+        this.groupCount[g] = x;
+        this.groupFirst[g] = i;
+      }
+      this.groupLast[g] = i;
+      this.groupOf[c] = g;
+    }
   }
 
   /** counts[c] += 1 keeping `order` sorted: swap c with the last of its group, then it is the first of the next. */
   private increment(c: number): void {
-    const x = this.counts[c]!;
-    const last = this.lastOf.get(x)!;
+    const g = this.groupOf[c]!;
+    const last = this.groupLast[g]!;
     const p = this.pos[c]!;
     if (p !== last) {
       const d = this.order[last]!;
@@ -156,12 +184,25 @@ export class HeavyHitters {
       this.order[last] = c;
       this.pos[c] = last;
     }
-    // group x loses its last element
-    if (last > 0 && this.counts[this.order[last - 1]!]! === x) this.lastOf.set(x, last - 1);
-    else this.lastOf.delete(x);
-    this.counts[c] = x + 1;
-    // group x+1 gains a first element at `last`; its last index stays if the group existed
-    if (!this.lastOf.has(x + 1)) this.lastOf.set(x + 1, last);
+    // group g loses its last element (and goes back to the pool when that was its only one)
+    if (this.groupFirst[g] === last) this.freeGroups[this.freeTop++] = g;
+    else this.groupLast[g] = last - 1;
+    const x1 = this.counts[c]! + 1;
+    this.counts[c] = x1;
+    // the next group up gains a first element at `last`, or a new group starts there
+    if (last + 1 < this.capacity) {
+      const g1 = this.groupOf[this.order[last + 1]!]!;
+      if (this.groupCount[g1] === x1) {
+        this.groupFirst[g1] = last;
+        this.groupOf[c] = g1;
+        return;
+      }
+    }
+    const n = this.freeGroups[--this.freeTop]!;
+    this.groupCount[n] = x1;
+    this.groupFirst[n] = last;
+    this.groupLast[n] = last;
+    this.groupOf[c] = n;
   }
 }
 
@@ -176,70 +217,161 @@ export interface SuccessorRow {
 export class SuccessorTable {
   readonly maxSources: number;
   readonly topK: number;
-  /** Insertion order = recency (a touched row is moved to the end). */
-  private readonly rows = new Map<string, SuccessorRow>();
+  /** Source key → slot. */
+  private readonly index = new Map<string, number>();
+  private readonly sources: (string | undefined)[];
+  /** Row of slot s: next keys at [s * topK, s * topK + lengths[s]), counts alongside, sorted by count (highest first). */
+  private readonly next: (string | undefined)[];
+  private readonly counts: Float64Array;
+  private readonly lengths: Uint8Array;
+  private readonly totals: Float64Array;
+  /** CLOCK (second chance) reference bits: a row seen since the hand last passed survives one sweep. */
+  private readonly referenced: Uint8Array;
+  private hand = 0;
+  private used = 0;
 
   constructor(maxSources: number, topK: number) {
     this.maxSources = maxSources;
     this.topK = topK;
+    this.sources = new Array<string | undefined>(maxSources).fill(undefined);
+    this.next = new Array<string | undefined>(maxSources * topK).fill(undefined);
+    this.counts = new Float64Array(maxSources * topK);
+    this.lengths = new Uint8Array(maxSources);
+    this.totals = new Float64Array(maxSources);
+    this.referenced = new Uint8Array(maxSources);
   }
 
   get size(): number {
-    return this.rows.size;
+    return this.index.size;
   }
 
-  /** Counts the transition `from` → `to`. O(topK). */
+  /** Counts the transition `from` → `to`. O(topK); no allocation once `from` has a row. */
   add(from: string, to: string): void {
-    let row = this.rows.get(from);
-    if (row === undefined) {
-      if (this.rows.size >= this.maxSources) this.rows.delete(this.rows.keys().next().value as string);
-      row = { next: [], counts: [], total: 0 };
-    } else {
-      this.rows.delete(from);
+    if (this.maxSources === 0) return;
+    let s = this.index.get(from);
+    if (s === undefined) s = this.claim(from);
+    else this.referenced[s] = 1;
+    this.totals[s]!++;
+    const base = s * this.topK;
+    const len = this.lengths[s]!;
+    let i = -1;
+    for (let j = 0; j < len; j++) {
+      if (this.next[base + j] === to) {
+        i = j;
+        break;
+      }
     }
-    this.rows.set(from, row);
-    row.total++;
-    const i = row.next.indexOf(to);
-    if (i >= 0) {
-      row.counts[i]!++;
-    } else if (row.next.length < this.topK) {
-      row.next.push(to);
-      row.counts.push(1);
-    } else {
-      // Space-Saving inside the row: the least-counted successor gives its slot (count + 1)
-      let m = 0;
-      for (let j = 1; j < row.counts.length; j++) if (row.counts[j]! < row.counts[m]!) m = j;
-      row.next[m] = to;
-      row.counts[m]!++;
+    if (i < 0) {
+      if (len < this.topK) {
+        i = len;
+        this.lengths[s] = len + 1;
+        this.counts[base + i] = 0;
+      } else {
+        // Space-Saving inside the row: the last (least-counted) successor gives its slot, count + 1
+        i = len - 1;
+      }
+      this.next[base + i] = to;
     }
-    // keep the row sorted by count, highest first (topK is small)
-    for (let j = (i >= 0 ? i : row.next.length - 1); j > 0 && row.counts[j]! > row.counts[j - 1]!; j--) {
-      [row.counts[j], row.counts[j - 1]] = [row.counts[j - 1]!, row.counts[j]!];
-      [row.next[j], row.next[j - 1]] = [row.next[j - 1]!, row.next[j]!];
+    this.counts[base + i]!++;
+    // keep the row sorted by count, highest first: bubble the raised entry up
+    while (i > 0 && this.counts[base + i]! > this.counts[base + i - 1]!) {
+      const c = this.counts[base + i]!;
+      this.counts[base + i] = this.counts[base + i - 1]!;
+      this.counts[base + i - 1] = c;
+      const k = this.next[base + i];
+      this.next[base + i] = this.next[base + i - 1];
+      this.next[base + i - 1] = k;
+      i--;
     }
   }
 
-  /** The row of `from` (not a copy: do not modify), or undefined. Does not touch recency. */
+  /** The slot of `from`'s row, or -1. */
+  slotOf(from: string): number {
+    return this.index.get(from) ?? -1;
+  }
+
+  /** Transitions out of the slot's source seen (including next keys the row no longer holds). */
+  totalOf(slot: number): number {
+    return this.totals[slot]!;
+  }
+
+  /** Next keys held in the slot's row. */
+  lengthOf(slot: number): number {
+    return this.lengths[slot]!;
+  }
+
+  /** The i-th most counted next key of the slot's row, and its count. */
+  nextOf(slot: number, i: number): string {
+    return this.next[slot * this.topK + i]!;
+  }
+
+  countOf(slot: number, i: number): number {
+    return this.counts[slot * this.topK + i]!;
+  }
+
+  /** A copy of `from`'s row, or undefined. */
   peek(from: string): SuccessorRow | undefined {
-    return this.rows.get(from);
+    const s = this.index.get(from);
+    return s === undefined ? undefined : this.row(s);
   }
 
-  entries(): IterableIterator<[string, SuccessorRow]> {
-    return this.rows.entries();
+  /** Copies of every row. */
+  *entries(): IterableIterator<[string, SuccessorRow]> {
+    for (const [from, s] of this.index) yield [from, this.row(s)];
   }
 
   clear(): void {
-    this.rows.clear();
+    this.index.clear();
+    this.sources.fill(undefined);
+    this.next.fill(undefined);
+    this.lengths.fill(0);
+    this.totals.fill(0);
+    this.referenced.fill(0);
+    this.hand = 0;
+    this.used = 0;
   }
 
-  /** Loads a row as-is (restore); rows beyond `maxSources` push out the oldest. */
+  /** Loads a row as-is (restore); beyond `maxSources` rows, CLOCK picks the one to drop. */
   loadRow(from: string, row: SuccessorRow): void {
-    if (!this.rows.has(from) && this.rows.size >= this.maxSources) this.rows.delete(this.rows.keys().next().value as string);
-    this.rows.delete(from);
-    this.rows.set(from, {
-      next: row.next.slice(0, this.topK),
-      counts: row.counts.slice(0, this.topK),
-      total: row.total,
-    });
+    if (this.maxSources === 0) return;
+    let s = this.index.get(from);
+    if (s === undefined) s = this.claim(from);
+    const n = Math.min(row.next.length, this.topK);
+    const base = s * this.topK;
+    for (let i = 0; i < n; i++) {
+      this.next[base + i] = row.next[i];
+      this.counts[base + i] = row.counts[i]!;
+    }
+    this.lengths[s] = n;
+    this.totals[s] = row.total;
+  }
+
+  private row(s: number): SuccessorRow {
+    const base = s * this.topK;
+    const n = this.lengths[s]!;
+    return { next: this.next.slice(base, base + n) as string[], counts: Array.from(this.counts.subarray(base, base + n)), total: this.totals[s]! };
+  }
+
+  /** A slot for a new source: a free one while there are, else CLOCK's victim (amortized O(1)). */
+  private claim(from: string): number {
+    let s: number;
+    if (this.used < this.maxSources) {
+      s = this.used++;
+    } else {
+      while (this.referenced[this.hand] === 1) {
+        this.referenced[this.hand] = 0;
+        this.hand = this.hand + 1 === this.maxSources ? 0 : this.hand + 1;
+      }
+      s = this.hand;
+      this.hand = this.hand + 1 === this.maxSources ? 0 : this.hand + 1;
+      this.index.delete(this.sources[s]!);
+      for (let i = s * this.topK, e = i + this.lengths[s]!; i < e; i++) this.next[i] = undefined;
+    }
+    this.sources[s] = from;
+    this.index.set(from, s);
+    this.lengths[s] = 0;
+    this.totals[s] = 0;
+    this.referenced[s] = 0;
+    return s;
   }
 }

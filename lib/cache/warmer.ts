@@ -69,7 +69,7 @@ export interface CacheWarmerOptions<V = unknown, O = unknown> {
   name?: string;
   /** Space-Saving counters: the hot set holds every key with frequency > accesses / hotCapacity. Default 1024. */
   hotCapacity?: number;
-  /** Source keys with a successor row (least recently seen dropped first). Default 4096. */
+  /** Source keys with a successor row (CLOCK picks the row a new source replaces). Default 4096. */
   successorSources?: number;
   /** Next keys kept per source (Space-Saving inside the row). Default 4, at most 255. */
   successorsPerKey?: number;
@@ -444,12 +444,15 @@ export class CacheWarmer<V = unknown, O = unknown> {
 
   private prefetchAfter(key: string): void {
     const pf = this.pf!;
-    const row = this.successors.peek(key);
-    if (row === undefined || row.total < pf.minObservations) return;
+    const t = this.successors;
+    const slot = t.slotOf(key);
+    if (slot < 0) return;
+    const total = t.totalOf(slot);
+    if (total < pf.minObservations) return;
     let issued = 0;
-    for (let i = 0; i < row.next.length && issued < pf.maxPerAccess; i++) {
-      if (row.counts[i]! / row.total < pf.minProbability) break; // rows are sorted by count
-      const next = row.next[i]!;
+    for (let i = 0, n = t.lengthOf(slot); i < n && issued < pf.maxPerAccess; i++) {
+      if (t.countOf(slot, i) / total < pf.minProbability) break; // rows are sorted by count
+      const next = t.nextOf(slot, i);
       if (this.inFlight.has(next) || pf.cache.has?.(next) === true) continue;
       if (this.inFlight.size >= pf.maxInFlight) {
         this.pfStats.dropped++;
