@@ -2,7 +2,12 @@
 // sequence, periodic keys on a fake clock, warm() bounds (maxKeys, concurrency, errors counted),
 // prefetch that never blocks and stays bounded, persist/restore round trips, and refusal of
 // corrupted or foreign blobs at the right byte.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import fc from 'fast-check';
+import { open } from 'lmdb';
 import { LRUCache } from 'lru-cache';
 import { describe, expect, it } from 'vitest';
 
@@ -326,6 +331,29 @@ describe('CacheWarmer persist / restore', () => {
     const r = await b.warm(cache, (k) => `value of ${k}`, { maxKeys: 100 });
     expect(r.warmedKeys).toBe(100);
     for (let rank = 0; rank < 20; rank++) expect(cache.get(`k${rank}`)).toBe(`value of k${rank}`);
+  });
+
+  it('survives a real restart through an LMDB file (close, reopen, restore)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warmer-'));
+    try {
+      // a MetaStore over lmdb-js as LmdbLevel's putMeta/getMeta are (committed on resolve)
+      const openStore = () => {
+        const db = open<Uint8Array, string>({ path: join(dir, 'meta.mdb'), encoding: 'binary' });
+        const store: MetaStore = { putMeta: async (n, b) => void (await db.put(n, b)), getMeta: (n) => db.getBinary(n) ?? undefined };
+        return { db, store };
+      };
+      const first = openStore();
+      const a = trained();
+      await a.persist(first.store);
+      await first.db.close();
+      const second = openStore();
+      const b = new CacheWarmer({ hotCapacity: 64 });
+      expect(b.restore(second.store).restored).toBe(true);
+      expect(b.analyzeAccessPatterns().hotKeys).toEqual(a.analyzeAccessPatterns().hotKeys);
+      await second.db.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses every truncation and every flipped byte with SourceFormatError naming the byte, and keeps its state', async () => {
