@@ -63,6 +63,28 @@ describe('HeavyHitters (Space-Saving)', () => {
     for (let i = 1; i < top.length; i++) expect(top[i]!.count).toBeLessThanOrEqual(top[i - 1]!.count);
   });
 
+  it('stays exact and sorted through aging (halve) while the keys fit', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.integer({ min: 0, max: 30 }), fc.constant(-1)), { maxLength: 1500 }), (ops) => {
+        const hh = new HeavyHitters(32);
+        const model = new Map<string, number>();
+        for (const op of ops) {
+          if (op < 0) {
+            hh.halve();
+            for (const [k, n] of model) model.set(k, Math.floor(n / 2));
+          } else {
+            hh.add(`k${op}`);
+            model.set(`k${op}`, (model.get(`k${op}`) ?? 0) + 1);
+          }
+        }
+        const top = hh.top();
+        for (let i = 1; i < top.length; i++) expect(top[i]!.count).toBeLessThanOrEqual(top[i - 1]!.count);
+        expect(new Map(top.map((h) => [h.key, h.count]))).toEqual(new Map([...model].filter(([, n]) => n > 0)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('holds every key above N / capacity and never under-counts (Metwally et al., Theorem 3)', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 60 }), { minLength: 1, maxLength: 2000 }), fc.integer({ min: 1, max: 40 }), (stream, capacity) => {
