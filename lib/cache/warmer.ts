@@ -10,9 +10,10 @@
  */
 import { performance } from 'node:perf_hooks';
 
-import { invalidRange, invalidType, invalidValue } from '../errors.js';
+import { invalidRange, invalidType } from '../errors.js';
+import { defineOptions, functionCheck, integerCheck, nonEmptyStringCheck, oneOfCheck, type OptionCheck, readOptions } from '../internal/options.js';
 
-import { checkKey } from './keys.js';
+import { checkKey, checkKeys } from './keys.js';
 import { type Clock, systemClock } from './types.js';
 import { decodeWarmState, encodeWarmState } from './warmer-format.js';
 import { type HeavyHitter, HeavyHitters, SuccessorTable } from './warmer-model.js';
@@ -132,19 +133,66 @@ export interface WarmerStats {
   prefetch: { issued: number; completed: number; failed: number; dropped: number; used: number; inFlight: number };
 }
 
-function intOption(name: string, v: unknown, def: number, min: number, max: number): number {
-  if (v === undefined) return def;
-  if (typeof v !== 'number') throw invalidType(name, 'an integer', v);
-  if (!Number.isInteger(v) || v < min || v > max) throw invalidRange(name, `an integer from ${min} to ${max}`, v);
-  return v;
+/** A finite number in [min, max]. */
+function numberCheck(min: number, max: number): OptionCheck {
+  return (value, argument) => {
+    if (typeof value !== 'number') throw invalidType(argument, 'a number', value);
+    if (!(value >= min && value <= max)) throw invalidRange(argument, `a number in [${min}, ${max}]`, value);
+    return value;
+  };
 }
 
-function numOption(name: string, v: unknown, def: number, min: number, max: number): number {
-  if (v === undefined) return def;
-  if (typeof v !== 'number') throw invalidType(name, 'a number', v);
-  if (!(v >= min && v <= max)) throw invalidRange(name, `a number from ${min} to ${max}`, v);
-  return v;
-}
+const targetCheck: OptionCheck = (value, argument) => {
+  checkTarget(value, argument);
+  return value;
+};
+
+const kPrefetchSchema = defineOptions('CacheWarmer prefetch', {
+  cache: { check: targetCheck, always: true },
+  loader: { check: functionCheck('a function (key) => value | Promise<value>'), always: true },
+  maxInFlight: { check: integerCheck(1, 1 << 16), default: 4 },
+  minProbability: { check: numberCheck(0, 1), default: 0.5 },
+  minObservations: { check: integerCheck(1, 1 << 30), default: 2 },
+  maxPerAccess: { check: integerCheck(1, 255), default: 1 },
+  setOptions: { check: null, checkedBy: 'the cache (passed to set / getOrLoad as is)' },
+});
+
+const kPeriodicSchema = defineOptions('CacheWarmer periodic', {
+  minIntervals: { check: integerCheck(2, 1 << 30), default: 4 },
+  maxCv: { check: numberCheck(0, 10), default: 0.25 },
+});
+
+const kWarmerSchema = defineOptions('CacheWarmer', {
+  name: { check: nonEmptyStringCheck, default: 'default' },
+  hotCapacity: { check: integerCheck(1, 1 << 22), default: 1024 },
+  successorSources: { check: integerCheck(0, 1 << 22), default: 4096 },
+  successorsPerKey: { check: integerCheck(1, 255), default: 4 },
+  agingInterval: { check: integerCheck(0, Number.MAX_SAFE_INTEGER), default: undefined },
+  clock: { check: functionCheck('a function returning ms since the epoch'), default: systemClock },
+  periodic: { check: (v, arg) => readOptions(kPeriodicSchema, v, { argument: arg }), always: true },
+  prefetch: { check: (v, arg) => readOptions(kPrefetchSchema, v, { argument: arg, required: true, what: 'an object { cache, loader }' }) },
+});
+
+const kWarmSchema = defineOptions('CacheWarmer.warm', {
+  maxKeys: { check: integerCheck(0, 1 << 24), default: 500 },
+  concurrency: { check: integerCheck(1, 1024), default: 8 },
+  keys: { check: (v, arg) => (checkKeys(v, arg), v) },
+  order: { check: oneOfCheck(['hottest-last', 'hottest-first']), default: 'hottest-last' },
+  setOptions: { check: null, checkedBy: 'the cache (passed to set / getOrLoad as is)' },
+});
+
+const kPersistSchema = defineOptions('CacheWarmer.persist', {
+  l1: { check: (v, arg) => (checkSketchSource(v, arg), v) },
+  maxL1HotKeys: { check: integerCheck(0, 1 << 24), default: 1 << 16 },
+});
+
+const kRestoreSchema = defineOptions('CacheWarmer.restore', {
+  l1: { check: (v, arg) => (checkSketchSource(v, arg), v) },
+});
+
+const kAnalyzeSchema = defineOptions('CacheWarmer.analyzeAccessPatterns', {
+  limit: { check: integerCheck(1, 1 << 22), default: 100 },
+});
 
 function checkStore(store: unknown, argument: string): asserts store is MetaStore {
   const s = store as Partial<MetaStore> | null;
@@ -207,25 +255,17 @@ export class CacheWarmer<V = unknown, O = unknown> {
   private readonly pfStats = { issued: 0, completed: 0, failed: 0, dropped: 0, used: 0 };
 
   constructor(options: CacheWarmerOptions<V, O> = {}) {
-    if (typeof options !== 'object' || options === null) throw invalidType('options', 'an object', options);
-    const name = options.name ?? 'default';
-    if (typeof name !== 'string' || name.length === 0 || name.length > 200) throw invalidType('options.name', 'a string of 1 to 200 characters', name);
-    this.name = name;
-    this.metaName = `warmer:${name}`;
-    const hotCapacity = intOption('options.hotCapacity', options.hotCapacity, 1024, 1, 1 << 22);
+    const o = readOptions(kWarmerSchema, options, { what: 'an options object for CacheWarmer' });
+    this.name = o.name as string;
+    this.metaName = `warmer:${this.name}`;
+    const hotCapacity = o.hotCapacity as number;
     this.hot = new HeavyHitters(hotCapacity);
-    this.successors = new SuccessorTable(
-      intOption('options.successorSources', options.successorSources, 4096, 0, 1 << 22),
-      intOption('options.successorsPerKey', options.successorsPerKey, 4, 1, 255),
-    );
-    this.agingInterval = intOption('options.agingInterval', options.agingInterval, 16 * hotCapacity, 0, Number.MAX_SAFE_INTEGER);
-    const clock = options.clock ?? systemClock;
-    if (typeof clock !== 'function') throw invalidType('options.clock', 'a function returning ms', clock);
-    this.clock = clock;
-    const periodic = options.periodic ?? {};
-    if (typeof periodic !== 'object' || periodic === null) throw invalidType('options.periodic', 'an object', periodic);
-    this.minIntervals = intOption('options.periodic.minIntervals', periodic.minIntervals, 4, 2, 1 << 30);
-    this.maxCv = numOption('options.periodic.maxCv', periodic.maxCv, 0.25, 0, 10);
+    this.successors = new SuccessorTable(o.successorSources as number, o.successorsPerKey as number);
+    this.agingInterval = (o.agingInterval as number | undefined) ?? 16 * hotCapacity;
+    this.clock = o.clock as Clock;
+    const periodic = o.periodic as { minIntervals: number; maxCv: number };
+    this.minIntervals = periodic.minIntervals;
+    this.maxCv = periodic.maxCv;
     this.lastAt = new Float64Array(hotCapacity).fill(Number.NaN);
     this.gaps = new Float64Array(hotCapacity);
     this.gapMean = new Float64Array(hotCapacity);
@@ -236,23 +276,7 @@ export class CacheWarmer<V = unknown, O = unknown> {
       this.gapMean[c] = 0;
       this.gapM2[c] = 0;
     };
-    const p = options.prefetch;
-    if (p === undefined) {
-      this.pf = null;
-    } else {
-      if (typeof p !== 'object' || p === null) throw invalidType('options.prefetch', 'an object { cache, loader }', p);
-      checkTarget(p.cache, 'options.prefetch.cache');
-      if (typeof p.loader !== 'function') throw invalidType('options.prefetch.loader', 'a function (key) => value | Promise<value>', p.loader);
-      this.pf = {
-        cache: p.cache,
-        loader: p.loader,
-        maxInFlight: intOption('options.prefetch.maxInFlight', p.maxInFlight, 4, 1, 1 << 16),
-        minProbability: numOption('options.prefetch.minProbability', p.minProbability, 0.5, 0, 1),
-        minObservations: intOption('options.prefetch.minObservations', p.minObservations, 2, 1, 1 << 30),
-        maxPerAccess: intOption('options.prefetch.maxPerAccess', p.maxPerAccess, 1, 1, 255),
-        setOptions: p.setOptions,
-      };
-    }
+    this.pf = (o.prefetch as CacheWarmer<V, O>['pf'] | undefined) ?? null;
   }
 
   /**
@@ -290,7 +314,7 @@ export class CacheWarmer<V = unknown, O = unknown> {
 
   /** The hot keys (hottest first), the successor model and the periodic keys, each at most `limit` long. */
   analyzeAccessPatterns(options: { limit?: number } = {}): AccessPatterns {
-    const limit = intOption('options.limit', options.limit, 100, 1, 1 << 22);
+    const limit = readOptions(kAnalyzeSchema, options).limit as number;
     const hotKeys = this.hot.top(limit);
     const rows = [...this.successors.entries()].sort((a, b) => b[1].total - a[1].total).slice(0, limit);
     const successors = rows.map(([key, row]) => ({
@@ -339,20 +363,11 @@ export class CacheWarmer<V = unknown, O = unknown> {
   async warm(cache: WarmTarget<V, O>, loader: WarmLoader<V>, options: WarmOptions<O> = {}): Promise<WarmResult> {
     checkTarget(cache, 'cache');
     if (typeof loader !== 'function') throw invalidType('loader', 'a function (key) => value | Promise<value>', loader);
-    if (typeof options !== 'object' || options === null) throw invalidType('options', 'an object', options);
-    const maxKeys = intOption('options.maxKeys', options.maxKeys, 500, 0, 1 << 24);
-    const concurrency = intOption('options.concurrency', options.concurrency, 8, 1, 1024);
-    let keys: readonly string[];
-    if (options.keys !== undefined) {
-      if (!Array.isArray(options.keys)) throw invalidType('options.keys', 'an array of keys', options.keys);
-      keys = options.keys.slice(0, maxKeys);
-      keys.forEach((k, i) => checkKey(k, `options.keys[${i}]`));
-    } else {
-      keys = this.warmKeys(maxKeys);
-    }
-    const order = options.order ?? 'hottest-last';
-    if (order !== 'hottest-last' && order !== 'hottest-first') throw invalidValue('options.order', "'hottest-last' or 'hottest-first'", order);
-    if (order === 'hottest-last') keys = keys.slice().reverse();
+    const o = readOptions(kWarmSchema, options, { what: 'an options object for CacheWarmer.warm' });
+    const maxKeys = o.maxKeys as number;
+    const concurrency = o.concurrency as number;
+    let keys = o.keys === undefined ? this.warmKeys(maxKeys) : (o.keys as readonly string[]).slice(0, maxKeys);
+    if (o.order === 'hottest-last') keys = keys.slice().reverse();
     const setOptions = options.setOptions;
     const t0 = performance.now();
     const r: WarmResult = { warmedKeys: 0, warmingTimeMs: 0, failedKeys: 0, skippedKeys: 0, notFoundKeys: 0, errors: [] };
@@ -389,14 +404,15 @@ export class CacheWarmer<V = unknown, O = unknown> {
    * Writes the hot set, the successor table and (given `l1`) the L1's hot keys and sketch to
    * `store` under `metaName`, in the layout of warmer-format.ts. Resolves with the sizes written.
    */
-  async persist(store: MetaStore, options: { l1?: SketchSource; l1HotKeys?: number } = {}): Promise<{ bytes: number; hotKeys: number; successorRows: number; l1HotKeys: number; sketchBytes: number }> {
+  async persist(store: MetaStore, options: { l1?: SketchSource; maxL1HotKeys?: number } = {}): Promise<{ bytes: number; hotKeys: number; successorRows: number; l1HotKeys: number; sketchBytes: number }> {
     checkStore(store, 'store');
-    checkSketchSource(options.l1, 'options.l1');
-    const l1Limit = intOption('options.l1HotKeys', options.l1HotKeys, 1 << 16, 0, 1 << 24);
+    const o = readOptions(kPersistSchema, options, { what: 'an options object for CacheWarmer.persist' });
+    const l1 = o.l1 as SketchSource | undefined;
+    const l1Limit = o.maxL1HotKeys as number;
     const hot = this.hot.top();
     const successors = [...this.successors.entries()];
-    const l1HotKeys = options.l1 === undefined ? [] : options.l1.hotKeys(l1Limit).slice(0, l1Limit);
-    const sketch = options.l1 === undefined ? null : options.l1.sketchState();
+    const l1HotKeys = l1 === undefined ? [] : l1.hotKeys(l1Limit).slice(0, l1Limit);
+    const sketch = l1 === undefined ? null : l1.sketchState();
     const bytes = encodeWarmState({ accesses: this.accesses, hot, successors, l1HotKeys, sketch });
     await store.putMeta(this.metaName, bytes);
     return { bytes: bytes.length, hotKeys: hot.length, successorRows: successors.length, l1HotKeys: l1HotKeys.length, sketchBytes: sketch?.length ?? 0 };
@@ -410,11 +426,11 @@ export class CacheWarmer<V = unknown, O = unknown> {
    */
   restore(store: MetaStore, options: { l1?: SketchSource } = {}): { restored: boolean; hotKeys: number; successorRows: number; l1HotKeys: number; sketchBytes: number } {
     checkStore(store, 'store');
-    checkSketchSource(options.l1, 'options.l1');
+    const l1 = readOptions(kRestoreSchema, options, { what: 'an options object for CacheWarmer.restore' }).l1 as SketchSource | undefined;
     const bytes = store.getMeta(this.metaName);
     if (bytes === undefined) return { restored: false, hotKeys: 0, successorRows: 0, l1HotKeys: 0, sketchBytes: 0 };
     const s = decodeWarmState(bytes, `meta ${JSON.stringify(this.metaName)}`);
-    if (s.sketch !== null && options.l1 !== undefined) options.l1.loadSketch(s.sketch);
+    if (s.sketch !== null && l1 !== undefined) l1.loadSketch(s.sketch);
     this.hot.load(s.hot);
     this.lastAt.fill(Number.NaN);
     this.gaps.fill(0);
