@@ -7,11 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import fc from 'fast-check';
-import { open } from 'lmdb';
 import { LRUCache } from 'lru-cache';
 import { describe, expect, it } from 'vitest';
 
-import { CacheWarmer, type MetaStore, type SketchSource } from '../lib/cache/index.js';
+import { CacheWarmer, L1Cache, LmdbLevel, type MetaStore, type SketchSource, TieredCache } from '../lib/cache/index.js';
 import { decodeWarmState, encodeWarmState, kWarmHeaderBytes } from '../lib/cache/warmer-format.js';
 import { HeavyHitters, SuccessorTable } from '../lib/cache/warmer-model.js';
 import { SourceFormatError } from '../lib/errors.js';
@@ -356,27 +355,60 @@ describe('CacheWarmer persist / restore', () => {
     for (let rank = 0; rank < 20; rank++) expect(cache.get(`k${rank}`)).toBe(`value of k${rank}`);
   });
 
-  it('survives a real restart through an LMDB file (close, reopen, restore)', async () => {
+  it('survives a real restart through LmdbLevel (persist, close, reopen, restore)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'warmer-'));
     try {
-      // a MetaStore over lmdb-js as LmdbLevel's putMeta/getMeta are (committed on resolve)
-      const openStore = () => {
-        const db = open<Uint8Array, string>({ path: join(dir, 'meta.mdb'), encoding: 'binary' });
-        const store: MetaStore = { putMeta: async (n, b) => void (await db.put(n, b)), getMeta: (n) => db.getBinary(n) ?? undefined };
-        return { db, store };
-      };
-      const first = openStore();
+      const path = join(dir, 'l4.mdb');
+      const first = await LmdbLevel.open({ path });
       const a = trained();
-      await a.persist(first.store);
-      await first.db.close();
-      const second = openStore();
+      await a.persist(first);
+      await first.close();
+      const second = await LmdbLevel.open({ path });
       const b = new CacheWarmer({ hotCapacity: 64 });
-      expect(b.restore(second.store).restored).toBe(true);
+      expect(b.restore(second).restored).toBe(true);
       expect(b.analyzeAccessPatterns().hotKeys).toEqual(a.analyzeAccessPatterns().hotKeys);
-      await second.db.close();
+      // a corrupted blob in the real store is refused the same way
+      await second.putMeta('warmer:default', new Uint8Array([0x55, 0x50, 0x43, 0x57, 1, 0, 0, 0]));
+      expect(thrown(() => b.restore(second)).message).toMatch(/^meta "warmer:default", byte 8: warm state of 8 bytes is shorter than its 40-byte header/);
+      await second.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('restarts an L1Cache warm (its sketch and hot keys), and a TieredCache through getOrLoad', async () => {
+    const store = mapStore();
+    const l1 = new L1Cache<string>({ maxEntries: 200 });
+    const a = new CacheWarmer({ hotCapacity: 512 });
+    const next = zipf(10_000, 0.99, 9);
+    for (let i = 0; i < 50_000; i++) {
+      const k = next();
+      a.recordAccess(k);
+      if (l1.get(k) === undefined) l1.set(k, `v:${k}`);
+    }
+    const hottest = l1.hotKeys(20);
+    const info = await a.persist(store, { l1 });
+    expect(info.l1HotKeys).toBe(l1.size);
+    expect(info.sketchBytes).toBe(l1.sketchState().length);
+    // restart: a new L1 and a new warmer
+    const l1b = new L1Cache<string>({ maxEntries: 200 });
+    const b = new CacheWarmer({ hotCapacity: 512 });
+    expect(b.restore(store, { l1: l1b })).toMatchObject({ restored: true, l1HotKeys: l1.size });
+    expect(l1b.sketchState()).toEqual(l1.sketchState());
+    const loads: string[] = [];
+    const r = await b.warm(l1b, (k) => (loads.push(k), `v:${k}`), { maxKeys: 200 });
+    expect(r).toMatchObject({ warmedKeys: 200, failedKeys: 0 });
+    expect(loads.length).toBe(200);
+    for (const k of hottest) expect(l1b.get(k)).toBe(`v:${k}`);
+    // a TieredCache (L1 only here): warm() loads through getOrLoad
+    const tiered = new TieredCache<string>({ name: 'warmer-test', l1: new L1Cache<string>({ maxEntries: 200 }) });
+    const c = new CacheWarmer({ hotCapacity: 512 });
+    c.restore(store);
+    let calls = 0;
+    const rt = await c.warm(tiered, (k) => (calls++, `v:${k}`), { maxKeys: 100, setOptions: { ttlMs: 60_000 } });
+    expect([rt.warmedKeys, calls]).toEqual([100, 100]);
+    for (const k of hottest.slice(0, 10)) expect(tiered.getSync(k)).toBe(`v:${k}`);
+    await tiered.close();
   });
 
   it('refuses every truncation and every flipped byte with SourceFormatError naming the byte, and keeps its state', async () => {

@@ -11,7 +11,7 @@
  *   traces whose successors repeat. The prefetch loader completes before the next request
  *   (a loader faster than the gap between requests), which is the best case for prefetch.
  *
- * The cache is a stand-in (lru-cache) until L1Cache lands on main.
+ * Each on our L1Cache (W-TinyLFU) and on lru-cache (recency only), the same trace and sizes.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -20,6 +20,7 @@ import { gunzipSync } from 'node:zlib';
 
 import { LRUCache } from 'lru-cache';
 
+import { L1Cache } from '../../lib/cache/l1.js';
 import { CacheWarmer, type MetaStore, type SketchSource } from '../../lib/cache/warmer.js';
 import { table } from '../lib/format.mjs';
 import { currentLoad, loadNote } from '../lib/machine.js';
@@ -74,14 +75,16 @@ function readTrace(name: string): string[] | undefined {
   return keys;
 }
 
-/** The cache under test: lru-cache until L1Cache is on main. */
+/** The caches under test: our L1 (W-TinyLFU) and lru-cache as the recency-only reference. */
+type CacheKind = 'L1Cache' | 'lru-cache';
 interface SimCache {
   get(key: string): string | undefined;
   set(key: string, value: string): unknown;
   has(key: string): boolean;
 }
-const newCache = (capacity: number): SimCache => new LRUCache<string, string>({ max: capacity });
-const cacheName = 'lru-cache (stand-in for L1Cache)';
+function newCache(kind: CacheKind, capacity: number): SimCache {
+  return kind === 'L1Cache' ? new L1Cache<string>({ maxEntries: capacity }) : new LRUCache<string, string>({ max: capacity });
+}
 
 function mapStore(): MetaStore {
   const m = new Map<string, Uint8Array>();
@@ -101,6 +104,7 @@ function replay(cache: SimCache, keys: readonly string[], from: number, to: numb
 }
 
 interface WarmRow {
+  cache: CacheKind;
   trace: string;
   capacity: number;
   requests: number;
@@ -118,32 +122,34 @@ interface WarmRow {
 }
 
 const kWindow = 10_000;
+const kKinds: CacheKind[] = ['L1Cache', 'lru-cache'];
 
-/** The cache's own view of its hot keys, as L1Cache gives it (`hotKeys`); lru-cache: most recent first. */
+/** The cache's own view of its hot keys: L1Cache's `hotKeys`/sketch; lru-cache's keys, most recent first. */
 function sketchSourceOf(cache: SimCache): SketchSource {
+  if (cache instanceof L1Cache) return cache;
   const lru = cache as LRUCache<string, string>;
   return { hotKeys: (limit = Infinity) => [...lru.keys()].slice(0, limit), sketchState: () => new Uint8Array(0), loadSketch: () => undefined };
 }
 
-async function warmRestart(trace: string, keys: readonly string[], capacity: number): Promise<WarmRow> {
+async function warmRestart(kind: CacheKind, trace: string, keys: readonly string[], capacity: number): Promise<WarmRow> {
   // the cut leaves the 10,000-request window after it; at least 60% of the trace runs before it
   const cut = Math.max(Math.floor(keys.length * 0.6), Math.min(keys.length - kWindow, Math.floor(keys.length * 0.8)));
   const end = Math.min(keys.length, cut + kWindow);
   const store = mapStore();
   const storeL1 = mapStore();
   const before = new CacheWarmer({ hotCapacity: 4 * capacity });
-  const steadyCache = newCache(capacity);
+  const steadyCache = newCache(kind, capacity);
   replay(steadyCache, keys, 0, cut, before);
   const persisted = await before.persist(store);
   await before.persist(storeL1, { l1: sketchSourceOf(steadyCache) });
   const steadyHits = replay(steadyCache, keys, cut, end);
 
-  const coldHits = replay(newCache(capacity), keys, cut, end);
+  const coldHits = replay(newCache(kind, capacity), keys, cut, end);
 
   // a restart: a new cache and a new warmer, restore() + warm()
   const restart = async (from: MetaStore): Promise<[number, Awaited<ReturnType<CacheWarmer['warm']>>]> => {
     const after = new CacheWarmer({ hotCapacity: 4 * capacity });
-    const cache = newCache(capacity);
+    const cache = newCache(kind, capacity);
     after.restore(from, { l1: sketchSourceOf(cache) });
     const r = await after.warm(cache, (k) => k, { maxKeys: capacity });
     return [replay(cache, keys, cut, end), r];
@@ -152,6 +158,7 @@ async function warmRestart(trace: string, keys: readonly string[], capacity: num
   const [warmL1Hits] = await restart(storeL1);
   const n = end - cut;
   return {
+    cache: kind,
     trace,
     capacity,
     requests: keys.length,
@@ -169,6 +176,7 @@ async function warmRestart(trace: string, keys: readonly string[], capacity: num
 }
 
 interface PrefetchRow {
+  cache: CacheKind;
   trace: string;
   capacity: number;
   requests: number;
@@ -181,10 +189,10 @@ interface PrefetchRow {
   dropped: number;
 }
 
-async function prefetchOnOff(trace: string, keys: readonly string[], capacity: number): Promise<PrefetchRow> {
-  const off = newCache(capacity);
+async function prefetchOnOff(kind: CacheKind, trace: string, keys: readonly string[], capacity: number): Promise<PrefetchRow> {
+  const off = newCache(kind, capacity);
   const hitsOff = replay(off, keys, 0, keys.length);
-  const on = newCache(capacity);
+  const on = newCache(kind, capacity);
   let demandLoads = 0;
   let prefetchLoads = 0;
   const warmer = new CacheWarmer<string>({
@@ -200,6 +208,7 @@ async function prefetchOnOff(trace: string, keys: readonly string[], capacity: n
   }
   const s = warmer.stats().prefetch;
   return {
+    cache: kind,
     trace,
     capacity,
     requests: keys.length,
@@ -251,23 +260,24 @@ export const part: CacheBenchPart = {
     for (const [t, sizes] of quick ? warmCases.slice(0, 2) : warmCases) {
       const keys = get(t);
       if (keys === undefined) continue;
-      for (const c of quick ? sizes.slice(0, 1) : sizes) warmRows.push(await warmRestart(t, keys, c));
+      for (const c of quick ? sizes.slice(0, 1) : sizes) for (const kind of kKinds) warmRows.push(await warmRestart(kind, t, keys, c));
     }
     const pfRows: PrefetchRow[] = [];
     for (const [t, sizes] of prefetchCases) {
       const keys = get(t);
       if (keys === undefined) continue;
-      for (const c of sizes) pfRows.push(await prefetchOnOff(t, keys, c));
+      for (const c of sizes) for (const kind of kKinds) pfRows.push(await prefetchOnOff(kind, t, keys, c));
     }
     if (warmRows.length === 0 && pfRows.length === 0) {
       console.log(`\n-- warm: skipped: no cache traces under ${traceRoots.join(' or ')}`);
       return { figures, skipped: 'no traces' };
     }
-    console.log(`\n-- warm: warm restart, hit ratio over the ${kWindow.toLocaleString('en-US')} requests after a restart (${cacheName}; ${loadNote(load)})`);
+    console.log(`\n-- warm: warm restart, hit ratio over the ${kWindow.toLocaleString('en-US')} requests after a restart (${loadNote(load)})`);
     console.log(
       table(
-        ['trace', 'entries', 'requests', 'cut at', 'steady', 'cold', 'warm', 'warm/steady', '+L1 keys', '+L1/steady', 'warmed', 'warm time', 'persisted'],
+        ['cache', 'trace', 'entries', 'requests', 'cut at', 'steady', 'cold', 'warm', 'warm/steady', '+L1 keys', '+L1/steady', 'warmed', 'warm time', 'persisted'],
         warmRows.map((r) => [
+          r.cache,
           r.trace,
           String(r.capacity),
           r.requests.toLocaleString('en-US'),
@@ -285,11 +295,12 @@ export const part: CacheBenchPart = {
       ),
     );
     console.log('  warm: restore() + warm(maxKeys = entries) from the warmer\'s hot set; +L1 keys: the cache\'s own hot keys persisted too and loaded first');
-    console.log(`\n-- warm: predictive prefetch on/off (${cacheName}; prefetch loads land before the next request; loads = demand misses + prefetches)`);
+    console.log(`\n-- warm: predictive prefetch on/off (prefetch loads land before the next request; loads = demand misses + prefetches)`);
     console.log(
       table(
-        ['trace', 'entries', 'requests', 'hit off', 'hit on', 'loads off', 'loads on', 'prefetches', 'used', 'dropped'],
+        ['cache', 'trace', 'entries', 'requests', 'hit off', 'hit on', 'loads off', 'loads on', 'prefetches', 'used', 'dropped'],
         pfRows.map((r) => [
+          r.cache,
           r.trace,
           String(r.capacity),
           r.requests.toLocaleString('en-US'),
@@ -304,14 +315,14 @@ export const part: CacheBenchPart = {
       ),
     );
     for (const r of warmRows) {
-      figures.push({ group: 'warm restart', name: `${r.trace} ${r.capacity}: warm hit % of steady`, unit: '%', median: 100 * r.warmOfSteady });
-      figures.push({ group: 'warm restart', name: `${r.trace} ${r.capacity}: warm + L1 keys hit % of steady`, unit: '%', median: 100 * r.warmL1OfSteady });
-      figures.push({ group: 'warm restart', name: `${r.trace} ${r.capacity}: cold hit % of steady`, unit: '%', median: r.steady === 0 ? Number.NaN : (100 * r.cold) / r.steady });
+      figures.push({ group: 'warm restart', name: `${r.cache} ${r.trace} ${r.capacity}: warm hit % of steady`, unit: '%', median: 100 * r.warmOfSteady });
+      figures.push({ group: 'warm restart', name: `${r.cache} ${r.trace} ${r.capacity}: warm + L1 keys hit % of steady`, unit: '%', median: 100 * r.warmL1OfSteady });
+      figures.push({ group: 'warm restart', name: `${r.cache} ${r.trace} ${r.capacity}: cold hit % of steady`, unit: '%', median: r.steady === 0 ? Number.NaN : (100 * r.cold) / r.steady });
     }
     for (const r of pfRows) {
-      figures.push({ group: 'prefetch', name: `${r.trace} ${r.capacity}: hit % prefetch on`, unit: '%', median: 100 * r.hitOn });
-      figures.push({ group: 'prefetch', name: `${r.trace} ${r.capacity}: hit % prefetch off`, unit: '%', median: 100 * r.hitOff });
+      figures.push({ group: 'prefetch', name: `${r.cache} ${r.trace} ${r.capacity}: hit % prefetch on`, unit: '%', median: 100 * r.hitOn });
+      figures.push({ group: 'prefetch', name: `${r.cache} ${r.trace} ${r.capacity}: hit % prefetch off`, unit: '%', median: 100 * r.hitOff });
     }
-    return { figures, cache: cacheName, load, warmRestart: warmRows, prefetch: pfRows };
+    return { figures, load, warmRestart: warmRows, prefetch: pfRows };
   },
 };
