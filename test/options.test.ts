@@ -54,7 +54,7 @@ import {
 import { RiskGate, covarianceFromPanel } from '../lib/pipeline/index.js';
 import { createConnection, createServer, measureLatency } from '../lib/net/index.js';
 import { cpuAddon } from '../lib/backend.js';
-import { TieredCache } from '../lib/cache/index.js';
+import { readRedisLevelOptions, TieredCache } from '../lib/cache/index.js';
 import { EventLoopMonitor, MemoryTracker, PerformanceMetrics, Profiler } from '../lib/monitor/index.js';
 import { beyondRange, invalidRange, invalidType, invalidValue } from '../lib/errors.js';
 import { chooseBackend, kBackendPolicies, kCpuAliasWarningCode } from '../lib/internal/backend.js';
@@ -172,6 +172,8 @@ const invoke: Record<string, (extra: Record<string, unknown>) => unknown> = {
   'GpuMonitor.utilizationSamples': (x) =>
     unlessNoNvml(() => new GpuMonitor({ libraryPath: '/nonexistent/libnvidia-ml.so.1' }).utilizationSamples(0, { ...x })),
   registerPrometheus: (x) => registerPrometheus({ registry: new PromRegistry(), ...x }),
+  // the options RedisLevel.connect reads before it connects (connecting needs a server: test/cache-l3.test.ts)
+  'RedisLevel.connect': (x) => readRedisLevelOptions({ url: 'redis://127.0.0.1:6379', ...x }),
   OrderBook: (x) => new OrderBook({ symbol: 'X', tickSize: 0.01, ...x }),
   MboBook: (x) => new MboBook({ symbol: 'X', tickSize: 0.01, ...x }),
   'OrderBook.fromSnapshot': (x) => OrderBook.fromSnapshot({ symbol: 'X', tickSize: 0.5, bids: [[10, 1]], asks: [[11, 2]] }, { ...x }),
