@@ -59,6 +59,7 @@ import { EventLoopMonitor, MemoryTracker, PerformanceMetrics, Profiler } from '.
 import { beyondRange, invalidRange, invalidType, invalidValue } from '../lib/errors.js';
 import { chooseBackend, kBackendPolicies, kCpuAliasWarningCode } from '../lib/internal/backend.js';
 import { editDistance, nearestKey, optionSchemas } from '../lib/internal/options.js';
+import { CacheWarmer } from '../lib/cache/warmer.js';
 
 const native = cpuAddon !== null;
 const returns = [0.01, -0.02, 0.003, -0.015, 0.007, 0.012, -0.004, 0.002];
@@ -231,6 +232,13 @@ const invoke: Record<string, (extra: Record<string, unknown>) => unknown> = {
     const me = new MatchingEngine({ symbol: 'X', tickSize: 0.01 });
     return me.modify(me.submit({ side: 'buy', price: 1, quantity: 2 }).orderId, { quantity: 1, ...x });
   },
+  CacheWarmer: (x) => new CacheWarmer({ ...x }),
+  'CacheWarmer prefetch': (x) => new CacheWarmer({ prefetch: { cache: new Map(), loader: () => 1, ...x } }),
+  'CacheWarmer periodic': (x) => new CacheWarmer({ periodic: { ...x } }),
+  'CacheWarmer.warm': (x) => new CacheWarmer().warm(new Map(), () => 1, { ...x }),
+  'CacheWarmer.persist': (x) => new CacheWarmer().persist({ putMeta: async () => undefined, getMeta: () => undefined }, { ...x }),
+  'CacheWarmer.restore': (x) => new CacheWarmer().restore({ putMeta: async () => undefined, getMeta: () => undefined }, { ...x }),
+  'CacheWarmer.analyzeAccessPatterns': (x) => new CacheWarmer().analyzeAccessPatterns({ ...x }),
 };
 
 /** A misspelling of `key` that must lead back to it: its last two letters swapped (or its case flipped when they are equal). */

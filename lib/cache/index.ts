@@ -8,3 +8,4 @@ export * from './tiered.js';
 export * from './l4-lmdb.js';
 export * from './l2.js';
 export * from './l3-redis.js';
+export * from './warmer.js';
