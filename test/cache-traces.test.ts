@@ -20,6 +20,8 @@ describe('trace readers on the committed traces', () => {
     ['lirs', 'lirs/gli.trace.gz', 6_015, 2_529],
     ['lirs', 'lirs/multi2.trace.gz', 26_311, 5_684],
     ['lirs', 'lirs/cs.trace.gz', 6_781, 1_409],
+    ['lirs', 'lirs/sprite.trace.gz', 133_996, 7_075],
+    ['lirs', 'lirs/2_pools.trace.gz', 100_000, 9_939],
     ['cache2k', 'cache2k/web07.trace.gz', 76_118, 20_484],
     ['cache2k', 'cache2k/orm-busy-1m.trace.gz', 1_000_000, 44_178],
     ['corda', 'corda/trace_vaultservice.gz', 135_702, 90_468],

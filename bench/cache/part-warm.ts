@@ -13,10 +13,8 @@
  *
  * Each on our L1Cache (W-TinyLFU) and on lru-cache (recency only), the same trace and sizes.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
 
 import { LRUCache } from 'lru-cache';
 
@@ -27,51 +25,25 @@ import { currentLoad, loadNote } from '../lib/machine.js';
 import type { Figure } from '../lib/suite.js';
 import { zipfRanks } from '../../test/fixtures/zipf.js';
 import type { CacheBenchPart } from './index.js';
+import { readTrace as readCommittedTrace, type TraceFormat } from './traces.js';
 
 const quick = process.argv.includes('--quick');
 const here = dirname(fileURLToPath(import.meta.url));
 
-// TODO(lead): switch to bench/cache/traces.ts once the l1 helper's reader and bench/data/cache-traces/ land.
-const traceRoots = [join(here, '..', 'data', 'cache-traces'), process.env.ULTRA_PERF_CACHE_TRACES ?? '', '/work/shared/data/cache-traces'].filter((p) => p !== '');
-
-function traceFile(rel: string): string | undefined {
-  for (const root of traceRoots) if (existsSync(join(root, rel))) return join(root, rel);
-  return undefined;
-}
-
-/** Keys of a trace as strings (formats: each folder's PROVENANCE.md). */
-function readTrace(name: string): string[] | undefined {
-  const spec: Record<string, [string, 'lirs' | 'arc' | 'i32be' | 'i64be']> = {
+/** Keys of a committed trace (bench/data/cache-traces/, read by bench/cache/traces.ts) as strings. */
+function readTrace(name: string): string[] {
+  const spec: Record<string, [string, TraceFormat]> = {
     loop: ['lirs/loop.trace.gz', 'lirs'],
     multi2: ['lirs/multi2.trace.gz', 'lirs'],
     sprite: ['lirs/sprite.trace.gz', 'lirs'],
     '2_pools': ['lirs/2_pools.trace.gz', 'lirs'],
     OLTP: ['arc/OLTP.lis.gz', 'arc'],
-    web07: ['cache2k/web07.trace.gz', 'i32be'],
-    'orm-busy': ['cache2k/orm-busy.trace.gz', 'i32be'],
-    vaultservice: ['corda/trace_vaultservice.gz', 'i64be'],
+    web07: ['cache2k/web07.trace.gz', 'cache2k'],
   };
   const [rel, format] = spec[name]!;
-  const file = traceFile(rel);
-  if (file === undefined) return undefined;
-  const raw = gunzipSync(readFileSync(file));
-  const keys: string[] = [];
-  if (format === 'lirs' || format === 'arc') {
-    for (const line of raw.toString('latin1').split('\n')) {
-      const t = line.trim();
-      if (t === '' || t === '*') continue;
-      if (format === 'lirs') {
-        keys.push(t);
-      } else {
-        const [start, count] = t.split(/\s+/).map(Number) as [number, number];
-        for (let i = 0; i < count; i++) keys.push(String(start + i));
-      }
-    }
-  } else {
-    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    const width = format === 'i32be' ? 4 : 8;
-    for (let o = 0; o + width <= raw.length; o += width) keys.push(format === 'i32be' ? String(view.getInt32(o)) : String(view.getBigInt64(o)));
-  }
+  const { ids } = readCommittedTrace(format, join(here, '..', 'data', 'cache-traces', rel));
+  const keys = new Array<string>(ids.length);
+  for (let i = 0; i < ids.length; i++) keys[i] = String(ids[i]);
   return keys;
 }
 
@@ -252,25 +224,19 @@ export const part: CacheBenchPart = {
     // database's block reads (sequential runs recur); sprite and multi2: programs' file reads
     const prefetchCases: [string, number[]][] = quick ? [['multi2', [1000]]] : [['loop', [500]], ['OLTP', [1000, 5000]], ['sprite', [500, 1000]], ['multi2', [1000, 2000]]];
     const warmRows: WarmRow[] = [];
-    const traces = new Map<string, string[] | undefined>();
-    const get = (t: string): string[] | undefined => {
+    const traces = new Map<string, string[]>();
+    const get = (t: string): string[] => {
       if (!traces.has(t)) traces.set(t, readTrace(t));
-      return traces.get(t);
+      return traces.get(t)!;
     };
     for (const [t, sizes] of quick ? warmCases.slice(0, 2) : warmCases) {
       const keys = get(t);
-      if (keys === undefined) continue;
       for (const c of quick ? sizes.slice(0, 1) : sizes) for (const kind of kKinds) warmRows.push(await warmRestart(kind, t, keys, c));
     }
     const pfRows: PrefetchRow[] = [];
     for (const [t, sizes] of prefetchCases) {
       const keys = get(t);
-      if (keys === undefined) continue;
       for (const c of sizes) for (const kind of kKinds) pfRows.push(await prefetchOnOff(kind, t, keys, c));
-    }
-    if (warmRows.length === 0 && pfRows.length === 0) {
-      console.log(`\n-- warm: skipped: no cache traces under ${traceRoots.join(' or ')}`);
-      return { figures, skipped: 'no traces' };
     }
     console.log(`\n-- warm: warm restart, hit ratio over the ${kWindow.toLocaleString('en-US')} requests after a restart (${loadNote(load)})`);
     console.log(
