@@ -6,11 +6,14 @@
  * test/helpers/cache-levels.ts; the real levels are exercised through the same code by their
  * own suites and the fleet tests.
  */
+import { spawnSync } from 'node:child_process';
+import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import {
   CacheLoadTimeoutError,
   type CacheEntry,
+  registerCachePrometheus,
   TieredCache,
   type TieredCacheOptions,
 } from '../lib/cache/index.js';
@@ -574,5 +577,63 @@ describe('TieredCache stats', () => {
     await cache.close();
     expect(l4.closed).toBe(true);
     expect((await rejection(cache.get('a'))).code).toBe('ERR_ULTRA_PERF_CACHE_CLOSED');
+  });
+});
+
+describe('registerCachePrometheus', () => {
+  const promtool = spawnSync('promtool', ['--version']).status === 0;
+  if (process.env.CI === 'true' && !promtool) throw new Error("promtool is required under CI=true (Debian's 'prometheus' package)");
+
+  it.runIf(promtool)('exposes per-level and per-cache metrics that promtool accepts, with the stats’ values', async () => {
+    const { cache, l1, l4 } = make();
+    l1.extras = { windowSize: 10, admissionsRejected: 3 };
+    await cache.set('a', 1);
+    for (let i = 0; i < 300; i++) cache.getSync('a');
+    await cache.get('zz');
+    await cache.getOrLoad('b', async () => 2);
+    l4.setDown(true);
+    await cache.get('zz');
+    const registry = new Registry();
+    const e = registerCachePrometheus(cache, { registry });
+    try {
+      const text = await registry.metrics();
+      const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+      expect(`${check.stdout}${check.stderr}`).toBe('');
+      expect(check.status).toBe(0);
+      const s = cache.stats();
+      const l1s = s.levels[0]!;
+      expect(text).toContain(`ultra_perf_cache_hits_total{cache="test",level="l1"} ${l1s.hits}`);
+      expect(l1s.hits).toBe(300);
+      expect(text).toContain(`ultra_perf_cache_misses_total{cache="test",level="l4"} ${s.levels[2]!.misses}`);
+      expect(text).toContain('ultra_perf_cache_admissions_rejected_total{cache="test",level="l1"} 3');
+      expect(text).not.toContain('ultra_perf_cache_admissions_rejected_total{cache="test",level="l2"}');
+      expect(text).toContain('ultra_perf_cache_window_entries{cache="test",level="l1"} 10');
+      expect(text).toContain('ultra_perf_cache_level_up{cache="test",level="l4"} 0');
+      expect(text).toContain('ultra_perf_cache_level_errors_total{cache="test",level="l4"} 1');
+      expect(text).toContain('ultra_perf_cache_loader_calls_total{cache="test"} 1');
+      expect(text).toContain('# TYPE ultra_perf_cache_operation_duration_seconds histogram');
+      // L1 gets are sampled: 1 in 256 of the 300+ getSync calls was timed.
+      const l1Gets = /ultra_perf_cache_operation_duration_seconds_count\{cache="test",level="l1",op="get"\} (\d+)/.exec(text);
+      expect(Number(l1Gets?.[1])).toBe(s.levels[0]!.getLatency.count);
+      expect(s.levels[0]!.getLatency.count).toBeGreaterThanOrEqual(1);
+      const l4Sets = /ultra_perf_cache_operation_duration_seconds_count\{cache="test",level="l4",op="set"\} (\d+)/.exec(text);
+      expect(Number(l4Sets?.[1])).toBe(2);
+    } finally {
+      e.unregister();
+    }
+    await settle();
+  });
+
+  it('rejects bad arguments, naming each', () => {
+    const { cache } = make();
+    const registry = new Registry();
+    expect(thrown(() => registerCachePrometheus({} as never, { registry })).message).toContain('for caches');
+    expect(thrown(() => registerCachePrometheus([cache, 3] as never, { registry })).message).toContain('for caches[1]');
+    expect(thrown(() => registerCachePrometheus(cache, { registry, prefix: 'a-b' })).message).toContain('for options.prefix');
+    expect(thrown(() => registerCachePrometheus(cache, { registry, bucketsSeconds: [2, 1] })).message).toContain('options.bucketsSeconds[1]');
+    expect(thrown(() => registerCachePrometheus(cache, { registry, prefx: 'x' } as never)).code).toBe('ERR_ULTRA_PERF_UNKNOWN_OPTION');
+    const e = registerCachePrometheus(cache, { registry });
+    expect(thrown(() => registerCachePrometheus(cache, { registry })).message).toContain('not already registered');
+    e.unregister();
   });
 });

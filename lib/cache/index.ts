@@ -4,3 +4,4 @@ export * from './keys.js';
 export * from './errors.js';
 export * from './entry-codec.js';
 export * from './tiered.js';
+export * from './prometheus.js';
