@@ -17,6 +17,7 @@ import { memoryDriver } from 'bentocache/drivers/memory';
 
 import { decodeEntry, encodeEntry } from '../../lib/cache/entry-codec.js';
 import { type AsyncLevel, type CacheEntry, type LevelStats, type SyncLevel, TieredCache } from '../../lib/cache/index.js';
+import { median } from '../../lib/monitor/stats.js';
 import { msgpackCodec } from '../../lib/net/codec.js';
 import { MapAsyncLevel, MapSyncLevel } from '../../test/helpers/cache-levels.js';
 import { formatNs, formatRatio, table } from '../lib/format.mjs';
@@ -137,7 +138,6 @@ export const part: CacheBenchPart = {
       theirs.push(Number(process.hrtime.bigint() - t0) / 2_000);
     }
     if (sink === 0) throw new Error('tiered bench: nothing found');
-    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
     const p99 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(xs.length * 0.99) - 1)]!;
     const m = median(ours);
     const b = median(theirs);
