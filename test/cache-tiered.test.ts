@@ -11,6 +11,7 @@ import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import {
+  CacheLoadFailedElsewhereError,
   CacheLoadTimeoutError,
   type CacheEntry,
   registerCachePrometheus,
@@ -353,19 +354,37 @@ describe('TieredCache across processes (in-memory fleet)', () => {
     expect(procs.reduce((n, p) => n + p.cache.stats().leaseWaits, 0)).toBe(3);
   });
 
-  it('the lease holder failing: other processes take the lease in turn; no stale value means the error', async () => {
-    const { procs } = processes(2);
+  it('a failing loader across 4 processes: 1 loader call, every waiter rejects (others with CacheLoadFailedElsewhereError)', async () => {
+    const { procs } = processes(4);
     let calls = 0;
+    const boom = new Error('db down');
     const loader = async (): Promise<string> => {
       calls++;
-      await new Promise((r) => setTimeout(r, 10));
-      if (calls === 1) throw new Error('first load fails');
-      return 'second';
+      await new Promise((r) => setTimeout(r, 20));
+      throw boom;
     };
-    const [a, b] = await Promise.allSettled([procs[0]!.cache.getOrLoad('k', loader), procs[1]!.cache.getOrLoad('k', loader)]);
-    expect(a).toEqual({ status: 'rejected', reason: new Error('first load fails') });
-    expect(b).toEqual({ status: 'fulfilled', value: 'second' });
-    expect(calls).toBe(2);
+    const results = await Promise.allSettled(Array.from({ length: 200 }, (_, i) => procs[i % 4]!.cache.getOrLoad('k', loader)));
+    expect(calls).toBe(1);
+    const reasons = results.map((r) => (r.status === 'rejected' ? (r.reason as Error) : null));
+    expect(reasons.every((r) => r !== null)).toBe(true);
+    // The holder's process sees the loader's own error; the other processes learn only that it failed.
+    expect(reasons.filter((r) => r === boom)).toHaveLength(50);
+    const others = reasons.filter((r) => r !== boom) as CacheLoadFailedElsewhereError[];
+    expect(others).toHaveLength(150);
+    for (const r of others) {
+      expect(r).toBeInstanceOf(CacheLoadFailedElsewhereError);
+      expect(r.code).toBe('ERR_ULTRA_PERF_CACHE_LOAD_FAILED');
+    }
+    // Nothing was cached; the next call loads.
+    await expect(procs[1]!.cache.getOrLoad('k', async () => 'ok')).resolves.toBe('ok');
+  });
+
+  it('a lease holder that never releases (a dead process): a waiter loads itself after its waits time out', async () => {
+    const { procs } = processes(2, { leaseTtlMs: 30 });
+    await procs[0]!.l3.acquireLease('k', 60_000); // held, and on the fake clock it never expires
+    let calls = 0;
+    expect(await procs[1]!.cache.getOrLoad('k', async () => (calls++, 'taken over'))).toBe('taken over');
+    expect(calls).toBe(1);
   });
 
   it("a write in one process drops other processes' L1 copies once the invalidation is delivered", async () => {

@@ -183,6 +183,22 @@ class LevelState<V> {
   constructor(readonly level: AnyLevel<V>, readonly isAsync: boolean) {}
 }
 
+/**
+ * getOrLoad waited on another process's load lease and the holder released it without a value
+ * (its loader threw or timed out). Code ERR_ULTRA_PERF_CACHE_LOAD_FAILED. The waiter does not
+ * call its own loader, so a failing backend sees one call per key across the fleet.
+ */
+export class CacheLoadFailedElsewhereError extends UltraPerfError {
+  readonly key: string;
+  constructor(key: string) {
+    super(
+      'ERR_ULTRA_PERF_CACHE_LOAD_FAILED',
+      `the process holding the load lease for key ${JSON.stringify(key)} released it without a value (its loader failed)`,
+    );
+    this.key = key;
+  }
+}
+
 /** The cache was closed. Code ERR_ULTRA_PERF_CACHE_CLOSED. */
 export class CacheClosedError extends UltraPerfError {
   constructor(name: string) {
@@ -654,7 +670,12 @@ export class TieredCache<V = unknown> {
             const found = await this.lookup(key, false);
             if (found.fresh !== undefined) return { value: found.fresh.value, stale: false };
           }
-          // released without a value, timed out, or gone again: try to take the lease ourselves (once more).
+          if (outcome === 'released') {
+            // The holder's loader failed. Not retried here: one loader call per key across the fleet.
+            if (stale !== undefined && this.clock_() < stale.staleUntil) return { value: stale.value, stale: true };
+            throw new CacheLoadFailedElsewhereError(key);
+          }
+          // Timed out (the holder may have died), or stored and gone again: take the lease ourselves (once more).
         }
       }
       let value: V | undefined;
