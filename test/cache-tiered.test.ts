@@ -473,7 +473,7 @@ describe('TieredCache level failures', () => {
   });
 
   it('a sync level that throws is answered around, with one warning', async () => {
-    const { cache, l2 } = make();
+    const { cache, l1, l2 } = make();
     await cache.set('a', 1);
     l2.broken = true;
     for (let i = 0; i < 5; i++) {
@@ -482,6 +482,12 @@ describe('TieredCache level failures', () => {
     }
     await settle();
     expect(warnings).toHaveLength(1);
+    // An L1 that throws: getSync answers from L2.
+    l2.broken = false;
+    await cache.set('b', 2);
+    l1.broken = true;
+    expect(cache.getSync('b')).toBe(2);
+    expect(await cache.get('b')).toBe(2);
   });
 
   it('L3 down (onStateChange): local levels answer, one warning; on reconnect L1 copies are dropped', async () => {

@@ -399,7 +399,7 @@ export class TieredCache<V = unknown> {
     if (--this.syncSample_ === 0) return this.getSyncTimed(key);
     const l1 = this.l1_;
     if (l1 !== null) {
-      const e = l1.getEntry(key);
+      const e = this.readSync(this.s1_!, key);
       // The clock is read only for entries that expire (Date.now is a third of an L1 hit).
       if (e !== undefined && (e.expiresAt === Infinity || this.clock_() < e.expiresAt) && (e.tags === undefined || this.tagsLive(e))) {
         this.s1_!.hits++;
