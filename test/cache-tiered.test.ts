@@ -488,6 +488,8 @@ describe('TieredCache level failures', () => {
     l1.broken = true;
     expect(cache.getSync('b')).toBe(2);
     expect(await cache.get('b')).toBe(2);
+    await settle();
+    expect(warnings).toEqual([expect.stringContaining('level l2 is unavailable'), expect.stringContaining('level l1 is unavailable')]);
   });
 
   it('L3 down (onStateChange): local levels answer, one warning; on reconnect L1 copies are dropped', async () => {
