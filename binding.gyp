@@ -14,6 +14,7 @@
         "cpp/net/udp_receiver.cc",
         "cpp/napi/net_struct.cc",
         "cpp/napi/monitor.cc",
+        "cpp/napi/cache.cc",
         "cpp/memory/buddy.cc", "cpp/memory/layout.cc", "cpp/memory/ring.cc", "cpp/memory/slab.cc", "cpp/memory/stack.cc",
         "cpp/risk/matrix.cc", "cpp/risk/montecarlo.cc", "cpp/risk/parallel.cc", "cpp/risk/philox.cc", "cpp/risk/simd.cc", "cpp/risk/var.cc",
         "cpp/queue/replay.cc",

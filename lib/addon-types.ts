@@ -13,10 +13,31 @@ export const CPU_ABI_VERSION = 6;
 export const CUDA_ABI_VERSION = 6;
 
 /** Everything the CPU addon exports; one interface per capability, below. */
-export interface CpuAddon extends SystemAddon, QueueAddon, MemoryAddon, OrderbookAddon, RiskAddon, ItchAddon, UdpReceiverAddon, NetStructAddon, MonitorAddon {
+export interface CpuAddon extends SystemAddon, QueueAddon, MemoryAddon, OrderbookAddon, RiskAddon, ItchAddon, UdpReceiverAddon, NetStructAddon, MonitorAddon, CacheAddon {
   readonly abiVersion: number;
   /** Does nothing: the floor cost of crossing into native code. */
   noop(): void;
+}
+
+// ---- cpp/napi/cache.cc ----
+/**
+ * The L2 shared-memory cache (lib/cache/l2.ts, layout in lib/cache/l2-layout.ts). `cache` is a
+ * Uint8Array over a whole cache SharedArrayBuffer; `key` holds the UTF-8 key in its first
+ * `keyBytes` bytes. Results are L2Status codes (negative) or a count/length.
+ */
+export interface CacheAddon {
+  /** Every offset and constant of cpp/cache/layout.hpp, checked at load (lib/backend.ts cpuLayoutChecks). */
+  readonly cacheLayout: Readonly<Record<string, number>>;
+  /** Writes a fresh cache header (zeroing the cache); 0 or L2Status.BadCache. */
+  cacheInit(cache: Uint8Array, maxEntries: number, slotBytes: number): number;
+  /** Value length with the bytes in out and meta = [expiresAt, staleUntil, version, missFlag, -, expired], or a negative status (Miss). */
+  cacheGet(cache: Uint8Array, key: Uint8Array, keyBytes: number, now: number, out: Uint8Array, meta: Float64Array): number;
+  /** meta = [expiresAt, staleUntil, version, flags (2: cached miss), now]; 0 stored, 1 stored after an eviction, or a negative status. */
+  cacheSet(cache: Uint8Array, key: Uint8Array, keyBytes: number, value: Uint8Array, valueBytes: number, meta: Float64Array): number;
+  /** 1 removed, 0 absent, or a negative status. */
+  cacheDelete(cache: Uint8Array, key: Uint8Array, keyBytes: number): number;
+  /** 0 or a negative status (Busy). */
+  cacheClear(cache: Uint8Array): number;
 }
 
 // ---- cpp/napi/system.cc ----

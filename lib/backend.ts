@@ -16,6 +16,7 @@ import { CPU_ABI_VERSION, CUDA_ABI_VERSION, type CpuAddon, type CudaAddon, type 
 import { BackendUnavailableError, describe } from './errors.js';
 import { backendName } from './internal/backend-names.js';
 import { addonLayoutError, type LayoutCheck } from './internal/layout-check.js';
+import { cacheLayout } from './cache/l2-layout.js';
 import { layoutTable as memoryLayoutTable } from './memory/layout.js';
 import { orderbookLayout } from './orderbook/layout.js';
 import { queueLayout } from './queue/layout.js';
@@ -77,6 +78,7 @@ export const cpuLayoutChecks: readonly LayoutCheck<CpuAddon>[] = [
   { name: 'queue', ts: queueLayout, native: (addon) => addon.queueLayout },
   { name: 'memory', ts: memoryLayoutTable(), native: (addon) => addon.memoryLayout() },
   { name: 'orderbook', ts: orderbookLayout, native: (addon) => addon.orderbookLayout },
+  { name: 'cache', ts: cacheLayout, native: (addon) => addon.cacheLayout },
 ];
 
 function loadCpuAddon(mode: BackendMode): { addon: CpuAddon | null; error?: string } {

@@ -8,12 +8,19 @@ import { jsonCodec, msgpackCodec } from '../lib/net/index.js';
 
 const codec = msgpackCodec<unknown>();
 
+/**
+ * JSON values without a `__proto__` key: msgpackr renames that key to `__proto_` on decode (its
+ * guard against prototype pollution), so such a value does not round-trip through the default
+ * codec; docs/cache.md says so.
+ */
+const jsonValue = fc.jsonValue().filter((v) => !JSON.stringify(v ?? null).includes('"__proto__"'));
+
 describe('cache entry bytes', () => {
   it('round-trips values, misses, expiries, versions and tags', () => {
     const time = fc.oneof(fc.double({ min: 0, max: 1e15, noNaN: true }), fc.constant(Infinity));
     fc.assert(
       fc.property(
-        fc.option(fc.jsonValue(), { nil: undefined }),
+        fc.option(jsonValue, { nil: undefined }),
         time,
         fc.double({ min: 0, max: 1e9, noNaN: true }),
         fc.nat(),
@@ -22,7 +29,8 @@ describe('cache entry bytes', () => {
           const entry: CacheEntry = { value, expiresAt, staleUntil: expiresAt + grace, version };
           if (tags !== undefined && tags.length > 0) entry.tags = tags;
           const back = decodeEntry(encodeEntry(entry, codec), codec);
-          expect(back).toEqual(entry);
+          // msgpackr writes -0 as the integer 0; compare values as JSON (where -0 and 0 are one).
+          expect({ ...back, value: JSON.stringify(back.value) }).toEqual({ ...entry, value: JSON.stringify(entry.value) });
         },
       ),
       { numRuns: 500 },

@@ -31,8 +31,8 @@ function loadRawAddon(): CpuAddon | null {
 const raw = loadRawAddon();
 
 describe('layout tables', () => {
-  it('covers queue, memory and order book, each a table of finite numbers', () => {
-    expect(cpuLayoutChecks.map((c) => c.name)).toEqual(['queue', 'memory', 'orderbook']);
+  it('covers queue, memory, order book and the L2 cache, each a table of finite numbers', () => {
+    expect(cpuLayoutChecks.map((c) => c.name)).toEqual(['queue', 'memory', 'orderbook', 'cache']);
     for (const { name, ts } of cpuLayoutChecks) {
       expect(Object.keys(ts).length, name).toBeGreaterThan(10);
       for (const [key, value] of Object.entries(ts)) expect([name, key, Number.isFinite(value)]).toEqual([name, key, true]);

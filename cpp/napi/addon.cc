@@ -18,6 +18,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   init_udp_receiver(env, exports);
   init_net_struct(env, exports);
   init_monitor(env, exports);
+  init_cache(env, exports);
   return exports;
 }
 

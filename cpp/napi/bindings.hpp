@@ -17,5 +17,6 @@ void init_itch(Napi::Env env, Napi::Object exports);
 void init_udp_receiver(Napi::Env env, Napi::Object exports);
 void init_net_struct(Napi::Env env, Napi::Object exports);
 void init_monitor(Napi::Env env, Napi::Object exports);
+void init_cache(Napi::Env env, Napi::Object exports);
 
 }  // namespace up::napi

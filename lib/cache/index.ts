@@ -3,5 +3,8 @@ export * from './types.js';
 export * from './keys.js';
 export * from './errors.js';
 export * from './entry-codec.js';
+export * from './l1.js';
 export * from './tiered.js';
+export * from './l4-lmdb.js';
+export * from './l2.js';
 export * from './prometheus.js';

@@ -27,6 +27,7 @@ import { type Codec, msgpackCodec } from '../net/codec.js';
 import { encodeEntry } from './entry-codec.js';
 import { CacheLoadTimeoutError } from './errors.js';
 import { checkKey, checkKeys, checkTtl } from './keys.js';
+import { L1Cache } from './l1.js';
 import { SingleFlight } from './single-flight.js';
 import {
   type AsyncLevel,
@@ -45,7 +46,7 @@ export type CacheCoherency = 'none' | 'pubsub' | 'tracking';
 export interface TieredCacheOptions<V> {
   /** Names the cache in warnings, stats and metric labels. Non-empty. */
   name: string;
-  /** Per-thread level (JS values). `false` for none. */
+  /** Per-thread level (JS values). Default `new L1Cache({ clock })` (1,000 entries); `false` for none. */
   l1?: SyncLevel<V> | false;
   /** Shared-memory level (worker_threads of one process). */
   l2?: SyncLevel<V>;
@@ -358,8 +359,9 @@ export class TieredCache<V = unknown> {
     this.staleMs_ = Math.max(this.staleWhileRevalidateMs, this.staleIfErrorMs);
     this.loadTimeoutMs = o.loadTimeoutMs as number;
     this.leaseTtlMs = (o.leaseTtlMs as number | undefined) ?? (this.loadTimeoutMs < Infinity ? this.loadTimeoutMs : 10_000);
-    // TODO(merge): `l1: undefined` becomes `new L1Cache({ clock })` once lib/cache/l1.ts lands.
-    this.l1_ = (o.l1 as SyncLevel<V> | false | undefined) || null;
+    // Without `l1` the cache gets the default L1 (1,000 entries, W-TinyLFU) on its clock; `false` means none.
+    const l1 = o.l1 as SyncLevel<V> | false | undefined;
+    this.l1_ = l1 === undefined ? new L1Cache<V>({ clock: this.clock_ }) : l1 || null;
     this.l2_ = (o.l2 as SyncLevel<V> | undefined) ?? null;
     this.l3_ = (o.l3 as (AsyncLevel<V> & FleetCoordinator) | undefined) ?? null;
     this.l4_ = (o.l4 as AsyncLevel<V> | undefined) ?? null;

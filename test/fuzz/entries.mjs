@@ -39,6 +39,16 @@ export function makeMem(ctx, kind) {
   return m;
 }
 
+/** A formatted L2 cache (4 entries, 64-byte slots: 896 bytes) in a guarded Uint8Array, holding the key "abc". */
+export function makeCache(ctx) {
+  const c = ctx.arena.make(Uint8Array, 896, { shared: ctx.shared });
+  const s = ctx.addon.cacheInit(c, 4, 64);
+  if (s !== 0) throw new Error(`fuzz: cacheInit refused a valid cache (${s})`);
+  ctx.addon.cacheSet(c, cacheKey(ctx), 3, ctx.arena.make(Uint8Array, 16), 16, ctx.arena.copy(new Float64Array([Infinity, Infinity, 0, 0, 0])));
+  return c;
+}
+const cacheKey = (ctx) => ctx.arena.copy(new Uint8Array([0x61, 0x62, 0x63]));
+
 const pushed = (ctx, kind) => {
   const q = makeQueue(ctx, kind);
   const push = kind === QUEUE.spsc ? ctx.addon.spscTryPush : ctx.addon.mpmcTryPush;
@@ -69,6 +79,7 @@ const file = {
   monitor: 'cpp/napi/monitor.cc',
   cuda: 'cuda/napi/addon.cc',
   udp: 'cpp/napi/udp_receiver.cc',
+  cache: 'cpp/napi/cache.cc',
 };
 
 /** A bound native UDP receiver over a shared SPSC queue (loopback, port 0), not started. */
@@ -103,6 +114,18 @@ export const entries = {
   getThreadAffinity: { file: file.system, valid: (ctx) => ({ args: [ctx.arena.make(Int32Array, 4)] }) },
   // Restores nothing: each batch runs in a child process of its own.
   setThreadAffinity: { file: file.system, valid: (ctx) => ({ args: [ctx.arena.copy(new Int32Array([0]))] }) },
+
+  cacheInit: { file: file.cache, valid: (ctx) => ({ args: [ctx.arena.make(Uint8Array, 896, { shared: ctx.shared }), 4, 64] }) },
+  cacheGet: {
+    file: file.cache, thread: true, structure: 0,
+    valid: (ctx) => ({ args: [makeCache(ctx), cacheKey(ctx), 3, 0, ctx.arena.make(Uint8Array, 64), ctx.arena.make(Float64Array, 6)] }),
+  },
+  cacheSet: {
+    file: file.cache, thread: true, structure: 0,
+    valid: (ctx) => ({ args: [makeCache(ctx), cacheKey(ctx), 3, ctx.arena.make(Uint8Array, 24), 24, ctx.arena.copy(new Float64Array([Infinity, Infinity, 1, 0, 0]))] }),
+  },
+  cacheDelete: { file: file.cache, thread: true, structure: 0, valid: (ctx) => ({ args: [makeCache(ctx), cacheKey(ctx), 3] }) },
+  cacheClear: { file: file.cache, thread: true, structure: 0, valid: (ctx) => ({ args: [makeCache(ctx)] }) },
 
   // NVML stays closed here (no driver on CI): each call must still unpack its arguments and answer a status.
   nvmlOpen: { file: file.monitor, valid: () => ({ args: ['/nonexistent/libnvidia-ml.so.1'] }) },

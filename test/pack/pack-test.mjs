@@ -133,6 +133,23 @@ try {
   const mp = "import('ultra-performance').then((m) => { const c = m.msgpackCodec({ records: [['a', 'b']] }); const v = c.decode(c.encodeToBytes({ a: 1, b: 'x' })); console.log(JSON.stringify(v)) })";
   r = node(['-e', mp], app);
   check('msgpackCodec round-trips in the installed package', r.status === 0 && r.out.trim() === '{"a":1,"b":"x"}', r.err || r.out);
+  // L4 (issue 16): lmdb's prebuilt binary (the @lmdb/lmdb-<platform>-<arch> optional package)
+  // loads although its install script did not run, and nothing was compiled: an LmdbLevel from
+  // the installed package writes, reads, and a second process reads the store back from disk.
+  const lmdbPrebuilt = join(app, 'node_modules', '@lmdb', `lmdb-${process.platform}-${process.arch}`);
+  check(
+    `lmdb came with its prebuilt binary (@lmdb/lmdb-${process.platform}-${process.arch}), nothing compiled`,
+    existsSync(lmdbPrebuilt) && readdirSync(lmdbPrebuilt).some((f) => f.endsWith('.node')) && !existsSync(join(app, 'node_modules', 'lmdb', 'build')),
+    existsSync(lmdbPrebuilt) ? readdirSync(lmdbPrebuilt).join(', ') : `no ${lmdbPrebuilt}`,
+  );
+  const l4Write =
+    "import('ultra-performance').then(async (m) => { const l4 = await m.LmdbLevel.open({ path: 'l4-store' }); await l4.setEntry('q', { value: { px: 1.5 }, expiresAt: Infinity, staleUntil: Infinity, version: 7 }); const e = l4.getEntrySync('q'); await l4.close(); console.log(JSON.stringify({ value: e.value, version: e.version })) })";
+  const l4Read =
+    "import('ultra-performance').then(async (m) => { const l4 = await m.LmdbLevel.open({ path: 'l4-store' }); const e = await l4.getEntry('q'); await l4.close(); console.log(JSON.stringify({ value: e.value, version: e.version })) })";
+  r = node(['-e', l4Write], app);
+  check('LmdbLevel (lmdb-js prebuilt, install scripts blocked) puts and gets in the installed package', r.status === 0 && r.out.trim() === '{"value":{"px":1.5},"version":7}', r.err || r.out);
+  r = node(['-e', l4Read], app);
+  check('LmdbLevel: a second process reads the entry back from disk', r.status === 0 && r.out.trim() === '{"value":{"px":1.5},"version":7}', r.err || r.out);
   r = node([join(app, 'node_modules', '.bin', 'ultra-performance'), 'status', '--json'], app);
   info = r.status === 0 ? JSON.parse(r.out) : {};
   check('the status CLI runs from the installed package', info.native === true && typeof info.cpu?.model === 'string', r.err);
