@@ -885,7 +885,7 @@ export class TieredCache<V = unknown> {
   private promote(key: string, e: CacheEntry<V>, gen0: number): void {
     if (this.touchedSince(key, gen0)) return;
     if (this.s1_ !== null) this.writeSyncLevel(this.s1_, key, e);
-    if (this.s2_ !== null) this.writeSyncLevel(this.s2_, key, e);
+    if (this.s2_ !== null) this.writeL2(key, e);
     // Never from L4 into L3: an L4 copy L3 lacks may be one another process just deleted (its
     // invalidation still on the way); putting it back in L3 would revive it for the whole fleet.
   }
@@ -940,6 +940,15 @@ export class TieredCache<V = unknown> {
       this.syncSample_ = kSyncSampleEvery;
       s.setLatency.record((performance.now() - t0) * 1e6);
     }
+  }
+
+  /**
+   * L2 keeps no tags (SharedCache stores value and times only), so a tagged entry is not put
+   * there (its old copy is deleted): read back without its tags it would outlive deleteByTag.
+   */
+  private writeL2(key: string, e: CacheEntry<V>): void {
+    if (e.tags === undefined) this.writeSyncLevel(this.s2_!, key, e);
+    else this.deleteSync(this.s2_!, key);
   }
 
   private deleteSync(s: LevelState<V>, key: string): boolean {
@@ -1024,7 +1033,7 @@ export class TieredCache<V = unknown> {
     for (const [key, e] of entries) {
       this.touch(key);
       if (this.s1_ !== null) this.writeSyncLevel(this.s1_, key, e);
-      if (this.s2_ !== null) this.writeSyncLevel(this.s2_, key, e);
+      if (this.s2_ !== null) this.writeL2(key, e);
       if (e.version > version) version = e.version;
     }
     await Promise.all(this.asyncStates_.map((s) => this.writeAsync(s, entries)));
