@@ -16,13 +16,17 @@
  * different processes are in practice; same-ms ordering within one process is covered by the
  * one-process run.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { TieredCache } from '../lib/cache/index.js';
+import { type AsyncLevel, L1Cache, LmdbLevel, SharedCache, type SyncLevel, TieredCache } from '../lib/cache/index.js';
 import { msgpackCodec } from '../lib/net/codec.js';
 import { InMemoryFleet, MapAsyncLevel, MapSyncLevel } from './helpers/cache-levels.js';
-import { fakeClock } from './helpers/fake-clock.js';
+import { type FakeClock, fakeClock } from './helpers/fake-clock.js';
 
 type Val = string | undefined;
 interface MEntry {
@@ -114,17 +118,26 @@ class Model {
   }
 }
 
-export async function runModel(processes: number, sequence: Op[]): Promise<void> {
+/** Levels for one process of the run: the Map doubles, or the real L1Cache / SharedCache / LmdbLevel. */
+type LevelFactory = (clock: FakeClock) => Promise<{ l1: SyncLevel<string>; l2: SyncLevel<string>; l4: AsyncLevel<string> }>;
+
+async function runModel(processes: number, sequence: Op[], levels?: LevelFactory): Promise<void> {
   const clock = fakeClock();
   const codec = msgpackCodec<string>();
   const fleet = processes > 1 ? new InMemoryFleet<string>(clock, 'manual', codec) : null;
   const sharedL4 = new Map<string, Uint8Array>();
-  const caches = Array.from({ length: processes }, (_, i) => {
-    const l1 = new MapSyncLevel<string>('l1', clock, 2);
-    const l2 = new MapSyncLevel<string>('l2', clock, 3);
-    const l4 = new MapAsyncLevel<string>({ name: 'l4', clock, codec, store: sharedL4 as Map<string, never> });
-    return new TieredCache<string>({ name: `p${i}`, l1, l2, l3: fleet?.connect(), l4, clock });
-  });
+  const caches: TieredCache<string>[] = [];
+  for (let i = 0; i < processes; i++) {
+    const { l1, l2, l4 } =
+      levels !== undefined
+        ? await levels(clock)
+        : {
+            l1: new MapSyncLevel<string>('l1', clock, 2),
+            l2: new MapSyncLevel<string>('l2', clock, 3),
+            l4: new MapAsyncLevel<string>({ name: 'l4', clock, codec, store: sharedL4 as Map<string, never> }),
+          };
+    caches.push(new TieredCache<string>({ name: `p${i}`, l1, l2, l3: fleet?.connect(), l4, clock }));
+  }
   const model = new Model(processes, clock);
   let n = 0;
   const entry = (value: Val, ttl: number | undefined, tags: readonly string[] = []): MEntry => ({
@@ -224,5 +237,21 @@ describe('TieredCache against a Map model (fast-check)', () => {
 
   it('two processes sharing an in-memory fleet (L3) and an L4: no overwritten value is read once the invalidation is delivered', async () => {
     await fc.assert(fc.asyncProperty(ops(2), (sequence) => runModel(2, sequence)), { numRuns: 300 });
+  });
+
+  it('one process on the real levels: L1Cache (W-TinyLFU, 4 entries), SharedCache (8 entries), LmdbLevel', async () => {
+    // 50 runs: every write here is an LMDB commit (about 10 s for 100 runs on a loaded 2-core box).
+    const dir = mkdtempSync(join(tmpdir(), 'tiered-model-'));
+    let run = 0;
+    const real: LevelFactory = async (clock) => ({
+      l1: new L1Cache<string>({ maxEntries: 4, clock }),
+      l2: SharedCache.create<string>({ maxEntries: 8, clock }),
+      l4: await LmdbLevel.open<string>({ path: join(dir, 'l4'), namespace: `run${++run}`, clock }),
+    });
+    try {
+      await fc.assert(fc.asyncProperty(ops(1), (sequence) => runModel(1, sequence, real)), { numRuns: 50 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

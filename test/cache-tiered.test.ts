@@ -6,11 +6,15 @@
  * test/helpers/cache-levels.ts; the real levels are exercised through the same code by their
  * own suites and the fleet tests.
  */
+import { spawnSync } from 'node:child_process';
+import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import {
+  CacheLoadFailedElsewhereError,
   CacheLoadTimeoutError,
   type CacheEntry,
+  registerCachePrometheus,
   TieredCache,
   type TieredCacheOptions,
 } from '../lib/cache/index.js';
@@ -350,19 +354,37 @@ describe('TieredCache across processes (in-memory fleet)', () => {
     expect(procs.reduce((n, p) => n + p.cache.stats().leaseWaits, 0)).toBe(3);
   });
 
-  it('the lease holder failing: other processes take the lease in turn; no stale value means the error', async () => {
-    const { procs } = processes(2);
+  it('a failing loader across 4 processes: 1 loader call, every waiter rejects (others with CacheLoadFailedElsewhereError)', async () => {
+    const { procs } = processes(4);
     let calls = 0;
+    const boom = new Error('db down');
     const loader = async (): Promise<string> => {
       calls++;
-      await new Promise((r) => setTimeout(r, 10));
-      if (calls === 1) throw new Error('first load fails');
-      return 'second';
+      await new Promise((r) => setTimeout(r, 20));
+      throw boom;
     };
-    const [a, b] = await Promise.allSettled([procs[0]!.cache.getOrLoad('k', loader), procs[1]!.cache.getOrLoad('k', loader)]);
-    expect(a).toEqual({ status: 'rejected', reason: new Error('first load fails') });
-    expect(b).toEqual({ status: 'fulfilled', value: 'second' });
-    expect(calls).toBe(2);
+    const results = await Promise.allSettled(Array.from({ length: 200 }, (_, i) => procs[i % 4]!.cache.getOrLoad('k', loader)));
+    expect(calls).toBe(1);
+    const reasons = results.map((r) => (r.status === 'rejected' ? (r.reason as Error) : null));
+    expect(reasons.every((r) => r !== null)).toBe(true);
+    // The holder's process sees the loader's own error; the other processes learn only that it failed.
+    expect(reasons.filter((r) => r === boom)).toHaveLength(50);
+    const others = reasons.filter((r) => r !== boom) as CacheLoadFailedElsewhereError[];
+    expect(others).toHaveLength(150);
+    for (const r of others) {
+      expect(r).toBeInstanceOf(CacheLoadFailedElsewhereError);
+      expect(r.code).toBe('ERR_ULTRA_PERF_CACHE_LOAD_FAILED');
+    }
+    // Nothing was cached; the next call loads.
+    await expect(procs[1]!.cache.getOrLoad('k', async () => 'ok')).resolves.toBe('ok');
+  });
+
+  it('a lease holder that never releases (a dead process): a waiter loads itself after its waits time out', async () => {
+    const { procs } = processes(2, { leaseTtlMs: 30 });
+    await procs[0]!.l3.acquireLease('k', 60_000); // held, and on the fake clock it never expires
+    let calls = 0;
+    expect(await procs[1]!.cache.getOrLoad('k', async () => (calls++, 'taken over'))).toBe('taken over');
+    expect(calls).toBe(1);
   });
 
   it("a write in one process drops other processes' L1 copies once the invalidation is delivered", async () => {
@@ -451,7 +473,7 @@ describe('TieredCache level failures', () => {
   });
 
   it('a sync level that throws is answered around, with one warning', async () => {
-    const { cache, l2 } = make();
+    const { cache, l1, l2 } = make();
     await cache.set('a', 1);
     l2.broken = true;
     for (let i = 0; i < 5; i++) {
@@ -460,6 +482,14 @@ describe('TieredCache level failures', () => {
     }
     await settle();
     expect(warnings).toHaveLength(1);
+    // An L1 that throws: getSync answers from L2.
+    l2.broken = false;
+    await cache.set('b', 2);
+    l1.broken = true;
+    expect(cache.getSync('b')).toBe(2);
+    expect(await cache.get('b')).toBe(2);
+    await settle();
+    expect(warnings).toEqual([expect.stringContaining('level l2 is unavailable'), expect.stringContaining('level l1 is unavailable')]);
   });
 
   it('L3 down (onStateChange): local levels answer, one warning; on reconnect L1 copies are dropped', async () => {
@@ -574,5 +604,63 @@ describe('TieredCache stats', () => {
     await cache.close();
     expect(l4.closed).toBe(true);
     expect((await rejection(cache.get('a'))).code).toBe('ERR_ULTRA_PERF_CACHE_CLOSED');
+  });
+});
+
+describe('registerCachePrometheus', () => {
+  const promtool = spawnSync('promtool', ['--version']).status === 0;
+  if (process.env.CI === 'true' && !promtool) throw new Error("promtool is required under CI=true (Debian's 'prometheus' package)");
+
+  it.runIf(promtool)('exposes per-level and per-cache metrics that promtool accepts, with the stats’ values', async () => {
+    const { cache, l1, l4 } = make();
+    l1.extras = { windowSize: 10, admissionsRejected: 3 };
+    await cache.set('a', 1);
+    for (let i = 0; i < 300; i++) cache.getSync('a');
+    await cache.get('zz');
+    await cache.getOrLoad('b', async () => 2);
+    l4.setDown(true);
+    await cache.get('zz');
+    const registry = new Registry();
+    const e = registerCachePrometheus(cache, { registry });
+    try {
+      const text = await registry.metrics();
+      const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+      expect(`${check.stdout}${check.stderr}`).toBe('');
+      expect(check.status).toBe(0);
+      const s = cache.stats();
+      const l1s = s.levels[0]!;
+      expect(text).toContain(`ultra_perf_cache_hits_total{cache="test",level="l1"} ${l1s.hits}`);
+      expect(l1s.hits).toBe(300);
+      expect(text).toContain(`ultra_perf_cache_misses_total{cache="test",level="l4"} ${s.levels[2]!.misses}`);
+      expect(text).toContain('ultra_perf_cache_admissions_rejected_total{cache="test",level="l1"} 3');
+      expect(text).not.toContain('ultra_perf_cache_admissions_rejected_total{cache="test",level="l2"}');
+      expect(text).toContain('ultra_perf_cache_window_entries{cache="test",level="l1"} 10');
+      expect(text).toContain('ultra_perf_cache_level_up{cache="test",level="l4"} 0');
+      expect(text).toContain('ultra_perf_cache_level_errors_total{cache="test",level="l4"} 1');
+      expect(text).toContain('ultra_perf_cache_loader_calls_total{cache="test"} 1');
+      expect(text).toContain('# TYPE ultra_perf_cache_operation_duration_seconds histogram');
+      // L1 gets are sampled: 1 in 256 of the 300+ getSync calls was timed.
+      const l1Gets = /ultra_perf_cache_operation_duration_seconds_count\{cache="test",level="l1",op="get"\} (\d+)/.exec(text);
+      expect(Number(l1Gets?.[1])).toBe(s.levels[0]!.getLatency.count);
+      expect(s.levels[0]!.getLatency.count).toBeGreaterThanOrEqual(1);
+      const l4Sets = /ultra_perf_cache_operation_duration_seconds_count\{cache="test",level="l4",op="set"\} (\d+)/.exec(text);
+      expect(Number(l4Sets?.[1])).toBe(2);
+    } finally {
+      e.unregister();
+    }
+    await settle();
+  });
+
+  it('rejects bad arguments, naming each', () => {
+    const { cache } = make();
+    const registry = new Registry();
+    expect(thrown(() => registerCachePrometheus({} as never, { registry })).message).toContain('for caches');
+    expect(thrown(() => registerCachePrometheus([cache, 3] as never, { registry })).message).toContain('for caches[1]');
+    expect(thrown(() => registerCachePrometheus(cache, { registry, prefix: 'a-b' })).message).toContain('for options.prefix');
+    expect(thrown(() => registerCachePrometheus(cache, { registry, bucketsSeconds: [2, 1] })).message).toContain('options.bucketsSeconds[1]');
+    expect(thrown(() => registerCachePrometheus(cache, { registry, prefx: 'x' } as never)).code).toBe('ERR_ULTRA_PERF_UNKNOWN_OPTION');
+    const e = registerCachePrometheus(cache, { registry });
+    expect(thrown(() => registerCachePrometheus(cache, { registry })).message).toContain('not already registered');
+    e.unregister();
   });
 });

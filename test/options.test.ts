@@ -54,7 +54,7 @@ import {
 import { RiskGate, covarianceFromPanel } from '../lib/pipeline/index.js';
 import { createConnection, createServer, measureLatency } from '../lib/net/index.js';
 import { cpuAddon } from '../lib/backend.js';
-import { readRedisLevelOptions, TieredCache } from '../lib/cache/index.js';
+import { readRedisLevelOptions, registerCachePrometheus, TieredCache } from '../lib/cache/index.js';
 import { EventLoopMonitor, MemoryTracker, PerformanceMetrics, Profiler } from '../lib/monitor/index.js';
 import { beyondRange, invalidRange, invalidType, invalidValue } from '../lib/errors.js';
 import { chooseBackend, kBackendPolicies, kCpuAliasWarningCode } from '../lib/internal/backend.js';
@@ -210,6 +210,7 @@ const invoke: Record<string, (extra: Record<string, unknown>) => unknown> = {
   },
   MemoryTracker: (x) => new MemoryTracker({ ...x }),
   TieredCache: (x) => new TieredCache({ name: 'options', ...x }),
+  registerCachePrometheus: (x) => registerCachePrometheus(new TieredCache({ name: 'options' }), { registry: new PromRegistry(), ...x }).unregister(),
   EventLoopMonitor: (x) => new EventLoopMonitor({ ...x }),
   PerformanceMetrics: (x) => new PerformanceMetrics({ ...x }),
   'PerformanceMetrics.startMonitoring': (x) => new PerformanceMetrics().startMonitoring({ ...x }).stopMonitoring(),

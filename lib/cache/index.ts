@@ -9,3 +9,4 @@ export * from './l4-lmdb.js';
 export * from './l2.js';
 export * from './l3-redis.js';
 export * from './warmer.js';
+export * from './prometheus.js';

@@ -184,6 +184,22 @@ class LevelState<V> {
   constructor(readonly level: AnyLevel<V>, readonly isAsync: boolean) {}
 }
 
+/**
+ * getOrLoad waited on another process's load lease and the holder released it without a value
+ * (its loader threw or timed out). Code ERR_ULTRA_PERF_CACHE_LOAD_FAILED. The waiter does not
+ * call its own loader, so a failing backend sees one call per key across the fleet.
+ */
+export class CacheLoadFailedElsewhereError extends UltraPerfError {
+  readonly key: string;
+  constructor(key: string) {
+    super(
+      'ERR_ULTRA_PERF_CACHE_LOAD_FAILED',
+      `the process holding the load lease for key ${JSON.stringify(key)} released it without a value (its loader failed)`,
+    );
+    this.key = key;
+  }
+}
+
 /** The cache was closed. Code ERR_ULTRA_PERF_CACHE_CLOSED. */
 export class CacheClosedError extends UltraPerfError {
   constructor(name: string) {
@@ -383,11 +399,11 @@ export class TieredCache<V = unknown> {
   getSync(key: string): V | undefined {
     checkKey(key);
     if (--this.syncSample_ === 0) return this.getSyncTimed(key);
-    const now = this.clock_();
     const l1 = this.l1_;
     if (l1 !== null) {
-      const e = l1.getEntry(key);
-      if (e !== undefined && now < e.expiresAt && (e.tags === undefined || this.tagsLive(e))) {
+      const e = this.readSync(this.s1_!, key);
+      // The clock is read only for entries that expire (Date.now is a third of an L1 hit).
+      if (e !== undefined && (e.expiresAt === Infinity || this.clock_() < e.expiresAt) && (e.tags === undefined || this.tagsLive(e))) {
         this.s1_!.hits++;
         this.hits_++;
         return e.value;
@@ -397,7 +413,7 @@ export class TieredCache<V = unknown> {
     const l2 = this.l2_;
     if (l2 !== null) {
       const e = this.readSync(this.s2_!, key);
-      if (e !== undefined && now < e.expiresAt && (e.tags === undefined || this.tagsLive(e))) {
+      if (e !== undefined && (e.expiresAt === Infinity || this.clock_() < e.expiresAt) && (e.tags === undefined || this.tagsLive(e))) {
         this.s2_!.hits++;
         this.hits_++;
         if (l1 !== null) this.writeSyncLevel(this.s1_!, key, e);
@@ -656,7 +672,12 @@ export class TieredCache<V = unknown> {
             const found = await this.lookup(key, false);
             if (found.fresh !== undefined) return { value: found.fresh.value, stale: false };
           }
-          // released without a value, timed out, or gone again: try to take the lease ourselves (once more).
+          if (outcome === 'released') {
+            // The holder's loader failed. Not retried here: one loader call per key across the fleet.
+            if (stale !== undefined && this.clock_() < stale.staleUntil) return { value: stale.value, stale: true };
+            throw new CacheLoadFailedElsewhereError(key);
+          }
+          // Timed out (the holder may have died), or stored and gone again: take the lease ourselves (once more).
         }
       }
       let value: V | undefined;
@@ -864,7 +885,7 @@ export class TieredCache<V = unknown> {
   private promote(key: string, e: CacheEntry<V>, gen0: number): void {
     if (this.touchedSince(key, gen0)) return;
     if (this.s1_ !== null) this.writeSyncLevel(this.s1_, key, e);
-    if (this.s2_ !== null) this.writeSyncLevel(this.s2_, key, e);
+    if (this.s2_ !== null) this.writeL2(key, e);
     // Never from L4 into L3: an L4 copy L3 lacks may be one another process just deleted (its
     // invalidation still on the way); putting it back in L3 would revive it for the whole fleet.
   }
@@ -919,6 +940,15 @@ export class TieredCache<V = unknown> {
       this.syncSample_ = kSyncSampleEvery;
       s.setLatency.record((performance.now() - t0) * 1e6);
     }
+  }
+
+  /**
+   * L2 keeps no tags (SharedCache stores value and times only), so a tagged entry is not put
+   * there (its old copy is deleted): read back without its tags it would outlive deleteByTag.
+   */
+  private writeL2(key: string, e: CacheEntry<V>): void {
+    if (e.tags === undefined) this.writeSyncLevel(this.s2_!, key, e);
+    else this.deleteSync(this.s2_!, key);
   }
 
   private deleteSync(s: LevelState<V>, key: string): boolean {
@@ -1003,7 +1033,7 @@ export class TieredCache<V = unknown> {
     for (const [key, e] of entries) {
       this.touch(key);
       if (this.s1_ !== null) this.writeSyncLevel(this.s1_, key, e);
-      if (this.s2_ !== null) this.writeSyncLevel(this.s2_, key, e);
+      if (this.s2_ !== null) this.writeL2(key, e);
       if (e.version > version) version = e.version;
     }
     await Promise.all(this.asyncStates_.map((s) => this.writeAsync(s, entries)));

@@ -145,8 +145,10 @@ const kSchema = defineOptions('registerPrometheus', {
   gpu: { check: instanceCheck('a GpuMonitor', GpuMonitor), default: null },
 });
 
-type Labels = Record<string, string | number>;
-interface Sample {
+/** Label names to values, as prom-client takes them. */
+export type Labels = Record<string, string | number>;
+/** One exposed sample (exported for lib/cache/prometheus.ts, which builds its metrics with `metric`). */
+export interface Sample {
   value: number;
   labels: Labels;
   /** Labels prom-client formats once per object (a WeakMap cache): ours are kept across scrapes. */
@@ -155,10 +157,10 @@ interface Sample {
 }
 
 /** A metric as prom-client's Registry reads one: `get()` runs at scrape time. */
-interface ScrapedMetric {
+export interface ScrapedMetric {
   readonly name: string;
   readonly help: string;
-  readonly type: 'histogram' | 'summary' | 'gauge';
+  readonly type: 'histogram' | 'summary' | 'gauge' | 'counter';
   readonly aggregator: 'sum' | 'average' | 'max' | 'min';
   /** For the text exposition (`registry.metrics()`): shared labels kept apart, as prom-client's own metrics do. */
   getForPromString(): Promise<{ name: string; help: string; type: string; aggregator: string; values: Sample[] }>;
@@ -167,7 +169,8 @@ interface ScrapedMetric {
   reset(): void;
 }
 
-function metric(
+/** A metric whose samples `values()` computes at scrape time. */
+export function metric(
   name: string,
   help: string,
   type: ScrapedMetric['type'],
