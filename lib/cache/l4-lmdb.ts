@@ -84,6 +84,16 @@ const envs = new Map<string, Env>();
 
 type Op = { key: string; bytes: Uint8Array | null; staleUntil: number };
 
+/**
+ * True for an expiry-index key as this module writes it, `[staleUntil, key]`. Another program
+ * writing into `x:<namespace>` (or a damaged file) can leave anything there; the sweep and
+ * eviction drop such records instead of reading `k[0]` of a number or evicting `k[1]` of a
+ * stranger's array.
+ */
+function isIndexKey(k: unknown): k is [number, string] {
+  return Array.isArray(k) && k.length === 2 && typeof k[0] === 'number' && typeof k[1] === 'string';
+}
+
 /** Checks the lifetime fields of an entry; names the field (`entry.staleUntil`). */
 function checkEntry(entry: unknown, argument: string): asserts entry is CacheEntry<unknown> {
   if (typeof entry !== 'object' || entry === null) throw invalidType(argument, 'a CacheEntry object', entry);
@@ -301,7 +311,8 @@ export class LmdbLevel<V = unknown> implements AsyncLevel<V> {
     if (!(Number.isInteger(limit) && limit >= 1)) throw invalidRange('limit', 'a positive integer', limit);
     const now = this.#clock();
     const [first] = [...this.#index.getKeys({ limit: 1 })];
-    if (first === undefined || !(first[0] <= now)) return 0; // nothing expired: no write at all
+    // Nothing expired: no write at all (a record not ours at the head is removed by the transaction).
+    if (first === undefined || (isIndexKey(first) && !(first[0] <= now))) return 0;
     return this.#transact(() => this.#sweep(this.#clock(), limit));
   }
 
@@ -426,10 +437,16 @@ export class LmdbLevel<V = unknown> implements AsyncLevel<V> {
   /** In a write transaction: removes up to `limit` expired entries from the start of the index. */
   #sweep(now: number, limit: number): number {
     const expired: [number, string][] = [];
-    for (const k of this.#index.getKeys({ limit })) {
+    const foreign: unknown[] = [];
+    for (const k of this.#index.getKeys({ limit }) as Iterable<unknown>) {
+      if (!isIndexKey(k)) {
+        foreign.push(k); // not [staleUntil, key]: another program's record; it would block the head
+        continue;
+      }
       if (!(k[0] <= now)) break; // the index is in staleUntil order: the rest are live
       expired.push(k);
     }
+    for (const k of foreign) this.#index.removeSync(k as [number, string]);
     for (const [staleUntil, key] of expired) {
       this.#index.removeSync([staleUntil, key]);
       this.#entries.removeSync(key);
@@ -443,7 +460,13 @@ export class LmdbLevel<V = unknown> implements AsyncLevel<V> {
     if (this.capacity === Infinity) return;
     let excess = this.#countInTxn() - this.capacity;
     if (excess <= 0) return;
-    const victims = [...this.#index.getKeys({ limit: excess })];
+    const victims: [number, string][] = [];
+    const foreign: unknown[] = [];
+    for (const k of this.#index.getKeys() as Iterable<unknown>) {
+      if (!isIndexKey(k)) foreign.push(k); // another program's record: drop it, evict nothing for it
+      else if (victims.push(k) >= excess) break;
+    }
+    for (const k of foreign) this.#index.removeSync(k as [number, string]);
     for (const [staleUntil, key] of victims) {
       this.#index.removeSync([staleUntil, key]);
       this.#entries.removeSync(key);
