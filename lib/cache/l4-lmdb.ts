@@ -73,6 +73,9 @@ const kSweepPerTxn = 64;
 const kDefaultMaxEntries = 100_000;
 const kEmpty = new Uint8Array(0);
 const kMaxNamespace = 100;
+/** LMDB named databases per environment handle (lmdb-js `maxDbs`): 3 per namespace. */
+const kMaxDbs = 256;
+const kMaxNamespaces = Math.floor(kMaxDbs / 3);
 
 interface Env {
   root: RootDatabase;
@@ -177,7 +180,7 @@ export class LmdbLevel<V = unknown> implements AsyncLevel<V> {
     if (env === undefined) {
       let root: RootDatabase;
       try {
-        root = open({ path, maxDbs: 256, ...(mapSize === undefined ? {} : { mapSize }) });
+        root = open({ path, maxDbs: kMaxDbs, ...(mapSize === undefined ? {} : { mapSize }) });
       } catch (cause) {
         throw new CacheLevelUnavailableError('l4', `cannot open LMDB at ${path}: ${(cause as Error).message}`, { cause });
       }
@@ -185,7 +188,18 @@ export class LmdbLevel<V = unknown> implements AsyncLevel<V> {
       envs.set(path, env);
     }
     env.refs++;
-    const level = new LmdbLevel<V>(env.root, path, namespace, codec, clock, maxEntries, durability);
+    let level: LmdbLevel<V>;
+    try {
+      level = new LmdbLevel<V>(env.root, path, namespace, codec, clock, maxEntries, durability);
+    } catch (cause) {
+      // Let go of the environment this open took (else it stays open after every level closes).
+      if (--env.refs === 0) {
+        envs.delete(path);
+        await env.root.close();
+      }
+      const full = /MDB_DBS_FULL/.test((cause as Error).message) ? ` (one path holds at most ${kMaxNamespaces} namespaces: ${kMaxDbs} named databases, 3 per namespace)` : '';
+      throw new CacheLevelUnavailableError('l4', `cannot open namespace ${JSON.stringify(namespace)} at ${path}: ${(cause as Error).message}${full}`, { cause });
+    }
     if (sweepIntervalMs > 0) {
       level.#sweepTimer = setInterval(() => {
         level.sweep().catch(() => {});
