@@ -43,7 +43,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { invalidRange, invalidType, invalidValue } from '../errors.js';
 import { type Codec, msgpackCodec } from '../net/codec.js';
 
-import { decodeEntry, encodeEntry, entryExpiry } from './entry-codec.js';
+import { checkTags, decodeEntry, encodeEntry, entryExpiry } from './entry-codec.js';
 import { CacheLevelUnavailableError } from './errors.js';
 import { checkKey, checkKeys } from './keys.js';
 import { type AsyncLevel, type CacheEntry, type Clock, type LevelStats, systemClock } from './types.js';
@@ -109,6 +109,7 @@ function checkEntry(entry: unknown, argument: string): asserts entry is CacheEnt
   if (e.tags !== undefined && (!Array.isArray(e.tags) || e.tags.some((t) => typeof t !== 'string'))) {
     throw invalidType(`${argument}.tags`, 'an array of strings', e.tags);
   }
+  if (e.tags !== undefined) checkTags(e.tags, `${argument}.tags`);
 }
 
 /**
