@@ -75,6 +75,8 @@ export function encodeEntry<V>(entry: CacheEntry<V>, codec: Codec<V>): Uint8Arra
   const tagBytes = tags === null ? 0 : tags.length;
   let payload: Uint8Array | null = null;
   if (entry.value !== undefined) {
+    // A codec writes a function as nil (msgpackr) or nothing (JSON): it would read back as a cached miss.
+    if (typeof entry.value === 'function') throw invalidValue('value', `a value the ${codec.name} codec can encode (not a function)`, entry.value);
     try {
       const n = codec.encode(entry.value);
       payload = codec.scratch.subarray(0, n);
