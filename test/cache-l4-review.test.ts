@@ -102,6 +102,15 @@ describe('LmdbLevel under attack', () => {
   });
 });
 
+describe('LmdbLevel.open options', () => {
+  it('a misspelt option is refused, naming it and the intended one, instead of silently leaving the default', async () => {
+    const err = await rejection(LmdbLevel.open({ path: tempDir(), maxEntrys: 10 } as never));
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err.code).toBe('ERR_ULTRA_PERF_UNKNOWN_OPTION');
+    expect(err.message).toBe("unknown option 'maxEntrys' for LmdbLevel.open; did you mean 'maxEntries'?");
+  });
+});
+
 describe('entry layout under attack', () => {
   it('a top-level function is refused like any value the codec cannot encode, never stored as a cached miss', async () => {
     const err = thrown(() => encodeEntry(forever((() => 1) as unknown), msgpackCodec()));
