@@ -41,6 +41,7 @@ import { resolve } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 
 import { invalidRange, invalidType, invalidValue } from '../errors.js';
+import { defineOptions, readOptions } from '../internal/options.js';
 import { type Codec, msgpackCodec } from '../net/codec.js';
 
 import { checkTags, decodeEntry, encodeEntry, entryExpiry } from './entry-codec.js';
@@ -76,6 +77,19 @@ const kMaxNamespace = 100;
 /** LMDB named databases per environment handle (lmdb-js `maxDbs`): 3 per namespace. */
 const kMaxDbs = 256;
 const kMaxNamespaces = Math.floor(kMaxDbs / 3);
+
+const kByOpen = { check: null, checkedBy: 'LmdbLevel.open' } as const;
+/** The option names, for the strict-options check (values are checked in `open`). */
+const kOpenSchema = defineOptions('LmdbLevel.open', {
+  path: kByOpen,
+  namespace: kByOpen,
+  codec: kByOpen,
+  clock: kByOpen,
+  maxEntries: kByOpen,
+  durability: kByOpen,
+  sweepIntervalMs: kByOpen,
+  mapSize: kByOpen,
+});
 
 interface Env {
   root: RootDatabase;
@@ -160,6 +174,7 @@ export class LmdbLevel<V = unknown> implements AsyncLevel<V> {
    */
   static async open<V = unknown>(options: LmdbLevelOptions<V>): Promise<LmdbLevel<V>> {
     if (typeof options !== 'object' || options === null) throw invalidType('options', 'an object', options);
+    readOptions(kOpenSchema, options, { required: true }); // unknown keys (a typo would keep a default)
     const { namespace = 'default', clock = systemClock, maxEntries = kDefaultMaxEntries, durability = 'commit', sweepIntervalMs = 60_000, mapSize } = options;
     if (typeof options.path !== 'string' || options.path.length === 0) throw invalidType('options.path', 'a non-empty directory path', options.path);
     if (typeof namespace !== 'string' || namespace.length === 0 || namespace.length > kMaxNamespace) {
