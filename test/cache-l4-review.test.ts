@@ -4,7 +4,7 @@
  * into something else, tags UTF-8 cannot carry, and keys whose code units UTF-8 alone would
  * merge (lone surrogates, NULs) — each found by a script first, then pinned here.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -99,6 +99,24 @@ describe('LmdbLevel under attack', () => {
     await fresh.setEntry('k', forever(1));
     expect(fresh.getEntrySync('k')?.value).toBe(1);
     await fresh.close();
+  });
+});
+
+describe('LmdbLevel.open path', () => {
+  it('a path with a dot in its last name is a directory too, as documented (lmdb-js alone would take it for a file)', async () => {
+    const parent = tempDir();
+    const fresh = join(parent, 'quotes.lmdb'); // not there yet
+    const l4 = await LmdbLevel.open<number>({ path: fresh, sweepIntervalMs: 0 });
+    await l4.setEntry('k', forever(1));
+    await l4.close();
+    expect(statSync(fresh).isDirectory()).toBe(true);
+    expect(readdirSync(fresh).sort()).toEqual(['data.mdb', 'lock.mdb']);
+    // An existing directory named like mktemp -d names them (tmp.XXXXXXXX).
+    const existing = mkdtempSync(join(parent, 'tmp.'));
+    const again = await LmdbLevel.open<number>({ path: existing, sweepIntervalMs: 0 });
+    await again.setEntry('k', forever(2));
+    expect(again.getEntrySync('k')?.value).toBe(2);
+    await again.close();
   });
 });
 
