@@ -196,7 +196,8 @@ export class LmdbLevel<V = unknown> implements AsyncLevel<V> {
     if (env === undefined) {
       let root: RootDatabase;
       try {
-        root = open({ path, maxDbs: kMaxDbs, ...(mapSize === undefined ? {} : { mapSize }) });
+        // noSubdir: false: lmdb-js takes a path with an extension (`quotes.lmdb`, `tmp.X`) for a file otherwise.
+        root = open({ path, noSubdir: false, maxDbs: kMaxDbs, ...(mapSize === undefined ? {} : { mapSize }) });
       } catch (cause) {
         throw new CacheLevelUnavailableError('l4', `cannot open LMDB at ${path}: ${(cause as Error).message}`, { cause });
       }
