@@ -51,9 +51,13 @@ import { type AsyncLevel, type CacheEntry, type Clock, type LevelStats, systemCl
 
 /** Options of `LmdbLevel.open`. */
 export interface LmdbLevelOptions<V> {
-  /** Directory of the LMDB environment (created if missing). Several levels and processes may share it. */
+  /**
+   * Directory of the LMDB environment (created if missing; a directory even when its name has a
+   * dot). Several levels and processes may share it; in one process they share one environment,
+   * whose `mapSize` is the first open's.
+   */
   path: string;
-  /** Separates caches in one environment (its own named databases); default `'default'`. 1..100 characters. */
+  /** Separates caches in one environment (its own named databases); default `'default'`. 1..100 characters; at most 85 per path. */
   namespace?: string;
   /** How values become bytes; default `msgpackCodec()`. Every process sharing a namespace must use the same. */
   codec?: Codec<V>;
