@@ -96,6 +96,10 @@ describe('L1Cache', () => {
     expect(c.has('gone')).toBe(true);
     expect(c.getEntry('gone')).toMatchObject({ value: undefined, expiresAt: Infinity });
     expect(c.getEntry('never')).toBeUndefined();
+    c.setEntry('tagged', { value: 7, expiresAt: Infinity, staleUntil: Infinity, version: 3, tags: ['a', 'b'] });
+    expect(c.getEntry('tagged')).toEqual({ value: 7, expiresAt: Infinity, staleUntil: Infinity, version: 3, tags: ['a', 'b'] });
+    c.set('tagged', 8);
+    expect(c.getEntry('tagged')).toEqual({ value: 8, expiresAt: Infinity, staleUntil: Infinity, version: 0 });
   });
 
   it('expires on the injected clock: fresh by get, stale by getEntry until staleUntil, then gone', () => {

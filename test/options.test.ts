@@ -58,11 +58,12 @@ import {
 import { RiskGate, covarianceFromPanel } from '../lib/pipeline/index.js';
 import { createConnection, createServer, measureLatency } from '../lib/net/index.js';
 import { cpuAddon } from '../lib/backend.js';
-import { LmdbLevel, TieredCache } from '../lib/cache/index.js';
+import { LmdbLevel, readRedisLevelOptions, TieredCache } from '../lib/cache/index.js';
 import { EventLoopMonitor, MemoryTracker, PerformanceMetrics, Profiler } from '../lib/monitor/index.js';
 import { beyondRange, invalidRange, invalidType, invalidValue } from '../lib/errors.js';
 import { chooseBackend, kBackendPolicies, kCpuAliasWarningCode } from '../lib/internal/backend.js';
 import { editDistance, nearestKey, optionSchemas } from '../lib/internal/options.js';
+import { CacheWarmer } from '../lib/cache/warmer.js';
 
 const native = cpuAddon !== null;
 const returns = [0.01, -0.02, 0.003, -0.015, 0.007, 0.012, -0.004, 0.002];
@@ -175,6 +176,8 @@ const invoke: Record<string, (extra: Record<string, unknown>) => unknown> = {
   'GpuMonitor.utilizationSamples': (x) =>
     unlessNoNvml(() => new GpuMonitor({ libraryPath: '/nonexistent/libnvidia-ml.so.1' }).utilizationSamples(0, { ...x })),
   registerPrometheus: (x) => registerPrometheus({ registry: new PromRegistry(), ...x }),
+  // the options RedisLevel.connect reads before it connects (connecting needs a server: test/cache-l3.test.ts)
+  'RedisLevel.connect': (x) => readRedisLevelOptions({ url: 'redis://127.0.0.1:6379', ...x }),
   OrderBook: (x) => new OrderBook({ symbol: 'X', tickSize: 0.01, ...x }),
   MboBook: (x) => new MboBook({ symbol: 'X', tickSize: 0.01, ...x }),
   'OrderBook.fromSnapshot': (x) => OrderBook.fromSnapshot({ symbol: 'X', tickSize: 0.5, bids: [[10, 1]], asks: [[11, 2]] }, { ...x }),
@@ -241,6 +244,13 @@ const invoke: Record<string, (extra: Record<string, unknown>) => unknown> = {
     const me = new MatchingEngine({ symbol: 'X', tickSize: 0.01 });
     return me.modify(me.submit({ side: 'buy', price: 1, quantity: 2 }).orderId, { quantity: 1, ...x });
   },
+  CacheWarmer: (x) => new CacheWarmer({ ...x }),
+  'CacheWarmer prefetch': (x) => new CacheWarmer({ prefetch: { cache: new Map(), loader: () => 1, ...x } }),
+  'CacheWarmer periodic': (x) => new CacheWarmer({ periodic: { ...x } }),
+  'CacheWarmer.warm': (x) => new CacheWarmer().warm(new Map(), () => 1, { ...x }),
+  'CacheWarmer.persist': (x) => new CacheWarmer().persist({ putMeta: async () => undefined, getMeta: () => undefined }, { ...x }),
+  'CacheWarmer.restore': (x) => new CacheWarmer().restore({ putMeta: async () => undefined, getMeta: () => undefined }, { ...x }),
+  'CacheWarmer.analyzeAccessPatterns': (x) => new CacheWarmer().analyzeAccessPatterns({ ...x }),
 };
 
 /** A misspelling of `key` that must lead back to it: its last two letters swapped (or its case flipped when they are equal). */

@@ -30,7 +30,7 @@ struct EntryMeta {
 };
 
 // A writer that sees no write complete for this long while it waits returns kBusy (a thread may have died holding the lock).
-inline constexpr auto kLockTimeout = std::chrono::milliseconds(100);
+inline constexpr auto kLockTimeout = std::chrono::milliseconds(1000);
 
 class SharedCache {
  public:

@@ -7,3 +7,5 @@ export * from './l1.js';
 export * from './tiered.js';
 export * from './l4-lmdb.js';
 export * from './l2.js';
+export * from './l3-redis.js';
+export * from './warmer.js';

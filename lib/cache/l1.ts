@@ -12,15 +12,22 @@
  *   guard against an attacker who keeps a victim's count high).
  * - A probation entry that is read again moves to *protected* (80% of the main space); protected
  *   overflow is demoted back to probation.
- * - Every 10 × capacity lookups the hill climber compares the sample's hit rate with the
- *   previous one and moves the window size by a step (6.25% of capacity, decaying ×0.98 per
- *   sample, restarted when the hit rate moves by ≥ 5 points), in the direction that helped:
- *   recency-heavy workloads (the corda trace) grow the window toward LRU, frequency-heavy ones
- *   shrink it toward LFU.
+ * - Every sample (10 × capacity lookups, Caffeine's period; stretched up to 4× for caches of
+ *   ≤ 512 entries as the step decays) the hill climber moves the window. Caffeine's hit-rate law
+ *   (`WindowClimber`'s reactive climber, older `BoundedLocalCache.determineAdjustment`): keep the
+ *   direction while the sample's hit rate matched or beat the previous one, else reverse; step
+ *   6.25% of capacity (at least 2), decaying ×0.98 (×0.995 at ≤ 512 entries) per sample,
+ *   restarted at full size when the hit rate moved ≥ 5 points. Ours, differing from Caffeine:
+ *   it opens by growing at every size (Caffeine does so only at ≤ 512), samples start once the
+ *   cache is full, and when one region earns ≥ 4× the hits per slot of the other (the density
+ *   signal Caffeine 2026 steers large caches by), the step is 0.1 × capacity × ln(ratio), up to
+ *   30%; and a sample may close after 1 × capacity requests when the window has earned 16× the
+ *   main space's hits outright — so a recency-only workload (the corda trace) gets a large
+ *   window in a few samples.
  *
- * Storage: nodes are slots in typed arrays (prev/next links, queue id, the key's hash computed
- * once on insert), found through one `Map<string, slot>`; no per-entry object besides the
- * `CacheEntry` itself. Expiry: `get` returns fresh values only; no read returns an entry past
+ * Storage: nodes are slots in typed arrays (prev/next links, queue id, expiry times, version,
+ * the key's hash computed once on insert) beside an array of values, found through one
+ * `Map<string, slot>`; no object per entry, so a `set` allocates nothing. Expiry: `get` returns fresh values only; no read returns an entry past
  * its `staleUntil`, and the clock is read only for entries that have a finite TTL.
  */
 import { invalidRange, invalidType } from '../errors.js';
@@ -92,19 +99,31 @@ function samplePeriod(capacity: number, sketchSample: number, step: number): num
 }
 
 function initialStep(capacity: number): number {
-  return capacity <= kSlowAdaptMaximum ? restartStep(capacity) : -restartStep(capacity);
+  return restartStep(capacity);
 }
+
+/**
+ * Density law (Caffeine's 2026 `WindowClimber` steers large caches by it): when one region earns
+ * at least 4× the hits per slot of the other in a sample, the window moves toward it by
+ * 0.1 × capacity per unit of ln(density ratio), at most 30% of capacity per sample. A
+ * recency-only workload (corda) then grows the window in a few samples instead of dozens.
+ */
+const kDensityVerdictLog = Math.log(4);
+const kDensityGain = 0.1;
+const kMaxStepPercent = 0.3;
 
 /** Candidates at least this frequent are admitted 1 time in 128 even when they lose (Caffeine's hash-flooding guard). */
 const kAdmitWarmThreshold = 6;
+/** Hits noted before the policy applies them (see `recordHit`). */
+const kReadBufferSize = 64;
 /** Largest `maxEntries`: the typed arrays index slots with int32. */
 export const kMaxL1Entries = 1 << 26;
 
 /**
  * W-TinyLFU cache of JS values (no serialization), the `l1` level of `TieredCache`.
- * Synchronous and single-threaded (one per thread). Values are kept by reference; the
- * `CacheEntry` objects passed to `setEntry` are stored as given and returned by `getEntry`,
- * so treat them as immutable.
+ * Synchronous and single-threaded (one per thread). Values are kept by reference; an entry's
+ * fields live in typed arrays beside its value (no object per entry), and `getEntry` returns
+ * a new `CacheEntry` each call.
  *
  * @example
  * const l1 = new L1Cache<number>({ maxEntries: 10_000, defaultTtlMs: 5_000 });
@@ -123,13 +142,20 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
   private readonly defaultTtlMs: number;
   private readonly map = new Map<string, number>();
   private readonly keys: (string | undefined)[];
-  private readonly entries: (CacheEntry<V> | undefined)[];
+  private readonly values: (V | undefined)[];
+  private readonly expiresAt: Float64Array;
+  private readonly staleUntil: Float64Array;
+  private readonly versions: Float64Array;
+  /** Tags per slot, created on the first entry that has any. */
+  private tags: (readonly string[] | undefined)[] | undefined;
   private readonly hashes: Int32Array;
   private readonly prev: Int32Array;
   private readonly next: Int32Array;
   private readonly queue: Uint8Array;
   private freeTop = 0;
   private readonly free: Int32Array;
+  private readonly readBuffer = new Int32Array(kReadBufferSize);
+  private readCount = 0;
 
   private windowSize = 0;
   private protectedSize = 0;
@@ -139,10 +165,13 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
 
   // Hill climber state (Caffeine's determineAdjustment).
   private sampleHits = 0;
+  private sampleWindowHits = 0;
   private sampleCount = 0;
   private previousHitRate = 0;
   private stepSize: number;
   private samplePeriod: number;
+  private fullSamplePeriod: number;
+  private filled = false;
   private climbs = 0;
   private rng = 0x2545f491;
 
@@ -170,7 +199,10 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
     // One spare slot: a new entry is linked before the policy picks what to evict.
     const slots = maxEntries + 1 + kFirstSlot;
     this.keys = new Array<string | undefined>(slots).fill(undefined);
-    this.entries = new Array<CacheEntry<V> | undefined>(slots).fill(undefined);
+    this.values = new Array<V | undefined>(slots).fill(undefined);
+    this.expiresAt = new Float64Array(slots);
+    this.staleUntil = new Float64Array(slots);
+    this.versions = new Float64Array(slots);
     this.hashes = new Int32Array(slots);
     this.prev = new Int32Array(slots);
     this.next = new Int32Array(slots);
@@ -188,7 +220,8 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
     this.windowMaximum = window;
     this.protectedMaximum = Math.floor(kPercentMainProtected * (maxEntries - window));
     this.stepSize = initialStep(maxEntries);
-    this.samplePeriod = this.sketch.sampleSize;
+    this.samplePeriod = Math.min(this.capacity, this.sketch.sampleSize);
+    this.fullSamplePeriod = this.sketch.sampleSize;
   }
 
   /** Live entries (expired ones count until a read or an eviction drops them). */
@@ -206,25 +239,25 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
       this.recordMiss();
       return undefined;
     }
-    const e = this.entries[slot]!;
-    if (e.expiresAt !== Infinity) {
+    const expiresAt = this.expiresAt[slot]!;
+    if (expiresAt !== Infinity) {
       const now = this.clock();
-      if (now >= e.expiresAt) {
-        if (now >= e.staleUntil) this.expire(key, slot);
+      if (now >= expiresAt) {
+        if (now >= this.staleUntil[slot]!) this.expire(key, slot);
         this.recordMiss();
         return undefined;
       }
     }
     this.recordHit(slot);
-    return e.value;
+    return this.values[slot];
   }
 
   /** True when `get(key)` would find a fresh entry (a cached miss included). No policy or stats effect. */
   has(key: string): boolean {
     const slot = this.map.get(key);
     if (slot === undefined) return false;
-    const e = this.entries[slot]!;
-    return e.expiresAt === Infinity || this.clock() < e.expiresAt;
+    const expiresAt = this.expiresAt[slot]!;
+    return expiresAt === Infinity || this.clock() < expiresAt;
   }
 
   /**
@@ -237,7 +270,7 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
     const ttl = ttlMs === undefined ? this.defaultTtlMs : ttlMs;
     if (ttlMs !== undefined) checkTtl(ttlMs);
     if (ttl !== Infinity) expiresAt = this.clock() + ttl;
-    this.store(key, { value, expiresAt, staleUntil: expiresAt, version: 0 });
+    this.store(key, value, expiresAt, expiresAt, 0, undefined);
   }
 
   /** The entry of `key` (fresh or stale), or `undefined` when absent or past `staleUntil`. Counts a hit or miss. */
@@ -247,14 +280,17 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
       this.recordMiss();
       return undefined;
     }
-    const e = this.entries[slot]!;
-    if (e.staleUntil !== Infinity && this.clock() >= e.staleUntil) {
+    const staleUntil = this.staleUntil[slot]!;
+    if (staleUntil !== Infinity && this.clock() >= staleUntil) {
       this.expire(key, slot);
       this.recordMiss();
       return undefined;
     }
     this.recordHit(slot);
-    return e;
+    const entry: CacheEntry<V> = { value: this.values[slot], expiresAt: this.expiresAt[slot]!, staleUntil, version: this.versions[slot]! };
+    const tags = this.tags?.[slot];
+    if (tags !== undefined) entry.tags = tags;
+    return entry;
   }
 
   /** Stores `entry` as given (not copied). An entry already past its `staleUntil` removes the key instead. */
@@ -264,13 +300,16 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
     const { expiresAt, staleUntil } = entry;
     if (typeof expiresAt !== 'number' || Number.isNaN(expiresAt)) throw invalidType('entry.expiresAt', 'a number (ms epoch or Infinity)', expiresAt);
     if (typeof staleUntil !== 'number' || !(staleUntil >= expiresAt)) throw invalidRange('entry.staleUntil', `a number ≥ entry.expiresAt (${expiresAt})`, staleUntil);
-    this.store(key, entry);
+    const version = entry.version ?? 0;
+    if (typeof version !== 'number' || !(version >= 0)) throw invalidRange('entry.version', 'a number ≥ 0', version);
+    this.store(key, entry.value, expiresAt, staleUntil, version, entry.tags);
   }
 
   /** Removes `key`; true when it was present. */
   delete(key: string): boolean {
     const slot = this.map.get(key);
     if (slot === undefined) return false;
+    if (this.readCount !== 0) this.drainReads();
     this.deletes++;
     this.removeSlot(key, slot);
     return true;
@@ -280,9 +319,11 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
   clear(): void {
     for (const slot of this.map.values()) {
       this.keys[slot] = undefined;
-      this.entries[slot] = undefined;
+      this.values[slot] = undefined;
     }
+    this.tags = undefined;
     this.map.clear();
+    this.readCount = 0;
     for (let q = 0; q < kFirstSlot; q++) {
       this.prev[q] = q;
       this.next[q] = q;
@@ -295,20 +336,24 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
     this.windowMaximum = window;
     this.protectedMaximum = Math.floor(kPercentMainProtected * (this.capacity - window));
     this.stepSize = initialStep(this.capacity);
-    this.samplePeriod = this.sketch.sampleSize;
-    this.sampleHits = this.sampleCount = this.previousHitRate = this.climbs = 0;
+    this.samplePeriod = Math.min(this.capacity, this.sketch.sampleSize);
+    this.fullSamplePeriod = this.sketch.sampleSize;
+    this.sampleHits = this.sampleWindowHits = this.sampleCount = this.previousHitRate = this.climbs = 0;
+    this.filled = false;
     this.sketch.clear();
     this.hits = this.misses = this.sets = this.deletes = this.evictions = this.expirations = this.admissionsRejected = 0;
   }
 
   /** Counters and the W-TinyLFU state. */
   stats(): L1Stats {
-    const lookups = this.hits + this.misses;
+    const hits = this.hits + this.sampleHits;
+    const misses = this.misses + this.sampleCount - this.sampleHits;
+    const lookups = hits + misses;
     return {
       name: 'l1',
-      hits: this.hits,
-      misses: this.misses,
-      hitRatio: lookups === 0 ? 0 : this.hits / lookups,
+      hits,
+      misses,
+      hitRatio: lookups === 0 ? 0 : hits / lookups,
       sets: this.sets,
       deletes: this.deletes,
       evictions: this.evictions,
@@ -331,14 +376,15 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
    */
   hotKeys(limit = this.map.size): string[] {
     if (typeof limit !== 'number' || !(limit >= 0)) throw invalidRange('limit', 'a number ≥ 0', limit);
+    if (this.readCount !== 0) this.drainReads();
     const now = this.clock();
     const slots: number[] = [];
     const rank = new Map<number, number>();
     let r = 0;
     for (const q of [PROTECTED, PROBATION, WINDOW]) {
       for (let s = this.prev[q]!; s !== q; s = this.prev[s]!) {
-        const e = this.entries[s]!;
-        if (e.staleUntil !== Infinity && now >= e.staleUntil) continue;
+        const staleUntil = this.staleUntil[s]!;
+        if (staleUntil !== Infinity && now >= staleUntil) continue;
         slots.push(s);
         rank.set(s, r++);
       }
@@ -351,6 +397,7 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
 
   /** The frequency sketch's counters as bytes (`FrequencySketch.toBytes`), for the warmer to persist. */
   sketchState(): Uint8Array {
+    if (this.readCount !== 0) this.drainReads();
     return this.sketch.toBytes();
   }
 
@@ -362,16 +409,33 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
   // ---- policy ------------------------------------------------------------------------------
 
   private recordMiss(): void {
-    this.misses++;
     if (++this.sampleCount >= this.samplePeriod) this.climb();
   }
 
+  /**
+   * A hit only notes its slot; the sketch increment and the LRU move happen in `drainReads`, in
+   * batches (Caffeine's read buffer, here without loss: it is drained before any write, removal
+   * or climb, so the policy sees every read in order and decides exactly as if applied at once).
+   */
   private recordHit(slot: number): void {
-    this.hits++;
     this.sampleHits++;
-    this.sketch.increment(this.hashes[slot]!);
-    this.onAccess(slot);
+    this.readBuffer[this.readCount] = slot;
+    if (++this.readCount === kReadBufferSize) this.drainReads();
     if (++this.sampleCount >= this.samplePeriod) this.climb();
+  }
+
+  private drainReads(): void {
+    const n = this.readCount;
+    this.readCount = 0;
+    const buf = this.readBuffer;
+    const hashes = this.hashes;
+    const sketch = this.sketch;
+    for (let i = 0; i < n; i++) {
+      const slot = buf[i]!;
+      if (this.queue[slot] === WINDOW) this.sampleWindowHits++;
+      sketch.increment(hashes[slot]!);
+      this.onAccess(slot);
+    }
   }
 
   /** LRU move within the window or protected; probation → protected (demoting protected overflow). */
@@ -399,15 +463,16 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
     }
   }
 
-  private store(key: string, entry: CacheEntry<V>): void {
+  private store(key: string, value: V | undefined, expiresAt: number, staleUntil: number, version: number, tags: readonly string[] | undefined): void {
+    if (this.readCount !== 0) this.drainReads();
     this.sets++;
     const existing = this.map.get(key);
-    if (entry.staleUntil !== Infinity && this.clock() >= entry.staleUntil) {
+    if (staleUntil !== Infinity && this.clock() >= staleUntil) {
       if (existing !== undefined) this.removeSlot(key, existing);
       return;
     }
     if (existing !== undefined) {
-      this.entries[existing] = entry;
+      this.write(existing, value, expiresAt, staleUntil, version, tags);
       this.sketch.increment(this.hashes[existing]!);
       this.onAccess(existing);
       return;
@@ -416,12 +481,23 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
     this.sketch.increment(hash);
     const slot = this.free[--this.freeTop]!;
     this.keys[slot] = key;
-    this.entries[slot] = entry;
+    this.write(slot, value, expiresAt, staleUntil, version, tags);
     this.hashes[slot] = hash;
     this.map.set(key, slot);
     this.linkLast(WINDOW, slot);
     this.windowSize++;
     this.evictEntries();
+  }
+
+  private write(slot: number, value: V | undefined, expiresAt: number, staleUntil: number, version: number, tags: readonly string[] | undefined): void {
+    this.values[slot] = value;
+    this.expiresAt[slot] = expiresAt;
+    this.staleUntil[slot] = staleUntil;
+    this.versions[slot] = version;
+    if (tags !== undefined || this.tags !== undefined) {
+      if (this.tags === undefined) this.tags = [];
+      this.tags[slot] = tags;
+    }
   }
 
   /**
@@ -475,6 +551,7 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
   }
 
   private expire(key: string, slot: number): void {
+    if (this.readCount !== 0) this.drainReads();
     this.expirations++;
     this.removeSlot(key, slot);
   }
@@ -487,7 +564,8 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
     this.unlink(slot);
     this.map.delete(key);
     this.keys[slot] = undefined;
-    this.entries[slot] = undefined;
+    this.values[slot] = undefined;
+    if (this.tags !== undefined) this.tags[slot] = undefined;
     this.free[this.freeTop++] = slot;
   }
 
@@ -498,21 +576,57 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
    * re-seed it at full size when the hit rate moved by ≥ 5 points (a workload change).
    */
   private climb(): void {
+    if (this.readCount !== 0) this.drainReads();
+    if (!this.filled) {
+      // Still filling: the hit rate of a cold cache rises whatever the window does. Look again
+      // after `capacity` requests; the first sample starts once the cache is full.
+      this.resetSample();
+      this.filled = this.map.size >= this.capacity;
+      this.fullSamplePeriod = this.sketch.sampleSize;
+      this.samplePeriod = Math.min(this.capacity, this.sketch.sampleSize);
+    this.fullSamplePeriod = this.sketch.sampleSize;
+      return;
+    }
+    if (this.sampleCount < this.fullSamplePeriod) {
+      // Early look after `capacity` requests: close the sample only when the window earned
+      // 16× the main space's hits outright (a recency-only workload); else finish it.
+      if (this.sampleWindowHits < 16 * (this.sampleHits - this.sampleWindowHits + 1)) {
+        this.samplePeriod = this.fullSamplePeriod;
+        return;
+      }
+    }
     const hitRate = this.sampleHits / this.sampleCount;
     const change = hitRate - this.previousHitRate;
-    const amount = change >= 0 ? this.stepSize : -this.stepSize;
+    let amount = change >= 0 ? this.stepSize : -this.stepSize;
     this.stepSize = Math.abs(change) >= kRestartThreshold
       ? Math.sign(amount || 1) * restartStep(this.capacity)
       : (this.capacity <= kSlowAdaptMaximum ? kSlowStepDecay : kStepDecay) * amount;
+    // Hits per slot in each region this sample (+1: a region without hits still compares).
+    const windowDensity = (this.sampleWindowHits + 1) / this.windowMaximum;
+    const mainDensity = (this.sampleHits - this.sampleWindowHits + 1) / Math.max(1, this.capacity - this.windowMaximum);
+    const error = Math.log(windowDensity / mainDensity);
+    if (Math.abs(error) >= kDensityVerdictLog) {
+      const limit = kMaxStepPercent * this.capacity;
+      amount = Math.max(-limit, Math.min(limit, error * kDensityGain * this.capacity));
+    }
     this.previousHitRate = hitRate;
-    this.sampleHits = 0;
-    this.sampleCount = 0;
-    this.samplePeriod = samplePeriod(this.capacity, this.sketch.sampleSize, this.stepSize);
+    this.resetSample();
+    this.fullSamplePeriod = samplePeriod(this.capacity, this.sketch.sampleSize, this.stepSize);
+    this.samplePeriod = Math.min(this.capacity, this.fullSamplePeriod);
     this.climbs++;
     const quota = Math.trunc(amount);
     this.demoteFromProtected();
     if (quota > 0) this.increaseWindow(quota);
     else if (quota < 0) this.decreaseWindow(-quota);
+  }
+
+  private resetSample(): void {
+    // Hits and misses are counted in the sample only (one increment per lookup); totals fold in here.
+    this.hits += this.sampleHits;
+    this.misses += this.sampleCount - this.sampleHits;
+    this.sampleHits = 0;
+    this.sampleWindowHits = 0;
+    this.sampleCount = 0;
   }
 
   /**

@@ -38,7 +38,7 @@ export const kL2DefaultEntries = 10_000;
 /** Default bytes per slot for the UTF-8 key (padded to 8) plus the encoded value. */
 export const kL2DefaultValueBytes = 1024;
 /** A writer that sees no write complete for this long while it waits for the lock gives up with CacheLevelUnavailableError. */
-export const kLockTimeoutMs = 100;
+export const kLockTimeoutMs = 1000;
 /** CAS tries before a waiting writer starts sleeping in short slices. */
 const kLockSpins = 2000;
 
@@ -228,8 +228,7 @@ export class SharedCache<V = unknown> implements SyncLevel<V> {
   getEntry(key: string): CacheEntry<V> | undefined {
     checkKey(key);
     const n = this.encodeKey(key);
-    const now = this.clock();
-    const r = this.tsFind(fnv1a(this.keyBuf, n), n, now);
+    const r = this.tsFind(fnv1a(this.keyBuf, n), n);
     return this.finishGet(r);
   }
 
@@ -379,7 +378,7 @@ export class SharedCache<V = unknown> implements SyncLevel<V> {
   }
 
   /** Probes for the key in keyBuf[0..n); value bytes into valBuf, meta filled; returns the value length or Miss. */
-  private tsFind(h: number, n: number, now: number): number {
+  private tsFind(h: number, n: number): number {
     const { i32, g } = this;
     const mask = g.indexCapacity - 1;
     let b = h & mask;
@@ -388,14 +387,17 @@ export class SharedCache<V = unknown> implements SyncLevel<V> {
       const ref = Atomics.load(i32, w + 1);
       if (ref === 0) return L2Status.Miss;
       if (Atomics.load(i32, w) !== h || ref < 1 || ref > g.maxEntries) continue;
-      const r = this.readEntry(ref - 1, h, n, now);
+      const r = this.readEntry(ref - 1, h, n);
       if (r !== kNotThisKey) return r;
     }
     return L2Status.Miss;
   }
 
-  /** One seqlocked read of entry e: its value length, Miss (expired, contended) or kNotThisKey. */
-  private readEntry(e: number, h: number, n: number, now: number): number {
+  /**
+   * One seqlocked read of entry e: its value length, Miss (expired, contended) or kNotThisKey.
+   * The clock is read only for an entry that expires (staleUntil finite).
+   */
+  private readEntry(e: number, h: number, n: number): number {
     const { i32, f64, g } = this;
     const w = (g.entriesOffset + e * g.entryStride) >> 2;
     for (let tries = 0; tries < L2.ReadRetries; tries++) {
@@ -409,7 +411,7 @@ export class SharedCache<V = unknown> implements SyncLevel<V> {
       if ((flags & L2.FlagLive) !== 0 && i32[w + EntryWord.Hash] === h && kb === n && vb >= 0 && vOff + vb <= g.slotBytes && this.keyEquals(w + 16, n)) {
         const f = w >> 1;
         const staleUntil = f64[f + EntryF64.StaleUntil]!;
-        if (!(now < staleUntil)) {
+        if (staleUntil !== Infinity && !(this.clock() < staleUntil)) {
           r = kExpired;
         } else {
           const m = this.meta;
