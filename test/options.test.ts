@@ -2,6 +2,10 @@
 // The unknown-key tests are generated from the schema registry, so a new option or a new
 // options-taking function cannot go without one: the invocation table below must name every
 // registered schema, and every key of every schema is misspelt and must be named back.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { Registry as PromRegistry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
@@ -54,7 +58,7 @@ import {
 import { RiskGate, covarianceFromPanel } from '../lib/pipeline/index.js';
 import { createConnection, createServer, measureLatency } from '../lib/net/index.js';
 import { cpuAddon } from '../lib/backend.js';
-import { readRedisLevelOptions, registerCachePrometheus, TieredCache } from '../lib/cache/index.js';
+import { LmdbLevel, readRedisLevelOptions, registerCachePrometheus, TieredCache } from '../lib/cache/index.js';
 import { EventLoopMonitor, MemoryTracker, PerformanceMetrics, Profiler } from '../lib/monitor/index.js';
 import { beyondRange, invalidRange, invalidType, invalidValue } from '../lib/errors.js';
 import { chooseBackend, kBackendPolicies, kCpuAliasWarningCode } from '../lib/internal/backend.js';
@@ -211,6 +215,14 @@ const invoke: Record<string, (extra: Record<string, unknown>) => unknown> = {
   MemoryTracker: (x) => new MemoryTracker({ ...x }),
   TieredCache: (x) => new TieredCache({ name: 'options', ...x }),
   registerCachePrometheus: (x) => registerCachePrometheus(new TieredCache({ name: 'options' }), { registry: new PromRegistry(), ...x }).unregister(),
+  'LmdbLevel.open': async (x) => {
+    const path = mkdtempSync(join(tmpdir(), 'up-options-l4-'));
+    try {
+      await (await LmdbLevel.open({ path, sweepIntervalMs: 0, ...x })).close();
+    } finally {
+      rmSync(path, { recursive: true, force: true });
+    }
+  },
   EventLoopMonitor: (x) => new EventLoopMonitor({ ...x }),
   PerformanceMetrics: (x) => new PerformanceMetrics({ ...x }),
   'PerformanceMetrics.startMonitoring': (x) => new PerformanceMetrics().startMonitoring({ ...x }).stopMonitoring(),

@@ -17,6 +17,8 @@
  * Decoding checks the format byte, the lengths and the flags, and throws `SourceFormatError`
  * naming the byte, so a foreign or corrupted value in Redis or LMDB is refused, never misread.
  */
+import { Buffer } from 'node:buffer';
+
 import { invalidValue, SourceFormatError } from '../errors.js';
 import type { Codec } from '../net/codec.js';
 
@@ -27,15 +29,32 @@ export const kEntryHeaderBytes = 32;
 const kFlagMiss = 1;
 const kFlagTags = 2;
 const kMaxTagBlock = 0xffff;
+/** A UTF-16 surrogate without its other half (String.prototype.isWellFormed needs Node 20). */
+const kLoneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * Throws unless `tags` can be stored: strings UTF-8 can carry (no lone surrogate: TextEncoder
+ * would write U+FFFD, so two different tags would read back as one), at most 65,535 bytes in
+ * all (UTF-8 + 2 per tag). `argument` names them in the error (`entry.tags`).
+ */
+export function checkTags(tags: readonly string[], argument = 'tags'): void {
+  let total = 0;
+  for (let i = 0; i < tags.length; i++) {
+    const t = tags[i]!;
+    if (kLoneSurrogate.test(t)) throw invalidValue(`${argument}[${i}]`, 'a well-formed string (no lone surrogate: UTF-8 cannot carry one)', t);
+    total += 2 + Buffer.byteLength(t, 'utf8');
+  }
+  if (total > kMaxTagBlock) throw invalidValue(argument, `tags of at most ${kMaxTagBlock} bytes in all (UTF-8 + 2 per tag)`, tags);
+}
+
 function tagBlock(tags: readonly string[] | undefined): Uint8Array | null {
   if (tags === undefined || tags.length === 0) return null;
+  checkTags(tags);
   const parts = tags.map((t) => utf8.encode(t));
   const total = parts.reduce((n, p) => n + 2 + p.length, 0);
-  if (total > kMaxTagBlock) throw invalidValue('tags', `tags of at most ${kMaxTagBlock} bytes in all (UTF-8 + 2 per tag)`, tags);
   const out = new Uint8Array(total);
   let o = 0;
   for (const p of parts) {
@@ -56,6 +75,8 @@ export function encodeEntry<V>(entry: CacheEntry<V>, codec: Codec<V>): Uint8Arra
   const tagBytes = tags === null ? 0 : tags.length;
   let payload: Uint8Array | null = null;
   if (entry.value !== undefined) {
+    // A codec writes a function as nil (msgpackr) or nothing (JSON): it would read back as a cached miss.
+    if (typeof entry.value === 'function') throw invalidValue('value', `a value the ${codec.name} codec can encode (not a function)`, entry.value);
     try {
       const n = codec.encode(entry.value);
       payload = codec.scratch.subarray(0, n);

@@ -41,18 +41,23 @@ import { resolve } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 
 import { invalidRange, invalidType, invalidValue } from '../errors.js';
+import { defineOptions, readOptions } from '../internal/options.js';
 import { type Codec, msgpackCodec } from '../net/codec.js';
 
-import { decodeEntry, encodeEntry, entryExpiry } from './entry-codec.js';
+import { checkTags, decodeEntry, encodeEntry, entryExpiry } from './entry-codec.js';
 import { CacheLevelUnavailableError } from './errors.js';
 import { checkKey, checkKeys } from './keys.js';
 import { type AsyncLevel, type CacheEntry, type Clock, type LevelStats, systemClock } from './types.js';
 
 /** Options of `LmdbLevel.open`. */
 export interface LmdbLevelOptions<V> {
-  /** Directory of the LMDB environment (created if missing). Several levels and processes may share it. */
+  /**
+   * Directory of the LMDB environment (created if missing; a directory even when its name has a
+   * dot). Several levels and processes may share it; in one process they share one environment,
+   * whose `mapSize` is the first open's.
+   */
   path: string;
-  /** Separates caches in one environment (its own named databases); default `'default'`. 1..100 characters. */
+  /** Separates caches in one environment (its own named databases); default `'default'`. 1..100 characters; at most 85 per path. */
   namespace?: string;
   /** How values become bytes; default `msgpackCodec()`. Every process sharing a namespace must use the same. */
   codec?: Codec<V>;
@@ -73,6 +78,22 @@ const kSweepPerTxn = 64;
 const kDefaultMaxEntries = 100_000;
 const kEmpty = new Uint8Array(0);
 const kMaxNamespace = 100;
+/** LMDB named databases per environment handle (lmdb-js `maxDbs`): 3 per namespace. */
+const kMaxDbs = 256;
+const kMaxNamespaces = Math.floor(kMaxDbs / 3);
+
+const kByOpen = { check: null, checkedBy: 'LmdbLevel.open' } as const;
+/** The option names, for the strict-options check (values are checked in `open`). */
+const kOpenSchema = defineOptions('LmdbLevel.open', {
+  path: kByOpen,
+  namespace: kByOpen,
+  codec: kByOpen,
+  clock: kByOpen,
+  maxEntries: kByOpen,
+  durability: kByOpen,
+  sweepIntervalMs: kByOpen,
+  mapSize: kByOpen,
+});
 
 interface Env {
   root: RootDatabase;
@@ -83,6 +104,16 @@ interface Env {
 const envs = new Map<string, Env>();
 
 type Op = { key: string; bytes: Uint8Array | null; staleUntil: number };
+
+/**
+ * True for an expiry-index key as this module writes it, `[staleUntil, key]`. Another program
+ * writing into `x:<namespace>` (or a damaged file) can leave anything there; the sweep and
+ * eviction drop such records instead of reading `k[0]` of a number or evicting `k[1]` of a
+ * stranger's array.
+ */
+function isIndexKey(k: unknown): k is [number, string] {
+  return Array.isArray(k) && k.length === 2 && typeof k[0] === 'number' && typeof k[1] === 'string';
+}
 
 /** Checks the lifetime fields of an entry; names the field (`entry.staleUntil`). */
 function checkEntry(entry: unknown, argument: string): asserts entry is CacheEntry<unknown> {
@@ -96,6 +127,7 @@ function checkEntry(entry: unknown, argument: string): asserts entry is CacheEnt
   if (e.tags !== undefined && (!Array.isArray(e.tags) || e.tags.some((t) => typeof t !== 'string'))) {
     throw invalidType(`${argument}.tags`, 'an array of strings', e.tags);
   }
+  if (e.tags !== undefined) checkTags(e.tags, `${argument}.tags`);
 }
 
 /**
@@ -146,6 +178,7 @@ export class LmdbLevel<V = unknown> implements AsyncLevel<V> {
    */
   static async open<V = unknown>(options: LmdbLevelOptions<V>): Promise<LmdbLevel<V>> {
     if (typeof options !== 'object' || options === null) throw invalidType('options', 'an object', options);
+    readOptions(kOpenSchema, options, { required: true }); // unknown keys (a typo would keep a default)
     const { namespace = 'default', clock = systemClock, maxEntries = kDefaultMaxEntries, durability = 'commit', sweepIntervalMs = 60_000, mapSize } = options;
     if (typeof options.path !== 'string' || options.path.length === 0) throw invalidType('options.path', 'a non-empty directory path', options.path);
     if (typeof namespace !== 'string' || namespace.length === 0 || namespace.length > kMaxNamespace) {
@@ -167,7 +200,8 @@ export class LmdbLevel<V = unknown> implements AsyncLevel<V> {
     if (env === undefined) {
       let root: RootDatabase;
       try {
-        root = open({ path, maxDbs: 256, ...(mapSize === undefined ? {} : { mapSize }) });
+        // noSubdir: false: lmdb-js takes a path with an extension (`quotes.lmdb`, `tmp.X`) for a file otherwise.
+        root = open({ path, noSubdir: false, maxDbs: kMaxDbs, ...(mapSize === undefined ? {} : { mapSize }) });
       } catch (cause) {
         throw new CacheLevelUnavailableError('l4', `cannot open LMDB at ${path}: ${(cause as Error).message}`, { cause });
       }
@@ -175,7 +209,18 @@ export class LmdbLevel<V = unknown> implements AsyncLevel<V> {
       envs.set(path, env);
     }
     env.refs++;
-    const level = new LmdbLevel<V>(env.root, path, namespace, codec, clock, maxEntries, durability);
+    let level: LmdbLevel<V>;
+    try {
+      level = new LmdbLevel<V>(env.root, path, namespace, codec, clock, maxEntries, durability);
+    } catch (cause) {
+      // Let go of the environment this open took (else it stays open after every level closes).
+      if (--env.refs === 0) {
+        envs.delete(path);
+        await env.root.close();
+      }
+      const full = /MDB_DBS_FULL/.test((cause as Error).message) ? ` (one path holds at most ${kMaxNamespaces} namespaces: ${kMaxDbs} named databases, 3 per namespace)` : '';
+      throw new CacheLevelUnavailableError('l4', `cannot open namespace ${JSON.stringify(namespace)} at ${path}: ${(cause as Error).message}${full}`, { cause });
+    }
     if (sweepIntervalMs > 0) {
       level.#sweepTimer = setInterval(() => {
         level.sweep().catch(() => {});
@@ -301,7 +346,8 @@ export class LmdbLevel<V = unknown> implements AsyncLevel<V> {
     if (!(Number.isInteger(limit) && limit >= 1)) throw invalidRange('limit', 'a positive integer', limit);
     const now = this.#clock();
     const [first] = [...this.#index.getKeys({ limit: 1 })];
-    if (first === undefined || !(first[0] <= now)) return 0; // nothing expired: no write at all
+    // Nothing expired: no write at all (a record not ours at the head is removed by the transaction).
+    if (first === undefined || (isIndexKey(first) && !(first[0] <= now))) return 0;
     return this.#transact(() => this.#sweep(this.#clock(), limit));
   }
 
@@ -426,10 +472,16 @@ export class LmdbLevel<V = unknown> implements AsyncLevel<V> {
   /** In a write transaction: removes up to `limit` expired entries from the start of the index. */
   #sweep(now: number, limit: number): number {
     const expired: [number, string][] = [];
-    for (const k of this.#index.getKeys({ limit })) {
+    const foreign: unknown[] = [];
+    for (const k of this.#index.getKeys({ limit }) as Iterable<unknown>) {
+      if (!isIndexKey(k)) {
+        foreign.push(k); // not [staleUntil, key]: another program's record; it would block the head
+        continue;
+      }
       if (!(k[0] <= now)) break; // the index is in staleUntil order: the rest are live
       expired.push(k);
     }
+    for (const k of foreign) this.#index.removeSync(k as [number, string]);
     for (const [staleUntil, key] of expired) {
       this.#index.removeSync([staleUntil, key]);
       this.#entries.removeSync(key);
@@ -443,7 +495,13 @@ export class LmdbLevel<V = unknown> implements AsyncLevel<V> {
     if (this.capacity === Infinity) return;
     let excess = this.#countInTxn() - this.capacity;
     if (excess <= 0) return;
-    const victims = [...this.#index.getKeys({ limit: excess })];
+    const victims: [number, string][] = [];
+    const foreign: unknown[] = [];
+    for (const k of this.#index.getKeys() as Iterable<unknown>) {
+      if (!isIndexKey(k)) foreign.push(k); // another program's record: drop it, evict nothing for it
+      else if (victims.push(k) >= excess) break;
+    }
+    for (const k of foreign) this.#index.removeSync(k as [number, string]);
     for (const [staleUntil, key] of victims) {
       this.#index.removeSync([staleUntil, key]);
       this.#entries.removeSync(key);
