@@ -31,9 +31,10 @@
  * tear one (lmdb-js falls back to the last flushed transaction). `'flush'` also waits for the
  * fsync (`db.flushed`): survives power loss, costs a disk flush per write.
  *
- * Freshness across processes: lmdb-js reads from a snapshot renewed on each event turn and
- * after each of this process's commits, so another process's write is seen from the next
- * event turn on.
+ * Freshness across processes: `getEntry`/`getEntries` start a fresh read snapshot, so they
+ * see every write another process committed before the call. `getEntrySync` reads lmdb-js's
+ * current snapshot, which lmdb-js renews after this process's own commits and on a
+ * `setTimeout(0)` after a read: up to about a millisecond old.
  */
 import { Buffer } from 'node:buffer';
 import { resolve } from 'node:path';
@@ -273,8 +274,10 @@ export class LmdbLevel<V = unknown> implements AsyncLevel<V> {
     return entry;
   }
 
-  /** `getEntrySync` as a promise (rejects instead of throwing). */
+  /** `getEntrySync` from a fresh read snapshot, as a promise (rejects instead of throwing). */
   async getEntry(key: string): Promise<CacheEntry<V> | undefined> {
+    this.#check();
+    this.#entries.resetReadTxn();
     return this.getEntrySync(key);
   }
 
@@ -282,7 +285,9 @@ export class LmdbLevel<V = unknown> implements AsyncLevel<V> {
   async getEntries(keys: readonly string[]): Promise<(CacheEntry<V> | undefined)[]> {
     this.#check();
     checkKeys(keys);
-    // A synchronous loop reads one snapshot: lmdb-js renews its read transaction only between event turns.
+    // A fresh snapshot, then a synchronous loop reads only it: lmdb-js renews its read
+    // transaction on a timer, never inside a synchronous loop.
+    this.#entries.resetReadTxn();
     const out = new Array<CacheEntry<V> | undefined>(keys.length);
     for (let i = 0; i < keys.length; i++) out[i] = this.#read(keys[i]!);
     return out;
