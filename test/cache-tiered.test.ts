@@ -417,6 +417,18 @@ describe('TieredCache across processes (in-memory fleet)', () => {
     expect(b.cache.getSync('k')).toBe('v2');
   });
 
+  it('a version-0 invalidation (RESP3 tracking: a write by any client, version unknown) drops the copy whatever its version', async () => {
+    const { clock, fleet, procs } = processes(2, {}, 'manual');
+    const [a, b] = procs as [(typeof procs)[0], (typeof procs)[0]];
+    clock.advance(1);
+    await b.cache.set('k', 'v2');
+    expect(b.l1.map.has('k')).toBe(true);
+    await a.l3.publishInvalidation(['k'], 0);
+    fleet.deliver();
+    expect(b.l1.map.has('k')).toBe(false);
+    expect(await b.cache.get('k')).toBe('v2'); // re-read from L3
+  });
+
   it('deleteByTag in one process reaches entries held by another', async () => {
     const { fleet, procs } = processes(2, {}, 'manual');
     const [a, b] = procs as [(typeof procs)[0], (typeof procs)[0]];

@@ -1144,15 +1144,18 @@ export class TieredCache<V = unknown> {
         continue;
       }
       this.touch(key);
+      // Version 0 is "unknown" (RESP3 tracking reports a write by any client, ours or not, without
+      // one): every local copy goes, whatever its version.
+      const upTo = version === 0 ? Infinity : version;
       for (const s of [this.s1_, this.s2_]) {
         if (s === null) continue;
         const e = this.readSync(s, key);
         // A copy newer than the invalidation is kept: it was written after the write announced.
         // An equal version is dropped: two processes can pick one version in the same ms (safe: it is re-read).
-        if (e !== undefined && e.version <= version) this.deleteSync(s, key);
+        if (e !== undefined && e.version <= upTo) this.deleteSync(s, key);
       }
       const s4 = this.s4_;
-      if (s4 !== null && this.usable(s4)) void this.dropOlderAsync(s4, key, version);
+      if (s4 !== null && this.usable(s4)) void this.dropOlderAsync(s4, key, upTo);
     }
   }
 
