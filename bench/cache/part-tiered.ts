@@ -1,12 +1,10 @@
 /**
  * TieredCache (issue 16): what the orchestration costs on top of its levels. getSync on an
  * L1 hit, get and getOrLoad on an L1 hit, and get on an L1 miss answered by an L2-like level
- * (bytes decoded on each read, as the shared-memory level does) or an L4-like one (async,
- * bytes), beside bentocache's tiered cache with a memory L1 (its get and getOrSet) in the same
+ * (SharedCache: bytes decoded on each read) or an L4 one (LmdbLevel, async), beside bentocache's tiered cache with a memory L1 (its get and getOrSet) in the same
  * run. The seed claimed "Cache Lookup 2.3 µs": the L1-hit tasks carry it as their target.
  *
- * The levels are the real ones where they load (lib/cache/l1.ts, l2.ts, l4-lmdb.ts), else the
- * Map-backed test doubles (test/helpers/cache-levels.ts), and each task says which it used.
+ * The levels are the real ones: L1Cache, SharedCache, LmdbLevel.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,10 +13,7 @@ import { join } from 'node:path';
 import { BentoCache, bentostore } from 'bentocache';
 import { memoryDriver } from 'bentocache/drivers/memory';
 
-import { decodeEntry, encodeEntry } from '../../lib/cache/entry-codec.js';
-import { type AsyncLevel, type CacheEntry, type LevelStats, type SyncLevel, TieredCache } from '../../lib/cache/index.js';
-import { msgpackCodec } from '../../lib/net/codec.js';
-import { MapAsyncLevel, MapSyncLevel } from '../../test/helpers/cache-levels.js';
+import { L1Cache, LmdbLevel, SharedCache, TieredCache } from '../../lib/cache/index.js';
 import type { TaskSpec } from '../lib/suite.js';
 import type { CacheBenchPart } from './index.js';
 
@@ -27,61 +22,12 @@ const keys = Array.from({ length: kKeys }, (_, i) => `quote:${i}`);
 const value = { symbol: 'AAPL', bid: 189.25, ask: 189.27, bidSize: 300, askSize: 500, ts: 1_700_000_000_000 };
 const kSeedLookupNs = 2300;
 
-/** The real L1 when lib/cache/l1.ts exists, else a Map double. */
-async function makeL1(): Promise<{ level: SyncLevel<unknown>; what: string }> {
-  try {
-    const path = '../../lib/cache/l1.js';
-    const m = (await import(path)) as { L1Cache: new (o: { maxEntries: number }) => SyncLevel<unknown> };
-    return { level: new m.L1Cache({ maxEntries: 2 * kKeys }), what: 'L1Cache' };
-  } catch {
-    return { level: new MapSyncLevel<unknown>('l1', Date.now), what: 'Map double' };
-  }
-}
-
-/** The real shared-memory L2 when lib/cache/l2.ts exists, else a SyncLevel that stores encoded bytes. */
-async function makeL2(): Promise<{ level: SyncLevel<unknown>; what: string }> {
-  try {
-    const path = '../../lib/cache/l2.js';
-    const m = (await import(path)) as { SharedCache: { create(o: { maxEntries: number }): SyncLevel<unknown> } };
-    return { level: m.SharedCache.create({ maxEntries: 4 * kKeys }), what: 'SharedCache' };
-  } catch {
-    const codec = msgpackCodec<unknown>();
-    const map = new Map<string, Uint8Array>();
-    const level: SyncLevel<unknown> = {
-      name: 'l2',
-      getEntry: (k) => {
-        const b = map.get(k);
-        return b === undefined ? undefined : decodeEntry(b, codec);
-      },
-      setEntry: (k, e) => void map.set(k, encodeEntry(e, codec)),
-      delete: (k) => map.delete(k),
-      clear: () => map.clear(),
-      stats: (): LevelStats => ({ name: 'l2', hits: 0, misses: 0, hitRatio: 0, sets: 0, deletes: 0, evictions: 0, expirations: 0, size: map.size, capacity: Infinity }),
-      get size() {
-        return map.size;
-      },
-    };
-    return { level, what: 'bytes Map double' };
-  }
-}
-
-/** The real LMDB L4 when lib/cache/l4-lmdb.ts exists, else an async Map double storing bytes. */
-async function makeL4(dir: string): Promise<{ level: AsyncLevel<unknown>; what: string }> {
-  try {
-    const path = '../../lib/cache/l4-lmdb.js';
-    const m = (await import(path)) as { LmdbLevel: { open(o: { path: string }): Promise<AsyncLevel<unknown>> } };
-    return { level: await m.LmdbLevel.open({ path: join(dir, 'l4') }), what: 'LmdbLevel' };
-  } catch {
-    return { level: new MapAsyncLevel<unknown>({ name: 'l4', clock: Date.now, codec: msgpackCodec() }), what: 'bytes Map double' };
-  }
-}
-
 const dir = mkdtempSync(join(tmpdir(), 'bench-tiered-'));
 process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
 
-const l1 = await makeL1();
-const l2 = await makeL2();
-const l4 = await makeL4(dir);
+const l1 = { level: new L1Cache<unknown>({ maxEntries: 2 * kKeys }), what: 'L1Cache' };
+const l2 = { level: SharedCache.create<unknown>({ maxEntries: 4 * kKeys }), what: 'SharedCache' };
+const l4 = { level: await LmdbLevel.open<unknown>({ path: join(dir, 'l4') }), what: 'LmdbLevel' };
 const hot = new TieredCache<unknown>({ name: 'bench-l1', l1: l1.level });
 const viaL2 = new TieredCache<unknown>({ name: 'bench-l2', l1: false, l2: l2.level });
 const viaL4 = new TieredCache<unknown>({ name: 'bench-l4', l1: false, l4: l4.level });
