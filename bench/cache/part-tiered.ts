@@ -1,8 +1,8 @@
 /**
  * TieredCache (issue 16): what the orchestration costs on top of its levels. getSync on an
- * L1 hit, get and getOrLoad on an L1 hit, and get on an L1 miss answered by an L2-like level
- * (SharedCache: bytes decoded on each read) or an L4 one (LmdbLevel, async), beside bentocache's tiered cache with a memory L1 (its get and getOrSet) in the same
- * run. The seed claimed "Cache Lookup 2.3 µs": the L1-hit tasks carry it as their target.
+ * L1 hit, get and getOrLoad on an L1 hit, and get on an L1 miss answered by L2 (SharedCache:
+ * bytes decoded on each read) or L4 (LmdbLevel, async), beside bentocache's tiered cache with
+ * a memory L1 (its get and getOrSet) in the same run. The seed claimed "Cache Lookup 2.3 µs": the L1-hit tasks carry it as their target.
  *
  * The levels are the real ones: L1Cache, SharedCache, LmdbLevel.
  */
