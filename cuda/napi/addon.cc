@@ -25,7 +25,7 @@ using up::napi::Fill;
 using up::napi::Kernel;
 using up::napi::KernelArgs;
 
-constexpr int kAbiVersion = 6;
+constexpr int kAbiVersion = 7;
 
 Napi::Object status_object(Napi::Env env, const up::cuda::Status& s) {
   Napi::Object o = Napi::Object::New(env);
