@@ -114,7 +114,7 @@ const kMaxStepPercent = 0.3;
 
 /** Candidates at least this frequent are admitted 1 time in 128 even when they lose (Caffeine's hash-flooding guard). */
 const kAdmitWarmThreshold = 6;
-/** Hits noted before the policy applies them (see `recordHit`). */
+/** Hits noted before the policy applies them (see `drainReads`). */
 const kReadBufferSize = 64;
 /** Largest `maxEntries`: the typed arrays index slots with int32. */
 export const kMaxL1Entries = 1 << 26;
@@ -156,6 +156,9 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
   private readonly free: Int32Array;
   private readonly readBuffer = new Int32Array(kReadBufferSize);
   private readCount = 0;
+  /** Per slot: the drain that last applied it (dedupes a batch). */
+  private readonly seen: Int32Array;
+  private drainEpoch = 0;
 
   private windowSize = 0;
   private protectedSize = 0;
@@ -207,6 +210,7 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
     this.prev = new Int32Array(slots);
     this.next = new Int32Array(slots);
     this.queue = new Uint8Array(slots);
+    this.seen = new Int32Array(slots);
     this.free = new Int32Array(maxEntries + 1);
     for (let q = 0; q < kFirstSlot; q++) {
       this.prev[q] = q;
@@ -248,7 +252,10 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
         return undefined;
       }
     }
-    this.recordHit(slot);
+    // The hit only notes its slot (see `drainReads`); counters and the policy catch up there.
+    const n = this.readCount;
+    this.readBuffer[n] = slot;
+    if ((this.readCount = n + 1) === kReadBufferSize) this.drainFull();
     return this.values[slot];
   }
 
@@ -346,7 +353,7 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
 
   /** Counters and the W-TinyLFU state. */
   stats(): L1Stats {
-    const hits = this.hits + this.sampleHits;
+    const hits = this.hits + this.sampleHits + this.readCount;
     const misses = this.misses + this.sampleCount - this.sampleHits;
     const lookups = hits + misses;
     return {
@@ -418,24 +425,44 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
    * or climb, so the policy sees every read in order and decides exactly as if applied at once).
    */
   private recordHit(slot: number): void {
-    this.sampleHits++;
-    this.readBuffer[this.readCount] = slot;
-    if (++this.readCount === kReadBufferSize) this.drainReads();
-    if (++this.sampleCount >= this.samplePeriod) this.climb();
+    const n = this.readCount;
+    this.readBuffer[n] = slot;
+    if ((this.readCount = n + 1) === kReadBufferSize) this.drainFull();
   }
 
+  /** The read buffer filled: apply it, then run the climber if the sample is complete. */
+  private drainFull(): void {
+    this.drainReads();
+    if (this.sampleCount >= this.samplePeriod) this.climb();
+  }
+
+  /**
+   * Applies the noted hits in order: each counts in the sample; the sketch increment and the LRU
+   * move are applied once per slot per batch (a key read again within the same 64 reads is
+   * already at its queue's MRU end in all but order among those reads, and its 4-bit counters
+   * saturate at 15 anyway), which halves the policy work on skewed streams.
+   */
   private drainReads(): void {
     const n = this.readCount;
     this.readCount = 0;
+    this.sampleHits += n;
+    this.sampleCount += n;
     const buf = this.readBuffer;
     const hashes = this.hashes;
+    const queue = this.queue;
+    const seen = this.seen;
+    const epoch = (this.drainEpoch = ((this.drainEpoch + 1) & 0x3fffffff) || 1);
     const sketch = this.sketch;
+    let windowHits = 0;
     for (let i = 0; i < n; i++) {
       const slot = buf[i]!;
-      if (this.queue[slot] === WINDOW) this.sampleWindowHits++;
+      if (queue[slot] === WINDOW) windowHits++;
+      if (seen[slot] === epoch) continue;
+      seen[slot] = epoch;
       sketch.increment(hashes[slot]!);
       this.onAccess(slot);
     }
+    this.sampleWindowHits += windowHits;
   }
 
   /** LRU move within the window or protected; probation → protected (demoting protected overflow). */
