@@ -23,7 +23,8 @@
  *   signal Caffeine 2026 steers large caches by), the step is 0.1 × capacity × ln(ratio), up to
  *   30%; and a sample may close after 1 × capacity requests when the window has earned 16× the
  *   main space's hits outright — so a recency-only workload (the corda trace) gets a large
- *   window in a few samples.
+ *   window in a few samples; a cache of > 512 entries takes its opening move at that first look.
+ *   The hit path is one index lookup and one read-buffer store; the policy catches up per batch.
  *
  * Storage: nodes are slots in typed arrays (prev/next links, queue id, expiry times, version,
  * the key's hash computed once on insert) beside an array of values, found through one
