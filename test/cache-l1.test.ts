@@ -205,6 +205,22 @@ describe('L1Cache', () => {
     expect(c.size).toBe(10);
   });
 
+  it('keeps keys that name Object.prototype members or look like indexes as plain keys', () => {
+    const c = new L1Cache<string>({ maxEntries: 8 });
+    const odd = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', '0', '4294967295', '-1', '1e3'];
+    for (const k of odd) expect(c.get(k)).toBeUndefined();
+    for (const k of odd) c.set(k, `v:${k}`);
+    expect(c.size).toBe(odd.length);
+    for (const k of odd) expect(c.get(k)).toBe(`v:${k}`);
+    expect(c.delete('__proto__')).toBe(true);
+    expect(c.has('__proto__')).toBe(false);
+    expect(c.get('constructor')).toBe('v:constructor');
+    expect(c.size).toBe(odd.length - 1);
+    c.clear();
+    expect(c.size).toBe(0);
+    expect(c.get('toString')).toBeUndefined();
+  });
+
   it('names the argument of bad input, with a code', () => {
     const c = new L1Cache<number>();
     expect(thrown(() => c.set(42 as unknown as string, 1))).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringMatching(/for key but received 42/) });
