@@ -193,6 +193,43 @@ describe('L1Cache', () => {
     expect(thrown(() => new L1Cache({ maxEntries: 100_000 }).loadSketch(c.sketchState())).message).toMatch(/for bytes/);
   });
 
+  it('carries the window the climber found to a restarted cache, only while that cache is empty and of the same capacity', () => {
+    const cap = 200;
+    const c = new L1Cache<number>({ maxEntries: cap });
+    let n = 0;
+    const pending: string[] = [];
+    const access = (k: string): void => {
+      if (c.get(k) === undefined) c.set(k, 1);
+    };
+    for (let i = 0; i < 60_000; i++) {
+      if (i % 2 === 0) {
+        const k = `r${n++}`;
+        pending.push(k);
+        access(k);
+      } else if (pending.length > 20) access(pending.shift()!);
+    }
+    const grown = c.stats();
+    expect(grown.windowMaximum).toBeGreaterThan(2);
+    const fresh = new L1Cache<number>({ maxEntries: cap });
+    fresh.loadSketch(c.sketchState());
+    expect(fresh.stats().windowMaximum).toBe(grown.windowMaximum);
+    // A cache that already holds entries keeps its regions (only the sketch is loaded).
+    const busy = new L1Cache<number>({ maxEntries: cap });
+    busy.set('a', 1);
+    busy.loadSketch(c.sketchState());
+    expect(busy.stats().windowMaximum).toBe(2);
+    // The sketch alone (the older format) still loads.
+    const plain = new L1Cache<number>({ maxEntries: cap });
+    plain.loadSketch(c.sketch.toBytes());
+    expect(plain.stats().windowMaximum).toBe(2);
+    // A climber block out of range is refused, naming bytes, and changes nothing.
+    const bad = c.sketchState();
+    new DataView(bad.buffer).setUint32(bad.length - 32 + 8, cap, true);
+    const victim = new L1Cache<number>({ maxEntries: cap });
+    expect(thrown(() => victim.loadSketch(bad))).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringMatching(/for bytes/) });
+    expect(victim.stats().windowMaximum).toBe(2);
+  });
+
   it('clears entries, counters and window', () => {
     const c = new L1Cache<number>({ maxEntries: 10 });
     for (let i = 0; i < 30; i++) c.set(`k${i}`, i);

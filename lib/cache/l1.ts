@@ -32,7 +32,7 @@
  * null-prototype object (key → slot); no object per entry, so a `set` allocates nothing. Expiry: `get` returns fresh values only; no read returns an entry past
  * its `staleUntil`, and the clock is read only for entries that have a finite TTL.
  */
-import { invalidRange, invalidType } from '../errors.js';
+import { invalidRange, invalidType, invalidValue } from '../errors.js';
 import { checkKey, checkTtl } from './keys.js';
 import { FrequencySketch, hashKey } from './sketch.js';
 import { type CacheEntry, type Clock, type LevelStats, type SyncLevel, systemClock } from './types.js';
@@ -70,6 +70,9 @@ export interface L1Stats extends LevelStats {
 const WINDOW = 0;
 const PROBATION = 1;
 const PROTECTED = 2;
+/** Bytes of the climber block `sketchState()` appends after the sketch; "CLMB" little-endian. */
+const kClimberBytes = 32;
+const kClimberMagic = 0x424d4c43;
 const kFirstSlot = 3;
 
 // Caffeine's tuning (BoundedLocalCache): main = 99% at start, protected = 80% of main,
@@ -413,15 +416,63 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
     return slots.slice(0, Math.floor(limit)).map((s) => this.keys[s]!);
   }
 
-  /** The frequency sketch's counters as bytes (`FrequencySketch.toBytes`), for the warmer to persist. */
+  /**
+   * What the policy has learned, as bytes for the warmer to persist: the frequency sketch's
+   * counters (`FrequencySketch.toBytes`), then a 32-byte climber block (magic "CLMB", window and
+   * protected maximums, step size, last sample's hit rate), so a restarted cache starts with the
+   * window the climber had found instead of 1 % (on ARC's OLTP trace the window had grown to
+   * 12–43 % of the cache, and a restart at 1 % lost 10–14 points of hit ratio).
+   */
   sketchState(): Uint8Array {
     if (this.readCount !== 0) this.drainReads();
-    return this.sketch.toBytes();
+    const sketch = this.sketch.toBytes();
+    const out = new Uint8Array(sketch.length + kClimberBytes);
+    out.set(sketch);
+    const dv = new DataView(out.buffer, sketch.length, kClimberBytes);
+    dv.setUint32(0, kClimberMagic, true);
+    dv.setUint32(4, this.capacity, true);
+    dv.setUint32(8, this.windowMaximum, true);
+    dv.setUint32(12, this.protectedMaximum, true);
+    dv.setFloat64(16, this.stepSize, true);
+    dv.setFloat64(24, this.previousHitRate, true);
+    return out;
   }
 
-  /** Loads counters saved by `sketchState()` of a cache of the same capacity class; throws naming `bytes` otherwise. */
+  /**
+   * Loads what `sketchState()` saved from a cache of the same capacity class (the sketch alone,
+   * as older versions wrote it, is accepted too); throws naming `bytes` otherwise, and the cache is
+   * unchanged then. The climber block is applied only while this cache is empty and of the same
+   * capacity (a restart, before warming): resizing the regions of a filled cache would move entries.
+   */
   loadSketch(bytes: Uint8Array): void {
-    this.sketch.loadBytes(bytes, 'bytes');
+    if (!(bytes instanceof Uint8Array)) throw invalidType('bytes', 'a Uint8Array from sketchState()', bytes);
+    let climber: DataView | null = null;
+    let sketch = bytes;
+    if (bytes.length >= kClimberBytes) {
+      const dv = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - kClimberBytes, kClimberBytes);
+      if (dv.getUint32(0, true) === kClimberMagic) {
+        climber = dv;
+        sketch = bytes.subarray(0, bytes.length - kClimberBytes);
+      }
+    }
+    let state: { window: number; protect: number; step: number; rate: number } | null = null;
+    if (climber !== null) {
+      const window = climber.getUint32(8, true);
+      const protect = climber.getUint32(12, true);
+      const step = climber.getFloat64(16, true);
+      const rate = climber.getFloat64(24, true);
+      if (!(window >= 1 && window < this.capacity && protect <= this.capacity - window && Number.isFinite(step) && rate >= 0 && rate <= 1)) {
+        throw invalidValue('bytes', `a climber block with 1 ≤ window < capacity and protected ≤ capacity − window (window ${window}, protected ${protect}, step ${step}, hit rate ${rate})`, bytes);
+      }
+      if (climber.getUint32(4, true) === this.capacity) state = { window, protect, step, rate };
+    }
+    this.sketch.loadBytes(sketch, 'bytes');
+    if (state !== null && this.count === 0) {
+      this.windowMaximum = state.window;
+      this.protectedMaximum = state.protect;
+      this.stepSize = state.step;
+      this.previousHitRate = state.rate;
+    }
   }
 
   // ---- policy ------------------------------------------------------------------------------
