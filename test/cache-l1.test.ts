@@ -9,6 +9,19 @@ import { FrequencySketch, hashKey, L1Cache } from '../lib/cache/index.js';
 import { fakeClock } from './helpers/fake-clock.js';
 import { thrown } from './helpers/thrown.js';
 
+
+/** A corda-like stream of `requests`: every key read twice, ~40 requests apart, then never again. */
+function readEachTwice(access: (key: string) => void, requests: number): void {
+  let n = 0;
+  const pending: string[] = [];
+  for (let i = 0; i < requests; i++) {
+    if (i % 2 === 0) {
+      const k = `r${n++}`;
+      pending.push(k);
+      access(k);
+    } else if (pending.length > 20) access(pending.shift()!);
+  }
+}
 describe('FrequencySketch', () => {
   it('counts each key, saturating at 15', () => {
     const s = new FrequencySketch(1024);
@@ -157,15 +170,7 @@ describe('L1Cache', () => {
     const start = c.stats().windowMaximum;
     expect(start).toBe(2); // 1% of 200
     // Phase 1 (like the corda trace): every key is read twice, ~40 requests apart, then never again.
-    let n = 0;
-    const pending: string[] = [];
-    for (let i = 0; i < 60_000; i++) {
-      if (i % 2 === 0) {
-        const k = `r${n++}`;
-        pending.push(k);
-        access(k);
-      } else if (pending.length > 20) access(pending.shift()!);
-    }
+    readEachTwice(access, 60_000);
     const grown = c.stats().windowMaximum;
     expect(grown).toBeGreaterThan(start * 10);
     // Phase 2: a stable hot set of 150 keys (3/4 of capacity) plus one-off keys: frequency wins.
@@ -196,18 +201,9 @@ describe('L1Cache', () => {
   it('carries the window the climber found to a restarted cache, only while that cache is empty and of the same capacity', () => {
     const cap = 200;
     const c = new L1Cache<number>({ maxEntries: cap });
-    let n = 0;
-    const pending: string[] = [];
-    const access = (k: string): void => {
+    readEachTwice((k) => {
       if (c.get(k) === undefined) c.set(k, 1);
-    };
-    for (let i = 0; i < 60_000; i++) {
-      if (i % 2 === 0) {
-        const k = `r${n++}`;
-        pending.push(k);
-        access(k);
-      } else if (pending.length > 20) access(pending.shift()!);
-    }
+    }, 60_000);
     const grown = c.stats();
     expect(grown.windowMaximum).toBeGreaterThan(2);
     const fresh = new L1Cache<number>({ maxEntries: cap });
