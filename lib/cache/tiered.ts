@@ -160,6 +160,8 @@ const kSyncSampleEvery = 256;
 const kMaxTouched = 10_000;
 const kMaxTagVersions = 100_000;
 const kMaxPendingDeletes = 100_000;
+/** SharedCache.setEntry's code for a value (plus key) larger than its slots. */
+const kValueTooLarge = 'ERR_ULTRA_PERF_CACHE_VALUE_TOO_LARGE';
 
 type AnyLevel<V> = SyncLevel<V> | AsyncLevel<V>;
 
@@ -932,8 +934,10 @@ export class TieredCache<V = unknown> {
     try {
       (s.level as SyncLevel<V>).setEntry(key, e);
     } catch (err) {
-      // A level that cannot hold the new value must not keep the old one.
-      this.failed(s, err);
+      // A level that cannot hold the new value must not keep the old one. A value too large
+      // for the level (L2's slots) is a property of the value, not a failing level: skipped
+      // without a warning, the level stays up.
+      if ((err as { code?: unknown }).code !== kValueTooLarge) this.failed(s, err);
       this.deleteSync(s, key);
     }
     if (timed) {
