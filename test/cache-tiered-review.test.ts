@@ -61,4 +61,72 @@ describe('TieredCache review: real L1 + L2 + L4', () => {
     expect(s2.errors).toBe(0);
     expect(warn).not.toHaveBeenCalled();
   });
+
+  it('a read that starts while a delete is still reaching L4 never puts the deleted value back into L1', async () => {
+    const l1 = new L1Cache<unknown>();
+    const l4 = await LmdbLevel.open<unknown>({ path: tempDir() });
+    const cache = new TieredCache<unknown>({ name: 'race', l1, l4 });
+    caches.push(cache);
+    await cache.set('k', 'old');
+    // L4's delete is slow: it lands only after the read below has read the old copy.
+    const del = l4.delete.bind(l4);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    l4.delete = async (key: string) => {
+      await gate;
+      return del(key);
+    };
+    const deleting = cache.delete('k');
+    const read = await cache.get('k'); // the delete has not finished: either answer is linearizable
+    expect([undefined, 'old']).toContain(read);
+    release();
+    await deleting;
+    expect(l1.getEntry('k')).toBeUndefined();
+    expect(cache.getSync('k')).toBeUndefined();
+    expect(await cache.get('k')).toBeUndefined();
+  });
+
+  it('a read that starts while a set is still reaching L4 never puts the old value back into L1/L2', async () => {
+    const l2 = SharedCache.create<unknown>({ maxEntries: 64 });
+    const l4 = await LmdbLevel.open<unknown>({ path: tempDir() });
+    // No L1: a tagged entry skips L2, so the new value lives only in L4 while its write is slow.
+    const cache = new TieredCache<unknown>({ name: 'race2', l1: false, l2, l4 });
+    caches.push(cache);
+    await cache.set('k', 'old');
+    l2.clear();
+    const set = l4.setEntry.bind(l4);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    l4.setEntry = async (key: string, e: CacheEntry<unknown>) => {
+      await gate;
+      return set(key, e);
+    };
+    const writing = cache.set('k', 'new', { tags: ['t'] });
+    await cache.get('k');
+    release();
+    await writing;
+    expect(l2.getEntry('k')).toBeUndefined();
+    expect(cache.getSync('k')).toBeUndefined();
+    expect(await cache.get('k')).toBe('new');
+  });
+  it('a read that starts while clear() is still reaching L4 never puts a cleared value back into L1', async () => {
+    const l1 = new L1Cache<unknown>();
+    const l4 = await LmdbLevel.open<unknown>({ path: tempDir() });
+    const cache = new TieredCache<unknown>({ name: 'race3', l1, l4 });
+    caches.push(cache);
+    await cache.set('k', 'old');
+    const clear = l4.clear.bind(l4);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    l4.clear = async () => {
+      await gate;
+      return clear();
+    };
+    const clearing = cache.clear();
+    await cache.get('k');
+    release();
+    await clearing;
+    expect(l1.getEntry('k')).toBeUndefined();
+    expect(await cache.get('k')).toBeUndefined();
+  });
 });

@@ -330,6 +330,13 @@ export class TieredCache<V = unknown> {
   private touchedAll_ = 0;
   /** Operations holding a `gen_` snapshot; at 0 the touched map can be emptied. */
   private pendingOps_ = 0;
+  /**
+   * Keys whose write or delete has not reached every async level yet (count of such writes),
+   * and clears not finished: a read may still find the old copy in L3/L4 then, so it is not
+   * promoted (see promote()).
+   */
+  private readonly writing_ = new Map<string, number>();
+  private clearing_ = 0;
   /** deleteByTag versions (0 = never deleted); from this process, the fleet's invalidations, or L3/L4 markers. */
   private readonly tagVersions_ = new Map<string, number>();
   /** L4 entries older than this may have missed invalidations while L3 was away: not served while L3 is up. */
@@ -548,7 +555,13 @@ export class TieredCache<V = unknown> {
     this.touch(key);
     let held = false;
     for (const s of [this.s1_, this.s2_]) if (s !== null && this.deleteSync(s, key)) held = true;
-    const results = await Promise.all(this.asyncStates_.map((s) => this.deleteAsync(s, key)));
+    this.startWrites([key]);
+    let results: boolean[];
+    try {
+      results = await Promise.all(this.asyncStates_.map((s) => this.deleteAsync(s, key)));
+    } finally {
+      this.endWrites([key]);
+    }
     if (results.includes(true)) held = true;
     await this.publish([key], version);
     return held;
@@ -583,17 +596,25 @@ export class TieredCache<V = unknown> {
     this.checkOpen();
     const version = this.nextVersion();
     this.dropLocal();
-    await Promise.all(
-      this.asyncStates_.map(async (s) => {
-        if (!this.usable(s)) return;
-        try {
-          await (s.level as AsyncLevel<V>).clear();
-          this.succeeded(s);
-        } catch (err) {
-          this.failed(s, err);
-        }
-      }),
-    );
+    // Until L3/L4 are empty a read can still find their old entries: none is promoted meanwhile.
+    this.clearing_++;
+    try {
+      await Promise.all(
+        this.asyncStates_.map(async (s) => {
+          if (!this.usable(s)) return;
+          try {
+            await (s.level as AsyncLevel<V>).clear();
+            this.succeeded(s);
+          } catch (err) {
+            this.failed(s, err);
+          }
+        }),
+      );
+    } finally {
+      this.clearing_--;
+      this.gen_++;
+      this.touchedAll_ = this.gen_;
+    }
     await this.publish([kClearKey], version);
   }
 
@@ -885,7 +906,7 @@ export class TieredCache<V = unknown> {
 
   /** Puts an entry into L1/L2, unless the key changed since the read began. */
   private promote(key: string, e: CacheEntry<V>, gen0: number): void {
-    if (this.touchedSince(key, gen0)) return;
+    if (this.touchedSince(key, gen0) || this.clearing_ > 0 || this.writing_.has(key)) return;
     if (this.s1_ !== null) this.writeSyncLevel(this.s1_, key, e);
     if (this.s2_ !== null) this.writeL2(key, e);
     // Never from L4 into L3: an L4 copy L3 lacks may be one another process just deleted (its
@@ -1040,8 +1061,34 @@ export class TieredCache<V = unknown> {
       if (this.s2_ !== null) this.writeL2(key, e);
       if (e.version > version) version = e.version;
     }
-    await Promise.all(this.asyncStates_.map((s) => this.writeAsync(s, entries)));
+    if (this.asyncStates_.length > 0) {
+      const keys = entries.map((e) => e[0]);
+      this.startWrites(keys);
+      try {
+        await Promise.all(this.asyncStates_.map((s) => this.writeAsync(s, entries)));
+      } finally {
+        this.endWrites(keys);
+      }
+    }
     await this.publish(entries.map((e) => e[0]), version);
+  }
+
+  /**
+   * Marks keys as being written to the async levels. Until endWrites, a read may find their old
+   * copies in L3/L4 (the write has not landed yet); promote() then leaves L1/L2 alone, and
+   * endWrites touches the keys so a read that began during the write does not promote later.
+   */
+  private startWrites(keys: readonly string[]): void {
+    for (const k of keys) this.writing_.set(k, (this.writing_.get(k) ?? 0) + 1);
+  }
+
+  private endWrites(keys: readonly string[]): void {
+    for (const k of keys) {
+      const n = this.writing_.get(k)! - 1;
+      if (n === 0) this.writing_.delete(k);
+      else this.writing_.set(k, n);
+      this.touch(k);
+    }
   }
 
   private async publish(keys: readonly string[], version: number): Promise<void> {
