@@ -130,3 +130,42 @@ describe('TieredCache review: real L1 + L2 + L4', () => {
     expect(await cache.get('k')).toBeUndefined();
   });
 });
+
+describe.skipIf(!hasRedis)('TieredCache review: real RedisLevel', () => {
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+  let n = 0;
+  async function withL3(): Promise<{ cache: TieredCache<unknown>; l1: L1Cache<unknown>; l3: RedisLevel<unknown> }> {
+    const l1 = new L1Cache<unknown>();
+    const l3 = await RedisLevel.connect<unknown>({ url: redis.url, namespace: `review${process.pid}-${n++}` });
+    const cache = new TieredCache<unknown>({ name: 'redis-review', l1, l3, l4: await LmdbLevel.open({ path: tempDir() }) });
+    caches.push(cache);
+    return { cache, l1, l3 };
+  }
+
+  it('one failed L3 command while the connection stays up does not take L3 out of service for good', async () => {
+    vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    const { cache, l1, l3 } = await withL3();
+    await cache.set('a', 'a0');
+    const setEntry = l3.setEntry.bind(l3);
+    l3.setEntry = async () => {
+      throw new Error('one-off command error');
+    };
+    await cache.set('a', 'a1'); // L3 misses this write: its copy of 'a' must not be served later
+    l3.setEntry = setEntry;
+    await cache.set('b', 'b1');
+    expect((await l3.getEntry('b'))?.value).toBe('b1');
+    const s3 = cache.stats().levels.find((l) => l.name === 'l3')!;
+    expect(s3.up).toBe(true);
+    expect(s3.errors).toBe(1);
+    // The write L3 missed was deleted from it once it answered again.
+    await vi.waitFor(async () => expect(await l3.getEntry('a')).toBeUndefined());
+    l1.clear();
+    expect(await cache.get('a')).toBe('a1');
+  });
+});

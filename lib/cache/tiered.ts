@@ -1105,9 +1105,16 @@ export class TieredCache<V = unknown> {
 
   /** A level may be called: it has not reported itself down (levels that report state), and L3 is connected. */
   private usable(s: LevelState<V>): boolean {
-    if (s === this.s3_ && this.l3_!.connected === false) {
-      if (s.up) this.markDown(s, 'connection down');
-      return false;
+    if (s === this.s3_) {
+      const connected = this.l3_!.connected;
+      if (connected === false) {
+        if (s.up) this.markDown(s, 'connection down');
+        return false;
+      }
+      // Down after a failed command while the connection stayed up (no 'up' event will come):
+      // tried again like a level that does not report state; its next success marks it up and
+      // deletes from it the writes it missed.
+      if (connected === true) return true;
     }
     return s.up || !s.reportsState;
   }
