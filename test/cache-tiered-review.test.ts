@@ -148,6 +148,16 @@ describe.skipIf(!hasRedis)('TieredCache review: real RedisLevel', () => {
     return { cache, l1, l3 };
   }
 
+  it('a huge finite TTL (1e308 ms) is stored in L3 without an expiry instead of failing the SET', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    const { cache, l3 } = await withL3();
+    await cache.set('k', 'old');
+    await cache.set('k', 'new', { ttlMs: 1e308 });
+    expect((await l3.getEntry('k'))?.value).toBe('new');
+    expect(cache.stats().levels.find((l) => l.name === 'l3')!.up).toBe(true);
+    expect(warn).not.toHaveBeenCalled();
+  });
+
   it('one failed L3 command while the connection stays up does not take L3 out of service for good', async () => {
     vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
     const { cache, l1, l3 } = await withL3();
