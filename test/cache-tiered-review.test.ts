@@ -129,6 +129,22 @@ describe('TieredCache review: real L1 + L2 + L4', () => {
     expect(l1.getEntry('k')).toBeUndefined();
     expect(await cache.get('k')).toBeUndefined();
   });
+  it('a getOrLoad still loading when close() runs answers its callers and writes nothing to the closed levels', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    const l4 = await LmdbLevel.open<unknown>({ path: tempDir() });
+    const cache = new TieredCache<unknown>({ name: 'closing', l1: new L1Cache(), l4 });
+    let resolve!: (v: unknown) => void;
+    const loading = cache.getOrLoad('k', () => new Promise((r) => (resolve = r)));
+    await vi.waitFor(() => expect(resolve).toBeTypeOf('function'));
+    await cache.close();
+    resolve('late');
+    expect(await loading).toBe('late');
+    expect(cache.stats().levels.map((l) => [l.name, l.up, l.errors])).toEqual([
+      ['l1', true, 0],
+      ['l4', true, 0],
+    ]);
+    expect(warn).not.toHaveBeenCalled();
+  });
 });
 
 describe.skipIf(!hasRedis)('TieredCache review: real RedisLevel', () => {

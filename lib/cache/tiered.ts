@@ -707,10 +707,12 @@ export class TieredCache<V = unknown> {
       try {
         value = await this.callLoader(key, loader);
       } catch (err) {
-        if (token !== null) await this.releaseLease(key, token);
+        if (token !== null && !this.closed_) await this.releaseLease(key, token);
         if (stale !== undefined && this.clock_() < stale.staleUntil) return { value: stale.value, stale: true };
         throw err;
       }
+      // Closed while the loader ran: the levels are closed (L3's lease ends with its TTL); callers get the value.
+      if (this.closed_) return { value, stale: false };
       const entry = this.makeEntryFrom(value, ttlMs, tags, this.nextVersion());
       // A write, delete or invalidation during the load wins: the loaded value is returned, not stored.
       if (!this.touchedSince(key, gen0)) {
