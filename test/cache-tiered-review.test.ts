@@ -145,6 +145,23 @@ describe('TieredCache review: real L1 + L2 + L4', () => {
     ]);
     expect(warn).not.toHaveBeenCalled();
   });
+  it('close() does not wait for a background refresh whose loader never settles (loadTimeoutMs Infinity)', async () => {
+    const l4 = await LmdbLevel.open<unknown>({ path: tempDir() });
+    let now = 1_000;
+    const cache = new TieredCache<unknown>({ name: 'hung', l1: new L1Cache({ clock: () => now }), l4, clock: () => now, staleWhileRevalidateMs: 10_000 });
+    await cache.set('k', 'v', { ttlMs: 1 });
+    now += 10;
+    let called = false;
+    const loader = (): Promise<unknown> => {
+      called = true;
+      return new Promise(() => {});
+    };
+    expect(await cache.getOrLoad('k', loader)).toBe('v'); // stale, served at once; the refresh hangs
+    await vi.waitFor(() => expect(called).toBe(true));
+    const closed = cache.close().then(() => 'closed');
+    const never = new Promise<string>((r) => setTimeout(() => r('close() still waiting after 2 s'), 2_000).unref());
+    expect(await Promise.race([closed, never])).toBe('closed');
+  });
 });
 
 describe.skipIf(!hasRedis)('TieredCache review: real RedisLevel', () => {

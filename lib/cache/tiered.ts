@@ -343,7 +343,8 @@ export class TieredCache<V = unknown> {
   private suspectBelow_ = 0;
 
   private readonly flights_ = new SingleFlight<string, Loaded<V>>();
-  private readonly refreshes_ = new Set<Promise<unknown>>();
+  /** Loaded values being written to the levels (close() waits for these, not for loaders). */
+  private readonly stores_ = new Set<Promise<void>>();
   private syncSample_ = kSyncSampleEvery;
   private readonly unsubscribe_: (() => void)[] = [];
   private closed_ = false;
@@ -647,9 +648,7 @@ export class TieredCache<V = unknown> {
       // Stale-while-revalidate: answer now, refresh once (a refresh already running is not doubled).
       this.staleServed_++;
       if (!this.flights_.has(key)) {
-        const refresh = this.flights_.run(key, () => this.load(key, loader, ttlMs, tags, undefined)).catch(noop);
-        this.refreshes_.add(refresh);
-        void refresh.finally(() => this.refreshes_.delete(refresh));
+        this.flights_.run(key, () => this.load(key, loader, ttlMs, tags, undefined)).catch(noop);
       }
       return stale.value;
     }
@@ -718,7 +717,13 @@ export class TieredCache<V = unknown> {
       if (!this.touchedSince(key, gen0)) {
         try {
           if (this.checksEncoding_ && value !== undefined) encodeEntry(entry, this.codec_);
-          await this.writeAll([[key, entry]]);
+          const store = this.writeAll([[key, entry]]);
+          this.stores_.add(store);
+          try {
+            await store;
+          } finally {
+            this.stores_.delete(store);
+          }
         } catch (err) {
           if (token !== null) await this.releaseLease(key, token);
           throw err;
@@ -830,11 +835,15 @@ export class TieredCache<V = unknown> {
     return this.states_.map((s) => ({ level: s.level.name, get: s.getLatency, set: s.setLatency }));
   }
 
-  /** Waits for background refreshes, unsubscribes from the fleet and closes L3 and L4. Later calls throw CacheClosedError. */
+  /**
+   * Waits for loaded values being stored (background refreshes included; not for loaders still
+   * running: their callers get the value, nothing is stored), unsubscribes from the fleet and
+   * closes L3 and L4. Later calls throw CacheClosedError.
+   */
   async close(): Promise<void> {
     if (this.closed_) return;
     this.closed_ = true;
-    await Promise.allSettled([...this.refreshes_]);
+    await Promise.allSettled([...this.stores_]);
     for (const u of this.unsubscribe_.splice(0)) u();
     await Promise.allSettled(this.asyncStates_.map((s) => (s.level as AsyncLevel<V>).close()));
   }
