@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { L1Cache, LmdbLevel, RedisLevel, SharedCache, TieredCache } from '../lib/cache/index.js';
-import type { AsyncLevel, CacheEntry } from '../lib/cache/types.js';
 import { hasRedis, startRedis, type TestRedis } from './helpers/redis.js';
 
 const dirs: string[] = [];
@@ -25,24 +24,19 @@ afterEach(async () => {
   vi.restoreAllMocks();
 });
 
-/** Holds the level's reads of one key until released, so a write can land while the read is in flight. */
-function holdReads<V>(level: AsyncLevel<V>): { release: () => void; started: Promise<void> } {
-  const orig = level.getEntry.bind(level);
+/**
+ * Makes `level[method]` wait until `release()` before doing its work, so a read can run while
+ * that write, delete or clear has not reached the level yet.
+ */
+function hold<L extends object, M extends 'delete' | 'setEntry' | 'clear'>(level: L & Record<M, (...args: never[]) => Promise<unknown>>, method: M): () => void {
+  const orig = level[method].bind(level) as (...args: unknown[]) => Promise<unknown>;
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
-  let started!: () => void;
-  const startedP = new Promise<void>((r) => (started = r));
-  let first = true;
-  level.getEntry = async (key: string): Promise<CacheEntry<V> | undefined> => {
-    const e = await orig(key);
-    if (first) {
-      first = false;
-      started();
-      await gate;
-    }
-    return e;
+  (level as Record<M, unknown>)[method] = async (...args: unknown[]) => {
+    await gate;
+    return orig(...args);
   };
-  return { release, started: startedP };
+  return release;
 }
 
 describe('TieredCache review: real L1 + L2 + L4', () => {
@@ -69,13 +63,7 @@ describe('TieredCache review: real L1 + L2 + L4', () => {
     caches.push(cache);
     await cache.set('k', 'old');
     // L4's delete is slow: it lands only after the read below has read the old copy.
-    const del = l4.delete.bind(l4);
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    l4.delete = async (key: string) => {
-      await gate;
-      return del(key);
-    };
+    const release = hold(l4, 'delete');
     const deleting = cache.delete('k');
     const read = await cache.get('k'); // the delete has not finished: either answer is linearizable
     expect([undefined, 'old']).toContain(read);
@@ -94,13 +82,7 @@ describe('TieredCache review: real L1 + L2 + L4', () => {
     caches.push(cache);
     await cache.set('k', 'old');
     l2.clear();
-    const set = l4.setEntry.bind(l4);
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    l4.setEntry = async (key: string, e: CacheEntry<unknown>) => {
-      await gate;
-      return set(key, e);
-    };
+    const release = hold(l4, 'setEntry');
     const writing = cache.set('k', 'new', { tags: ['t'] });
     await cache.get('k');
     release();
@@ -115,13 +97,7 @@ describe('TieredCache review: real L1 + L2 + L4', () => {
     const cache = new TieredCache<unknown>({ name: 'race3', l1, l4 });
     caches.push(cache);
     await cache.set('k', 'old');
-    const clear = l4.clear.bind(l4);
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    l4.clear = async () => {
-      await gate;
-      return clear();
-    };
+    const release = hold(l4, 'clear');
     const clearing = cache.clear();
     await cache.get('k');
     release();
@@ -189,6 +165,18 @@ describe.skipIf(!hasRedis)('TieredCache review: real RedisLevel', () => {
     expect((await l3.getEntry('k'))?.value).toBe('new');
     expect(cache.stats().levels.find((l) => l.name === 'l3')!.up).toBe(true);
     expect(warn).not.toHaveBeenCalled();
+  });
+
+  it('a read that starts while a delete is still reaching Redis never puts the deleted value back into L1', async () => {
+    const { cache, l1, l3 } = await withL3();
+    await cache.set('k', 'old');
+    const release = hold(l3, 'delete');
+    const deleting = cache.delete('k');
+    expect([undefined, 'old']).toContain(await cache.get('k')); // the delete has not finished
+    release();
+    await deleting;
+    expect(l1.getEntry('k')).toBeUndefined();
+    expect(await cache.get('k')).toBeUndefined();
   });
 
   it('one failed L3 command while the connection stays up does not take L3 out of service for good', async () => {
