@@ -517,8 +517,9 @@ export class RedisLevel<V = unknown> implements AsyncLevel<V>, FleetCoordinator 
 
   #setArgs(key: string, entry: CacheEntry<V>): RedisArg[] {
     const k = this.#valuePrefix + key;
-    if (entry.staleUntil === Infinity) return ['SET', k, this.#encode(entry)];
     const px = Math.ceil(entry.staleUntil - this.#clock());
+    // Past 2^53 ms String(px) is not an integer Redis takes ("1e+308"): stored without PX; reads still check staleUntil.
+    if (entry.staleUntil === Infinity || px > Number.MAX_SAFE_INTEGER) return ['SET', k, this.#encode(entry)];
     if (px <= 0) return ['DEL', k];
     return ['SET', k, this.#encode(entry), 'PX', String(px)];
   }

@@ -160,6 +160,8 @@ const kSyncSampleEvery = 256;
 const kMaxTouched = 10_000;
 const kMaxTagVersions = 100_000;
 const kMaxPendingDeletes = 100_000;
+/** SharedCache.setEntry's code for a value (plus key) larger than its slots. */
+const kValueTooLarge = 'ERR_ULTRA_PERF_CACHE_VALUE_TOO_LARGE';
 
 type AnyLevel<V> = SyncLevel<V> | AsyncLevel<V>;
 
@@ -328,13 +330,21 @@ export class TieredCache<V = unknown> {
   private touchedAll_ = 0;
   /** Operations holding a `gen_` snapshot; at 0 the touched map can be emptied. */
   private pendingOps_ = 0;
+  /**
+   * Keys whose write or delete has not reached every async level yet (count of such writes),
+   * and clears not finished: a read may still find the old copy in L3/L4 then, so it is not
+   * promoted (see promote()).
+   */
+  private readonly writing_ = new Map<string, number>();
+  private clearing_ = 0;
   /** deleteByTag versions (0 = never deleted); from this process, the fleet's invalidations, or L3/L4 markers. */
   private readonly tagVersions_ = new Map<string, number>();
   /** L4 entries older than this may have missed invalidations while L3 was away: not served while L3 is up. */
   private suspectBelow_ = 0;
 
   private readonly flights_ = new SingleFlight<string, Loaded<V>>();
-  private readonly refreshes_ = new Set<Promise<unknown>>();
+  /** Loaded values being written to the levels (close() waits for these, not for loaders). */
+  private readonly stores_ = new Set<Promise<void>>();
   private syncSample_ = kSyncSampleEvery;
   private readonly unsubscribe_: (() => void)[] = [];
   private closed_ = false;
@@ -546,7 +556,13 @@ export class TieredCache<V = unknown> {
     this.touch(key);
     let held = false;
     for (const s of [this.s1_, this.s2_]) if (s !== null && this.deleteSync(s, key)) held = true;
-    const results = await Promise.all(this.asyncStates_.map((s) => this.deleteAsync(s, key)));
+    this.startWrites([key]);
+    let results: boolean[];
+    try {
+      results = await Promise.all(this.asyncStates_.map((s) => this.deleteAsync(s, key)));
+    } finally {
+      this.endWrites([key]);
+    }
     if (results.includes(true)) held = true;
     await this.publish([key], version);
     return held;
@@ -581,17 +597,25 @@ export class TieredCache<V = unknown> {
     this.checkOpen();
     const version = this.nextVersion();
     this.dropLocal();
-    await Promise.all(
-      this.asyncStates_.map(async (s) => {
-        if (!this.usable(s)) return;
-        try {
-          await (s.level as AsyncLevel<V>).clear();
-          this.succeeded(s);
-        } catch (err) {
-          this.failed(s, err);
-        }
-      }),
-    );
+    // Until L3/L4 are empty a read can still find their old entries: none is promoted meanwhile.
+    this.clearing_++;
+    try {
+      await Promise.all(
+        this.asyncStates_.map(async (s) => {
+          if (!this.usable(s)) return;
+          try {
+            await (s.level as AsyncLevel<V>).clear();
+            this.succeeded(s);
+          } catch (err) {
+            this.failed(s, err);
+          }
+        }),
+      );
+    } finally {
+      this.clearing_--;
+      this.gen_++;
+      this.touchedAll_ = this.gen_;
+    }
     await this.publish([kClearKey], version);
   }
 
@@ -624,9 +648,7 @@ export class TieredCache<V = unknown> {
       // Stale-while-revalidate: answer now, refresh once (a refresh already running is not doubled).
       this.staleServed_++;
       if (!this.flights_.has(key)) {
-        const refresh = this.flights_.run(key, () => this.load(key, loader, ttlMs, tags, undefined)).catch(noop);
-        this.refreshes_.add(refresh);
-        void refresh.finally(() => this.refreshes_.delete(refresh));
+        this.flights_.run(key, () => this.load(key, loader, ttlMs, tags, undefined)).catch(noop);
       }
       return stale.value;
     }
@@ -684,16 +706,24 @@ export class TieredCache<V = unknown> {
       try {
         value = await this.callLoader(key, loader);
       } catch (err) {
-        if (token !== null) await this.releaseLease(key, token);
+        if (token !== null && !this.closed_) await this.releaseLease(key, token);
         if (stale !== undefined && this.clock_() < stale.staleUntil) return { value: stale.value, stale: true };
         throw err;
       }
+      // Closed while the loader ran: the levels are closed (L3's lease ends with its TTL); callers get the value.
+      if (this.closed_) return { value, stale: false };
       const entry = this.makeEntryFrom(value, ttlMs, tags, this.nextVersion());
       // A write, delete or invalidation during the load wins: the loaded value is returned, not stored.
       if (!this.touchedSince(key, gen0)) {
         try {
           if (this.checksEncoding_ && value !== undefined) encodeEntry(entry, this.codec_);
-          await this.writeAll([[key, entry]]);
+          const store = this.writeAll([[key, entry]]);
+          this.stores_.add(store);
+          try {
+            await store;
+          } finally {
+            this.stores_.delete(store);
+          }
         } catch (err) {
           if (token !== null) await this.releaseLease(key, token);
           throw err;
@@ -805,11 +835,15 @@ export class TieredCache<V = unknown> {
     return this.states_.map((s) => ({ level: s.level.name, get: s.getLatency, set: s.setLatency }));
   }
 
-  /** Waits for background refreshes, unsubscribes from the fleet and closes L3 and L4. Later calls throw CacheClosedError. */
+  /**
+   * Waits for loaded values being stored (background refreshes included; not for loaders still
+   * running: their callers get the value, nothing is stored), unsubscribes from the fleet and
+   * closes L3 and L4. Later calls throw CacheClosedError.
+   */
   async close(): Promise<void> {
     if (this.closed_) return;
     this.closed_ = true;
-    await Promise.allSettled([...this.refreshes_]);
+    await Promise.allSettled([...this.stores_]);
     for (const u of this.unsubscribe_.splice(0)) u();
     await Promise.allSettled(this.asyncStates_.map((s) => (s.level as AsyncLevel<V>).close()));
   }
@@ -883,7 +917,7 @@ export class TieredCache<V = unknown> {
 
   /** Puts an entry into L1/L2, unless the key changed since the read began. */
   private promote(key: string, e: CacheEntry<V>, gen0: number): void {
-    if (this.touchedSince(key, gen0)) return;
+    if (this.touchedSince(key, gen0) || this.clearing_ > 0 || this.writing_.has(key)) return;
     if (this.s1_ !== null) this.writeSyncLevel(this.s1_, key, e);
     if (this.s2_ !== null) this.writeL2(key, e);
     // Never from L4 into L3: an L4 copy L3 lacks may be one another process just deleted (its
@@ -932,8 +966,10 @@ export class TieredCache<V = unknown> {
     try {
       (s.level as SyncLevel<V>).setEntry(key, e);
     } catch (err) {
-      // A level that cannot hold the new value must not keep the old one.
-      this.failed(s, err);
+      // A level that cannot hold the new value must not keep the old one. A value too large
+      // for the level (L2's slots) is a property of the value, not a failing level: skipped
+      // without a warning, the level stays up.
+      if ((err as { code?: unknown }).code !== kValueTooLarge) this.failed(s, err);
       this.deleteSync(s, key);
     }
     if (timed) {
@@ -1036,8 +1072,34 @@ export class TieredCache<V = unknown> {
       if (this.s2_ !== null) this.writeL2(key, e);
       if (e.version > version) version = e.version;
     }
-    await Promise.all(this.asyncStates_.map((s) => this.writeAsync(s, entries)));
+    if (this.asyncStates_.length > 0) {
+      const keys = entries.map((e) => e[0]);
+      this.startWrites(keys);
+      try {
+        await Promise.all(this.asyncStates_.map((s) => this.writeAsync(s, entries)));
+      } finally {
+        this.endWrites(keys);
+      }
+    }
     await this.publish(entries.map((e) => e[0]), version);
+  }
+
+  /**
+   * Marks keys as being written to the async levels. Until endWrites, a read may find their old
+   * copies in L3/L4 (the write has not landed yet); promote() then leaves L1/L2 alone, and
+   * endWrites touches the keys so a read that began during the write does not promote later.
+   */
+  private startWrites(keys: readonly string[]): void {
+    for (const k of keys) this.writing_.set(k, (this.writing_.get(k) ?? 0) + 1);
+  }
+
+  private endWrites(keys: readonly string[]): void {
+    for (const k of keys) {
+      const n = this.writing_.get(k)! - 1;
+      if (n === 0) this.writing_.delete(k);
+      else this.writing_.set(k, n);
+      this.touch(k);
+    }
   }
 
   private async publish(keys: readonly string[], version: number): Promise<void> {
@@ -1054,9 +1116,16 @@ export class TieredCache<V = unknown> {
 
   /** A level may be called: it has not reported itself down (levels that report state), and L3 is connected. */
   private usable(s: LevelState<V>): boolean {
-    if (s === this.s3_ && this.l3_!.connected === false) {
-      if (s.up) this.markDown(s, 'connection down');
-      return false;
+    if (s === this.s3_) {
+      const connected = this.l3_!.connected;
+      if (connected === false) {
+        if (s.up) this.markDown(s, 'connection down');
+        return false;
+      }
+      // Down after a failed command while the connection stayed up (no 'up' event will come):
+      // tried again like a level that does not report state; its next success marks it up and
+      // deletes from it the writes it missed.
+      if (connected === true) return true;
     }
     return s.up || !s.reportsState;
   }
