@@ -72,13 +72,7 @@ napi_value decode_batch(napi_env env, napi_callback_info info) {
 }  // namespace
 
 void init_itch(Napi::Env env, Napi::Object exports) {
-  napi_value fn = nullptr;
-  const napi_status s = napi_create_function(env, kFn, NAPI_AUTO_LENGTH, decode_batch, nullptr, &fn);
-  if (s != napi_ok) {
-    throw_napi_failure(env, "init_itch", s);
-    return;
-  }
-  exports.Set(kFn, Napi::Value(env, fn));
+  set_function(env, exports, kFn, decode_batch);
 }
 
 }  // namespace up::napi

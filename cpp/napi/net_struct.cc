@@ -101,14 +101,6 @@ napi_value decode_batch(napi_env env, napi_callback_info info) {
   return number_value(env, static_cast<double>(r.count));
 }
 
-void set_function(napi_env env, napi_value exports, const char* name, napi_callback cb) {
-  napi_value f = nullptr;
-  if (napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &f) != napi_ok ||
-      napi_set_named_property(env, exports, name, f) != napi_ok) {
-    throw_napi_failure(env, "init_net_struct", napi_generic_failure);
-  }
-}
-
 }  // namespace
 
 void init_net_struct(Napi::Env env, Napi::Object exports) {

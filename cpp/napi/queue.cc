@@ -392,12 +392,6 @@ napi_value layout_object(napi_env env) {
   return out;
 }
 
-void set_function(napi_env env, napi_value exports, const char* name, napi_callback cb) {
-  napi_value fn;
-  napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn);
-  napi_set_named_property(env, exports, name, fn);
-}
-
 }  // namespace
 
 void init_queue(Napi::Env env, Napi::Object exports) {

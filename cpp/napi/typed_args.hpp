@@ -207,6 +207,15 @@ inline void throw_napi_failure(napi_env env, const char* fn, napi_status status)
   napi_throw_error(env, "ERR_ULTRA_PERF_NAPI", msg.c_str());
 }
 
+// Exports `cb` as `exports[name]` (raw Node-API, for the hot bindings); a failed call throws
+// (throw_napi_failure) naming the binding.
+inline void set_function(napi_env env, napi_value exports, const char* name, napi_callback cb) {
+  napi_value fn = nullptr;
+  napi_status status = napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn);
+  if (status == napi_ok) status = napi_set_named_property(env, exports, name, fn);
+  if (status != napi_ok) throw_napi_failure(env, name, status);
+}
+
 // errno as Node names it in a system error's code; ERR_ULTRA_PERF_SYSTEM for the rest.
 inline const char* errno_code(int err) noexcept {
   switch (err) {

@@ -404,12 +404,6 @@ napi_value udp_send_burst(napi_env env, napi_callback_info info) {
                      err, r.failed_call);
 }
 
-void set_function(napi_env env, napi_value exports, const char* name, napi_callback cb) {
-  napi_value fn;
-  napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn);
-  napi_set_named_property(env, exports, name, fn);
-}
-
 napi_value record_layout(napi_env env) {
   napi_value out;
   napi_create_object(env, &out);
