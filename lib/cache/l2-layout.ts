@@ -58,6 +58,7 @@
  *   out-of-bounds access.
  */
 import { describe as describeValue, invalidRange, invalidType, withCode } from '../errors.js';
+import { hex32 } from '../internal/layout-check.js';
 
 /** Byte offsets and constants of the layout (cpp/cache/layout.hpp). */
 export const enum L2 {
@@ -252,10 +253,6 @@ export function writeHeader(buffer: SharedArrayBuffer, g: CacheGeometry): void {
   Atomics.store(i32, HeaderWord.Magic, L2.Magic | 0);
 }
 
-function hex(v: number): string {
-  return `0x${(v >>> 0).toString(16).padStart(8, '0')}`;
-}
-
 /**
  * Checks that `buffer` holds an L2 cache and returns its geometry. Throws a TypeError (not a
  * cache) or a RangeError (size, version, inconsistent geometry).
@@ -269,7 +266,7 @@ export function readGeometry(buffer: unknown, argument = 'buffer'): CacheGeometr
   const i32 = new Int32Array(buffer, 0, L2.HeaderBytes >> 2);
   const magic = Atomics.load(i32, HeaderWord.Magic);
   if (magic >>> 0 !== L2.Magic) {
-    throw new TypeError(`Expected an L2 cache buffer (magic ${hex(L2.Magic)}) made by SharedCache.create for ${argument} but received a SharedArrayBuffer whose magic is ${hex(magic)}`);
+    throw new TypeError(`Expected an L2 cache buffer (magic ${hex32(L2.Magic)}) made by SharedCache.create for ${argument} but received a SharedArrayBuffer whose magic is ${hex32(magic)}`);
   }
   const version = Atomics.load(i32, HeaderWord.Version);
   if (version !== L2.Version) throw withCode(new RangeError(`Expected L2 cache layout version ${L2.Version} for ${argument} but received version ${version}`), 'ERR_OUT_OF_RANGE');

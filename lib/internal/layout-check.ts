@@ -7,6 +7,11 @@
  * the same tables agree.
  */
 
+/** A 32-bit word as 0x-prefixed 8-digit hex, for a shared buffer's magic in errors. */
+export function hex32(v: number): string {
+  return `0x${(v >>> 0).toString(16).padStart(8, '0')}`;
+}
+
 /** Every offset, size and constant of one layout, by name ("tailOffset", "slab.head"). */
 export type LayoutTable = Readonly<Record<string, number>>;
 

@@ -46,6 +46,7 @@
  */
 import { describe as describeValue, invalidRange, invalidType, withCode } from '../errors.js';
 import { isPlainObject } from '../internal/options.js';
+import { hex32 } from '../internal/layout-check.js';
 import { Layout, Status, Word } from './kernel.js';
 
 export { Layout, Status, Word };
@@ -185,10 +186,6 @@ export function writeHeader(buffer: SharedArrayBuffer, g: Geometry): void {
   Atomics.store(i32, Word.Magic, Layout.Magic | 0);
 }
 
-function hex(v: number): string {
-  return `0x${(v >>> 0).toString(16).padStart(8, '0')}`;
-}
-
 /**
  * Checks that buffer holds a queue of the given kind and returns its geometry. Throws a
  * TypeError (not a queue, wrong kind) or a RangeError (size, version, geometry).
@@ -209,7 +206,7 @@ export function readGeometry(buffer: unknown, kind: QueueKind, argument = 'buffe
   const magic = Atomics.load(i32, Word.Magic);
   if (magic >>> 0 !== Layout.Magic) {
     throw new TypeError(
-      `Expected a queue buffer (magic ${hex(Layout.Magic)}) made by ${made} for ${argument} but received a SharedArrayBuffer whose magic is ${hex(magic)}`,
+      `Expected a queue buffer (magic ${hex32(Layout.Magic)}) made by ${made} for ${argument} but received a SharedArrayBuffer whose magic is ${hex32(magic)}`,
     );
   }
   const version = i32[Word.Version]!;
