@@ -271,5 +271,12 @@ describe('L1Cache', () => {
     expect(thrown(() => c.loadSketch('x' as unknown as Uint8Array)).code).toBe('ERR_INVALID_ARG_TYPE');
     // A get of a non-string key is a miss, not a throw: the hot path does not check.
     expect(c.get(42 as unknown as string)).toBeUndefined();
+    // ...and never reads the string key it would coerce to (the index is a dictionary object).
+    c.set('42', 7);
+    expect(c.get(42 as unknown as string)).toBeUndefined();
+    expect(c.getEntry(42 as unknown as string)).toBeUndefined();
+    expect(c.has(42 as unknown as string)).toBe(false);
+    expect(c.delete(42 as unknown as string)).toBe(false);
+    expect(c.get('42')).toBe(7);
   });
 });

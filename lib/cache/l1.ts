@@ -253,7 +253,8 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
    * (use `getEntry` to tell a cached miss). Counts a hit or a miss and feeds the policy.
    */
   get(key: string): V | undefined {
-    const slot = this.index[key];
+    // The index is a dictionary object, which would read 42 as '42': a key that is not a string misses.
+    const slot = typeof key === 'string' ? this.index[key] : undefined;
     if (slot === undefined) {
       this.recordMiss();
       return undefined;
@@ -276,7 +277,7 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
 
   /** True when `get(key)` would find a fresh entry (a cached miss included). No policy or stats effect. */
   has(key: string): boolean {
-    const slot = this.index[key];
+    const slot = typeof key === 'string' ? this.index[key] : undefined;
     if (slot === undefined) return false;
     const expiresAt = this.expiresAt[slot]!;
     return expiresAt === Infinity || this.clock() < expiresAt;
@@ -297,7 +298,7 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
 
   /** The entry of `key` (fresh or stale), or `undefined` when absent or past `staleUntil`. Counts a hit or miss. */
   getEntry(key: string): CacheEntry<V> | undefined {
-    const slot = this.index[key];
+    const slot = typeof key === 'string' ? this.index[key] : undefined;
     if (slot === undefined) {
       this.recordMiss();
       return undefined;
@@ -329,7 +330,7 @@ export class L1Cache<V = unknown> implements SyncLevel<V> {
 
   /** Removes `key`; true when it was present. */
   delete(key: string): boolean {
-    const slot = this.index[key];
+    const slot = typeof key === 'string' ? this.index[key] : undefined;
     if (slot === undefined) return false;
     if (this.readCount !== 0) this.drainReads();
     this.deletes++;
