@@ -1,0 +1,4 @@
+/** The jobs/* routes (SEED.md "API Endpoints"; DESIGN.md "HTTP control API"). */
+import type { RouteModule } from '../types.js';
+
+export const jobsRoutes: RouteModule = () => {};

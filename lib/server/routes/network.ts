@@ -1,0 +1,4 @@
+/** The network/* routes (SEED.md "API Endpoints"; DESIGN.md "HTTP control API"). */
+import type { RouteModule } from '../types.js';
+
+export const networkRoutes: RouteModule = () => {};

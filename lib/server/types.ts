@@ -1,0 +1,48 @@
+/**
+ * The shapes every part of the HTTP control API shares: the Fastify instance the routes
+ * are written against (TypeBox type provider), the context each route module receives,
+ * and the signature of a route module. Route modules live in `routes/` and are
+ * registered by `plugin.ts` under {@link kApiPrefix}.
+ */
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+
+import type { ServerLimits } from './limits.js';
+import type { JobRunner } from './jobs.js';
+import type { ObjectRegistry } from './registry.js';
+
+/** Every seed route lives under this prefix (SEED.md, "API Endpoints"). */
+export const kApiPrefix = '/api/v1/ultra-performance';
+
+/** The Fastify instance route modules are written against: TypeBox schemas give the types. */
+export type ServerApp = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression<RawServerDefault>,
+  RawReplyDefaultExpression<RawServerDefault>,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+/**
+ * What a route module gets besides the app: the caps on work, the job runner for heavy
+ * work, the bounded registry of objects created over HTTP, and the live services the
+ * status routes report on. One context per registered plugin.
+ */
+export interface ServerContext {
+  readonly limits: ServerLimits;
+  readonly jobs: JobRunner;
+  readonly registry: ObjectRegistry;
+  /** `performance.now()` when the plugin was registered (ms). */
+  readonly startedAt: number;
+  /** Live services shared by the routes (monitoring, caches, ...), filled by the route modules. */
+  readonly services: Map<string, unknown>;
+}
+
+/** A group of routes (gpu, latency, cache, ...), registered inside the API prefix. */
+export type RouteModule = (app: ServerApp, ctx: ServerContext) => Promise<void> | void;
