@@ -14,12 +14,16 @@
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
 
+import { registerDashboard } from './dashboard.js';
 import { HttpError } from './http-errors.js';
 import { JobRunner } from './jobs.js';
 import { kDefaultLimits, type ServerLimits } from './limits.js';
+import { registerMetrics } from './metrics.js';
+import { registerOpenApi } from './openapi.js';
 import { ObjectRegistry } from './registry.js';
 import { kRouteModules } from './routes/index.js';
 import { kSharedSchemas } from './schemas/common.js';
+import { ServerTelemetry } from './telemetry.js';
 import { kApiPrefix, type ServerApp, type ServerContext } from './types.js';
 
 export interface UltraPerformancePluginOptions {
@@ -40,8 +44,11 @@ export async function ultraPerformancePlugin(fastify: FastifyInstance, options: 
     registry: new ObjectRegistry(limits.maxObjectsPerKind),
     startedAt: performance.now(),
     services: new Map(),
+    telemetry: new ServerTelemetry(),
+    components: new Map(),
   };
   for (const schema of kSharedSchemas) app.addSchema(schema);
+  await registerOpenApi(app, ctx);
 
   app.setErrorHandler((err: FastifyError | HttpError, _request, reply) => {
     if (err instanceof HttpError) {
@@ -62,8 +69,11 @@ export async function ultraPerformancePlugin(fastify: FastifyInstance, options: 
     },
     { prefix: kApiPrefix },
   );
+  await registerMetrics(app, ctx);
+  await registerDashboard(app, ctx);
   app.get('/livez', () => ({ status: 'ok' }));
   app.addHook('onClose', async () => {
+    ctx.telemetry.close();
     await ctx.jobs.close();
     await ctx.registry.closeAll();
   });

@@ -16,6 +16,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ServerLimits } from './limits.js';
 import type { JobRunner } from './jobs.js';
 import type { ObjectRegistry } from './registry.js';
+import type { ServerTelemetry } from './telemetry.js';
 
 /** Every seed route lives under this prefix (SEED.md, "API Endpoints"). */
 export const kApiPrefix = '/api/v1/ultra-performance';
@@ -42,6 +43,20 @@ export interface ServerContext {
   readonly startedAt: number;
   /** Live services shared by the routes (monitoring, caches, ...), filled by the route modules. */
   readonly services: Map<string, unknown>;
+  /** Request latency and throughput per route, event loop and memory (the dashboard's live numbers). */
+  readonly telemetry: ServerTelemetry;
+  /**
+   * One entry per component (the seed's `system_info` keys: gpu_acceleration, ultra_low_latency,
+   * advanced_caching, memory_optimization, network_io, performance_monitoring), set by the route
+   * module that owns it; `status/comprehensive` and the dashboard call each on every read.
+   */
+  readonly components: Map<string, () => ComponentReport>;
+}
+
+/** What a component reports: its health and measured fields (never constants). */
+export interface ComponentReport {
+  health: 'ok' | 'degraded' | 'unavailable' | 'idle';
+  [field: string]: unknown;
 }
 
 /** A group of routes (gpu, latency, cache, ...), registered inside the API prefix. */
