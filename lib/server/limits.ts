@@ -126,6 +126,10 @@ export function resolveLimits(overrides: Partial<ServerLimits> = {}): ServerLimi
   if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
     throw badLimit('limits.headersTimeoutMs', limits.headersTimeoutMs, `at most limits.requestTimeoutMs (${limits.requestTimeoutMs})`);
   }
+  if (limits.syncWaitMs >= limits.handlerTimeoutMs) {
+    // A route waiting on its job would time out (503) before it could answer 202.
+    throw badLimit('limits.syncWaitMs', limits.syncWaitMs, `less than limits.handlerTimeoutMs (${limits.handlerTimeoutMs})`);
+  }
   return limits;
 }
 
