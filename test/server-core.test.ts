@@ -30,7 +30,6 @@ import {
   resolveLimits,
   ultraPerformancePlugin,
   type RouteModule,
-  type ServerContext,
 } from '../lib/server/index.js';
 import { ObjectRegistry } from '../lib/server/registry.js';
 import { kWorkloads as kTestWorkloads } from './fixtures/server-workloads.mjs';
@@ -151,6 +150,27 @@ describe('binding beyond loopback', () => {
       const body = await errorBody(await fetch(`http://${lan}:${port}${kApiPrefix}/jobs`), 403);
       expect(body.code).toBe('ERR_ULTRA_PERF_HTTP_TOKEN_REQUIRED');
       expect((await fetch(`http://${lan}:${port}/livez`)).status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('in a user app', () => {
+  it('sits beside the app\'s own routes and 404 handler; its hooks stay on its own routes', async () => {
+    const app = Fastify();
+    app.setNotFoundHandler((_request, reply) => reply.code(404).send({ theirs: true }));
+    app.get('/user', async () => ({ user: true }));
+    await app.register(ultraPerformancePlugin, { token: kToken, limits: { rateLimitPerSec: 1 } });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const origin = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+      // Neither the token nor the rate limit applies to the app's own route.
+      for (let i = 0; i < 3; i++) expect(await (await fetch(`${origin}/user`)).json()).toEqual({ user: true });
+      expect(await (await fetch(`${origin}/elsewhere`)).json()).toEqual({ theirs: true });
+      const body = await errorBody(await fetch(`${origin}${kApiPrefix}/nope`, { headers: bearer(kToken) }), 404);
+      expect(body.code).toBe('ERR_ULTRA_PERF_HTTP_NO_ROUTE');
+      await errorBody(await fetch(`${origin}${kApiPrefix}/jobs`), 401);
     } finally {
       await app.close();
     }
@@ -711,6 +731,3 @@ describe.skipIf(native)('the built package', () => {
     expect(open.stderr).toMatch(/beyond loopback\) needs a bearer token/);
   }, 90_000);
 });
-
-// Keeps the ServerContext type import honest for route modules written against it.
-export type { ServerContext };

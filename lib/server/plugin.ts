@@ -25,7 +25,7 @@
  */
 import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
-import type { FastifyError, FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { Type } from 'typebox';
 
 import { TokenAuth } from './auth.js';
@@ -120,14 +120,20 @@ export async function ultraPerformancePlugin(fastify: FastifyInstance, options: 
     if (status >= 500) request.log.error(err);
     return reply.code(status).send({ statusCode: status, code, error: reasonPhrase(status), message });
   });
-  app.setNotFoundHandler((request, reply) => {
+  const noRoute = (request: FastifyRequest, reply: FastifyReply): void => {
     void reply.code(404).send({
       statusCode: 404,
       code: 'ERR_ULTRA_PERF_HTTP_NO_ROUTE',
       error: reasonPhrase(404),
       message: `no route ${request.method} ${request.url.split('?')[0]}`,
     });
-  });
+  };
+  try {
+    app.setNotFoundHandler(noRoute);
+  } catch {
+    // The app this plugin sits in has its own 404 handler for its prefix: it keeps it
+    // there; unknown routes under the API prefix still answer an ErrorResponse (below).
+  }
   // JSON is the only body the API reads: text/plain is refused with 415 like any other type.
   app.removeContentTypeParser('text/plain');
 
@@ -190,6 +196,7 @@ export async function ultraPerformancePlugin(fastify: FastifyInstance, options: 
   await registerOpenApi(app, ctx);
   await app.register(
     async (api) => {
+      api.setNotFoundHandler(noRoute);
       for (const module of [...kRouteModules, ...(options.routes ?? [])]) await module(api as unknown as ServerApp, ctx);
     },
     { prefix: kApiPrefix },
