@@ -263,6 +263,25 @@ describe('request errors', () => {
     }
   });
 
+  it('requests Node refuses before routing (not HTTP, a head past maxHeaderBytes) get an ErrorResponse too', async () => {
+    const raw = (request: string) =>
+      new Promise<string>((resolve) => {
+        const socket = connect(server.port, '127.0.0.1');
+        let text = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (chunk: string) => (text += chunk));
+        socket.on('error', () => {});
+        socket.on('close', () => resolve(text));
+        socket.write(request);
+      });
+    const parse = (text: string) => ({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]), body: JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as ErrorBody });
+    let answer = parse(await raw('GARBAGE\r\n\r\n'));
+    expect(answer).toEqual({ status: 400, body: { statusCode: 400, code: 'HPE_INVALID_METHOD', error: 'Bad Request', message: 'the request is not valid HTTP/1.1 (HPE_INVALID_METHOD)' } });
+    answer = parse(await raw(`GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`));
+    expect(answer.status).toBe(431);
+    expect(answer.body).toMatchObject({ statusCode: 431, code: 'HPE_HEADER_OVERFLOW', message: expect.stringContaining('limits.maxHeaderBytes (16384 bytes)') });
+  });
+
   it('a library argument error is 422; a handler past handlerTimeoutMs is 503 with Retry-After', async () => {
     let body = await errorBody(await fetch(`${server.api}/test/argument`), 422);
     expect(body).toMatchObject({ code: 'ERR_OUT_OF_RANGE', message: 'Expected a positive number for x but received -1' });
@@ -342,8 +361,9 @@ describe('slow clients', () => {
   it('a request line and headers trickled byte by byte are cut off by headersTimeout', async () => {
     const { sent, answer } = await trickle('GET /livez HTTP/1.1\r\n', 'Host: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n');
     expect(sent).toBeLessThan(40);
-    // Node answers 408 before it closes the socket, when it can.
-    if (answer !== '') expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    // The server answers 408 (an ErrorResponse) before it closes the socket.
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(answer).toContain('"code":"ERR_HTTP_REQUEST_TIMEOUT"');
   });
 
   it('a body trickled byte by byte is cut off by requestTimeout', async () => {

@@ -4,6 +4,9 @@
  * (`0.0.0.0`, `::`, a LAN address, a host name) without a token is refused
  * (`ERR_ULTRA_PERF_HTTP_TOKEN_REQUIRED`) before anything listens.
  */
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+
 import Fastify, { type FastifyInstance } from 'fastify';
 
 import { isLoopback } from './auth.js';
@@ -50,9 +53,31 @@ export async function createServer(options: ServeOptions = {}): Promise<FastifyI
     // An unknown field is a 400 naming it, not silently dropped (Fastify's default): a typo
     // in an option name must not run the request with the default value instead.
     ajv: { customOptions: { removeAdditional: false } },
+    // Requests Node refuses before routing (not HTTP, a head too large, too slow) answer an
+    // ErrorResponse too.
+    clientErrorHandler: (err: Error & { code?: string }, socket: Duplex) => answerClientError(err, socket, limits),
   });
   await app.register(ultraPerformancePlugin, options);
   return app;
+}
+
+function answerClientError(err: Error & { code?: string }, socket: Duplex, limits: ReturnType<typeof resolveLimits>): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  let status = 400;
+  let message = `the request is not valid HTTP/1.1 (${err.code ?? err.message})`;
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    status = 408;
+    message = `the request did not arrive in time (headers within limits.headersTimeoutMs = ${limits.headersTimeoutMs} ms, all of it within limits.requestTimeoutMs = ${limits.requestTimeoutMs} ms)`;
+  } else if (err.code === 'HPE_HEADER_OVERFLOW') {
+    status = 431;
+    message = `the request line and headers are over limits.maxHeaderBytes (${limits.maxHeaderBytes} bytes)`;
+  }
+  const phrase = STATUS_CODES[status]!;
+  const body = JSON.stringify({ statusCode: status, code: err.code ?? 'ERR_ULTRA_PERF_HTTP_BAD_REQUEST', error: phrase, message });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${phrase}\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
 }
 
 export async function serve(options: ServeOptions = {}): Promise<FastifyInstance> {
