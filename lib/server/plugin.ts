@@ -142,8 +142,10 @@ export async function ultraPerformancePlugin(fastify: FastifyInstance, options: 
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onRequest', async (request) => {
-    if (closing && request.routeOptions.url !== `${base}/livez`) throw unavailable('the server is shutting down', 5);
+  // Hooks on every request are callback-style: no promise per request.
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (closing && request.routeOptions.url !== `${base}/livez`) return done(unavailable('the server is shutting down', 5));
+    done();
   });
 
   await app.register(underPressure, {
@@ -183,14 +185,20 @@ export async function ultraPerformancePlugin(fastify: FastifyInstance, options: 
     const config = route.config as UltraPerformanceRouteConfig | undefined;
     const protect = config?.auth ?? (url.startsWith(kApiPrefix) || url === '/metrics' || stream);
     if (!protect) return;
-    const check = async (request: FastifyRequest): Promise<void> => {
-      if (!isAllowed(request)) auth.refuse(request, stream);
+    const check = (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void => {
+      if (isAllowed(request)) return done();
+      try {
+        auth.refuse(request, stream);
+      } catch (err) {
+        done(err as Error);
+      }
     };
     const hooks = route.onRequest;
     route.onRequest = hooks === undefined ? [check] : Array.isArray(hooks) ? [...hooks, check] : [hooks, check];
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     ctx.telemetry.recordRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, Math.round(reply.elapsedTime * 1e6));
+    done();
   });
 
   await registerOpenApi(app, ctx);
