@@ -35,5 +35,23 @@ export const JobView = Type.Object(
 );
 export type JobView = Static<typeof JobView>;
 
+/**
+ * References to the shared schemas, for route schemas (the OpenAPI document renders them as
+ * `#/components/schemas/<$id>`). typebox 1.x's `Type.Ref` takes the `$id` string:
+ * `Type.Ref(ErrorResponse)`, with the schema object, is not a reference.
+ */
+export const ErrorRef = Type.Ref('ErrorResponse');
+export const JobRef = Type.Ref('JobView');
+
+/**
+ * `{ <status>: ErrorRef, ... }` for the error statuses a route answers, to spread into its
+ * `schema.response`: `response: { 200: Body, ...errorResponses(400, 404, 422) }`.
+ */
+export function errorResponses(...statuses: number[]): Record<number, typeof ErrorRef> {
+  const out: Record<number, typeof ErrorRef> = {};
+  for (const status of statuses) out[status] = ErrorRef;
+  return out;
+}
+
 /** The schemas plugin.ts registers with addSchema, in order. */
 export const kSharedSchemas = [ErrorResponse, JobView];
