@@ -208,7 +208,6 @@ export async function registerMetrics(app: ServerApp, ctx: ServerContext): Promi
             description: 'The exposition text',
             content: { 'text/plain': { schema: { type: 'string', description: 'Prometheus text format 0.0.4' } } },
           },
-          '4xx': { $ref: 'ErrorResponse' },
         },
       },
     },

@@ -11,9 +11,10 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import swagger from '@fastify/swagger';
+import swagger, { type SwaggerTransform } from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 
+import { ErrorRef } from './schemas/common.js';
 import type { ServerApp, ServerContext } from './types.js';
 
 /** Where the document and the docs page are served (outside the API prefix, like /metrics). */
@@ -55,6 +56,29 @@ function readPackageInfo(): PackageInfo {
   return (packageInfo = { name: 'ultra-performance', version: '0.0.0', description: '' });
 }
 
+/** Route config the guards read (plugin.ts): `auth: false` needs no token, `rateLimit: false` is never limited. */
+interface GuardConfig {
+  auth?: boolean;
+  rateLimit?: unknown;
+}
+
+/**
+ * The answers the plugin's guards give on any route, added to the document (not to the
+ * route's serialisation): 401 where a token is needed, 429 where the rate limit applies. A
+ * route whose config says `auth: false` (the probes) is documented with `security: []`.
+ */
+const documentGuards: SwaggerTransform = ({ schema, url, route }) => {
+  if (schema === undefined || (schema as { hide?: boolean }).hide === true) return { schema, url };
+  const config = (route.config ?? {}) as GuardConfig;
+  const response: Record<string, unknown> = { ...(schema.response as Record<string, unknown> | undefined) };
+  const open = config.auth === false;
+  if (response['4xx'] === undefined) {
+    if (!open) response['401'] ??= ErrorRef;
+    if (config.rateLimit !== false) response['429'] ??= ErrorRef;
+  }
+  return { schema: { ...schema, response, ...(open && { security: [] }) }, url };
+};
+
 /** Hidden from the document: the document, its YAML twin and the docs page's own routes. */
 const kHidden = { hide: true } as const;
 
@@ -74,6 +98,7 @@ export async function registerOpenApi(app: ServerApp, _ctx: ServerContext): Prom
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
+    transform: documentGuards,
     // Components are named by their `$id` (`#/components/schemas/ErrorResponse`), not `def-<n>`.
     refResolver: {
       buildLocalReference(json, _baseUri, _fragment, i) {
