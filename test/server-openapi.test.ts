@@ -48,6 +48,7 @@ interface Registered {
   method: string;
   url: string;
   schema: (Json & { hide?: boolean; response?: Record<string, Json> }) | undefined;
+  config: { auth?: boolean; rateLimit?: unknown } | undefined;
 }
 
 /** The plugin on its own Fastify instance, listening on loopback, with every route it registers recorded. */
@@ -56,7 +57,7 @@ async function startCollecting(): Promise<{ app: FastifyInstance; origin: string
   const app = Fastify();
   app.addHook('onRoute', (route: RouteOptions) => {
     for (const method of [route.method].flat()) {
-      if (method !== 'HEAD') routes.push({ method, url: route.url, schema: route.schema as Registered['schema'] });
+      if (method !== 'HEAD') routes.push({ method, url: route.url, schema: route.schema as Registered['schema'], config: route.config as Registered['config'] });
     }
   });
   await app.register(ultraPerformancePlugin);
@@ -180,6 +181,22 @@ describe('OpenAPI document', () => {
         const schema = response.content?.['application/json']?.schema;
         if (schema?.$ref !== kErrorRef) problems.push(`${where}: ${status} is ${JSON.stringify(schema)}, not a $ref to ErrorResponse`);
       }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it("documents the guards' answers: 401 where a token is needed, security: [] where not, 429 where rate-limited", () => {
+    const problems: string[] = [];
+    for (const route of collected.routes.filter((r) => documented(r) && r.schema !== undefined)) {
+      const op = doc.paths[openApiPath(route.url)]?.[route.method.toLowerCase()];
+      if (op === undefined) continue; // named by the completeness test
+      const where = `${route.method} ${route.url}`;
+      const statuses = Object.keys(op.responses ?? {});
+      const open = route.config?.auth === false;
+      if (open && JSON.stringify(op.security) !== '[]') problems.push(`${where}: config auth:false but security ${JSON.stringify(op.security)}`);
+      if (!open && op.security !== undefined) problems.push(`${where}: needs a token but security ${JSON.stringify(op.security)}`);
+      if (!open && !statuses.some((s) => s === '401' || s === '4XX')) problems.push(`${where}: needs a token but no 401`);
+      if (route.config?.rateLimit !== false && !statuses.some((s) => s === '429' || s === '4XX')) problems.push(`${where}: rate-limited but no 429`);
     }
     expect(problems).toEqual([]);
   });
