@@ -1,7 +1,7 @@
 /**
  * Schemas shared by every route, registered once with `app.addSchema` so the OpenAPI
  * document holds them as reusable components (`#/components/schemas/<$id>`). Route
- * modules reference them with `Type.Ref(ErrorResponse)` etc.
+ * modules reference them with `Type.Ref('ErrorResponse')` (the `$id` string), `ErrorRef` or `errorResponses()`.
  */
 import { Type, type Static } from 'typebox';
 
