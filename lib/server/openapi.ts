@@ -56,16 +56,21 @@ function readPackageInfo(): PackageInfo {
   return (packageInfo = { name: 'ultra-performance', version: '0.0.0', description: '' });
 }
 
-/** Route config the guards read (plugin.ts): `auth: false` needs no token, `rateLimit: false` is never limited. */
+/**
+ * Route config the guards read (plugin.ts): `auth: false` needs no token, `rateLimit: false`
+ * is never limited, a `pressureHandler` of its own is never shed by @fastify/under-pressure.
+ */
 interface GuardConfig {
   auth?: boolean;
   rateLimit?: unknown;
+  pressureHandler?: unknown;
 }
 
 /**
  * The answers the plugin's guards give on any route, added to the document (not to the
- * route's serialisation): 401 where a token is needed, 429 where the rate limit applies. A
- * route whose config says `auth: false` (the probes) is documented with `security: []`.
+ * route's serialisation): 401 where a token is needed, 429 where the rate limit applies, 503
+ * where load shedding applies. A route whose config says `auth: false` (the probes) is
+ * documented with `security: []`.
  */
 const documentGuards: SwaggerTransform = ({ schema, url, route }) => {
   if (schema === undefined || (schema as { hide?: boolean }).hide === true) return { schema, url };
@@ -76,6 +81,7 @@ const documentGuards: SwaggerTransform = ({ schema, url, route }) => {
     if (!open) response['401'] ??= ErrorRef;
     if (config.rateLimit !== false) response['429'] ??= ErrorRef;
   }
+  if (response['5xx'] === undefined && config.pressureHandler === undefined) response['503'] ??= ErrorRef;
   return { schema: { ...schema, response, ...(open && { security: [] }) }, url };
 };
 
