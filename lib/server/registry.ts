@@ -51,6 +51,11 @@ export class ObjectRegistry {
     return this.#kinds.get(kind)?.size ?? 0;
   }
 
+  /** The kinds that have held an object (for /metrics: objects by kind). */
+  kinds(): string[] {
+    return [...this.#kinds.keys()];
+  }
+
   /** Disposes of and forgets `id`; throws 404 when there is none. */
   async delete(kind: string, id: string): Promise<void> {
     const entry = this.get(kind, id);
