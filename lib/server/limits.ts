@@ -26,6 +26,8 @@ export interface ServerLimits {
   maxJobsKept: number;
   /** Objects created over HTTP (order books, pools, connections): most per kind. */
   maxObjectsPerKind: number;
+  /** Longest profiling session (profiling/start-session duration_ms), ms; past it 422. */
+  maxProfileMs: number;
 }
 
 export const kDefaultLimits: Readonly<ServerLimits> = Object.freeze({
@@ -40,4 +42,5 @@ export const kDefaultLimits: Readonly<ServerLimits> = Object.freeze({
   jobTtlMs: 10 * 60_000,
   maxJobsKept: 256,
   maxObjectsPerKind: 64,
+  maxProfileMs: 60_000,
 });

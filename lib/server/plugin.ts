@@ -48,6 +48,7 @@ export async function ultraPerformancePlugin(fastify: FastifyInstance, options: 
     components: new Map(),
   };
   for (const schema of kSharedSchemas) app.addSchema(schema);
+  app.addHook('onResponse', (request, reply, done) => { ctx.telemetry.recordRequest(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime * 1e6); done(); });
   await registerOpenApi(app, ctx);
 
   app.setErrorHandler((err: FastifyError | HttpError, _request, reply) => {
