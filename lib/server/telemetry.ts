@@ -404,6 +404,11 @@ export class ServerTelemetry {
     return Math.min(this.#tick, this.historyS - 1);
   }
 
+  /** Requests recorded since start (cheap: no snapshot). */
+  get totalRequests(): number {
+    return this.#all.count;
+  }
+
   /** Rows held (method + route pattern, '(unmatched)' included). */
   get routeCount(): number {
     return this.#rows;

@@ -390,7 +390,7 @@ export const monitoringRoutes: RouteModule = (app, ctx) => {
       profiling_active: service.profiler.session !== null,
       profiling_sessions: ctx.registry.count(kSessionKind),
       telemetry_routes: ctx.telemetry.routeCount,
-      requests_total: ctx.telemetry.snapshot().requests.total,
+      requests_total: ctx.telemetry.totalRequests,
     };
   });
 

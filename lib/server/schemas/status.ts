@@ -70,7 +70,6 @@ export const ComprehensiveStatus = Type.Object(
       { running: Type.Integer(), queued: Type.Integer(), completed: Type.Integer(), failed: Type.Integer(), rejected: Type.Integer(), queue_capacity: Type.Integer() },
       { additionalProperties: false },
     ),
-    cache_age_ms: Num('how old the figures are: the report is rebuilt at most every 200 ms'),
   },
   { additionalProperties: false },
 );
