@@ -217,6 +217,33 @@ describe('profiling sessions', () => {
   });
 });
 
+describe('profiling sessions kept', () => {
+  it('answers 409 past limits.maxObjectsPerKind sessions until one is deleted', async () => {
+    const small = await startServer({ limits: { maxObjectsPerKind: 1 } });
+    try {
+      const post = (ms: number) =>
+        fetch(`${small.api}/profiling/start-session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ duration_ms: ms }) });
+      const first = await post(20);
+      expect(first.status).toBe(202);
+      const { id } = (await first.json()) as { id: string };
+      let state = 202;
+      for (let i = 0; i < 100 && state === 202; i++) {
+        await sleep(50);
+        state = (await fetch(`${small.api}/profiling/sessions/${id}`)).status;
+      }
+      expect(state).toBe(200);
+      const second = await post(20);
+      expect(second.status).toBe(409);
+      expect(((await second.json()) as { code: string }).code).toBe('ERR_ULTRA_PERF_HTTP_OBJECT_CAP');
+      expect((await fetch(`${small.api}/profiling/sessions/${id}`, { method: 'DELETE' })).status).toBe(204);
+      const third = await post(20);
+      expect(third.status).toBe(202);
+    } finally {
+      await small.close();
+    }
+  });
+});
+
 describe('regression/report', () => {
   it('answers a RegressionDetector report over the routes, filtered by metric', async () => {
     const r = await get('/regression/report?baseline_seconds=20&current_seconds=5&sensitivity=0.2&alpha=0.01');
