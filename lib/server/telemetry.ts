@@ -142,6 +142,8 @@ export class ServerTelemetry {
   readonly #all: RouteStats;
   /** Index of the current one-second slot (ever increasing; ring index = tick % historyS). */
   #tick = 0;
+  /** (tick % historyS) * kCols: where the current slot's columns start in every ring. */
+  #slotAt = 0;
   /** performance.now() at each slot's start, and the ELU reading then. */
   readonly #slotStart: Float64Array;
   readonly #slotActive: Float64Array;
@@ -202,7 +204,7 @@ export class ServerTelemetry {
     row.count++;
     row.a.record(ns);
     row.b.record(ns);
-    const at = (this.#tick % this.historyS) * kCols;
+    const at = this.#slotAt;
     const ring = row.ring;
     ring[at + kCount]! += 1;
     ring[at + kSumNs]! += ns;
@@ -260,6 +262,7 @@ export class ServerTelemetry {
     this.#slotActive[slot] = elu.active;
     this.#slotIdle[slot] = elu.idle;
     const at = slot * kCols;
+    this.#slotAt = at;
     const clear = (row: RouteStats): void => {
       row.ring.fill(0, at, at + kCols);
     };
