@@ -309,11 +309,12 @@ describe('ServerTelemetry', () => {
       for (let i = 0; i < 50; i++) t.recordRequest('GET', `/r${i}`, 200, 1000);
       t.recordRequest('GET', undefined, 404, 1000);
       t.recordRequest('POST', '', 404, 1000);
+      t.recordRequest('PUT', 'unmatched', 404, 1000);
       expect(t.routeCount).toBe(3);
       const snap = t.snapshot();
       expect(snap.requests.routes).toHaveLength(3);
-      expect(snap.requests.total).toBe(52);
-      expect(snap.requests.routes.find((r) => r.route === kUnmatchedRoute)!.count).toBe(52 - 2);
+      expect(snap.requests.total).toBe(53);
+      expect(snap.requests.routes.find((r) => r.route === kUnmatchedRoute)!.count).toBe(53 - 2);
     } finally {
       t.close();
     }

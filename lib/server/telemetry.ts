@@ -184,12 +184,14 @@ export class ServerTelemetry {
   }
 
   /**
-   * One answered request: `route` is the matched route pattern (undefined or '' for a 404),
+   * One answered request: `route` is the matched route pattern (undefined, or anything not
+   * starting with '/', for a request no route matched),
    * `elapsedNs` the time from the request's arrival to the end of its answer.
    */
   recordRequest(method: string, route: string | undefined, statusCode: number, elapsedNs: number): void {
     let row: RouteStats;
-    if (route === undefined || route === '') row = this.#unmatched();
+    // A route pattern starts with '/'; anything else (undefined, '', a caller's 'unmatched') is no route.
+    if (route === undefined || route.charCodeAt(0) !== 47) row = this.#unmatched();
     else {
       const methods = this.#byRoute.get(route);
       const found = methods?.get(method);
