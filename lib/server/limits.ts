@@ -62,6 +62,8 @@ export interface ServerLimits {
   maxEventLoopUtilization: number;
   /** How often (ms) the load-shedding figures are sampled. */
   pressureSampleMs: number;
+  /** Longest profiling session (profiling/start-session duration_ms), ms; past it 422. */
+  maxProfileMs: number;
 }
 
 export const kDefaultLimits: Readonly<ServerLimits> = Object.freeze({
@@ -89,6 +91,7 @@ export const kDefaultLimits: Readonly<ServerLimits> = Object.freeze({
   // Off: a saturated but healthy server runs near 1.0 (a benchmark does); delay is the harm.
   maxEventLoopUtilization: 0,
   pressureSampleMs: 1_000,
+  maxProfileMs: 60_000,
 });
 
 const kFractions = new Set<keyof ServerLimits>(['maxEventLoopUtilization']);
