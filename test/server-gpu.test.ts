@@ -384,6 +384,13 @@ describe('long jobs: 202 and a job resource', () => {
     expect(a.body).toMatchObject({ kind: 'gpu.monte-carlo', location: expect.stringMatching(/\/api\/v1\/ultra-performance\/jobs\/.+/) });
     expect(['queued', 'running']).toContain(a.body.state);
     expect(a.headers.get('location')).toBe(a.body.location);
+    // The job runs on after its 202: gpu/status counts it once it is done.
+    let last: { route: string; backend: string } | undefined;
+    for (let i = 0; i < 600 && last?.route !== 'gpu/monte-carlo'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      last = (await get(slow, 'gpu/status')).body.lastComputation as typeof last;
+    }
+    expect(last).toMatchObject({ route: 'gpu/monte-carlo', backend: expectedBackend });
   });
 
   it('answers 202 at once with ?async=true or Prefer: respond-async, however small the job', async () => {

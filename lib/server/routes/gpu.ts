@@ -66,9 +66,20 @@ function wantsAsync(request: FastifyRequest): boolean {
 /**
  * Submits a named workload and answers with its result (returned) or a 202 job resource
  * (sent; undefined returned). Throws 503 with Retry-After when the job queue is full.
+ * `onDone` sees every result, also of jobs that finish after their 202.
  */
-async function runJob<T>(ctx: ServerContext, request: FastifyRequest, reply: FastifyReply, kind: string, input: unknown): Promise<T | undefined> {
+async function runJob<T>(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  kind: string,
+  input: unknown,
+  onDone: (result: T) => void,
+): Promise<T | undefined> {
   const job = ctx.jobs.submit(kind, input);
+  void job.done.then(() => {
+    if (job.state === 'done') onDone(job.result as T);
+  });
   if (wantsAsync(request)) {
     const view = ctx.jobs.view(job);
     void reply.code(202).header('location', view.location).header('preference-applied', 'respond-async').send(view);
@@ -108,10 +119,13 @@ export const gpuRoutes: RouteModule = (app, ctx) => {
   let readings: { at: number; devices: GpuReading[] } | undefined;
   app.addHook('onClose', async () => monitor.close());
 
-  function record(route: string, backend: RiskBackend, computationTimeMs: number): void {
-    stats.computations++;
-    stats.last = { route, backend, computationTimeMs, at: Date.now() };
-  }
+  /** Counts a finished computation of `route` (the job's result names its backend and compute time). */
+  const recordFor =
+    (route: string) =>
+    (result: { backend: RiskBackend; computation_time_ms: number }): void => {
+      stats.computations++;
+      stats.last = { route, backend: result.backend, computationTimeMs: result.computation_time_ms, at: Date.now() };
+    };
 
   ctx.components.set('gpu_acceleration', (): ComponentReport => ({
     // Without a GPU the risk routes still answer, on the CPU: working, without acceleration.
@@ -220,10 +234,7 @@ export const gpuRoutes: RouteModule = (app, ctx) => {
         ...(paths !== undefined && { paths }),
         ...(body.seed !== undefined && { seed: body.seed }),
       };
-      const result = await runJob<VaRResponse>(ctx, request, reply, 'gpu.var-calculation', input);
-      if (result === undefined) return reply;
-      record('gpu/var-calculation', result.backend, result.computation_time_ms);
-      return result;
+      return (await runJob<VaRResponse>(ctx, request, reply, 'gpu.var-calculation', input, recordFor('gpu/var-calculation'))) ?? reply;
     },
   );
 
@@ -267,10 +278,7 @@ export const gpuRoutes: RouteModule = (app, ctx) => {
         backend,
         ...(body.seed !== undefined && { seed: body.seed }),
       };
-      const result = await runJob<MonteCarloResponse>(ctx, request, reply, 'gpu.monte-carlo', input);
-      if (result === undefined) return reply;
-      record('gpu/monte-carlo', result.backend, result.computation_time_ms);
-      return result;
+      return (await runJob<MonteCarloResponse>(ctx, request, reply, 'gpu.monte-carlo', input, recordFor('gpu/monte-carlo'))) ?? reply;
     },
   );
 
@@ -342,10 +350,7 @@ export const gpuRoutes: RouteModule = (app, ctx) => {
         inline: output === 'matrix',
         backend,
       };
-      const result = await runJob<CorrelationResponse>(ctx, request, reply, 'gpu.correlation-matrix', input);
-      if (result === undefined) return reply;
-      record('gpu/correlation-matrix', result.backend, result.computation_time_ms);
-      return result;
+      return (await runJob<CorrelationResponse>(ctx, request, reply, 'gpu.correlation-matrix', input, recordFor('gpu/correlation-matrix'))) ?? reply;
     },
   );
 };

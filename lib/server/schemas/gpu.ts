@@ -121,7 +121,7 @@ export const GpuStatusResponse = Type.Object(
       Type.Object({ kernelMs: Type.Number(), totalMs: Type.Number() }, { additionalProperties: false, description: 'CUDA event times of the last GPU call' }),
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'the GPU devices, why a backend is not used, and the backend each risk function picks' },
 );
 export type GpuStatusResponse = Static<typeof GpuStatusResponse>;
 
@@ -181,7 +181,7 @@ export const VaRResponse = Type.Object(
     gpu_accelerated: Type.Boolean({ description: "backend is 'cuda'" }),
     computation_time_ms: Type.Number({ description: "sum of the library's computeTimeMs over the levels, ms" }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'VaR and CVaR per confidence level, and the backend that computed them' },
 );
 export type VaRResponse = Static<typeof VaRResponse>;
 
@@ -238,7 +238,7 @@ export const MonteCarloResponse = Type.Object(
     gpu_accelerated: Type.Boolean(),
     computation_time_ms: Type.Number({ description: "the library's computeTimeMs (the simulation and its VaR), ms" }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'the simulation summarised (never the paths), and the backend that ran it' },
 );
 export type MonteCarloResponse = Static<typeof MonteCarloResponse>;
 
@@ -297,6 +297,6 @@ export const CorrelationResponse = Type.Object(
     gpu_accelerated: Type.Boolean(),
     computation_time_ms: Type.Number({ description: "the library's computeTimeMs, ms" }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'the correlation matrix (up to limits.maxInlineMatrixAssets assets) and its summary' },
 );
 export type CorrelationResponse = Static<typeof CorrelationResponse>;
