@@ -69,7 +69,7 @@ function expectError(a: Answer, status: number, ...fragments: string[]): void {
 beforeAll(async () => {
   server = await startServer();
   capped = await startServer({ limits: { maxReturns: 100, maxPathSteps: 1000, maxAssets: 3, maxMatrixCells: 60, maxInlineMatrixAssets: 2 } });
-  slow = await startServer({ limits: { syncWaitMs: 1 } });
+  slow = await startServer({ limits: { syncWaitMs: 1, jobConcurrency: 1 } });
 });
 
 afterAll(async () => {
@@ -234,6 +234,9 @@ describe('POST gpu/var-calculation', () => {
     expectError(await post(server, 'gpu/var-calculation', { returns, paths: 1000 }), 422, 'paths', "'monte-carlo'");
     expectError(await post(server, 'gpu/var-calculation', { returns, seed: 3 }), 422, 'seed');
     expectError(await post(server, 'gpu/var-calculation', { returns: [0.01, 0.02, 0.03], method: 'cornish-fisher' }), 422, 'at least 4');
+    // Inputs in range whose VaR overflows float64: JSON has no Infinity, so no 200 with a null where a number is promised.
+    expectError(await post(server, 'gpu/var-calculation', { returns: [0.01, -0.5, 0.2], portfolioValue: 1e308, horizonDays: 1e10 }), 422, 'VaR at 0.95', 'not a finite number');
+    expectError(await post(server, 'gpu/var-calculation', { returns: [1e300, -1e308, -1.7e308], method: 'parametric' }), 422, 'not a finite number');
   });
 
   it('refuses a backend this machine cannot run with 422 and the loader\'s reason', async () => {
@@ -300,6 +303,18 @@ describe('POST gpu/monte-carlo', () => {
     expectError(await post(server, 'gpu/monte-carlo', { ...body, volatility: 'Infinity' }), 422, 'volatility', 'Infinity');
     // Parameters that overflow float64 are the library's RangeError, still a 4xx.
     expectError(await post(server, 'gpu/monte-carlo', { ...body, drift: 1e300, steps: 2, paths: 10 }), 422);
+    // Huge prices: the route's standard deviation is formed scaled, but simulateGBM's stdError overflows to Infinity
+    // at this scale today; an answer is finite numbers (200) or a 422 that says which one is not, never a null.
+    const huge = await post(server, 'gpu/monte-carlo', { paths: 1000, steps: 1, spot: 1e200, drift: 0.1, volatility: 0.5, dt: 1, seed: 1 });
+    if (huge.status === 200) {
+      const t = huge.body.terminal as { std: number; stdError: number };
+      expect(t.std / Math.sqrt(1000) / t.stdError).toBeCloseTo(1, 12);
+    } else {
+      expectError(huge, 422, 'standard error is Infinity', 'not a finite number');
+    }
+    const large = await post(server, 'gpu/monte-carlo', { paths: 1000, steps: 1, spot: 1e100, drift: 0.1, volatility: 0.5, dt: 1, seed: 1 });
+    const t = large.body.terminal as { std: number; stdError: number };
+    expect(t.std / Math.sqrt(1000) / t.stdError).toBeCloseTo(1, 12);
   });
 
   it('answers 422 past limits.maxPathSteps, naming the cap', async () => {
@@ -378,8 +393,11 @@ describe('POST gpu/correlation-matrix', () => {
 
 describe('long jobs: 202 and a job resource', () => {
   it('answers 202 with the job when it does not finish within limits.syncWaitMs', async () => {
-    // 2 × 10^6 path-steps: far longer than the 1 ms this server waits, on either backend.
-    const a = await post(slow, 'gpu/monte-carlo', { paths: 20_000, steps: 100, spot: 100, drift: 0.05, volatility: 0.2, seed: 5 });
+    // 2 × 10^6 path-steps, tens of ms or more against the 1 ms this server waits; and behind another such job
+    // (one runs at a time), so that the event loop must pass its timers before this one can finish, however loaded the machine.
+    const gbm = { paths: 20_000, steps: 100, spot: 100, drift: 0.05, volatility: 0.2, seed: 5 };
+    expect((await post(slow, 'gpu/monte-carlo?async=true', gbm)).status).toBe(202);
+    const a = await post(slow, 'gpu/monte-carlo', gbm);
     expect(a.status, JSON.stringify(a.body)).toBe(202);
     expect(a.body).toMatchObject({ kind: 'gpu.monte-carlo', location: expect.stringMatching(/\/api\/v1\/ultra-performance\/jobs\/.+/) });
     expect(['queued', 'running']).toContain(a.body.state);

@@ -5,10 +5,22 @@
  * closure over server state. The numbers are the library's; what is added here is only a
  * description of its output (percentiles of S(T), off-diagonal summary of a matrix).
  */
+import { withCode } from '../../errors.js';
 import { calculateVaR, correlationMatrix, covarianceMatrix, monteCarloVaR, simulateGBM, type VaRMethod } from '../../risk/index.js';
 import type { RiskBackend, RiskBackendChoice } from '../../risk/kernels.js';
 import type { CorrelationResponse, MonteCarloResponse, VaRResponse } from '../schemas/gpu.js';
 import type { Workload } from './index.js';
+
+/**
+ * A result the API cannot carry: JSON has no Infinity or NaN (they would be written as null
+ * where the schema promises a number). Inputs within range can still overflow float64 in the
+ * result (a portfolioValue of 1e308 times a 50% loss, a sum of losses past 1.8e308).
+ */
+function requireFinite(values: Record<string, number>, cause: string): void {
+  for (const [name, value] of Object.entries(values)) {
+    if (!Number.isFinite(value)) throw withCode(new RangeError(`${name} is ${value}, not a finite number: ${cause} overflow float64`), 'ERR_OUT_OF_RANGE');
+  }
+}
 
 /**
  * The seed's names (`var_95`, `cvar_95`, `var_99`, `cvar_99`) for the levels it names. A job's
@@ -61,6 +73,7 @@ export async function varCalculation(input: VaRJobInput): Promise<VaRResponse> {
         backend,
         ...(seed !== undefined && { seed }),
       });
+      requireFinite({ [`VaR at ${confidence}`]: r.var, [`CVaR at ${confidence}`]: r.cvar }, 'returns and portfolioValue');
       seed = r.seed;
       used = r.backend;
       total += r.computeTimeMs;
@@ -69,6 +82,7 @@ export async function varCalculation(input: VaRJobInput): Promise<VaRResponse> {
   } else {
     for (const confidence of input.confidences) {
       const r = await calculateVaR(returns, { confidence, method, ddof, horizonDays, portfolioValue, backend });
+      requireFinite({ [`VaR at ${confidence}`]: r.var, [`CVaR at ${confidence}`]: r.cvar }, 'returns, portfolioValue and horizonDays');
       used = r.backend;
       total += r.computeTimeMs;
       results.push({ confidence, var: r.var, cvar: r.cvar, computeTimeMs: r.computeTimeMs });
@@ -123,8 +137,12 @@ export async function monteCarloSimulation(input: GbmJobInput): Promise<MonteCar
   });
   const sorted = r.terminal.slice().sort();
   const n = sorted.length;
+  // Scaled by the largest deviation, so that squares of S(T) near 1e200 do not overflow (the library's mean is scale-free too).
+  const scale = Math.max(r.mean - sorted[0]!, sorted[n - 1]! - r.mean);
   let squares = 0;
-  for (let i = 0; i < n; i++) squares += (sorted[i]! - r.mean) ** 2;
+  if (scale > 0) for (let i = 0; i < n; i++) squares += ((sorted[i]! - r.mean) / scale) ** 2;
+  const std = scale > 0 ? scale * Math.sqrt(squares / (n - 1)) : 0;
+  requireFinite({ VaR: r.var, CVaR: r.cvar, 'the mean of S(T)': r.mean, 'its standard error': r.stdError, 'the standard deviation of S(T)': std }, 'spot, drift, volatility and the horizon');
   return {
     paths: input.paths,
     steps: input.steps,
@@ -139,7 +157,7 @@ export async function monteCarloSimulation(input: GbmJobInput): Promise<MonteCar
     terminal: {
       mean: r.mean,
       stdError: r.stdError,
-      std: Math.sqrt(squares / (n - 1)),
+      std,
       min: sorted[0]!,
       max: sorted[n - 1]!,
       percentiles: kTerminalPercentiles.map((percentile) => ({ percentile, value: quantileOfSorted(sorted, percentile / 100) })),
