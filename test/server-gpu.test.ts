@@ -8,6 +8,7 @@ import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { backendInfo } from '../lib/backend.js';
+import { GpuMonitor } from '../lib/monitor/gpu.js';
 import { calculateVaR, correlationMatrix, covarianceMatrix, monteCarloVaR, simulateGBM } from '../lib/risk/index.js';
 import { kernelsFor } from '../lib/risk/kernels.js';
 import { JobRunner } from '../lib/server/jobs.js';
@@ -17,6 +18,7 @@ import { gpuRoutes } from '../lib/server/routes/gpu.js';
 import { kSharedSchemas } from '../lib/server/schemas/common.js';
 import { ServerTelemetry } from '../lib/server/telemetry.js';
 import type { ServerApp, ServerContext } from '../lib/server/types.js';
+import { fakeNvmlPath } from './helpers/fake-nvml.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
 const expectedBackend = process.env.ULTRA_PERF_BACKEND === 'native' ? 'native' : 'ts';
@@ -104,6 +106,29 @@ describe('GET gpu/status', () => {
       expect(pick.atOrAbove).toBe(info.cuda ? 'cuda' : expectedBackend);
     }
     expect(a.body.computations).toEqual(expect.any(Number));
+  });
+
+  it.runIf(process.env.ULTRA_PERF_BACKEND === 'native')('shows the NVML readings when NVML is there (a fake libnvidia-ml)', async () => {
+    const libraryPath = fakeNvmlPath();
+    const previous = process.env.ULTRA_PERF_NVML_PATH;
+    process.env.ULTRA_PERF_NVML_PATH = libraryPath;
+    let withNvml: TestServer | undefined;
+    const reference = new GpuMonitor({ libraryPath });
+    try {
+      withNvml = await startServer();
+      const a = await get(withNvml, 'gpu/status');
+      expect(a.status).toBe(200);
+      const telemetry = a.body.telemetry as { available: boolean; readAt: string; devices: unknown[] };
+      expect(telemetry.available).toBe(true);
+      expect(telemetry.devices).toEqual(reference.readAll());
+      expect(telemetry.devices.length).toBeGreaterThan(0);
+      expect(Number.isNaN(Date.parse(telemetry.readAt))).toBe(false);
+    } finally {
+      reference.close();
+      await withNvml?.close();
+      if (previous === undefined) delete process.env.ULTRA_PERF_NVML_PATH;
+      else process.env.ULTRA_PERF_NVML_PATH = previous;
+    }
   });
 
   it('counts the computations and shows the last one', async () => {

@@ -153,7 +153,16 @@ export const gpuRoutes: RouteModule = (app, ctx) => {
     },
     () => {
       const now = Date.now();
-      if (monitor.available && (readings === undefined || now - readings.at >= kTelemetryMaxAgeMs)) readings = { at: now, devices: monitor.readAll() };
+      let telemetryError: string | undefined;
+      if (monitor.available && (readings === undefined || now - readings.at >= kTelemetryMaxAgeMs)) {
+        try {
+          readings = { at: now, devices: monitor.readAll() };
+        } catch (err) {
+          // A device that fell off the bus is a reading to report, not a failed status request.
+          telemetryError = `NVML read failed: ${(err as Error).message}`;
+          readings = undefined;
+        }
+      }
       const auto = Object.fromEntries(
         kAutoWork.map(({ fn, work, unit }) => {
           const threshold = riskThresholds[work];
@@ -161,7 +170,13 @@ export const gpuRoutes: RouteModule = (app, ctx) => {
         }),
       );
       let lastDeviceTiming: { kernelMs: number; totalMs: number } | undefined;
-      if (stats.last?.backend === 'cuda') lastDeviceTiming = gpu.lastTiming();
+      if (stats.last?.backend === 'cuda') {
+        try {
+          lastDeviceTiming = gpu.lastTiming();
+        } catch {
+          lastDeviceTiming = undefined;
+        }
+      }
       return {
         available: info.cuda,
         device_count: info.devices.length,
@@ -173,7 +188,7 @@ export const gpuRoutes: RouteModule = (app, ctx) => {
         devices: info.devices,
         telemetry: {
           available: monitor.available,
-          ...(monitor.reason !== undefined && { reason: monitor.reason }),
+          ...((telemetryError ?? monitor.reason) !== undefined && { reason: telemetryError ?? monitor.reason }),
           ...(readings !== undefined && { readAt: new Date(readings.at).toISOString() }),
           devices: readings?.devices ?? [],
         },
