@@ -117,6 +117,8 @@ export const gpuRoutes: RouteModule = (app, ctx) => {
   const info = backendInfo();
   const monitor = new GpuMonitor();
   let readings: { at: number; devices: GpuReading[] } | undefined;
+  // The backends on either side of a threshold are fixed once the addons are loaded; only the thresholds can change (setRiskThresholds).
+  const autoPicks = kAutoWork.map((w) => ({ ...w, below: kernelsFor('auto', w.work, -1).name, atOrAbove: kernelsFor('auto', w.work, Infinity).name }));
   app.addHook('onClose', async () => monitor.close());
 
   /** Counts a finished computation of `route` (the job's result names its backend and compute time). */
@@ -164,9 +166,9 @@ export const gpuRoutes: RouteModule = (app, ctx) => {
         }
       }
       const auto = Object.fromEntries(
-        kAutoWork.map(({ fn, work, unit }) => {
+        autoPicks.map(({ fn, work, ...pick }) => {
           const threshold = riskThresholds[work];
-          return [fn, { work, unit, threshold: Number.isFinite(threshold) ? threshold : null, below: kernelsFor('auto', work, 0).name, atOrAbove: kernelsFor('auto', work, Infinity).name }];
+          return [fn, { work, ...pick, threshold: Number.isFinite(threshold) ? threshold : null }];
         }),
       );
       let lastDeviceTiming: { kernelMs: number; totalMs: number } | undefined;
