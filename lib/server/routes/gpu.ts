@@ -10,12 +10,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 
-import { backendInfo } from '../../backend.js';
-import { GpuMonitor, type GpuReading } from '../../monitor/gpu.js';
-import { gpu } from '../../risk/gpu.js';
-import { type RiskBackend, type RiskBackendChoice, type RiskWork, defaultKernels, kernelsFor, riskThresholds } from '../../risk/kernels.js';
-import { checkConfidence } from '../../risk/validate.js';
+import type { GpuReading } from '../../monitor/gpu.js';
+import type { RiskBackend, RiskBackendChoice, RiskWork } from '../../risk/kernels.js';
 import { tooLarge, unprocessable } from '../http-errors.js';
+import { GpuMonitor, backendInfo, gpu, riskThresholds } from '../lib.js';
 import {
   CorrelationRequest,
   CorrelationResponse,
@@ -88,6 +86,18 @@ async function runJob<T>(
   return ctx.jobs.wait<T>(job, reply);
 }
 
+/**
+ * Confidence is the probability kept, as everywhere in the library (docs/risk.md): the schema
+ * keeps it in (0, 1), and the tail convention of the seed's example (0.05) is a 422 that names
+ * the value and the level meant, never converted silently.
+ */
+function checkConfidence(argument: string, value: number | undefined): number {
+  if (value === undefined) return 0.95;
+  if (value > 0.5 && value < 1) return value;
+  const tail = value < 0.5 ? `; confidence is the probability kept (0.95 means 95% VaR), not the tail probability: did you mean ${Number((1 - value).toPrecision(12))}?` : '';
+  throw unprocessable(argument, `${value} is not a confidence level in (0.5, 1)${tail}`);
+}
+
 /** A 422 before any work when the backend asked for cannot run here (the library would throw BackendUnavailableError). */
 function checkBackend(backend: RiskBackendChoice): void {
   if (backend === 'native' && !backendInfo().native) {
@@ -117,8 +127,10 @@ export const gpuRoutes: RouteModule = (app, ctx) => {
   const info = backendInfo();
   const monitor = new GpuMonitor();
   let readings: { at: number; devices: GpuReading[] } | undefined;
-  // The backends on either side of a threshold are fixed once the addons are loaded; only the thresholds can change (setRiskThresholds).
-  const autoPicks = kAutoWork.map((w) => ({ ...w, below: kernelsFor('auto', w.work, -1).name, atOrAbove: kernelsFor('auto', w.work, Infinity).name }));
+  // What 'auto' picks (lib/risk/kernels.ts kernelsFor): the CPU addon if loaded, else TS; the GPU at or above a threshold when
+  // there is one. Fixed once the addons are loaded; only the thresholds can change (setRiskThresholds).
+  const cpuBackend: RiskBackend = info.native ? 'native' : 'ts';
+  const autoPicks = kAutoWork.map((w) => ({ ...w, below: cpuBackend, atOrAbove: info.cuda ? ('cuda' as const) : cpuBackend }));
   app.addHook('onClose', async () => monitor.close());
 
   /** Counts a finished computation of `route` (the job's result names its backend and compute time). */
@@ -134,7 +146,7 @@ export const gpuRoutes: RouteModule = (app, ctx) => {
     health: info.cuda ? 'ok' : 'degraded',
     available: info.cuda,
     device_count: info.devices.length,
-    backend: info.cuda ? 'cuda' : defaultKernels.name,
+    backend: info.cuda ? 'cuda' : cpuBackend,
     ...(info.cudaError !== undefined && { reason: info.cudaError }),
     computations: stats.computations,
     ...(stats.last !== undefined && { last_backend: stats.last.backend, last_computation_ms: stats.last.computationTimeMs }),
@@ -186,7 +198,7 @@ export const gpuRoutes: RouteModule = (app, ctx) => {
         native: info.native,
         ...(info.nativeError !== undefined && { nativeError: info.nativeError }),
         backendMode: info.mode,
-        defaultBackend: defaultKernels.name,
+        defaultBackend: cpuBackend,
         devices: info.devices,
         telemetry: {
           available: monitor.available,

@@ -8,8 +8,11 @@
  */
 import { Type, type Static } from 'typebox';
 
-import { kMaxAssets, kMaxElements, kMaxPaths, kMaxSteps } from '../../risk/validate.js';
-
+/** The library's hard limits (docs/risk.md "Limits", lib/risk/validate.ts): the absolute ceilings of the arrays here. */
+const kMaxElements = 2 ** 28;
+const kMaxAssets = 4096;
+const kMaxPaths = 2 ** 27;
+const kMaxSteps = 2 ** 24;
 const kMaxSeed = Number.MAX_SAFE_INTEGER;
 /** Most confidence levels one VaR request may ask for. */
 const kMaxConfidenceLevels = 8;

@@ -5,9 +5,9 @@
  * closure over server state. The numbers are the library's; what is added here is only a
  * description of its output (percentiles of S(T), off-diagonal summary of a matrix).
  */
-import { withCode } from '../../errors.js';
-import { calculateVaR, correlationMatrix, covarianceMatrix, monteCarloVaR, simulateGBM, type VaRMethod } from '../../risk/index.js';
-import type { RiskBackend, RiskBackendChoice } from '../../risk/kernels.js';
+import type { RiskBackend, VaRMethod } from '../../risk/index.js';
+import type { RiskBackendChoice } from '../../risk/kernels.js';
+import { calculateVaR, correlationMatrix, covarianceMatrix, monteCarloVaR, simulateGBM } from '../lib.js';
 import type { CorrelationResponse, MonteCarloResponse, VaRResponse } from '../schemas/gpu.js';
 import type { Workload } from './index.js';
 
@@ -18,7 +18,9 @@ import type { Workload } from './index.js';
  */
 function requireFinite(values: Record<string, number>, cause: string): void {
   for (const [name, value] of Object.entries(values)) {
-    if (!Number.isFinite(value)) throw withCode(new RangeError(`${name} is ${value}, not a finite number: ${cause} overflow float64`), 'ERR_OUT_OF_RANGE');
+    if (!Number.isFinite(value)) {
+      throw Object.assign(new RangeError(`${name} is ${value}, not a finite number: ${cause} overflow float64`), { code: 'ERR_OUT_OF_RANGE' });
+    }
   }
 }
 
