@@ -174,6 +174,7 @@ describe('gpu_acceleration component report', () => {
       expect(after.last_computation_ms).toBe(res.json().computation_time_ms);
     } finally {
       await app.close();
+      await ctx.jobs.close();
     }
   });
 });
