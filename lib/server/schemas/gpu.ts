@@ -17,13 +17,14 @@ const kMaxSeed = Number.MAX_SAFE_INTEGER;
 /** Most confidence levels one VaR request may ask for. */
 const kMaxConfidenceLevels = 8;
 
-const nullableNumber = (description?: string) => Type.Union([Type.Number(), Type.Null()], description === undefined ? {} : { description });
+/** A number or null, as one JSON Schema type list (an anyOf would make the serializer validate each branch). */
+const nullableNumber = (description?: string) => Type.Unsafe<number | null>({ type: ['number', 'null'], ...(description !== undefined && { description }) });
 
-export const RiskBackendName = Type.Union([Type.Literal('native'), Type.Literal('ts'), Type.Literal('cuda')], {
+export const RiskBackendName = Type.Enum(['native', 'ts', 'cuda'], {
   description: 'the backend that computed the answer: native (the CPU addon), ts (pure TypeScript) or cuda (the GPU addon)',
 });
 
-export const RiskBackendChoice = Type.Union([Type.Literal('auto'), Type.Literal('native'), Type.Literal('ts'), Type.Literal('cuda')], {
+export const RiskBackendChoice = Type.Enum(['auto', 'native', 'ts', 'cuda'], {
   description:
     "default 'auto': the GPU at or above riskThresholds (none measured in this build, so never), else the CPU addon when loaded, else TS; " +
     "'native', 'ts' or 'cuda' force one (422 naming the reason when it is not available here)",
@@ -102,7 +103,7 @@ export const GpuStatusResponse = Type.Object(
     cudaError: Type.Optional(Type.String({ description: 'why the GPU addon is not used, from the loader' })),
     native: Type.Boolean({ description: 'the CPU addon is loaded' }),
     nativeError: Type.Optional(Type.String({ description: 'why the CPU addon is not used' })),
-    backendMode: Type.Union([Type.Literal('auto'), Type.Literal('native'), Type.Literal('ts')], { description: 'ULTRA_PERF_BACKEND in force' }),
+    backendMode: Type.Enum(['auto', 'native', 'ts'], { description: 'ULTRA_PERF_BACKEND in force' }),
     defaultBackend: RiskBackendName,
     devices: Type.Array(GpuDevice, { maxItems: 64 }),
     telemetry: Type.Object(
@@ -130,10 +131,9 @@ export type GpuStatusResponse = Static<typeof GpuStatusResponse>;
 
 // ---------------------------------------------------------------- gpu/var-calculation
 
-export const VaRMethod = Type.Union(
-  [Type.Literal('historical'), Type.Literal('parametric'), Type.Literal('cornish-fisher'), Type.Literal('monte-carlo')],
-  { description: "default 'historical'; 'monte-carlo' simulates a normal with the series' mean and sample variance (monteCarloVaR)" },
-);
+export const VaRMethod = Type.Enum(['historical', 'parametric', 'cornish-fisher', 'monte-carlo'], {
+  description: "default 'historical'; 'monte-carlo' simulates a normal with the series' mean and sample variance (monteCarloVaR)",
+});
 
 export const VaRRequest = Type.Object(
   {
@@ -145,7 +145,7 @@ export const VaRRequest = Type.Object(
     confidenceLevel: Type.Optional(Confidence),
     confidenceLevels: Type.Optional(Type.Array(Confidence, { minItems: 1, maxItems: kMaxConfidenceLevels, description: 'default [0.95]' })),
     method: Type.Optional(VaRMethod),
-    ddof: Type.Optional(Type.Union([Type.Literal(0), Type.Literal(1)], { description: 'moment convention of parametric and cornish-fisher: 1 sample (default), 0 population' })),
+    ddof: Type.Optional(Type.Enum([0, 1], { description: 'moment convention of parametric and cornish-fisher: 1 sample (default), 0 population' })),
     horizonDays: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'scales VaR and CVaR by √horizonDays; default 1' })),
     portfolioValue: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'multiplies VaR and CVaR (money); default 1 (return units)' })),
     paths: Type.Optional(Type.Integer({ minimum: 2, maximum: kMaxPaths, description: "monte-carlo only: scenarios, default 100000, at most limits.maxPathSteps (422)" })),
@@ -172,7 +172,7 @@ export const VaRResponse = Type.Object(
     observations: Type.Integer(),
     horizonDays: Type.Number(),
     portfolioValue: Type.Number(),
-    ddof: Type.Union([Type.Literal(0), Type.Literal(1)]),
+    ddof: Type.Enum([0, 1]),
     results: Type.Array(VaRAtConfidence, { maxItems: kMaxConfidenceLevels }),
     var_95: Type.Optional(Type.Number({ description: 'the seed name: VaR at 0.95, when asked' })),
     cvar_95: Type.Optional(Type.Number()),
@@ -264,10 +264,10 @@ export const CorrelationRequest = Type.Object(
     ),
     assets: Type.Optional(Type.Integer({ minimum: 1, maximum: kMaxAssets, description: 'at most limits.maxAssets (413)' })),
     observations: Type.Optional(Type.Integer({ minimum: 2, maximum: kMaxElements })),
-    method: Type.Optional(Type.Union([Type.Literal('pearson'), Type.Literal('ewma')], { description: "default 'pearson'" })),
+    method: Type.Optional(Type.Enum(['pearson', 'ewma'], { description: "default 'pearson'" })),
     lambda: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, description: 'EWMA decay; default 0.94' })),
     output: Type.Optional(
-      Type.Union([Type.Literal('matrix'), Type.Literal('summary')], {
+      Type.Enum(['matrix', 'summary'], {
         description: "'matrix' (default): the matrix and its summary, up to limits.maxInlineMatrixAssets assets (413 past it); 'summary': the summary only",
       }),
     ),
@@ -281,7 +281,7 @@ export const CorrelationResponse = Type.Object(
   {
     assets: Type.Integer(),
     observations: Type.Integer(),
-    method: Type.Union([Type.Literal('pearson'), Type.Literal('ewma')]),
+    method: Type.Enum(['pearson', 'ewma']),
     matrix: Type.Optional(Type.Array(Type.Number(), { description: 'assets × assets, row-major, symmetric, diagonal 1 (output matrix)' })),
     summary: Type.Object(
       {
