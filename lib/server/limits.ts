@@ -29,6 +29,8 @@ export interface ServerLimits {
   maxMatrixCells: number;
   /** Most paths × steps in one Monte Carlo request. */
   maxPathSteps: number;
+  /** Most assets whose correlation matrix is answered inline (assets² numbers); past it ask output 'summary' (gpu routes). */
+  maxInlineMatrixAssets: number;
   /** Heavy jobs running at once (worker threads). */
   jobConcurrency: number;
   /** Heavy jobs waiting; past this the server answers 503 with Retry-After. */
@@ -72,6 +74,7 @@ export const kDefaultLimits: Readonly<ServerLimits> = Object.freeze({
   maxAssets: 500,
   maxMatrixCells: 2_000_000,
   maxPathSteps: 10_000_000,
+  maxInlineMatrixAssets: 200,
   jobConcurrency: 2,
   jobQueue: 16,
   syncWaitMs: 2_000,
