@@ -37,6 +37,7 @@ import {
   benchmarkIterationCap,
   benchmarkSupports,
   kBenchmarkNames,
+  summarizeNs,
 } from '../workloads/latency.js';
 import { Type } from 'typebox';
 
@@ -86,16 +87,6 @@ function describeBook(entry: Pick<RegisteredObject<HttpBook>, 'id' | 'createdAt'
     crossed: book.isCrossed(),
     updates: entry.object.updates,
   };
-}
-
-/** p50/p99/max/mean of one request's timings (at most limits.maxBookUpdateBatch of them). */
-function timingOf(ns: Float64Array) {
-  const sorted = ns.slice().sort();
-  const n = sorted.length;
-  let total = 0;
-  for (const v of sorted) total += v;
-  const at = (p: number) => (n === 0 ? 0 : sorted[Math.min(n - 1, Math.ceil((p / 100) * n) - 1)]!);
-  return { unit: 'ns' as const, count: n, meanNs: n === 0 ? 0 : total / n, p50Ns: at(50), p99Ns: at(99), maxNs: n === 0 ? 0 : sorted[n - 1]!, totalNs: total };
 }
 
 /** Smallest non-zero step between back-to-back reads of the clock MicrosecondTimer uses. */
@@ -321,7 +312,7 @@ export const latencyRoutes: RouteModule = (app, ctx) => {
     },
     (request) => {
       const entry = registry.get<HttpBook>(kKind, request.params.id);
-      const levels = request.query.levels ?? 10;
+      const levels = request.query.levels ?? Math.min(10, limits.maxBookDepth);
       if (levels > limits.maxBookDepth) throw tooLarge('levels', limits.maxBookDepth, levels, 'levels');
       const depth = entry.object.book.depth(levels);
       const pairs = (a: Float64Array) => {
@@ -439,7 +430,7 @@ export const latencyRoutes: RouteModule = (app, ctx) => {
       else set.delete(key);
     }
     held.updates += n;
-    return { applied: n, cancelled: 0, timing: timingOf(ns), reports: [], book: describeBook(entry, ctx) };
+    return { applied: n, cancelled: 0, timing: { unit: 'ns' as const, count: ns.length, ...summarizeNs(ns) }, reports: [], book: describeBook(entry, ctx) };
   }
 
   function toRequest(o: OrderInput): OrderRequest {
@@ -492,7 +483,7 @@ export const latencyRoutes: RouteModule = (app, ctx) => {
       }
     }
     held.updates += requests.length + cancels.length;
-    return { applied: requests.length, cancelled, timing: timingOf(ns), reports, book: describeBook(entry, ctx) };
+    return { applied: requests.length, cancelled, timing: { unit: 'ns' as const, count: ns.length, ...summarizeNs(ns) }, reports, book: describeBook(entry, ctx) };
   }
 
   function reportView(r: ExecutionReport) {

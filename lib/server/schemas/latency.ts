@@ -191,7 +191,7 @@ export const OrderBookList = Type.Object(
 
 export const OrderBookParams = Type.Object({ id: Type.String({ maxLength: 64 }) }, { additionalProperties: false });
 export const DepthQuery = Type.Object(
-  { levels: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 10, description: 'levels per side; at most limits.maxBookDepth' })) },
+  { levels: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, description: 'levels per side (default 10, or limits.maxBookDepth when lower); at most limits.maxBookDepth' })) },
   { additionalProperties: false },
 );
 

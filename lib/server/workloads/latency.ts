@@ -326,6 +326,16 @@ export function runBenchmark(input: BenchmarkInput): BenchmarkResult {
   };
 }
 
+/** Mean, p50, p99 (nearest rank) and max of `count` timings in ns, for the routes that time calls one by one. */
+export function summarizeNs(ns: Float64Array, count = ns.length): { meanNs: number; p50Ns: number; p99Ns: number; maxNs: number; totalNs: number } {
+  if (count === 0) return { meanNs: 0, p50Ns: 0, p99Ns: 0, maxNs: 0, totalNs: 0 };
+  const sorted = ns.slice(0, count).sort();
+  let total = 0;
+  for (const v of sorted) total += v;
+  const at = (p: number) => sorted[Math.min(count - 1, Math.ceil((p / 100) * count) - 1)]!;
+  return { meanNs: total / count, p50Ns: at(50), p99Ns: at(99), maxNs: sorted[count - 1]!, totalNs: total };
+}
+
 export const latencyWorkloads: Record<string, Workload> = {
   'benchmark-function': runBenchmark as Workload,
 };
