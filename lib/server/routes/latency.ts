@@ -45,6 +45,7 @@ const kKind = 'orderbook';
 const kTag = ['latency'];
 const kMaxListedFunctions = 64;
 const kAffinityTtlMs = 1_000;
+const kMonitoredTtlMs = 100;
 const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, Type.Ref('ErrorResponse')]));
 
 /** An order book created over HTTP, with what the routes track to bound it. */
@@ -133,6 +134,23 @@ export const latencyRoutes: RouteModule = (app, ctx) => {
 
   const books = () => registry.list(kKind) as RegisteredObject<HttpBook>[];
 
+  // Percentile walks cost a few µs per histogram: summarised at most every kMonitoredTtlMs.
+  let monitoredAt = -Infinity;
+  let monitored: LatencyStatus['monitoredFunctions'] = { total: 0, functions: [] };
+  const readMonitored = (): LatencyStatus['monitoredFunctions'] => {
+    const now = performance.now();
+    if (now - monitoredAt < kMonitoredTtlMs) return monitored;
+    monitoredAt = now;
+    const names = latencyRegistry.names();
+    const functions: LatencyStatus['monitoredFunctions']['functions'] = [];
+    for (const name of names.slice(0, kMaxListedFunctions)) {
+      const s = latencyRegistry.get(name)!.summary();
+      functions.push({ name, count: s.count, meanNs: nullable(s.mean), p50Ns: nullable(s.p50), p99Ns: nullable(s.p99), p999Ns: nullable(s.p999), maxNs: nullable(s.max) });
+    }
+    monitored = { total: names.length, functions };
+    return monitored;
+  };
+
   ctx.components.set('ultra_low_latency', (): ComponentReport => {
     let levels = 0;
     for (const entry of books()) levels += entry.object.book.bidLevels + entry.object.book.askLevels;
@@ -156,17 +174,12 @@ export const latencyRoutes: RouteModule = (app, ctx) => {
         operationId: 'getLatencyStatus',
         summary: 'Latency optimizer status',
         description:
-          "MicrosecondTimer's calibrated overhead and the clock's resolution (ns, measured at startup), p50/p99/p99.9/max (ns) of every function in latencyRegistry (the first 64), the main thread's CPU affinity (re-read at most once a second), the backend and the order books held.",
+          "MicrosecondTimer's calibrated overhead and the clock's resolution (ns, measured at startup), p50/p99/p99.9/max (ns) of every function in latencyRegistry (the first 64; summarised at most every 100 ms), the main thread's CPU affinity (re-read at most once a second), the backend and the order books held.",
         response: { 200: LatencyStatus, ...errors(400) },
       },
     },
     (): LatencyStatus => {
-      const names = latencyRegistry.names();
-      const functions: LatencyStatus['monitoredFunctions']['functions'] = [];
-      for (const name of names.slice(0, kMaxListedFunctions)) {
-        const s = latencyRegistry.get(name)!.summary();
-        functions.push({ name, count: s.count, meanNs: nullable(s.mean), p50Ns: nullable(s.p50), p99Ns: nullable(s.p99), p999Ns: nullable(s.p999), maxNs: nullable(s.max) });
-      }
+      const monitored = readMonitored();
       let levels = 0;
       let resting = 0;
       for (const entry of books()) {
@@ -178,7 +191,7 @@ export const latencyRoutes: RouteModule = (app, ctx) => {
         optimizerActive: true,
         backend: { default: defaultBackend, native: info.native, ...(info.nativeError !== undefined && { nativeError: info.nativeError }) },
         timer: { overheadNs, resolutionNs, calibratedAt, calibrationMs },
-        monitoredFunctions: { total: names.length, functions },
+        monitoredFunctions: monitored,
         affinity: readAffinity(),
         orderBooks: { count: registry.count(kKind), max: limits.maxObjectsPerKind, levels, restingOrders: resting },
         workloads,
