@@ -271,6 +271,20 @@ describe('latency/create-orderbook and latency/orderbooks', () => {
     await call(server, 'DELETE', `/latency/orderbooks/${engine.id}`);
   });
 
+  it("makes a book on the backend asked for, and refuses 'native' without the addon", async () => {
+    const ts = await create({ type: 'l3', symbol: 'TS', tickSize: 0.01, backend: 'ts' });
+    expect(ts.body.backend).toBe('ts');
+    await call(server, 'DELETE', `/latency/orderbooks/${ts.body.id}`);
+    const answer = await call(server, 'POST', '/latency/create-orderbook', { symbol: 'N', tickSize: 0.01, backend: 'native' });
+    if (backend === 'native') {
+      expect(answer.status).toBe(201);
+      expect(answer.body.backend).toBe('native');
+      await call(server, 'DELETE', `/latency/orderbooks/${answer.body.id}`);
+    } else {
+      expectError(answer, 422, "'native' needs the CPU addon");
+    }
+  });
+
   it('holds at most maxObjectsPerKind books (409) until one is deleted', async () => {
     const ids = [];
     for (let i = 0; i < 3; i++) ids.push((await create({ symbol: `S${i}`, tickSize: 1 })).body.id);

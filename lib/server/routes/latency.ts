@@ -54,8 +54,11 @@ interface HttpBook {
   readonly book: OrderBook | MatchingEngine;
   /** L2: the book's live levels per side, by tick index (the book is only changed through these routes). */
   readonly levels: [Set<number>, Set<number>];
-  /** L2: a TS book with the same grids, where a batch is validated (all or nothing) before it is applied. */
-  readonly scratch: OrderBook | null;
+  /**
+   * A TS book or engine with the same grids, where a batch is validated (all or nothing)
+   * before it is applied; left empty after each batch.
+   */
+  readonly scratch: OrderBook | MatchingEngine;
   /** L3: ids of the orders resting now. */
   readonly resting: Set<number>;
   readonly options: { symbol: string; tickSize: number; lotSize?: number; allowNegativePrices?: boolean };
@@ -278,7 +281,7 @@ export const latencyRoutes: RouteModule = (app, ctx) => {
           type,
           book,
           levels: [new Set(), new Set()],
-          scratch: type === 'l2' ? new OrderBook({ ...options, backend: 'ts' }) : null,
+          scratch: type === 'l2' ? new OrderBook({ ...options, backend: 'ts' }) : new MatchingEngine({ ...options, backend: 'ts' }),
           resting: new Set(),
           options,
           updates: 0,
@@ -401,12 +404,12 @@ export const latencyRoutes: RouteModule = (app, ctx) => {
     }
     // All or nothing: the library validates the whole batch on a scratch book with the same grids.
     try {
-      held.scratch!.applyDeltas(deltas);
+      (held.scratch as OrderBook).applyDeltas(deltas);
     } catch (err) {
       const message = (err as Error).message.replace(/deltas\[(\d+)\]/g, (_, k: string) => `updates[${Math.floor(Number(k) / 3)}].${['side', 'price', 'size'][Number(k) % 3]}`);
       throw unprocessable('updates', message);
     } finally {
-      held.scratch!.clear();
+      (held.scratch as OrderBook).clear();
     }
     const tick = book.tickSize;
     const levelCounts = [held.levels[0].size, held.levels[1].size];
@@ -461,14 +464,21 @@ export const latencyRoutes: RouteModule = (app, ctx) => {
     const held = entry.object;
     const engine = held.book as MatchingEngine;
     const requests = orders.map(toRequest);
-    // All or nothing: every order goes through the library's checks on a scratch engine first.
-    const scratch = new MatchingEngine({ ...held.options, backend: 'ts' });
-    for (let i = 0; i < requests.length; i++) {
-      try {
-        scratch.submit(requests[i]!);
-      } catch (err) {
-        throw unprocessable(`orders[${i}]`, (err as Error).message);
+    // All or nothing: every order goes through the library's checks on the scratch engine
+    // first; what rests there is cancelled again, so it stays empty.
+    const scratch = held.scratch as MatchingEngine;
+    const resting: number[] = [];
+    try {
+      for (let i = 0; i < requests.length; i++) {
+        try {
+          const report = scratch.submit(requests[i]!);
+          if (report.remainingQuantity > 0) resting.push(report.orderId);
+        } catch (err) {
+          throw unprocessable(`orders[${i}]`, (err as Error).message);
+        }
       }
+    } finally {
+      for (const id of resting) scratch.cancel(id);
     }
     const mayRest = requests.filter((r) => (r.type ?? 'limit') === 'limit' && (r.timeInForce ?? 'GTC') === 'GTC').length;
     if (held.resting.size + mayRest > limits.maxBookOrders) {
