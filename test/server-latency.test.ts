@@ -265,6 +265,7 @@ describe('latency/create-orderbook and latency/orderbooks', () => {
     expectError(await call(server, 'POST', path, { orders: [{ side: 'buy', price: 90, quantity: 0 }] }), 422, 'orders[0]', 'quantity');
     expectError(await call(server, 'POST', path, { orders: [{ side: 'buy', price: 90, quantity: 1, timeInForce: 'GTD' }] }), 400, 'timeInForce');
     expectError(await call(server, 'POST', path, { cancels: [0] }), 400, 'cancels');
+    expectError(await call(server, 'POST', path, { orders: [{ side: 'buy', price: 91, quantity: 1 }], cancels: [2 ** 60] }), 400, 'cancels');
     expectError(await call(server, 'POST', path, { updates: [{ side: 'bid', price: 1, size: 1 }] }), 422, 'L3 book');
     const after = await call(server, 'GET', `/latency/orderbooks/${engine.id}`);
     expect(after.body.restingOrders).toBe(3);

@@ -233,7 +233,7 @@ export const OrderBookUpdatesBody = Type.Object(
         { maxItems: kMaxUpdateItems, description: 'L3 books: orders to submit, in order (at most limits.maxBookUpdateBatch with cancels)' },
       ),
     ),
-    cancels: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { maxItems: kMaxUpdateItems, description: 'L3 books: order ids to cancel, after the orders' })),
+    cancels: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), { maxItems: kMaxUpdateItems, description: 'L3 books: order ids to cancel, after the orders' })),
   },
   { additionalProperties: false },
 );
