@@ -66,6 +66,24 @@ export interface ServerLimits {
   pressureSampleMs: number;
   /** Longest profiling session (profiling/start-session duration_ms), ms; past it 422. */
   maxProfileMs: number;
+  /** latency/benchmark-function: most timed operations of a cost-1 workload (heavier ones get this / their cost). */
+  maxBenchmarkIterations: number;
+  /** latency/benchmark-function: a run stops timing after this long (ms) and reports what it did. */
+  maxBenchmarkMs: number;
+  /** Order books over HTTP: most price levels per side of an L2 book. */
+  maxBookLevels: number;
+  /** Order books over HTTP: most resting orders in an L3 (MatchingEngine) book. */
+  maxBookOrders: number;
+  /** Order books over HTTP: most updates (L2 levels or L3 orders) in one POST orderbooks/:id/updates. */
+  maxBookUpdateBatch: number;
+  /** Order books over HTTP: most levels per side GET orderbooks/:id returns. */
+  maxBookDepth: number;
+  /** Memory pools over HTTP: most bytes one pool or allocator may hold (object pools: objects x their size). */
+  maxPoolBytes: number;
+  /** Memory pools over HTTP: most bytes all of them together may hold. */
+  maxPoolBytesTotal: number;
+  /** Memory pools over HTTP: most acquire/release pairs in one POST memory/pools/:id/exercise (runs on the event loop). */
+  maxPoolExerciseIterations: number;
 }
 
 export const kDefaultLimits: Readonly<ServerLimits> = Object.freeze({
@@ -95,6 +113,15 @@ export const kDefaultLimits: Readonly<ServerLimits> = Object.freeze({
   maxEventLoopUtilization: 0,
   pressureSampleMs: 1_000,
   maxProfileMs: 60_000,
+  maxBenchmarkIterations: 1_000_000,
+  maxBenchmarkMs: 5_000,
+  maxBookLevels: 10_000,
+  maxBookOrders: 50_000,
+  maxBookUpdateBatch: 1_000,
+  maxBookDepth: 100,
+  maxPoolBytes: 64 << 20,
+  maxPoolBytesTotal: 256 << 20,
+  maxPoolExerciseIterations: 20_000,
 });
 
 const kFractions = new Set<keyof ServerLimits>(['maxEventLoopUtilization']);
