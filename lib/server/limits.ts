@@ -26,6 +26,30 @@ export interface ServerLimits {
   maxJobsKept: number;
   /** Objects created over HTTP (order books, pools, connections): most per kind. */
   maxObjectsPerKind: number;
+  /** cache/warm-intelligent: most keys one warm loads (the seed's max_warming_keys, default 500, is capped here). */
+  maxWarmKeys: number;
+  /** cache/warm-intelligent: loader calls in flight at once. */
+  warmConcurrency: number;
+  /** cache/warm-intelligent: loads still running after this (ms) are abandoned and counted as timed out. */
+  warmTimeoutMs: number;
+  /** cache/access-patterns: most hot keys, successor rows and periodic keys returned (`limit`). */
+  maxPatternKeys: number;
+  /** network/measure-latency: most pings (round trips) one request sends. */
+  maxPings: number;
+  /** network/measure-latency: largest ping payload, bytes. */
+  maxPingBytes: number;
+  /** network/measure-latency: the pings of one request stop being sent past about this many ms. */
+  measureBudgetMs: number;
+  /** network/measure-latency: measurements running at once; past this the route answers 503. */
+  maxLatencyMeasurements: number;
+  /** network/measure-latency: largest message (JSON bytes) for the codec encode/decode timing. */
+  maxCodecMessageBytes: number;
+  /** network/measure-latency: most encode + decode iterations per codec. */
+  maxCodecIterations: number;
+  /** network/create-connection: the TCP connect and handshake must finish within this (ms). */
+  connectTimeoutMs: number;
+  /** network/create-connection: each connection's send queue and largest frame, bytes. */
+  connectionBufferBytes: number;
 }
 
 export const kDefaultLimits: Readonly<ServerLimits> = Object.freeze({
@@ -40,4 +64,16 @@ export const kDefaultLimits: Readonly<ServerLimits> = Object.freeze({
   jobTtlMs: 10 * 60_000,
   maxJobsKept: 256,
   maxObjectsPerKind: 64,
+  maxWarmKeys: 10_000,
+  warmConcurrency: 8,
+  warmTimeoutMs: 10_000,
+  maxPatternKeys: 1_000,
+  maxPings: 10_000,
+  maxPingBytes: 65_536,
+  measureBudgetMs: 2_000,
+  maxLatencyMeasurements: 2,
+  maxCodecMessageBytes: 4_096,
+  maxCodecIterations: 10_000,
+  connectTimeoutMs: 2_000,
+  connectionBufferBytes: 1 << 20,
 });

@@ -14,6 +14,9 @@
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
 
+import type { CacheWarmer, WarmLoader } from '../cache/warmer.js';
+import type { TieredCache } from '../cache/tiered.js';
+
 import { registerDashboard } from './dashboard.js';
 import { HttpError } from './http-errors.js';
 import { JobRunner } from './jobs.js';
@@ -31,6 +34,14 @@ export interface UltraPerformancePluginOptions {
   token?: string;
   /** Caps on work and on objects; unset fields keep `kDefaultLimits`. */
   limits?: Partial<ServerLimits>;
+  /** The cache the cache/* routes report on and warm (yours); default: an in-process TieredCache with L1 only. */
+  cache?: TieredCache<unknown>;
+  /** The warmer that records your accesses (call `warmer.recordAccess(key)` on reads); default: a new CacheWarmer. */
+  warmer?: CacheWarmer<unknown>;
+  /** Loads a key's value for cache/warm-intelligent; without one that route answers 409 (never invents values). */
+  warmLoader?: WarmLoader<unknown>;
+  /** Hosts network/create-connection may reach besides loopback (exact names or addresses; default none). */
+  allowedHosts?: readonly string[];
 }
 
 const kArgumentCodes = new Set(['ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE', 'ERR_OUT_OF_RANGE']);
@@ -39,6 +50,7 @@ export async function ultraPerformancePlugin(fastify: FastifyInstance, options: 
   const app = fastify as unknown as ServerApp;
   const limits: ServerLimits = { ...kDefaultLimits, ...options.limits };
   const ctx: ServerContext = {
+    options,
     limits,
     jobs: new JobRunner(limits),
     registry: new ObjectRegistry(limits.maxObjectsPerKind),
