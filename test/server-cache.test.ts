@@ -148,13 +148,13 @@ describe('cache routes, a user TieredCache (L1 + L2) with a warmer and a loader'
     loads.length = 0;
     const r = await call(`${s.api}/cache/warm-intelligent`, json({ maxWarmingKeys: 10 }));
     expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ warmedKeys: 10, candidateKeys: 10, maxWarmingKeys: 10, failedKeys: 0, timedOutKeys: 0, deadlineReached: false, order: 'hottest-last' });
-    expect(r.body.warmingTimeMs).toBeGreaterThanOrEqual(0);
+    expect(r.body).toMatchObject({ warmed_keys: 10, candidateKeys: 10, maxWarmingKeys: 10, failedKeys: 0, timedOutKeys: 0, deadlineReached: false, order: 'hottest-last' });
+    expect(r.body.warming_time_ms).toBeGreaterThanOrEqual(0);
     expect(new Set(loads)).toEqual(new Set(Array.from({ length: 10 }, (_, i) => `k${i}`)));
     expect(loads.at(-1)).toBe('k0'); // hottest last
     expect(cache.getSync('k3')).toEqual({ value: 'k3' });
     const status = await call(`${s.api}/cache/status`);
-    expect(status.body.warmer.lastWarm).toMatchObject({ warmedKeys: 10 });
+    expect(status.body.warmer.lastWarm).toMatchObject({ warmed_keys: 10 });
     expect(status.body.levels[0].size).toBeGreaterThanOrEqual(10);
   });
 
@@ -165,13 +165,13 @@ describe('cache routes, a user TieredCache (L1 + L2) with a warmer and a loader'
     expect(r.body.maxWarmingKeys).toBe(50); // min(500, limits.maxWarmKeys)
     expect(r.body.candidateKeys).toBe(10);
     expect(loads).toEqual([]); // TieredCache.getOrLoad found them
-    expect(r.body.warmedKeys).toBe(10);
+    expect(r.body.warmed_keys).toBe(10);
   });
 
   it('given keys: loader failures, not-found and successes are counted, errors named', async () => {
     const r = await call(`${s.api}/cache/warm-intelligent`, json({ keys: ['boom', 'missing-1', 'fresh'], order: 'hottest-first', ttlMs: 60_000 }));
     expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ warmedKeys: 1, failedKeys: 1, notFoundKeys: 1, candidateKeys: 3, order: 'hottest-first' });
+    expect(r.body).toMatchObject({ warmed_keys: 1, failedKeys: 1, notFoundKeys: 1, candidateKeys: 3, order: 'hottest-first' });
     expect(r.body.errors).toEqual([{ key: 'boom', code: 'ERR_TEST_BACKEND', message: 'backend down' }]);
     expect(cache.getSync('fresh')).toEqual({ value: 'fresh' });
   });
@@ -184,7 +184,7 @@ describe('cache routes, a user TieredCache (L1 + L2) with a warmer and a loader'
     expect(second.body.code).toBe('ERR_ULTRA_PERF_HTTP_WARM_RUNNING');
     const r = await first;
     expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ deadlineReached: true, timedOutKeys: 1, failedKeys: 1, warmedKeys: 1 });
+    expect(r.body).toMatchObject({ deadlineReached: true, timedOutKeys: 1, failedKeys: 1, warmed_keys: 1 });
     expect(r.body.errors[0]).toMatchObject({ key: 'slow-1', code: 'ERR_ULTRA_PERF_HTTP_WARM_DEADLINE' });
     expect(r.body.errors[0].message).toMatch(/limits\.warmTimeoutMs \(300 ms\)/);
     release?.();

@@ -42,7 +42,7 @@ const kDefaultWarmKeys = 500;
 /** The hit-ratio trend: one sample per interval, the last kTrendSamples kept. */
 const kTrendIntervalMs = 1_000;
 const kTrendSamples = 60;
-/** The advanced_caching component report is recomputed at most this often (it reads every level's stats). */
+/** The advanced_caching component report is recomputed at most this often (status() summarises every level's histograms: ~10 µs). */
 const kReportTtlMs = 100;
 
 /** What the routes need of a cache: TieredCache's surface (a user's own cache must have it). */
@@ -242,8 +242,8 @@ async function warm(svc: CacheService, ctx: ServerContext, body: CacheWarmBody):
     svc.warming = false;
   }
   const result: CacheWarmResult = {
-    warmedKeys: r.warmedKeys,
-    warmingTimeMs: r.warmingTimeMs,
+    warmed_keys: r.warmedKeys,
+    warming_time_ms: r.warmingTimeMs,
     maxWarmingKeys: maxKeys,
     candidateKeys: candidates,
     failedKeys: r.failedKeys,
@@ -293,7 +293,7 @@ function patternsOf(svc: CacheService, ctx: ServerContext, query: CachePatternsQ
 }
 
 function reportOf(svc: CacheService): ComponentReport {
-  const s = svc.cache.stats();
+  const s = svc.cache.status();
   let size = 0;
   let evictions = 0;
   let down = 0;
@@ -302,10 +302,9 @@ function reportOf(svc: CacheService): ComponentReport {
     evictions += level.evictions;
     if (!level.up) down++;
   }
-  const closed = svc.cache.status === undefined ? false : (svc.cache as { status(): { closed: boolean } }).status().closed;
   const lookups = s.hits + s.misses;
   return {
-    health: closed ? 'unavailable' : down > 0 ? 'degraded' : lookups === 0 ? 'idle' : 'ok',
+    health: s.closed ? 'unavailable' : down > 0 ? 'degraded' : lookups === 0 ? 'idle' : 'ok',
     cache_levels: s.levels.length,
     levels: s.levels.map((level) => level.name),
     levels_down: down,

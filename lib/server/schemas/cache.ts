@@ -1,9 +1,10 @@
 /**
  * Schemas of the cache/* routes (SEED.md section 3 "API Endpoints"): the tiered cache's status
  * per level, intelligent warming and the access-pattern analysis. Field names follow the
- * library (`TieredCache.stats()`, `CacheWarmer.warm()`), camelCase with the unit in the name;
- * the seed's `max_warming_keys`, `warmed_keys`, `warming_time_ms` are `maxWarmingKeys`,
- * `warmedKeys`, `warmingTimeMs`. A number the library reports as Infinity (no TTL, an unbounded
+ * library (`TieredCache.stats()`, `CacheWarmer.warm()`), camelCase with the unit in the name,
+ * except where the seed names a response field: the warm result's `warmed_keys` and
+ * `warming_time_ms`. The seed's request parameter `max_warming_keys` is `maxWarmingKeys`, as
+ * every request field is camelCase. A number the library reports as Infinity (no TTL, an unbounded
  * level) is left out rather than invented.
  */
 import { Type, type Static } from 'typebox';
@@ -48,8 +49,8 @@ export const CacheLevelStatus = Type.Object(
 /** What CacheWarmer.warm answered (the last run is kept for cache/status). */
 export const CacheWarmResult = Type.Object(
   {
-    warmedKeys: Type.Integer({ minimum: 0, description: 'keys now in the cache because of this run (seed: warmed_keys)' }),
-    warmingTimeMs: Type.Number({ minimum: 0, description: 'wall time of the run, ms (seed: warming_time_ms)' }),
+    warmed_keys: Type.Integer({ minimum: 0, description: "keys now in the cache because of this run (the seed's name; CacheWarmer's warmedKeys)" }),
+    warming_time_ms: Type.Number({ minimum: 0, description: "wall time of the run, ms (the seed's name; CacheWarmer's warmingTimeMs)" }),
     maxWarmingKeys: Type.Integer({ minimum: 0, description: 'the most keys this run could load (seed: max_warming_keys)' }),
     candidateKeys: Type.Integer({ minimum: 0, description: 'keys chosen to load: the given keys, or the hot set known so far' }),
     failedKeys: Type.Integer({ minimum: 0, description: 'keys whose loader threw or rejected (timed-out ones included)' }),
