@@ -311,6 +311,29 @@ describe('network routes', () => {
   });
 });
 
+describe('network routes: a peer lost during a measurement', () => {
+  it('answers 409 naming the loss, and the connection shows closed with its error', async () => {
+    const s = await startServer({ limits: { maxPings: 100_000, measureBudgetMs: 3_000 } });
+    const other = await echoPeer();
+    try {
+      const c = await call(`${s.api}/network/create-connection`, json({ host: '127.0.0.1', port: other.port }));
+      expect(c.status).toBe(201);
+      const measuring = call(`${s.api}/network/measure-latency`, json({ connectionId: c.body.id, count: 100_000 }));
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      await other.server.destroy(); // resets every socket: a crash as the client sees it
+      const r = await measuring;
+      expect(r.status).toBe(409);
+      expect(r.body.code).toBe('ERR_ULTRA_PERF_HTTP_CONNECTION_LOST');
+      expect(r.body.message).toMatch(/^the connection was lost during the measurement: /);
+      const view = await call(`${s.api}/network/connections/${c.body.id}`);
+      expect(view.body.state).toBe('closed');
+      expect(view.body.lastError.code).toMatch(/^ERR_ULTRA_PERF_CONNECTION_|^ECONNRESET$/);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('network routes: allowedHosts and concurrency limits', () => {
   let peer: { server: TcpServer; port: number };
   beforeAll(async () => {

@@ -20,7 +20,7 @@ import { Type } from 'typebox';
 import { backendInfo } from '../../backend.js';
 import { invalidType } from '../../errors.js';
 import { type Codec, type SerializationProtocol, codecFor, defineStruct, quoteSchema } from '../../net/codec.js';
-import { type Connection, type LatencyResult, createConnection, createServer as createTcpServer, measureLatency } from '../../net/tcp.js';
+import { type Connection, ConnectionError, type LatencyResult, createConnection, createServer as createTcpServer, measureLatency } from '../../net/tcp.js';
 import { HttpError, tooLarge, unavailable, unprocessable } from '../http-errors.js';
 import type { RegisteredObject } from '../registry.js';
 import {
@@ -166,6 +166,16 @@ const us = (ns: number): number => ns / 1_000;
  * calibration itself when 32 or fewer were asked for).
  */
 async function ping(libId: string, count: number, payloadBytes: number, budgetMs: number): Promise<PingSummary> {
+  try {
+    return await pingUnchecked(libId, count, payloadBytes, budgetMs);
+  } catch (error) {
+    // the connection ended under the measurement (peer gone, reset): the request cannot be answered, the server is fine
+    if (error instanceof ConnectionError) throw new HttpError(409, 'ERR_ULTRA_PERF_HTTP_CONNECTION_LOST', `the connection was lost during the measurement: ${error.message}`);
+    throw error;
+  }
+}
+
+async function pingUnchecked(libId: string, count: number, payloadBytes: number, budgetMs: number): Promise<PingSummary> {
   const t0 = performance.now();
   const first = Math.min(count, kCalibrationPings);
   const warmup = Math.min(count, kCalibrationWarmup);
