@@ -18,13 +18,10 @@ import { performance } from 'node:perf_hooks';
 
 import { Type } from 'typebox';
 
-import { L1Cache, hashKey } from '../../cache/l1.js';
-import { checkKeys } from '../../cache/keys.js';
-import { TieredCache } from '../../cache/tiered.js';
-import { CacheWarmer, type WarmLoader, type WarmResult } from '../../cache/warmer.js';
-import { invalidType } from '../../errors.js';
+import type { WarmLoader, WarmResult } from '../../cache/warmer.js';
 import type { LatencySummary } from '../../monitor/histogram.js';
 import { HttpError, tooLarge, unprocessable } from '../http-errors.js';
+import { CacheWarmer, L1Cache, TieredCache, checkKeys, hashKey } from '../lib.js';
 import {
   type CacheAccessPatterns,
   CachePatternsQuery,
@@ -59,10 +56,20 @@ interface CacheService {
   lastWarm: CacheWarmResult | undefined;
 }
 
+/**
+ * A plugin option of the wrong type, as the library words it ("Expected <what> for <argument>
+ * but received <value>", code ERR_INVALID_ARG_TYPE); lib/errors.ts is not reachable from
+ * lib/server (it imports the library only through lib.ts). Shared with routes/network.ts.
+ */
+export function optionTypeError(argument: string, what: string, value: unknown): TypeError & { code: string } {
+  const received = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'string' ? JSON.stringify(value.slice(0, 60)) : typeof value;
+  return Object.assign(new TypeError(`Expected ${what} for ${argument} but received ${received}`), { code: 'ERR_INVALID_ARG_TYPE' });
+}
+
 function checkService(value: unknown, argument: string, methods: readonly string[], what: string): void {
   if (value === undefined) return;
   const v = value as Record<string, unknown> | null;
-  if (typeof v !== 'object' || v === null || methods.some((m) => typeof v[m] !== 'function')) throw invalidType(argument, what, value);
+  if (typeof v !== 'object' || v === null || methods.some((m) => typeof v[m] !== 'function')) throw optionTypeError(argument, what, value);
 }
 
 function latency(s: LatencySummary): Record<string, number> {
@@ -323,7 +330,7 @@ export const cacheRoutes: RouteModule = (app, ctx) => {
   const { cache: userCache, warmer: userWarmer, warmLoader } = ctx.options;
   checkService(userCache, 'options.cache', ['stats', 'status', 'set', 'getOrLoad'], 'a TieredCache (lib/cache)');
   checkService(userWarmer, 'options.warmer', ['analyzeAccessPatterns', 'warm', 'warmKeys', 'stats'], 'a CacheWarmer (lib/cache)');
-  if (warmLoader !== undefined && typeof warmLoader !== 'function') throw invalidType('options.warmLoader', 'a function (key) => value | Promise<value>', warmLoader);
+  if (warmLoader !== undefined && typeof warmLoader !== 'function') throw optionTypeError('options.warmLoader', 'a function (key) => value | Promise<value>', warmLoader);
   const l1 = userCache === undefined ? new L1Cache<unknown>() : undefined;
   const svc: CacheService = {
     cache: userCache ?? new TieredCache<unknown>({ name: 'ultra-performance-server', l1 }),

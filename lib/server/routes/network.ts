@@ -17,11 +17,10 @@ import { performance } from 'node:perf_hooks';
 
 import { Type } from 'typebox';
 
-import { backendInfo } from '../../backend.js';
-import { invalidType } from '../../errors.js';
-import { type Codec, type SerializationProtocol, codecFor, defineStruct, quoteSchema } from '../../net/codec.js';
-import { type Connection, ConnectionError, type LatencyResult, createConnection, createServer as createTcpServer, measureLatency } from '../../net/tcp.js';
+import type { Codec, SerializationProtocol } from '../../net/codec.js';
+import type { Connection, LatencyResult } from '../../net/tcp.js';
 import { HttpError, tooLarge, unavailable, unprocessable } from '../http-errors.js';
+import { ConnectionError, backendInfo, codecFor, createConnection, createServer as createTcpServer, defineStruct, measureLatency, quoteSchema } from '../lib.js';
 import type { RegisteredObject } from '../registry.js';
 import {
   type ConnectionView,
@@ -36,6 +35,7 @@ import {
 } from '../schemas/network.js';
 import type { ComponentReport, RouteModule, ServerContext } from '../types.js';
 import { type CodecTimingInput, codecAndValue, kDefaultCodecMessage } from '../workloads/network.js';
+import { optionTypeError } from './cache.js';
 
 const kTags = ['network'];
 const kKind = 'connection';
@@ -213,10 +213,10 @@ interface NetworkService {
 
 function checkAllowedHosts(value: unknown): Set<string> {
   if (value === undefined) return new Set();
-  if (!Array.isArray(value)) throw invalidType('options.allowedHosts', 'an array of host names or addresses', value);
+  if (!Array.isArray(value)) throw optionTypeError('options.allowedHosts', 'an array of host names or addresses', value);
   return new Set(
     value.map((h: unknown, i) => {
-      if (typeof h !== 'string' || h.length === 0) throw invalidType(`options.allowedHosts[${i}]`, 'a non-empty string', h);
+      if (typeof h !== 'string' || h.length === 0) throw optionTypeError(`options.allowedHosts[${i}]`, 'a non-empty string', h);
       const lower = h.toLowerCase();
       return lower.startsWith('[') && lower.endsWith(']') ? lower.slice(1, -1) : lower;
     }),

@@ -4,11 +4,12 @@
  * loop once jobs run in worker threads); plain data in and out. The route passes the round-trip
  * numbers it measured in `base`, so the job's result is the route's whole answer.
  */
-import { nowNs } from '../../monitor/clock.js';
-import { type Codec, type SerializationProtocol, defineStruct, jsonCodec, msgpackCodec, quoteSchema, rawCodec } from '../../net/codec.js';
+import type { Codec, SerializationProtocol } from '../../net/codec.js';
+import { defineStruct, jsonCodec, msgpackCodec, quoteSchema, rawCodec } from '../lib.js';
 import type { CodecTiming } from '../schemas/network.js';
 import type { Workload } from './index.js';
 
+const nowNs = (): number => Number(process.hrtime.bigint());
 /** Calls per timed batch: one clock pair per batch, its mean recorded. */
 const kBatch = 32;
 /** Untimed calls first, so the JIT has compiled the codec. */
