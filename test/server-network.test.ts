@@ -49,6 +49,20 @@ async function deadPort(): Promise<number> {
   return port;
 }
 
+/**
+ * The route's answer, or (when its job outlived limits.syncWaitMs: 202) the job's result once
+ * `GET jobs/:id` says it is done.
+ */
+async function settled(origin: string, r: { status: number; body: any }): Promise<{ status: number; body: any }> {
+  if (r.status !== 202) return r;
+  for (;;) {
+    const job = await call(`${origin}${r.body.location}`);
+    if (job.body.state === 'done') return { status: 200, body: job.body.result };
+    if (job.body.state === 'failed' || job.body.state === 'cancelled') return { status: 422, body: job.body.error };
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 async function until(check: () => Promise<boolean>): Promise<void> {
   for (let i = 0; i < 200 && !(await check()); i++) await new Promise((resolve) => setTimeout(resolve, 10));
 }
@@ -259,8 +273,9 @@ describe('network routes', () => {
   });
 
   it('measure-latency with codecs: encode/decode time and size per protocol', async () => {
-    const r = await call(`${s.api}/network/measure-latency`, json({ count: 20, codecs: { protocols: ['json', 'msgpack', 'binary-struct', 'raw'], iterations: 256 } }));
+    const r = await settled(s.origin, await call(`${s.api}/network/measure-latency`, json({ count: 20, codecs: { protocols: ['json', 'msgpack', 'binary-struct', 'raw'], iterations: 256 } })));
     expect(r.status).toBe(200);
+    expect(r.body.pings.requested).toBe(20);
     const byProtocol = Object.fromEntries(r.body.codecs.map((c: { protocol: string }) => [c.protocol, c]));
     expect(Object.keys(byProtocol).sort()).toEqual(['binary-struct', 'json', 'msgpack', 'raw']);
     expect(byProtocol['binary-struct']).toMatchObject({ codec: 'struct Quote', encodedBytes: 48, iterations: 256 });
@@ -271,7 +286,7 @@ describe('network routes', () => {
       expect(c.encodeNs.p50).toBeGreaterThan(0);
       expect(c.decodeNs.p99).toBeGreaterThanOrEqual(c.decodeNs.p50);
     }
-    const custom = await call(`${s.api}/network/measure-latency`, json({ count: 5, codecs: { protocols: ['json'], message: { symbol: 'AAPL', px: 189.5 } } }));
+    const custom = await settled(s.origin, await call(`${s.api}/network/measure-latency`, json({ count: 5, codecs: { protocols: ['json'], message: { symbol: 'AAPL', px: 189.5 } } })));
     expect(custom.status).toBe(200);
     expect(custom.body.codecs[0].encodedBytes).toBe(JSON.stringify({ symbol: 'AAPL', px: 189.5 }).length);
   });

@@ -66,7 +66,7 @@ export const kDefaultLimits: Readonly<ServerLimits> = Object.freeze({
   maxObjectsPerKind: 64,
   maxWarmKeys: 10_000,
   warmConcurrency: 8,
-  warmTimeoutMs: 10_000,
+  warmTimeoutMs: 5_000,
   maxPatternKeys: 1_000,
   maxPings: 10_000,
   maxPingBytes: 65_536,
