@@ -84,6 +84,30 @@ export interface ServerLimits {
   maxPoolBytesTotal: number;
   /** Memory pools over HTTP: most acquire/release pairs in one POST memory/pools/:id/exercise (runs on the event loop). */
   maxPoolExerciseIterations: number;
+  /** cache/warm-intelligent: most keys one warm loads (the seed's max_warming_keys, default 500, is capped here). */
+  maxWarmKeys: number;
+  /** cache/warm-intelligent: loader calls in flight at once. */
+  warmConcurrency: number;
+  /** cache/warm-intelligent: loads still running after this (ms) are abandoned and counted as timed out. */
+  warmTimeoutMs: number;
+  /** cache/access-patterns: most hot keys, successor rows and periodic keys returned (`limit`). */
+  maxPatternKeys: number;
+  /** network/measure-latency: most pings (round trips) one request sends. */
+  maxPings: number;
+  /** network/measure-latency: largest ping payload, bytes. */
+  maxPingBytes: number;
+  /** network/measure-latency: the pings of one request stop being sent past about this many ms. */
+  measureBudgetMs: number;
+  /** network/measure-latency: measurements running at once; past this the route answers 503. */
+  maxLatencyMeasurements: number;
+  /** network/measure-latency: largest message (JSON bytes) for the codec encode/decode timing. */
+  maxCodecMessageBytes: number;
+  /** network/measure-latency: most encode + decode iterations per codec. */
+  maxCodecIterations: number;
+  /** network/create-connection: the TCP connect and handshake must finish within this (ms). */
+  connectTimeoutMs: number;
+  /** network/create-connection: each connection's send queue and largest frame, bytes. */
+  connectionBufferBytes: number;
 }
 
 export const kDefaultLimits: Readonly<ServerLimits> = Object.freeze({
@@ -122,6 +146,18 @@ export const kDefaultLimits: Readonly<ServerLimits> = Object.freeze({
   maxPoolBytes: 64 << 20,
   maxPoolBytesTotal: 256 << 20,
   maxPoolExerciseIterations: 20_000,
+  maxWarmKeys: 10_000,
+  warmConcurrency: 8,
+  warmTimeoutMs: 5_000,
+  maxPatternKeys: 1_000,
+  maxPings: 10_000,
+  maxPingBytes: 65_536,
+  measureBudgetMs: 2_000,
+  maxLatencyMeasurements: 2,
+  maxCodecMessageBytes: 4_096,
+  maxCodecIterations: 10_000,
+  connectTimeoutMs: 2_000,
+  connectionBufferBytes: 1 << 20,
 });
 
 const kFractions = new Set<keyof ServerLimits>(['maxEventLoopUtilization']);

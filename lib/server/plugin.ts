@@ -28,6 +28,9 @@ import underPressure from '@fastify/under-pressure';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { Type } from 'typebox';
 
+import type { CacheWarmer, WarmLoader } from '../cache/warmer.js';
+import type { TieredCache } from '../cache/tiered.js';
+
 import { TokenAuth } from './auth.js';
 import { registerDashboard } from './dashboard.js';
 import { HttpError, unavailable } from './http-errors.js';
@@ -57,6 +60,14 @@ export interface UltraPerformancePluginOptions {
    * same context (job runner, registry, limits), token, rate limit and error handling.
    */
   routes?: readonly RouteModule[];
+  /** The cache the cache/* routes report on and warm (yours); default: an in-process TieredCache with L1 only. */
+  cache?: TieredCache<unknown>;
+  /** The warmer that records your accesses (call `warmer.recordAccess(key)` on reads); default: a new CacheWarmer. */
+  warmer?: CacheWarmer<unknown>;
+  /** Loads a key's value for cache/warm-intelligent; without one that route answers 409 (never invents values). */
+  warmLoader?: WarmLoader<unknown>;
+  /** Hosts network/create-connection may reach besides loopback (exact names or addresses; default none). */
+  allowedHosts?: readonly string[];
 }
 
 /** Route config the plugin reads. `auth`: require the token (default: API routes, `/metrics`, paths ending in `/stream`). */
@@ -89,6 +100,7 @@ export async function ultraPerformancePlugin(fastify: FastifyInstance, options: 
   const limits: ServerLimits = resolveLimits(options.limits);
   const auth = new TokenAuth(options.token);
   const ctx: ServerContext = {
+    options,
     limits,
     jobs: new JobRunner(limits, options.jobs),
     registry: new ObjectRegistry(limits.maxObjectsPerKind),
