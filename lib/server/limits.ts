@@ -26,6 +26,8 @@ export interface ServerLimits {
   maxJobsKept: number;
   /** Objects created over HTTP (order books, pools, connections): most per kind. */
   maxObjectsPerKind: number;
+  /** Dashboard event streams (`GET stream`) open at once; past this the server answers 503. */
+  maxStreams: number;
 }
 
 export const kDefaultLimits: Readonly<ServerLimits> = Object.freeze({
@@ -40,4 +42,5 @@ export const kDefaultLimits: Readonly<ServerLimits> = Object.freeze({
   jobTtlMs: 10 * 60_000,
   maxJobsKept: 256,
   maxObjectsPerKind: 64,
+  maxStreams: 16,
 });
