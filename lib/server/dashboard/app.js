@@ -75,9 +75,11 @@
     if (typeof v !== 'number') return String(v);
     const k = key.toLowerCase();
     if (/bytes$|(^|\.)(rss|heapused|heaptotal|external|arraybuffers)$/.test(k)) return fmtBytes(v);
-    if (/us$/.test(key)) return fmtUs(v);
-    if (/ns$/.test(key)) return `${fmtNum(v)} ns`;
-    if (/ms$/.test(key)) return `${fmtNum(v)} ms`;
+    // units by suffix, camelCase or snake_case (p99UpdateNs, latency_us), not words that end so (connections)
+    if (/(Us|_us)$/.test(key)) return fmtUs(v);
+    if (/(Ns|_ns)$/.test(key)) return `${fmtNum(v)} ns`;
+    if (/(Ms|_ms)$/.test(key)) return `${fmtNum(v)} ms`;
+    if (/(S|_s|Seconds|_seconds)$/.test(key) && !/[A-Z]{2}S$/.test(key)) return `${fmtNum(v)} s`;
     if (/persec$/.test(k)) return `${fmtNum(v)} /s`;
     if (/(ratio|rate|utilization|pct|percent)$/.test(k) && v >= 0 && v <= 1 && !/persec/.test(k)) return `${(v * 100).toFixed(1)} %`;
     return fmtNum(v);
@@ -151,7 +153,7 @@
     let p = panels.get(key);
     if (p) return p;
     const known = kKnown.find((k) => k[0] === key);
-    const node = el('article', `card comp${known && known[2] ? ' wide' : ''}`);
+    const node = el('article', `card comp${known && known[2] ? ' wide' : ''}${key === '__jobs' ? ' jobs' : ''}`);
     node.dataset.component = key;
     const head = el('header');
     const title = el('h2', '', known ? known[1] : label(key));
@@ -307,8 +309,11 @@
     const x = s.at / 1000;
     push(latency, [x, Number.isNaN(sum.p50) ? null : sum.p50, Number.isNaN(sum.p99) ? null : sum.p99]);
     push(rate, [x, t.requests.ratePerSec, t.eventLoop.p99Ms]);
-    latencyPlot.setData([latency.x, latency.p50, latency.p99]);
-    ratePlot.setData([rate.x, rate.rps, rate.loop]);
+    for (const [plot, data] of [[latencyPlot, [latency.x, latency.p50, latency.p99]], [ratePlot, [rate.x, rate.rps, rate.loop]]]) {
+      plot.setData(data);
+      // the legend shows the latest values unless the pointer is over the chart
+      if (!(plot.cursor.left >= 0)) plot.setLegend({ idx: data[0].length - 1 });
+    }
   }
 
   // --- connection
