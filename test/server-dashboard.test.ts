@@ -450,7 +450,7 @@ describe('the dashboard in headless Chromium', () => {
       // a viewport as tall as the page: no scrollbar, so the shot has the width the page was laid out in
       const height = (await page.evaluate(() => document.documentElement.scrollHeight)) as number;
       await page.setViewport({ width: 1440, height: Math.min(4000, height) });
-      await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+      await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve(undefined)))));
       await page.screenshot({ path: tmp });
       const png = readFileSync(tmp);
       expect(png.subarray(1, 4).toString()).toBe('PNG');
