@@ -162,7 +162,6 @@
     title.append(el('span', 'key', key));
     const health = el('span', 'pill pill-idle', '○ NOT REPORTED');
     health.dataset.health = 'none';
-    health.setAttribute('aria-label', `${known ? known[1] : key} health`);
     head.append(title, health);
     const list = el('dl', 'kv');
     const note = el('p', 'note', 'no report from this component');
@@ -267,7 +266,14 @@
     }
     body.replaceChildren(frag);
   }
-  function summarize(routes) {
+  // overall percentiles: the telemetry's `all` row when it has one, else from the routes
+  // (p50 weighted by each route's rate, p99 of the worst route), and said so on the page
+  function summarize(requests) {
+    const all = requests.all;
+    if (all && typeof all.p50Us === 'number') {
+      return { p50: all.count > 0 ? all.p50Us : NaN, p99: all.count > 0 ? all.p99Us : NaN, errors: all.errors, p50Basis: 'all requests', p99Basis: 'all requests' };
+    }
+    const routes = requests.routes;
     let weight = 0, p50 = 0, p99 = NaN, errors = 0;
     const byRate = routes.some((r) => r.ratePerSec > 0);
     for (const r of routes) {
@@ -278,7 +284,7 @@
       p50 += w * r.p50Us;
       p99 = Number.isNaN(p99) ? r.p99Us : Math.max(p99, r.p99Us);
     }
-    return { p50: weight > 0 ? p50 / weight : NaN, p99, errors };
+    return { p50: weight > 0 ? p50 / weight : NaN, p99, errors, p50Basis: 'rate-weighted routes', p99Basis: 'worst route' };
   }
 
   let snapshots = 0;
@@ -286,7 +292,11 @@
     snapshots++;
     document.body.dataset.snapshots = String(snapshots);
     const t = s.telemetry;
-    const sum = summarize(t.requests.routes);
+    const sum = summarize(t.requests);
+    const span = t.window && t.window.windowCoveredS ? ` · last ${fmtNum(t.window.windowCoveredS)} s` : '';
+    setText('k-p50-sub', sum.p50Basis + span);
+    setText('k-p99-sub', sum.p99Basis + span);
+    setText('lat-basis', `µs, per snapshot · p50 ${sum.p50Basis}, p99 ${sum.p99Basis}${span}`);
     setText('k-total', fmtNum(t.requests.total), t.requests.total);
     setText('k-rate', fmtNum(t.requests.ratePerSec), t.requests.ratePerSec);
     setText('k-p50', fmtUs(sum.p50), sum.p50);
