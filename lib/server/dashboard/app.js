@@ -293,9 +293,9 @@
     document.body.dataset.snapshots = String(snapshots);
     const t = s.telemetry;
     const sum = summarize(t.requests);
-    const span = t.window && t.window.windowCoveredS ? ` · last ${fmtNum(t.window.windowCoveredS)} s` : '';
-    setText('k-p50-sub', sum.p50Basis + span);
-    setText('k-p99-sub', sum.p99Basis + span);
+    const span = t.window && t.window.windowCoveredS ? ` · last ${Math.round(t.window.windowCoveredS)} s` : '';
+    setText('k-p50-sub', (sum.p50Basis === 'all requests' ? 'all' : 'weighted') + span);
+    setText('k-p99-sub', (sum.p99Basis === 'all requests' ? 'all' : 'worst route') + span);
     setText('lat-basis', `µs, per snapshot · p50 ${sum.p50Basis}, p99 ${sum.p99Basis}${span}`);
     setText('k-total', fmtNum(t.requests.total), t.requests.total);
     setText('k-rate', fmtNum(t.requests.ratePerSec), t.requests.ratePerSec);
