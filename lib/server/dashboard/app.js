@@ -201,6 +201,8 @@
       if (row.dd.textContent !== text) {
         row.dd.textContent = text;
         row.dd.title = text;
+        // a sentence (a reason, an error) wraps instead of being cut
+        row.dd.classList.toggle('txt', typeof value === 'string' && text.length > 24);
       }
     }
     for (const [path, row] of p.rows) {
