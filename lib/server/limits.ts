@@ -108,6 +108,8 @@ export interface ServerLimits {
   connectTimeoutMs: number;
   /** network/create-connection: each connection's send queue and largest frame, bytes. */
   connectionBufferBytes: number;
+  /** Dashboard event streams (`GET stream`) open at once; past this the server answers 503. */
+  maxStreams: number;
 }
 
 export const kDefaultLimits: Readonly<ServerLimits> = Object.freeze({
@@ -158,6 +160,7 @@ export const kDefaultLimits: Readonly<ServerLimits> = Object.freeze({
   maxCodecIterations: 10_000,
   connectTimeoutMs: 2_000,
   connectionBufferBytes: 1 << 20,
+  maxStreams: 16,
 });
 
 const kFractions = new Set<keyof ServerLimits>(['maxEventLoopUtilization']);

@@ -63,6 +63,13 @@ export class ObjectRegistry {
     await entry.dispose?.();
   }
 
+  /** How many objects of each kind exist (kinds that had objects and have none show 0). */
+  counts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [kind, objects] of this.#kinds) out[kind] = objects.size;
+    return out;
+  }
+
   async closeAll(): Promise<void> {
     const all = [...this.#kinds.values()].flatMap((objects) => [...objects.values()]);
     this.#kinds.clear();
