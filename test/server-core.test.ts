@@ -388,6 +388,21 @@ describe('load shedding', () => {
   });
   afterAll(() => server.close());
 
+  it('a loop stalled by start-up (route modules loading) is not load: no 503 right after ready', async () => {
+    const slowToLoad: RouteModule = (app) => {
+      const end = Date.now() + 1_500;
+      while (Date.now() < end);
+      app.get('/test/loaded', async () => ({ loaded: true }));
+    };
+    const started = await startServer({ routes: [slowToLoad], limits: { maxEventLoopDelayMs: 200, pressureSampleMs: 100 } });
+    try {
+      const responses = [await fetch(`${started.api}/test/loaded`), await fetch(`${started.origin}/readyz`)];
+      expect(responses.map((r) => r.status)).toEqual([200, 200]);
+    } finally {
+      await started.close();
+    }
+  });
+
   it('under pressure the API and /readyz answer 503 with Retry-After, /livez stays 200', async () => {
     const ready = await until(async () => {
       const r = await fetch(`${server.origin}/readyz`);

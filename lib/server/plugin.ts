@@ -160,6 +160,15 @@ export async function ultraPerformancePlugin(fastify: FastifyInstance, options: 
     done();
   });
 
+  // Start-up (loading route modules, compiling schemas, first imports) can block the loop for
+  // seconds right after under-pressure starts sampling; that stall is not load. Shedding and
+  // the readiness check on pressure start two samples after the app is ready, once the
+  // samples hold only what came after start-up.
+  let pressureFrom = Number.POSITIVE_INFINITY;
+  app.addHook('onReady', async () => {
+    pressureFrom = performance.now() + 2 * limits.pressureSampleMs;
+  });
+  const pressured = (): boolean => performance.now() >= pressureFrom && app.isUnderPressure();
   await app.register(underPressure, {
     maxEventLoopDelay: limits.maxEventLoopDelayMs,
     maxHeapUsedBytes: limits.maxHeapUsedBytes,
@@ -167,6 +176,7 @@ export async function ultraPerformancePlugin(fastify: FastifyInstance, options: 
     eventLoopUtilizationMode: 'interval',
     sampleInterval: limits.pressureSampleMs,
     pressureHandler: async (_request, _reply, type, value) => {
+      if (performance.now() < pressureFrom) return;
       throw unavailable(`the server is under pressure (${pressureReason(type, value, limits)})`, (2 * limits.pressureSampleMs) / 1000);
     },
   });
@@ -253,7 +263,7 @@ export async function ultraPerformancePlugin(fastify: FastifyInstance, options: 
     async () => {
       const reasons: string[] = [];
       if (closing) reasons.push('shutting down');
-      if (app.isUnderPressure()) {
+      if (pressured()) {
         const m = app.memoryUsage();
         reasons.push(`under pressure (event-loop delay ${m.eventLoopDelay.toFixed(1)} ms, heap used ${m.heapUsed} bytes, event-loop utilisation ${m.eventLoopUtilized.toFixed(2)})`);
       }
