@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { dirname, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -8,16 +9,23 @@ const root = dirname(fileURLToPath(import.meta.url));
 const libIndex = resolve(root, 'lib/index.ts');
 const serverDir = resolve(root, 'lib/server') + sep;
 const serverIndex = resolve(root, 'lib/server/index.ts');
+// The module barrels lib/index.ts re-exports whole (`export * from './risk/index.js'`): every
+// export of one is an export of the main entry, so an import of it can become one of ./index.js.
+const barrels = new Set(
+  [...readFileSync(libIndex, 'utf8').matchAll(/^export \* from '(\.\/[^']+)';$/gm)].map((m) => resolve(root, 'lib', m[1]!.replace(/\.js$/, '.ts'))),
+);
 
 /**
  * One copy of the library's state across entries. `server`, `server-worker` and `cli` are
  * bundled apart from `index`, so without this each would carry its own copy of the library
  * (its error classes, `latencyRegistry`, the loaded addon) and `instanceof UltraPerfError`
  * would fail across `ultra-performance` and `ultra-performance/server`. So:
- * - lib/server's import of the library (lib/server/lib.ts -> '../index.js') stays an import
- *   of the main entry ('./index.js' or './index.cjs' beside the bundle);
- * - any other import from lib/server into the library (lib/risk/..., lib/errors.ts) fails the
- *   build with the rule: lib/server imports library code only through lib/server/lib.ts;
+ * - lib/server's import of the library (lib/server/lib.ts -> '../index.js', or a module barrel
+ *   that lib/index.ts re-exports whole, such as '../../risk/index.js') stays an import of the
+ *   main entry ('./index.js' or './index.cjs' beside the bundle);
+ * - any other import from lib/server into the library (lib/risk/kernels.ts, lib/errors.ts)
+ *   fails the build with the rule: lib/server imports library code only through
+ *   lib/server/lib.ts or a barrel lib/index.ts re-exports whole;
  * - an import of lib/server from outside it (the CLI's `serve`) stays an import of the
  *   `server` entry ('./server.js' / './server.cjs').
  * Type-only imports are erased before this runs, so they may come from anywhere.
@@ -31,7 +39,7 @@ const sharedLibrary: Plugin = {
       if (args.importer === '' || args.kind === 'entry-point') return undefined;
       const target = resolve(dirname(args.importer), args.path.replace(/\.js$/, '.ts'));
       const fromServer = args.importer.startsWith(serverDir);
-      if (fromServer && target === libIndex) return { path: `./index${ext}`, external: true };
+      if (fromServer && (target === libIndex || barrels.has(target))) return { path: `./index${ext}`, external: true };
       if (fromServer && target.startsWith(resolve(root, 'lib') + sep) && !target.startsWith(serverDir)) {
         return {
           errors: [

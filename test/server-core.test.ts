@@ -9,7 +9,7 @@
  * Every server here listens on a real loopback port.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
@@ -692,6 +692,8 @@ describe.skipIf(native)('the built package', () => {
     // dist/ nor races other suites over it; inside the project so node_modules resolve.
     outDir = join(mkdtempSync(join(root, '.tmp', 'server-dist-')), 'dist');
     await build({ ...(tsupConfig as Options), config: false, outDir, dts: false, clean: false, silent: true });
+    // What package.json's build:ts does after tsup: the dashboard's static files beside server.js.
+    cpSync(join(root, 'lib', 'server', 'dashboard'), join(outDir, 'dashboard'), { recursive: true });
   }, 120_000);
   afterAll(() => rmSync(join(outDir, '..'), { recursive: true, force: true }));
 

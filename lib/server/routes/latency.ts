@@ -7,10 +7,19 @@
  */
 import { availableParallelism } from 'node:os';
 
-import { backendInfo } from '../../backend.js';
-import { latencyRegistry, type LatencyHistogram, MicrosecondTimer } from '../../monitor/index.js';
-import { MatchingEngine, OrderBook, type ExecutionReport, type OrderRequest } from '../../orderbook/index.js';
-import { affinityBackend, currentCpu, getThreadAffinity } from '../../system/affinity.js';
+import {
+  MatchingEngine,
+  MicrosecondTimer,
+  OrderBook,
+  affinityBackend,
+  backendInfo,
+  currentCpu,
+  getThreadAffinity,
+  latencyRegistry,
+  type ExecutionReport,
+  type LatencyHistogram,
+  type OrderRequest,
+} from '../lib.js';
 import { tooLarge, unprocessable } from '../http-errors.js';
 import type { RegisteredObject } from '../registry.js';
 import {

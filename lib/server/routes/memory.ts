@@ -8,8 +8,7 @@
  */
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 
-import { BuddyAllocator, GcMonitor, gcOptimizer, ObjectPool, RingAllocator, SlabAllocator, StackAllocator, type IdleGc } from '../../memory/index.js';
-import { MicrosecondTimer } from '../../monitor/index.js';
+import { BuddyAllocator, GcMonitor, gcOptimizer, MicrosecondTimer, ObjectPool, RingAllocator, SlabAllocator, StackAllocator, type IdleGc } from '../lib.js';
 import { HttpError, tooLarge, unprocessable } from '../http-errors.js';
 import type { RegisteredObject } from '../registry.js';
 import { listAllowedValues } from '../schemas/latency.js';

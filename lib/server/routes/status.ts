@@ -18,8 +18,7 @@
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
-import { backendMode, cpuAddon, cudaAddon } from '../../backend.js';
-import { getThreadAffinity } from '../../system/affinity.js';
+import { backendInfo, getThreadAffinity } from '../lib.js';
 import type { JobStats } from '../jobs.js';
 import { ComprehensiveStatus } from '../schemas/status.js';
 import type { TelemetrySnapshot } from '../telemetry.js';
@@ -113,6 +112,8 @@ export function healthInputs(snap: TelemetrySnapshot, jobs: JobStats, jobQueue: 
 }
 
 const kMachineCores = Math.max(1, cpus().length);
+/** Which backends this process loaded: fixed for its life, so read once. */
+const kBackend = backendInfo();
 
 function affinityPinned(): boolean {
   try {
@@ -158,7 +159,7 @@ function buildReport(ctx: ServerContext): ComprehensiveStatus {
     if (memory.leakSuspected && Number.isFinite(memory.slopeBytesPerHour)) leakSlope = Math.max(0, memory.slopeBytesPerHour);
   }
   const verdict = assessHealth(healthInputs(snap, jobs, ctx.limits.jobQueue, leakSlope));
-  const facts = { native: cpuAddon !== null, gpu: cudaAddon !== null, pinned: affinityPinned() };
+  const facts = { native: kBackend.native, gpu: kBackend.cuda, pinned: affinityPinned() };
   const systemInfo = readComponents(ctx.components);
   const a = verdict.assessments;
   return {
@@ -167,7 +168,7 @@ function buildReport(ctx: ServerContext): ComprehensiveStatus {
     performance_grade: verdict.grade,
     score: verdict.score,
     optimization_level: optimizationLevel(facts),
-    optimization: { native_backend: facts.native, gpu_backend: facts.gpu, affinity_pinned: facts.pinned, backend_mode: backendMode },
+    optimization: { native_backend: facts.native, gpu_backend: facts.gpu, affinity_pinned: facts.pinned, backend_mode: kBackend.mode },
     assessments: {
       request_p99: a.requestP99Us,
       event_loop_p99: a.eventLoopP99Ms,
