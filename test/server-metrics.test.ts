@@ -12,6 +12,9 @@ import { kHttpBucketsSeconds } from '../lib/server/metrics.js';
 import { hasPromtool, parseExposition as parse, pickSamples as pick, promtoolCheck, type SampleLine as Line } from './helpers/exposition.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
+/** No load shedding: a loaded test machine's event-loop delay must not turn these answers into 503s. */
+const kNoShedding = { maxEventLoopDelayMs: 0 };
+
 async function scrape(server: TestServer): Promise<{ text: string; lines: Line[]; contentType: string | null }> {
   const res = await fetch(`${server.origin}/metrics`);
   expect(res.status).toBe(200);
@@ -23,7 +26,7 @@ describe('/metrics', () => {
   let server: TestServer;
 
   beforeAll(async () => {
-    server = await startServer({ limits: { jobQueue: 7, jobConcurrency: 3, maxObjectsPerKind: 5 } });
+    server = await startServer({ limits: { ...kNoShedding, jobQueue: 7, jobConcurrency: 3, maxObjectsPerKind: 5 } });
   });
   afterAll(async () => {
     await server?.close();
@@ -94,6 +97,8 @@ describe('/metrics', () => {
     expect(pick(lines, 'ultra_perf_jobs_running')).toEqual([0]);
     expect(pick(lines, 'ultra_perf_jobs_queued')).toEqual([0]);
     expect(pick(lines, 'ultra_perf_jobs_rejected_total')).toEqual([0]);
+    expect(pick(lines, 'ultra_perf_jobs_cancelled_total')).toEqual([0]);
+    expect(pick(lines, 'ultra_perf_jobs_kept')).toHaveLength(1);
     const memory = pick(lines, 'ultra_perf_process_memory_bytes', { area: 'rss' });
     expect(memory).toHaveLength(1);
     expect(memory[0]).toBeGreaterThan(1 << 20);
@@ -119,10 +124,26 @@ describe('/metrics', () => {
   });
 });
 
+describe('/metrics with a token', () => {
+  it('needs the bearer token like the API', async () => {
+    const server = await startServer({ token: 'metrics-test-token', limits: kNoShedding });
+    try {
+      const refused = await fetch(`${server.origin}/metrics`);
+      expect(refused.status).toBe(401);
+      expect(((await refused.json()) as { code: string }).code).toMatch(/^ERR_ULTRA_PERF_HTTP_/);
+      const ok = await fetch(`${server.origin}/metrics`, { headers: { authorization: 'Bearer metrics-test-token' } });
+      expect(ok.status).toBe(200);
+      expect(parse(await ok.text()).length).toBeGreaterThan(0);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('two plugins in one process', () => {
   it('keep their own registries: each counts only its own requests', async () => {
-    const a = await startServer();
-    const b = await startServer();
+    const a = await startServer({ limits: kNoShedding });
+    const b = await startServer({ limits: kNoShedding });
     try {
       for (let i = 0; i < 4; i++) await (await fetch(`${a.origin}/livez`)).arrayBuffer();
       await (await fetch(`${b.origin}/livez`)).arrayBuffer();

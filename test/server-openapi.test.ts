@@ -21,6 +21,9 @@ import { kApiPrefix, ultraPerformancePlugin } from '../lib/server/index.js';
 import { kSharedSchemas } from '../lib/server/schemas/common.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
+/** No load shedding: a loaded test machine's event-loop delay must not turn these answers into 503s. */
+const kNoShedding = { maxEventLoopDelayMs: 0 };
+
 type Json = Record<string, unknown>;
 interface Operation {
   operationId?: string;
@@ -65,7 +68,7 @@ async function startCollecting(): Promise<{ app: FastifyInstance; origin: string
       if (method !== 'HEAD') routes.push({ method, url: route.url, schema: route.schema as Registered['schema'], config: route.config as Registered['config'] });
     }
   });
-  await app.register(ultraPerformancePlugin);
+  await app.register(ultraPerformancePlugin, { limits: kNoShedding });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('no TCP address');
@@ -114,7 +117,7 @@ describe('OpenAPI document', () => {
   let doc: OpenApiDocument;
 
   beforeAll(async () => {
-    server = await startServer();
+    server = await startServer({ limits: kNoShedding });
     collected = await startCollecting();
     const res = await fetch(`${server.origin}/openapi.json`);
     expect(res.status).toBe(200);
@@ -287,7 +290,7 @@ describe('docs page', () => {
   let server: TestServer;
 
   beforeAll(async () => {
-    server = await startServer();
+    server = await startServer({ limits: kNoShedding });
   });
   afterAll(async () => {
     await server?.close();
@@ -333,7 +336,7 @@ describe.runIf(chromium !== undefined && process.env.ULTRA_PERF_BACKEND !== 'nat
   let server: TestServer;
 
   beforeAll(async () => {
-    server = await startServer();
+    server = await startServer({ limits: kNoShedding });
   });
   afterAll(async () => {
     await server?.close();
