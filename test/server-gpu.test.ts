@@ -68,10 +68,32 @@ function expectError(a: Answer, status: number, ...fragments: string[]): void {
   for (const f of fragments) expect(a.body.message).toContain(f);
 }
 
+/**
+ * Jobs run in worker threads, whose first job also loads the library there: on a loaded machine
+ * that can pass the default 2 s wait, and a test of a 200 answer would get a 202. The servers
+ * that check results wait a minute; `slow` checks the 202.
+ */
+const kPatient = { syncWaitMs: 60_000, handlerTimeoutMs: 120_000 };
+
+/**
+ * Waits for /readyz: right after start, load shedding can read an event-loop sample with no
+ * reading as an infinite delay and answer 503 (a client retries after Retry-After; so does this).
+ */
+async function ready(s: TestServer): Promise<TestServer> {
+  for (let i = 0; i < 300; i++) {
+    const res = await fetch(`${s.origin}/readyz`);
+    await res.arrayBuffer();
+    if (res.status === 200) return s;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`the test server ${s.origin} never read as ready (/readyz)`);
+}
+
 beforeAll(async () => {
-  server = await startServer();
-  capped = await startServer({ limits: { maxReturns: 100, maxPathSteps: 1000, maxAssets: 3, maxMatrixCells: 60, maxInlineMatrixAssets: 2 } });
+  server = await startServer({ limits: kPatient });
+  capped = await startServer({ limits: { ...kPatient, maxReturns: 100, maxPathSteps: 1000, maxAssets: 3, maxMatrixCells: 60, maxInlineMatrixAssets: 2 } });
   slow = await startServer({ limits: { syncWaitMs: 1, jobConcurrency: 1 } });
+  await Promise.all([server, capped, slow].map(ready));
 });
 
 afterAll(async () => {
@@ -115,7 +137,7 @@ describe('GET gpu/status', () => {
     let withNvml: TestServer | undefined;
     const reference = new GpuMonitor({ libraryPath });
     try {
-      withNvml = await startServer();
+      withNvml = await ready(await startServer());
       const a = await get(withNvml, 'gpu/status');
       expect(a.status).toBe(200);
       const telemetry = a.body.telemetry as { available: boolean; readAt: string; devices: unknown[] };
@@ -146,8 +168,9 @@ describe('GET gpu/status', () => {
 describe('gpu_acceleration component report', () => {
   it('is the seed shape plus measured fields, and follows the computations', async () => {
     const app = Fastify();
-    const limits = { ...kDefaultLimits };
+    const limits = { ...kDefaultLimits, ...kPatient };
     const ctx: ServerContext = {
+      options: {},
       limits,
       jobs: new JobRunner(limits),
       registry: new ObjectRegistry(limits.maxObjectsPerKind),
@@ -244,6 +267,9 @@ describe('POST gpu/var-calculation', () => {
     expectError(await post(server, 'gpu/var-calculation', { returns, ddof: 2 }), 400, 'ddof');
     expectError(await post(server, 'gpu/var-calculation', { returns, horizonDays: -1 }), 400, 'horizonDays');
     expectError(await post(server, 'gpu/var-calculation', null, { raw: '{"returns": [0.01, 0.02' }), 400);
+    // An unknown key is refused, not dropped: a misspelt horizonDays must not give a 1-day VaR.
+    expectError(await post(server, 'gpu/var-calculation', { returns, horizon: 10 }), 400, 'horizon');
+    expectError(await post(server, 'gpu/monte-carlo', { paths: 10, steps: 2, spot: 1, drift: 0, volatility: 0.1, s0: 1 }), 400, 's0');
   });
 
   it('refuses what the schema cannot see with 422 naming the value', async () => {
@@ -418,7 +444,7 @@ describe('POST gpu/correlation-matrix', () => {
 });
 
 describe('long jobs: 202 and a job resource', () => {
-  it('answers 202 with the job when it does not finish within limits.syncWaitMs', async () => {
+  it('answers 202 with the job when it does not finish within limits.syncWaitMs, and GET jobs/:id gives its result', async () => {
     // 2 × 10^6 path-steps, tens of ms or more against the 1 ms this server waits; and behind another such job
     // (one runs at a time), so that the event loop must pass its timers before this one can finish, however loaded the machine.
     const gbm = { paths: 20_000, steps: 100, spot: 100, drift: 0.05, volatility: 0.2, seed: 5 };
@@ -428,13 +454,19 @@ describe('long jobs: 202 and a job resource', () => {
     expect(a.body).toMatchObject({ kind: 'gpu.monte-carlo', location: expect.stringMatching(/\/api\/v1\/ultra-performance\/jobs\/.+/) });
     expect(['queued', 'running']).toContain(a.body.state);
     expect(a.headers.get('location')).toBe(a.body.location);
-    // The job runs on after its 202: gpu/status counts it once it is done.
-    let last: { route: string; backend: string } | undefined;
-    for (let i = 0; i < 600 && last?.route !== 'gpu/monte-carlo'; i++) {
+    // Polled until done, the job's result is the body a 200 would have had: simulateGBM's numbers.
+    let job = a.body;
+    for (let i = 0; i < 1200 && (job.state === 'queued' || job.state === 'running'); i++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
-      last = (await get(slow, 'gpu/status')).body.lastComputation as typeof last;
+      job = (await get(slow, `jobs/${a.body.id as string}`)).body;
     }
-    expect(last).toMatchObject({ route: 'gpu/monte-carlo', backend: expectedBackend });
+    expect(job.state, JSON.stringify(job)).toBe('done');
+    const r = await simulateGBM(gbm);
+    expect(job.result).toMatchObject({ seed: 5, var: r.var, cvar: r.cvar, var_95: r.var, backend: expectedBackend, terminal: { mean: r.mean, stdError: r.stdError } });
+    const { computation_time_ms: _ms, ...sameRun } = (await post(server, 'gpu/monte-carlo', gbm)).body;
+    expect(job.result).toMatchObject(sameRun);
+    // gpu/status counts a job that finished after its 202.
+    expect((await get(slow, 'gpu/status')).body.lastComputation).toMatchObject({ route: 'gpu/monte-carlo', backend: expectedBackend });
   });
 
   it('answers 202 at once with ?async=true or Prefer: respond-async, however small the job', async () => {
