@@ -8,16 +8,36 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { kDefaultLimits } from '../lib/server/index.js';
 import { kBenchmarkNames } from '../lib/server/workloads/latency.js';
-import { call, expectError } from './helpers/api-call.js';
+import { type Answer, call, expectError } from './helpers/api-call.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
+// Load shedding off: these suites test the routes; on a loaded machine the plugin's own start-up
+// reads as event-loop delay in the first sample, and the API answers 503 for a second
+// (server-core tests shedding itself).
+const kNoShedding = { maxEventLoopDelayMs: 0 } as const;
 const backend = process.env.ULTRA_PERF_BACKEND === 'native' ? 'native' : 'ts';
 
+
+/**
+ * A benchmark's result: the 200 body, or (when the job outlived syncWaitMs: the first jobs of a
+ * fresh worker thread load the library) the result of the job the 202 points to, polled.
+ */
+async function benchmark(server: TestServer, body: unknown): Promise<Answer> {
+  const answer = await call(server, 'POST', '/latency/benchmark-function', body);
+  if (answer.status !== 202) return answer;
+  let job = answer.body;
+  for (let i = 0; i < 1200 && job.state !== 'done' && job.state !== 'failed'; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    job = await fetch(`${server.origin}${answer.body.location}`).then((r) => r.json());
+  }
+  expect(job.state, JSON.stringify(job)).toBe('done');
+  return { status: 200, headers: answer.headers, body: job.result };
+}
 
 describe('latency/status and latency/workloads', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startServer();
+    server = await startServer({ limits: kNoShedding });
   });
   afterAll(() => server.close());
 
@@ -43,6 +63,15 @@ describe('latency/status and latency/workloads', () => {
     expect(names).toContain('server.orderbook.update');
   });
 
+  it('reports ultra_low_latency to status/comprehensive with measured fields', async () => {
+    const { status, body } = await call(server, 'GET', '/status/comprehensive');
+    expect(status).toBe(200);
+    const report = body.system_info.ultra_low_latency;
+    expect(report).toMatchObject({ health: 'ok', optimizer_active: true, backend, order_books: 0 });
+    expect(report.timer_overhead_ns).toBeGreaterThan(0);
+    expect(report.monitored_functions).toBeGreaterThanOrEqual(2);
+  });
+
   it('lists every workload with its own cap', async () => {
     const { status, body } = await call(server, 'GET', '/latency/workloads');
     expect(status).toBe(200);
@@ -58,13 +87,13 @@ describe('latency/status and latency/workloads', () => {
 describe('latency/benchmark-function', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startServer({ limits: { maxBenchmarkIterations: 20_000 } });
+    server = await startServer({ limits: { ...kNoShedding, maxBenchmarkIterations: 20_000 } });
   });
   afterAll(() => server.close());
 
   it.each([...kBenchmarkNames])('times %s and names the backend that ran', async (workload) => {
     const heavy = workload === 'gbm' || workload === 'var-historical';
-    const { status, body } = await call(server, 'POST', '/latency/benchmark-function', { workload, iterations: heavy ? 3 : 500, warmup: heavy ? 1 : 100 });
+    const { status, body } = await benchmark(server, { workload, iterations: heavy ? 3 : 500, warmup: heavy ? 1 : 100 });
     expect(status, JSON.stringify(body)).toBe(200);
     expect(body).toMatchObject({ workload, unit: 'ns', iterations: heavy ? 3 : 500, requestedIterations: heavy ? 3 : 500, batchSize: 1, truncated: false });
     expect(body.samples).toBe(body.iterations);
@@ -85,7 +114,7 @@ describe('latency/benchmark-function', () => {
   });
 
   it('batches operations per clock reading', async () => {
-    const { status, body } = await call(server, 'POST', '/latency/benchmark-function', { workload: 'orderbook-update', iterations: 1000, batchSize: 100, backend });
+    const { status, body } = await benchmark(server, { workload: 'orderbook-update', iterations: 1000, batchSize: 100, backend });
     expect(status).toBe(200);
     expect(body).toMatchObject({ iterations: 1000, batchSize: 100, samples: 10, backend });
   });
@@ -122,16 +151,39 @@ describe('latency/benchmark-function', () => {
 
   it("refuses 'native' where there is none", async () => {
     expectError(await call(server, 'POST', '/latency/benchmark-function', { workload: 'pool-acquire-release', backend: 'native' }), 422, 'backend', 'only a TypeScript implementation');
-    const answer = await call(server, 'POST', '/latency/benchmark-function', { workload: 'slab-alloc-free', iterations: 100, backend: 'native' });
+    const answer = await benchmark(server, { workload: 'slab-alloc-free', iterations: 100, backend: 'native' });
     if (backend === 'native') expect(answer.body.backend).toBe('native');
     else expectError(answer, 422, "'native' needs the CPU addon");
+  });
+});
+
+describe('latency/benchmark-function past syncWaitMs', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({ limits: { ...kNoShedding, syncWaitMs: 1 } });
+  });
+  afterAll(() => server.close());
+
+  it('answers 202 with a job to poll, whose result is the benchmark', async () => {
+    const accepted = await call(server, 'POST', '/latency/benchmark-function', { workload: 'gbm', iterations: 40, warmup: 2 });
+    expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
+    expect(accepted.body).toMatchObject({ kind: 'benchmark-function', state: expect.stringMatching(/^(queued|running)$/) });
+    expect(accepted.headers.get('location')).toBe(accepted.body.location);
+    let job = accepted.body;
+    for (let i = 0; i < 600 && job.state !== 'done' && job.state !== 'failed'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      job = (await fetch(`${server.origin}${accepted.body.location}`).then((r) => r.json())) as typeof job;
+    }
+    expect(job.state, JSON.stringify(job)).toBe('done');
+    expect(job.result).toMatchObject({ workload: 'gbm', unit: 'ns', iterations: 40, truncated: false });
+    expect(job.result.latencyNs.p50).toBeGreaterThan(0);
   });
 });
 
 describe('latency/create-orderbook and latency/orderbooks', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startServer({ limits: { maxObjectsPerKind: 3, maxBookLevels: 3, maxBookOrders: 4, maxBookUpdateBatch: 8, maxBookDepth: 5 } });
+    server = await startServer({ limits: { ...kNoShedding, maxObjectsPerKind: 3, maxBookLevels: 3, maxBookOrders: 4, maxBookUpdateBatch: 8, maxBookDepth: 5 } });
   });
   afterAll(() => server.close());
 

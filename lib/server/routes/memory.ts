@@ -24,7 +24,6 @@ import {
   PoolView,
   type ObjectType,
   type PoolKind,
-  kObjectTypes,
 } from '../schemas/memory.js';
 import { kApiPrefix, type ComponentReport, type RouteModule } from '../types.js';
 import { summarizeNs } from '../workloads/latency.js';
@@ -131,7 +130,13 @@ const kKindFields: Record<PoolKind, readonly string[]> = {
 export const memoryRoutes: RouteModule = (app, ctx) => {
   const { limits, registry } = ctx;
   const gcMonitor = new GcMonitor({ maxSamples: 1024 }).start();
-  const objectBytes = Object.fromEntries(kObjectTypes.map((t) => [t, measureObjectBytes(t)])) as Record<ObjectType, number>;
+  // Measured at the first pool of each type, not at startup (the plugin's start-up blocks the event loop).
+  const objectBytes = new Map<ObjectType, number>();
+  const bytesOf = (type: ObjectType): number => {
+    let bytes = objectBytes.get(type);
+    if (bytes === undefined) objectBytes.set(type, (bytes = measureObjectBytes(type)));
+    return bytes;
+  };
   const timer = new MicrosecondTimer();
   let idleGc: IdleGc | null = null;
   let lastCollection: Static<typeof GcOptimizeResult>['collection'] | null = null;
@@ -290,7 +295,7 @@ export const memoryRoutes: RouteModule = (app, ctx) => {
       switch (kind) {
         case 'object-pool': {
           if (body.maxSize === undefined) throw unprocessable('maxSize', 'required for an object pool: it bounds the pool\'s memory');
-          bytesPerObject = objectBytes[objectType!];
+          bytesPerObject = bytesOf(objectType!);
           capacityBytes = Math.max(0, body.maxSize) * bytesPerObject;
           const spec = kObjectTypeSpecs[objectType!];
           const options = { create: spec.create, reset: spec.reset, maxSize: body.maxSize, ...(body.initialSize !== undefined && { initialSize: body.initialSize }) };
