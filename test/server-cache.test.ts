@@ -9,7 +9,17 @@ import { L1Cache } from '../lib/cache/l1.js';
 import { SharedCache } from '../lib/cache/l2.js';
 import { TieredCache } from '../lib/cache/tiered.js';
 import { CacheWarmer } from '../lib/cache/warmer.js';
-import { type TestServer, startServer } from './helpers/server.js';
+import type { ServeOptions, ServerContext } from '../lib/server/index.js';
+import { type TestServer, startServer as startTestServer } from './helpers/server.js';
+
+/**
+ * Load shedding off (core's suite tests it): on the shared 2-core machine the event-loop delay
+ * right after start-up (imports, other suites) can pass its 1 s limit and turn the first
+ * second's answers into legitimate 503s; these suites are about what the routes answer.
+ */
+function startServer(options: ServeOptions = {}): Promise<TestServer> {
+  return startTestServer({ ...options, limits: { maxEventLoopDelayMs: 0, ...options.limits } });
+}
 
 const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
@@ -228,5 +238,34 @@ describe('cache plugin options are checked at registration', () => {
     await expect(startServer({ cache: {} as never })).rejects.toThrow(/options\.cache/);
     await expect(startServer({ warmer: { warm: 1 } as never })).rejects.toThrow(/options\.warmer/);
     await expect(startServer({ warmLoader: 'load' as never })).rejects.toThrow(/options\.warmLoader/);
+  });
+});
+
+describe('the advanced_caching component and the limits the cache routes check', () => {
+  it('status/comprehensive carries the measured cache report (cache_levels is the number configured)', async () => {
+    let ctx: ServerContext | undefined;
+    const cache = new TieredCache<unknown>({ name: 'two-levels', l1: new L1Cache<unknown>(), l2: SharedCache.create({ maxEntries: 64 }) });
+    const s = await startServer({ cache, routes: [(_app, c) => void (ctx = c)] });
+    try {
+      const idle = ctx!.components.get('advanced_caching')!();
+      expect(idle).toMatchObject({ health: 'idle', cache_levels: 2, levels: ['l1', 'l2'], levels_down: 0, hits: 0, source: 'user' });
+      await cache.set('a', 1);
+      cache.getSync('a');
+      cache.getSync('b');
+      await new Promise((resolve) => setTimeout(resolve, 150)); // past the report's 100 ms reuse
+      const r = await call(`${s.api}/status/comprehensive`);
+      expect(r.status).toBe(200);
+      expect(r.body.system_info.advanced_caching).toMatchObject({ health: 'ok', cache_levels: 2, hits: 1, misses: 1, hit_ratio: 0.5, entries: 2 });
+    } finally {
+      await s.close();
+      await cache.close();
+    }
+  });
+
+  it('a warmTimeoutMs the handler timeout would cut off is refused at registration', async () => {
+    await expect(startServer({ limits: { warmTimeoutMs: 10_000 } })).rejects.toMatchObject({
+      code: 'ERR_ULTRA_PERF_HTTP_BAD_LIMIT',
+      message: 'Expected less than limits.handlerTimeoutMs (10000) for limits.warmTimeoutMs but received 10000',
+    });
   });
 });

@@ -11,7 +11,17 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { type TcpServer, createServer as createTcpServer } from '../lib/net/tcp.js';
-import { type TestServer, startServer } from './helpers/server.js';
+import type { ServeOptions, ServerContext } from '../lib/server/index.js';
+import { type TestServer, startServer as startTestServer } from './helpers/server.js';
+
+/**
+ * Load shedding off (core's suite tests it): on the shared 2-core machine the event-loop delay
+ * right after start-up (imports, other suites) can pass its 1 s limit and turn the first
+ * second's answers into legitimate 503s; these suites are about what the routes answer.
+ */
+function startServer(options: ServeOptions = {}): Promise<TestServer> {
+  return startTestServer({ ...options, limits: { maxEventLoopDelayMs: 0, ...options.limits } });
+}
 
 const json = (body: unknown, method = 'POST'): RequestInit => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
@@ -408,5 +418,30 @@ describe('network routes: allowedHosts and concurrency limits', () => {
     } finally {
       await t.close();
     }
+  });
+});
+
+describe('the network_io component and the limits the network routes check', () => {
+  it('reports connections and the last round trip; zero_copy_io stays false (the TCP transport copies)', async () => {
+    let ctx: ServerContext | undefined;
+    const peer = await echoPeer();
+    const s = await startServer({ routes: [(_app, c) => void (ctx = c)] });
+    try {
+      const report = () => ctx!.components.get('network_io')!();
+      expect(report()).toMatchObject({ health: 'idle', zero_copy_io: false, kernel_bypass: false, connections: 0 });
+      const c = await call(`${s.api}/network/create-connection`, json({ host: '127.0.0.1', port: peer.port }));
+      const m = await call(`${s.api}/network/measure-latency`, json({ connectionId: c.body.id, count: 20 }));
+      expect(report()).toMatchObject({ health: 'ok', connections: 1, connections_open: 1, latency_measurements: 1, last_rtt_p50_us: m.body.pings.p50Us });
+      const r = await call(`${s.api}/status/comprehensive`);
+      expect(r.body.system_info.network_io).toMatchObject({ zero_copy_io: false, connections: 1 });
+    } finally {
+      await s.close();
+      await peer.server.close();
+    }
+  });
+
+  it('waits the handler timeout would cut off are refused at registration, naming the limit', async () => {
+    await expect(startServer({ limits: { connectTimeoutMs: 10_000 } })).rejects.toMatchObject({ code: 'ERR_ULTRA_PERF_HTTP_BAD_LIMIT', message: /for limits\.connectTimeoutMs but received 10000$/ });
+    await expect(startServer({ limits: { measureBudgetMs: 8_000 } })).rejects.toMatchObject({ message: /for limits\.measureBudgetMs \+ limits\.syncWaitMs but received 10000$/ });
   });
 });

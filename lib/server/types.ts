@@ -37,8 +37,11 @@ export type ServerApp = FastifyInstance<
  * status routes report on. One context per registered plugin.
  */
 export interface ServerContext {
-  /** The options the plugin was registered with (user-supplied services such as `cache` are read from here). */
-  readonly options: UltraPerformancePluginOptions;
+  /**
+   * The options the plugin was registered with (user-supplied services such as `cache` are read
+   * from here). Always set by the plugin; optional so a context built by hand (a test) needs none.
+   */
+  readonly options?: UltraPerformancePluginOptions;
   readonly limits: ServerLimits;
   readonly jobs: JobRunner;
   readonly registry: ObjectRegistry;

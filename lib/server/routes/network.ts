@@ -35,7 +35,7 @@ import {
 } from '../schemas/network.js';
 import type { ComponentReport, RouteModule, ServerContext } from '../types.js';
 import { type CodecTimingInput, codecAndValue, kDefaultCodecMessage } from '../workloads/network.js';
-import { optionTypeError } from './cache.js';
+import { checkBelowHandlerTimeout, optionTypeError } from './cache.js';
 
 const kTags = ['network'];
 const kKind = 'connection';
@@ -432,12 +432,15 @@ async function measure(svc: NetworkService, ctx: ServerContext, body: MeasureLat
 export const networkRoutes: RouteModule = (app, ctx) => {
   const svc: NetworkService = {
     tag: `ultra-perf-http-${randomBytes(4).toString('hex')}`,
-    allowed: checkAllowedHosts(ctx.options.allowedHosts),
+    allowed: checkAllowedHosts(ctx.options?.allowedHosts),
     running: 0,
     completed: 0,
     echoes: 0,
     last: undefined,
   };
+  checkBelowHandlerTimeout(ctx, 'connectTimeoutMs', ctx.limits.connectTimeoutMs);
+  // the pings, then up to syncWaitMs for the codec job
+  checkBelowHandlerTimeout(ctx, 'measureBudgetMs + limits.syncWaitMs', ctx.limits.measureBudgetMs + ctx.limits.syncWaitMs);
   ctx.components.set('network_io', () => reportOf(svc, ctx));
   for (const schema of kNetworkSchemas) app.addSchema(schema);
 
