@@ -31,7 +31,7 @@
  */
 import { type EventLoopUtilization, type IntervalHistogram, monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
-import { LatencyHistogram } from '../monitor/histogram.js';
+import { LatencyHistogram } from './lib.js';
 
 export interface RouteLatency {
   /** The route pattern (e.g. `/api/v1/ultra-performance/gpu/status`), or '(unmatched)'. */

@@ -18,9 +18,8 @@
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
-import { backendMode, cpuAddon, cudaAddon } from '../../backend.js';
-import { getThreadAffinity } from '../../system/affinity.js';
 import type { JobStats } from '../jobs.js';
+import { backendInfo, getThreadAffinity } from '../lib.js';
 import { ComprehensiveStatus } from '../schemas/status.js';
 import type { TelemetrySnapshot } from '../telemetry.js';
 import type { RouteModule, ServerContext } from '../types.js';
@@ -158,7 +157,8 @@ function buildReport(ctx: ServerContext): ComprehensiveStatus {
     if (memory.leakSuspected && Number.isFinite(memory.slopeBytesPerHour)) leakSlope = Math.max(0, memory.slopeBytesPerHour);
   }
   const verdict = assessHealth(healthInputs(snap, jobs, ctx.limits.jobQueue, leakSlope));
-  const facts = { native: cpuAddon !== null, gpu: cudaAddon !== null, pinned: affinityPinned() };
+  const backend = backendInfo();
+  const facts = { native: backend.native, gpu: backend.cuda, pinned: affinityPinned() };
   const systemInfo = readComponents(ctx.components);
   const a = verdict.assessments;
   return {
@@ -167,7 +167,7 @@ function buildReport(ctx: ServerContext): ComprehensiveStatus {
     performance_grade: verdict.grade,
     score: verdict.score,
     optimization_level: optimizationLevel(facts),
-    optimization: { native_backend: facts.native, gpu_backend: facts.gpu, affinity_pinned: facts.pinned, backend_mode: backendMode },
+    optimization: { native_backend: facts.native, gpu_backend: facts.gpu, affinity_pinned: facts.pinned, backend_mode: backend.mode },
     assessments: {
       request_p99: a.requestP99Us,
       event_loop_p99: a.eventLoopP99Ms,
