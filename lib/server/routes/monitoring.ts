@@ -14,8 +14,8 @@
  * - regression/report: RegressionDetector over the per-second mean latency of each route
  *   (the telemetry ring): the last `current_seconds` against the `baseline_seconds` before them.
  */
-import { PerformanceMetrics, Profiler, RegressionDetector, type ProfileReport } from '../lib.js';
 import { HttpError, unprocessable } from '../http-errors.js';
+import { PerformanceMetrics, Profiler, RegressionDetector, type ProfileReport } from '../lib.js';
 import {
   MonitoringStatus,
   ProfilingSessionView,

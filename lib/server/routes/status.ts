@@ -18,8 +18,8 @@
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
-import { backendInfo, getThreadAffinity } from '../lib.js';
 import type { JobStats } from '../jobs.js';
+import { backendInfo, getThreadAffinity } from '../lib.js';
 import { ComprehensiveStatus } from '../schemas/status.js';
 import type { TelemetrySnapshot } from '../telemetry.js';
 import type { RouteModule, ServerContext } from '../types.js';
@@ -112,8 +112,6 @@ export function healthInputs(snap: TelemetrySnapshot, jobs: JobStats, jobQueue: 
 }
 
 const kMachineCores = Math.max(1, cpus().length);
-/** Which backends this process loaded: fixed for its life, so read once. */
-const kBackend = backendInfo();
 
 function affinityPinned(): boolean {
   try {
@@ -159,7 +157,8 @@ function buildReport(ctx: ServerContext): ComprehensiveStatus {
     if (memory.leakSuspected && Number.isFinite(memory.slopeBytesPerHour)) leakSlope = Math.max(0, memory.slopeBytesPerHour);
   }
   const verdict = assessHealth(healthInputs(snap, jobs, ctx.limits.jobQueue, leakSlope));
-  const facts = { native: kBackend.native, gpu: kBackend.cuda, pinned: affinityPinned() };
+  const backend = backendInfo();
+  const facts = { native: backend.native, gpu: backend.cuda, pinned: affinityPinned() };
   const systemInfo = readComponents(ctx.components);
   const a = verdict.assessments;
   return {
@@ -168,7 +167,7 @@ function buildReport(ctx: ServerContext): ComprehensiveStatus {
     performance_grade: verdict.grade,
     score: verdict.score,
     optimization_level: optimizationLevel(facts),
-    optimization: { native_backend: facts.native, gpu_backend: facts.gpu, affinity_pinned: facts.pinned, backend_mode: kBackend.mode },
+    optimization: { native_backend: facts.native, gpu_backend: facts.gpu, affinity_pinned: facts.pinned, backend_mode: backend.mode },
     assessments: {
       request_p99: a.requestP99Us,
       event_loop_p99: a.eventLoopP99Ms,

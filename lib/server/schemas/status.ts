@@ -67,7 +67,17 @@ export const ComprehensiveStatus = Type.Object(
       { additionalProperties: false },
     ),
     jobs: Type.Object(
-      { running: Type.Integer(), queued: Type.Integer(), completed: Type.Integer(), failed: Type.Integer(), rejected: Type.Integer(), queue_capacity: Type.Integer() },
+      {
+        running: Type.Integer(),
+        queued: Type.Integer(),
+        completed: Type.Integer(),
+        failed: Type.Integer(),
+        cancelled: Type.Integer(),
+        rejected: Type.Integer({ description: 'submissions refused with 503 (queue full or closing)' }),
+        kept: Type.Integer({ description: 'finished jobs kept for polling' }),
+        meanRunMs: Num('mean run time of the last (up to 32) completed jobs, ms; 0 before the first'),
+        queue_capacity: Type.Integer(),
+      },
       { additionalProperties: false },
     ),
   },
