@@ -281,6 +281,7 @@ async function profileOurs(routes: BenchRoute[], seconds: number): Promise<unkno
 }
 
 async function run(): Promise<Record<string, unknown>> {
+  const loadAtStart = loadavg()[0]!;
   pinSelf(String(kClientCore));
   const ours = await startChild('ours');
   const bare = await startChild('bare');
@@ -328,7 +329,7 @@ async function run(): Promise<Record<string, unknown>> {
         for (const [side, child] of sides) results[i]![side].push(await load(child.origin, routes[i]!, kRoundSeconds));
       }
     }
-    return { ...report(results), skipped, ...(process.env.ULTRA_PERF_BENCH_SERVER_PROFILE === '1' && { profile: await profileOurs(routes, kRoundSeconds * 2) }) };
+    return { ...report(results), skipped, load: { cores: kCores, load1AtStart: loadAtStart, load1AtEnd: loadavg()[0]! }, ...(process.env.ULTRA_PERF_BENCH_SERVER_PROFILE === '1' && { profile: await profileOurs(routes, kRoundSeconds * 2) }) };
   } finally {
     await Promise.all([stopChild(ours), stopChild(bare)]);
     pinSelf(`0-${kCores - 1}`);
