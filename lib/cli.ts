@@ -4,6 +4,7 @@
  * the CPU, GPUs and the calling thread's affinity. `npx ultra-performance pipeline ...`: the
  * end-to-end pipeline on a user's market-data file (lib/pipeline/cli.ts). `compare` and
  * `history`: bench results judged by the regression detector (lib/monitor/cli-*.ts).
+ * `serve`: the HTTP control API and dashboard (lib/server, docs/server.md).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -82,13 +83,18 @@ const kUsage = `Usage: ultra-performance status [--json]
        ultra-performance pipeline --source <kind>:<file> [options]   (--help for its options)
        ultra-performance compare <baseline.json> <current.json> [--sensitivity x] [--alpha a] [--json]
        ultra-performance history <dir> [--p-value p] [--window n] [--min-size n] [--json]
+       ultra-performance serve [--host 127.0.0.1] [--port 8420] [--token-file <file>]
 
   status     backends in use and why, CPU model, cores, SIMD features, GPUs, affinity
   --json     print the same as one JSON object
   pipeline   market data -> MboBook -> strategy -> RiskGate -> simulated venue on your
              LOBSTER, ITCH 5.0 or Binance file, measured, with an HTML report
   compare    two bench suite results, benchstat-style; exit code 1 on a regression
-  history    change points per metric over a folder of bench runs`;
+  history    change points per metric over a folder of bench runs
+  serve      the HTTP control API, /metrics, /livez, /readyz and the dashboard; prints its
+             URL, stops cleanly on SIGINT/SIGTERM. The bearer token comes from
+             --token-file or the ULTRA_PERF_TOKEN environment variable (never the command
+             line: it would show in ps); it is required beyond loopback`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -108,6 +114,7 @@ async function main(argv: string[]): Promise<number> {
     const { historyCommand } = await import('./monitor/cli-history.js');
     return historyCommand(rest);
   }
+  if (command === 'serve') return serveCommand(rest);
   if (command !== 'status') {
     console.error(`Unknown command ${JSON.stringify(command)}.\n\n${kUsage}`);
     return 2;
@@ -127,6 +134,84 @@ async function main(argv: string[]): Promise<number> {
   }
   console.log(rest.includes('--json') ? JSON.stringify(status, null, 2) : render(status));
   return 0;
+}
+
+const kServeOptions = ['host', 'port', 'token-file'];
+
+/** `serve`: listens until SIGINT/SIGTERM, then closes (in-flight requests finish, jobs stop). */
+async function serveCommand(argv: string[]): Promise<number> {
+  const values: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.indexOf('=');
+    const name = arg.startsWith('--') ? arg.slice(2, eq < 0 ? undefined : eq) : '';
+    if (name === 'token') {
+      console.error('ultra-performance serve: --token is refused (a token on the command line shows in ps and shell history); use --token-file <file> or the ULTRA_PERF_TOKEN environment variable');
+      return 2;
+    }
+    if (!kServeOptions.includes(name)) {
+      const near = name !== '' ? nearestKey(name, kServeOptions) : undefined;
+      console.error(`Unknown option ${JSON.stringify(arg)}${near !== undefined ? `; did you mean "--${near}"?` : '.'}\n\n${kUsage}`);
+      return 2;
+    }
+    const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined || value === '') {
+      console.error(`ultra-performance serve: --${name} needs a value`);
+      return 2;
+    }
+    values[name] = value;
+  }
+  const port = values.port === undefined ? 8420 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`ultra-performance serve: expected a port in [0, 65535] for --port but received ${JSON.stringify(values.port)}`);
+    return 2;
+  }
+  let token = process.env.ULTRA_PERF_TOKEN;
+  if (values['token-file'] !== undefined) {
+    const { readFileSync: read, statSync } = await import('node:fs');
+    try {
+      token = read(values['token-file'], 'utf8').trim();
+      if (process.platform !== 'win32' && (statSync(values['token-file']).mode & 0o077) !== 0) {
+        console.error(`ultra-performance serve: warning: ${values['token-file']} can be read by other users; chmod 600 it`);
+      }
+    } catch (err) {
+      console.error(`ultra-performance serve: cannot read --token-file ${JSON.stringify(values['token-file'])}: ${(err as Error).message}`);
+      return 2;
+    }
+  }
+  if (token === '') token = undefined;
+  const { serve } = await import('./server/index.js');
+  let app: Awaited<ReturnType<typeof serve>>;
+  try {
+    app = await serve({ host: values.host ?? '127.0.0.1', port, ...(token !== undefined && { token }) });
+  } catch (err) {
+    console.error(`ultra-performance serve: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+  const address = app.server.address();
+  const url = typeof address === 'object' && address !== null ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);
+  console.log(`ultra-performance serving ${url}`);
+  console.log(`  API ${url}/api/v1/ultra-performance/  dashboard ${url}/dashboard  probes ${url}/livez ${url}/readyz${token === undefined ? '  (no token: loopback only)' : ''}`);
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        console.error(`ultra-performance serve: ${signal} again, exiting now`);
+        process.exit(1);
+      }
+      stopping = true;
+      console.error(`ultra-performance serve: ${signal}, closing`);
+      app.close().then(
+        () => resolve(0),
+        (err: unknown) => {
+          console.error(`ultra-performance serve: close failed: ${(err as Error).message}`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
 }
 
 void main(process.argv.slice(2)).then((code) => {

@@ -13,6 +13,7 @@ export {
   MissingPeerDependencyError,
   MICROSECOND_BUCKETS_SECONDS,
   DEFAULT_QUANTILES,
+  metric as scrapedMetric,
   type PrometheusOptions,
   type PrometheusExport,
   type PromRegistryLike,

@@ -5,7 +5,7 @@
  * ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE / ERR_OUT_OF_RANGE) to 422: bad input is
  * always a 4xx, never a 500.
  */
-import { UltraPerfError } from '../errors.js';
+import { UltraPerfError } from './lib.js';
 
 export class HttpError extends UltraPerfError {
   readonly statusCode: number;

@@ -51,11 +51,23 @@ export class ObjectRegistry {
     return this.#kinds.get(kind)?.size ?? 0;
   }
 
+  /** The kinds that have held an object (for /metrics: objects by kind). */
+  kinds(): string[] {
+    return [...this.#kinds.keys()];
+  }
+
   /** Disposes of and forgets `id`; throws 404 when there is none. */
   async delete(kind: string, id: string): Promise<void> {
     const entry = this.get(kind, id);
     this.#kinds.get(kind)!.delete(id);
     await entry.dispose?.();
+  }
+
+  /** How many objects of each kind exist (kinds that had objects and have none show 0). */
+  counts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [kind, objects] of this.#kinds) out[kind] = objects.size;
+    return out;
   }
 
   async closeAll(): Promise<void> {

@@ -16,6 +16,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ServerLimits } from './limits.js';
 import type { JobRunner } from './jobs.js';
 import type { ObjectRegistry } from './registry.js';
+import type { UltraPerformancePluginOptions } from './plugin.js';
 import type { ServerTelemetry } from './telemetry.js';
 
 /** Every seed route lives under this prefix (SEED.md, "API Endpoints"). */
@@ -36,6 +37,8 @@ export type ServerApp = FastifyInstance<
  * status routes report on. One context per registered plugin.
  */
 export interface ServerContext {
+  /** The options the plugin was registered with (user-supplied services such as `cache` are read from here). */
+  readonly options: UltraPerformancePluginOptions;
   readonly limits: ServerLimits;
   readonly jobs: JobRunner;
   readonly registry: ObjectRegistry;

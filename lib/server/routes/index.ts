@@ -8,6 +8,7 @@ import { memoryRoutes } from './memory.js';
 import { monitoringRoutes } from './monitoring.js';
 import { networkRoutes } from './network.js';
 import { statusRoutes } from './status.js';
+import { streamRoutes } from './stream.js';
 
 export const kRouteModules: readonly RouteModule[] = [
   gpuRoutes,
@@ -18,4 +19,5 @@ export const kRouteModules: readonly RouteModule[] = [
   monitoringRoutes,
   statusRoutes,
   jobsRoutes,
+  streamRoutes,
 ];

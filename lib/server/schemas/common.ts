@@ -1,7 +1,7 @@
 /**
  * Schemas shared by every route, registered once with `app.addSchema` so the OpenAPI
  * document holds them as reusable components (`#/components/schemas/<$id>`). Route
- * modules reference them with `Type.Ref(ErrorResponse)` etc.
+ * modules reference them with `Type.Ref('ErrorResponse')` (the `$id` string), `ErrorRef` or `errorResponses()`.
  */
 import { Type, type Static } from 'typebox';
 
@@ -34,6 +34,24 @@ export const JobView = Type.Object(
   { $id: 'JobView', additionalProperties: false },
 );
 export type JobView = Static<typeof JobView>;
+
+/**
+ * References to the shared schemas, for route schemas (the OpenAPI document renders them as
+ * `#/components/schemas/<$id>`). typebox 1.x's `Type.Ref` takes the `$id` string:
+ * `Type.Ref(ErrorResponse)`, with the schema object, is not a reference.
+ */
+export const ErrorRef = Type.Ref('ErrorResponse');
+export const JobRef = Type.Ref('JobView');
+
+/**
+ * `{ <status>: ErrorRef, ... }` for the error statuses a route answers, to spread into its
+ * `schema.response`: `response: { 200: Body, ...errorResponses(400, 404, 422) }`.
+ */
+export function errorResponses(...statuses: number[]): Record<number, typeof ErrorRef> {
+  const out: Record<number, typeof ErrorRef> = {};
+  for (const status of statuses) out[status] = ErrorRef;
+  return out;
+}
 
 /** The schemas plugin.ts registers with addSchema, in order. */
 export const kSharedSchemas = [ErrorResponse, JobView];

@@ -6,12 +6,14 @@
  */
 import { riskWorkloads } from './risk.js';
 import { latencyWorkloads } from './latency.js';
+import { networkWorkloads } from './network.js';
 
 export type Workload = (input: never) => unknown;
 
 export const kWorkloads: Readonly<Record<string, Workload>> = Object.freeze({
   ...riskWorkloads,
   ...latencyWorkloads,
+  ...networkWorkloads,
 });
 
 export type WorkloadName = string;
