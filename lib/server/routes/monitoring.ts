@@ -127,13 +127,8 @@ export const monitoringRoutes: RouteModule = (app, ctx) => {
   const service: MonitoringService = { metrics: new PerformanceMetrics({ gpu: true }), profiler: new Profiler() };
   ctx.services.set('monitoring', service);
 
-  // Every URL under the prefix that no route matches answers here, inside the plugin, so the
-  // onResponse hook records it (folded into the telemetry's '(unmatched)' row).
-  app.setNotFoundHandler((request, reply) => {
-    void reply
-      .code(404)
-      .send({ statusCode: 404, code: 'ERR_ULTRA_PERF_HTTP_NO_ROUTE', error: 'Not Found', message: `no route ${request.method} ${request.url.slice(0, 200)}` });
-  });
+  // Unmatched URLs under the prefix: plugin.ts's not-found handler answers them inside the
+  // plugin, so the onResponse hook records them (telemetry's '(unmatched)' row).
 
   app.get(
     '/monitoring/status',
