@@ -385,6 +385,34 @@ Predictive prefetch (first-order successors, loader answering before the next re
 ${(cx.warm.prefetch ?? []).map((r) => `| ${r.cache} | ${r.trace} @ ${r.capacity} | ${(100 * r.hitOff).toFixed(1)} % → ${(100 * r.hitOn).toFixed(1)} % | ${r.loadsOff.toLocaleString('en-US')} → ${r.loadsOn.toLocaleString('en-US')} |`).join('\n')}
 `;
 
+// ---- HTTP control API: its own run (bench/baseline/server.json, `npm run bench -- server --save-baseline`) ----
+interface ServerSide { reqPerSec: number; p50Ns: number; p99Ns: number; autocannonP99Ms: number; non2xx: number; errors: number }
+const serverRun = JSON.parse(readFileSync(join(baselineDir, 'server.json'), 'utf8')) as SuiteResult;
+const sx = serverRun.extras as {
+  routes: { route: string; method: string; bodyBytes: number; responseBytes: number; ours: ServerSide; bare: ServerSide; ratio: number }[];
+  targets: { route: string; target: string; measured: number; met: boolean }[];
+  settings: { connections: number; pipelining: number; rounds: number; roundSeconds: number; pinned: boolean; rateLimitPerSec: number };
+  load: { cores: number; load1AtStart: number; load1AtEnd: number };
+};
+const sRow = (r: (typeof sx.routes)[number]): string =>
+  `| ${r.method} ${r.route} | ${formatRate(r.ours.reqPerSec, 'req/s')} | ${formatNs(r.ours.p50Ns)} / ${formatNs(r.ours.p99Ns)} | ${formatRate(r.bare.reqPerSec, 'req/s')} | ${formatNs(r.bare.p50Ns)} / ${formatNs(r.bare.p99Ns)} | ${formatRatio(r.ratio)} | ${r.responseBytes.toLocaleString('en-US')} B |`;
+const sTargets = sx.targets.map((t) => `${t.route} ${t.target.replace('>=', '≥').replace('<=', '≤')}: ${t.met ? 'met' : '**missed**'} (${t.target.startsWith('p99') ? formatNs(t.measured) : t.target.includes('bare') ? formatRatio(t.measured) : formatRate(t.measured, 'req/s')})`);
+const serverMd = `### HTTP control API (\`bench/baseline/server.json\`)
+
+\`${serverRun.command}\` on ${serverRun.date.slice(0, 16).replace('T', ' ')} UTC, load ${sx.load.load1AtStart.toFixed(1)}–${sx.load.load1AtEnd.toFixed(1)} on ${sx.load.cores} cores.
+autocannon 9 (${sx.settings.connections} connections, pipelining ${sx.settings.pipelining}) against our server (\`createServer\` with a bearer token on every request and
+\`limits.rateLimitPerSec\` raised to ${sx.settings.rateLimitPerSec.toLocaleString('en-US')}: the default, 1,000/s per token, would answer the bench 429) and against a bare
+\`node:http\` server that sends the bytes our server sent for the same route; ${sx.settings.rounds} interleaved rounds of ${sx.settings.roundSeconds} s per side, medians.
+Each server is a child process${sx.settings.pinned ? ' pinned to core 1, autocannon pinned to core 0' : ''}. p50/p99 are exact over every answer
+(autocannon's own histogram keeps whole milliseconds).
+
+| route | ours | ours p50 / p99 | bare \`node:http\` | bare p50 / p99 | ours ÷ bare | answer |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |
+${sx.routes.map(sRow).join('\n')}
+
+Targets (issue 17): ${sTargets.join('; ')}.
+`;
+
 const begin = '<!-- bench:begin (made by `npx tsx bench/readme.ts --write` from bench/baseline/) -->';
 const end = '<!-- bench:end -->';
 if (process.argv.includes('--write')) {
@@ -393,8 +421,8 @@ if (process.argv.includes('--write')) {
   const a = text.indexOf(begin);
   const b = text.indexOf(end);
   if (a < 0 || b < a) throw new Error(`README.md has no ${begin} ... ${end} block`);
-  writeFileSync(file, `${text.slice(0, a + begin.length)}\n\n${md}\n${netMd}\n${cacheMd}\n${text.slice(b)}`);
+  writeFileSync(file, `${text.slice(0, a + begin.length)}\n\n${md}\n${netMd}\n${cacheMd}\n${serverMd}\n${text.slice(b)}`);
   console.log(`README.md: bench block rewritten from ${baselineDir}`);
 } else {
-  console.log(`${md}\n${netMd}\n${cacheMd}`);
+  console.log(`${md}\n${netMd}\n${cacheMd}\n${serverMd}`);
 }

@@ -19,7 +19,7 @@ import Fastify from 'fastify';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { ultraPerformancePlugin, type ServeOptions } from '../lib/server/index.js';
+import { ultraPerformancePlugin, type ServeOptions, type ServerLimits } from '../lib/server/index.js';
 import { kApiPrefix } from '../lib/server/types.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
@@ -30,7 +30,7 @@ const kRawRequests = 400;
 const kConcurrency = 8;
 const kBatch = 250;
 /** Small caps, so that an input that happens to be valid costs little, and a roomy job queue. */
-const kLimits = {
+const kLimits: Partial<ServerLimits> = {
   maxReturns: 2_000,
   maxAssets: 8,
   maxMatrixCells: 4_000,
@@ -44,7 +44,25 @@ const kLimits = {
   // 1 s limit (right after start-up, or under other work), and this fuzz is about what inputs do.
   maxEventLoopDelayMs: 0,
 };
-const kOptions: ServeOptions = { token: kToken, limits: kLimits as ServeOptions['limits'] };
+const kOptions: ServeOptions = { token: kToken, limits: kLimits };
+
+/**
+ * Findings this fuzz made that their owners have not fixed yet: left out of the random cases
+ * (each one costs the fuzz a full client timeout) and kept as `it.fails` cases below, which
+ * start failing once the finding is fixed; then delete the entry here.
+ */
+const kKnownFindings: { method: string; url: string; owner: string; finding: string }[] = [
+  {
+    method: 'HEAD',
+    url: `${kApiPrefix}/stream`,
+    owner: 'dashboard (lib/server/routes/stream.ts)',
+    finding:
+      'HEAD on the event stream (the HEAD route Fastify adds for every GET) never sends its status line: the handler hijacks and calls writeHead, ' +
+      'but Node ignores write() on a HEAD response and the headers are only flushed by a write with a body or end(); the client waits for ever ' +
+      '(and the stream holds its slot until the client gives up)',
+  },
+];
+const isKnown = (method: string, url: string): boolean => kKnownFindings.some((k) => k.method === method && k.url === url);
 
 interface RouteInfo {
   method: string;
@@ -444,14 +462,14 @@ function rawExchange(port: number, text: string, timeoutMs: number): Promise<num
 
 // ---- the run -------------------------------------------------------------------------------
 
+const routes = await enumerateRoutes();
+
 describe('HTTP control API fuzz (issue 17 item 5)', () => {
   let server: TestServer;
-  let routes: RouteInfo[];
   const logged: string[] = [];
   const protoBefore = Object.getOwnPropertyNames(Object.prototype).sort();
 
   beforeAll(async () => {
-    routes = await enumerateRoutes();
     server = await startServer(kOptions);
     // With logging off, Fastify's logger is one shared no-op object: catch what the error handler logs (5xx, with stacks).
     const log = server.app.log as unknown as Record<string, unknown>;
@@ -465,9 +483,9 @@ describe('HTTP control API fuzz (issue 17 item 5)', () => {
   it(`answers ${kRequests.toLocaleString('en-US')}+ random and malformed requests on every route with 4xx (or 2xx), never a 5xx`, async () => {
     console.log(`server fuzz: seed ${kSeed} (FUZZ_SEED=${kSeed} replays), ${routes.length} routes: ${routes.map((r) => `${r.method} ${r.url}`).join(', ')}`);
     expect(routes.length).toBeGreaterThan(0);
-    const perRoute = routes.map((r) => caseArb(r));
+    const perRoute = routes.map((r) => caseArb(r).filter((c) => !isKnown(c.method, c.path.split('?')[0]!)));
     const anyCase = fc.oneof(...perRoute);
-    const agent = new Agent({ connections: kConcurrency, pipelining: 1, keepAliveTimeout: 10_000, bodyTimeout: 15_000, headersTimeout: 15_000 });
+    const agent = new Agent({ connections: kConcurrency, pipelining: 1, keepAliveTimeout: 10_000, bodyTimeout: 8_000, headersTimeout: 8_000 });
     const counts = { sent: 0, answered: 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, refusedByClient: 0, closedByServer: 0 };
     const byStatus = new Map<number, number>();
     const findings: Finding[] = [];
@@ -489,8 +507,10 @@ describe('HTTP control API fuzz (issue 17 item 5)', () => {
         const type = String(res.headers['content-type'] ?? '');
         let text = '';
         // A server-sent-events route never ends its body: read the status, drop the stream.
-        if (type.startsWith('text/event-stream')) res.body.destroy();
-        else text = await res.body.text();
+        if (type.startsWith('text/event-stream')) {
+          res.body.on('error', () => {});
+          res.body.destroy();
+        } else text = await res.body.text();
         counts.answered++;
         routesHit.add(c.route);
         byStatus.set(res.statusCode, (byStatus.get(res.statusCode) ?? 0) + 1);
@@ -515,20 +535,26 @@ describe('HTTP control API fuzz (issue 17 item 5)', () => {
         if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED' || (err as Error).name === 'InvalidArgumentError') counts.refusedByClient++;
         // The server may close a connection on a request it cannot parse (node's parser answers 400 and closes first, mostly).
         else if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'UND_ERR_CLOSED' || code === 'EPIPE') counts.closedByServer++;
-        else throw err;
+        // No answer within 8 s: the server hung on this input (every route answers, or sends 202 after syncWaitMs, 2 s, well within that).
+        else if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+          findings.push({
+            status: 0,
+            route: c.route,
+            kind: `${c.kind}; no answer in 8 s (${code})`,
+            method: c.method,
+            path: c.path.slice(0, 300),
+            headers: c.headers.map((h) => h.slice(0, 120)),
+            body: (c.body ?? Buffer.alloc(0)).toString('latin1').slice(0, 400),
+            answer: '',
+            logged: logged.slice(before),
+          });
+        } else throw err;
       } finally {
         clearTimeout(slow);
       }
     };
 
     for (let batch = 0; counts.answered + counts.closedByServer < kRequests; batch++) {
-      if (process.env.FUZZ_SERIAL === '1') {
-        for (const c of fc.sample(anyCase, { seed: kSeed + batch, numRuns: kBatch })) {
-          console.log(`send ${JSON.stringify({ ...c, body: c.body?.toString('latin1').slice(0, 100), bodyBytes: c.body?.length })}`.slice(0, 400));
-          await send(c);
-        }
-        continue;
-      }
       if (process.env.FUZZ_VERBOSE === '1') console.log(`batch ${batch} at ${((performance.now() - started) / 1000).toFixed(1)} s: ${JSON.stringify(counts)}`);
       const g0 = performance.now();
       const cases = fc.sample(anyCase, { seed: kSeed + batch, numRuns: kBatch });
@@ -543,7 +569,7 @@ describe('HTTP control API fuzz (issue 17 item 5)', () => {
     }
     // Every route, at least a few times, with its own method: fc.oneof picks routes uniformly, so this holds for any seed.
     for (const r of routes) {
-      for (const c of fc.sample(caseArb(r), { seed: kSeed ^ 0x5eed, numRuns: 5 })) await send(c);
+      for (const c of fc.sample(caseArb(r), { seed: kSeed ^ 0x5eed, numRuns: 5 })) if (!isKnown(c.method, c.path.split('?')[0]!)) await send(c);
     }
     await agent.close();
 
@@ -575,14 +601,24 @@ describe('HTTP control API fuzz (issue 17 item 5)', () => {
     );
     if (findings.length > 0) console.log(`server fuzz findings (${findings.length}):\n${JSON.stringify(findings.slice(0, 20), null, 2)}`);
 
-    expect(findings, 'a 5xx answer (fix-owner: the route in "route")').toEqual([]);
+    expect(findings, 'a 5xx answer or no answer (fix-owner: the route in "route")').toEqual([]);
     expect(counts.answered + counts.closedByServer).toBeGreaterThanOrEqual(kRequests);
     expect(counts.answered).toBeGreaterThanOrEqual(kRequests * 0.95);
-    expect(routesHit.size).toBe(routes.length);
+    // Every route (a known finding's route only through its other methods' cases, if at all).
+    expect(routesHit.size).toBeGreaterThanOrEqual(routes.filter((r) => !isKnown(r.method, r.url)).length);
     expect(counts['4xx']).toBeGreaterThan(0);
     // Raw requests: an answer is a 4xx (or 2xx for the few that are valid HTTP), or the server closed the socket.
     for (const status of rawStatus.keys()) expect(status <= 0 || (status >= 200 && status < 500)).toBe(true);
-  }, 120_000);
+  }, 240_000);
+
+  for (const k of kKnownFindings.filter((f) => routes.some((r) => r.method === f.method && r.url === f.url))) {
+    it.fails(`known finding, ${k.owner}: ${k.method} ${k.url} answers within 5 s`, async () => {
+      const res = await request(`${server.origin}${k.url}`, { method: k.method as 'HEAD', headers: { authorization: `Bearer ${kToken}` }, headersTimeout: 5_000 });
+      res.body.on('error', () => {});
+      res.body.destroy();
+      expect(res.statusCode).toBeLessThan(500);
+    });
+  }
 
   it('after the fuzz: /livez and a good request answer, Object.prototype is untouched, objects and jobs stay within caps', async () => {
     expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(protoBefore);
@@ -598,8 +634,10 @@ describe('HTTP control API fuzz (issue 17 item 5)', () => {
     for (const r of getRoutes) {
       const res = await request(`${server.origin}${r.url}`, { headers: auth });
       const type = String(res.headers['content-type'] ?? '');
-      if (type.startsWith('text/event-stream')) res.body.destroy();
-      else await res.body.text();
+      if (type.startsWith('text/event-stream')) {
+        res.body.on('error', () => {});
+        res.body.destroy();
+      } else await res.body.text();
       expect(res.statusCode, `GET ${r.url}`).toBe(200);
     }
 
@@ -610,7 +648,7 @@ describe('HTTP control API fuzz (issue 17 item 5)', () => {
       const body = (await res.json()) as unknown;
       const items = Array.isArray(body) ? body : Object.values(body as Record<string, unknown>).find(Array.isArray);
       expect(Array.isArray(items), `GET ${g.url} lists its objects in an array`).toBe(true);
-      expect((items as unknown[]).length, `GET ${g.url}`).toBeLessThanOrEqual(kLimits.maxObjectsPerKind);
+      expect((items as unknown[]).length, `GET ${g.url}`).toBeLessThanOrEqual(kLimits.maxObjectsPerKind!);
     }
   });
 });
