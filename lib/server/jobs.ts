@@ -46,13 +46,11 @@ export interface JobStats {
   failed: number;
   /** Submissions refused with 503 because the queue was full or the runner closing. */
   rejected: number;
-  // The three below are always set by stats(); optional so code that builds a JobStats of its
-  // own (tests, fakes) from before they were added still type-checks.
-  cancelled?: number;
+  cancelled: number;
   /** Finished jobs still kept for polling. */
-  kept?: number;
+  kept: number;
   /** Mean time the last (up to 32) completed jobs' workloads ran (ms, thread start-up excluded); 0 before the first. */
-  meanRunMs?: number;
+  meanRunMs: number;
 }
 
 export interface JobRunnerOptions {
