@@ -265,7 +265,13 @@ describe('the advanced_caching component and the limits the cache routes check',
   it('a warmTimeoutMs the handler timeout would cut off is refused at registration', async () => {
     await expect(startServer({ limits: { warmTimeoutMs: 10_000 } })).rejects.toMatchObject({
       code: 'ERR_ULTRA_PERF_HTTP_BAD_LIMIT',
-      message: 'Expected less than limits.handlerTimeoutMs (10000) for limits.warmTimeoutMs but received 10000',
+      message: 'Expected a value that stays below limits.handlerTimeoutMs (10000) for limits.warmTimeoutMs but received 10000',
     });
+  });
+
+  it('a lowered handlerTimeoutMs scales the default warmTimeoutMs down with it; a set one must fit', async () => {
+    const { resolveLimits } = await import('../lib/server/limits.js');
+    expect(resolveLimits({ handlerTimeoutMs: 300 }).warmTimeoutMs).toBe(150);
+    expect(() => resolveLimits({ handlerTimeoutMs: 300, warmTimeoutMs: 300 })).toThrow(/limits\.warmTimeoutMs but received 300/);
   });
 });

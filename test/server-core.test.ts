@@ -133,7 +133,7 @@ describe('binding beyond loopback', () => {
     await expect(createServer({ limits: { maxEventLoopUtilization: 2 } })).rejects.toMatchObject({ message: /\[0, 1\] for limits\.maxEventLoopUtilization/ });
     await expect(createServer({ limits: { nope: 1 } as never })).rejects.toMatchObject({ code: 'ERR_ULTRA_PERF_HTTP_BAD_LIMIT', message: /limits\.nope/ });
     await expect(createServer({ limits: { headersTimeoutMs: 5000, requestTimeoutMs: 1000 } })).rejects.toMatchObject({ message: /limits\.headersTimeoutMs/ });
-    await expect(createServer({ limits: { handlerTimeoutMs: 1000 } })).rejects.toMatchObject({ message: /less than limits\.handlerTimeoutMs \(1000\) for limits\.syncWaitMs but received 2000/ });
+    await expect(createServer({ limits: { handlerTimeoutMs: 1000, syncWaitMs: 2000 } })).rejects.toMatchObject({ message: /below limits\.handlerTimeoutMs \(1000\) for limits\.syncWaitMs but received 2000/ });
     await expect(createServer({ limits: { pressureSampleMs: 10 } })).rejects.toMatchObject({ message: /an integer >= 50 for limits\.pressureSampleMs but received 10/ });
     expect(resolveLimits({ maxHeapUsedBytes: 0 }).maxHeapUsedBytes).toBe(0);
   });

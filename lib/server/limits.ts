@@ -173,6 +173,14 @@ const kZeroMeansOff = new Set<keyof ServerLimits>(['maxEventLoopDelayMs', 'maxHe
  * `kDefaultLimits` with `overrides` applied, each checked: a bad value throws
  * ERR_ULTRA_PERF_HTTP_BAD_LIMIT naming `limits.<field>` and the value, before anything listens.
  */
+/** Largest share of limits.handlerTimeoutMs each in-handler wait gets by default. */
+const kHandlerShares: ReadonlyArray<readonly [keyof ServerLimits, number]> = [
+  ['syncWaitMs', 0.5],
+  ['warmTimeoutMs', 0.5],
+  ['connectTimeoutMs', 0.5],
+  ['measureBudgetMs', 0.25],
+];
+
 export function resolveLimits(overrides: Partial<ServerLimits> = {}): ServerLimits {
   if (typeof overrides !== 'object' || overrides === null) throw badLimit('limits', overrides, 'an object');
   const limits: ServerLimits = { ...kDefaultLimits };
@@ -198,9 +206,22 @@ export function resolveLimits(overrides: Partial<ServerLimits> = {}): ServerLimi
   if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
     throw badLimit('limits.headersTimeoutMs', limits.headersTimeoutMs, `at most limits.requestTimeoutMs (${limits.requestTimeoutMs})`);
   }
-  if (limits.syncWaitMs >= limits.handlerTimeoutMs) {
-    // A route waiting on its job would time out (503) before it could answer 202.
-    throw badLimit('limits.syncWaitMs', limits.syncWaitMs, `less than limits.handlerTimeoutMs (${limits.handlerTimeoutMs})`);
+  // Waits inside a handler (a job before its 202, a warm, a connect, a measurement) must end
+  // before limits.handlerTimeoutMs cuts the route off with a 503. A default that would not is
+  // scaled down with a lowered handlerTimeoutMs; a value the caller set is refused.
+  for (const [field, share] of kHandlerShares) {
+    if (overrides[field] === undefined) limits[field] = Math.min(limits[field], Math.max(1, Math.floor(limits.handlerTimeoutMs * share)));
+  }
+  for (const [field, waitMs] of [
+    ['syncWaitMs', limits.syncWaitMs],
+    ['warmTimeoutMs', limits.warmTimeoutMs],
+    ['connectTimeoutMs', limits.connectTimeoutMs],
+    ['measureBudgetMs', limits.measureBudgetMs + limits.syncWaitMs],
+  ] as const) {
+    if (waitMs >= limits.handlerTimeoutMs) {
+      const what = field === 'measureBudgetMs' ? ' (plus limits.syncWaitMs)' : '';
+      throw badLimit(`limits.${field}`, limits[field], `a value that${what} stays below limits.handlerTimeoutMs (${limits.handlerTimeoutMs})`);
+    }
   }
   return limits;
 }

@@ -66,17 +66,6 @@ export function optionTypeError(argument: string, what: string, value: unknown):
   return Object.assign(new TypeError(`Expected ${what} for ${argument} but received ${received}`), { code: 'ERR_INVALID_ARG_TYPE' });
 }
 
-/**
- * A route that waits `waitMs` must answer before the handler timeout cuts it off with a 503:
- * refused at registration (as resolveLimits words a bad limit), naming the limit.
- */
-export function checkBelowHandlerTimeout(ctx: ServerContext, name: string, waitMs: number): void {
-  const cap = ctx.limits.handlerTimeoutMs;
-  if (waitMs >= cap) {
-    throw Object.assign(new RangeError(`Expected less than limits.handlerTimeoutMs (${cap}) for limits.${name} but received ${waitMs}`), { code: 'ERR_ULTRA_PERF_HTTP_BAD_LIMIT' });
-  }
-}
-
 function checkService(value: unknown, argument: string, methods: readonly string[], what: string): void {
   if (value === undefined) return;
   const v = value as Record<string, unknown> | null;
@@ -342,7 +331,6 @@ export const cacheRoutes: RouteModule = (app, ctx) => {
   checkService(userCache, 'options.cache', ['stats', 'status', 'set', 'getOrLoad'], 'a TieredCache (lib/cache)');
   checkService(userWarmer, 'options.warmer', ['analyzeAccessPatterns', 'warm', 'warmKeys', 'stats'], 'a CacheWarmer (lib/cache)');
   if (warmLoader !== undefined && typeof warmLoader !== 'function') throw optionTypeError('options.warmLoader', 'a function (key) => value | Promise<value>', warmLoader);
-  checkBelowHandlerTimeout(ctx, 'warmTimeoutMs', ctx.limits.warmTimeoutMs);
   const l1 = userCache === undefined ? new L1Cache<unknown>() : undefined;
   const svc: CacheService = {
     cache: userCache ?? new TieredCache<unknown>({ name: 'ultra-performance-server', l1 }),

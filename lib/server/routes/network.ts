@@ -35,7 +35,7 @@ import {
 } from '../schemas/network.js';
 import type { ComponentReport, RouteModule, ServerContext } from '../types.js';
 import { type CodecTimingInput, codecAndValue, kDefaultCodecMessage } from '../workloads/network.js';
-import { checkBelowHandlerTimeout, optionTypeError } from './cache.js';
+import { optionTypeError } from './cache.js';
 
 const kTags = ['network'];
 const kKind = 'connection';
@@ -438,9 +438,6 @@ export const networkRoutes: RouteModule = (app, ctx) => {
     echoes: 0,
     last: undefined,
   };
-  checkBelowHandlerTimeout(ctx, 'connectTimeoutMs', ctx.limits.connectTimeoutMs);
-  // the pings, then up to syncWaitMs for the codec job
-  checkBelowHandlerTimeout(ctx, 'measureBudgetMs + limits.syncWaitMs', ctx.limits.measureBudgetMs + ctx.limits.syncWaitMs);
   ctx.components.set('network_io', () => reportOf(svc, ctx));
   for (const schema of kNetworkSchemas) app.addSchema(schema);
 
