@@ -86,6 +86,9 @@ export const streamRoutes: RouteModule = (app, ctx) => {
   app.get(
     '/stream',
     {
+      // No HEAD twin: the handler hijacks the socket, and Node never flushes the headers of a
+      // HEAD response that gets no body, so a HEAD request would wait for ever.
+      exposeHeadRoute: false,
       logLevel: 'warn',
       schema: {
         tags: ['dashboard'],
