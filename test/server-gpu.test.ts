@@ -92,7 +92,7 @@ async function ready(s: TestServer): Promise<TestServer> {
 beforeAll(async () => {
   server = await startServer({ limits: kPatient });
   capped = await startServer({ limits: { ...kPatient, maxReturns: 100, maxPathSteps: 1000, maxAssets: 3, maxMatrixCells: 60, maxInlineMatrixAssets: 2 } });
-  slow = await startServer({ limits: { syncWaitMs: 1, jobConcurrency: 1 } });
+  slow = await startServer({ limits: { syncWaitMs: 1, jobConcurrency: 1, inlineWorkUnits: 0 } });
   await Promise.all([server, capped, slow].map(ready));
 });
 
@@ -481,5 +481,31 @@ describe('long jobs: 202 and a job resource', () => {
     expectError(await post(server, 'gpu/var-calculation?async=maybe', { returns }), 400, 'async');
     // Without the preference the same small job answers 200.
     expect((await post(server, 'gpu/var-calculation', { returns })).status).toBe(200);
+  });
+
+  it('runs a request of at most limits.inlineWorkUnits on the event loop (no job), a bigger one as a job, with the same numbers', async () => {
+    const returns = series(1000, 11);
+    const jobsBefore = (await get(server, 'status/comprehensive')).body.jobs as { inline: number; completed: number };
+    const small = await post(server, 'gpu/var-calculation', { returns, confidenceLevels: [0.95, 0.99] });
+    expect(small.status).toBe(200);
+    // 1,000 returns × 2 levels = 2,000 units, under the default 20,000: run inline, not a job.
+    await new Promise((resolve) => setTimeout(resolve, 250)); // past status/comprehensive's 200 ms reuse
+    const jobsAfter = (await get(server, 'status/comprehensive')).body.jobs as { inline: number; completed: number };
+    expect(jobsAfter.inline).toBe(jobsBefore.inline + 1);
+    expect(jobsAfter.completed).toBe(jobsBefore.completed);
+    // The same request as a job (inlineWorkUnits 0 on `slow`, which waits 1 ms: poll) gives the same numbers.
+    const viaJob = await post(slow, 'gpu/var-calculation?async=true', { returns, confidenceLevels: [0.95, 0.99] });
+    let job = viaJob.body;
+    for (let i = 0; i < 1200 && (job.state === 'queued' || job.state === 'running'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      job = (await get(slow, `jobs/${viaJob.body.id as string}`)).body;
+    }
+    expect(job.state, JSON.stringify(job)).toBe('done');
+    // Everything but the times: the same numbers from the same kernels.
+    const untimed = (body: Record<string, unknown>) => {
+      const { computation_time_ms: _ms, results, ...rest } = body;
+      return { ...rest, results: (results as Record<string, unknown>[]).map(({ computeTimeMs: _t, ...r }) => r) };
+    };
+    expect(untimed(job.result as Record<string, unknown>)).toEqual(untimed(small.body));
   });
 });

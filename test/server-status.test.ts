@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const kJobs = { running: 0, queued: 0, completed: 0, failed: 0, cancelled: 0, rejected: 0, kept: 0, meanRunMs: 0 };
+const kJobs = { running: 0, queued: 0, completed: 0, failed: 0, cancelled: 0, rejected: 0, inline: 0, kept: 0, meanRunMs: 0 };
 
 describe('GET status/comprehensive', () => {
   it("answers the seed's fields with measured values and the extra measured sections", async () => {

@@ -46,6 +46,8 @@ export interface JobStats {
   failed: number;
   /** Submissions refused with 503 because the queue was full or the runner closing. */
   rejected: number;
+  /** Requests small enough to run on the event loop instead (runInline), not counted above. */
+  inline: number;
   cancelled: number;
   /** Finished jobs still kept for polling. */
   kept: number;
@@ -101,7 +103,7 @@ export class JobRunner {
   #pool: Piscina | undefined;
   #running = 0;
   #closing = false;
-  #stats = { completed: 0, failed: 0, cancelled: 0, rejected: 0 };
+  #stats = { completed: 0, failed: 0, cancelled: 0, rejected: 0, inline: 0 };
 
   constructor(limits: ServerLimits, options: JobRunnerOptions = {}) {
     this.#limits = limits;
@@ -116,6 +118,21 @@ export class JobRunner {
     // Evicts expired finished jobs even when nobody submits or lists.
     this.#sweeper = setInterval(() => this.#evict(), Math.min(limits.jobTtlMs, 60_000));
     this.#sweeper.unref();
+  }
+
+  /**
+   * Runs a named workload on the calling thread, for work too small to pay a thread hop
+   * (limits.inlineWorkUnits): the same names and the same answer as a job; a failure is a
+   * 422 carrying the workload's error code, as a failed job's is.
+   */
+  async runInline<T>(kind: string, input: unknown): Promise<T> {
+    if (!Object.hasOwn(this.#workloads, kind)) throw new HttpError(422, 'ERR_ULTRA_PERF_HTTP_UNKNOWN_WORKLOAD', `no workload named ${JSON.stringify(kind)}`);
+    this.#stats.inline++;
+    try {
+      return (await (this.#workloads[kind] as (input: unknown) => unknown)(input)) as T;
+    } catch (err) {
+      throw new HttpError(422, (err as { code?: string }).code ?? 'ERR_ULTRA_PERF_HTTP_JOB_FAILED', (err as Error).message);
+    }
   }
 
   /** Queues a named workload. Throws 422 for an unknown name, 503 (Retry-After) when the queue is full. */

@@ -31,6 +31,12 @@ export interface ServerLimits {
   maxPathSteps: number;
   /** Most assets whose correlation matrix is answered inline (assets² numbers); past it ask output 'summary' (gpu routes). */
   maxInlineMatrixAssets: number;
+  /**
+   * Compute requests at most this big (returns × levels, paths × steps, assets² × observations)
+   * run on the event loop instead of a worker thread: well under a millisecond of work, less
+   * than the thread hop and the copy would cost. 0 sends every one to a worker.
+   */
+  inlineWorkUnits: number;
   /** Heavy jobs running at once (worker threads). */
   jobConcurrency: number;
   /** Heavy jobs waiting; past this the server answers 503 with Retry-After. */
@@ -119,6 +125,7 @@ export const kDefaultLimits: Readonly<ServerLimits> = Object.freeze({
   maxMatrixCells: 2_000_000,
   maxPathSteps: 10_000_000,
   maxInlineMatrixAssets: 200,
+  inlineWorkUnits: 20_000,
   jobConcurrency: 2,
   jobQueue: 16,
   syncWaitMs: 2_000,
@@ -167,7 +174,7 @@ const kFractions = new Set<keyof ServerLimits>(['maxEventLoopUtilization']);
 // Below 50 ms a load-shedding sample may hold no event-loop reading, which under-pressure counts as an infinite delay.
 const kMinimums: Partial<Record<keyof ServerLimits, number>> = { pressureSampleMs: 50 };
 // 0 switches these off; every other field must be above 0.
-const kZeroMeansOff = new Set<keyof ServerLimits>(['maxEventLoopDelayMs', 'maxHeapUsedBytes', 'maxEventLoopUtilization']);
+const kZeroMeansOff = new Set<keyof ServerLimits>(['maxEventLoopDelayMs', 'maxHeapUsedBytes', 'maxEventLoopUtilization', 'inlineWorkUnits']);
 
 /**
  * `kDefaultLimits` with `overrides` applied, each checked: a bad value throws

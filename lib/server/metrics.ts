@@ -104,7 +104,7 @@ function httpMetrics(prefix: string, http: HttpSeries): ScrapedMetric[] {
 }
 
 function jobMetrics(prefix: string, ctx: ServerContext): ScrapedMetric[] {
-  const stat = (pick: 'running' | 'queued' | 'completed' | 'failed' | 'cancelled' | 'rejected' | 'kept') => (): [Labels, number][] => [[kNoLabels, ctx.jobs.stats()[pick]]];
+  const stat = (pick: 'running' | 'queued' | 'completed' | 'failed' | 'cancelled' | 'rejected' | 'inline' | 'kept') => (): [Labels, number][] => [[kNoLabels, ctx.jobs.stats()[pick]]];
   const limit = (value: number) => (): [Labels, number][] => [[kNoLabels, value]];
   return [
     simple(`${prefix}jobs_running`, 'Heavy jobs running now (at most jobs_concurrency).', 'gauge', stat('running')),
@@ -113,6 +113,7 @@ function jobMetrics(prefix: string, ctx: ServerContext): ScrapedMetric[] {
     simple(`${prefix}jobs_failed_total`, 'Heavy jobs that failed.', 'counter', stat('failed')),
     simple(`${prefix}jobs_cancelled_total`, 'Heavy jobs cancelled before they finished.', 'counter', stat('cancelled')),
     simple(`${prefix}jobs_rejected_total`, 'Heavy jobs refused with 503 because the queue was full or the runner closing.', 'counter', stat('rejected')),
+    simple(`${prefix}jobs_inline_total`, 'Compute requests small enough to run on the event loop instead of a job (limits.inlineWorkUnits).', 'counter', stat('inline')),
     simple(`${prefix}jobs_kept`, 'Finished jobs kept for polling (GET jobs/:id).', 'gauge', stat('kept')),
     simple(`${prefix}jobs_concurrency`, 'Configured number of heavy jobs that run at once (limits.jobConcurrency).', 'gauge', limit(ctx.limits.jobConcurrency)),
     simple(`${prefix}jobs_queue_capacity`, 'Configured number of heavy jobs that may wait (limits.jobQueue).', 'gauge', limit(ctx.limits.jobQueue)),

@@ -93,7 +93,7 @@ try {
   const files = new Set(packed.files.map((f) => f.path));
   const tarball = join(work, packed.filename);
   console.log(`packed ${packed.filename}: ${files.size} files, ${(packed.size / 1024).toFixed(0)} KiB`);
-  for (const f of ['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/cli.js', 'dist/replay-worker.js', 'dist/replay-worker.cjs', 'binding.gyp', 'CMakeLists.txt', 'package.json']) {
+  for (const f of ['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/cli.js', 'dist/replay-worker.js', 'dist/replay-worker.cjs', 'dist/server.js', 'dist/server.cjs', 'dist/server.d.ts', 'dist/server-worker.js', 'dist/server-worker.cjs', 'dist/dashboard/index.html', 'binding.gyp', 'CMakeLists.txt', 'package.json']) {
     check(`tarball has ${f}`, files.has(f));
   }
   const prebuild = [...files].find((f) => /^prebuilds\/linux-x64\/[^/]+\.node$/.test(f));
@@ -168,6 +168,19 @@ try {
     r.status === 0 && /0 mismatches/.test(r.err) && existsSync(join(app, 'report', 'pipeline.json')) && /npm install echarts/.test(r.out) && !existsSync(join(app, 'report', 'pipeline.html')),
     `${r.out}\n${r.err}`,
   );
+
+  // The HTTP control API from the installed package (its dependencies come from the registry,
+  // none with an install script): probes, dashboard, docs page, and a VaR on the job worker.
+  copyFileSync(join(root, 'test', 'fixtures', 'server-package.mjs'), join(app, 'server.mjs'));
+  for (const format of ['esm', 'cjs']) {
+    r = node(['server.mjs', format], app);
+    info = r.status === 0 ? JSON.parse(r.out) : {};
+    check(
+      `${format.toUpperCase()}: ultra-performance/server serves /livez, the dashboard, /docs, refuses a request without the token, and runs a VaR on its job worker (same number as the library)`,
+      info.livez === 200 && info.dashboard === 200 && info.dashboardHtml === true && info.docs === 200 && info.unauthorized === 401 && info.var === 200 && info.varMatches === true && info.sharedErrors === true,
+      r.err || JSON.stringify(info),
+    );
+  }
 
   rmSync(join(app, 'node_modules', 'ultra-performance', 'prebuilds'), { recursive: true, force: true });
   r = node(['-e', esm], app);

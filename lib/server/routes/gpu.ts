@@ -62,8 +62,9 @@ function wantsAsync(request: FastifyRequest): boolean {
 }
 
 /**
- * Submits a named workload and answers with its result (returned) or a 202 job resource
- * (sent; undefined returned). Throws 503 with Retry-After when the job queue is full.
+ * Runs a request of at most limits.inlineWorkUnits `units` on the event loop and returns its
+ * result; submits a bigger one as a job and answers with its result (returned) or a 202 job
+ * resource (sent; undefined returned). Throws 503 with Retry-After when the job queue is full.
  * `onDone` sees every result, also of jobs that finish after their 202.
  */
 async function runJob<T>(
@@ -72,8 +73,14 @@ async function runJob<T>(
   reply: FastifyReply,
   kind: string,
   input: unknown,
+  units: number,
   onDone: (result: T) => void,
 ): Promise<T | undefined> {
+  if (units <= ctx.limits.inlineWorkUnits && !wantsAsync(request)) {
+    const result = await ctx.jobs.runInline<T>(kind, input);
+    onDone(result);
+    return result;
+  }
   const job = ctx.jobs.submit(kind, input);
   void job.done.then(() => {
     if (job.state === 'done') onDone(job.result as T);
@@ -263,7 +270,7 @@ export const gpuRoutes: RouteModule = (app, ctx) => {
         ...(paths !== undefined && { paths }),
         ...(body.seed !== undefined && { seed: body.seed }),
       };
-      return (await runJob<VaRResponse>(ctx, request, reply, 'gpu.var-calculation', input, recordFor('gpu/var-calculation'))) ?? reply;
+      return (await runJob<VaRResponse>(ctx, request, reply, 'gpu.var-calculation', input, input.returns.length * confidences.length * (paths ?? 1), recordFor('gpu/var-calculation'))) ?? reply;
     },
   );
 
@@ -307,7 +314,7 @@ export const gpuRoutes: RouteModule = (app, ctx) => {
         backend,
         ...(body.seed !== undefined && { seed: body.seed }),
       };
-      return (await runJob<MonteCarloResponse>(ctx, request, reply, 'gpu.monte-carlo', input, recordFor('gpu/monte-carlo'))) ?? reply;
+      return (await runJob<MonteCarloResponse>(ctx, request, reply, 'gpu.monte-carlo', input, pathSteps, recordFor('gpu/monte-carlo'))) ?? reply;
     },
   );
 
@@ -379,7 +386,7 @@ export const gpuRoutes: RouteModule = (app, ctx) => {
         inline: output === 'matrix',
         backend,
       };
-      return (await runJob<CorrelationResponse>(ctx, request, reply, 'gpu.correlation-matrix', input, recordFor('gpu/correlation-matrix'))) ?? reply;
+      return (await runJob<CorrelationResponse>(ctx, request, reply, 'gpu.correlation-matrix', input, assets * assets * observations, recordFor('gpu/correlation-matrix'))) ?? reply;
     },
   );
 };

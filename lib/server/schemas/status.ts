@@ -74,6 +74,7 @@ export const ComprehensiveStatus = Type.Object(
         failed: Type.Integer(),
         cancelled: Type.Integer(),
         rejected: Type.Integer({ description: 'submissions refused with 503 (queue full or closing)' }),
+        inline: Type.Integer({ description: 'compute requests small enough to run on the event loop (limits.inlineWorkUnits), not jobs' }),
         kept: Type.Integer({ description: 'finished jobs kept for polling' }),
         meanRunMs: Num('mean run time of the last (up to 32) completed jobs, ms; 0 before the first'),
         queue_capacity: Type.Integer(),
