@@ -70,3 +70,19 @@ describe('with a token, the Host and proxy headers do not matter', () => {
     expect((await get(server, kStatus, { host: `127.0.0.1:${server.port}` })).status).toBe(401);
   });
 });
+
+describe('response headers', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer();
+  });
+  afterAll(() => server.close());
+
+  it('every answer says nosniff: API, errors that echo the path, probes, docs, OpenAPI, metrics', async () => {
+    for (const path of [kStatus, '/api/v1/ultra-performance/%3Cscript%3Ealert(1)%3C%2Fscript%3E', '/nope', '/livez', '/docs', '/openapi.json', '/metrics', '/dashboard']) {
+      const res = await fetch(server.origin + path);
+      await res.arrayBuffer();
+      expect(res.headers.get('x-content-type-options'), path).toBe('nosniff');
+    }
+  });
+});

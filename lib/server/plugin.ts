@@ -155,7 +155,10 @@ export async function ultraPerformancePlugin(fastify: FastifyInstance, options: 
     closing = true;
   });
   // Hooks on every request are callback-style: no promise per request.
-  app.addHook('onRequest', (request, _reply, done) => {
+  app.addHook('onRequest', (request, reply, done) => {
+    // Every answer is JSON, text or a page with its own type: never let a browser sniff one
+    // (a 404 message echoes the request path) into HTML or script.
+    void reply.header('x-content-type-options', 'nosniff');
     if (closing && request.routeOptions.url !== `${base}/livez`) return done(unavailable('the server is shutting down', 5));
     done();
   });
