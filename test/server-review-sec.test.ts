@@ -86,3 +86,22 @@ describe('response headers', () => {
     }
   });
 });
+
+describe('static files: no way out of their folders, and a refused path is not an internal error', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer();
+  });
+  afterAll(() => server.close());
+
+  it('../, encoded dots and slashes, backslashes and NUL never serve a file outside; 4xx codes are not ERR_ULTRA_PERF_HTTP_INTERNAL', async () => {
+    for (const base of ['/docs/static/', '/dashboard/', '/dashboard/assets/']) {
+      for (const tail of ['../package.json', '..%2fpackage.json', '%2e%2e/%2e%2e/%2e%2e/package.json', '..%5c..%5cpackage.json', '..%00/package.json', '%252e%252e%252fpackage.json']) {
+        const res = await get(server, base + tail, {});
+        expect(res.status, base + tail).toBeGreaterThanOrEqual(400);
+        expect(res.status, base + tail).toBeLessThan(500);
+        expect(res.body.code, base + tail).not.toBe('ERR_ULTRA_PERF_HTTP_INTERNAL');
+      }
+    }
+  });
+});
