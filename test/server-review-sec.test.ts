@@ -105,3 +105,20 @@ describe('static files: no way out of their folders, and a refused path is not a
     }
   });
 });
+
+describe('network/create-connection: loopback spellings the guard must not take for loopback (SSRF)', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({ allowedHosts: ['peer.example'] });
+  });
+  afterAll(() => server.close());
+
+  it('403 before any lookup for hex, short and padded IPv4, a trailing-dot name, mapped and unspecified IPv6, and near-misses of the allowlist', async () => {
+    for (const host of ['0x7f.0.0.1', '0x7f000001', '127.0.0.01', '127.0.1', 'localhost.', 'LOCALHOST.', 'localhost:80', '[::ffff:7f00:1]', '::ffff:7f00:1', '[::]', '0:0:0:0:0:0:0:0', 'peer.example.', 'PEER.example.evil', 'xpeer.example', ' 127.0.0.1', '127.0.0.1 ']) {
+      const res = await fetch(`${server.api}/network/create-connection`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ host, port: 9 }) });
+      const body = (await res.json()) as { code?: string };
+      expect([400, 403], `${host}: ${JSON.stringify(body)}`).toContain(res.status);
+      if (res.status === 403) expect(body.code).toBe('ERR_ULTRA_PERF_HTTP_HOST_NOT_ALLOWED');
+    }
+  });
+});
