@@ -49,7 +49,8 @@ describe('no token: loopback means a loopback Host and no proxy, not only a loop
   });
 
   it('refuses requests a reverse proxy on this machine forwarded (they arrive on loopback from anywhere)', async () => {
-    for (const headers of [{ 'x-forwarded-for': '203.0.113.7' }, { forwarded: 'for=203.0.113.7' }, { 'x-real-ip': '203.0.113.7' }]) {
+    const proxied: Record<string, string>[] = [{ 'x-forwarded-for': '203.0.113.7' }, { forwarded: 'for=203.0.113.7' }, { 'x-real-ip': '203.0.113.7' }];
+    for (const headers of proxied) {
       const res = await get(server, kStatus, headers);
       expect(res.status, JSON.stringify(headers)).toBe(403);
       expect(res.body.code).toBe('ERR_ULTRA_PERF_HTTP_TOKEN_REQUIRED');
