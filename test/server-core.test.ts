@@ -661,11 +661,11 @@ describe('closing', () => {
           socket.on('close', () => resolve(text));
         }),
     );
-    for (const socket of sockets) socket.write(`GET ${kApiPrefix}/test/hold HTTP/1.1\r\nHost: x\r\n\r\n`);
+    for (const socket of sockets) socket.write(`GET ${kApiPrefix}/test/hold HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
     await until(async () => (holding === 3 ? true : undefined), 'the held requests');
     const closed = server.close();
     await new Promise((resolve) => setTimeout(resolve, 50));
-    paths.forEach((path, i) => sockets[i]!.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`));
+    paths.forEach((path, i) => sockets[i]!.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`));
     await new Promise((resolve) => setTimeout(resolve, 100));
     release();
     const texts = await Promise.all(answers);

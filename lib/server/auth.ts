@@ -11,7 +11,12 @@
  *
  * Without a configured token the API is open, but only to requests that arrive on a
  * loopback address: a plugin registered in an app that listens beyond loopback without a
- * token answers 403 rather than serving the network.
+ * token answers 403 rather than serving the network. A loopback connection is not enough
+ * on its own: the request must also name a loopback host in its Host header (a web page on
+ * attacker.example whose name rebinds to 127.0.0.1 reaches the socket from the user's own
+ * browser, with its own Host: DNS rebinding) and carry no proxy header (Forwarded,
+ * X-Forwarded-For, X-Real-IP: a reverse proxy on this machine turns remote requests into
+ * loopback ones).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 
@@ -72,7 +77,7 @@ export class TokenAuth {
   /** Throws the 401/403 a refused request gets. */
   refuse(request: FastifyRequest, stream: boolean): never {
     if (this.#digest === undefined) {
-      throw new HttpError(403, 'ERR_ULTRA_PERF_HTTP_TOKEN_REQUIRED', 'this API has no bearer token configured, so it answers only on loopback; configure a token to serve beyond it');
+      throw new HttpError(403, 'ERR_ULTRA_PERF_HTTP_TOKEN_REQUIRED', 'this API has no bearer token configured, so it answers only loopback connections that name a loopback Host (localhost, 127.0.0.0/8, [::1]) and come through no proxy (no Forwarded, X-Forwarded-For or X-Real-IP header); configure a token to serve beyond it');
     }
     const presented = TokenAuth.presented(request, stream);
     const where = stream ? 'an Authorization: Bearer header or an access_token query parameter' : 'an Authorization: Bearer header';
@@ -90,5 +95,19 @@ export class TokenAuth {
 function onLoopback(request: FastifyRequest): boolean {
   const local = request.socket?.localAddress;
   // light-my-request (inject) has no local address: the request comes from this process.
-  return local === undefined || isLoopback(local);
+  if (local !== undefined && !isLoopback(local)) return false;
+  const headers = request.headers;
+  if (headers.forwarded !== undefined || headers['x-forwarded-for'] !== undefined || headers['x-real-ip'] !== undefined) return false;
+  const host = headers.host;
+  return host === undefined || isLoopback(hostOf(host.toLowerCase()));
+}
+
+/** The name or address in a Host header ('[::1]:8420' → '[::1]', 'localhost:8420' → 'localhost'). */
+function hostOf(header: string): string {
+  if (header.startsWith('[')) {
+    const end = header.indexOf(']');
+    return end < 0 ? header : header.slice(0, end + 1);
+  }
+  const colon = header.indexOf(':');
+  return colon < 0 ? header : header.slice(0, colon);
 }

@@ -116,9 +116,11 @@ export async function ultraPerformancePlugin(fastify: FastifyInstance, options: 
       for (const [name, value] of Object.entries(err.headers)) void reply.header(name, value);
       return reply.code(err.statusCode).send({ statusCode: err.statusCode, code: err.code, error: reasonPhrase(err.statusCode), message: err.message });
     }
-    const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'ERR_ULTRA_PERF_HTTP_INTERNAL';
     const given = (err as FastifyError).statusCode;
     let status = typeof given === 'number' && given >= 400 && given <= 599 ? given : 500;
+    // An error without a code (a plugin's http-errors, e.g. @fastify/static's 400 and 403 for a
+    // bad path) is only "internal" when it is a 5xx.
+    const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : status >= 500 ? 'ERR_ULTRA_PERF_HTTP_INTERNAL' : 'ERR_ULTRA_PERF_HTTP_BAD_REQUEST';
     if (status >= 500 && (kArgumentCodes.has(code) || err instanceof RangeError || err instanceof TypeError)) status = 422;
     let message = err.message;
     const validation = (err as FastifyError).validation;
@@ -155,7 +157,10 @@ export async function ultraPerformancePlugin(fastify: FastifyInstance, options: 
     closing = true;
   });
   // Hooks on every request are callback-style: no promise per request.
-  app.addHook('onRequest', (request, _reply, done) => {
+  app.addHook('onRequest', (request, reply, done) => {
+    // Every answer is JSON, text or a page with its own type: never let a browser sniff one
+    // (a 404 message echoes the request path) into HTML or script.
+    void reply.header('x-content-type-options', 'nosniff');
     if (closing && request.routeOptions.url !== `${base}/livez`) return done(unavailable('the server is shutting down', 5));
     done();
   });
