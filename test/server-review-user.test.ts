@@ -4,6 +4,12 @@
  */
 import { describe, expect, it } from 'vitest';
 
+import { launchBrowser } from './helpers/browser.js';
+import { startServer } from './helpers/server.js';
+
+// page code below runs in Chromium; the test project has no DOM lib
+declare const document: any;
+
 import { createServer } from '../lib/server/index.js';
 import type * as Server from '../lib/server/index.js';
 
@@ -42,4 +48,35 @@ describe('the server entry exports what a user route module and a typed client n
     expect(body.statusCode).toBe(404);
     expect(((): Shapes | undefined => undefined)()).toBeUndefined();
   });
+});
+
+describe('dashboard: a long text value in a wide panel', () => {
+  it('keeps every label of the panel readable (a reason used to squeeze them to nothing)', async () => {
+    const chromium = await launchBrowser();
+    if (chromium === undefined) return; // no Chromium outside CI: launchBrowser says so under CI=true
+    const reason = 'the GPU addon is not built (nvcc was not found at install time, or no prebuild ships one)';
+    const server = await startServer({
+      routes: [
+        (_app, ctx) => {
+          ctx.components.set('gpu_acceleration', () => ({ health: 'degraded', available: false, device_count: 0, backend: 'ts', reason, computations: 0 }));
+        },
+      ],
+    });
+    try {
+      const page = await chromium.browser.newPage();
+      await page.setViewport({ width: 1400, height: 1000 });
+      await page.goto(`${server.origin}/dashboard`, { waitUntil: 'load' });
+      await page.waitForFunction((text) => [...document.querySelectorAll('dd')].some((dd: any) => dd.textContent === text), { timeout: 15_000 }, reason);
+      const labels: { text: string; width: number; full: number }[] = await page.evaluate((text) => {
+        const dd = [...document.querySelectorAll('dd')].find((d: any) => d.textContent === text);
+        const kv = dd?.closest('dl');
+        return [...(kv?.querySelectorAll('dt') ?? [])].map((dt: any) => ({ text: dt.textContent, width: dt.getBoundingClientRect().width, full: dt.scrollWidth }));
+      }, reason);
+      expect(labels.map((l) => l.text)).toEqual(expect.arrayContaining(['available', 'reason', 'computations']));
+      for (const l of labels) expect(l.full, `label "${l.text}" is cut (${l.width}px shown of ${l.full}px)`).toBeLessThanOrEqual(Math.ceil(l.width));
+    } finally {
+      await server.close();
+      await chromium.close();
+    }
+  }, 60_000);
 });
