@@ -31,7 +31,7 @@ export async function createServer(options: ServeOptions = {}): Promise<FastifyI
     throw Object.assign(new TypeError(`Expected a host name or address for options.host but received ${JSON.stringify(host)}`), { code: 'ERR_INVALID_ARG_VALUE' });
   }
   if (!isLoopback(host) && (options.token === undefined || options.token === '')) {
-    throw new UltraPerfError('ERR_ULTRA_PERF_HTTP_TOKEN_REQUIRED', `binding to ${host} (beyond loopback) needs a bearer token: pass token or set ULTRA_PERF_TOKEN`);
+    throw new UltraPerfError('ERR_ULTRA_PERF_HTTP_TOKEN_REQUIRED', `binding to options.host ${JSON.stringify(host)} (beyond loopback) needs a bearer token: options.token (createServer/serve do not read the environment), or for npx ultra-performance serve --token-file <file> or the ULTRA_PERF_TOKEN environment variable; loopback is 127.0.0.0/8, ::1, localhost`);
   }
   const limits = resolveLimits(options.limits);
   const app = Fastify({

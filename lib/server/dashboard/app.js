@@ -262,8 +262,14 @@
       const route = el('td', 'route', r.route);
       route.title = r.route;
       tr.append(route);
-      const cells = [r.count, r.errors, r.ratePerSec, r.p50Us, r.p90Us, r.p99Us, r.p999Us, r.maxUs];
-      cells.forEach((v, i) => tr.append(el('td', `num${i === 1 && v > 0 ? ' bad-num' : ''}`, fmtNum(v))));
+      // No request of this route in the recent window: its percentiles are unknown, not 0 µs.
+      const idle = r.windowCount === 0;
+      const cells = [r.count, r.errors, r.ratePerSec, ...(idle ? [NaN, NaN, NaN, NaN, NaN] : [r.p50Us, r.p90Us, r.p99Us, r.p999Us, r.maxUs])];
+      cells.forEach((v, i) => {
+        const td = el('td', `num${i === 1 && v > 0 ? ' bad-num' : ''}`, fmtNum(v));
+        if (idle && i >= 3) td.title = 'no request in the recent window';
+        tr.append(td);
+      });
       frag.append(tr);
     }
     body.replaceChildren(frag);
