@@ -7,7 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { summarizeNs } from '../lib/server/workloads/latency.js';
+import { MicrosecondTimer } from '../lib/monitor/index.js';
+import { runBenchmark, summarizeNs } from '../lib/server/workloads/latency.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
 /** The same linear congruential sequence the reference figures were computed on. */
@@ -126,6 +127,36 @@ describe('percentiles', () => {
     expect(s.meanNs).toBe(s.totalNs / values.length);
     // only the first `count` samples count
     expect(summarizeNs(Float64Array.from([5, 1, 9, 1e9]), 3)).toMatchObject({ maxNs: 9, p50Ns: 5, totalNs: 15 });
+  });
+});
+
+describe('benchmark-function counts', () => {
+  it('reports the operations and clock readings it made, the overhead it subtracted, ordered percentiles', () => {
+    const r = runBenchmark({ workload: 'slab-alloc-free', iterations: 100, warmup: 10, batchSize: 7, backend: 'ts', maxMs: 60_000 });
+    // 14 batches of 7 and one of 2
+    expect(r).toMatchObject({ iterations: 100, requestedIterations: 100, samples: 15, batchSize: 7, truncated: false, backend: 'ts', unit: 'ns' });
+    expect(r.timerOverheadNs).toBe(MicrosecondTimer.overheadNs);
+    const l = r.latencyNs;
+    expect([l.min, l.p50, l.p90, l.p99, l.p999, l.max]).toEqual([l.min, l.p50, l.p90, l.p99, l.p999, l.max].sort((a, b) => a - b));
+    expect(l.mean).toBeGreaterThanOrEqual(l.min);
+    expect(l.mean).toBeLessThanOrEqual(l.max);
+  });
+});
+
+describe('network/measure-latency counts', () => {
+  it('answers the pings it timed and counts one measurement in network_io', async () => {
+    const before = (await get('/network/status')).body.measurements.completed;
+    const { status, body } = await post('/network/measure-latency', { count: 40, payloadBytes: 32 });
+    expect(status).toBe(200);
+    expect(body.target.kind).toBe('loopback-echo');
+    expect(body.pings).toMatchObject({ requested: 40, payloadBytes: 32 });
+    // all 40 unless limits.measureBudgetMs ran out, and then truncated says so
+    expect(body.pings.truncated).toBe(body.pings.count < 40);
+    expect(body.pings.count).toBeGreaterThanOrEqual(1);
+    expect(body.pings.count).toBeLessThanOrEqual(40);
+    const p = body.pings;
+    expect([p.minUs, p.p50Us, p.p99Us, p.p999Us, p.maxUs]).toEqual([p.minUs, p.p50Us, p.p99Us, p.p999Us, p.maxUs].sort((a: number, b: number) => a - b));
+    expect((await get('/network/status')).body.measurements.completed).toBe(before + 1);
   });
 });
 
