@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { MicrosecondTimer } from '../lib/monitor/index.js';
+import { ServerTelemetry } from '../lib/server/telemetry.js';
 import { runBenchmark, summarizeNs } from '../lib/server/workloads/latency.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
@@ -188,6 +189,36 @@ describe('memory/gc-optimize', () => {
     const after = await get('/status/comprehensive');
     // the status report is rebuilt at most every 200 ms; its memory figure is a boolean either way
     expect(after.body.system_info.memory_optimization.gc_optimized).toBe(false);
+  });
+});
+
+describe('telemetry values', () => {
+  it('percentiles are the nearest rank of the recorded durations (within the histogram precision, 2 significant figures), the rate is count over the window', () => {
+    const t = new ServerTelemetry({ windowS: 2, cacheMs: 0 });
+    try {
+      // 10, 20, ... 1000 µs and one 5 ms answer: 101 requests
+      for (let i = 1; i <= 100; i++) t.recordRequest('GET', '/a', 200, i * 10_000);
+      t.recordRequest('GET', '/a', 503, 5_000_000);
+      const snap = t.snapshot();
+      const r = snap.requests.routes.find((x) => x.route === '/a')!;
+      const sorted = [...Array.from({ length: 100 }, (_, i) => (i + 1) * 10), 5000];
+      const rank = (p: number) => sorted[Math.ceil((p / 100) * sorted.length) - 1]!;
+      for (const [got, p] of [
+        [r.p50Us, 50],
+        [r.p90Us, 90],
+        [r.p99Us, 99],
+      ] as const) {
+        // two significant figures (telemetry.ts): within 1 %
+        expect(Math.abs(got - rank(p)) / rank(p)).toBeLessThan(1e-2);
+      }
+      expect(r.maxUs).toBeCloseTo(5000, 0);
+      expect(r.meanUs).toBeCloseTo(sorted.reduce((a, b) => a + b, 0) / 101, 6);
+      expect(snap.requests.total).toBe(101);
+      expect(r.ratePerSec * snap.window.rateWindowS).toBeCloseTo(101, 6);
+      expect(snap.requests.serverErrorRate).toBeCloseTo(1 / 101, 12);
+    } finally {
+      t.close();
+    }
   });
 });
 
