@@ -91,6 +91,10 @@ describe('memory/create-pool and memory/pools', () => {
     const cold = await call(server, 'POST', `/memory/pools/${pool.id}/exercise`, { iterations: 300, hold: 150 });
     expect(cold.body.hits + cold.body.misses).toBe(300);
     expect(cold.body.misses).toBeGreaterThan(0);
+    // exactly: round 1 finds the 10 kept objects (10 hits, 140 made), the release keeps 100 and drops 50;
+    // round 2 finds those 100 and makes 50 (its release drops 50 more)
+    expect(cold.body).toMatchObject({ hits: 110, misses: 190 });
+    expect(cold.body.pool.stats.dropped).toBe(100);
     expect(cold.body.hitRatio).toBeCloseTo(cold.body.hits / 300, 12);
     expect(cold.body.pool.stats.dropped).toBeGreaterThan(0);
     expect(cold.body.pool).toMatchObject({ exercises: 2, hits: 1000 + cold.body.hits, misses: cold.body.misses });

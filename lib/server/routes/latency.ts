@@ -168,7 +168,6 @@ export const latencyRoutes: RouteModule = (app, ctx) => {
     for (const entry of books()) levels += entry.object.book.bidLevels + entry.object.book.askLevels;
     return {
       health: 'ok',
-      optimizer_active: true,
       timer_overhead_ns: overheadNs,
       timer_resolution_ns: resolutionNs,
       monitored_functions: latencyRegistry.names().length,
