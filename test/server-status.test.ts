@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { backendInfo } from '../lib/index.js';
-import { assessHealth, healthInputs, kHealthRubric, optimizationLevel, readComponents } from '../lib/server/routes/status.js';
+import { assessHealth, healthInputs, kHealthRubric, kMinRequestsForP99, optimizationLevel, readComponents } from '../lib/server/routes/status.js';
 import { ServerTelemetry } from '../lib/server/telemetry.js';
 import type { ComponentReport } from '../lib/server/types.js';
 import { startServer, type TestServer } from './helpers/server.js';
@@ -86,6 +86,19 @@ describe('GET status/comprehensive', () => {
 });
 
 describe('health and grade from measured telemetry', () => {
+  it('a request p99 over fewer than kMinRequestsForP99 requests is not judged (a cold first call is not an unhealthy server)', () => {
+    const t = new ServerTelemetry({ cacheMs: 0 });
+    try {
+      for (let i = 0; i < kMinRequestsForP99 - 1; i++) t.recordRequest('GET', '/cold', 200, 300_000_000); // 300 ms each
+      expect(t.snapshot().requests.all.windowCount).toBe(kMinRequestsForP99 - 1);
+      expect(healthInputs(t.snapshot(), kJobs, 16, 0).requestP99Us).toBe(0);
+      t.recordRequest('GET', '/cold', 200, 300_000_000);
+      expect(healthInputs(t.snapshot(), kJobs, 16, 0).requestP99Us).toBeGreaterThan(250_000);
+    } finally {
+      t.close();
+    }
+  });
+
   it('fast requests are optimal A+; slow ones degrade the grade and the health', () => {
     const t = new ServerTelemetry({ cacheMs: 0 });
     try {

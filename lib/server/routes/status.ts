@@ -101,9 +101,14 @@ export function assessHealth(inputs: HealthInputs): HealthVerdict {
 }
 
 /** The inputs of {@link assessHealth} from a telemetry snapshot, the job stats and the memory verdict. */
+/** Requests the percentile window must hold before its p99 counts toward health and grade. */
+export const kMinRequestsForP99 = 100;
+
 export function healthInputs(snap: TelemetrySnapshot, jobs: JobStats, jobQueue: number, leakSlopeBytesPerHour: number): HealthInputs {
   return {
-    requestP99Us: snap.requests.all.p99Us,
+    // A p99 over a handful of requests is the slowest one (a cold first call, a job that waited
+    // syncWaitMs): judged only from kMinRequestsForP99 requests in the window on.
+    requestP99Us: snap.requests.all.windowCount >= kMinRequestsForP99 ? snap.requests.all.p99Us : 0,
     eventLoopP99Ms: snap.eventLoop.p99Ms,
     serverErrorRate: snap.requests.serverErrorRate,
     jobQueueSaturation: jobQueue > 0 ? Math.min(1, jobs.queued / jobQueue) : 0,
