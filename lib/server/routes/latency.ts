@@ -199,7 +199,6 @@ export const latencyRoutes: RouteModule = (app, ctx) => {
       }
       return {
         timestamp: new Date().toISOString(),
-        optimizerActive: true,
         backend: { default: defaultBackend, native: info.native, ...(info.nativeError !== undefined && { nativeError: info.nativeError }) },
         timer: { overheadNs, resolutionNs, calibratedAt, calibrationMs },
         monitoredFunctions: monitored,

@@ -33,7 +33,6 @@ export const MonitoredFunction = Type.Object(
 export const LatencyStatus = Type.Object(
   {
     timestamp: Type.String({ format: 'date-time' }),
-    optimizerActive: Type.Boolean({ description: 'the timer is calibrated and the routes are serving' }),
     backend: Type.Object(
       {
         default: UsedBackend,
