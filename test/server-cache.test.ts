@@ -273,5 +273,8 @@ describe('the advanced_caching component and the limits the cache routes check',
     const { resolveLimits } = await import('../lib/server/limits.js');
     expect(resolveLimits({ handlerTimeoutMs: 300 }).warmTimeoutMs).toBe(150);
     expect(() => resolveLimits({ handlerTimeoutMs: 300, warmTimeoutMs: 300 })).toThrow(/limits\.warmTimeoutMs but received 300/);
+    // A raised syncWaitMs takes the default measurement budget down with it (pings, then the codec job's wait).
+    expect(resolveLimits({ syncWaitMs: 8000 }).measureBudgetMs).toBe(1999);
+    expect(() => resolveLimits({ syncWaitMs: 8000, measureBudgetMs: 2000 })).toThrow(/limits\.measureBudgetMs but received 2000/);
   });
 });

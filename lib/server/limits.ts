@@ -219,6 +219,10 @@ export function resolveLimits(overrides: Partial<ServerLimits> = {}): ServerLimi
   for (const [field, share] of kHandlerShares) {
     if (overrides[field] === undefined) limits[field] = Math.min(limits[field], Math.max(1, Math.floor(limits.handlerTimeoutMs * share)));
   }
+  // A measurement's pings, then up to syncWaitMs for its codec job: the budget gives way to a raised syncWaitMs.
+  if (overrides.measureBudgetMs === undefined) {
+    limits.measureBudgetMs = Math.max(1, Math.min(limits.measureBudgetMs, limits.handlerTimeoutMs - limits.syncWaitMs - 1));
+  }
   for (const [field, waitMs] of [
     ['syncWaitMs', limits.syncWaitMs],
     ['warmTimeoutMs', limits.warmTimeoutMs],
