@@ -268,6 +268,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("philoxNormals", Napi::Function::New<philox_normals>(env, "philoxNormals"));
   exports.Set("lastTiming", Napi::Function::New<last_timing_value>(env, "lastTiming"));
   exports.Set("failAllocation", Napi::Function::New<fail_allocation>(env, "failAllocation"));
+  // The pinned staging pool (device.cuh) is freed when this environment goes away.
+  env.AddCleanupHook([] { up::cuda::release_staging(); });
   up::napi::add_kernel<var_historical>(env, exports, "varHistorical", "varHistoricalAsync");
   up::napi::add_kernel<loss_moments>(env, exports, "lossMoments", "lossMomentsAsync");
   up::napi::add_kernel<portfolio_returns>(env, exports, "portfolioReturns", "portfolioReturnsAsync");

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "cpp/risk/detmath.hpp"
+#include "cuda/device.cuh"
 #include "cuda/risk/kernels.cuh"
 #include "cuda/risk/reduce.cuh"
 
@@ -556,12 +557,12 @@ Status covariance(const double* data, std::size_t observations, std::size_t asse
   int* d_expo = expo.as<int>();
 
   UP_CUDA_RETURN_IF_ERROR(mark(clock.total.start, s));
-  if (Np == N) {
-    UP_CUDA_TRY(cudaMemcpyAsync(z.ptr, data, sizeof(double) * T * N, cudaMemcpyHostToDevice, s));
-  } else {
-    UP_CUDA_TRY(cudaMemcpy2DAsync(z.ptr, sizeof(double) * Np, data, sizeof(double) * N, sizeof(double) * N, T,
-                                  cudaMemcpyHostToDevice, s));
-  }
+  // The data goes through pinned staging slots (device.cuh): the host copies the next rows
+  // while the previous ones are in flight. The uploader waits for its copies on every way out.
+  Uploader uploader;
+  UP_CUDA_RETURN_IF_ERROR(uploader.open(sizeof(double) * T * N, kStagingChunkBytes));
+  UP_CUDA_RETURN_IF_ERROR(
+      uploader.copy_rows(z.ptr, sizeof(double) * Np, data, sizeof(double) * N, sizeof(double) * N, T, s));
   if (ewma) UP_CUDA_TRY(cudaMemcpyAsync(w.ptr, weight.get(), sizeof(double) * T, cudaMemcpyHostToDevice, s));
   UP_CUDA_TRY(cudaMemsetAsync(flags.ptr, 0xFF, sizeof(unsigned long long) * 2, s));  // both kNone
 

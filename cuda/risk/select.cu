@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 
+#include "cuda/device.cuh"
 #include "cuda/risk/kernels.cuh"
 #include "cuda/risk/reduce.cuh"
 
@@ -20,8 +21,9 @@ namespace {
 using up::risk::kVarSampleMin;
 using up::risk::kVarSamples;
 
-// 32 MiB of doubles per chunk: big copies for PCIe, and the slack a sampled scan keeps.
-constexpr std::size_t kChunkElems = (std::size_t{32} << 20) / sizeof(double);
+// 32 MiB of doubles per chunk: big copies for PCIe, and the slack a sampled scan keeps;
+// one chunk fills one pinned staging slot (device.cuh).
+constexpr std::size_t kChunkElems = kStagingChunkBytes / sizeof(double);
 constexpr unsigned kBlock = 256;
 // 8 blocks of 256 per SM on a 132-SM H100: every thread resident, grid-stride over the rest.
 constexpr unsigned kGrid = 1056;
@@ -327,7 +329,10 @@ Status select_temp(DeviceBuffer& temp, std::size_t* bytes, std::size_t items, Sc
 // Losses >= t of the host values compacted, in input order, into cand[0, *k). Chunk i is
 // copied on stream i % 2 while chunk i - 1 is scanned on the other; a chunk buffer is only
 // overwritten by a copy on the stream whose kernels last read it, so stream order guards it.
-// *overflow when a chunk could write past `room` (then *k is meaningless).
+// The copies go through two pinned staging slots (Uploader): the host copies chunk i + 1
+// into a slot while chunk i's kernels run, and its DMA overlaps them too.
+// *overflow when a chunk could write past `room` (then *k is meaningless); the
+// select-overflow test hook forces it at the second chunk, with that chunk's copy in flight.
 Status scan_host(const double* values, std::size_t n, double sign, double t, double* cand, std::size_t room,
                  Scratch* scr, cudaStream_t s0, cudaStream_t s1, cudaEvent_t kernel_start, bool* overflow,
                  std::size_t* k) {
@@ -341,15 +346,20 @@ Status scan_host(const double* values, std::size_t n, double sign, double t, dou
   DeviceBuffer temp;
   std::size_t temp_bytes = 0;
   UP_CUDA_RETURN_IF_ERROR(select_temp(temp, &temp_bytes, chunk, scr, t, s0));
+  // Declared after the buffers it fills: on every way out it waits for its copies first.
+  Uploader uploader;
+  UP_CUDA_RETURN_IF_ERROR(uploader.open(n * sizeof(double), chunk * sizeof(double)));
 
   *overflow = false;
   std::size_t offset = 0;
-  UP_CUDA_TRY(cudaMemcpyAsync(bufs[0].ptr, values, len_of(0) * sizeof(double), cudaMemcpyHostToDevice, s0));
+  UP_CUDA_RETURN_IF_ERROR(uploader.copy(bufs[0].ptr, values, len_of(0) * sizeof(double), s0));
   for (std::size_t i = 0; i < chunks; ++i) {
     const cudaStream_t s = streams[i & 1];
     double* buf = bufs[i & 1].as<double>();
     const std::size_t len = len_of(i);
-    if (offset + len > room) {
+    const bool forced = test_hooks().select_overflow && i == 1;
+    if (offset + len > room || forced) {
+      if (forced) note_test_hook("select-overflow", "historical_tail", n);
       *overflow = true;
       break;
     }
@@ -361,8 +371,8 @@ Status scan_host(const double* values, std::size_t n, double sign, double t, dou
                                       &scr->num_selected, static_cast<std::int64_t>(len), AtLeast{t}, s));
     if (i + 1 < chunks) {
       const std::size_t next = i + 1;
-      UP_CUDA_TRY(cudaMemcpyAsync(bufs[next & 1].ptr, values + next * chunk, len_of(next) * sizeof(double),
-                                  cudaMemcpyHostToDevice, streams[next & 1]));
+      UP_CUDA_RETURN_IF_ERROR(uploader.copy(bufs[next & 1].ptr, values + next * chunk, len_of(next) * sizeof(double),
+                                            streams[next & 1]));
     }
     // The next select writes at the running count, and CUB takes its output as a pointer,
     // so the host must know this chunk's count: wait for it, after the next copy is issued
@@ -380,17 +390,19 @@ Status scan_host(const double* values, std::size_t n, double sign, double t, dou
   return {};
 }
 
-// Every loss on the device: chunk i is copied straight to its place in cand on stream i % 2
-// and prepared there while the next chunk copies on the other stream.
+// Every loss on the device: chunk i is copied (through a pinned slot) straight to its place
+// in cand on stream i % 2 and prepared there while the next chunk copies on the other stream.
 Status load_host(const double* values, std::size_t n, double sign, double* cand, Scratch* scr, cudaStream_t s0,
                  cudaStream_t s1, cudaEvent_t kernel_start) {
   const cudaStream_t streams[2] = {s0, s1};
   const std::size_t chunks = (n + kChunkElems - 1) / kChunkElems;
+  Uploader uploader;
+  UP_CUDA_RETURN_IF_ERROR(uploader.open(n * sizeof(double), kChunkElems * sizeof(double)));
   for (std::size_t i = 0; i < chunks; ++i) {
     const cudaStream_t s = streams[i & 1];
     const std::size_t base = i * kChunkElems;
     const std::size_t len = std::min(kChunkElems, n - base);
-    UP_CUDA_TRY(cudaMemcpyAsync(cand + base, values + base, len * sizeof(double), cudaMemcpyHostToDevice, s));
+    UP_CUDA_RETURN_IF_ERROR(uploader.copy(cand + base, values + base, len * sizeof(double), s));
     if (i == 0) UP_CUDA_RETURN_IF_ERROR(record(kernel_start, s));
     prepare_kernel<<<grid_for(len), kBlock, 0, s>>>(cand + base, len, sign, base, &scr->first_bad);
     UP_CUDA_TRY(cudaGetLastError());
@@ -401,8 +413,9 @@ Status load_host(const double* values, std::size_t n, double sign, double* cand,
 }
 
 // Losses >= t of device losses compacted, in input order, into cand[0, *k), chunk by chunk
-// on one stream (the same bounded-room rule as scan_host); each chunk is checked for
-// non-finite values just before its select, so the select mostly reads it from L2.
+// on one stream (the same bounded-room rule and select-overflow hook as scan_host); each
+// chunk is checked for non-finite values just before its select, so the select mostly
+// reads it from L2.
 Status scan_device(const double* losses, std::size_t n, double t, double* cand, std::size_t room, Scratch* scr,
                    cudaStream_t stream, bool* overflow, std::size_t* k) {
   const std::size_t chunk = std::min(n, kChunkElems);
@@ -415,7 +428,9 @@ Status scan_device(const double* losses, std::size_t n, double t, double* cand, 
   for (std::size_t i = 0; i < chunks; ++i) {
     const std::size_t base = i * chunk;
     const std::size_t len = std::min(chunk, n - base);
-    if (offset + len > room) {
+    const bool forced = test_hooks().select_overflow && i == 1;
+    if (offset + len > room || forced) {
+      if (forced) note_test_hook("select-overflow", "tail_on_device", n);
       *overflow = true;
       break;
     }
@@ -514,6 +529,10 @@ Status historical_tail(const double* values, std::size_t n, double sign, double 
       room = candidate_room(n, kept);
       sampled = room < n;  // otherwise every loss is a candidate anyway and the full load is cheaper
     }
+    if (sampled && test_hooks().select_miss) {  // test hook: no candidate, so k < need
+      note_test_hook("select-miss", "historical_tail", n);
+      t = std::numeric_limits<double>::infinity();
+    }
   }
 
   Stream s0;
@@ -598,6 +617,10 @@ Status tail_on_device(const double* d_losses, std::size_t n, double confidence, 
     if (std::size_t kept = 0; threshold_of(sample, m, &t, &kept)) {
       room = candidate_room(n, kept);
       sampled = room < n;
+    }
+    if (sampled && test_hooks().select_miss) {  // test hook: no candidate, so k < need
+      note_test_hook("select-miss", "tail_on_device", n);
+      t = std::numeric_limits<double>::infinity();
     }
   }
 
