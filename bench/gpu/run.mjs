@@ -4,6 +4,9 @@
 // crossover sizes that riskThresholds should hold on this machine.
 // Plain Node over dist/ (no node_modules): NODE=/path/to/node bash bench/gpu/run.sh.
 // Writes bench/results/gpu-<device>.json and .md: a device run is rare, so its report is committed.
+// The copy-bound cases are timed again in a child process with pinned staging off
+// (ULTRA_PERF_CUDA_TEST_HOOKS=pageable, cuda/device.cuh): the gain of the pinned path, side by side.
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -19,6 +22,8 @@ if (!info.cuda) {
 }
 const device = info.devices[0];
 const quick = process.argv.includes('--quick');
+// The child's mode: only the copy-bound cases, GPU only, one JSON line on stdout.
+const copiesOnly = process.argv.includes('--copies');
 
 // H100 SXM datasheet figures the issue measures against.
 const kHbmBytesPerS = 3.35e12;
@@ -81,6 +86,7 @@ const cases = [
     floor: () => ({ ms: (4096 * 4096 * (quick ? 2000 : 10_000)) / kFp64FlopsPerS * 1e3, what: 'N^2 T FP64 flops of the SYRK at 34 TFLOP/s' }),
     rate: (ms) => `${((4096 * 4096 * (quick ? 2000 : 10_000)) / (ms / 1e3) / 1e12).toFixed(2)} TFLOP/s`,
     reps: [10, 2],
+    copyBound: true,
   },
   {
     name: `calculateVaR historical ${quick ? '10M' : '100M'} returns`,
@@ -90,6 +96,7 @@ const cases = [
     floor: () => ({ ms: ((quick ? 1e7 : 1e8) * 8) / kHbmBytesPerS * 1e3, what: 'reading the returns once from HBM (the copy in is extra)' }),
     rate: (ms) => `${((quick ? 1e7 : 1e8) * 8 / (ms / 1e3) / 1e9).toFixed(1)} GB/s of returns`,
     reps: [10, 3],
+    copyBound: true,
   },
 ];
 
@@ -119,6 +126,16 @@ const crossovers = [
   },
 ];
 
+if (copiesOnly) {
+  const out = {};
+  for (const c of cases.filter((x) => x.copyBound)) {
+    const input = c.setup();
+    out[c.name] = await time((b) => c.run(input, b), 'cuda', c.reps[0]);
+  }
+  console.log(`COPIES ${JSON.stringify(out)}`);
+  process.exit(0);
+}
+
 const results = [];
 for (const c of cases) {
   const input = c.setup();
@@ -143,11 +160,31 @@ for (const c of crossovers) {
   console.log(`${c.key}: GPU wins from ${found}`);
 }
 
+// The copy-bound cases with pinned staging off, in a child (the hook is read once per process).
+const pageable = (() => {
+  const args = [process.argv[1], '--copies', ...(quick ? ['--quick'] : [])];
+  const r = spawnSync(process.execPath, [...process.execArgv, ...args], {
+    env: { ...process.env, ULTRA_PERF_CUDA_TEST_HOOKS: 'pageable' },
+    encoding: 'utf8',
+    maxBuffer: 16 * 2 ** 20,
+  });
+  const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('COPIES '));
+  if (r.status !== 0 || line === undefined) {
+    console.error(`the pageable comparison failed (status ${r.status}): ${(r.stderr ?? '').slice(-2000)}`);
+    return null;
+  }
+  return JSON.parse(line.slice('COPIES '.length));
+})();
+for (const r of results) {
+  const p = pageable?.[r.name];
+  if (p) console.log(`${r.name}: pinned ${formatMs(r.gpu.wall.median)} vs pageable ${formatMs(p.wall.median)} end to end (device incl. copies ${formatMs(r.gpu.device.median)} vs ${formatMs(p.device.median)})`);
+}
+
 const outDir = join(root, 'bench', 'results');
 mkdirSync(outDir, { recursive: true });
 const slug = device.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
 const meta = { date: new Date().toISOString(), device, cpu: info.cpu, node: process.version, quick };
-writeFileSync(join(outDir, `gpu-${slug}.json`), `${JSON.stringify({ meta, results, thresholds }, null, 2)}\n`);
+writeFileSync(join(outDir, `gpu-${slug}.json`), `${JSON.stringify({ meta, results, thresholds, pageable }, null, 2)}\n`);
 
 const ms = formatMs;
 const lines = [
@@ -159,6 +196,17 @@ const lines = [
   '| job | target | GPU end to end median / p99 | kernels | device incl. copies | CPU addon median / p99 | CPU / GPU | GPU rate | floor |',
   '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |',
   ...results.map((r) => `| ${r.name} | ${r.target} | ${ms(r.gpu.wall.median)} / ${ms(r.gpu.wall.p99)} | ${ms(r.gpu.kernel.median)} | ${ms(r.gpu.device.median)} | ${ms(r.cpu.wall.median)} / ${ms(r.cpu.wall.p99)} | ${formatRatio(r.cpu.wall.median / r.gpu.wall.median)} | ${r.gpuRate} | ${ms(r.floor.ms)} (${r.floor.what}) |`),
+  '',
+  '## Pinned staging against pageable copies',
+  '',
+  'The same calls with pinned staging off (`ULTRA_PERF_CUDA_TEST_HOOKS=pageable`, a child process), medians; the arithmetic is in docs/gpu-tests.md.',
+  '',
+  '| job | pinned end to end | pageable end to end | pinned device incl. copies | pageable device incl. copies |',
+  '| --- | ---: | ---: | ---: | ---: |',
+  ...results
+    .filter((r) => pageable?.[r.name])
+    .map((r) => `| ${r.name} | ${ms(r.gpu.wall.median)} | ${ms(pageable[r.name].wall.median)} | ${ms(r.gpu.device.median)} | ${ms(pageable[r.name].device.median)} |`),
+  ...(pageable ? [] : ['', '(the pageable run failed: see the console)']),
   '',
   '## Crossover (for riskThresholds)',
   '',

@@ -7,4 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source test/gpu/require-built.sh test:gpu
 "$NODE" dist/cli.js status
-exec "$NODE" --test --test-concurrency=1 test/gpu/device.test.mjs test/gpu/risk.test.mjs test/gpu/gpu-monitor.test.mjs
+# paths.test.mjs: every kernel path reached by size; forced.test.mjs: the rare ones forced by
+# the test hooks of cuda/device.cuh, each in a child process (docs/gpu-tests.md).
+exec "$NODE" --test --test-concurrency=1 test/gpu/device.test.mjs test/gpu/risk.test.mjs \
+  test/gpu/paths.test.mjs test/gpu/forced.test.mjs test/gpu/gpu-monitor.test.mjs
