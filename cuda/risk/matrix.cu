@@ -46,6 +46,7 @@ inline constexpr std::size_t kMaxGridY = 65535;
 
 // Centring and the finishing pass.
 inline constexpr unsigned kCentreThreads = 128;
+inline constexpr std::size_t kNarrowLinearBlocks = 8192;  // narrow centring: grid cap (grid stride)
 inline constexpr unsigned kEdge = 32;  // finishing tile edge; 32 x 8 threads
 inline constexpr unsigned kEdgeRows = 8;
 
@@ -152,22 +153,39 @@ __global__ void __launch_bounds__(kColThreads)
   factor[j] = f;
 }
 
-// In place: z = x * 2^-e - shift (Pearson) or sqrt(w_t) * (x * 2^-e) (EWMA), and 0 in the
-// padding, so the SYRK needs no bounds checks.
+// Element (t, j) of the scaled, centred (or weighted) data: x * 2^-e - shift (Pearson) or
+// sqrt(w_t) * (x * 2^-e) (EWMA), and 0 in the padding, so the SYRKs need no bounds checks.
+__device__ __forceinline__ double centred(double x, std::size_t t, std::size_t j, std::size_t T, std::size_t N,
+                                          const double* scale, const double* shift, const double* weight, bool ewma) {
+  if (t >= T || j >= N) return 0.0;
+  const double v = dm::mul(x, scale[j]);
+  return ewma ? dm::mul(weight[t], v) : dm::sub(v, shift[j]);
+}
+
+// In place over Tp x ld: centred() per element.
 __global__ void __launch_bounds__(kCentreThreads)
     centre_kernel(double* z, std::size_t ld, std::size_t T, std::size_t Tp, std::size_t N, const double* scale,
                   const double* shift, const double* weight, bool ewma, const unsigned long long* bad) {
   if (*bad != kNone) return;  // the call returns the bad index; skip the work
   const std::size_t j = static_cast<std::size_t>(blockIdx.x) * kCentreThreads + threadIdx.x;
-  if (j >= ld) return;  // a narrow pitch is not a multiple of the block
+  if (j >= ld) return;
   for (std::size_t t = blockIdx.y; t < Tp; t += gridDim.y) {
     double* p = z + t * ld + j;
-    double v = 0.0;
-    if (t < T && j < N) {
-      const double x = dm::mul(*p, scale[j]);
-      v = ewma ? dm::mul(weight[t], x) : dm::sub(x, shift[j]);
-    }
-    *p = v;
+    *p = centred(*p, t, j, T, N, scale, shift, weight, ewma);
+  }
+}
+
+// The same for a narrow pitch ld = 2^lg (< one block): linear over the elements, so every
+// thread works and a warp's accesses are contiguous.
+__global__ void __launch_bounds__(kCentreThreads)
+    narrow_centre_kernel(double* z, unsigned lg, std::size_t T, std::size_t Tp, std::size_t N, const double* scale,
+                         const double* shift, const double* weight, bool ewma, const unsigned long long* bad) {
+  if (*bad != kNone) return;
+  const std::size_t total = Tp << lg;
+  const std::size_t mask = (std::size_t{1} << lg) - 1;
+  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * kCentreThreads;
+  for (std::size_t e = static_cast<std::size_t>(blockIdx.x) * kCentreThreads + threadIdx.x; e < total; e += stride) {
+    z[e] = centred(z[e], e >> lg, e & mask, T, N, scale, shift, weight, ewma);
   }
 }
 
@@ -182,6 +200,20 @@ __global__ void __launch_bounds__(kCentreThreads)
   for (std::size_t t = blockIdx.y; t < T; t += gridDim.y) {
     double* p = z + t * ld + j;
     *p = multiply ? dm::mul(*p, b) : dm::sub(*p, b);
+  }
+}
+
+// adjust_kernel for a narrow pitch ld = 2^lg, linear over the T x ld elements.
+__global__ void __launch_bounds__(kCentreThreads)
+    narrow_adjust_kernel(double* z, unsigned lg, std::size_t T, std::size_t N, const double* by, bool multiply,
+                         const unsigned long long* bad) {
+  if (*bad != kNone) return;
+  const std::size_t total = T << lg;
+  const std::size_t mask = (std::size_t{1} << lg) - 1;
+  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * kCentreThreads;
+  for (std::size_t e = static_cast<std::size_t>(blockIdx.x) * kCentreThreads + threadIdx.x; e < total; e += stride) {
+    const std::size_t j = e & mask;
+    if (j < N) z[e] = multiply ? dm::mul(z[e], by[j]) : dm::sub(z[e], by[j]);
   }
 }
 
@@ -614,8 +646,17 @@ Status covariance(const double* data, std::size_t observations, std::size_t asse
   column_scale_kernel<<<col_blocks, kColThreads, 0, s>>>(d_top, d_spread, chunks, N, z.as<double>(), d_expo, d_scale,
                                                          d_shift, d_far);
   UP_CUDA_TRY(cudaGetLastError());
-  centre_kernel<<<data_grid, kCentreThreads, 0, s>>>(z.as<double>(), Np, T, Tp, N, d_scale, d_shift, w.as<double>(),
-                                                     ewma, d_bad);
+  // Narrow: ld = Np = 2^lg; linear kernels on a grid capped at kNarrowLinearBlocks (grid stride).
+  unsigned lg = 0;
+  while ((std::size_t{1} << lg) < Np) ++lg;
+  const auto linear_grid = static_cast<unsigned>(smaller(kNarrowLinearBlocks, ceil_div(Tp * Np, kCentreThreads)));
+  if (narrow_n) {
+    narrow_centre_kernel<<<linear_grid, kCentreThreads, 0, s>>>(z.as<double>(), lg, T, Tp, N, d_scale, d_shift,
+                                                                w.as<double>(), ewma, d_bad);
+  } else {
+    centre_kernel<<<data_grid, kCentreThreads, 0, s>>>(z.as<double>(), Np, T, Tp, N, d_scale, d_shift, w.as<double>(),
+                                                       ewma, d_bad);
+  }
   UP_CUDA_TRY(cudaGetLastError());
   if (!ewma) {
     column_partials_kernel<<<chunk_grid, kColThreads, 0, s>>>(z.as<double>(), Np, T, N, rows_per_chunk, d_top);
@@ -629,7 +670,11 @@ Status covariance(const double* data, std::size_t observations, std::size_t asse
     ewma_rescale_kernel<<<col_blocks, kColThreads, 0, s>>>(d_top, chunks, N, d_expo, d_adjust);
     UP_CUDA_TRY(cudaGetLastError());
   }
-  adjust_kernel<<<data_grid, kCentreThreads, 0, s>>>(z.as<double>(), Np, T, N, d_adjust, ewma, d_bad);
+  if (narrow_n) {
+    narrow_adjust_kernel<<<linear_grid, kCentreThreads, 0, s>>>(z.as<double>(), lg, T, N, d_adjust, ewma, d_bad);
+  } else {
+    adjust_kernel<<<data_grid, kCentreThreads, 0, s>>>(z.as<double>(), Np, T, N, d_adjust, ewma, d_bad);
+  }
   UP_CUDA_TRY(cudaGetLastError());
   if (narrow_n) {
     const auto narrow_grid = static_cast<unsigned>(splits);

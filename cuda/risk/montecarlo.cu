@@ -15,6 +15,7 @@
 #include "cpp/risk/detmath.hpp"
 #include "cpp/risk/philox.hpp"
 #include "cuda/risk/kernels.cuh"
+#include "cuda/risk/gbm_layout.cuh"
 #include "cuda/risk/mc_layout.cuh"
 #include "cuda/risk/reduce.cuh"
 
@@ -32,9 +33,6 @@ constexpr int kSmallAssets = 8;
 constexpr std::size_t kMaxDeviceAssets = std::size_t{1} << 20;
 // The largest grid any launch here uses; kernels walk the rest with a grid stride.
 constexpr std::uint64_t kMaxGrid = 1u << 20;
-// GBM kept paths are staged through shared memory kKeepSteps steps at a time, so a
-// warp writes whole row segments instead of one double per row (kept is row-major).
-constexpr unsigned kKeepSteps = 16;
 // GBM dispatch (issue 19 item 11). With fewer streams than kFewStreamsPerSm per SM the
 // one-thread-per-path kernel leaves most of the device idle and each thread runs steps/2
 // Philox + Box-Muller draws in series; then the draws are made step-parallel over the
@@ -71,19 +69,13 @@ unsigned sm_count() {
 
 using mc::normal_pair;
 
-struct GbmArgs {
-  double spot;
-  double a;  // (mu - sigma^2/2) dt, computed on the host exactly as the CPU does
-  double b;  // sigma sqrt(dt)
-  std::uint64_t steps;
-  std::uint64_t paths;
-  std::uint64_t seed;
-  bool antithetic;
-};
+using gbm::GbmArgs;
+using gbm::kKeepPitch;
+using gbm::kKeepSteps;
 
 // S(T) = spot exp(x) of path p and its loss spot - S(T).
 __device__ __forceinline__ void finish_path(double spot, double x, std::uint64_t p, double* terminal, double* losses) {
-  const double t = dm::mul(spot, dm::exp_d(x));
+  const double t = gbm::price(spot, x);
   terminal[p] = t;
   losses[p] = dm::sub(spot, t);
 }
@@ -92,37 +84,31 @@ __device__ __forceinline__ void finish_path(double spot, double x, std::uint64_t
 // from one set of draws), streams walked with a grid stride. Writes S(T) and the loss
 // spot - S(T). A non-finite S(T) needs no flag here: the tail selection reports the first one.
 __global__ void __launch_bounds__(kBlock) gbm_kernel(GbmArgs g, double* terminal, double* losses) {
-  const std::uint64_t streams = g.antithetic ? g.paths / 2 : g.paths;
+  const std::uint64_t streams = gbm::streams_of(g);
   const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * kBlock;
   for (std::uint64_t s = static_cast<std::uint64_t>(blockIdx.x) * kBlock + threadIdx.x; s < streams; s += stride) {
     const std::uint64_t p = g.antithetic ? 2 * s : s;
-    double x0 = 0.0;
+    double x0 = 0.0;  // scalars, not an array indexed at run time: registers
     double x1 = 0.0;
-    // Scalars, not an array indexed at run time: keeps the draws in registers.
-    const auto step = [&](double z) {
-      x0 = dm::add(x0, dm::add(g.a, dm::mul(g.b, z)));
-      if (g.antithetic) x1 = dm::add(x1, dm::add(g.a, dm::mul(g.b, -z)));
-    };
     for (std::uint64_t i = 0; i < g.steps; i += 2) {
       double z0;
       double z1;
       normal_pair(g.seed, s, i >> 1, &z0, &z1);
-      step(z0);
-      if (i + 1 < g.steps) step(z1);
+      gbm::step(g, z0, &x0, &x1);
+      if (i + 1 < g.steps) gbm::step(g, z1, &x0, &x1);
     }
     finish_path(g.spot, x0, p, terminal, losses);
     if (g.antithetic) finish_path(g.spot, x1, p + 1, terminal, losses);
   }
 }
 
-// The same with every S(t) kept (kept: paths x (steps + 1), row-major, S(0) = spot first).
-// A block's paths are staged kKeepSteps steps at a time in shared memory and written out
-// row segment by row segment, so consecutive threads store consecutive addresses (a
-// thread per row would scatter every warp store over 32 rows). Blocks walk the streams
-// with a grid stride; every thread of a block takes every barrier.
+// The same with every S(t) kept (kept: paths x (steps + 1), row-major, S(0) = spot first),
+// staged through shared memory (gbm_layout.cuh) so that consecutive threads store
+// consecutive addresses (a thread per row would scatter every warp store over 32 rows).
+// Blocks walk the streams with a grid stride; every thread of a block takes every barrier.
 __global__ void __launch_bounds__(kBlock) gbm_keep_kernel(GbmArgs g, double* terminal, double* losses, double* kept) {
-  __shared__ double tile[2 * kBlock][kKeepSteps + 1];  // +1: a thread's row writes hit distinct banks
-  const std::uint64_t streams = g.antithetic ? g.paths / 2 : g.paths;
+  __shared__ double tile[2 * kBlock * kKeepPitch];
+  const std::uint64_t streams = gbm::streams_of(g);
   const std::uint64_t pitch = g.steps + 1;
   const unsigned per = g.antithetic ? 2u : 1u;
   for (std::uint64_t base = static_cast<std::uint64_t>(blockIdx.x) * kBlock; base < streams;
@@ -132,37 +118,19 @@ __global__ void __launch_bounds__(kBlock) gbm_keep_kernel(GbmArgs g, double* ter
     const std::uint64_t p = g.antithetic ? 2 * s : s;
     const std::uint64_t p0 = g.antithetic ? 2 * base : base;  // the block's first path
     const unsigned rows = static_cast<unsigned>(std::min<std::uint64_t>(kBlock, streams - base)) * per;
+    double* row0 = tile + per * threadIdx.x * kKeepPitch;
+    double* row1 = g.antithetic ? row0 + kKeepPitch : nullptr;
     if (live) {
       kept[p * pitch] = g.spot;
       if (g.antithetic) kept[(p + 1) * pitch] = g.spot;
     }
     double x0 = 0.0;
     double x1 = 0.0;
-    const auto step = [&](unsigned j, double z) {
-      x0 = dm::add(x0, dm::add(g.a, dm::mul(g.b, z)));
-      tile[per * threadIdx.x][j] = dm::mul(g.spot, dm::exp_d(x0));
-      if (g.antithetic) {
-        x1 = dm::add(x1, dm::add(g.a, dm::mul(g.b, -z)));
-        tile[per * threadIdx.x + 1][j] = dm::mul(g.spot, dm::exp_d(x1));
-      }
-    };
     for (std::uint64_t c0 = 0; c0 < g.steps; c0 += kKeepSteps) {
       const unsigned width = static_cast<unsigned>(std::min<std::uint64_t>(kKeepSteps, g.steps - c0));
-      if (live) {
-        for (unsigned j = 0; j < width; j += 2) {  // kKeepSteps is even: pairs never straddle a stage
-          double z0;
-          double z1;
-          normal_pair(g.seed, s, (c0 + j) >> 1, &z0, &z1);
-          step(j, z0);
-          if (j + 1 < width) step(j + 1, z1);
-        }
-      }
+      if (live) gbm::keep_steps(g, s, c0, width, row0, row1, &x0, &x1);
       __syncthreads();
-      for (unsigned e = threadIdx.x; e < rows * width; e += kBlock) {
-        const unsigned r = e / width;
-        const unsigned c = e % width;
-        kept[(p0 + r) * pitch + 1 + c0 + c] = tile[r][c];
-      }
+      gbm::keep_flush(tile, rows, width, threadIdx.x, kBlock, kept, p0, pitch, c0);
       __syncthreads();  // the next stage overwrites the tile
     }
     if (live) {
@@ -174,56 +142,33 @@ __global__ void __launch_bounds__(kBlock) gbm_keep_kernel(GbmArgs g, double* ter
 
 // Few streams, many steps (item 11): the draws of steps c0 .. c0+count-1 of every stream,
 // step-major (z[j * streams + s]), one thread per Philox pair over the whole device.
-// c0 is even, so pair j of the chunk is pair (c0 / 2 + j) of its stream.
 __global__ void __launch_bounds__(kBlock) gbm_draw_kernel(std::uint64_t seed, std::uint64_t streams,
                                                           std::uint64_t c0, std::uint64_t count, double* z) {
   const std::uint64_t pairs = streams * ((count + 1) / 2);
   const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * kBlock;
   for (std::uint64_t t = static_cast<std::uint64_t>(blockIdx.x) * kBlock + threadIdx.x; t < pairs; t += stride) {
-    const std::uint64_t s = t % streams;
-    const std::uint64_t j = 2 * (t / streams);
-    double z0;
-    double z1;
-    normal_pair(seed, s, (c0 + j) >> 1, &z0, &z1);
-    z[j * streams + s] = z0;
-    if (j + 1 < count) z[(j + 1) * streams + s] = z1;
+    gbm::draw_pair(seed, streams, c0, count, t, z);
   }
 }
 
-// The serial part: x += a + b z over the chunk's draws, per stream, carrying x in
-// state[s] (and state[streams + s] for the antithetic partner). With kept, x itself is
-// stored in kept's row and gbm_exp_kernel turns it into S(t) afterwards, in parallel.
+// The serial part, one thread per stream: x += a + b z in order over the chunk's draws.
+// With kept, x itself is stored in the path's row and gbm_exp_kernel turns it into S(t)
+// afterwards, in parallel.
 __global__ void __launch_bounds__(kBlock) gbm_scan_kernel(GbmArgs g, std::uint64_t streams, std::uint64_t c0,
                                                           std::uint64_t count, const double* __restrict__ z,
                                                           double* __restrict__ state, double* __restrict__ kept) {
   const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * kBlock;
-  const std::uint64_t pitch = g.steps + 1;
   for (std::uint64_t s = static_cast<std::uint64_t>(blockIdx.x) * kBlock + threadIdx.x; s < streams; s += stride) {
-    const std::uint64_t p = g.antithetic ? 2 * s : s;
-    double x0 = state[s];
-    double x1 = g.antithetic ? state[streams + s] : 0.0;
-    double* row0 = kept == nullptr ? nullptr : kept + p * pitch + 1 + c0;
-    double* row1 = row0 == nullptr || !g.antithetic ? nullptr : row0 + pitch;
-    for (std::uint64_t j = 0; j < count; ++j) {
-      const double zj = z[j * streams + s];
-      x0 = dm::add(x0, dm::add(g.a, dm::mul(g.b, zj)));
-      if (row0 != nullptr) row0[j] = x0;
-      if (g.antithetic) {
-        x1 = dm::add(x1, dm::add(g.a, dm::mul(g.b, -zj)));
-        if (row1 != nullptr) row1[j] = x1;
-      }
-    }
-    state[s] = x0;
-    if (g.antithetic) state[streams + s] = x1;
+    gbm::scan_stream(g, streams, c0, count, s, z, state, kept);
   }
 }
 
-// kept[e] = spot exp(x) in place, and spot in column 0: every element, coalesced.
+// kept in place: spot in column 0, spot exp(x) elsewhere; every element, coalesced.
 __global__ void __launch_bounds__(kBlock) gbm_exp_kernel(double spot, std::uint64_t pitch, std::uint64_t values,
                                                          double* kept) {
   const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * kBlock;
   for (std::uint64_t e = static_cast<std::uint64_t>(blockIdx.x) * kBlock + threadIdx.x; e < values; e += stride) {
-    kept[e] = e % pitch == 0 ? spot : dm::mul(spot, dm::exp_d(kept[e]));
+    kept[e] = gbm::exp_element(spot, pitch, e, kept[e]);
   }
 }
 
@@ -233,8 +178,7 @@ __global__ void __launch_bounds__(kBlock) gbm_finish_kernel(GbmArgs g, std::uint
                                                             double* losses) {
   const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * kBlock;
   for (std::uint64_t p = static_cast<std::uint64_t>(blockIdx.x) * kBlock + threadIdx.x; p < g.paths; p += stride) {
-    // Path 2s + 1 (antithetic) carries its sum at state[streams + s].
-    finish_path(g.spot, g.antithetic ? state[(p & 1) * streams + p / 2] : state[p], p, terminal, losses);
+    finish_path(g.spot, state[gbm::state_at(g, streams, p)], p, terminal, losses);
   }
 }
 

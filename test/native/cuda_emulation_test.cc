@@ -5,6 +5,9 @@
 // - mc_large_kernel's assets-major layout: every loss bit-identical to cpp/risk
 //   portfolio_mc_losses, across row tiles, column stages, the diagonal stage and a
 //   grid stride (more paths than slots).
+// - gbm_keep_kernel's staged kept rows and the few-paths scan (gbm_draw_kernel,
+//   gbm_scan_kernel, gbm_exp_kernel, gbm_finish_kernel): terminal values and every kept
+//   S(t) bit-identical to cpp/risk simulate_gbm, with and without antithetic variates.
 // - narrow_syrk_kernel: the Gram matrix within 1e-12 on the correlation scale of a
 //   long-double reference, every upper element written, for each padded width.
 #include <algorithm>
@@ -16,12 +19,14 @@
 #include <limits>
 #include <vector>
 
+#include "../../cuda/risk/gbm_layout.cuh"
 #include "../../cuda/risk/mc_layout.cuh"
 #include "../../cuda/risk/narrow_syrk.cuh"
 #include "check.hpp"
 #include "risk/montecarlo.hpp"
 #include "risk/philox.hpp"
 
+namespace gbm = up::cuda::gbm;
 namespace mc = up::cuda::mc;
 namespace narrow = up::cuda::narrow;
 
@@ -99,6 +104,114 @@ static void test_mc_large_layout() {
                        static_cast<unsigned long long>(p), gpu[p], cpu[p]);
         }
         CHECK(same_bits(gpu[p], cpu[p]));
+      }
+    }
+  }
+}
+
+static gbm::GbmArgs gbm_args(const up::risk::GbmParams& p) {
+  // As montecarlo.cu simulate_gbm computes them on the host.
+  return gbm::GbmArgs{p.spot, (p.drift - 0.5 * p.volatility * p.volatility) * p.dt, p.volatility * std::sqrt(p.dt),
+                      p.steps, p.paths, p.seed, p.antithetic};
+}
+
+// montecarlo.cu gbm_keep_kernel on `blocks` blocks of 128 threads.
+static void emulate_gbm_keep(const gbm::GbmArgs& g, unsigned blocks, std::vector<double>& terminal,
+                             std::vector<double>& kept) {
+  constexpr unsigned kBlock = 128;
+  const std::uint64_t streams = gbm::streams_of(g);
+  const std::uint64_t pitch = g.steps + 1;
+  const unsigned per = g.antithetic ? 2u : 1u;
+  std::vector<double> tile(2 * kBlock * gbm::kKeepPitch);
+  for (unsigned b = 0; b < blocks; ++b) {
+    for (std::uint64_t base = static_cast<std::uint64_t>(b) * kBlock; base < streams;
+         base += static_cast<std::uint64_t>(blocks) * kBlock) {
+      const std::uint64_t p0 = g.antithetic ? 2 * base : base;
+      const unsigned rows = static_cast<unsigned>(std::min<std::uint64_t>(kBlock, streams - base)) * per;
+      std::vector<double> x0(kBlock, 0.0);
+      std::vector<double> x1(kBlock, 0.0);
+      for (unsigned t = 0; t < kBlock; ++t) {
+        const std::uint64_t s = base + t;
+        if (s >= streams) continue;
+        const std::uint64_t p = g.antithetic ? 2 * s : s;
+        kept[p * pitch] = g.spot;
+        if (g.antithetic) kept[(p + 1) * pitch] = g.spot;
+      }
+      for (std::uint64_t c0 = 0; c0 < g.steps; c0 += gbm::kKeepSteps) {
+        const unsigned width = static_cast<unsigned>(std::min<std::uint64_t>(gbm::kKeepSteps, g.steps - c0));
+        std::fill(tile.begin(), tile.end(), std::numeric_limits<double>::quiet_NaN());
+        for (unsigned t = 0; t < kBlock; ++t) {
+          if (base + t >= streams) continue;
+          double* row0 = tile.data() + per * t * gbm::kKeepPitch;
+          gbm::keep_steps(g, base + t, c0, width, row0, g.antithetic ? row0 + gbm::kKeepPitch : nullptr, &x0[t], &x1[t]);
+        }
+        for (unsigned t = 0; t < kBlock; ++t) gbm::keep_flush(tile.data(), rows, width, t, kBlock, kept.data(), p0, pitch, c0);
+      }
+      for (unsigned t = 0; t < kBlock; ++t) {
+        const std::uint64_t s = base + t;
+        if (s >= streams) continue;
+        const std::uint64_t p = g.antithetic ? 2 * s : s;
+        terminal[p] = gbm::price(g.spot, x0[t]);
+        if (g.antithetic) terminal[p + 1] = gbm::price(g.spot, x1[t]);
+      }
+    }
+  }
+}
+
+// The few-paths route: chunks of `chunk` (even) steps drawn step-major, scanned per stream.
+static void emulate_gbm_scan(const gbm::GbmArgs& g, std::uint64_t chunk, std::vector<double>& terminal,
+                             std::vector<double>* kept) {
+  const std::uint64_t streams = gbm::streams_of(g);
+  std::vector<double> z(chunk * streams, std::numeric_limits<double>::quiet_NaN());
+  std::vector<double> state(g.paths, 0.0);
+  double* k = kept == nullptr ? nullptr : kept->data();
+  for (std::uint64_t c0 = 0; c0 < g.steps; c0 += chunk) {
+    const std::uint64_t count = std::min(chunk, g.steps - c0);
+    for (std::uint64_t t = 0; t < streams * ((count + 1) / 2); ++t) gbm::draw_pair(g.seed, streams, c0, count, t, z.data());
+    for (std::uint64_t s = 0; s < streams; ++s) gbm::scan_stream(g, streams, c0, count, s, z.data(), state.data(), k);
+  }
+  if (kept != nullptr) {
+    for (std::uint64_t e = 0; e < kept->size(); ++e) (*kept)[e] = gbm::exp_element(g.spot, g.steps + 1, e, (*kept)[e]);
+  }
+  for (std::uint64_t p = 0; p < g.paths; ++p) terminal[p] = gbm::price(g.spot, state[gbm::state_at(g, streams, p)]);
+}
+
+static void check_same(const std::vector<double>& got, const std::vector<double>& cpu, const char* what) {
+  CHECK(got.size() == cpu.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if (!same_bits(got[i], cpu[i])) std::fprintf(stderr, "%s[%zu] = %.17g, CPU %.17g\n", what, i, got[i], cpu[i]);
+    CHECK(same_bits(got[i], cpu[i]));
+  }
+}
+
+static void test_gbm_layouts() {
+  // Steps: one, a partial stage, one whole stage, several stages with a ragged end;
+  // paths: fewer than a block, and more than two blocks (the grid stride with 2 blocks).
+  for (const bool antithetic : {false, true}) {
+    for (const std::uint64_t steps : {std::uint64_t{1}, std::uint64_t{15}, std::uint64_t{16}, std::uint64_t{37}}) {
+      for (const std::uint64_t paths : {std::uint64_t{6}, std::uint64_t{300}, std::uint64_t{578}}) {
+        const up::risk::GbmParams params{100.0, 0.05, 0.2, 1.0 / 252, steps, paths, 9, antithetic};
+        std::vector<double> cpu_terminal(paths);
+        std::vector<double> cpu_kept(paths * (steps + 1));
+        up::risk::simulate_gbm(params, cpu_terminal.data(), cpu_kept.data());
+        const gbm::GbmArgs g = gbm_args(params);
+        for (const unsigned blocks : {1u, 2u}) {
+          std::vector<double> terminal(paths, std::numeric_limits<double>::quiet_NaN());
+          std::vector<double> kept(paths * (steps + 1), std::numeric_limits<double>::quiet_NaN());
+          emulate_gbm_keep(g, blocks, terminal, kept);
+          check_same(terminal, cpu_terminal, "keep terminal");
+          check_same(kept, cpu_kept, "keep kept");
+        }
+        for (const std::uint64_t chunk : {std::uint64_t{2}, std::uint64_t{6}, std::uint64_t{64}}) {
+          std::vector<double> terminal(paths, std::numeric_limits<double>::quiet_NaN());
+          std::vector<double> kept(paths * (steps + 1), std::numeric_limits<double>::quiet_NaN());
+          emulate_gbm_scan(g, chunk, terminal, &kept);
+          check_same(terminal, cpu_terminal, "scan terminal");
+          check_same(kept, cpu_kept, "scan kept");
+          std::vector<double> bare(paths, std::numeric_limits<double>::quiet_NaN());
+          emulate_gbm_scan(g, chunk, bare, nullptr);
+          check_same(bare, cpu_terminal, "scan terminal without kept");
+        }
       }
     }
   }
@@ -192,7 +305,8 @@ static void test_narrow_syrk() {
 
 int main() {
   test_mc_large_layout();
+  test_gbm_layouts();
   test_narrow_syrk();
-  std::printf("cuda emulation: Monte Carlo layout bit-identical, narrow SYRK within 1e-12\n");
+  std::printf("cuda emulation: Monte Carlo and GBM layouts bit-identical to the CPU, narrow SYRK within 1e-12\n");
   return 0;
 }
