@@ -6,7 +6,8 @@
 //   memory (tile rows of kKeepPitch), then the block writes the rows' segments with
 //   consecutive threads on consecutive addresses of the row-major kept matrix.
 // - Few paths (item 11): the draws of a chunk of steps, step-major z[j * streams + s],
-//   one thread per Philox pair; then one thread per stream adds x += a + b z in order.
+//   one thread per Philox pair; then one thread per stream adds x += a + b z in order,
+//   and with kept paths a tiled transpose writes S(t) into the rows, coalesced.
 #pragma once
 
 #include <cstddef>
@@ -85,28 +86,55 @@ UP_HD void draw_pair(std::uint64_t seed, std::uint64_t streams, std::uint64_t c0
   if (j + 1 < count) z[(j + 1) * streams + s] = z1;
 }
 
-// Stream s over the chunk: the sums carried in state[s] (and state[streams + s]); with
-// kept, x itself goes to the path's row (turned into S(t) by exp_element afterwards).
-UP_HD void scan_stream(const GbmArgs& g, std::uint64_t streams, std::uint64_t c0, std::uint64_t count, std::uint64_t s,
-                       const double* z, double* state, double* kept) {
-  const std::uint64_t pitch = g.steps + 1;
-  const std::uint64_t p = g.antithetic ? 2 * s : s;
+// Stream s over the chunk: the sums carried in state[s] (and state[streams + s]). With
+// `xs` (kept paths), x after each step goes back over its draw in z (step-major, so the
+// stores are coalesced) and the antithetic partner's into xs1; transpose_store turns
+// them into kept's rows.
+UP_HD void scan_stream(const GbmArgs& g, std::uint64_t streams, std::uint64_t count, std::uint64_t s, double* z,
+                       double* state, bool xs, double* xs1) {
   double x0 = state[s];
   double x1 = g.antithetic ? state[streams + s] : 0.0;
-  double* row0 = kept == nullptr ? nullptr : kept + p * pitch + 1 + c0;
-  double* row1 = row0 == nullptr || !g.antithetic ? nullptr : row0 + pitch;
   for (std::uint64_t j = 0; j < count; ++j) {
-    step(g, z[j * streams + s], &x0, &x1);
-    if (row0 != nullptr) row0[j] = x0;
-    if (row1 != nullptr) row1[j] = x1;
+    const std::uint64_t at = j * streams + s;
+    step(g, z[at], &x0, &x1);
+    if (xs) {
+      z[at] = x0;
+      if (g.antithetic) xs1[at] = x1;
+    }
   }
   state[s] = x0;
   if (g.antithetic) state[streams + s] = x1;
 }
 
-// Element e of kept after the scan: spot in column 0, spot exp(x) elsewhere.
-UP_HD double exp_element(double spot, std::uint64_t pitch, std::uint64_t e, double x) {
-  return e % pitch == 0 ? spot : price(spot, x);
+// Kept rows from a scanned chunk, through a kTr x kTr shared tile (pitch kTr + 1) per
+// block of kTr x kTrRows threads: tile (j0, s0) of the step-major sums is read with
+// consecutive threads on consecutive streams and written with consecutive threads on
+// consecutive steps of one path's row, both coalesced.
+inline constexpr unsigned kTr = 32;
+inline constexpr unsigned kTrRows = 8;
+
+UP_HD void transpose_load(const double* xs, std::uint64_t streams, std::uint64_t count, std::uint64_t j0,
+                          std::uint64_t s0, unsigned tx, unsigned ty, double* tile) {
+  for (unsigned jj = ty; jj < kTr; jj += kTrRows) {
+    const std::uint64_t j = j0 + jj;
+    const std::uint64_t s = s0 + tx;
+    tile[jj * (kTr + 1) + tx] = j < count && s < streams ? xs[j * streams + s] : 0.0;
+  }
+}
+
+// plane 0: the paths of the draws (s, or 2s with antithetic variates); plane 1: 2s + 1.
+UP_HD void transpose_store(const GbmArgs& g, const double* tile, std::uint64_t streams, std::uint64_t c0,
+                           std::uint64_t count, std::uint64_t j0, std::uint64_t s0, unsigned tx, unsigned ty,
+                           unsigned plane, double* kept) {
+  const std::uint64_t pitch = g.steps + 1;
+  for (unsigned ss = ty; ss < kTr; ss += kTrRows) {
+    const std::uint64_t s = s0 + ss;
+    const std::uint64_t j = j0 + tx;
+    if (s < streams && j < count) {
+      const std::uint64_t p = g.antithetic ? 2 * s + plane : s;
+      kept[p * pitch + 1 + c0 + j] = price(g.spot, tile[tx * (kTr + 1) + ss]);
+    }
+  }
 }
 
 // Where path p's sum is after the scan: state[p], or with antithetic variates path 2s + 1

@@ -152,33 +152,42 @@ __global__ void __launch_bounds__(kBlock) gbm_draw_kernel(std::uint64_t seed, st
 }
 
 // The serial part, one thread per stream: x += a + b z in order over the chunk's draws.
-// With kept, x itself is stored in the path's row and gbm_exp_kernel turns it into S(t)
-// afterwards, in parallel.
-__global__ void __launch_bounds__(kBlock) gbm_scan_kernel(GbmArgs g, std::uint64_t streams, std::uint64_t c0,
-                                                          std::uint64_t count, const double* __restrict__ z,
-                                                          double* __restrict__ state, double* __restrict__ kept) {
+// With kept paths the sums overwrite the draws (and fill xs1 for the antithetic partner).
+__global__ void __launch_bounds__(kBlock) gbm_scan_kernel(GbmArgs g, std::uint64_t streams, std::uint64_t count,
+                                                          double* __restrict__ z, double* __restrict__ state, bool xs,
+                                                          double* __restrict__ xs1) {
   const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * kBlock;
   for (std::uint64_t s = static_cast<std::uint64_t>(blockIdx.x) * kBlock + threadIdx.x; s < streams; s += stride) {
-    gbm::scan_stream(g, streams, c0, count, s, z, state, kept);
+    gbm::scan_stream(g, streams, count, s, z, state, xs, xs1);
   }
 }
 
-// kept in place: spot in column 0, spot exp(x) elsewhere; every element, coalesced.
-__global__ void __launch_bounds__(kBlock) gbm_exp_kernel(double spot, std::uint64_t pitch, std::uint64_t values,
-                                                         double* kept) {
-  const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * kBlock;
-  for (std::uint64_t e = static_cast<std::uint64_t>(blockIdx.x) * kBlock + threadIdx.x; e < values; e += stride) {
-    kept[e] = gbm::exp_element(spot, pitch, e, kept[e]);
+// Kept rows of a scanned chunk (gbm_layout.cuh transpose_load/store): block (x, y) is the
+// tile of steps x * kTr and streams y * kTr; blocks walk further stream tiles with a stride.
+__global__ void __launch_bounds__(gbm::kTr * gbm::kTrRows)
+    gbm_kept_kernel(GbmArgs g, std::uint64_t streams, std::uint64_t c0, std::uint64_t count,
+                    const double* __restrict__ xs0, const double* __restrict__ xs1, double* __restrict__ kept) {
+  __shared__ double tile[gbm::kTr * (gbm::kTr + 1)];
+  const std::uint64_t j0 = static_cast<std::uint64_t>(blockIdx.x) * gbm::kTr;
+  for (std::uint64_t s0 = static_cast<std::uint64_t>(blockIdx.y) * gbm::kTr; s0 < streams;
+       s0 += static_cast<std::uint64_t>(gridDim.y) * gbm::kTr) {
+    for (unsigned plane = 0; plane < (g.antithetic ? 2u : 1u); ++plane) {
+      __syncthreads();  // the previous tile's readers are done
+      gbm::transpose_load(plane == 0 ? xs0 : xs1, streams, count, j0, s0, threadIdx.x, threadIdx.y, tile);
+      __syncthreads();
+      gbm::transpose_store(g, tile, streams, c0, count, j0, s0, threadIdx.x, threadIdx.y, plane, kept);
+    }
   }
 }
 
-// S(T) and the losses from the scanned sums.
+// S(T) and the losses from the scanned sums; with kept, S(0) = spot in column 0.
 __global__ void __launch_bounds__(kBlock) gbm_finish_kernel(GbmArgs g, std::uint64_t streams,
                                                             const double* __restrict__ state, double* terminal,
-                                                            double* losses) {
+                                                            double* losses, double* kept) {
   const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * kBlock;
   for (std::uint64_t p = static_cast<std::uint64_t>(blockIdx.x) * kBlock + threadIdx.x; p < g.paths; p += stride) {
     finish_path(g.spot, state[gbm::state_at(g, streams, p)], p, terminal, losses);
+    if (kept != nullptr) kept[p * (g.steps + 1)] = g.spot;
   }
 }
 
@@ -338,13 +347,15 @@ Status simulate_gbm(const up::risk::GbmParams& g, double confidence, double* ter
   const unsigned sms = sm_count();
   // Few streams and many steps: step-parallel draws and a serial scan (see kFewStreamsPerSm).
   const bool scan = streams < kFewStreamsPerSm * sms && g.steps >= kMinScanSteps;
-  DeviceBuffer d_z;      // scan: one chunk of draws, step-major
+  DeviceBuffer d_z;      // scan: one chunk of draws, step-major (with kept: then the sums)
+  DeviceBuffer d_xs1;    // scan with kept and antithetic variates: the partners' sums
   DeviceBuffer d_state;  // scan: the running sums x per path
   std::uint64_t chunk = 0;
   if (scan) {
     chunk = std::max<std::uint64_t>(2, kScanChunkValues / streams) & ~std::uint64_t{1};
     chunk = std::min<std::uint64_t>(chunk, (g.steps + 1) & ~std::uint64_t{1});
     UP_CUDA_TRY(device_malloc(&d_z.ptr, chunk * streams * sizeof(double)));
+    if (kept != nullptr && g.antithetic) UP_CUDA_TRY(device_malloc(&d_xs1.ptr, chunk * streams * sizeof(double)));
     UP_CUDA_TRY(device_malloc(&d_state.ptr, n * sizeof(double)));
     UP_CUDA_TRY(cudaMemsetAsync(d_state.ptr, 0, n * sizeof(double), stream));  // all-zero bits: x = +0.0
   }
@@ -352,20 +363,24 @@ Status simulate_gbm(const up::risk::GbmParams& g, double confidence, double* ter
   if (scan) {
     double* z = d_z.as<double>();
     double* state = d_state.as<double>();
+    const bool xs = kept != nullptr;
+    const auto tile_rows = static_cast<unsigned>(std::min<std::uint64_t>(65535, ceil_div(streams, gbm::kTr)));
     for (std::uint64_t c0 = 0; c0 < g.steps; c0 += chunk) {
       const std::uint64_t count = std::min<std::uint64_t>(chunk, g.steps - c0);
       gbm_draw_kernel<<<grid_for(streams * ((count + 1) / 2)), kBlock, 0, stream>>>(g.seed, streams, c0, count, z);
       UP_CUDA_TRY(cudaGetLastError());
-      gbm_scan_kernel<<<grid_for(streams), kBlock, 0, stream>>>(args, streams, c0, count, z, state, d_kept.as<double>());
+      gbm_scan_kernel<<<grid_for(streams), kBlock, 0, stream>>>(args, streams, count, z, state, xs, d_xs1.as<double>());
       UP_CUDA_TRY(cudaGetLastError());
-    }
-    if (kept != nullptr) {
-      const std::uint64_t values = n * (g.steps + 1);
-      gbm_exp_kernel<<<grid_for(values), kBlock, 0, stream>>>(g.spot, g.steps + 1, values, d_kept.as<double>());
-      UP_CUDA_TRY(cudaGetLastError());
+      if (xs) {
+        // count <= chunk <= kScanChunkValues: the step tiles fit grid.x.
+        const dim3 tiles(static_cast<unsigned>(ceil_div(count, gbm::kTr)), tile_rows);
+        gbm_kept_kernel<<<tiles, dim3(gbm::kTr, gbm::kTrRows), 0, stream>>>(args, streams, c0, count, z,
+                                                                            d_xs1.as<double>(), d_kept.as<double>());
+        UP_CUDA_TRY(cudaGetLastError());
+      }
     }
     gbm_finish_kernel<<<grid_for(n), kBlock, 0, stream>>>(args, streams, state, d_terminal.as<double>(),
-                                                          d_losses.as<double>());
+                                                          d_losses.as<double>(), d_kept.as<double>());
   } else if (kept != nullptr) {
     gbm_keep_kernel<<<grid_for(streams), kBlock, 0, stream>>>(args, d_terminal.as<double>(), d_losses.as<double>(),
                                                               d_kept.as<double>());

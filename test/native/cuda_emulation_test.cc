@@ -158,22 +158,47 @@ static void emulate_gbm_keep(const gbm::GbmArgs& g, unsigned blocks, std::vector
   }
 }
 
-// The few-paths route: chunks of `chunk` (even) steps drawn step-major, scanned per stream.
-static void emulate_gbm_scan(const gbm::GbmArgs& g, std::uint64_t chunk, std::vector<double>& terminal,
-                             std::vector<double>* kept) {
+// The few-paths route: chunks of `chunk` (even) steps drawn step-major, scanned per
+// stream, kept rows written by gbm_kept_kernel's tiled transpose (grid: step tiles x
+// `tile_rows` stream tiles, which walk further stream tiles with a stride).
+static void emulate_gbm_scan(const gbm::GbmArgs& g, std::uint64_t chunk, unsigned tile_rows,
+                             std::vector<double>& terminal, std::vector<double>* kept) {
   const std::uint64_t streams = gbm::streams_of(g);
   std::vector<double> z(chunk * streams, std::numeric_limits<double>::quiet_NaN());
+  std::vector<double> xs1(chunk * streams, std::numeric_limits<double>::quiet_NaN());
   std::vector<double> state(g.paths, 0.0);
-  double* k = kept == nullptr ? nullptr : kept->data();
+  std::vector<double> tile(gbm::kTr * (gbm::kTr + 1));
   for (std::uint64_t c0 = 0; c0 < g.steps; c0 += chunk) {
     const std::uint64_t count = std::min(chunk, g.steps - c0);
     for (std::uint64_t t = 0; t < streams * ((count + 1) / 2); ++t) gbm::draw_pair(g.seed, streams, c0, count, t, z.data());
-    for (std::uint64_t s = 0; s < streams; ++s) gbm::scan_stream(g, streams, c0, count, s, z.data(), state.data(), k);
+    for (std::uint64_t s = 0; s < streams; ++s) {
+      gbm::scan_stream(g, streams, count, s, z.data(), state.data(), kept != nullptr, xs1.data());
+    }
+    if (kept == nullptr) continue;
+    for (std::uint64_t bx = 0; bx < (count + gbm::kTr - 1) / gbm::kTr; ++bx) {
+      for (unsigned by = 0; by < tile_rows; ++by) {
+        for (std::uint64_t s0 = std::uint64_t{by} * gbm::kTr; s0 < streams; s0 += std::uint64_t{tile_rows} * gbm::kTr) {
+          for (unsigned plane = 0; plane < (g.antithetic ? 2u : 1u); ++plane) {
+            std::fill(tile.begin(), tile.end(), std::numeric_limits<double>::quiet_NaN());
+            for (unsigned ty = 0; ty < gbm::kTrRows; ++ty) {
+              for (unsigned tx = 0; tx < gbm::kTr; ++tx) {
+                gbm::transpose_load(plane == 0 ? z.data() : xs1.data(), streams, count, bx * gbm::kTr, s0, tx, ty, tile.data());
+              }
+            }
+            for (unsigned ty = 0; ty < gbm::kTrRows; ++ty) {
+              for (unsigned tx = 0; tx < gbm::kTr; ++tx) {
+                gbm::transpose_store(g, tile.data(), streams, c0, count, bx * gbm::kTr, s0, tx, ty, plane, kept->data());
+              }
+            }
+          }
+        }
+      }
+    }
   }
-  if (kept != nullptr) {
-    for (std::uint64_t e = 0; e < kept->size(); ++e) (*kept)[e] = gbm::exp_element(g.spot, g.steps + 1, e, (*kept)[e]);
+  for (std::uint64_t p = 0; p < g.paths; ++p) {
+    terminal[p] = gbm::price(g.spot, state[gbm::state_at(g, streams, p)]);
+    if (kept != nullptr) (*kept)[p * (g.steps + 1)] = g.spot;
   }
-  for (std::uint64_t p = 0; p < g.paths; ++p) terminal[p] = gbm::price(g.spot, state[gbm::state_at(g, streams, p)]);
 }
 
 static void check_same(const std::vector<double>& got, const std::vector<double>& cpu, const char* what) {
@@ -205,11 +230,11 @@ static void test_gbm_layouts() {
         for (const std::uint64_t chunk : {std::uint64_t{2}, std::uint64_t{6}, std::uint64_t{64}}) {
           std::vector<double> terminal(paths, std::numeric_limits<double>::quiet_NaN());
           std::vector<double> kept(paths * (steps + 1), std::numeric_limits<double>::quiet_NaN());
-          emulate_gbm_scan(g, chunk, terminal, &kept);
+          emulate_gbm_scan(g, chunk, chunk == 6 ? 2 : 65535, terminal, &kept);
           check_same(terminal, cpu_terminal, "scan terminal");
           check_same(kept, cpu_kept, "scan kept");
           std::vector<double> bare(paths, std::numeric_limits<double>::quiet_NaN());
-          emulate_gbm_scan(g, chunk, bare, nullptr);
+          emulate_gbm_scan(g, chunk, 65535, bare, nullptr);
           check_same(bare, cpu_terminal, "scan terminal without kept");
         }
       }
