@@ -441,7 +441,7 @@ Status portfolio_mc(const double* weights, const double* means, const double* lo
   const cudaStream_t stream = call.stream.handle;
   DeviceBuffer d_losses;
   DeviceBuffer d_factor;   // large portfolios: lower, weights, means
-  DeviceBuffer d_scratch;  // large portfolios: draws per thread
+  DeviceBuffer d_scratch;  // large portfolios: the draws of the paths in flight, assets-major
   SummaryScratch sums;
   UP_CUDA_TRY(device_malloc(&d_losses.ptr, paths * sizeof(double)));
   UP_CUDA_RETURN_IF_ERROR(sums.allocate());
