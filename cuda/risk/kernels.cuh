@@ -40,7 +40,9 @@ Status portfolio_returns(const double* returns, std::size_t observations, std::s
                          double* out, std::int64_t* status, Timing* timing) noexcept;
 
 // matrix.hpp covariance(): centring (or EWMA weighting) on the device, then a tiled
-// shared-memory SYRK in float64 over the upper triangle of tiles, mirrored.
+// shared-memory SYRK in float64 over the upper triangle of tiles, mirrored. Up to 32
+// assets the data is padded to the next power of two only (not to the 128-wide tile)
+// and a narrow SYRK reduces over the observations (narrow_syrk.cuh).
 Status covariance(const double* data, std::size_t observations, std::size_t assets, up::risk::CovMethod method,
                   double lambda, bool correlation, double* out, std::int64_t* status, Timing* timing) noexcept;
 
@@ -53,13 +55,19 @@ struct McSummary {
 };
 
 // montecarlo.hpp simulate_gbm(): one thread per path (per pair with antithetic variates),
-// draws in registers. terminal (paths) comes back; kept (paths x (steps + 1)) only when
-// not null. The loss spot - S(T) is summarised at `confidence` on the device.
+// draws in registers; kept rows are staged in shared memory and written coalesced. With
+// few paths (fewer than 512 streams per SM) and at least 64 steps, the draws are made
+// step-parallel and only the running sums stay serial per path (same bits either way).
+// terminal (paths) comes back; kept (paths x (steps + 1)) only when not null. The loss
+// spot - S(T) is summarised at `confidence` on the device.
 // *status: -1, or the index of the first path whose S(T) is not finite.
 Status simulate_gbm(const up::risk::GbmParams& params, double confidence, double* terminal, double* kept,
                     McSummary* summary, std::int64_t* status, Timing* timing) noexcept;
 
-// montecarlo.hpp portfolio_mc_losses(): one thread per path, draws in registers. losses
+// montecarlo.hpp portfolio_mc_losses(): one thread per path; up to 8 assets the factor is
+// a kernel parameter and the draws stay in registers, wider portfolios keep the draws
+// assets-major in device scratch and stage the factor through shared memory
+// (mc_layout.cuh), on a grid sized from the SM count and the occupancy API. losses
 // (paths) come back only when not null; summary (when not null) is computed on the device.
 Status portfolio_mc(const double* weights, const double* means, const double* lower, std::size_t assets,
                     std::uint64_t paths, double horizon, std::uint64_t seed, double confidence, double* losses,

@@ -15,6 +15,7 @@
 #include "cpp/risk/detmath.hpp"
 #include "cuda/device.cuh"
 #include "cuda/risk/kernels.cuh"
+#include "cuda/risk/narrow_syrk.cuh"
 #include "cuda/risk/reduce.cuh"
 
 namespace up::cuda {
@@ -46,6 +47,7 @@ inline constexpr std::size_t kMaxGridY = 65535;
 
 // Centring and the finishing pass.
 inline constexpr unsigned kCentreThreads = 128;
+inline constexpr std::size_t kNarrowLinearBlocks = 8192;  // narrow centring: grid cap (grid stride)
 inline constexpr unsigned kEdge = 32;  // finishing tile edge; 32 x 8 threads
 inline constexpr unsigned kEdgeRows = 8;
 
@@ -152,21 +154,39 @@ __global__ void __launch_bounds__(kColThreads)
   factor[j] = f;
 }
 
-// In place: z = x * 2^-e - shift (Pearson) or sqrt(w_t) * (x * 2^-e) (EWMA), and 0 in the
-// padding, so the SYRK needs no bounds checks.
+// Element (t, j) of the scaled, centred (or weighted) data: x * 2^-e - shift (Pearson) or
+// sqrt(w_t) * (x * 2^-e) (EWMA), and 0 in the padding, so the SYRKs need no bounds checks.
+__device__ __forceinline__ double centred(double x, std::size_t t, std::size_t j, std::size_t T, std::size_t N,
+                                          const double* scale, const double* shift, const double* weight, bool ewma) {
+  if (t >= T || j >= N) return 0.0;
+  const double v = dm::mul(x, scale[j]);
+  return ewma ? dm::mul(weight[t], v) : dm::sub(v, shift[j]);
+}
+
+// In place over Tp x ld: centred() per element.
 __global__ void __launch_bounds__(kCentreThreads)
     centre_kernel(double* z, std::size_t ld, std::size_t T, std::size_t Tp, std::size_t N, const double* scale,
                   const double* shift, const double* weight, bool ewma, const unsigned long long* bad) {
   if (*bad != kNone) return;  // the call returns the bad index; skip the work
   const std::size_t j = static_cast<std::size_t>(blockIdx.x) * kCentreThreads + threadIdx.x;
+  if (j >= ld) return;
   for (std::size_t t = blockIdx.y; t < Tp; t += gridDim.y) {
     double* p = z + t * ld + j;
-    double v = 0.0;
-    if (t < T && j < N) {
-      const double x = dm::mul(*p, scale[j]);
-      v = ewma ? dm::mul(weight[t], x) : dm::sub(x, shift[j]);
-    }
-    *p = v;
+    *p = centred(*p, t, j, T, N, scale, shift, weight, ewma);
+  }
+}
+
+// The same for a narrow pitch ld = 2^lg (< one block): linear over the elements, so every
+// thread works and a warp's accesses are contiguous.
+__global__ void __launch_bounds__(kCentreThreads)
+    narrow_centre_kernel(double* z, unsigned lg, std::size_t T, std::size_t Tp, std::size_t N, const double* scale,
+                         const double* shift, const double* weight, bool ewma, const unsigned long long* bad) {
+  if (*bad != kNone) return;
+  const std::size_t total = Tp << lg;
+  const std::size_t mask = (std::size_t{1} << lg) - 1;
+  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * kCentreThreads;
+  for (std::size_t e = static_cast<std::size_t>(blockIdx.x) * kCentreThreads + threadIdx.x; e < total; e += stride) {
+    z[e] = centred(z[e], e >> lg, e & mask, T, N, scale, shift, weight, ewma);
   }
 }
 
@@ -181,6 +201,20 @@ __global__ void __launch_bounds__(kCentreThreads)
   for (std::size_t t = blockIdx.y; t < T; t += gridDim.y) {
     double* p = z + t * ld + j;
     *p = multiply ? dm::mul(*p, b) : dm::sub(*p, b);
+  }
+}
+
+// adjust_kernel for a narrow pitch ld = 2^lg, linear over the T x ld elements.
+__global__ void __launch_bounds__(kCentreThreads)
+    narrow_adjust_kernel(double* z, unsigned lg, std::size_t T, std::size_t N, const double* by, bool multiply,
+                         const unsigned long long* bad) {
+  if (*bad != kNone) return;
+  const std::size_t total = T << lg;
+  const std::size_t mask = (std::size_t{1} << lg) - 1;
+  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * kCentreThreads;
+  for (std::size_t e = static_cast<std::size_t>(blockIdx.x) * kCentreThreads + threadIdx.x; e < total; e += stride) {
+    const std::size_t j = e & mask;
+    if (j < N) z[e] = multiply ? dm::mul(z[e], by[j]) : dm::sub(z[e], by[j]);
   }
 }
 
@@ -295,6 +329,36 @@ __global__ void __launch_bounds__(kSyrkThreads, 1)
       *reinterpret_cast<double2*>(out + row * ld + col) = make_double2(acc[r][2 * h], acc[r][2 * h + 1]);
     }
   }
+}
+
+// Narrow N (narrow_syrk.cuh): split blockIdx.x of the Tp observations into plane
+// blockIdx.x of `partial` (NP x NP). z has pitch NP and Tp rows (padding rows are 0).
+template <int NP>
+__global__ void __launch_bounds__(narrow::kThreads)
+    narrow_syrk_kernel(const double* __restrict__ z, std::size_t Tp, std::size_t rows_per_split,
+                       double* __restrict__ partial, const unsigned long long* bad) {
+  using S = narrow::Shape<NP>;
+  if (*bad != kNone) return;  // uniform
+  __shared__ __align__(16) double slab[narrow::kSlabValues];
+  __shared__ double red[S::kReduce];
+  const std::size_t begin = static_cast<std::size_t>(blockIdx.x) * rows_per_split;
+  const std::size_t end = smaller(Tp, begin + rows_per_split);
+  double acc[S::M][S::M];
+#pragma unroll
+  for (int x = 0; x < S::M; ++x) {
+#pragma unroll
+    for (int y = 0; y < S::M; ++y) acc[x][y] = 0.0;
+  }
+  for (std::size_t r0 = begin; r0 < end; r0 += S::kSlabRows) {
+    const int rows = static_cast<int>(smaller(S::kSlabRows, end - r0));
+    __syncthreads();  // the previous slab's readers are done
+    narrow::stage<NP>(z, r0, rows, slab, threadIdx.x);
+    __syncthreads();
+    narrow::accumulate<NP>(slab, rows, threadIdx.x, acc);
+  }
+  narrow::publish<NP>(acc, threadIdx.x, red);
+  __syncthreads();
+  narrow::combine<NP>(red, threadIdx.x, partial + static_cast<std::size_t>(blockIdx.x) * NP * NP);
 }
 
 // Element `at` of the Gram matrix: the split planes added in split order.
@@ -496,7 +560,9 @@ Status covariance(const double* data, std::size_t observations, std::size_t asse
     return {};
   }
   const bool ewma = method == up::risk::CovMethod::kEwma;
-  const std::size_t Np = ceil_div(N, kTile) * kTile;
+  // Narrow N pads to a power of two up to 32 (narrow_syrk.cuh), wider N to the 128-wide tile.
+  const bool narrow_n = N <= narrow::kNarrowMax;
+  const std::size_t Np = narrow_n ? narrow::padded(N) : ceil_div(N, kTile) * kTile;
   const std::size_t Tp = ceil_div(T, kSlice) * kSlice;
   // N beyond 2^20 would need terabytes for the N x N planes; refusing it keeps every byte count in range.
   if (Np > (static_cast<std::size_t>(1) << 20) || Tp > SIZE_MAX / 8 / Np) return too_big("covariance data");
@@ -507,13 +573,16 @@ Status covariance(const double* data, std::size_t observations, std::size_t asse
   const std::size_t plane = Np * Np;
   // Split the observations only when the tiles alone leave the device mostly idle.
   std::size_t splits = 1;
-  if (tiles < kSplitBlocks) {
+  if (narrow_n) {
+    splits = narrow::splits_for(Tp);
+  } else if (tiles < kSplitBlocks) {
     const std::size_t by_tiles = ceil_div(kSplitBlocks, tiles);
     const std::size_t by_depth = slices / kMinSlicesPerSplit > 1 ? slices / kMinSlicesPerSplit : 1;
     splits = smaller(by_tiles, by_depth);
   }
   const std::size_t slices_per_split = ceil_div(slices, splits);
-  splits = ceil_div(slices, slices_per_split);  // no empty split
+  const std::size_t rows_per_split = ceil_div(Tp, splits);  // narrow
+  splits = narrow_n ? ceil_div(Tp, rows_per_split) : ceil_div(slices, slices_per_split);  // no empty split
   // Chunks of kColRows rows, longer only where the chunk count would pass the grid's y limit.
   const std::size_t rows_per_chunk = ceil_div(T, kMaxGridY) > kColRows ? ceil_div(T, kMaxGridY) : kColRows;
   const std::size_t chunks = ceil_div(T, rows_per_chunk);
@@ -569,7 +638,7 @@ Status covariance(const double* data, std::size_t observations, std::size_t asse
   UP_CUDA_RETURN_IF_ERROR(mark(clock.kernels.start, s));
   const auto col_blocks = static_cast<unsigned>(ceil_div(N, kColThreads));
   const dim3 chunk_grid(col_blocks, static_cast<unsigned>(chunks));
-  const dim3 data_grid(static_cast<unsigned>(Np / kCentreThreads), static_cast<unsigned>(smaller(Tp, kMaxGridY)));
+  const dim3 data_grid(static_cast<unsigned>(ceil_div(Np, kCentreThreads)), static_cast<unsigned>(smaller(Tp, kMaxGridY)));
   // Scale each column by a power of two near its largest magnitude and shift it by its
   // first value (Pearson), as cpp/risk/matrix.cc does: exact, and no overflow or underflow.
   column_stats_kernel<<<chunk_grid, kColThreads, 0, s>>>(z.as<double>(), Np, T, N, rows_per_chunk, d_top, d_spread,
@@ -578,8 +647,17 @@ Status covariance(const double* data, std::size_t observations, std::size_t asse
   column_scale_kernel<<<col_blocks, kColThreads, 0, s>>>(d_top, d_spread, chunks, N, z.as<double>(), d_expo, d_scale,
                                                          d_shift, d_far);
   UP_CUDA_TRY(cudaGetLastError());
-  centre_kernel<<<data_grid, kCentreThreads, 0, s>>>(z.as<double>(), Np, T, Tp, N, d_scale, d_shift, w.as<double>(),
-                                                     ewma, d_bad);
+  // Narrow: ld = Np = 2^lg; linear kernels on a grid capped at kNarrowLinearBlocks (grid stride).
+  unsigned lg = 0;
+  while ((std::size_t{1} << lg) < Np) ++lg;
+  const auto linear_grid = static_cast<unsigned>(smaller(kNarrowLinearBlocks, ceil_div(Tp * Np, kCentreThreads)));
+  if (narrow_n) {
+    narrow_centre_kernel<<<linear_grid, kCentreThreads, 0, s>>>(z.as<double>(), lg, T, Tp, N, d_scale, d_shift,
+                                                                w.as<double>(), ewma, d_bad);
+  } else {
+    centre_kernel<<<data_grid, kCentreThreads, 0, s>>>(z.as<double>(), Np, T, Tp, N, d_scale, d_shift, w.as<double>(),
+                                                       ewma, d_bad);
+  }
   UP_CUDA_TRY(cudaGetLastError());
   if (!ewma) {
     column_partials_kernel<<<chunk_grid, kColThreads, 0, s>>>(z.as<double>(), Np, T, N, rows_per_chunk, d_top);
@@ -593,10 +671,27 @@ Status covariance(const double* data, std::size_t observations, std::size_t asse
     ewma_rescale_kernel<<<col_blocks, kColThreads, 0, s>>>(d_top, chunks, N, d_expo, d_adjust);
     UP_CUDA_TRY(cudaGetLastError());
   }
-  adjust_kernel<<<data_grid, kCentreThreads, 0, s>>>(z.as<double>(), Np, T, N, d_adjust, ewma, d_bad);
+  if (narrow_n) {
+    narrow_adjust_kernel<<<linear_grid, kCentreThreads, 0, s>>>(z.as<double>(), lg, T, N, d_adjust, ewma, d_bad);
+  } else {
+    adjust_kernel<<<data_grid, kCentreThreads, 0, s>>>(z.as<double>(), Np, T, N, d_adjust, ewma, d_bad);
+  }
   UP_CUDA_TRY(cudaGetLastError());
-  syrk_kernel<<<dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(splits)), kSyrkThreads, 0, s>>>(
-      z.as<double>(), Np, tiles_per_side, slices, slices_per_split, gram_planes.as<double>(), plane, d_bad);
+  if (narrow_n) {
+    const auto narrow_grid = static_cast<unsigned>(splits);
+    double* planes = gram_planes.as<double>();
+    switch (Np) {
+      case 1: narrow_syrk_kernel<1><<<narrow_grid, narrow::kThreads, 0, s>>>(z.as<double>(), Tp, rows_per_split, planes, d_bad); break;
+      case 2: narrow_syrk_kernel<2><<<narrow_grid, narrow::kThreads, 0, s>>>(z.as<double>(), Tp, rows_per_split, planes, d_bad); break;
+      case 4: narrow_syrk_kernel<4><<<narrow_grid, narrow::kThreads, 0, s>>>(z.as<double>(), Tp, rows_per_split, planes, d_bad); break;
+      case 8: narrow_syrk_kernel<8><<<narrow_grid, narrow::kThreads, 0, s>>>(z.as<double>(), Tp, rows_per_split, planes, d_bad); break;
+      case 16: narrow_syrk_kernel<16><<<narrow_grid, narrow::kThreads, 0, s>>>(z.as<double>(), Tp, rows_per_split, planes, d_bad); break;
+      default: narrow_syrk_kernel<32><<<narrow_grid, narrow::kThreads, 0, s>>>(z.as<double>(), Tp, rows_per_split, planes, d_bad); break;
+    }
+  } else {
+    syrk_kernel<<<dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(splits)), kSyrkThreads, 0, s>>>(
+        z.as<double>(), Np, tiles_per_side, slices, slices_per_split, gram_planes.as<double>(), plane, d_bad);
+  }
   UP_CUDA_TRY(cudaGetLastError());
   const double scale = ewma ? 1.0 : 1.0 / static_cast<double>(T - 1);
   diagonal_kernel<<<col_blocks, kColThreads, 0, s>>>(gram_planes.as<double>(), plane, static_cast<unsigned>(splits),
