@@ -1,123 +1,60 @@
 #include "matrix.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <vector>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
 #include "detmath.hpp"
+#include "gram.hpp"
 #include "parallel.hpp"
 #include "simd.hpp"
 
 namespace up::risk {
 namespace {
 
-using v4d = double __attribute__((vector_size(32)));
-
-// Work (multiply-adds) above which the Gram product is split over threads.
+// Work (multiply-adds) above which packing and the Gram product are split over threads.
 constexpr double kParallelWork = 1 << 20;
 
-// G[i][j] = dot(z_i, z_j) for the rows i0, i0+1 and every column block j0 >= i0 & ~3.
-// z is rows x stride (stride a multiple of 4, zero padded); rows a multiple of 4.
-// One body, compiled twice: for AVX2+FMA and for plain x86-64 (picked once at run time;
-// not target_clones, whose ifunc resolver runs before ThreadSanitizer's runtime starts).
-#define UP_GRAM_ROWS_BODY                                                  \
-  const double* a0 = z + i0 * stride;                                      \
-  const double* a1 = a0 + stride;                                          \
-  for (std::size_t j0 = i0 & ~std::size_t{3}; j0 < rows; j0 += 4) {        \
-    const double* b0 = z + j0 * stride;                                    \
-    const double* b1 = b0 + stride;                                        \
-    const double* b2 = b1 + stride;                                        \
-    const double* b3 = b2 + stride;                                        \
-    v4d c0 = {}, c1 = {}, c2 = {}, c3 = {}, c4 = {}, c5 = {}, c6 = {}, c7 = {};  \
-    for (std::size_t t = 0; t < stride; t += 4) {                          \
-      v4d x0, x1, y;                                                       \
-      __builtin_memcpy(&x0, a0 + t, 32);                                   \
-      __builtin_memcpy(&x1, a1 + t, 32);                                   \
-      __builtin_memcpy(&y, b0 + t, 32);                                    \
-      c0 += x0 * y;                                                        \
-      c4 += x1 * y;                                                        \
-      __builtin_memcpy(&y, b1 + t, 32);                                    \
-      c1 += x0 * y;                                                        \
-      c5 += x1 * y;                                                        \
-      __builtin_memcpy(&y, b2 + t, 32);                                    \
-      c2 += x0 * y;                                                        \
-      c6 += x1 * y;                                                        \
-      __builtin_memcpy(&y, b3 + t, 32);                                    \
-      c3 += x0 * y;                                                        \
-      c7 += x1 * y;                                                        \
-    }                                                                      \
-    const v4d acc[8] = {c0, c1, c2, c3, c4, c5, c6, c7};                   \
-    for (int r = 0; r < 2; ++r) {                                          \
-      for (int c = 0; c < 4; ++c) {                                        \
-        const v4d v = acc[r * 4 + c];                                      \
-        g[(i0 + r) * rows + j0 + c] = (v[0] + v[1]) + (v[2] + v[3]);       \
-      }                                                                    \
-    }                                                                      \
-  }
+// Rows per packing task: fixed, so the sums' order does not depend on the thread count.
+constexpr std::size_t kPackRows = 128;
 
-#if defined(__x86_64__)
-__attribute__((target("avx2,fma")))
-void gram_rows_fma(const double* z, std::size_t rows, std::size_t stride, std::size_t i0, double* g) {
-  UP_GRAM_ROWS_BODY
-}
-#endif
-
-void gram_rows_plain(const double* z, std::size_t rows, std::size_t stride, std::size_t i0, double* g) {
-  UP_GRAM_ROWS_BODY
-}
-
-void gram_rows(const double* z, std::size_t rows, std::size_t stride, std::size_t i0, double* g) {
-#if defined(__x86_64__)
-  if (simd_level() != SimdLevel::kScalar) return gram_rows_fma(z, rows, stride, i0, g);
-#endif
-  gram_rows_plain(z, rows, stride, i0, g);
-}
-
-#if defined(__x86_64__)
-// g++ 12's avx512fintrin.h trips -Wmaybe-uninitialized on its own _mm512_undefined_*.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-// AVX-512: 4 x 4 tiles (rows i0..i0+3, every column block j0 >= i0), eight observations
-// per vector; 32 registers hold the 16 accumulators, so each loaded vector feeds four
-// FMAs instead of two. stride must be a multiple of 8 and i0 of 4.
-__attribute__((target("avx512f")))
-void gram_quad_avx512(const double* z, std::size_t rows, std::size_t stride, std::size_t i0, double* g) {
-  const double* a0 = z + i0 * stride;
-  const double* a1 = a0 + stride;
-  const double* a2 = a1 + stride;
-  const double* a3 = a2 + stride;
-  for (std::size_t j0 = i0; j0 < rows; j0 += 4) {
-    const double* b[4] = {z + j0 * stride, z + (j0 + 1) * stride, z + (j0 + 2) * stride, z + (j0 + 3) * stride};
-    __m512d c[4][4];
-    for (auto& row : c) {
-      for (auto& v : row) v = _mm512_setzero_pd();
-    }
-    for (std::size_t t = 0; t < stride; t += 8) {
-      const __m512d x0 = _mm512_loadu_pd(a0 + t);
-      const __m512d x1 = _mm512_loadu_pd(a1 + t);
-      const __m512d x2 = _mm512_loadu_pd(a2 + t);
-      const __m512d x3 = _mm512_loadu_pd(a3 + t);
-      for (int col = 0; col < 4; ++col) {
-        const __m512d y = _mm512_loadu_pd(b[col] + t);
-        c[0][col] = _mm512_fmadd_pd(x0, y, c[0][col]);
-        c[1][col] = _mm512_fmadd_pd(x1, y, c[1][col]);
-        c[2][col] = _mm512_fmadd_pd(x2, y, c[2][col]);
-        c[3][col] = _mm512_fmadd_pd(x3, y, c[3][col]);
-      }
-    }
-    for (int r = 0; r < 4; ++r) {
-      for (int col = 0; col < 4; ++col) g[(i0 + r) * rows + j0 + col] = _mm512_reduce_add_pd(c[r][col]);
-    }
-  }
-}
-#pragma GCC diagnostic pop
-#endif
+// Rows of the output per task, and the column blocks their mirror image is written in.
+constexpr std::size_t kOutputRows = 16;
 
 inline bool finite(double v) { return v - v == 0.0; }
+
+// One row's contribution to the column sums of x - x_0, largest |x| and (EWMA) largest |x - x_0|.
+void column_stats(const double* __restrict row, const double* __restrict first, std::size_t n, bool ewma,
+                  double* __restrict sum, double* __restrict top, double* __restrict spread) {
+  for (std::size_t j = 0; j < n; ++j) {
+    sum[j] += row[j] - first[j];
+    top[j] = std::max(top[j], std::fabs(row[j]));
+  }
+  if (!ewma) return;
+  for (std::size_t j = 0; j < n; ++j) spread[j] = std::max(spread[j], std::fabs(row[j] - first[j]));
+}
+
+// One row of data into observation t of every panel (zt = panels + t * w, panel stride ps):
+// Pearson's (x * scale - shift) - mean, exact up to the final subtraction's rounding.
+void pack_row(const double* __restrict row, const double* __restrict scale, const double* __restrict shift,
+              const double* __restrict mean, std::size_t n, std::size_t w, std::size_t ps, double* __restrict zt) {
+  std::size_t j = 0;
+  for (; j + w <= n; j += w, zt += ps) {
+    for (std::size_t l = 0; l < w; ++l) zt[l] = (row[j + l] * scale[j + l] - shift[j + l]) - mean[j + l];
+  }
+  for (std::size_t l = 0; j + l < n; ++l) zt[l] = (row[j + l] * scale[j + l] - shift[j + l]) - mean[j + l];
+}
+
+// EWMA: sqrt(w_t) * (x * scale), and the largest magnitude written per column.
+void pack_row_weighted(const double* __restrict row, const double* __restrict scale, double weight, std::size_t n,
+                       std::size_t w, std::size_t ps, double* __restrict zt, double* __restrict big) {
+  for (std::size_t j = 0; j < n; ++j) {
+    const double v = weight * (row[j] * scale[j]);
+    zt[(j / w) * ps + j % w] = v;
+    big[j] = std::max(big[j], std::fabs(v));
+  }
+}
 
 // EWMA columns whose largest weighted value is below this are scaled up again (2^-256:
 // far from underflow, and never reached by a column whose recent values matter).
@@ -151,153 +88,164 @@ std::int64_t covariance(const double* data, std::size_t observations, std::size_
                         double lambda, bool correlation, double* out) {
   const std::size_t T = observations;
   const std::size_t N = assets;
-  const std::size_t rows = (N + 3) & ~std::size_t{3};
-  const std::size_t stride = (T + 7) & ~std::size_t{7};
+  const SimdLevel level = simd_level();
+  const std::size_t w = gram_panel_width(level);
+  const std::size_t rows = gram_rows(level, N);
+  const bool ewma = method == CovMethod::kEwma;
   thread_local std::vector<double> zbuf;
   thread_local std::vector<double> gbuf;
   thread_local std::vector<double> cols;
-  thread_local std::vector<int> expo;
-  thread_local std::vector<double> weight;
-  zbuf.resize(rows * stride);
+  thread_local std::vector<int> expo_buf;
+  thread_local std::vector<double> weight_buf;
+  thread_local std::vector<double> part_buf;
+  zbuf.resize(rows * T);
   gbuf.resize(rows * rows);
-  cols.assign(4 * N, 0.0);
-  expo.resize(N);
+  cols.assign(6 * N, 0.0);
+  expo_buf.resize(N);
   double* sum = cols.data();     // sums of x - x_0: not finite when a value is not
   double* top = sum + N;         // largest |x|
   double* spread = top + N;      // EWMA: largest |x - x_0|, 0 exactly when every value equals the first
   double* scale = spread + N;    // 2^-expo
+  double* shift = scale + N;     // Pearson: the scaled first value
+  double* mean = shift + N;      // Pearson: the mean of the shifted, scaled column (0: centred after)
+  int* expo = expo_buf.data();
+  const double* weight = nullptr;
+  if (ewma) {
+    weight_buf.resize(T);
+    ewma_sqrt_weights(T, lambda, weight_buf.data());
+    weight = weight_buf.data();
+  }
   const double* first = data;
-  for (std::size_t t = 0; t < T; ++t) {
-    const double* row = data + t * N;
+  // Two passes over the data, each split into fixed chunks of kPackRows rows (so results do not
+  // depend on the thread count) and read row by row: per-chunk sums, largest magnitudes (and EWMA
+  // spreads), combined in chunk order; then the scaled, shifted and centred (or weighted) values
+  // written into the panels of Z.
+  const std::size_t chunks = (T + kPackRows - 1) / kPackRows;
+  part_buf.assign(chunks * 3 * N, 0.0);
+  double* part = part_buf.data();
+  const double work = static_cast<double>(N) * static_cast<double>(N) * static_cast<double>(T) / 2;
+  const bool parallel = work >= kParallelWork;
+  const auto run = [&](std::size_t tasks, const auto& fn) {
+    if (parallel) {
+      parallel_for(tasks, fn);
+    } else {
+      for (std::size_t k = 0; k < tasks; ++k) fn(k);
+    }
+  };
+  run(chunks, [&](std::size_t c) {
+    double* p = part + c * 3 * N;
+    for (std::size_t t = c * kPackRows; t < std::min(T, (c + 1) * kPackRows); ++t) {
+      column_stats(data + t * N, first, N, ewma, p, p + N, p + 2 * N);
+    }
+  });
+  for (std::size_t c = 0; c < chunks; ++c) {
+    const double* p = part + c * 3 * N;
     for (std::size_t j = 0; j < N; ++j) {
-      const double v = row[j];
-      sum[j] += v - first[j];
-      top[j] = std::max(top[j], std::fabs(v));
+      sum[j] += p[j];
+      top[j] = std::max(top[j], p[N + j]);
+      spread[j] = std::max(spread[j], p[2 * N + j]);
     }
   }
-  // A sum that is not finite: a value that is not, or finite values beyond 2^1023 whose
-  // differences overflow; those columns are centred after scaling instead.
   bool recentre = false;
   for (std::size_t j = 0; j < N; ++j) {
+    // A sum that is not finite: a value that is not, or finite values beyond 2^1023 whose
+    // differences overflow; such a column is centred after scaling instead.
     if (!finite(sum[j])) {
-      for (std::size_t i = 0; i < T * N; ++i) {
-        if (!finite(data[i])) return static_cast<std::int64_t>(i);
+      for (std::size_t t = 0; t < T; ++t) {
+        if (finite(data[t * N + j])) continue;
+        for (std::size_t i = 0; i < T * N; ++i) {
+          if (!finite(data[i])) return static_cast<std::int64_t>(i);
+        }
       }
       recentre = true;
     }
-  }
-  for (std::size_t j = 0; j < N; ++j) {
     expo[j] = detmath::scale_exponent(top[j]);
     scale[j] = detmath::pow2(-expo[j]);
-    // The mean of x - x_0, scaled exactly: the mean of the shifted, scaled column.
-    sum[j] = recentre ? 0.0 : sum[j] / static_cast<double>(T) * scale[j];
-    top[j] = 0.0;
+    // Pearson: shifted by the scaled first value, then centred: a constant column is exactly
+    // 0, and the mean's rounding no longer leaves a variance behind. The mean of x - x_0,
+    // scaled exactly, is the mean of the shifted, scaled column.
+    shift[j] = first[j] * scale[j];
+    mean[j] = finite(sum[j]) ? sum[j] / static_cast<double>(T) * scale[j] : 0.0;
   }
+  // Z packed for gram_upper: column j of the data is row j of Z, at z + (j / w) * T * w + j % w,
+  // one observation every w doubles. The padding rows N..rows are zero.
   double* z = zbuf.data();
-  // Zero only the padding: columns T..stride of each row and the rows N..rows.
-  for (std::size_t j = 0; j < N; ++j) std::fill(z + j * stride + T, z + (j + 1) * stride, 0.0);
-  std::fill(z + N * stride, z + rows * stride, 0.0);
-  constexpr std::size_t kTile = 8;  // rows of data per transposition tile: contiguous writes
-  if (method == CovMethod::kPearson) {
-    // Shifted by the scaled first value, then centred: a constant column is exactly 0, and
-    // the mean's rounding no longer leaves a variance behind.
-    for (std::size_t t0 = 0; t0 < T; t0 += kTile) {
-      const std::size_t tn = std::min(kTile, T - t0);
-      for (std::size_t j = 0; j < N; ++j) {
-        double* zj = z + j * stride + t0;
-        const double s = scale[j];
-        const double shift = first[j] * s;
-        const double m = sum[j];
-        for (std::size_t u = 0; u < tn; ++u) zj[u] = (data[(t0 + u) * N + j] * s - shift) - m;
+  for (std::size_t j = N; j < rows; ++j) {
+    double* zj = z + (j / w) * T * w + j % w;
+    for (std::size_t t = 0; t < T; ++t) zj[t * w] = 0.0;
+  }
+  run(chunks, [&](std::size_t c) {
+    double* big = part + c * 3 * N;  // EWMA: largest weighted |x| in this chunk
+    std::fill(big, big + N, 0.0);
+    for (std::size_t t = c * kPackRows; t < std::min(T, (c + 1) * kPackRows); ++t) {
+      const double* row = data + t * N;
+      if (!ewma) {
+        pack_row(row, scale, shift, mean, N, w, T * w, z + t * w);
+      } else {
+        pack_row_weighted(row, scale, weight[t], N, w, T * w, z + t * w, big);
       }
     }
-    if (recentre) {
-      for (std::size_t j = 0; j < N; ++j) {
-        double* zj = z + j * stride;
-        double acc = 0.0;
-        for (std::size_t t = 0; t < T; ++t) acc += zj[t];
-        const double m = acc / static_cast<double>(T);
-        for (std::size_t t = 0; t < T; ++t) zj[t] -= m;
-      }
+  });
+  for (std::size_t j = 0; j < N; ++j) {
+    double* zj = z + (j / w) * T * w + j % w;
+    if (!ewma) {
+      if (!recentre || finite(sum[j])) continue;
+      double acc = 0.0;
+      for (std::size_t t = 0; t < T; ++t) acc += zj[t * w];
+      const double m = acc / static_cast<double>(T);
+      for (std::size_t t = 0; t < T; ++t) zj[t * w] -= m;
+      continue;
     }
-  } else {
-    weight.resize(T);
-    ewma_sqrt_weights(T, lambda, weight.data());
-    for (std::size_t t0 = 0; t0 < T; t0 += kTile) {
-      const std::size_t tn = std::min(kTile, T - t0);
-      for (std::size_t j = 0; j < N; ++j) {
-        double* zj = z + j * stride + t0;
-        const double s = scale[j];
-        const double x0 = first[j];
-        double big = top[j];
-        double far = spread[j];
-        for (std::size_t u = 0; u < tn; ++u) {
-          const double x = data[(t0 + u) * N + j];
-          const double v = weight[t0 + u] * (x * s);
-          zj[u] = v;
-          big = std::max(big, std::fabs(v));
-          far = std::max(far, std::fabs(x - x0));
-        }
-        top[j] = big;
-        spread[j] = far;
-      }
-    }
+    double big = 0.0;
+    for (std::size_t c = 0; c < chunks; ++c) big = std::max(big, part[c * 3 * N + j]);
     // Old rows weigh as little as lambda^T: a column whose values sit there is scaled again,
     // so its squares stay normal doubles.
-    for (std::size_t j = 0; j < N; ++j) {
-      if (top[j] == 0.0 || top[j] >= kEwmaRescaleBelow) continue;
-      const int f = detmath::scale_exponent(top[j]);
+    if (big != 0.0 && big < kEwmaRescaleBelow) {
+      const int f = detmath::scale_exponent(big);
       const double s = detmath::pow2(-f);
-      double* zj = z + j * stride;
-      for (std::size_t t = 0; t < T; ++t) zj[t] *= s;
+      for (std::size_t t = 0; t < T; ++t) zj[t * w] *= s;
       expo[j] += f;
     }
   }
   double* g = gbuf.data();
-  const bool has_avx512 = simd_level() == SimdLevel::kAvx512;
-  const std::size_t pairs = has_avx512 ? rows / 4 : rows / 2;
-  const auto task = [&](std::size_t i) {
-#if defined(__x86_64__)
-    if (has_avx512) return gram_quad_avx512(z, rows, stride, 4 * i, g);
-#endif
-    gram_rows(z, rows, stride, 2 * i, g);
-  };
-  const double work = static_cast<double>(N) * static_cast<double>(N) * static_cast<double>(T) / 2;
-  if (work >= kParallelWork) {
-    parallel_for(pairs, task);
-  } else {
-    for (std::size_t i = 0; i < pairs; ++i) task(i);
-  }
+  gram_upper(level, z, rows, T, g, parallel);
   const double norm = method == CovMethod::kPearson ? 1.0 / static_cast<double>(T - 1) : 1.0;
-  if (!correlation) {
-    for (std::size_t i = 0; i < N; ++i) {
-      for (std::size_t j = i; j < N; ++j) {
-        const double v = detmath::times_pow2(g[i * rows + j] * norm, expo[i] + expo[j]);
-        out[i * N + j] = v;
-        out[j * N + i] = v;
-      }
-    }
-    return -1;
-  }
   // Correlations from the scaled sums: the scales cancel. A Pearson column is constant
   // exactly when its variance is 0: shifted and centred it is exactly 0, and otherwise its
   // largest deviation, at least half its spread, is >= 2^-54 after scaling, so the sum of
   // squares cannot underflow. Under EWMA a constant column keeps c^2: compare values.
-  const bool ewma = method == CovMethod::kEwma;
   double* diag = sum;
-  for (std::size_t i = 0; i < N; ++i) {
-    diag[i] = g[i * rows + i] * norm;
-    if (!(diag[i] > 0) || (ewma && spread[i] == 0.0)) return kZeroVariance - static_cast<std::int64_t>(i);
-  }
-  for (std::size_t i = 0; i < N; ++i) {
-    out[i * N + i] = 1.0;
-    for (std::size_t j = i + 1; j < N; ++j) {
-      double r = g[i * rows + j] * norm / std::sqrt(diag[i] * diag[j]);
-      r = std::clamp(r, -1.0, 1.0);
-      out[i * N + j] = r;
-      out[j * N + i] = r;
+  if (correlation) {
+    for (std::size_t i = 0; i < N; ++i) {
+      diag[i] = g[i * rows + i] * norm;
+      if (!(diag[i] > 0) || (ewma && spread[i] == 0.0)) return kZeroVariance - static_cast<std::int64_t>(i);
     }
   }
+  // Rows [i0, i1) of the upper triangle, a row at a time (the loop vectorises), then mirrored
+  // below the diagonal in column blocks.
+  const auto fill = [&](std::size_t task) {
+    const std::size_t i0 = task * kOutputRows;
+    const std::size_t i1 = std::min(N, i0 + kOutputRows);
+    for (std::size_t i = i0; i < i1; ++i) {
+      const double* gi = g + i * rows;
+      double* oi = out + i * N;
+      if (correlation) {
+        oi[i] = 1.0;
+        const double di = diag[i];
+        for (std::size_t j = i + 1; j < N; ++j) oi[j] = std::clamp(gi[j] * norm / std::sqrt(di * diag[j]), -1.0, 1.0);
+      } else {
+        for (std::size_t j = i; j < N; ++j) oi[j] = detmath::times_pow2(gi[j] * norm, expo[i] + expo[j]);
+      }
+    }
+    for (std::size_t jb = i0; jb < N; jb += kOutputRows) {
+      const std::size_t je = std::min(N, jb + kOutputRows);
+      for (std::size_t i = i0; i < i1; ++i) {
+        for (std::size_t j = std::max(jb, i + 1); j < je; ++j) out[j * N + i] = out[i * N + j];
+      }
+    }
+  };
+  const std::size_t fill_tasks = (N + kOutputRows - 1) / kOutputRows;
+  run(fill_tasks, fill);
   return -1;
 }
 
