@@ -103,7 +103,7 @@ describe.runIf(native)('native Cholesky is bit-identical to the TS loop', () => 
       else expect(status).toBeGreaterThanOrEqual(0);
     }
     const c = gram(50, 30, 600, false);
-    for (let i = 0; i < 50; i++) c[i * 50 + i] -= 1e-9;
+    for (let i = 0; i < 50; i++) c[i * 50 + i] = c[i * 50 + i]! - 1e-9;
     expect(sameBits(c, 50)).toBeGreaterThanOrEqual(30);
   });
 });

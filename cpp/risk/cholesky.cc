@@ -1,5 +1,5 @@
-// cholesky() (matrix.hpp): a blocked right-looking factorization with the operation order of
-// the unblocked loop in lib/risk, so both give the same L to the last bit.
+// cholesky() (matrix.hpp): a blocked, recursive right-looking factorization with the
+// operation order of the unblocked loop in lib/risk, so both give the same L to the last bit.
 //
 // Every entry of L is s_ij = a_ij - l_i0 l_j0 - l_i1 l_j1 - ... - l_i(j-1) l_j(j-1), each
 // product rounded, then subtracted and rounded, in ascending k, then l_ij = s_ij / l_jj
@@ -8,12 +8,16 @@
 // the same bits; so the work is reordered across entries only:
 //  - the lower triangle is copied into a column-major workspace W (leading dimension ld, a
 //    multiple of 8, 64-byte aligned), where column k of L is contiguous;
-//  - panels of kPanel columns are factored one column at a time: column j first takes the
-//    panel columns k0..j-1 (a matrix-vector product vectorised down the column), then the
-//    pivot tests of the scalar loop, then the division by its square root;
-//  - the trailing matrix (columns right of the panel, lower part) then takes the panel's
-//    kPanel columns in ascending k: 8 x 4 blocks of accumulators held in registers, the rows
-//    in vectors, the columns broadcast (vectorised across entries, never across k);
+//  - columns [k0, k1) are factored by halving: the left half, then the right half's update
+//    by it, then the right half (a recursive right-looking factorization, as LAPACK's
+//    dpotrf2), so almost every flop lands in a large update;
+//  - at most kLeaf columns are factored one at a time: column j takes the columns k0..j-1
+//    of its block (a matrix-vector product vectorised down the column), then the pivot
+//    tests of the scalar loop, then the division by the square root of its pivot;
+//  - an update of columns [c0, c1) by columns [k0, k1) runs 8 x 4 blocks of accumulators
+//    held in registers, k ascending inside: the rows in vectors, the columns broadcast
+//    (vectorised across entries, never across k), vmulpd then vsubpd; a large one is split
+//    by columns over the thread pool (each entry's operations do not depend on the split);
 //  - L is copied back, row-major, with zeros above the diagonal.
 // The entries above the diagonal of W and the padding rows and columns are scratch: they are
 // computed alongside (whole vectors) and never read into an entry of L.
@@ -39,11 +43,11 @@ namespace {
 // assets before it) gets the Rayleigh-quotient test; real covariance matrices rarely do.
 constexpr double kNearSingular = 0x1p-20;
 
-// Panel width: columns factored together before one trailing update (a multiple of 8).
-constexpr std::size_t kPanel = 32;
+// Columns factored one at a time at the bottom of the recursion (a multiple of 8).
+constexpr std::size_t kLeaf = 8;
 
-// Mul-subtracts (n^3/6 in all) above which a trailing update is split over threads: the
-// pool's hand-off costs a few microseconds, worth it from n of about 200.
+// Mul-subtracts (n^3/6 in all) above which an update is split over threads: the pool's
+// hand-off costs a few microseconds, worth it from n of about 200.
 constexpr double kParallelWork = 1 << 19;
 
 // Workspaces up to this many doubles stay allocated per thread between calls (8 MiB: n <= 1024);
@@ -174,18 +178,18 @@ UP_CHOL_TARGET inline void update_8x4(double* w, std::size_t ld, std::size_t i0,
   _mm256_store_pd(c + 3 * ld + 4, c13);
 }
 
-// The trailing update of columns [j0, j1) (multiples of 4, j1 <= ld) by panel columns [k0, k1):
+// The update of columns [j0, j1) (multiples of 4, j1 <= ld) by columns [k0, k1):
 // every 8 x 4 block on or below the diagonal, rows up to ld.
-UP_CHOL_TARGET void trailing_avx2(double* w, std::size_t ld, std::size_t j0, std::size_t j1, std::size_t k0,
-                                  std::size_t k1) {
+UP_CHOL_TARGET void update_avx2(double* w, std::size_t ld, std::size_t j0, std::size_t j1, std::size_t k0,
+                               std::size_t k1) {
   for (std::size_t j = j0; j < j1; j += 4) {
     for (std::size_t i = j & ~std::size_t{7}; i < ld; i += 8) update_8x4(w, ld, i, j, k0, k1);
   }
 }
 
-// Column j of the panel takes panel columns [k0, j): W[j][i] -= W[k][i] * W[k][j], rows from
+// Column j of a leaf takes the leaf's columns [k0, j): W[j][i] -= W[k][i] * W[k][j], rows from
 // j & ~3 to ld, 16 rows per pass.
-UP_CHOL_TARGET void panel_column_avx2(double* w, std::size_t ld, std::size_t j, std::size_t k0) {
+UP_CHOL_TARGET void leaf_column_avx2(double* w, std::size_t ld, std::size_t j, std::size_t k0) {
   double* c = w + j * ld;
   std::size_t i = j & ~std::size_t{3};
   for (; i + 16 <= ld; i += 16) {
@@ -296,54 +300,76 @@ double* workspace(std::size_t doubles, Workspace& local) {
   return slot.get();
 }
 
+struct Factor {
+  const double* a;
+  std::size_t n;
+  double* w;
+  std::size_t ld;
+  double tol;
+  double* scratch;  // pivot_direction_norm2's
+  double* info;
+};
+
+// W[j][i] -= sum_k W[k][i] W[k][j], k in [k0, k1) ascending, for columns [c0, c1) (multiples
+// of 4) and rows from each column's diagonal block to ld; split by columns over the pool when
+// the work pays (a column's work is ld - j: the cuts share the trapezoid's area).
+void update(const Factor& f, std::size_t c0, std::size_t c1, std::size_t k0, std::size_t k1) {
+  const double top = static_cast<double>(f.ld - c0), bottom = static_cast<double>(f.ld - c1);
+  const double work = (top * top - bottom * bottom) / 2 * static_cast<double>(k1 - k0);
+  const std::size_t tasks = work >= kParallelWork ? std::min<std::size_t>((c1 - c0) / 4, 4 * parallel_width()) : 1;
+  if (tasks <= 1) return update_avx2(f.w, f.ld, c0, c1, k0, k1);
+  parallel_for(tasks, [&](std::size_t t) {
+    const auto cut = [&](std::size_t q) {
+      if (q == tasks) return c1;
+      const double left = top * top - (top * top - bottom * bottom) * static_cast<double>(q) / static_cast<double>(tasks);
+      const std::size_t x = f.ld - static_cast<std::size_t>(std::sqrt(left));
+      return std::min(c1, c0 + ((x - std::min(x, c0)) & ~std::size_t{3}));
+    };
+    update_avx2(f.w, f.ld, cut(t), cut(t + 1), k0, k1);
+  });
+}
+
+// Factors columns [k0, k1), which already took every k < k0: up to kLeaf columns one at a
+// time (each takes the columns before it in the leaf, then its pivot test and division);
+// more are halved, the left half factored, the right half updated by it, then factored.
+// Returns -1 or the refused pivot (info filled).
+std::int64_t factor(const Factor& f, std::size_t k0, std::size_t k1) {
+  if (k1 - k0 > kLeaf) {
+    const std::size_t mid = k0 + (((k1 - k0) / 2 + 7) & ~std::size_t{7});
+    const std::int64_t left = factor(f, k0, mid);
+    if (left >= 0) return left;
+    update(f, mid, std::min(f.ld, (k1 + 3) & ~std::size_t{3}), k0, mid);
+    return factor(f, mid, k1);
+  }
+  const auto l = [&f](std::size_t r, std::size_t c) { return f.w[c * f.ld + r]; };
+  for (std::size_t j = k0; j < k1; ++j) {
+    leaf_column_avx2(f.w, f.ld, j, k0);
+    double* c = f.w + j * f.ld;
+    const auto entry = [c](std::size_t i) { return c[i]; };
+    const Pivot p = test_pivot(f.a, f.n, j, c[j], f.tol, l, entry, f.scratch, f.info);
+    if (p == Pivot::kFail) return static_cast<std::int64_t>(j);
+    if (p == Pivot::kZero) {
+      std::fill(c + (j & ~std::size_t{3}), c + f.ld, 0.0);
+    } else {
+      scale_column_avx2(f.w, f.ld, j, std::sqrt(c[j]));
+    }
+  }
+  return -1;
+}
+
 std::int64_t cholesky_avx2(const double* a, std::size_t n, double* lower, double* info) {
   const std::size_t ld = (n + 7) & ~std::size_t{7};
   Workspace local;
-  double* w = workspace(ld * ld + ld, local);  // + ld: the pivot_direction_norm2 scratch
-  double* scratch = w + ld * ld;
+  double* w = workspace(ld * ld + ld, local);
   copy_in_avx2(a, n, w, ld);
-  const double tol = psd_tolerance(a, n);
-  const auto l = [w, ld](std::size_t r, std::size_t c) { return w[c * ld + r]; };
-  for (std::size_t k0 = 0; k0 < n; k0 += kPanel) {
-    const std::size_t k1 = std::min(k0 + kPanel, n);
-    for (std::size_t j = k0; j < k1; ++j) {
-      panel_column_avx2(w, ld, j, k0);
-      double* c = w + j * ld;
-      const auto entry = [c](std::size_t i) { return c[i]; };
-      const Pivot p = test_pivot(a, n, j, c[j], tol, l, entry, scratch, info);
-      if (p == Pivot::kFail) {
-        // As the scalar loop leaves it: columns before j, zeros elsewhere.
-        for (std::size_t col = j; col < ld; ++col) std::fill(w + col * ld, w + col * ld + ld, 0.0);
-        copy_out_avx2(w, ld, n, lower);
-        return static_cast<std::int64_t>(j);
-      }
-      if (p == Pivot::kZero) {
-        std::fill(c + (j & ~std::size_t{3}), c + ld, 0.0);
-      } else {
-        scale_column_avx2(w, ld, j, std::sqrt(c[j]));
-      }
-    }
-    if (k1 == n) break;
-    // Columns [k1, ld) in groups of 4; split by columns over threads when the work pays.
-    const std::size_t groups = (ld - k1) / 4;
-    const double work = static_cast<double>(ld - k1) * static_cast<double>(ld - k1) * (k1 - k0) / 2;
-    const std::size_t tasks = work >= kParallelWork ? std::min<std::size_t>(groups, 4 * parallel_width()) : 1;
-    if (tasks <= 1) {
-      trailing_avx2(w, ld, k1, ld, k0, k1);
-    } else {
-      // Tasks of about equal work: column j costs ld - j, so cut the triangle by area.
-      parallel_for(tasks, [&](std::size_t t) {
-        const auto cut = [&](std::size_t q) {
-          if (q == tasks) return ld;
-          const double f = 1.0 - std::sqrt(1.0 - static_cast<double>(q) / static_cast<double>(tasks));
-          return k1 + (static_cast<std::size_t>(f * static_cast<double>(ld - k1)) & ~std::size_t{3});
-        };
-        trailing_avx2(w, ld, cut(t), cut(t + 1), k0, k1);
-      });
-    }
+  const Factor f{a, n, w, ld, psd_tolerance(a, n), w + ld * ld, info};
+  const std::int64_t refused = factor(f, 0, n);
+  if (refused >= 0) {
+    // As the scalar loop leaves it: the columns before the refused pivot, zeros elsewhere.
+    for (std::size_t col = static_cast<std::size_t>(refused); col < ld; ++col) std::fill(w + col * ld, w + col * ld + ld, 0.0);
   }
   copy_out_avx2(w, ld, n, lower);
-  return -1;
+  return refused;
 }
 
 #endif  // __x86_64__
