@@ -16,7 +16,7 @@
         "cpp/napi/monitor.cc",
         "cpp/napi/cache.cc",
         "cpp/memory/buddy.cc", "cpp/memory/layout.cc", "cpp/memory/ring.cc", "cpp/memory/slab.cc", "cpp/memory/stack.cc",
-        "cpp/risk/gram.cc", "cpp/risk/matrix.cc", "cpp/risk/montecarlo.cc", "cpp/risk/parallel.cc", "cpp/risk/philox.cc", "cpp/risk/simd.cc", "cpp/risk/var.cc",
+        "cpp/risk/cholesky.cc", "cpp/risk/gram.cc", "cpp/risk/matrix.cc", "cpp/risk/montecarlo.cc", "cpp/risk/parallel.cc", "cpp/risk/philox.cc", "cpp/risk/simd.cc", "cpp/risk/var.cc",
         "cpp/queue/replay.cc",
         "cpp/orderbook/l2_book.cc", "cpp/orderbook/matching_engine.cc", "cpp/orderbook/mbo_book.cc",
         "cpp/system/affinity.cc",

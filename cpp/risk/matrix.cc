@@ -60,28 +60,6 @@ void pack_row_weighted(const double* __restrict row, const double* __restrict sc
 // far from underflow, and never reached by a column whose recent values matter).
 constexpr double kEwmaRescaleBelow = 0x1p-256;
 
-// A positive pivot below this fraction of its diagonal entry (R^2 > 1 - 2^-20 against the
-// assets before it) gets the Rayleigh-quotient test; real covariance matrices rarely do.
-constexpr double kNearSingular = 0x1p-20;
-
-// |w|^2 for w = L11^-T l_j (l_j: row j of L left of the diagonal), by back substitution;
-// zero columns (zero pivots) take w_k = 0. x = (-w, 1, 0...) has x^T A x = pivot j.
-double pivot_direction_norm2(const double* lower, std::size_t n, std::size_t j) {
-  thread_local std::vector<double> w;
-  w.assign(j, 0.0);
-  const double* lj = lower + j * n;
-  double norm2 = 0.0;
-  for (std::size_t k = j; k-- > 0;) {
-    const double diag = lower[k * n + k];
-    if (diag == 0.0) continue;
-    double v = lj[k];
-    for (std::size_t m = k + 1; m < j; ++m) v -= lower[m * n + k] * w[m];
-    w[k] = v / diag;
-    norm2 += w[k] * w[k];
-  }
-  return norm2;
-}
-
 }  // namespace
 
 std::int64_t covariance(const double* data, std::size_t observations, std::size_t assets, CovMethod method,
@@ -246,79 +224,6 @@ std::int64_t covariance(const double* data, std::size_t observations, std::size_
   };
   const std::size_t fill_tasks = (N + kOutputRows - 1) / kOutputRows;
   run(fill_tasks, fill);
-  return -1;
-}
-
-std::int64_t cholesky(const double* a, std::size_t n, double* lower, double* info) {
-  for (std::size_t i = 0; i < n * n; ++i) lower[i] = 0.0;
-  const double tol = psd_tolerance(a, n);
-  for (std::size_t j = 0; j < n; ++j) {
-    const double* lj = lower + j * n;
-    double d = a[j * n + j];
-    for (std::size_t k = 0; k < j; ++k) d -= lj[k] * lj[k];
-    // Rounding of a rank-deficient matrix grows in the pivot, not in the Rayleigh quotient
-    // d / (1 + |w|^2) of the direction it exposes: that is what the tolerance judges, for a
-    // negative pivot and for a tiny positive one (which would otherwise divide noise by noise).
-    const bool zero = !(d > tol);
-    bool tiny = false;
-    if (zero ? !(d >= -tol) : d <= a[j * n + j] * kNearSingular) {
-      const double quotient = d / (1.0 + pivot_direction_norm2(lower, n, j));
-      if (!(quotient >= -tol)) {
-        info[0] = d;
-        info[1] = -1.0;
-        info[2] = quotient;
-        return static_cast<std::int64_t>(j);
-      }
-      tiny = quotient <= tol;
-    }
-    if (zero || tiny) {
-      // Column j of L stays zero when the rest of the column vanishes; a zero pivot needs
-      // it, a tiny positive one keeps its column otherwise.
-      bool vanishes = true;
-      for (std::size_t i = j + 1; i < n && vanishes; ++i) {
-        const double* li = lower + i * n;
-        double s = a[i * n + j];
-        for (std::size_t k = 0; k < j; ++k) s -= li[k] * lj[k];
-        vanishes = s * s <= tol * std::max(a[i * n + i], 0.0);
-        if (!vanishes && zero) {
-          info[0] = d;
-          info[1] = static_cast<double>(i);
-          info[2] = s;
-          return static_cast<std::int64_t>(j);
-        }
-      }
-      if (vanishes) continue;
-    }
-    const double diag = std::sqrt(d);
-    lower[j * n + j] = diag;
-    // Four rows at a time: each row's sum keeps its order (identical to lib/risk), the
-    // four independent chains hide the subtraction latency.
-    std::size_t i = j + 1;
-    for (; i + 4 <= n; i += 4) {
-      const double* l0 = lower + i * n;
-      const double* l1 = l0 + n;
-      const double* l2 = l1 + n;
-      const double* l3 = l2 + n;
-      double s0 = a[i * n + j], s1 = a[(i + 1) * n + j], s2 = a[(i + 2) * n + j], s3 = a[(i + 3) * n + j];
-      for (std::size_t k = 0; k < j; ++k) {
-        const double v = lj[k];
-        s0 -= l0[k] * v;
-        s1 -= l1[k] * v;
-        s2 -= l2[k] * v;
-        s3 -= l3[k] * v;
-      }
-      lower[i * n + j] = s0 / diag;
-      lower[(i + 1) * n + j] = s1 / diag;
-      lower[(i + 2) * n + j] = s2 / diag;
-      lower[(i + 3) * n + j] = s3 / diag;
-    }
-    for (; i < n; ++i) {
-      const double* li = lower + i * n;
-      double s = a[i * n + j];
-      for (std::size_t k = 0; k < j; ++k) s -= li[k] * lj[k];
-      lower[i * n + j] = s / diag;
-    }
-  }
   return -1;
 }
 
