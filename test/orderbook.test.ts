@@ -674,6 +674,76 @@ describe.each(backends)('MatchingEngine (%s core)', (backend) => {
     }
     expect(new ExecutionReportBuffer().fillCapacity).toBe(64);
   });
+
+  it('runs one packed command per call with submitCommandInto, refusing a bad one as submitBatch does', () => {
+    const me = make();
+    const out = new ExecutionReportBuffer(1);
+    const cmds = new Float64Array([
+      BatchOp.limit, 1, 100, 1, 0, 7,
+      BatchOp.limit, 1, 100.5, 1, 4, 0,
+      BatchOp.limit, 0, 100.5, 1.5, 1, 0,
+      BatchOp.cancel, 2, 0, 0, 0, 0,
+      BatchOp.market, 1, 0, 1, 0, 0,
+      BatchOp.modify, 1, Number.NaN, 0.5, 0, 0,
+      BatchOp.cancel, 2, 0, 0, 0, 0,
+      BatchOp.modify, 99, 100, Number.NaN, 0, 0,
+    ]);
+    const twin = make();
+    const results: unknown[] = [];
+    for (let i = 0; i < 8; i++) {
+      const acted = me.submitCommandInto(cmds, i, out);
+      results.push(acted && cmds[6 * i] !== BatchOp.cancel ? out.toReport() : acted);
+    }
+    twin.submitBatch(cmds.subarray(0, 12));
+    expect(results[0]).toEqual({ orderId: 1, status: 'new', filledQuantity: 0, remainingQuantity: 1, averagePrice: Number.NaN, fills: [] });
+    expect(results[2]).toMatchObject({
+      orderId: 3, status: 'filled', filledQuantity: 1.5, remainingQuantity: 0,
+      fills: [{ makerOrderId: 1, takerOrderId: 3, price: 100, quantity: 1 }, { makerOrderId: 2, takerOrderId: 3, price: 100.5, quantity: 0.5 }],
+    });
+    // What submit() reports for the same order on a twin that ran the same first commands.
+    expect(results[2]).toEqual(twin.submit({ side: 'buy', price: 100.5, quantity: 1.5, timeInForce: 'IOC' }));
+    expect(results.slice(3)).toEqual([true, { orderId: 4, status: 'cancelled', cancelReason: 'market-remainder', filledQuantity: 0, remainingQuantity: 0, averagePrice: Number.NaN, fills: [] }, false, false, false]);
+    expect(me.getOrder(1)).toBeUndefined();
+    expect(me.getOrder(2)).toBeUndefined();
+    expect(out.orderId).toBe(4); // the commands that did nothing left the report alone
+    // A bad command is the error submitBatch gives, naming its index, and nothing runs.
+    const bad = new Float64Array([BatchOp.limit, 1, 102, 1, 0, 0, BatchOp.limit, 1, 102.25, 1, 0, 0]);
+    expect(() => me.submitCommandInto(bad, 1, out)).toThrow(/tick grid for commands\[8\] \(command 1, price\) but received 102.25/);
+    for (const cmd of [
+      [BatchOp.limit, 1, 1e16, 1, 0, 0],
+      [BatchOp.limit, 1, 102, 1e20, 0, 0],
+      [BatchOp.limit, 2, 102, 1, 0, 0],
+      [BatchOp.limit, 0, 102, 1, 3, 0],
+      [BatchOp.market, 0, 0, 1, 4, 0],
+      [BatchOp.limit, 0, 102, 1, 0, -1],
+      [BatchOp.limit, 0, 102, 0, 0, 0],
+      [BatchOp.cancel, 0, 0, 0, 0, 0],
+      [BatchOp.modify, 1.5, 100, 1, 0, 0],
+      [BatchOp.modify, 1, Number.NaN, -1, 0, 0],
+      [4, 1, 100, 1, 0, 0],
+      [Number.NaN, 1, 100, 1, 0, 0],
+    ]) {
+      const c = new Float64Array(cmd);
+      let want: unknown;
+      try {
+        me.submitBatch(c);
+      } catch (e) {
+        want = e;
+      }
+      expect(want).toBeInstanceOf(RangeError);
+      expect(() => me.submitCommandInto(c, 0, out)).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: (want as Error).message }));
+    }
+    expect(me.submitCommandInto(new Float64Array([BatchOp.limit, 0, 99, 1, 0, 0]), 0, out)).toBe(true);
+    expect(out.orderId).toBe(5); // no id was used up by the refused commands
+    // Its own arguments: the commands array, the index, the report.
+    expect(() => me.submitCommandInto([0, 0, 99, 1, 0, 0] as never, 0, out)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: expect.stringMatching(/for commands but received/) }));
+    for (const index of [-1, 1, 0.5, Number.NaN]) {
+      expect(() => me.submitCommandInto(new Float64Array(6), index, out)).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: expect.stringMatching(/for index but received/) }));
+    }
+    expect(() => me.submitCommandInto(new Float64Array(5), 0, out)).toThrow(/for index but received 0/);
+    expect(() => me.submitCommandInto(new Float64Array([BatchOp.limit, 0, 99, 1, 0, 0]), 0, {} as never)).toThrow(/ExecutionReportBuffer for report/);
+    expect(me.bidLevels).toBe(1);
+  });
 });
 
 // ---- engine differential ----
@@ -985,6 +1055,10 @@ describe('MatchingEngine differential: every backend against a reference model a
           // The same stream through submitInto / modifyInto: the same fills in the same format.
           const into = new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: 'cancel-maker', allowNegativePrices: true, backend });
           const reused = new ExecutionReportBuffer(1);
+          // And once more one packed command per call through submitCommandInto.
+          const byCommand = new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: 'cancel-maker', allowNegativePrices: true, backend });
+          const commandOut = new ExecutionReportBuffer(1);
+          const commandFills: number[] = [];
           const intoFills: number[] = [];
           const wantFills: number[] = [];
           const cmds: number[] = [];
@@ -1036,6 +1110,16 @@ describe('MatchingEngine differential: every backend against a reference model a
           }
           expect(gotFills).toEqual(wantFills);
           expect(intoFills).toEqual(wantFills);
+          for (let i = 0; i < all.length / 6; i++) {
+            const op = all[6 * i];
+            const acted = byCommand.submitCommandInto(all, i, commandOut);
+            if (op === BatchOp.cancel) continue;
+            // A submit always acts; a modify acts when its id is resting (the per-call loop above asked getOrder).
+            if (op !== BatchOp.modify) expect(acted).toBe(true);
+            if (acted) commandFills.push(...commandOut.fills.subarray(0, 4 * commandOut.fillCount));
+          }
+          expect(commandFills).toEqual(wantFills);
+          expect(engineReads(byCommand)).toEqual(engineReads(perCall));
           expect(engineReads(batched)).toEqual(engineReads(perCall));
           expect(engineReads(into)).toEqual(engineReads(perCall));
         }

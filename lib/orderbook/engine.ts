@@ -483,6 +483,89 @@ export class MatchingEngine extends BookReads {
     return this.reportInto(report);
   }
 
+  /**
+   * One command in submitBatch's packed format (class comment: 6 doubles, limit / market /
+   * cancel / modify) run as a per-call command, its report written into `report`: the
+   * per-call path with no objects at all, neither an order nor a report. `commands[6 * index
+   * .. 6 * index + 5]` is the command; a bad one throws the RangeError submitBatch gives
+   * (naming its index) and nothing runs. Returns true when the command acted: a limit or
+   * market order always (its report is in `report`), a cancel or modify when the id was
+   * resting (a modify's report is in `report`); false for a cancel or modify of an id that is
+   * not resting (as in submitBatch: nothing happens and `report` is left as it was). A cancel
+   * never writes `report`. Orders submitted this way have no clientId.
+   * @example
+   * const cmd = new Float64Array([BatchOp.limit, 0, 100, 1, 0, 0]); // buy 1 at 100, GTC
+   * me.submitCommandInto(cmd, 0, out); // true; out.orderId, out.status, out.fills ...
+   */
+  submitCommandInto(commands: Float64Array, index: number, report: ExecutionReportBuffer): boolean {
+    if (!(commands instanceof Float64Array)) throw invalidType('commands', 'a Float64Array of 6-double commands', commands);
+    if (!Number.isInteger(index) || index < 0 || kCommandStride * index + kCommandStride > commands.length) {
+      throw invalidRange('index', `an integer from 0 to ${Math.floor(commands.length / kCommandStride) - 1} (the commands in commands)`, index);
+    }
+    checkReportBuffer(report);
+    const at = kCommandStride * index;
+    const op = commands[at]!;
+    const a1 = commands[at + 1]!;
+    const v = this.view;
+    const a = View.args;
+    if (op === 3 || op === 2) {
+      if (!(a1 >= 1 && a1 <= 9007199254740991 && Math.floor(a1) === a1)) this.badCommand(commands, index);
+      if (op === 2) {
+        v[a] = a1;
+        return this.calls.cancel(this.core);
+      }
+      const price = commands[at + 2]!;
+      const qty = commands[at + 3]!;
+      let ticks = Number.NaN;
+      let lots = Number.NaN;
+      if (price === price) {
+        ticks = this.tick.toUnits(price);
+        if (!(ticks >= this.tick.minTicks && ticks <= 9007199254740991)) this.badCommand(commands, index);
+      }
+      if (qty === qty) {
+        lots = this.lot.toUnits(qty);
+        if (!(lots >= 0 && lots <= 9223372036854774784)) this.badCommand(commands, index);
+      }
+      v[a] = a1;
+      v[a + 1] = ticks;
+      v[a + 2] = lots;
+      v[a + 3] = 0;
+      this.calls.modify(this.core);
+      if (v[View.reportStatus] === StatusCode.rejected && v[View.reportReject] === RejectCode.unknownOrder) return false;
+      this.reportInto(report);
+      return true;
+    }
+    const market = op === 1;
+    const price = commands[at + 2]!;
+    const flags = commands[at + 4]!;
+    const owner = commands[at + 5]!;
+    const ticks = market ? 0 : this.tick.toUnits(price);
+    const lots = this.lot.toUnits(commands[at + 3]!);
+    const tif = flags & 3;
+    if (
+      !(op === 0 || market) ||
+      !(a1 === 0 || a1 === 1) ||
+      !(ticks >= this.tick.minTicks && ticks <= 9007199254740991) ||
+      !(lots > 0 && lots <= 9223372036854774784) ||
+      !(flags >= 0 && flags <= 6 && Math.floor(flags) === flags && tif !== 3 && !(market && flags >= 4)) ||
+      !(owner >= 0 && owner <= kMaxOwner && Math.floor(owner) === owner)
+    ) {
+      this.badCommand(commands, index);
+    }
+    v[a] = a1;
+    v[a + 1] = market ? 1 : 0;
+    v[a + 2] = ticks;
+    v[a + 3] = lots;
+    v[a + 4] = tif;
+    v[a + 5] = flags >= 4 ? 1 : 0;
+    v[a + 6] = owner;
+    v[a + 7] = Number.NaN;
+    v[a + 8] = 0;
+    this.calls.submit(this.core);
+    this.reportInto(report);
+    return true;
+  }
+
   /** Checks and runs a modify; the report is left in the view. */
   private runModify(orderId: number, changes: { price?: Decimal; quantity?: Decimal }): void {
     checkOrderId(orderId);
@@ -552,17 +635,19 @@ export class MatchingEngine extends BookReads {
     }
   }
 
+  /** Throws the error for a bad command i of commands (explainBadCommand's, else one naming the whole command). */
+  private badCommand(commands: Float64Array, i: number): never {
+    this.explainBadCommand(commands, i);
+    throw invalidRange(`commands[${kCommandStride * i}..${kCommandStride * i + 5}] (command ${i})`, 'a valid command (see MatchingEngine.submitBatch)', Array.from(commands.subarray(kCommandStride * i, kCommandStride * i + kCommandStride)));
+  }
+
   submitBatch(commands: Float64Array, fillsOut?: Float64Array): BatchResult {
     if (!(commands instanceof Float64Array)) throw invalidType('commands', 'a Float64Array of 6-double commands', commands);
     if (commands.length % kCommandStride !== 0) throw invalidRange('commands.length', 'a multiple of 6', commands.length);
     if (fillsOut !== undefined && !(fillsOut instanceof Float64Array)) throw invalidType('fillsOut', 'a Float64Array', fillsOut);
     const n = commands.length / kCommandStride;
     const r = this.core.batch(commands, n, fillsOut ?? null);
-    if (r < 0) {
-      const i = -r - 1;
-      this.explainBadCommand(commands, i);
-      throw invalidRange(`commands[${kCommandStride * i}..${kCommandStride * i + 5}] (command ${i})`, 'a valid command (see MatchingEngine.submitBatch)', Array.from(commands.subarray(kCommandStride * i, kCommandStride * i + kCommandStride)));
-    }
+    if (r < 0) this.badCommand(commands, -r - 1);
     const v = this.view;
     const fills = v[View.batchFills]!;
     const cap = fillsOut === undefined ? 0 : Math.floor(fillsOut.length / kFillStride);
@@ -583,11 +668,7 @@ export class MatchingEngine extends BookReads {
       throw invalidRange('count', `an integer from 0 to commands.length / 6 (${commands.length / kCommandStride})`, count);
     }
     const r = this.core.batch(commands, count, fillsOut);
-    if (r < 0) {
-      const i = -r - 1;
-      this.explainBadCommand(commands, i);
-      throw invalidRange(`commands[${kCommandStride * i}..${kCommandStride * i + 5}] (command ${i})`, 'a valid command (see MatchingEngine.submitBatch)', Array.from(commands.subarray(kCommandStride * i, kCommandStride * i + kCommandStride)));
-    }
+    if (r < 0) this.badCommand(commands, -r - 1);
     return this.view[View.batchFills]!;
   }
 
