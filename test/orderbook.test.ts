@@ -5,9 +5,12 @@ import { cpuAddon } from '../lib/backend.js';
 import {
   BackendUnavailableError,
   BatchOp,
+  type Decimal,
   type ExecutionReport,
+  ExecutionReportBuffer,
   MatchingEngine,
   OrderBook,
+  type OrderRequest,
   type SelfTradePrevention,
 } from '../lib/index.js';
 import { EngineModel, kModelMaxLots, L2Model, type ModelReport } from './fixtures/orderbook-model.js';
@@ -524,6 +527,9 @@ describe.each(backends)('MatchingEngine (%s core)', (backend) => {
     me.submit({ side: 'sell', price: 100, quantity: 1 });
     expect(() => me.submit(order as never)).toThrow(kind);
     expect(() => me.submit(order as never)).toThrow(message);
+    // submitInto checks the order the same way, with the same error.
+    expect(() => me.submitInto(order as never, new ExecutionReportBuffer())).toThrow(kind);
+    expect(() => me.submitInto(order as never, new ExecutionReportBuffer())).toThrow(message);
     expect(Array.from(me.top)).toEqual([Number.NaN, Number.NaN, 100, 1]);
     expect(me.submit({ side: 'buy', price: 99, quantity: 1 }).orderId).toBe(2); // no id was used up
   });
@@ -576,6 +582,167 @@ describe.each(backends)('MatchingEngine (%s core)', (backend) => {
     expect(r.status).toBe('filled');
     expect(r.fills.reduce((s, f) => s + f.quantity, 0)).toBe(150);
     expect(r.fills[599]!.makerOrderId).toBe(600);
+  });
+
+  it('fills a reused ExecutionReportBuffer with what submit() and modify() return', () => {
+    const objects = make();
+    const into = make();
+    const out = new ExecutionReportBuffer(2);
+    const orders = [
+      { side: 'sell', price: 100, quantity: 1 },
+      { side: 'sell', price: 100.5, quantity: 2, clientId: 7 },
+      { side: 'buy', price: 99, quantity: 1, postOnly: true },
+      { side: 'buy', price: 100.5, quantity: 2.5 },
+      { side: 'buy', price: 101, quantity: 1, postOnly: true },
+      { side: 'sell', type: 'market', quantity: 5 },
+      { side: 'buy', price: 100, quantity: 1, timeInForce: 'FOK' },
+      { side: 'buy', price: 99.5, quantity: 1, timeInForce: 'IOC' },
+    ] as const;
+    for (const order of orders) {
+      const want = objects.submit(order);
+      expect(into.submitInto(order, out)).toBe(out);
+      expect(out.toReport()).toEqual(want);
+      expect(out.fillCount).toBe(want.fills.length);
+      expect(Array.from(out.fills.subarray(0, 4 * out.fillCount))).toEqual(want.fills.flatMap((f) => [f.makerOrderId, f.takerOrderId, f.price, f.quantity]));
+      expect(out.rejectReason).toBe(want.rejectReason);
+      expect(out.cancelReason).toBe(want.cancelReason);
+    }
+    const rest = objects.submit({ side: 'buy', price: 98, quantity: 2 }).orderId;
+    into.submitInto({ side: 'buy', price: 98, quantity: 2 }, out);
+    for (const changes of [{ quantity: 1 }, { price: 98.5 }, { price: 99, quantity: 3 }, { quantity: 0 }]) {
+      const want = objects.modify(rest, changes);
+      into.modifyInto(rest, changes, out);
+      expect(out.toReport()).toEqual(want);
+    }
+    // An id that is not resting is the same RangeError, and the buffer keeps the last report.
+    expect(() => into.modifyInto(rest, { quantity: 1 }, out)).toThrow(/the id of a resting order for orderId/);
+    expect(out.status).toBe('cancelled');
+    expect(engineReads(into)).toEqual(engineReads(objects));
+  });
+
+  it('grows an ExecutionReportBuffer once past its capacity and never drops a fill', () => {
+    const me = make();
+    for (let i = 0; i < 600; i++) me.submit({ side: 'sell', price: 100 + (i % 3) * 0.5, quantity: 0.25 });
+    const mine = new Float64Array(4 * 3);
+    const out = new ExecutionReportBuffer(mine);
+    expect(out.fillCapacity).toBe(3);
+    expect(out.fills).toBe(mine);
+    me.submitInto({ side: 'buy', type: 'market', quantity: 0.5 }, out);
+    expect(out.fills).toBe(mine); // 2 fills fit: the caller's array is used as it is
+    me.submitInto({ side: 'buy', type: 'market', quantity: 149.5 }, out); // 598 fills, past the view's 256 too
+    expect(out.fillCount).toBe(598);
+    expect(out.fillCapacity).toBe(598);
+    expect(out.fills).not.toBe(mine);
+    let sum = 0;
+    for (let i = 0; i < out.fillCount; i++) sum += out.fills[4 * i + 3]!;
+    expect(sum).toBe(149.5);
+    expect(out.fills[4 * 597]).toBe(600);
+    expect(out.fills[4 * 597 + 1]).toBe(out.orderId);
+    // reserve keeps what the buffer holds and grows to at least twice its capacity.
+    const small = new ExecutionReportBuffer(1);
+    expect(small.reserve(1)).toBe(small.fills);
+    expect(small.reserve(3).length).toBe(4 * 3);
+    expect(small.reserve(4).length).toBe(4 * 6);
+    expect(() => small.reserve(-1)).toThrow(RangeError);
+  });
+
+  it('refuses a wrong report, a too-small or detached fills buffer, with coded errors, before the order runs', () => {
+    const me = make();
+    me.submit({ side: 'sell', price: 100, quantity: 1 });
+    const order = { side: 'buy', price: 100, quantity: 1 } as const;
+    const report = me.submit({ side: 'sell', price: 101, quantity: 1 });
+    for (const bad of [undefined, null, {}, report, new Float64Array(16), { fills: new Float64Array(16), fillCount: 0 }]) {
+      expect(() => me.submitInto(order, bad as never)).toThrow(/Expected an ExecutionReportBuffer for report but received/);
+      expect(() => me.modifyInto(1, { quantity: 0.5 }, bad as never)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }));
+    }
+    // Its fills transferred to another thread: detached, refused before anything runs.
+    const out = new ExecutionReportBuffer(4);
+    structuredClone(out.fills.buffer, { transfer: [out.fills.buffer as ArrayBuffer] });
+    expect(() => me.submitInto(order, out)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: expect.stringMatching(/report.fills .*detached/) }));
+    expect(() => me.modifyInto(1, { quantity: 0.5 }, out)).toThrow(/detached/);
+    expect(me.getOrder(1)?.quantity).toBe(1);
+    expect(me.bestAskPrice()).toBe(100);
+    expect(me.submit(order).orderId).toBe(3); // no id was used up
+    // The constructor: a capacity from 1 fill, or a Float64Array of at least one fill's 4 doubles.
+    const detached = new Float64Array(8);
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    for (const bad of [0, -1, 1.5, Number.NaN, 2 ** 24 + 1, new Float64Array(3), new Float64Array(0), detached]) {
+      expect(() => new ExecutionReportBuffer(bad)).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: expect.stringMatching(/for fillCapacity but received/) }));
+    }
+    for (const bad of ['8', new Float32Array(8), [0, 0, 0, 0]]) {
+      expect(() => new ExecutionReportBuffer(bad as never)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }));
+    }
+    expect(new ExecutionReportBuffer().fillCapacity).toBe(64);
+  });
+
+  it('runs one packed command per call with submitCommandInto, refusing a bad one as submitBatch does', () => {
+    const me = make();
+    const out = new ExecutionReportBuffer(1);
+    const cmds = new Float64Array([
+      BatchOp.limit, 1, 100, 1, 0, 7,
+      BatchOp.limit, 1, 100.5, 1, 4, 0,
+      BatchOp.limit, 0, 100.5, 1.5, 1, 0,
+      BatchOp.cancel, 2, 0, 0, 0, 0,
+      BatchOp.market, 1, 0, 1, 0, 0,
+      BatchOp.modify, 1, Number.NaN, 0.5, 0, 0,
+      BatchOp.cancel, 2, 0, 0, 0, 0,
+      BatchOp.modify, 99, 100, Number.NaN, 0, 0,
+    ]);
+    const twin = make();
+    const results: unknown[] = [];
+    for (let i = 0; i < 8; i++) {
+      const acted = me.submitCommandInto(cmds, i, out);
+      results.push(acted && cmds[6 * i] !== BatchOp.cancel ? out.toReport() : acted);
+    }
+    twin.submitBatch(cmds.subarray(0, 12));
+    expect(results[0]).toEqual({ orderId: 1, status: 'new', filledQuantity: 0, remainingQuantity: 1, averagePrice: Number.NaN, fills: [] });
+    expect(results[2]).toMatchObject({
+      orderId: 3, status: 'filled', filledQuantity: 1.5, remainingQuantity: 0,
+      fills: [{ makerOrderId: 1, takerOrderId: 3, price: 100, quantity: 1 }, { makerOrderId: 2, takerOrderId: 3, price: 100.5, quantity: 0.5 }],
+    });
+    // What submit() reports for the same order on a twin that ran the same first commands.
+    expect(results[2]).toEqual(twin.submit({ side: 'buy', price: 100.5, quantity: 1.5, timeInForce: 'IOC' }));
+    expect(results.slice(3)).toEqual([true, { orderId: 4, status: 'cancelled', cancelReason: 'market-remainder', filledQuantity: 0, remainingQuantity: 0, averagePrice: Number.NaN, fills: [] }, false, false, false]);
+    expect(me.getOrder(1)).toBeUndefined();
+    expect(me.getOrder(2)).toBeUndefined();
+    expect(out.orderId).toBe(4); // the commands that did nothing left the report alone
+    // A bad command is the error submitBatch gives, naming its index, and nothing runs.
+    const bad = new Float64Array([BatchOp.limit, 1, 102, 1, 0, 0, BatchOp.limit, 1, 102.25, 1, 0, 0]);
+    expect(() => me.submitCommandInto(bad, 1, out)).toThrow(/tick grid for commands\[8\] \(command 1, price\) but received 102.25/);
+    for (const cmd of [
+      [BatchOp.limit, 1, 1e16, 1, 0, 0],
+      [BatchOp.limit, 1, 102, 1e20, 0, 0],
+      [BatchOp.limit, 2, 102, 1, 0, 0],
+      [BatchOp.limit, 0, 102, 1, 3, 0],
+      [BatchOp.market, 0, 0, 1, 4, 0],
+      [BatchOp.limit, 0, 102, 1, 0, -1],
+      [BatchOp.limit, 0, 102, 0, 0, 0],
+      [BatchOp.cancel, 0, 0, 0, 0, 0],
+      [BatchOp.modify, 1.5, 100, 1, 0, 0],
+      [BatchOp.modify, 1, Number.NaN, -1, 0, 0],
+      [4, 1, 100, 1, 0, 0],
+      [Number.NaN, 1, 100, 1, 0, 0],
+    ]) {
+      const c = new Float64Array(cmd);
+      let want: unknown;
+      try {
+        me.submitBatch(c);
+      } catch (e) {
+        want = e;
+      }
+      expect(want).toBeInstanceOf(RangeError);
+      expect(() => me.submitCommandInto(c, 0, out)).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: (want as Error).message }));
+    }
+    expect(me.submitCommandInto(new Float64Array([BatchOp.limit, 0, 99, 1, 0, 0]), 0, out)).toBe(true);
+    expect(out.orderId).toBe(5); // no id was used up by the refused commands
+    // Its own arguments: the commands array, the index, the report.
+    expect(() => me.submitCommandInto([0, 0, 99, 1, 0, 0] as never, 0, out)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: expect.stringMatching(/for commands but received/) }));
+    for (const index of [-1, 1, 0.5, Number.NaN]) {
+      expect(() => me.submitCommandInto(new Float64Array(6), index, out)).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: expect.stringMatching(/for index but received/) }));
+    }
+    expect(() => me.submitCommandInto(new Float64Array(5), 0, out)).toThrow(/for index but received 0/);
+    expect(() => me.submitCommandInto(new Float64Array([BatchOp.limit, 0, 99, 1, 0, 0]), 0, {} as never)).toThrow(/ExecutionReportBuffer for report/);
+    expect(me.bidLevels).toBe(1);
   });
 });
 
@@ -730,6 +897,45 @@ const priceArg = (ticks: number): number | bigint => (Math.abs(ticks) <= 2 ** 50
 const qtyArg = (lots: bigint): number | bigint => (lots <= 1n << 50n ? Number(lots) * kLot : lots);
 
 /** Runs one op on every engine and the model; checks reports, reads and invariants. */
+/**
+ * Engines the differential tests drive through submitInto / modifyInto, each with its own
+ * reused ExecutionReportBuffer (1 fill to start, so it grows); the rest use submit / modify.
+ */
+const intoBuffers = new WeakMap<MatchingEngine, ExecutionReportBuffer>();
+
+/** Each backend twice: through the report objects and through a reused ExecutionReportBuffer. */
+function engineTwins(make: (backend: 'ts' | 'native') => MatchingEngine): MatchingEngine[] {
+  return backends.flatMap((backend) => {
+    const into = make(backend);
+    intoBuffers.set(into, new ExecutionReportBuffer(1));
+    return [make(backend), into];
+  });
+}
+
+/** The buffer's fields as an ExecutionReport, read field by field (not through toReport). */
+function bufferReport(b: ExecutionReportBuffer): ExecutionReport {
+  const fills = [];
+  for (let i = 0; i < b.fillCount; i++) fills.push({ makerOrderId: b.fills[4 * i]!, takerOrderId: b.fills[4 * i + 1]!, price: b.fills[4 * i + 2]!, quantity: b.fills[4 * i + 3]! });
+  const r: ExecutionReport = { orderId: b.orderId, status: b.status, filledQuantity: b.filledQuantity, remainingQuantity: b.remainingQuantity, averagePrice: b.averagePrice, fills };
+  if (b.rejectReason !== undefined) r.rejectReason = b.rejectReason;
+  if (b.cancelReason !== undefined) r.cancelReason = b.cancelReason;
+  return r;
+}
+
+function submitVia(me: MatchingEngine, order: OrderRequest): ExecutionReport {
+  const out = intoBuffers.get(me);
+  if (out === undefined) return me.submit(order);
+  expect(me.submitInto(order, out)).toBe(out);
+  return bufferReport(out);
+}
+
+function modifyVia(me: MatchingEngine, id: number, changes: { price?: Decimal; quantity?: Decimal }): ExecutionReport {
+  const out = intoBuffers.get(me);
+  if (out === undefined) return me.modify(id, changes);
+  expect(me.modifyInto(id, changes, out)).toBe(out);
+  return bufferReport(out);
+}
+
 function step(engines: MatchingEngine[], model: EngineModel, op: EngineOp<number | bigint>): void {
   const pickId = (pick: number): number => 1 + (pick % (model.nextId + 1)); // sometimes unknown
   let want: ExecutionReport | boolean | undefined;
@@ -738,7 +944,7 @@ function step(engines: MatchingEngine[], model: EngineModel, op: EngineOp<number
     touched = model.nextId;
     want = fromModel(model.submit(op.side, op.market, op.ticks, BigInt(op.lots), op.tif, op.post, op.owner, op.client));
     for (const me of engines) {
-      const got = me.submit({
+      const got = submitVia(me, {
         side: op.side === 0 ? 'buy' : 'sell',
         ...(op.market ? { type: 'market' as const } : { price: priceArg(op.ticks) }),
         quantity: qtyArg(BigInt(op.lots)),
@@ -765,8 +971,8 @@ function step(engines: MatchingEngine[], model: EngineModel, op: EngineOp<number
       ...(op.lots !== undefined ? { quantity: qtyArg(BigInt(op.lots)) } : {}),
     };
     for (const me of engines) {
-      if (r === undefined) expect(() => me.modify(id, changes)).toThrow(RangeError);
-      else expect(me.modify(id, changes)).toEqual(fromModel(r));
+      if (r === undefined) expect(() => modifyVia(me, id, changes)).toThrow(RangeError);
+      else expect(modifyVia(me, id, changes)).toEqual(fromModel(r));
     }
   }
   const reads = modelReads(model);
@@ -792,7 +998,7 @@ describe('MatchingEngine differential: every backend against a reference model a
     let ops = 0;
     fc.assert(
       fc.property(fc.array(engineOpArb, { minLength: 300, maxLength: 700 }), (seq) => {
-        const engines = backends.map((backend) => new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: stp, allowNegativePrices: true, backend }));
+        const engines = engineTwins((backend) => new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: stp, allowNegativePrices: true, backend }));
         const model = new EngineModel(stp);
         for (const op of seq) {
           step(engines, model, op);
@@ -809,7 +1015,7 @@ describe('MatchingEngine differential: every backend against a reference model a
     let ops = 0;
     fc.assert(
       fc.property(fc.array(engineOpArb, { minLength: 4000, maxLength: 6000 }), (seq) => {
-        const engines = backends.map((backend) => new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: stp, allowNegativePrices: true, backend }));
+        const engines = engineTwins((backend) => new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: stp, allowNegativePrices: true, backend }));
         const model = new EngineModel(stp);
         for (const op of seq) {
           step(engines, model, op);
@@ -827,7 +1033,7 @@ describe('MatchingEngine differential: every backend against a reference model a
     let overflows = 0;
     fc.assert(
       fc.property(fc.array(edgeOpArb, { minLength: 100, maxLength: 300 }), (seq) => {
-        const engines = backends.map((backend) => new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: stp, allowNegativePrices: true, backend }));
+        const engines = engineTwins((backend) => new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: stp, allowNegativePrices: true, backend }));
         const model = new EngineModel(stp);
         for (const op of seq) step(engines, model, op);
         checkNoneLost(engines, model);
@@ -846,35 +1052,50 @@ describe('MatchingEngine differential: every backend against a reference model a
         for (const backend of backends) {
           const perCall = new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: 'cancel-maker', allowNegativePrices: true, backend });
           const batched = new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: 'cancel-maker', allowNegativePrices: true, backend });
+          // The same stream through submitInto / modifyInto: the same fills in the same format.
+          const into = new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: 'cancel-maker', allowNegativePrices: true, backend });
+          const reused = new ExecutionReportBuffer(1);
+          // And once more one packed command per call through submitCommandInto.
+          const byCommand = new MatchingEngine({ symbol: 'X', tickSize: kTick, lotSize: kLot, selfTradePrevention: 'cancel-maker', allowNegativePrices: true, backend });
+          const commandOut = new ExecutionReportBuffer(1);
+          const commandFills: number[] = [];
+          const intoFills: number[] = [];
           const wantFills: number[] = [];
           const cmds: number[] = [];
           let nextId = 1;
           for (const op of seq) {
             if (op.kind === 'submit') {
               nextId++;
-              const r = perCall.submit({
+              const order: OrderRequest = {
                 side: op.side === 0 ? 'buy' : 'sell',
                 ...(op.market ? { type: 'market' as const } : { price: op.ticks * kTick }),
                 quantity: op.lots * kLot,
                 timeInForce: op.tif,
                 ...(op.post && !op.market ? { postOnly: true } : {}),
                 ownerId: op.owner,
-              });
+              };
+              const r = perCall.submit(order);
               for (const f of r.fills) wantFills.push(f.makerOrderId, f.takerOrderId, f.price, f.quantity);
+              into.submitInto(order, reused);
+              intoFills.push(...reused.fills.subarray(0, 4 * reused.fillCount));
               const flags = (op.tif === 'GTC' ? 0 : op.tif === 'IOC' ? 1 : 2) + (op.post && !op.market ? 4 : 0);
               cmds.push(op.market ? 1 : 0, op.side, op.market ? 0 : op.ticks * kTick, op.lots * kLot, flags, op.owner);
             } else if (op.kind === 'cancel') {
               const id = 1 + (op.pick % nextId);
               perCall.cancel(id);
+              into.cancel(id);
               cmds.push(2, id, 0, 0, 0, 0);
             } else {
               const id = 1 + (op.pick % nextId);
               if (perCall.getOrder(id) !== undefined) {
-                const r = perCall.modify(id, {
+                const changes = {
                   ...(op.ticks !== undefined ? { price: op.ticks * kTick } : {}),
                   ...(op.lots !== undefined ? { quantity: op.lots * kLot } : {}),
-                });
+                };
+                const r = perCall.modify(id, changes);
                 for (const f of r.fills) wantFills.push(f.makerOrderId, f.takerOrderId, f.price, f.quantity);
+                into.modifyInto(id, changes, reused);
+                intoFills.push(...reused.fills.subarray(0, 4 * reused.fillCount));
               }
               cmds.push(3, id, op.ticks !== undefined ? op.ticks * kTick : Number.NaN, op.lots !== undefined ? op.lots * kLot : Number.NaN, 0, 0);
             }
@@ -888,7 +1109,19 @@ describe('MatchingEngine differential: every backend against a reference model a
             gotFills.push(...out.subarray(0, 4 * r.fillsWritten));
           }
           expect(gotFills).toEqual(wantFills);
+          expect(intoFills).toEqual(wantFills);
+          for (let i = 0; i < all.length / 6; i++) {
+            const op = all[6 * i];
+            const acted = byCommand.submitCommandInto(all, i, commandOut);
+            if (op === BatchOp.cancel) continue;
+            // A submit always acts; a modify acts when its id is resting (the per-call loop above asked getOrder).
+            if (op !== BatchOp.modify) expect(acted).toBe(true);
+            if (acted) commandFills.push(...commandOut.fills.subarray(0, 4 * commandOut.fillCount));
+          }
+          expect(commandFills).toEqual(wantFills);
+          expect(engineReads(byCommand)).toEqual(engineReads(perCall));
           expect(engineReads(batched)).toEqual(engineReads(perCall));
+          expect(engineReads(into)).toEqual(engineReads(perCall));
         }
       }),
       { numRuns: 30 },

@@ -4,14 +4,16 @@
  * (b) applyDeltas, 1,000 deltas per call;
  * (c) matching on exchange-core's published mix (9% GTC, 3% IOC, 6% cancel, 82% move)
  *     with about 1,000 resting orders over about 750 price levels: per-call submit/cancel/
- *     modify and submitBatch, and nodejs-order-book on the same command stream.
+ *     modify (returning report objects, and submitInto/modifyInto into one reused
+ *     ExecutionReportBuffer, and one packed command per call with submitCommandInto) and
+ *     submitBatch, and nodejs-order-book on the same command stream.
  * Throughputs of batch calls (deltas/s, batched ops/s) are the same tasks' medians shown
  * as rates (one figure per workload).
  */
 import { OrderBook as PeerBook } from 'nodejs-order-book';
 
 import { backendInfo, cpuAddon } from '../../lib/backend.js';
-import { MatchingEngine, OrderBook, type OrderRequest } from '../../lib/index.js';
+import { ExecutionReportBuffer, MatchingEngine, OrderBook, type OrderRequest } from '../../lib/index.js';
 import { defineSuite, table, type TaskSpec } from '../lib/index.js';
 
 const noNative = cpuAddon === null ? `the CPU addon is not loaded (${backendInfo().nativeError ?? 'unknown reason'})` : undefined;
@@ -234,6 +236,15 @@ function freshPeer(): PeerBook {
   return ob;
 }
 
+/** The index of a task's next command, starting over on a fresh engine at the stream's end. */
+function nextCommand(state: { me: MatchingEngine; i: number }, backend: 'native' | 'ts'): number {
+  const i = state.i++;
+  if (i < kStream) return i;
+  state.me = freshEngine(backend);
+  state.i = 1;
+  return 0;
+}
+
 function perCallTask(backend: 'native' | 'ts'): TaskSpec {
   const state = { me: freshEngine(backend), i: 0 };
   return {
@@ -242,17 +253,56 @@ function perCallTask(backend: 'native' | 'ts'): TaskSpec {
     ...(backend === 'native' ? { target: { minRate: 3e6 } } : {}),
     ...(backend === 'native' && noNative ? { skip: noNative } : {}),
     fn: () => {
-      let i = state.i++;
-      if (i === kStream) {
-        state.me = freshEngine(backend);
-        state.i = 1;
-        i = 0;
-      }
+      const i = nextCommand(state, backend);
       const me = state.me;
       const k = kind[i];
       if (k === 0) return me.submit(requests[i]!);
       if (k === 2) return me.cancel(targetId[i]!);
       return me.modify(targetId[i]!, moves[i]!);
+    },
+  };
+}
+
+/**
+ * The same stream and protocol as perCallTask, through submitInto / modifyInto into one
+ * reused ExecutionReportBuffer: the per-call path that allocates nothing. A function of its
+ * own (not a flag on perCallTask) so each task's timed closure has call sites of its own:
+ * shared ones would see both APIs and measure a polymorphic call neither caller makes.
+ */
+function intoTask(backend: 'native' | 'ts'): TaskSpec {
+  const state = { me: freshEngine(backend), i: 0 };
+  const out = new ExecutionReportBuffer();
+  return {
+    name: `${backend} MatchingEngine submitInto per call`,
+    rate: { per: 1, unit: 'ops/s' },
+    ...(backend === 'native' && noNative ? { skip: noNative } : {}),
+    fn: () => {
+      const i = nextCommand(state, backend);
+      const me = state.me;
+      const k = kind[i];
+      if (k === 0) return me.submitInto(requests[i]!, out);
+      if (k === 2) return me.cancel(targetId[i]!);
+      return me.modifyInto(targetId[i]!, moves[i]!, out);
+    },
+  };
+}
+
+/**
+ * The same stream and protocol again, one packed command (submitBatch's format) per call
+ * through submitCommandInto into one reused ExecutionReportBuffer: no order, changes or
+ * report object at all.
+ */
+function commandTask(backend: 'native' | 'ts'): TaskSpec {
+  const state = { me: freshEngine(backend), i: 0 };
+  const out = new ExecutionReportBuffer();
+  const commands = stream.commands;
+  return {
+    name: `${backend} MatchingEngine submitCommandInto per call`,
+    rate: { per: 1, unit: 'ops/s' },
+    ...(backend === 'native' && noNative ? { skip: noNative } : {}),
+    fn: () => {
+      const i = nextCommand(state, backend);
+      return state.me.submitCommandInto(commands, i, out);
     },
   };
 }
@@ -311,7 +361,7 @@ export default defineSuite({
     {
       name: 'matching',
       description: 'exchange-core mix (9% GTC, 3% IOC, 6% cancel, 82% move), ~1,000 resting orders over ~750 levels; per op = one command',
-      tasks: [perCallTask('native'), perCallTask('ts'), peerTask()],
+      tasks: [perCallTask('native'), intoTask('native'), commandTask('native'), perCallTask('ts'), intoTask('ts'), commandTask('ts'), peerTask()],
     },
     {
       name: 'matching-batch',

@@ -5,7 +5,7 @@
  * typed arrays on the TS one; both run the same algorithm and give the same reports.
  */
 import { cpuAddon } from '../backend.js';
-import { invalidRange, invalidType } from '../errors.js';
+import { invalidRange, invalidType, withCode } from '../errors.js';
 import { type EngineCore, TsEngineCore } from './engine-core.js';
 import { type Decimal, Grid, lotsScratch, priceTicks, quantityLots } from './grid.js';
 import { CancelCode, kCommandStride, kFillStride, kRejectReason, kStatus, RejectCode, StatusCode, View } from './layout.js';
@@ -167,6 +167,140 @@ function checkOrderId(orderId: unknown): void {
 }
 
 /**
+ * The brand every ExecutionReportBuffer carries: the per-call check reads one property with a
+ * constant key (an inline-cached load) where `instanceof` on a module binding walks the
+ * prototype chain through a generic path (7% of a submitCommandInto in a CPU profile).
+ */
+const kReportBrand = Symbol('ExecutionReportBuffer');
+
+/** The most fills an ExecutionReportBuffer is made or grown to hold (2^24: 512 MiB of fills). */
+const kMaxReportFills = 16_777_216;
+
+/**
+ * A caller-owned, reusable ExecutionReport for MatchingEngine.submitInto / modifyInto, the
+ * per-call path that allocates nothing: each call overwrites every field below with what
+ * that call did, exactly what submit() / modify() would have returned.
+ *
+ * - orderId, status, filledQuantity, remainingQuantity, averagePrice, rejectReason,
+ *   cancelReason: as in ExecutionReport (values in price and quantity units; averagePrice NaN
+ *   without fills; rejectReason / cancelReason undefined unless the status is 'rejected' /
+ *   'cancelled').
+ * - fillCount: how many fills this call made; `fills` holds them as 4 doubles each
+ *   (MatchingEngine.fillStride, the submitBatch fillsOut format):
+ *   `[makerOrderId, takerOrderId, price, quantity]` at `fills[4 * i .. 4 * i + 3]` for
+ *   i < fillCount (takerOrderId is orderId). Doubles past 4 * fillCount are stale.
+ *
+ * Capacity: room for `fillCapacity` fills (default 64; an integer from 1 to 16,777,216, or a
+ * Float64Array of at least 4 doubles to use as the storage). A call that makes more fills than
+ * fit grows the storage once, to max(fills, 2 x capacity), before writing: no fill is ever
+ * dropped, and `fills` is then a new (non-shared) array, so read `report.fills` after each call
+ * rather than keeping the array. Only a call past the capacity allocates.
+ *
+ * Errors (each with a `code`): the engine refuses a `report` that is not an
+ * ExecutionReportBuffer (TypeError, ERR_INVALID_ARG_TYPE) or whose fills buffer was detached
+ * (transferred to another thread; TypeError, ERR_INVALID_ARG_TYPE) before the order runs.
+ * @example
+ * const out = new ExecutionReportBuffer(16);
+ * me.submitInto({ side: 'sell', price: 100, quantity: 1 }, out);
+ * me.submitInto({ side: 'buy', price: 100, quantity: 1 }, out);
+ * out.status;   // 'filled'
+ * out.fills[2]; // 100, the first fill's price
+ */
+export class ExecutionReportBuffer {
+  orderId = 0;
+  status: OrderStatus = 'new';
+  filledQuantity = 0;
+  remainingQuantity = 0;
+  averagePrice = Number.NaN;
+  rejectReason: RejectReason | undefined = undefined;
+  cancelReason: CancelReason | undefined = undefined;
+  /** Fills made by the last call, at fills[0 .. 4 * fillCount). */
+  fillCount = 0;
+  private store: Float64Array;
+  private capacity: number;
+
+  constructor(fillCapacity: number | Float64Array = 64) {
+    if (fillCapacity instanceof Float64Array) {
+      if (fillCapacity.length < kFillStride) {
+        throw invalidRange('fillCapacity', 'a Float64Array of at least 4 doubles (room for one fill; an empty or detached array has none)', fillCapacity);
+      }
+      if (fillCapacity.length > kFillStride * kMaxReportFills) throw invalidRange('fillCapacity', `a Float64Array of at most ${kFillStride * kMaxReportFills} doubles`, fillCapacity);
+      this.store = fillCapacity;
+      this.capacity = Math.floor(fillCapacity.length / kFillStride);
+      return;
+    }
+    if (typeof fillCapacity !== 'number') throw invalidType('fillCapacity', 'a number of fills or a Float64Array', fillCapacity);
+    if (!Number.isInteger(fillCapacity) || fillCapacity < 1 || fillCapacity > kMaxReportFills) {
+      throw invalidRange('fillCapacity', `an integer from 1 to ${kMaxReportFills}`, fillCapacity);
+    }
+    this.store = new Float64Array(kFillStride * fillCapacity);
+    this.capacity = fillCapacity;
+  }
+
+  /** The fills, 4 doubles each (class comment); replaced by a larger array when a call outgrows it. */
+  get fills(): Float64Array {
+    return this.store;
+  }
+
+  /** How many fills `fills` has room for. */
+  get fillCapacity(): number {
+    return this.capacity;
+  }
+
+  /**
+   * Makes room for at least `fills` fills now (growing to max(fills, 2 x capacity), keeping the
+   * fills held), so a later call past today's capacity does not allocate; a no-op when they fit.
+   * Returns the fills array.
+   */
+  reserve(fills: number): Float64Array {
+    if (!Number.isInteger(fills) || fills < 0 || fills > kMaxReportFills) throw invalidRange('fills', `an integer from 0 to ${kMaxReportFills}`, fills);
+    if (fills <= this.capacity) return this.store;
+    const cap = Math.min(kMaxReportFills, Math.max(fills, 2 * this.capacity));
+    const next = new Float64Array(kFillStride * cap);
+    next.set(this.store.subarray(0, kFillStride * Math.min(this.fillCount, this.capacity)));
+    this.store = next;
+    this.capacity = cap;
+    return next;
+  }
+
+  /**
+   * The last call's report as a new ExecutionReport object, equal to what submit() / modify()
+   * would have returned (allocates: for logs and tests, not the hot path).
+   */
+  toReport(): ExecutionReport {
+    const f = this.store;
+    const fills: Fill[] = new Array<Fill>(this.fillCount);
+    for (let i = 0; i < this.fillCount; i++) {
+      fills[i] = { makerOrderId: f[4 * i]!, takerOrderId: f[4 * i + 1]!, price: f[4 * i + 2]!, quantity: f[4 * i + 3]! };
+    }
+    const report: ExecutionReport = {
+      orderId: this.orderId,
+      status: this.status,
+      filledQuantity: this.filledQuantity,
+      remainingQuantity: this.remainingQuantity,
+      averagePrice: this.averagePrice,
+      fills,
+    };
+    if (this.rejectReason !== undefined) report.rejectReason = this.rejectReason;
+    if (this.cancelReason !== undefined) report.cancelReason = this.cancelReason;
+    return report;
+  }
+}
+
+Object.defineProperty(ExecutionReportBuffer.prototype, kReportBrand, { value: true });
+
+/** A report argument of submitInto / modifyInto: an ExecutionReportBuffer whose fills are live. */
+function checkReportBuffer(report: unknown): asserts report is ExecutionReportBuffer {
+  if (typeof report !== 'object' || report === null || (report as { [kReportBrand]?: unknown })[kReportBrand] !== true) {
+    throw invalidType('report', 'an ExecutionReportBuffer', report);
+  }
+  // Its array always has room for fillCapacity >= 1 fills; a length of 0 means it was transferred.
+  if ((report as ExecutionReportBuffer).fills.length === 0) {
+    throw withCode(new TypeError('Expected a Float64Array for report.fills but received one whose buffer is detached (transferred or closed)'), 'ERR_INVALID_ARG_TYPE');
+  }
+}
+
+/**
  * An L3 matching engine with price-time priority.
  *
  * submitBatch(commands, fillsOut?) runs many commands in one call. Each command is 6 doubles
@@ -246,6 +380,30 @@ export class MatchingEngine extends BookReads {
    * me.submit({ side: 'buy', type: 'market', quantity: 1, timeInForce: 'FOK' });
    */
   submit(order: OrderRequest): ExecutionReport {
+    this.writeSubmitArgs(order);
+    this.calls.submit(this.core);
+    return this.report();
+  }
+
+  /**
+   * submit() without the report object: runs the same order, with the same checks and errors,
+   * and writes what happened into `report`, a caller-owned ExecutionReportBuffer reused call
+   * after call, so a steady loop allocates nothing. `report` is checked before the order runs
+   * (a wrong one is an error and nothing happens); it is returned for chaining.
+   * @example
+   * const out = new ExecutionReportBuffer();
+   * me.submitInto({ side: 'buy', price: 100, quantity: 1 }, out);
+   * for (let i = 0; i < out.fillCount; i++) trade(out.fills[4 * i], out.fills[4 * i + 2], out.fills[4 * i + 3]);
+   */
+  submitInto(order: OrderRequest, report: ExecutionReportBuffer): ExecutionReportBuffer {
+    checkReportBuffer(report);
+    this.writeSubmitArgs(order);
+    this.calls.submit(this.core);
+    return this.reportInto(report);
+  }
+
+  /** Checks an order as submit() does and writes it to the view's argument slots. */
+  private writeSubmitArgs(order: OrderRequest): void {
     if (typeof order !== 'object' || order === null) throw invalidType('order', 'an order object', order);
     // Also refuses an array, a Map or a class instance (reads.ts checkOrderFields).
     checkOrderFields(order, 'submit');
@@ -285,8 +443,6 @@ export class MatchingEngine extends BookReads {
     v[a + 6] = owner;
     v[a + 7] = client;
     v[a + 8] = correction;
-    this.calls.submit(this.core);
-    return this.report();
   }
 
   /**
@@ -322,6 +478,107 @@ export class MatchingEngine extends BookReads {
    * me.modify(id, { price: 101, quantity: 2 }); // loses priority
    */
   modify(orderId: number, changes: { price?: Decimal; quantity?: Decimal }): ExecutionReport {
+    this.runModify(orderId, changes);
+    return this.report();
+  }
+
+  /**
+   * modify() without the report object: the same change, checks and errors (an id that is not
+   * resting is a RangeError), with what happened written into `report` (see submitInto).
+   * @example
+   * me.modifyInto(id, { price: 101 }, out).status; // 'new', 'partially-filled', 'filled', ...
+   */
+  modifyInto(orderId: number, changes: { price?: Decimal; quantity?: Decimal }, report: ExecutionReportBuffer): ExecutionReportBuffer {
+    checkReportBuffer(report);
+    this.runModify(orderId, changes);
+    return this.reportInto(report);
+  }
+
+  /**
+   * One command in submitBatch's packed format (class comment: 6 doubles, limit / market /
+   * cancel / modify) run as a per-call command, its report written into `report`: the
+   * per-call path with no objects at all, neither an order nor a report. `commands[6 * index
+   * .. 6 * index + 5]` is the command; a bad one throws the RangeError submitBatch gives
+   * (naming its index) and nothing runs. Returns true when the command acted: a limit or
+   * market order always (its report is in `report`), a cancel or modify when the id was
+   * resting (a modify's report is in `report`); false for a cancel or modify of an id that is
+   * not resting (as in submitBatch: nothing happens and `report` is left as it was). A cancel
+   * never writes `report`. Orders submitted this way have no clientId.
+   * @example
+   * const cmd = new Float64Array([BatchOp.limit, 0, 100, 1, 0, 0]); // buy 1 at 100, GTC
+   * me.submitCommandInto(cmd, 0, out); // true; out.orderId, out.status, out.fills ...
+   */
+  submitCommandInto(commands: Float64Array, index: number, report: ExecutionReportBuffer): boolean {
+    if (!(commands instanceof Float64Array)) throw invalidType('commands', 'a Float64Array of 6-double commands', commands);
+    if (!Number.isInteger(index) || index < 0 || kCommandStride * index + kCommandStride > commands.length) {
+      throw invalidRange('index', `an integer from 0 to ${Math.floor(commands.length / kCommandStride) - 1} (the commands in commands)`, index);
+    }
+    checkReportBuffer(report);
+    const at = kCommandStride * index;
+    const op = commands[at]!;
+    const a1 = commands[at + 1]!;
+    const v = this.view;
+    const a = View.args;
+    if (op === 3 || op === 2) {
+      if (!(a1 >= 1 && a1 <= 9007199254740991 && Math.floor(a1) === a1)) this.badCommand(commands, index);
+      if (op === 2) {
+        v[a] = a1;
+        return this.calls.cancel(this.core);
+      }
+      const price = commands[at + 2]!;
+      const qty = commands[at + 3]!;
+      let ticks = Number.NaN;
+      let lots = Number.NaN;
+      if (price === price) {
+        ticks = this.tick.toUnits(price);
+        if (!(ticks >= this.tick.minTicks && ticks <= 9007199254740991)) this.badCommand(commands, index);
+      }
+      if (qty === qty) {
+        lots = this.lot.toUnits(qty);
+        if (!(lots >= 0 && lots <= 9223372036854774784)) this.badCommand(commands, index);
+      }
+      v[a] = a1;
+      v[a + 1] = ticks;
+      v[a + 2] = lots;
+      v[a + 3] = 0;
+      this.calls.modify(this.core);
+      if (v[View.reportStatus] === StatusCode.rejected && v[View.reportReject] === RejectCode.unknownOrder) return false;
+      this.reportInto(report);
+      return true;
+    }
+    const market = op === 1;
+    const price = commands[at + 2]!;
+    const flags = commands[at + 4]!;
+    const owner = commands[at + 5]!;
+    const ticks = market ? 0 : this.tick.toUnits(price);
+    const lots = this.lot.toUnits(commands[at + 3]!);
+    const tif = flags & 3;
+    if (
+      !(op === 0 || market) ||
+      !(a1 === 0 || a1 === 1) ||
+      !(ticks >= this.tick.minTicks && ticks <= 9007199254740991) ||
+      !(lots > 0 && lots <= 9223372036854774784) ||
+      !(flags >= 0 && flags <= 6 && Math.floor(flags) === flags && tif !== 3 && !(market && flags >= 4)) ||
+      !(owner >= 0 && owner <= kMaxOwner && Math.floor(owner) === owner)
+    ) {
+      this.badCommand(commands, index);
+    }
+    v[a] = a1;
+    v[a + 1] = market ? 1 : 0;
+    v[a + 2] = ticks;
+    v[a + 3] = lots;
+    v[a + 4] = tif;
+    v[a + 5] = flags >= 4 ? 1 : 0;
+    v[a + 6] = owner;
+    v[a + 7] = Number.NaN;
+    v[a + 8] = 0;
+    this.calls.submit(this.core);
+    this.reportInto(report);
+    return true;
+  }
+
+  /** Checks and runs a modify; the report is left in the view. */
+  private runModify(orderId: number, changes: { price?: Decimal; quantity?: Decimal }): void {
     checkOrderId(orderId);
     if (typeof changes !== 'object' || changes === null) throw invalidType('changes', 'an object with price and/or quantity', changes);
     checkOrderFields(changes, 'modify');
@@ -336,7 +593,6 @@ export class MatchingEngine extends BookReads {
     if (v[View.reportStatus] === StatusCode.rejected && v[View.reportReject] === RejectCode.unknownOrder) {
       throw invalidRange('orderId', 'the id of a resting order', orderId);
     }
-    return this.report();
   }
 
   /**
@@ -390,17 +646,19 @@ export class MatchingEngine extends BookReads {
     }
   }
 
+  /** Throws the error for a bad command i of commands (explainBadCommand's, else one naming the whole command). */
+  private badCommand(commands: Float64Array, i: number): never {
+    this.explainBadCommand(commands, i);
+    throw invalidRange(`commands[${kCommandStride * i}..${kCommandStride * i + 5}] (command ${i})`, 'a valid command (see MatchingEngine.submitBatch)', Array.from(commands.subarray(kCommandStride * i, kCommandStride * i + kCommandStride)));
+  }
+
   submitBatch(commands: Float64Array, fillsOut?: Float64Array): BatchResult {
     if (!(commands instanceof Float64Array)) throw invalidType('commands', 'a Float64Array of 6-double commands', commands);
     if (commands.length % kCommandStride !== 0) throw invalidRange('commands.length', 'a multiple of 6', commands.length);
     if (fillsOut !== undefined && !(fillsOut instanceof Float64Array)) throw invalidType('fillsOut', 'a Float64Array', fillsOut);
     const n = commands.length / kCommandStride;
     const r = this.core.batch(commands, n, fillsOut ?? null);
-    if (r < 0) {
-      const i = -r - 1;
-      this.explainBadCommand(commands, i);
-      throw invalidRange(`commands[${kCommandStride * i}..${kCommandStride * i + 5}] (command ${i})`, 'a valid command (see MatchingEngine.submitBatch)', Array.from(commands.subarray(kCommandStride * i, kCommandStride * i + kCommandStride)));
-    }
+    if (r < 0) this.badCommand(commands, -r - 1);
     const v = this.view;
     const fills = v[View.batchFills]!;
     const cap = fillsOut === undefined ? 0 : Math.floor(fillsOut.length / kFillStride);
@@ -421,11 +679,7 @@ export class MatchingEngine extends BookReads {
       throw invalidRange('count', `an integer from 0 to commands.length / 6 (${commands.length / kCommandStride})`, count);
     }
     const r = this.core.batch(commands, count, fillsOut);
-    if (r < 0) {
-      const i = -r - 1;
-      this.explainBadCommand(commands, i);
-      throw invalidRange(`commands[${kCommandStride * i}..${kCommandStride * i + 5}] (command ${i})`, 'a valid command (see MatchingEngine.submitBatch)', Array.from(commands.subarray(kCommandStride * i, kCommandStride * i + kCommandStride)));
-    }
+    if (r < 0) this.badCommand(commands, -r - 1);
     return this.view[View.batchFills]!;
   }
 
@@ -434,18 +688,23 @@ export class MatchingEngine extends BookReads {
     return this.view[View.batchFirstOrderId]!;
   }
 
+  /**
+   * Where the last report's n fills are, as (makerOrderId, price, quantity) triples: the view
+   * from View.fills, or, past the view's 256, bigFills from 0 (copied from the core).
+   */
+  private fillsOf(n: number): Float64Array {
+    if (n <= View.fillCapacity) return this.view;
+    if (this.bigFills.length < 3 * n) this.bigFills = new Float64Array(6 * n);
+    this.core.copyFills(this.bigFills);
+    return this.bigFills;
+  }
+
   private report(): ExecutionReport {
     const v = this.view;
     const n = v[View.reportFillCount]!;
     const id = v[View.reportOrderId]!;
-    let src = v;
-    let base: number = View.fills;
-    if (n > View.fillCapacity) {
-      if (this.bigFills.length < 3 * n) this.bigFills = new Float64Array(6 * n);
-      this.core.copyFills(this.bigFills);
-      src = this.bigFills;
-      base = 0;
-    }
+    const src = this.fillsOf(n);
+    const base = src === v ? View.fills : 0;
     const fills: Fill[] = new Array<Fill>(n);
     for (let i = 0; i < n; i++) {
       fills[i] = { makerOrderId: src[base + 3 * i]!, takerOrderId: id, price: src[base + 3 * i + 1]!, quantity: src[base + 3 * i + 2]! };
@@ -462,5 +721,32 @@ export class MatchingEngine extends BookReads {
     if (status === 'rejected') report.rejectReason = kRejectReason[v[View.reportReject]!] as RejectReason;
     else if (status === 'cancelled') report.cancelReason = kCancelReason[v[View.reportReject]!]!;
     return report;
+  }
+
+  /** The view's last report (and its fills, from the core past the view's 256) into `out`. */
+  private reportInto(out: ExecutionReportBuffer): ExecutionReportBuffer {
+    const v = this.view;
+    const n = v[View.reportFillCount]!;
+    const id = v[View.reportOrderId]!;
+    const fills = n > out.fillCapacity ? out.reserve(n) : out.fills;
+    if (n > 0) {
+      const src = this.fillsOf(n);
+      for (let i = 0, s = src === v ? View.fills : 0, d = 0; i < n; i++, s += 3, d += 4) {
+        fills[d] = src[s]!;
+        fills[d + 1] = id;
+        fills[d + 2] = src[s + 1]!;
+        fills[d + 3] = src[s + 2]!;
+      }
+    }
+    const code = v[View.reportStatus]!;
+    out.orderId = id;
+    out.status = kStatus[code]!;
+    out.filledQuantity = v[View.reportFilledQuantity]!;
+    out.remainingQuantity = v[View.reportRemainingQuantity]!;
+    out.averagePrice = v[View.reportAveragePrice]!;
+    out.fillCount = n;
+    out.rejectReason = code === StatusCode.rejected ? (kRejectReason[v[View.reportReject]!] as RejectReason) : undefined;
+    out.cancelReason = code === StatusCode.cancelled ? kCancelReason[v[View.reportReject]!] : undefined;
+    return out;
   }
 }

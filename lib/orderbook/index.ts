@@ -9,6 +9,7 @@ export { MboBook, type MboBookOptions, type MboOrder, type MboStats } from './mb
 export type { Decimal } from './grid.js';
 export {
   MatchingEngine,
+  ExecutionReportBuffer,
   BatchOp,
   type MatchingEngineOptions,
   type OrderRequest,
@@ -21,4 +22,5 @@ export {
   type TimeInForce,
   type OrderStatus,
   type RejectReason,
+  type CancelReason,
 } from './engine.js';
