@@ -12,6 +12,7 @@ import {
   CorruptAllocatorError,
   type MemoryBackend,
   kAttach,
+  kCrossCheckNative,
   lockError,
   lockTimeoutOption,
   openAllocatorBuffer,
@@ -124,7 +125,7 @@ export class BuddyAllocator {
     this.minBlock = g.g0;
     this.maxOrder = g.g1;
     this.dataOffset = g.dataOffset;
-    this.backend = resolveBackend(o.backend, 'BuddyAllocator');
+    this.backend = resolveBackend(o, 'BuddyAllocator');
     this.i32 = new Int32Array(buffer, 0, g.dataOffset >> 2);
     this.u8 = new Uint8Array(buffer, 0, g.dataOffset);
     this.mem = new Uint8Array(buffer, 0, g.totalBytes);
@@ -152,7 +153,7 @@ export class BuddyAllocator {
    */
   static attach(buffer: ArrayBuffer | SharedArrayBuffer, options: { backend?: MemoryBackend } = {}): BuddyAllocator {
     const o = requireOptions(options, 'BuddyAllocator.attach');
-    return new BuddyAllocator({ [kAttach]: buffer, backend: o.backend } as unknown as BuddyAllocatorOptions);
+    return new BuddyAllocator({ [kAttach]: buffer, backend: o.backend, [kCrossCheckNative]: (o as Record<symbol, unknown>)[kCrossCheckNative] } as unknown as BuddyAllocatorOptions);
   }
 
   /** Bytes a buddy allocator of this geometry needs (for options.buffer). */

@@ -10,6 +10,7 @@ import {
   CorruptAllocatorError,
   type MemoryBackend,
   kAttach,
+  kCrossCheckNative,
   openAllocatorBuffer,
   intOption,
   memoryAddon,
@@ -112,7 +113,7 @@ export class RingAllocator {
     this.bytes = g.g0;
     this.dataOffset = g.dataOffset;
     this.maxSize = g.g0 - REC;
-    this.backend = resolveBackend(o.backend, 'RingAllocator');
+    this.backend = resolveBackend(o, 'RingAllocator');
     this.i32 = new Int32Array(buffer, 0, g.totalBytes >> 2);
     this.mem = new Uint8Array(buffer, 0, g.totalBytes);
     this.data = g.dataOffset >> 2;
@@ -126,7 +127,7 @@ export class RingAllocator {
   /** Uses a ring that already lives in `buffer` (made in another thread, by TS or C++). */
   static attach(buffer: ArrayBuffer | SharedArrayBuffer, options: { backend?: MemoryBackend } = {}): RingAllocator {
     const o = requireOptions(options, 'RingAllocator.attach');
-    return new RingAllocator({ [kAttach]: buffer, backend: o.backend } as unknown as RingAllocatorOptions);
+    return new RingAllocator({ [kAttach]: buffer, backend: o.backend, [kCrossCheckNative]: (o as Record<symbol, unknown>)[kCrossCheckNative] } as unknown as RingAllocatorOptions);
   }
 
   /** Bytes a ring of this size needs (for options.buffer). */

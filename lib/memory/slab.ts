@@ -12,6 +12,7 @@ import {
   type MemoryBackend,
   CorruptAllocatorError,
   kAttach,
+  kCrossCheckNative,
   openAllocatorBuffer,
   intOption,
   memoryAddon,
@@ -106,7 +107,7 @@ export class SlabAllocator {
     this.stride = g.g1;
     this.slots = g.g2;
     this.dataOffset = g.dataOffset;
-    this.backend = resolveBackend(o.backend, 'SlabAllocator');
+    this.backend = resolveBackend(o, 'SlabAllocator');
     this.i32 = new Int32Array(buffer, 0, g.dataOffset >> 2);
     this.mem = new Uint8Array(buffer, 0, g.totalBytes);
     this.end = g.dataOffset + g.dataBytes;
@@ -128,7 +129,7 @@ export class SlabAllocator {
    */
   static attach(buffer: ArrayBuffer | SharedArrayBuffer, options: { backend?: MemoryBackend } = {}): SlabAllocator {
     const o = requireOptions(options, 'SlabAllocator.attach');
-    return new SlabAllocator({ [kAttach]: buffer, backend: o.backend } as unknown as SlabAllocatorOptions);
+    return new SlabAllocator({ [kAttach]: buffer, backend: o.backend, [kCrossCheckNative]: (o as Record<symbol, unknown>)[kCrossCheckNative] } as unknown as SlabAllocatorOptions);
   }
 
   /** Bytes a slab of this geometry needs (for options.buffer). */

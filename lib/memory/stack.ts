@@ -8,6 +8,7 @@ import {
   type MemoryBackend,
   CorruptAllocatorError,
   kAttach,
+  kCrossCheckNative,
   openAllocatorBuffer,
   intOption,
   memoryAddon,
@@ -86,7 +87,7 @@ export class StackAllocator {
     this.shared = shared;
     this.bytes = g.g0;
     this.dataOffset = g.dataOffset;
-    this.backend = resolveBackend(o.backend, 'StackAllocator');
+    this.backend = resolveBackend(o, 'StackAllocator');
     this.i32 = new Int32Array(buffer, 0, g.dataOffset >> 2);
     this.mem = new Uint8Array(buffer, 0, g.totalBytes);
     this.end = g.dataOffset + g.g0;
@@ -100,7 +101,7 @@ export class StackAllocator {
   /** Uses a stack that already lives in `buffer` (made in another thread, by TS or C++). */
   static attach(buffer: ArrayBuffer | SharedArrayBuffer, options: { backend?: MemoryBackend } = {}): StackAllocator {
     const o = requireOptions(options, 'StackAllocator.attach');
-    return new StackAllocator({ [kAttach]: buffer, backend: o.backend } as unknown as StackAllocatorOptions);
+    return new StackAllocator({ [kAttach]: buffer, backend: o.backend, [kCrossCheckNative]: (o as Record<symbol, unknown>)[kCrossCheckNative] } as unknown as StackAllocatorOptions);
   }
 
   /** Bytes a stack of this size needs (for options.buffer). */
