@@ -161,6 +161,49 @@ describe.runIf(native)('one layout, two implementations', () => {
   });
 });
 
+describe('a buffer taken away under an allocator (TS path)', () => {
+  // An unshared ArrayBuffer can be detached (transferred to a worker, structuredClone with
+  // transfer) or, when resizable, shrunk. Typed arrays never reach outside a buffer, but
+  // the allocator must say so rather than answer from words that read as undefined.
+  const gone = /its buffer was detached \(transferred away\) or shrunk below the allocator's \d+ bytes; it can no longer be used/;
+  const detach = (b: ArrayBuffer | SharedArrayBuffer) => structuredClone(b, { transfer: [b as ArrayBuffer] });
+  const shrink = (b: ArrayBuffer | SharedArrayBuffer) => (b as ArrayBuffer & { resize(n: number): void }).resize(16);
+  const resizable = (bytes: number) => new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer)(bytes, { maxByteLength: bytes });
+
+  it.each([
+    ['detached', detach],
+    ['shrunk', shrink],
+  ] as const)('%s: every call throws CorruptAllocatorError saying so, none hands out an offset', (_how, takeAway) => {
+    const slab = new SlabAllocator({ slotBytes: 8, slots: 4, buffer: resizable(SlabAllocator.requiredBytes({ slotBytes: 8, slots: 4 })) });
+    const heap = new BuddyAllocator({ bytes: 1024, minBlock: 64, buffer: resizable(BuddyAllocator.requiredBytes({ bytes: 1024, minBlock: 64 })) });
+    const ring = new RingAllocator({ bytes: 256, buffer: resizable(RingAllocator.requiredBytes({ bytes: 256 })) });
+    const stack = new StackAllocator({ bytes: 256, buffer: resizable(StackAllocator.requiredBytes({ bytes: 256 })) });
+    const live = { slab: slab.alloc(), heap: heap.alloc(64), ring: ring.alloc(16), stack: stack.alloc(16) };
+    for (const a of [slab, heap, ring, stack]) takeAway(a.buffer);
+    const calls: (() => unknown)[] = [
+      () => slab.alloc(),
+      () => slab.free(live.slab),
+      () => slab.view(live.slab),
+      () => slab.stats(),
+      () => heap.alloc(64),
+      () => heap.free(live.heap),
+      () => heap.stats(),
+      () => ring.alloc(16),
+      () => ring.release(),
+      () => ring.free(live.ring),
+      () => ring.stats(),
+      () => stack.alloc(16),
+      () => stack.mark(),
+      () => stack.reset(live.stack),
+      () => stack.stats(),
+    ];
+    for (const call of calls) {
+      expect(call).toThrow(CorruptAllocatorError);
+      expect(call).toThrow(gone);
+    }
+  });
+});
+
 describe.each(backends)('SlabAllocator on the %s path', (backend) => {
   describe.each(sharing)('shared: %s', (shared) => {
     it('hands out every slot once, aligned, then -1', () => {

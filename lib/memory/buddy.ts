@@ -12,6 +12,7 @@ import {
   CorruptAllocatorError,
   type MemoryBackend,
   kAttach,
+  checkAttached,
   kCrossCheckNative,
   lockError,
   lockTimeoutOption,
@@ -182,6 +183,7 @@ export class BuddyAllocator {
   }
 
   stats(): BuddyStats {
+    checkAttached(this.mem, 'BuddyAllocator', this.dataOffset + this.bytes);
     const i32 = this.i32;
     this.lock();
     // Bits above maxOrder and counts beyond the region can only come from a scribble.
@@ -356,12 +358,17 @@ export class BuddyAllocator {
 
   private static allocLocal(this: BuddyAllocator, size: number): number {
     const offset = this.allocOrder(this.orderOf(size));
-    return offset >= -1 ? offset : this.allocResult(offset, size);
+    if (offset >= 0) return offset;
+    // -1 or a status: first rule out a detached or shrunk buffer (its words read as undefined).
+    checkAttached(this.mem, 'BuddyAllocator', this.dataOffset + this.bytes);
+    return offset === -1 ? -1 : this.allocResult(offset, size);
   }
 
   private static freeLocal(this: BuddyAllocator, offset: number): void {
     const status = this.freeBlock(this.blockOf(offset));
-    if (status !== Status.ok) throw this.statusError(status, offset);
+    if (status === Status.ok) return;
+    checkAttached(this.mem, 'BuddyAllocator', this.dataOffset + this.bytes);
+    throw this.statusError(status, offset);
   }
 
   private static allocShared(this: BuddyAllocator, size: number): number {

@@ -230,6 +230,24 @@ export function lockError(status: number, className: string, i32: Int32Array, by
   return new CorruptAllocatorError(`${className}: the lock word (byte ${byteOffset}) holds ${value}, which is not 0, 1 or 2 (corrupted)`);
 }
 
+/**
+ * The error for an allocator whose views read as empty: its ArrayBuffer was detached
+ * (transferred to another thread or structuredClone'd with transfer) or, for a resizable one,
+ * shrunk below the allocator's bytes. Typed arrays never read or write outside a buffer, so
+ * nothing unsafe happens, but without this check an alloc would answer from `undefined`
+ * words (the same offset twice, or "full"). Same class and code the native path gave.
+ */
+export function detachedError(className: string, bytes: number): CorruptAllocatorError {
+  return new CorruptAllocatorError(
+    `${className}: its buffer was detached (transferred away) or shrunk below the allocator's ${bytes} bytes; it can no longer be used`,
+  );
+}
+
+/** Throws detachedError when `view` (an allocator's own view of its buffer) reads as empty. */
+export function checkAttached(view: ArrayBufferView, className: string, bytes: number): void {
+  if (view.byteLength === 0) throw detachedError(className, bytes);
+}
+
 /** TypeError for a non-number or non-integer offset, else null. */
 export function offsetTypeError(argument: string, value: unknown): TypeError | null {
   if (typeof value !== 'number' || !Number.isInteger(value)) return invalidType(argument, 'an integer offset', value);

@@ -10,6 +10,7 @@ import {
   CorruptAllocatorError,
   type MemoryBackend,
   kAttach,
+  checkAttached,
   kCrossCheckNative,
   openAllocatorBuffer,
   intOption,
@@ -166,6 +167,7 @@ export class RingAllocator {
   }
 
   stats(): RingStats {
+    checkAttached(this.mem, 'RingAllocator', this.dataOffset + this.bytes);
     this.lock();
     const used = Math.min(this.i32[USED]! >>> 0, this.bytes);
     const live = this.i32[COUNT]! >>> 0;
@@ -220,7 +222,11 @@ export class RingAllocator {
   private peek(): number {
     const i32 = this.i32;
     const used = i32[USED]! >>> 0;
-    if (used === 0) return Status.full;
+    if (used === 0) {
+      // A detached or shrunk buffer reads every word as undefined (0 here): refuse it.
+      if (i32.length === 0) this.detached();
+      return Status.full;
+    }
     const oldTail = i32[TAIL]! >>> 0;
     if (!this.validPos(oldTail) || used > this.bytes) return Status.corrupt;
     const base = this.data;
@@ -297,6 +303,7 @@ export class RingAllocator {
     if (!this.validPos(head) || !this.validPos(tail) || used > cap) return Status.corrupt;
     let taken = need;
     if (used === 0) {
+      if (i32.length === 0) this.detached(); // as in peek()
       head = 0;
       i32[TAIL] = 0;
     } else if (head > tail) {
@@ -331,6 +338,11 @@ export class RingAllocator {
     }
   }
 
+  private detached(): never {
+    checkAttached(this.mem, 'RingAllocator', this.dataOffset + this.bytes);
+    throw this.corrupt();
+  }
+
   private allocResult(offset: number): number {
     if (offset >= -1) return offset;
     throw this.corrupt();
@@ -354,7 +366,9 @@ export class RingAllocator {
     const typeError = offsetTypeError('offset', offset);
     if (typeError !== null) throw typeError;
     const status = this.freeAt(offset);
-    if (status !== Status.ok) throw this.freeError(status, offset);
+    if (status === Status.ok) return;
+    checkAttached(this.mem, 'RingAllocator', this.dataOffset + this.bytes);
+    throw this.freeError(status, offset);
   }
 
   private static freeShared(this: RingAllocator, offset: number): void {

@@ -8,6 +8,7 @@ import {
   type MemoryBackend,
   CorruptAllocatorError,
   kAttach,
+  checkAttached,
   kCrossCheckNative,
   openAllocatorBuffer,
   intOption,
@@ -156,6 +157,7 @@ export class StackAllocator {
   // scribbled top throws CorruptAllocatorError, never hands out an offset outside.
   private checkTop(top: number): number {
     if (top >= this.dataOffset && top <= this.end && (top & 7) === 0) return top;
+    checkAttached(this.mem, 'StackAllocator', this.end); // a detached or shrunk buffer reads top as undefined
     throw new CorruptAllocatorError(`StackAllocator: the top word holds ${top}, outside [${this.dataOffset}, ${this.end}] or misaligned (corrupted)`);
   }
 
