@@ -16,15 +16,21 @@ import {
   backendInfo,
   gcOptimizer,
 } from '../lib/index.js';
-import { memoryAddon } from '../lib/memory/common.js';
+import { kCrossCheckNative, memoryAddon } from '../lib/memory/common.js';
 import { PauseSeries } from '../lib/memory/gc.js';
 import { BuddyLayout, Kind, RingLayout, SlabLayout, StackLayout, buddyGeometry, kindGeometry } from '../lib/memory/layout.js';
 import { canary, startScribbler } from './helpers/scribbler.js';
 import { firstMessage, tsWorker } from './helpers/ts-worker.js';
 
 const native = process.env.ULTRA_PERF_BACKEND === 'native';
-/** Every implementation this project can run: the TS path always, the addon's under 'native'. */
+/**
+ * Every implementation this project can run: the TS path always, the C++ one under 'native'
+ * through a cross-check handle (kCrossCheckNative: the addon's raw bindings; no public option
+ * selects it, docs/memory-layout.md), interleaved with TS on the same bytes below.
+ */
 const backends: ('ts' | 'native')[] = memoryAddon !== null ? ['ts', 'native'] : ['ts'];
+/** The options that put an allocator on `path`. */
+const via = (path: 'ts' | 'native') => (path === 'native' ? { [kCrossCheckNative]: true } : { backend: path }) as { backend?: 'ts' };
 const sharing = [false, true];
 
 describe('memory backend', () => {
@@ -33,15 +39,38 @@ describe('memory backend', () => {
     expect(backendInfo().native).toBe(native);
   });
 
-  it.runIf(!native)("refuses backend: 'native' without the addon, saying why", () => {
+  it("refuses backend: 'native' (and 'cpu') with or without the addon, naming the option and saying why", () => {
+    for (const [name, make] of [
+      ['SlabAllocator', (b: string) => new SlabAllocator({ slotBytes: 8, slots: 4, backend: b as 'ts' })],
+      ['BuddyAllocator', (b: string) => new BuddyAllocator({ bytes: 1024, minBlock: 64, backend: b as 'ts' })],
+      ['RingAllocator', (b: string) => new RingAllocator({ bytes: 64, backend: b as 'ts' })],
+      ['StackAllocator', (b: string) => new StackAllocator({ bytes: 64, backend: b as 'ts' })],
+      ['SlabAllocator', (b: string) => SlabAllocator.attach(new SlabAllocator({ slotBytes: 8, slots: 4 }).buffer, { backend: b as 'ts' })],
+    ] as const) {
+      for (const b of ['native', 'cpu']) {
+        let err: (TypeError & { code?: string }) | undefined;
+        try {
+          make(b);
+        } catch (e) {
+          err = e as TypeError & { code?: string };
+        }
+        expect(err).toBeInstanceOf(TypeError);
+        expect(err!.code).toBe('ERR_INVALID_ARG_VALUE');
+        expect(err!.message).toMatch(new RegExp(`^Expected 'auto' or 'ts' for options.backend but received "${b}": ${name} has no native backend from JS`));
+        expect(err!.message).toMatch(/one call into the addon costs more than a whole TS alloc\+free/);
+      }
+    }
+  });
+
+  it.runIf(!native)('a cross-check handle on the C++ allocator needs the addon, saying why', () => {
     for (const make of [
-      () => new SlabAllocator({ slotBytes: 8, slots: 4, backend: 'native' }),
-      () => new BuddyAllocator({ bytes: 1024, minBlock: 64, backend: 'native' }),
-      () => new RingAllocator({ bytes: 64, backend: 'native' }),
-      () => new StackAllocator({ bytes: 64, backend: 'native' }),
+      () => new SlabAllocator({ slotBytes: 8, slots: 4, ...via('native') }),
+      () => new BuddyAllocator({ bytes: 1024, minBlock: 64, ...via('native') }),
+      () => new RingAllocator({ bytes: 64, ...via('native') }),
+      () => new StackAllocator({ bytes: 64, ...via('native') }),
     ]) {
       expect(make).toThrow(BackendUnavailableError);
-      expect(make).toThrow(/backend 'native' needs the CPU addon: disabled by ULTRA_PERF_BACKEND=ts/);
+      expect(make).toThrow(/cross-check handle needs the CPU addon's memory bindings: disabled by ULTRA_PERF_BACKEND=ts/);
     }
   });
 
@@ -49,7 +78,7 @@ describe('memory backend', () => {
     expect(new SlabAllocator({ slotBytes: 8, slots: 4 }).backend).toBe('ts');
     expect(new BuddyAllocator({ bytes: 1024, minBlock: 64, backend: 'auto' }).backend).toBe('ts');
     expect(() => new SlabAllocator({ slotBytes: 8, slots: 4, backend: 'gpu' as 'ts' })).toThrow(
-      new TypeError(`Expected 'auto', 'native' or 'ts' for options.backend but received "gpu"`),
+      new TypeError(`Expected 'auto' or 'ts' for options.backend but received "gpu"`),
     );
   });
 });
@@ -121,21 +150,64 @@ describe.runIf(native)('one layout, two implementations', () => {
   });
 
   it('the addon refuses a detached or foreign buffer instead of touching it', () => {
-    const slab = new SlabAllocator({ slotBytes: 8, slots: 4, backend: 'native' });
+    const slab = new SlabAllocator({ slotBytes: 8, slots: 4, ...via('native') });
     const moved = new ArrayBuffer(slab.buffer.byteLength);
     expect(memoryAddon!.slabAlloc(new Uint8Array(moved))).toBe(-6);
     expect(memoryAddon!.slabAlloc(new Uint8Array(8))).toBe(-6);
-    const transferable = new SlabAllocator({ slotBytes: 8, slots: 4, backend: 'native' });
+    const transferable = new SlabAllocator({ slotBytes: 8, slots: 4, ...via('native') });
     structuredClone(transferable.buffer, { transfer: [transferable.buffer as ArrayBuffer] });
     expect(() => transferable.alloc()).toThrow(CorruptAllocatorError);
     expect(() => transferable.alloc()).toThrow(/header missing, corrupted or buffer detached/);
   });
 });
 
+describe('a buffer taken away under an allocator (TS path)', () => {
+  // An unshared ArrayBuffer can be detached (transferred to a worker, structuredClone with
+  // transfer) or, when resizable, shrunk. Typed arrays never reach outside a buffer, but
+  // the allocator must say so rather than answer from words that read as undefined.
+  const gone = /its buffer was detached \(transferred away\) or shrunk below the allocator's \d+ bytes; it can no longer be used/;
+  const detach = (b: ArrayBuffer | SharedArrayBuffer) => structuredClone(b, { transfer: [b as ArrayBuffer] });
+  const shrink = (b: ArrayBuffer | SharedArrayBuffer) => (b as ArrayBuffer & { resize(n: number): void }).resize(16);
+  const resizable = (bytes: number) => new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer)(bytes, { maxByteLength: bytes });
+
+  it.each([
+    ['detached', detach],
+    ['shrunk', shrink],
+  ] as const)('%s: every call throws CorruptAllocatorError saying so, none hands out an offset', (_how, takeAway) => {
+    const slab = new SlabAllocator({ slotBytes: 8, slots: 4, buffer: resizable(SlabAllocator.requiredBytes({ slotBytes: 8, slots: 4 })) });
+    const heap = new BuddyAllocator({ bytes: 1024, minBlock: 64, buffer: resizable(BuddyAllocator.requiredBytes({ bytes: 1024, minBlock: 64 })) });
+    const ring = new RingAllocator({ bytes: 256, buffer: resizable(RingAllocator.requiredBytes({ bytes: 256 })) });
+    const stack = new StackAllocator({ bytes: 256, buffer: resizable(StackAllocator.requiredBytes({ bytes: 256 })) });
+    const live = { slab: slab.alloc(), heap: heap.alloc(64), ring: ring.alloc(16), stack: stack.alloc(16) };
+    for (const a of [slab, heap, ring, stack]) takeAway(a.buffer);
+    const calls: (() => unknown)[] = [
+      () => slab.alloc(),
+      () => slab.free(live.slab),
+      () => slab.view(live.slab),
+      () => slab.stats(),
+      () => heap.alloc(64),
+      () => heap.free(live.heap),
+      () => heap.stats(),
+      () => ring.alloc(16),
+      () => ring.release(),
+      () => ring.free(live.ring),
+      () => ring.stats(),
+      () => stack.alloc(16),
+      () => stack.mark(),
+      () => stack.reset(live.stack),
+      () => stack.stats(),
+    ];
+    for (const call of calls) {
+      expect(call).toThrow(CorruptAllocatorError);
+      expect(call).toThrow(gone);
+    }
+  });
+});
+
 describe.each(backends)('SlabAllocator on the %s path', (backend) => {
   describe.each(sharing)('shared: %s', (shared) => {
     it('hands out every slot once, aligned, then -1', () => {
-      const slab = new SlabAllocator({ slotBytes: 20, slots: 50, shared, backend });
+      const slab = new SlabAllocator({ slotBytes: 20, slots: 50, shared, ...via(backend) });
       expect(slab.buffer).toBeInstanceOf(shared ? SharedArrayBuffer : ArrayBuffer);
       expect(slab.stride).toBe(24);
       const seen = new Set<number>();
@@ -154,7 +226,7 @@ describe.each(backends)('SlabAllocator on the %s path', (backend) => {
     });
 
     it('view() is a zero-copy window on the slot', () => {
-      const slab = new SlabAllocator({ slotBytes: 16, slots: 4, shared, backend });
+      const slab = new SlabAllocator({ slotBytes: 16, slots: 4, shared, ...via(backend) });
       const off = slab.alloc();
       const v = slab.view(off);
       expect(v.buffer).toBe(slab.buffer);
@@ -170,7 +242,7 @@ describe.each(backends)('SlabAllocator on the %s path', (backend) => {
     });
 
     it('throws a clear error for double free, foreign and misaligned offsets, and changes nothing', () => {
-      const slab = new SlabAllocator({ slotBytes: 64, slots: 8, shared, backend });
+      const slab = new SlabAllocator({ slotBytes: 64, slots: 8, shared, ...via(backend) });
       const a = slab.alloc();
       const b = slab.alloc();
       slab.free(a);
@@ -199,9 +271,9 @@ describe.each(backends)('SlabAllocator on the %s path', (backend) => {
     });
 
     it('attaches to its buffer from a second handle that sees the same state', () => {
-      const slab = new SlabAllocator({ slotBytes: 32, slots: 4, shared, backend });
+      const slab = new SlabAllocator({ slotBytes: 32, slots: 4, shared, ...via(backend) });
       const a = slab.alloc();
-      const other = SlabAllocator.attach(slab.buffer, { backend });
+      const other = SlabAllocator.attach(slab.buffer, via(backend));
       expect(other.shared).toBe(shared);
       expect(other.stats().used).toBe(1);
       const b = other.alloc();
@@ -216,13 +288,13 @@ describe.each(backends)('SlabAllocator on the %s path', (backend) => {
   it('formats a buffer it is given and checks its options', () => {
     const bytes = SlabAllocator.requiredBytes({ slotBytes: 8, slots: 3 });
     const buffer = new SharedArrayBuffer(bytes + 100);
-    const slab = new SlabAllocator({ slotBytes: 8, slots: 3, buffer, backend });
+    const slab = new SlabAllocator({ slotBytes: 8, slots: 3, buffer, ...via(backend) });
     expect(slab.shared).toBe(true);
     expect(slab.alloc()).toBe(slab.dataOffset);
-    expect(() => new SlabAllocator({ slotBytes: 8, slots: 3, buffer: new ArrayBuffer(bytes - 1), backend })).toThrow(
+    expect(() => new SlabAllocator({ slotBytes: 8, slots: 3, buffer: new ArrayBuffer(bytes - 1), ...via(backend) })).toThrow(
       new RangeError(`Expected a buffer of at least ${bytes} bytes for this geometry for options.buffer but received "a buffer of ${bytes - 1} bytes"`),
     );
-    expect(() => new SlabAllocator({ slotBytes: 8, slots: 3, buffer, shared: false, backend })).toThrow(/for options.shared/);
+    expect(() => new SlabAllocator({ slotBytes: 8, slots: 3, buffer, shared: false, ...via(backend) })).toThrow(/for options.shared/);
     expect(() => new SlabAllocator({ slotBytes: 0, slots: 3 })).toThrow(
       new RangeError('Expected an integer from 1 to 1073741824 for options.slotBytes but received 0'),
     );
@@ -250,7 +322,7 @@ describe.each(backends)('SlabAllocator on the %s path', (backend) => {
 describe.each(backends)('BuddyAllocator on the %s path', (backend) => {
   describe.each(sharing)('shared: %s', (shared) => {
     it('splits on alloc and merges buddies back on free', () => {
-      const heap = new BuddyAllocator({ bytes: 1024, minBlock: 64, shared, backend });
+      const heap = new BuddyAllocator({ bytes: 1024, minBlock: 64, shared, ...via(backend) });
       const d = heap.dataOffset;
       expect(heap.maxOrder).toBe(4);
       const a = heap.alloc(64); // 1024 -> 512 + 256 + 128 + 64 + [64]
@@ -272,7 +344,7 @@ describe.each(backends)('BuddyAllocator on the %s path', (backend) => {
     });
 
     it('throws a clear error for bad sizes and offsets, and changes nothing', () => {
-      const heap = new BuddyAllocator({ bytes: 1024, minBlock: 64, shared, backend });
+      const heap = new BuddyAllocator({ bytes: 1024, minBlock: 64, shared, ...via(backend) });
       const a = heap.alloc(128);
       const before = heap.stats();
       expect(() => heap.alloc(1025)).toThrow(
@@ -295,7 +367,7 @@ describe.each(backends)('BuddyAllocator on the %s path', (backend) => {
     });
 
     it('view() covers the block, zero-copy', () => {
-      const heap = new BuddyAllocator({ bytes: 4096, minBlock: 16, shared, backend });
+      const heap = new BuddyAllocator({ bytes: 4096, minBlock: 16, shared, ...via(backend) });
       const off = heap.alloc(100);
       const v = heap.view(off);
       expect(v.buffer).toBe(heap.buffer);
@@ -314,8 +386,8 @@ describe.each(backends)('BuddyAllocator on the %s path', (backend) => {
     expect(() => new BuddyAllocator({ bytes: 1024, minBlock: 4 })).toThrow(/a power of two from 8 to 1024 for options.minBlock but received 4/);
     expect(() => new BuddyAllocator({ bytes: 1024, minBlock: 2048 })).toThrow(RangeError);
     expect(() => new BuddyAllocator({ bytes: 2 ** 30, minBlock: 8 })).toThrow(/at least 64 for 1073741824 bytes/);
-    const heap = new BuddyAllocator({ bytes: 256, minBlock: 16, backend });
-    const again = BuddyAllocator.attach(heap.buffer, { backend });
+    const heap = new BuddyAllocator({ bytes: 256, minBlock: 16, ...via(backend) });
+    const again = BuddyAllocator.attach(heap.buffer, via(backend));
     expect(again.alloc(16)).toBe(heap.dataOffset);
     expect(heap.stats().used).toBe(16);
     expect(BuddyAllocator.requiredBytes({ bytes: 256, minBlock: 16 })).toBe(heap.dataOffset + 256);
@@ -325,7 +397,7 @@ describe.each(backends)('BuddyAllocator on the %s path', (backend) => {
 describe.each(backends)('RingAllocator on the %s path', (backend) => {
   describe.each(sharing)('shared: %s', (shared) => {
     it('allocates at the head, releases the oldest, wraps around', () => {
-      const ring = new RingAllocator({ bytes: 128, shared, backend });
+      const ring = new RingAllocator({ bytes: 128, shared, ...via(backend) });
       const d = ring.dataOffset;
       expect(ring.release()).toBe(-1);
       const a = ring.alloc(20); // 32-byte record at 0
@@ -350,7 +422,7 @@ describe.each(backends)('RingAllocator on the %s path', (backend) => {
     });
 
     it('view() covers the allocation, zero-copy', () => {
-      const ring = new RingAllocator({ bytes: 256, shared, backend });
+      const ring = new RingAllocator({ bytes: 256, shared, ...via(backend) });
       const off = ring.alloc(13);
       const v = ring.view(off);
       expect([v.buffer === ring.buffer, v.byteOffset, v.length]).toEqual([true, off, 13]);
@@ -359,7 +431,7 @@ describe.each(backends)('RingAllocator on the %s path', (backend) => {
     });
 
     it('detects a write past the end of an allocation instead of following it', () => {
-      const ring = new RingAllocator({ bytes: 64, shared, backend });
+      const ring = new RingAllocator({ bytes: 64, shared, ...via(backend) });
       const off = ring.alloc(8);
       new Uint8Array(ring.buffer, off - 8, 4).fill(0xff); // the record header
       expect(() => ring.release()).toThrow(CorruptAllocatorError);
@@ -367,9 +439,9 @@ describe.each(backends)('RingAllocator on the %s path', (backend) => {
   });
 
   it('attaches and checks its options', () => {
-    const ring = new RingAllocator({ bytes: 64, backend });
+    const ring = new RingAllocator({ bytes: 64, ...via(backend) });
     ring.alloc(8);
-    expect(RingAllocator.attach(ring.buffer, { backend }).stats().live).toBe(1);
+    expect(RingAllocator.attach(ring.buffer, via(backend)).stats().live).toBe(1);
     expect(() => new RingAllocator({ bytes: 20 })).toThrow(/a multiple of 8 from 16 to 1073741824 for options.bytes but received 20/);
   });
 });
@@ -377,7 +449,7 @@ describe.each(backends)('RingAllocator on the %s path', (backend) => {
 describe.each(backends)('StackAllocator on the %s path', (backend) => {
   describe.each(sharing)('shared: %s', (shared) => {
     it('bumps, marks and resets', () => {
-      const stack = new StackAllocator({ bytes: 256, shared, backend });
+      const stack = new StackAllocator({ bytes: 256, shared, ...via(backend) });
       const d = stack.dataOffset;
       expect(stack.mark()).toBe(d);
       expect(stack.alloc(10)).toBe(d);
@@ -452,7 +524,7 @@ describe(`model-based random operations (${title})`, () => {
         fc.array(opArb, { maxLength: 200 }),
         (slotBytes, slots, shared, ops) => {
           const first = new SlabAllocator({ slotBytes, slots, shared });
-          const handles = handlesOn((backend) => SlabAllocator.attach(first.buffer, { backend }));
+          const handles = handlesOn((backend) => SlabAllocator.attach(first.buffer, via(backend)));
           const live: number[] = [];
           for (const op of ops) {
             const slab = handles[op.via % handles.length]!;
@@ -495,7 +567,7 @@ describe(`model-based random operations (${title})`, () => {
           const bytes = 2 ** bytesLog;
           const minBlock = 2 ** Math.min(minLog, bytesLog);
           const first = new BuddyAllocator({ bytes, minBlock, shared });
-          const handles = handlesOn((backend) => BuddyAllocator.attach(first.buffer, { backend }));
+          const handles = handlesOn((backend) => BuddyAllocator.attach(first.buffer, via(backend)));
           const live = new Map<number, number>();
           const usedBytes = () => [...live.values()].reduce((a, b) => a + b, 0);
           for (const op of ops) {
@@ -542,7 +614,7 @@ describe(`model-based random operations (${title})`, () => {
       fc.property(fc.integer({ min: 2, max: 64 }), fc.boolean(), fc.array(opArb, { maxLength: 200 }), (words, shared, ops) => {
         const bytes = words * 8;
         const first = new RingAllocator({ bytes, shared });
-        const handles = handlesOn((backend) => RingAllocator.attach(first.buffer, { backend }));
+        const handles = handlesOn((backend) => RingAllocator.attach(first.buffer, via(backend)));
         const fifo: { off: number; size: number }[] = [];
         for (const op of ops) {
           const ring = handles[op.via % handles.length]!;
@@ -583,7 +655,7 @@ describe(`model-based random operations (${title})`, () => {
       fc.property(fc.integer({ min: 1, max: 128 }), fc.boolean(), fc.array(opArb, { maxLength: 200 }), (words, shared, ops) => {
         const bytes = words * 8;
         const first = new StackAllocator({ bytes, shared });
-        const handles = handlesOn((backend) => StackAllocator.attach(first.buffer, { backend }));
+        const handles = handlesOn((backend) => StackAllocator.attach(first.buffer, via(backend)));
         const live: { off: number; size: number }[] = [];
         for (const op of ops) {
           const stack = handles[op.via % handles.length]!;
@@ -694,7 +766,7 @@ describe.each(backends)('shared allocator memory scribbled on, %s path', (backen
     const g = buddyGeometry(4096, 64)!;
     const links = new Int32Array(buffer, g.array1, (g.dataOffset - g.array1) >> 2);
     links.fill(0x7ffffff0);
-    const attached = BuddyAllocator.attach(buffer, { backend });
+    const attached = BuddyAllocator.attach(buffer, via(backend));
     let threw = 0;
     for (let i = 0; i < 8; i++) {
       try {
@@ -719,7 +791,7 @@ describe.each(backends)('shared allocator memory scribbled on, %s path', (backen
     ring.release();
     ring.release();
     new Uint32Array(buffer, RingLayout.head, 1)[0] = 1024 - 1;
-    const attached = RingAllocator.attach(buffer, { backend });
+    const attached = RingAllocator.attach(buffer, via(backend));
     expect(() => attached.alloc(100)).toThrow(CorruptAllocatorError);
     new Uint32Array(buffer, RingLayout.head, 1)[0] = 0xfffffff8;
     expect(() => attached.alloc(8)).toThrow(CorruptAllocatorError);
@@ -732,7 +804,7 @@ describe.each(backends)('shared allocator memory scribbled on, %s path', (backen
   it('SlabAllocator and StackAllocator with a scribbled head or top throw CorruptAllocatorError', () => {
     const slabTotal = SlabAllocator.requiredBytes({ slotBytes: 16, slots: 10 });
     const s = withCanary(slabTotal);
-    const slab = SlabAllocator.attach(new SlabAllocator({ slotBytes: 16, slots: 10, buffer: s.buffer }).buffer, { backend });
+    const slab = SlabAllocator.attach(new SlabAllocator({ slotBytes: 16, slots: 10, buffer: s.buffer }).buffer, via(backend));
     new Int32Array(s.buffer, SlabLayout.head, 1)[0] = 12; // an index past the 10 slots
     expect(() => slab.alloc()).toThrow(CorruptAllocatorError);
     new Int32Array(s.buffer, SlabLayout.head, 1)[0] = 0;
@@ -742,7 +814,7 @@ describe.each(backends)('shared allocator memory scribbled on, %s path', (backen
 
     const stackTotal = StackAllocator.requiredBytes({ bytes: 256 });
     const t = withCanary(stackTotal);
-    const stack = StackAllocator.attach(new StackAllocator({ bytes: 256, buffer: t.buffer }).buffer, { backend });
+    const stack = StackAllocator.attach(new StackAllocator({ bytes: 256, buffer: t.buffer }).buffer, via(backend));
     new Int32Array(t.buffer, StackLayout.top, 1)[0] = stackTotal - 4; // inside, misaligned
     expect(() => stack.alloc(8)).toThrow(CorruptAllocatorError);
     new Int32Array(t.buffer, StackLayout.top, 1)[0] = stackTotal + 64; // past the end
@@ -752,8 +824,8 @@ describe.each(backends)('shared allocator memory scribbled on, %s path', (backen
   });
 
   it('a lock word left held gives AllocatorLockTimeoutError after lockTimeoutMs, naming the allocator and the value', () => {
-    const heap = new BuddyAllocator({ bytes: 4096, minBlock: 64, shared: true, lockTimeoutMs: 20, backend });
-    const ring = new RingAllocator({ bytes: 1024, shared: true, lockTimeoutMs: 20, backend });
+    const heap = new BuddyAllocator({ bytes: 4096, minBlock: 64, shared: true, lockTimeoutMs: 20, ...via(backend) });
+    const ring = new RingAllocator({ bytes: 1024, shared: true, lockTimeoutMs: 20, ...via(backend) });
     const heapLock = new Int32Array(heap.buffer, BuddyLayout.lock, 1);
     const ringLock = new Int32Array(ring.buffer, RingLayout.lock, 1);
     heapLock[0] = 1;
@@ -814,12 +886,12 @@ describe.each(backends)('shared allocator memory scribbled on, %s path', (backen
     make(buffer);
     const a = (
       name === 'SlabAllocator'
-        ? SlabAllocator.attach(buffer, { backend })
+        ? SlabAllocator.attach(buffer, via(backend))
         : name === 'BuddyAllocator'
-          ? BuddyAllocator.attach(buffer, { backend })
+          ? BuddyAllocator.attach(buffer, via(backend))
           : name === 'RingAllocator'
-            ? RingAllocator.attach(buffer, { backend })
-            : StackAllocator.attach(buffer, { backend })
+            ? RingAllocator.attach(buffer, via(backend))
+            : StackAllocator.attach(buffer, via(backend))
     ) as unknown as {
       alloc: (size?: number) => number;
       free?: (o: number) => void;

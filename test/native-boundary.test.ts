@@ -10,11 +10,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 import { cpuAddon } from '../lib/backend.js';
+import { kCrossCheckNative } from '../lib/memory/common.js';
 import { SlabAllocator, BuddyAllocator, RingAllocator, StackAllocator, SpscQueue } from '../lib/index.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const native = cpuAddon !== null;
 const raw = cpuAddon as unknown as Record<string, (...args: unknown[]) => unknown>;
+/** Runs an allocator's own calls through the C++ allocator too (lib/memory/common.ts kCrossCheckNative). */
+const crossCheck: object = { [kCrossCheckNative]: true };
 
 /** The addon's path, as the package finds it. */
 function addonPath(): string {
@@ -174,19 +177,19 @@ function messageOf(f: () => unknown): string {
 
 describe.runIf(native)('raw memory bindings: sizes checked, offsets never wrapped (issue 12 kinds 3 and 6)', () => {
   it('an offset of 2^32 + k does not free block k', () => {
-    const slab = new SlabAllocator({ slotBytes: 8, slots: 4, backend: 'native' });
+    const slab = new SlabAllocator({ slotBytes: 8, slots: 4, ...crossCheck });
     const live = slab.alloc();
     const mem = new Uint8Array(slab.buffer);
     expect(raw.slabFree!(mem, 2 ** 32 + live)).toBe(-3); // foreign: no block is there
     expect(raw.slabFree!(mem, live + 0.5)).toBe(-3);
     expect(slab.stats()).toMatchObject({ used: 1 });
-    const buddy = new BuddyAllocator({ bytes: 1024, minBlock: 64, backend: 'native' });
+    const buddy = new BuddyAllocator({ bytes: 1024, minBlock: 64, ...crossCheck });
     const block = buddy.alloc(64);
     const bmem = new Uint8Array(buddy.buffer);
     expect(raw.buddyFree!(bmem, 2 ** 32 + block)).toBeLessThan(0);
     expect(raw.buddyBlockSize!(bmem, 2 ** 32 + block)).toBeLessThan(0);
     expect(buddy.stats().liveBlocks).toBe(1);
-    const ring = new RingAllocator({ bytes: 1024, backend: 'native' });
+    const ring = new RingAllocator({ bytes: 1024, ...crossCheck });
     const first = ring.alloc(16);
     const rmem = new Uint8Array(ring.buffer);
     expect(raw.ringFree!(rmem, 2 ** 32 + first)).toBeLessThan(0);
@@ -194,7 +197,7 @@ describe.runIf(native)('raw memory bindings: sizes checked, offsets never wrappe
   });
 
   it('a size or kind that is not an integer in uint32 range throws naming it, instead of wrapping to a small one', () => {
-    const buddy = new BuddyAllocator({ bytes: 1024, minBlock: 64, backend: 'native' });
+    const buddy = new BuddyAllocator({ bytes: 1024, minBlock: 64, ...crossCheck });
     const mem = new Uint8Array(buddy.buffer);
     expect(() => raw.buddyAlloc!(mem, 2 ** 32 + 64)).toThrow(
       /buddyAlloc: expected an integer from 0 to 4294967295 for size \(argument 2\) but received 4294967360/,
@@ -202,9 +205,9 @@ describe.runIf(native)('raw memory bindings: sizes checked, offsets never wrappe
     expect(codeOf(() => raw.buddyAlloc!(mem, Number.NaN))).toBe('ERR_OUT_OF_RANGE');
     expect(codeOf(() => raw.buddyAlloc!(mem, '64'))).toBe('ERR_INVALID_ARG_TYPE');
     expect(buddy.stats().liveBlocks).toBe(0);
-    const ring = new RingAllocator({ bytes: 1024, backend: 'native' });
+    const ring = new RingAllocator({ bytes: 1024, ...crossCheck });
     expect(() => raw.ringAlloc!(new Uint8Array(ring.buffer), -1)).toThrow(/ringAlloc: .* for size \(argument 2\) but received -1/);
-    const stack = new StackAllocator({ bytes: 1024, backend: 'native' });
+    const stack = new StackAllocator({ bytes: 1024, ...crossCheck });
     expect(() => raw.stackAlloc!(new Uint8Array(stack.buffer), 1.5)).toThrow(/stackAlloc: .* for size \(argument 2\) but received 1.5/);
     expect(stack.stats().used).toBe(0);
     const out = new Int32Array(10);

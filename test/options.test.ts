@@ -450,7 +450,11 @@ describe('nearest key', () => {
 
 // ---- backends ------------------------------------------------------------------------------
 
-/** Every public way to pass a backend, with the backend it reports (or null where it reports none). */
+/**
+ * Every public way to pass a backend, with the backend it reports (or null where it reports none)
+ * and whether it takes 'cuda'. The allocators take only 'auto' and 'ts' (kTsOnly): they have no
+ * native backend from JS (docs/memory-layout.md) and refuse 'native' saying why.
+ */
 const backendTakers: [string, (backend: unknown) => unknown, (r: unknown) => unknown, boolean][] = [
   ['calculateVaRSync', (b) => calculateVaRSync(returns, { backend: b as never }), (r) => (r as { backend: string }).backend, true],
   ['portfolioVaRSync', (b) => invoke.portfolioVaRSync!({ backend: b }), (r) => (r as { backend: string }).backend, true],
@@ -470,17 +474,20 @@ const backendTakers: [string, (backend: unknown) => unknown, (r: unknown) => unk
   ['MpmcQueue.attach', (b) => invoke['MpmcQueue.attach']!({ backend: b }), (r) => (r as MpmcQueue).paths.popBatch, false],
 ];
 
+const kTsOnly = new Set(['SlabAllocator', 'BuddyAllocator', 'RingAllocator', 'StackAllocator']);
+
 describe('one backend vocabulary', () => {
   afterEach(() => {
     vi.restoreAllMocks();
   });
 
-  it.each(backendTakers)('%s: the backend a result reports can be passed back', (_name, take, reported) => {
+  it.each(backendTakers)('%s: the backend a result reports can be passed back', (name, take, reported) => {
     const first = reported(take(undefined));
     expect(['native', 'ts', 'cuda']).toContain(first);
     expect(reported(take(first))).toBe(first);
     expect(reported(take('ts'))).toBe('ts');
-    if (native) expect(reported(take('native'))).toBe('native');
+    if (kTsOnly.has(name)) expect(() => take('native')).toThrow(new RegExp(`^Expected 'auto' or 'ts' for options.backend but received "native": ${name} has no native backend from JS`));
+    else if (native) expect(reported(take('native'))).toBe('native');
     else expect(() => take('native')).toThrow(BackendUnavailableError);
   });
 
@@ -489,8 +496,8 @@ describe('one backend vocabulary', () => {
     else expect(() => calculateVaRSync(returns, { backend: 'native' })).toThrow(BackendUnavailableError);
   });
 
-  it.each(backendTakers)('%s: a bad backend gets the one wording, as a TypeError with a code', (_name, take, _reported, cuda) => {
-    const list = cuda ? "'auto', 'native', 'ts' or 'cuda'" : "'auto', 'native' or 'ts'";
+  it.each(backendTakers)('%s: a bad backend gets the one wording, as a TypeError with a code', (name, take, _reported, cuda) => {
+    const list = cuda ? "'auto', 'native', 'ts' or 'cuda'" : kTsOnly.has(name) ? "'auto' or 'ts'" : "'auto', 'native' or 'ts'";
     for (const [bad, code] of [
       ['gpu', 'ERR_INVALID_ARG_VALUE'],
       ['NATIVE', 'ERR_INVALID_ARG_VALUE'],
@@ -515,9 +522,15 @@ describe('one backend vocabulary', () => {
     }
     if (!native) {
       expect(() => new OrderBook({ symbol: 'X', tickSize: 1, backend: 'native' })).toThrow(/^OrderBook with backend 'native' needs the CPU addon: /);
-      expect(() => new SlabAllocator({ slotBytes: 8, slots: 4, backend: 'native' })).toThrow(/^SlabAllocator with backend 'native' needs the CPU addon: /);
+      // The allocators have no native backend in any process (docs/memory-layout.md): refused below, not here.
       expect(() => SpscQueue.create({ capacity: 8, slotBytes: 8, backend: 'native' })).toThrow(/^SpscQueue\.create with backend 'native' needs the CPU addon: /);
     }
+  });
+
+  it("the allocators refuse 'native' in every process, saying why instead of 'needs the CPU addon'", () => {
+    expect(() => new SlabAllocator({ slotBytes: 8, slots: 4, backend: 'native' as 'ts' })).toThrow(
+      /^Expected 'auto' or 'ts' for options.backend but received "native": SlabAllocator has no native backend from JS/,
+    );
   });
 
   it("'cpu' reads as 'native' everywhere, with one DeprecationWarning per process", async () => {
@@ -525,8 +538,9 @@ describe('one backend vocabulary', () => {
     vi.spyOn(process, 'emitWarning').mockImplementation((...args: unknown[]) => {
       warnings.push(args);
     });
-    for (const [, take, reported] of backendTakers) {
-      if (native) expect(reported(take('cpu'))).toBe('native');
+    for (const [name, take, reported] of backendTakers) {
+      if (kTsOnly.has(name)) expect(() => take('cpu')).toThrow(new RegExp(`received "cpu": ${name} has no native backend from JS`));
+      else if (native) expect(reported(take('cpu'))).toBe('native');
       else expect(() => take('cpu')).toThrow(BackendUnavailableError);
     }
     if (native) await expect(replayIntoQueue(SpscQueue.create({ capacity: 8, slotBytes: 8 }), [], { backend: 'cpu' })).resolves.toEqual(expect.objectContaining({ pushed: 0 }));

@@ -3,14 +3,18 @@
  * program would otherwise do, and GC pauses on an allocation-churn workload with and
  * without pooling. `npm run bench -- memory` writes bench/out/memory.json.
  *
- * Groups: a slab alloc+free pair on each path (TS, TS on a SharedArrayBuffer, native,
- * native shared) vs new ArrayBuffer(64) and Buffer.allocUnsafe(64); the same for a buddy
- * allocator over 16 B..4 KiB requests; ObjectPool acquire+release vs a new object.
+ * Groups: a slab alloc+free pair on the TS path (unshared and on a SharedArrayBuffer) vs
+ * new ArrayBuffer(64) and Buffer.allocUnsafe(64); the same for a buddy allocator over
+ * 16 B..4 KiB requests; ObjectPool acquire+release vs a new object. Beside them, why the
+ * allocators have no native backend from JS (docs/memory-layout.md): the same pair through
+ * the addon's raw bindings (the cheapest route from JS into cpp/memory, with no wrapper) and
+ * two calls into the addon that do almost nothing (currentCpu), the floor of any native pair.
  * Every op is its own function literal: closures made from one literal share V8 type
  * feedback, and a call site that saw several allocator kinds would go polymorphic.
  * Peers that allocate pay for their garbage collection in the samples it lands in.
  */
 import { SlabAllocator, BuddyAllocator, GcMonitor, ObjectPool, backendInfo } from '../../lib/index.js';
+import { cpuAddon } from '../../lib/backend.js';
 import { memoryAddon } from '../../lib/memory/common.js';
 import { defineSuite, type Figure, formatMs, progressDetail, table } from '../lib/index.js';
 
@@ -28,31 +32,32 @@ const nativeOnly = noNative !== undefined ? { skip: noNative } : {};
 
 // ---- slab: 64-byte slots, half of 4096 live ----
 
-function slab(shared: boolean, backend: 'ts' | 'native'): SlabAllocator {
-  const s = new SlabAllocator({ slotBytes: 64, slots: 4096, shared, backend: noNative !== undefined ? 'ts' : backend });
+function slab(shared: boolean): SlabAllocator {
+  const s = new SlabAllocator({ slotBytes: 64, slots: 4096, shared });
   for (let i = 0; i < 2048; i++) s.alloc();
   return s;
 }
-const slabTs = slab(false, 'ts');
-const slabTsShared = slab(true, 'ts');
-const slabNative = slab(false, 'native');
-const slabNativeShared = slab(true, 'native');
+const slabTs = slab(false);
+const slabTsShared = slab(true);
+/** The bytes of slabs the raw bindings run on (the TS and C++ allocators share one layout). */
+const slabRaw = new Uint8Array(slab(false).buffer);
+const slabRawShared = new Uint8Array(slab(true).buffer);
 
 // ---- buddy: 4 MiB in 64-byte min blocks, mixed sizes, a few hundred live ----
 
 const sizes = Int32Array.from({ length: 256 }, (_, i) => 16 + (((i * 2654435761) >>> 0) % 4080));
-function buddy(shared: boolean, backend: 'ts' | 'native'): BuddyAllocator {
-  const b = new BuddyAllocator({ bytes: 1 << 22, minBlock: 64, shared, backend: noNative !== undefined ? 'ts' : backend });
+function buddy(shared: boolean): BuddyAllocator {
+  const b = new BuddyAllocator({ bytes: 1 << 22, minBlock: 64, shared });
   for (let i = 0; i < 400; i++) {
     const off = b.alloc(sizes[i & 255]!);
     if (i % 3 === 0 && off >= 0) b.free(off);
   }
   return b;
 }
-const buddyTs = buddy(false, 'ts');
-const buddyTsShared = buddy(true, 'ts');
-const buddyNative = buddy(false, 'native');
-const buddyNativeShared = buddy(true, 'native');
+const buddyTs = buddy(false);
+const buddyTsShared = buddy(true);
+const buddyRaw = new Uint8Array(buddy(false).buffer);
+const buddyRawShared = new Uint8Array(buddy(true).buffer);
 const cursor = { ts: 0, tsShared: 0, native: 0, nativeShared: 0, ab: 0, buf: 0 };
 
 // ---- pool ----
@@ -164,7 +169,7 @@ export default defineSuite({
   groups: [
     {
       name: 'slab',
-      description: 'one 64-byte slot: alloc+free on each path vs allocating a fresh buffer',
+      description: 'one 64-byte slot: alloc+free on the TS path vs allocating a fresh buffer; the raw bindings and the addon-call floor show why there is no native backend',
       tasks: [
         {
           name: 'SlabAllocator alloc+free (ts)',
@@ -186,22 +191,28 @@ export default defineSuite({
           allocationCheck: 2_000_000,
         },
         {
-          name: 'SlabAllocator alloc+free (native)',
+          name: 'slabAlloc+slabFree raw bindings (C++ from JS, no wrapper)',
           fn: () => {
-            const o = slabNative.alloc();
-            slabNative.free(o);
+            const o = memoryAddon!.slabAlloc(slabRaw);
+            memoryAddon!.slabFree(slabRaw, o);
             return o;
           },
           allocationCheck: 1_000_000,
           ...nativeOnly,
         },
         {
-          name: 'SlabAllocator alloc+free (native, shared)',
+          name: 'slabAlloc+slabFree raw bindings (shared)',
           fn: () => {
-            const o = slabNativeShared.alloc();
-            slabNativeShared.free(o);
+            const o = memoryAddon!.slabAlloc(slabRawShared);
+            memoryAddon!.slabFree(slabRawShared, o);
             return o;
           },
+          allocationCheck: 1_000_000,
+          ...nativeOnly,
+        },
+        {
+          name: '2 x currentCpu() (two addon calls doing ~nothing: the floor)',
+          fn: () => cpuAddon!.currentCpu() + cpuAddon!.currentCpu(),
           allocationCheck: 1_000_000,
           ...nativeOnly,
         },
@@ -211,7 +222,7 @@ export default defineSuite({
     },
     {
       name: 'buddy',
-      description: 'one block of 16 B..4 KiB (256 sizes in turn): alloc+free on each path vs allocating a fresh buffer',
+      description: 'one block of 16 B..4 KiB (256 sizes in turn): alloc+free on the TS path and through the raw bindings vs allocating a fresh buffer',
       tasks: [
         {
           name: 'BuddyAllocator alloc+free (ts)',
@@ -233,20 +244,20 @@ export default defineSuite({
           allocationCheck: 2_000_000,
         },
         {
-          name: 'BuddyAllocator alloc+free (native)',
+          name: 'buddyAlloc+buddyFree raw bindings (C++ from JS, no wrapper)',
           fn: () => {
-            const o = buddyNative.alloc(sizes[cursor.native++ & 255]!);
-            buddyNative.free(o);
+            const o = memoryAddon!.buddyAlloc(buddyRaw, sizes[cursor.native++ & 255]!);
+            memoryAddon!.buddyFree(buddyRaw, o);
             return o;
           },
           allocationCheck: 1_000_000,
           ...nativeOnly,
         },
         {
-          name: 'BuddyAllocator alloc+free (native, shared)',
+          name: 'buddyAlloc+buddyFree raw bindings (shared)',
           fn: () => {
-            const o = buddyNativeShared.alloc(sizes[cursor.nativeShared++ & 255]!);
-            buddyNativeShared.free(o);
+            const o = memoryAddon!.buddyAlloc(buddyRawShared, sizes[cursor.nativeShared++ & 255]!);
+            memoryAddon!.buddyFree(buddyRawShared, o);
             return o;
           },
           allocationCheck: 1_000_000,

@@ -73,9 +73,11 @@ export const kBackendPolicies = {
   },
   memory: {
     capability: 'allocator',
-    accepts: ['auto', 'native', 'ts'],
+    accepts: ['auto', 'ts'],
     auto: 'ts',
-    rule: 'TS for every operation (bench/memory: one native call costs more than a whole TS alloc+free); native only when asked',
+    rule:
+      "TS for every operation; 'native' is refused (lib/memory/common.ts resolveBackend): one addon call costs more than a whole " +
+      'TS alloc+free, so no binding can bring a native pair within 2x of the TS one (bench/memory, docs/memory-layout.md)',
     needs: 'slabAlloc',
   },
 } as const satisfies Record<string, BackendPolicy>;

@@ -12,6 +12,8 @@ import {
   CorruptAllocatorError,
   type MemoryBackend,
   kAttach,
+  checkAttached,
+  kCrossCheckNative,
   lockError,
   lockTimeoutOption,
   openAllocatorBuffer,
@@ -124,7 +126,7 @@ export class BuddyAllocator {
     this.minBlock = g.g0;
     this.maxOrder = g.g1;
     this.dataOffset = g.dataOffset;
-    this.backend = resolveBackend(o.backend, 'BuddyAllocator');
+    this.backend = resolveBackend(o, 'BuddyAllocator');
     this.i32 = new Int32Array(buffer, 0, g.dataOffset >> 2);
     this.u8 = new Uint8Array(buffer, 0, g.dataOffset);
     this.mem = new Uint8Array(buffer, 0, g.totalBytes);
@@ -152,7 +154,7 @@ export class BuddyAllocator {
    */
   static attach(buffer: ArrayBuffer | SharedArrayBuffer, options: { backend?: MemoryBackend } = {}): BuddyAllocator {
     const o = requireOptions(options, 'BuddyAllocator.attach');
-    return new BuddyAllocator({ [kAttach]: buffer, backend: o.backend } as unknown as BuddyAllocatorOptions);
+    return new BuddyAllocator({ [kAttach]: buffer, backend: o.backend, [kCrossCheckNative]: (o as Record<symbol, unknown>)[kCrossCheckNative] } as unknown as BuddyAllocatorOptions);
   }
 
   /** Bytes a buddy allocator of this geometry needs (for options.buffer). */
@@ -181,6 +183,7 @@ export class BuddyAllocator {
   }
 
   stats(): BuddyStats {
+    checkAttached(this.mem, 'BuddyAllocator', this.dataOffset + this.bytes);
     const i32 = this.i32;
     this.lock();
     // Bits above maxOrder and counts beyond the region can only come from a scribble.
@@ -355,12 +358,17 @@ export class BuddyAllocator {
 
   private static allocLocal(this: BuddyAllocator, size: number): number {
     const offset = this.allocOrder(this.orderOf(size));
-    return offset >= -1 ? offset : this.allocResult(offset, size);
+    if (offset >= 0) return offset;
+    // -1 or a status: first rule out a detached or shrunk buffer (its words read as undefined).
+    checkAttached(this.mem, 'BuddyAllocator', this.dataOffset + this.bytes);
+    return offset === -1 ? -1 : this.allocResult(offset, size);
   }
 
   private static freeLocal(this: BuddyAllocator, offset: number): void {
     const status = this.freeBlock(this.blockOf(offset));
-    if (status !== Status.ok) throw this.statusError(status, offset);
+    if (status === Status.ok) return;
+    checkAttached(this.mem, 'BuddyAllocator', this.dataOffset + this.bytes);
+    throw this.statusError(status, offset);
   }
 
   private static allocShared(this: BuddyAllocator, size: number): number {

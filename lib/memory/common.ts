@@ -3,26 +3,61 @@
  * bindings), option validation and the errors bad offsets get.
  */
 import type { MemoryAddon } from '../addon-types.js';
-import { UltraPerfError, describe, invalidRange, invalidType, withCode } from '../errors.js';
+import { backendInfo } from '../backend.js';
+import { BackendUnavailableError, UltraPerfError, describe, invalidRange, invalidType, withCode } from '../errors.js';
 import { type BackendOption, addonWith, chooseBackend, kBackendPolicies } from '../internal/backend.js';
 import { type OptionSpec, checkKnownKeys, defineOptions, optionsObject, type OptionsSchema } from '../internal/options.js';
 import { type Geometry, Status, attachHeader, kMaxLockTimeoutMs } from './layout.js';
 
 /**
- * Which implementation an allocator runs its operations on. `'auto'` (the default)
- * picks, per operation, the one measured faster for single calls: the TS path for
- * every operation today, since one native call costs more than a whole TS
- * alloc+free (bench/memory; lib/internal/backend.ts kBackendPolicies.memory). Both work
- * on the same bytes and can be mixed. 'cpu' is a deprecated alias of 'native'.
+ * Which implementation an allocator runs its operations on: 'auto' (the default) and 'ts'
+ * both run the TS path. There is no 'native' backend from JS: one call into the addon
+ * costs more than two whole TS alloc+free pairs, so no binding design can bring a native
+ * pair within 2x of the TS one (docs/memory-layout.md, "Why there is no native backend
+ * from JS", with the measurements from bench/memory). C++ code uses cpp/memory on the same
+ * bytes directly; 'native' (and its alias 'cpu') is refused with a TypeError saying so.
  */
-export type MemoryBackend = BackendOption<'auto' | 'ts' | 'native'>;
+export type MemoryBackend = BackendOption<'auto' | 'ts'>;
 
-/** The addon, when it is loaded and has the memory bindings; null otherwise. */
+/**
+ * The addon, when it is loaded and has the memory bindings; null otherwise. lib/ calls
+ * nothing through it for an allocation: its raw bindings are the conformance hooks the
+ * tests drive the C++ allocators through (kCrossCheckNative) on the bytes TS uses.
+ */
 export const memoryAddon: MemoryAddon | null = addonWith(kBackendPolicies.memory.needs);
 
-/** Resolves options.backend to the implementation used; throws for 'native' without the addon. */
-export function resolveBackend(value: unknown, className: string): 'ts' | 'native' {
-  return chooseBackend(value, { argument: 'options.backend', policy: kBackendPolicies.memory, fn: className });
+/**
+ * Conformance only, not part of the package's API (lib/index.ts does not export it):
+ * `{ [kCrossCheckNative]: true }` in an allocator's options or attach() options runs its
+ * alloc/free (release, mark, reset) through the addon's raw memory bindings, so the tests
+ * can interleave the TS and C++ implementations on one buffer, across threads too. It is
+ * ~10x slower per call than the TS path; that is why no public option selects it.
+ */
+export const kCrossCheckNative: unique symbol = Symbol('ultra-performance.memory.crossCheckNative');
+
+/**
+ * The path an allocator's operations run on: 'ts', or 'native' for a conformance handle
+ * (kCrossCheckNative). options.backend takes 'auto' or 'ts'; 'native' / 'cpu' get a
+ * TypeError (code ERR_INVALID_ARG_VALUE) naming the option and saying why.
+ */
+export function resolveBackend(options: Record<string | symbol, unknown>, className: string): 'ts' | 'native' {
+  const value = options.backend;
+  if (value === 'native' || value === 'cpu') {
+    throw withCode(
+      new TypeError(
+        `Expected 'auto' or 'ts' for options.backend but received ${describe(value)}: ${className} has no native backend from JS, ` +
+          'because one call into the addon costs more than a whole TS alloc+free (docs/memory-layout.md, ' +
+          '"Why there is no native backend from JS"); C++ code shares the same bytes through cpp/memory',
+      ),
+      'ERR_INVALID_ARG_VALUE',
+    );
+  }
+  chooseBackend(value, { argument: 'options.backend', policy: kBackendPolicies.memory, fn: className });
+  if (options[kCrossCheckNative] !== true) return 'ts';
+  if (memoryAddon === null) {
+    throw new BackendUnavailableError(`${className} cross-check handle needs the CPU addon's memory bindings: ${backendInfo().nativeError ?? 'not loaded'}`);
+  }
+  return 'native';
 }
 
 /**
@@ -34,7 +69,7 @@ export function resolveBackend(value: unknown, className: string): 'ts' | 'nativ
 function keys(checkedBy: string, names: readonly string[]): Record<string, OptionSpec> {
   return Object.fromEntries(names.map((n) => [n, { check: null, checkedBy }]));
 }
-const backendKey = { backend: { check: null, checkedBy: 'resolveBackend (lib/internal/backend.ts chooseBackend)' } };
+const backendKey = { backend: { check: null, checkedBy: 'resolveBackend (refuses native, then lib/internal/backend.ts chooseBackend)' } };
 const bufferKeys = keys('bufferOption (its size comes from the geometry)', ['shared', 'buffer']);
 const lockKey = { lockTimeoutMs: { check: null, checkedBy: 'lockTimeoutOption' } };
 
@@ -74,7 +109,7 @@ export function requireOptions(options: unknown, className: string): Record<stri
 
 /**
  * An allocator's operations, chosen once at construction so no call branches on them: the
- * addon's, the lock-taking ones for a SharedArrayBuffer, or the plain ones for memory only
+ * addon's (a kCrossCheckNative handle), the lock-taking ones for a SharedArrayBuffer, or the plain ones for memory only
  * this thread sees.
  */
 export function choosePath<T>(backend: 'ts' | 'native', shared: boolean, paths: { native: T; shared: T; local: T }): T {
@@ -193,6 +228,24 @@ export function lockError(status: number, className: string, i32: Int32Array, by
     );
   }
   return new CorruptAllocatorError(`${className}: the lock word (byte ${byteOffset}) holds ${value}, which is not 0, 1 or 2 (corrupted)`);
+}
+
+/**
+ * The error for an allocator whose views read as empty: its ArrayBuffer was detached
+ * (transferred to another thread or structuredClone'd with transfer) or, for a resizable one,
+ * shrunk below the allocator's bytes. Typed arrays never read or write outside a buffer, so
+ * nothing unsafe happens, but without this check an alloc would answer from `undefined`
+ * words (the same offset twice, or "full"). Same class and code the native path gave.
+ */
+export function detachedError(className: string, bytes: number): CorruptAllocatorError {
+  return new CorruptAllocatorError(
+    `${className}: its buffer was detached (transferred away) or shrunk below the allocator's ${bytes} bytes; it can no longer be used`,
+  );
+}
+
+/** Throws detachedError when `view` (an allocator's own view of its buffer) reads as empty. */
+export function checkAttached(view: ArrayBufferView, className: string, bytes: number): void {
+  if (view.byteLength === 0) throw detachedError(className, bytes);
 }
 
 /** TypeError for a non-number or non-integer offset, else null. */

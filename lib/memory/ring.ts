@@ -10,6 +10,8 @@ import {
   CorruptAllocatorError,
   type MemoryBackend,
   kAttach,
+  checkAttached,
+  kCrossCheckNative,
   openAllocatorBuffer,
   intOption,
   memoryAddon,
@@ -112,7 +114,7 @@ export class RingAllocator {
     this.bytes = g.g0;
     this.dataOffset = g.dataOffset;
     this.maxSize = g.g0 - REC;
-    this.backend = resolveBackend(o.backend, 'RingAllocator');
+    this.backend = resolveBackend(o, 'RingAllocator');
     this.i32 = new Int32Array(buffer, 0, g.totalBytes >> 2);
     this.mem = new Uint8Array(buffer, 0, g.totalBytes);
     this.data = g.dataOffset >> 2;
@@ -126,7 +128,7 @@ export class RingAllocator {
   /** Uses a ring that already lives in `buffer` (made in another thread, by TS or C++). */
   static attach(buffer: ArrayBuffer | SharedArrayBuffer, options: { backend?: MemoryBackend } = {}): RingAllocator {
     const o = requireOptions(options, 'RingAllocator.attach');
-    return new RingAllocator({ [kAttach]: buffer, backend: o.backend } as unknown as RingAllocatorOptions);
+    return new RingAllocator({ [kAttach]: buffer, backend: o.backend, [kCrossCheckNative]: (o as Record<symbol, unknown>)[kCrossCheckNative] } as unknown as RingAllocatorOptions);
   }
 
   /** Bytes a ring of this size needs (for options.buffer). */
@@ -165,6 +167,7 @@ export class RingAllocator {
   }
 
   stats(): RingStats {
+    checkAttached(this.mem, 'RingAllocator', this.dataOffset + this.bytes);
     this.lock();
     const used = Math.min(this.i32[USED]! >>> 0, this.bytes);
     const live = this.i32[COUNT]! >>> 0;
@@ -219,7 +222,11 @@ export class RingAllocator {
   private peek(): number {
     const i32 = this.i32;
     const used = i32[USED]! >>> 0;
-    if (used === 0) return Status.full;
+    if (used === 0) {
+      // A detached or shrunk buffer reads every word as undefined (0 here): refuse it.
+      if (i32.length === 0) this.detached();
+      return Status.full;
+    }
     const oldTail = i32[TAIL]! >>> 0;
     if (!this.validPos(oldTail) || used > this.bytes) return Status.corrupt;
     const base = this.data;
@@ -296,6 +303,7 @@ export class RingAllocator {
     if (!this.validPos(head) || !this.validPos(tail) || used > cap) return Status.corrupt;
     let taken = need;
     if (used === 0) {
+      if (i32.length === 0) this.detached(); // as in peek()
       head = 0;
       i32[TAIL] = 0;
     } else if (head > tail) {
@@ -330,6 +338,11 @@ export class RingAllocator {
     }
   }
 
+  private detached(): never {
+    checkAttached(this.mem, 'RingAllocator', this.dataOffset + this.bytes);
+    throw this.corrupt();
+  }
+
   private allocResult(offset: number): number {
     if (offset >= -1) return offset;
     throw this.corrupt();
@@ -353,7 +366,9 @@ export class RingAllocator {
     const typeError = offsetTypeError('offset', offset);
     if (typeError !== null) throw typeError;
     const status = this.freeAt(offset);
-    if (status !== Status.ok) throw this.freeError(status, offset);
+    if (status === Status.ok) return;
+    checkAttached(this.mem, 'RingAllocator', this.dataOffset + this.bytes);
+    throw this.freeError(status, offset);
   }
 
   private static freeShared(this: RingAllocator, offset: number): void {

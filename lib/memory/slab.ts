@@ -12,6 +12,8 @@ import {
   type MemoryBackend,
   CorruptAllocatorError,
   kAttach,
+  checkAttached,
+  kCrossCheckNative,
   openAllocatorBuffer,
   intOption,
   memoryAddon,
@@ -106,7 +108,7 @@ export class SlabAllocator {
     this.stride = g.g1;
     this.slots = g.g2;
     this.dataOffset = g.dataOffset;
-    this.backend = resolveBackend(o.backend, 'SlabAllocator');
+    this.backend = resolveBackend(o, 'SlabAllocator');
     this.i32 = new Int32Array(buffer, 0, g.dataOffset >> 2);
     this.mem = new Uint8Array(buffer, 0, g.totalBytes);
     this.end = g.dataOffset + g.dataBytes;
@@ -128,7 +130,7 @@ export class SlabAllocator {
    */
   static attach(buffer: ArrayBuffer | SharedArrayBuffer, options: { backend?: MemoryBackend } = {}): SlabAllocator {
     const o = requireOptions(options, 'SlabAllocator.attach');
-    return new SlabAllocator({ [kAttach]: buffer, backend: o.backend } as unknown as SlabAllocatorOptions);
+    return new SlabAllocator({ [kAttach]: buffer, backend: o.backend, [kCrossCheckNative]: (o as Record<symbol, unknown>)[kCrossCheckNative] } as unknown as SlabAllocatorOptions);
   }
 
   /** Bytes a slab of this geometry needs (for options.buffer). */
@@ -141,6 +143,7 @@ export class SlabAllocator {
    * slotBytes, at most slotBytes).
    */
   view(offset: number, size: number = this.slotBytes): Uint8Array {
+    checkAttached(this.mem, 'SlabAllocator', this.end);
     const index = this.indexOf(offset);
     if (this.state(index) !== ALLOCATED) throw this.doubleFreeError(offset, 'a live slot');
     if (typeof size !== 'number' || !Number.isInteger(size)) throw invalidType('size', `an integer from 0 to ${this.slotBytes}`, size);
@@ -150,6 +153,7 @@ export class SlabAllocator {
 
   /** Slot counts. Exact when no other thread is allocating at the same moment. */
   stats(): SlabStats {
+    checkAttached(this.mem, 'SlabAllocator', this.end);
     let used = 0;
     for (let i = 0; i < this.slots; i++) if (this.state(i) === ALLOCATED) used++;
     return { bytes: this.end, slotBytes: this.slotBytes, slots: this.slots, used, free: this.slots - used };
@@ -191,7 +195,12 @@ export class SlabAllocator {
   // never hands out an offset outside the slots.
   private static allocLocal(this: SlabAllocator): number {
     const i32 = this.i32;
-    const head = i32[HEAD]!;
+    const head = i32[HEAD];
+    // undefined only when the buffer was detached or shrunk (an unshared buffer can be).
+    if (head === undefined) {
+      checkAttached(this.mem, 'SlabAllocator', this.end);
+      throw this.corrupt();
+    }
     const index = head & this.indexMask;
     if (index === this.indexMask) return -1;
     const next = i32[NEXT + index]!;
@@ -204,7 +213,10 @@ export class SlabAllocator {
   private static freeLocal(this: SlabAllocator, offset: number): void {
     const index = this.indexOf(offset);
     const i32 = this.i32;
-    if (i32[NEXT + index] !== ALLOCATED) throw this.doubleFreeError(offset);
+    if (i32[NEXT + index] !== ALLOCATED) {
+      checkAttached(this.mem, 'SlabAllocator', this.end);
+      throw this.doubleFreeError(offset);
+    }
     const head = i32[HEAD]!;
     i32[NEXT + index] = head & this.indexMask;
     i32[HEAD] = index | ((head + this.tagUnit) & this.tagMask);

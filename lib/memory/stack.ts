@@ -8,6 +8,8 @@ import {
   type MemoryBackend,
   CorruptAllocatorError,
   kAttach,
+  checkAttached,
+  kCrossCheckNative,
   openAllocatorBuffer,
   intOption,
   memoryAddon,
@@ -86,7 +88,7 @@ export class StackAllocator {
     this.shared = shared;
     this.bytes = g.g0;
     this.dataOffset = g.dataOffset;
-    this.backend = resolveBackend(o.backend, 'StackAllocator');
+    this.backend = resolveBackend(o, 'StackAllocator');
     this.i32 = new Int32Array(buffer, 0, g.dataOffset >> 2);
     this.mem = new Uint8Array(buffer, 0, g.totalBytes);
     this.end = g.dataOffset + g.g0;
@@ -100,7 +102,7 @@ export class StackAllocator {
   /** Uses a stack that already lives in `buffer` (made in another thread, by TS or C++). */
   static attach(buffer: ArrayBuffer | SharedArrayBuffer, options: { backend?: MemoryBackend } = {}): StackAllocator {
     const o = requireOptions(options, 'StackAllocator.attach');
-    return new StackAllocator({ [kAttach]: buffer, backend: o.backend } as unknown as StackAllocatorOptions);
+    return new StackAllocator({ [kAttach]: buffer, backend: o.backend, [kCrossCheckNative]: (o as Record<symbol, unknown>)[kCrossCheckNative] } as unknown as StackAllocatorOptions);
   }
 
   /** Bytes a stack of this size needs (for options.buffer). */
@@ -155,6 +157,7 @@ export class StackAllocator {
   // scribbled top throws CorruptAllocatorError, never hands out an offset outside.
   private checkTop(top: number): number {
     if (top >= this.dataOffset && top <= this.end && (top & 7) === 0) return top;
+    checkAttached(this.mem, 'StackAllocator', this.end); // a detached or shrunk buffer reads top as undefined
     throw new CorruptAllocatorError(`StackAllocator: the top word holds ${top}, outside [${this.dataOffset}, ${this.end}] or misaligned (corrupted)`);
   }
 

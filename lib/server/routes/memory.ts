@@ -287,7 +287,7 @@ export const memoryRoutes: RouteModule = (app, ctx) => {
           throw unprocessable(field, `not an option of a ${kind}; it takes ${kKindFields[kind].join(', ')}`);
         }
       }
-      const allocatorOptions = { ...(body.shared !== undefined && { shared: body.shared }), ...(body.backend !== undefined && { backend: body.backend }) };
+      const allocatorOptions = { ...(body.shared !== undefined && { shared: body.shared }), ...(body.backend !== undefined && { backend: body.backend as 'auto' | 'ts' }) }; // an allocator refuses 'native' itself (a TypeError, answered 422)
       let make: () => HttpPool['target'];
       let capacityBytes: number;
       let bytesPerObject: number | null = null;
