@@ -226,7 +226,7 @@ ${loadAll()} on its ${m.cpu.cores} cores throughout${busy() ? ', so every figure
 The JSON behind each table is in \`bench/baseline/\`; a new run writes \`bench/out/\` and
 prints each figure beside the baseline. Each group's peers are measured in the same
 round-robin (\`bench/lib/suite.ts\`), so load falls on all of them alike; batch-mode medians
-time K calls per sample and divide, and their p99 is over batch means, not single calls.
+time K calls per sample and divide, and their p99 is over batch means, not single calls${riskGapUs !== undefined ? ';\nthe threaded risk kernels are timed one call at a time, each after a pause (risk, below)' : ''}.
 
 | suite | reproduce | baseline file | load (1 min) |
 | --- | --- | --- | --- |
