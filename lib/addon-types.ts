@@ -348,6 +348,10 @@ export interface MonitorAddon {
 export interface RiskAddon {
   /** Threads the risk kernels use (pool workers + the caller). */
   readonly riskThreads: number;
+  /** How long an idle pool worker polls for the next job before it sleeps, in ns (cpp/risk/parallel.hpp). */
+  riskPoolSpinNs(): number;
+  /** Sets that window: an integer 0 .. 1e9 ns (RangeError ERR_OUT_OF_RANGE otherwise); 0 sleeps at once. */
+  setRiskPoolSpinNs(spinNs: number): void;
   /** Normals first.. of `stream` under `seed` into out (philox.hpp). */
   fillNormals(out: Float64Array, seed: number, stream: number, first: number): number;
   fillNormalsAsync(out: Float64Array, seed: number, stream: number, first: number): Promise<number>;

@@ -43,7 +43,7 @@ describe.runIf(native)('the fuzz harness covers the whole native surface', () =>
     };
     const { entries } = (await import(entriesUrl)) as { entries: Record<string, unknown> };
     const surface = readSurface();
-    expect(surface.cpu).toHaveLength(95); // 68 + orderbookMboCreate and MboNative's 6 methods + itchDecodeBatch + the 5 UDP receiver bindings + the 2 struct batch bindings + the 7 nvml* bindings + the 5 cache* (L2) bindings
+    expect(surface.cpu).toHaveLength(97); // 68 + orderbookMboCreate and MboNative's 6 methods + itchDecodeBatch + the 5 UDP receiver bindings + the 2 struct batch bindings + the 7 nvml* bindings + the 5 cache* (L2) bindings + riskPoolSpinNs/setRiskPoolSpinNs
     expect(checkSurface(cpuAddon, surface, entries)).toEqual([]);
     // A binding added to the addon without a declaration and a harness entry is caught...
     const grown = Object.assign(Object.create(null), cpuAddon, { newCodecDecode: () => 0 });

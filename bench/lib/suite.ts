@@ -17,8 +17,17 @@
  *   lib/monitor/clock.ts), minus the clock-pair overhead (clamped at 0). Use it where the
  *   tail of single calls is the point; below ~100 ns the clock's own jitter dominates.
  * - 'async': one awaited call, nothing subtracted (it includes a microtask turn).
- * - 'external': samples taken by another process (`external(budgetMs, minSamples)` returns
- *   per-call ns), e.g. the NumPy peer; it gets its slice of each round like the others.
+ * - 'external': samples taken by another process (`external(budgetMs, minSamples, gapUs)`
+ *   returns per-call ns), e.g. the NumPy peer; it gets its slice of each round like the others.
+ *
+ * Spaced calls (`gapUs`): a caller of a threaded kernel rarely calls it back to back; between
+ * its calls the kernel's thread pool goes idle, and after its spin window its workers sleep,
+ * so the next call pays their wake-up. A task with `gapUs` sleeps that long on the calling
+ * thread (Atomics.wait) before each sample, outside the timed region: one call per sample
+ * (batch 1, 'per-call', 'async', or passed on to the external sampler). Threaded workloads
+ * are measured this way, with a gap longer than the pool's spin window, so their figure is
+ * what a caller gets; a back-to-back figure of the same workload, if kept, is a task of the
+ * same group whose mode column says so ('1 call, back-to-back').
  *
  * Every task gets `ratioTo[peer] = its median / the peer's median` (2.0 = twice as slow).
  * A task with `allocationCheck: N` is also run N times under v8.GCProfiler before timing,
@@ -51,8 +60,16 @@ export interface TaskSpec {
   fn?: () => unknown;
   /** Default 'batch' (or 'external' when `external` is given). */
   mode?: TaskMode;
-  /** 'external' mode: take samples for about budgetMs (at least minSamples) elsewhere; per-call ns. */
-  external?: (budgetMs: number, minSamples: number) => Promise<number[]>;
+  /**
+   * 'external' mode: take samples for about budgetMs (at least minSamples) elsewhere, each call
+   * preceded by an untimed pause of gapUs (0: back to back); per-call ns.
+   */
+  external?: (budgetMs: number, minSamples: number, gapUs: number) => Promise<number[]>;
+  /**
+   * Space the calls: sleep gapUs on the calling thread before each sample, not timed (see the
+   * header). Needs one call per sample: batch 1 (not 'auto'), 'per-call', 'async' or 'external'.
+   */
+  gapUs?: number;
   /** K operations per sample in batch mode; default 'auto' (about 20 µs per batch). */
   batch?: number | 'auto';
   /** Skip the task, saying why (e.g. the native addon is not loaded). */
@@ -69,8 +86,18 @@ export interface TaskSpec {
   beforeAll?: () => void;
   /** Also show a throughput: `per` units per operation, e.g. { per: 1000, unit: 'deltas/s' }. */
   rate?: { per: number; unit: string };
-  /** A target judged on this task's figure: a median at most maxNs, or a rate at least minRate. */
-  target?: { maxNs?: number; minRate?: number };
+  /**
+   * A target judged on this task's figure: a median at most maxNs, a rate at least minRate,
+   * or at least `factor` times as fast as the task named `peer` in the same group
+   * (peer's median / this median >= factor; factor 1: at least even).
+   */
+  target?: TargetSpec;
+}
+
+export interface TargetSpec {
+  maxNs?: number;
+  minRate?: number;
+  fasterThan?: { peer: string; factor: number };
 }
 
 export interface GroupSpec {
@@ -116,6 +143,8 @@ export interface TaskRecord {
   mode: TaskMode;
   /** Operations per sample: K in batch mode, 1 otherwise. */
   batch: number;
+  /** Calls were spaced by this pause (µs, untimed); absent: back to back. */
+  gapUs?: number;
   medianNsPerOp: number;
   /** In batch mode, the p99 of batch means (see the header of bench/lib/suite.ts). */
   p99NsPerOp: number;
@@ -133,7 +162,17 @@ export interface TaskRecord {
   /** This task's median divided by each peer's median (peers with a median of 0 are left out). */
   ratioTo: Record<string, number>;
   rate?: { value: number; unit: string };
-  target?: { maxNs?: number; minRate?: number; met: boolean };
+  /**
+   * The target and its verdict. fasterThan.measured is the peer's median / this median; a
+   * ratio target whose peer was not measured (skipped) is not met, and `unjudged` says why.
+   */
+  target?: {
+    maxNs?: number;
+    minRate?: number;
+    fasterThan?: { peer: string; factor: number; measured?: number };
+    met: boolean;
+    unjudged?: string;
+  };
   allocation?: AllocationResult;
 }
 
@@ -201,6 +240,20 @@ export function defineSuite(spec: SuiteSpec): SuiteSpec {
       if (task.batch !== undefined && task.batch !== 'auto' && !(Number.isInteger(task.batch) && task.batch >= 1)) {
         throw new Error(`${where} has batch ${String(task.batch)}; expected an integer >= 1 or 'auto'`);
       }
+      if (task.gapUs !== undefined) {
+        if (!(typeof task.gapUs === 'number' && task.gapUs > 0 && task.gapUs <= 1e6)) {
+          throw new Error(`${where} has gapUs ${String(task.gapUs)}; expected a number of µs in (0, 1e6]`);
+        }
+        if (mode === 'batch' && task.batch !== 1) {
+          throw new Error(`${where} has gapUs but batch ${String(task.batch ?? 'auto')}; spaced calls need one call per sample (batch: 1)`);
+        }
+      }
+      const peer = task.target?.fasterThan?.peer;
+      if (peer !== undefined && !group.tasks.some((t) => t.name === peer && t !== task)) {
+        throw new Error(`${where} has a target faster than "${peer}", which is not another task of group ${group.name}`);
+      }
+      const factor = task.target?.fasterThan?.factor;
+      if (factor !== undefined && !(factor > 0 && Number.isFinite(factor))) throw new Error(`${where} has a fasterThan factor ${factor}; expected a number > 0`);
     }
   }
   return spec;
@@ -262,11 +315,19 @@ interface Prepared {
   allocation?: AllocationResult;
 }
 
-function syncTaker(sample: () => number): Prepared['take'] {
+const gapCell = new Int32Array(new SharedArrayBuffer(4));
+
+/** Sleeps the calling thread for gapUs (the pause between spaced calls; never timed). */
+export function pauseUs(gapUs: number): void {
+  Atomics.wait(gapCell, 0, 0, gapUs / 1000);
+}
+
+function syncTaker(sample: () => number, gapUs: number): Prepared['take'] {
   return (budgetMs, min, out) => {
     const end = performance.now() + budgetMs;
     let n = 0;
     while (n < min || (performance.now() < end && n < kMaxSamplesPerTake)) {
+      if (gapUs > 0) pauseUs(gapUs);
       out.push(sample());
       n++;
     }
@@ -277,13 +338,14 @@ function prepare(group: GroupSpec, spec: TaskSpec, quick: boolean): Prepared {
   spec.beforeAll?.();
   const mode = modeOf(spec);
   const overheadNs = MicrosecondTimer.overheadNs;
+  const gapUs = spec.gapUs ?? 0;
   const base = { spec, group: group.name, mode, batch: 1 };
   if (mode === 'external') {
     const external = spec.external!;
     return {
       ...base,
       take: async (budgetMs, min, out) => {
-        for (const s of await external(budgetMs, min)) out.push(s);
+        for (const s of await external(budgetMs, min, gapUs)) out.push(s);
       },
     };
   }
@@ -301,6 +363,7 @@ function prepare(group: GroupSpec, spec: TaskSpec, quick: boolean): Prepared {
         const end = performance.now() + budgetMs;
         let n = 0;
         while (n < min || performance.now() < end) {
+          if (gapUs > 0) pauseUs(gapUs);
           const t0 = nowNs();
           await fn();
           out.push(nowNs() - t0);
@@ -310,7 +373,7 @@ function prepare(group: GroupSpec, spec: TaskSpec, quick: boolean): Prepared {
     };
   }
   const state: LoopState = { k: 1, sink: undefined };
-  if (mode === 'per-call') return { ...base, ...withAlloc, take: syncTaker(compilePerCall(fn, overheadNs, state)) };
+  if (mode === 'per-call') return { ...base, ...withAlloc, take: syncTaker(compilePerCall(fn, overheadNs, state), gapUs) };
   const loop = compileLoop(fn, state);
   const batch = spec.batch === undefined || spec.batch === 'auto' ? pickBatch(loop, state) : spec.batch;
   state.k = batch;
@@ -321,7 +384,7 @@ function prepare(group: GroupSpec, spec: TaskSpec, quick: boolean): Prepared {
     take: syncTaker(() => {
       const d = timeLoopNs(loop) - overheadNs;
       return (d > 0 ? d : 0) / batch;
-    }),
+    }, gapUs),
   };
 }
 
@@ -362,11 +425,13 @@ function record(p: Prepared, samples: number[], bounds: number[]): TaskRecord {
     rmePercent: mean > 0 ? (196 * sd) / Math.sqrt(sorted.length) / mean : 0,
     ratioTo: {},
   };
+  if (p.spec.gapUs !== undefined) r.gapUs = p.spec.gapUs;
   if (p.spec.rate !== undefined && median > 0) r.rate = { value: (p.spec.rate.per * 1e9) / median, unit: p.spec.rate.unit };
   const t = p.spec.target;
   if (t !== undefined) {
+    // A ratio target is judged in runGroup, once the peer's median is known.
     const met = (t.maxNs === undefined || median <= t.maxNs) && (t.minRate === undefined || (r.rate?.value ?? 0) >= t.minRate);
-    r.target = { ...t, met };
+    r.target = { ...t, ...(t.fasterThan !== undefined ? { fasterThan: { ...t.fasterThan } } : {}), met };
   }
   if (p.allocation !== undefined) r.allocation = p.allocation;
   return r;
@@ -392,7 +457,29 @@ async function runGroup(group: GroupSpec, prepared: Prepared[], timeMs: number, 
       if (peer !== r && peer.medianNsPerOp > 0) r.ratioTo[peer.name] = r.medianNsPerOp / peer.medianNsPerOp;
     }
   }
+  for (const r of records) judgeRatioTarget(r, records);
   return records;
+}
+
+/** Judges a `fasterThan` target on the peer's median (peer / this >= factor). */
+function judgeRatioTarget(r: TaskRecord, records: TaskRecord[]): void {
+  const f = r.target?.fasterThan;
+  if (r.target === undefined || f === undefined) return;
+  const peer = records.find((x) => x.name === f.peer);
+  if (peer === undefined || r.medianNsPerOp <= 0) {
+    r.target.met = false;
+    r.target.unjudged = peer === undefined ? `${f.peer} was not measured` : 'this median is 0';
+    return;
+  }
+  f.measured = peer.medianNsPerOp / r.medianNsPerOp;
+  r.target.met = r.target.met && f.measured >= f.factor;
+}
+
+/** What the mode column says: batch×K, or one call spaced / back-to-back where the group spaces calls. */
+export function modeText(r: Pick<TaskRecord, 'mode' | 'batch' | 'gapUs'>, groupSpaced: boolean): string {
+  if (r.gapUs !== undefined) return `${r.mode === 'batch' ? '1 call' : r.mode}, ${formatNs(r.gapUs * 1000)} apart`;
+  if (groupSpaced && r.batch === 1) return `${r.mode === 'batch' ? '1 call' : r.mode}, back-to-back`;
+  return r.mode === 'batch' ? `batch×${r.batch}` : r.mode;
 }
 
 /** How to reproduce a suite's file: the command bench/run.ts prints and the JSON records. */
@@ -474,11 +561,12 @@ function printGroup(group: GroupSpec, records: TaskRecord[], skipped: SuiteResul
   if (records.length > 1) header.push(...records.map((_, j) => `÷#${j + 1}`));
   if (showAlloc) header.push('alloc/op (GCs)');
   if (showTarget) header.push('target');
+  const spaced = records.some((r) => r.gapUs !== undefined);
   const rows = records.map((r, i) => {
     const row = [
       `#${i + 1}`,
       r.name,
-      r.mode === 'batch' ? `batch×${r.batch}` : r.mode,
+      modeText(r, spaced),
       formatNs(r.medianNsPerOp),
       formatNs(r.p99NsPerOp),
       r.samples.toLocaleString('en-US'),
@@ -492,6 +580,7 @@ function printGroup(group: GroupSpec, records: TaskRecord[], skipped: SuiteResul
   const align = header.map((h) => (h === 'task' || h === 'mode' || h === '#' || h === 'target' ? 'l' : 'r')) as ('l' | 'r')[];
   if (rows.length > 0) console.log(table(header, rows, align));
   if (records.length > 1) console.log('  ÷#j: this median / task #j\'s median (2.00× = twice as slow)');
+  if (spaced) console.log('  "apart": each call follows an untimed pause (the pool\'s workers may have gone to sleep); "back-to-back": no pause');
   for (const s of skipped) console.log(`  skipped ${s.name}: ${s.reason}`);
 }
 
@@ -501,5 +590,10 @@ function targetText(r: TaskRecord): string {
   const parts: string[] = [];
   if (t.maxNs !== undefined) parts.push(`≤ ${formatNs(t.maxNs)}`);
   if (t.minRate !== undefined) parts.push(`≥ ${formatRate(t.minRate, r.rate?.unit ?? '/s')}`);
+  if (t.fasterThan !== undefined) {
+    const f = t.fasterThan;
+    parts.push(`≥ ${formatRatio(f.factor)} as fast as ${f.peer}${f.measured !== undefined ? ` (measured ${formatRatio(f.measured)})` : ''}`);
+  }
+  if (t.unjudged !== undefined) return `${parts.join(', ')}: not judged (${t.unjudged})`;
   return `${parts.join(', ')}: ${t.met ? 'met' : 'MISSED'}`;
 }

@@ -1,6 +1,8 @@
 /**
  * Drives bench/peers/risk_numpy.py as an 'external' peer of the round-robin: each request
- * asks the Python process for about budgetMs of single-call samples of one NumPy task.
+ * asks the Python process for about budgetMs of single-call samples of one NumPy task,
+ * spaced by the same untimed pause (gapUs) as our tasks of the group, so ratios compare
+ * calls made the same way.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -64,9 +66,9 @@ export class NumpyPeer {
     });
   }
 
-  /** About budgetMs of single calls of `task` (at least min), in ns per call. */
-  async samples(task: string, budgetMs: number, min: number): Promise<number[]> {
-    this.child.stdin.write(`${JSON.stringify({ task, budgetMs, min })}\n`);
+  /** About budgetMs of single calls of `task` (at least min), each after an untimed pause of gapUs; ns per call. */
+  async samples(task: string, budgetMs: number, min: number, gapUs = 0): Promise<number[]> {
+    this.child.stdin.write(`${JSON.stringify({ task, budgetMs, min, gapUs })}\n`);
     return (JSON.parse(await this.next()) as { samples: number[] }).samples;
   }
 

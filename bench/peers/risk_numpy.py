@@ -6,16 +6,18 @@ our native and TS paths (bench/lib/suite.ts), timed the same way (single calls).
 Protocol (one JSON object per line each way):
 - on start it prints {"available": true, "numpy": ..., "python": ..., "tasks": [names]}
   (or {"available": false, "reason": ...} without NumPy, and exits);
-- for each request line {"task": name, "budgetMs": b, "min": m} it times single calls of
-  the task with perf_counter_ns for about b ms (at least m calls; three untimed calls first
-  on a task's first request) and prints {"samples": [ns, ...]};
+- for each request line {"task": name, "budgetMs": b, "min": m, "gapUs": g} it times single
+  calls of the task with perf_counter_ns for about b ms (at least m calls; three untimed
+  calls first on a task's first request), each call after an untimed pause of g µs
+  (time.sleep; absent or 0: back to back, as the bench's own spaced tasks, bench/lib/suite.ts),
+  and prints {"samples": [ns, ...]};
 - it exits when stdin closes.
 
 What each task does:
 - var-*: losses = -r; lo = floor((n-1)c); np.partition(losses, [lo, lo+1]) for the VaR
   (linear interpolation, as np.quantile), the tail mean over the partitioned top.
 - corr-*: np.corrcoef(x, rowvar=False).
-- cholesky-100: np.linalg.cholesky (LAPACK).
+- cholesky-100, cholesky-500: np.linalg.cholesky (LAPACK) of B B^T + n I, B standard normal.
 - gbm: Z = standard_normal((paths, steps)) and S_T = S0 * exp(a*steps + b*Z.sum(1)), plus
   the loss quantile; Generator(PCG64).
 - mcvar-5x1M: Z @ L.T for 1M x 5 normals, portfolio returns, the loss quantile.
@@ -35,10 +37,13 @@ except ImportError:  # the bench prints a note and carries on without this peer
 
 
 
-def timed(fn, budget_ms, min_reps):
+def timed(fn, budget_ms, min_reps, gap_us=0):
     samples = []
+    gap = gap_us / 1e6
     end = time.perf_counter() + budget_ms / 1000
     while len(samples) < min_reps or time.perf_counter() < end:
+        if gap > 0:
+            time.sleep(gap)
         t0 = time.perf_counter_ns()
         fn()
         samples.append(time.perf_counter_ns() - t0)
@@ -71,9 +76,10 @@ def tasks():
     for T, N in ((1000, 100), (2520, 500)):
         x = rng.standard_normal((T, N)) * 0.01
         t[f"corr-{N}x{T} numpy corrcoef"] = (lambda x: lambda: np.corrcoef(x, rowvar=False))(x)
-    b = rng.standard_normal((100, 100))
-    a = b @ b.T + 100 * np.eye(100)
-    t["cholesky-100 numpy linalg"] = lambda: np.linalg.cholesky(a)
+    for n in (100, 500):
+        b = rng.standard_normal((n, n))
+        a = b @ b.T + n * np.eye(n)
+        t[f"cholesky-{n} numpy linalg"] = (lambda a: lambda: np.linalg.cholesky(a))(a)
 
     spot, mu, sigma, dt, steps, paths = 100.0, 0.05, 0.2, 1 / 252, 252, 100_000
     drift = (mu - 0.5 * sigma * sigma) * dt
@@ -117,7 +123,7 @@ def main():
             for _ in range(3):
                 fn()
             warm.add(req["task"])
-        print(json.dumps({"samples": timed(fn, req["budgetMs"], req["min"])}), flush=True)
+        print(json.dumps({"samples": timed(fn, req["budgetMs"], req["min"], req.get("gapUs", 0))}), flush=True)
 
 
 main()

@@ -111,6 +111,22 @@ Kernel portfolio_losses(KernelArgs& args) {
   };
 }
 
+// () -> the pool's spin window in ns (parallel.hpp: how long an idle worker polls before it sleeps).
+Napi::Value risk_pool_spin_ns(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(up::risk::pool_spin_ns()));
+}
+
+// (spinNs: integer 0 .. 1e9) -> undefined
+Napi::Value set_risk_pool_spin_ns(const Napi::CallbackInfo& info) {
+  std::uint64_t ns = 0;
+  if (!size_arg(info.Env(), info[0], "setRiskPoolSpinNs", "spinNs (argument 1)", 0,
+                static_cast<std::uint64_t>(up::risk::kMaxPoolSpinNs), &ns)) {
+    return Napi::Value();
+  }
+  up::risk::set_pool_spin_ns(static_cast<std::int64_t>(ns));
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void init_risk(Napi::Env env, Napi::Object exports) {
@@ -123,6 +139,8 @@ void init_risk(Napi::Env env, Napi::Object exports) {
   add_kernel<simulate_gbm>(env, exports, "simulateGbm", "simulateGbmAsync");
   add_kernel<portfolio_losses>(env, exports, "portfolioLosses", "portfolioLossesAsync");
   exports.Set("riskThreads", Napi::Number::New(env, up::risk::parallel_width()));
+  exports.Set("riskPoolSpinNs", Napi::Function::New<risk_pool_spin_ns>(env, "riskPoolSpinNs"));
+  exports.Set("setRiskPoolSpinNs", Napi::Function::New<set_risk_pool_spin_ns>(env, "setRiskPoolSpinNs"));
 }
 
 }  // namespace up::napi

@@ -25,8 +25,9 @@ inline void cpu_relax() {
 }
 
 // How long an idle worker polls for the next job before it sleeps on the condition
-// variable: a futex wake-up costs tens of microseconds, more than many of our jobs.
-constexpr auto kSpinBeforeSleep = std::chrono::microseconds(100);
+// variable: a futex wake-up costs tens of microseconds, more than many of our jobs, while
+// polling keeps a core busy. Read each time a worker goes idle (set_pool_spin_ns).
+std::atomic<std::int64_t> g_spin_ns{kDefaultPoolSpinNs};
 
 class Pool {
  public:
@@ -61,15 +62,20 @@ class Pool {
       fn_ = &fn;
       tasks_ = tasks;
       next_.store(0, std::memory_order_relaxed);
-      active_.store(threads_.size(), std::memory_order_relaxed);
       error_ = nullptr;
       generation_.fetch_add(1, std::memory_order_release);
       wake = sleepers_ > 0;
     }
     if (wake) wake_.notify_all();
     drain(fn, tasks);
-    // Workers that never woke still check in (they find no tasks left); wait for all.
-    for (unsigned spins = 0; active_.load(std::memory_order_acquire) != 0; ++spins) {
+    // Every task is taken. Close the job: a worker that has not joined yet (still waking
+    // from its sleep) finds fn_ null and does nothing, so the caller waits only for the
+    // workers that are running tasks now, never for a wake-up.
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      fn_ = nullptr;
+    }
+    for (unsigned spins = 0; inside_.load(std::memory_order_acquire) != 0; ++spins) {
       if (spins < 256) {
         cpu_relax();
       } else {
@@ -77,7 +83,6 @@ class Pool {
       }
     }
     std::lock_guard<std::mutex> lock(mutex_);
-    fn_ = nullptr;
     if (error_) std::rethrow_exception(error_);
   }
 
@@ -98,18 +103,21 @@ class Pool {
   void worker_loop() {
     std::uint64_t seen = 0;
     for (;;) {
-      // Poll briefly, then sleep until the generation moves.
-      const auto until = std::chrono::steady_clock::now() + kSpinBeforeSleep;
-      unsigned spins = 0;
-      while (generation_.load(std::memory_order_acquire) == seen) {
-        cpu_relax();
-        if ((++spins & 63) == 0 && std::chrono::steady_clock::now() > until) {
-          std::unique_lock<std::mutex> lock(mutex_);
-          ++sleepers_;
-          wake_.wait(lock, [&] { return generation_.load(std::memory_order_relaxed) != seen; });
-          --sleepers_;
-          break;
+      // Poll for the spin window, then sleep until the generation moves.
+      const std::int64_t spin_ns = g_spin_ns.load(std::memory_order_relaxed);
+      if (spin_ns > 0) {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(spin_ns);
+        unsigned spins = 0;
+        while (generation_.load(std::memory_order_acquire) == seen) {
+          cpu_relax();
+          if ((++spins & 63) == 0 && std::chrono::steady_clock::now() > until) break;
         }
+      }
+      if (generation_.load(std::memory_order_acquire) == seen) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        ++sleepers_;
+        wake_.wait(lock, [&] { return generation_.load(std::memory_order_relaxed) != seen; });
+        --sleepers_;
       }
       if (stop_.load(std::memory_order_relaxed)) return;
       const std::function<void(std::size_t)>* fn;
@@ -119,20 +127,25 @@ class Pool {
         seen = generation_.load(std::memory_order_relaxed);
         fn = fn_;
         tasks = tasks_;
+        // Joined under the lock, so a caller that has closed the job (fn_ null) counts
+        // exactly the workers it must wait for.
+        if (fn != nullptr) inside_.fetch_add(1, std::memory_order_relaxed);
       }
-      if (fn != nullptr) drain(*fn, tasks);
-      active_.fetch_sub(1, std::memory_order_release);
+      if (fn != nullptr) {
+        drain(*fn, tasks);
+        inside_.fetch_sub(1, std::memory_order_release);
+      }
     }
   }
 
   std::vector<std::thread> threads_;
   std::mutex busy_;   // held by the one caller whose job the pool runs
-  std::mutex mutex_;  // guards fn_, tasks_, error_, sleepers_ and generation changes
+  std::mutex mutex_;  // guards fn_, tasks_, error_, sleepers_, joining and generation changes
   std::condition_variable wake_;
   const std::function<void(std::size_t)>* fn_ = nullptr;
   std::size_t tasks_ = 0;
   std::atomic<std::size_t> next_{0};
-  std::atomic<std::size_t> active_{0};
+  std::atomic<std::size_t> inside_{0};  // workers running the current job's tasks
   std::atomic<std::uint64_t> generation_{0};
   std::atomic<bool> stop_{false};
   int sleepers_ = 0;
@@ -149,5 +162,13 @@ Pool& pool() {
 unsigned parallel_width() { return pool().width(); }
 
 void parallel_for(std::size_t tasks, const std::function<void(std::size_t)>& fn) { pool().run(tasks, fn); }
+
+std::int64_t pool_spin_ns() { return g_spin_ns.load(std::memory_order_relaxed); }
+
+bool set_pool_spin_ns(std::int64_t ns) {
+  if (ns < 0 || ns > kMaxPoolSpinNs) return false;
+  g_spin_ns.store(ns, std::memory_order_relaxed);
+  return true;
+}
 
 }  // namespace up::risk

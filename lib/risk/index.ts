@@ -31,6 +31,7 @@ export {
   type MonteCarloVaRResult,
 } from './montecarlo.js';
 export { philoxNormals, type NormalsOptions } from './normals.js';
+export { riskPoolPolicy, setRiskPoolPolicy, type RiskPoolPolicy, type RiskPoolInfo } from './pool.js';
 export { riskThresholds, setRiskThresholds, type RiskThresholds, type RiskBackend, type RiskBackendOption } from './kernels.js';
 export {
   backtestVaR,

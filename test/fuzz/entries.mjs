@@ -240,6 +240,9 @@ export const entries = {
     },
   },
 
+  riskPoolSpinNs: { file: file.risk, valid: () => ({ args: [] }) },
+  // Restores nothing: each batch runs in a child process of its own.
+  setRiskPoolSpinNs: { file: file.risk, valid: () => ({ args: [100_000] }) },
   fillNormals: { file: file.risk, valid: (ctx) => ({ args: [ctx.arena.make(Float64Array, 64), 1, 0, 0] }) },
   fillNormalsAsync: { file: file.risk, async: true, valid: (ctx) => ({ args: [ctx.arena.make(Float64Array, 64), 1, 0, 0] }) },
   varHistorical: { file: file.risk, valid: (ctx) => ({ args: [f64(ctx, 100), 1, 0.95, ctx.arena.make(Float64Array, 2)] }) },

@@ -3,6 +3,8 @@
 // against naive references, GBM / Monte Carlo independent of the thread split, and the
 // thread pool driven from several threads at once (TSan).
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -285,6 +287,30 @@ static void test_pool_from_many_threads() {
   CHECK(threw);
 }
 
+static void test_pool_idle_policy() {
+  // The spin window is checked and read back; under spin 0 (workers asleep between jobs,
+  // waking late into jobs their caller may already have closed) and under a window longer
+  // than the pauses, every task of every job runs exactly once.
+  const std::int64_t before = pool_spin_ns();
+  CHECK(before == kDefaultPoolSpinNs);
+  CHECK(!set_pool_spin_ns(-1));
+  CHECK(!set_pool_spin_ns(kMaxPoolSpinNs + 1));
+  CHECK(pool_spin_ns() == before);
+  for (std::int64_t spin : {std::int64_t{0}, std::int64_t{2'000'000}}) {
+    CHECK(set_pool_spin_ns(spin));
+    CHECK(pool_spin_ns() == spin);
+    for (int job = 0; job < 60; ++job) {
+      if (job % 3 == 0) std::this_thread::sleep_for(std::chrono::microseconds(300));
+      const std::size_t tasks = 2 + static_cast<std::size_t>(job % 7);
+      std::vector<std::atomic<int>> ran(tasks);
+      for (auto& r : ran) r.store(0);
+      parallel_for(tasks, [&](std::size_t i) { ran[i].fetch_add(1); });
+      for (auto& r : ran) CHECK(r.load() == 1);
+    }
+  }
+  CHECK(set_pool_spin_ns(before));
+}
+
 static void test_simd_levels_agree() {
   // Every vector path draws the same normals and finds the same VaR as the scalar code.
   const SimdLevel best = simd_level();
@@ -360,6 +386,7 @@ int main() {
   test_gram_kernels();
   test_monte_carlo_is_split_independent();
   test_pool_from_many_threads();
+  test_pool_idle_policy();
   test_simd_levels_agree();
   std::printf("risk: all checks passed on %u threads, best SIMD level %d\n", parallel_width(), static_cast<int>(simd_level()));
   return 0;
