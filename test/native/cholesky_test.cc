@@ -84,7 +84,20 @@ static void same_bits(const std::vector<double>& a, std::size_t n) {
 static void test_spd_sizes() {
   const std::size_t sizes[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 15, 16, 17, 31, 32, 33, 36, 39, 40, 41, 63, 64, 65, 71, 100, 129, 257};
   for (std::size_t n : sizes) same_bits(gram(n, n, 11 + n, true), n);
-  same_bits(gram(500, 500, 3, true), 500);  // the threaded trailing update
+  same_bits(gram(500, 500, 3, true), 500);  // the threaded updates
+  // Only the lower triangle is used: NaN above the diagonal changes no bit.
+  for (std::size_t n : {std::size_t{5}, std::size_t{33}, std::size_t{100}}) {
+    auto a = gram(n, n, 21 + n, true);
+    const auto clean = a;
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = i + 1; j < n; ++j) a[i * n + j] = std::nan("");
+    std::vector<double> l1(n * n), l2(n * n);
+    double info[3] = {0, 0, 0};
+    CHECK(cholesky(clean.data(), n, l1.data(), info) == -1);
+    CHECK(cholesky(a.data(), n, l2.data(), info) == -1);
+    CHECK(std::memcmp(l1.data(), l2.data(), n * n * sizeof(double)) == 0);
+    same_bits(a, n);
+  }
 }
 
 static void test_psd_and_zero_pivots() {
