@@ -314,6 +314,11 @@ function checkReportBuffer(report: unknown): asserts report is ExecutionReportBu
  * quantity]`. The whole batch is validated first; a bad command throws a RangeError naming
  * its index and nothing runs. Cancels and modifies of ids that are not resting do nothing.
  *
+ * Per call without allocation: submitInto(order, report) and modifyInto(orderId, changes,
+ * report) run what submit() and modify() run and write the report into a caller-owned
+ * ExecutionReportBuffer; submitCommandInto(commands, index, report) runs one command in the
+ * packed format above the same way, with no object to read (docs/orderbook.md).
+ *
  * @example
  * import { MatchingEngine } from 'ultra-performance';
  * const me = new MatchingEngine({ symbol: 'BTC-USD', tickSize: 0.5, lotSize: 0.001, selfTradePrevention: 'cancel-taker' });
