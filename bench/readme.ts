@@ -257,8 +257,9 @@ amortises postMessage's per-message cost as our batches do.
 | \`ObjectPool\` acquire + release | ${med('memory', 'ObjectPool acquire+release')} | ${p99('memory', 'ObjectPool acquire+release')} | object literal ${med('memory', 'new object literal')} (${alloc('memory', 'new object literal')}, GC) | ≤ 10 ns: ${met('memory', 'ObjectPool acquire+release')} |
 | 2 M messages of churn: GC pauses | ${pooled.gcCount} GCs with pool + slab | ${fresh.gcCount} GCs, ${formatNs(fresh.gcTotalMs * 1e6)} total with \`new\` | | |
 
-The native allocator paths (${med('memory', 'SlabAllocator alloc+free (native)')}–${med('memory', 'BuddyAllocator alloc+free (native)')}) pay the addon boundary plus unwrapping the
-buffer, more than a whole TS pair, so TS is the default; both work on the same bytes.
+There is no native allocator backend from JS: the addon's raw bindings cost ${med('memory', 'slabAlloc+slabFree raw bindings (C++ from JS, no wrapper)')} per slab pair, and
+two addon calls that do almost nothing already ${med('memory', '2 x currentCpu() (two addon calls doing ~nothing: the floor)')}, more than two TS pairs, so no binding
+could come within 2x of the TS path ([memory layouts](docs/memory-layout.md#why-there-is-no-native-backend-from-js)); C++ code uses the same bytes directly.
 
 ### Order books (\`bench/baseline/orderbook.json\`)
 

@@ -150,6 +150,9 @@ export interface UdpReceiverAddon {
 // status (lib/memory/layout.ts Status); free-like calls return 0 or a status. The
 // native side reads and checks the header once per call and uses only that copy;
 // corrupt (-5) and lockTimeout (-10) report a scribbled structure or a held lock word.
+// lib/ allocates through none of these: the allocators have no native backend from JS
+// (docs/memory-layout.md); the alloc/free bindings are the conformance hooks the tests drive
+// the C++ allocators through (lib/memory/common.ts kCrossCheckNative).
 export interface MemoryAddon {
   /** Every layout constant of cpp/memory/layout.hpp by name ("slab.head", ...). */
   memoryLayout(): Record<string, number>;

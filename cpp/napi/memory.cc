@@ -7,6 +7,12 @@
 //
 // Every allocator function takes the whole buffer as a Uint8Array (it may view a
 // SharedArrayBuffer) and primitives, and returns an offset or a Status as a number.
+//
+// lib/ allocates through none of them: one call into the addon costs more than a whole TS
+// alloc+free, so the allocators have no native backend from JS (docs/memory-layout.md, "Why
+// there is no native backend from JS", measured with a bind-once variant too). They stay as
+// the conformance hooks the tests drive the C++ allocators through, interleaved with TS on
+// the same bytes (lib/memory/common.ts kCrossCheckNative); C++ callers use cpp/memory.
 #include <cmath>
 #include <cstring>
 #include <optional>
@@ -84,7 +90,7 @@ std::optional<Allocator> attach(const Napi::CallbackInfo& info, const char* fn, 
 
 // ---- raw N-API for the hot calls ----
 // alloc/free go through plain napi_callbacks: node-addon-api's CallbackInfo and
-// exception wrapper cost ~10 ns a call, a third of the whole native alloc.
+// exception wrapper cost ~10 ns a call, which the conformance tests' many calls need not pay.
 
 // The first N arguments; false (the caller answers bad_argument) when fewer were given.
 template <std::size_t N>

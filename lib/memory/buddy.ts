@@ -91,6 +91,7 @@ export class BuddyAllocator {
   readonly maxOrder: number;
   /** Offset of the data region; every block offset is dataOffset + a multiple of its size. */
   readonly dataOffset: number;
+  /** 'ts' for every allocator the public API makes ('native' only on the tests' kCrossCheckNative handles). */
   readonly backend: 'ts' | 'native';
 
   /**

@@ -82,6 +82,7 @@ export class RingAllocator {
   readonly dataOffset: number;
   /** The largest size alloc() accepts. */
   readonly maxSize: number;
+  /** 'ts' for every allocator the public API makes ('native' only on the tests' kCrossCheckNative handles). */
   readonly backend: 'ts' | 'native';
 
   /** Takes `size` bytes (8-aligned) at the head: the offset, or -1 when there is no room now. */

@@ -77,7 +77,7 @@ export class SlabAllocator {
   readonly stride: number;
   /** Offset of the first slot. */
   readonly dataOffset: number;
-  /** The implementation alloc/free run on, chosen at construction. */
+  /** 'ts' for every allocator the public API makes ('native' only on the tests' kCrossCheckNative handles). */
   readonly backend: 'ts' | 'native';
 
   /**

@@ -56,6 +56,7 @@ export class StackAllocator {
   readonly shared: boolean;
   readonly bytes: number;
   readonly dataOffset: number;
+  /** 'ts' for every allocator the public API makes ('native' only on the tests' kCrossCheckNative handles). */
   readonly backend: 'ts' | 'native';
 
   /** Takes `size` bytes (8-aligned) at the top: the offset, or -1 when there is no room. */
