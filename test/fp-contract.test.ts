@@ -159,8 +159,10 @@ describe.runIf(cpuHalf)('no fused multiply-add in the CPU deterministic paths', 
     const arch = process.arch === 'x64' ? ['-march=x86-64-v3'] : [];
     const dir = mkdtempSync(join(tmpdir(), 'up-fma-risk-'));
     try {
-      const sources = readdirSync(join(packageRoot, 'cpp', 'risk')).filter((f) => f.endsWith('.cc'));
-      expect(sources).toEqual(expect.arrayContaining(['matrix.cc', 'montecarlo.cc', 'philox.cc', 'var.cc']));
+      // The sources with the deterministic arithmetic (detmath is header-only and inlined into
+      // these); parallel.cc and simd.cc hold none and only slow this test down.
+      const sources = ['matrix.cc', 'montecarlo.cc', 'philox.cc', 'var.cc'];
+      expect(readdirSync(join(packageRoot, 'cpp', 'risk'))).toEqual(expect.arrayContaining(sources));
       const found: string[] = [];
       await Promise.all(
         sources.map(async (f) => {
