@@ -208,7 +208,7 @@ Status Uploader::sent(int slot, cudaStream_t stream) noexcept {
 
 Status Uploader::copy(void* dst, const void* src, std::size_t bytes, cudaStream_t stream) noexcept {
   if (!pinned()) {
-    UP_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream));
+    UP_CUDA_TRY(timed_copy(dst, src, bytes, cudaMemcpyHostToDevice, stream));
     return {};
   }
   auto* d = static_cast<unsigned char*>(dst);
@@ -218,7 +218,7 @@ Status Uploader::copy(void* dst, const void* src, std::size_t bytes, cudaStream_
     int slot = 0;
     UP_CUDA_RETURN_IF_ERROR(take_slot(&slot));
     host_copy(ptr_[slot], s + off, len);
-    UP_CUDA_TRY(cudaMemcpyAsync(d + off, ptr_[slot], len, cudaMemcpyHostToDevice, stream));
+    UP_CUDA_TRY(timed_copy(d + off, ptr_[slot], len, cudaMemcpyHostToDevice, stream));
     UP_CUDA_RETURN_IF_ERROR(sent(slot, stream));
   }
   return {};
@@ -228,7 +228,7 @@ Status Uploader::copy_rows(void* dst, std::size_t dpitch, const void* src, std::
                            std::size_t rows, cudaStream_t stream) noexcept {
   if (width == dpitch && width == spitch) return copy(dst, src, width * rows, stream);
   if (!pinned() || width == 0 || width > slot_bytes_) {
-    UP_CUDA_TRY(cudaMemcpy2DAsync(dst, dpitch, src, spitch, width, rows, cudaMemcpyHostToDevice, stream));
+    UP_CUDA_TRY(timed_copy_2d(dst, dpitch, src, spitch, width, rows, cudaMemcpyHostToDevice, stream));
     return {};
   }
   const std::size_t per_slot = slot_bytes_ / width;
@@ -244,7 +244,7 @@ Status Uploader::copy_rows(void* dst, std::size_t dpitch, const void* src, std::
     } else {
       for (std::size_t k = 0; k < n; ++k) std::memcpy(p + k * width, s + (r + k) * spitch, width);
     }
-    UP_CUDA_TRY(cudaMemcpy2DAsync(d + r * dpitch, dpitch, p, width, width, n, cudaMemcpyHostToDevice, stream));
+    UP_CUDA_TRY(timed_copy_2d(d + r * dpitch, dpitch, p, width, width, n, cudaMemcpyHostToDevice, stream));
     UP_CUDA_RETURN_IF_ERROR(sent(slot, stream));
   }
   return {};

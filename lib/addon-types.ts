@@ -446,8 +446,13 @@ export interface CudaAddon {
   selfTest(n: number): CudaStatus;
   /** Normals first..first+out.length-1 of (seed, stream), drawn on the device (cpp/risk/philox.hpp). */
   philoxNormals(out: Float64Array, seed: number, stream: number, first: number): CudaStatus;
-  /** Device time of the last risk kernel call, from CUDA events (kernels only / copies included). */
-  lastTiming(): { kernelMs: number; totalMs: number };
+  /** Time of the last risk kernel call: lib/risk/gpu.ts GpuTiming. */
+  lastTiming(): { kernelMs: number; copyMs: number; hostMs: number; wallMs: number; totalMs: number };
+  /**
+   * The first sticky device fault of the process (cuda/check.cuh is_sticky), or { ok: true }.
+   * After one every CUDA call fails, and the addon refuses GPU work with this status.
+   */
+  deviceFault(): CudaStatus;
   /** Test hook for test/gpu: the device allocation `n` calls from now fails; -1 turns it off. */
   failAllocation(n: number): void;
   // The risk kernels (cuda/risk/kernels.cuh): the CPU addon's signatures and statuses.

@@ -43,8 +43,14 @@ export interface BackendInfo {
   cuda: boolean;
   /** Why the CPU addon is not used, when it is not. */
   nativeError?: string;
-  /** Why the GPU addon is not used, when it is not. */
+  /**
+   * Why the GPU addon is not used, when it is not: not built, no driver, no device, a device
+   * older than the oldest architecture the addon has code for, or a sticky device fault
+   * (an illegal address, a launch failure) that ended GPU work in this process.
+   */
   cudaError?: string;
+  /** Devices the probe found but the GPU addon cannot run on (and why), when others can. */
+  cudaWarning?: string;
   devices: GpuDevice[];
   cpu: CpuInfo;
   /** The value of ULTRA_PERF_BACKEND that was in force ('cpu' is reported as 'native'). */
@@ -108,6 +114,41 @@ export function cudaAddonCandidates(root = packageRoot): string[] {
   ];
 }
 
+/**
+ * The oldest compute capability the GPU addon has code for: the lowest entry of
+ * CMAKE_CUDA_ARCHITECTURES in CMakeLists.txt (75-real, Turing). test/backend.test.ts reads
+ * CMakeLists.txt and fails when the two disagree.
+ */
+export const kMinComputeCapability = '7.5';
+
+/** "major.minor" as one comparable number (7.5 -> 75, 10.0 -> 100); NaN when it is not that shape. */
+function capabilityNumber(cc: string): number {
+  const m = /^(\d+)\.(\d+)$/.exec(cc);
+  return m === null ? Number.NaN : Number(m[1]) * 10 + Number(m[2]);
+}
+
+/**
+ * Which probed devices the GPU addon can run on: those at or above kMinComputeCapability.
+ * With none, `error` says why (each device and its capability); with some left out,
+ * `warning` names them. Devices keep their CUDA index.
+ */
+export function usableDevices(probe: CudaProbe): { devices: GpuDevice[]; error?: string; warning?: string } {
+  if (!probe.status.ok || probe.devices.length === 0) {
+    return { devices: [], error: `no usable CUDA device: ${probe.status.ok ? 'cudaGetDeviceCount() returned 0' : probe.status.message}` };
+  }
+  const min = capabilityNumber(kMinComputeCapability);
+  const devices: GpuDevice[] = [];
+  const refused: string[] = [];
+  for (const { memoryBusWidth: _bus, ...d } of probe.devices) {
+    if (capabilityNumber(d.computeCapability) >= min) devices.push(d);
+    else refused.push(`device ${d.index} (${d.name}, compute capability ${d.computeCapability})`);
+  }
+  if (refused.length === 0) return { devices };
+  const why = `${refused.join(', ')} ${refused.length === 1 ? 'is' : 'are'} older than compute capability ${kMinComputeCapability} (sm_${kMinComputeCapability.replace('.', '')}), the oldest architecture the GPU addon is built for`;
+  if (devices.length === 0) return { devices, error: `no usable CUDA device: ${why}` };
+  return { devices, warning: `${why}; not used` };
+}
+
 /** How long a probe child may run before it counts as hung. */
 const kProbeTimeoutMs = 20_000;
 
@@ -125,6 +166,8 @@ export function probeCudaAddon(path: string, timeoutMs = kProbeTimeoutMs): Probe
   const child = spawnSync(process.execPath, ['-e', kProbeScript, path], {
     encoding: 'utf8',
     timeout: timeoutMs,
+    // A child stuck in the driver may not die of SIGTERM, and spawnSync waits for it to die.
+    killSignal: 'SIGKILL',
     env: { ...process.env, NODE_OPTIONS: '' },
     maxBuffer: 1 << 20,
   });
@@ -152,11 +195,15 @@ export function probeCudaAddon(path: string, timeoutMs = kProbeTimeoutMs): Probe
   return { ok: true, probe: probe as CudaProbe };
 }
 
-function nvidiaDriverPresent(): boolean {
-  return process.platform !== 'linux' || existsSync('/proc/driver/nvidia/version') || existsSync('/dev/nvidiactl');
+/**
+ * Whether an NVIDIA driver can be there: always off Linux; on Linux its /proc entry or
+ * device node, or WSL2's GPU paravirtualisation node /dev/dxg (no /proc/driver/nvidia there).
+ */
+export function nvidiaDriverPresent(exists: (path: string) => boolean = existsSync, platform: string = process.platform): boolean {
+  return platform !== 'linux' || ['/proc/driver/nvidia/version', '/dev/nvidiactl', '/dev/dxg'].some((p) => exists(p));
 }
 
-function loadCudaAddon(mode: BackendMode): { addon: CudaAddon | null; devices: GpuDevice[]; error?: string } {
+function loadCudaAddon(mode: BackendMode): { addon: CudaAddon | null; devices: GpuDevice[]; error?: string; warning?: string } {
   if (mode === 'ts') return { addon: null, devices: [], error: 'disabled by ULTRA_PERF_BACKEND=ts' };
   const path = cudaAddonCandidates().find((p) => existsSync(p));
   if (path === undefined) {
@@ -164,18 +211,24 @@ function loadCudaAddon(mode: BackendMode): { addon: CudaAddon | null; devices: G
   }
   // Spawning a probe costs tens of milliseconds; with no NVIDIA driver it can only fail.
   if (!nvidiaDriverPresent()) {
-    return { addon: null, devices: [], error: 'no NVIDIA driver on this machine (/proc/driver/nvidia/version is absent); the GPU addon was not probed' };
+    return {
+      addon: null,
+      devices: [],
+      error: 'no NVIDIA driver on this machine (no /proc/driver/nvidia/version, /dev/nvidiactl or /dev/dxg); the GPU addon was not probed',
+    };
   }
   const result = probeCudaAddon(path);
   if (!result.ok) return { addon: null, devices: [], error: result.error };
-  const { probe } = result;
-  if (!probe.status.ok || probe.devices.length === 0) {
-    return { addon: null, devices: [], error: `no usable CUDA device: ${probe.status.ok ? 'cudaGetDeviceCount() returned 0' : probe.status.message}` };
-  }
+  const { devices, error, warning } = usableDevices(result.probe);
+  if (error !== undefined) return { addon: null, devices: [], error };
   try {
     const addon = requireFromHere(path) as CudaAddon;
-    const devices = probe.devices.map(({ memoryBusWidth: _bus, ...d }) => d);
-    return { addon, devices };
+    // Device 0 is every thread's default; when it is one the addon cannot run on, start on the first usable one.
+    if (devices[0]!.index !== 0) {
+      const selected = addon.selectDevice(devices[0]!.index);
+      if (!selected.ok) return { addon: null, devices: [], error: `could not select device ${devices[0]!.index}: ${selected.message}` };
+    }
+    return warning === undefined ? { addon, devices } : { addon, devices, warning };
   } catch (err) {
     return { addon: null, devices: [], error: `the GPU addon passed its probe but failed to load: ${errorText(err)}` };
   }
@@ -197,6 +250,27 @@ export const backendMode: BackendMode = mode;
 
 let cpuInfoCache: CpuInfo | undefined;
 
+/** Sticky device faults per GPU addon (the real one, or a test's stand-in): the first one's reason. */
+const cudaFaults = new WeakMap<object, string>();
+
+/**
+ * Records that `addon`'s device hit a sticky fault (cuda/check.cuh is_sticky: an illegal
+ * address, a launch failure...): the CUDA context is unusable until the process restarts.
+ * The first reason is kept and reported once (process warning ULTRA_PERF_GPU_FAULT); from
+ * then on backendInfo() says cuda: false with that reason and 'auto' risk work runs on the CPU.
+ */
+export function noteCudaFault(addon: object, reason: string): void {
+  if (cudaFaults.has(addon)) return;
+  const text = `the GPU hit a sticky fault and cannot be used until the process restarts: ${reason}`;
+  cudaFaults.set(addon, text);
+  process.emitWarning(`${text}; GPU work now runs on the CPU`, { code: 'ULTRA_PERF_GPU_FAULT' });
+}
+
+/** The sticky fault recorded for `addon` (the loaded GPU addon by default), or undefined. */
+export function cudaFault(addon: object | null = cudaAddon): string | undefined {
+  return addon === null ? undefined : cudaFaults.get(addon);
+}
+
 /**
  * Which backends this process uses and why.
  * @example
@@ -206,14 +280,17 @@ let cpuInfoCache: CpuInfo | undefined;
  */
 export function backendInfo(): BackendInfo {
   cpuInfoCache ??= cpuAddon !== null ? cpuAddon.cpuInfo() : tsCpuInfo();
+  const fault = cudaFault();
   const info: BackendInfo = {
     native: cpuAddon !== null,
-    cuda: cudaAddon !== null,
+    cuda: cudaAddon !== null && fault === undefined,
     devices: cuda.devices.map((d) => ({ ...d })),
     cpu: { ...cpuInfoCache, features: [...cpuInfoCache.features] },
     mode,
   };
   if (cpu.error !== undefined) info.nativeError = cpu.error;
   if (cuda.error !== undefined) info.cudaError = cuda.error;
+  if (fault !== undefined) info.cudaError = fault;
+  if (cuda.warning !== undefined) info.cudaWarning = cuda.warning;
   return info;
 }

@@ -82,8 +82,9 @@ if (nodeGyp === null) {
 
 // The same test lib/backend.ts makes before it probes the GPU addon: without a driver the
 // addon could never load, so building it (a minute of nvcc) is only worth it when asked.
+// /dev/dxg is WSL2's GPU node (no /proc/driver/nvidia there).
 const hasDriver =
-  process.platform !== 'linux' || existsSync('/proc/driver/nvidia/version') || existsSync('/dev/nvidiactl');
+  process.platform !== 'linux' || ['/proc/driver/nvidia/version', '/dev/nvidiactl', '/dev/dxg'].some((p) => existsSync(p));
 const nvcc = process.env.CUDACXX || which('nvcc') || (existsSync('/usr/local/cuda/bin/nvcc') ? '/usr/local/cuda/bin/nvcc' : null);
 if (process.env.ULTRA_PERF_SKIP_CUDA === '1') {
   console.log('ultra-performance: ULTRA_PERF_SKIP_CUDA=1, GPU addon skipped');

@@ -1,11 +1,21 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { BackendUnavailableError, backendInfo, gpu } from '../lib/index.js';
-import { cudaAddon, cudaAddonCandidates, packageRoot, probeCudaAddon } from '../lib/backend.js';
+import {
+  cudaAddon,
+  cudaAddonCandidates,
+  kMinComputeCapability,
+  nvidiaDriverPresent,
+  packageRoot,
+  probeCudaAddon,
+  usableDevices,
+} from '../lib/backend.js';
+import type { CudaDeviceRecord, CudaProbe } from '../lib/addon-types.js';
+import { CUDA_ABI_VERSION } from '../lib/addon-types.js';
 
 const mode = process.env.ULTRA_PERF_BACKEND;
 
@@ -219,6 +229,35 @@ describe('GPU addon probe in a child process', () => {
     expect(probeCudaAddon(path, 1_000)).toEqual({ ok: false, error: expect.stringMatching(/probe hung for 1000 ms and was killed/) });
   });
 
+  it('kills a hung child that ignores SIGTERM (SIGKILL), so the import cannot hang', () => {
+    // spawnSync waits for the child to die after its timeout: with SIGTERM this child would
+    // run forever and the test would time out instead of reaching the assertion.
+    const path = join(dir, 'hangs-stubborn.cjs');
+    writeFileSync(path, "process.on('SIGTERM', () => {}); for (;;) {}");
+    expect(probeCudaAddon(path, 1_000)).toEqual({ ok: false, error: expect.stringMatching(/probe hung for 1000 ms and was killed/) });
+  }, 20_000);
+
+  it('passes a fake addon\'s probe through, devices and all', () => {
+    const path = join(dir, 'fake-old-device.cjs');
+    const probe: CudaProbe = {
+      abiVersion: CUDA_ABI_VERSION,
+      runtimeVersion: 12040,
+      driverVersion: 12040,
+      status: { ok: true, code: 0, message: '' },
+      devices: [device(0, 'Tesla P100-PCIE-16GB', '6.0')],
+    };
+    writeFileSync(path, `module.exports = { probe: () => (${JSON.stringify(probe)}) };`);
+    const result = probeCudaAddon(path);
+    expect(result).toEqual({ ok: true, probe });
+    if (result.ok) {
+      expect(usableDevices(result.probe)).toEqual({
+        devices: [],
+        error:
+          'no usable CUDA device: device 0 (Tesla P100-PCIE-16GB, compute capability 6.0) is older than compute capability 7.5 (sm_75), the oldest architecture the GPU addon is built for',
+      });
+    }
+  });
+
   it('refuses a module that is not our addon', () => {
     const path = join(dir, 'other.cjs');
     writeFileSync(path, 'module.exports = { hello: 1 };');
@@ -227,5 +266,58 @@ describe('GPU addon probe in a child process', () => {
 
   it('keeps the GPU addon out of this process unless a device was found', () => {
     expect(cudaAddon === null).toBe(!backendInfo().cuda);
+  });
+});
+
+function device(index: number, name: string, computeCapability: string): CudaDeviceRecord {
+  return { index, name, totalMemory: 16e9, computeCapability, multiprocessors: 56, memoryBusWidth: 4096, pciBusId: `0000:0${index}:00.0` };
+}
+
+function probeOf(devices: CudaDeviceRecord[], status = { ok: true, code: 0, message: '' }): CudaProbe {
+  return { abiVersion: CUDA_ABI_VERSION, runtimeVersion: 12040, driverVersion: 12040, status, devices };
+}
+
+describe('which devices the GPU addon can use (issue 19.2)', () => {
+  it('keeps the lowest architecture CMakeLists.txt builds for in step with kMinComputeCapability', () => {
+    const cmake = readFileSync(join(packageRoot, 'CMakeLists.txt'), 'utf8');
+    const list = /set\(CMAKE_CUDA_ARCHITECTURES ([^)]+)\)/.exec(cmake);
+    expect(list, 'CMAKE_CUDA_ARCHITECTURES in CMakeLists.txt').not.toBeNull();
+    const archs = list![1]!.trim().split(/\s+/).map((a) => Number.parseInt(a, 10));
+    expect(archs.every(Number.isInteger)).toBe(true);
+    expect(`${Math.floor(Math.min(...archs) / 10)}.${Math.min(...archs) % 10}`).toBe(kMinComputeCapability);
+  });
+
+  it('keeps devices at or above compute capability 7.5, with their CUDA index, and names the ones it leaves out', () => {
+    const probe = probeOf([device(0, 'Quadro P4000', '6.1'), device(1, 'Tesla T4', '7.5'), device(2, 'H100', '9.0'), device(3, 'B200', '10.0')]);
+    const { memoryBusWidth: _a, ...t4 } = probe.devices[1]!;
+    const { memoryBusWidth: _b, ...h100 } = probe.devices[2]!;
+    const { memoryBusWidth: _c, ...b200 } = probe.devices[3]!;
+    expect(usableDevices(probe)).toEqual({
+      devices: [t4, h100, b200],
+      warning:
+        'device 0 (Quadro P4000, compute capability 6.1) is older than compute capability 7.5 (sm_75), the oldest architecture the GPU addon is built for; not used',
+    });
+    const { memoryBusWidth: _d, ...a100 } = device(0, 'A100', '8.0');
+    expect(usableDevices(probeOf([device(0, 'A100', '8.0')]))).toEqual({ devices: [a100] });
+  });
+
+  it('refuses when every device is too old, naming each, and when there is none', () => {
+    expect(usableDevices(probeOf([device(0, 'GTX 1080', '6.1'), device(1, 'Titan V', '7.0')]))).toEqual({
+      devices: [],
+      error:
+        'no usable CUDA device: device 0 (GTX 1080, compute capability 6.1), device 1 (Titan V, compute capability 7.0) are older than compute capability 7.5 (sm_75), the oldest architecture the GPU addon is built for',
+    });
+    expect(usableDevices(probeOf([]))).toEqual({ devices: [], error: 'no usable CUDA device: cudaGetDeviceCount() returned 0' });
+    const noDriver = { ok: false, code: 35, message: 'cudaErrorInsufficientDriver: CUDA driver version is insufficient (cudaGetDeviceCount(&count) at device.cu:33)' };
+    expect(usableDevices(probeOf([], noDriver))).toEqual({ devices: [], error: `no usable CUDA device: ${noDriver.message}` });
+  });
+
+  it("accepts WSL2's /dev/dxg as a driver, and probes anywhere off Linux", () => {
+    const only = (path: string) => (p: string) => p === path;
+    expect(nvidiaDriverPresent(only('/dev/dxg'), 'linux')).toBe(true);
+    expect(nvidiaDriverPresent(only('/proc/driver/nvidia/version'), 'linux')).toBe(true);
+    expect(nvidiaDriverPresent(only('/dev/nvidiactl'), 'linux')).toBe(true);
+    expect(nvidiaDriverPresent(() => false, 'linux')).toBe(false);
+    expect(nvidiaDriverPresent(() => false, 'win32')).toBe(true);
   });
 });

@@ -6,6 +6,7 @@
 // lib/risk/kernels.ts turns into a GpuError.
 #include <napi.h>
 
+#include <chrono>
 #include <climits>
 #include <cmath>
 #include <cstdint>
@@ -92,7 +93,16 @@ Napi::Value memory_info(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value self_test(const Napi::CallbackInfo& info) {
-  return status_object(info.Env(), up::cuda::self_test(int_arg(info[0], "selfTest", "n (argument 1)", 1, 1 << 28)));
+  const int n = int_arg(info[0], "selfTest", "n (argument 1)", 1, 1 << 28);
+  up::cuda::Status s = up::cuda::device_fault();
+  if (s.ok()) s = up::cuda::self_test(n);
+  return status_object(info.Env(), s);
+}
+
+// The first sticky device fault of the process ({ ok: true } when none): after one, every
+// CUDA call fails, so lib/risk/kernels.ts stops sending work here and backendInfo() says why.
+Napi::Value device_fault_value(const Napi::CallbackInfo& info) {
+  return status_object(info.Env(), up::cuda::device_fault());
 }
 
 // (out: Float64Array, seed, stream, first) -> status. Synchronous: the caller's memory.
@@ -103,7 +113,8 @@ Napi::Value philox_normals(const Napi::CallbackInfo& info) {
   const std::uint64_t first = a.size(3, "first (argument 4)");
   std::size_t n = 0;
   double* out = a.output(0, "out (argument 1)", 0, Fill::kNone, &n);
-  up::cuda::Status s = up::cuda::use_selected_device();
+  up::cuda::Status s = up::cuda::device_fault();
+  if (s.ok()) s = up::cuda::use_selected_device();
   if (s.ok()) s = up::cuda::philox_normals(out, n, seed, stream, first);
   return status_object(info.Env(), s);
 }
@@ -112,14 +123,33 @@ std::mutex timing_mutex;
 up::cuda::Timing last_timing;
 
 // Runs one GPU call on the selected device; a device failure becomes a KernelFailure
-// (code ERR_ULTRA_PERF_GPU) carrying the CUDA call's name, message and file:line.
+// (code ERR_ULTRA_PERF_GPU) carrying the CUDA call's name, message and file:line. After a
+// sticky fault no CUDA call is tried: the failure is that fault's, every time.
+// Timing: the kernels' events, the copies' events (check.cuh CopyLog, through this thread's
+// current_copy_log) and the host's wall clock around the whole call.
 template <class Call>
 double on_device(Call call) {
+  const auto started = std::chrono::steady_clock::now();
   up::cuda::Timing timing;
   std::int64_t status = -1;
-  up::cuda::Status s = up::cuda::use_selected_device();
-  if (s.ok()) s = call(&status, &timing);
+  up::cuda::Status s = up::cuda::device_fault();
+  if (s.ok()) s = up::cuda::use_selected_device();
+  if (s.ok()) {
+    up::cuda::CopyLog copies;
+    struct Scope {  // the log is this call's only, on every path out
+      explicit Scope(up::cuda::CopyLog* log) { up::cuda::current_copy_log = log; }
+      ~Scope() { up::cuda::current_copy_log = nullptr; }
+    } scope(&copies);
+    s = call(&status, &timing);
+    // Every call has synchronised with its streams before it returns, so the copies are done.
+    if (s.ok()) {
+      if (const cudaError_t e = copies.elapsed_ms(&timing.copy_ms); e != cudaSuccess) {
+        s = up::cuda::make_status(e, "cudaEventElapsedTime(copy events)", __FILE__, __LINE__);
+      }
+    }
+  }
   if (!s.ok()) throw up::napi::KernelFailure("ERR_ULTRA_PERF_GPU", s.message);
+  timing.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   std::lock_guard<std::mutex> lock(timing_mutex);
   last_timing = timing;
   return static_cast<double>(status);
@@ -240,8 +270,14 @@ Napi::Value last_timing_value(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(timing_mutex);
     t = last_timing;
   }
+  // hostMs: the wall time no device work accounts for (allocation, launches, round trips,
+  // staging); copies that overlap kernels count once in each, so it is clamped at 0.
+  const double device_ms = static_cast<double>(t.kernel_ms) + static_cast<double>(t.copy_ms);
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("kernelMs", t.kernel_ms);
+  o.Set("copyMs", t.copy_ms);
+  o.Set("hostMs", t.wall_ms > device_ms ? t.wall_ms - device_ms : 0.0);
+  o.Set("wallMs", t.wall_ms);
   o.Set("totalMs", t.total_ms);
   return o;
 }
@@ -270,6 +306,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("failAllocation", Napi::Function::New<fail_allocation>(env, "failAllocation"));
   // The pinned staging pool (device.cuh) is freed when this environment goes away.
   env.AddCleanupHook([] { up::cuda::release_staging(); });
+  exports.Set("deviceFault", Napi::Function::New<device_fault_value>(env, "deviceFault"));
   up::napi::add_kernel<var_historical>(env, exports, "varHistorical", "varHistoricalAsync");
   up::napi::add_kernel<loss_moments>(env, exports, "lossMoments", "lossMomentsAsync");
   up::napi::add_kernel<portfolio_returns>(env, exports, "portfolioReturns", "portfolioReturnsAsync");

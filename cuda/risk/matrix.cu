@@ -632,7 +632,7 @@ Status covariance(const double* data, std::size_t observations, std::size_t asse
   UP_CUDA_RETURN_IF_ERROR(uploader.open(sizeof(double) * T * N, kStagingChunkBytes));
   UP_CUDA_RETURN_IF_ERROR(
       uploader.copy_rows(z.ptr, sizeof(double) * Np, data, sizeof(double) * N, sizeof(double) * N, T, s));
-  if (ewma) UP_CUDA_TRY(cudaMemcpyAsync(w.ptr, weight.get(), sizeof(double) * T, cudaMemcpyHostToDevice, s));
+  if (ewma) UP_CUDA_TRY(timed_copy(w.ptr, weight.get(), sizeof(double) * T, cudaMemcpyHostToDevice, s));
   UP_CUDA_TRY(cudaMemsetAsync(flags.ptr, 0xFF, sizeof(unsigned long long) * 2, s));  // both kNone
 
   UP_CUDA_RETURN_IF_ERROR(mark(clock.kernels.start, s));
@@ -706,14 +706,14 @@ Status covariance(const double* data, std::size_t observations, std::size_t asse
 
   // The flags first: out is written only when the data was finite, as on the CPU.
   unsigned long long host_flags[2] = {kNone, kNone};
-  UP_CUDA_TRY(cudaMemcpyAsync(host_flags, flags.ptr, sizeof(host_flags), cudaMemcpyDeviceToHost, s));
+  UP_CUDA_TRY(timed_copy(host_flags, flags.ptr, sizeof(host_flags), cudaMemcpyDeviceToHost, s));
   UP_CUDA_RETURN_IF_ERROR(mark(clock.total.stop, s));
   UP_CUDA_TRY(cudaStreamSynchronize(s));
   if (host_flags[0] != kNone) {
     *status = static_cast<std::int64_t>(host_flags[0]);
     return read_clock(clock, timing);
   }
-  UP_CUDA_TRY(cudaMemcpyAsync(out, d_out, sizeof(double) * N * N, cudaMemcpyDeviceToHost, s));
+  UP_CUDA_TRY(timed_copy(out, d_out, sizeof(double) * N * N, cudaMemcpyDeviceToHost, s));
   UP_CUDA_RETURN_IF_ERROR(mark(clock.total.stop, s));
   UP_CUDA_TRY(cudaStreamSynchronize(s));
   *status = host_flags[1] == kNone ? -1 : up::risk::kZeroVariance - static_cast<std::int64_t>(host_flags[1]);
@@ -741,7 +741,7 @@ Status loss_moments(const double* values, std::size_t n, double sign, int ddof, 
     unsigned long long* d_bad = flag.as<unsigned long long>();
 
     UP_CUDA_RETURN_IF_ERROR(mark(clock.total.start, s));
-    UP_CUDA_TRY(cudaMemcpyAsync(v.ptr, values, sizeof(double) * n, cudaMemcpyHostToDevice, s));
+    UP_CUDA_TRY(timed_copy(v.ptr, values, sizeof(double) * n, cudaMemcpyHostToDevice, s));
     UP_CUDA_TRY(cudaMemsetAsync(flag.ptr, 0xFF, sizeof(unsigned long long), s));
     UP_CUDA_RETURN_IF_ERROR(mark(clock.kernels.start, s));
     UP_CUDA_RETURN_IF_ERROR(device_sums<1>(n, LossSum{v.as<double>(), sign, d_bad}, scratch.as<double>(), ds, s));
@@ -751,8 +751,8 @@ Status loss_moments(const double* values, std::size_t n, double sign, int ddof, 
         device_sums<3>(n, CentralSums{v.as<double>(), sign, ds + 1}, scratch.as<double>(), ds + 2, s));
     UP_CUDA_RETURN_IF_ERROR(mark(clock.kernels.stop, s));
     unsigned long long bad = kNone;
-    UP_CUDA_TRY(cudaMemcpyAsync(sums, ds, sizeof(sums), cudaMemcpyDeviceToHost, s));
-    UP_CUDA_TRY(cudaMemcpyAsync(&bad, d_bad, sizeof(bad), cudaMemcpyDeviceToHost, s));
+    UP_CUDA_TRY(timed_copy(sums, ds, sizeof(sums), cudaMemcpyDeviceToHost, s));
+    UP_CUDA_TRY(timed_copy(&bad, d_bad, sizeof(bad), cudaMemcpyDeviceToHost, s));
     UP_CUDA_RETURN_IF_ERROR(mark(clock.total.stop, s));
     UP_CUDA_TRY(cudaStreamSynchronize(s));
     UP_CUDA_RETURN_IF_ERROR(read_clock(clock, timing));
@@ -791,8 +791,8 @@ Status portfolio_returns(const double* returns, std::size_t observations, std::s
   UP_CUDA_RETURN_IF_ERROR(open_clock(clock, timing));
 
   UP_CUDA_RETURN_IF_ERROR(mark(clock.total.start, s));
-  UP_CUDA_TRY(cudaMemcpyAsync(r.ptr, returns, sizeof(double) * T * A, cudaMemcpyHostToDevice, s));
-  UP_CUDA_TRY(cudaMemcpyAsync(w.ptr, weights, sizeof(double) * A, cudaMemcpyHostToDevice, s));
+  UP_CUDA_TRY(timed_copy(r.ptr, returns, sizeof(double) * T * A, cudaMemcpyHostToDevice, s));
+  UP_CUDA_TRY(timed_copy(w.ptr, weights, sizeof(double) * A, cudaMemcpyHostToDevice, s));
   UP_CUDA_TRY(cudaMemsetAsync(flag.ptr, 0xFF, sizeof(unsigned long long), s));
   UP_CUDA_RETURN_IF_ERROR(mark(clock.kernels.start, s));
   portfolio_kernel<<<static_cast<unsigned>(ceil_div(T, kRowThreads)), kRowThreads, 0, s>>>(
@@ -801,8 +801,8 @@ Status portfolio_returns(const double* returns, std::size_t observations, std::s
   UP_CUDA_RETURN_IF_ERROR(mark(clock.kernels.stop, s));
   // out is written even when a return is not finite, as the CPU does.
   unsigned long long bad = kNone;
-  UP_CUDA_TRY(cudaMemcpyAsync(out, o.ptr, sizeof(double) * T, cudaMemcpyDeviceToHost, s));
-  UP_CUDA_TRY(cudaMemcpyAsync(&bad, flag.ptr, sizeof(bad), cudaMemcpyDeviceToHost, s));
+  UP_CUDA_TRY(timed_copy(out, o.ptr, sizeof(double) * T, cudaMemcpyDeviceToHost, s));
+  UP_CUDA_TRY(timed_copy(&bad, flag.ptr, sizeof(bad), cudaMemcpyDeviceToHost, s));
   UP_CUDA_RETURN_IF_ERROR(mark(clock.total.stop, s));
   UP_CUDA_TRY(cudaStreamSynchronize(s));
   UP_CUDA_RETURN_IF_ERROR(read_clock(clock, timing));

@@ -404,10 +404,10 @@ Status simulate_gbm(const up::risk::GbmParams& g, double confidence, double* ter
   UP_CUDA_RETURN_IF_ERROR(tail_on_device(d_losses.as<double>(), n, confidence, &tail, status, stream));
   UP_CUDA_TRY(cudaEventRecord(call.kernel_events.stop, stream));
   double host_sums[2] = {0, 0};
-  UP_CUDA_TRY(cudaMemcpyAsync(host_sums, d_sums, sizeof(host_sums), cudaMemcpyDeviceToHost, stream));
-  UP_CUDA_TRY(cudaMemcpyAsync(terminal, d_terminal.ptr, n * sizeof(double), cudaMemcpyDeviceToHost, stream));
+  UP_CUDA_TRY(timed_copy(host_sums, d_sums, sizeof(host_sums), cudaMemcpyDeviceToHost, stream));
+  UP_CUDA_TRY(timed_copy(terminal, d_terminal.ptr, n * sizeof(double), cudaMemcpyDeviceToHost, stream));
   if (kept != nullptr) {
-    UP_CUDA_TRY(cudaMemcpyAsync(kept, d_kept.ptr, n * (g.steps + 1) * sizeof(double), cudaMemcpyDeviceToHost,
+    UP_CUDA_TRY(timed_copy(kept, d_kept.ptr, n * (g.steps + 1) * sizeof(double), cudaMemcpyDeviceToHost,
                                 stream));
   }
   UP_CUDA_TRY(cudaEventRecord(call.total_events.stop, stream));
@@ -472,9 +472,9 @@ Status portfolio_mc(const double* weights, const double* means, const double* lo
       const std::size_t a = assets;
       UP_CUDA_TRY(device_malloc(&d_factor.ptr, (a * a + 2 * a) * sizeof(double)));
       double* f = d_factor.as<double>();
-      UP_CUDA_TRY(cudaMemcpyAsync(f, lower, a * a * sizeof(double), cudaMemcpyHostToDevice, stream));
-      UP_CUDA_TRY(cudaMemcpyAsync(f + a * a, weights, a * sizeof(double), cudaMemcpyHostToDevice, stream));
-      UP_CUDA_TRY(cudaMemcpyAsync(f + a * a + a, means, a * sizeof(double), cudaMemcpyHostToDevice, stream));
+      UP_CUDA_TRY(timed_copy(f, lower, a * a * sizeof(double), cudaMemcpyHostToDevice, stream));
+      UP_CUDA_TRY(timed_copy(f + a * a, weights, a * sizeof(double), cudaMemcpyHostToDevice, stream));
+      UP_CUDA_TRY(timed_copy(f + a * a + a, means, a * sizeof(double), cudaMemcpyHostToDevice, stream));
       // Enough blocks to fill every SM (the occupancy API's blocks per SM), no more than
       // the paths need, and the assets-major draw scratch (kBlock x assets doubles a
       // block) within kLargeScratchBytes, yet never fewer than two blocks per SM.
@@ -511,11 +511,11 @@ Status portfolio_mc(const double* weights, const double* means, const double* lo
   double host_sums[2] = {0, 0};
   double first = 0;
   if (summary != nullptr) {
-    UP_CUDA_TRY(cudaMemcpyAsync(host_sums, d_sums, sizeof(host_sums), cudaMemcpyDeviceToHost, stream));
-    UP_CUDA_TRY(cudaMemcpyAsync(&first, l, sizeof(double), cudaMemcpyDeviceToHost, stream));
+    UP_CUDA_TRY(timed_copy(host_sums, d_sums, sizeof(host_sums), cudaMemcpyDeviceToHost, stream));
+    UP_CUDA_TRY(timed_copy(&first, l, sizeof(double), cudaMemcpyDeviceToHost, stream));
   }
   if (losses != nullptr) {
-    UP_CUDA_TRY(cudaMemcpyAsync(losses, l, paths * sizeof(double), cudaMemcpyDeviceToHost, stream));
+    UP_CUDA_TRY(timed_copy(losses, l, paths * sizeof(double), cudaMemcpyDeviceToHost, stream));
   }
   UP_CUDA_TRY(cudaEventRecord(call.total_events.stop, stream));
   UP_CUDA_TRY(cudaStreamSynchronize(stream));

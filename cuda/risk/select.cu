@@ -279,7 +279,7 @@ Status release(DeviceBuffer& buffer) {
 }
 
 Status read_first_bad(const Scratch* scr, cudaStream_t stream, unsigned long long* bad) {
-  UP_CUDA_TRY(cudaMemcpyAsync(bad, &scr->first_bad, sizeof *bad, cudaMemcpyDeviceToHost, stream));
+  UP_CUDA_TRY(timed_copy(bad, &scr->first_bad, sizeof *bad, cudaMemcpyDeviceToHost, stream));
   UP_CUDA_TRY(cudaStreamSynchronize(stream));
   return {};
 }
@@ -379,7 +379,7 @@ Status scan_host(const double* values, std::size_t n, double sign, double t, dou
     // so that copy still overlaps these kernels. The wait also frees the shared CUB temp
     // storage and num_selected for the other stream.
     unsigned long long selected = 0;
-    UP_CUDA_TRY(cudaMemcpyAsync(&selected, &scr->num_selected, sizeof selected, cudaMemcpyDeviceToHost, s));
+    UP_CUDA_TRY(timed_copy(&selected, &scr->num_selected, sizeof selected, cudaMemcpyDeviceToHost, s));
     UP_CUDA_TRY(cudaStreamSynchronize(s));
     offset += static_cast<std::size_t>(selected);
   }
@@ -441,7 +441,7 @@ Status scan_device(const double* losses, std::size_t n, double t, double* cand, 
                                       static_cast<std::int64_t>(len), AtLeast{t}, stream));
     // The next select's output pointer needs this count on the host (see scan_host).
     unsigned long long selected = 0;
-    UP_CUDA_TRY(cudaMemcpyAsync(&selected, &scr->num_selected, sizeof selected, cudaMemcpyDeviceToHost, stream));
+    UP_CUDA_TRY(timed_copy(&selected, &scr->num_selected, sizeof selected, cudaMemcpyDeviceToHost, stream));
     UP_CUDA_TRY(cudaStreamSynchronize(stream));
     offset += static_cast<std::size_t>(selected);
   }
@@ -475,7 +475,7 @@ Status select_tail(const double* cand, std::size_t k, std::size_t n, const Quant
   UP_CUDA_RETURN_IF_ERROR(device_sums<1>(k, TailTerm{cand, &scr->state}, scr->partials, &scr->state.excess, stream));
   UP_CUDA_RETURN_IF_ERROR(record(kernel_stop, stream));
   SelectState state;
-  UP_CUDA_TRY(cudaMemcpyAsync(&state, &scr->state, sizeof state, cudaMemcpyDeviceToHost, stream));
+  UP_CUDA_TRY(timed_copy(&state, &scr->state, sizeof state, cudaMemcpyDeviceToHost, stream));
   UP_CUDA_RETURN_IF_ERROR(record(total_stop, stream));
   UP_CUDA_TRY(cudaStreamSynchronize(stream));
 
@@ -612,7 +612,7 @@ Status tail_on_device(const double* d_losses, std::size_t n, double confidence, 
     double sample[kVarSamples];
     sample_kernel<<<1, kVarSamples, 0, stream>>>(d_losses, n, scr->sample);
     UP_CUDA_TRY(cudaGetLastError());
-    UP_CUDA_TRY(cudaMemcpyAsync(sample, scr->sample, sizeof sample, cudaMemcpyDeviceToHost, stream));
+    UP_CUDA_TRY(timed_copy(sample, scr->sample, sizeof sample, cudaMemcpyDeviceToHost, stream));
     UP_CUDA_TRY(cudaStreamSynchronize(stream));
     if (std::size_t kept = 0; threshold_of(sample, m, &t, &kept)) {
       room = candidate_room(n, kept);

@@ -6,7 +6,7 @@
  * table that says what 'auto' picks and why (each row cites the measurement).
  */
 import type { CpuAddon } from '../addon-types.js';
-import { backendInfo, cpuAddon, cudaAddon } from '../backend.js';
+import { backendInfo, cpuAddon } from '../backend.js';
 import { BackendUnavailableError } from '../errors.js';
 import type { OptionSpec } from './options.js';
 import { type Backend, type BackendChoice, backendName } from './backend-names.js';
@@ -95,7 +95,8 @@ export function addonWith(needs: keyof CpuAddon | undefined): CpuAddon | null {
 export function unavailableReason(backend: Backend, policy: BackendPolicy): string | null {
   if (backend === 'ts') return null;
   if (backend === 'cuda') {
-    return cudaAddon !== null ? null : `needs a CUDA device and the GPU addon: ${backendInfo().cudaError ?? 'none found'}`;
+    // After a sticky device fault backendInfo().cuda is false and cudaError names the fault.
+    return backendInfo().cuda ? null : `needs a CUDA device and the GPU addon: ${backendInfo().cudaError ?? 'none found'}`;
   }
   if (cpuAddon === null) {
     return `needs the CPU addon: ${backendInfo().nativeError ?? 'unknown reason'} (the CPU addon is not loaded; see backendInfo().nativeError)`;

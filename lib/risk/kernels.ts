@@ -7,7 +7,7 @@
  * The GPU set (cuda/risk) has the same interface; Monte Carlo summaries are reduced on
  * the device, and Cholesky (at most 4096 x 4096, O(n^3) on one matrix) stays on the CPU.
  */
-import { backendInfo, cpuAddon, cudaAddon } from '../backend.js';
+import { backendInfo, cpuAddon, cudaAddon, cudaFault, noteCudaFault } from '../backend.js';
 import type { CudaAddon, RiskAddon } from '../addon-types.js';
 import { BackendUnavailableError, GpuError, invalidRange } from '../errors.js';
 import type { BackendOption } from '../internal/backend-names.js';
@@ -326,32 +326,47 @@ function gpuError(err: unknown): unknown {
   return new GpuError(`GPU kernel failed: ${err.message}`, { cause: err });
 }
 
-function onGpu<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
-  return (...args) => {
+/**
+ * The GPU addon's kernels (cuda/risk). Cholesky runs on the CPU set `cpu`. After a device
+ * failure the addon is asked whether it was a sticky fault (deviceFault()); after one the
+ * context is unusable, so it is recorded once (backend.ts noteCudaFault) and every later
+ * call fails at once with a GpuError naming it, without touching the device: 'auto'
+ * (withCpuFallback) then computes on the CPU, and kernelsFor stops choosing the GPU.
+ */
+export function cudaKernelsOf(addon: CudaAddon, cpu: RiskKernels): RiskKernels {
+  const faulted = (): GpuError | undefined => {
+    const fault = cudaFault(addon);
+    return fault === undefined ? undefined : new GpuError(`GPU kernel not run: ${fault}`);
+  };
+  const failed = (err: unknown): unknown => {
+    const e = gpuError(err);
+    if (e instanceof GpuError && typeof addon.deviceFault === 'function') {
+      const fault = addon.deviceFault();
+      if (!fault.ok) noteCudaFault(addon, fault.message);
+    }
+    return e;
+  };
+  const onGpu = <A extends unknown[], R>(fn: (...args: A) => R): ((...args: A) => R) => (...args) => {
+    const refused = faulted();
+    if (refused !== undefined) throw refused;
     try {
       return fn(...args);
     } catch (err) {
-      throw gpuError(err);
+      throw failed(err);
     }
   };
-}
-
-function onGpuAsync<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
-  return (...args) => {
+  const onGpuAsync = <A extends unknown[], R>(fn: (...args: A) => Promise<R>): ((...args: A) => Promise<R>) => (...args) => {
+    const refused = faulted();
+    if (refused !== undefined) return Promise.reject(refused);
     try {
-      return fn(...args).catch((err: unknown) => Promise.reject(gpuError(err)));
+      return fn(...args).catch((err: unknown) => Promise.reject(failed(err)));
     } catch (err) {
-      return Promise.reject(gpuError(err));
+      return Promise.reject(failed(err));
     }
   };
-}
-
-function checkCuda(status: { ok: boolean; message: string }): void {
-  if (!status.ok) throw new GpuError(`GPU kernel failed: ${status.message}`);
-}
-
-/** The GPU addon's kernels (cuda/risk). Cholesky runs on the CPU set `cpu`. */
-export function cudaKernelsOf(addon: CudaAddon, cpu: RiskKernels): RiskKernels {
+  const checkCuda = (status: { ok: boolean; message: string }): void => {
+    if (!status.ok) throw failed(new Error(status.message));
+  };
   const summary = new Float64Array(4);
   const gbm = (g: GbmKernelArgs, confidence: number, terminal: Float64Array, kept: Float64Array | null, out: Float64Array) =>
     addon.simulateGbm(g.spot, g.drift, g.volatility, g.dt, g.steps, g.paths, g.seed, g.antithetic, confidence, terminal, kept, out);
@@ -381,7 +396,11 @@ export function cudaKernelsOf(addon: CudaAddon, cpu: RiskKernels): RiskKernels {
     portfolioLossesAsync: onGpuAsync(async (w, m, l, assets, paths, horizon, seed, losses) => {
       await addon.portfolioMcAsync(w, m, l, assets, paths, horizon, seed, 0.95, losses, null);
     }),
-    fillNormals: (out, seed, stream, first) => checkCuda(addon.philoxNormals(out, seed, stream, first)),
+    fillNormals: (out, seed, stream, first) => {
+      const refused = faulted();
+      if (refused !== undefined) throw refused;
+      checkCuda(addon.philoxNormals(out, seed, stream, first));
+    },
     gbmSummary: onGpu(gbm),
     gbmSummaryAsync: onGpuAsync(gbmAsync),
     mcSummary: onGpu((w, m, l, assets, paths, horizon, seed, confidence, out) =>
@@ -449,7 +468,10 @@ export function kernelsFor(option: RiskBackendChoice | undefined, work: RiskWork
   switch (option) {
     case undefined:
     case 'auto':
-      return cudaKernels !== null && size >= thresholds[work] ? withCpuFallback(cudaKernels, defaultKernels) : defaultKernels;
+      // After a sticky device fault the GPU is not tried at all (cudaKernelsOf).
+      return cudaKernels !== null && cudaFault() === undefined && size >= thresholds[work]
+        ? withCpuFallback(cudaKernels, defaultKernels)
+        : defaultKernels;
     case 'ts':
       return tsKernels;
     case 'native':

@@ -312,7 +312,7 @@ function engine(ctx, args, prepare) {
 
 // The GPU addon: enumerated from CudaAddon, called only where it loads with a device.
 for (const name of [
-  'probe', 'selectDevice', 'currentDevice', 'memoryInfo', 'selfTest', 'philoxNormals', 'lastTiming', 'failAllocation',
+  'probe', 'selectDevice', 'currentDevice', 'memoryInfo', 'selfTest', 'philoxNormals', 'lastTiming', 'failAllocation', 'deviceFault',
   'varHistorical', 'varHistoricalAsync', 'lossMoments', 'lossMomentsAsync', 'portfolioReturns', 'portfolioReturnsAsync',
   'covariance', 'covarianceAsync', 'simulateGbm', 'simulateGbmAsync', 'portfolioMc', 'portfolioMcAsync',
 ]) {

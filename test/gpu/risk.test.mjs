@@ -56,7 +56,12 @@ describe('simulateGBM', () => {
     assert.equal(g.backend, 'cuda');
     assert.equal(bitDifferences(g.terminal, s.terminal), 0);
     assert.equal(g.var, s.var);
-    assert.ok(gpu.lastTiming().kernelMs > 0);
+    const t = gpu.lastTiming();
+    assert.ok(t.kernelMs > 0);
+    // Issue 19.6: the copies (terminal comes back) and the host's share apart from the kernels.
+    assert.ok(t.copyMs > 0, JSON.stringify(t));
+    assert.ok(t.hostMs >= 0 && t.wallMs >= t.hostMs, JSON.stringify(t));
+    assert.ok(t.wallMs + 0.01 >= t.kernelMs && t.wallMs + 0.01 >= t.copyMs, JSON.stringify(t));
   });
 
   test('an overflowing path is reported with its index, as on the CPU', () => {

@@ -9,7 +9,7 @@ mkdir -p "$out"
 CXX=${CXX:-g++}
 mapfile -t core < <(find cpp -name '*.cc' -not -path 'cpp/napi/*' | sort)
 mapfile -t tests < <(find test/native -maxdepth 1 -name '*_test.cc' | sort)
-common=(-std=c++20 -O1 -g -fno-omit-frame-pointer -UNDEBUG -Wall -Wextra -Werror -Icpp -pthread)
+common=(-std=c++20 -O1 -g -ffp-contract=off -fno-omit-frame-pointer -UNDEBUG -Wall -Wextra -Werror -Icpp -pthread)
 declare -A flags=(
   [asan]="-fsanitize=address,undefined -fno-sanitize-recover=all"
   [tsan]="-fsanitize=thread"

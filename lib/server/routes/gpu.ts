@@ -11,6 +11,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 
 import type { GpuReading } from '../../monitor/gpu.js';
+import type { GpuTiming } from '../../risk/gpu.js';
 import type { RiskBackend, RiskBackendChoice, RiskWork } from '../../risk/kernels.js';
 import { tooLarge, unprocessable } from '../http-errors.js';
 import { GpuMonitor, backendInfo, gpu, riskThresholds } from '../lib.js';
@@ -190,7 +191,7 @@ export const gpuRoutes: RouteModule = (app, ctx) => {
           return [fn, { work, ...pick, threshold: Number.isFinite(threshold) ? threshold : null }];
         }),
       );
-      let lastDeviceTiming: { kernelMs: number; totalMs: number } | undefined;
+      let lastDeviceTiming: GpuTiming | undefined;
       if (stats.last?.backend === 'cuda') {
         try {
           lastDeviceTiming = gpu.lastTiming();

@@ -122,7 +122,16 @@ export const GpuStatusResponse = Type.Object(
     computations: Type.Integer({ description: 'risk computations these routes finished since the server started' }),
     lastComputation: Type.Optional(LastComputation),
     lastDeviceTiming: Type.Optional(
-      Type.Object({ kernelMs: Type.Number(), totalMs: Type.Number() }, { additionalProperties: false, description: 'CUDA event times of the last GPU call' }),
+      Type.Object(
+        {
+          kernelMs: Type.Number({ description: 'device time of the kernels (CUDA events)' }),
+          copyMs: Type.Number({ description: 'device time of the host<->device copies, summed (CUDA events)' }),
+          hostMs: Type.Number({ description: 'the rest of the wall time: allocation, launches, round trips' }),
+          wallMs: Type.Number({ description: 'host wall time of the whole call' }),
+          totalMs: Type.Number({ description: 'device span from the first copy in to the last copy out, host work in between included' }),
+        },
+        { additionalProperties: false, description: 'times of the last GPU call (lib/risk/gpu.ts GpuTiming)' },
+      ),
     ),
   },
   { additionalProperties: false, description: 'the GPU devices, why a backend is not used, and the backend each risk function picks' },
