@@ -8,9 +8,9 @@
  */
 
 /** Bumped with cpp/napi/bindings.hpp kAbiVersion; a mismatched addon is refused. */
-export const CPU_ABI_VERSION = 7;
+export const CPU_ABI_VERSION = 8;
 /** Bumped with kAbiVersion in cuda/napi/addon.cc. */
-export const CUDA_ABI_VERSION = 7;
+export const CUDA_ABI_VERSION = 8;
 
 /** Everything the CPU addon exports; one interface per capability, below. */
 export interface CpuAddon extends SystemAddon, QueueAddon, MemoryAddon, OrderbookAddon, RiskAddon, ItchAddon, UdpReceiverAddon, NetStructAddon, MonitorAddon, CacheAddon {

@@ -6,7 +6,7 @@
 namespace up::napi {
 
 // Bumped whenever a binding's signature changes; lib/backend.ts refuses a stale addon.
-inline constexpr int kAbiVersion = 7;
+inline constexpr int kAbiVersion = 8;
 
 void init_system(Napi::Env env, Napi::Object exports);
 void init_queue(Napi::Env env, Napi::Object exports);

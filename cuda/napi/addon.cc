@@ -26,7 +26,7 @@ using up::napi::Fill;
 using up::napi::Kernel;
 using up::napi::KernelArgs;
 
-constexpr int kAbiVersion = 7;
+constexpr int kAbiVersion = 8;
 
 Napi::Object status_object(Napi::Env env, const up::cuda::Status& s) {
   Napi::Object o = Napi::Object::New(env);
