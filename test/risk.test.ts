@@ -785,6 +785,18 @@ describe('correlation at extreme magnitudes (issue 10, item 7)', () => {
     expect(corr2([1.7e308, -1.7e308, 1.7e308, -1.7e308], [1, -1, 1, -1])).toBe(1);
   });
 
+  it('subnormal data correlate as the same data scaled into the normal range (the mean is scaled before it is divided)', () => {
+    // A review's case: 3 observations x 2 assets of subnormals; x * 2^1100 is exact.
+    const tiny = Float64Array.of(1e-320, 3e-320, 2e-320, -1e-320, 5e-321, 7e-320);
+    const normal = tiny.map((v) => v * 2 ** 1100);
+    for (const method of ['pearson', 'ewma'] as const) {
+      const a = correlationMatrixSync(tiny, { observations: 3, assets: 2, method }).matrix;
+      const b = correlationMatrixSync(normal, { observations: 3, assets: 2, method }).matrix;
+      expect(Array.from(a)).toEqual(Array.from(b));
+    }
+    expect(correlationMatrixSync(tiny, { observations: 3, assets: 2 }).matrix[1]).toBeCloseTo(-0.9819805060619657, 14);
+  });
+
   it('property: scaling a column by 2^k (|k| <= 900) leaves every correlation unchanged, bit for bit', () => {
     fc.assert(
       fc.property(fc.integer({ min: 3, max: 80 }), fc.integer({ min: 2, max: 6 }), fc.nat(), fc.integer({ min: -900, max: 900 }), fc.constantFrom('pearson' as const, 'ewma' as const), (T, N, seed, k, method) => {

@@ -143,7 +143,9 @@ std::int64_t covariance(const double* data, std::size_t observations, std::size_
     // 0, and the mean's rounding no longer leaves a variance behind. The mean of x - x_0,
     // scaled exactly, is the mean of the shifted, scaled column.
     shift[j] = first[j] * scale[j];
-    mean[j] = finite(sum[j]) ? sum[j] / static_cast<double>(T) * scale[j] : 0.0;
+    // Scaled first (exact), then divided: sum / T on subnormal data would round to the
+    // subnormal grid and leave a relative error near 2^-11 in every deviation.
+    mean[j] = finite(sum[j]) ? sum[j] * scale[j] / static_cast<double>(T) : 0.0;
   }
   // Z packed for gram_upper: column j of the data is row j of Z, at z + (j / w) * T * w + j % w,
   // one observation every w doubles. The padding rows N..rows are zero.

@@ -374,7 +374,9 @@ export function covariance(data: Float64Array, T: number, N: number, method: 0 |
   }
   for (let j = 0; j < N; j++) {
     expo[j] = scaleExponent(top[j]!);
-    sum[j] = recentre ? 0 : (sum[j]! / T) * pow2(-expo[j]!);
+    // Scaled first (exact), then divided: sum / T on subnormal data would round to the
+    // subnormal grid and leave a relative error near 2^-11 in every deviation.
+    sum[j] = recentre ? 0 : (sum[j]! * pow2(-expo[j]!)) / T;
   }
   if (method === 0) {
     for (let j = 0; j < N; j++) {
