@@ -163,7 +163,7 @@ void note_test_hook(const char* name, const char* where, std::size_t n) noexcept
 
 Uploader::~Uploader() {
   for (int i = 0; i < 2; ++i) {
-    bool reusable = true;
+    bool reusable = !unsure_[i];
     if (pending_[i] && cudaEventSynchronize(done_[i]) != cudaSuccess) {
       cudaGetLastError();
       reusable = false;
@@ -203,6 +203,7 @@ Status Uploader::take_slot(int* slot) noexcept {
 Status Uploader::sent(int slot, cudaStream_t stream) noexcept {
   UP_CUDA_TRY(cudaEventRecord(done_[slot], stream));
   pending_[slot] = true;
+  unsure_[slot] = false;
   return {};
 }
 
@@ -218,6 +219,7 @@ Status Uploader::copy(void* dst, const void* src, std::size_t bytes, cudaStream_
     int slot = 0;
     UP_CUDA_RETURN_IF_ERROR(take_slot(&slot));
     host_copy(ptr_[slot], s + off, len);
+    unsure_[slot] = true;
     UP_CUDA_TRY(timed_copy(d + off, ptr_[slot], len, cudaMemcpyHostToDevice, stream));
     UP_CUDA_RETURN_IF_ERROR(sent(slot, stream));
   }
@@ -244,6 +246,7 @@ Status Uploader::copy_rows(void* dst, std::size_t dpitch, const void* src, std::
     } else {
       for (std::size_t k = 0; k < n; ++k) std::memcpy(p + k * width, s + (r + k) * spitch, width);
     }
+    unsure_[slot] = true;
     UP_CUDA_TRY(timed_copy_2d(d + r * dpitch, dpitch, p, width, width, n, cudaMemcpyHostToDevice, stream));
     UP_CUDA_RETURN_IF_ERROR(sent(slot, stream));
   }

@@ -100,6 +100,9 @@ class Uploader {
   std::size_t slot_bytes_ = 0;
   cudaEvent_t done_[2] = {nullptr, nullptr};
   bool pending_[2] = {false, false};
+  // A copy from the slot was queued but its completion event never recorded (an error in
+  // between): nothing says when the transfer stops reading it, so it is never reused.
+  bool unsure_[2] = {false, false};
   int turn_ = 0;
 };
 
