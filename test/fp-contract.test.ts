@@ -11,8 +11,9 @@
  *     plain on aarch64) has none either, so removing -ffp-contract=off fails this test
  *     even where the shipped build targets a baseline without FMA;
  *  3. the device code of the deterministic kernels has no fused operation: PTX from nvcc
- *     (no fma.f64, no add/sub/mul.f64 without a rounding mode, which ptxas may fuse), and
- *     SASS (no DFMA) from cuobjdump where it and build-cuda exist.
+ *     (no fma.f64, no add/sub/mul.f64 without a rounding mode, which ptxas may fuse); SASS
+ *     is not checked, since ptxas writes DFMA Newton steps for every correctly rounded f64
+ *     division and square root.
  * Each half that lacks its tools is skipped with a message, except that under CI=true the
  * CPU half must run (objdump, g++ and the built addon).
  */
@@ -152,7 +153,7 @@ describe.runIf(cpuHalf)('no fused multiply-add in the CPU deterministic paths', 
       await Promise.all(
         sources.map(async (f) => {
           const obj = join(dir, f.replace(/\.cc$/, '.o'));
-          await run('nice', ['g++', ...flags, ...arch, '-fPIC', `-I${join(packageRoot, 'cpp')}`, '-c', join(packageRoot, 'cpp', 'risk', f), '-o', obj]);
+          await run('g++', [...flags, ...arch, '-fPIC', `-I${join(packageRoot, 'cpp')}`, '-c', join(packageRoot, 'cpp', 'risk', f), '-o', obj]);
           found.push(...disallowed(fusedFunctions(await disassemble(obj))).map((d) => `${f}: ${d}`));
         }),
       );
@@ -166,7 +167,6 @@ describe.runIf(cpuHalf)('no fused multiply-add in the CPU deterministic paths', 
 // ---- the device half ---------------------------------------------------------------------
 
 const haveNvcc = onPath('nvcc');
-const haveCuobjdump = onPath('cuobjdump');
 /** Kernels whose results must equal the CPU's bit for bit; the device sums (partial_sums, final_sums) may fuse. */
 const kDeterministicKernel = /(?:normals|gbm|mc)_\w*kernel/;
 const kDeviceSources = ['cuda/risk/normals.cu', 'cuda/risk/montecarlo.cu'];
@@ -178,7 +178,7 @@ if (!haveNvcc && mode === 'native') {
 /** PTX per .entry: name -> body. */
 function ptxEntries(ptx: string): Map<string, string> {
   const out = new Map<string, string>();
-  const parts = ptx.split(/^(?=(?:\.visible\s+)?\.entry\s)/m);
+  const parts = ptx.split(/^(?=(?:\.(?:visible|weak)\s+)?\.entry\s)/m);
   for (const part of parts) {
     const m = /^(?:\.visible\s+)?\.entry\s+([\w$]+)/.exec(part);
     if (m !== null) out.set(m[1]!, part);
@@ -198,7 +198,7 @@ describe.runIf(deviceHalf)('no fused multiply-add in the deterministic device ke
       kDeviceSources.map(async (src, i) => {
         const out = join(dir, `${i}.ptx`);
         // Same dialect and options as CMakeLists.txt; PTX for the oldest architecture we build for.
-        await run('nice', ['nvcc', '-std=c++17', '--expt-relaxed-constexpr', '-arch=compute_75', '-ptx', ...includes, join(packageRoot, src), '-o', out], {
+        await run('nvcc', ['-std=c++17', '--expt-relaxed-constexpr', '-arch=compute_75', '-ptx', ...includes, join(packageRoot, src), '-o', out], {
           maxBuffer: 64 << 20,
         });
         for (const [name, body] of ptxEntries(readFileSync(out, 'utf8'))) {
@@ -217,21 +217,8 @@ describe.runIf(deviceHalf)('no fused multiply-add in the deterministic device ke
     expect(problems).toEqual([]);
   }, 600_000);
 
-  const objects = join(packageRoot, 'build-cuda', 'CMakeFiles', 'ultra_perf_cuda.dir', 'cuda', 'risk');
-  const sassReady = haveCuobjdump && existsSync(join(objects, 'montecarlo.cu.o'));
-  if (!sassReady) console.warn(`fp-contract: SASS check skipped: ${haveCuobjdump ? `${objects} has no objects (npm run build:cuda)` : 'cuobjdump is not on PATH'}`);
-
-  it.runIf(sassReady)('SASS of the CUDA build: no DFMA in the deterministic kernels', async () => {
-    const problems: string[] = [];
-    for (const src of ['normals.cu.o', 'montecarlo.cu.o']) {
-      const { stdout } = await run('cuobjdump', ['-sass', join(objects, src)], { maxBuffer: 512 << 20 });
-      let fn = '';
-      for (const line of stdout.split('\n')) {
-        const header = /Function : (\S+)/.exec(line);
-        if (header !== null) fn = header[1]!;
-        else if (kDeterministicKernel.test(fn) && /\bDFMA\b/.test(line)) problems.push(`${src} ${fn}: ${line.trim()}`);
-      }
-    }
-    expect(problems).toEqual([]);
-  }, 600_000);
+  // No SASS check: ptxas lowers div.rn.f64 and sqrt.rn.f64 (detmath's log, exp, quantile and
+  // Box-Muller) to a reciprocal estimate refined by DFMA Newton steps, which round correctly
+  // and change no bit, so a DFMA in SASS proves nothing. The PTX above is the contract: every
+  // f64 add, sub and mul carries .rn (ptxas may not fuse those) and no fma.f64 is written.
 });
