@@ -2,7 +2,7 @@
 // on the CPU: the device suites only run where a GPU is lent, so their yardstick is held here.
 import { describe, expect, it } from 'vitest';
 
-import { covarianceClose, covarianceError, maxRelDiff } from './gpu/compare.mjs';
+import { covarianceClose, covarianceError, maxAbsDiff, maxRelDiff } from './gpu/compare.mjs';
 
 /** A 3-asset covariance at daily size: variances near 1e-4, one off-diagonal near 1e-13. */
 function reference(): Float64Array {
@@ -121,5 +121,11 @@ describe('covarianceError (device checks, issue 19 item 5)', () => {
 
   it('refuses matrices of the wrong size, naming both lengths', () => {
     expect(() => covarianceError(new Float64Array(4), new Float64Array(9), 3)).toThrow(/expected 9 entries \(n 3\) but received 4 and 9/);
+  });
+
+  it('maxAbsDiff: the largest absolute gap, NaN on one side only is Infinity, equal entries (also NaN) are 0', () => {
+    expect(maxAbsDiff(Float64Array.of(0.5, -1, 1), Float64Array.of(0.5, -1 + 2 ** -30, 1 - 2 ** -40))).toBe(2 ** -30);
+    expect(maxAbsDiff(Float64Array.of(NaN, 0.25), Float64Array.of(NaN, 0.25))).toBe(0);
+    expect(maxAbsDiff(Float64Array.of(NaN), Float64Array.of(0.1))).toBe(Infinity);
   });
 });

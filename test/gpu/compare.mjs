@@ -12,6 +12,17 @@ export function maxRelDiff(a, b, floor = 1e-300) {
   return m;
 }
 
+/** Largest |a_i - b_i|: correlations live on [-1, 1], so the natural check is absolute. */
+export function maxAbsDiff(a, b) {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === b[i] || (Number.isNaN(a[i]) && Number.isNaN(b[i]))) continue;
+    const d = Math.abs(a[i] - b[i]);
+    m = Number.isNaN(d) ? Infinity : Math.max(m, d);
+  }
+  return m;
+}
+
 export function bitDifferences(a, b) {
   const x = new BigUint64Array(a.buffer, a.byteOffset, a.length);
   const y = new BigUint64Array(b.buffer, b.byteOffset, b.length);
