@@ -651,7 +651,7 @@ describe.each(backends)('MatchingEngine (%s core)', (backend) => {
     me.submit({ side: 'sell', price: 100, quantity: 1 });
     const order = { side: 'buy', price: 100, quantity: 1 } as const;
     const report = me.submit({ side: 'sell', price: 101, quantity: 1 });
-    for (const bad of [undefined, null, {}, report, new Float64Array(16), { fills: new Float64Array(16), fillCount: 0 }]) {
+    for (const bad of [undefined, null, {}, report, new Float64Array(16), { fills: new Float64Array(16), fillCount: 0 }, Object.create(ExecutionReportBuffer.prototype)]) {
       expect(() => me.submitInto(order, bad as never)).toThrow(/Expected an ExecutionReportBuffer for report but received/);
       expect(() => me.modifyInto(1, { quantity: 0.5 }, bad as never)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }));
     }
@@ -740,7 +740,12 @@ describe.each(backends)('MatchingEngine (%s core)', (backend) => {
     for (const index of [-1, 1, 0.5, Number.NaN]) {
       expect(() => me.submitCommandInto(new Float64Array(6), index, out)).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: expect.stringMatching(/for index but received/) }));
     }
-    expect(() => me.submitCommandInto(new Float64Array(5), 0, out)).toThrow(/for index but received 0/);
+    // An array with no whole command (empty, detached, 5 doubles) names commands, not the index.
+    const gone = new Float64Array(6);
+    structuredClone(gone.buffer, { transfer: [gone.buffer as ArrayBuffer] });
+    for (const c of [new Float64Array(5), new Float64Array(0), gone]) {
+      expect(() => me.submitCommandInto(c, 0, out)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringMatching(/at least one 6-double command .* for commands/) }));
+    }
     expect(() => me.submitCommandInto(new Float64Array([BatchOp.limit, 0, 99, 1, 0, 0]), 0, {} as never)).toThrow(/ExecutionReportBuffer for report/);
     expect(me.bidLevels).toBe(1);
   });

@@ -167,7 +167,7 @@ function checkOrderId(orderId: unknown): void {
 }
 
 /**
- * The brand every ExecutionReportBuffer carries: the per-call check reads one property with a
+ * The brand every ExecutionReportBuffer carries as an own field: the per-call check reads one property with a
  * constant key (an inline-cached load) where `instanceof` on a module binding walks the
  * prototype chain through a generic path (7% of a submitCommandInto in a CPU profile).
  */
@@ -216,6 +216,8 @@ export class ExecutionReportBuffer {
   cancelReason: CancelReason | undefined = undefined;
   /** Fills made by the last call, at fills[0 .. 4 * fillCount). */
   fillCount = 0;
+  /** Own (not inherited) so that Object.create(ExecutionReportBuffer.prototype) is refused too. */
+  private readonly [kReportBrand] = true;
   private store: Float64Array;
   private capacity: number;
 
@@ -287,7 +289,6 @@ export class ExecutionReportBuffer {
   }
 }
 
-Object.defineProperty(ExecutionReportBuffer.prototype, kReportBrand, { value: true });
 
 /** A report argument of submitInto / modifyInto: an ExecutionReportBuffer whose fills are live. */
 function checkReportBuffer(report: unknown): asserts report is ExecutionReportBuffer {
@@ -516,6 +517,9 @@ export class MatchingEngine extends BookReads {
   submitCommandInto(commands: Float64Array, index: number, report: ExecutionReportBuffer): boolean {
     if (!(commands instanceof Float64Array)) throw invalidType('commands', 'a Float64Array of 6-double commands', commands);
     if (!Number.isInteger(index) || index < 0 || kCommandStride * index + kCommandStride > commands.length) {
+      if (commands.length < kCommandStride) {
+        throw invalidRange('commands', 'at least one 6-double command (an empty, detached or shorter array has none)', commands);
+      }
       throw invalidRange('index', `an integer from 0 to ${Math.floor(commands.length / kCommandStride) - 1} (the commands in commands)`, index);
     }
     checkReportBuffer(report);
