@@ -40,6 +40,10 @@ describe('riskPoolPolicy / setRiskPoolPolicy', () => {
     expect(riskPoolPolicy.threads).toBe(cpuAddon?.riskThreads ?? 1);
     withSpin(0, () => expect(riskPoolPolicy.spinUs).toBe(0));
     withSpin(12.345, () => expect(riskPoolPolicy.spinUs).toBe(12.345));
+    // Kept to the nanosecond on every backend: the same value reads back under ts and native.
+    withSpin(-0, () => expect(Object.is(riskPoolPolicy.spinUs, 0)).toBe(true));
+    withSpin(0.0004, () => expect(riskPoolPolicy.spinUs).toBe(0));
+    withSpin(1.23456789, () => expect(riskPoolPolicy.spinUs).toBe(1.235));
     withSpin(1_000_000, () => expect(riskPoolPolicy.spinUs).toBe(1_000_000));
     // Leaving the key out changes nothing.
     setRiskPoolPolicy({});

@@ -74,6 +74,8 @@ export function setRiskPoolPolicy(next: Partial<RiskPoolPolicy>): void {
   const read = readOptions(kSetRiskPoolPolicy, next, { argument: 'policy', required: true, what: 'an object such as { spinUs: 100 }' });
   const spinUs = read['spinUs'] as number | undefined;
   if (spinUs === undefined) return;
-  if (cpuAddon !== null) cpuAddon.setRiskPoolSpinNs(Math.round(spinUs * 1000));
-  else tsSpinUs = spinUs;
+  // Whole nanoseconds on both backends, so a value reads back the same wherever it ran (+0 for -0).
+  const ns = Math.round(spinUs * 1000) + 0;
+  if (cpuAddon !== null) cpuAddon.setRiskPoolSpinNs(ns);
+  else tsSpinUs = ns / 1000;
 }
