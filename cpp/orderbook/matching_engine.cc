@@ -44,15 +44,27 @@ void MatchingEngine::refresh_top() noexcept {
   if (defer_top_) return;
   for (int s = 0; s < 2; ++s) {
     const auto& book = s == 0 ? bids_ : asks_;
-    if (book.empty()) {
-      view_[kBidPrice + 2 * s] = kNaN;
-      view_[kBidSize + 2 * s] = kNaN;
-      view_[kBidTicks + s] = kNaN;
-    } else {
+    // Most calls leave a side's best level as it was: its price and size doubles (two exact
+    // divisions) are rewritten only when (ticks, total) changed since the last write.
+    int64_t ticks = kEmptyTop;
+    int64_t total = 0;
+    if (!book.empty()) {
       const Level& lv = levels_[book.back().level];
-      view_[kBidPrice + 2 * s] = tick_.to_value(lv.ticks);
-      view_[kBidSize + 2 * s] = lot_.to_value(lv.total);
-      view_[kBidTicks + s] = static_cast<double>(lv.ticks);
+      ticks = lv.ticks;
+      total = lv.total;
+    }
+    if (ticks != top_ticks_[s] || total != top_total_[s]) {
+      top_ticks_[s] = ticks;
+      top_total_[s] = total;
+      if (ticks == kEmptyTop) {
+        view_[kBidPrice + 2 * s] = kNaN;
+        view_[kBidSize + 2 * s] = kNaN;
+        view_[kBidTicks + s] = kNaN;
+      } else {
+        view_[kBidPrice + 2 * s] = tick_.to_value(ticks);
+        view_[kBidSize + 2 * s] = lot_.to_value(total);
+        view_[kBidTicks + s] = static_cast<double>(ticks);
+      }
     }
     view_[kBidLevels + s] = static_cast<double>(live_[s]);
   }

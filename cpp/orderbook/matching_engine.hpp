@@ -197,6 +197,12 @@ class MatchingEngine {
   // Inside a batch the view's top of book and the last report's quantities and average price
   // are written once, at the end: no command of a batch reads them.
   bool defer_top_ = false;
+  // What refresh_top last wrote for each side's best level, (ticks, total), kEmptyTop for an
+  // empty side; kUnpublished (never a level's ticks) forces the first write.
+  static constexpr int64_t kEmptyTop = INT64_MIN;
+  static constexpr int64_t kUnpublished = INT64_MIN + 1;
+  int64_t top_ticks_[2] = {kUnpublished, kUnpublished};
+  int64_t top_total_[2] = {0, 0};
   int64_t report_filled_ = 0;
   int64_t report_remaining_ = 0;
 };

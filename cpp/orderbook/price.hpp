@@ -110,7 +110,8 @@ struct Grid {
   // rounds once; beyond, the exact decimal is parsed.
   double to_value(int64_t units) const noexcept {
     const double p = static_cast<double>(units) * num;
-    if (!(p > kSafe || p < -kSafe) || digits < 0) return p / den;
+    // Dividing by 1 is exact (a whole lot or tick grid): skipping it keeps the bits grid.ts gives.
+    if (!(p > kSafe || p < -kSafe) || digits < 0) return den == 1 ? p : p / den;
     return big_value(units);
   }
   double big_value(__int128 units) const noexcept {

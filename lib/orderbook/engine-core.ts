@@ -130,6 +130,9 @@ export class TsEngineCore implements EngineCore {
   private lFree = kNone;
   private lTicks = new Float64Array(0);
   private lTotal: Float64Array = new Float64Array(0);
+  /** What refreshTop last wrote per side: best ticks (-Infinity: empty, NaN: never) and total. */
+  private readonly topTicks: number[] = [Number.NaN, Number.NaN];
+  private readonly topTotal: (number | bigint)[] = [0, 0];
   private lHead = new Int32Array(0);
   private lTail = new Int32Array(0);
   private readonly bids = new SideBook(1);
@@ -260,15 +263,28 @@ export class TsEngineCore implements EngineCore {
     const v = this.view;
     for (let s = 0; s < 2; s++) {
       const book = s === 0 ? this.bids : this.asks;
-      if (book.n === 0) {
-        v[Top.bidPrice + 2 * s] = Number.NaN;
-        v[Top.bidSize + 2 * s] = Number.NaN;
-        v[Top.bidTicks + s] = Number.NaN;
-      } else {
+      // Most calls leave a side's best level as it was: its price and size (two exact
+      // divisions) are rewritten only when (ticks, total) changed since the last write, as
+      // the native core does. -Infinity marks an empty side; the first call finds NaN.
+      let ticks = Number.NEGATIVE_INFINITY;
+      let total: number | bigint = 0;
+      if (book.n !== 0) {
         const li = book.lvl[book.n - 1]!;
-        v[Top.bidPrice + 2 * s] = this.tick.toValue(this.lTicks[li]!);
-        v[Top.bidSize + 2 * s] = this.lotValue(this.lTotal[li]!);
-        v[Top.bidTicks + s] = this.lTicks[li]!;
+        ticks = this.lTicks[li]!;
+        total = this.lTotal[li]!;
+      }
+      if (ticks !== this.topTicks[s] || total !== this.topTotal[s]) {
+        this.topTicks[s] = ticks;
+        this.topTotal[s] = total;
+        if (ticks === Number.NEGATIVE_INFINITY) {
+          v[Top.bidPrice + 2 * s] = Number.NaN;
+          v[Top.bidSize + 2 * s] = Number.NaN;
+          v[Top.bidTicks + s] = Number.NaN;
+        } else {
+          v[Top.bidPrice + 2 * s] = this.tick.toValue(ticks);
+          v[Top.bidSize + 2 * s] = this.lotValue(total as number);
+          v[Top.bidTicks + s] = ticks;
+        }
       }
       v[Top.bidLevels + s] = book.n;
     }
