@@ -70,6 +70,12 @@ export interface TaskSpec {
    * header). Needs one call per sample: batch 1 (not 'auto'), 'per-call', 'async' or 'external'.
    */
   gapUs?: number;
+  /**
+   * Untimed pause after each of this task's turns, before the next task's: for a peer that
+   * leaves threads spinning after its calls (OpenBLAS's workers poll for about 2^28 cycles,
+   * ~0.1 s, after every call), so they do not take the cores of whoever runs next.
+   */
+  settleMs?: number;
   /** K operations per sample in batch mode; default 'auto' (about 20 µs per batch). */
   batch?: number | 'auto';
   /** Skip the task, saying why (e.g. the native addon is not loaded). */
@@ -449,6 +455,7 @@ async function runGroup(group: GroupSpec, prepared: Prepared[], timeMs: number, 
       const min = Math.ceil((p.spec.minSamples ?? rounds) / rounds);
       bounds[i]!.push(samples[i]!.length);
       await p.take(slice, min, samples[i]!);
+      if (p.spec.settleMs !== undefined) await new Promise((resolve) => setTimeout(resolve, p.spec.settleMs));
     }
   }
   const records = prepared.map((p, i) => record(p, samples[i]!, bounds[i]!));

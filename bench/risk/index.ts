@@ -114,7 +114,9 @@ function numpyPeer(w: Workload, extra: Partial<TaskSpec> = spaced, suffix = ''):
   const task = numpyTask[w];
   const name = `numpy ${w}${suffix}`;
   if (!(numpy instanceof NumpyPeer)) return { name, external: () => Promise.resolve([]), skip: `NumPy peer: ${numpy.reason}` };
-  return { name, external: (budgetMs, min, gapUs) => numpy.samples(task, budgetMs, min, gapUs), ...extra };
+  // settleMs: OpenBLAS's threads keep polling ~0.1 s after each call; without the pause they
+  // held one of the two cores through our next turn (500 x 2,520 measured 21 ms, not 12.5).
+  return { name, external: (budgetMs, min, gapUs) => numpy.samples(task, budgetMs, min, gapUs), settleMs: 250, ...extra };
 }
 
 /** Native and TS of a workload, one call per sample, spaced by kGapUs (batch 'auto': back to back, batch-timed). */
